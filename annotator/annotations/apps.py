@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class AnnotationsConfig(AppConfig):
+    name = "annotator.annotations"
+    label = "annotations"
+    verbose_name = "Annotations"

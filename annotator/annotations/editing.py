@@ -1,0 +1,267 @@
+"""Editing one annotation set: claim its next version, then make any number of checked changes.
+
+Every write to a set goes through a `SetEditor`, and the only way to get one is `edit_set`, which
+claims the set's version (optimistic concurrency) inside the caller's transaction. A service is one
+user action: it claims once, however many rows it writes, and rolls everything back on any error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from django.db import transaction
+from django.db.models import F, Q
+from django.db.models.functions import Length, Substr
+from django.utils import timezone
+
+from annotator.annotations.models import AnnotationSet, EntityLink, Relation, SetStatus, Span
+from annotator.annotations.spans import OffsetError, check_offsets
+from annotator.articles.models import Article
+from annotator.core.errors import InvalidAnnotation, NotEditable, StaleVersion
+from annotator.kb.models import KBEntity
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+    from django.db.models import Model
+
+    from annotator.projects.models import EntityType, RelationType
+
+
+def edit_set(
+    annotation_set: AnnotationSet, *, expected_version: int, by: User | None, status: str = SetStatus.IN_PROGRESS
+) -> SetEditor:
+    """Claim version `expected_version + 1` of the set, or raise without writing anything.
+
+    `status` is the status the set must be in (only sets in progress take edits). Must run inside a
+    transaction, so that a failure later in the action also gives the version back.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("edit_set() must be called inside transaction.atomic().")
+    claimed = AnnotationSet.objects.filter(pk=annotation_set.pk, version=expected_version, status=status).update(
+        version=F("version") + 1, updated_at=timezone.now()
+    )
+    if not claimed:
+        current = AnnotationSet.objects.filter(pk=annotation_set.pk).values("version", "status").first()
+        if current is None:
+            raise NotEditable("This annotation set no longer exists.")
+        if current["version"] != expected_version:
+            raise StaleVersion(expected=expected_version, current=current["version"])
+        raise NotEditable(
+            f"This annotation set is {SetStatus(current['status']).label.lower()}; "
+            f"it must be {SetStatus(status).label.lower()} for this action."
+        )
+    annotation_set.version = expected_version + 1
+    return SetEditor(annotation_set, by)
+
+
+@dataclass(frozen=True)
+class _ArticleFacts:
+    project_id: int
+    allow_overlapping_spans: bool
+    length: int
+
+
+class SetEditor:
+    """Checked changes to one claimed annotation set. Records who made them in the history."""
+
+    def __init__(self, annotation_set: AnnotationSet, by: User | None) -> None:
+        self.annotation_set = annotation_set
+        self.by = by
+
+    @cached_property
+    def _article(self) -> _ArticleFacts:
+        project_id, allow_overlapping, length = (
+            Article.objects.filter(pk=self.annotation_set.article_id)
+            .values_list("project_id", "project__allow_overlapping_spans", Length("text"))
+            .get()
+        )
+        return _ArticleFacts(project_id, allow_overlapping, length)
+
+    def _save(self, instance: Model) -> None:
+        instance._history_user = self.by  # type: ignore[attr-defined]
+        instance.save()
+
+    def _delete(self, instance: Model) -> None:
+        instance._history_user = self.by  # type: ignore[attr-defined]
+        instance.delete()
+
+    # Spans
+
+    def _surface(self, *, start: int, end: int, declared: str | None) -> str:
+        """The text at [start, end), after checking the offsets and the surface the client declared."""
+        try:
+            check_offsets(text_length=self._article.length, start=start, end=end)
+        except OffsetError as error:
+            raise InvalidAnnotation(str(error), field="start") from None
+        surface = (
+            Article.objects.filter(pk=self.annotation_set.article_id)
+            .annotate(surface=Substr("text", start + 1, end - start))
+            .values_list("surface", flat=True)
+            .get()
+        )
+        if declared is not None and declared != surface:
+            raise InvalidAnnotation(
+                f"The text at [{start}, {end}) is {surface!r}, not {declared!r}: the offsets do not match "
+                "the text you selected.",
+                field="surface",
+            )
+        return surface
+
+    def _check_entity_type(self, entity_type: EntityType) -> None:
+        if entity_type.project_id != self._article.project_id:
+            raise InvalidAnnotation("That entity type belongs to another project.", field="entity_type")
+
+    def _check_room(self, *, start: int, end: int, entity_type: EntityType, ignore: Span | None = None) -> None:
+        """Refuse a duplicate span, and any overlap when the project does not allow overlaps."""
+        others = Span.objects.filter(annotation_set=self.annotation_set, start__lt=end, end__gt=start)
+        if ignore is not None:
+            others = others.exclude(pk=ignore.pk)
+        if self._article.allow_overlapping_spans:
+            if others.filter(start=start, end=end, entity_type=entity_type).exists():
+                raise InvalidAnnotation(
+                    f"A {entity_type.name} span at [{start}, {end}) already exists in this set.", field="start"
+                )
+        elif clash := others.values_list("start", "end").first():
+            raise InvalidAnnotation(
+                f"This project does not allow overlapping spans, and [{start}, {end}) overlaps the span "
+                f"at [{clash[0]}, {clash[1]}).",
+                field="start",
+            )
+
+    def add_span(self, *, start: int, end: int, entity_type: EntityType, surface: str | None = None) -> Span:
+        self._check_entity_type(entity_type)
+        text = self._surface(start=start, end=end, declared=surface)
+        self._check_room(start=start, end=end, entity_type=entity_type)
+        span = Span(
+            annotation_set=self.annotation_set,
+            start=start,
+            end=end,
+            entity_type=entity_type,
+            surface=text,
+            created_by=self.by,
+        )
+        self._save(span)
+        return span
+
+    def find_span(self, *, start: int, end: int, entity_type: EntityType) -> Span | None:
+        return Span.objects.filter(
+            annotation_set=self.annotation_set, start=start, end=end, entity_type=entity_type
+        ).first()
+
+    def change_span(
+        self,
+        span: Span,
+        *,
+        start: int | None = None,
+        end: int | None = None,
+        entity_type: EntityType | None = None,
+        surface: str | None = None,
+    ) -> Span:
+        self._check_own(span)
+        new_start = span.start if start is None else start
+        new_end = span.end if end is None else end
+        new_type = entity_type or span.entity_type
+        if (new_start, new_end, new_type.pk) == (span.start, span.end, span.entity_type_id):
+            raise InvalidAnnotation("The span already has these boundaries and this type.", field="start")
+        self._check_entity_type(new_type)
+        text = self._surface(start=new_start, end=new_end, declared=surface)
+        self._check_room(start=new_start, end=new_end, entity_type=new_type, ignore=span)
+        span.start, span.end, span.entity_type, span.surface = new_start, new_end, new_type, text
+        self._save(span)
+        return span
+
+    def remove_span(self, span: Span) -> None:
+        """Delete a span with its link and relations, each recorded in the history."""
+        self._check_own(span)
+        for relation in Relation.objects.filter(Q(head=span) | Q(tail=span)):
+            self._delete(relation)
+        if link := EntityLink.objects.filter(span=span).first():
+            self._delete(link)
+        self._delete(span)
+
+    def _check_own(self, span: Span) -> None:
+        if span.annotation_set_id != self.annotation_set.pk:
+            raise InvalidAnnotation("That span belongs to another annotation set.", field="span")
+
+    # Links
+
+    def link(self, span: Span, kb_entity: KBEntity | None) -> EntityLink:
+        """Link the span to a KB entity, or mark it NIL (`kb_entity=None`): not in the KB."""
+        self._check_own(span)
+        if kb_entity is not None:
+            found = list(
+                KBEntity.objects.filter(pk=kb_entity.pk, knowledge_base__project_id=self._article.project_id).values_list(
+                    "merged_into__kb_id", flat=True
+                )
+            )
+            if not found:
+                raise InvalidAnnotation("That KB entity is not in this project's knowledge bases.", field="kb_entity")
+            if found[0] is not None:
+                raise InvalidAnnotation(
+                    f"{kb_entity.name} was merged into {found[0]}; link to that entity.", field="kb_entity"
+                )
+        link = EntityLink.objects.filter(span=span).first() or EntityLink(span=span, created_by=self.by)
+        if link.pk is not None and link.kb_entity_id == (kb_entity.pk if kb_entity else None):
+            raise InvalidAnnotation("The span is already linked there.", field="kb_entity")
+        link.kb_entity = kb_entity
+        self._save(link)
+        return link
+
+    def unlink(self, span: Span) -> None:
+        self._check_own(span)
+        link = EntityLink.objects.filter(span=span).first()
+        if link is None:
+            raise InvalidAnnotation("The span has no link to remove.", field="span")
+        self._delete(link)
+
+    # Relations
+
+    def add_relation(self, *, head: Span, tail: Span, relation_type: RelationType) -> Relation:
+        if head.annotation_set_id != self.annotation_set.pk:
+            raise InvalidAnnotation("The head span belongs to another annotation set.", field="head")
+        if tail.annotation_set_id != self.annotation_set.pk:
+            raise InvalidAnnotation("The tail span belongs to another annotation set.", field="tail")
+        if head.pk == tail.pk:
+            raise InvalidAnnotation("A relation needs two different spans.", field="tail")
+        if relation_type.project_id != self._article.project_id:
+            raise InvalidAnnotation("That relation type belongs to another project.", field="relation_type")
+        if not relation_type.allows(head.entity_type_id, tail.entity_type_id):
+            raise InvalidAnnotation(
+                f"The schema does not allow {relation_type.name} from a {head.entity_type.name} "
+                f"to a {tail.entity_type.name}.",
+                field="relation_type",
+            )
+        if not relation_type.directed and (tail.start, tail.end, tail.pk) < (head.start, head.end, head.pk):
+            head, tail = tail, head  # symmetric: one stored orientation, so (a, b) and (b, a) are one relation
+        if Relation.objects.filter(
+            annotation_set=self.annotation_set, head=head, tail=tail, relation_type=relation_type
+        ).exists():
+            raise InvalidAnnotation(
+                f"{head.surface} -{relation_type.name}-> {tail.surface} already exists in this set.",
+                field="relation_type",
+            )
+        relation = Relation(
+            annotation_set=self.annotation_set, head=head, tail=tail, relation_type=relation_type, created_by=self.by
+        )
+        self._save(relation)
+        return relation
+
+    def find_relation(self, *, head: Span, tail: Span, relation_type: RelationType) -> Relation | None:
+        pairs = Q(head=head, tail=tail)
+        if not relation_type.directed:
+            pairs |= Q(head=tail, tail=head)
+        return Relation.objects.filter(pairs, annotation_set=self.annotation_set, relation_type=relation_type).first()
+
+    def remove_relation(self, relation: Relation) -> None:
+        if relation.annotation_set_id != self.annotation_set.pk:
+            raise InvalidAnnotation("That relation belongs to another annotation set.", field="relation")
+        self._delete(relation)
+
+    # The set itself
+
+    def set_status(self, status: str) -> None:
+        self.annotation_set.status = status
+        self.annotation_set.submitted_at = timezone.now() if status != SetStatus.IN_PROGRESS else None
+        self._save(self.annotation_set)

@@ -1,0 +1,13 @@
+"""The REST API, version 1: the same services as the pages, documented by the OpenAPI schema."""
+
+from django.urls import path
+
+from annotator.api import views
+
+app_name = "api"
+urlpatterns = [
+    path("schema/", views.Schema.as_view(), name="schema"),
+    path("docs/", views.Docs.as_view(url_name="api:schema"), name="docs"),
+    path("projects/", views.ProjectList.as_view(), name="project-list"),
+    path("projects/<int:pk>/", views.ProjectDetail.as_view(), name="project-detail"),
+]

@@ -1,0 +1,118 @@
+"""Articles: the texts people annotate."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING
+
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Coalesce
+from django.urls import reverse
+
+from annotator.core.models import TimeStampedModel
+from annotator.projects.models import Project
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
+
+
+def content_hash(text: str) -> str:
+    """The dedupe key of a text: SHA-256 of its UTF-8 bytes, as stored (line endings already normalised)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class ArticleStatus(models.TextChoices):
+    """Where an article stands, derived from its annotation sets (never stored, so never stale)."""
+
+    NEW = "new", "New"
+    IN_PROGRESS = "in_progress", "In progress"
+    ANNOTATED = "annotated", "Annotated"
+    CURATED = "curated", "Curated"
+
+
+class ArticleQuerySet(models.QuerySet["Article"]):
+    def visible_to(self, user: User | AnonymousUser) -> ArticleQuerySet:
+        """Articles of the projects the user is a member of."""
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(project__memberships__user=user)
+
+    def with_role_of(self, user: User) -> ArticleQuerySet:
+        """Annotate `my_role`: the user's role in the article's project."""
+        from annotator.projects.models import Membership
+
+        role = Membership.objects.filter(project=models.OuterRef("project_id"), user=user).values("role")[:1]
+        return self.annotate(my_role=models.Subquery(role))
+
+    def with_status(self) -> ArticleQuerySet:
+        """Annotate `sets_started`, `sets_submitted` and `status` (an ArticleStatus value).
+
+        Annotated means as many submitted annotator sets as the project asks for; curated means the
+        gold set is curated. Subqueries, not joins, so the result can be grouped and filtered by status.
+        """
+        from annotator.annotations.models import AnnotationSet, SetKind, SetStatus
+
+        def count_sets(**conditions: object) -> models.Subquery:
+            sets = AnnotationSet.objects.filter(article=models.OuterRef("pk"), kind=SetKind.ANNOTATOR, **conditions)
+            return models.Subquery(
+                sets.order_by().values("article").annotate(n=models.Count("pk")).values("n"),
+                output_field=models.IntegerField(),
+            )
+
+        curated = AnnotationSet.objects.filter(
+            article=models.OuterRef("pk"), kind=SetKind.GOLD, status=SetStatus.CURATED
+        )
+        return self.annotate(
+            sets_started=Coalesce(count_sets(), 0),
+            sets_submitted=Coalesce(count_sets(status=SetStatus.SUBMITTED), 0),
+            gold_curated=models.Exists(curated),
+        ).annotate(
+            status=models.Case(
+                models.When(gold_curated=True, then=models.Value(ArticleStatus.CURATED)),
+                models.When(
+                    sets_submitted__gte=models.F("project__annotators_per_article"),
+                    then=models.Value(ArticleStatus.ANNOTATED),
+                ),
+                models.When(sets_started__gt=0, then=models.Value(ArticleStatus.IN_PROGRESS)),
+                default=models.Value(ArticleStatus.NEW),
+                output_field=models.CharField(),
+            )
+        )
+
+
+class Article(TimeStampedModel):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="articles")
+    external_id = models.CharField(
+        max_length=255, null=True, blank=True, help_text="The id the article has in its source, if any."
+    )
+    title = models.CharField(max_length=1000, blank=True)
+    text = models.TextField(help_text="Immutable once annotated; offsets are code points into it.")
+    metadata = models.JSONField(default=dict, blank=True)
+    content_hash = models.CharField(max_length=64, editable=False)
+
+    objects = ArticleQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["project", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="article_external_id_unique",
+            ),
+            models.CheckConstraint(condition=~Q(text=""), name="article_text_not_empty"),
+            models.CheckConstraint(condition=~Q(external_id=""), name="article_external_id_not_blank"),
+            models.CheckConstraint(condition=~Q(content_hash=""), name="article_content_hash_set"),
+        ]
+        indexes = [models.Index(fields=["project", "content_hash"], name="article_content_hash_idx")]
+
+    def __str__(self) -> str:
+        return self.title or self.external_id or f"Article {self.pk}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.content_hash = content_hash(self.text)
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def get_absolute_url(self) -> str:
+        return reverse("articles:detail", args=[self.pk])

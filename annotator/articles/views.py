@@ -1,0 +1,39 @@
+"""The article page: the text as stored, with the spans of the reader's own set and of gold."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET
+
+from annotator.annotations.models import AnnotationSet, Relation, SetKind, Span
+from annotator.articles.models import Article
+from annotator.core.http import AuthedRequest
+from annotator.projects.permissions import can_curate
+
+
+def get_article(request: AuthedRequest, article_id: int) -> Article:
+    """The article, its project carrying the user's role as `my_role`; a 404 for non-members."""
+    article = get_object_or_404(
+        Article.objects.visible_to(request.user).with_role_of(request.user).select_related("project"), pk=article_id
+    )
+    article.project.my_role = article.my_role  # type: ignore[attr-defined]
+    return article
+
+
+@require_GET
+def article_detail(request: AuthedRequest, article_id: int) -> HttpResponse:
+    article = get_article(request, article_id)
+    shown_sets = AnnotationSet.objects.filter(article=article, kind=SetKind.ANNOTATOR, annotator=request.user)
+    if can_curate(article.project.my_role):
+        shown_sets = shown_sets | AnnotationSet.objects.filter(article=article, kind=SetKind.GOLD)
+    annotation_sets = shown_sets.select_related("annotator").prefetch_related(
+        Prefetch("spans", queryset=Span.objects.select_related("entity_type", "link__kb_entity")),
+        Prefetch("relations", queryset=Relation.objects.select_related("relation_type", "head", "tail")),
+    )
+    return render(
+        request,
+        "articles/article_detail.html",
+        {"article": article, "project": article.project, "annotation_sets": annotation_sets},
+    )

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+
+from annotator.projects.demo import load_demo
+from annotator.projects.models import Role
+from annotator.projects.services import add_member
+
+DEMO_USERNAME = "demo"
+
+
+class Command(BaseCommand):
+    help = (
+        "Prepare a local instance: migrate, collect static files, load the demo project and create the demo "
+        "manager (its generated password is printed once). Safe to run again: it reuses what exists."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--url", default="http://127.0.0.1:8000/", help="Where the server will listen.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        call_command("migrate", interactive=False, verbosity=0)
+        self.stdout.write("Database migrated.")
+        call_command("collectstatic", interactive=False, verbosity=0)
+        report = load_demo()
+        self.stdout.write(f"Demo project loaded: {report.project.name}.")
+        for warning in report.warnings:
+            self.stderr.write(self.style.WARNING(warning))
+        User = get_user_model()
+        user = User.objects.filter(username=DEMO_USERNAME).first()
+        password = None
+        if user is None:
+            password = secrets.token_urlsafe(12)
+            user = User.objects.create_superuser(DEMO_USERNAME, email="", password=password)
+        add_member(project=report.project, user=user, role=Role.MANAGER)
+        self.stdout.write("")
+        if password:
+            self.stdout.write(self.style.SUCCESS(f"Log in at {options['url']} as {DEMO_USERNAME} / {password}"))
+            self.stdout.write("This password is shown only this once. It is stored hashed; keep it now.")
+        else:
+            self.stdout.write(
+                f"Log in at {options['url']} as {DEMO_USERNAME} (its password was printed when it was created; "
+                f"set a new one with `.venv/bin/python manage.py changepassword {DEMO_USERNAME}`)."
+            )

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from types import FrameType
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from annotator.jobs.services import reap_stale_jobs
+
+REAP_EVERY_SECONDS = 60
+
+
+class Command(BaseCommand):
+    help = "Run the web server (gunicorn) and a task worker together; stop both on Ctrl+C or if either dies."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--bind", default=os.environ.get("ANNOTATOR_BIND", "127.0.0.1:8000"))
+        parser.add_argument("--web-workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2")))
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        python = sys.executable
+        web = [
+            python, "-m", "gunicorn", "annotator.wsgi:application", "--bind", options["bind"],
+            "--workers", str(options["web_workers"]), "--access-logfile", "-", "--graceful-timeout", "10",
+        ]  # fmt: skip
+        worker = [python, "manage.py", "db_worker", "--queue-name", "*"]
+        processes = {"web": subprocess.Popen(web), "worker": subprocess.Popen(worker)}
+        self.stdout.write(f"Serving on http://{options['bind']}/ with a task worker. Ctrl+C stops both.")
+
+        def stop(signum: int, frame: FrameType | None) -> None:
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, stop)
+        exit_code = 0
+        try:
+            last_reap = 0.0
+            while True:
+                for name, process in processes.items():
+                    if (code := process.poll()) is not None:
+                        self.stderr.write(f"The {name} process exited with code {code}; stopping.")
+                        exit_code = code or 1
+                        raise KeyboardInterrupt
+                if time.monotonic() - last_reap > REAP_EVERY_SECONDS:
+                    if reaped := reap_stale_jobs():
+                        self.stderr.write(f"Marked {reaped} job(s) failed: their worker stopped responding.")
+                    last_reap = time.monotonic()
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            for process in processes.values():
+                if process.poll() is None:
+                    process.terminate()
+            for process in processes.values():
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+        sys.exit(exit_code)

@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from annotator.jobs.services import reap_stale_jobs
+
+
+class Command(BaseCommand):
+    help = "Mark running jobs whose worker stopped sending heartbeats as failed, so they can be re-run."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        self.stdout.write(f"{reap_stale_jobs()} stale job(s) marked failed.")

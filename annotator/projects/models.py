@@ -1,0 +1,178 @@
+"""Projects, who belongs to them, and the label schema they annotate with."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+
+from annotator.core.models import TimeStampedModel
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
+
+
+class Role(models.TextChoices):
+    MANAGER = "manager", "Manager"
+    CURATOR = "curator", "Curator"
+    ANNOTATOR = "annotator", "Annotator"
+
+
+class ProjectQuerySet(models.QuerySet["Project"]):
+    def visible_to(self, user: User | AnonymousUser) -> ProjectQuerySet:
+        """Projects the user is a member of; the others do not exist for them."""
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(memberships__user=user)
+
+    def with_role_of(self, user: User) -> ProjectQuerySet:
+        """Annotate each project with `my_role`, the user's role in it (None for non-members)."""
+        role = Membership.objects.filter(project=models.OuterRef("pk"), user=user).values("role")[:1]
+        return self.annotate(my_role=models.Subquery(role))
+
+
+class Project(TimeStampedModel):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    annotators_per_article = models.PositiveSmallIntegerField(
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(50)],
+        help_text="How many annotators each article needs before it is ready for curation.",
+    )
+    allow_overlapping_spans = models.BooleanField(
+        default=True, help_text="Whether spans of one annotation set may overlap or nest."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = ProjectQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(annotators_per_article__gte=1), name="project_needs_an_annotator"
+            ),
+            models.CheckConstraint(condition=~Q(name=""), name="project_name_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("projects:detail", args=[self.pk])
+
+
+class Membership(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "role", "user"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="one_membership_per_user"),
+            models.CheckConstraint(condition=Q(role__in=Role.values), name="membership_role_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role}) in {self.project}"
+
+
+colour_validator = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Give the colour as #rrggbb.")
+
+
+class EntityType(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="entity_types")
+    name = models.CharField(max_length=64)
+    key = models.CharField(
+        max_length=1, blank=True, help_text="The keyboard key that applies this type on the annotate page."
+    )
+    colour = models.CharField(max_length=7, default="#d0e4ff", validators=[colour_validator])
+    description = models.TextField(blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["project", "position", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="entity_type_name_unique"),
+            models.UniqueConstraint(
+                fields=["project", "key"], condition=~Q(key=""), name="entity_type_key_unique"
+            ),
+            models.CheckConstraint(condition=~Q(name=""), name="entity_type_name_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RelationType(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="relation_types")
+    name = models.CharField(max_length=64)
+    directed = models.BooleanField(
+        default=True, help_text="Directed relations go from head to tail; symmetric ones have no direction."
+    )
+    head_types = models.ManyToManyField(
+        EntityType, blank=True, related_name="+", help_text="Entity types allowed as head; none means any."
+    )
+    tail_types = models.ManyToManyField(
+        EntityType, blank=True, related_name="+", help_text="Entity types allowed as tail; none means any."
+    )
+    key = models.CharField(max_length=1, blank=True)
+    description = models.TextField(blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["project", "position", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="relation_type_name_unique"),
+            models.CheckConstraint(condition=~Q(name=""), name="relation_type_name_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def allows(self, head_type_id: int, tail_type_id: int) -> bool:
+        """Whether the schema allows this relation between spans of these entity types.
+
+        Symmetric relations have no direction, so either orientation of the pair is allowed.
+        Reads the prefetched head and tail types when there are any.
+        """
+        heads = {t.pk for t in self.head_types.all()}
+        tails = {t.pk for t in self.tail_types.all()}
+
+        def fits(head: int, tail: int) -> bool:
+            return (not heads or head in heads) and (not tails or tail in tails)
+
+        return fits(head_type_id, tail_type_id) or (not self.directed and fits(tail_type_id, head_type_id))
+
+
+class GuidelineVersion(models.Model):
+    """One version of a project's annotation guidelines (Markdown). Every edit makes a new one."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="guideline_versions")
+    number = models.PositiveIntegerField()
+    text = models.TextField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "-number"]
+        get_latest_by = "number"
+        constraints = [
+            models.UniqueConstraint(fields=["project", "number"], name="guideline_version_number_unique"),
+            models.CheckConstraint(condition=Q(number__gte=1), name="guideline_version_number_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project} guidelines v{self.number}"

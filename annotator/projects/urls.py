@@ -1,0 +1,11 @@
+from django.urls import path
+
+from annotator.projects import views
+
+app_name = "projects"
+urlpatterns = [
+    path("", views.project_list, name="list"),
+    path("<int:project_id>/", views.project_detail, name="detail"),
+    path("<int:project_id>/guidelines/", views.guidelines, name="guidelines"),
+    path("<int:project_id>/schema.css", views.schema_css, name="schema_css"),
+]

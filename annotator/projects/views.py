@@ -1,0 +1,91 @@
+"""Project pages: the list of my projects, a project's dashboard, its guidelines."""
+
+from __future__ import annotations
+
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET
+
+from annotator.articles.models import Article, ArticleStatus
+from annotator.core.http import AuthedRequest
+from annotator.projects.colours import HEX_COLOUR, text_colour_for
+from annotator.projects.models import EntityType, GuidelineVersion, Membership, Project, RelationType
+from annotator.projects.permissions import can_manage
+
+ARTICLES_PER_PAGE = 50
+
+
+def get_project(request: AuthedRequest, project_id: int) -> Project:
+    """The project with the user's role as `my_role`; a 404 for anyone who is not a member."""
+    return get_object_or_404(Project.objects.visible_to(request.user).with_role_of(request.user), pk=project_id)
+
+
+@require_GET
+def project_list(request: AuthedRequest) -> HttpResponse:
+    projects = (
+        Project.objects.visible_to(request.user)
+        .with_role_of(request.user)
+        .annotate(article_count=Count("articles", distinct=True))
+    )
+    return render(request, "projects/project_list.html", {"projects": projects})
+
+
+@require_GET
+def project_detail(request: AuthedRequest, project_id: int) -> HttpResponse:
+    project = get_project(request, project_id)
+    articles = Article.objects.filter(project=project).with_status()
+    counts = dict(articles.order_by().values_list("status").annotate(n=Count("pk")))
+    status_filter = request.GET.get("status", "")
+    if status_filter in ArticleStatus.values:
+        articles = articles.filter(status=status_filter)
+    if query := request.GET.get("q", "").strip():
+        articles = articles.filter(Q(title__icontains=query) | Q(external_id__icontains=query))
+    page = Paginator(articles.only("pk", "title", "external_id", "project_id"), ARTICLES_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    context = {
+        "project": project,
+        "page": page,
+        "status_counts": [(status, counts.get(status.value, 0)) for status in ArticleStatus],
+        "total": sum(counts.values()),
+        "status_filter": status_filter,
+        "query": query,
+        "entity_types": project.entity_types.all(),
+        "relation_types": RelationType.objects.filter(project=project).prefetch_related(
+            "head_types", "tail_types"
+        ),
+        "guidelines": GuidelineVersion.objects.filter(project=project).order_by("-number").first(),
+        "members": Membership.objects.filter(project=project).select_related("user")
+        if can_manage(project.my_role)
+        else None,
+    }
+    return render(request, "projects/project_detail.html", context)
+
+
+@require_GET
+def schema_css(request: AuthedRequest, project_id: int) -> HttpResponse:
+    """Colours of the project's entity types as CSS classes (`.et-<id>`), so pages need no inline styles."""
+    project = get_project(request, project_id)
+    rules = []
+    for pk, colour in EntityType.objects.filter(project=project).values_list("pk", "colour"):
+        if HEX_COLOUR.match(colour):  # never trust a colour into CSS unchecked
+            rules.append(f".et-{pk} {{ --entity-colour: {colour}; --entity-text: {text_colour_for(colour)}; }}")
+    response = HttpResponse("\n".join(rules) + "\n", content_type="text/css; charset=utf-8")
+    response["Cache-Control"] = "private, no-cache"
+    return response
+
+
+@require_GET
+def guidelines(request: AuthedRequest, project_id: int) -> HttpResponse:
+    project = get_project(request, project_id)
+    versions = GuidelineVersion.objects.filter(project=project).select_related("created_by").order_by("-number")
+    number = request.GET.get("version")
+    shown = versions.filter(number=number).first() if number and number.isdigit() else versions.first()
+    return render(
+        request,
+        "projects/guidelines.html",
+        {"project": project, "shown": shown, "versions": versions.defer("text")},
+    )
+

@@ -1,0 +1,181 @@
+"""Model output as data: which suggester said what, and what each annotation set decided about it."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+from annotator.annotations.models import AnnotationSet, EntityLink, Relation, Span
+from annotator.articles.models import Article
+from annotator.kb.models import KBEntity
+from annotator.projects.models import EntityType, Project, RelationType
+
+
+class SuggesterKind(models.TextChoices):
+    RULES = "rules", "Rules and gazetteer"
+    TRAINED = "trained", "Trained in the app"
+    PIPELINE = "pipeline", "Installed spaCy pipeline"
+
+
+class SuggesterVersion(models.Model):
+    """One pipeline that produced suggestions, with what it learnt from and how well it measured."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="suggester_versions")
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=16, choices=SuggesterKind.choices)
+    version = models.CharField(max_length=64)
+    description = models.TextField(blank=True)
+    config = models.JSONField(default=dict, blank=True, help_text="Settings it was built with.")
+    trained_on = models.JSONField(default=dict, blank=True, help_text="What gold it was trained on.")
+    metrics = models.JSONField(
+        default=dict, blank=True, help_text="Precision, recall and F1 per label on held-out gold."
+    )
+    path = models.CharField(max_length=500, blank=True, help_text="Where the saved pipeline lives.")
+    is_active = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name", "version"], name="suggester_version_unique"),
+            models.UniqueConstraint(
+                fields=["project"], condition=Q(is_active=True), name="one_active_suggester_per_project"
+            ),
+            models.CheckConstraint(condition=Q(kind__in=SuggesterKind.values), name="suggester_kind_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.version}"
+
+
+class SuggestionKind(models.TextChoices):
+    ENTITY = "entity", "Entity"
+    RELATION = "relation", "Relation"
+    LINK = "link", "Link"
+
+
+class Suggestion(models.Model):
+    """Immutable model output for an article, anchored by offsets so it belongs to no annotation set.
+
+    - entity: the span [start, end) with `entity_type`;
+    - relation: from the head [start, end) of `entity_type` to the tail [tail_start, tail_end) of
+      `tail_entity_type`, with `relation_type`;
+    - link: the mention [start, end) (of `entity_type` when known) to the candidate `kb_entity`, ranked
+      `rank` (0 is best) among the candidates for that mention.
+    """
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="suggestions")
+    suggester_version = models.ForeignKey(
+        SuggesterVersion, on_delete=models.CASCADE, related_name="suggestions"
+    )
+    kind = models.CharField(max_length=16, choices=SuggestionKind.choices)
+    start = models.PositiveIntegerField()
+    end = models.PositiveIntegerField()
+    entity_type = models.ForeignKey(
+        EntityType, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    tail_start = models.PositiveIntegerField(null=True, blank=True)
+    tail_end = models.PositiveIntegerField(null=True, blank=True)
+    tail_entity_type = models.ForeignKey(
+        EntityType, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    relation_type = models.ForeignKey(
+        RelationType, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    kb_entity = models.ForeignKey(KBEntity, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    rank = models.PositiveSmallIntegerField(default=0)
+    score = models.FloatField()
+    source = models.CharField(
+        max_length=100, help_text="What inside the suggester said it: kb-ruler, a rule id, a model name."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["article", "start", "end", "kind", "rank"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=SuggestionKind.values), name="suggestion_kind_valid"),
+            models.CheckConstraint(condition=Q(start__lt=models.F("end")), name="suggestion_start_before_end"),
+            models.CheckConstraint(condition=Q(score__gte=0) & Q(score__lte=1), name="suggestion_score_range"),
+            models.CheckConstraint(
+                condition=~Q(kind=SuggestionKind.ENTITY)
+                | Q(
+                    entity_type__isnull=False,
+                    relation_type__isnull=True,
+                    kb_entity__isnull=True,
+                    tail_start__isnull=True,
+                    tail_end__isnull=True,
+                ),
+                name="suggestion_entity_shape",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind=SuggestionKind.RELATION)
+                | Q(
+                    relation_type__isnull=False,
+                    entity_type__isnull=False,
+                    tail_entity_type__isnull=False,
+                    tail_start__lt=models.F("tail_end"),
+                    kb_entity__isnull=True,
+                ),
+                name="suggestion_relation_shape",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind=SuggestionKind.LINK)
+                | Q(kb_entity__isnull=False, relation_type__isnull=True, tail_start__isnull=True),
+                name="suggestion_link_shape",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["article", "kind"], name="suggestion_article_idx"),
+            models.Index(fields=["suggester_version", "article"], name="suggestion_version_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} [{self.start}, {self.end}) {self.score:.2f} by {self.source}"
+
+
+class Verdict(models.TextChoices):
+    ACCEPTED = "accepted", "Accepted"
+    CORRECTED = "corrected", "Corrected"
+    REJECTED = "rejected", "Rejected"
+
+
+class Decision(models.Model):
+    """What one annotation set did with one suggestion, and what it made of it.
+
+    `span`, `relation` and `link` point at the annotation the decision produced or reused; `result` keeps
+    a snapshot of it (the objects may later change or go) and which of them the decision created, so
+    that undoing the decision removes exactly those.
+    """
+
+    suggestion = models.ForeignKey(Suggestion, on_delete=models.CASCADE, related_name="decisions")
+    annotation_set = models.ForeignKey(AnnotationSet, on_delete=models.CASCADE, related_name="decisions")
+    verdict = models.CharField(max_length=16, choices=Verdict.choices)
+    span = models.ForeignKey(Span, null=True, blank=True, on_delete=models.SET_NULL, related_name="decisions")
+    relation = models.ForeignKey(
+        Relation, null=True, blank=True, on_delete=models.SET_NULL, related_name="decisions"
+    )
+    link = models.ForeignKey(
+        EntityLink, null=True, blank=True, on_delete=models.SET_NULL, related_name="decisions"
+    )
+    result = models.JSONField(default=dict, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["annotation_set", "created_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(verdict__in=Verdict.values), name="decision_verdict_valid"),
+            models.UniqueConstraint(fields=["suggestion", "annotation_set"], name="one_decision_per_set"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.verdict} {self.suggestion}"

@@ -1,0 +1,18 @@
+"""The URL map. Pages are server-rendered; the API lives under /api/v1/."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from annotator.core import views as core_views
+
+urlpatterns = [
+    path("", core_views.home, name="home"),
+    path("healthz", core_views.healthz, name="healthz"),
+    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("projects/", include("annotator.projects.urls")),
+    path("articles/", include("annotator.articles.urls")),
+    path("api/v1/", include("annotator.api.urls")),
+    path("admin/", admin.site.urls),
+]
