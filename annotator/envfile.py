@@ -1,6 +1,6 @@
 """Write the local .env the quick start needs: a generated secret key, once. Runs before Django loads.
 
-    python -m annotator.envfile [path]
+python -m annotator.envfile [path]
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 # A local .env (written by `make run`, git-ignored) fills in what the real environment leaves unset.
-environ.Env.read_env(BASE_DIR / ".env")
+environ.Env.read_env(env.str("ANNOTATOR_ENV_FILE", default=str(BASE_DIR / ".env")))
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 
@@ -186,6 +186,7 @@ REST_FRAMEWORK = {
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "annotator.api.pagination.IdCursorPagination",
     "EXCEPTION_HANDLER": "annotator.api.errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {

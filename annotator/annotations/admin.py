@@ -20,7 +20,12 @@ class SpanAdmin(SimpleHistoryAdmin):
     list_filter = ["entity_type__project", "entity_type__name"]
     search_fields = ["surface"]
     raw_id_fields = ["annotation_set", "entity_type", "created_by"]
-    list_select_related = ["entity_type", "annotation_set__article", "annotation_set__annotator", "created_by"]
+    list_select_related = [
+        "entity_type",
+        "annotation_set__article",
+        "annotation_set__annotator",
+        "created_by",
+    ]
     show_full_result_count = False
 
 

@@ -1,15 +1,18 @@
 """Editing one annotation set: claim its next version, then make any number of checked changes.
 
-Every write to a set goes through a `SetEditor`, and the only way to get one is `edit_set`, which
-claims the set's version (optimistic concurrency) inside the caller's transaction. A service is one
-user action: it claims once, however many rows it writes, and rolls everything back on any error.
+Every write to a set goes through a `SetEditor`, and the only way to get one is `with edit_set(...)`,
+which claims the set's version (optimistic concurrency) in a transaction that covers the edits. A
+service is one user action: it claims once, however many rows it writes, and rolls everything back
+on any error.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from django.db import transaction
 from django.db.models import F, Q
@@ -29,31 +32,45 @@ if TYPE_CHECKING:
     from annotator.projects.models import EntityType, RelationType
 
 
+@contextmanager
 def edit_set(
-    annotation_set: AnnotationSet, *, expected_version: int, by: User | None, status: str = SetStatus.IN_PROGRESS
-) -> SetEditor:
-    """Claim version `expected_version + 1` of the set, or raise without writing anything.
+    annotation_set: AnnotationSet,
+    *,
+    expected_version: int,
+    by: User | None,
+    status: str = SetStatus.IN_PROGRESS,
+) -> Iterator[SetEditor]:
+    """Claim version `expected_version + 1` of the set, then edit it; all in one transaction.
 
-    `status` is the status the set must be in (only sets in progress take edits). Must run inside a
-    transaction, so that a failure later in the action also gives the version back.
+    `status` is the status the set must be in (only sets in progress take edits). If anything inside
+    the block fails, the transaction rolls back the claim with the edits, and the in-memory set gets its
+    old version and status back, so the caller can retry with what it holds.
     """
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("edit_set() must be called inside transaction.atomic().")
-    claimed = AnnotationSet.objects.filter(pk=annotation_set.pk, version=expected_version, status=status).update(
-        version=F("version") + 1, updated_at=timezone.now()
+    before = (annotation_set.version, annotation_set.status, annotation_set.submitted_at)
+    with transaction.atomic():
+        claimed = AnnotationSet.objects.filter(
+            pk=annotation_set.pk, version=expected_version, status=status
+        ).update(version=F("version") + 1, updated_at=timezone.now())
+        if not claimed:
+            _refuse_claim(annotation_set, expected_version, status)
+        annotation_set.version = expected_version + 1
+        try:
+            yield SetEditor(annotation_set, by)
+        except BaseException:
+            annotation_set.version, annotation_set.status, annotation_set.submitted_at = before
+            raise
+
+
+def _refuse_claim(annotation_set: AnnotationSet, expected_version: int, status: str) -> NoReturn:
+    current = AnnotationSet.objects.filter(pk=annotation_set.pk).values("version", "status").first()
+    if current is None:
+        raise NotEditable("This annotation set no longer exists.")
+    if current["version"] != expected_version:
+        raise StaleVersion(expected=expected_version, current=current["version"])
+    raise NotEditable(
+        f"This annotation set is {SetStatus(current['status']).label.lower()}; "
+        f"it must be {SetStatus(status).label.lower()} for this action."
     )
-    if not claimed:
-        current = AnnotationSet.objects.filter(pk=annotation_set.pk).values("version", "status").first()
-        if current is None:
-            raise NotEditable("This annotation set no longer exists.")
-        if current["version"] != expected_version:
-            raise StaleVersion(expected=expected_version, current=current["version"])
-        raise NotEditable(
-            f"This annotation set is {SetStatus(current['status']).label.lower()}; "
-            f"it must be {SetStatus(status).label.lower()} for this action."
-        )
-    annotation_set.version = expected_version + 1
-    return SetEditor(annotation_set, by)
 
 
 @dataclass(frozen=True)
@@ -61,6 +78,7 @@ class _ArticleFacts:
     project_id: int
     allow_overlapping_spans: bool
     length: int
+    surface: str  # the text at the offsets asked for when these facts were read
 
 
 class SetEditor:
@@ -72,12 +90,25 @@ class SetEditor:
 
     @cached_property
     def _article(self) -> _ArticleFacts:
-        project_id, allow_overlapping, length = (
+        return self._read_article()
+
+    def _read_article(self, *, start: int = 0, end: int = 0) -> _ArticleFacts:
+        """The article's facts, and its text at [start, end), in one query (cached for later calls)."""
+        project_id, allow_overlapping, length, surface = (
             Article.objects.filter(pk=self.annotation_set.article_id)
-            .values_list("project_id", "project__allow_overlapping_spans", Length("text"))
+            .values_list(
+                "project_id",
+                "project__allow_overlapping_spans",
+                Length("text"),
+                # Clamped so that the database never sees a negative position or length; bad offsets are
+                # refused by check_offsets() before the slice is used.
+                Substr("text", max(start, 0) + 1, max(end - max(start, 0), 0)),
+            )
             .get()
         )
-        return _ArticleFacts(project_id, allow_overlapping, length)
+        facts = _ArticleFacts(project_id, allow_overlapping, length, surface)
+        self.__dict__["_article"] = facts  # what cached_property would store
+        return facts
 
     def _save(self, instance: Model) -> None:
         instance._history_user = self.by  # type: ignore[attr-defined]
@@ -91,16 +122,11 @@ class SetEditor:
 
     def _surface(self, *, start: int, end: int, declared: str | None) -> str:
         """The text at [start, end), after checking the offsets and the surface the client declared."""
+        surface = self._read_article(start=start, end=end).surface
         try:
             check_offsets(text_length=self._article.length, start=start, end=end)
         except OffsetError as error:
             raise InvalidAnnotation(str(error), field="start") from None
-        surface = (
-            Article.objects.filter(pk=self.annotation_set.article_id)
-            .annotate(surface=Substr("text", start + 1, end - start))
-            .values_list("surface", flat=True)
-            .get()
-        )
         if declared is not None and declared != surface:
             raise InvalidAnnotation(
                 f"The text at [{start}, {end}) is {surface!r}, not {declared!r}: the offsets do not match "
@@ -113,7 +139,9 @@ class SetEditor:
         if entity_type.project_id != self._article.project_id:
             raise InvalidAnnotation("That entity type belongs to another project.", field="entity_type")
 
-    def _check_room(self, *, start: int, end: int, entity_type: EntityType, ignore: Span | None = None) -> None:
+    def _check_room(
+        self, *, start: int, end: int, entity_type: EntityType, ignore: Span | None = None
+    ) -> None:
         """Refuse a duplicate span, and any overlap when the project does not allow overlaps."""
         others = Span.objects.filter(annotation_set=self.annotation_set, start__lt=end, end__gt=start)
         if ignore is not None:
@@ -121,7 +149,8 @@ class SetEditor:
         if self._article.allow_overlapping_spans:
             if others.filter(start=start, end=end, entity_type=entity_type).exists():
                 raise InvalidAnnotation(
-                    f"A {entity_type.name} span at [{start}, {end}) already exists in this set.", field="start"
+                    f"A {entity_type.name} span at [{start}, {end}) already exists in this set.",
+                    field="start",
                 )
         elif clash := others.values_list("start", "end").first():
             raise InvalidAnnotation(
@@ -131,8 +160,8 @@ class SetEditor:
             )
 
     def add_span(self, *, start: int, end: int, entity_type: EntityType, surface: str | None = None) -> Span:
+        text = self._surface(start=start, end=end, declared=surface)  # first: it also reads the article facts
         self._check_entity_type(entity_type)
-        text = self._surface(start=start, end=end, declared=surface)
         self._check_room(start=start, end=end, entity_type=entity_type)
         span = Span(
             annotation_set=self.annotation_set,
@@ -165,8 +194,8 @@ class SetEditor:
         new_type = entity_type or span.entity_type
         if (new_start, new_end, new_type.pk) == (span.start, span.end, span.entity_type_id):
             raise InvalidAnnotation("The span already has these boundaries and this type.", field="start")
-        self._check_entity_type(new_type)
         text = self._surface(start=new_start, end=new_end, declared=surface)
+        self._check_entity_type(new_type)
         self._check_room(start=new_start, end=new_end, entity_type=new_type, ignore=span)
         span.start, span.end, span.entity_type, span.surface = new_start, new_end, new_type, text
         self._save(span)
@@ -192,12 +221,14 @@ class SetEditor:
         self._check_own(span)
         if kb_entity is not None:
             found = list(
-                KBEntity.objects.filter(pk=kb_entity.pk, knowledge_base__project_id=self._article.project_id).values_list(
-                    "merged_into__kb_id", flat=True
-                )
+                KBEntity.objects.filter(
+                    pk=kb_entity.pk, knowledge_base__project_id=self._article.project_id
+                ).values_list("merged_into__kb_id", flat=True)
             )
             if not found:
-                raise InvalidAnnotation("That KB entity is not in this project's knowledge bases.", field="kb_entity")
+                raise InvalidAnnotation(
+                    "That KB entity is not in this project's knowledge bases.", field="kb_entity"
+                )
             if found[0] is not None:
                 raise InvalidAnnotation(
                     f"{kb_entity.name} was merged into {found[0]}; link to that entity.", field="kb_entity"
@@ -234,7 +265,10 @@ class SetEditor:
                 field="relation_type",
             )
         if not relation_type.directed and (tail.start, tail.end, tail.pk) < (head.start, head.end, head.pk):
-            head, tail = tail, head  # symmetric: one stored orientation, so (a, b) and (b, a) are one relation
+            head, tail = (
+                tail,
+                head,
+            )  # symmetric: one stored orientation, so (a, b) and (b, a) are one relation
         if Relation.objects.filter(
             annotation_set=self.annotation_set, head=head, tail=tail, relation_type=relation_type
         ).exists():
@@ -243,7 +277,11 @@ class SetEditor:
                 field="relation_type",
             )
         relation = Relation(
-            annotation_set=self.annotation_set, head=head, tail=tail, relation_type=relation_type, created_by=self.by
+            annotation_set=self.annotation_set,
+            head=head,
+            tail=tail,
+            relation_type=relation_type,
+            created_by=self.by,
         )
         self._save(relation)
         return relation
@@ -252,7 +290,9 @@ class SetEditor:
         pairs = Q(head=head, tail=tail)
         if not relation_type.directed:
             pairs |= Q(head=tail, tail=head)
-        return Relation.objects.filter(pairs, annotation_set=self.annotation_set, relation_type=relation_type).first()
+        return Relation.objects.filter(
+            pairs, annotation_set=self.annotation_set, relation_type=relation_type
+        ).first()
 
     def remove_relation(self, relation: Relation) -> None:
         if relation.annotation_set_id != self.annotation_set.pk:

@@ -98,7 +98,9 @@ class AnnotationSet(TimeStampedModel):
                 fields=["article"], condition=Q(kind=SetKind.GOLD), name="one_gold_set_per_article"
             ),
             models.UniqueConstraint(
-                fields=["article", "name"], condition=Q(kind=SetKind.IMPORTED), name="imported_set_name_unique"
+                fields=["article", "name"],
+                condition=Q(kind=SetKind.IMPORTED),
+                name="imported_set_name_unique",
             ),
         ]
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from django.db import transaction
-
 from annotator.annotations.editing import edit_set
 from annotator.annotations.models import AnnotationSet, EntityLink, Relation, SetKind, SetStatus, Span
 from annotator.projects.models import GuidelineVersion
@@ -44,7 +42,6 @@ def get_or_create_gold_set(*, article: Article) -> AnnotationSet:
     return annotation_set
 
 
-@transaction.atomic
 def create_span(
     *,
     annotation_set: AnnotationSet,
@@ -56,11 +53,10 @@ def create_span(
     surface: str | None = None,
 ) -> Span:
     """Add a span. `surface`, when given, must equal the article's text at [start, end)."""
-    editor = edit_set(annotation_set, expected_version=expected_version, by=by)
-    return editor.add_span(start=start, end=end, entity_type=entity_type, surface=surface)
+    with edit_set(annotation_set, expected_version=expected_version, by=by) as editor:
+        return editor.add_span(start=start, end=end, entity_type=entity_type, surface=surface)
 
 
-@transaction.atomic
 def change_span(
     *,
     span: Span,
@@ -72,28 +68,29 @@ def change_span(
     surface: str | None = None,
 ) -> Span:
     """Move a span's boundaries and/or change its type; its link and relations stay with it."""
-    editor = edit_set(span.annotation_set, expected_version=expected_version, by=by)
-    return editor.change_span(span, start=start, end=end, entity_type=entity_type, surface=surface)
+    with edit_set(span.annotation_set, expected_version=expected_version, by=by) as editor:
+        return editor.change_span(span, start=start, end=end, entity_type=entity_type, surface=surface)
 
 
-@transaction.atomic
 def delete_span(*, span: Span, by: User | None, expected_version: int) -> None:
     """Delete a span, its link and the relations it takes part in."""
-    edit_set(span.annotation_set, expected_version=expected_version, by=by).remove_span(span)
+    with edit_set(span.annotation_set, expected_version=expected_version, by=by) as editor:
+        editor.remove_span(span)
 
 
-@transaction.atomic
-def link_span(*, span: Span, kb_entity: KBEntity | None, by: User | None, expected_version: int) -> EntityLink:
+def link_span(
+    *, span: Span, kb_entity: KBEntity | None, by: User | None, expected_version: int
+) -> EntityLink:
     """Link a span to a KB entity of the project, or mark it NIL with `kb_entity=None`."""
-    return edit_set(span.annotation_set, expected_version=expected_version, by=by).link(span, kb_entity)
+    with edit_set(span.annotation_set, expected_version=expected_version, by=by) as editor:
+        return editor.link(span, kb_entity)
 
 
-@transaction.atomic
 def unlink_span(*, span: Span, by: User | None, expected_version: int) -> None:
-    edit_set(span.annotation_set, expected_version=expected_version, by=by).unlink(span)
+    with edit_set(span.annotation_set, expected_version=expected_version, by=by) as editor:
+        editor.unlink(span)
 
 
-@transaction.atomic
 def create_relation(
     *,
     annotation_set: AnnotationSet,
@@ -104,27 +101,25 @@ def create_relation(
     expected_version: int,
 ) -> Relation:
     """Relate two spans of the set, if the schema allows the relation type for their entity types."""
-    editor = edit_set(annotation_set, expected_version=expected_version, by=by)
-    return editor.add_relation(head=head, tail=tail, relation_type=relation_type)
+    with edit_set(annotation_set, expected_version=expected_version, by=by) as editor:
+        return editor.add_relation(head=head, tail=tail, relation_type=relation_type)
 
 
-@transaction.atomic
 def delete_relation(*, relation: Relation, by: User | None, expected_version: int) -> None:
-    edit_set(relation.annotation_set, expected_version=expected_version, by=by).remove_relation(relation)
+    with edit_set(relation.annotation_set, expected_version=expected_version, by=by) as editor:
+        editor.remove_relation(relation)
 
 
-@transaction.atomic
 def submit_set(*, annotation_set: AnnotationSet, by: User | None, expected_version: int) -> AnnotationSet:
     """Finish a set: an annotator's set becomes submitted, a gold set curated. Both then take no edits."""
-    editor = edit_set(annotation_set, expected_version=expected_version, by=by)
-    editor.set_status(SetStatus.CURATED if annotation_set.kind == SetKind.GOLD else SetStatus.SUBMITTED)
+    with edit_set(annotation_set, expected_version=expected_version, by=by) as editor:
+        editor.set_status(SetStatus.CURATED if annotation_set.kind == SetKind.GOLD else SetStatus.SUBMITTED)
     return annotation_set
 
 
-@transaction.atomic
 def reopen_set(*, annotation_set: AnnotationSet, by: User | None, expected_version: int) -> AnnotationSet:
     """Make a submitted (or curated) set editable again."""
     finished = SetStatus.CURATED if annotation_set.kind == SetKind.GOLD else SetStatus.SUBMITTED
-    editor = edit_set(annotation_set, expected_version=expected_version, by=by, status=finished)
-    editor.set_status(SetStatus.IN_PROGRESS)
+    with edit_set(annotation_set, expected_version=expected_version, by=by, status=finished) as editor:
+        editor.set_status(SetStatus.IN_PROGRESS)
     return annotation_set

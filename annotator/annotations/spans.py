@@ -38,7 +38,9 @@ def check_offsets(*, text_length: int, start: int, end: int) -> None:
     if start >= end:
         raise OffsetError(f"A span needs start < end (got start={start}, end={end}).")
     if end > text_length:
-        raise OffsetError(f"The span [{start}, {end}) ends after the text, which has {text_length} characters.")
+        raise OffsetError(
+            f"The span [{start}, {end}) ends after the text, which has {text_length} characters."
+        )
 
 
 class Utf16Index:

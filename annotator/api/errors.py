@@ -36,8 +36,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return None
     if isinstance(exc, exceptions.ValidationError):
         detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-        fields = {name: [str(m) for m in (msgs if isinstance(msgs, list) else [msgs])] for name, msgs in detail.items()}
+        fields = {
+            name: [str(m) for m in (msgs if isinstance(msgs, list) else [msgs])]
+            for name, msgs in detail.items()
+        }
         response.data = error_body("invalid", "The request is not valid; see the fields.", fields)
     elif isinstance(exc, exceptions.APIException):
-        response.data = error_body(str(exc.get_codes()) if isinstance(exc.get_codes(), str) else "error", str(exc.detail))
+        response.data = error_body(
+            str(exc.get_codes()) if isinstance(exc.get_codes(), str) else "error", str(exc.detail)
+        )
     return response

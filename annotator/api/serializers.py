@@ -12,8 +12,12 @@ class EntityTypeSerializer(serializers.ModelSerializer[EntityType]):
 
 
 class RelationTypeSerializer(serializers.ModelSerializer[RelationType]):
-    head_types = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
-    tail_types = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
+    head_types: serializers.SlugRelatedField[EntityType] = serializers.SlugRelatedField(
+        slug_field="name", many=True, read_only=True
+    )
+    tail_types: serializers.SlugRelatedField[EntityType] = serializers.SlugRelatedField(
+        slug_field="name", many=True, read_only=True
+    )
 
     class Meta:
         model = RelationType
@@ -25,7 +29,15 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
 
     class Meta:
         model = Project
-        fields = ["id", "name", "slug", "description", "role", "annotators_per_article", "allow_overlapping_spans"]
+        fields = [
+            "id",
+            "name",
+            "slug",
+            "description",
+            "role",
+            "annotators_per_article",
+            "allow_overlapping_spans",
+        ]
 
 
 class ProjectDetailSerializer(ProjectSerializer):

@@ -10,8 +10,8 @@ from rest_framework import generics
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from annotator.core.middleware import POLICY
 from annotator.api.serializers import ProjectDetailSerializer, ProjectSerializer
+from annotator.core.middleware import POLICY
 from annotator.projects.models import Project
 
 
@@ -50,8 +50,12 @@ class Schema(SpectacularAPIView):
 class Docs(SpectacularSwaggerSplitView):
     """Swagger UI from vendored assets. Its script is served as a file, so the CSP can stay strict."""
 
-    def finalize_response(self, request: Request, response: Response, *args: object, **kwargs: object) -> Response:
+    def finalize_response(
+        self, request: Request, response: Response, *args: object, **kwargs: object
+    ) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)
         # Swagger UI styles elements inline; scripts stay 'self' only.
-        response["Content-Security-Policy"] = POLICY.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+        response["Content-Security-Policy"] = POLICY.replace(
+            "style-src 'self'", "style-src 'self' 'unsafe-inline'"
+        )
         return response

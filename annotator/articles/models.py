@@ -38,10 +38,12 @@ class ArticleQuerySet(models.QuerySet["Article"]):
             return self.none()
         return self.filter(project__memberships__user=user)
 
-    def with_role_of(self, user: User) -> ArticleQuerySet:
+    def with_role_of(self, user: User | AnonymousUser) -> ArticleQuerySet:
         """Annotate `my_role`: the user's role in the article's project."""
         from annotator.projects.models import Membership
 
+        if not user.is_authenticated:
+            return self.annotate(my_role=models.Value(None, output_field=models.CharField()))
         role = Membership.objects.filter(project=models.OuterRef("project_id"), user=user).values("role")[:1]
         return self.annotate(my_role=models.Subquery(role))
 
@@ -54,7 +56,9 @@ class ArticleQuerySet(models.QuerySet["Article"]):
         from annotator.annotations.models import AnnotationSet, SetKind, SetStatus
 
         def count_sets(**conditions: object) -> models.Subquery:
-            sets = AnnotationSet.objects.filter(article=models.OuterRef("pk"), kind=SetKind.ANNOTATOR, **conditions)
+            sets = AnnotationSet.objects.filter(
+                article=models.OuterRef("pk"), kind=SetKind.ANNOTATOR, **conditions
+            )
             return models.Subquery(
                 sets.order_by().values("article").annotate(n=models.Count("pk")).values("n"),
                 output_field=models.IntegerField(),
@@ -83,7 +87,8 @@ class ArticleQuerySet(models.QuerySet["Article"]):
 
 class Article(TimeStampedModel):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="articles")
-    external_id = models.CharField(
+    # NULL, not "", means "no external id": the unique constraint applies only to the ids that exist.
+    external_id = models.CharField(  # noqa: DJ001
         max_length=255, null=True, blank=True, help_text="The id the article has in its source, if any."
     )
     title = models.CharField(max_length=1000, blank=True)

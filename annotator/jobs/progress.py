@@ -45,5 +45,9 @@ class Progress:
             message=self.message,
             heartbeat_at=timezone.now(),
         )
-        self.job.progress_done, self.job.progress_total, self.job.message = self.done, self.total, self.message
+        self.job.progress_done, self.job.progress_total, self.job.message = (
+            self.done,
+            self.total,
+            self.message,
+        )
         self._last_write = time.monotonic()

@@ -19,7 +19,7 @@ def register(kind: str) -> Callable[[JobHandler], JobHandler]:
 
     def decorator(handler: JobHandler) -> JobHandler:
         if kind in _handlers and _handlers[kind] is not handler:
-            raise ValueError(f"A handler for {kind!r} jobs is already registered.")
+            raise ValueError(f"A handler for {str(kind)!r} jobs is already registered.")
         _handlers[kind] = handler
         return handler
 
@@ -30,4 +30,4 @@ def handler_for(kind: str) -> JobHandler:
     try:
         return _handlers[kind]
     except KeyError:
-        raise LookupError(f"No handler is registered for {kind!r} jobs.") from None
+        raise LookupError(f"No handler is registered for {str(kind)!r} jobs.") from None

@@ -52,7 +52,10 @@ def enqueue_job(job: Job) -> Job:
 def run_job(job: Job) -> Job:
     """Run a queued job in this process: claim it, call its handler, record how it ended."""
     claimed = Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
-        status=JobStatus.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now(), attempts=F("attempts") + 1
+        status=JobStatus.RUNNING,
+        started_at=timezone.now(),
+        heartbeat_at=timezone.now(),
+        attempts=F("attempts") + 1,
     )
     job.refresh_from_db()
     if not claimed:

@@ -73,7 +73,9 @@ class KBEntity(TimeStampedModel):
             models.UniqueConstraint(fields=["knowledge_base", "kb_id"], name="kb_entity_id_unique"),
             models.CheckConstraint(condition=~Q(kb_id=""), name="kb_entity_id_not_empty"),
             models.CheckConstraint(condition=Q(prior__gte=0) & Q(prior__lte=1), name="kb_entity_prior_range"),
-            models.CheckConstraint(condition=~Q(merged_into=models.F("pk")), name="kb_entity_not_merged_into_self"),
+            models.CheckConstraint(
+                condition=~Q(merged_into=models.F("pk")), name="kb_entity_not_merged_into_self"
+            ),
         ]
 
     def __str__(self) -> str:

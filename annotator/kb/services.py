@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
+from annotator.core.upsert import Change, upsert
 from annotator.kb.models import Alias, KBEntity, KnowledgeBase
 from annotator.kb.normalize import normalize_alias
 
@@ -26,17 +27,18 @@ class EntityRecord:
 
 
 @transaction.atomic
-def upsert_entity(*, knowledge_base: KnowledgeBase, record: EntityRecord) -> tuple[KBEntity, bool]:
+def upsert_entity(*, knowledge_base: KnowledgeBase, record: EntityRecord) -> tuple[KBEntity, Change]:
     """Create the entity, or update it in place (same kb_id), so re-importing is idempotent.
 
-    Its aliases become exactly the record's names; links to the entity are untouched.
+    Its aliases become exactly the record's names; links to the entity are untouched. An entity that
+    already matches the record is not written at all.
     """
     if not 0.0 <= record.prior <= 1.0:
         raise ValueError(f"prior must be between 0 and 1 (got {record.prior}) for {record.kb_id!r}.")
-    entity, created = KBEntity.objects.update_or_create(
-        knowledge_base=knowledge_base,
-        kb_id=record.kb_id,
-        defaults={
+    entity, change = upsert(
+        KBEntity,
+        lookup={"knowledge_base": knowledge_base, "kb_id": record.kb_id},
+        values={
             "name": record.name,
             "description": record.description,
             "type": record.type,
@@ -48,11 +50,21 @@ def upsert_entity(*, knowledge_base: KnowledgeBase, record: EntityRecord) -> tup
     wanted = {(record.name, record.language), *record.aliases}
     wanted = {(text, language) for text, language in wanted if normalize_alias(text)}
     existing = {(alias.text, alias.language): alias.pk for alias in entity.aliases.all()}
-    Alias.objects.filter(pk__in=[pk for key, pk in existing.items() if key not in wanted]).delete()
-    Alias.objects.bulk_create(
-        [
-            Alias(entity=entity, knowledge_base=knowledge_base, text=text, normalized=normalize_alias(text), language=language)
-            for text, language in sorted(wanted - existing.keys())
-        ]
-    )
-    return entity, created
+    stale = [pk for key, pk in existing.items() if key not in wanted]
+    missing = sorted(wanted - existing.keys())
+    if stale:
+        Alias.objects.filter(pk__in=stale).delete()
+    if missing:
+        Alias.objects.bulk_create(
+            Alias(
+                entity=entity,
+                knowledge_base=knowledge_base,
+                text=text,
+                normalized=normalize_alias(text),
+                language=language,
+            )
+            for text, language in missing
+        )
+    if change is Change.UNCHANGED and (stale or missing):
+        change = Change.UPDATED
+    return entity, change

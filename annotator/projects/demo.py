@@ -14,6 +14,7 @@ from django.db import transaction
 
 from annotator.annotations.spans import check_text, normalize_newlines
 from annotator.articles.models import Article
+from annotator.core.upsert import Change, upsert
 from annotator.kb.models import KnowledgeBase
 from annotator.kb.services import EntityRecord, upsert_entity
 from annotator.projects.models import EntityType, Project, RelationType
@@ -29,17 +30,20 @@ class LoadReport:
     updated: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
-    def count(self, what: str, created: bool) -> None:
-        bucket = self.created if created else self.updated
+    def count(self, what: str, change: Change) -> None:
+        if change is Change.UNCHANGED:
+            return
+        bucket = self.created if change is Change.CREATED else self.updated
         bucket[what] = bucket.get(what, 0) + 1
 
 
 @transaction.atomic
 def load_demo(directory: Path = DEMO_DIR) -> LoadReport:
     spec = json.loads((directory / "project.json").read_text(encoding="utf-8"))
-    project, created = Project.objects.update_or_create(
-        slug=spec["slug"],
-        defaults={
+    project, change = upsert(
+        Project,
+        lookup={"slug": spec["slug"]},
+        values={
             "name": spec["name"],
             "description": spec["description"],
             "annotators_per_article": spec["annotators_per_article"],
@@ -47,11 +51,14 @@ def load_demo(directory: Path = DEMO_DIR) -> LoadReport:
         },
     )
     report = LoadReport(project)
-    report.count("project", created)
+    report.count("project", change)
     _load_schema(project, spec, report)
     before = project.guideline_versions.count()
-    update_guidelines(project=project, text=(directory / spec["guidelines"]).read_text(encoding="utf-8"), by=None)
-    report.count("guideline version", project.guideline_versions.count() > before)
+    update_guidelines(
+        project=project, text=(directory / spec["guidelines"]).read_text(encoding="utf-8"), by=None
+    )
+    if project.guideline_versions.count() > before:
+        report.count("guideline version", Change.CREATED)
     _load_kb(project, directory, spec["knowledge_base"], report)
     _load_articles(project, directory, spec["articles"], report)
     return report
@@ -60,10 +67,10 @@ def load_demo(directory: Path = DEMO_DIR) -> LoadReport:
 def _load_schema(project: Project, spec: dict, report: LoadReport) -> None:
     types = {}
     for position, item in enumerate(spec["entity_types"]):
-        entity_type, created = EntityType.objects.update_or_create(
-            project=project,
-            name=item["name"],
-            defaults={
+        entity_type, change = upsert(
+            EntityType,
+            lookup={"project": project, "name": item["name"]},
+            values={
                 "key": item["key"],
                 "colour": item["colour"],
                 "description": item["description"],
@@ -72,23 +79,31 @@ def _load_schema(project: Project, spec: dict, report: LoadReport) -> None:
         )
         entity_type.full_clean()
         types[entity_type.name] = entity_type
-        report.count("entity type", created)
+        report.count("entity type", change)
     for position, item in enumerate(spec["relation_types"]):
-        relation_type, created = RelationType.objects.update_or_create(
-            project=project,
-            name=item["name"],
-            defaults={"directed": item["directed"], "description": item["description"], "position": position},
+        relation_type, change = upsert(
+            RelationType,
+            lookup={"project": project, "name": item["name"]},
+            values={"directed": item["directed"], "description": item["description"], "position": position},
         )
-        relation_type.head_types.set([types[name] for name in item["head"]])
-        relation_type.tail_types.set([types[name] for name in item["tail"]])
-        report.count("relation type", created)
+        heads, tails = [types[name] for name in item["head"]], [types[name] for name in item["tail"]]
+        if change is Change.UNCHANGED and (
+            set(relation_type.head_types.all()) != set(heads)
+            or set(relation_type.tail_types.all()) != set(tails)
+        ):
+            change = Change.UPDATED
+        relation_type.head_types.set(heads)
+        relation_type.tail_types.set(tails)
+        report.count("relation type", change)
 
 
 def _load_kb(project: Project, directory: Path, spec: dict, report: LoadReport) -> None:
-    knowledge_base, created = KnowledgeBase.objects.update_or_create(
-        project=project, name=spec["name"], defaults={"description": spec["description"], "languages": ["en"]}
+    knowledge_base, change = upsert(
+        KnowledgeBase,
+        lookup={"project": project, "name": spec["name"]},
+        values={"description": spec["description"], "languages": ["en"]},
     )
-    report.count("knowledge base", created)
+    report.count("knowledge base", change)
     with (directory / spec["file"]).open(encoding="utf-8") as lines:
         for line in lines:
             item = json.loads(line)
@@ -101,8 +116,8 @@ def _load_kb(project: Project, directory: Path, spec: dict, report: LoadReport) 
                 prior=item["prior"],
                 language="en",
             )
-            _, created = upsert_entity(knowledge_base=knowledge_base, record=record)
-            report.count("KB entity", created)
+            _, change = upsert_entity(knowledge_base=knowledge_base, record=record)
+            report.count("KB entity", change)
 
 
 def _load_articles(project: Project, directory: Path, items: list[dict], report: LoadReport) -> None:
@@ -116,7 +131,7 @@ def _load_articles(project: Project, directory: Path, items: list[dict], report:
                 project=project, external_id=item["external_id"], title=item["title"], text=text,
                 metadata=item["metadata"],
             )  # fmt: skip
-            report.count("article", True)
+            report.count("article", Change.CREATED)
             continue
         changes = {"title": item["title"], "metadata": item["metadata"]}
         if article.text != text:
@@ -131,4 +146,4 @@ def _load_articles(project: Project, directory: Path, items: list[dict], report:
             for name, value in changes.items():
                 setattr(article, name, value)
             article.save()
-            report.count("article", False)
+            report.count("article", Change.UPDATED)

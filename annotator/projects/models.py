@@ -28,8 +28,10 @@ class ProjectQuerySet(models.QuerySet["Project"]):
             return self.none()
         return self.filter(memberships__user=user)
 
-    def with_role_of(self, user: User) -> ProjectQuerySet:
+    def with_role_of(self, user: User | AnonymousUser) -> ProjectQuerySet:
         """Annotate each project with `my_role`, the user's role in it (None for non-members)."""
+        if not user.is_authenticated:
+            return self.annotate(my_role=models.Value(None, output_field=models.CharField()))
         role = Membership.objects.filter(project=models.OuterRef("pk"), user=user).values("role")[:1]
         return self.annotate(my_role=models.Subquery(role))
 
@@ -51,6 +53,7 @@ class Project(TimeStampedModel):
     )
 
     objects = ProjectQuerySet.as_manager()
+    my_role: str | None  # set by ProjectQuerySet.with_role_of(); not a column
 
     class Meta:
         ordering = ["name", "id"]

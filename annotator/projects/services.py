@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 
 def add_member(*, project: Project, user: User, role: str) -> Membership:
     """Give the user a role in the project (changing the role they had, if any)."""
-    membership, _ = Membership.objects.update_or_create(project=project, user=user, defaults={"role": Role(role)})
+    membership, _ = Membership.objects.update_or_create(
+        project=project, user=user, defaults={"role": Role(role)}
+    )
     return membership
 
 

@@ -19,7 +19,9 @@ ARTICLES_PER_PAGE = 50
 
 def get_project(request: AuthedRequest, project_id: int) -> Project:
     """The project with the user's role as `my_role`; a 404 for anyone who is not a member."""
-    return get_object_or_404(Project.objects.visible_to(request.user).with_role_of(request.user), pk=project_id)
+    return get_object_or_404(
+        Project.objects.visible_to(request.user).with_role_of(request.user), pk=project_id
+    )
 
 
 @require_GET
@@ -36,10 +38,11 @@ def project_list(request: AuthedRequest) -> HttpResponse:
 def project_detail(request: AuthedRequest, project_id: int) -> HttpResponse:
     project = get_project(request, project_id)
     articles = Article.objects.filter(project=project).with_status()
-    counts = dict(articles.order_by().values_list("status").annotate(n=Count("pk")))
+    # `status` is an annotation of with_status(), which the type checker cannot see.
+    counts = dict(articles.order_by().values_list("status").annotate(n=Count("pk")))  # type: ignore[misc]
     status_filter = request.GET.get("status", "")
     if status_filter in ArticleStatus.values:
-        articles = articles.filter(status=status_filter)
+        articles = articles.filter(status=status_filter)  # type: ignore[misc]
     if query := request.GET.get("q", "").strip():
         articles = articles.filter(Q(title__icontains=query) | Q(external_id__icontains=query))
     page = Paginator(articles.only("pk", "title", "external_id", "project_id"), ARTICLES_PER_PAGE).get_page(
@@ -71,7 +74,9 @@ def schema_css(request: AuthedRequest, project_id: int) -> HttpResponse:
     rules = []
     for pk, colour in EntityType.objects.filter(project=project).values_list("pk", "colour"):
         if HEX_COLOUR.match(colour):  # never trust a colour into CSS unchecked
-            rules.append(f".et-{pk} {{ --entity-colour: {colour}; --entity-text: {text_colour_for(colour)}; }}")
+            rules.append(
+                f".et-{pk} {{ --entity-colour: {colour}; --entity-text: {text_colour_for(colour)}; }}"
+            )
     response = HttpResponse("\n".join(rules) + "\n", content_type="text/css; charset=utf-8")
     response["Cache-Control"] = "private, no-cache"
     return response
@@ -80,7 +85,9 @@ def schema_css(request: AuthedRequest, project_id: int) -> HttpResponse:
 @require_GET
 def guidelines(request: AuthedRequest, project_id: int) -> HttpResponse:
     project = get_project(request, project_id)
-    versions = GuidelineVersion.objects.filter(project=project).select_related("created_by").order_by("-number")
+    versions = (
+        GuidelineVersion.objects.filter(project=project).select_related("created_by").order_by("-number")
+    )
     number = request.GET.get("version")
     shown = versions.filter(number=number).first() if number and number.isdigit() else versions.first()
     return render(
@@ -88,4 +95,3 @@ def guidelines(request: AuthedRequest, project_id: int) -> HttpResponse:
         "projects/guidelines.html",
         {"project": project, "shown": shown, "versions": versions.defer("text")},
     )
-

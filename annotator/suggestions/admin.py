@@ -14,7 +14,15 @@ class SuggesterVersionAdmin(admin.ModelAdmin):
 
 @admin.register(Suggestion)
 class SuggestionAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "kind", "entity_type", "relation_type", "kb_entity", "score", "suggester_version"]
+    list_display = [
+        "__str__",
+        "kind",
+        "entity_type",
+        "relation_type",
+        "kb_entity",
+        "score",
+        "suggester_version",
+    ]
     list_filter = ["kind", "source", "suggester_version"]
     search_fields = ["article__external_id", "source"]
     raw_id_fields = [

@@ -99,8 +99,12 @@ class Suggestion(models.Model):
         ordering = ["article", "start", "end", "kind", "rank"]
         constraints = [
             models.CheckConstraint(condition=Q(kind__in=SuggestionKind.values), name="suggestion_kind_valid"),
-            models.CheckConstraint(condition=Q(start__lt=models.F("end")), name="suggestion_start_before_end"),
-            models.CheckConstraint(condition=Q(score__gte=0) & Q(score__lte=1), name="suggestion_score_range"),
+            models.CheckConstraint(
+                condition=Q(start__lt=models.F("end")), name="suggestion_start_before_end"
+            ),
+            models.CheckConstraint(
+                condition=Q(score__gte=0) & Q(score__lte=1), name="suggestion_score_range"
+            ),
             models.CheckConstraint(
                 condition=~Q(kind=SuggestionKind.ENTITY)
                 | Q(

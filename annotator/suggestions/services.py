@@ -1,13 +1,11 @@
 """Deciding on suggestions: accept, correct or reject one, or undo that decision. Provenance is kept.
 
-A decision and what it makes happen in one set edit: one version claimed, all or nothing.
+A decision and what it makes happen in one set edit (`edit_set`): one version claimed, all or nothing.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-
-from django.db import transaction
 
 from annotator.annotations.editing import SetEditor, edit_set
 from annotator.annotations.models import AnnotationSet, EntityLink, Relation, Span
@@ -57,19 +55,15 @@ def _span_snapshot(span: Span) -> dict[str, Any]:
     return {"start": span.start, "end": span.end, "type": span.entity_type.name, "text": span.surface}
 
 
-def _start_decision(
-    suggestion: Suggestion, annotation_set: AnnotationSet, expected_version: int, by: User | None
-) -> SetEditor:
+def _check_undecided(suggestion: Suggestion, annotation_set: AnnotationSet) -> None:
     if suggestion.article_id != annotation_set.article_id:
         raise InvalidAnnotation("That suggestion is for another article.", field="suggestion")
-    editor = edit_set(annotation_set, expected_version=expected_version, by=by)
     earlier = Decision.objects.filter(suggestion=suggestion, annotation_set=annotation_set).first()
     if earlier is not None:
         raise InvalidAnnotation(
             f"This suggestion was already {earlier.verdict} in this set; undo that decision first.",
             field="suggestion",
         )
-    return editor
 
 
 def _record(
@@ -91,16 +85,22 @@ def _record(
     return decision
 
 
-def _apply_entity(editor: SetEditor, outcome: _Outcome, *, start: int, end: int, entity_type: EntityType) -> None:
+def _apply_entity(
+    editor: SetEditor, outcome: _Outcome, *, start: int, end: int, entity_type: EntityType
+) -> None:
     outcome.span = outcome.span_at(editor, start=start, end=end, entity_type=entity_type)
 
 
 def _apply_relation(
     editor: SetEditor, outcome: _Outcome, suggestion: Suggestion, relation_type: RelationType
 ) -> None:
-    assert suggestion.tail_start is not None and suggestion.tail_end is not None
-    assert suggestion.entity_type is not None and suggestion.tail_entity_type is not None
-    head = outcome.span_at(editor, start=suggestion.start, end=suggestion.end, entity_type=suggestion.entity_type)
+    assert suggestion.tail_start is not None
+    assert suggestion.tail_end is not None
+    assert suggestion.entity_type is not None
+    assert suggestion.tail_entity_type is not None
+    head = outcome.span_at(
+        editor, start=suggestion.start, end=suggestion.end, entity_type=suggestion.entity_type
+    )
     tail = outcome.span_at(
         editor, start=suggestion.tail_start, end=suggestion.tail_end, entity_type=suggestion.tail_entity_type
     )
@@ -111,7 +111,9 @@ def _apply_relation(
     outcome.relation = relation
 
 
-def _apply_link(editor: SetEditor, outcome: _Outcome, suggestion: Suggestion, kb_entity: KBEntity | None) -> None:
+def _apply_link(
+    editor: SetEditor, outcome: _Outcome, suggestion: Suggestion, kb_entity: KBEntity | None
+) -> None:
     span = _mention_of(editor, outcome, suggestion)
     existing = EntityLink.objects.filter(span=span).first()
     if existing is not None and existing.kb_entity_id == (kb_entity.pk if kb_entity else None):
@@ -137,25 +139,30 @@ def _mention_of(editor: SetEditor, outcome: _Outcome, suggestion: Suggestion) ->
     return span
 
 
-@transaction.atomic
 def accept_suggestion(
     *, suggestion: Suggestion, annotation_set: AnnotationSet, by: User | None, expected_version: int
 ) -> Decision:
     """Make the suggestion part of the set as it is, reusing what the set already has."""
-    editor = _start_decision(suggestion, annotation_set, expected_version, by)
-    outcome = _Outcome()
-    if suggestion.kind == SuggestionKind.ENTITY:
-        assert suggestion.entity_type is not None
-        _apply_entity(editor, outcome, start=suggestion.start, end=suggestion.end, entity_type=suggestion.entity_type)
-    elif suggestion.kind == SuggestionKind.RELATION:
-        assert suggestion.relation_type is not None
-        _apply_relation(editor, outcome, suggestion, suggestion.relation_type)
-    else:
-        _apply_link(editor, outcome, suggestion, suggestion.kb_entity)
-    return _record(editor, suggestion, Verdict.ACCEPTED, outcome)
+    with edit_set(annotation_set, expected_version=expected_version, by=by) as editor:
+        _check_undecided(suggestion, annotation_set)
+        outcome = _Outcome()
+        if suggestion.kind == SuggestionKind.ENTITY:
+            assert suggestion.entity_type is not None
+            _apply_entity(
+                editor,
+                outcome,
+                start=suggestion.start,
+                end=suggestion.end,
+                entity_type=suggestion.entity_type,
+            )
+        elif suggestion.kind == SuggestionKind.RELATION:
+            assert suggestion.relation_type is not None
+            _apply_relation(editor, outcome, suggestion, suggestion.relation_type)
+        else:
+            _apply_link(editor, outcome, suggestion, suggestion.kb_entity)
+        return _record(editor, suggestion, Verdict.ACCEPTED, outcome)
 
 
-@transaction.atomic
 def correct_suggestion(
     *,
     suggestion: Suggestion,
@@ -171,51 +178,57 @@ def correct_suggestion(
 ) -> Decision:
     """Take the suggestion with changes: other boundaries or type (entity), another relation type
     (relation), another KB entity or NIL (link)."""
-    editor = _start_decision(suggestion, annotation_set, expected_version, by)
-    outcome = _Outcome()
-    if suggestion.kind == SuggestionKind.ENTITY:
-        assert suggestion.entity_type is not None
-        corrected = (
-            suggestion.start if start is None else start,
-            suggestion.end if end is None else end,
-            entity_type or suggestion.entity_type,
-        )
-        if corrected == (suggestion.start, suggestion.end, suggestion.entity_type):
-            raise InvalidAnnotation("The correction is the suggestion itself: accept it instead.", field="start")
-        _apply_entity(editor, outcome, start=corrected[0], end=corrected[1], entity_type=corrected[2])
-    elif suggestion.kind == SuggestionKind.RELATION:
-        if relation_type is None or relation_type.pk == suggestion.relation_type_id:
-            raise InvalidAnnotation("Choose another relation type to correct this suggestion.", field="relation_type")
-        _apply_relation(editor, outcome, suggestion, relation_type)
-    else:
-        if not nil and (kb_entity is None or kb_entity.pk == suggestion.kb_entity_id):
-            raise InvalidAnnotation("Choose another KB entity, or NIL, to correct this link.", field="kb_entity")
-        _apply_link(editor, outcome, suggestion, None if nil else kb_entity)
-    return _record(editor, suggestion, Verdict.CORRECTED, outcome)
+    with edit_set(annotation_set, expected_version=expected_version, by=by) as editor:
+        _check_undecided(suggestion, annotation_set)
+        outcome = _Outcome()
+        if suggestion.kind == SuggestionKind.ENTITY:
+            assert suggestion.entity_type is not None
+            corrected = (
+                suggestion.start if start is None else start,
+                suggestion.end if end is None else end,
+                entity_type or suggestion.entity_type,
+            )
+            if corrected == (suggestion.start, suggestion.end, suggestion.entity_type):
+                raise InvalidAnnotation(
+                    "The correction is the suggestion itself: accept it instead.", field="start"
+                )
+            _apply_entity(editor, outcome, start=corrected[0], end=corrected[1], entity_type=corrected[2])
+        elif suggestion.kind == SuggestionKind.RELATION:
+            if relation_type is None or relation_type.pk == suggestion.relation_type_id:
+                raise InvalidAnnotation(
+                    "Choose another relation type to correct this suggestion.", field="relation_type"
+                )
+            _apply_relation(editor, outcome, suggestion, relation_type)
+        else:
+            if not nil and (kb_entity is None or kb_entity.pk == suggestion.kb_entity_id):
+                raise InvalidAnnotation(
+                    "Choose another KB entity, or NIL, to correct this link.", field="kb_entity"
+                )
+            _apply_link(editor, outcome, suggestion, None if nil else kb_entity)
+        return _record(editor, suggestion, Verdict.CORRECTED, outcome)
 
 
-@transaction.atomic
 def reject_suggestion(
     *, suggestion: Suggestion, annotation_set: AnnotationSet, by: User | None, expected_version: int
 ) -> Decision:
     """Record that the suggestion is wrong for this set; nothing else changes."""
-    editor = _start_decision(suggestion, annotation_set, expected_version, by)
-    return _record(editor, suggestion, Verdict.REJECTED)
+    with edit_set(annotation_set, expected_version=expected_version, by=by) as editor:
+        _check_undecided(suggestion, annotation_set)
+        return _record(editor, suggestion, Verdict.REJECTED)
 
 
-@transaction.atomic
 def undo_decision(*, decision: Decision, by: User | None, expected_version: int) -> None:
     """Forget a decision and remove exactly the annotations it created."""
-    editor = edit_set(decision.annotation_set, expected_version=expected_version, by=by)
-    created = _created_ids(decision)
-    for relation in Relation.objects.filter(pk__in=created["relation"]):
-        editor.remove_relation(relation)
-    for link in EntityLink.objects.filter(pk__in=created["link"]).select_related("span"):
-        editor.unlink(link.span)
-    for span in Span.objects.filter(pk__in=created["span"]):
-        editor.remove_span(span)
-    decision._history_user = by  # type: ignore[attr-defined]
-    decision.delete()
+    with edit_set(decision.annotation_set, expected_version=expected_version, by=by) as editor:
+        created = _created_ids(decision)
+        for relation in Relation.objects.filter(pk__in=created["relation"]):
+            editor.remove_relation(relation)
+        for link in EntityLink.objects.filter(pk__in=created["link"]).select_related("span"):
+            editor.unlink(link.span)
+        for span in Span.objects.filter(pk__in=created["span"]):
+            editor.remove_span(span)
+        decision._history_user = by  # type: ignore[attr-defined]
+        decision.delete()
 
 
 def _created_ids(decision: Decision) -> dict[str, list[int]]:

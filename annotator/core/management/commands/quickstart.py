@@ -40,7 +40,9 @@ class Command(BaseCommand):
         add_member(project=report.project, user=user, role=Role.MANAGER)
         self.stdout.write("")
         if password:
-            self.stdout.write(self.style.SUCCESS(f"Log in at {options['url']} as {DEMO_USERNAME} / {password}"))
+            self.stdout.write(
+                self.style.SUCCESS(f"Log in at {options['url']} as {DEMO_USERNAME} / {password}")
+            )
             self.stdout.write("This password is shown only this once. It is stored hashed; keep it now.")
         else:
             self.stdout.write(

@@ -13,6 +13,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         report = load_demo()
         summary = ", ".join(f"{n} {what}" for what, n in sorted(report.created.items())) or "nothing new"
-        self.stdout.write(f"Demo project '{report.project.name}' (id {report.project.pk}): created {summary}.")
+        self.stdout.write(
+            f"Demo project '{report.project.name}' (id {report.project.pk}): created {summary}."
+        )
         for warning in report.warnings:
             self.stderr.write(self.style.WARNING(warning))

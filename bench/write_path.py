@@ -1,0 +1,100 @@
+"""The write path of one annotation action, in process (no HTTP), against a bare INSERT baseline.
+
+    python bench/write_path.py            # SQLite (temporary file)
+    DATABASE_URL=postgres://... python bench/write_path.py
+
+Prints p50/p95 of: a bare INSERT of a span row in its own transaction (the floor the database sets),
+`create_span` (claim the set's version, check offsets and surface against the text, insert, history),
+and `accept_suggestion` (the same plus the decision and its provenance). The BENCHMARKS.md goal for a
+whole REST call is p95 <= 15 ms, so the service must leave most of that to HTTP and serialisation.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from _harness import bench_database, report, timed
+
+REPEAT = 400
+TEXT = ("Sergey Naryshkin, Director of Russia’s Foreign Intelligence Service (SVR), visited Minsk. 🇧🇾 " * 28)[
+    :2500
+]
+
+
+def main() -> None:
+    with bench_database("write") as vendor:
+        from django.contrib.auth import get_user_model
+        from django.db import connection, transaction
+
+        from annotator.annotations.services import create_span, get_or_create_own_set
+        from annotator.articles.models import Article
+        from annotator.projects.models import EntityType, Project
+        from annotator.suggestions.models import SuggesterVersion, Suggestion, SuggestionKind
+        from annotator.suggestions.services import accept_suggestion
+
+        print(f"database: {vendor}, article of {len(TEXT)} characters, {REPEAT} actions each")
+        user = get_user_model().objects.create_user("bench")
+        project = Project.objects.create(name="Bench", slug="bench")
+        person = EntityType.objects.create(project=project, name="PERSON")
+        articles = itertools.count()
+
+        def fresh_set():
+            article = Article.objects.create(project=project, text=TEXT, external_id=f"a{next(articles)}")
+            return get_or_create_own_set(article=article, user=user)
+
+        baseline_set = fresh_set()
+        offsets = itertools.count()
+
+        def bare_insert() -> None:
+            start = next(offsets)
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(
+                    'INSERT INTO annotations_span (annotation_set_id, start, "end", entity_type_id, surface, '
+                    "created_at, updated_at) VALUES (%s, %s, %s, %s, %s, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+                    [baseline_set.pk, start, start + 1, person.pk, TEXT[start]],
+                )
+
+        baseline = timed(bare_insert, REPEAT)
+        report("bare INSERT (baseline)", baseline)
+
+        service_set = fresh_set()
+        offsets = itertools.count()
+
+        def one_span() -> None:
+            start = next(offsets)
+            create_span(
+                annotation_set=service_set, start=start, end=start + 1, entity_type=person, by=user,
+                expected_version=service_set.version,
+            )  # fmt: skip
+
+        report("create_span service", timed(one_span, REPEAT), baseline)
+
+        decision_set = fresh_set()
+        version = SuggesterVersion.objects.create(project=project, name="bench", kind="rules", version="1")
+        suggestions = iter(
+            Suggestion.objects.bulk_create(
+                Suggestion(
+                    article=decision_set.article,
+                    suggester_version=version,
+                    kind=SuggestionKind.ENTITY,
+                    start=i,
+                    end=i + 1,
+                    entity_type=person,
+                    score=0.9,
+                    source="bench",
+                )
+                for i in range(REPEAT)
+            )
+        )
+
+        def one_accept() -> None:
+            accept_suggestion(
+                suggestion=next(suggestions), annotation_set=decision_set, by=user,
+                expected_version=decision_set.version,
+            )  # fmt: skip
+
+        report("accept_suggestion service", timed(one_accept, REPEAT), baseline)
+
+
+if __name__ == "__main__":
+    main()

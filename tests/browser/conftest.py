@@ -1,0 +1,92 @@
+"""Playwright driving Debian's chromium (never a downloaded browser) against Django's live server.
+
+Every page a test opens is watched: a console error (CSP violations are console errors), a JavaScript
+dialog (alert, confirm) or a request to another origin fails the test.
+"""
+
+import os
+import shutil
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+# Playwright's sync API runs an event loop in the test thread; Django's ORM refuses to run inside one
+# unless told that this is deliberate.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = os.environ.get("ANNOTATOR_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # CI runs as root
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    # Without these, chromium calls home at start; the machine's closed network refuses it noisily.
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tests/browser/" in str(item.fspath):
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"No chromium at {CHROMIUM}: install Debian's package (apt-get install chromium).")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+class PageProblems(list):
+    """What went wrong on the pages of one test, reported all at once at its end."""
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    problems = PageProblems()
+    origin = urlsplit(live_server.url).netloc
+    page.on(
+        "console", lambda message: message.type == "error" and problems.append(f"console: {message.text}")
+    )
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+
+    def on_dialog(dialog):
+        problems.append(f"dialog ({dialog.type}): {dialog.message}")
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    page.on(
+        "request",
+        lambda request: (
+            urlsplit(request.url).netloc not in (origin, "")
+            and not request.url.startswith(("data:", "about:"))
+            and problems.append(f"request left the site: {request.url}")
+        ),
+    )
+    page.problems = problems
+    yield page
+    context.close()
+    assert not problems, "\n".join(problems)
+
+
+@pytest.fixture
+def log_in(page):
+    """Log in through the real form, as a person would."""
+
+    def log_in_as(username, password="correct horse battery staple"):
+        page.goto("/accounts/login/")
+        page.get_by_label("Username").fill(username)
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url("**/projects/")
+
+    return log_in_as

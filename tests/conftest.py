@@ -1,0 +1,76 @@
+"""Shared fixtures. State is made through services and factories, never fixture files."""
+
+from types import SimpleNamespace
+
+import pytest
+
+from annotator.annotations.services import get_or_create_own_set
+from annotator.projects.models import Role
+from tests.factories import (
+    ArticleFactory,
+    EntityTypeFactory,
+    KBEntityFactory,
+    KnowledgeBaseFactory,
+    MembershipFactory,
+    ProjectFactory,
+    RelationTypeFactory,
+    UserFactory,
+)
+
+# 0         1         2         3         4
+# 0123456789012345678901234567890123456789012
+# Sergey Naryshkin visited Minsk on April 15.
+NEWS_TEXT = "Sergey Naryshkin visited Minsk on April 15."
+NARYSHKIN = (0, 16)
+MINSK = (25, 30)
+APRIL_15 = (34, 42)
+
+
+@pytest.fixture
+def news(db):
+    """A small news project: schema, one article, an annotator with an empty set, a KB of two entities."""
+    project = ProjectFactory(name="News", slug="news")
+    person = EntityTypeFactory(project=project, name="PERSON", key="p")
+    org = EntityTypeFactory(project=project, name="ORG", key="o")
+    gpe = EntityTypeFactory(project=project, name="GPE", key="g")
+    date = EntityTypeFactory(project=project, name="DATE", key="d")
+    visited = RelationTypeFactory(project=project, name="visited", heads=[person, org], tails=[gpe])
+    met_with = RelationTypeFactory(
+        project=project, name="met_with", directed=False, heads=[person], tails=[person]
+    )
+    article = ArticleFactory(
+        project=project, text=NEWS_TEXT, external_id="news-1", title="Naryshkin in Minsk"
+    )
+    annotator = UserFactory(username="alice")
+    MembershipFactory(project=project, user=annotator, role=Role.ANNOTATOR)
+    manager = UserFactory(username="maria")
+    MembershipFactory(project=project, user=manager, role=Role.MANAGER)
+    kb = KnowledgeBaseFactory(project=project, name="News KB")
+    naryshkin = KBEntityFactory(
+        knowledge_base=kb, kb_id="sergey-naryshkin", name="Sergey Naryshkin", type="PERSON"
+    )
+    minsk = KBEntityFactory(knowledge_base=kb, kb_id="minsk", name="Minsk", type="GPE")
+    return SimpleNamespace(
+        project=project,
+        person=person,
+        org=org,
+        gpe=gpe,
+        date=date,
+        visited=visited,
+        met_with=met_with,
+        article=article,
+        annotator=annotator,
+        manager=manager,
+        annotation_set=get_or_create_own_set(article=article, user=annotator),
+        kb=kb,
+        naryshkin=naryshkin,
+        minsk=minsk,
+    )
+
+
+@pytest.fixture
+def outsider(db):
+    """A user who belongs to another project only."""
+    user = UserFactory(username="mallory")
+    MembershipFactory(user=user, role=Role.MANAGER)
+    return user

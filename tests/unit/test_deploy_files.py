@@ -1,0 +1,41 @@
+"""docker-compose.yml, the Dockerfile and .env.example stay in step with the settings the code reads."""
+
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def compose():
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def documented_settings():
+    return set(re.findall(r"^#?\s*([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
+
+
+def test_compose_runs_postgres_web_and_worker_from_one_image():
+    services = compose()["services"]
+    assert set(services) == {"postgres", "web", "worker"}
+    assert services["web"]["build"] == services["worker"]["build"] == "."
+    assert "gunicorn annotator.wsgi:application" in services["web"]["command"]
+    assert "migrate --noinput" in services["web"]["command"]
+    assert services["worker"]["command"].startswith("python manage.py db_worker")
+    assert services["worker"]["depends_on"]["web"]["condition"] == "service_healthy"
+
+
+def test_compose_app_environment_uses_only_settings_the_code_reads():
+    environment = compose()["services"]["web"]["environment"]
+    assert environment["DATABASE_URL"].startswith("postgres://annotator:")
+    assert "${DJANGO_SECRET_KEY:?" in environment["DJANGO_SECRET_KEY"]  # no default secret, ever
+    assert set(environment) <= documented_settings()
+
+
+def test_dockerfile_serves_the_wsgi_app_as_a_non_root_user():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "FROM python:3.11" in dockerfile
+    assert "USER annotator" in dockerfile
+    assert "/healthz" in dockerfile
+    assert '"annotator.wsgi:application"' in dockerfile
