@@ -247,3 +247,9 @@ def test_the_openapi_schema_is_valid_and_public(client, db):
     schema = response.json()
     validate_schema(schema)
     assert "/api/v1/projects/{id}/" in schema["paths"]
+
+
+def test_the_favicon_is_served_to_anyone(client, db):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 302
+    assert client.get(response["Location"]).status_code == 200
