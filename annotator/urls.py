@@ -18,6 +18,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("projects/", include("annotator.projects.urls")),
     path("articles/", include("annotator.articles.urls")),
+    path("", include("annotator.review.urls")),
     path("api/v1/", include("annotator.api.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
@@ -93,11 +94,20 @@ class Membership(models.Model):
 colour_validator = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Give the colour as #rrggbb.")
 
 
+def validate_type_key(key: str) -> None:
+    """Type keys are one letter or digit: the annotate page keeps punctuation and Enter for its actions."""
+    if key and not (len(key) == 1 and key.isalnum()):
+        raise ValidationError("A type's key is a single letter or digit.")
+
+
 class EntityType(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="entity_types")
     name = models.CharField(max_length=64)
     key = models.CharField(
-        max_length=1, blank=True, help_text="The keyboard key that applies this type on the annotate page."
+        max_length=1,
+        blank=True,
+        validators=[validate_type_key],
+        help_text="The keyboard key (a letter or digit) that applies this type on the annotate page.",
     )
     colour = models.CharField(max_length=7, default="#d0e4ff", validators=[colour_validator])
     description = models.TextField(blank=True)

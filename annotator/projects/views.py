@@ -13,6 +13,8 @@ from annotator.core.http import AuthedRequest
 from annotator.projects.colours import HEX_COLOUR, text_colour_for
 from annotator.projects.models import EntityType, GuidelineVersion, Membership, Project, RelationType
 from annotator.projects.permissions import can_manage
+from annotator.review.queue import queue_size
+from annotator.review.reports import acceptance_by_label
 
 ARTICLES_PER_PAGE = 50
 
@@ -63,6 +65,8 @@ def project_detail(request: AuthedRequest, project_id: int) -> HttpResponse:
         "members": Membership.objects.filter(project=project).select_related("user")
         if can_manage(project.my_role)
         else None,
+        "queue_size": queue_size(project=project, user=request.user),
+        "acceptance": acceptance_by_label(project_id=project.pk),
     }
     return render(request, "projects/project_detail.html", context)
 

@@ -220,15 +220,22 @@ def reject_suggestion(
 def undo_decision(*, decision: Decision, by: User | None, expected_version: int) -> None:
     """Forget a decision and remove exactly the annotations it created."""
     with edit_set(decision.annotation_set, expected_version=expected_version, by=by) as editor:
-        created = _created_ids(decision)
-        for relation in Relation.objects.filter(pk__in=created["relation"]):
-            editor.remove_relation(relation)
-        for link in EntityLink.objects.filter(pk__in=created["link"]).select_related("span"):
-            editor.unlink(link.span)
-        for span in Span.objects.filter(pk__in=created["span"]):
-            editor.remove_span(span)
-        decision._history_user = by  # type: ignore[attr-defined]
-        decision.delete()
+        remove_decision(editor, decision)
+
+
+def remove_decision(editor: SetEditor, decision: Decision) -> None:
+    """Within a set edit: delete the decision and exactly the annotations it created."""
+    if decision.annotation_set_id != editor.annotation_set.pk:
+        raise InvalidAnnotation("That decision belongs to another annotation set.", field="decision")
+    created = _created_ids(decision)
+    for relation in Relation.objects.filter(pk__in=created["relation"]):
+        editor.remove_relation(relation)
+    for link in EntityLink.objects.filter(pk__in=created["link"]).select_related("span"):
+        editor.unlink(link.span)
+    for span in Span.objects.filter(pk__in=created["span"]):
+        editor.remove_span(span)
+    decision._history_user = editor.by  # type: ignore[attr-defined]
+    decision.delete()
 
 
 def _created_ids(decision: Decision) -> dict[str, list[int]]:

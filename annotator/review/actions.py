@@ -1,0 +1,448 @@
+"""The annotate page's actions: parse the request, call the services, say what changed and how to undo it.
+
+Each handler returns an `Outcome`: the text ranges it touched (the page re-renders the blocks that
+overlap them), a sentence for the screen reader's live region, and the inverse operation that undoes
+it. Inverses name spans by their natural key (start, end, type) rather than by id, so that undoing a
+deletion and then an earlier change still finds the span.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from django.db.models import Q, QuerySet
+from django.http import Http404, QueryDict
+
+from annotator.annotations import services
+from annotator.annotations.editing import SetEditor, edit_set
+from annotator.annotations.models import AnnotationSet, EntityLink, Relation, Span
+from annotator.core.errors import InvalidAnnotation
+from annotator.kb.models import KBEntity
+from annotator.projects.models import EntityType, RelationType
+from annotator.suggestions import services as decisions
+from annotator.suggestions.models import Decision, Suggestion, SuggestionKind, Verdict
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+Range = tuple[int, int]
+
+
+@dataclass
+class Outcome:
+    ranges: list[Range]
+    message: str
+    undo: dict[str, Any] | None = None
+    focus: str = ""  # the item the page should make current afterwards (e.g. the new span)
+
+
+@dataclass
+class Request:
+    """What every action needs: the set being edited, who edits, the version they hold, the form data."""
+
+    annotation_set: AnnotationSet
+    user: User
+    version: int
+    data: QueryDict
+    project_id: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.project_id = self.annotation_set.article.project_id
+
+    def integer(self, name: str) -> int:
+        value = self.data.get(name, "")
+        try:
+            return int(value)
+        except ValueError:
+            raise InvalidAnnotation(f"'{name}' must be a whole number (got {value!r}).", field=name) from None
+
+    def optional_integer(self, name: str) -> int | None:
+        return self.integer(name) if self.data.get(name, "") != "" else None
+
+    def scoped(self, queryset: QuerySet[Any], name: str) -> Any:
+        """The object the form field names, from the set's own scope; anything else does not exist (404)."""
+        pk = self.integer(name)
+        found = queryset.filter(pk=pk).first()
+        if found is None:
+            raise Http404(f"No such {name}.")
+        return found
+
+    def entity_type(self, name: str = "entity_type") -> EntityType:
+        return self.scoped(EntityType.objects.filter(project_id=self.project_id), name)
+
+    def span(self, name: str = "span") -> Span:
+        return self.scoped(
+            Span.objects.filter(annotation_set=self.annotation_set).select_related(
+                "entity_type", "annotation_set"
+            ),
+            name,
+        )
+
+    def suggestion(self) -> Suggestion:
+        return self.scoped(
+            Suggestion.objects.filter(article_id=self.annotation_set.article_id).select_related(
+                "entity_type", "tail_entity_type", "relation_type", "kb_entity"
+            ),
+            "suggestion",
+        )
+
+    def kb_entity(self) -> KBEntity:
+        return self.scoped(KBEntity.objects.filter(knowledge_base__project_id=self.project_id), "kb_entity")
+
+    def relation_type(self) -> RelationType:
+        return self.scoped(
+            RelationType.objects.filter(project_id=self.project_id).prefetch_related(
+                "head_types", "tail_types"
+            ),
+            "relation_type",
+        )
+
+
+def span_key(span: Span) -> list[int]:
+    return [span.start, span.end, span.entity_type_id]
+
+
+def describe(span: Span) -> str:
+    return f"{span.entity_type.name} “{span.surface[:60]}”"
+
+
+# Spans
+
+
+def create_span(request: Request) -> Outcome:
+    span = services.create_span(
+        annotation_set=request.annotation_set,
+        start=request.integer("start"),
+        end=request.integer("end"),
+        entity_type=request.entity_type(),
+        surface=request.data.get("surface"),
+        by=request.user,
+        expected_version=request.version,
+    )
+    return Outcome(
+        [(span.start, span.end)],
+        f"Added {describe(span)}.",
+        {"op": "delete_span", "span": span_key(span)},
+        f"s{span.pk}",
+    )
+
+
+def change_span(request: Request) -> Outcome:
+    span = request.span()
+    before = (span.start, span.end)
+    undo = {"op": "change_span", "span": None, "to": span_key(span)}
+    entity_type = request.entity_type() if request.data.get("entity_type") else None
+    services.change_span(
+        span=span,
+        start=request.optional_integer("start"),
+        end=request.optional_integer("end"),
+        entity_type=entity_type,
+        by=request.user,
+        expected_version=request.version,
+    )
+    undo["span"] = span_key(span)
+    return Outcome([before, (span.start, span.end)], f"Changed to {describe(span)}.", undo, f"s{span.pk}")
+
+
+def delete_span(request: Request) -> Outcome:
+    span = request.span()
+    ranges = _with_partners(span)
+    undo = _span_snapshot(span)
+    services.delete_span(span=span, by=request.user, expected_version=request.version)
+    return Outcome(ranges, f"Deleted {describe(span)}.", undo)
+
+
+def _with_partners(span: Span) -> list[Range]:
+    """The span's range and those of the spans it is related to (their relation marks change too)."""
+    partners = Span.objects.filter(
+        Q(relations_as_head__tail=span) | Q(relations_as_tail__head=span)
+    ).values_list("start", "end")
+    return [(span.start, span.end), *partners]
+
+
+def _span_snapshot(span: Span) -> dict[str, Any]:
+    """Enough to put a deleted span back: its key, its link and its relations (by their spans' keys)."""
+    link = EntityLink.objects.filter(span=span).first()
+    relations = [
+        {"type": r.relation_type_id, "head": span_key(r.head), "tail": span_key(r.tail)}
+        for r in Relation.objects.filter(Q(head=span) | Q(tail=span)).select_related("head", "tail")
+    ]
+    return {
+        "op": "restore_span",
+        "span": span_key(span),
+        "link": None if link is None else {"kb": link.kb_entity_id},
+        "relations": relations,
+    }
+
+
+# Links
+
+
+def link_span(request: Request) -> Outcome:
+    span = request.span()
+    previous = EntityLink.objects.filter(span=span).first()
+    nil = request.data.get("nil") == "1"
+    entity = None if nil else request.kb_entity()
+    services.link_span(span=span, kb_entity=entity, by=request.user, expected_version=request.version)
+    undo = {
+        "op": "relink",
+        "span": span_key(span),
+        "link": None if previous is None else {"kb": previous.kb_entity_id},
+    }
+    target = "NIL (not in the KB)" if entity is None else f"{entity.name} ({entity.kb_id})"
+    return Outcome([(span.start, span.end)], f"Linked {describe(span)} to {target}.", undo, f"s{span.pk}")
+
+
+def unlink_span(request: Request) -> Outcome:
+    span = request.span()
+    previous = EntityLink.objects.filter(span=span).first()
+    services.unlink_span(span=span, by=request.user, expected_version=request.version)
+    undo = {
+        "op": "relink",
+        "span": span_key(span),
+        "link": {"kb": previous.kb_entity_id} if previous else None,
+    }
+    return Outcome([(span.start, span.end)], f"Removed the link of {describe(span)}.", undo, f"s{span.pk}")
+
+
+# Relations
+
+
+def create_relation(request: Request) -> Outcome:
+    head, tail = request.span("head"), request.span("tail")
+    relation = services.create_relation(
+        annotation_set=request.annotation_set,
+        head=head,
+        tail=tail,
+        relation_type=request.relation_type(),
+        by=request.user,
+        expected_version=request.version,
+    )
+    undo = {
+        "op": "delete_relation",
+        "head": span_key(relation.head),
+        "tail": span_key(relation.tail),
+        "type": relation.relation_type_id,
+    }
+    message = f"Related “{head.surface[:40]}” {relation.relation_type.name} “{tail.surface[:40]}”."
+    return Outcome([(head.start, head.end), (tail.start, tail.end)], message, undo, f"s{head.pk}")
+
+
+def delete_relation(request: Request) -> Outcome:
+    relation = request.scoped(
+        Relation.objects.filter(annotation_set=request.annotation_set).select_related(
+            "head", "tail", "relation_type", "annotation_set"
+        ),
+        "relation",
+    )
+    undo = {
+        "op": "restore_relation",
+        "head": span_key(relation.head),
+        "tail": span_key(relation.tail),
+        "type": relation.relation_type_id,
+    }
+    ranges = [(relation.head.start, relation.head.end), (relation.tail.start, relation.tail.end)]
+    services.delete_relation(relation=relation, by=request.user, expected_version=request.version)
+    return Outcome(ranges, f"Deleted the relation {relation.relation_type.name}.", undo)
+
+
+# Suggestions
+
+
+def _suggestion_ranges(suggestion: Suggestion) -> list[Range]:
+    ranges = [(suggestion.start, suggestion.end)]
+    if suggestion.tail_start is not None and suggestion.tail_end is not None:
+        ranges.append((suggestion.tail_start, suggestion.tail_end))
+    return ranges
+
+
+def _suggestion_label(suggestion: Suggestion, text: str) -> str:
+    if suggestion.kind == SuggestionKind.RELATION:
+        return f"the relation {suggestion.relation_type}"
+    if suggestion.kind == SuggestionKind.LINK:
+        return f"the link to {suggestion.kb_entity}"
+    return f"{suggestion.entity_type} “{text[suggestion.start : suggestion.end][:60]}”"
+
+
+def _decided(decision: Decision, suggestion: Suggestion, verb: str) -> Outcome:
+    what = _suggestion_label(suggestion, decision.annotation_set.article.text)
+    ranges = _suggestion_ranges(suggestion)
+    if decision.span is not None:
+        ranges.append((decision.span.start, decision.span.end))
+    focus = f"s{decision.span_id}" if decision.span_id and decision.verdict != Verdict.REJECTED else ""
+    return Outcome(ranges, f"{verb} {what}.", {"op": "undo_decision", "decision": decision.pk}, focus)
+
+
+def accept_suggestion(request: Request) -> Outcome:
+    suggestion = request.suggestion()
+    decision = decisions.accept_suggestion(
+        suggestion=suggestion,
+        annotation_set=request.annotation_set,
+        by=request.user,
+        expected_version=request.version,
+    )
+    return _decided(decision, suggestion, "Accepted")
+
+
+def reject_suggestion(request: Request) -> Outcome:
+    suggestion = request.suggestion()
+    decision = decisions.reject_suggestion(
+        suggestion=suggestion,
+        annotation_set=request.annotation_set,
+        by=request.user,
+        expected_version=request.version,
+    )
+    return _decided(decision, suggestion, "Rejected")
+
+
+def correct_suggestion(request: Request) -> Outcome:
+    suggestion = request.suggestion()
+    changes: dict[str, Any] = {}
+    if request.data.get("entity_type"):
+        changes["entity_type"] = request.entity_type()
+    if request.data.get("relation_type"):
+        changes["relation_type"] = request.relation_type()
+    if request.data.get("kb_entity"):
+        changes["kb_entity"] = request.kb_entity()
+    decision = decisions.correct_suggestion(
+        suggestion=suggestion,
+        annotation_set=request.annotation_set,
+        by=request.user,
+        expected_version=request.version,
+        start=request.optional_integer("start"),
+        end=request.optional_integer("end"),
+        nil=request.data.get("nil") == "1",
+        **changes,
+    )
+    return _decided(decision, suggestion, "Corrected")
+
+
+# Undo
+
+
+def undo(request: Request, operation: dict[str, Any]) -> Outcome:
+    """Apply one inverse operation in a single set edit (one version)."""
+    with edit_set(request.annotation_set, expected_version=request.version, by=request.user) as editor:
+        apply = UNDO_OPERATIONS.get(operation.get("op", ""))
+        if apply is None:
+            raise InvalidAnnotation("There is nothing to undo.", field="undo")
+        ranges = apply(editor, operation)
+    return Outcome(ranges, "Undone.")
+
+
+def _find(editor: SetEditor, key: list[int]) -> Span:
+    start, end, type_id = key
+    span = (
+        Span.objects.filter(
+            annotation_set=editor.annotation_set, start=start, end=end, entity_type_id=type_id
+        )
+        .select_related("entity_type")
+        .first()
+    )
+    if span is None:
+        raise InvalidAnnotation("That annotation has changed since; it cannot be undone.", field="undo")
+    return span
+
+
+def _entity_type(editor: SetEditor, type_id: int) -> EntityType:
+    return EntityType.objects.get(pk=type_id, project_id=editor.annotation_set.article.project_id)
+
+
+def _undo_delete_span(editor: SetEditor, op: dict[str, Any]) -> list[Range]:
+    span = _find(editor, op["span"])
+    ranges = _with_partners(span)
+    editor.remove_span(span)
+    return ranges
+
+
+def _undo_restore_span(editor: SetEditor, op: dict[str, Any]) -> list[Range]:
+    start, end, type_id = op["span"]
+    span = editor.add_span(start=start, end=end, entity_type=_entity_type(editor, type_id))
+    ranges = [(start, end)]
+    if op["link"] is not None:
+        kb_id = op["link"]["kb"]
+        editor.link(span, None if kb_id is None else KBEntity.objects.get(pk=kb_id))
+    for relation in op["relations"]:
+        head = _find(editor, relation["head"])
+        tail = _find(editor, relation["tail"])
+        editor.add_relation(head=head, tail=tail, relation_type=RelationType.objects.get(pk=relation["type"]))
+        ranges += [(head.start, head.end), (tail.start, tail.end)]
+    return ranges
+
+
+def _undo_change_span(editor: SetEditor, op: dict[str, Any]) -> list[Range]:
+    span = _find(editor, op["span"])
+    start, end, type_id = op["to"]
+    ranges = [(span.start, span.end), (start, end)]
+    editor.change_span(span, start=start, end=end, entity_type=_entity_type(editor, type_id))
+    return ranges
+
+
+def _undo_relink(editor: SetEditor, op: dict[str, Any]) -> list[Range]:
+    span = _find(editor, op["span"])
+    if op["link"] is None:
+        editor.unlink(span)
+    else:
+        kb_id = op["link"]["kb"]
+        editor.link(span, None if kb_id is None else KBEntity.objects.get(pk=kb_id))
+    return [(span.start, span.end)]
+
+
+def _relation_parts(editor: SetEditor, op: dict[str, Any]) -> tuple[Span, Span, RelationType]:
+    return _find(editor, op["head"]), _find(editor, op["tail"]), RelationType.objects.get(pk=op["type"])
+
+
+def _undo_delete_relation(editor: SetEditor, op: dict[str, Any]) -> list[Range]:
+    head, tail, relation_type = _relation_parts(editor, op)
+    relation = editor.find_relation(head=head, tail=tail, relation_type=relation_type)
+    if relation is None:
+        raise InvalidAnnotation("That relation has changed since; it cannot be undone.", field="undo")
+    editor.remove_relation(relation)
+    return [(head.start, head.end), (tail.start, tail.end)]
+
+
+def _undo_restore_relation(editor: SetEditor, op: dict[str, Any]) -> list[Range]:
+    head, tail, relation_type = _relation_parts(editor, op)
+    editor.add_relation(head=head, tail=tail, relation_type=relation_type)
+    return [(head.start, head.end), (tail.start, tail.end)]
+
+
+def _undo_decision(editor: SetEditor, op: dict[str, Any]) -> list[Range]:
+    decision = (
+        Decision.objects.filter(pk=op["decision"], annotation_set=editor.annotation_set)
+        .select_related("suggestion", "span")
+        .first()
+    )
+    if decision is None:
+        raise InvalidAnnotation("That decision has changed since; it cannot be undone.", field="undo")
+    ranges = _suggestion_ranges(decision.suggestion)
+    if decision.span is not None:
+        ranges.append((decision.span.start, decision.span.end))
+    decisions.remove_decision(editor, decision)
+    return ranges
+
+
+UNDO_OPERATIONS: dict[str, Callable[[SetEditor, dict[str, Any]], list[Range]]] = {
+    "delete_span": _undo_delete_span,
+    "restore_span": _undo_restore_span,
+    "change_span": _undo_change_span,
+    "relink": _undo_relink,
+    "delete_relation": _undo_delete_relation,
+    "restore_relation": _undo_restore_relation,
+    "undo_decision": _undo_decision,
+}
+
+ACTIONS: dict[str, Callable[[Request], Outcome]] = {
+    "create-span": create_span,
+    "change-span": change_span,
+    "delete-span": delete_span,
+    "link-span": link_span,
+    "unlink-span": unlink_span,
+    "create-relation": create_relation,
+    "delete-relation": delete_relation,
+    "accept": accept_suggestion,
+    "reject": reject_suggestion,
+    "correct": correct_suggestion,
+}

@@ -1,0 +1,16 @@
+from django.urls import path
+
+from annotator.review import views
+
+app_name = "review"
+urlpatterns = [
+    path("articles/<int:article_id>/annotate/", views.annotate, name="annotate"),
+    path("articles/<int:article_id>/annotate/workspace/", views.workspace, name="workspace"),
+    path("articles/<int:article_id>/annotate/do/<slug:action>/", views.act, name="act"),
+    path("articles/<int:article_id>/annotate/undo/", views.undo_last, name="undo"),
+    path("articles/<int:article_id>/annotate/submit/", views.submit_and_next, name="submit"),
+    path("articles/<int:article_id>/annotate/candidates/", views.candidates, name="candidates"),
+    path("articles/<int:article_id>/annotate/relation-types/", views.relation_types, name="relation_types"),
+    path("articles/<int:article_id>/annotate/new-kb-entity/", views.new_kb_entity, name="new_kb_entity"),
+    path("projects/<int:project_id>/next/", views.next_in_queue, name="next"),
+]

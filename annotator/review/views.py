@@ -1,0 +1,312 @@
+"""The annotate page: the text with its annotations, and the actions that change them.
+
+Every action is one POST carrying the set `version` the page holds. With htmx (the page's script sends
+`HX-Request`), the answer is the blocks of text and side-list rows the action touched, swapped out of
+band, plus the set's new version; a stale version answers 409 with the conflict banner. Without
+JavaScript, actions are plain forms and the answer is a redirect back to the page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from annotator.annotations.models import AnnotationSet, Relation, SetKind, Span
+from annotator.annotations.services import get_or_create_gold_set, get_or_create_own_set, submit_set
+from annotator.articles.models import Article
+from annotator.articles.views import get_article
+from annotator.core.errors import DomainError, InvalidAnnotation, StaleVersion
+from annotator.core.http import AuthedRequest
+from annotator.kb.models import KnowledgeBase
+from annotator.kb.search import find_candidates
+from annotator.kb.services import EntityRecord, upsert_entity
+from annotator.projects.models import EntityType, GuidelineVersion, RelationType
+from annotator.projects.permissions import can_curate, can_edit_set
+from annotator.projects.views import get_project
+from annotator.review import undo as undo_stack
+from annotator.review.actions import ACTIONS, Outcome, Request, link_span, undo
+from annotator.review.queue import next_article
+from annotator.review.rendering import blocks_touching, split_blocks
+from annotator.review.state import load_view, pending_suggestions
+from annotator.suggestions.models import Suggestion, SuggestionKind
+
+
+def _annotation_set(request: AuthedRequest, article: Article) -> AnnotationSet:
+    """The set the page works on: the user's own, or gold (`set=gold`) for curators and managers."""
+    if (request.GET.get("set") or request.POST.get("set")) == "gold":
+        if not can_curate(article.project.my_role):  # type: ignore[attr-defined]
+            raise PermissionDenied("Only curators and managers work on the gold set.")
+        annotation_set = get_or_create_gold_set(article=article)
+    else:
+        annotation_set = get_or_create_own_set(article=article, user=request.user)
+    annotation_set.article = article  # the text is loaded once
+    return annotation_set
+
+
+def _page_url(article: Article, annotation_set: AnnotationSet) -> str:
+    url = reverse("review:annotate", args=[article.pk])
+    return f"{url}?set=gold" if annotation_set.kind == SetKind.GOLD else url
+
+
+def _page_context(request: AuthedRequest, article: Article, annotation_set: AnnotationSet) -> dict[str, Any]:
+    project = article.project
+    view = load_view(annotation_set, article.text)
+    guidelines = GuidelineVersion.objects.filter(project=project).order_by("-number").first()
+    return {
+        "article": article,
+        "project": project,
+        "annotation_set": annotation_set,
+        "editable": annotation_set.is_editable
+        and can_edit_set(request.user, project.my_role, annotation_set),  # type: ignore[attr-defined]
+        "blocks": view.rendered_blocks(),
+        "row_groups": view.rows(),
+        "counts": {
+            "spans": len(view.spans),
+            "relations": len(view.relations),
+            "suggestions": len(view.suggestions),
+        },
+        "entity_types": list(EntityType.objects.filter(project=project)),
+        "guidelines": guidelines,
+        "set_guidelines": annotation_set.guideline_version,
+        "undo_depth": undo_stack.depth(request.session, annotation_set.pk),
+        "set_param": "gold" if annotation_set.kind == SetKind.GOLD else "",
+    }
+
+
+@require_GET
+def annotate(request: AuthedRequest, article_id: int) -> HttpResponse:
+    article = get_article(request, article_id)
+    annotation_set = _annotation_set(request, article)
+    return render(request, "review/annotate.html", _page_context(request, article, annotation_set))
+
+
+@require_GET
+def workspace(request: AuthedRequest, article_id: int) -> HttpResponse:
+    """The whole working area (text, lists, state) again: what "reload" fetches after a conflict."""
+    article = get_article(request, article_id)
+    annotation_set = _annotation_set(request, article)
+    return render(request, "review/annotate.html#workspace", _page_context(request, article, annotation_set))
+
+
+def _writable_set(request: AuthedRequest, article: Article) -> AnnotationSet:
+    annotation_set = _annotation_set(request, article)
+    if not can_edit_set(request.user, article.project.my_role, annotation_set):  # type: ignore[attr-defined]
+        raise PermissionDenied("You cannot change this annotation set.")
+    return annotation_set
+
+
+def _version(request: AuthedRequest) -> int:
+    value = request.POST.get("version", "")
+    if not value.isdigit():
+        raise InvalidAnnotation(
+            "The page did not say which version of the set it holds; reload it.", field="version"
+        )
+    return int(value)
+
+
+@require_POST
+def act(request: AuthedRequest, article_id: int, action: str) -> HttpResponse:
+    handler = ACTIONS.get(action)
+    if handler is None:
+        raise Http404("No such action.")
+    article = get_article(request, article_id)
+    annotation_set = _writable_set(request, article)
+    try:
+        outcome = handler(Request(annotation_set, request.user, _version(request), request.POST))
+    except DomainError as error:
+        return _refused(request, article, annotation_set, error)
+    undo_stack.push(request.session, annotation_set.pk, outcome.undo)
+    return _changed(request, article, annotation_set, outcome)
+
+
+@require_POST
+def undo_last(request: AuthedRequest, article_id: int) -> HttpResponse:
+    article = get_article(request, article_id)
+    annotation_set = _writable_set(request, article)
+    operation = undo_stack.pop(request.session, annotation_set.pk)
+    try:
+        if operation is None:
+            raise InvalidAnnotation("There is nothing to undo.", field="undo")
+        outcome = undo(Request(annotation_set, request.user, _version(request), request.POST), operation)
+    except DomainError as error:
+        if isinstance(error, StaleVersion) and operation is not None:
+            undo_stack.push(request.session, annotation_set.pk, operation)  # still undoable after a reload
+        return _refused(request, article, annotation_set, error)
+    return _changed(request, article, annotation_set, outcome)
+
+
+def _changed(
+    request: AuthedRequest, article: Article, annotation_set: AnnotationSet, outcome: Outcome
+) -> HttpResponse:
+    if not request.htmx:
+        messages.success(request, outcome.message)
+        return redirect(_page_url(article, annotation_set))
+    touched = blocks_touching(split_blocks(article.text), outcome.ranges)
+    view = load_view(annotation_set, article.text, touched)
+    context = {
+        "annotation_set": annotation_set,
+        "article": article,
+        "blocks": view.rendered_blocks(oob=True),
+        "row_groups": view.rows(),
+        "counts": _counts(annotation_set),
+        "message": outcome.message,
+        "focus": outcome.focus,
+        "undo_depth": undo_stack.depth(request.session, annotation_set.pk),
+    }
+    return render(request, "review/changes.html", context)
+
+
+def _counts(annotation_set: AnnotationSet) -> dict[str, int]:
+    """What the page header counts, for the whole set, without loading the rows."""
+    return {
+        "spans": Span.objects.filter(annotation_set=annotation_set).count(),
+        "relations": Relation.objects.filter(annotation_set=annotation_set).count(),
+        "suggestions": Suggestion.objects.filter(pending_suggestions(annotation_set)).count(),
+    }
+
+
+def _refused(
+    request: AuthedRequest, article: Article, annotation_set: AnnotationSet, error: DomainError
+) -> HttpResponse:
+    if not request.htmx:
+        messages.error(request, error.message)
+        return redirect(_page_url(article, annotation_set))
+    status = 409 if isinstance(error, StaleVersion) else 400
+    context = {"error": error, "annotation_set": annotation_set, "conflict": isinstance(error, StaleVersion)}
+    return render(request, "review/refused.html", context, status=status)
+
+
+@require_POST
+def submit_and_next(request: AuthedRequest, article_id: int) -> HttpResponse:
+    article = get_article(request, article_id)
+    annotation_set = _writable_set(request, article)
+    try:
+        submit_set(annotation_set=annotation_set, by=request.user, expected_version=_version(request))
+    except DomainError as error:
+        return _refused(request, article, annotation_set, error)
+    following = next_article(project=article.project, user=request.user, after=article)
+    if following is None:
+        messages.success(request, "Submitted. There is nothing left for you to annotate in this project.")
+        target = reverse("projects:detail", args=[article.project_id])
+    else:
+        messages.success(request, f"Submitted “{article}”. Here is the next article.")
+        target = reverse("review:annotate", args=[following.pk])
+    return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
+
+
+@require_GET
+def next_in_queue(request: AuthedRequest, project_id: int) -> HttpResponse:
+    project = get_project(request, project_id)
+    following = next_article(project=project, user=request.user)
+    if following is None:
+        messages.info(request, "There is nothing left for you to annotate in this project.")
+        return redirect(project)
+    return redirect("review:annotate", following.pk)
+
+
+@require_GET
+def candidates(request: AuthedRequest, article_id: int) -> HttpResponse:
+    """KB candidates for a span (search as you type), with the suggester's link suggestions for it first."""
+    article = get_article(request, article_id)
+    annotation_set = _annotation_set(request, article)
+    span = get_object_or_404(
+        Span.objects.filter(annotation_set=annotation_set).select_related("entity_type", "link__kb_entity"),
+        pk=request.GET.get("span", "0") if request.GET.get("span", "").isdigit() else 0,
+    )
+    query = request.GET.get("q", "").strip() or span.surface
+    suggested = Suggestion.objects.filter(
+        article=article, kind=SuggestionKind.LINK, start=span.start, end=span.end
+    ).select_related("kb_entity")
+    context = {
+        "article": article,
+        "span": span,
+        "query": query,
+        "candidates": find_candidates(
+            project_id=article.project_id, mention=query, entity_type=span.entity_type.name
+        ),
+        "suggested": suggested,
+        "knowledge_bases": KnowledgeBase.objects.filter(project_id=article.project_id),
+        "set_param": request.GET.get("set", ""),
+    }
+    return render(request, "review/candidates.html", context)
+
+
+@require_GET
+def relation_types(request: AuthedRequest, article_id: int) -> HttpResponse:
+    """The relation types the schema allows from one span to another: the only ones the page offers."""
+    article = get_article(request, article_id)
+    annotation_set = _annotation_set(request, article)
+    spans = Span.objects.filter(annotation_set=annotation_set).select_related("entity_type")
+    head = get_object_or_404(spans, pk=_int(request.GET.get("head")))
+    tail = get_object_or_404(spans, pk=_int(request.GET.get("tail")))
+    types = RelationType.objects.filter(project_id=article.project_id).prefetch_related(
+        "head_types", "tail_types"
+    )
+    allowed = [t for t in types if head.pk != tail.pk and t.allows(head.entity_type_id, tail.entity_type_id)]
+    return render(request, "review/relation_types.html", {"head": head, "tail": tail, "allowed": allowed})
+
+
+def _int(value: str | None) -> int:
+    return int(value) if value and value.isdigit() else 0
+
+
+@require_POST
+def new_kb_entity(request: AuthedRequest, article_id: int) -> HttpResponse:
+    """Create a KB entity from the annotate page and link the span to it, as one undoable action."""
+    article = get_article(request, article_id)
+    annotation_set = _writable_set(request, article)
+    name = request.POST.get("name", "").strip()
+    kb_id = request.POST.get("kb_id", "").strip()
+    try:
+        if not request.POST.get("knowledge_base", "").isdigit():
+            raise InvalidAnnotation(
+                "Choose the knowledge base the new entity goes into.", field="knowledge_base"
+            )
+        knowledge_base = get_object_or_404(
+            KnowledgeBase.objects.filter(project_id=article.project_id),
+            pk=int(request.POST["knowledge_base"]),
+        )
+        if not name or not kb_id:
+            raise InvalidAnnotation(
+                "A new KB entity needs a name and an id.", field="name" if not name else "kb_id"
+            )
+        if knowledge_base.entities.filter(kb_id=kb_id).exists():
+            raise InvalidAnnotation(
+                f"{knowledge_base.name} already has an entity with the id {kb_id!r}.", field="kb_id"
+            )
+        with transaction.atomic():  # the entity and the link to it, or neither
+            outcome = _create_and_link(request, annotation_set, knowledge_base, name=name, kb_id=kb_id)
+    except DomainError as error:
+        return _refused(request, article, annotation_set, error)
+    undo_stack.push(request.session, annotation_set.pk, outcome.undo)
+    return _changed(request, article, annotation_set, outcome)
+
+
+def _create_and_link(
+    request: AuthedRequest,
+    annotation_set: AnnotationSet,
+    knowledge_base: KnowledgeBase,
+    *,
+    name: str,
+    kb_id: str,
+) -> Outcome:
+    entity, _ = upsert_entity(
+        knowledge_base=knowledge_base,
+        record=EntityRecord(
+            kb_id=kb_id,
+            name=name,
+            description=request.POST.get("description", "").strip(),
+            type=request.POST.get("type", "").strip(),
+        ),
+    )
+    data = request.POST.copy()
+    data["kb_entity"] = str(entity.pk)
+    return link_span(Request(annotation_set, request.user, _version(request), data))

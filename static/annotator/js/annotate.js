@@ -1,0 +1,555 @@
+// The annotate page's one script: text selection, keyboard shortcuts, the save queue, pickers, arrows.
+//
+// Every action is a POST carrying the set version the page holds. Actions go out one at a time, in
+// order, each with the version the previous one left; a failed save (no network, a 5xx) is shown and
+// retried, never dropped; a conflict (409) offers to reload and reapply. Responses are fragments that
+// htmx swaps out of band: the blocks of text and the side-list rows the action touched.
+(() => {
+  "use strict";
+
+  const root = document.getElementById("annotate");
+  if (!root || !window.htmx) return;
+
+  const $ = (selector, scope = document) => scope.querySelector(selector);
+  const $$ = (selector, scope = document) => Array.from(scope.querySelectorAll(selector));
+  const textPanel = () => $("#text");
+  const csrfToken = JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"] || "";
+  const setParam = root.dataset.set || "";
+  const urls = {
+    act: (action) => root.dataset.actUrl.replace("ACTION", action),
+    undo: root.dataset.undoUrl,
+    submit: root.dataset.submitUrl,
+    workspace: root.dataset.workspaceUrl,
+    candidates: root.dataset.candidatesUrl,
+    relationTypes: root.dataset.relationTypesUrl,
+    newEntity: root.dataset.newEntityUrl,
+  };
+  const withSet = (url, params = {}) => {
+    const query = new URLSearchParams(params);
+    if (setParam) query.set("set", setParam);
+    return `${url}?${query}`;
+  };
+
+  let current = ""; // the item the keyboard acts on: s<id> span, g<id> suggestion, r<id> relation
+  let tailPicking = ""; // while choosing a relation's tail: the head span
+  let refused = null; // the last action a conflict refused, to apply again after a reload
+
+  // ---------------------------------------------------------------- announcing
+
+  function announce(message) {
+    const region = $("#announce");
+    region.textContent = "";
+    window.requestAnimationFrame(() => { region.textContent = message; });
+  }
+
+  function showSaveStatus(message, { failed = false, retry = null } = {}) {
+    const status = $("#save-status");
+    status.textContent = message;
+    status.classList.toggle("failed", failed);
+    if (retry) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = "Retry now";
+      button.addEventListener("click", retry, { once: true });
+      status.append(button);
+    }
+  }
+
+  // ---------------------------------------------------------------- the save queue
+
+  const setVersion = () => $("#set-state").dataset.version;
+  let queue = Promise.resolve();
+
+  function post(url, params, label) {
+    const job = queue.then(() => send(url, params, label, 0));
+    queue = job.catch(() => undefined);
+    return job;
+  }
+
+  const RETRY_DELAYS = [1000, 2000, 4000, 8000, 15000];
+
+  async function send(url, params, label, attempt) {
+    const body = new URLSearchParams(params);
+    body.set("version", setVersion());
+    if (setParam) body.set("set", setParam);
+    let response;
+    try {
+      response = await fetch(url, {
+        method: "POST",
+        body,
+        credentials: "same-origin",
+        headers: { "X-CSRFToken": csrfToken, "HX-Request": "true" },
+      });
+    } catch (error) {
+      return retryLater(url, params, label, attempt, "the server could not be reached");
+    }
+    if (response.status >= 500) {
+      return retryLater(url, params, label, attempt, `the server answered ${response.status}`);
+    }
+    const redirect = response.headers.get("HX-Redirect");
+    if (redirect) {
+      window.location.assign(redirect);
+      return response.status;
+    }
+    if (response.status === 409) refused = { url, params, label };
+    applyFragments(await response.text());
+    showSaveStatus("");
+    return response.status;
+  }
+
+  function retryLater(url, params, label, attempt, why) {
+    if (attempt >= RETRY_DELAYS.length) {
+      return new Promise((resolve) => {
+        showSaveStatus(`Not saved: ${label} (${why}).`, {
+          failed: true,
+          retry: () => resolve(send(url, params, label, 0)),
+        });
+      });
+    }
+    const delay = RETRY_DELAYS[attempt];
+    showSaveStatus(`Not saved yet: ${label} (${why}). Trying again in ${delay / 1000} s…`, { failed: true });
+    return new Promise((resolve) => {
+      window.setTimeout(() => resolve(send(url, params, label, attempt + 1)), delay);
+    });
+  }
+
+  function applyFragments(html) {
+    window.htmx.swap(document.body, html, { swapStyle: "none" });
+    afterChange();
+  }
+
+  function afterChange() {
+    const hint = $("#focus-hint");
+    const wanted = hint && hint.dataset.item;
+    if (wanted && exists(wanted)) setCurrent(wanted, { scroll: false, quiet: true });
+    else if (current && exists(current)) setCurrent(current, { scroll: false, quiet: true });
+    else if (current) moveAfterRemoval();
+    if (hint) hint.dataset.item = "";
+    applyFilter();
+    $("#undo-button").disabled = $("#set-state").dataset.undo === "0";
+    const versionInput = $("#submit-form input[name=version]");
+    if (versionInput) versionInput.value = setVersion();
+  }
+
+  // ---------------------------------------------------------------- the current item
+
+  const exists = (item) => Boolean($(`[data-item="${item}"]`));
+  let lastPosition = { list: "", index: -1 };
+
+  function setCurrent(item, { scroll = true, quiet = false } = {}) {
+    $$(".current").forEach((element) => element.classList.remove("current"));
+    current = item;
+    if (!item) {
+      drawArrows();
+      return;
+    }
+    const marks = $$(`#text mark[data-item="${item}"]`);
+    const row = $(`.row[data-item="${item}"]`);
+    marks.forEach((mark) => mark.classList.add("current"));
+    if (row) {
+      row.classList.add("current");
+      const list = row.closest(".rows");
+      lastPosition = { list: list.id, index: $$(".row", list).indexOf(row) };
+    }
+    if (scroll) (marks[0] || row)?.scrollIntoView({ block: "nearest", inline: "nearest" });
+    if (scroll && row) row.scrollIntoView({ block: "nearest" });
+    if (!quiet && row) announce(row.querySelector(".row-main").textContent.replace(/\s+/g, " ").trim());
+    drawArrows();
+  }
+
+  function moveAfterRemoval() {
+    // The current item went away (accepted, rejected, deleted): take the one that now sits in its place.
+    const rows = lastPosition.list ? $$(`#${lastPosition.list} .row:not([hidden])`) : [];
+    const next = rows[Math.min(lastPosition.index, rows.length - 1)];
+    setCurrent(next ? next.dataset.item : "", { quiet: false });
+  }
+
+  function step(listId, delta) {
+    const rows = $$(`#${listId} .row:not([hidden])`);
+    if (!rows.length) {
+      announce(listId === "suggestion-list" ? "No suggestions left." : "No entities yet.");
+      return;
+    }
+    const index = rows.findIndex((row) => row.dataset.item === current);
+    const next = index < 0 ? (delta > 0 ? 0 : rows.length - 1) : index + delta;
+    if (next >= 0 && next < rows.length) setCurrent(rows[next].dataset.item);
+  }
+
+  const kindOf = (item) => ({ s: "span", g: "suggestion", r: "relation" })[item[0]] || "";
+  const idOf = (item) => item.slice(1);
+  const rowOf = (item) => $(`.row[data-item="${item}"]`);
+
+  // ---------------------------------------------------------------- offsets of the selection
+
+  function codePointOffset(node, offset) {
+    // Blocks carry the code-point offset where they start; count code points before the point inside it.
+    const element = node.nodeType === Node.ELEMENT_NODE ? node : node.parentElement;
+    const block = element.closest(".blk");
+    if (!block) {
+      const child = node.childNodes[offset];
+      const blocks = $$(".blk", textPanel());
+      return child && child.dataset ? Number(child.dataset.s) : Number(blocks[blocks.length - 1].dataset.e);
+    }
+    const before = document.createRange();
+    before.setStart(block, 0);
+    before.setEnd(node, offset);
+    return Number(block.dataset.s) + Array.from(before.toString()).length;
+  }
+
+  function selectedText() {
+    const selection = window.getSelection();
+    if (!selection || !selection.rangeCount || selection.isCollapsed) return null;
+    const range = selection.getRangeAt(0);
+    const panel = textPanel();
+    if (!panel.contains(range.startContainer) || !panel.contains(range.endContainer)) return null;
+    let start = codePointOffset(range.startContainer, range.startOffset);
+    let end = codePointOffset(range.endContainer, range.endOffset);
+    let surface = range.toString();
+    // A double click also takes the space after a word: trim white space at both edges.
+    const trimmed = surface.trim();
+    if (!trimmed) return null;
+    start += Array.from(surface.slice(0, surface.indexOf(trimmed))).length;
+    end -= Array.from(surface.slice(surface.indexOf(trimmed) + trimmed.length)).length;
+    surface = trimmed;
+    return { start, end, surface, rect: range.getBoundingClientRect() };
+  }
+
+  function showTypePicker() {
+    const picker = $("#type-picker");
+    const selection = selectedText();
+    if (!selection) {
+      picker.hidden = true;
+      return;
+    }
+    picker.hidden = false;
+    picker.style.left = `${Math.max(window.scrollX + selection.rect.left, 8)}px`;
+    picker.style.top = `${window.scrollY + selection.rect.bottom + 6}px`;
+  }
+
+  function clearSelection() {
+    window.getSelection()?.removeAllRanges();
+    $("#type-picker").hidden = true;
+  }
+
+  // ---------------------------------------------------------------- actions
+
+  function createSpan(typeId) {
+    const selection = selectedText();
+    if (!selection) return false;
+    clearSelection();
+    post(urls.act("create-span"), { start: selection.start, end: selection.end, surface: selection.surface, entity_type: typeId }, "new entity");
+    return true;
+  }
+
+  function changeType(typeId) {
+    if (createSpan(typeId)) return;
+    if (kindOf(current) === "span") {
+      post(urls.act("change-span"), { span: idOf(current), entity_type: typeId }, "type change");
+    } else if (kindOf(current) === "suggestion" && rowOf(current)?.dataset.kind === "entity") {
+      post(urls.act("correct"), { suggestion: idOf(current), entity_type: typeId }, "corrected suggestion");
+    } else {
+      announce("Select some text first, or move to an entity or a suggestion.");
+    }
+  }
+
+  function moveBoundary(edge, delta) {
+    const row = rowOf(current);
+    if (!row || row.dataset.start === undefined) {
+      announce("Move to an entity or an entity suggestion first.");
+      return;
+    }
+    let start = Number(row.dataset.start);
+    let end = Number(row.dataset.end);
+    if (edge === "start") start += delta;
+    else end += delta;
+    if (start < 0 || start >= end) {
+      announce("An entity needs at least one character.");
+      return;
+    }
+    if (kindOf(current) === "span") post(urls.act("change-span"), { span: idOf(current), start, end }, "boundary change");
+    else post(urls.act("correct"), { suggestion: idOf(current), start, end }, "corrected suggestion");
+  }
+
+  function accept(item = current) {
+    if (kindOf(item) !== "suggestion") return announce("Move to a suggestion first (] and [).");
+    setCurrent(item, { scroll: false, quiet: true });
+    post(urls.act("accept"), { suggestion: idOf(item) }, "accept");
+  }
+
+  function removeItem(item = current) {
+    setCurrent(item, { scroll: false, quiet: true });
+    if (kindOf(item) === "suggestion") post(urls.act("reject"), { suggestion: idOf(item) }, "reject");
+    else if (kindOf(item) === "span") post(urls.act("delete-span"), { span: idOf(item) }, "delete");
+    else if (kindOf(item) === "relation") post(urls.act("delete-relation"), { relation: idOf(item) }, "delete relation");
+  }
+
+  function undo() {
+    if ($("#set-state").dataset.undo === "0") return announce("Nothing to undo.");
+    post(urls.undo, {}, "undo");
+  }
+
+  function submitAndNext() {
+    post(urls.submit, {}, "submit");
+  }
+
+  // ---------------------------------------------------------------- relations
+
+  function startRelation() {
+    if (kindOf(current) !== "span") return announce("Move to the entity the relation starts from (} and {), then press ;.");
+    tailPicking = current;
+    root.classList.add("picking-tail");
+    $$(`#text mark[data-item="${current}"]`).forEach((mark) => mark.classList.add("head-pick"));
+    announce("Relation: move to the tail entity with } and {, then press Enter, or click it. Esc cancels.");
+  }
+
+  function stopRelation() {
+    tailPicking = "";
+    root.classList.remove("picking-tail");
+    $$(".head-pick").forEach((mark) => mark.classList.remove("head-pick"));
+  }
+
+  async function chooseTail(tail) {
+    const head = tailPicking;
+    stopRelation();
+    if (head === tail) return announce("A relation needs two different entities.");
+    await openPanel("relation", withSet(urls.relationTypes, { head: idOf(head), tail: idOf(tail) }));
+  }
+
+  // ---------------------------------------------------------------- panels
+
+  async function openPanel(name, url) {
+    closePanels();
+    await window.htmx.ajax("GET", url, { target: `#${name}-panel-body`, swap: "innerHTML" });
+    const panel = $(`#${name}-panel`);
+    panel.hidden = false;
+    const first = name === "link" ? $("#kb-query") : $("button[data-action=relate]", panel) || $("button", panel);
+    if (first) {
+      first.focus();
+      if (first.select) first.select();
+    }
+  }
+
+  function closePanels() {
+    $$(".panel").forEach((panel) => { panel.hidden = true; });
+  }
+
+  function openLinkPanel(item = current) {
+    if (kindOf(item) !== "span") return announce("Move to an entity first (} and {), then press /.");
+    setCurrent(item, { scroll: false, quiet: true });
+    openPanel("link", withSet(urls.candidates, { span: idOf(item) }));
+  }
+
+  function linkTo(item, kbEntity) {
+    closePanels();
+    textPanel().focus();
+    const params = kbEntity === null ? { span: idOf(item), nil: "1" } : { span: idOf(item), kb_entity: kbEntity };
+    post(urls.act("link-span"), params, "link");
+  }
+
+  // ---------------------------------------------------------------- arrows between related spans
+
+  function drawArrows() {
+    const svg = $("#arrows");
+    if (!svg) return;
+    $$("path.arc, text", svg).forEach((element) => element.remove());
+    let rows = [];
+    if (kindOf(current) === "relation") rows = [rowOf(current)];
+    else if (kindOf(current) === "span") rows = $$(`.row.relation[data-head="${current}"], .row.relation[data-tail="${current}"]`);
+    const origin = svg.getBoundingClientRect();
+    rows.filter(Boolean).forEach((row) => {
+      const head = $(`#text mark[data-item="${row.dataset.head}"]`);
+      const tail = $(`#text mark[data-item="${row.dataset.tail}"]`);
+      if (!head || !tail) return;
+      const a = head.getBoundingClientRect();
+      const b = tail.getBoundingClientRect();
+      const x1 = a.left + a.width / 2 - origin.left;
+      const y1 = a.top - origin.top;
+      const x2 = b.left + b.width / 2 - origin.left;
+      const y2 = b.top - origin.top;
+      const lift = Math.min(y1, y2) - 18 - Math.min(Math.abs(x2 - x1) / 8, 30);
+      const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+      path.setAttribute("d", `M ${x1} ${y1} C ${x1} ${lift}, ${x2} ${lift}, ${x2} ${y2 - 2}`);
+      path.setAttribute("class", row.dataset.directed === "1" ? "arc" : "arc symmetric");
+      const label = document.createElementNS("http://www.w3.org/2000/svg", "text");
+      label.setAttribute("x", String((x1 + x2) / 2));
+      label.setAttribute("y", String(lift + 8));
+      label.setAttribute("text-anchor", "middle");
+      label.textContent = row.querySelector("strong").textContent.replace(/[—→↔]/g, "").trim();
+      svg.append(path, label);
+    });
+  }
+
+  // ---------------------------------------------------------------- filtering the lists
+
+  function applyFilter() {
+    const query = ($("#filter")?.value || "").trim().toLowerCase();
+    $$(".rows .row").forEach((row) => {
+      row.hidden = Boolean(query) && !row.dataset.filter.includes(query);
+    });
+  }
+
+  // ---------------------------------------------------------------- reload after a conflict
+
+  async function reloadWorkspace() {
+    await window.htmx.ajax("GET", withSet(urls.workspace), { target: "#workspace", swap: "outerHTML" });
+    $("#conflict").innerHTML = "";
+    afterChange();
+  }
+
+  // ---------------------------------------------------------------- typing
+
+  const typeKeys = new Map($$("#type-picker button[data-key]").filter((b) => b.dataset.key).map((b) => [b.dataset.key.toLowerCase(), b.dataset.type]));
+
+  function moveCaret(event) {
+    const selection = window.getSelection();
+    const panel = textPanel();
+    if (!selection.rangeCount || !panel.contains(selection.anchorNode)) {
+      const walker = document.createTreeWalker(panel, NodeFilter.SHOW_TEXT);
+      const first = walker.nextNode();
+      if (!first) return;
+      selection.collapse(first, 0);
+    }
+    const direction = event.key === "ArrowRight" || event.key === "ArrowDown" ? "forward" : "backward";
+    const unit = event.key === "ArrowUp" || event.key === "ArrowDown" ? "line" : event.ctrlKey ? "word" : "character";
+    selection.modify(event.shiftKey ? "extend" : "move", direction, unit);
+    showTypePicker();
+  }
+
+  document.addEventListener("keydown", (event) => {
+    if (event.defaultPrevented) return;
+    const help = $("#help");
+    if (event.key === "Escape") {
+      stopRelation();
+      closePanels();
+      clearSelection();
+      if (help.open) help.close();
+      return;
+    }
+    const field = event.target.closest("input, textarea, select");
+    if (field) {
+      if (field.id === "kb-query" && event.key === "ArrowDown") {
+        $(".candidate")?.focus();
+        event.preventDefault();
+      }
+      return;
+    }
+    if (event.target.closest(".candidates") && (event.key === "ArrowDown" || event.key === "ArrowUp")) {
+      const buttons = $$(".candidate");
+      const index = buttons.indexOf(event.target.closest(".candidate"));
+      (buttons[index + (event.key === "ArrowDown" ? 1 : -1)] || $("#kb-query")).focus();
+      event.preventDefault();
+      return;
+    }
+    const relationPanel = $("#relation-panel");
+    if (!relationPanel.hidden && /^[1-9]$/.test(event.key)) {
+      $(`button[data-action=relate][data-key="${event.key}"]`, relationPanel)?.click();
+      event.preventDefault();
+      return;
+    }
+    if (event.target.closest(".panel, dialog") && (event.key === "Enter" || event.key === " ")) return;
+    if (document.activeElement === textPanel() && event.key.startsWith("Arrow") && !event.altKey) {
+      moveCaret(event);
+      event.preventDefault();
+      return;
+    }
+    if (event.ctrlKey || event.metaKey) {
+      if (event.key.toLowerCase() === "z") { undo(); event.preventDefault(); }
+      else if (event.key === "Enter") { submitAndNext(); event.preventDefault(); }
+      return;
+    }
+    if (event.altKey) return;
+    const handled = {
+      "]": () => step("suggestion-list", 1),
+      "[": () => step("suggestion-list", -1),
+      "}": () => step("span-list", 1),
+      "{": () => step("span-list", -1),
+      Enter: () => (tailPicking && kindOf(current) === "span" ? chooseTail(current) : accept()),
+      Delete: () => removeItem(),
+      Backspace: () => removeItem(),
+      "<": () => moveBoundary("start", -1),
+      ">": () => moveBoundary("start", 1),
+      ",": () => moveBoundary("end", -1),
+      ".": () => moveBoundary("end", 1),
+      ";": () => startRelation(),
+      "/": () => openLinkPanel(),
+      "?": () => (help.open ? help.close() : help.showModal()),
+    }[event.key];
+    if (handled) {
+      handled();
+      event.preventDefault();
+    } else if (typeKeys.has(event.key.toLowerCase()) && !event.shiftKey) {
+      changeType(typeKeys.get(event.key.toLowerCase()));
+      event.preventDefault();
+    }
+  });
+
+  // ---------------------------------------------------------------- clicks
+
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("[data-action]");
+    if (button && root.contains(button)) {
+      const item = button.dataset.item || current;
+      const action = button.dataset.action;
+      if (action === "focus") setCurrent(item);
+      else if (action === "accept") accept(item);
+      else if (action === "reject" || action === "delete" || action === "delete-relation") removeItem(item);
+      else if (action === "link") openLinkPanel(item);
+      else if (action === "link-to") linkTo(item, button.dataset.kb);
+      else if (action === "link-nil") linkTo(item, null);
+      else if (action === "type") changeType(button.dataset.type);
+      else if (action === "relate") {
+        closePanels();
+        textPanel().focus();
+        post(urls.act("create-relation"), { head: idOf(button.dataset.head), tail: idOf(button.dataset.tail), relation_type: button.dataset.relationType }, "relation");
+      } else if (action === "close-panel") { closePanels(); textPanel().focus(); }
+      else if (action === "undo") undo();
+      else if (action === "help") $("#help").showModal();
+      else if (action === "reload") reloadWorkspace();
+      else if (action === "reload-reapply") {
+        const again = refused;
+        reloadWorkspace().then(() => again && post(again.url, again.params, again.label));
+      }
+      return;
+    }
+    const rowLink = event.target.closest(".row-main");
+    if (rowLink) {
+      event.preventDefault();
+      const item = rowLink.dataset.item;
+      if (tailPicking && kindOf(item) === "span") chooseTail(item);
+      else setCurrent(item);
+      return;
+    }
+    const mark = event.target.closest("#text mark[data-item]");
+    if (mark && window.getSelection().isCollapsed) {
+      if (tailPicking && kindOf(mark.dataset.item) === "span") chooseTail(mark.dataset.item);
+      else setCurrent(mark.dataset.item);
+    }
+  });
+
+  document.addEventListener("submit", (event) => {
+    const form = event.target;
+    if (form.id === "submit-form") {
+      event.preventDefault();
+      submitAndNext();
+    } else if (form.id === "new-entity-form") {
+      event.preventDefault();
+      closePanels();
+      const params = Object.fromEntries(new FormData(form));
+      params.span = idOf(form.dataset.item);
+      post(urls.newEntity, params, "new KB entity");
+    }
+  });
+
+  document.addEventListener("mouseup", (event) => {
+    if (textPanel()?.contains(event.target)) window.setTimeout(showTypePicker, 0);
+  });
+  document.addEventListener("input", (event) => {
+    if (event.target.id === "filter") applyFilter();
+  });
+  window.addEventListener("resize", drawArrows);
+  document.body.addEventListener("htmx:afterSwap", (event) => {
+    if (event.target.id === "workspace" || event.target.closest?.("#workspace")) drawArrows();
+  });
+
+  afterChange();
+})();
