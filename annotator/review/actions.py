@@ -73,12 +73,12 @@ class Request:
         return self.scoped(EntityType.objects.filter(project_id=self.project_id), name)
 
     def span(self, name: str = "span") -> Span:
-        return self.scoped(
-            Span.objects.filter(annotation_set=self.annotation_set).select_related(
-                "entity_type", "annotation_set"
-            ),
-            name,
+        span = self.scoped(
+            Span.objects.filter(annotation_set=self.annotation_set).select_related("entity_type"), name
         )
+        # The same set object the page is rendered from: the version the services claim lands on it.
+        span.annotation_set = self.annotation_set
+        return span
 
     def suggestion(self) -> Suggestion:
         return self.scoped(
@@ -233,10 +233,11 @@ def create_relation(request: Request) -> Outcome:
 def delete_relation(request: Request) -> Outcome:
     relation = request.scoped(
         Relation.objects.filter(annotation_set=request.annotation_set).select_related(
-            "head", "tail", "relation_type", "annotation_set"
+            "head", "tail", "relation_type"
         ),
         "relation",
     )
+    relation.annotation_set = request.annotation_set
     undo = {
         "op": "restore_relation",
         "head": span_key(relation.head),
@@ -271,8 +272,8 @@ def _decided(decision: Decision, suggestion: Suggestion, verb: str) -> Outcome:
     ranges = _suggestion_ranges(suggestion)
     if decision.span is not None:
         ranges.append((decision.span.start, decision.span.end))
-    focus = f"s{decision.span_id}" if decision.span_id and decision.verdict != Verdict.REJECTED else ""
-    return Outcome(ranges, f"{verb} {what}.", {"op": "undo_decision", "decision": decision.pk}, focus)
+    # No focus: after a decision the reviewer moves on to the next suggestion, not to what was made.
+    return Outcome(ranges, f"{verb} {what}.", {"op": "undo_decision", "decision": decision.pk})
 
 
 def accept_suggestion(request: Request) -> Outcome:

@@ -481,3 +481,39 @@ def test_an_action_costs_the_same_queries_however_many_spans_the_set_has(alice, 
     for i in range(1, 30):
         span(news, (22 * i, 22 * i + 9))
     assert queries(22 * 35) == first
+
+
+@pytest.mark.parametrize(
+    "action", ["create-span", "change-span", "delete-span", "link-span", "unlink-span", "create-relation",
+               "delete-relation", "accept", "reject", "correct"],
+)  # fmt: skip
+def test_every_action_answers_with_the_version_the_database_holds(alice, news, action):
+    head, tail = span(news), span(news, MINSK, news.gpe)
+    services.link_span(span=tail, kb_entity=news.minsk, by=news.annotator, expected_version=3)
+    relation = services.create_relation(
+        annotation_set=news.annotation_set, head=head, tail=tail, relation_type=news.visited, by=news.annotator,
+        expected_version=4,
+    )  # fmt: skip
+    suggestion = SuggestionFactory(article=news.article, start=34, end=42, entity_type=news.date)
+    data = {
+        "create-span": {"start": 34, "end": 42, "entity_type": news.date.pk},
+        "change-span": {"span": head.pk, "entity_type": news.org.pk},
+        "delete-span": {"span": head.pk},
+        "link-span": {"span": head.pk, "nil": "1"},
+        "unlink-span": {"span": tail.pk},
+        "create-relation": {"head": tail.pk, "tail": head.pk, "relation_type": news.met_with.pk},
+        "delete-relation": {"relation": relation.pk},
+        "accept": {"suggestion": suggestion.pk},
+        "reject": {"suggestion": suggestion.pk},
+        "correct": {"suggestion": suggestion.pk, "entity_type": news.person.pk},
+    }[action]
+    if action == "create-relation":
+        data = {"head": head.pk, "tail": span(news, (7, 16)).pk, "relation_type": news.met_with.pk}
+    response = act(alice, news, action, **data)
+    assert response.status_code == 200, response.content.decode()
+    assert news.annotation_set.version == (7 if action == "create-relation" else 6)
+    assert f'data-version="{news.annotation_set.version}"' in response.content.decode()
+    assert (
+        f'<span id="version-label" hx-swap-oob="true">{news.annotation_set.version}</span>'
+        in response.content.decode()
+    )
