@@ -22,7 +22,7 @@ from annotator.core.errors import InvalidAnnotation
 from annotator.kb.models import KBEntity
 from annotator.projects.models import EntityType, RelationType
 from annotator.suggestions import services as decisions
-from annotator.suggestions.models import Decision, Suggestion, SuggestionKind, Verdict
+from annotator.suggestions.models import Decision, Suggestion, SuggestionKind
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
