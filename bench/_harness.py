@@ -44,6 +44,9 @@ def bench_database(label: str) -> Iterator[str]:
 
             django.setup()
             call_command("migrate", verbosity=0)
+            call_command(
+                "collectstatic", interactive=False, verbosity=0
+            )  # production storage needs the manifest
             from django.db import connection
 
             yield connection.vendor

@@ -159,10 +159,20 @@ class SetEditor:
                 field="start",
             )
 
-    def add_span(self, *, start: int, end: int, entity_type: EntityType, surface: str | None = None) -> Span:
+    def add_span(
+        self,
+        *,
+        start: int,
+        end: int,
+        entity_type: EntityType,
+        surface: str | None = None,
+        absent: bool = False,
+    ) -> Span:
+        """Add a span. `absent` says the caller has just looked and found no identical span."""
         text = self._surface(start=start, end=end, declared=surface)  # first: it also reads the article facts
         self._check_entity_type(entity_type)
-        self._check_room(start=start, end=end, entity_type=entity_type)
+        if not (absent and self._article.allow_overlapping_spans):
+            self._check_room(start=start, end=end, entity_type=entity_type)
         span = Span(
             annotation_set=self.annotation_set,
             start=start,

@@ -26,7 +26,10 @@ def _latest_guidelines(article: Article) -> GuidelineVersion | None:
 
 def get_or_create_own_set(*, article: Article, user: User) -> AnnotationSet:
     """The user's annotation set of the article, made under the current guidelines if it is new."""
-    annotation_set, _ = AnnotationSet.objects.get_or_create(
+    existing = AnnotationSet.objects.filter(article=article, annotator=user, kind=SetKind.ANNOTATOR).first()
+    if existing is not None:
+        return existing
+    annotation_set, _ = AnnotationSet.objects.get_or_create(  # get_or_create: two tabs may race here
         article=article,
         annotator=user,
         kind=SetKind.ANNOTATOR,
@@ -36,6 +39,9 @@ def get_or_create_own_set(*, article: Article, user: User) -> AnnotationSet:
 
 
 def get_or_create_gold_set(*, article: Article) -> AnnotationSet:
+    existing = AnnotationSet.objects.filter(article=article, kind=SetKind.GOLD).first()
+    if existing is not None:
+        return existing
     annotation_set, _ = AnnotationSet.objects.get_or_create(
         article=article, kind=SetKind.GOLD, defaults={"guideline_version": _latest_guidelines(article)}
     )

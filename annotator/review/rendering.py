@@ -106,6 +106,24 @@ class Mark:
         return " ".join(names)
 
 
+def render_blocks(
+    text: str, blocks: Sequence[Block], marks: Sequence[Mark], *, oob: bool = False
+) -> list[SafeString]:
+    """Several blocks (in text order) in one sweep over the marks sorted by start."""
+    ordered = sorted(marks, key=lambda m: m.start)
+    rendered: list[SafeString] = []
+    carried: list[Mark] = []
+    position = 0
+    for block in blocks:
+        carried = [m for m in carried if m.end > block.start]
+        while position < len(ordered) and ordered[position].start < block.end:
+            if ordered[position].end > block.start:
+                carried.append(ordered[position])
+            position += 1
+        rendered.append(render_block(text, block, carried, oob=oob))
+    return rendered
+
+
 def render_block(text: str, block: Block, marks: Sequence[Mark], *, oob: bool = False) -> SafeString:
     """One block as HTML. `marks` may include marks outside the block; they are ignored.
 

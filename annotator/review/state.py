@@ -6,16 +6,18 @@ spans that take part in relations, relations, and the suggestions this set has n
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
-from functools import cached_property
+from typing import Any
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, Func, IntegerField, OuterRef, Q, Subquery
+from django.utils.safestring import SafeString
 
 from annotator.annotations.models import AnnotationSet, Relation, Span
-from annotator.review.rendering import Block, Mark, render_block, split_blocks
+from annotator.projects.models import EntityType
+from annotator.review.rendering import Block, Mark, render_blocks, split_blocks
+from annotator.review.rows import LISTS, group
 from annotator.suggestions.models import Decision, SuggesterVersion, Suggestion, SuggestionKind
-
-SURFACE_PREVIEW = 80  # characters of a span's text shown in the side list
 
 
 def _overlapping(blocks: list[Block], *, start: str = "start", end: str = "end") -> Q:
@@ -50,71 +52,75 @@ def pending_suggestions(annotation_set: AnnotationSet) -> Q:
     return condition
 
 
+def set_counts(annotation_set: AnnotationSet, pending: Q) -> dict[str, int]:
+    """The whole set's counts for the page header, in one query."""
+
+    def count(queryset: Any) -> Subquery:
+        return Subquery(
+            queryset.order_by().annotate(n=Func(F("pk"), function="COUNT")).values("n")[:1],
+            output_field=IntegerField(),
+        )
+
+    counts = AnnotationSet.objects.filter(pk=annotation_set.pk).values(
+        n_spans=count(Span.objects.filter(annotation_set=annotation_set).values("annotation_set")),
+        n_relations=count(Relation.objects.filter(annotation_set=annotation_set).values("annotation_set")),
+        n_suggestions=count(Suggestion.objects.filter(pending).values("article")),
+    )
+    return {name.removeprefix("n_"): int(value or 0) for name, value in counts.get().items()}  # type: ignore[call-overload]
+
+
 @dataclass
 class SetView:
-    """The set's annotations over some blocks of its article, ready to render."""
+    """The set over some blocks of its article: marks for the text, rows for the side lists.
+
+    Marks cover every shown block and are read as plain values (a large article has thousands);
+    rows are full objects, read only for `row_blocks`: the other blocks' groups render as placeholders
+    that the page loads when they come into view.
+    """
 
     annotation_set: AnnotationSet
     text: str
     blocks: list[Block]
+    row_blocks: list[Block]
+    marks: list[Mark] = field(default_factory=list)
     spans: list[Span] = field(default_factory=list)
     relations: list[Relation] = field(default_factory=list)
     suggestions: list[Suggestion] = field(default_factory=list)
 
-    @cached_property
-    def marks(self) -> list[Mark]:
-        marks = [
-            Mark(
-                item=f"s{span.pk}",
-                start=span.start,
-                end=span.end,
-                type_id=span.entity_type_id,
-                label=span.entity_type.name,
-                linked=_link_state(span),
-                related=span.related,  # type: ignore[attr-defined]
-            )
-            for span in self.spans
-        ]
-        marks += [
-            Mark(
-                item=f"g{suggestion.pk}",
-                start=suggestion.start,
-                end=suggestion.end,
-                type_id=suggestion.entity_type_id,  # type: ignore[arg-type]
-                label=f"{suggestion.entity_type.name} {suggestion.score:.2f}",  # type: ignore[union-attr]
-                suggestion=True,
-            )
-            for suggestion in self.suggestions
-            if suggestion.kind == SuggestionKind.ENTITY
-        ]
-        return marks
+    def rendered_blocks(self, *, oob: bool = False) -> list[SafeString]:
+        return render_blocks(self.text, self.blocks, self.marks, oob=oob)
 
-    def rendered_blocks(self, *, oob: bool = False) -> list[tuple[Block, str]]:
-        return [(block, render_block(self.text, block, self.marks, oob=oob)) for block in self.blocks]
+    def row_groups(self, *, oob: bool = False) -> dict[str, list[SafeString]]:
+        """The side lists, per list and per shown block."""
+        loaded = {rows.block.index: rows for rows in self.rows()}
+        lists: dict[str, list[SafeString]] = {kind: [] for kind in LISTS}
+        for block in self.blocks:
+            rows = loaded.get(block.index)
+            for kind in LISTS:
+                lists[kind].append(group(kind, rows or BlockRows(block), oob=oob, lazy=rows is None))
+        return lists
 
     def rows(self) -> list[BlockRows]:
-        """The side list, grouped by the block where each item starts."""
-        groups = {block.index: BlockRows(block) for block in self.blocks}
-        starts = [block.start for block in self.blocks]
+        """The side list rows of the row blocks, grouped by the block where each item starts."""
+        groups = {block.index: BlockRows(block) for block in self.row_blocks}
+        starts = [block.start for block in self.row_blocks]
 
         def group_of(offset: int) -> BlockRows | None:
-            from bisect import bisect_right
-
             index = bisect_right(starts, offset) - 1
             if index < 0:
                 return None
-            block = self.blocks[index]
+            block = self.row_blocks[index]
             return groups[block.index] if block.start <= offset < block.end else None
 
         for span in self.spans:
-            if group := group_of(span.start):
-                group.spans.append(span)
+            if found := group_of(span.start):
+                found.spans.append(span)
         for relation in self.relations:
-            if group := group_of(relation.head.start):
-                group.relations.append(relation)
+            if found := group_of(relation.head.start):
+                found.relations.append(relation)
         for suggestion in self.suggestions:
-            if group := group_of(suggestion.start):
-                group.suggestions.append(suggestion)
+            if found := group_of(suggestion.start):
+                found.suggestions.append(suggestion)
         return list(groups.values())
 
 
@@ -126,53 +132,92 @@ class BlockRows:
     suggestions: list[Suggestion] = field(default_factory=list)
 
 
-def _link_state(span: Span) -> str:
-    link = getattr(span, "link", None)
-    if link is None:
-        return ""
-    return "nil" if link.kb_entity_id is None else "kb"
-
-
-def load_view(annotation_set: AnnotationSet, text: str, blocks: list[Block] | None = None) -> SetView:
-    """The set over the given blocks (all of them when None)."""
-    every_block = split_blocks(text)
-    shown = every_block if blocks is None else blocks
-    in_relation = Relation.objects.filter(Q(head=OuterRef("pk")) | Q(tail=OuterRef("pk")))
-    spans_query = (
-        Span.objects.filter(annotation_set=annotation_set)
-        .select_related("entity_type", "link__kb_entity")
-        .annotate(related=Exists(in_relation))
-        .order_by("start", "end", "id")
-    )
-    relations_query = Relation.objects.filter(annotation_set=annotation_set).select_related(
-        "relation_type", "head__entity_type", "tail__entity_type"
-    )
-    suggestions_query = (
-        Suggestion.objects.filter(pending_suggestions(annotation_set))
-        .select_related("entity_type", "tail_entity_type", "relation_type", "kb_entity", "suggester_version")
-        .order_by("start", "end", "kind", "rank", "id")
-    )
-    if blocks is not None:
-        spans_query = spans_query.filter(_overlapping(shown))
-        relations_query = relations_query.filter(_starting_in(shown, start="head__start"))
-        suggestions_query = suggestions_query.filter(_overlapping(shown))
-    spans: list[Span] = list(spans_query)
-    existing = {(s.start, s.end, s.entity_type_id) for s in spans}
-    suggestions = []
-    for suggestion in suggestions_query:
-        if suggestion.kind == SuggestionKind.ENTITY and (
-            (suggestion.start, suggestion.end, suggestion.entity_type_id) in existing
-        ):
-            continue  # the set already has it as a span: there is nothing to decide
-        suggestion.surface = text[suggestion.start : suggestion.end]  # type: ignore[attr-defined]
-        if suggestion.tail_start is not None:
-            suggestion.tail_surface = text[suggestion.tail_start : suggestion.tail_end]  # type: ignore[attr-defined]
-        suggestions.append(suggestion)
+def load_view(
+    annotation_set: AnnotationSet,
+    text: str,
+    blocks: list[Block] | None = None,
+    *,
+    row_blocks: list[Block] | None = None,
+    pending: Q | None = None,
+    with_marks: bool = True,
+) -> SetView:
+    """The set over `blocks` (all of them when None), with rows for `row_blocks` (default: the same)."""
+    shown = split_blocks(text) if blocks is None else blocks
+    rows_in = shown if row_blocks is None else row_blocks
+    pending = pending if pending is not None else pending_suggestions(annotation_set)
+    whole_text = blocks is None
+    marks, existing = _marks(annotation_set, shown, pending, whole_text) if with_marks else ([], set())
     return SetView(
         annotation_set=annotation_set,
         text=text,
         blocks=shown,
-        spans=spans,
-        relations=list(relations_query.order_by("head__start", "tail__start", "id")),
-        suggestions=suggestions,
+        row_blocks=rows_in,
+        marks=marks,
+        **_rows(annotation_set, text, rows_in, pending, existing),
     )
+
+
+def _marks(
+    annotation_set: AnnotationSet, blocks: list[Block], pending: Q, whole_text: bool
+) -> tuple[list[Mark], set[tuple[int, int, int]]]:
+    """Marks of the spans and pending entity suggestions over the blocks, as plain values."""
+    names = dict(
+        EntityType.objects.filter(project_id=annotation_set.article.project_id).values_list("pk", "name")
+    )
+    in_relation = Relation.objects.filter(Q(head=OuterRef("pk")) | Q(tail=OuterRef("pk")))
+    spans = Span.objects.filter(annotation_set=annotation_set).annotate(related=Exists(in_relation))
+    suggestions = Suggestion.objects.filter(pending, kind=SuggestionKind.ENTITY)
+    if not whole_text:
+        spans, suggestions = spans.filter(_overlapping(blocks)), suggestions.filter(_overlapping(blocks))
+    marks, existing = [], set()
+    span_rows = spans.values_list(
+        "pk", "start", "end", "entity_type_id", "link__id", "link__kb_entity_id", "related"
+    )
+    for pk, start, end, type_id, link_id, kb_entity_id, related in span_rows:
+        existing.add((start, end, type_id))
+        linked = "" if link_id is None else ("nil" if kb_entity_id is None else "kb")
+        marks.append(Mark(f"s{pk}", start, end, type_id, names[type_id], linked=linked, related=related))
+    for pk, start, end, type_id, score in suggestions.values_list(
+        "pk", "start", "end", "entity_type_id", "score"
+    ):
+        if (start, end, type_id) not in existing:  # the set already has it: nothing to decide
+            marks.append(
+                Mark(f"g{pk}", start, end, type_id, f"{names[type_id]} {score:.2f}", suggestion=True)
+            )
+    return marks, existing
+
+
+def _rows(
+    annotation_set: AnnotationSet,
+    text: str,
+    blocks: list[Block],
+    pending: Q,
+    existing: set[tuple[int, int, int]],
+) -> dict[str, list]:
+    """Full objects for the side-list rows of the items that start in the blocks."""
+    if not blocks:
+        return {"spans": [], "relations": [], "suggestions": []}
+    spans = (
+        Span.objects.filter(_starting_in(blocks), annotation_set=annotation_set)
+        .select_related("entity_type", "link__kb_entity")
+        .order_by("start", "end", "id")
+    )
+    relations = (
+        Relation.objects.filter(_starting_in(blocks, start="head__start"), annotation_set=annotation_set)
+        .select_related("relation_type", "head", "tail")
+        .order_by("head__start", "tail__start", "id")
+    )
+    suggestions = []
+    for suggestion in (
+        Suggestion.objects.filter(_starting_in(blocks), pending)
+        .select_related("entity_type", "relation_type", "kb_entity")
+        .order_by("start", "end", "kind", "rank", "id")
+    ):
+        key = (suggestion.start, suggestion.end, suggestion.entity_type_id)
+        if suggestion.kind == SuggestionKind.ENTITY and key in existing:
+            continue
+        suggestion.surface = text[suggestion.start : suggestion.end]  # type: ignore[attr-defined]
+        if suggestion.tail_start is not None:
+            suggestion.tail_surface = text[suggestion.tail_start : suggestion.tail_end]  # type: ignore[attr-defined]
+        suggestions.append(suggestion)
+    return {"spans": list(spans), "relations": list(relations), "suggestions": suggestions}

@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from annotator.annotations.models import AnnotationSet, Relation, SetKind, Span
+from annotator.annotations.models import AnnotationSet, SetKind, Span
 from annotator.annotations.services import get_or_create_gold_set, get_or_create_own_set, submit_set
 from annotator.articles.models import Article
 from annotator.articles.views import get_article
@@ -35,7 +35,7 @@ from annotator.review import undo as undo_stack
 from annotator.review.actions import ACTIONS, Outcome, Request, link_span, undo
 from annotator.review.queue import next_article
 from annotator.review.rendering import blocks_touching, split_blocks
-from annotator.review.state import load_view, pending_suggestions
+from annotator.review.state import load_view, pending_suggestions, set_counts
 from annotator.suggestions.models import Suggestion, SuggestionKind
 
 
@@ -56,9 +56,20 @@ def _page_url(article: Article, annotation_set: AnnotationSet) -> str:
     return f"{url}?set=gold" if annotation_set.kind == SetKind.GOLD else url
 
 
+# Past this many rows, the side lists load group by group as they come into view (a very large article).
+EAGER_ROWS = 1500
+EAGER_BLOCKS = 8
+
+
 def _page_context(request: AuthedRequest, article: Article, annotation_set: AnnotationSet) -> dict[str, Any]:
     project = article.project
-    view = load_view(annotation_set, article.text)
+    pending = pending_suggestions(annotation_set)
+    counts = set_counts(annotation_set, pending)
+    blocks = split_blocks(article.text)
+    lazy = sum(counts.values()) > EAGER_ROWS
+    view = load_view(
+        annotation_set, article.text, row_blocks=blocks[:EAGER_BLOCKS] if lazy else None, pending=pending
+    )
     guidelines = GuidelineVersion.objects.filter(project=project).order_by("-number").first()
     return {
         "article": article,
@@ -67,12 +78,8 @@ def _page_context(request: AuthedRequest, article: Article, annotation_set: Anno
         "editable": annotation_set.is_editable
         and can_edit_set(request.user, project.my_role, annotation_set),  # type: ignore[attr-defined]
         "blocks": view.rendered_blocks(),
-        "row_groups": view.rows(),
-        "counts": {
-            "spans": len(view.spans),
-            "relations": len(view.relations),
-            "suggestions": len(view.suggestions),
-        },
+        "lists": view.row_groups(),
+        "counts": counts,
         "entity_types": list(EntityType.objects.filter(project=project)),
         "guidelines": guidelines,
         "set_guidelines": annotation_set.guideline_version,
@@ -94,6 +101,20 @@ def workspace(request: AuthedRequest, article_id: int) -> HttpResponse:
     article = get_article(request, article_id)
     annotation_set = _annotation_set(request, article)
     return render(request, "review/annotate.html#workspace", _page_context(request, article, annotation_set))
+
+
+@require_GET
+def rows(request: AuthedRequest, article_id: int) -> HttpResponse:
+    """The side-list groups of blocks `first` to `last` (inclusive), for a page that loads them lazily."""
+    article = get_article(request, article_id)
+    annotation_set = _annotation_set(request, article)
+    blocks = split_blocks(article.text)
+    first, last = _int(request.GET.get("first")), _int(request.GET.get("last"))
+    wanted = blocks[first : last + 1]
+    if not wanted:
+        raise Http404("No such blocks.")
+    lists = load_view(annotation_set, article.text, wanted, with_marks=False).row_groups(oob=True)
+    return HttpResponse("".join(html for kind in lists.values() for html in kind))
 
 
 def _writable_set(request: AuthedRequest, article: Article) -> AnnotationSet:
@@ -150,27 +171,19 @@ def _changed(
         messages.success(request, outcome.message)
         return redirect(_page_url(article, annotation_set))
     touched = blocks_touching(split_blocks(article.text), outcome.ranges)
-    view = load_view(annotation_set, article.text, touched)
+    pending = pending_suggestions(annotation_set)
+    view = load_view(annotation_set, article.text, touched, pending=pending)
     context = {
         "annotation_set": annotation_set,
         "article": article,
         "blocks": view.rendered_blocks(oob=True),
-        "row_groups": view.rows(),
-        "counts": _counts(annotation_set),
+        "lists": view.row_groups(oob=True),
+        "counts": set_counts(annotation_set, pending),
         "message": outcome.message,
         "focus": outcome.focus,
         "undo_depth": undo_stack.depth(request.session, annotation_set.pk),
     }
     return render(request, "review/changes.html", context)
-
-
-def _counts(annotation_set: AnnotationSet) -> dict[str, int]:
-    """What the page header counts, for the whole set, without loading the rows."""
-    return {
-        "spans": Span.objects.filter(annotation_set=annotation_set).count(),
-        "relations": Relation.objects.filter(annotation_set=annotation_set).count(),
-        "suggestions": Suggestion.objects.filter(pending_suggestions(annotation_set)).count(),
-    }
 
 
 def _refused(

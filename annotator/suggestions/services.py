@@ -31,7 +31,7 @@ class _Outcome:
     def span_at(self, editor: SetEditor, *, start: int, end: int, entity_type: EntityType) -> Span:
         span = editor.find_span(start=start, end=end, entity_type=entity_type)
         if span is None:
-            span = editor.add_span(start=start, end=end, entity_type=entity_type)
+            span = editor.add_span(start=start, end=end, entity_type=entity_type, absent=True)
             self.created.append(f"span:{span.pk}")
         return span
 

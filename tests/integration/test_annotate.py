@@ -146,7 +146,7 @@ def test_creating_a_span_writes_it_and_answers_with_the_changed_block_and_versio
     assert 'data-version="2"' in html
     assert "Added PERSON “Sergey Naryshkin”." in html
     assert f'id="focus-hint" data-item="s{created.pk}"' in html
-    assert '<div class="group" id="spans-blk-0" hx-swap-oob="true">' in html
+    assert '<div class="group" id="spans-blk-0" data-block="0" hx-swap-oob="true">' in html
 
 
 def test_a_stale_version_answers_409_with_the_conflict_and_writes_nothing(alice, news):

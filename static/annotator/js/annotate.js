@@ -20,6 +20,7 @@
     undo: root.dataset.undoUrl,
     submit: root.dataset.submitUrl,
     workspace: root.dataset.workspaceUrl,
+    rows: root.dataset.rowsUrl,
     candidates: root.dataset.candidatesUrl,
     relationTypes: root.dataset.relationTypesUrl,
     newEntity: root.dataset.newEntityUrl,
@@ -131,6 +132,58 @@
     if (versionInput) versionInput.value = setVersion();
   }
 
+  // ---------------------------------------------------------------- side lists that load as needed
+
+  // A very large article sends only the first groups of rows; the others are empty placeholders
+  // (data-lazy) that load when they scroll into view, or when navigation or the filter needs them.
+  const LAZY_CHUNK = 8;
+  const loading = new Map();
+
+  function loadBlocks(first, last) {
+    const key = `${first}-${last}`;
+    if (!loading.has(key)) {
+      const job = fetch(withSet(urls.rows, { first, last }), { credentials: "same-origin", headers: { "HX-Request": "true" } })
+        .then((response) => (response.ok ? response.text() : ""))
+        .then((html) => {
+          if (html) window.htmx.swap(document.body, html, { swapStyle: "none" });
+          applyFilter();
+          observeLazyGroups();
+        });
+      loading.set(key, job);
+    }
+    return loading.get(key);
+  }
+
+  const lazyGroups = (scope = document) => $$(".rows .group[data-lazy]", scope);
+
+  function loadNextLazy(listId) {
+    const group = lazyGroups($(`#${listId}`))[0];
+    if (!group) return Promise.resolve(false);
+    const first = Number(group.dataset.block);
+    return loadBlocks(first, first + LAZY_CHUNK - 1).then(() => true);
+  }
+
+  function loadAllLazy() {
+    const pending = lazyGroups($("#span-list"));
+    if (!pending.length) return Promise.resolve();
+    return loadBlocks(Number(pending[0].dataset.block), Number(pending[pending.length - 1].dataset.block));
+  }
+
+  const lazyObserver = new IntersectionObserver(
+    (entries) => {
+      entries.filter((entry) => entry.isIntersecting && entry.target.dataset.lazy).forEach((entry) => {
+        const first = Number(entry.target.dataset.block);
+        loadBlocks(first, first + LAZY_CHUNK - 1);
+      });
+    },
+    { root: $(".side-panel"), rootMargin: "600px 0px" },
+  );
+
+  function observeLazyGroups() {
+    lazyObserver.disconnect();
+    lazyGroups().forEach((group) => lazyObserver.observe(group));
+  }
+
   // ---------------------------------------------------------------- the current item
 
   const exists = (item) => Boolean($(`[data-item="${item}"]`));
@@ -151,6 +204,11 @@
       const list = row.closest(".rows");
       lastPosition = { list: list.id, index: $$(".row", list).indexOf(row) };
     }
+    if (!row && marks.length && lazyGroups().length) {
+      // Its row has not loaded yet: load its block's rows, then show it again.
+      const block = Number(marks[0].closest(".blk").id.replace("blk-", ""));
+      loadBlocks(block, block).then(() => current === item && setCurrent(item, { scroll: false, quiet: true }));
+    }
     if (scroll) (marks[0] || row)?.scrollIntoView({ block: "nearest", inline: "nearest" });
     if (scroll && row) row.scrollIntoView({ block: "nearest" });
     if (!quiet && row) announce(row.querySelector(".row-main").textContent.replace(/\s+/g, " ").trim());
@@ -164,14 +222,20 @@
     setCurrent(next ? next.dataset.item : "", { quiet: false });
   }
 
-  function step(listId, delta) {
-    const rows = $$(`#${listId} .row:not([hidden])`);
+  async function step(listId, delta) {
+    let rows = $$(`#${listId} .row:not([hidden])`);
+    let index = rows.findIndex((row) => row.dataset.item === current);
+    let next = index < 0 ? (delta > 0 ? 0 : rows.length - 1) : index + delta;
+    // Past the last loaded row of a lazily loaded list: load the next groups, then step again.
+    while (delta > 0 && next >= rows.length && (await loadNextLazy(listId))) {
+      rows = $$(`#${listId} .row:not([hidden])`);
+      index = rows.findIndex((row) => row.dataset.item === current);
+      next = index < 0 ? 0 : index + delta;
+    }
     if (!rows.length) {
       announce(listId === "suggestion-list" ? "No suggestions left." : "No entities yet.");
       return;
     }
-    const index = rows.findIndex((row) => row.dataset.item === current);
-    const next = index < 0 ? (delta > 0 ? 0 : rows.length - 1) : index + delta;
     if (next >= 0 && next < rows.length) setCurrent(rows[next].dataset.item);
   }
 
@@ -544,7 +608,9 @@
     if (textPanel()?.contains(event.target)) window.setTimeout(showTypePicker, 0);
   });
   document.addEventListener("input", (event) => {
-    if (event.target.id === "filter") applyFilter();
+    if (event.target.id !== "filter") return;
+    applyFilter();
+    if (event.target.value.trim() && lazyGroups().length) loadAllLazy(); // the filter searches every row
   });
   window.addEventListener("resize", drawArrows);
   document.body.addEventListener("htmx:afterSwap", (event) => {
@@ -552,4 +618,5 @@
   });
 
   afterChange();
+  observeLazyGroups();
 })();

@@ -1,0 +1,133 @@
+"""The side lists of the annotate page (suggestions, entities, relations), one group per block of text.
+
+Built as escaped strings, like the text itself: a large article has thousands of rows and a template
+loop costs seconds there. Each group can be rendered out of band (to replace itself after an action)
+or as an empty placeholder that the page fetches when it scrolls into view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from html import escape
+from typing import TYPE_CHECKING
+
+from django.utils.safestring import SafeString, mark_safe
+
+if TYPE_CHECKING:
+    from annotator.annotations.models import Relation, Span
+    from annotator.review.state import BlockRows
+    from annotator.suggestions.models import Suggestion
+
+LISTS = ("suggestions", "spans", "relations")
+
+
+def _cut(text: str, limit: int) -> str:
+    return escape(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+def _filter_key(*parts: str) -> str:
+    return escape(" ".join(part.lower() for part in parts)[:300])
+
+
+def _chip(type_id: int | None, name: str) -> str:
+    return f'<span class="entity-chip et-{type_id}">{escape(name)}</span>'
+
+
+def _main(item: str, block_id: str, content: str) -> str:
+    return f'<a class="row-main" href="#{block_id}" data-item="{item}">{content}</a>'
+
+
+def _button(action: str, item: str, label: str, text: str, css: str = "") -> str:
+    css_attribute = f' class="{css}"' if css else ""
+    return (
+        f'<button type="button"{css_attribute} data-action="{action}" data-item="{item}" aria-label="{label}">'
+        f"{text}</button>"
+    )
+
+
+def suggestion_row(suggestion: Suggestion, block_id: str) -> str:
+    item = f"g{suggestion.pk}"
+    surface: str = suggestion.surface  # type: ignore[attr-defined]
+    kind = suggestion.kind
+    if kind == "relation":
+        tail: str = suggestion.tail_surface  # type: ignore[attr-defined]
+        relation_name = suggestion.relation_type.name  # type: ignore[union-attr]
+        content = (
+            f'<span class="surface">{_cut(surface, 40)}</span> <strong>{escape(relation_name)}</strong> '
+            f'<span class="surface">{_cut(tail, 40)}</span>'
+        )
+        key = _filter_key("relation", relation_name, surface, tail)
+        offsets = ""
+    elif kind == "link":
+        entity = suggestion.kb_entity
+        content = (
+            f'<span class="surface">{_cut(surface, 40)}</span> → <span class="kb-name">{escape(entity.name)}</span> '  # type: ignore[union-attr]
+            f"<code>{escape(entity.kb_id)}</code>"  # type: ignore[union-attr]
+        )
+        key = _filter_key("link", surface, entity.name)  # type: ignore[union-attr]
+        offsets = ""
+    else:
+        name = suggestion.entity_type.name  # type: ignore[union-attr]
+        content = f'{_chip(suggestion.entity_type_id, name)} <span class="surface">{_cut(surface, 60)}</span>'
+        key = _filter_key("entity", name, surface)
+        offsets = f' data-start="{suggestion.start}" data-end="{suggestion.end}"'
+    content += f' <span class="score" title="{escape(suggestion.source)}">{suggestion.score:.2f}</span>'
+    return (
+        f'<div class="row suggestion kind-{kind}" data-item="{item}" data-kind="{kind}"{offsets} data-filter="{key}">'
+        f'{_main(item, block_id, content)}<span class="row-actions">'
+        f"{_button('accept', item, 'Accept', '✓', 'ok')}{_button('reject', item, 'Reject', '✕', 'no')}</span></div>"
+    )
+
+
+def span_row(span: Span, block_id: str) -> str:
+    item = f"s{span.pk}"
+    name = span.entity_type.name
+    link = getattr(span, "link", None)
+    content = f'{_chip(span.entity_type_id, name)} <span class="surface">{_cut(span.surface, 60)}</span>'
+    linked_name = ""
+    if link is not None and link.kb_entity is not None:
+        linked_name = link.kb_entity.name
+        kb_id = escape(link.kb_entity.kb_id)
+        content += f' <span class="link-state">→ {escape(linked_name)} <code>{kb_id}</code></span>'
+    elif link is not None:
+        content += ' <span class="link-state nil">NIL</span>'
+    return (
+        f'<div class="row span" data-item="{item}" data-type="{span.entity_type_id}" data-start="{span.start}" '
+        f'data-end="{span.end}" data-filter="{_filter_key(name, span.surface, linked_name)}">'
+        f'{_main(item, block_id, content)}<span class="row-actions">'
+        f"{_button('link', item, 'Link to the KB', '🔗')}{_button('delete', item, 'Delete', '✕', 'no')}</span></div>"
+    )
+
+
+def relation_row(relation: Relation, block_id: str) -> str:
+    item = f"r{relation.pk}"
+    kind = relation.relation_type
+    arrow = f"—{escape(kind.name)}→" if kind.directed else f"↔ {escape(kind.name)} ↔"
+    content = (
+        f'<span class="surface">{_cut(relation.head.surface, 40)}</span> <strong>{arrow}</strong> '
+        f'<span class="surface">{_cut(relation.tail.surface, 40)}</span>'
+    )
+    key = _filter_key(kind.name, relation.head.surface, relation.tail.surface)
+    return (
+        f'<div class="row relation" data-item="{item}" data-head="s{relation.head_id}" data-tail="s{relation.tail_id}" '
+        f'data-directed="{int(kind.directed)}" data-filter="{key}">'
+        f'{_main(item, block_id, content)}<span class="row-actions">'
+        f"{_button('delete-relation', item, 'Delete the relation', '✕', 'no')}</span></div>"
+    )
+
+
+RENDERERS: dict[str, Callable] = {"suggestions": suggestion_row, "spans": span_row, "relations": relation_row}
+
+
+def group(kind: str, rows: BlockRows, *, oob: bool = False, lazy: bool = False) -> SafeString:
+    """One block's rows of one list. A lazy group is an empty placeholder the page fills on demand."""
+    block_id = rows.block.dom_id
+    attributes = f'class="group" id="{kind}-{block_id}" data-block="{rows.block.index}"'
+    if oob:
+        attributes += ' hx-swap-oob="true"'
+    if lazy:
+        return mark_safe(f'<div {attributes} data-lazy="1"></div>')  # noqa: S308 - no user text
+    render = RENDERERS[kind]
+    items = getattr(rows, kind)
+    body = "".join(render(item, block_id) for item in items)
+    return mark_safe(f"<div {attributes}>{body}</div>")  # noqa: S308 - every user string above is escaped
