@@ -9,11 +9,15 @@ import shutil
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
 # Playwright's sync API runs an event loop in the test thread; Django's ORM refuses to run inside one
 # unless told that this is deliberate.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+# Assertions wait for the page; a loaded 2-core CI host can be slow, so give them room (they pass at once
+# when the page is right, so a long limit costs nothing).
+expect.set_options(timeout=15_000)
 
 CHROMIUM = os.environ.get("ANNOTATOR_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 CHROMIUM_ARGS = [
