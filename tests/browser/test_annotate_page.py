@@ -341,3 +341,17 @@ def test_a_page_of_hostile_text_runs_nothing_and_shows_it_literally(page, log_in
     page.wait_for_timeout(300)
     page.goto("/projects/")  # still logged in: the injected hx-post to logout never ran
     assert "/accounts/login/" not in page.url
+
+
+def test_the_side_list_filters_and_each_row_jumps_to_its_place(page, log_in, world):
+    naryshkin = add_span(world, offsets_of("Sergey Naryshkin"), world["person"])
+    minsk = add_span(world, offsets_of("Minsk"), world["gpe"])
+    open_annotate(page, log_in, world["article"])
+    page.locator("#filter").fill("gpe")
+    expect(page.locator(f'.row[data-item="s{naryshkin.pk}"]')).to_be_hidden()
+    expect(page.locator(f'.row[data-item="s{minsk.pk}"]')).to_be_visible()
+    page.locator(f'.row[data-item="s{minsk.pk}"] .row-main').click()
+    expect(page.locator(f'#text mark.current[data-item="s{minsk.pk}"]')).to_have_count(1)
+    expect(page.locator("#announce")).to_have_text("GPE Minsk")
+    page.locator("#filter").fill("")
+    expect(page.locator(f'.row[data-item="s{naryshkin.pk}"]')).to_be_visible()
