@@ -20,5 +20,6 @@ urlpatterns = [
     path("articles/", include("annotator.articles.urls")),
     path("", include("annotator.review.urls")),
     path("api/v1/", include("annotator.api.urls")),
+    path("account/tokens/", include("annotator.api.page_urls")),
     path("admin/", admin.site.urls),
 ]

@@ -10,6 +10,7 @@ from rest_framework import generics
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from annotator.api.access import projects_for
 from annotator.api.serializers import ProjectDetailSerializer, ProjectSerializer
 from annotator.core.middleware import POLICY
 from annotator.projects.models import Project
@@ -24,7 +25,7 @@ class ProjectList(generics.ListAPIView):
     serializer_class = ProjectSerializer
 
     def get_queryset(self) -> QuerySet[Project]:
-        return Project.objects.visible_to(self.request.user).with_role_of(self.request.user)
+        return projects_for(self.request).with_role_of(self.request.user)
 
 
 @method_decorator(login_not_required, name="dispatch")
@@ -35,7 +36,7 @@ class ProjectDetail(generics.RetrieveAPIView):
 
     def get_queryset(self) -> QuerySet[Project]:
         return (
-            Project.objects.visible_to(self.request.user)
+            projects_for(self.request)
             .with_role_of(self.request.user)
             .prefetch_related("entity_types", "relation_types__head_types", "relation_types__tail_types")
         )

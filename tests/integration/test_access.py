@@ -28,13 +28,82 @@ def routes(patterns=None, namespace="", converters=frozenset()):
             yield f"{namespace}{pattern.name}", frozenset(params)
 
 
+def member_objects(news):
+    """A span pair, a relation and a decision in the member's set, made once per test."""
+    from annotator.annotations.models import Relation, Span
+    from annotator.annotations.services import create_relation, create_span
+    from annotator.suggestions.models import Decision
+    from annotator.suggestions.services import reject_suggestion
+    from tests.factories import SuggestionFactory
+
+    def span_at(start, end, entity_type):
+        found = Span.objects.filter(annotation_set=news.annotation_set, start=start, end=end).first()
+        return found or create_span(
+            annotation_set=news.annotation_set,
+            start=start,
+            end=end,
+            entity_type=entity_type,
+            by=news.annotator,
+            expected_version=news.annotation_set.version,
+        )
+
+    head, tail = span_at(0, 16, news.person), span_at(25, 30, news.gpe)
+    relation = Relation.objects.filter(annotation_set=news.annotation_set).first() or create_relation(
+        annotation_set=news.annotation_set,
+        head=head,
+        tail=tail,
+        relation_type=news.visited,
+        by=news.annotator,
+        expected_version=news.annotation_set.version,
+    )
+    decision = Decision.objects.filter(annotation_set=news.annotation_set).first() or reject_suggestion(
+        suggestion=SuggestionFactory(article=news.article, start=34, end=42, entity_type=news.date),
+        annotation_set=news.annotation_set,
+        by=news.annotator,
+        expected_version=news.annotation_set.version,
+    )
+    return head, tail, relation, decision
+
+
+# Which object a route's `pk` means, by the route's name.
+PK_OF = {
+    "api:project-detail": lambda news, objects: news.project.pk,
+    "api:article-detail": lambda news, objects: news.article.pk,
+    "api:article-sets": lambda news, objects: news.article.pk,
+    "api:set-detail": lambda news, objects: news.annotation_set.pk,
+    "api:set-submit": lambda news, objects: news.annotation_set.pk,
+    "api:set-reopen": lambda news, objects: news.annotation_set.pk,
+    "api:set-spans": lambda news, objects: news.annotation_set.pk,
+    "api:set-relations": lambda news, objects: news.annotation_set.pk,
+    "api:set-decisions": lambda news, objects: news.annotation_set.pk,
+    "api:span-detail": lambda news, objects: objects[0].pk,
+    "api:span-link": lambda news, objects: objects[0].pk,
+    "api:relation-detail": lambda news, objects: objects[2].pk,
+    "api:decision-detail": lambda news, objects: objects[3].pk,
+    "api:token-detail": lambda news, objects: member_token(news).pk,
+}
+
+
+def member_token(news):
+    """An API token of the member: tokens belong to a user, and are just as invisible to anyone else."""
+    from annotator.api.models import ApiToken
+    from annotator.api.tokens import create_token
+
+    return (
+        ApiToken.objects.filter(user=news.annotator).first()
+        or create_token(user=news.annotator, name="ci")[0]
+    )
+
+
 def object_ids(news, name, params):
     """The kwargs that point a route at the news project's objects."""
     ids = {"project_id": news.project.pk, "article_id": news.article.pk}
-    if name in ("api:project-detail",):
-        ids["pk"] = news.project.pk
+    if "pk" in params and name in PK_OF:
+        ids["pk"] = PK_OF[name](news, member_objects(news))
     if name == "review:act":
         ids["action"] = "accept"
+    if "token_id" in params:
+        ids["token_id"] = member_token(news).pk
     unknown = params - ids.keys()
     assert not unknown, f"Map the id parameter(s) {sorted(unknown)} of {name} in object_ids()."
     return {param: ids[param] for param in params}
@@ -42,25 +111,9 @@ def object_ids(news, name, params):
 
 def query_for(news, name):
     """Query parameters some GET views need to point at an object of the member's annotation set."""
-    from annotator.annotations.models import Span
-    from annotator.annotations.services import create_span
-
     if name not in ("review:candidates", "review:relation_types"):
         return ""
-    spans = []
-    for (start, end), entity_type in (((0, 16), news.person), ((25, 30), news.gpe)):
-        span = Span.objects.filter(annotation_set=news.annotation_set, start=start, end=end).first()
-        if span is None:
-            span = create_span(
-                annotation_set=news.annotation_set,
-                start=start,
-                end=end,
-                entity_type=entity_type,
-                by=news.annotator,
-                expected_version=news.annotation_set.version,
-            )
-        spans.append(span)
-    head, tail = spans
+    head, tail, _, _ = member_objects(news)
     return f"?span={head.pk}" if name == "review:candidates" else f"?head={head.pk}&tail={tail.pk}"
 
 
@@ -71,9 +124,11 @@ def scoped_routes(news):
 
 
 def fetch(client, url):
-    response = client.get(url)
-    if response.status_code == 405:
-        response = client.post(url, {})
+    """The route's answer to the first method it takes. Writes carry no If-Match or data, so none succeed."""
+    for method in ("get", "post", "patch", "put", "delete"):
+        response = getattr(client, method)(url, {}) if method == "post" else getattr(client, method)(url)
+        if response.status_code != 405:
+            return response
     return response
 
 

@@ -1,0 +1,162 @@
+"""How articles, annotation sets and their contents look in the API. Offsets are Unicode code points."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from annotator.annotations.models import AnnotationSet, EntityLink, Relation, Span
+from annotator.articles.models import Article
+from annotator.suggestions.models import Decision, Verdict
+
+OFFSETS = "Half-open Unicode code point offsets into the article text, as Python slices it."
+
+
+class ArticleSerializer(serializers.ModelSerializer[Article]):
+    class Meta:
+        model = Article
+        fields = [
+            "id",
+            "project",
+            "external_id",
+            "title",
+            "metadata",
+            "content_hash",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class ArticleDetailSerializer(ArticleSerializer):
+    class Meta(ArticleSerializer.Meta):
+        fields = [*ArticleSerializer.Meta.fields, "text"]
+
+
+class LinkSerializer(serializers.ModelSerializer[EntityLink]):
+    kb_id = serializers.CharField(source="kb_entity.kb_id", allow_null=True, default=None, read_only=True)
+    name = serializers.CharField(source="kb_entity.name", allow_null=True, default=None, read_only=True)
+    nil = serializers.BooleanField(source="is_nil", read_only=True, help_text="Known not to be in the KB.")
+
+    class Meta:
+        model = EntityLink
+        fields = ["kb_entity", "kb_id", "name", "nil"]
+
+
+class SpanSerializer(serializers.ModelSerializer[Span]):
+    type = serializers.CharField(source="entity_type.name", read_only=True)
+    text = serializers.CharField(source="surface", read_only=True, help_text="Equals text[start:end].")
+    link = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Span
+        fields = ["id", "start", "end", "type", "entity_type", "text", "link"]
+        extra_kwargs = {"start": {"help_text": OFFSETS}}
+
+    @extend_schema_field(LinkSerializer(allow_null=True))
+    def get_link(self, span: Span) -> dict[str, Any] | None:
+        link = getattr(span, "link", None)
+        return None if link is None else LinkSerializer(link).data
+
+
+class RelationSerializer(serializers.ModelSerializer[Relation]):
+    type = serializers.CharField(source="relation_type.name", read_only=True)
+
+    class Meta:
+        model = Relation
+        fields = ["id", "head", "tail", "type", "relation_type"]
+
+
+class DecisionSerializer(serializers.ModelSerializer[Decision]):
+    class Meta:
+        model = Decision
+        fields = ["id", "suggestion", "verdict", "span", "relation", "link", "result", "created_at"]
+
+
+class AnnotationSetSerializer(serializers.ModelSerializer[AnnotationSet]):
+    annotator = serializers.CharField(
+        source="annotator.username", allow_null=True, default=None, read_only=True
+    )
+
+    class Meta:
+        model = AnnotationSet
+        fields = [
+            "id",
+            "article",
+            "kind",
+            "name",
+            "annotator",
+            "status",
+            "version",
+            "guideline_version",
+            "updated_at",
+        ]
+
+
+class AnnotationSetDetailSerializer(AnnotationSetSerializer):
+    spans = SpanSerializer(many=True, read_only=True)
+    relations = RelationSerializer(many=True, read_only=True)
+
+    class Meta(AnnotationSetSerializer.Meta):
+        fields = [*AnnotationSetSerializer.Meta.fields, "spans", "relations"]
+
+
+# Requests
+
+
+class SpanCreateSerializer(serializers.Serializer):
+    start = serializers.IntegerField(min_value=0, help_text=OFFSETS)
+    end = serializers.IntegerField(min_value=1)
+    type = serializers.CharField(help_text="The entity type's name, e.g. PERSON.")
+    text = serializers.CharField(
+        required=False,
+        trim_whitespace=False,
+        help_text="If given, must equal text[start:end] (a safety check).",
+    )
+
+
+class SpanChangeSerializer(serializers.Serializer):
+    start = serializers.IntegerField(min_value=0, required=False)
+    end = serializers.IntegerField(min_value=1, required=False)
+    type = serializers.CharField(required=False)
+    text = serializers.CharField(required=False, trim_whitespace=False)
+
+
+class LinkWriteSerializer(serializers.Serializer):
+    kb_entity = serializers.IntegerField(
+        allow_null=True, help_text="A KB entity of the project; null marks the span NIL (not in the KB)."
+    )
+
+
+class RelationCreateSerializer(serializers.Serializer):
+    head = serializers.IntegerField(help_text="A span of this set.")
+    tail = serializers.IntegerField(help_text="A span of this set.")
+    type = serializers.CharField(
+        help_text="The relation type's name; the schema must allow it for the two spans."
+    )
+
+
+class DecisionCreateSerializer(serializers.Serializer):
+    suggestion = serializers.IntegerField()
+    verdict = serializers.ChoiceField(choices=Verdict.choices)
+    start = serializers.IntegerField(min_value=0, required=False, help_text="Corrected entities: new start.")
+    end = serializers.IntegerField(min_value=1, required=False, help_text="Corrected entities: new end.")
+    type = serializers.CharField(required=False, help_text="Corrected entities: another entity type.")
+    relation_type = serializers.CharField(
+        required=False, help_text="Corrected relations: another relation type."
+    )
+    kb_entity = serializers.IntegerField(required=False, help_text="Corrected links: another KB entity.")
+    nil = serializers.BooleanField(required=False, default=False, help_text="Corrected links: NIL.")
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The one shape of every error the API returns."""
+
+    class Body(serializers.Serializer):
+        code = serializers.CharField()
+        message = serializers.CharField()
+        # DRF's metaclass moves declared fields off the class, so this name does not shadow `.fields`.
+        fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))  # type: ignore[assignment]
+
+    error = Body()

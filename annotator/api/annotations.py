@@ -1,0 +1,512 @@
+"""The API over articles and annotation sets: read them, and change sets through the same services as the pages.
+
+Writes to a set (its spans, links, relations, decisions, status) take `If-Match` with the set's ETag
+(its version, e.g. `"7"`): a stale one answers 412 and writes nothing, a missing one 428. Every answer
+about a set carries its current ETag. Ids in URLs and bodies that belong to a project the request
+cannot reach answer 404, as if they did not exist.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.contrib.auth.decorators import login_not_required
+from django.db.models import Prefetch, Q, QuerySet
+from django.shortcuts import get_object_or_404
+from django.utils.dateparse import parse_datetime
+from django.utils.decorators import method_decorator
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, generics, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotator.annotations import services
+from annotator.annotations.models import AnnotationSet, Relation, Span
+from annotator.api.access import check_can_edit, projects_for, user_of, visible_sets
+from annotator.api.annotation_serializers import (
+    AnnotationSetDetailSerializer,
+    AnnotationSetSerializer,
+    ArticleDetailSerializer,
+    ArticleSerializer,
+    DecisionCreateSerializer,
+    DecisionSerializer,
+    ErrorSerializer,
+    LinkWriteSerializer,
+    RelationCreateSerializer,
+    RelationSerializer,
+    SpanChangeSerializer,
+    SpanCreateSerializer,
+    SpanSerializer,
+)
+from annotator.articles.models import Article, ArticleStatus
+from annotator.kb.models import KBEntity
+from annotator.projects.models import EntityType, RelationType
+from annotator.suggestions import services as decisions
+from annotator.suggestions.models import Decision, Suggestion, Verdict
+
+ERRORS = {
+    400: OpenApiResponse(ErrorSerializer, description="The request is not valid; `fields` says where."),
+    401: OpenApiResponse(
+        ErrorSerializer, description="No credentials, or a token that is invalid, expired or revoked."
+    ),
+    403: OpenApiResponse(ErrorSerializer, description="Your role or your token's scope does not allow this."),
+    404: OpenApiResponse(ErrorSerializer, description="No such object in the projects you can reach."),
+}
+WRITE_ERRORS = {
+    **ERRORS,
+    409: OpenApiResponse(ErrorSerializer, description="The set is submitted or curated: reopen it first."),
+    412: OpenApiResponse(
+        ErrorSerializer, description="If-Match is stale: the set changed. Nothing was written."
+    ),
+    428: OpenApiResponse(ErrorSerializer, description="If-Match is missing: send the set's ETag."),
+}
+IF_MATCH = OpenApiParameter(
+    "If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True,
+    description='The ETag of the annotation set you are changing, e.g. "7".',
+)  # fmt: skip
+
+
+class PreconditionRequired(exceptions.APIException):
+    status_code = 428
+    default_detail = 'Send the annotation set\'s ETag in an If-Match header (e.g. If-Match: "7").'
+    default_code = "precondition_required"
+
+
+def expected_version(request: Request) -> int:
+    header = request.headers.get("If-Match", "").strip()
+    if not header:
+        raise PreconditionRequired()
+    found = re.fullmatch(r'(?:W/)?"?(\d+)"?', header)
+    if found is None:
+        raise exceptions.ValidationError({"If-Match": [f'{header!r} is not an ETag of this API (like "7").']})
+    return int(found.group(1))
+
+
+def etag(annotation_set: AnnotationSet) -> str:
+    return f'"{annotation_set.version}"'
+
+
+def with_etag(response: Response, annotation_set: AnnotationSet) -> Response:
+    response["ETag"] = etag(annotation_set)
+    return response
+
+
+def in_project(queryset: QuerySet[Any], value: Any, what: str) -> Any:
+    """A body's reference to an object of the set's project; anything else does not exist (404)."""
+    found = queryset.filter(pk=value).first() if isinstance(value, int) else None
+    if found is None:
+        raise exceptions.NotFound(f"No such {what}.")
+    return found
+
+
+def named(model: type[EntityType] | type[RelationType], project_id: int, name: str, field: str) -> Any:
+    found = model.objects.filter(project_id=project_id, name=name).first()
+    if found is None:
+        raise exceptions.ValidationError(
+            {field: [f"This project has no {model._meta.verbose_name} named {name!r}."]}
+        )
+    return found
+
+
+api_view = method_decorator(login_not_required, name="dispatch")
+
+
+def _set_for_writing(request: Request, set_id: int) -> AnnotationSet:
+    annotation_set = get_object_or_404(visible_sets(request).select_related("article"), pk=set_id)
+    check_can_edit(request, annotation_set)
+    return annotation_set
+
+
+def _set_detail(annotation_set: AnnotationSet) -> AnnotationSet:
+    return (
+        AnnotationSet.objects.select_related("annotator")
+        .prefetch_related(
+            Prefetch("spans", queryset=Span.objects.select_related("entity_type", "link__kb_entity")),
+            Prefetch("relations", queryset=Relation.objects.select_related("relation_type")),
+        )
+        .get(pk=annotation_set.pk)
+    )
+
+
+# Articles
+
+
+@api_view
+class ArticleList(generics.ListAPIView):
+    """The articles of a project, by id. Filters: `q` (title or external id), `status`, `external_id`,
+    `updated_since` (ISO 8601), `ids` (comma-separated)."""
+
+    serializer_class = ArticleSerializer
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("q", str, description="Words of the title or the external id."),
+            OpenApiParameter("status", str, enum=ArticleStatus.values),
+            OpenApiParameter("external_id", str),
+            OpenApiParameter("updated_since", OpenApiTypes.DATETIME),
+            OpenApiParameter("ids", str, description="Comma-separated article ids."),
+        ],
+        responses={200: ArticleSerializer(many=True), **ERRORS},
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[Article]:
+        if getattr(self, "swagger_fake_view", False):  # the schema generator has no project
+            return Article.objects.none()
+        project = get_object_or_404(projects_for(self.request), pk=self.kwargs["project_id"])
+        articles = Article.objects.filter(project=project).defer("text")
+        params = self.request.query_params
+        if query := params.get("q", "").strip():
+            articles = articles.filter(Q(title__icontains=query) | Q(external_id__icontains=query))
+        if external_id := params.get("external_id"):
+            articles = articles.filter(external_id=external_id)
+        if since := params.get("updated_since"):
+            moment = parse_datetime(since)
+            if moment is None:
+                raise exceptions.ValidationError(
+                    {"updated_since": [f"{since!r} is not an ISO 8601 date and time."]}
+                )
+            articles = articles.filter(updated_at__gte=moment)
+        if ids := params.get("ids"):
+            if not re.fullmatch(r"\d+(,\d+)*", ids):
+                raise exceptions.ValidationError({"ids": ["Give ids as numbers separated by commas."]})
+            articles = articles.filter(pk__in=[int(i) for i in ids.split(",")])
+        if wanted := params.get("status"):
+            if wanted not in ArticleStatus.values:
+                raise exceptions.ValidationError(
+                    {"status": [f"Status is one of {', '.join(ArticleStatus.values)}."]}
+                )
+            articles = articles.with_status().filter(status=wanted)  # type: ignore[misc]
+        return articles
+
+
+@api_view
+class ArticleDetail(generics.RetrieveAPIView):
+    """One article with its text."""
+
+    serializer_class = ArticleDetailSerializer
+
+    @extend_schema(responses={200: ArticleDetailSerializer, **ERRORS})
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[Article]:
+        return Article.objects.filter(project__in=projects_for(self.request))
+
+
+@api_view
+class ArticleSets(APIView):
+    @extend_schema(
+        summary="The annotation sets of an article you can see",
+        responses={200: AnnotationSetSerializer(many=True), **ERRORS},
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        article = get_object_or_404(Article.objects.filter(project__in=projects_for(request)), pk=pk)
+        sets = (
+            visible_sets(request).filter(article=article).select_related("annotator").order_by("kind", "id")
+        )
+        return Response(AnnotationSetSerializer(sets, many=True).data)
+
+    @extend_schema(
+        summary="Your own annotation set of the article, made if you have none",
+        request=None,
+        responses={200: AnnotationSetSerializer, 201: AnnotationSetSerializer, **ERRORS},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        article = get_object_or_404(Article.objects.filter(project__in=projects_for(request)), pk=pk)
+        existed = AnnotationSet.objects.filter(article=article, annotator=user_of(request)).exists()
+        annotation_set = services.get_or_create_own_set(article=article, user=user_of(request))
+        code = status.HTTP_200_OK if existed else status.HTTP_201_CREATED
+        return with_etag(Response(AnnotationSetSerializer(annotation_set).data, status=code), annotation_set)
+
+
+# Sets
+
+
+@api_view
+class SetDetail(APIView):
+    @extend_schema(
+        summary="An annotation set with its spans (and their links) and relations",
+        responses={
+            200: AnnotationSetDetailSerializer,
+            304: OpenApiResponse(description="Unchanged."),
+            **ERRORS,
+        },
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        annotation_set = get_object_or_404(visible_sets(request), pk=pk)
+        if request.headers.get("If-None-Match") == etag(annotation_set):
+            return with_etag(Response(status=status.HTTP_304_NOT_MODIFIED), annotation_set)
+        data = AnnotationSetDetailSerializer(_set_detail(annotation_set)).data
+        return with_etag(Response(data), annotation_set)
+
+
+def _set_action(summary: str, request_serializer: Any = None, response: Any = AnnotationSetSerializer) -> Any:
+    return extend_schema(
+        summary=summary,
+        parameters=[IF_MATCH],
+        request=request_serializer,
+        responses={200: response, **WRITE_ERRORS},
+    )
+
+
+@api_view
+class SetSubmit(APIView):
+    @_set_action("Submit the set (gold: mark it curated); it then takes no edits until reopened")
+    def post(self, request: Request, pk: int) -> Response:
+        annotation_set = _set_for_writing(request, pk)
+        services.submit_set(
+            annotation_set=annotation_set, by=user_of(request), expected_version=expected_version(request)
+        )
+        return with_etag(Response(AnnotationSetSerializer(annotation_set).data), annotation_set)
+
+
+@api_view
+class SetReopen(APIView):
+    @_set_action("Reopen a submitted or curated set")
+    def post(self, request: Request, pk: int) -> Response:
+        annotation_set = _set_for_writing(request, pk)
+        services.reopen_set(
+            annotation_set=annotation_set, by=user_of(request), expected_version=expected_version(request)
+        )
+        return with_etag(Response(AnnotationSetSerializer(annotation_set).data), annotation_set)
+
+
+# Spans and links
+
+
+@api_view
+class SetSpans(APIView):
+    @extend_schema(
+        summary="Add a span",
+        parameters=[IF_MATCH],
+        request=SpanCreateSerializer,
+        responses={201: SpanSerializer, **WRITE_ERRORS},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        annotation_set = _set_for_writing(request, pk)
+        body = SpanCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        span = services.create_span(
+            annotation_set=annotation_set,
+            start=data["start"],
+            end=data["end"],
+            entity_type=named(EntityType, annotation_set.article.project_id, data["type"], "type"),
+            surface=data.get("text"),
+            by=user_of(request),
+            expected_version=expected_version(request),
+        )
+        return with_etag(Response(SpanSerializer(span).data, status=status.HTTP_201_CREATED), annotation_set)
+
+
+def _span_for_writing(request: Request, pk: int) -> Span:
+    span = get_object_or_404(
+        Span.objects.filter(annotation_set__in=visible_sets(request)).select_related(
+            "entity_type", "annotation_set__article"
+        ),
+        pk=pk,
+    )
+    check_can_edit(request, span.annotation_set)
+    return span
+
+
+@api_view
+class SpanDetail(APIView):
+    @_set_action(
+        "Change a span's boundaries or type; its link and relations stay",
+        SpanChangeSerializer,
+        SpanSerializer,
+    )
+    def patch(self, request: Request, pk: int) -> Response:
+        span = _span_for_writing(request, pk)
+        body = SpanChangeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        entity_type = None
+        if "type" in data:
+            entity_type = named(EntityType, span.annotation_set.article.project_id, data["type"], "type")
+        services.change_span(
+            span=span,
+            start=data.get("start"),
+            end=data.get("end"),
+            entity_type=entity_type,
+            surface=data.get("text"),
+            by=user_of(request),
+            expected_version=expected_version(request),
+        )
+        return with_etag(Response(SpanSerializer(span).data), span.annotation_set)
+
+    @extend_schema(
+        summary="Delete a span with its link and relations",
+        parameters=[IF_MATCH],
+        responses={204: None, **WRITE_ERRORS},
+    )
+    def delete(self, request: Request, pk: int) -> Response:
+        span = _span_for_writing(request, pk)
+        services.delete_span(span=span, by=user_of(request), expected_version=expected_version(request))
+        return with_etag(Response(status=status.HTTP_204_NO_CONTENT), span.annotation_set)
+
+
+@api_view
+class SpanLink(APIView):
+    @_set_action(
+        "Link a span to a KB entity, or mark it NIL with kb_entity: null", LinkWriteSerializer, SpanSerializer
+    )
+    def put(self, request: Request, pk: int) -> Response:
+        span = _span_for_writing(request, pk)
+        body = LinkWriteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        kb_entity = None
+        if body.validated_data["kb_entity"] is not None:
+            entities = KBEntity.objects.filter(
+                knowledge_base__project_id=span.annotation_set.article.project_id
+            )
+            kb_entity = in_project(entities, body.validated_data["kb_entity"], "KB entity")
+        services.link_span(
+            span=span, kb_entity=kb_entity, by=user_of(request), expected_version=expected_version(request)
+        )
+        span = Span.objects.select_related("entity_type", "link__kb_entity").get(pk=span.pk)
+        return with_etag(Response(SpanSerializer(span).data), _fresh(span.annotation_set_id))
+
+    @extend_schema(
+        summary="Remove a span's link", parameters=[IF_MATCH], responses={204: None, **WRITE_ERRORS}
+    )
+    def delete(self, request: Request, pk: int) -> Response:
+        span = _span_for_writing(request, pk)
+        services.unlink_span(span=span, by=user_of(request), expected_version=expected_version(request))
+        return with_etag(Response(status=status.HTTP_204_NO_CONTENT), span.annotation_set)
+
+
+def _fresh(set_id: int) -> AnnotationSet:
+    return AnnotationSet.objects.get(pk=set_id)
+
+
+# Relations
+
+
+@api_view
+class SetRelations(APIView):
+    @extend_schema(
+        summary="Relate two spans of the set",
+        parameters=[IF_MATCH],
+        request=RelationCreateSerializer,
+        responses={201: RelationSerializer, **WRITE_ERRORS},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        annotation_set = _set_for_writing(request, pk)
+        body = RelationCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        project_id = annotation_set.article.project_id
+        spans = Span.objects.filter(annotation_set__in=visible_sets(request)).select_related("entity_type")
+        relation = services.create_relation(
+            annotation_set=annotation_set,
+            head=in_project(spans, data["head"], "span"),
+            tail=in_project(spans, data["tail"], "span"),
+            relation_type=named(RelationType, project_id, data["type"], "type"),
+            by=user_of(request),
+            expected_version=expected_version(request),
+        )
+        return with_etag(
+            Response(RelationSerializer(relation).data, status=status.HTTP_201_CREATED), annotation_set
+        )
+
+
+@api_view
+class RelationDetail(APIView):
+    @extend_schema(summary="Delete a relation", parameters=[IF_MATCH], responses={204: None, **WRITE_ERRORS})
+    def delete(self, request: Request, pk: int) -> Response:
+        relation = get_object_or_404(
+            Relation.objects.filter(annotation_set__in=visible_sets(request)).select_related(
+                "annotation_set__article"
+            ),
+            pk=pk,
+        )
+        check_can_edit(request, relation.annotation_set)
+        services.delete_relation(
+            relation=relation, by=user_of(request), expected_version=expected_version(request)
+        )
+        return with_etag(Response(status=status.HTTP_204_NO_CONTENT), relation.annotation_set)
+
+
+# Decisions on suggestions
+
+
+@api_view
+class SetDecisions(APIView):
+    @extend_schema(
+        summary="Accept, correct or reject a suggestion in this set",
+        parameters=[IF_MATCH],
+        request=DecisionCreateSerializer,
+        responses={201: DecisionSerializer, **WRITE_ERRORS},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        annotation_set = _set_for_writing(request, pk)
+        body = DecisionCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        project_id = annotation_set.article.project_id
+        suggestion = in_project(
+            Suggestion.objects.filter(article__project_id=project_id).select_related(
+                "entity_type", "tail_entity_type", "relation_type", "kb_entity"
+            ),
+            data["suggestion"],
+            "suggestion",
+        )
+        common = {
+            "suggestion": suggestion,
+            "annotation_set": annotation_set,
+            "by": user_of(request),
+            "expected_version": expected_version(request),
+        }
+        if data["verdict"] == Verdict.ACCEPTED:
+            decision = decisions.accept_suggestion(**common)
+        elif data["verdict"] == Verdict.REJECTED:
+            decision = decisions.reject_suggestion(**common)
+        else:
+            decision = decisions.correct_suggestion(**common, **_corrections(data, project_id))
+        return with_etag(
+            Response(DecisionSerializer(decision).data, status=status.HTTP_201_CREATED), annotation_set
+        )
+
+
+def _corrections(data: dict[str, Any], project_id: int) -> dict[str, Any]:
+    changes: dict[str, Any] = {
+        "start": data.get("start"),
+        "end": data.get("end"),
+        "nil": data.get("nil", False),
+    }
+    if "type" in data:
+        changes["entity_type"] = named(EntityType, project_id, data["type"], "type")
+    if "relation_type" in data:
+        changes["relation_type"] = named(RelationType, project_id, data["relation_type"], "relation_type")
+    if "kb_entity" in data:
+        entities = KBEntity.objects.filter(knowledge_base__project_id=project_id)
+        changes["kb_entity"] = in_project(entities, data["kb_entity"], "KB entity")
+    return changes
+
+
+@api_view
+class DecisionDetail(APIView):
+    @extend_schema(
+        summary="Undo a decision: remove it and exactly the annotations it created",
+        parameters=[IF_MATCH],
+        responses={204: None, **WRITE_ERRORS},
+    )
+    def delete(self, request: Request, pk: int) -> Response:
+        decision = get_object_or_404(
+            Decision.objects.filter(annotation_set__in=visible_sets(request)).select_related(
+                "annotation_set__article"
+            ),
+            pk=pk,
+        )
+        check_can_edit(request, decision.annotation_set)
+        decisions.undo_decision(
+            decision=decision, by=user_of(request), expected_version=expected_version(request)
+        )
+        return with_etag(Response(status=status.HTTP_204_NO_CONTENT), decision.annotation_set)

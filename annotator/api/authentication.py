@@ -1,0 +1,43 @@
+"""`Authorization: Bearer <token>` for API clients; sessions keep working for the pages' own calls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import authentication, exceptions
+from rest_framework.request import Request
+
+from annotator.api.models import ApiToken
+from annotator.api.tokens import TokenError, check_token
+
+
+class BearerTokenAuthentication(authentication.BaseAuthentication):
+    keywords = ("bearer", "token")
+
+    def authenticate(self, request: Request) -> tuple[Any, ApiToken] | None:
+        header = authentication.get_authorization_header(request).decode("latin-1").split()
+        if not header or header[0].lower() not in self.keywords:
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed("Give the token as: Authorization: Bearer <token>.")
+        try:
+            token = check_token(header[1])
+        except TokenError as error:
+            raise exceptions.AuthenticationFailed(error.message) from None
+        return token.user, token
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="api"'
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    target_class = BearerTokenAuthentication
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API token made on the Tokens page or with POST /api/v1/tokens/.",
+        }

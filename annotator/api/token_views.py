@@ -1,0 +1,142 @@
+"""API tokens: the REST endpoints and the page where people manage theirs. A token's secret is shown once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth.decorators import login_not_required
+from django.db.models import QuerySet
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.decorators import method_decorator
+from django.views.decorators.http import require_http_methods, require_POST
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from annotator.api.access import token_of, user_of
+from annotator.api.annotation_serializers import ErrorSerializer
+from annotator.api.models import ApiToken, Scope
+from annotator.api.tokens import TokenError, create_token, revoke_token
+from annotator.core.http import AuthedRequest
+from annotator.projects.models import Project
+
+
+class TokenSerializer(serializers.ModelSerializer[ApiToken]):
+    usable = serializers.BooleanField(source="is_usable", read_only=True)
+
+    class Meta:
+        model = ApiToken
+        fields = [
+            "id",
+            "name",
+            "prefix",
+            "scope",
+            "project",
+            "created_at",
+            "expires_at",
+            "last_used_at",
+            "revoked_at",
+            "usable",
+        ]
+        read_only_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
+
+
+class NewTokenSerializer(TokenSerializer):
+    token = serializers.CharField(
+        read_only=True, help_text="The secret. It is shown this once and never again."
+    )
+
+    class Meta(TokenSerializer.Meta):
+        fields = [*TokenSerializer.Meta.fields, "token"]
+
+
+@method_decorator(login_not_required, name="dispatch")
+class TokenList(generics.ListAPIView):
+    """Your API tokens (never their secrets)."""
+
+    serializer_class = TokenSerializer
+
+    def get_queryset(self) -> QuerySet[ApiToken]:
+        if getattr(self, "swagger_fake_view", False):  # the schema generator has no user
+            return ApiToken.objects.none()
+        return ApiToken.objects.filter(user=user_of(self.request))
+
+    @extend_schema(
+        summary="Make a token",
+        request=TokenSerializer,
+        responses={
+            201: NewTokenSerializer,
+            400: OpenApiResponse(ErrorSerializer),
+            401: OpenApiResponse(ErrorSerializer),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        body = TokenSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        token, secret = create_token(
+            user=user_of(request),
+            name=data["name"],
+            scope=data.get("scope", Scope.READ),
+            project=data.get("project"),
+            expires_at=data.get("expires_at"),
+            issued_by=token_of(request),
+        )
+        return Response({**TokenSerializer(token).data, "token": secret}, status=status.HTTP_201_CREATED)
+
+
+@method_decorator(login_not_required, name="dispatch")
+class TokenDetail(generics.RetrieveDestroyAPIView):
+    """One of your tokens; DELETE revokes it at once."""
+
+    serializer_class = TokenSerializer
+
+    def get_queryset(self) -> QuerySet[ApiToken]:
+        if getattr(self, "swagger_fake_view", False):  # the schema generator has no user
+            return ApiToken.objects.none()
+        return ApiToken.objects.filter(user=user_of(self.request))
+
+    def perform_destroy(self, instance: ApiToken) -> None:
+        revoke_token(instance)
+
+
+# The page
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    scope = forms.ChoiceField(choices=Scope.choices, initial=Scope.READ)
+    project = forms.ModelChoiceField(
+        queryset=Project.objects.none(), required=False, empty_label="All my projects"
+    )
+    expires_at = forms.DateTimeField(
+        required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), label="Expires"
+    )
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["project"].queryset = Project.objects.visible_to(user)  # type: ignore[attr-defined]
+
+
+@require_http_methods(["GET", "POST"])
+def tokens_page(request: AuthedRequest) -> HttpResponse:
+    form = TokenForm(request.POST or None, user=request.user)
+    secret = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            _, secret = create_token(user=request.user, **form.cleaned_data)
+        except TokenError as error:
+            form.add_error(error.field, error.message)
+        else:
+            form = TokenForm(user=request.user)
+    tokens = ApiToken.objects.filter(user=request.user).select_related("project")
+    return render(request, "api/tokens.html", {"form": form, "tokens": tokens, "secret": secret})
+
+
+@require_POST
+def revoke_page(request: AuthedRequest, token_id: int) -> HttpResponse:
+    revoke_token(get_object_or_404(ApiToken.objects.filter(user=request.user), pk=token_id))
+    return redirect("tokens:list")

@@ -1,0 +1,92 @@
+"""Making, checking and revoking API tokens."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from django.utils import timezone
+
+from annotator.api.models import TOKEN_PREFIX, ApiToken, Scope, digest
+from annotator.core.errors import DomainError
+from annotator.projects.models import Project
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+# How often last_used_at is written: often enough to tell a live token from a dead one, not on every call.
+LAST_USED_RESOLUTION_SECONDS = 60
+
+
+class TokenError(DomainError):
+    code = "invalid_token"
+
+
+def create_token(
+    *,
+    user: User,
+    name: str,
+    scope: str = Scope.READ,
+    project: Project | None = None,
+    expires_at: datetime | None = None,
+    issued_by: ApiToken | None = None,
+) -> tuple[ApiToken, str]:
+    """Make a token; return it with its secret, which is never shown again.
+
+    A token used to make another cannot give it more than it has itself.
+    """
+    name = name.strip()
+    if not name:
+        raise TokenError("Give the token a name, so that you can tell it apart later.", field="name")
+    if scope not in Scope.values:
+        raise TokenError(f"The scope must be one of {', '.join(Scope.values)}.", field="scope")
+    if expires_at is not None and expires_at <= timezone.now():
+        raise TokenError("The expiry date is already past.", field="expires_at")
+    if project is not None and not Project.objects.visible_to(user).filter(pk=project.pk).exists():
+        raise TokenError("You are not a member of that project.", field="project")
+    if issued_by is not None:
+        if scope == Scope.WRITE and not issued_by.can_write:
+            raise TokenError("A read-only token cannot make a token that writes.", field="scope")
+        if issued_by.project_id is not None and (project is None or project.pk != issued_by.project_id):
+            raise TokenError(
+                "A token limited to one project can only make tokens for that project.", field="project"
+            )
+        if issued_by.expires_at is not None and (expires_at is None or expires_at > issued_by.expires_at):
+            raise TokenError("A token cannot outlive the token that makes it.", field="expires_at")
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        user=user,
+        name=name,
+        prefix=secret[: len(TOKEN_PREFIX) + 6],
+        digest=digest(secret),
+        scope=scope,
+        project=project,
+        expires_at=expires_at,
+    )
+    return token, secret
+
+
+def check_token(secret: str) -> ApiToken:
+    """The token a request presents, or TokenError saying why it does not work."""
+    token = ApiToken.objects.select_related("user").filter(digest=digest(secret)).first()
+    if token is None or not token.user.is_active:
+        raise TokenError("This token is not valid.")
+    if token.revoked_at is not None:
+        raise TokenError("This token was revoked.")
+    if token.expires_at is not None and token.expires_at <= timezone.now():
+        raise TokenError("This token has expired.")
+    now = timezone.now()
+    if (
+        token.last_used_at is None
+        or (now - token.last_used_at).total_seconds() > LAST_USED_RESOLUTION_SECONDS
+    ):
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token
+
+
+def revoke_token(token: ApiToken) -> ApiToken:
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+    return token
