@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -13,6 +14,14 @@ from django.views.decorators.http import require_GET
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     return redirect("projects:list")
+
+
+@require_GET
+@login_not_required
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico on pages that name no icon (the admin's)."""
+    # Resolved per request, not at import: the static manifest may not exist yet when URLs load.
+    return redirect(static("annotator/favicon.svg"))
 
 
 @require_GET

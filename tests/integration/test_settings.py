@@ -86,3 +86,26 @@ def test_every_setting_read_from_the_environment_is_in_env_example():
     documented = set(re.findall(r"^#?\s*([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
     assert names, "no settings found: the pattern above is out of date"
     assert names - documented == set()
+
+
+def test_production_settings_pass_the_deploy_check_with_no_warnings(tmp_path):
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "ANNOTATOR_"))}
+    clean.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "annotator.settings",
+            "ANNOTATOR_ENV_FILE": str(tmp_path / "absent.env"),
+            "ANNOTATOR_DATA_DIR": str(tmp_path / "data"),
+            "DJANGO_SECRET_KEY": "a-long-random-production-key-" + "q7Zx" * 12,
+            "DJANGO_HTTPS": "true",
+            "DJANGO_ALLOWED_HOSTS": "annotator.example.org",
+        }
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
