@@ -89,7 +89,9 @@ def test_every_setting_read_from_the_environment_is_in_env_example():
 
 
 def test_production_settings_pass_the_deploy_check_with_no_warnings(tmp_path):
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "ANNOTATOR_"))}
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "ANNOTATOR_"))
+    }
     clean.update(
         {
             "DJANGO_SETTINGS_MODULE": "annotator.settings",
