@@ -45,7 +45,7 @@ def free_port() -> int:
 def gunicorn(*, workers: int = 4, threads: int = 1) -> Iterator[str]:
     """A real gunicorn serving the app on the test database; yields its base URL."""
     port = free_port()
-    process = subprocess.Popen(  # noqa: S603 - a fixed command
+    process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "annotator.wsgi:application", "--bind", f"127.0.0.1:{port}",
          "--workers", str(workers), "--threads", str(threads), "--log-level", "warning"],
         cwd=ROOT, env=app_environment(DJANGO_ALLOWED_HOSTS="127.0.0.1"),
