@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from annotator.api import views
+from annotator.api import imports, views
 
 app_name = "api"
 urlpatterns = [
@@ -10,4 +10,6 @@ urlpatterns = [
     path("docs/", views.Docs.as_view(url_name="api:schema"), name="docs"),
     path("projects/", views.ProjectList.as_view(), name="project-list"),
     path("projects/<int:pk>/", views.ProjectDetail.as_view(), name="project-detail"),
+    path("projects/<int:project_id>/imports/", imports.ProjectImports.as_view(), name="project-imports"),
+    path("jobs/<int:job_id>/", imports.JobDetail.as_view(), name="job-detail"),
 ]
