@@ -10,6 +10,7 @@ not break imports; one without a default makes `Table` refuse to start, loudly, 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -18,10 +19,44 @@ from django.db import connection, models
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 Converter = Callable[[Any], Any]
+COPY_CHUNK = 2**20  # bytes handed to COPY at a time
 
 
 def _json(value: Any) -> str | None:
     return None if value is None else orjson.dumps(value).decode()
+
+
+def copy_escape(value: str) -> str:
+    """A string in COPY's text format: backslash, tab and line breaks escaped (NUL is refused earlier)."""
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return value
+
+
+def _copy_json(value: Any) -> str:
+    return copy_escape(orjson.dumps(value).decode())
+
+
+@lru_cache(maxsize=16)  # an import stamps every row with the same few timestamps
+def _copy_datetime(value: Any) -> str:
+    return str(value.isoformat())
+
+
+def _copy_bool(value: Any) -> str:
+    return "t" if value else "f"
+
+
+def copy_formatter(field: models.Field) -> Callable[[Any], str]:
+    """How one column's values are written in COPY's text format (None is always \\N)."""
+    if isinstance(field, models.JSONField):
+        return _copy_json
+    if isinstance(field, models.BooleanField):
+        return _copy_bool
+    if isinstance(field, models.DateTimeField):
+        return _copy_datetime
+    if isinstance(field, models.CharField | models.TextField):
+        return copy_escape
+    return str
 
 
 class Table:
@@ -46,6 +81,23 @@ class Table:
             self.constants[column] = field.get_default() if field.has_default() else None
         self._fields = [by_column[column] for column in [*self.columns, *self.constants]]
 
+    def copy_line(self) -> Callable[[Sequence[Any]], str]:
+        """A function that turns one row (the writer's columns) into one line of COPY text input."""
+        formatters = [copy_formatter(field) for field in self._fields[: len(self.columns)]]
+        tail = "".join(
+            "\t" + ("\\N" if value is None else copy_formatter(field)(value))
+            for field, value in zip(self._fields[len(self.columns) :], self.constants.values(), strict=True)
+        )
+        end = tail + "\n"
+
+        def line(row: Sequence[Any]) -> str:
+            return (
+                "\t".join([f(v) if v is not None else "\\N" for f, v in zip(formatters, row, strict=True)])
+                + end
+            )
+
+        return line
+
     def converters(self, vendor: str, db: BaseDatabaseWrapper) -> list[Converter | None]:
         """How each value becomes what the driver takes: JSON as text everywhere, dates as text on SQLite."""
         result: list[Converter | None] = []
@@ -69,6 +121,7 @@ class BulkWriter:
         self._next_id: dict[str, int] = {}
         self._sequences: dict[str, str] = {}
         self._converters: dict[int, tuple[list[Converter | None], tuple[Any, ...]]] = {}
+        self._lines: dict[int, Callable[[Sequence[Any]], str]] = {}
 
     def reserve_ids(self, table: Table, count: int) -> list[int]:
         if count == 0:
@@ -94,8 +147,10 @@ class BulkWriter:
 
     def insert(self, table: Table, rows: Iterable[Sequence[Any]]) -> int:
         """Write the rows (values in `table.columns` order); returns how many were written."""
-        converters, constants = self._prepared(table)
         columns = ", ".join(f'"{column}"' for column in [*table.columns, *table.constants])
+        if self.vendor == "postgresql":
+            return self._copy(table, columns, rows)
+        converters, constants = self._prepared(table)
         count = 0
 
         def converted() -> Iterable[tuple[Any, ...]]:
@@ -109,14 +164,31 @@ class BulkWriter:
                 )
 
         with connection.cursor() as cursor:
-            if self.vendor == "postgresql":
-                with cursor.cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
-                    for values in converted():
-                        copy.write_row(values)
-            else:
-                marks = ", ".join(["%s"] * (len(table.columns) + len(table.constants)))
-                statement = f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})'  # noqa: S608
-                cursor.executemany(statement, list(converted()))
+            marks = ", ".join(["%s"] * (len(table.columns) + len(table.constants)))
+            statement = f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})'  # noqa: S608
+            cursor.executemany(statement, list(converted()))
+        return count
+
+    def _copy(self, table: Table, columns: str, rows: Iterable[Sequence[Any]]) -> int:
+        """COPY in text format, formatted here: several times faster than adapting value by value."""
+        if id(table) not in self._lines:
+            self._lines[id(table)] = table.copy_line()
+        line = self._lines[id(table)]
+        count, size, chunk = 0, 0, []
+        with (
+            connection.cursor() as cursor,
+            cursor.cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy,
+        ):
+            for row in rows:
+                text = line(row)
+                chunk.append(text)
+                size += len(text)
+                count += 1
+                if size >= COPY_CHUNK:
+                    copy.write("".join(chunk).encode())
+                    chunk, size = [], 0
+            if chunk:
+                copy.write("".join(chunk).encode())
         return count
 
     def _prepared(self, table: Table) -> tuple[list[Converter | None], tuple[Any, ...]]:

@@ -8,12 +8,14 @@ what needs the database (the schema, the KB, existing articles).
 
 from __future__ import annotations
 
+import hashlib
 import math
-import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from itertools import pairwise
-from typing import Any
+from typing import Any, NamedTuple
+
+import orjson
 
 from annotator.annotations.spans import OffsetError, check_offsets, check_text, normalize_newlines
 from annotator.interchange.formats.base import DocumentRecord, LinkRecord, ProblemLog, SpanRecord, Where
@@ -23,7 +25,28 @@ MAX_TITLE = 1000  # Article.title
 MAX_LABEL = 64  # EntityType.name, RelationType.name
 MAX_KB_ID = 255  # KBEntity.kb_id
 
-_FORBIDDEN = re.compile("[\x00\ud800-\udfff]")
+
+def _has_float(value: Any) -> bool:
+    """Whether a float hides in the JSON (orjson writes NaN as null: those are checked the slow way)."""
+    if type(value) is float:
+        return True
+    if type(value) is dict:
+        return any(type(item) is not str and _has_float(item) for item in value.values())
+    if type(value) is list:
+        return any(type(item) is not str and _has_float(item) for item in value)
+    return False
+
+
+def bad_characters(value: str) -> str | None:
+    """What the offsets contract refuses in a string, if anything: a NUL character, a lone surrogate."""
+    if "\x00" in value:
+        return "a NUL character"
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "a lone surrogate"
+    return None
 
 
 class _Checker:
@@ -37,16 +60,29 @@ class _Checker:
         self.problems.add(where or self.record.where, message, field=field)
 
     def string(self, value: str, field: str, what: str, *, limit: int, where: Where | None = None) -> None:
-        if (found := _FORBIDDEN.search(value)) is not None:
-            kind = "a NUL character" if found.group() == "\x00" else "a lone surrogate"
+        if (kind := bad_characters(value)) is not None:
             self.refuse(f"The {what} contains {kind}.", field, where)
         elif len(value) > limit:
             self.refuse(
                 f"The {what} is {len(value):,} characters long; the limit is {limit:,}.", field, where
             )
 
+    def metadata(self, metadata: dict[str, Any]) -> None:
+        """JSON the database stores as it is: no NUL (jsonb refuses it), no lone surrogates, no NaN."""
+        if not metadata:
+            return
+        try:
+            if b"\\u0000" not in orjson.dumps(metadata) and not _has_float(metadata):
+                return
+        except (TypeError, orjson.JSONEncodeError):
+            pass
+        self.json_value(metadata, "metadata")  # says what is wrong, and where
+
     def json_value(self, value: Any, field: str) -> None:
-        if isinstance(value, str):
+        if type(value) is str:
+            if bad_characters(value) is not None:
+                self.string(value, field, f"metadata value {field!r}", limit=10**9)
+        elif isinstance(value, str):
             self.string(value, field, f"metadata value {field!r}", limit=10**9)
         elif isinstance(value, float) and not math.isfinite(value):
             self.refuse(f"The metadata value {field!r} is not a finite number.", field)
@@ -55,7 +91,10 @@ class _Checker:
                 self.json_value(item, f"{field}[{index}]")
         elif isinstance(value, dict):
             for key, item in value.items():
-                if not isinstance(key, str):
+                if type(key) is str and type(item) is str and bad_characters(key) is None:
+                    if bad_characters(item) is not None:
+                        self.string(item, f"{field}.{key}", f"metadata value {field}.{key!r}", limit=10**9)
+                elif not isinstance(key, str):
                     self.refuse(f"The metadata key {key!r} is not a string.", field)
                 else:
                     self.string(key, f"{field}.{key}", "metadata key", limit=10**9)
@@ -64,38 +103,65 @@ class _Checker:
             self.refuse(f"The metadata value {field!r} is not JSON ({type(value).__name__}).", field)
 
 
-def prepare(record: DocumentRecord, *, max_chars: int, problems: ProblemLog) -> DocumentRecord | None:
+class Prepared(NamedTuple):
+    """A record in stored form, with the SHA-256 of its text (the articles' dedupe key, `content_hash`),
+    computed here because checking the text already encodes it."""
+
+    record: DocumentRecord
+    content_hash: str
+
+
+def prepare(record: DocumentRecord, *, max_chars: int, problems: ProblemLog) -> Prepared | None:
     """The record in stored form (newlines normalised, offsets remapped), or None with its problems logged."""
     check = _Checker(record, problems)
-    text_ok = False
+    encoded = None
     if not record.text:
         check.refuse("The text is empty.", "text")
     elif len(record.text) > max_chars:
         check.refuse(f"The text has {len(record.text):,} characters; the limit is {max_chars:,}.", "text")
     else:
         try:
-            check_text(record.text)
-            text_ok = True
-        except OffsetError as error:
-            check.refuse(str(error), "text")
+            if "\x00" in record.text:
+                raise UnicodeError
+            encoded = record.text.encode("utf-8")  # fails on lone surrogates
+        except UnicodeError:
+            try:
+                check_text(record.text)
+            except OffsetError as error:
+                check.refuse(str(error), "text")
     if record.external_id is not None:
         if not record.external_id.strip():
             check.refuse("The external id is blank.", "external_id")
         check.string(record.external_id, "external_id", "external id", limit=MAX_EXTERNAL_ID)
     check.string(record.title, "title", "title", limit=MAX_TITLE)
-    check.json_value(record.metadata, "metadata")
-    if not text_ok:
+    check.metadata(record.metadata)
+    if encoded is None:
         return None
     normalized = normalize_newlines(record.text)
-    text = normalized.text
-    spans = tuple(_span(check, span, text, normalized.to_normalized) for span in record.spans)
+    remap = normalized.to_normalized if normalized.removed else None
+    spans = tuple(_span(check, span, normalized.text, remap) for span in record.spans)
     _check_references(check, record)
     if check.failed:
         return None
-    return replace(record, text=text, spans=spans)
+    if remap is None and all(new is old for new, old in zip(spans, record.spans, strict=True)):
+        return Prepared(record, hashlib.sha256(encoded).hexdigest())
+    digest = hashlib.sha256(normalized.text.encode("utf-8")).hexdigest()
+    return Prepared(replace(record, text=normalized.text, spans=spans), digest)
 
 
-def _span(check: _Checker, span: SpanRecord, text: str, remap: Any) -> SpanRecord:
+def _span(check: _Checker, span: SpanRecord, text: str, remap: Callable[[int], int] | None) -> SpanRecord:
+    """The span in stored form: the same object when nothing about it changes (most spans, and fast)."""
+    start, end, label = span.start, span.end, span.label
+    if (
+        remap is None
+        and not span.fragments
+        and 0 <= start < end <= len(text)
+        and (span.text is None or span.text == text[start:end])
+        and 0 < len(label) <= MAX_LABEL
+        and label.strip()
+        and bad_characters(label) is None
+    ):
+        return span
     field = f"entities[{span.id}]"
     where = span.where
     check.string(span.label, f"{field}.label", "label", limit=MAX_LABEL, where=where)
@@ -117,7 +183,7 @@ def _span(check: _Checker, span: SpanRecord, text: str, remap: Any) -> SpanRecor
                 where,
             )
             return span
-    moved = tuple((remap(start), remap(end)) for start, end in pieces)
+    moved = pieces if remap is None else tuple((remap(start), remap(end)) for start, end in pieces)
     if any(start >= end for start, end in moved):
         check.refuse(
             f"The span [{span.start}, {span.end}) holds only the \\r of a \\r\\n line break, which is not kept.",
@@ -138,7 +204,7 @@ def _span(check: _Checker, span: SpanRecord, text: str, remap: Any) -> SpanRecor
         span,
         start=moved[0][0],
         end=moved[-1][1],
-        text=actual,
+        text=declared,
         fragments=moved if span.fragments else (),
     )
 

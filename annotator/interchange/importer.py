@@ -18,8 +18,9 @@ from django.db.models import Max
 from django.utils import timezone
 
 from annotator.annotations.models import AnnotationSet, EntityLink, Relation, SetKind, SetStatus, Span
-from annotator.articles.models import Article, content_hash
+from annotator.articles.models import Article
 from annotator.interchange.bulk import BulkWriter, Table
+from annotator.interchange.checks import Prepared
 from annotator.interchange.formats.base import DocumentRecord, LinkRecord, ProblemLog, RelationRecord, Where
 from annotator.interchange.options import ImportOptions, ImportResult, OnDuplicate
 from annotator.kb.models import KBEntity, KnowledgeBase
@@ -260,23 +261,24 @@ class Importer:
 
     # Sorting out what each record is
 
-    def add_batch(self, records: list[DocumentRecord]) -> None:
-        hashes = [content_hash(record.text) for record in records]
+    def add_batch(self, batch: list[Prepared]) -> None:
+        records = [prepared.record for prepared in batch]
+        hashes = [prepared.content_hash for prepared in batch]
         fresh, updates = self._sort_out(records, hashes)
-        self.kb.load([record for record, _ in fresh] + [record for _, record in updates])
+        self.kb.load([record for record, _ in fresh] + [record for _, record, _ in updates])
         plans = [plan for record, digest in fresh if (plan := self.plan(record, digest)) is not None]
         self.write(plans)
         if updates:
             from annotator.interchange.revisions import update_article
 
-            for existing, record in updates:
-                plan = self.plan(record, content_hash(record.text))
+            for existing, record, digest in updates:
+                plan = self.plan(record, digest)
                 if plan is not None:
                     update_article(importer=self, article_id=existing, plan=plan)
 
     def _sort_out(
         self, records: list[DocumentRecord], hashes: list[str]
-    ) -> tuple[list[tuple[DocumentRecord, str]], list[tuple[int, DocumentRecord]]]:
+    ) -> tuple[list[tuple[DocumentRecord, str]], list[tuple[int, DocumentRecord, str]]]:
         ids = [r.external_id for r in records if r.external_id is not None]
         texts = [h for r, h in zip(records, hashes, strict=True) if r.external_id is None]
         articles = Article.objects.filter(project=self.project)
@@ -289,7 +291,7 @@ class Importer:
                 by_text[digest] = pk  # the oldest article with the text wins
         seen: dict[tuple[str, str], Where] = {}
         fresh: list[tuple[DocumentRecord, str]] = []
-        updates: list[tuple[int, DocumentRecord]] = []
+        updates: list[tuple[int, DocumentRecord, str]] = []
         for record, digest in zip(records, hashes, strict=True):
             key = ("id", record.external_id) if record.external_id is not None else ("text", digest)
             existing = (
@@ -306,7 +308,7 @@ class Importer:
             elif self.options.on_duplicate == OnDuplicate.ERROR:
                 self._exists(record, existing)
             else:
-                updates.append((existing, record))
+                updates.append((existing, record, digest))
             seen.setdefault(key, record.where)
         return fresh, updates
 

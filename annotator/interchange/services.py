@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -17,10 +18,9 @@ from django.conf import settings
 from django.db import transaction
 
 from annotator.core.errors import DomainError
-from annotator.interchange.checks import prepare
+from annotator.interchange.checks import Prepared, prepare
 from annotator.interchange.formats import FORMATS
 from annotator.interchange.formats.base import (
-    DocumentRecord,
     Limits,
     ProblemLog,
     Source,
@@ -30,6 +30,7 @@ from annotator.interchange.formats.base import (
 from annotator.interchange.formats.sources import SourceError
 from annotator.interchange.importer import Importer
 from annotator.interchange.options import ImportOptions, ImportResult
+from annotator.interchange.readahead import ReadAhead
 from annotator.jobs.models import Job, JobKind
 from annotator.jobs.services import create_job, enqueue_job
 
@@ -121,22 +122,30 @@ def import_articles(
     if progress is not None:
         progress.set_total(source.bytes_total)
         progress.say(f"Reading {source.name}.")
+
+    def batches() -> Iterator[tuple[list[Prepared], int]]:
+        """Checked records in batches, with how many records were read so far (in the read-ahead thread)."""
+        batch: list[Prepared] = []
+        count = 0
+        for record in reader.read(source, problems, options.format_options):
+            count += 1
+            if (prepared := prepare(record, max_chars=max_chars, problems=problems)) is not None:
+                batch.append(prepared)
+            if len(batch) >= batch_size:
+                yield batch, count
+                batch = []
+        yield batch, count
+
     read, stopped = 0, False
     with transaction.atomic():
         importer = Importer(project=project, options=options, by=by, job=job, problems=problems)
         try:
-            batch: list[DocumentRecord] = []
-            for record in reader.read(source, problems, options.format_options):
-                read += 1
-                if (prepared := prepare(record, max_chars=max_chars, problems=problems)) is not None:
-                    batch.append(prepared)
-                if len(batch) >= batch_size:
+            with ReadAhead(batches()) as ahead:
+                for batch, read in ahead:
                     importer.add_batch(batch)
-                    batch = []
                     if progress is not None:
                         progress.set_done(source.bytes_read)
                         progress.say(f"Read {read:,} articles from {source.name}.")
-            importer.add_batch(batch)
             if read == 0 and not problems:
                 problems.add(Where(source.name), f"There are no documents in the {reader.label} format here.")
         except TooManyProblems:
@@ -149,6 +158,8 @@ def import_articles(
     if progress is not None:
         progress.set_done(source.bytes_total or source.bytes_read)
     if problems:
+        # The reader runs ahead of the writer: put the report back in the order of the input.
+        problems.items.sort(key=lambda problem: (problem.file, problem.line or 0))
         count = f"{len(problems)} problem{'s' * (len(problems) != 1)}"
         if stopped:
             message = f"Reading {source.name} stopped at {count} (the report's limit); nothing was imported."

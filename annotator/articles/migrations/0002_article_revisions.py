@@ -29,6 +29,11 @@ class Migration(migrations.Migration):
                 'ordering': ['article', '-number'],
             },
         ),
+        migrations.AlterField(
+            model_name='article',
+            name='project',
+            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='articles', to='projects.project'),
+        ),
         migrations.AddField(
             model_name='article',
             name='revision',

@@ -104,10 +104,16 @@ class JsonLines(StreamReader):
         for number, line in lines:
             at = context.at(number)
             obj = parse_line(line, at, problems)
-            if obj is not None and (record := self.document(obj, at, problems)) is not None:
+            if obj is None:
+                continue
+            record = quick_document(obj, at)
+            if record is None:
+                record = self.document(obj, at, problems)
+            if record is not None:
                 yield record
 
     def document(self, obj: dict[str, Any], where: Where, problems: ProblemLog) -> DocumentRecord | None:
+        """The record, with every field checked and every problem reported (the careful path)."""
         errors: list[Invalid] = []
         text = external_id = None
         title, metadata = "", {}
@@ -193,3 +199,85 @@ class JsonLines(StreamReader):
 
         relation_id = get(item, "id", str, path, required=False)
         return RelationRecord(end("head"), end("tail"), require(item, "label", str, path), relation_id, where)
+
+
+def _quick_id(value: Any, default: str) -> str | None:
+    if value is None:
+        return default
+    if type(value) is str and value:
+        return value
+    return str(value) if type(value) is int else None
+
+
+def quick_document(obj: dict[str, Any], where: Where) -> DocumentRecord | None:
+    """The record of a well-formed line, read with as little work as possible; None for anything unusual.
+
+    Most lines of a big import are well formed, and this is the import's hot loop. Anything this does
+    not accept goes through `JsonLines.document`, which reads the same fields the same way but checks
+    and reports every one (a test holds the two to the same records).
+    """
+    text, external_id = obj.get("text"), obj.get("external_id")
+    title, metadata = obj.get("title") or "", obj.get("metadata") or {}
+    entities, relations = obj.get("entities") or [], obj.get("relations") or []
+    if not (
+        obj.keys() <= DOCUMENT_KEYS
+        and type(text) is str
+        and (external_id is None or (type(external_id) is str and external_id))
+        and type(title) is str
+        and type(metadata) is dict
+        and type(entities) is list
+        and type(relations) is list
+    ):
+        return None
+    spans, links, ids = [], [], []
+    for index, item in enumerate(entities):
+        if type(item) is not dict or not item.keys() <= ENTITY_KEYS or "fragments" in item:
+            return None
+        start, end, label, surface = item.get("start"), item.get("end"), item.get("label"), item.get("text")
+        span_id = _quick_id(item.get("id"), str(index))
+        if not (
+            type(start) is int
+            and type(end) is int
+            and start >= 0
+            and end >= 0
+            and type(label) is str
+            and (surface is None or type(surface) is str)
+            and span_id is not None
+        ):
+            return None
+        spans.append(SpanRecord(span_id, start, end, label, surface, (), where))
+        ids.append(span_id)
+        if "kb_id" in item:
+            kb_id, kb = item["kb_id"], item.get("kb")
+            if not ((kb_id is None or type(kb_id) is str) and (kb is None or type(kb) is str)):
+                return None
+            links.append(LinkRecord(span_id, kb_id, kb, where))
+    parsed = []
+    for item in relations:
+        if type(item) is not dict or not item.keys() <= RELATION_KEYS:
+            return None
+        ends = []
+        for key in ("head", "tail"):
+            value = item.get(key)
+            if type(value) is int:
+                if not 0 <= value < len(ids):
+                    return None
+                value = ids[value]
+            if type(value) is not str or not value:
+                return None
+            ends.append(value)
+        label, relation_id = item.get("label"), item.get("id")
+        if type(label) is not str or not (relation_id is None or type(relation_id) is str):
+            return None
+        parsed.append(RelationRecord(ends[0], ends[1], label, relation_id, where))
+    return DocumentRecord(
+        text=text,
+        external_id=external_id,
+        title=title,
+        metadata=metadata,
+        annotated="entities" in obj or "relations" in obj,
+        spans=tuple(spans),
+        relations=tuple(parsed),
+        links=tuple(links),
+        where=where,
+    )
