@@ -73,7 +73,9 @@ def offset(obj: dict[str, Any], key: str, path: str) -> int:
 
 def identifier(value: Any, field: str) -> str:
     """An id given as a string or a number (doccano numbers its entities), as a string."""
-    if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
+    if value == "":
+        raise Invalid(field, "An id cannot be empty.")
+    if isinstance(value, bool) or not isinstance(value, str | int):
         raise Invalid(field, f"An id must be a non-empty string or a number, not {json_kind(value)}.")
     return str(value)
 

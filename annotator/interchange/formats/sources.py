@@ -127,7 +127,7 @@ class _Inflated(io.RawIOBase):
             )
 
     def _refuse(self, message: str) -> None:
-        raise SourceError([Problem(self._source, None, self._member, message)])
+        raise SourceError([Problem(self._source, None, self._member or None, message)])
 
     def close(self) -> None:
         self._stream.close()
