@@ -153,6 +153,8 @@ def import_articles(
         except SourceError as error:
             room = problems.limit - len(problems)
             problems.items.extend(error.problems[: max(room, 0)])
+        importer.result.entity_types_created = list(importer.schema.created_entity_types)
+        importer.result.relation_types_created = list(importer.schema.created_relation_types)
         if problems or options.dry_run:
             transaction.set_rollback(True)
     if progress is not None:

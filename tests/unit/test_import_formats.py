@@ -80,7 +80,9 @@ JSONL_LINE = {
 
 
 def test_jsonl_reads_text_ids_annotations_and_links_with_source_offsets():
-    data = (json.dumps(JSONL_LINE, ensure_ascii=False) + "\n" + json.dumps({"text": "Plain."}) + "\n").encode()
+    data = (
+        json.dumps(JSONL_LINE, ensure_ascii=False) + "\n" + json.dumps({"text": "Plain."}) + "\n"
+    ).encode()
     records, problems = read("jsonl", "news.jsonl", data)
     assert problems == []
     at = where("news.jsonl", 1)
@@ -165,11 +167,15 @@ def test_jsonl_reports_each_bad_line_with_its_number_and_reads_the_good_ones():
 
 
 def test_a_line_longer_than_the_record_limit_is_reported_and_skipped_without_reading_it_whole():
-    source = BytesSource("big.jsonl", b'{"text": "' + b"x" * 5000 + b'"}\n{"text": "ok"}\n', Limits(max_record_bytes=1000))
+    source = BytesSource(
+        "big.jsonl", b'{"text": "' + b"x" * 5000 + b'"}\n{"text": "ok"}\n', Limits(max_record_bytes=1000)
+    )
     problems = ProblemLog()
     records = list(FORMATS.reader("jsonl").read(source, problems))
     assert [r.text for r in records] == ["ok"]
-    assert problems.items == [Problem("big.jsonl", 1, None, "The line is longer than 1,000 bytes, the limit for one record.")]
+    assert problems.items == [
+        Problem("big.jsonl", 1, None, "The line is longer than 1,000 bytes, the limit for one record.")
+    ]
 
 
 # CSV
@@ -191,7 +197,10 @@ def test_csv_maps_columns_keeps_the_others_as_metadata_and_numbers_records_by_th
             metadata={"url": "https://a.example"},
         ),
         DocumentRecord(
-            text="Short 🇧🇾", external_id="n2", title='Quote "inside"', metadata={"url": "https://b.example", "empty": "x"}
+            text="Short 🇧🇾",
+            external_id="n2",
+            title='Quote "inside"',
+            metadata={"url": "https://b.example", "empty": "x"},
         ),
     ]
     assert [r.where.line for r in records] == [2, 4]
@@ -238,7 +247,12 @@ def test_a_text_file_is_one_article_and_a_zip_holds_one_per_txt_member(tmp_path)
     assert (records, problems) == ([DocumentRecord(text=SRC, external_id="note")], [])
     path = zipped(
         tmp_path / "texts.zip",
-        {"news/a1.txt": "First 🇧🇾.", "news/b2.txt": "Second.", "README.md": "not an article", "__MACOSX/._a1.txt": "x"},
+        {
+            "news/a1.txt": "First 🇧🇾.",
+            "news/b2.txt": "Second.",
+            "README.md": "not an article",
+            "__MACOSX/._a1.txt": "x",
+        },
     )
     records, problems = read_zip("text", path)
     assert problems == []
@@ -263,7 +277,10 @@ BRAT_ANN = (
 
 
 def test_brat_reads_entities_fragments_relations_and_normalisations(tmp_path):
-    path = zipped(tmp_path / "brat.zip", {"doc1.txt": SRC, "doc1.ann": BRAT_ANN, "doc2.txt": "No annotations.", "annotation.conf": ""})
+    path = zipped(
+        tmp_path / "brat.zip",
+        {"doc1.txt": SRC, "doc1.ann": BRAT_ANN, "doc2.txt": "No annotations.", "annotation.conf": ""},
+    )
     records, problems = read_zip("brat", path)
     assert problems == []
     assert records == [
@@ -305,7 +322,14 @@ def test_brat_reports_lines_it_cannot_import_by_member_and_line(tmp_path):
 
 def test_a_single_brat_file_is_refused_with_a_reason():
     records, problems = read("brat", "doc.ann", b"T1\tA 0 1\tx\n")
-    assert (records, problems) == ([], [Problem("doc.ann", None, None, "brat documents are pairs of .txt and .ann files: upload them zipped.")])
+    assert (records, problems) == (
+        [],
+        [
+            Problem(
+                "doc.ann", None, None, "brat documents are pairs of .txt and .ann files: upload them zipped."
+            )
+        ],
+    )
 
 
 # CoNLL / IOB
@@ -325,7 +349,11 @@ def test_conll_2003_and_iob2_rebuild_the_text_and_the_entities():
         DocumentRecord(
             text="Sergey Naryshkin visited Minsk .\nThen Vitebsk",
             annotated=True,
-            spans=(SpanRecord("T1", 0, 16, "PER"), SpanRecord("T2", 25, 30, "LOC"), SpanRecord("T3", 38, 45, "LOC")),
+            spans=(
+                SpanRecord("T1", 0, 16, "PER"),
+                SpanRecord("T2", 25, 30, "LOC"),
+                SpanRecord("T3", 38, 45, "LOC"),
+            ),
         ),
         DocumentRecord(
             text="Лукашенко и Нарышкин",
@@ -339,7 +367,9 @@ def test_conll_2003_and_iob2_rebuild_the_text_and_the_entities():
 def test_conll_reports_bad_tags_and_drops_only_their_document():
     records, problems = read("conll", "t.iob", b"-DOCSTART- O\n\nA B-X\nB E-X\n\n-DOCSTART- O\n\nC B-Y\n")
     assert [r.text for r in records] == ["C"]
-    assert problems == [Problem("t.iob", 4, None, "The tag 'E-X' is not O, B-TYPE or I-TYPE (the last column holds the tag).")]
+    assert problems == [
+        Problem("t.iob", 4, None, "The tag 'E-X' is not O, B-TYPE or I-TYPE (the last column holds the tag).")
+    ]
 
 
 # spaCy DocBin
@@ -350,7 +380,9 @@ def test_docbin_reads_entities_span_groups_kb_ids_and_user_data():
     from spacy.vocab import Vocab
 
     vocab = Vocab()
-    doc = Doc(vocab, words=["Sergey", "Naryshkin", "visited", "Minsk", "🇧🇾"], spaces=[True, True, True, True, False])
+    doc = Doc(
+        vocab, words=["Sergey", "Naryshkin", "visited", "Minsk", "🇧🇾"], spaces=[True, True, True, True, False]
+    )
     doc.ents = [Span(doc, 0, 2, label="PERSON", kb_id="Q315514"), Span(doc, 3, 4, label="GPE", kb_id="NIL")]
     doc.spans["sc"] = [Span(doc, 0, 2, label="PERSON"), Span(doc, 1, 2, label="SURNAME")]
     doc.user_data.update({"external_id": "d1", "title": "Visit", "metadata": {"source": "tass"}})
@@ -365,7 +397,11 @@ def test_docbin_reads_entities_span_groups_kb_ids_and_user_data():
             title="Visit",
             metadata={"source": "tass"},
             annotated=True,
-            spans=(SpanRecord("T1", 0, 16, "PERSON"), SpanRecord("T2", 7, 16, "SURNAME"), SpanRecord("T3", 25, 30, "GPE")),
+            spans=(
+                SpanRecord("T1", 0, 16, "PERSON"),
+                SpanRecord("T2", 7, 16, "SURNAME"),
+                SpanRecord("T3", 25, 30, "GPE"),
+            ),
             links=(LinkRecord("T1", "Q315514"), LinkRecord("T3", None)),
             where=at,
         )
@@ -437,14 +473,30 @@ def label_studio_task(**changes):
             {"was_cancelled": True, "result": []},
             {
                 "result": [
-                    {"id": "r1", "type": "labels", "value": {"start": 0, "end": 15, "text": "Сергей Нарышкин", "labels": ["PERSON"]}},
-                    {"id": "r2", "type": "labels", "value": {"start": 40, "end": 45, "text": "Minsk", "labels": ["GPE", "CITY"]}},
-                    {"type": "relation", "from_id": "r2", "to_id": "r1", "direction": "left", "labels": ["visited"]},
+                    {
+                        "id": "r1",
+                        "type": "labels",
+                        "value": {"start": 0, "end": 15, "text": "Сергей Нарышкин", "labels": ["PERSON"]},
+                    },
+                    {
+                        "id": "r2",
+                        "type": "labels",
+                        "value": {"start": 40, "end": 45, "text": "Minsk", "labels": ["GPE", "CITY"]},
+                    },
+                    {
+                        "type": "relation",
+                        "from_id": "r2",
+                        "to_id": "r1",
+                        "direction": "left",
+                        "labels": ["visited"],
+                    },
                     {"type": "choices", "value": {"choices": ["politics"]}},
                 ]
             },
         ],
-        "predictions": [{"result": [{"id": "p1", "type": "labels", "value": {"start": 0, "end": 6, "labels": ["X"]}}]}],
+        "predictions": [
+            {"result": [{"id": "p1", "type": "labels", "value": {"start": 0, "end": 6, "labels": ["X"]}}]}
+        ],
     }
     task.update(changes)
     return task
@@ -492,7 +544,9 @@ def test_label_studio_reports_tasks_that_are_not_objects_missing_text_and_cut_js
 
 
 def test_a_single_label_studio_task_object_is_read_too():
-    records, problems = read("labelstudio", "one.json", json.dumps({"data": {"content": "Body."}}).encode(), text_key="content")
+    records, problems = read(
+        "labelstudio", "one.json", json.dumps({"data": {"content": "Body."}}).encode(), text_key="content"
+    )
     assert (records, problems) == ([DocumentRecord(text="Body.", where=where("one.json", item="[0]"))], [])
 
 
@@ -503,7 +557,10 @@ def test_the_registry_names_every_format_and_refuses_unknown_ones():
     assert [name for name, _ in FORMATS.choices()] == [
         "jsonl", "csv", "text", "brat", "conll", "spacy", "doccano", "labelstudio",
     ]  # fmt: skip
-    with pytest.raises(FormatError, match="Unknown format 'xml'. Known formats: brat, conll, csv, doccano, jsonl, labelstudio, spacy, text."):
+    with pytest.raises(
+        FormatError,
+        match="Unknown format 'xml'. Known formats: brat, conll, csv, doccano, jsonl, labelstudio, spacy, text.",
+    ):
         FORMATS.reader("xml")
     with pytest.raises(ValueError, match="Two formats are named 'jsonl'."):
         build_registry([JsonLines(), JsonLines()])

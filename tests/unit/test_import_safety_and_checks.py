@@ -56,7 +56,13 @@ def test_archives_with_too_many_files_are_refused_before_reading(tmp_path):
 def test_member_names_that_climb_out_are_absolute_or_hostile_are_refused(tmp_path):
     path = make_zip(
         tmp_path / "evil.zip",
-        {"../../etc/passwd.txt": "x", "/abs.txt": "x", "a\\b.txt": "x", "C:/win.txt": "x", "ok\x1b[31m.txt": "x"},
+        {
+            "../../etc/passwd.txt": "x",
+            "/abs.txt": "x",
+            "a\\b.txt": "x",
+            "C:/win.txt": "x",
+            "ok\x1b[31m.txt": "x",
+        },
     )
     assert [(p.field, p.message) for p in refused(path)] == [
         ("../../etc/passwd.txt", "This archive member is refused: its name climbs out of the archive (..)."),
@@ -106,7 +112,9 @@ def test_the_total_inflated_size_is_capped_up_front_and_while_inflating(tmp_path
     with pytest.raises(SourceError) as caught:
         read_all(FileSource(packed, "big.jsonl.gz", Limits(max_total_bytes=5000)), "jsonl")
     assert caught.value.problems == [
-        Problem("big.jsonl.gz", None, None, "It inflates to more than 5,000 bytes (the limit for one import).")
+        Problem(
+            "big.jsonl.gz", None, None, "It inflates to more than 5,000 bytes (the limit for one import)."
+        )
     ]
 
 
@@ -128,7 +136,10 @@ def test_a_folder_is_read_like_an_archive_for_the_command_line(tmp_path):
     (tmp_path / "docs" / "sub" / "b.txt").write_text("B.")
     (tmp_path / "docs" / "a.txt").write_text("A.")
     records, _ = read_all(open_source(tmp_path / "docs"))
-    assert [(r.external_id, r.where.file) for r in records] == [("a", "docs:a.txt"), ("sub/b", "docs:sub/b.txt")]
+    assert [(r.external_id, r.where.file) for r in records] == [
+        ("a", "docs:a.txt"),
+        ("sub/b", "docs:sub/b.txt"),
+    ]
 
 
 # Checks before the database
@@ -148,11 +159,15 @@ def test_prepare_hashes_the_stored_text_like_the_articles_do():
 
     prepared, _ = check(DocumentRecord(text="Minsk\r\n🇧🇾", where=AT))
     assert prepared.record.text == "Minsk\n🇧🇾"
-    assert prepared.content_hash == content_hash("Minsk\n🇧🇾") == hashlib.sha256("Minsk\n🇧🇾".encode()).hexdigest()
+    assert (
+        prepared.content_hash == content_hash("Minsk\n🇧🇾") == hashlib.sha256("Minsk\n🇧🇾".encode()).hexdigest()
+    )
 
 
 def test_prepare_refuses_texts_the_contract_does_not_store():
-    assert check(DocumentRecord(text="", where=AT))[1] == [Problem("f.jsonl", 3, "text", "The text is empty.")]
+    assert check(DocumentRecord(text="", where=AT))[1] == [
+        Problem("f.jsonl", 3, "text", "The text is empty.")
+    ]
     assert check(DocumentRecord(text="a\x00b", where=AT))[1] == [
         Problem("f.jsonl", 3, "text", "The text contains a NUL character at offset 1 (line 1).")
     ]
@@ -163,12 +178,16 @@ def test_prepare_refuses_texts_the_contract_does_not_store():
         Problem("f.jsonl", 3, "text", "The text has 11 characters; the limit is 10.")
     ]
     fields = check(
-        DocumentRecord(text="ok", external_id=" ", title="t\x00", metadata={"a": ["x\x00"], "b": float("nan")}, where=AT)
+        DocumentRecord(
+            text="ok", external_id=" ", title="t\x00", metadata={"a": ["x\x00"], "b": float("nan")}, where=AT
+        )
     )[1]
     assert fields == [
         Problem("f.jsonl", 3, "external_id", "The external id is blank."),
         Problem("f.jsonl", 3, "title", "The title contains a NUL character."),
-        Problem("f.jsonl", 3, "metadata.a[0]", "The metadata value 'metadata.a[0]' contains a NUL character."),
+        Problem(
+            "f.jsonl", 3, "metadata.a[0]", "The metadata value 'metadata.a[0]' contains a NUL character."
+        ),
         Problem("f.jsonl", 3, "metadata.b", "The metadata value 'metadata.b' is not a finite number."),
     ]
 
