@@ -34,6 +34,9 @@ STORED = SRC.replace("\r\n", "\n")
 # Vitebsk comes after the \r, so it is at [55, 62) in the stored text.
 
 
+UNREADABLE = "cannot be read. Save the file as UTF-8."
+
+
 def read(fmt, name, data, **options):
     problems = ProblemLog()
     records = list(FORMATS.reader(fmt).read(BytesSource(name, data), problems, options))
@@ -152,11 +155,12 @@ def test_jsonl_reports_each_bad_line_with_its_number_and_reads_the_good_ones():
     records, problems = read("jsonl", "bad.jsonl", data)
     assert [r.text for r in records] == ["good"]
     assert problems == [
-        Problem("bad.jsonl", 2, None, "The text is not UTF-8: byte 0xe9 at column 14 cannot be read. Save the file as UTF-8."),
+        Problem("bad.jsonl", 2, None, f"The text is not UTF-8: byte 0xe9 at column 14 {UNREADABLE}"),
         Problem("bad.jsonl", 3, None, "The line contains a NUL byte at column 12."),
         Problem("bad.jsonl", 4, None, "Each line must be a JSON object, not a list."),
         Problem("bad.jsonl", 5, None, "Each line must be a JSON object, not a string."),
-        Problem("bad.jsonl", 6, "entites", "Unknown field 'entites'; the fields are: entities, external_id, metadata, relations, text, title."),
+        Problem("bad.jsonl", 6, "entites",
+                "Unknown field 'entites'; the fields are: entities, external_id, metadata, relations, text, title."),
         Problem("bad.jsonl", 7, "text", "'text' must be a string, not a number."),
         Problem("bad.jsonl", 8, "entities[0].start", "'start' must be a whole number, not a string."),
         Problem("bad.jsonl", 8, "entities[1].end", "The field 'end' is missing."),
@@ -219,7 +223,7 @@ def test_csv_reports_wrong_field_counts_bad_bytes_and_an_unclosed_quote():
     assert [r.text for r in records] == ["ok"]
     assert problems == [
         Problem("bad.csv", 3, None, "The row has 3 fields; the header has 2."),
-        Problem("bad.csv", 4, None, "The text is not UTF-8: byte 0xff at column 5 cannot be read. Save the file as UTF-8."),
+        Problem("bad.csv", 4, None, f"The text is not UTF-8: byte 0xff at column 5 {UNREADABLE}"),
         Problem("bad.csv", 5, None, "A quoted field that starts on line 5 is never closed (the file ends inside it)."),
     ]  # fmt: skip
 
@@ -306,7 +310,10 @@ def test_brat_reads_entities_fragments_relations_and_normalisations(tmp_path):
 
 
 def test_brat_reports_lines_it_cannot_import_by_member_and_line(tmp_path):
-    ann = "T1\tPERSON 0 5\tSerge\nE1\tMeeting:T1\nA1\tNegated T1\nT2\tPERSON zero five\tx\nR1\tvisited T1 T2\nX1\twhat\n"
+    ann = (
+        "T1\tPERSON 0 5\tSerge\nE1\tMeeting:T1\nA1\tNegated T1\nT2\tPERSON zero five\tx\n"
+        "R1\tvisited T1 T2\nX1\twhat\n"
+    )
     path = zipped(tmp_path / "b.zip", {"d.txt": "Sergey.", "d.ann": ann, "orphan.ann": "T1\tA 0 1\tx\n"})
     records, problems = read_zip("brat", path)
     assert records == []
@@ -455,7 +462,8 @@ def test_doccano_reports_classification_labels_and_bad_triples():
     records, problems = read("doccano", "d.jsonl", data)
     assert records == []
     assert problems == [
-        Problem("d.jsonl", 1, "label[0]", "'positive' is a text classification label; only spans [start, end, label] are read."),
+        Problem("d.jsonl", 1, "label[0]",
+                "'positive' is a text classification label; only spans [start, end, label] are read."),
         Problem("d.jsonl", 2, "label[0]", "Each label must be [start, end, label]."),
         Problem("d.jsonl", 3, "entities", "'entities' must be a list, not a number."),
     ]  # fmt: skip
@@ -539,7 +547,8 @@ def test_label_studio_reports_tasks_that_are_not_objects_missing_text_and_cut_js
     assert problems == [
         Problem("cut.json", None, "[1]", "Each task must be a JSON object, not a number."),
         Problem("cut.json", None, "[2].data.text", "The field 'text' is missing."),
-        Problem("cut.json", None, "[3]", "The JSON cannot be read past this task: the file ends in the middle of the JSON: it looks cut short."),
+        Problem("cut.json", None, "[3]",
+                "The JSON cannot be read past this task: the file ends in the middle of the JSON: it looks cut short."),
     ]  # fmt: skip
 
 

@@ -13,8 +13,8 @@ from annotator.interchange.checks import prepare
 from annotator.interchange.formats import FORMATS
 from annotator.interchange.formats.base import (
     DocumentRecord,
-    LinkRecord,
     Limits,
+    LinkRecord,
     Problem,
     ProblemLog,
     RelationRecord,
@@ -216,7 +216,8 @@ def test_prepare_checks_offsets_surfaces_fragments_and_references():
         ("entities[b].text", "The text at [25, 31) is 'Minsk.', not 'Minsk': the offsets do not match the text."),
         ("entities[c].start", "The span [40, 99) ends after the text, which has 46 characters."),
         ("entities[d].start", "The span [31, 32) holds only the \\r of a \\r\\n line break, which is not kept."),
-        ("entities[e].fragments", "The fragments must be in text order, must not overlap, and must run from start to end."),
+        ("entities[e].fragments",
+         "The fragments must be in text order, must not overlap, and must run from start to end."),
         ("entities[f].label", "The label is empty."),
         ("entities[a].id", "Two entities have the id 'a'."),
         ("entities[a]", "The same PERSON entity at [0, 16) is there twice."),
@@ -280,9 +281,13 @@ def test_read_ahead_hands_over_items_and_the_reader_s_exception_in_order():
         raise ValueError("broken at 3")
 
     seen = []
-    with pytest.raises(ValueError, match="broken at 3"), ReadAhead(items()) as ahead:
-        for item in ahead:
-            seen.append(item)
+
+    def consume():
+        with ReadAhead(items()) as ahead:
+            seen.extend(ahead)
+
+    with pytest.raises(ValueError, match="broken at 3"):
+        consume()
     assert seen == [1, 2]
 
 
