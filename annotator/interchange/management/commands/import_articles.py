@@ -28,7 +28,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("path", type=Path, help="A file (plain or .gz), a zip archive, or a folder.")
         parser.add_argument("--project", required=True, help="The project's slug or id.")
-        parser.add_argument("--format", required=True, choices=sorted(FORMATS.readers), dest="file_format")
+        parser.add_argument("--format", required=True, choices=sorted(FORMATS.readers))
         parser.add_argument(
             "--option", action="append", default=[], metavar="KEY=VALUE",
             help="A format option, e.g. --option text=body --option metadata=url,author (CSV), text_key=content.",
@@ -59,7 +59,7 @@ class Command(BaseCommand):
                 raise CommandError(f"There is no user {options['user']!r}.")
         try:
             import_options = ImportOptions(
-                format=options["file_format"],
+                format=options["format"],
                 format_options=self.format_options(options["option"]),
                 set_kind=SetKind.GOLD if options["gold"] else SetKind.IMPORTED,
                 set_name=options["set_name"],
