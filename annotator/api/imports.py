@@ -138,7 +138,7 @@ class ProjectImports(generics.ListCreateAPIView):
         project = self.project()
         if not can_manage(project.my_role):  # type: ignore[attr-defined]
             raise PermissionDenied("Only the project's managers import articles.")
-        if upload_too_large(request._request) or self.upload_handler.refused:
+        if upload_too_large(request._request) or (request.data is not None and self.upload_handler.refused):
             return Response(
                 error_body("too_large", too_large_message()), status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
             )

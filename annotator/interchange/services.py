@@ -8,13 +8,13 @@ file, line, field and reason of every problem found, up to a cap) or when it is 
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from django.conf import settings
+from django.core.files.move import file_move_safe
 from django.db import transaction
 
 from annotator.core.errors import DomainError
@@ -76,9 +76,9 @@ def store_upload(upload: UploadedFile) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{uuid.uuid4().hex}.upload"
     temporary = getattr(upload, "temporary_file_path", None)
-    if temporary is not None:
-        upload.close()
-        shutil.move(temporary(), path)
+    if temporary is not None:  # already on disk: move it rather than copy gigabytes
+        file_move_safe(temporary(), str(path))
+        upload.close()  # Django expects a moved temporary upload to be gone
     else:
         with open(path, "wb") as out:
             for chunk in upload.chunks():

@@ -12,9 +12,10 @@ from pathlib import Path
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpResponse
+from django.http import HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.datastructures import MultiValueDict
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -65,7 +66,9 @@ def _imports(request: AuthedRequest, project_id: int, handler: object) -> HttpRe
 def _upload(request: AuthedRequest, project: Project, handler: object) -> ImportForm | Job:
     """Start the import the form describes, or return the form with what is wrong with it."""
     too_large = upload_too_large(request) or bool(getattr(handler, "refused", None))
-    form = ImportForm(None if too_large else request.POST, None if too_large else request.FILES)
+    form = ImportForm(
+        QueryDict() if too_large else request.POST, MultiValueDict() if too_large else request.FILES
+    )
     if too_large:
         form.is_valid()
         form.errors.clear()
