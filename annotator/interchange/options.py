@@ -14,6 +14,10 @@ from annotator.interchange.formats.base import FormatError
 MAX_SET_NAME = 100  # AnnotationSet.name
 
 
+def counted(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
 class OnDuplicate(StrEnum):
     """What to do with a record whose article is already in the project (same external id, or same text)."""
 
@@ -91,7 +95,7 @@ class ImportResult:
     def summary(self) -> str:
         """One sentence for the job's message and the command line."""
         verb = "Would import" if self.dry_run else "Imported"
-        parts = [f"{verb} {self.created:,} new article{'s' * (self.created != 1)}"]
+        parts = [f"{verb} {counted(self.created, 'new article')}"]
         for count, words in (
             (self.updated, "updated"), (self.unchanged, "unchanged"), (self.skipped, "skipped as duplicates"),
         ):  # fmt: skip
@@ -99,9 +103,17 @@ class ImportResult:
                 parts.append(f"{count:,} {words}")
         sentence = ", ".join(parts)
         if self.spans or self.relations or self.links:
-            sentence += f"; {self.spans:,} spans, {self.relations:,} relations, {self.links:,} links"
+            found = (
+                counted(self.spans, "span"),
+                counted(self.relations, "relation"),
+                counted(self.links, "link"),
+            )
+            sentence += "; " + ", ".join(found)
         if self.revisions:
-            sentence += f"; {self.revisions:,} new text revisions with {self.flags:,} annotations to review"
+            sentence += (
+                f"; {counted(self.revisions, 'new text revision')} with "
+                f"{counted(self.flags, 'annotation')} to review"
+            )
         if self.entity_types_created or self.relation_types_created:
             sentence += f"; new types: {', '.join(self.entity_types_created + self.relation_types_created)}"
         return sentence + ("; nothing was kept (dry run)." if self.dry_run else ".")

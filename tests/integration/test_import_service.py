@@ -404,7 +404,7 @@ def test_a_dry_run_checks_and_counts_everything_and_keeps_nothing(news):
     assert result == ImportResult(dry_run=True, created=1, spans=3, links=2, relations=1)
     assert (
         result.summary()
-        == "Would import 1 new article; 3 spans, 1 relations, 2 links; nothing was kept (dry run)."
+        == "Would import 1 new article; 3 spans, 1 relation, 2 links; nothing was kept (dry run)."
     )
     assert row_counts() == before
 
