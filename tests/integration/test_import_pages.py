@@ -279,3 +279,27 @@ def test_only_managers_import_through_the_api_and_non_members_see_nothing(client
     assert client.post(api_url(news), {"file": upload(b"x"), "format": "jsonl"}).status_code == 404
     assert client.get(reverse("api:job-detail", args=[job.pk])).status_code == 404
     assert not Job.objects.exclude(pk=job.pk).exists()
+
+
+def test_staff_mark_flags_reviewed_in_the_admin_and_the_article_page_drops_them(client, news, django_user_model):
+    from annotator.annotations import services
+    from annotator.interchange.models import ReanchorFlag
+
+    services.create_span(annotation_set=news.annotation_set, start=34, end=42, entity_type=news.date,
+                         by=news.annotator, expected_version=1)  # fmt: skip
+    data = json.dumps({"external_id": "news-1", "text": "Sergey Naryshkin visited Minsk."}).encode()
+    import_articles(project=news.project, source=BytesSource("a.jsonl", data),
+                    options=ImportOptions(format="jsonl", on_duplicate="update"), by=news.manager)  # fmt: skip
+    flag = ReanchorFlag.objects.get()
+    admin = django_user_model.objects.create_superuser("root", password="x")
+    client.force_login(admin)
+    response = client.post(
+        reverse("admin:interchange_reanchorflag_changelist"),
+        {"action": "mark_reviewed", "_selected_action": [flag.pk]},
+    )
+    assert response.status_code == 302
+    flag.refresh_from_db()
+    assert (flag.resolved_by, flag.resolved_at is not None) == (admin, True)
+    client.force_login(news.annotator)
+    html = client.get(reverse("articles:detail", args=[news.article.pk])).content.decode()
+    assert "To review after a re-import" not in html
