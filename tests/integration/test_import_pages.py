@@ -281,7 +281,9 @@ def test_only_managers_import_through_the_api_and_non_members_see_nothing(client
     assert not Job.objects.exclude(pk=job.pk).exists()
 
 
-def test_staff_mark_flags_reviewed_in_the_admin_and_the_article_page_drops_them(client, news, django_user_model):
+def test_staff_mark_flags_reviewed_in_the_admin_and_the_article_page_drops_them(
+    client, news, django_user_model
+):
     from annotator.annotations import services
     from annotator.interchange.models import ReanchorFlag
 
