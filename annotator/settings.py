@@ -202,10 +202,28 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a `kind` and a `status`: name each set of choices after its owner.
+    "ENUM_NAME_OVERRIDES": {
+        "SetKindEnum": "annotator.annotations.models.SetKind",
+        "SetStatusEnum": "annotator.annotations.models.SetStatus",
+        "JobKindEnum": "annotator.jobs.models.JobKind",
+        "JobStatusEnum": "annotator.jobs.models.JobStatus",
+        "VerdictEnum": "annotator.suggestions.models.Verdict",
+        "TokenScopeEnum": "annotator.api.models.Scope",
+    },
 }
 
 # Jobs whose worker has not reported for this long are marked failed by the reaper.
 ANNOTATOR_JOB_HEARTBEAT_TIMEOUT = env.int("ANNOTATOR_JOB_HEARTBEAT_TIMEOUT", default=300)
+
+# Imports (interchange): what an upload may be, and how an import reads and writes it.
+ANNOTATOR_IMPORT_MAX_UPLOAD_BYTES = env.int("ANNOTATOR_IMPORT_MAX_UPLOAD_BYTES", default=2 * 2**30)
+ANNOTATOR_IMPORT_MAX_ARTICLE_CHARS = env.int("ANNOTATOR_IMPORT_MAX_ARTICLE_CHARS", default=2_000_000)
+ANNOTATOR_IMPORT_MAX_ARCHIVE_MEMBERS = env.int("ANNOTATOR_IMPORT_MAX_ARCHIVE_MEMBERS", default=100_000)
+ANNOTATOR_IMPORT_MAX_INFLATED_BYTES = env.int("ANNOTATOR_IMPORT_MAX_INFLATED_BYTES", default=20 * 2**30)
+ANNOTATOR_IMPORT_MAX_COMPRESSION_RATIO = env.float("ANNOTATOR_IMPORT_MAX_COMPRESSION_RATIO", default=100.0)
+ANNOTATOR_IMPORT_MAX_ERRORS = env.int("ANNOTATOR_IMPORT_MAX_ERRORS", default=100)
+ANNOTATOR_IMPORT_BATCH_SIZE = env.int("ANNOTATOR_IMPORT_BATCH_SIZE", default=2000)
 
 LOGGING = {
     "version": 1,

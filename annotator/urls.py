@@ -13,6 +13,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("projects/", include("annotator.projects.urls")),
+    path("projects/<int:project_id>/imports/", include("annotator.interchange.urls")),
     path("articles/", include("annotator.articles.urls")),
     path("", include("annotator.review.urls")),
     path("api/v1/", include("annotator.api.urls")),

@@ -124,6 +124,11 @@ class Span(TimeStampedModel):
     end = models.PositiveIntegerField()
     entity_type = models.ForeignKey(EntityType, on_delete=models.PROTECT, related_name="spans")
     surface = models.TextField()
+    # A discontinuous mention (brat `T1 ORG 0 5;9 14`): every [start, end] piece, in text order. Then
+    # start/end are the first piece's start and the last piece's end, and `surface` is their whole range.
+    fragments = models.JSONField(
+        null=True, blank=True, help_text="The pieces of a discontinuous span, as [[start, end], ...]."
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

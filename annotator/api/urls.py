@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from annotator.api import annotations, token_views, views
+from annotator.api import annotations, imports, token_views, views
 
 app_name = "api"
 urlpatterns = [
@@ -25,4 +25,6 @@ urlpatterns = [
     path("spans/<int:pk>/link/", annotations.SpanLink.as_view(), name="span-link"),
     path("relations/<int:pk>/", annotations.RelationDetail.as_view(), name="relation-detail"),
     path("decisions/<int:pk>/", annotations.DecisionDetail.as_view(), name="decision-detail"),
+    path("projects/<int:project_id>/imports/", imports.ProjectImports.as_view(), name="project-imports"),
+    path("jobs/<int:job_id>/", imports.JobDetail.as_view(), name="job-detail"),
 ]

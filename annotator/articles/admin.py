@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from annotator.articles.models import Article
+from annotator.articles.models import Article, ArticleRevision
 
 
 @admin.register(Article)
@@ -11,3 +11,22 @@ class ArticleAdmin(admin.ModelAdmin):
     readonly_fields = ["content_hash", "created_at", "updated_at"]
     list_select_related = ["project"]
     show_full_result_count = False  # COUNT(*) over millions of articles on every page is not worth it
+
+
+@admin.register(ArticleRevision)
+class ArticleRevisionAdmin(admin.ModelAdmin):
+    """Former texts, kept when a re-import replaced them; read-only: they are the record."""
+
+    list_display = ["__str__", "number", "replaced_at", "replaced_by", "job"]
+    list_select_related = ["article", "replaced_by", "job"]
+    raw_id_fields = ["article", "replaced_by", "job"]
+    readonly_fields = [
+        "article",
+        "number",
+        "text",
+        "content_hash",
+        "replaced_at",
+        "replaced_by",
+        "job",
+        "summary",
+    ]

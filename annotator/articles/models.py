@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Coalesce
@@ -86,7 +87,9 @@ class ArticleQuerySet(models.QuerySet["Article"]):
 
 
 class Article(TimeStampedModel):
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="articles")
+    # No index of its own: `article_content_hash_idx` (project, content_hash) leads with it, and bulk
+    # imports write one index fewer per article.
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="articles", db_index=False)
     # NULL, not "", means "no external id": the unique constraint applies only to the ids that exist.
     external_id = models.CharField(  # noqa: DJ001
         max_length=255, null=True, blank=True, help_text="The id the article has in its source, if any."
@@ -95,6 +98,9 @@ class Article(TimeStampedModel):
     text = models.TextField(help_text="Immutable once annotated; offsets are code points into it.")
     metadata = models.JSONField(default=dict, blank=True)
     content_hash = models.CharField(max_length=64, editable=False)
+    revision = models.PositiveIntegerField(
+        default=1, help_text="Goes up when a re-import replaces the text; former texts are ArticleRevisions."
+    )
 
     objects = ArticleQuerySet.as_manager()
 
@@ -109,6 +115,7 @@ class Article(TimeStampedModel):
             models.CheckConstraint(condition=~Q(text=""), name="article_text_not_empty"),
             models.CheckConstraint(condition=~Q(external_id=""), name="article_external_id_not_blank"),
             models.CheckConstraint(condition=~Q(content_hash=""), name="article_content_hash_set"),
+            models.CheckConstraint(condition=Q(revision__gte=1), name="article_revision_positive"),
         ]
         indexes = [models.Index(fields=["project", "content_hash"], name="article_content_hash_idx")]
 
@@ -121,3 +128,36 @@ class Article(TimeStampedModel):
 
     def get_absolute_url(self) -> str:
         return reverse("articles:detail", args=[self.pk])
+
+
+class ArticleRevision(models.Model):
+    """A text the article used to have: kept when a re-import replaced it with an edited one.
+
+    The article's annotations were re-anchored to the new text when it was replaced; what could not be
+    moved exactly is flagged (`interchange.ReanchorFlag`), never silently dropped. `summary` counts what
+    happened: spans moved, changed and lost, suggestions moved and removed.
+    """
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="revisions")
+    number = models.PositiveIntegerField(help_text="The revision number this text had.")
+    text = models.TextField()
+    content_hash = models.CharField(max_length=64)
+    replaced_at = models.DateTimeField(auto_now_add=True)
+    replaced_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    job = models.ForeignKey(
+        "jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="The import that replaced this text.",
+    )  # fmt: skip
+    summary = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["article", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["article", "number"], name="article_revision_number_unique"),
+            models.CheckConstraint(condition=Q(number__gte=1), name="article_revision_number_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.article} revision {self.number}"

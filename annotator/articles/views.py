@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 from annotator.annotations.models import AnnotationSet, Relation, SetKind, Span
 from annotator.articles.models import Article
 from annotator.core.http import AuthedRequest
+from annotator.interchange.models import ReanchorFlag
 from annotator.projects.permissions import can_curate
 
 
@@ -33,8 +34,11 @@ def article_detail(request: AuthedRequest, article_id: int) -> HttpResponse:
         Prefetch("spans", queryset=Span.objects.select_related("entity_type", "link__kb_entity")),
         Prefetch("relations", queryset=Relation.objects.select_related("relation_type", "head", "tail")),
     )
+    flags = ReanchorFlag.objects.open().filter(article=article).select_related("annotation_set__annotator")
+    if not can_curate(article.project.my_role):
+        flags = flags.filter(annotation_set__annotator=request.user)
     return render(
         request,
         "articles/article_detail.html",
-        {"article": article, "project": article.project, "annotation_sets": annotation_sets},
+        {"article": article, "project": article.project, "annotation_sets": annotation_sets, "flags": flags},
     )

@@ -7,6 +7,7 @@ later: a route with an id parameter this file does not know fails the test until
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from annotator.jobs.models import Job, JobKind
 from annotator.projects.models import Role
 from tests.factories import MembershipFactory
 
@@ -97,7 +98,7 @@ def member_token(news):
 
 def object_ids(news, name, params):
     """The kwargs that point a route at the news project's objects."""
-    ids = {"project_id": news.project.pk, "article_id": news.article.pk}
+    ids = {"project_id": news.project.pk, "article_id": news.article.pk, "job_id": import_job(news).pk}
     if "pk" in params and name in PK_OF:
         ids["pk"] = PK_OF[name](news, member_objects(news))
     if name == "review:act":
@@ -107,6 +108,14 @@ def object_ids(news, name, params):
     unknown = params - ids.keys()
     assert not unknown, f"Map the id parameter(s) {sorted(unknown)} of {name} in object_ids()."
     return {param: ids[param] for param in params}
+
+
+def import_job(news):
+    """An import job of the news project (the import pages and the job API take its id)."""
+    job, _ = Job.objects.get_or_create(
+        project=news.project, kind=JobKind.IMPORT_ARTICLES, defaults={"params": {"format": "jsonl"}}
+    )
+    return job
 
 
 def query_for(news, name):

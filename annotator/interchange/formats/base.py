@@ -1,0 +1,303 @@
+"""What every format shares: the records it reads and writes, error reports, and the registry.
+
+Nothing in `formats/` imports Django. A reader turns a `Source` (one file, or the members of an archive)
+into `DocumentRecord`s, logging what is wrong with the input to a `ProblemLog` and skipping the records
+it cannot read, so that one pass reports every problem it can find. Export (a later issue) writes the
+same records back through a `Writer` in the same module, so that import(export(x)) == x.
+
+Offsets in records are half-open code point indices into the record's `text` exactly as the source has
+it (line endings included). `interchange.checks` normalises line endings and remaps the offsets before
+anything is stored, so readers never do offset arithmetic of their own beyond their format's rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import IO, Any, ClassVar, Protocol
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where something was read: a file (or `archive.zip:member`), a line (1-based) when the format has
+    lines, and for formats without lines (a JSON array, a DocBin) the item, as a path like `[3]`."""
+
+    file: str
+    line: int | None = None
+    item: str | None = None
+
+    def field(self, name: str | None) -> str | None:
+        """A field of the item, as reports name it: `[3].annotations[0]`, or just the field."""
+        if self.item is None:
+            return name
+        if name is None:
+            return self.item
+        return f"{self.item}{'' if name.startswith('[') else '.'}{name}"
+
+
+@dataclass(frozen=True)
+class SpanRecord:
+    """An entity mention. `id` is unique in its document; relations and links refer to it.
+
+    A discontinuous mention (brat `T1 ORG 0 5;10 15`) keeps every piece in `fragments`, in order, and
+    `start`/`end` are the first piece's start and the last piece's end. `text` is the surface the source
+    declares, if it declares one (pieces joined by one space, as brat does); it must match the text.
+    """
+
+    id: str
+    start: int
+    end: int
+    label: str
+    text: str | None = None
+    fragments: tuple[tuple[int, int], ...] = ()
+    where: Where | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class RelationRecord:
+    """A typed relation from the span `head` to the span `tail` (span ids of the same document)."""
+
+    head: str
+    tail: str
+    label: str
+    id: str | None = None
+    where: Where | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class LinkRecord:
+    """A span's link into a knowledge base: `kb_id` None means NIL (known not to be in the KB).
+
+    `kb` names the knowledge base when the source says which one (brat `Wikidata:Q42`).
+    """
+
+    span: str
+    kb_id: str | None
+    kb: str | None = None
+    where: Where | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    """One article as a format carries it.
+
+    `annotated` says whether the source speaks about annotations at all: a brat document with no T
+    lines has none (and re-importing it empties its set), a CSV row says nothing about them.
+    """
+
+    text: str
+    external_id: str | None = None
+    title: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+    annotated: bool = False
+    spans: tuple[SpanRecord, ...] = ()
+    relations: tuple[RelationRecord, ...] = ()
+    links: tuple[LinkRecord, ...] = ()
+    where: Where = field(default=Where(""), compare=False)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the input, said where and why."""
+
+    file: str
+    line: int | None
+    field: str | None
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "line": self.line, "field": self.field, "message": self.message}
+
+
+class TooManyProblems(Exception):
+    """The report is full: reading on would only make it longer."""
+
+
+class ProblemLog:
+    """Collects problems up to `limit`, then stops the read by raising TooManyProblems."""
+
+    def __init__(self, limit: int = 100) -> None:
+        self.limit = limit
+        self.items: list[Problem] = []
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def add(self, where: Where, message: str, *, field: str | None = None, line: int | None = None) -> None:
+        line = line if line is not None else where.line
+        self.items.append(Problem(where.file, line, where.field(field), message))
+        if len(self.items) >= self.limit:
+            raise TooManyProblems
+
+    def as_dicts(self) -> list[dict[str, Any]]:
+        return [problem.as_dict() for problem in self.items]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What an input may hold before it is refused. The service fills these in from the settings."""
+
+    max_members: int = 100_000  # files in an archive
+    max_total_bytes: int = 20 * 2**30  # bytes inflated from an archive or a compressed file, in all
+    max_ratio: float = 100.0  # inflated / compressed size of any member past its first MiB
+    max_record_bytes: int = 64 * 2**20  # one line (JSONL, CSV...) or one whole-file document (.txt, .ann)
+
+
+class FormatError(ValueError):
+    """A request a format cannot serve at all (unknown format, bad option), before any input is read."""
+
+
+@dataclass(frozen=True)
+class Member:
+    """One file to read: a whole upload, or one member of an archive. `open()` streams its bytes."""
+
+    name: str
+    open: Callable[[], AbstractContextManager[IO[bytes]]]
+    size: int | None = None
+
+    @property
+    def suffix(self) -> str:
+        base = self.name.rsplit("/", 1)[-1]
+        return "." + base.rsplit(".", 1)[-1].lower() if "." in base else ""
+
+    @property
+    def stem(self) -> str:
+        """The name without its last extension: `news/a1.txt` -> `news/a1`."""
+        return self.name[: len(self.name) - len(self.suffix)] if self.suffix else self.name
+
+
+class Source(Protocol):
+    """Something to import: one file or an archive. Yields its members in a stable order."""
+
+    name: str
+    is_archive: bool
+    limits: Limits
+
+    def members(self) -> Iterator[Member]: ...
+
+    @property
+    def bytes_read(self) -> int: ...
+
+    @property
+    def bytes_total(self) -> int | None: ...
+
+
+def where_in(source: Source, member: Member, line: int | None = None) -> Where:
+    """How reports name a member: the file itself, or `archive.zip:member` inside an archive."""
+    return Where(f"{source.name}:{member.name}" if source.is_archive else source.name, line)
+
+
+def is_ignorable(name: str) -> bool:
+    """Archive members no reader wants: folders, macOS resource forks (`__MACOSX/`), hidden files."""
+    parts = name.split("/")
+    return name.endswith("/") or parts[0] == "__MACOSX" or any(part.startswith(".") for part in parts)
+
+
+class Reader(Protocol):
+    """Reads one format. Options (e.g. a CSV column mapping) are checked before anything is read."""
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    option_names: ClassVar[frozenset[str]]
+
+    def read(
+        self, source: Source, problems: ProblemLog, options: Mapping[str, Any] | None = None
+    ) -> Iterator[DocumentRecord]: ...
+
+
+class Sink(Protocol):
+    """Where a writer puts its output: one stream per named member (one member for one-file formats)."""
+
+    def open(self, name: str) -> AbstractContextManager[IO[bytes]]: ...
+
+
+class Writer(Protocol):
+    """Writes records so that the same module's reader reads back equal records (export, a later issue)."""
+
+    name: ClassVar[str]
+
+    def write(self, documents: Iterable[DocumentRecord], sink: Sink) -> None: ...
+
+
+@dataclass(frozen=True)
+class MemberContext:
+    """What a reader knows while it reads one member: where it is, and what it was asked to do."""
+
+    member: Member
+    where: Where
+    options: Mapping[str, Any]
+    limits: Limits
+
+    def at(self, line: int | None = None, item: str | None = None) -> Where:
+        return Where(self.where.file, line, item)
+
+
+class StreamReader:
+    """A reader of formats where each member is read on its own, one stream at a time.
+
+    Subclasses say which member names they read (`suffixes`) and implement `read_member`. A single
+    uploaded file is always read, whatever its name: the person chose the format.
+    """
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    suffixes: ClassVar[tuple[str, ...]]
+    option_names: ClassVar[frozenset[str]] = frozenset()
+
+    def check_options(self, options: Mapping[str, Any]) -> None:
+        unknown = sorted(set(options) - self.option_names)
+        if unknown:
+            allowed = ", ".join(sorted(self.option_names)) or "none"
+            raise FormatError(
+                f"The {self.label} format has no option {unknown[0]!r} (its options: {allowed})."
+            )
+
+    def read(
+        self, source: Source, problems: ProblemLog, options: Mapping[str, Any] | None = None
+    ) -> Iterator[DocumentRecord]:
+        options = dict(options or {})
+        self.check_options(options)
+        for member in source.members():
+            if source.is_archive and (is_ignorable(member.name) or member.suffix not in self.suffixes):
+                continue
+            context = MemberContext(member, where_in(source, member), options, source.limits)
+            with member.open() as stream:
+                yield from self.read_member(stream, context, problems)
+
+    def read_member(
+        self, stream: IO[bytes], context: MemberContext, problems: ProblemLog
+    ) -> Iterator[DocumentRecord]:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Registry:
+    """The formats by name. Asking for one that does not exist raises FormatError."""
+
+    readers: Mapping[str, Reader]
+
+    def reader(self, name: str) -> Reader:
+        try:
+            return self.readers[name]
+        except KeyError:
+            known = ", ".join(sorted(self.readers))
+            raise FormatError(f"Unknown format {name!r}. Known formats: {known}.") from None
+
+    def choices(self) -> list[tuple[str, str]]:
+        return [(name, reader.label) for name, reader in self.readers.items()]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.readers
+
+
+def build_registry(readers: Iterable[Reader]) -> Registry:
+    table: dict[str, Reader] = {}
+    for reader in readers:
+        if reader.name in table:
+            raise ValueError(f"Two formats are named {reader.name!r}.")
+        table[reader.name] = reader
+    return Registry(table)

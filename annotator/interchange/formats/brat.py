@@ -1,0 +1,174 @@
+"""brat standoff: `name.txt` (the text) with `name.ann` (its annotations), in a zip archive or a folder.
+
+    T1	PERSON 0 16	Sergey Naryshkin
+    T2	ORG 21 26;31 36	Bank ... Minsk          (a discontinuous entity: two fragments)
+    R1	head_of Arg1:T1 Arg2:T2
+    N1	Reference T1 Wikidata:Q315514	Sergey Naryshkin
+
+T lines are entities (discontinuous ones keep each fragment), R lines relations (first argument head,
+second tail), N lines normalisations, i.e. links to KB ids (`Wikidata:Q315514` names the KB, then the id;
+`NIL` means not in the KB). `#` notes are comments. Events (E), attributes (A, M) and equivalences (*)
+have no place in the model and are reported. A .txt without an .ann has no annotations; the
+external id is the path without the extension. Offsets are code points into the .txt as it is.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
+
+from annotator.interchange.formats.base import (
+    DocumentRecord,
+    FormatError,
+    LinkRecord,
+    Member,
+    ProblemLog,
+    RelationRecord,
+    Source,
+    SpanRecord,
+    Where,
+    is_ignorable,
+    where_in,
+)
+from annotator.interchange.formats.lines import read_whole
+
+_FRAGMENT = re.compile(r"^(\d+) (\d+)$")
+_UNSUPPORTED = {"E": "events", "A": "attributes", "M": "attributes", "*": "equivalences"}
+
+
+class Brat:
+    name: ClassVar[str] = "brat"
+    label: ClassVar[str] = "brat standoff (.txt + .ann, zipped)"
+    option_names: ClassVar[frozenset[str]] = frozenset()
+
+    def read(
+        self, source: Source, problems: ProblemLog, options: Mapping[str, Any] | None = None
+    ) -> Iterator[DocumentRecord]:
+        if options:
+            raise FormatError(f"The brat format has no option {sorted(options)[0]!r} (its options: none).")
+        if not source.is_archive:
+            problems.add(
+                Where(source.name), "brat documents are pairs of .txt and .ann files: upload them zipped."
+            )
+            return
+        texts: dict[str, Member] = {}
+        annotations: dict[str, Member] = {}
+        for member in source.members():
+            if not is_ignorable(member.name) and member.suffix in (".txt", ".ann"):
+                (texts if member.suffix == ".txt" else annotations)[member.stem] = member
+        for stem, member in annotations.items():
+            if stem not in texts:
+                problems.add(where_in(source, member), f"There is no {stem}.txt for these annotations.")
+        for stem, text_member in texts.items():
+            where = where_in(source, text_member)
+            with text_member.open() as stream:
+                text = read_whole(stream, where, problems, max_bytes=source.limits.max_record_bytes)
+            ann_member = annotations.get(stem)
+            if ann_member is None:
+                if text is not None:
+                    yield DocumentRecord(text=text, external_id=stem, where=where)
+                continue
+            ann_where = where_in(source, ann_member)
+            with ann_member.open() as stream:
+                ann = read_whole(stream, ann_where, problems, max_bytes=source.limits.max_record_bytes)
+            if text is None or ann is None:
+                continue
+            before = len(problems)
+            spans, relations, links = parse_ann(ann, ann_where, problems)
+            if len(problems) == before:
+                yield DocumentRecord(
+                    text=text,
+                    external_id=stem,
+                    annotated=True,
+                    spans=tuple(spans),
+                    relations=tuple(relations),
+                    links=tuple(links),
+                    where=where,
+                )
+
+
+def parse_ann(
+    ann: str, where: Where, problems: ProblemLog
+) -> tuple[list[SpanRecord], list[RelationRecord], list[LinkRecord]]:
+    spans: list[SpanRecord] = []
+    relations: list[RelationRecord] = []
+    links: list[LinkRecord] = []
+    for number, raw in enumerate(ann.split("\n"), start=1):
+        line = raw.removesuffix("\r")
+        at = Where(where.file, number)
+        if not line.strip() or line.startswith("#"):
+            continue
+        kind = line[0]
+        if kind in _UNSUPPORTED:
+            problems.add(
+                at, f"brat {_UNSUPPORTED[kind]} ({kind} lines) cannot be imported; remove them first."
+            )
+            continue
+        if kind not in "TRN":
+            problems.add(at, f"This is not a brat annotation line (it starts with {kind!r}).")
+            continue
+        try:
+            if kind == "T":
+                spans.append(_entity(line, at))
+            elif kind == "R":
+                relations.append(_relation(line, at))
+            else:
+                links.append(_normalization(line, at))
+        except ValueError as error:
+            problems.add(at, str(error))
+    return spans, relations, links
+
+
+def _fields(line: str, count: int, shape: str) -> list[str]:
+    fields = line.split("\t")
+    if len(fields) < count:
+        raise ValueError(f"The line does not have the brat shape {shape!r} (fields are separated by tabs).")
+    return fields
+
+
+def _entity(line: str, at: Where) -> SpanRecord:
+    span_id, middle, surface = _fields(line, 3, "T1<tab>TYPE START END<tab>TEXT")[:3]
+    label, _, offsets = middle.partition(" ")
+    fragments = []
+    for piece in offsets.split(";"):
+        found = _FRAGMENT.match(piece.strip())
+        if not label or found is None:
+            raise ValueError(
+                f"The entity {span_id} needs a type and offsets like 'PERSON 0 16' or 'ORG 0 5;9 12'."
+            )
+        fragments.append((int(found.group(1)), int(found.group(2))))
+    return SpanRecord(
+        id=span_id,
+        start=fragments[0][0],
+        end=fragments[-1][1],
+        label=label,
+        text=surface,
+        fragments=tuple(fragments) if len(fragments) > 1 else (),
+        where=at,
+    )
+
+
+def _relation(line: str, at: Where) -> RelationRecord:
+    relation_id, middle = _fields(line, 2, "R1<tab>TYPE Arg1:T1 Arg2:T2")[:2]
+    parts = middle.split()
+    if len(parts) != 3 or not all(":" in part for part in parts[1:]):
+        raise ValueError(f"The relation {relation_id} needs a type and two arguments like 'Arg1:T1 Arg2:T2'.")
+    return RelationRecord(
+        head=parts[1].split(":", 1)[1],
+        tail=parts[2].split(":", 1)[1],
+        label=parts[0],
+        id=relation_id,
+        where=at,
+    )
+
+
+def _normalization(line: str, at: Where) -> LinkRecord:
+    link_id, middle = _fields(line, 2, "N1<tab>Reference T1 KB:ID<tab>NAME")[:2]
+    parts = middle.split()
+    if len(parts) != 3 or ":" not in parts[2]:
+        raise ValueError(f"The normalisation {link_id} needs 'Reference T1 KB:ID'.")
+    kb, _, kb_id = parts[2].partition(":")
+    if not kb or not kb_id:
+        raise ValueError(f"The normalisation {link_id} needs a KB name and an id, like 'Wikidata:Q42'.")
+    return LinkRecord(span=parts[1], kb_id=None if kb_id == "NIL" else kb_id, kb=kb, where=at)

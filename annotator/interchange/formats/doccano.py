@@ -1,0 +1,141 @@
+"""doccano JSONL, both variants doccano exports for sequence labelling, told apart line by line.
+
+    {"text": "…", "label": [[0, 16, "PERSON"], [25, 30, "GPE"]]}                       (plain)
+    {"text": "…", "entities": [{"id": 1, "label": "PERSON", "start_offset": 0, "end_offset": 16}],
+     "relations": [{"id": 1, "from_id": 1, "to_id": 2, "type": "visited"}]}             (relations)
+
+doccano's own `id` is kept in the metadata as `doccano_id`; an `external_id` key becomes the external
+id; every other key (doccano writes its metadata at the top level) goes into the metadata.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import IO, Any, ClassVar
+
+from annotator.interchange.formats.base import (
+    DocumentRecord,
+    MemberContext,
+    ProblemLog,
+    RelationRecord,
+    SpanRecord,
+    StreamReader,
+    Where,
+)
+from annotator.interchange.formats.jsonfields import (
+    Invalid,
+    collecting,
+    each,
+    get,
+    identifier,
+    json_kind,
+    offset,
+    report,
+    require,
+)
+from annotator.interchange.formats.jsonl import parse_line
+from annotator.interchange.formats.lines import byte_lines
+
+_ANNOTATION_KEYS = ("label", "labels", "entities", "relations")
+
+
+class Doccano(StreamReader):
+    name: ClassVar[str] = "doccano"
+    label: ClassVar[str] = "doccano JSONL (plain or with relations)"
+    suffixes: ClassVar[tuple[str, ...]] = (".jsonl", ".json")
+
+    def read_member(
+        self, stream: IO[bytes], context: MemberContext, problems: ProblemLog
+    ) -> Iterator[DocumentRecord]:
+        for number, line in byte_lines(
+            stream, context.where, problems, max_bytes=context.limits.max_record_bytes
+        ):
+            at = context.at(number)
+            obj = parse_line(line, at, problems)
+            if obj is not None and (record := self.document(obj, at, problems)) is not None:
+                yield record
+
+    def document(self, obj: dict[str, Any], where: Where, problems: ProblemLog) -> DocumentRecord | None:
+        errors: list[Invalid] = []
+        text, external_id = None, None
+        with collecting(errors):
+            text = require(obj, "text", str, "")
+        if obj.get("external_id") is not None:
+            with collecting(errors):
+                external_id = identifier(obj["external_id"], "external_id")
+        spans: list[SpanRecord] = []
+        relations: list[RelationRecord] = []
+        if "entities" in obj or "relations" in obj:
+            with collecting(errors):
+                spans, relations = self.with_relations(obj, where, errors)
+        else:
+            key = "label" if "label" in obj else "labels"
+            triples = obj.get(key) or []
+            if not isinstance(triples, list):
+                errors.append(
+                    Invalid(key, f"{key!r} must be a list of [start, end, label], not {json_kind(triples)}.")
+                )
+                triples = []
+            for index, triple in enumerate(triples):
+                with collecting(errors):
+                    spans.append(self.triple(triple, f"{key}[{index}]", where))
+        if errors or text is None:
+            report(errors, problems, where)
+            return None
+        metadata = {k: v for k, v in obj.items() if k not in ("text", "external_id", "id", *_ANNOTATION_KEYS)}
+        if "id" in obj:
+            metadata["doccano_id"] = obj["id"]
+        return DocumentRecord(
+            text=text,
+            external_id=external_id,
+            metadata=metadata,
+            annotated=True,
+            spans=tuple(spans),
+            relations=tuple(relations),
+            where=where,
+        )
+
+    @staticmethod
+    def triple(triple: Any, path: str, where: Where) -> SpanRecord:
+        if isinstance(triple, str):
+            raise Invalid(
+                path, f"{triple!r} is a text classification label; only spans [start, end, label] are read."
+            )
+        if not (isinstance(triple, list) and len(triple) == 3):
+            raise Invalid(path, "Each label must be [start, end, label].")
+        start, end, label = triple
+        if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in (start, end)):
+            raise Invalid(path, "The start and end of a label must be offsets (whole numbers from 0).")
+        if not isinstance(label, str):
+            raise Invalid(path, f"The label must be a string, not {json_kind(label)}.")
+        return SpanRecord(path.rsplit("[", 1)[1].rstrip("]"), start, end, label, where=where)
+
+    @staticmethod
+    def with_relations(
+        obj: dict[str, Any], where: Where, errors: list[Invalid]
+    ) -> tuple[list[SpanRecord], list[RelationRecord]]:
+        entities = get(obj, "entities", list, "", required=False) or []
+        relations = get(obj, "relations", list, "", required=False) or []
+
+        def entity(item: dict[str, Any], path: str) -> SpanRecord:
+            return SpanRecord(
+                id=identifier(item.get("id"), f"{path}.id"),
+                start=offset(item, "start_offset", path),
+                end=offset(item, "end_offset", path),
+                label=require(item, "label", str, path),
+                where=where,
+            )
+
+        def relation(item: dict[str, Any], path: str) -> RelationRecord:
+            relation_id = item.get("id")
+            return RelationRecord(
+                head=identifier(item.get("from_id"), f"{path}.from_id"),
+                tail=identifier(item.get("to_id"), f"{path}.to_id"),
+                label=require(item, "type", str, path),
+                id=None if relation_id is None else identifier(relation_id, f"{path}.id"),
+                where=where,
+            )
+
+        return list(each(entities, "entities", entity, errors)), list(
+            each(relations, "relations", relation, errors)
+        )

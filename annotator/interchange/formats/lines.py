@@ -1,0 +1,60 @@
+"""Reading text out of byte streams, line by line, with every encoding problem reported where it is."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import IO
+
+from annotator.interchange.formats.base import ProblemLog, Where
+
+BOM = b"\xef\xbb\xbf"
+
+
+def byte_lines(
+    stream: IO[bytes], where: Where, problems: ProblemLog, *, max_bytes: int
+) -> Iterator[tuple[int, bytes]]:
+    """(line number, the line's bytes with its line ending), a UTF-8 byte order mark dropped.
+
+    A line longer than `max_bytes` is reported and skipped without ever being held in memory whole.
+    """
+    number = 0
+    while line := stream.readline(max_bytes + 1):
+        number += 1
+        if number == 1 and line.startswith(BOM):
+            line = line[len(BOM) :]
+        if len(line) > max_bytes and not line.endswith(b"\n"):
+            problems.add(
+                where, f"The line is longer than {max_bytes:,} bytes, the limit for one record.", line=number
+            )
+            while (rest := stream.readline(2**20)) and not rest.endswith(b"\n"):
+                pass
+            continue
+        yield number, line
+
+
+def decode(data: bytes, where: Where, problems: ProblemLog, *, line: int | None = None) -> str | None:
+    """The bytes as UTF-8 text, or None with the first undecodable byte reported (line and column)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        before = data[: error.start]
+        at_line = (line or 1) + before.count(b"\n")
+        column = len(before[before.rfind(b"\n") + 1 :].decode("utf-8", "replace")) + 1
+        problems.add(
+            where,
+            f"The text is not UTF-8: byte 0x{data[error.start]:02x} at column {column} cannot be read. "
+            "Save the file as UTF-8.",
+            line=at_line if line is not None or b"\n" in data else None,
+        )
+        return None
+
+
+def read_whole(stream: IO[bytes], where: Where, problems: ProblemLog, *, max_bytes: int) -> str | None:
+    """A whole member as text (a .txt article, a brat .ann file), refused past `max_bytes`."""
+    data = stream.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        problems.add(where, f"The file is larger than {max_bytes:,} bytes, the limit for one document.")
+        return None
+    if data.startswith(BOM):
+        data = data[len(BOM) :]
+    return decode(data, where, problems, line=1)

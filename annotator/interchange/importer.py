@@ -1,0 +1,503 @@
+"""The database side of one import, batch by batch: what each record is (new, duplicate, update), what it
+refers to (types, KB entities), and the rows it becomes, written in bulk.
+
+Nothing here commits: `services.import_articles` owns the transaction and decides, at the end, whether
+anything is kept. Records that fail a check are reported and not written; the rest of the batch still
+is, so that later records can be checked against it (a duplicate id across batches is found by the
+same database lookup as a duplicate of an older import).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from django.db.models import Max
+from django.utils import timezone
+
+from annotator.annotations.models import AnnotationSet, EntityLink, Relation, SetKind, SetStatus, Span
+from annotator.articles.models import Article
+from annotator.interchange.bulk import BulkWriter, Table
+from annotator.interchange.checks import Prepared
+from annotator.interchange.formats.base import DocumentRecord, LinkRecord, ProblemLog, RelationRecord, Where
+from annotator.interchange.options import ImportOptions, ImportResult, OnDuplicate
+from annotator.kb.models import KBEntity, KnowledgeBase
+from annotator.projects.models import EntityType, GuidelineVersion, Project, RelationType
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    from annotator.jobs.models import Job
+
+HISTORY = ["history_date", "history_change_reason", "history_type", "history_user_id"]
+ARTICLE_COLUMNS = [
+    "id", "project_id", "external_id", "title", "text", "metadata", "content_hash", "revision",
+    "created_at", "updated_at",
+]  # fmt: skip
+SET_COLUMNS = [
+    "id", "article_id", "kind", "annotator_id", "name", "status", "version", "guideline_version_id",
+    "submitted_at", "created_at", "updated_at",
+]  # fmt: skip
+SPAN_COLUMNS = [
+    "id", "annotation_set_id", "start", "end", "entity_type_id", "surface", "fragments", "created_by_id",
+    "created_at", "updated_at",
+]  # fmt: skip
+LINK_COLUMNS = ["id", "span_id", "kb_entity_id", "created_by_id", "created_at", "updated_at"]
+RELATION_COLUMNS = [
+    "id", "annotation_set_id", "head_id", "tail_id", "relation_type_id", "created_by_id", "created_at",
+    "updated_at",
+]  # fmt: skip
+
+
+class Tables:
+    """The tables an import writes, with the history tables of everything that keeps history."""
+
+    def __init__(self) -> None:
+        self.articles = Table(Article, ARTICLE_COLUMNS)
+        self.sets = Table(AnnotationSet, SET_COLUMNS)
+        self.spans = Table(Span, SPAN_COLUMNS)
+        self.links = Table(EntityLink, LINK_COLUMNS)
+        self.relations = Table(Relation, RELATION_COLUMNS)
+        self.history = {
+            "sets": Table(AnnotationSet.history.model, [*SET_COLUMNS, *HISTORY]),
+            "spans": Table(Span.history.model, [*SPAN_COLUMNS, *HISTORY]),
+            "links": Table(EntityLink.history.model, [*LINK_COLUMNS, *HISTORY]),
+            "relations": Table(Relation.history.model, [*RELATION_COLUMNS, *HISTORY]),
+        }
+
+
+class IdRanges:
+    """The ids this import created, as sorted ranges: tiny however many rows, since ids come in runs."""
+
+    def __init__(self) -> None:
+        self._starts: list[int] = []
+        self._ends: list[int] = []
+
+    def add(self, ids: Iterable[int]) -> None:
+        for value in sorted(ids):
+            if self._ends and self._ends[-1] + 1 == value:
+                self._ends[-1] = value
+            else:
+                position = bisect_right(self._starts, value)
+                self._starts.insert(position, value)
+                self._ends.insert(position, value)
+
+    def __contains__(self, value: object) -> bool:
+        if not isinstance(value, int):
+            return False
+        position = bisect_right(self._starts, value) - 1
+        return position >= 0 and value <= self._ends[position]
+
+
+def place(where: Where, here: Where) -> str:
+    """How a message names another place in the input, seen from `here`."""
+    spot = f"line {where.line}" if where.line is not None else (f"item {where.item}" if where.item else "")
+    if where.file != here.file:
+        return f"{where.file}{', ' + spot if spot else ''}"
+    return spot or "this file"
+
+
+class Schema:
+    """The project's entity and relation types by name; new ones created when the manager allows it."""
+
+    def __init__(self, project: Project, *, create: bool, problems: ProblemLog) -> None:
+        self.project, self.create, self.problems = project, create, problems
+        self.entity_types = dict(EntityType.objects.filter(project=project).values_list("name", "pk"))
+        self.entity_names = {pk: name for name, pk in self.entity_types.items()}
+        self.relation_types = {
+            rt.name: rt
+            for rt in RelationType.objects.filter(project=project).prefetch_related(
+                "head_types", "tail_types"
+            )
+        }
+        self.created_entity_types: list[str] = []
+        self.created_relation_types: list[str] = []
+        self._reported: set[tuple[str, str]] = set()
+
+    def entity_type(self, label: str, where: Where, field: str) -> int | None:
+        if label in self.entity_types:
+            return self.entity_types[label]
+        if self.create:
+            position = (
+                EntityType.objects.filter(project=self.project).aggregate(Max("position"))["position__max"]
+                or 0
+            ) + 1
+            created = EntityType.objects.create(project=self.project, name=label, position=position)
+            self.entity_types[label], self.entity_names[created.pk] = created.pk, label
+            self.created_entity_types.append(label)
+            return created.pk
+        self._unknown("entity type", label, sorted(self.entity_types), where, field)
+        return None
+
+    def relation_type(self, label: str, where: Where, field: str) -> RelationType | None:
+        if label in self.relation_types:
+            return self.relation_types[label]
+        if self.create:
+            created = RelationType.objects.create(project=self.project, name=label, directed=True)
+            # Read back with its (empty) head and tail types prefetched, so allows() asks nothing more.
+            self.relation_types[label] = RelationType.objects.prefetch_related(
+                "head_types", "tail_types"
+            ).get(pk=created.pk)
+            self.created_relation_types.append(label)
+            return self.relation_types[label]
+        self._unknown("relation type", label, sorted(self.relation_types), where, field)
+        return None
+
+    def _unknown(self, what: str, label: str, known: list[str], where: Where, field: str) -> None:
+        """Report an unknown label once, where it first appears: the records using it fail all the same."""
+        if (what, label) in self._reported:
+            return
+        self._reported.add((what, label))
+        listed = ", ".join(known) if known else "none yet"
+        self.problems.add(
+            where,
+            f"Unknown {what} {label!r} (the project's {what}s: {listed}). Add it to the schema, or let the "
+            "import create the types it finds.",
+            field=field,
+        )
+
+
+class KBLookup:
+    """Resolves the links of a batch to KB entities of the project's knowledge bases, in one query."""
+
+    def __init__(self, project: Project, problems: ProblemLog) -> None:
+        self.project, self.problems = project, problems
+        self.kb_names = set(KnowledgeBase.objects.filter(project=project).values_list("name", flat=True))
+        self.found: dict[str, list[tuple[int, str, str | None]]] = {}
+        self._reported: set[str] = set()
+
+    def load(self, records: Iterable[DocumentRecord]) -> None:
+        wanted = {link.kb_id for record in records for link in record.links if link.kb_id is not None}
+        self.found = {}
+        rows = KBEntity.objects.filter(knowledge_base__project=self.project, kb_id__in=wanted).values_list(
+            "pk", "kb_id", "knowledge_base__name", "merged_into__kb_id"
+        )
+        for pk, kb_id, kb_name, merged_into in rows:
+            self.found.setdefault(kb_id, []).append((pk, kb_name, merged_into))
+
+    def entity(self, link: LinkRecord, where: Where) -> tuple[bool, int | None]:
+        """(resolved, the KBEntity pk or None for NIL); reports why when it is not resolved."""
+        if link.kb_id is None:
+            return True, None
+        candidates = self.found.get(link.kb_id, [])
+        if link.kb in self.kb_names:  # a KB name the project does not have is just the source's naming
+            candidates = [c for c in candidates if c[1] == link.kb]
+        field = f"entities[{link.span}].kb_id"
+        if not candidates:
+            self._once(
+                link.kb_id,
+                where,
+                f"The KB id {link.kb_id!r} is in none of this project's knowledge bases.",
+                field,
+            )
+            return False, None
+        if len(candidates) > 1:
+            names = ", ".join(sorted(c[1] for c in candidates))
+            self._once(
+                link.kb_id,
+                where,
+                f"The KB id {link.kb_id!r} is in several knowledge bases ({names}): name one.",
+                field,
+            )
+            return False, None
+        pk, _, merged_into = candidates[0]
+        if merged_into is not None:
+            self._once(
+                link.kb_id, where, f"{link.kb_id} was merged into {merged_into}; link to that entity.", field
+            )
+            return False, None
+        return True, pk
+
+    def _once(self, kb_id: str, where: Where, message: str, field: str) -> None:
+        if kb_id not in self._reported:
+            self._reported.add(kb_id)
+            self.problems.add(where, message, field=field)
+
+
+@dataclass
+class Plan:
+    """The rows one new record becomes, with every reference resolved."""
+
+    record: DocumentRecord
+    hash: str
+    spans: list[tuple[int, int, int, str, Any]] = field(
+        default_factory=list
+    )  # start, end, type, surface, fragments
+    span_index: dict[str, int] = field(default_factory=dict)  # record span id -> position in `spans`
+    links: list[tuple[int, int | None]] = field(default_factory=list)  # span position, KB entity pk
+    relations: list[tuple[int, int, int]] = field(default_factory=list)  # head position, tail position, type
+
+
+class Importer:
+    """Turns batches of checked records into rows. Counts what it did in `result`."""
+
+    def __init__(
+        self,
+        *,
+        project: Project,
+        options: ImportOptions,
+        by: User | None,
+        job: Job | None,
+        problems: ProblemLog,
+    ) -> None:
+        self.project, self.options, self.by, self.job, self.problems = project, options, by, job, problems
+        self.writer = BulkWriter()
+        self.tables = Tables()
+        self.schema = Schema(project, create=options.create_types, problems=problems)
+        self.kb = KBLookup(project, problems)
+        self.result = ImportResult(dry_run=options.dry_run)
+        self.created = IdRanges()
+        self.now = timezone.now()
+        self.reason = f"Imported by job #{job.pk}" if job is not None else "Imported"
+        self.guidelines = (
+            GuidelineVersion.objects.filter(project=project)
+            .order_by("-number")
+            .values_list("pk", flat=True)
+            .first()
+        )
+        self.overlaps_allowed = project.allow_overlapping_spans
+
+    # Sorting out what each record is
+
+    def add_batch(self, batch: list[Prepared]) -> None:
+        records = [prepared.record for prepared in batch]
+        hashes = [prepared.content_hash for prepared in batch]
+        fresh, updates = self._sort_out(records, hashes)
+        self.kb.load([record for record, _ in fresh] + [record for _, record, _ in updates])
+        plans = [plan for record, digest in fresh if (plan := self.plan(record, digest)) is not None]
+        self.write(plans)
+        if updates:
+            from annotator.interchange.revisions import update_article
+
+            for existing, record, digest in updates:
+                plan = self.plan(record, digest)
+                if plan is not None:
+                    update_article(importer=self, article_id=existing, plan=plan)
+
+    def _sort_out(
+        self, records: list[DocumentRecord], hashes: list[str]
+    ) -> tuple[list[tuple[DocumentRecord, str]], list[tuple[int, DocumentRecord, str]]]:
+        ids = [r.external_id for r in records if r.external_id is not None]
+        texts = [h for r, h in zip(records, hashes, strict=True) if r.external_id is None]
+        articles = Article.objects.filter(project=self.project)
+        by_id = dict(articles.filter(external_id__in=ids).values_list("external_id", "pk")) if ids else {}
+        by_text: dict[str, int] = {}
+        if texts:
+            for digest, pk in (
+                articles.filter(content_hash__in=texts).order_by("-pk").values_list("content_hash", "pk")
+            ):
+                by_text[digest] = pk  # the oldest article with the text wins
+        seen: dict[tuple[str, str], Where] = {}
+        fresh: list[tuple[DocumentRecord, str]] = []
+        updates: list[tuple[int, DocumentRecord, str]] = []
+        for record, digest in zip(records, hashes, strict=True):
+            key = ("id", record.external_id) if record.external_id is not None else ("text", digest)
+            existing = (
+                by_id.get(record.external_id) if record.external_id is not None else by_text.get(digest)
+            )
+            if key in seen:
+                self._duplicate_in_file(record, place(seen[key], record.where))
+            elif existing is not None and existing in self.created:
+                self._duplicate_in_file(record, "an earlier record of this file")
+            elif existing is None:
+                fresh.append((record, digest))
+            elif self.options.on_duplicate == OnDuplicate.SKIP:
+                self.result.skipped += 1
+            elif self.options.on_duplicate == OnDuplicate.ERROR:
+                self._exists(record, existing)
+            else:
+                updates.append((existing, record, digest))
+            seen.setdefault(key, record.where)
+        return fresh, updates
+
+    def _duplicate_in_file(self, record: DocumentRecord, earlier: str) -> None:
+        if record.external_id is not None:
+            message = f"The external id {record.external_id!r} is already used by {earlier}."
+        else:
+            message = (
+                f"The same text is already in {earlier} (without an external id, a text is its identity)."
+            )
+        self.problems.add(
+            record.where, message, field="external_id" if record.external_id is not None else "text"
+        )
+
+    def _exists(self, record: DocumentRecord, existing: int) -> None:
+        what = f"the external id {record.external_id!r}" if record.external_id is not None else "this text"
+        self.problems.add(
+            record.where,
+            f"The project already has an article with {what} (#{existing}). Import with duplicates skipped or "
+            "updated to go past it.",
+            field="external_id" if record.external_id is not None else "text",
+        )
+
+    # Resolving references
+
+    def plan(self, record: DocumentRecord, digest: str) -> Plan | None:
+        before = len(self.problems)
+        failed = False
+        plan = Plan(record, digest)
+        for span in record.spans:
+            where = span.where or record.where
+            type_id = self.schema.entity_type(span.label, where, f"entities[{span.id}].label")
+            failed |= type_id is None
+            plan.span_index[span.id] = len(plan.spans)
+            fragments = [list(piece) for piece in span.fragments] or None
+            # The stored surface is the whole range, fragments or not: surface == text[start:end] always.
+            plan.spans.append(
+                (span.start, span.end, type_id or 0, record.text[span.start : span.end], fragments)
+            )
+        if not self.overlaps_allowed:
+            failed |= self._overlapping(record)
+        for link in record.links:
+            resolved, entity = self.kb.entity(link, link.where or record.where)
+            failed |= not resolved
+            plan.links.append((plan.span_index[link.span], entity))
+        failed |= not self._relations(record, plan)
+        return None if failed or len(self.problems) > before else plan
+
+    def _overlapping(self, record: DocumentRecord) -> bool:
+        reach, holder = -1, None
+        for span in sorted(record.spans, key=lambda s: (s.start, s.end)):
+            if holder is not None and span.start < reach:
+                self.problems.add(
+                    span.where or record.where,
+                    f"This project does not allow overlapping spans, and [{span.start}, {span.end}) overlaps "
+                    f"the span at [{holder.start}, {holder.end}).",
+                    field=f"entities[{span.id}].start",
+                )
+                return True
+            if span.end > reach:
+                reach, holder = span.end, span
+        return False
+
+    def _relations(self, record: DocumentRecord, plan: Plan) -> bool:
+        ok = True
+        seen: set[tuple[int, int, int]] = set()
+        for index, relation in enumerate(record.relations):
+            where = relation.where or record.where
+            field = f"relations[{relation.id or index}]"
+            relation_type = self.schema.relation_type(relation.label, where, f"{field}.label")
+            if relation_type is None:
+                ok = False
+                continue
+            head, tail = plan.span_index[relation.head], plan.span_index[relation.tail]
+            head_type, tail_type = plan.spans[head][2], plan.spans[tail][2]
+            if head_type and tail_type and not relation_type.allows(head_type, tail_type):
+                ok = False
+                self.problems.add(
+                    where,
+                    f"The schema does not allow {relation_type.name} from a {self.schema.entity_names[head_type]} "
+                    f"to a {self.schema.entity_names[tail_type]}.",
+                    field=f"{field}.label",
+                )
+                continue
+            if not relation_type.directed and plan.spans[tail][:2] < plan.spans[head][:2]:
+                head, tail = tail, head  # symmetric: stored one way round, as the editing services do
+            if (head, tail, relation_type.pk) in seen:
+                ok = False
+                self._duplicate_relation(relation, relation_type, where, field)
+                continue
+            seen.add((head, tail, relation_type.pk))
+            plan.relations.append((head, tail, relation_type.pk))
+        return ok
+
+    def _duplicate_relation(
+        self, relation: RelationRecord, relation_type: RelationType, where: Where, field: str
+    ) -> None:
+        self.problems.add(
+            where,
+            f"The relation {relation.head} -{relation.label}-> {relation.tail} is there twice "
+            f"({relation_type.name} is symmetric: the two directions are one relation).",
+            field=field,
+        )
+
+    # Writing
+
+    def write(self, plans: list[Plan]) -> None:
+        """The rows of new articles and, for annotated ones, their set with its spans, links and relations."""
+        if not plans:
+            return
+        now = self.now
+        article_ids = self.writer.reserve_ids(self.tables.articles, len(plans))
+        self.writer.insert(
+            self.tables.articles,
+            (
+                (pk, self.project.pk, p.record.external_id, p.record.title, p.record.text, p.record.metadata,
+                 p.hash, 1, now, now)
+                for pk, p in zip(article_ids, plans, strict=True)
+            ),
+        )  # fmt: skip
+        self.created.add(article_ids)
+        self.result.created += len(plans)
+        annotated = [(pk, plan) for pk, plan in zip(article_ids, plans, strict=True) if plan.record.annotated]
+        set_ids = self.writer.reserve_ids(self.tables.sets, len(annotated))
+        self.write_contents(
+            [(set_id, pk, plan) for set_id, (pk, plan) in zip(set_ids, annotated, strict=True)], new_sets=True
+        )
+
+    def write_contents(self, targets: list[tuple[int, int, Plan]], *, new_sets: bool) -> None:
+        """Spans, links and relations of each (set id, article id, plan), and the sets too when they are new."""
+        now, by = self.now, self.by.pk if self.by else None
+        history = (now, self.reason, "+", by)
+        if new_sets:
+            kind, name = (
+                self.options.set_kind,
+                self.options.set_name if self.options.set_kind == SetKind.IMPORTED else "",
+            )
+            sets = [
+                (
+                    set_id,
+                    article_id,
+                    kind,
+                    None,
+                    name,
+                    SetStatus.IN_PROGRESS,
+                    1,
+                    self.guidelines,
+                    None,
+                    now,
+                    now,
+                )
+                for set_id, article_id, _ in targets
+            ]
+            self.insert_rows("sets", sets, history)
+        span_ids = iter(self.writer.reserve_ids(self.tables.spans, sum(len(p.spans) for _, _, p in targets)))
+        spans: list[tuple[Any, ...]] = []
+        links: list[tuple[int, int | None]] = []
+        relations: list[tuple[int, int, int, int]] = []
+        for set_id, _, plan in targets:
+            ids = [next(span_ids) for _ in plan.spans]
+            spans.extend(
+                (span_id, set_id, start, end, type_id, surface, fragments, by, now, now)
+                for span_id, (start, end, type_id, surface, fragments) in zip(ids, plan.spans, strict=True)
+            )
+            links.extend((ids[position], entity) for position, entity in plan.links)
+            relations.extend(
+                (set_id, ids[head], ids[tail], type_id) for head, tail, type_id in plan.relations
+            )
+        self.insert_rows("spans", spans, history)
+        link_ids = self.writer.reserve_ids(self.tables.links, len(links))
+        self.insert_rows(
+            "links",
+            [(pk, span, entity, by, now, now) for pk, (span, entity) in zip(link_ids, links, strict=True)],
+            history,
+        )
+        relation_ids = self.writer.reserve_ids(self.tables.relations, len(relations))
+        self.insert_rows(
+            "relations",
+            [
+                (pk, set_id, head, tail, type_id, by, now, now)
+                for pk, (set_id, head, tail, type_id) in zip(relation_ids, relations, strict=True)
+            ],
+            history,
+        )
+        self.result.spans += len(spans)
+        self.result.links += len(links)
+        self.result.relations += len(relations)
+
+    def insert_rows(self, name: str, rows: list[tuple[Any, ...]], history: tuple[Any, ...]) -> None:
+        if rows:
+            self.writer.insert(getattr(self.tables, name), rows)
+            self.writer.insert(self.tables.history[name], (row + history for row in rows))
