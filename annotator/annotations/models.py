@@ -119,7 +119,10 @@ class AnnotationSet(TimeStampedModel):
 class Span(TimeStampedModel):
     """An entity mention: `surface` always equals `article.text[start:end]`."""
 
-    annotation_set = models.ForeignKey(AnnotationSet, on_delete=models.CASCADE, related_name="spans")
+    # No index of its own: span_unique_in_set starts with it, and imports pay for every index per row.
+    annotation_set = models.ForeignKey(
+        AnnotationSet, on_delete=models.CASCADE, related_name="spans", db_index=False
+    )
     start = models.PositiveIntegerField()
     end = models.PositiveIntegerField()
     entity_type = models.ForeignKey(EntityType, on_delete=models.PROTECT, related_name="spans")
@@ -130,10 +133,11 @@ class Span(TimeStampedModel):
         null=True, blank=True, help_text="The pieces of a discontinuous span, as [[start, end], ...]."
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
 
-    history = HistoricalRecords()
+    # The history is read by object and by set; its type and author columns need no index.
+    history = HistoricalRecords(no_db_index=["entity_type", "created_by"])
 
     class Meta:
         ordering = ["annotation_set", "start", "end", "id"]
@@ -146,7 +150,6 @@ class Span(TimeStampedModel):
             # The target of the relations' (span, set) foreign keys: a relation's spans are in its set.
             models.UniqueConstraint(fields=["id", "annotation_set"], name="span_id_set_unique"),
         ]
-        indexes = [models.Index(fields=["annotation_set", "start"], name="span_position_idx")]
 
     def __str__(self) -> str:
         return f"{self.surface} [{self.start}, {self.end}) {self.entity_type}"

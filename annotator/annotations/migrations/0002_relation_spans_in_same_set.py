@@ -4,6 +4,9 @@ Django has no composite foreign keys, so this is written per backend: on Postgre
 from (head_id, annotation_set_id) and (tail_id, annotation_set_id) to the spans' (id, annotation_set_id),
 which `span_id_set_unique` makes a valid target; on SQLite, which cannot add constraints to an
 existing table, triggers that abort the same inserts and updates.
+
+A later migration that makes SQLite rebuild annotations_span or annotations_relation must drop these
+triggers first and create them again after (see 0004).
 """
 
 from django.db import migrations
