@@ -11,7 +11,6 @@ from __future__ import annotations
 import bz2
 import csv
 import gzip
-import io
 import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -139,6 +138,11 @@ def _text(item: Mapping[str, Any], name: str, *, required: bool = False) -> str:
     return str(value)
 
 
+def _optional(item: Mapping[str, Any], name: str, default: Any) -> Any:
+    value = item.get(name)
+    return default if value is None else value
+
+
 def _prior(value: Any) -> float:
     if value is None or value == "":
         return 0.0
@@ -151,6 +155,24 @@ def _prior(value: Any) -> float:
     if not math.isfinite(prior):
         raise _FieldError("prior", f"The prior must be a number between 0 and 1 (got {value!r}).")
     return prior
+
+
+class _UnreadableLine(Exception):
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line, self.message = line, message
+
+
+def _text_lines(stream: IO[bytes]) -> Iterator[str]:
+    """The stream's lines as text, line breaks kept (the csv module wants them), a leading BOM dropped."""
+    for number, line in enumerate(iter(lambda: stream.readline(MAX_LINE_BYTES + 1), b""), start=1):
+        if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
+            raise _UnreadableLine(number, _too_long(number).message)
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _UnreadableLine(number, "This line is not UTF-8 text.") from None
+        yield text.removeprefix("\ufeff") if number == 1 else text
 
 
 class JsonLines:
@@ -179,7 +201,7 @@ class JsonLines:
             yield number, _checked(number, record)
 
     def _record(self, item: dict[str, Any]) -> EntityRecord:
-        aliases = item.get("aliases") or []
+        aliases = _optional(item, "aliases", [])
         if not isinstance(aliases, list):
             raise _FieldError("aliases", "The aliases must be a list.")
         pairs = []
@@ -193,10 +215,10 @@ class JsonLines:
                 pairs.append((alias["text"], language))
             else:
                 raise _FieldError("aliases", "Each alias must be text or an object with a text.")
-        instance_of = item.get("instance_of") or []
+        instance_of = _optional(item, "instance_of", [])
         if not isinstance(instance_of, list) or not all(isinstance(i, str) for i in instance_of):
             raise _FieldError("instance_of", "instance_of must be a list of ids.")
-        metadata = item.get("metadata") or {}
+        metadata = _optional(item, "metadata", {})
         if not isinstance(metadata, dict):
             raise _FieldError("metadata", "The metadata must be an object.")
         return EntityRecord(
@@ -224,8 +246,7 @@ class Csv:
     SEPARATOR: ClassVar[str] = "|"
 
     def read(self, stream: IO[bytes], options: ReadOptions) -> Iterator[Item]:
-        text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
-        reader = csv.reader(text)
+        reader = csv.reader(_text_lines(stream), strict=True)
         last_line = 0
         try:
             header = [cell.strip().lower() for cell in next(reader, [])]
@@ -251,12 +272,11 @@ class Csv:
                     yield number, LineError(number, error.field, error.message)
                     continue
                 yield number, _checked(number, record)
-        except UnicodeDecodeError:
-            yield last_line + 1, LineError(last_line + 1, "", "The file is not UTF-8 text from here on.")
+        except _UnreadableLine as error:
+            # Past a line that cannot be decoded, where the quoted cells begin and end is unknown: stop.
+            yield error.line, LineError(error.line, "", error.message)
         except csv.Error as error:
             yield last_line + 1, LineError(last_line + 1, "", f"This is not valid CSV ({error}).")
-        finally:
-            text.detach()  # leave the underlying stream open for its owner
 
     def _header_problem(self, header: list[str]) -> tuple[str, str] | None:
         missing = [column for column in ("id", "name") if column not in header]

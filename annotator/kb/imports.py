@@ -75,7 +75,6 @@ def observe_imports(observer: Observer) -> Iterator[None]:
 @dataclass
 class ImportOutcome:
     format: str
-    lines: int = 0
     created: int = 0
     updated: int = 0
     unchanged: int = 0
@@ -235,8 +234,7 @@ def _write_file(
             outcome.count(write_entities(knowledge_base=knowledge_base, records=batch))
         batch.clear()
 
-    for line, item in _items(reader_for(name), stream, options):
-        outcome.lines = line
+    for _, item in _items(reader_for(name), stream, options):
         if isinstance(item, LineError):
             error_count += 1
             if len(errors) < MAX_REPORTED_ERRORS:

@@ -65,6 +65,16 @@ def record_problems(record: EntityRecord) -> list[tuple[str, str]]:
         )
     if len(record.type) > MAX_TYPE:
         problems.append(("type", f"The type {_shown(record.type)!r} is longer than {MAX_TYPE} characters."))
+    texts = [
+        ("id", record.kb_id),
+        ("name", record.name),
+        ("description", record.description),
+        ("type", record.type),
+    ]
+    texts.extend(("aliases", text) for text, _ in record.aliases)
+    for field_name, text in texts:
+        if "\x00" in text:
+            problems.append((field_name, f"The {field_name} holds a NUL character, which text cannot hold."))
     if not (math.isfinite(record.prior) and 0.0 <= record.prior <= 1.0):
         problems.append(("prior", f"The prior must be a number between 0 and 1 (got {record.prior})."))
     return problems

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import connection
-from rapidfuzz import fuzz, process
 
 from annotator.kb.models import Alias
 from annotator.kb.search_index import FTS_TABLE, FTS_VOCAB_TABLE
@@ -57,21 +56,13 @@ def prefix_aliases(kb_ids: Sequence[int], prefix: str, *, limit: int) -> list[Al
     return [AliasHit(*row) for row in rows]
 
 
-def similar_aliases(kb_ids: Sequence[int], key: str) -> list[tuple[AliasHit, float]]:
-    """Aliases whose normalised form is like `key` (typos, spelling variants), with their similarity."""
+def similar_aliases(kb_ids: Sequence[int], key: str) -> list[AliasHit]:
+    """Aliases whose normalised form is like `key` (typos, spelling variants): a pool to re-score."""
     if len(key) < MIN_FUZZY_LENGTH or not kb_ids:
         return []
-    hits = (
-        _similar_postgresql(kb_ids, key)
-        if connection.vendor == "postgresql"
-        else _similar_sqlite(kb_ids, key)
-    )
-    if not hits:
-        return []
-    by_form = {hit.normalized: hit for hit in hits}
-    best = process.extract(key, list(by_form), scorer=fuzz.ratio, limit=None)
-    similar = {form: score / 100 for form, score, _ in best}
-    return sorted(((hit, similar[hit.normalized]) for hit in hits), key=lambda pair: -pair[1])
+    if connection.vendor == "postgresql":
+        return _similar_postgresql(kb_ids, key)
+    return _similar_sqlite(kb_ids, key)
 
 
 def _similar_postgresql(kb_ids: Sequence[int], key: str) -> list[AliasHit]:

@@ -66,8 +66,10 @@ def find_candidates(
         matches.setdefault(hit.entity_id, (hit, 1.0))
     entities = _entities(matches)
     if not any(scoring.type_fit(entity_type, entity.type) >= 0.5 for entity in entities.values()):
-        for hit, similarity in similar_aliases(kb_ids, key):
-            if similarity >= MIN_FUZZY_SIMILARITY and hit.entity_id not in matches:
+        for hit in similar_aliases(kb_ids, key):
+            similarity = scoring.name_similarity(key, hit.normalized)
+            known = matches.get(hit.entity_id)
+            if similarity >= MIN_FUZZY_SIMILARITY and (known is None or similarity > known[1]):
                 matches[hit.entity_id] = (hit, similarity)
         entities = _entities(matches, known=entities)
     words = scoring.context_words(context) if context.strip() else None
