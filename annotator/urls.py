@@ -18,6 +18,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("projects/", include("annotator.projects.urls")),
     path("articles/", include("annotator.articles.urls")),
+    path("projects/<int:project_id>/kb/", include("annotator.kb.urls")),
     path("api/v1/", include("annotator.api.urls")),
     path("admin/", admin.site.urls),
 ]

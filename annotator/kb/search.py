@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from annotator.kb import scoring
 from annotator.kb.models import KBEntity, KnowledgeBase
 from annotator.kb.normalize import normalize_alias
-from annotator.kb.retrieval import AliasHit, exact_aliases, similar_aliases
+from annotator.kb.retrieval import AliasHit, exact_aliases, prefix_aliases, similar_aliases
 
 # Kept for callers that read the weights from here.
 NAME_WEIGHT, PRIOR_WEIGHT, TYPE_WEIGHT = scoring.NAME_WEIGHT, scoring.PRIOR_WEIGHT, scoring.TYPE_WEIGHT
@@ -114,3 +114,29 @@ def _candidate(
         type_fit=fit,
         context_overlap=overlap,
     )
+
+
+def search_entities(*, knowledge_base_id: int, query: str, limit: int = 50) -> list[KBEntity]:
+    """The browse page's search: the entity with that id, then names that start with the query
+    (alphabetically), then names like it (typos), best first. Merged-away entities are left out."""
+    key = normalize_alias(query)
+    if not key:
+        return []
+    kb_ids = [knowledge_base_id]
+    order: dict[int, None] = dict.fromkeys(
+        KBEntity.objects.active()
+        .filter(knowledge_base_id=knowledge_base_id, kb_id=query.strip())
+        .values_list("pk", flat=True)
+    )
+    for hit in prefix_aliases(kb_ids, key, limit=limit * 4):
+        order.setdefault(hit.entity_id)
+    if len(order) < limit:
+        similar = sorted(
+            similar_aliases(kb_ids, key), key=lambda hit: -scoring.name_similarity(key, hit.normalized)
+        )
+        for hit in similar:
+            if scoring.name_similarity(key, hit.normalized) >= MIN_FUZZY_SIMILARITY:
+                order.setdefault(hit.entity_id)
+    wanted = list(order)[:limit]
+    entities = KBEntity.objects.active().filter(pk__in=wanted).prefetch_related("aliases").in_bulk()
+    return [entities[pk] for pk in wanted if pk in entities]

@@ -29,6 +29,7 @@ __all__ = [
     "MergeReport",
     "create_entity",
     "create_knowledge_base",
+    "default_knowledge_base",
     "merge_entities",
     "update_entity",
     "upsert_entity",
@@ -153,6 +154,23 @@ def create_knowledge_base(
     return KnowledgeBase.objects.create(
         project=project, name=name, description=description, languages=list(languages)
     )
+
+
+def default_knowledge_base(project: Project) -> KnowledgeBase:
+    """Where a new entity goes when nobody said: the project's only KB, or a new one if it has none."""
+    knowledge_bases = list(KnowledgeBase.objects.filter(project=project)[:2])
+    if len(knowledge_bases) == 1:
+        return knowledge_bases[0]
+    if knowledge_bases:
+        raise InvalidEntity(
+            "This project has several knowledge bases; say which one the entity goes in.",
+            field="knowledge_base",
+        )
+    return KnowledgeBase.objects.get_or_create(
+        project=project,
+        name="Project entities",
+        defaults={"description": "Entities the project's people added."},
+    )[0]
 
 
 def _check_type(project_id: int, entity_type: str, *, unchanged: str | None = None) -> None:

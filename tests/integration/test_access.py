@@ -30,12 +30,27 @@ def routes(patterns=None, namespace="", converters=frozenset()):
 
 def object_ids(news, name, params):
     """The kwargs that point a route at the news project's objects."""
-    ids = {"project_id": news.project.pk, "article_id": news.article.pk}
+    ids = {
+        "project_id": news.project.pk,
+        "article_id": news.article.pk,
+        "entity_id": news.naryshkin.pk,
+        "job_id": kb_import_job(news).pk,
+    }
     if name in ("api:project-detail",):
         ids["pk"] = news.project.pk
     unknown = params - ids.keys()
     assert not unknown, f"Map the id parameter(s) {sorted(unknown)} of {name} in object_ids()."
     return {param: ids[param] for param in params}
+
+
+def kb_import_job(news):
+    from annotator.jobs.models import Job, JobKind
+
+    return Job.objects.get_or_create(
+        project=news.project,
+        kind=JobKind.IMPORT_KB,
+        params={"file_label": "kb.jsonl", "knowledge_base_id": news.kb.pk},
+    )[0]
 
 
 def scoped_routes(news):

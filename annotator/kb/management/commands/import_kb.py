@@ -87,10 +87,10 @@ class Command(BaseCommand):
             with observe_imports(show):
                 job = run_job(job)
         if job.status != JobStatus.SUCCEEDED:
-            for error in job.errors[:20]:
-                line = f"line {error['line']}" if error.get("line") else "file"
-                field = f" [{error['field']}]" if error.get("field") else ""
-                self.stderr.write(f"{error.get('file', path.name)}, {line}{field}: {error['message']}")
+            for item in job.errors[:20]:
+                line = f"line {item['line']}" if item.get("line") else "file"
+                field = f" [{item['field']}]" if item.get("field") else ""
+                self.stderr.write(f"{item.get('file', path.name)}, {line}{field}: {item['message']}")
             raise CommandError(job.message)
         self.stdout.write(job.message)
 
