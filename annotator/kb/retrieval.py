@@ -95,13 +95,14 @@ def _similar_sqlite(kb_ids: Sequence[int], key: str) -> list[AliasHit]:
                 break
             chosen.append(gram)
             read += count
-        shared: Counter[int] = Counter()
-        for gram in chosen:
-            phrase = '"' + gram.replace('"', '""') + '"'
-            cursor.execute(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s", [phrase])  # noqa: S608
-            shared.update(row[0] for row in cursor.fetchall())
-        if not shared:
+        if not chosen:
             return []
+        # One row per (alias, shared trigram), in one query: counting the rows counts the shared trigrams.
+        one = f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s"  # noqa: S608
+        cursor.execute(
+            " UNION ALL ".join([one] * len(chosen)), ['"' + g.replace('"', '""') + '"' for g in chosen]
+        )
+        shared: Counter[int] = Counter(row[0] for row in cursor.fetchall())
         top = [alias_id for alias_id, _ in shared.most_common(TOP_BY_COUNT)]
     rows = Alias.objects.filter(pk__in=top, knowledge_base_id__in=kb_ids).values_list(
         "entity_id", "text", "normalized"
