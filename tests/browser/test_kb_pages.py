@@ -42,7 +42,7 @@ def unlinked_naryshkins(demo):
                     entity_type=person,
                     by=None,
                     expected_version=gold.version,
-                )  # fmt: skip
+                )
             )
     return spans
 
@@ -102,9 +102,10 @@ def test_upload_a_kb_file_and_watch_a_running_job_update_itself(page, log_in, de
     page.get_by_text("Imported 1 entities into Demo KB: 1 new, 0 updated, 0 unchanged.").wait_for()
     assert page.locator("#job-progress progress").get_attribute("value") == "100"
 
+    kb_id = KBEntity.objects.get(kb_id="tertel").knowledge_base_id
     job = Job.objects.create(
         project=demo, kind="import_kb", status=JobStatus.RUNNING, progress_done=10, progress_total=100,
-        params={"file_label": "big.json.gz", "knowledge_base_id": KBEntity.objects.get(kb_id="tertel").knowledge_base_id},
+        params={"file_label": "big.json.gz", "knowledge_base_id": kb_id},
         message="Importing: 1,000 entities read.",
     )  # fmt: skip
     page.goto(f"/projects/{demo.pk}/kb/import/{job.pk}/")
