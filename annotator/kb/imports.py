@@ -188,7 +188,19 @@ def import_kb_file(
                 )
         finally:
             reporter.close()
+    if outcome.created or outcome.updated:
+        _refresh_statistics()
     return outcome
+
+
+def _refresh_statistics() -> None:
+    """Tell the query planner about the rows just written: with a KB's old statistics (say, "empty"),
+    browsing and searching a freshly imported KB scan whole tables until autovacuum catches up."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("ANALYZE kb_kbentity, kb_alias")
+        else:
+            cursor.execute("PRAGMA optimize")
 
 
 def _open(raw: IO[bytes], format: str) -> tuple[IO[bytes], str]:

@@ -146,8 +146,9 @@ def _mentions_context(request: AuthedRequest, project: Project, entity: KBEntity
     editable = {
         pk for pk, s in sets.items() if s.is_editable and can_edit_set(request.user, project.my_role, s)
     }
+    aliases = entity.aliases.exclude(text=entity.name).order_by("text", "language")
     return {
-        "project": project, "entity": entity, "aliases": entity.aliases.order_by("text", "language"),
+        "project": project, "entity": entity, "aliases": aliases,
         "merged_from": entity.merged_from.order_by("name"), "linked": linked, "unlinked": unlinked,
         "versions": sorted((pk, s.version) for pk, s in sets.items()), "editable": editable,
         "can_manage": can_manage(project.my_role),
