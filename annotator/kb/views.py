@@ -160,11 +160,13 @@ def entity_detail(request: AuthedRequest, project_id: int, entity_id: int) -> Ht
     project = get_project(request, project_id)
     entity = _entity(project, entity_id)
     form = LinkMentionsForm(request.POST or None)
+    status = 400 if form.is_bound and not form.is_valid() else 200
     if request.method == "POST" and form.is_valid():
         try:
             outcome = _link_selected(request, project, entity, form)
         except DomainError as refusal:
             form.add_error(None, refusal.message)
+            status = 409
         else:
             target = (
                 form.cleaned_data["target"]
@@ -174,7 +176,7 @@ def entity_detail(request: AuthedRequest, project_id: int, entity_id: int) -> Ht
             messages.success(request, _linked_message(outcome, form.cleaned_data["action"], name))
             return redirect(request.get_full_path())
     context = {**_mentions_context(request, project, entity), "form": form}
-    return render(request, "kb/entity_detail.html", context, status=409 if form.errors else 200)
+    return render(request, "kb/entity_detail.html", context, status=status)
 
 
 # Edit, create, merge

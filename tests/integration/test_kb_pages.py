@@ -233,6 +233,12 @@ def test_ids_outside_what_the_member_sees_are_404_in_the_body(client, news, ment
     client.force_login(news.annotator)
     gold_span = client.post(entity_url(news), {"spans": [mentions["in_gold"].pk], "action": "nil"})
     assert gold_span.status_code == 404
+    nothing = client.post(entity_url(news), {"action": "relink"})
+    assert nothing.status_code == 400
+    assert nothing.context["form"].errors == {
+        "spans": ["Select mentions first."],
+        "target": ["Choose the entity to link to."],
+    }
     foreign = KBEntityFactory(knowledge_base=KnowledgeBaseFactory(), kb_id="foreign")
     relink = client.post(
         entity_url(news), {"spans": [mentions["linked"].pk], "action": "relink", "target": foreign.pk}
