@@ -277,14 +277,14 @@ class ImportList(generics.ListCreateAPIView):
             knowledge_base = create_knowledge_base(
                 project=project, name=data["knowledge_base_name"], languages=data["languages"] or ["en"]
             )
-        job = _start(request, knowledge_base, data)
+        job = _start(request, knowledge_base, data, new="knowledge_base" not in data)
         location = reverse("api:job-detail", args=[job.pk])
         return Response(
             JobSerializer(job).data, status=status.HTTP_202_ACCEPTED, headers={"Location": location}
         )
 
 
-def _start(request: Request, knowledge_base: KnowledgeBase, data: dict[str, Any]) -> Job:
+def _start(request: Request, knowledge_base: KnowledgeBase, data: dict[str, Any], *, new: bool) -> Job:
     upload = data["file"]
     if upload.size > _max_upload_bytes():
         raise serializers.ValidationError(
@@ -298,6 +298,7 @@ def _start(request: Request, knowledge_base: KnowledgeBase, data: dict[str, Any]
         knowledge_base=knowledge_base, path=path, file_label=path.name, by=cast(User, request.user),
         format=data["format"],
         languages=data["languages"] or None, type_map=data.get("type_map"), uploaded=True,
+        new_knowledge_base=new,
     )  # fmt: skip
     job.refresh_from_db()  # the immediate task backend (tests) may already have run it
     return job

@@ -293,11 +293,13 @@ def start_kb_import(
     languages: list[str] | None = None,
     type_map: dict[str, str] | None = None,
     uploaded: bool = False,
+    new_knowledge_base: bool = False,
     queue: bool = True,
 ) -> Job:
     """Create the import job (and queue it for a worker unless `queue` is false: then run it with run_job).
 
-    `uploaded` files belong to the job: they are deleted when it finishes, whichever way.
+    `uploaded` files belong to the job: they are deleted when it finishes, whichever way. A knowledge
+    base made for the job (`new_knowledge_base`) is removed again if the job fails and leaves it empty.
     """
     if format != "auto":
         reader_for(format)  # an unknown format is refused before anyone waits for it
@@ -309,6 +311,7 @@ def start_kb_import(
         "languages": languages or knowledge_base.languages or ["en"],
         "type_map": type_map,
         "uploaded": uploaded,
+        "new_knowledge_base": new_knowledge_base,
     }
     job = create_job(kind=JobKind.IMPORT_KB, project=knowledge_base.project, params=params, by=by)
     return enqueue_job(job) if queue else job
@@ -347,6 +350,10 @@ def run_kb_import(job: Job, progress: Progress) -> dict[str, Any]:
             options=options,
             progress=progress,
         )
+    except BaseException:
+        if params.get("new_knowledge_base"):
+            KnowledgeBase.objects.filter(pk=params["knowledge_base_id"], entities__isnull=True).delete()
+        raise
     finally:
         if params.get("uploaded"):
             shutil.rmtree(path.parent, ignore_errors=True)

@@ -290,6 +290,7 @@ def _start_upload(request: AuthedRequest, project: Project, form: ImportForm) ->
     knowledge_base = data["knowledge_base"] or create_knowledge_base(
         project=project, name=data["new_name"], languages=data["languages"]
     )
+    new = data["knowledge_base"] is None
     upload = data["file"]
     path = upload_path(upload.name)
     with path.open("wb") as destination:
@@ -297,7 +298,7 @@ def _start_upload(request: AuthedRequest, project: Project, form: ImportForm) ->
             destination.write(chunk)
     return start_kb_import(
         knowledge_base=knowledge_base, path=path, file_label=path.name, by=request.user, format=data["format"],
-        languages=data["languages"], uploaded=True,
+        languages=data["languages"], uploaded=True, new_knowledge_base=new,
     )  # fmt: skip
 
 

@@ -276,6 +276,11 @@ def test_the_command_line_reports_errors_and_refuses_unknown_projects_and_kbs(ne
     with pytest.raises(CommandError, match=r"^1 error in kb.csv; nothing was imported.$"):
         call_command("import_kb", str(path), "--project", "news", "--kb", "News KB", stderr=err)
     assert "kb.csv, line 2 [name]: The name is missing." in err.getvalue()
+    with pytest.raises(CommandError, match=r"^1 error in kb.csv; nothing was imported.$"):
+        call_command(
+            "import_kb", str(path), "--project", "news", "--kb", "New", "--create", stderr=StringIO()
+        )
+    assert not KnowledgeBase.objects.filter(name="New").exists()  # made for the import, removed with it
     with pytest.raises(CommandError, match="News has no knowledge base named 'Other' \\(add --create\\)."):
         call_command("import_kb", str(path), "--project", "news", "--kb", "Other")
     with pytest.raises(CommandError, match="No project has the slug or id 'nope'."):

@@ -58,6 +58,7 @@ class Command(BaseCommand):
             raise CommandError(f"No project has the slug or id {key!r}.")
         languages = [code.strip() for code in options["languages"].split(",") if code.strip()]
         knowledge_base = KnowledgeBase.objects.filter(project=project, name=options["kb"]).first()
+        new = knowledge_base is None
         if knowledge_base is None:
             if not options["create"]:
                 raise CommandError(
@@ -72,7 +73,7 @@ class Command(BaseCommand):
         type_map = dict(self._pair(item) for item in options["type"]) or None
         job = start_kb_import(
             knowledge_base=knowledge_base, path=path, file_label=path.name, by=None, format=options["format"],
-            languages=languages or None, type_map=type_map, queue=options["queue"],
+            languages=languages or None, type_map=type_map, new_knowledge_base=new, queue=options["queue"],
         )  # fmt: skip
         if options["queue"]:
             self.stdout.write(f"Queued job {job.pk}: a worker (manage.py db_worker) will run it.")
