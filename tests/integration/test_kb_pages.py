@@ -403,6 +403,7 @@ def test_a_running_job_is_polled_and_a_failed_one_shows_its_report(client, news)
     html = client.get(url).content.decode()
     assert '<td>kb.jsonl</td><td class="num">7</td><td>prior</td>' in html
     assert "hx-trigger" not in html
+    assert "<progress" not in html  # a failed import has no progress to show
 
 
 def test_only_managers_import_and_bad_forms_say_why(client, news, tmp_path, settings):
