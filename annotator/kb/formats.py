@@ -13,7 +13,7 @@ import csv
 import gzip
 import math
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, ClassVar
 
@@ -175,6 +175,32 @@ def _text_lines(stream: IO[bytes]) -> Iterator[str]:
         yield text.removeprefix("\ufeff") if number == 1 else text
 
 
+def _read_objects(
+    stream: IO[bytes], build: Callable[[dict[str, Any]], EntityRecord | None], *, dump: bool = False
+) -> Iterator[Item]:
+    """One JSON object per line, each turned into a record by `build`. A dump's lines may end with a comma,
+    and its first and last lines are the array's brackets."""
+    for number, line in iter_lines(stream):
+        if line is None:
+            yield number, _too_long(number)
+            continue
+        line = line.strip()
+        if dump and line.endswith(b","):
+            line = line[:-1]
+        if not line or (dump and line in (b"[", b"]")):
+            continue
+        item = _parse_json(number, line)
+        if isinstance(item, LineError):
+            yield number, item
+            continue
+        try:
+            record = build(item)
+        except _FieldError as error:
+            yield number, LineError(number, error.field, error.message)
+            continue
+        yield number, None if record is None else _checked(number, record)
+
+
 class JsonLines:
     """One JSON object per line: id, name, aliases (texts or {text, language}), description, type, prior,
     and optionally instance_of (ids), language (of the name) and metadata (an object)."""
@@ -183,22 +209,7 @@ class JsonLines:
     label: ClassVar[str] = "JSON lines"
 
     def read(self, stream: IO[bytes], options: ReadOptions) -> Iterator[Item]:
-        for number, line in iter_lines(stream):
-            if line is None:
-                yield number, _too_long(number)
-                continue
-            if not line.strip():
-                continue
-            item = _parse_json(number, line)
-            if isinstance(item, LineError):
-                yield number, item
-                continue
-            try:
-                record = self._record(item)
-            except _FieldError as error:
-                yield number, LineError(number, error.field, error.message)
-                continue
-            yield number, _checked(number, record)
+        return _read_objects(stream, lambda item: self._record(item))
 
     def _record(self, item: dict[str, Any]) -> EntityRecord:
         aliases = _optional(item, "aliases", [])
@@ -319,25 +330,7 @@ class WikidataDump:
     label: ClassVar[str] = "Wikidata JSON dump"
 
     def read(self, stream: IO[bytes], options: ReadOptions) -> Iterator[Item]:
-        for number, line in iter_lines(stream):
-            if line is None:
-                yield number, _too_long(number)
-                continue
-            line = line.strip()
-            if line.endswith(b","):
-                line = line[:-1]
-            if line in (b"", b"[", b"]"):
-                continue
-            item = _parse_json(number, line)
-            if isinstance(item, LineError):
-                yield number, item
-                continue
-            try:
-                record = self._record(item, options)
-            except _FieldError as error:
-                yield number, LineError(number, error.field, error.message)
-                continue
-            yield number, None if record is None else _checked(number, record)
+        return _read_objects(stream, lambda item: self._record(item, options), dump=True)
 
     def _record(self, item: dict[str, Any], options: ReadOptions) -> EntityRecord | None:
         if item.get("type") != "item":
