@@ -54,6 +54,8 @@ def test_search_the_kb_as_you_type_and_link_every_mention_from_the_entitys_page(
     log_in("maria")
     page.goto(f"/projects/{demo.pk}/")
     page.get_by_role("link", name="Knowledge base").click()
+    page.wait_for_url("**/kb/")
+    page.wait_for_load_state()  # htmx (a deferred script) listens from here on
     page.get_by_role("searchbox", name="Search the knowledge base").fill("Naryshkn")  # a typo
     results = page.locator("#entity-list")
     expect(results.get_by_role("link")).to_have_count(1)  # the list swapped in by htmx
