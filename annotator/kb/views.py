@@ -109,7 +109,7 @@ def kb_list(request: AuthedRequest, project_id: int) -> HttpResponse:
 
 def _link_selected(
     request: AuthedRequest, project: Project, entity: KBEntity, form: LinkMentionsForm
-) -> LinkOutcome:
+) -> tuple[LinkOutcome, KBEntity | None]:
     """Resolve the form's ids within what this member can see (else 404), then link them all at once."""
     ids = form.cleaned_data["spans"]
     spans = list(
@@ -123,9 +123,10 @@ def _link_selected(
     target: KBEntity | None = {"link": entity, "nil": None}.get(form.cleaned_data["action"])
     if form.cleaned_data["action"] == "relink":
         target = get_object_or_404(KBEntity.objects.in_project(project.pk), pk=form.cleaned_data["target"])
-    return link_mentions(
+    outcome = link_mentions(
         spans=spans, kb_entity=target, versions=form.versions(), by=request.user, role=project.my_role
     )
+    return outcome, target
 
 
 def _linked_message(outcome: LinkOutcome, action: str, target_name: str) -> str:
@@ -163,16 +164,12 @@ def entity_detail(request: AuthedRequest, project_id: int, entity_id: int) -> Ht
     status = 400 if form.is_bound and not form.is_valid() else 200
     if request.method == "POST" and form.is_valid():
         try:
-            outcome = _link_selected(request, project, entity, form)
+            outcome, target = _link_selected(request, project, entity, form)
         except DomainError as refusal:
             form.add_error(None, refusal.message)
             status = 409
         else:
-            target = (
-                form.cleaned_data["target"]
-                and KBEntity.objects.filter(pk=form.cleaned_data["target"]).first()
-            )
-            name = target.name if form.cleaned_data["action"] == "relink" and target else entity.name
+            name = target.name if target is not None else ""
             messages.success(request, _linked_message(outcome, form.cleaned_data["action"], name))
             return redirect(request.get_full_path())
     context = {**_mentions_context(request, project, entity), "form": form}
