@@ -11,5 +11,5 @@ urlpatterns = [
     path("entities/<int:entity_id>/edit/", views.entity_edit, name="entity-edit"),
     path("entities/<int:entity_id>/merge/", views.entity_merge, name="entity-merge"),
     path("import/", views.kb_import, name="import"),
-    path("import/<int:job_id>/", views.import_job, name="job"),
+    path("import/<int:kb_job_id>/", views.import_job, name="job"),
 ]

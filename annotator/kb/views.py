@@ -318,10 +318,10 @@ def kb_import(request: AuthedRequest, project_id: int) -> HttpResponse:
 
 
 @require_GET
-def import_job(request: AuthedRequest, project_id: int, job_id: int) -> HttpResponse:
+def import_job(request: AuthedRequest, project_id: int, kb_job_id: int) -> HttpResponse:
     """An import job's progress bar and error report; htmx polls the `job-progress` part until it ends."""
     project = get_project(request, project_id)
-    job = get_object_or_404(Job.objects.filter(project=project, kind=JobKind.IMPORT_KB), pk=job_id)
+    job = get_object_or_404(Job.objects.filter(project=project, kind=JobKind.IMPORT_KB), pk=kb_job_id)
     knowledge_base = KnowledgeBase.objects.filter(
         project=project, pk=job.params.get("knowledge_base_id")
     ).first()

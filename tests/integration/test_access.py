@@ -35,6 +35,7 @@ def object_ids(news, name, params):
         "article_id": news.article.pk,
         "entity_id": news.naryshkin.pk,
         "job_id": kb_import_job(news).pk,
+        "kb_job_id": kb_import_job(news).pk,
     }
     if name in ("api:project-detail",):
         ids["pk"] = news.project.pk
