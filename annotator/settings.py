@@ -215,6 +215,8 @@ SPECTACULAR_SETTINGS = {
 
 # Jobs whose worker has not reported for this long are marked failed by the reaper.
 ANNOTATOR_JOB_HEARTBEAT_TIMEOUT = env.int("ANNOTATOR_JOB_HEARTBEAT_TIMEOUT", default=300)
+# Largest KB file the import page and API accept, in MB; bigger ones go through `manage.py import_kb`.
+ANNOTATOR_KB_UPLOAD_MAX_MB = env.int("ANNOTATOR_KB_UPLOAD_MAX_MB", default=1024)
 
 # Imports (interchange): what an upload may be, and how an import reads and writes it.
 ANNOTATOR_IMPORT_MAX_UPLOAD_BYTES = env.int("ANNOTATOR_IMPORT_MAX_UPLOAD_BYTES", default=2 * 2**30)

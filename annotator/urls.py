@@ -16,6 +16,7 @@ urlpatterns = [
     path("projects/<int:project_id>/imports/", include("annotator.interchange.urls")),
     path("articles/", include("annotator.articles.urls")),
     path("", include("annotator.review.urls")),
+    path("projects/<int:project_id>/kb/", include("annotator.kb.urls")),
     path("api/v1/", include("annotator.api.urls")),
     path("account/tokens/", include("annotator.api.page_urls")),
     path("admin/", admin.site.urls),

@@ -133,7 +133,12 @@ class Span(TimeStampedModel):
         null=True, blank=True, help_text="The pieces of a discontinuous span, as [[start, end], ...]."
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
 
     # The history is read by object and by set; its type and author columns need no index.

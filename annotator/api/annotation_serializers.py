@@ -153,10 +153,10 @@ class DecisionCreateSerializer(serializers.Serializer):
 class ErrorSerializer(serializers.Serializer):
     """The one shape of every error the API returns."""
 
-    class Body(serializers.Serializer):
+    class ErrorBody(serializers.Serializer):
         code = serializers.CharField()
         message = serializers.CharField()
         # DRF's metaclass moves declared fields off the class, so this name does not shadow `.fields`.
         fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))  # type: ignore[assignment]
 
-    error = Body()
+    error = ErrorBody()

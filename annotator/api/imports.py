@@ -8,7 +8,6 @@ from django.contrib.auth.decorators import login_not_required
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from django.urls import reverse
 from django.utils.decorators import method_decorator
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
@@ -17,52 +16,20 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from annotator.annotations.models import SetKind
-from annotator.api.access import projects_for, token_of, user_of
+from annotator.api.access import projects_for, user_of
 from annotator.api.annotation_serializers import ErrorSerializer
 from annotator.api.errors import error_body
+from annotator.api.jobs import JobSerializer
 from annotator.core.errors import DomainError
 from annotator.interchange.formats import FORMATS
 from annotator.interchange.forms import limit_uploads, too_large_message, upload_too_large
 from annotator.interchange.options import ImportOptions, OnDuplicate
 from annotator.interchange.services import start_import, store_upload
 from annotator.jobs.models import Job, JobKind
-from annotator.jobs.progress import live
 from annotator.projects.models import Project
 from annotator.projects.permissions import can_manage
 
 ERROR = ErrorSerializer
-
-
-class ProblemSerializer(serializers.Serializer):
-    """One problem of an import's error report."""
-
-    file = serializers.CharField(allow_null=True, required=False)
-    line = serializers.IntegerField(allow_null=True, required=False)
-    field = serializers.CharField(allow_null=True, required=False)
-    message = serializers.CharField()
-
-
-class JobSerializer(serializers.ModelSerializer[Job]):
-    percent = serializers.IntegerField(
-        read_only=True, allow_null=True, help_text="0-100, null while unknown."
-    )
-    # DRF takes declared fields off the class, so this does not hide Serializer.errors at run time.
-    errors = ProblemSerializer(many=True, read_only=True, help_text="The error report of a failed job.")  # type: ignore[assignment]
-    result = serializers.DictField(read_only=True, help_text="What a finished job did (an import's counts).")
-    url = serializers.SerializerMethodField(help_text="Poll this for the job's progress.")
-
-    class Meta:
-        model = Job
-        fields = [
-            "id", "url", "kind", "status", "project", "progress_done", "progress_total", "percent", "message",
-            "errors", "result", "params", "created_at", "started_at", "finished_at", "heartbeat_at",
-        ]  # fmt: skip
-        read_only_fields = fields
-
-    def get_url(self, job: Job) -> str:
-        request = self.context.get("request")
-        path = reverse("api:job-detail", args=[job.pk])
-        return request.build_absolute_uri(path) if request is not None else path
 
 
 class ImportRequestSerializer(serializers.Serializer):
@@ -143,23 +110,3 @@ class ProjectImports(generics.ListCreateAPIView):
         )  # fmt: skip
         body = JobSerializer(job, context={"request": request}).data
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
-
-
-@method_decorator(login_not_required, name="dispatch")
-class JobDetail(generics.RetrieveAPIView):
-    """A background job: status, progress, and (when it failed) its error report. 404 for non-members."""
-
-    serializer_class = JobSerializer
-    lookup_url_kwarg = "job_id"
-
-    def get_queryset(self) -> QuerySet[Job]:
-        if getattr(self, "swagger_fake_view", False):
-            return Job.objects.none()
-        jobs = Job.objects.visible_to(self.request.user)
-        token = token_of(self.request)
-        if token is not None and token.project_id is not None:
-            jobs = jobs.filter(project_id=token.project_id)  # a project token sees that project's jobs only
-        return jobs
-
-    def get_object(self) -> Job:
-        return live(super().get_object())

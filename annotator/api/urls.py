@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from annotator.api import annotations, imports, token_views, views
+from annotator.api import annotations, imports, jobs, kb, token_views, views
 
 app_name = "api"
 urlpatterns = [
@@ -26,5 +26,13 @@ urlpatterns = [
     path("relations/<int:pk>/", annotations.RelationDetail.as_view(), name="relation-detail"),
     path("decisions/<int:pk>/", annotations.DecisionDetail.as_view(), name="decision-detail"),
     path("projects/<int:project_id>/imports/", imports.ProjectImports.as_view(), name="project-imports"),
-    path("jobs/<int:job_id>/", imports.JobDetail.as_view(), name="job-detail"),
+    path("jobs/<int:job_id>/", jobs.JobDetail.as_view(), name="job-detail"),
+    path("projects/<int:project_id>/kb/candidates/", kb.CandidateList.as_view(), name="kb-candidates"),
+    path("projects/<int:project_id>/kb/entities/", kb.EntityList.as_view(), name="kb-entity-list"),
+    path(
+        "projects/<int:project_id>/kb/entities/<int:entity_id>/",
+        kb.EntityDetail.as_view(),
+        name="kb-entity-detail",
+    ),
+    path("projects/<int:project_id>/kb/imports/", kb.ImportList.as_view(), name="kb-import-list"),
 ]

@@ -15,6 +15,13 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
 
 
+class KnowledgeBaseQuerySet(models.QuerySet["KnowledgeBase"]):
+    def visible_to(self, user: User | AnonymousUser) -> KnowledgeBaseQuerySet:
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(project__memberships__user=user)
+
+
 class KnowledgeBase(TimeStampedModel):
     """A KB used by one project: a Wikidata subset, or the project's own list."""
 
@@ -42,8 +49,17 @@ class KBEntityQuerySet(models.QuerySet["KBEntity"]):
             return self.none()
         return self.filter(knowledge_base__project__memberships__user=user)
 
+    def active(self) -> KBEntityQuerySet:
+        """Entities that were not merged into another one: the only ones mentions may link to."""
+        return self.filter(merged_into__isnull=True)
+
+    def in_project(self, project_id: int) -> KBEntityQuerySet:
+        return self.filter(knowledge_base__project_id=project_id)
+
 
 class KBEntity(TimeStampedModel):
+    """One thing mentions can be linked to, with the names it goes by (`aliases`)."""
+
     knowledge_base = models.ForeignKey(KnowledgeBase, on_delete=models.CASCADE, related_name="entities")
     kb_id = models.CharField(max_length=255, help_text="The entity's id in its KB, e.g. a Wikidata Q-id.")
     name = models.CharField(max_length=500)
@@ -77,6 +93,8 @@ class KBEntity(TimeStampedModel):
                 condition=~Q(merged_into=models.F("pk")), name="kb_entity_not_merged_into_self"
             ),
         ]
+        # Browsing a KB pages through it by name (keyset pagination), so that deep pages stay cheap.
+        indexes = [models.Index(fields=["knowledge_base", "name", "id"], name="kb_entity_browse_idx")]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.kb_id})"
@@ -91,6 +109,10 @@ class Alias(models.Model):
     text = models.CharField(max_length=500)
     normalized = models.CharField(max_length=500, editable=False)
     language = models.CharField(max_length=16, blank=True)
+    manual = models.BooleanField(
+        default=False,
+        help_text="Added by a person, or moved here by a merge: re-importing the KB keeps it.",
+    )
 
     class Meta:
         ordering = ["entity", "text"]

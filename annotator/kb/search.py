@@ -1,19 +1,26 @@
 """Candidate search: which KB entities a mention may refer to, best first. One entry point for every caller.
 
-This is the exact-alias backend: the mention's normalised form against the aliases' normalised forms,
-ranked by the entity's prior and by whether its type fits the span's type. Fuzzy matching (pg_trgm on
-PostgreSQL, rapidfuzz on SQLite) and context overlap plug in behind the same function.
+Exact alias matches first: the mention's normalised form against the aliases' normalised forms. When
+that finds nothing, or nothing of a type that fits the span, fuzzy matches join them (pg_trgm on
+PostgreSQL, an FTS5 trigram index on SQLite, both re-scored with rapidfuzz; see `retrieval.py`).
+Candidates are ranked by name similarity, prior, type fit and, when the caller passes the text around
+the mention, its overlap with the entity's description (see `scoring.py`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from annotator.kb.models import Alias
+from annotator.kb import scoring
+from annotator.kb.models import KBEntity, KnowledgeBase
 from annotator.kb.normalize import normalize_alias
+from annotator.kb.retrieval import AliasHit, exact_aliases, prefix_aliases, similar_aliases
 
-# How much each signal weighs in a candidate's score (they sum to 1, so scores stay in [0, 1]).
-NAME_WEIGHT, PRIOR_WEIGHT, TYPE_WEIGHT = 0.6, 0.25, 0.15
+# Kept for callers that read the weights from here.
+NAME_WEIGHT, PRIOR_WEIGHT, TYPE_WEIGHT = scoring.NAME_WEIGHT, scoring.PRIOR_WEIGHT, scoring.TYPE_WEIGHT
+# A fuzzy match less similar than this is noise, not a candidate.
+MIN_FUZZY_SIMILARITY = 0.6
+MAX_LIMIT = 100
 
 
 @dataclass(frozen=True)
@@ -27,42 +34,109 @@ class Candidate:
     matched_alias: str
     name_similarity: float  # 1.0 for an exact alias match
     score: float
+    knowledge_base_id: int = 0
+    type_fit: float = 0.5  # 1 same type as the span, 0 another type, 0.5 unknown
+    context_overlap: float | None = None  # None when no context was given
 
 
 def find_candidates(
-    *, project_id: int, mention: str, entity_type: str | None = None, limit: int = 10
+    *,
+    project_id: int,
+    mention: str,
+    entity_type: str | None = None,
+    limit: int = 10,
+    context: str = "",
 ) -> list[Candidate]:
     """KB entities of the project's knowledge bases that the mention may name, best first.
 
     `entity_type` is the span's type name (e.g. PERSON): entities of that type rank higher, entities of
-    another type lower, untyped entities in between. Merged-away entities are never candidates.
+    another type lower, untyped entities in between. `context` is text around the mention (a sentence,
+    a paragraph); entities whose description shares its words rank higher. Merged-away entities are
+    never candidates. At most `limit` (up to 100) candidates.
     """
     key = normalize_alias(mention)
+    limit = max(0, min(limit, MAX_LIMIT))
+    if not key or not limit:
+        return []
+    kb_ids = list(KnowledgeBase.objects.filter(project_id=project_id).values_list("pk", flat=True))
+    if not kb_ids:
+        return []
+    matches: dict[int, tuple[AliasHit, float]] = {}
+    for hit in exact_aliases(kb_ids, key):
+        matches.setdefault(hit.entity_id, (hit, 1.0))
+    entities = _entities(matches)
+    if not any(scoring.type_fit(entity_type, entity.type) >= 0.5 for entity in entities.values()):
+        for hit in similar_aliases(kb_ids, key):
+            similarity = scoring.name_similarity(key, hit.normalized)
+            known = matches.get(hit.entity_id)
+            if similarity >= MIN_FUZZY_SIMILARITY and (known is None or similarity > known[1]):
+                matches[hit.entity_id] = (hit, similarity)
+        entities = _entities(matches, known=entities)
+    words = scoring.context_words(context) if context.strip() else None
+    ranked = [
+        _candidate(entities[entity_id], hit, similarity, entity_type, words)
+        for entity_id, (hit, similarity) in matches.items()
+        if entity_id in entities
+    ]
+    return sorted(ranked, key=lambda c: (-c.score, c.name, c.kb_id))[:limit]
+
+
+def _entities(
+    matches: dict[int, tuple[AliasHit, float]], known: dict[int, KBEntity] | None = None
+) -> dict[int, KBEntity]:
+    """The matched entities that are candidates (not merged away), read once each."""
+    known = dict(known or {})
+    missing = matches.keys() - known.keys()
+    if missing:
+        fields = ["id", "kb_id", "name", "description", "type", "prior", "knowledge_base_id"]
+        known.update(
+            (entity.pk, entity) for entity in KBEntity.objects.active().filter(pk__in=missing).only(*fields)
+        )
+    return known
+
+
+def _candidate(
+    entity: KBEntity, hit: AliasHit, similarity: float, entity_type: str | None, words: frozenset[str] | None
+) -> Candidate:
+    fit = scoring.type_fit(entity_type, entity.type)
+    overlap = None if words is None else round(scoring.context_overlap(words, entity.description), 4)
+    return Candidate(
+        entity_id=entity.pk,
+        kb_id=entity.kb_id,
+        name=entity.name,
+        description=entity.description,
+        type=entity.type,
+        prior=entity.prior,
+        matched_alias=hit.text,
+        name_similarity=round(similarity, 4),
+        score=scoring.score(similarity=similarity, prior=entity.prior, fit=fit, overlap=overlap),
+        knowledge_base_id=entity.knowledge_base_id,
+        type_fit=fit,
+        context_overlap=overlap,
+    )
+
+
+def search_entities(*, knowledge_base_id: int, query: str, limit: int = 50) -> list[KBEntity]:
+    """The browse page's search: the entity with that id, then names that start with the query
+    (alphabetically), then names like it (typos), best first. Merged-away entities are left out."""
+    key = normalize_alias(query)
     if not key:
         return []
-    aliases = (
-        Alias.objects.filter(
-            knowledge_base__project_id=project_id, normalized=key, entity__merged_into__isnull=True
-        )
-        .select_related("entity")
-        .order_by("entity_id", "text")
+    kb_ids = [knowledge_base_id]
+    order: dict[int, None] = dict.fromkeys(
+        KBEntity.objects.active()
+        .filter(knowledge_base_id=knowledge_base_id, kb_id=query.strip())
+        .values_list("pk", flat=True)
     )
-    best: dict[int, Candidate] = {}
-    for alias in aliases:
-        entity = alias.entity
-        if entity.pk in best:
-            continue
-        fit = 0.5 if not entity_type or not entity.type else float(entity.type == entity_type)
-        score = NAME_WEIGHT * 1.0 + PRIOR_WEIGHT * entity.prior + TYPE_WEIGHT * fit
-        best[entity.pk] = Candidate(
-            entity_id=entity.pk,
-            kb_id=entity.kb_id,
-            name=entity.name,
-            description=entity.description,
-            type=entity.type,
-            prior=entity.prior,
-            matched_alias=alias.text,
-            name_similarity=1.0,
-            score=round(score, 4),
+    for hit in prefix_aliases(kb_ids, key, limit=limit * 4):
+        order.setdefault(hit.entity_id)
+    if len(order) < limit:
+        similar = sorted(
+            similar_aliases(kb_ids, key), key=lambda hit: -scoring.name_similarity(key, hit.normalized)
         )
-    return sorted(best.values(), key=lambda c: (-c.score, c.name, c.kb_id))[:limit]
+        for hit in similar:
+            if scoring.name_similarity(key, hit.normalized) >= MIN_FUZZY_SIMILARITY:
+                order.setdefault(hit.entity_id)
+    wanted = list(order)[:limit]
+    entities = KBEntity.objects.active().filter(pk__in=wanted).prefetch_related("aliases").in_bulk()
+    return [entities[pk] for pk in wanted if pk in entities]

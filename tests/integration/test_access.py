@@ -98,7 +98,13 @@ def member_token(news):
 
 def object_ids(news, name, params):
     """The kwargs that point a route at the news project's objects."""
-    ids = {"project_id": news.project.pk, "article_id": news.article.pk, "job_id": import_job(news).pk}
+    ids = {
+        "project_id": news.project.pk,
+        "article_id": news.article.pk,
+        "job_id": import_job(news).pk,
+        "entity_id": news.naryshkin.pk,
+        "kb_job_id": kb_import_job(news).pk,
+    }
     if "pk" in params and name in PK_OF:
         ids["pk"] = PK_OF[name](news, member_objects(news))
     if name == "review:act":
@@ -124,6 +130,16 @@ def query_for(news, name):
         return ""
     head, tail, _, _ = member_objects(news)
     return f"?span={head.pk}" if name == "review:candidates" else f"?head={head.pk}&tail={tail.pk}"
+
+
+def kb_import_job(news):
+    from annotator.jobs.models import Job, JobKind
+
+    return Job.objects.get_or_create(
+        project=news.project,
+        kind=JobKind.IMPORT_KB,
+        params={"file_label": "kb.jsonl", "knowledge_base_id": news.kb.pk},
+    )[0]
 
 
 def scoped_routes(news):

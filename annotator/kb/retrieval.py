@@ -1,0 +1,113 @@
+"""Finding aliases by name, indexed on both databases: exact, by prefix, and by trigram similarity.
+
+These return alias hits only; `search.py` turns them into ranked candidates. Each call is one or a few
+indexed queries, however many aliases the knowledge bases hold.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.db import connection
+
+from annotator.kb.models import Alias
+from annotator.kb.search_index import FTS_TABLE, FTS_VOCAB_TABLE
+
+# Fuzzy search looks at this many aliases at most, the most similar first.
+FUZZY_POOL = 50
+# PostgreSQL: pg_trgm's `%` keeps aliases whose trigram similarity is above this. A typo in a short name
+# breaks most of its few trigrams ("minks" / "minsk": 0.33), so short names get the lower threshold; for
+# longer ones the higher one halves the time (p95) and loses nothing the rapidfuzz cut-off would keep.
+TRIGRAM_THRESHOLD, SHORT_NAME_THRESHOLD, SHORT_NAME = 0.4, 0.3, 12
+# SQLite: trigrams are read rarest first; at least LEAST of them, then more while the posting lists read
+# stay under BUDGET rows (and MOST trigrams at the most). The aliases sharing the most of them are
+# kept (TOP_BY_COUNT) and compared with rapidfuzz. Tuned in bench/kb_search.py on 1.2M aliases.
+LEAST, MOST, BUDGET, TOP_BY_COUNT = 5, 12, 40_000, 400
+# Below three characters a name has no trigram: such mentions are looked up exactly only.
+MIN_FUZZY_LENGTH = 3
+
+
+@dataclass(frozen=True)
+class AliasHit:
+    entity_id: int
+    text: str
+    normalized: str
+
+
+def exact_aliases(kb_ids: Sequence[int], key: str, *, limit: int = 200) -> list[AliasHit]:
+    """Aliases whose normalised form is `key`, of entities not merged away, the most popular first."""
+    rows = (
+        Alias.objects.filter(knowledge_base_id__in=kb_ids, normalized=key, entity__merged_into__isnull=True)
+        .order_by("-entity__prior", "entity_id", "text")
+        .values_list("entity_id", "text", "normalized")[:limit]
+    )
+    return [AliasHit(*row) for row in rows]
+
+
+def prefix_aliases(kb_ids: Sequence[int], prefix: str, *, limit: int) -> list[AliasHit]:
+    """Aliases whose normalised form starts with `prefix`, in alphabetical order of that form."""
+    aliases = Alias.objects.filter(knowledge_base_id__in=kb_ids, entity__merged_into__isnull=True)
+    if connection.vendor == "postgresql":
+        aliases = aliases.filter(normalized__startswith=prefix)  # LIKE 'x%': the varchar_pattern_ops index
+    else:
+        # SQLite compares text by its UTF-8 bytes, so this range is exactly "starts with", on the index.
+        aliases = aliases.filter(normalized__gte=prefix, normalized__lt=prefix + "\U0010ffff")
+    rows = aliases.order_by("normalized", "entity_id").values_list("entity_id", "text", "normalized")[:limit]
+    return [AliasHit(*row) for row in rows]
+
+
+def similar_aliases(kb_ids: Sequence[int], key: str) -> list[AliasHit]:
+    """Aliases whose normalised form is like `key` (typos, spelling variants): a pool to re-score."""
+    if len(key) < MIN_FUZZY_LENGTH or not kb_ids:
+        return []
+    if connection.vendor == "postgresql":
+        return _similar_postgresql(kb_ids, key)
+    return _similar_sqlite(kb_ids, key)
+
+
+def _similar_postgresql(kb_ids: Sequence[int], key: str) -> list[AliasHit]:
+    with connection.cursor() as cursor:
+        # `%` is pg_trgm's similarity operator, answered from the GIN index, with this threshold.
+        threshold = SHORT_NAME_THRESHOLD if len(key) <= SHORT_NAME else TRIGRAM_THRESHOLD
+        cursor.execute(f"SET pg_trgm.similarity_threshold = {float(threshold)}")
+        cursor.execute(
+            "SELECT entity_id, text, normalized FROM kb_alias "
+            "WHERE knowledge_base_id = ANY(%s) AND normalized %% %s "
+            "ORDER BY similarity(normalized, %s) DESC, id LIMIT %s",
+            [list(kb_ids), key, key, FUZZY_POOL],
+        )
+        return [AliasHit(*row) for row in cursor.fetchall()]
+
+
+def _trigrams(key: str) -> list[str]:
+    return sorted({key[i : i + 3] for i in range(len(key) - 2)})
+
+
+def _similar_sqlite(kb_ids: Sequence[int], key: str) -> list[AliasHit]:
+    grams = _trigrams(key)
+    with connection.cursor() as cursor:
+        marks = ", ".join(["%s"] * len(grams))
+        cursor.execute(f"SELECT term, doc FROM {FTS_VOCAB_TABLE} WHERE term IN ({marks})", grams)  # noqa: S608
+        frequency = dict(cursor.fetchall())
+        chosen: list[str] = []
+        read = 0
+        for count, gram in sorted((frequency[gram], gram) for gram in grams if gram in frequency):
+            if len(chosen) >= LEAST and (read + count > BUDGET or len(chosen) >= MOST):
+                break
+            chosen.append(gram)
+            read += count
+        if not chosen:
+            return []
+        # One row per (alias, shared trigram), in one query: counting the rows counts the shared trigrams.
+        one = f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s"  # noqa: S608
+        cursor.execute(
+            " UNION ALL ".join([one] * len(chosen)), ['"' + g.replace('"', '""') + '"' for g in chosen]
+        )
+        shared: Counter[int] = Counter(row[0] for row in cursor.fetchall())
+        top = [alias_id for alias_id, _ in shared.most_common(TOP_BY_COUNT)]
+    rows = Alias.objects.filter(pk__in=top, knowledge_base_id__in=kb_ids).values_list(
+        "entity_id", "text", "normalized"
+    )
+    return [AliasHit(*row) for row in rows]
