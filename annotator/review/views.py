@@ -27,7 +27,7 @@ from annotator.core.errors import DomainError, InvalidAnnotation, StaleVersion
 from annotator.core.http import AuthedRequest
 from annotator.kb.models import KnowledgeBase
 from annotator.kb.search import find_candidates
-from annotator.kb.services import EntityRecord, upsert_entity
+from annotator.kb.services import create_entity
 from annotator.projects.models import EntityType, GuidelineVersion, RelationType
 from annotator.projects.permissions import can_curate, can_edit_set
 from annotator.projects.views import get_project
@@ -225,6 +225,9 @@ def next_in_queue(request: AuthedRequest, project_id: int) -> HttpResponse:
     return redirect("review:annotate", following.pk)
 
 
+CONTEXT = 300  # characters each side of a span that rank KB candidates by their descriptions
+
+
 @require_GET
 def candidates(request: AuthedRequest, article_id: int) -> HttpResponse:
     """KB candidates for a span (search as you type), with the suggester's link suggestions for it first."""
@@ -273,11 +276,12 @@ def _int(value: str | None) -> int:
 
 @require_POST
 def new_kb_entity(request: AuthedRequest, article_id: int) -> HttpResponse:
-    """Create a KB entity from the annotate page and link the span to it, as one undoable action."""
+    """Create a KB entity from the annotate page and link the span to it, as one undoable action.
+
+    The id may be left empty: the KB makes one from the name.
+    """
     article = get_article(request, article_id)
     annotation_set = _writable_set(request, article)
-    name = request.POST.get("name", "").strip()
-    kb_id = request.POST.get("kb_id", "").strip()
     try:
         if not request.POST.get("knowledge_base", "").isdigit():
             raise InvalidAnnotation(
@@ -287,39 +291,19 @@ def new_kb_entity(request: AuthedRequest, article_id: int) -> HttpResponse:
             KnowledgeBase.objects.filter(project_id=article.project_id),
             pk=int(request.POST["knowledge_base"]),
         )
-        if not name or not kb_id:
-            raise InvalidAnnotation(
-                "A new KB entity needs a name and an id.", field="name" if not name else "kb_id"
-            )
-        if knowledge_base.entities.filter(kb_id=kb_id).exists():
-            raise InvalidAnnotation(
-                f"{knowledge_base.name} already has an entity with the id {kb_id!r}.", field="kb_id"
-            )
         with transaction.atomic():  # the entity and the link to it, or neither
-            outcome = _create_and_link(request, annotation_set, knowledge_base, name=name, kb_id=kb_id)
+            entity = create_entity(
+                knowledge_base=knowledge_base,
+                name=request.POST.get("name", ""),
+                kb_id=request.POST.get("kb_id", ""),
+                description=request.POST.get("description", ""),
+                type=request.POST.get("type", ""),
+                by=request.user,
+            )
+            data = request.POST.copy()
+            data["kb_entity"] = str(entity.pk)
+            outcome = link_span(Request(annotation_set, request.user, _version(request), data))
     except DomainError as error:
         return _refused(request, article, annotation_set, error)
     undo_stack.push(request.session, annotation_set.pk, outcome.undo)
     return _changed(request, article, annotation_set, outcome)
-
-
-def _create_and_link(
-    request: AuthedRequest,
-    annotation_set: AnnotationSet,
-    knowledge_base: KnowledgeBase,
-    *,
-    name: str,
-    kb_id: str,
-) -> Outcome:
-    entity, _ = upsert_entity(
-        knowledge_base=knowledge_base,
-        record=EntityRecord(
-            kb_id=kb_id,
-            name=name,
-            description=request.POST.get("description", "").strip(),
-            type=request.POST.get("type", "").strip(),
-        ),
-    )
-    data = request.POST.copy()
-    data["kb_entity"] = str(entity.pk)
-    return link_span(Request(annotation_set, request.user, _version(request), data))
