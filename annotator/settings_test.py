@@ -11,7 +11,7 @@ from annotator.settings import *  # noqa: F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # The manifest storage needs collectstatic first; tests serve static files straight from the finders.
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
-STATIC_ROOT = None
+STATIC_ROOT = None  # type: ignore[assignment]  # the settings module types it as a Path
 WHITENOISE_USE_FINDERS = True
 # Tasks run in-process unless a test starts a real worker against the database backend.
 TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}

@@ -17,6 +17,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("projects/", include("annotator.projects.urls")),
+    path("projects/", include("annotator.suggestions.urls")),
     path("articles/", include("annotator.articles.urls")),
     path("api/v1/", include("annotator.api.urls")),
     path("admin/", admin.site.urls),

@@ -1,0 +1,92 @@
+"""The gazetteer's patterns: the project's KB names and aliases, its gold mentions, the shipped lists.
+
+`fingerprint` is cheap (two aggregate queries) and changes whenever the patterns would, so a cached
+ruler is checked against it before every use and reloaded only when it moved.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from functools import cache
+from pathlib import Path
+
+from django.db.models import Count, Max, Sum
+
+from annotator.annotations.models import AnnotationSet, SetKind, Span
+from annotator.kb.models import Alias
+from annotator.suggestions.nlp import Pattern
+
+LISTS_DIR = Path(__file__).resolve().parent / "lists"
+# The shipped lists and the label their entries take.
+LISTS = {"countries": "GPE", "cities": "GPE", "demonyms": "NORP", "igos": "ORG"}
+
+
+@cache
+def shipped_patterns() -> tuple[Pattern, ...]:
+    """Countries, capitals and large cities, nationalities and groups, intergovernmental organisations."""
+    patterns: list[Pattern] = []
+    for name, label in LISTS.items():
+        for line in (LISTS_DIR / f"{name}.txt").read_text(encoding="utf-8").splitlines():
+            if line.strip() and not line.startswith("#"):
+                patterns.extend(Pattern(label, text.strip(), f"list:{name}") for text in line.split("|"))
+    return tuple(patterns)
+
+
+@cache
+def _lists_digest() -> str:
+    digest = hashlib.sha256()
+    for pattern in shipped_patterns():
+        digest.update(f"{pattern.label}\t{pattern.text}\n".encode())
+    return digest.hexdigest()[:12]
+
+
+def _kb_aliases(project_id: int):  # type: ignore[no-untyped-def]
+    return Alias.objects.filter(
+        knowledge_base__project_id=project_id, entity__merged_into__isnull=True
+    ).exclude(entity__type="")
+
+
+def _gold_sets(project_id: int, exclude_articles: Iterable[int]):  # type: ignore[no-untyped-def]
+    return AnnotationSet.objects.filter(article__project_id=project_id, kind=SetKind.GOLD).exclude(
+        article_id__in=list(exclude_articles)
+    )
+
+
+def fingerprint(project_id: int, *, exclude_articles: Iterable[int] = ()) -> str:
+    """Names the patterns `project_patterns` would return now. Every gold edit bumps its set's
+    version and every KB change touches an alias or its entity, so either moves the fingerprint."""
+    excluded = sorted(exclude_articles)
+    kb = _kb_aliases(project_id).aggregate(
+        n=Count("id"), top=Max("id"), total=Sum("id"), touched=Max("entity__updated_at")
+    )
+    gold = _gold_sets(project_id, excluded).aggregate(n=Count("id"), top=Max("id"), versions=Sum("version"))
+    parts = [
+        _lists_digest(),
+        str(sorted(kb.items())),
+        str(sorted(gold.items())),
+        ",".join(map(str, excluded)),
+    ]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:40]
+
+
+def project_patterns(project_id: int, *, exclude_articles: Iterable[int] = ()) -> Iterator[Pattern]:
+    """Every pattern of the project's gazetteer. Gold mentions written with different types take the
+    type they have most often."""
+    yield from shipped_patterns()
+    aliases = _kb_aliases(project_id).values_list("text", "entity__type", "entity__kb_id")
+    for text, label, kb_id in aliases.iterator(chunk_size=5000):
+        yield Pattern(label, text, f"kb:{kb_id}")
+    votes: dict[str, Counter[str]] = defaultdict(Counter)
+    gold = (
+        Span.objects.filter(annotation_set__in=_gold_sets(project_id, exclude_articles))
+        .values_list("surface", "entity_type__name")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for surface, label, n in gold:
+        votes[surface][label] += n
+    for surface, counts in votes.items():
+        label = max(counts.items(), key=lambda item: (item[1], item[0]))[0]
+        yield Pattern(label, surface, f"gold:{surface}")
