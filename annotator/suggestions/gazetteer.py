@@ -61,7 +61,9 @@ def fingerprint(project_id: int, *, exclude_articles: Iterable[int] = ()) -> str
     kb = _kb_aliases(project_id).aggregate(
         n=Count("id"), top=Max("id"), total=Sum("id"), touched=Max("entity__updated_at")
     )
-    gold = _gold_sets(project_id, excluded).aggregate(n=Count("id"), top=Max("id"), versions=Sum("version"))
+    gold = _gold_sets(project_id, excluded).aggregate(
+        n=Count("id"), top=Max("id"), versions=Sum("version"), touched=Max("updated_at")
+    )
     parts = [
         _lists_digest(),
         str(sorted(kb.items())),
