@@ -173,6 +173,7 @@ def _diff(version: SuggesterVersion, article_ids: list[int], new_rows: list[Sugg
     insert, kept = [], 0
     for row in new_rows:
         if _key(row, _IDENTITY) in decided:
+            kept += 1  # its decided twin stands for it
             continue
         same = undecided.get(_key(row, _FULL))
         if same:
