@@ -92,11 +92,13 @@ def test_re_running_writes_nothing_new_and_leaves_decisions_untouched(news):
     assert list(Suggestion.objects.order_by("pk").values_list("pk", flat=True)) == before
     assert Decision.objects.get() == decision
 
-    # The KB changes: Minsk loses its entity, so the rules no longer suggest it. Undecided suggestions
-    # go; the decided one, its decision and the span it made stay.
+    # The KB changes: Minsk's entity goes (its link suggestion with it: a foreign key). The rules now
+    # find Minsk in the shipped list of cities: that undecided suggestion is replaced; the decided one,
+    # its decision and the span it made stay.
     news.minsk.delete()
     report = generate.preannotate_articles(project=news.project)
-    assert (report.created, report.deleted) == (0, 3)  # Minsk's entity, its link, the visited relation
+    assert (report.created, report.deleted, report.kept) == (1, 1, 3)
+    assert ("entity", 25, 30, "GPE", None, None, 0, 0.8, "list:cities") in rows(news.article)
     assert Suggestion.objects.filter(pk=person.pk).exists()
     assert list(Decision.objects.values_list("pk", "verdict")) == [(decision.pk, "accepted")]
     assert list(Span.objects.values_list("start", "end")) == [NARYSHKIN]
