@@ -97,7 +97,7 @@ def test_re_running_writes_nothing_new_and_leaves_decisions_untouched(news):
     # its decision and the span it made stay.
     news.minsk.delete()
     report = generate.preannotate_articles(project=news.project)
-    assert (report.created, report.deleted, report.kept) == (1, 1, 3)
+    assert (report.created, report.deleted, report.kept) == (1, 1, 4)
     assert ("entity", 25, 30, "GPE", None, None, 0, 0.8, "list:cities") in rows(news.article)
     assert Suggestion.objects.filter(pk=person.pk).exists()
     assert list(Decision.objects.values_list("pk", "verdict")) == [(decision.pk, "accepted")]
