@@ -143,7 +143,7 @@ def test_a_trained_model_finds_a_person_no_pattern_names_and_replaces_the_rules_
     assert version.metrics["relations_by"] == "rules and classifier"
     assert "met_with" in version.metrics["relations"]
 
-    spec, version_id, suggested = suggest_text(project=news.project, text=UNSEEN)
+    _spec, version_id, suggested = suggest_text(project=news.project, text=UNSEEN)
     assert version_id == version.pk
     found = {(e.text, e.entity_type, e.source) for e in suggested.entities}
     assert ("Quentin Zabriskie", "PERSON", "trained:ner-1") in found

@@ -1,11 +1,15 @@
 """Storing suggestions: idempotent re-runs, decisions untouched, freshness, links for spans, occurrences."""
 
+from io import StringIO
+
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from annotator.annotations import services as annotations
 from annotator.annotations.models import Span
+from annotator.jobs.models import Job, JobKind, JobStatus
 from annotator.kb.services import EntityRecord, upsert_entity
 from annotator.suggestions import generate
 from annotator.suggestions.models import (
@@ -247,3 +251,24 @@ def test_the_default_suggester_is_made_active_once(news):
     first = generate.ensure_active_suggester(project=news.project)
     assert generate.ensure_active_suggester(project=news.project) == first
     assert SuggesterVersion.objects.filter(project=news.project, is_active=True).count() == 1
+
+
+def test_the_preannotate_command_runs_the_job_here_and_reports_it(news):
+    out = StringIO()
+    call_command("preannotate", "--project", news.project.slug, stdout=out)
+    assert out.getvalue() == (
+        "Pre-annotated 1 articles: 6 suggestions added, 0 replaced.\n"
+        "1 articles by rules 1: 6 suggestions added, 0 undecided ones replaced, 0 unchanged.\n"
+    )
+    out = StringIO()
+    call_command(
+        "preannotate", "--project", str(news.project.pk), "--article", str(news.article.pk), stdout=out
+    )
+    assert out.getvalue().endswith(
+        "1 articles by rules 1: 0 suggestions added, 0 undecided ones replaced, 6 unchanged.\n"
+    )
+    with pytest.raises(CommandError, match="No article with id 999999 in News."):
+        call_command("preannotate", "--project", "news", "--article", "999999")
+    with pytest.raises(CommandError, match="No project has the slug or id 'nope'."):
+        call_command("preannotate", "--project", "nope")
+    assert Job.objects.filter(kind=JobKind.PREANNOTATE, status=JobStatus.SUCCEEDED).count() == 2
