@@ -222,20 +222,19 @@ def quality_report(*, project: Project) -> list[VersionQuality]:
                 scores[kind] = score(predicted[version.pk][kind], expected)
         tallies = by_label.get(version.pk, {})
         keys = set(tallies) | {(kind, label) for kind, s in scores.items() for label in s if label != MICRO}
-        for kind, label in sorted(keys, key=lambda k: (KINDS.index(SuggestionKind(k[0])), k[1])):
-            quality.labels.append(
-                LabelQuality(
-                    kind, label, tallies.get((kind, label), Tally()), scores.get(kind, {}).get(label)
-                )
-            )
-        for kind, s in scores.items():
+        for kind in KINDS:
+            labels = sorted(label for k, label in keys if k == kind)
             total = Tally()
-            for (k, _), tally in tallies.items():
-                if k == kind:
-                    total.suggested += tally.suggested
-                    total.accepted += tally.accepted
-                    total.corrected += tally.corrected
-                    total.rejected += tally.rejected
-            quality.labels.append(LabelQuality(kind, MICRO, total, s[MICRO]))
+            for label in labels:
+                tally = tallies.get((kind, label), Tally())
+                quality.labels.append(LabelQuality(kind, label, tally, scores.get(kind, {}).get(label)))
+                total.suggested += tally.suggested
+                total.accepted += tally.accepted
+                total.corrected += tally.corrected
+                total.rejected += tally.rejected
+            if labels:
+                quality.labels.append(
+                    LabelQuality(kind, MICRO, total, scores[kind][MICRO] if kind in scores else None)
+                )
         report.append(quality)
     return report
