@@ -214,8 +214,8 @@ SUGGEST_RESPONSE = inline_serializer(
 
 def _suggested_body(suggested: Suggested) -> dict[str, Any]:
     return {
-        "entities": [vars(e) for e in suggested.entities],
-        "relations": [vars(r) for r in suggested.relations],
+        "entities": [e._asdict() for e in suggested.entities],
+        "relations": [r._asdict() for r in suggested.relations],
         "links": [
             {
                 "entity": link.entity,

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -157,7 +157,11 @@ def version_fields(spec: SuggesterSpec) -> dict[str, Any]:
 
 
 def load_suggester(
-    spec: SuggesterSpec, project_id: int, *, exclude_articles: Iterable[int] = ()
+    spec: SuggesterSpec,
+    project_id: int,
+    *,
+    exclude_articles: Iterable[int] = (),
+    kb_fingerprint: str | None = None,
 ) -> nlp.Suggester:
     """The spec's pipeline for this project, built once per process, its gazetteer brought up to date."""
     excluded = sorted(exclude_articles)
@@ -171,7 +175,7 @@ def load_suggester(
     suggester = nlp.cached_suggester(key, build)
     if spec.rules:
         suggester.ensure_patterns(
-            gazetteer.fingerprint(project_id, exclude_articles=excluded),
+            gazetteer.fingerprint(project_id, exclude_articles=excluded, kb=kb_fingerprint),
             lambda: gazetteer.project_patterns(project_id, exclude_articles=excluded),
         )
     return suggester
@@ -218,8 +222,7 @@ class ProjectSchema:
         return cls(entity_types, relation_types, relations, linkable)
 
 
-@dataclass(frozen=True)
-class SuggestedEntity:
+class SuggestedEntity(NamedTuple):
     start: int
     end: int
     text: str
@@ -228,8 +231,7 @@ class SuggestedEntity:
     source: str
 
 
-@dataclass(frozen=True)
-class SuggestedRelation:
+class SuggestedRelation(NamedTuple):
     head: int  # index into the entities
     tail: int
     relation_type: str
@@ -237,8 +239,7 @@ class SuggestedRelation:
     source: str
 
 
-@dataclass(frozen=True)
-class SuggestedLink:
+class SuggestedLink(NamedTuple):
     entity: int  # index into the entities
     kb_entity_id: int
     kb_id: str
@@ -258,7 +259,8 @@ class Suggested:
 
 
 class LinkCandidates:
-    """KB candidates per (mention, type), asked once per run: news repeats its names."""
+    """KB candidates per (mention, type), asked once while the KB stays the same: news repeats its
+    names. Shared by the runs and requests of a process (see `link_candidates`)."""
 
     MAX_CACHED = 200_000
 
@@ -280,6 +282,20 @@ class LinkCandidates:
         return found
 
 
+_link_caches: dict[tuple[int, str, int], LinkCandidates] = {}
+
+
+def link_candidates(project_id: int, kb_fingerprint: str, limit: int) -> LinkCandidates:
+    """The process's candidate cache for this state of the project's KB."""
+    key = (project_id, kb_fingerprint, limit)
+    found = _link_caches.get(key)
+    if found is None:
+        if len(_link_caches) >= 16:
+            _link_caches.pop(next(iter(_link_caches)))
+        found = _link_caches[key] = LinkCandidates(project_id, limit)
+    return found
+
+
 class SuggestionRunner:
     """Runs one suggester over texts of one project."""
 
@@ -295,10 +311,13 @@ class SuggestionRunner:
         self.project_id = project_id
         self.spec = spec
         self.schema = schema or ProjectSchema.load(project_id)
-        self.suggester = load_suggester(spec, project_id, exclude_articles=exclude_articles)
+        kb = gazetteer.kb_fingerprint(project_id)
+        self.suggester = load_suggester(
+            spec, project_id, exclude_articles=exclude_articles, kb_fingerprint=kb
+        )
         self.fingerprint = self.suggester.fingerprint or "model"
         limit = settings.ANNOTATOR_LINK_CANDIDATES if link_limit is None else link_limit
-        self.candidates = LinkCandidates(project_id, limit) if limit > 0 else None
+        self.candidates = link_candidates(project_id, kb, limit) if limit > 0 else None
         self.classifier = _classifier(spec)
 
     def run(self, texts: Iterable[str], *, batch_size: int = 64) -> Iterator[Suggested]:

@@ -54,19 +54,24 @@ def _gold_sets(project_id: int, exclude_articles: Iterable[int]):  # type: ignor
     )
 
 
-def fingerprint(project_id: int, *, exclude_articles: Iterable[int] = ()) -> str:
-    """Names the patterns `project_patterns` would return now. Every gold edit bumps its set's
-    version and every KB change touches an alias or its entity, so either moves the fingerprint."""
-    excluded = sorted(exclude_articles)
+def kb_fingerprint(project_id: int) -> str:
+    """Names the state of the project's KB names: every KB change touches an alias or its entity."""
     kb = _kb_aliases(project_id).aggregate(
         n=Count("id"), top=Max("id"), total=Sum("id"), touched=Max("entity__updated_at")
     )
+    return hashlib.sha256(str(sorted(kb.items())).encode()).hexdigest()[:40]
+
+
+def fingerprint(project_id: int, *, exclude_articles: Iterable[int] = (), kb: str | None = None) -> str:
+    """Names the patterns `project_patterns` would return now (`kb`: the KB's fingerprint, when the
+    caller has it). Every gold edit bumps its set's version and `updated_at`, so it moves too."""
+    excluded = sorted(exclude_articles)
     gold = _gold_sets(project_id, excluded).aggregate(
         n=Count("id"), top=Max("id"), versions=Sum("version"), touched=Max("updated_at")
     )
     parts = [
         _lists_digest(),
-        str(sorted(kb.items())),
+        kb if kb is not None else kb_fingerprint(project_id),
         str(sorted(gold.items())),
         ",".join(map(str, excluded)),
     ]

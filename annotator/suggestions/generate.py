@@ -8,14 +8,16 @@ annotations are never touched.
 
 from __future__ import annotations
 
+import queue
 import re
-from collections.abc import Iterable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, connections, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
@@ -92,54 +94,37 @@ class PreannotateReport:
         }
 
 
-def _rows(article_id: int, suggested: Suggested, schema: ProjectSchema) -> list[Suggestion]:
-    """The Suggestion rows of one article's output (unsaved)."""
-    types = schema.entity_types
-    relation_types = schema.relation_types
-    rows = [
-        Suggestion(
-            article_id=article_id,
-            kind=SuggestionKind.ENTITY,
-            start=e.start,
-            end=e.end,
-            entity_type_id=types[e.entity_type].pk,
-            score=round(e.score, 4),
-            source=e.source[:100],
-        )
-        for e in suggested.entities
-    ]
+Row = tuple  # the _FULL columns of one suggestion, in that order
+
+
+def _rows(article_id: int, suggested: Suggested, schema: ProjectSchema) -> list[Row]:
+    """The rows of one article's output as tuples of the _FULL columns (plain tuples: a batch holds
+    tens of thousands, and model instances would cost more than the pipeline)."""
+    types = {name: t.pk for name, t in schema.entity_types.items()}
+    relation_types = {name: r.pk for name, r in schema.relation_types.items()}
+    entity, relation, link = (
+        SuggestionKind.ENTITY.value,
+        SuggestionKind.RELATION.value,
+        SuggestionKind.LINK.value,
+    )
+    ents = suggested.entities
+    rows: list[Row] = [
+        (article_id, entity, e.start, e.end, types[e.entity_type], None, None, None, None, None, 0,
+         round(e.score, 4), e.source[:100])
+        for e in ents
+    ]  # fmt: skip
     for r in suggested.relations:
-        head, tail = suggested.entities[r.head], suggested.entities[r.tail]
+        head, tail = ents[r.head], ents[r.tail]
         rows.append(
-            Suggestion(
-                article_id=article_id,
-                kind=SuggestionKind.RELATION,
-                start=head.start,
-                end=head.end,
-                entity_type_id=types[head.entity_type].pk,
-                tail_start=tail.start,
-                tail_end=tail.end,
-                tail_entity_type_id=types[tail.entity_type].pk,
-                relation_type_id=relation_types[r.relation_type].pk,
-                score=round(r.score, 4),
-                source=r.source[:100],
-            )
-        )
-    for link in suggested.links:
-        mention = suggested.entities[link.entity]
+            (article_id, relation, head.start, head.end, types[head.entity_type], tail.start, tail.end,
+             types[tail.entity_type], relation_types[r.relation_type], None, 0, round(r.score, 4), r.source[:100])
+        )  # fmt: skip
+    for found in suggested.links:
+        mention = ents[found.entity]
         rows.append(
-            Suggestion(
-                article_id=article_id,
-                kind=SuggestionKind.LINK,
-                start=mention.start,
-                end=mention.end,
-                entity_type_id=types[mention.entity_type].pk,
-                kb_entity_id=link.kb_entity_id,
-                rank=link.rank,
-                score=round(min(max(link.score, 0.0), 1.0), 4),
-                source=link.source,
-            )
-        )
+            (article_id, link, mention.start, mention.end, types[mention.entity_type], None, None, None, None,
+             found.kb_entity_id, found.rank, round(min(max(found.score, 0.0), 1.0), 4), found.source)
+        )  # fmt: skip
     return rows
 
 
@@ -149,12 +134,12 @@ def _key(row: Suggestion, columns: Sequence[str]) -> tuple:
 
 @dataclass
 class _Diff:
-    insert: list[Suggestion]
+    insert: list[Row]
     delete: list[int]
     kept: int
 
 
-def _diff(version: SuggesterVersion, article_ids: list[int], new_rows: list[Suggestion]) -> _Diff:
+def _diff(version: SuggesterVersion, article_ids: list[int], new_rows: list[Row]) -> _Diff:
     """What to write so that the version's article-run suggestions become `new_rows`: decided ones
     stay (and are not suggested twice), identical undecided ones stay, the other undecided ones go."""
     existing = (
@@ -170,12 +155,15 @@ def _diff(version: SuggesterVersion, article_ids: list[int], new_rows: list[Sugg
             decided.add(tuple(values[: len(_IDENTITY)]))
         else:
             undecided.setdefault(tuple(values), []).append(pk)
+    if not decided and not undecided:
+        return _Diff(new_rows, [], 0)
+    size = len(_IDENTITY)
     insert, kept = [], 0
     for row in new_rows:
-        if _key(row, _IDENTITY) in decided:
+        if row[:size] in decided:
             kept += 1  # its decided twin stands for it
             continue
-        same = undecided.get(_key(row, _FULL))
+        same = undecided.get(row)
         if same:
             same.pop()
             kept += 1
@@ -185,18 +173,40 @@ def _diff(version: SuggesterVersion, article_ids: list[int], new_rows: list[Sugg
     return _Diff(insert, delete, kept)
 
 
+def _insert(version: SuggesterVersion, rows: list[Row]) -> None:
+    """Insert suggestion rows in bulk: COPY on PostgreSQL, one prepared INSERT for all on SQLite.
+    Every value comes from the pipeline and the project's schema; the database's constraints check
+    the shapes (entity, relation, link), offsets and scores as for any insert."""
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    columns = [*_FULL, "suggester_version_id", "created_at"]  # _FULL names the columns themselves
+    table = quote(Suggestion._meta.db_table)
+    names = ", ".join(quote(c) for c in columns)
+    now = timezone.now()
+    extra = (version.pk, now)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row + extra)
+        else:
+            placeholders = ", ".join(["%s"] * len(columns))
+            cursor.executemany(
+                f"INSERT INTO {table} ({names}) VALUES ({placeholders})",  # noqa: S608 - quoted model names
+                [row + extra for row in rows],
+            )
+
+
 def _store(
     version: SuggesterVersion, results: list[tuple[int, Suggested]], schema: ProjectSchema, fingerprint: str
 ) -> _Diff:
     """Write one batch of articles' output and record the runs, in one transaction."""
     article_ids = [article_id for article_id, _ in results]
-    new_rows: list[Suggestion] = []
+    new_rows: list[Row] = []
     counts: dict[int, dict[str, int]] = {}
     for article_id, suggested in results:
-        rows = _rows(article_id, suggested, schema)
-        for row in rows:
-            row.suggester_version = version
-        new_rows.extend(rows)
+        new_rows.extend(_rows(article_id, suggested, schema))
         counts[article_id] = {
             "entity": len(suggested.entities),
             "relation": len(suggested.relations),
@@ -206,7 +216,7 @@ def _store(
         diff = _diff(version, article_ids, new_rows)
         if diff.delete:
             Suggestion.objects.filter(pk__in=diff.delete).delete()
-        Suggestion.objects.bulk_create(diff.insert, batch_size=2000)
+        _insert(version, diff.insert)
         runs = SuggestionRun.objects.filter(suggester_version=version, article_id__in=article_ids)
         known = {run.article_id: run for run in runs}
         stale = []
@@ -253,17 +263,100 @@ def preannotate_articles(
         progress.set_total(len(ids))
         progress.say(f"Pre-annotating {len(ids)} articles with {version}.")
     runner = SuggestionRunner(project_id=project.pk, spec=spec)
-    created = deleted = kept = 0
-    for chunk in _chunks(ids, batch_size):
-        texts = dict(Article.objects.filter(pk__in=chunk).values_list("pk", "text"))
-        results = list(zip(chunk, runner.run(texts[pk] for pk in chunk), strict=True))
-        diff = _store(version, results, runner.schema, runner.fingerprint)
-        created, deleted, kept = created + len(diff.insert), deleted + len(diff.delete), kept + diff.kept
-        if progress is not None:
-            progress.advance(len(chunk))
+
+    def texts() -> Iterator[str]:
+        for chunk in _chunks(ids, batch_size):
+            found = dict(Article.objects.filter(pk__in=chunk).values_list("pk", "text"))
+            yield from (found[pk] for pk in chunk)
+
+    outputs = runner.run(texts())
+    batches = ([(pk, next(outputs)) for pk in chunk] for chunk in _chunks(ids, batch_size))
+
+    def store(results: list[tuple[int, Suggested]]) -> _Diff:
+        return _store(version, results, runner.schema, runner.fingerprint)
+
+    # Outside a transaction, a writer thread stores each batch while the pipeline runs on the next one.
+    # Inside one (a caller's atomic block, a test), another connection could not see its rows: inline.
+    writer = _Writer(store, progress) if not connection.in_atomic_block else _Inline(store, progress)
+    try:
+        for results in batches:
+            writer.submit(results)
+    finally:
+        totals = writer.close()
     if progress is not None:
-        progress.say(f"Pre-annotated {len(ids)} articles: {created} suggestions added, {deleted} replaced.")
-    return PreannotateReport(len(ids), created, deleted, kept, str(version))
+        progress.say(
+            f"Pre-annotated {len(ids)} articles: {totals.created} suggestions added, {totals.deleted} replaced."
+        )
+    return PreannotateReport(len(ids), totals.created, totals.deleted, totals.kept, str(version))
+
+
+@dataclass
+class _Totals:
+    created: int = 0
+    deleted: int = 0
+    kept: int = 0
+
+    def add(self, diff: _Diff) -> None:
+        self.created += len(diff.insert)
+        self.deleted += len(diff.delete)
+        self.kept += diff.kept
+
+
+class _Inline:
+    """Stores each batch as it comes, on this thread."""
+
+    def __init__(
+        self, store: Callable[[list[tuple[int, Suggested]]], _Diff], progress: Progress | None
+    ) -> None:
+        self.store = store
+        self.progress = progress
+        self.totals = _Totals()
+
+    def submit(self, results: list[tuple[int, Suggested]]) -> None:
+        self.totals.add(self.store(results))
+        if self.progress is not None:
+            self.progress.advance(len(results))
+
+    def close(self) -> _Totals:
+        return self.totals
+
+
+class _Writer(_Inline):
+    """Stores batches on a thread of its own, with its own database connection, so that the database's
+    work overlaps the pipeline's. At most two batches wait; the first failure stops everything."""
+
+    def __init__(
+        self, store: Callable[[list[tuple[int, Suggested]]], _Diff], progress: Progress | None
+    ) -> None:
+        super().__init__(store, progress)
+        self.queue: queue.Queue[list[tuple[int, Suggested]] | None] = queue.Queue(maxsize=2)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="suggestion-writer", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            while (results := self.queue.get()) is not None:
+                if self.error is None:
+                    super().submit(results)
+        except BaseException as error:
+            self.error = error
+            while self.queue.get() is not None:
+                pass  # let the producer finish putting (it stops at its next submit)
+        finally:
+            connections.close_all()  # this thread's connections
+
+    def submit(self, results: list[tuple[int, Suggested]]) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put(results)
+
+    def close(self) -> _Totals:
+        self.queue.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.totals
 
 
 def ensure_article_suggestions(*, article: Article) -> SuggesterVersion:

@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -54,8 +54,7 @@ class Pattern:
     group: str
 
 
-@dataclass(frozen=True)
-class FoundEntity:
+class FoundEntity(NamedTuple):
     """A mention the pipeline proposes: [start, end) of `label`, with where it came from."""
 
     start: int
@@ -194,7 +193,7 @@ class Suggester:
 
     def _records(self, doc: Doc, original: str) -> Analysis:
         candidates = _ruler_candidates(doc) if self.has_ruler else []
-        chosen = _resolve(candidates)
+        chosen = _resolve(candidates, len(original))
         if self.model_source is not None:
             chosen = _fill_with_model(chosen, doc, self.model_source, self.label_map)
         return Analysis(entities=tuple(chosen), sentences=_sentences(doc, original))
@@ -238,40 +237,45 @@ def _source_of(group: str) -> tuple[str, str]:
     return group, group
 
 
-@dataclass(frozen=True)
-class _Candidate:
-    start: int
-    end: int
-    label: str
-    priority: int
-    score: float
-    source: str
-    kb_id: str | None
+# A ruler match as (start, end, label, priority, score, source, kb id): plain tuples, as there are hundreds
+# per document when aliases are ambiguous (each entity an alias names is a match of its own).
+_Candidate = tuple[int, int, str, int, float, str, str | None]
+_Facts = tuple[int, str, float, str, str | None, int]  # priority, key, score, source, KB id, tokens to trim
+_GROUPS: dict[int, _Facts] = {}  # group id hash -> how its matches count
+
+
+def _group_facts(doc: Doc, group_hash: int) -> _Facts:
+    facts = _GROUPS.get(group_hash)
+    if facts is None:
+        group = doc.vocab.strings[group_hash]
+        key, source = _source_of(group)
+        # "in 1999": the preposition only anchors the year.
+        trim = 1 if group == "rule:date-after" else 0
+        facts = (PRIORITY[key], key, SCORES[key], source, group[3:] if key == "kb" else None, trim)
+        _GROUPS[group_hash] = facts
+    return facts
 
 
 def _ruler_candidates(doc: Doc) -> list[_Candidate]:
     candidates: list[_Candidate] = []
+    seen: set[tuple[int, int, int, int]] = set()
     acronyms: dict[int, Any] = {}  # end token of "Name (ACR)" -> the longest such match
+    strings = doc.vocab.strings
     for span in doc.spans[RULER_KEY]:
-        group = span.id_
-        if group == "rule:name-acronym":
+        priority, key, score, source, kb_id, trim = _group_facts(doc, span.id)
+        if key == "rule:name-acronym":
             best = acronyms.get(span.end)
             if best is None or span.start < best.start:
                 acronyms[span.end] = span
             continue
-        # "in 1999": the preposition only anchors the year.
-        start_char = span[1].idx if group == "rule:date-after" else span.start_char
-        key, source = _source_of(group)
+        start, end = span.start + trim, span.end
+        marker = (start, end, span.label, priority)
+        if marker in seen:
+            continue  # another entity with the same alias: one mention, whichever entity it names
+        seen.add(marker)
+        first, last = doc[start], doc[end - 1]
         candidates.append(
-            _Candidate(
-                start_char,
-                span.end_char,
-                span.label_,
-                PRIORITY[key],
-                SCORES[key],
-                source,
-                group[3:] if key == "kb" else None,
-            )
+            (first.idx, last.idx + len(last), strings[span.label], priority, score, source, kb_id)
         )
     for span in acronyms.values():
         candidates.extend(_name_and_acronym(span))
@@ -290,10 +294,8 @@ def _name_and_acronym(span: Any) -> list[_Candidate]:
     first, last = name[start], name[-1]
     key = "rule:name-acronym"
     return [
-        _Candidate(first.idx, last.idx + len(last.text), span.label_, PRIORITY[key], SCORES[key], key, None),
-        _Candidate(
-            acronym.idx, acronym.idx + len(acronym.text), span.label_, PRIORITY[key], SCORES[key], key, None
-        ),
+        (first.idx, last.idx + len(last.text), span.label_, PRIORITY[key], SCORES[key], key, None),
+        (acronym.idx, acronym.idx + len(acronym.text), span.label_, PRIORITY[key], SCORES[key], key, None),
     ]
 
 
@@ -313,16 +315,16 @@ def _name_start(name: list[Any], acronym: str) -> int | None:
     return start if start < len(name) else None
 
 
-def _resolve(candidates: list[_Candidate]) -> list[FoundEntity]:
+def _resolve(candidates: list[_Candidate], length: int) -> list[FoundEntity]:
     """Non-overlapping entities: the longest match wins; for the same span, the most trusted source."""
-    ordered = sorted(candidates, key=lambda c: (-(c.end - c.start), c.priority, c.start, c.label))
-    taken: list[tuple[int, int]] = []
+    ordered = sorted(candidates, key=lambda c: (c[0] - c[1], c[3], c[0], c[2]))
+    taken = bytearray(length)
     chosen: list[FoundEntity] = []
-    for c in ordered:
-        if any(c.start < end and start < c.end for start, end in taken):
+    for start, end, label, _, score, source, kb_id in ordered:
+        if taken.find(1, start, end) != -1:
             continue
-        taken.append((c.start, c.end))
-        chosen.append(FoundEntity(c.start, c.end, c.label, c.score, c.source, c.kb_id))
+        taken[start:end] = b"\x01" * (end - start)
+        chosen.append(FoundEntity(start, end, label, score, source, kb_id))
     return sorted(chosen, key=lambda e: (e.start, e.end))
 
 

@@ -1,5 +1,6 @@
 """Storing suggestions: idempotent re-runs, decisions untouched, freshness, links for spans, occurrences."""
 
+import threading
 from io import StringIO
 
 import pytest
@@ -10,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from annotator.annotations import services as annotations
 from annotator.annotations.models import Span
 from annotator.jobs.models import Job, JobKind, JobStatus
+from annotator.jobs.progress import Progress
 from annotator.kb.services import EntityRecord, upsert_entity
 from annotator.suggestions import generate
 from annotator.suggestions.models import (
@@ -272,3 +274,31 @@ def test_the_preannotate_command_runs_the_job_here_and_reports_it(news):
     with pytest.raises(CommandError, match="No project has the slug or id 'nope'."):
         call_command("preannotate", "--project", "nope")
     assert Job.objects.filter(kind=JobKind.PREANNOTATE, status=JobStatus.SUCCEEDED).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_batches_are_stored_by_a_writer_thread(news, monkeypatch):
+    for n in range(4):
+        ArticleFactory(project=news.project, text=f"Sergey Naryshkin visited Minsk, day {n}.")
+    job = Job.objects.create(project=news.project, kind=JobKind.PREANNOTATE)
+    threads = []
+    store = generate._store
+
+    def watched(*args, **kwargs):
+        threads.append(threading.current_thread().name)
+        return store(*args, **kwargs)
+
+    monkeypatch.setattr(generate, "_store", watched)
+    report = generate.preannotate_articles(project=news.project, progress=Progress(job), batch_size=2)
+    assert threads == ["suggestion-writer"] * 3
+    assert (report.articles, report.created) == (5, 6 + 4 * 5)
+    job.refresh_from_db()
+    assert (job.progress_done, job.progress_total) == (5, 5)
+    assert generate.preannotate_articles(project=news.project, batch_size=2).created == 0
+
+    def failing(version, results, *args):
+        raise RuntimeError(f"disk full at article {results[0][0]}")
+
+    monkeypatch.setattr(generate, "_store", failing)
+    with pytest.raises(RuntimeError, match="disk full at article"):
+        generate.preannotate_articles(project=news.project, batch_size=2)
