@@ -92,8 +92,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300)
     args = parser.parse_args()
     with bench_database("suggest") as vendor:
-        from django.contrib.auth import get_user_model
         from django.conf import settings
+        from django.contrib.auth import get_user_model
         from django.test import Client, override_settings
 
         from annotator.articles.models import Article, content_hash

@@ -135,7 +135,7 @@ def spec_for(version: SuggesterVersion) -> SuggesterSpec:
         model=version.path or None,
         rules=bool(config.get("rules", True)),
         label_map=tuple(sorted((config.get("label_map") or {}).items())),
-        model_source=f"{version.kind}:{version.name}-{version.version}"[:100],
+        model_source=config.get("source") or f"{version.kind}:{version.name}-{version.version}"[:100],
         relations_path=str(relations) if relations is not None and relations.exists() else None,
     )
 
@@ -151,6 +151,7 @@ def version_fields(spec: SuggesterSpec) -> dict[str, Any]:
     if spec.kind == SuggesterKind.PIPELINE:
         config["label_map"] = dict(spec.label_map)
         config["mode"] = "add" if spec.rules else "replace"
+        config["source"] = spec.model_source
     if spec.kind == SuggesterKind.RULES:
         config["lists"] = sorted(gazetteer.LISTS)
     return {"kind": spec.kind, "config": config, "path": spec.model or ""}
