@@ -7,22 +7,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from annotator.jobs.models import Job, JobStatus
-from annotator.kb.services import EntityRecord, upsert_entity
 from annotator.suggestions.generate import ensure_article_suggestions
 from annotator.suggestions.models import Decision, SuggesterVersion, Suggestion, SuggestionKind, SuggestionRun
 from annotator.suggestions.services import accept_suggestion, reject_suggestion
 from tests.factories import ArticleFactory, ProjectFactory, SuggesterVersionFactory
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def named_kb(news):
-    for entity in (news.naryshkin, news.minsk):
-        upsert_entity(
-            knowledge_base=news.kb,
-            record=EntityRecord(kb_id=entity.kb_id, name=entity.name, type=entity.type),
-        )
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("named_news_kb")]
 
 
 def suggestions_url(article):

@@ -26,17 +26,7 @@ from annotator.suggestions.services import accept_suggestion, reject_suggestion
 from tests.conftest import MINSK, NARYSHKIN
 from tests.factories import ArticleFactory, SuggesterVersionFactory
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def named_kb(news):
-    """The news KB's entities go by their names (the factory makes entities without aliases)."""
-    for entity in (news.naryshkin, news.minsk):
-        upsert_entity(
-            knowledge_base=news.kb,
-            record=EntityRecord(kb_id=entity.kb_id, name=entity.name, type=entity.type),
-        )
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("named_news_kb")]
 
 
 def rows(article, **filters):
