@@ -10,6 +10,7 @@ import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from functools import cache
+from itertools import groupby
 from pathlib import Path
 
 from django.db.models import Count, Max, Sum
@@ -78,13 +79,27 @@ def fingerprint(project_id: int, *, exclude_articles: Iterable[int] = (), kb: st
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:40]
 
 
+def _kb_patterns(project_id: int) -> Iterator[Pattern]:
+    """The KB's names, as patterns whose id is the entity's KB id. A name several entities share is one
+    pattern per label (id "kb-shared:<name>"): a common surname shared by thirty people is one match,
+    not thirty; which of them it names is for the candidate search to rank."""
+    aliases = _kb_aliases(project_id).order_by("text").values_list("text", "entity__type", "entity__kb_id")
+    for text, group in groupby(aliases.iterator(chunk_size=5000), key=lambda row: row[0]):
+        named = {(label, kb_id) for _, label, kb_id in group}
+        if len({kb_id for _, kb_id in named}) == 1:
+            ((label, kb_id),) = named
+            yield Pattern(label, text, f"kb:{kb_id}")
+        else:
+            yield from (
+                Pattern(label, text, f"kb-shared:{text}") for label in sorted({lb for lb, _ in named})
+            )
+
+
 def project_patterns(project_id: int, *, exclude_articles: Iterable[int] = ()) -> Iterator[Pattern]:
     """Every pattern of the project's gazetteer. Gold mentions written with different types take the
     type they have most often."""
     yield from shipped_patterns()
-    aliases = _kb_aliases(project_id).values_list("text", "entity__type", "entity__kb_id")
-    for text, label, kb_id in aliases.iterator(chunk_size=5000):
-        yield Pattern(label, text, f"kb:{kb_id}")
+    yield from _kb_patterns(project_id)
     votes: dict[str, Counter[str]] = defaultdict(Counter)
     gold = (
         Span.objects.filter(annotation_set__in=_gold_sets(project_id, exclude_articles))

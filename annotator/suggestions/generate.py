@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import IntegrityError, connection, connections, transaction
-from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from annotator.articles.models import Article
@@ -139,19 +138,33 @@ class _Diff:
     kept: int
 
 
-def _diff(version: SuggesterVersion, article_ids: list[int], new_rows: list[Row]) -> _Diff:
+def _diff(
+    version: SuggesterVersion,
+    article_ids: list[int],
+    new_rows: list[Row],
+    *,
+    ran: Sequence[int] | None = None,
+) -> _Diff:
     """What to write so that the version's article-run suggestions become `new_rows`: decided ones
-    stay (and are not suggested twice), identical undecided ones stay, the other undecided ones go."""
+    stay (and are not suggested twice), identical undecided ones stay, the other undecided ones go.
+    `ran`: the articles the version already ran on (only those can have article-run suggestions)."""
+    stored_on = article_ids if ran is None else list(ran)
+    if not stored_on:
+        return _Diff(new_rows, [], 0)
     existing = (
-        Suggestion.objects.filter(suggester_version=version, article_id__in=article_ids)
+        Suggestion.objects.filter(suggester_version=version, article_id__in=stored_on)
         .exclude(source__in=ON_DEMAND_SOURCES)
-        .annotate(decided=Exists(Decision.objects.filter(suggestion=OuterRef("pk"))))
-        .values_list("pk", "decided", *_FULL)
+        .values_list("pk", *_FULL)
+    )
+    decided_ids = set(
+        Decision.objects.filter(
+            suggestion__suggester_version=version, suggestion__article_id__in=stored_on
+        ).values_list("suggestion_id", flat=True)
     )
     decided: set[tuple] = set()
     undecided: dict[tuple, list[int]] = {}
-    for pk, is_decided, *values in existing:
-        if is_decided:
+    for pk, *values in existing:
+        if pk in decided_ids:
             decided.add(tuple(values[: len(_IDENTITY)]))
         else:
             undecided.setdefault(tuple(values), []).append(pk)
@@ -213,12 +226,12 @@ def _store(
             "link": len(suggested.links),
         }
     with transaction.atomic():
-        diff = _diff(version, article_ids, new_rows)
+        runs = SuggestionRun.objects.filter(suggester_version=version, article_id__in=article_ids)
+        known = {run.article_id: run for run in runs}
+        diff = _diff(version, article_ids, new_rows, ran=list(known))
         if diff.delete:
             Suggestion.objects.filter(pk__in=diff.delete).delete()
         _insert(version, diff.insert)
-        runs = SuggestionRun.objects.filter(suggester_version=version, article_id__in=article_ids)
-        known = {run.article_id: run for run in runs}
         stale = []
         for article_id, run in known.items():
             if run.fingerprint != fingerprint or run.counts != counts[article_id]:

@@ -46,7 +46,7 @@ class Pattern:
     """One gazetteer entry: `text` is matched token by token, case-sensitively, and labelled `label`.
 
     `group` says where it comes from and is the unit of incremental updates: "kb:<kb id>",
-    "gold:<text>" or "list:<list name>".
+    "kb-shared:<text>" (a name several KB entities share), "gold:<text>" or "list:<list name>".
     """
 
     label: str
@@ -226,7 +226,7 @@ def _sentences(doc: Doc, original: str) -> tuple[tuple[int, int], ...]:
 
 def _source_of(group: str) -> tuple[str, str]:
     """(score key, source name) of a ruler group."""
-    if group.startswith("kb:"):
+    if group.startswith(("kb:", "kb-shared:")):
         return "kb", "kb-ruler"
     if group.startswith("gold:"):
         return "gold", "gold-ruler"
@@ -251,7 +251,8 @@ def _group_facts(doc: Doc, group_hash: int) -> _Facts:
         key, source = _source_of(group)
         # "in 1999": the preposition only anchors the year.
         trim = 1 if group == "rule:date-after" else 0
-        facts = (PRIORITY[key], key, SCORES[key], source, group[3:] if key == "kb" else None, trim)
+        kb_id = group[3:] if group.startswith("kb:") else None
+        facts = (PRIORITY[key], key, SCORES[key], source, kb_id, trim)
         _GROUPS[group_hash] = facts
     return facts
 

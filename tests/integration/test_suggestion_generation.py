@@ -13,7 +13,7 @@ from annotator.annotations.models import Span
 from annotator.jobs.models import Job, JobKind, JobStatus
 from annotator.jobs.progress import Progress
 from annotator.kb.services import EntityRecord, upsert_entity
-from annotator.suggestions import generate
+from annotator.suggestions import gazetteer, generate
 from annotator.suggestions.models import (
     Decision,
     SuggesterKind,
@@ -22,6 +22,7 @@ from annotator.suggestions.models import (
     SuggestionKind,
     SuggestionRun,
 )
+from annotator.suggestions.nlp import Pattern
 from annotator.suggestions.services import accept_suggestion, reject_suggestion
 from tests.conftest import MINSK, NARYSHKIN
 from tests.factories import ArticleFactory, SuggesterVersionFactory
@@ -292,3 +293,21 @@ def test_outside_a_transaction_batches_are_stored_by_a_writer_thread(news, monke
     monkeypatch.setattr(generate, "_store", failing)
     with pytest.raises(RuntimeError, match="disk full at article"):
         generate.preannotate_articles(project=news.project, batch_size=2)
+
+
+def test_a_name_several_kb_entities_share_is_one_pattern_and_the_candidates_rank_them(news):
+    upsert_entity(
+        knowledge_base=news.kb,
+        record=EntityRecord(kb_id="naryshkin-junior", name="Sergey Naryshkin", type="PERSON", prior=0.2),
+    )
+    kb = sorted((p for p in gazetteer.project_patterns(news.project.pk) if p.group.startswith("kb")), key=str)
+    assert kb == [
+        Pattern("GPE", "Minsk", "kb:minsk"),
+        Pattern("PERSON", "Sergey Naryshkin", "kb-shared:Sergey Naryshkin"),
+    ]
+    generate.preannotate_articles(project=news.project)
+    assert rows(news.article, start=0, kind__in=["entity", "link"]) == [
+        ("entity", 0, 16, "PERSON", None, None, 0, 0.9, "kb-ruler"),
+        ("link", 0, 16, "PERSON", None, "naryshkin-junior", 0, 0.8, "kb-candidates"),
+        ("link", 0, 16, "PERSON", None, "sergey-naryshkin", 1, 0.75, "kb-candidates"),
+    ]
