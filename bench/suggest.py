@@ -3,6 +3,7 @@
     python bench/suggest.py                    # SQLite (temporary file), 10,000 articles
     DATABASE_URL=postgres://... python bench/suggest.py
     python bench/suggest.py --articles 2000    # a quicker run
+    python bench/suggest.py --link-candidates 0  # without storing KB link candidates
 
 Generates news-like articles (~2,500 characters, ~50 mentions each) over a generated KB, then, with the
 same pipeline (the offline default: blank English, sentencizer, span_ruler gazetteer of the KB, the
@@ -90,6 +91,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--articles", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument(
+        "--link-candidates",
+        type=int,
+        default=None,
+        help="ANNOTATOR_LINK_CANDIDATES for this run (0: no link rows)",
+    )
     args = parser.parse_args()
     with bench_database("suggest") as vendor:
         from django.conf import settings
@@ -106,6 +113,8 @@ def main() -> None:
         from annotator.suggestions.generate import preannotate_articles
         from annotator.suggestions.models import Suggestion
 
+        if args.link_candidates is not None:
+            settings.ANNOTATOR_LINK_CANDIDATES = args.link_candidates
         rng = random.Random(2026)
         project = load_demo().project
         Article.objects.filter(project=project).delete()
