@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import Count
 
 from annotator.annotations.models import EntityLink, Relation, SetKind, SetStatus, Span
-from annotator.suggestions.generate import ON_DEMAND_SOURCES
 from annotator.suggestions.models import (
     Decision,
     SuggesterVersion,
@@ -25,6 +24,7 @@ from annotator.suggestions.models import (
     Verdict,
 )
 from annotator.suggestions.scoring import MICRO, Score, score
+from annotator.suggestions.storing import ON_DEMAND_SOURCES
 
 if TYPE_CHECKING:
     from annotator.projects.models import Project

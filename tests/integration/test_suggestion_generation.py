@@ -273,13 +273,13 @@ def test_outside_a_transaction_batches_are_stored_by_a_writer_thread(news, monke
         ArticleFactory(project=news.project, text=f"Sergey Naryshkin visited Minsk, day {n}.")
     job = Job.objects.create(project=news.project, kind=JobKind.PREANNOTATE)
     threads = []
-    store = generate._store
+    store = generate.store_batch
 
     def watched(*args, **kwargs):
         threads.append(threading.current_thread().name)
         return store(*args, **kwargs)
 
-    monkeypatch.setattr(generate, "_store", watched)
+    monkeypatch.setattr(generate, "store_batch", watched)
     report = generate.preannotate_articles(project=news.project, progress=Progress(job), batch_size=2)
     assert threads == ["suggestion-writer"] * 3
     assert (report.articles, report.created) == (5, 6 + 4 * 5)
@@ -290,7 +290,7 @@ def test_outside_a_transaction_batches_are_stored_by_a_writer_thread(news, monke
     def failing(version, results, *args):
         raise RuntimeError(f"disk full at article {results[0][0]}")
 
-    monkeypatch.setattr(generate, "_store", failing)
+    monkeypatch.setattr(generate, "store_batch", failing)
     with pytest.raises(RuntimeError, match="disk full at article"):
         generate.preannotate_articles(project=news.project, batch_size=2)
 

@@ -1,28 +1,15 @@
-"""The one module that imports spaCy (lazily): builds, loads, caches and trains pipelines, returns records.
-
-Nothing here knows Django. Callers hand in patterns and texts and get plain dataclasses back, never a
-`Doc`. Offsets in every record are code points into the text as given.
-
-A pipeline is a `Suggester`: optionally a trained or installed NER pipeline, plus a sentencizer and a
-`span_ruler` gazetteer (KB names, gold mentions, the shipped lists, token patterns for dates and for
-"Full Name (ACR)"). The ruler writes to its own span group, never to `doc.ents`, so that this module
-decides how ruler matches and NER entities combine: ruler matches win, longest first, and NER entities
-fill the gaps with a lower score (a self-trained NER raises recall but is less precise than the KB).
-"""
+"""Pipelines: build or load one, keep it per process, update its gazetteer, turn its docs into records."""
 
 from __future__ import annotations
 
-import contextvars
-import io
-import itertools
 import re
-import tempfile
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
+
+from annotator.suggestions.nlp.patterns import acronym_pattern, date_patterns
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -71,22 +58,6 @@ class Analysis:
 
     entities: tuple[FoundEntity, ...]
     sentences: tuple[tuple[int, int], ...]
-
-
-@dataclass(frozen=True)
-class TrainingDoc:
-    """One gold text for training: its entities as (start, end, label)."""
-
-    text: str
-    entities: tuple[tuple[int, int, str], ...]
-
-
-@dataclass(frozen=True)
-class TrainingResult:
-    path: Path
-    labels: tuple[str, ...]
-    examples: int
-    skipped_entities: int  # gold entities whose offsets fall inside a token, so NER cannot learn them
 
 
 @dataclass
@@ -346,70 +317,8 @@ def _fill_with_model(
     return sorted([*chosen, *extra], key=lambda e: (e.start, e.end))
 
 
-# Token patterns: dates and "Full Name (ACR)".
-
-_MONTHS = [
-    "January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-    "November", "December", "Jan.", "Feb.", "Mar.", "Apr.", "Aug.", "Sept.", "Sep.", "Oct.", "Nov.", "Dec.",
-]  # fmt: skip
-_WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
-_UNITS = ["day", "days", "week", "weeks", "weekend", "weekends", "month", "months", "year", "years",
-          "decade", "decades", "century", "centuries", "hour", "hours"]  # fmt: skip
-_PERIODS = ["week", "weekend", "month", "year", "decade", "century", "spring", "summer", "autumn", "fall",
-            "winter", "quarter"]  # fmt: skip
-_DAY = {"TEXT": {"REGEX": r"^(0?[1-9]|[12]\d|3[01])(st|nd|rd|th)?$"}}
-_YEAR = {"TEXT": {"REGEX": r"^(1[5-9]|20)\d\d$"}}
-
-
-def _date_patterns() -> list[dict[str, Any]]:
-    month = {"ORTH": {"IN": _MONTHS}}
-    lone_month = {"ORTH": {"IN": [m for m in _MONTHS if m != "May"]}}  # "may" is a verb at a sentence start
-    weekday = {"ORTH": {"IN": _WEEKDAYS}}
-    token_patterns = [
-        [month, _DAY],
-        [month, _DAY, {"ORTH": ","}, _YEAR],
-        [month, _DAY, _YEAR],
-        [_DAY, month],
-        [_DAY, month, _YEAR],
-        [month, _YEAR],
-        [lone_month],
-        [weekday],
-        [{"LOWER": {"IN": ["last", "next", "this", "past", "coming", "previous"]}},
-         {"LOWER": {"IN": [*_PERIODS, *(d.lower() for d in _WEEKDAYS)]}}],
-        [{"LOWER": "recent"}, {"LOWER": {"IN": ["days", "weeks", "months", "years", "decades"]}}],
-        [{"LIKE_NUM": True}, {"LOWER": {"IN": _UNITS}}],
-        [{"LIKE_NUM": True}, {"LOWER": {"IN": _UNITS}}, {"LOWER": "ago"}],
-        [{"LOWER": {"IN": ["today", "yesterday", "tomorrow"]}}],
-        [{"TEXT": {"REGEX": r"^(1[5-9]|20)\d0s$"}}],
-    ]  # fmt: skip
-    after = [
-        {"LOWER": {"IN": ["in", "since", "until", "by", "from", "before", "after", "during", "of"]}},
-        _YEAR,
-    ]
-    patterns: list[dict[str, Any]] = [
-        {"label": "DATE", "pattern": p, "id": "rule:date"} for p in token_patterns
-    ]
-    patterns.append({"label": "DATE", "pattern": after, "id": "rule:date-after"})
-    return patterns
-
-
-def _acronym_pattern() -> dict[str, Any]:
-    word = r"^(?:[A-Z][\w’'.&-]*|of|the|for|and|on|in|de|du|la|&)$"
-    return {
-        "label": "ORG",
-        "id": "rule:name-acronym",
-        "pattern": [
-            {"IS_TITLE": True},
-            {"TEXT": {"REGEX": word}, "OP": "*"},
-            {"ORTH": "("},
-            {"TEXT": {"REGEX": r"^[A-Z][A-Z0-9&.-]{1,9}$"}},
-            {"ORTH": ")"},
-        ],
-    }
-
-
 def _add_token_patterns(ruler: Any, state: _RulerState) -> None:
-    ruler.add_patterns([*_date_patterns(), _acronym_pattern()])
+    ruler.add_patterns([*date_patterns(), acronym_pattern()])
     state.groups["rule:date"] = frozenset()
     state.groups["rule:date-after"] = frozenset()
     state.groups["rule:name-acronym"] = frozenset()
@@ -495,134 +404,3 @@ def forget_suggesters() -> None:
     """Drop every cached pipeline (tests; and after a pipeline directory was replaced on disk)."""
     with _cache_lock:
         _cache.clear()
-
-
-# Training
-
-_progress: contextvars.ContextVar[Callable[[int, int], None] | None] = contextvars.ContextVar(
-    "annotator_training_progress", default=None
-)
-
-
-def _register_progress_callback() -> None:
-    import spacy
-
-    name = "annotator.report_progress.v1"
-    if name in spacy.registry.callbacks:
-        return
-
-    @spacy.registry.callbacks(name)
-    def report_progress() -> Callable[[Language, dict[str, Any]], None]:
-        def before_update(nlp: Language, args: dict[str, Any]) -> None:
-            callback = _progress.get()
-            if callback is not None:
-                callback(int(args["epoch"]), int(args["step"]))
-
-        return before_update
-
-
-def _doc_bin(nlp: Language, docs: Sequence[TrainingDoc]) -> tuple[Any, int]:
-    from spacy.tokens import DocBin
-    from spacy.util import filter_spans
-
-    doc_bin = DocBin(attrs=["ORTH", "ENT_IOB", "ENT_TYPE"])
-    skipped = 0
-    for item in docs:
-        doc = nlp.make_doc(prepare(item.text))
-        spans = []
-        for start, end, label in item.entities:
-            span = doc.char_span(start, end, label=label)
-            if span is None:
-                skipped += 1
-            else:
-                spans.append(span)
-        kept = filter_spans(spans)
-        skipped += len(spans) - len(kept)
-        doc.ents = kept
-        doc_bin.add(doc)
-    return doc_bin, skipped
-
-
-def train_ner(
-    *,
-    train: Sequence[TrainingDoc],
-    dev: Sequence[TrainingDoc],
-    output: Path,
-    max_epochs: int,
-    seed: int = 0,
-    on_progress: Callable[[int, int], None] | None = None,
-) -> TrainingResult:
-    """Train an NER pipeline with spaCy's config system (the CPU "efficiency" recipe), save it at
-    `output` and return what it learnt. Runs in this process, on the CPU, with no download."""
-    import shutil
-
-    import spacy
-    from spacy.cli.init_config import init_config
-    from spacy.training.initialize import init_nlp
-    from spacy.training.loop import train as train_loop
-
-    _register_progress_callback()
-    blank = spacy.blank("en")
-    with tempfile.TemporaryDirectory(prefix="annotator-train-") as work:
-        work_dir = Path(work)
-        train_bin, skipped = _doc_bin(blank, train)
-        dev_bin, _ = _doc_bin(blank, dev)
-        train_bin.to_disk(work_dir / "train.spacy")
-        dev_bin.to_disk(work_dir / "dev.spacy")
-        config = init_config(lang="en", pipeline=["ner"], optimize="efficiency", gpu=False)
-        config = config.merge(
-            {
-                "paths": {"train": str(work_dir / "train.spacy"), "dev": str(work_dir / "dev.spacy")},
-                "system": {"seed": seed},
-                "training": {
-                    "max_epochs": max_epochs,
-                    "max_steps": 0,
-                    "patience": 0,
-                    "eval_frequency": 1000,
-                    "before_update": {"@callbacks": "annotator.report_progress.v1"},
-                },
-                "nlp": {"batch_size": 256},
-            }
-        )
-        nlp = init_nlp(config)
-        nlp.max_length = MAX_TEXT_LENGTH
-        out_dir = work_dir / "out"
-        out_dir.mkdir()
-        token = _progress.set(on_progress)
-        try:
-            train_loop(nlp, out_dir, stdout=io.StringIO(), stderr=io.StringIO())
-        finally:
-            _progress.reset(token)
-        if output.exists():
-            shutil.rmtree(output)
-        output.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(out_dir / "model-last", output)
-    ner: Any = nlp.get_pipe("ner")
-    labels = tuple(sorted(ner.labels))
-    return TrainingResult(path=output, labels=labels, examples=len(train), skipped_entities=skipped)
-
-
-def split_for_training(
-    text: str, entities: Sequence[tuple[int, int, str]], *, max_chars: int = 2000
-) -> list[TrainingDoc]:
-    """Cut a long gold text into pieces of about `max_chars` at blank lines or full stops, never inside
-    an entity, so that training batches stay small."""
-    if len(text) <= max_chars:
-        return [TrainingDoc(text, tuple(entities))]
-    inside = [False] * (len(text) + 1)
-    for start, end, _ in entities:
-        for i in range(start + 1, end):
-            inside[i] = True
-    cuts = [0]
-    for match in re.finditer(r"(?:\n\s*\n|[.!?]\s)", text):
-        position = match.end()
-        if position - cuts[-1] >= max_chars and not inside[position]:
-            cuts.append(position)
-    cuts.append(len(text))
-    pieces = []
-    for start, end in itertools.pairwise(cuts):
-        if start == end:
-            continue
-        inner = tuple((s - start, e - start, label) for s, e, label in entities if start <= s and e <= end)
-        pieces.append(TrainingDoc(text[start:end], inner))
-    return pieces
