@@ -83,23 +83,26 @@ class Suggestion(models.Model):
       `rank` (0 is best) among the candidates for that mention.
     """
 
-    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="suggestions")
+    # Pre-annotation writes about a hundred rows per article, so every index costs: the article and the
+    # version are covered by the composite indexes below, and the types are deleted too rarely to be
+    # worth one (deleting a type scans the table once).
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="suggestions", db_index=False)
     suggester_version = models.ForeignKey(
-        SuggesterVersion, on_delete=models.CASCADE, related_name="suggestions"
+        SuggesterVersion, on_delete=models.CASCADE, related_name="suggestions", db_index=False
     )
     kind = models.CharField(max_length=16, choices=SuggestionKind.choices)
     start = models.PositiveIntegerField()
     end = models.PositiveIntegerField()
     entity_type = models.ForeignKey(
-        EntityType, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        EntityType, null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False
     )
     tail_start = models.PositiveIntegerField(null=True, blank=True)
     tail_end = models.PositiveIntegerField(null=True, blank=True)
     tail_entity_type = models.ForeignKey(
-        EntityType, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        EntityType, null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False
     )
     relation_type = models.ForeignKey(
-        RelationType, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        RelationType, null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False
     )
     kb_entity = models.ForeignKey(KBEntity, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     rank = models.PositiveSmallIntegerField(default=0)
