@@ -75,7 +75,7 @@ def test_leading_articles_are_not_part_of_a_gazetteer_name():
             "Two weeks ago, last weekend and on Thursday, for 26 years.",
             ["Two weeks ago", "last weekend", "Thursday", "26 years"],
         ),
-        ("A 26-year-old man, 3.7 billion euros, the 1990s.", ["1990s"]),
+        ("A 26-year-old man, 3.7 billion euros, May I?", []),
     ],
 )
 def test_date_rules(text, dates):

@@ -18,26 +18,21 @@ _YEAR = {"TEXT": {"REGEX": r"^(1[5-9]|20)\d\d$"}}
 
 
 def date_patterns() -> list[dict[str, Any]]:
+    """Few patterns, each with optional parts: the Matcher's cost grows with the number of patterns (on
+    news, each costs about as much as tokenising). Matches that end in a comma and a lone "May" (a verb
+    at a sentence start) are dropped by the pipeline."""
     month = {"ORTH": {"IN": _MONTHS}}
-    lone_month = {"ORTH": {"IN": [m for m in _MONTHS if m != "May"]}}  # "may" is a verb at a sentence start
-    weekday = {"ORTH": {"IN": _WEEKDAYS}}
+    optional_year = {**_YEAR, "OP": "?"}
+    relative = ["last", "next", "this", "past", "coming", "previous", "recent"]
+    periods = [*_PERIODS, *(p + "s" for p in _PERIODS), *(d.lower() for d in _WEEKDAYS)]
     token_patterns = [
-        [month, _DAY],
-        [month, _DAY, {"ORTH": ","}, _YEAR],
-        [month, _DAY, _YEAR],
-        [_DAY, month],
-        [_DAY, month, _YEAR],
-        [month, _YEAR],
-        [lone_month],
-        [weekday],
-        [{"LOWER": {"IN": ["last", "next", "this", "past", "coming", "previous"]}},
-         {"LOWER": {"IN": [*_PERIODS, *(d.lower() for d in _WEEKDAYS)]}}],
-        [{"LOWER": "recent"}, {"LOWER": {"IN": ["days", "weeks", "months", "years", "decades"]}}],
-        [{"LIKE_NUM": True}, {"LOWER": {"IN": _UNITS}}],
-        [{"LIKE_NUM": True}, {"LOWER": {"IN": _UNITS}}, {"LOWER": "ago"}],
-        [{"LOWER": {"IN": ["today", "yesterday", "tomorrow"]}}],
-        [{"TEXT": {"REGEX": r"^(1[5-9]|20)\d0s$"}}],
-    ]  # fmt: skip
+        [month, _DAY, {"ORTH": ",", "OP": "?"}, optional_year],
+        [_DAY, month, optional_year],
+        [month, optional_year],
+        [{"LOWER": {"IN": [*(d.lower() for d in _WEEKDAYS), "today", "yesterday", "tomorrow"]}}],
+        [{"LOWER": {"IN": relative}}, {"LOWER": {"IN": periods}}],
+        [{"LIKE_NUM": True}, {"LOWER": {"IN": _UNITS}}, {"LOWER": "ago", "OP": "?"}],
+    ]
     after = [
         {"LOWER": {"IN": ["in", "since", "until", "by", "from", "before", "after", "during", "of"]}},
         _YEAR,

@@ -241,6 +241,10 @@ def _ruler_candidates(doc: Doc) -> list[_Candidate]:
                 acronyms[span.end] = span
             continue
         start, end = span.start + trim, span.end
+        if key == "rule:date" and (
+            doc[end - 1].text == "," or (end - start == 1 and doc[start].text == "May")
+        ):
+            continue  # the date ends before the comma; a lone "May" is more often the verb
         marker = (start, end, span.label, priority)
         if marker in seen:
             continue  # another entity with the same alias: one mention, whichever entity it names
