@@ -210,6 +210,8 @@ SPECTACULAR_SETTINGS = {
         "JobStatusEnum": "annotator.jobs.models.JobStatus",
         "VerdictEnum": "annotator.suggestions.models.Verdict",
         "TokenScopeEnum": "annotator.api.models.Scope",
+        "SuggestionKindEnum": "annotator.suggestions.models.SuggestionKind",
+        "SuggesterKindEnum": "annotator.suggestions.models.SuggesterKind",
     },
 }
 
@@ -226,6 +228,21 @@ ANNOTATOR_IMPORT_MAX_INFLATED_BYTES = env.int("ANNOTATOR_IMPORT_MAX_INFLATED_BYT
 ANNOTATOR_IMPORT_MAX_COMPRESSION_RATIO = env.float("ANNOTATOR_IMPORT_MAX_COMPRESSION_RATIO", default=100.0)
 ANNOTATOR_IMPORT_MAX_ERRORS = env.int("ANNOTATOR_IMPORT_MAX_ERRORS", default=100)
 ANNOTATOR_IMPORT_BATCH_SIZE = env.int("ANNOTATOR_IMPORT_BATCH_SIZE", default=2000)
+
+# Suggestions (spaCy). An installed pipeline package or a pipeline directory to suggest with, its labels
+# mapped to the project's entity types ("FAC=LOC,CARDINAL=": FAC becomes LOC, CARDINAL is dropped), and
+# whether it runs in addition to the gazetteer ("add") or instead of it ("replace").
+ANNOTATOR_SPACY_PIPELINE = env.str("ANNOTATOR_SPACY_PIPELINE", default="")
+ANNOTATOR_SPACY_LABEL_MAP = env.str("ANNOTATOR_SPACY_LABEL_MAP", default="")
+ANNOTATOR_SPACY_PIPELINE_MODE = env.str("ANNOTATOR_SPACY_PIPELINE_MODE", default="add")
+# KB candidates stored as link suggestions for each suggested entity.
+ANNOTATOR_LINK_CANDIDATES = env.int("ANNOTATOR_LINK_CANDIDATES", default=3)
+# Training the suggester: curated gold articles needed, the share held out to measure it, epochs.
+ANNOTATOR_TRAIN_MIN_ARTICLES = env.int("ANNOTATOR_TRAIN_MIN_ARTICLES", default=20)
+ANNOTATOR_TRAIN_HOLDOUT = env.float("ANNOTATOR_TRAIN_HOLDOUT", default=0.2)
+ANNOTATOR_TRAIN_MAX_EPOCHS = env.int("ANNOTATOR_TRAIN_MAX_EPOCHS", default=15)
+# Gold relations needed before a relation classifier is trained (rules alone below that).
+ANNOTATOR_RELATION_CLASSIFIER_MIN = env.int("ANNOTATOR_RELATION_CLASSIFIER_MIN", default=200)
 
 LOGGING = {
     "version": 1,

@@ -74,3 +74,15 @@ def outsider(db):
     user = UserFactory(username="mallory")
     MembershipFactory(user=user, role=Role.MANAGER)
     return user
+
+
+@pytest.fixture
+def named_news_kb(news):
+    """The news KB's entities also go by their names as aliases (the factory makes entities without any),
+    as a KB import makes them: what the gazetteer and the candidate search look up."""
+    from annotator.kb.services import EntityRecord, upsert_entity
+
+    for entity in (news.naryshkin, news.minsk):
+        record = EntityRecord(kb_id=entity.kb_id, name=entity.name, type=entity.type)
+        upsert_entity(knowledge_base=news.kb, record=record)
+    return news

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from annotator.api import annotations, imports, jobs, kb, token_views, views
+from annotator.api import annotations, imports, jobs, kb, suggestions, token_views, views
 
 app_name = "api"
 urlpatterns = [
@@ -35,4 +35,27 @@ urlpatterns = [
         name="kb-entity-detail",
     ),
     path("projects/<int:project_id>/kb/imports/", kb.ImportList.as_view(), name="kb-import-list"),
+    path(
+        "articles/<int:article_id>/suggestions",
+        suggestions.ArticleSuggestions.as_view(),
+        name="article-suggestions",
+    ),
+    path("suggest", suggestions.SuggestText.as_view(), name="suggest"),
+    path("projects/<int:project_id>/preannotate", suggestions.Preannotate.as_view(), name="preannotate"),
+    path(
+        "projects/<int:project_id>/train-suggester",
+        suggestions.TrainSuggester.as_view(),
+        name="train-suggester",
+    ),
+    path("projects/<int:project_id>/suggesters", suggestions.SuggesterList.as_view(), name="suggester-list"),
+    path(
+        "suggesters/<int:suggester_id>/activate",
+        suggestions.ActivateSuggester.as_view(),
+        name="suggester-activate",
+    ),
+    path(
+        "projects/<int:project_id>/suggestion-quality",
+        suggestions.SuggestionQuality.as_view(),
+        name="suggestion-quality",
+    ),
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -12,11 +14,21 @@ from annotator.articles.models import Article
 from annotator.kb.models import KBEntity
 from annotator.projects.models import EntityType, Project, RelationType
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
+
 
 class SuggesterKind(models.TextChoices):
     RULES = "rules", "Rules and gazetteer"
     TRAINED = "trained", "Trained in the app"
     PIPELINE = "pipeline", "Installed spaCy pipeline"
+
+
+class SuggesterVersionQuerySet(models.QuerySet["SuggesterVersion"]):
+    def visible_to(self, user: User | AnonymousUser) -> SuggesterVersionQuerySet:
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(project__memberships__user=user)
 
 
 class SuggesterVersion(models.Model):
@@ -38,6 +50,8 @@ class SuggesterVersion(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = SuggesterVersionQuerySet.as_manager()
 
     class Meta:
         ordering = ["project", "-created_at"]
@@ -69,23 +83,26 @@ class Suggestion(models.Model):
       `rank` (0 is best) among the candidates for that mention.
     """
 
-    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="suggestions")
+    # Pre-annotation writes about a hundred rows per article, so every index costs: the article and the
+    # version are covered by the composite indexes below, and the types are deleted too rarely to be
+    # worth one (deleting a type scans the table once).
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="suggestions", db_index=False)
     suggester_version = models.ForeignKey(
-        SuggesterVersion, on_delete=models.CASCADE, related_name="suggestions"
+        SuggesterVersion, on_delete=models.CASCADE, related_name="suggestions", db_index=False
     )
     kind = models.CharField(max_length=16, choices=SuggestionKind.choices)
     start = models.PositiveIntegerField()
     end = models.PositiveIntegerField()
     entity_type = models.ForeignKey(
-        EntityType, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        EntityType, null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False
     )
     tail_start = models.PositiveIntegerField(null=True, blank=True)
     tail_end = models.PositiveIntegerField(null=True, blank=True)
     tail_entity_type = models.ForeignKey(
-        EntityType, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        EntityType, null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False
     )
     relation_type = models.ForeignKey(
-        RelationType, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        RelationType, null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False
     )
     kb_entity = models.ForeignKey(KBEntity, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     rank = models.PositiveSmallIntegerField(default=0)
@@ -183,3 +200,30 @@ class Decision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.verdict} {self.suggestion}"
+
+
+class SuggestionRun(models.Model):
+    """That a suggester version has run on an article, and on what state of its inputs.
+
+    `fingerprint` names the gazetteer (KB and gold) the run saw; when it no longer matches, the stored
+    suggestions are stale and the next request for them runs the suggester again. A run that found
+    nothing is still a run, so an article without mentions is not analysed on every request.
+    """
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="suggestion_runs")
+    suggester_version = models.ForeignKey(SuggesterVersion, on_delete=models.CASCADE, related_name="runs")
+    fingerprint = models.CharField(max_length=64)
+    counts = models.JSONField(default=dict, blank=True, help_text="Suggestions of each kind it stored.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["article", "suggester_version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["article", "suggester_version"], name="one_run_per_article_version"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.suggester_version} on {self.article_id}"

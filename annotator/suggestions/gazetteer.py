@@ -1,0 +1,114 @@
+"""The gazetteer's patterns: the project's KB names and aliases, its gold mentions, the shipped lists.
+
+`fingerprint` is cheap (two aggregate queries) and changes whenever the patterns would, so a cached
+ruler is checked against it before every use and reloaded only when it moved.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from functools import cache
+from itertools import groupby
+from pathlib import Path
+
+from django.db.models import Count, Max, Sum
+
+from annotator.annotations.models import AnnotationSet, SetKind, Span
+from annotator.kb.models import Alias
+from annotator.suggestions.nlp import Pattern
+
+LISTS_DIR = Path(__file__).resolve().parent / "lists"
+# The shipped lists and the label their entries take.
+LISTS = {"countries": "GPE", "cities": "GPE", "demonyms": "NORP", "igos": "ORG"}
+
+
+@cache
+def shipped_patterns() -> tuple[Pattern, ...]:
+    """Countries, capitals and large cities, nationalities and groups, intergovernmental organisations."""
+    patterns: list[Pattern] = []
+    for name, label in LISTS.items():
+        for line in (LISTS_DIR / f"{name}.txt").read_text(encoding="utf-8").splitlines():
+            if line.strip() and not line.startswith("#"):
+                patterns.extend(Pattern(label, text.strip(), f"list:{name}") for text in line.split("|"))
+    return tuple(patterns)
+
+
+@cache
+def _lists_digest() -> str:
+    digest = hashlib.sha256()
+    for pattern in shipped_patterns():
+        digest.update(f"{pattern.label}\t{pattern.text}\n".encode())
+    return digest.hexdigest()[:12]
+
+
+def _kb_aliases(project_id: int):  # type: ignore[no-untyped-def]
+    return Alias.objects.filter(
+        knowledge_base__project_id=project_id, entity__merged_into__isnull=True
+    ).exclude(entity__type="")
+
+
+def _gold_sets(project_id: int, exclude_articles: Iterable[int]):  # type: ignore[no-untyped-def]
+    return AnnotationSet.objects.filter(article__project_id=project_id, kind=SetKind.GOLD).exclude(
+        article_id__in=list(exclude_articles)
+    )
+
+
+def kb_fingerprint(project_id: int) -> str:
+    """Names the state of the project's KB names: every KB change touches an alias or its entity."""
+    kb = _kb_aliases(project_id).aggregate(
+        n=Count("id"), top=Max("id"), total=Sum("id"), touched=Max("entity__updated_at")
+    )
+    return hashlib.sha256(str(sorted(kb.items())).encode()).hexdigest()[:40]
+
+
+def fingerprint(project_id: int, *, exclude_articles: Iterable[int] = (), kb: str | None = None) -> str:
+    """Names the patterns `project_patterns` would return now (`kb`: the KB's fingerprint, when the
+    caller has it). Every gold edit bumps its set's version and `updated_at`, so it moves too."""
+    excluded = sorted(exclude_articles)
+    gold = _gold_sets(project_id, excluded).aggregate(
+        n=Count("id"), top=Max("id"), versions=Sum("version"), touched=Max("updated_at")
+    )
+    parts = [
+        _lists_digest(),
+        kb if kb is not None else kb_fingerprint(project_id),
+        str(sorted(gold.items())),
+        ",".join(map(str, excluded)),
+    ]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:40]
+
+
+def _kb_patterns(project_id: int) -> Iterator[Pattern]:
+    """The KB's names, as patterns whose id is the entity's KB id. A name several entities share is one
+    pattern per label (id "kb-shared:<name>"): a common surname shared by thirty people is one match,
+    not thirty; which of them it names is for the candidate search to rank."""
+    aliases = _kb_aliases(project_id).order_by("text").values_list("text", "entity__type", "entity__kb_id")
+    for text, group in groupby(aliases.iterator(chunk_size=5000), key=lambda row: row[0]):
+        named = {(label, kb_id) for _, label, kb_id in group}
+        if len({kb_id for _, kb_id in named}) == 1:
+            ((label, kb_id),) = named
+            yield Pattern(label, text, f"kb:{kb_id}")
+        else:
+            yield from (
+                Pattern(label, text, f"kb-shared:{text}") for label in sorted({lb for lb, _ in named})
+            )
+
+
+def project_patterns(project_id: int, *, exclude_articles: Iterable[int] = ()) -> Iterator[Pattern]:
+    """Every pattern of the project's gazetteer. Gold mentions written with different types take the
+    type they have most often."""
+    yield from shipped_patterns()
+    yield from _kb_patterns(project_id)
+    votes: dict[str, Counter[str]] = defaultdict(Counter)
+    gold = (
+        Span.objects.filter(annotation_set__in=_gold_sets(project_id, exclude_articles))
+        .values_list("surface", "entity_type__name")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for surface, label, n in gold:
+        votes[surface][label] += n
+    for surface, counts in votes.items():
+        label = max(counts.items(), key=lambda item: (item[1], item[0]))[0]
+        yield Pattern(label, surface, f"gold:{surface}")

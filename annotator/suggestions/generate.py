@@ -1,0 +1,279 @@
+"""Services that write suggestions: pre-annotate articles, keep an article's suggestions current, suggest
+links for annotated spans and other occurrences of an accepted span. One function per action.
+
+Suggestions are immutable rows. Re-running a version on an article replaces only its undecided
+suggestions, and writes nothing when the output did not change; decided suggestions, decisions and
+annotations are never touched.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from itertools import islice
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+
+from annotator.articles.models import Article
+from annotator.suggestions.engine import (
+    LinkCandidates,
+    Suggested,
+    SuggesterSpec,
+    SuggestionRunner,
+    current_fingerprint,
+    default_spec,
+    spec_for,
+    version_fields,
+)
+from annotator.suggestions.models import SuggesterVersion, Suggestion, SuggestionKind, SuggestionRun
+from annotator.suggestions.storing import (
+    IDENTITY,
+    OCCURRENCE_SOURCE,
+    SPAN_LINK_SOURCE,
+    Diff,
+    InlineWriter,
+    ThreadWriter,
+    key_of,
+    store_batch,
+)
+
+if TYPE_CHECKING:
+    from annotator.annotations.models import AnnotationSet, Span
+    from annotator.jobs.progress import Progress
+    from annotator.projects.models import Project
+
+OCCURRENCE_SCORE = 0.8
+BATCH_SIZE = 200
+
+
+def active_suggester(project_id: int) -> SuggesterVersion | None:
+    return SuggesterVersion.objects.filter(project_id=project_id, is_active=True).first()
+
+
+def ensure_active_suggester(*, project: Project) -> SuggesterVersion:
+    """The project's active suggester; a project that never chose one gets the default, made active."""
+    version = active_suggester(project.pk)
+    if version is not None:
+        return version
+    spec = default_spec()
+    try:
+        with transaction.atomic():
+            default, _ = SuggesterVersion.objects.get_or_create(
+                project=project, name=spec.name, version=spec.version, defaults=version_fields(spec)
+            )
+            if not SuggesterVersion.objects.filter(project=project, is_active=True).exists():
+                SuggesterVersion.objects.filter(pk=default.pk).update(is_active=True)
+    except IntegrityError:
+        pass  # another request made one active at the same moment
+    return SuggesterVersion.objects.get(project=project, is_active=True)
+
+
+@dataclass(frozen=True)
+class PreannotateReport:
+    articles: int
+    created: int
+    deleted: int
+    kept: int
+    suggester: str
+
+    def as_dict(self) -> dict[str, int | str]:
+        return {
+            "articles": self.articles,
+            "created": self.created,
+            "deleted": self.deleted,
+            "kept": self.kept,
+            "suggester": self.suggester,
+        }
+
+
+def _chunks(items: Sequence[int], size: int) -> Iterator[list[int]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def preannotate_articles(
+    *,
+    project: Project,
+    article_ids: Iterable[int] | None = None,
+    status: str | None = None,
+    suggester_version: SuggesterVersion | None = None,
+    progress: Progress | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> PreannotateReport:
+    """Run a suggester (the active one unless told) over the project's articles, or those given and/or
+    of one status, storing suggestions batch by batch (each batch in its own transaction)."""
+    version = suggester_version or ensure_active_suggester(project=project)
+    spec = spec_for(version)
+    articles = Article.objects.filter(project=project)
+    if article_ids is not None:
+        articles = articles.filter(pk__in=list(article_ids))
+    if status:
+        articles = articles.with_status().filter(status=status)  # type: ignore[misc]
+    ids = list(articles.order_by("pk").values_list("pk", flat=True))
+    if progress is not None:
+        progress.set_total(len(ids))
+        progress.say(f"Pre-annotating {len(ids)} articles with {version}.")
+    runner = SuggestionRunner(project_id=project.pk, spec=spec)
+
+    def texts() -> Iterator[str]:
+        for chunk in _chunks(ids, batch_size):
+            found = dict(Article.objects.filter(pk__in=chunk).values_list("pk", "text"))
+            yield from (found[pk] for pk in chunk)
+
+    outputs = runner.run(texts())
+    batches = ([(pk, next(outputs)) for pk in chunk] for chunk in _chunks(ids, batch_size))
+
+    def store(results: list[tuple[int, Suggested]]) -> Diff:
+        return store_batch(version, results, runner.schema, runner.fingerprint)
+
+    # Outside a transaction, a writer thread stores each batch while the pipeline runs on the next one.
+    # Inside one (a caller's atomic block, a test), another connection could not see its rows: inline.
+    writer = (
+        ThreadWriter(store, progress) if not connection.in_atomic_block else InlineWriter(store, progress)
+    )
+    try:
+        for results in batches:
+            writer.submit(results)
+    finally:
+        totals = writer.close()
+    if progress is not None:
+        progress.say(
+            f"Pre-annotated {len(ids)} articles: {totals.created} suggestions added, {totals.deleted} replaced."
+        )
+    return PreannotateReport(len(ids), totals.created, totals.deleted, totals.kept, str(version))
+
+
+def ensure_article_suggestions(*, article: Article) -> SuggesterVersion:
+    """Make sure the active suggester's suggestions for the article are stored and current (run it when
+    it never ran on the article, or when the gazetteer changed since). Returns that suggester."""
+    version = ensure_active_suggester(project=article.project)
+    spec: SuggesterSpec = spec_for(version)
+    stored = (
+        SuggestionRun.objects.filter(article=article, suggester_version=version)
+        .values_list("fingerprint", flat=True)
+        .first()
+    )
+    if stored is not None and stored == current_fingerprint(spec, article.project_id):
+        return version
+    runner = SuggestionRunner(project_id=article.project_id, spec=spec)
+    suggested = next(runner.run([article.text]))
+    store_batch(version, [(article.pk, suggested)], runner.schema, runner.fingerprint)
+    return version
+
+
+def suggest_text(*, project: Project, text: str) -> tuple[SuggesterSpec, int | None, Suggested]:
+    """Suggestions for a text that is not stored, by the active suggester (or the default one).
+    Writes nothing. Returns the spec used, its SuggesterVersion id when it has one, and the output."""
+    version = active_suggester(project.pk)
+    spec = spec_for(version) if version is not None else default_spec()
+    runner = SuggestionRunner(project_id=project.pk, spec=spec)
+    return spec, version.pk if version else None, next(runner.run([text]))
+
+
+def _existing_identities(
+    version: SuggesterVersion, article_id: int, kinds: Sequence[str]
+) -> dict[tuple, int]:
+    rows = Suggestion.objects.filter(
+        suggester_version=version, article_id=article_id, kind__in=kinds
+    ).values_list("pk", *IDENTITY)
+    return {tuple(values): pk for pk, *values in rows}
+
+
+def _add_missing(version: SuggesterVersion, article_id: int, rows: list[Suggestion]) -> list[Suggestion]:
+    """Store the rows the version does not already suggest (by identity); return all of them, stored."""
+    kinds = sorted({row.kind for row in rows})
+    known = _existing_identities(version, article_id, kinds)
+    missing = []
+    for row in rows:
+        row.suggester_version = version
+        if key_of(row, IDENTITY) not in known:
+            missing.append(row)
+            known[key_of(row, IDENTITY)] = -1
+    with transaction.atomic():
+        Suggestion.objects.bulk_create(missing)
+    wanted = {key_of(row, IDENTITY) for row in rows}
+    stored = Suggestion.objects.filter(suggester_version=version, article_id=article_id, kind__in=kinds)
+    return [s for s in stored.select_related("entity_type", "kb_entity") if key_of(s, IDENTITY) in wanted]
+
+
+def suggest_links_for_spans(
+    *, annotation_set: AnnotationSet, spans: Iterable[Span] | None = None
+) -> list[Suggestion]:
+    """Link suggestions (top KB candidates, ranked and scored) for spans of the set: all of them, or
+    those given. Idempotent: a candidate the active suggester already proposes is not stored twice.
+    Returns the link suggestions of those spans, ordered by span then rank."""
+    article = annotation_set.article
+    version = ensure_active_suggester(project=article.project)
+    chosen = list(spans) if spans is not None else list(annotation_set.spans.select_related("entity_type"))
+    candidates = LinkCandidates(article.project_id, settings.ANNOTATOR_LINK_CANDIDATES)
+    rows = []
+    for span in chosen:
+        for rank, candidate in enumerate(candidates(span.surface, span.entity_type.name)):
+            rows.append(
+                Suggestion(
+                    article_id=article.pk,
+                    kind=SuggestionKind.LINK,
+                    start=span.start,
+                    end=span.end,
+                    entity_type_id=span.entity_type_id,
+                    kb_entity_id=candidate.entity_id,
+                    rank=rank,
+                    score=round(min(max(candidate.score, 0.0), 1.0), 4),
+                    source=SPAN_LINK_SOURCE,
+                )
+            )
+    if not rows:
+        return []
+    found = _add_missing(version, article.pk, rows)
+    return sorted(found, key=lambda s: (s.start, s.end, s.rank, s.pk))
+
+
+def _occurrences(text: str, surface: str) -> Iterator[int]:
+    """Starts of `surface` in `text` that are whole words (not inside a longer word)."""
+    for match in re.finditer(re.escape(surface), text):
+        start, end = match.start(), match.end()
+        before = text[start - 1] if start else " "
+        after = text[end] if end < len(text) else " "
+        if not (before.isalnum() or after.isalnum()):
+            yield start
+
+
+def suggest_other_occurrences(*, span: Span) -> list[Suggestion]:
+    """After a reviewer accepts a span: its other exact occurrences in the article, as entity
+    suggestions of the same type (and, when the span is linked, link suggestions to the same entity).
+    Occurrences the set already annotates with that type are left out. Idempotent."""
+    annotation_set = span.annotation_set
+    article = annotation_set.article
+    version = ensure_active_suggester(project=article.project)
+    annotated = set(
+        annotation_set.spans.filter(entity_type_id=span.entity_type_id).values_list("start", "end")
+    )
+    linked = span.link.kb_entity_id if hasattr(span, "link") else None
+    rows = []
+    for start in _occurrences(article.text, span.surface):
+        end = start + len(span.surface)
+        if (start, end) in annotated:
+            continue
+        common = {"article_id": article.pk, "start": start, "end": end, "entity_type_id": span.entity_type_id}
+        rows.append(
+            Suggestion(kind=SuggestionKind.ENTITY, score=OCCURRENCE_SCORE, source=OCCURRENCE_SOURCE, **common)
+        )
+        if linked is not None:
+            rows.append(
+                Suggestion(
+                    kind=SuggestionKind.LINK,
+                    kb_entity_id=linked,
+                    rank=0,
+                    score=OCCURRENCE_SCORE,
+                    source=OCCURRENCE_SOURCE,
+                    **common,
+                )
+            )
+    if not rows:
+        return []
+    found = _add_missing(version, article.pk, rows)
+    return sorted(found, key=lambda s: (s.start, s.kind, s.rank))

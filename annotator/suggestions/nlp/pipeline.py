@@ -1,0 +1,410 @@
+"""Pipelines: build or load one, keep it per process, update its gazetteer, turn its docs into records."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from annotator.suggestions.nlp.patterns import acronym_pattern, date_patterns
+
+if TYPE_CHECKING:
+    from spacy.language import Language
+    from spacy.tokens import Doc
+
+RULER_KEY = "annotator_ruler"
+MAX_TEXT_LENGTH = 5_000_000  # characters; spaCy refuses more than 1,000,000 unless told
+
+# How much each source is trusted; measured precision on news puts the KB first (DESIGN.md section 4).
+SCORES = {"kb": 0.9, "gold": 0.85, "list": 0.8, "rule:date": 0.75, "rule:name-acronym": 0.6}
+MODEL_SCORE = 0.5
+# Which source wins when two say the same span with different labels (lower wins).
+PRIORITY = {"kb": 0, "gold": 1, "list": 2, "rule:date": 3, "rule:name-acronym": 4}
+
+# Connectors allowed inside a "Full Name (ACR)" name, and words that end such a name's left edge.
+_NAME_JOINERS = {"of", "the", "for", "and", "on", "in", "de", "du", "la", "&"}
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """One gazetteer entry: `text` is matched token by token, case-sensitively, and labelled `label`.
+
+    `group` says where it comes from and is the unit of incremental updates: "kb:<kb id>",
+    "kb-shared:<text>" (a name several KB entities share), "gold:<text>" or "list:<list name>".
+    """
+
+    label: str
+    text: str
+    group: str
+
+
+class FoundEntity(NamedTuple):
+    """A mention the pipeline proposes: [start, end) of `label`, with where it came from."""
+
+    start: int
+    end: int
+    label: str
+    score: float
+    source: str
+    kb_id: str | None = None  # the KB id a gazetteer match came from
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What the pipeline found in one text: non-overlapping entities in text order, and sentences."""
+
+    entities: tuple[FoundEntity, ...]
+    sentences: tuple[tuple[int, int], ...]
+
+
+@dataclass
+class _RulerState:
+    fingerprint: str | None = None
+    groups: dict[str, frozenset[tuple[str, str]]] = field(default_factory=dict)
+
+
+def prepare(text: str) -> str:
+    """The text the pipeline sees: line breaks become spaces, so names broken across lines (PDF
+    extractions) still match. The length is unchanged, so offsets need no mapping."""
+    return text.replace("\n", " ").replace("\r", " ").replace("\t", " ")
+
+
+def _paragraph_breaks(text: str) -> list[int]:
+    return [match.end() for match in re.finditer(r"\n\s*\n", text)]
+
+
+class Suggester:
+    """A loaded pipeline with its gazetteer; `analyse` turns texts into records."""
+
+    def __init__(self, nlp: Language, *, ruler: bool, model_source: str | None, label_map: dict[str, str]):
+        self.nlp = nlp
+        self.model_source = model_source  # the source name of NER entities, None when there is no NER
+        self.label_map = label_map  # model label -> project label ("" drops it)
+        self.has_ruler = ruler
+        self._ruler_state = _RulerState()
+        self._lock = threading.Lock()
+
+    # The gazetteer
+
+    @property
+    def fingerprint(self) -> str | None:
+        return self._ruler_state.fingerprint
+
+    def ensure_patterns(self, fingerprint: str, load: Callable[[], Iterable[Pattern]]) -> bool:
+        """Bring the gazetteer up to date with the patterns `fingerprint` names, loading them only when
+        it changed. Changed groups are replaced, others kept (re-adding re-tokenises every pattern).
+        Returns whether anything was loaded."""
+        if not self.has_ruler:
+            return False
+        with self._lock:
+            if self._ruler_state.fingerprint == fingerprint:
+                return False
+            self._update(load())
+            self._ruler_state.fingerprint = fingerprint
+            return True
+
+    def _update(self, patterns: Iterable[Pattern]) -> None:
+        wanted: dict[str, set[tuple[str, str]]] = {}
+        for pattern in patterns:
+            text = _clean_pattern(pattern.text)
+            if text:
+                wanted.setdefault(pattern.group, set()).add((pattern.label, text))
+        ruler: Any = self.nlp.get_pipe("span_ruler")
+        state = self._ruler_state
+        new_groups = {group: frozenset(entries) for group, entries in wanted.items()}
+        changed = [
+            g for g in state.groups if not g.startswith("rule:") and new_groups.get(g) != state.groups[g]
+        ]
+        added = [g for g in new_groups if g not in state.groups]
+        if len(changed) > max(100, len(state.groups) // 10):
+            # Many groups moved: one rebuild costs less than many removals (each walks every pattern).
+            ruler.clear()
+            state.groups = {}
+            _add_token_patterns(ruler, state)
+            changed, added = [], list(new_groups)
+        for group in changed:
+            ruler.remove_by_id(group)
+            del state.groups[group]
+            if group in new_groups:
+                added.append(group)
+        entries = [
+            {"label": label, "pattern": text, "id": group}
+            for group in added
+            for label, text in sorted(new_groups[group])
+        ]
+        if entries:
+            ruler.add_patterns(entries)
+        for group in added:
+            state.groups[group] = new_groups[group]
+
+    def pattern_count(self) -> int:
+        ruler: Any = self.nlp.get_pipe("span_ruler")
+        return len(ruler) if self.has_ruler else 0
+
+    # Analysis
+
+    def analyse(self, texts: Iterable[str], *, batch_size: int = 64) -> Iterator[Analysis]:
+        """Records for each text, in order. Streams: texts are read as the pipeline needs them."""
+        originals: deque[str] = deque()
+
+        def prepared() -> Iterator[str]:
+            for text in texts:
+                originals.append(text)
+                yield prepare(text)
+
+        for doc in self.nlp.pipe(prepared(), batch_size=batch_size):
+            yield self._records(doc, originals.popleft())
+
+    def docs(self, texts: Iterable[str], *, batch_size: int = 64) -> Iterator[Doc]:
+        """The bare pipeline over the prepared texts (what `analyse` costs without its records)."""
+        return self.nlp.pipe((prepare(text) for text in texts), batch_size=batch_size)
+
+    def _records(self, doc: Doc, original: str) -> Analysis:
+        candidates = _ruler_candidates(doc) if self.has_ruler else []
+        chosen = _resolve(candidates, len(original))
+        if self.model_source is not None:
+            chosen = _fill_with_model(chosen, doc, self.model_source, self.label_map)
+        return Analysis(entities=tuple(chosen), sentences=_sentences(doc, original))
+
+
+def _clean_pattern(text: str) -> str:
+    """Gazetteer text as it is matched: one line, no leading article (guidelines mark "Kremlin", not
+    "the Kremlin"), at least two characters."""
+    text = " ".join(prepare(text).split())
+    for article in ("the ", "The "):
+        if text.startswith(article):
+            text = text[len(article) :]
+    return text if len(text) >= 2 else ""
+
+
+def _sentences(doc: Doc, original: str) -> tuple[tuple[int, int], ...]:
+    """Sentence boundaries from the pipeline, split again at blank lines (headlines, captions and
+    paragraphs end there even without a full stop)."""
+    cuts = _paragraph_breaks(original)
+    sentences = []
+    for sent in doc.sents:
+        start, end = sent.start_char, sent.end_char
+        for cut in cuts:
+            if start < cut < end:
+                sentences.append((start, cut))
+                start = cut
+        sentences.append((start, end))
+    return tuple((start, end) for start, end in sentences if original[start:end].strip())
+
+
+def _source_of(group: str) -> tuple[str, str]:
+    """(score key, source name) of a ruler group."""
+    if group.startswith(("kb:", "kb-shared:")):
+        return "kb", "kb-ruler"
+    if group.startswith("gold:"):
+        return "gold", "gold-ruler"
+    if group.startswith("list:"):
+        return "list", group
+    if group.startswith("rule:date"):
+        return "rule:date", "rule:date"
+    return group, group
+
+
+# A ruler match as (start, end, label, priority, score, source, kb id): plain tuples, as there are hundreds
+# per document when aliases are ambiguous (each entity an alias names is a match of its own).
+_Candidate = tuple[int, int, str, int, float, str, str | None]
+_Facts = tuple[int, str, float, str, str | None, int]  # priority, key, score, source, KB id, tokens to trim
+_GROUPS: dict[int, _Facts] = {}  # group id hash -> how its matches count
+
+
+def _group_facts(doc: Doc, group_hash: int) -> _Facts:
+    facts = _GROUPS.get(group_hash)
+    if facts is None:
+        group = doc.vocab.strings[group_hash]
+        key, source = _source_of(group)
+        # "in 1999": the preposition only anchors the year.
+        trim = 1 if group == "rule:date-after" else 0
+        kb_id = group[3:] if group.startswith("kb:") else None
+        facts = (PRIORITY[key], key, SCORES[key], source, kb_id, trim)
+        _GROUPS[group_hash] = facts
+    return facts
+
+
+def _ruler_candidates(doc: Doc) -> list[_Candidate]:
+    candidates: list[_Candidate] = []
+    seen: set[tuple[int, int, int, int]] = set()
+    acronyms: dict[int, Any] = {}  # end token of "Name (ACR)" -> the longest such match
+    strings = doc.vocab.strings
+    for span in doc.spans[RULER_KEY]:
+        priority, key, score, source, kb_id, trim = _group_facts(doc, span.id)
+        if key == "rule:name-acronym":
+            best = acronyms.get(span.end)
+            if best is None or span.start < best.start:
+                acronyms[span.end] = span
+            continue
+        start, end = span.start + trim, span.end
+        if key == "rule:date" and (
+            doc[end - 1].text == "," or (end - start == 1 and doc[start].text == "May")
+        ):
+            continue  # the date ends before the comma; a lone "May" is more often the verb
+        marker = (start, end, span.label, priority)
+        if marker in seen:
+            continue  # another entity with the same alias: one mention, whichever entity it names
+        seen.add(marker)
+        first, last = doc[start], doc[end - 1]
+        candidates.append(
+            (first.idx, last.idx + len(last), strings[span.label], priority, score, source, kb_id)
+        )
+    for span in acronyms.values():
+        candidates.extend(_name_and_acronym(span))
+    return candidates
+
+
+def _name_and_acronym(span: Any) -> list[_Candidate]:
+    """Split "Full Name (ACR)" into the name and the acronym. The name starts where its initials
+    spell the acronym when they do, else at the longest run of capitalised words without "and"."""
+    tokens = list(span)
+    acronym = tokens[-2]
+    name = tokens[:-3]
+    start = _name_start(name, acronym.text)
+    if start is None:
+        return []
+    first, last = name[start], name[-1]
+    key = "rule:name-acronym"
+    return [
+        (first.idx, last.idx + len(last.text), span.label_, PRIORITY[key], SCORES[key], key, None),
+        (acronym.idx, acronym.idx + len(acronym.text), span.label_, PRIORITY[key], SCORES[key], key, None),
+    ]
+
+
+def _name_start(name: list[Any], acronym: str) -> int | None:
+    letters = acronym.replace(".", "").replace("&", "").upper()
+    for start in range(len(name)):
+        if name[start].text in _NAME_JOINERS:
+            continue
+        initials = "".join(t.text[0] for t in name[start:] if t.text not in _NAME_JOINERS).upper()
+        if initials == letters:
+            return start
+    start = len(name)
+    while start > 0 and name[start - 1].text != "and":
+        start -= 1
+    while start < len(name) and name[start].text in _NAME_JOINERS:
+        start += 1
+    return start if start < len(name) else None
+
+
+def _resolve(candidates: list[_Candidate], length: int) -> list[FoundEntity]:
+    """Non-overlapping entities: the longest match wins; for the same span, the most trusted source."""
+    ordered = sorted(candidates, key=lambda c: (c[0] - c[1], c[3], c[0], c[2]))
+    taken = bytearray(length)
+    chosen: list[FoundEntity] = []
+    for start, end, label, _, score, source, kb_id in ordered:
+        if taken.find(1, start, end) != -1:
+            continue
+        taken[start:end] = b"\x01" * (end - start)
+        chosen.append(FoundEntity(start, end, label, score, source, kb_id))
+    return sorted(chosen, key=lambda e: (e.start, e.end))
+
+
+def _fill_with_model(
+    chosen: list[FoundEntity], doc: Doc, source: str, label_map: dict[str, str]
+) -> list[FoundEntity]:
+    """Add the model's entities that overlap no ruler match, with their label mapped."""
+    taken = [(e.start, e.end) for e in chosen]
+    extra = []
+    for ent in doc.ents:
+        label = label_map.get(ent.label_, ent.label_)
+        if not label:
+            continue
+        start, end = ent.start_char, ent.end_char
+        if any(start < e and s < end for s, e in taken):
+            continue
+        extra.append(FoundEntity(start, end, label, MODEL_SCORE, source))
+    return sorted([*chosen, *extra], key=lambda e: (e.start, e.end))
+
+
+def _add_token_patterns(ruler: Any, state: _RulerState) -> None:
+    ruler.add_patterns([*date_patterns(), acronym_pattern()])
+    state.groups["rule:date"] = frozenset()
+    state.groups["rule:date-after"] = frozenset()
+    state.groups["rule:name-acronym"] = frozenset()
+
+
+# Building and loading pipelines
+
+
+def _add_rules(nlp: Language) -> None:
+    if not any(name in nlp.pipe_names for name in ("parser", "senter", "sentencizer")):
+        nlp.add_pipe("sentencizer")
+    nlp.add_pipe(
+        "span_ruler",
+        config={"spans_key": RULER_KEY, "annotate_ents": False, "overwrite": True, "validate": False},
+    )
+
+
+def build_suggester(
+    *,
+    model: str | None = None,
+    model_source: str | None = None,
+    rules: bool = True,
+    label_map: dict[str, str] | None = None,
+) -> Suggester:
+    """A new pipeline: `model` (a package name or a directory) with the rules added, or a blank English
+    pipeline with the rules alone."""
+    import spacy
+
+    nlp = spacy.blank("en") if model is None else spacy.load(model, exclude=["lemmatizer"])
+    nlp.max_length = MAX_TEXT_LENGTH
+    if rules:
+        _add_rules(nlp)
+    elif not any(name in nlp.pipe_names for name in ("parser", "senter", "sentencizer")):
+        nlp.add_pipe("sentencizer")
+    suggester = Suggester(
+        nlp,
+        ruler=rules,
+        model_source=model_source if model is not None else None,
+        label_map=label_map or {},
+    )
+    if rules:
+        _add_token_patterns(nlp.get_pipe("span_ruler"), suggester._ruler_state)
+    return suggester
+
+
+def model_meta(model: str) -> dict[str, Any]:
+    """The name, version and labels of an installed package or a pipeline directory."""
+    import spacy
+
+    nlp = spacy.load(model, exclude=["lemmatizer"])
+    labels: set[str] = set()
+    for name in ("ner", "entity_ruler", "spancat"):
+        if name in nlp.pipe_names:
+            pipe: Any = nlp.get_pipe(name)
+            labels.update(pipe.labels)
+    meta = nlp.meta
+    return {
+        "name": f"{meta.get('lang', 'xx')}_{meta.get('name', 'pipeline')}",
+        "version": str(meta.get("version", "0.0.0")),
+        "spacy_version": str(meta.get("spacy_version", "")),
+        "labels": sorted(labels),
+    }
+
+
+_cache: dict[str, Suggester] = {}
+_cache_lock = threading.Lock()
+CACHE_SIZE = 8
+
+
+def cached_suggester(key: str, build: Callable[[], Suggester]) -> Suggester:
+    """The pipeline under `key`, built once per process (the key must change when what it loads does)."""
+    with _cache_lock:
+        suggester = _cache.get(key)
+        if suggester is None:
+            suggester = build()
+            if len(_cache) >= CACHE_SIZE:
+                _cache.pop(next(iter(_cache)))
+            _cache[key] = suggester
+        return suggester
+
+
+def forget_suggesters() -> None:
+    """Drop every cached pipeline (tests; and after a pipeline directory was replaced on disk)."""
+    with _cache_lock:
+        _cache.clear()

@@ -1,0 +1,293 @@
+"""Storing a suggester's output for articles: as a diff against what the version stored before, in bulk.
+
+Internals of the pre-annotation services (`generate.py`): rows are plain tuples, written with COPY on
+PostgreSQL or one prepared INSERT on SQLite, batch by batch, each batch in its own transaction.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.db import connection, connections, transaction
+from django.utils import timezone
+
+from annotator.suggestions.engine import ProjectSchema, Suggested
+from annotator.suggestions.models import Decision, SuggesterVersion, Suggestion, SuggestionKind, SuggestionRun
+
+if TYPE_CHECKING:
+    from annotator.jobs.progress import Progress
+
+OCCURRENCE_SOURCE = "other-occurrence"  # another exact occurrence of a span a reviewer accepted
+SPAN_LINK_SOURCE = "kb-candidates:span"  # link candidates for a span someone annotated
+ON_DEMAND_SOURCES = (OCCURRENCE_SOURCE, SPAN_LINK_SOURCE)  # not the article run's: a re-run keeps them
+
+# The columns that say what a suggestion is, and those that also say how it was scored.
+IDENTITY = (
+    "article_id", "kind", "start", "end", "entity_type_id", "tail_start", "tail_end", "tail_entity_type_id",
+    "relation_type_id", "kb_entity_id",
+)  # fmt: skip
+FULL = (*IDENTITY, "rank", "score", "source")
+
+
+Row = tuple  # the FULL columns of one suggestion, in that order
+
+
+def rows_of(article_id: int, suggested: Suggested, schema: ProjectSchema) -> list[Row]:
+    """The rows of one article's output as tuples of the FULL columns (plain tuples: a batch holds
+    tens of thousands, and model instances would cost more than the pipeline)."""
+    types = {name: t.pk for name, t in schema.entity_types.items()}
+    relation_types = {name: r.pk for name, r in schema.relation_types.items()}
+    entity, relation, link = (
+        SuggestionKind.ENTITY.value,
+        SuggestionKind.RELATION.value,
+        SuggestionKind.LINK.value,
+    )
+    ents = suggested.entities
+    rows: list[Row] = [
+        (article_id, entity, e.start, e.end, types[e.entity_type], None, None, None, None, None, 0,
+         round(e.score, 4), e.source[:100])
+        for e in ents
+    ]  # fmt: skip
+    for r in suggested.relations:
+        head, tail = ents[r.head], ents[r.tail]
+        rows.append(
+            (article_id, relation, head.start, head.end, types[head.entity_type], tail.start, tail.end,
+             types[tail.entity_type], relation_types[r.relation_type], None, 0, round(r.score, 4), r.source[:100])
+        )  # fmt: skip
+    for found in suggested.links:
+        mention = ents[found.entity]
+        rows.append(
+            (article_id, link, mention.start, mention.end, types[mention.entity_type], None, None, None, None,
+             found.kb_entity_id, found.rank, round(min(max(found.score, 0.0), 1.0), 4), found.source)
+        )  # fmt: skip
+    return rows
+
+
+def key_of(row: Suggestion, columns: Sequence[str]) -> tuple:
+    return tuple(getattr(row, column) for column in columns)
+
+
+@dataclass
+class Diff:
+    insert: list[Row]
+    delete: list[int]
+    kept: int
+
+
+def _diff(
+    version: SuggesterVersion,
+    article_ids: list[int],
+    new_rows: list[Row],
+    *,
+    ran: Sequence[int] | None = None,
+) -> Diff:
+    """What to write so that the version's article-run suggestions become `new_rows`: decided ones
+    stay (and are not suggested twice), identical undecided ones stay, the other undecided ones go.
+    `ran`: the articles the version already ran on (only those can have article-run suggestions)."""
+    stored_on = article_ids if ran is None else list(ran)
+    if not stored_on:
+        return Diff(new_rows, [], 0)
+    # Read through the cursor: the ORM's per-row conversions cost more than the rows themselves.
+    sql, params = (
+        Suggestion.objects.filter(suggester_version=version, article_id__in=stored_on)
+        .exclude(source__in=ON_DEMAND_SOURCES)
+        .values_list("pk", *FULL)
+        .query.sql_with_params()
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        existing = cursor.fetchall()
+    decided_ids = set(
+        Decision.objects.filter(
+            suggestion__suggester_version=version, suggestion__article_id__in=stored_on
+        ).values_list("suggestion_id", flat=True)
+    )
+    decided: set[tuple] = set()
+    undecided: dict[tuple, list[int]] = {}
+    for pk, *values in existing:
+        if pk in decided_ids:
+            decided.add(tuple(values[: len(IDENTITY)]))
+        else:
+            undecided.setdefault(tuple(values), []).append(pk)
+    if not decided and not undecided:
+        return Diff(new_rows, [], 0)
+    size = len(IDENTITY)
+    insert, kept = [], 0
+    for row in new_rows:
+        if row[:size] in decided:
+            kept += 1  # its decided twin stands for it
+            continue
+        same = undecided.get(row)
+        if same:
+            same.pop()
+            kept += 1
+        else:
+            insert.append(row)
+    delete = [pk for pks in undecided.values() for pk in pks]
+    return Diff(insert, delete, kept)
+
+
+def _insert(version: SuggesterVersion, rows: list[Row]) -> None:
+    """Insert suggestion rows in bulk: COPY on PostgreSQL, one prepared INSERT for all on SQLite.
+    Every value comes from the pipeline and the project's schema; the database's constraints check
+    the shapes (entity, relation, link), offsets and scores as for any insert."""
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    columns = [*FULL, "suggester_version_id", "created_at"]  # FULL names the columns themselves
+    table = quote(Suggestion._meta.db_table)
+    names = ", ".join(quote(c) for c in columns)
+    now = timezone.now()
+    extra = (version.pk, now)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for start in range(0, len(rows), 5000):
+                    copy.write(_copy_text(rows[start : start + 5000], extra))
+        else:
+            placeholders = ", ".join(["%s"] * len(columns))
+            cursor.executemany(
+                f"INSERT INTO {table} ({names}) VALUES ({placeholders})",  # noqa: S608 - quoted model names
+                [row + extra for row in rows],
+            )
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_value(value: object) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES)
+    return str(value)
+
+
+def _copy_text(rows: list[Row], extra: tuple) -> str:
+    """Rows in COPY's text format, built here in one pass (psycopg's write_row adapts value by value)."""
+    tail = "\t" + "\t".join(_copy_value(value) for value in extra) + "\n"
+    texts: dict[object, str] = {}  # kinds and sources repeat: escape each once
+    lines = []
+    for row in rows:
+        fields = []
+        for value in row:
+            if value is None:
+                fields.append("\\N")
+            elif type(value) is str:
+                escaped = texts.get(value)
+                if escaped is None:
+                    escaped = texts[value] = value.translate(_COPY_ESCAPES)
+                fields.append(escaped)
+            else:
+                fields.append(str(value))
+        lines.append("\t".join(fields))
+    return tail.join(lines) + tail
+
+
+def store_batch(
+    version: SuggesterVersion, results: list[tuple[int, Suggested]], schema: ProjectSchema, fingerprint: str
+) -> Diff:
+    """Write one batch of articles' output and record the runs, in one transaction."""
+    article_ids = [article_id for article_id, _ in results]
+    new_rows: list[Row] = []
+    counts: dict[int, dict[str, int]] = {}
+    for article_id, suggested in results:
+        new_rows.extend(rows_of(article_id, suggested, schema))
+        counts[article_id] = {
+            "entity": len(suggested.entities),
+            "relation": len(suggested.relations),
+            "link": len(suggested.links),
+        }
+    with transaction.atomic():
+        runs = SuggestionRun.objects.filter(suggester_version=version, article_id__in=article_ids)
+        known = {run.article_id: run for run in runs}
+        diff = _diff(version, article_ids, new_rows, ran=list(known))
+        if diff.delete:
+            Suggestion.objects.filter(pk__in=diff.delete).delete()
+        _insert(version, diff.insert)
+        stale = []
+        for article_id, run in known.items():
+            if run.fingerprint != fingerprint or run.counts != counts[article_id]:
+                run.fingerprint, run.counts, run.updated_at = fingerprint, counts[article_id], timezone.now()
+                stale.append(run)
+        if stale:
+            SuggestionRun.objects.bulk_update(stale, ["fingerprint", "counts", "updated_at"])
+        SuggestionRun.objects.bulk_create(
+            SuggestionRun(article_id=a, suggester_version=version, fingerprint=fingerprint, counts=counts[a])
+            for a in article_ids
+            if a not in known
+        )
+    return diff
+
+
+@dataclass
+class Totals:
+    created: int = 0
+    deleted: int = 0
+    kept: int = 0
+
+    def add(self, diff: Diff) -> None:
+        self.created += len(diff.insert)
+        self.deleted += len(diff.delete)
+        self.kept += diff.kept
+
+
+class InlineWriter:
+    """Stores each batch as it comes, on this thread."""
+
+    def __init__(
+        self, store: Callable[[list[tuple[int, Suggested]]], Diff], progress: Progress | None
+    ) -> None:
+        self.store = store
+        self.progress = progress
+        self.totals = Totals()
+
+    def submit(self, results: list[tuple[int, Suggested]]) -> None:
+        self.totals.add(self.store(results))
+        if self.progress is not None:
+            self.progress.advance(len(results))
+
+    def close(self) -> Totals:
+        return self.totals
+
+
+class ThreadWriter(InlineWriter):
+    """Stores batches on a thread of its own, with its own database connection, so that the database's
+    work overlaps the pipeline's. At most two batches wait; the first failure stops everything."""
+
+    def __init__(
+        self, store: Callable[[list[tuple[int, Suggested]]], Diff], progress: Progress | None
+    ) -> None:
+        super().__init__(store, progress)
+        self.queue: queue.Queue[list[tuple[int, Suggested]] | None] = queue.Queue(maxsize=2)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="suggestion-writer", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            while (results := self.queue.get()) is not None:
+                if self.error is None:
+                    super().submit(results)
+        except BaseException as error:
+            self.error = error
+            while self.queue.get() is not None:
+                pass  # let the producer finish putting (it stops at its next submit)
+        finally:
+            connections.close_all()  # this thread's connections
+
+    def submit(self, results: list[tuple[int, Suggested]]) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put(results)
+
+    def close(self) -> Totals:
+        self.queue.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.totals

@@ -1,0 +1,63 @@
+"""A manager pre-annotates the demo project from the suggesters page, and watches a job's progress."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from playwright.sync_api import expect
+
+from annotator.articles.models import Article
+from annotator.jobs.models import Job, JobKind, JobStatus
+from annotator.projects.demo import load_demo
+from annotator.projects.models import Role
+from annotator.projects.services import add_member
+from annotator.suggestions.models import Suggestion
+
+
+@pytest.fixture
+def demo(transactional_db):
+    project = load_demo().project
+    manager = get_user_model().objects.create_user("manager", password="correct horse battery staple")
+    add_member(project=project, user=manager, role=Role.MANAGER)
+    return project
+
+
+def test_a_manager_pre_annotates_the_demo_and_reads_the_suggestions(page, log_in, demo):
+    log_in("manager")
+    page.get_by_role("link", name="Russia–Belarus intelligence (demo)").click()
+    page.get_by_role("link", name="Suggesters").click()
+    page.get_by_role("heading", name="Suggesters", level=1).wait_for()
+    assert page.get_by_text("No pre-annotation or training job yet.").is_visible()
+    page.get_by_label("Pre-annotate articles with the active suggester").select_option("")
+    page.get_by_role("button", name="Pre-annotate").click()
+    page.get_by_text("Pre-annotation started").wait_for()
+    job_row = page.locator("#job-list tbody tr").first
+    assert "Succeeded" in job_row.text_content()
+    assert "Pre-annotated 2 articles: 258 suggestions added, 0 replaced." in job_row.text_content()
+    version = page.locator("article.suggester-version").first
+    assert "rules 1" in version.locator("header").text_content()
+    assert "active" in version.locator("header").text_content()
+    cells = [cell.strip() for cell in version.locator("tr.total").first.locator("td, th").all_text_contents()]
+    assert cells[:3] == ["entity", "ALL", "132"]  # suggested entities; no curated gold yet, so no P/R/F1
+    assert Suggestion.objects.count() == 258
+
+    article = Article.objects.get(external_id="000_125af6e3d0378b0b")
+    response = page.request.get(f"/api/v1/articles/{article.pk}/suggestions?kind=entity&page_size=200")
+    assert response.status == 200
+    first = response.json()["results"][0]
+    assert (first["text"], first["entity_type"], first["source"]) == ("MINSK", "GPE", "kb-ruler")
+
+
+def test_the_jobs_region_follows_a_running_job_until_it_ends(page, log_in, demo):
+    job = Job.objects.create(
+        project=demo, kind=JobKind.PREANNOTATE, status=JobStatus.RUNNING, progress_done=1, progress_total=4,
+        message="Pre-annotating 4 articles with rules 1.",
+    )  # fmt: skip
+    log_in("manager")
+    page.goto(f"/projects/{demo.pk}/suggesters/")
+    assert page.locator("#job-list progress").get_attribute("value") == "1"
+    Job.objects.filter(pk=job.pk).update(progress_done=3)
+    expect(page.locator("#job-list progress")).to_have_attribute("value", "3", timeout=8000)
+    Job.objects.filter(pk=job.pk).update(
+        status=JobStatus.SUCCEEDED, progress_done=4, message="Pre-annotated 4 articles."
+    )
+    page.get_by_text("Pre-annotated 4 articles.").wait_for(timeout=8000)
+    assert page.locator("#job-list").get_attribute("hx-trigger") is None  # finished: polling stops

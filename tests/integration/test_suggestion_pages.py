@@ -1,0 +1,135 @@
+"""The suggesters page: what members and managers see, the jobs partial, the manager's actions."""
+
+import pytest
+from django.urls import reverse
+
+from annotator.jobs.models import Job, JobKind, JobStatus
+from annotator.suggestions.models import SuggesterVersion, Suggestion
+from tests.factories import SuggesterVersionFactory
+from tests.integration.test_pages import HOSTILE, assert_shown_literally
+
+pytestmark = pytest.mark.django_db
+
+
+def page(client, news):
+    return client.get(reverse("suggestions:suggesters", args=[news.project.pk]))
+
+
+def test_members_see_versions_and_quality_but_no_actions(client, news):
+    SuggesterVersionFactory(project=news.project, name="rules", version="1", is_active=True)
+    client.force_login(news.annotator)
+    response = page(client, news)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Active: <strong>rules 1</strong>" in html
+    assert "Pre-annotate" not in html
+    assert "Train a new version" not in html
+    assert (
+        reverse("suggestions:suggesters", args=[news.project.pk])
+        in client.get(reverse("projects:detail", args=[news.project.pk])).content.decode()
+    )
+
+
+def test_managers_see_the_actions_and_can_activate_another_version(client, news):
+    SuggesterVersionFactory(project=news.project, name="rules", version="1", is_active=True)
+    trained = SuggesterVersionFactory(
+        project=news.project,
+        name="ner",
+        version="2",
+        kind="trained",
+        trained_on={"articles": 40, "heldout_articles": 10, "entities": 900, "relations": 12},
+        metrics={
+            "entities": {"ALL": {"precision": 0.9, "recall": 0.8, "f1": 0.847}},
+            "baseline": {
+                "name": "rules 1",
+                "entities": {"ALL": {"precision": 0.95, "recall": 0.6, "f1": 0.7355}},
+            },
+        },
+    )
+    client.force_login(news.manager)
+    html = page(client, news).content.decode()
+    assert "Pre-annotate" in html
+    assert "Train a new version" in html
+    assert "Trained on 40 gold articles (900 entities, 12 relations); 10 held out." in html
+    assert '<td class="num">0.847</td>' in html
+    assert '<td class="num">0.736</td>' in html
+    response = client.post(reverse("suggestions:activate", args=[news.project.pk, trained.pk]), follow=True)
+    assert "ner 2 is now the active suggester." in response.content.decode()
+    assert SuggesterVersion.objects.get(is_active=True) == trained
+
+
+def test_a_manager_starts_pre_annotation_and_training_from_the_page(
+    client, news, django_capture_on_commit_callbacks
+):
+    client.force_login(news.manager)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("suggestions:preannotate", args=[news.project.pk]), {"status": "in_progress"}
+        )
+    assert response.status_code == 302
+    job = Job.objects.get()
+    assert (job.kind, job.params, job.status, job.created_by) == (
+        JobKind.PREANNOTATE,
+        {"status": "in_progress"},
+        JobStatus.SUCCEEDED,
+        news.manager,
+    )
+    assert Suggestion.objects.filter(article=news.article).exists()
+    html = client.get(response["Location"]).content.decode()
+    assert f"Pre-annotation started (job {job.pk})." in html
+    assert "Pre-annotated 1 articles" in html
+    response = client.post(
+        reverse("suggestions:preannotate", args=[news.project.pk]), {"status": "bogus"}, follow=True
+    )
+    assert "Choose an article status from the list, or all articles." in response.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("suggestions:train", args=[news.project.pk]))
+    failed = Job.objects.get(kind=JobKind.TRAIN_SUGGESTER)
+    assert failed.status == JobStatus.FAILED
+    assert "Training needs at least 20 curated gold articles" in page(client, news).content.decode()
+
+
+def test_the_jobs_region_polls_only_while_a_job_runs(client, news):
+    client.force_login(news.annotator)
+    job = Job.objects.create(
+        project=news.project,
+        kind=JobKind.PREANNOTATE,
+        status=JobStatus.RUNNING,
+        progress_done=3,
+        progress_total=10,
+    )
+    response = client.get(reverse("suggestions:jobs", args=[news.project.pk]), HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert html.lstrip().startswith('<section id="job-list"')
+    assert 'hx-trigger="every 2s"' in html
+    assert '<progress value="3" max="10"' in html
+    assert "<html" not in html
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.SUCCEEDED)
+    html = client.get(
+        reverse("suggestions:jobs", args=[news.project.pk]), HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert "hx-trigger" not in html
+
+
+def test_managers_only_actions_answer_403_to_other_members(client, news):
+    version = SuggesterVersionFactory(project=news.project)
+    client.force_login(news.annotator)
+    for url in (
+        reverse("suggestions:train", args=[news.project.pk]),
+        reverse("suggestions:preannotate", args=[news.project.pk]),
+        reverse("suggestions:activate", args=[news.project.pk, version.pk]),
+    ):
+        assert client.post(url).status_code == 403
+    assert Job.objects.count() == 0
+
+
+def test_the_page_shows_hostile_names_and_messages_literally(client, news):
+    news.project.name = f"Project {HOSTILE}"
+    news.project.save()
+    SuggesterVersionFactory(
+        project=news.project, name=HOSTILE[:100], version="1", description=HOSTILE, is_active=True
+    )
+    Job.objects.create(project=news.project, kind=JobKind.PREANNOTATE, status=JobStatus.FAILED, message=HOSTILE[:500],
+                       errors=[{"message": HOSTILE}])  # fmt: skip
+    client.force_login(news.manager)
+    assert_shown_literally(page(client, news))

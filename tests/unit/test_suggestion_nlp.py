@@ -1,0 +1,219 @@
+"""The spaCy module with pipelines the tests build themselves: gazetteer, token rules, sentences,
+incremental updates, saved pipeline directories and label maps, training data preparation."""
+
+import pytest
+
+from annotator.suggestions import nlp
+from annotator.suggestions.nlp import FoundEntity, Pattern
+
+
+def rules(*patterns):
+    suggester = nlp.build_suggester()
+    suggester.ensure_patterns("v1", lambda: patterns)
+    return suggester
+
+
+def entities(suggester, text):
+    (analysis,) = suggester.analyse([text])
+    return [(text[e.start : e.end], e.label, e.source) for e in analysis.entities]
+
+
+def test_kb_names_are_found_with_offsets_label_score_and_kb_id():
+    suggester = rules(
+        Pattern("PERSON", "Sergey Naryshkin", "kb:sergey-naryshkin"), Pattern("GPE", "Minsk", "kb:minsk")
+    )
+    text = "Sergey Naryshkin visited Minsk on April 15."
+    (analysis,) = suggester.analyse([text])
+    assert analysis.entities == (
+        FoundEntity(0, 16, "PERSON", 0.9, "kb-ruler", "sergey-naryshkin"),
+        FoundEntity(25, 30, "GPE", 0.9, "kb-ruler", "minsk"),
+        FoundEntity(34, 42, "DATE", 0.75, "rule:date", None),
+    )
+    assert analysis.sentences == ((0, 43),)
+
+
+def test_the_longest_match_wins_and_for_the_same_span_the_kb_beats_gold_and_the_lists():
+    suggester = rules(
+        Pattern("ORG", "Russian Foreign Intelligence Service", "kb:svr"),
+        Pattern("NORP", "Russian", "list:demonyms"),
+        Pattern("GPE", "Moscow", "list:cities"),
+        Pattern("ORG", "Moscow", "gold:Moscow"),
+        Pattern("LOC", "Moscow", "kb:moscow"),
+    )
+    assert entities(suggester, "The Russian Foreign Intelligence Service said Moscow agreed.") == [
+        ("Russian Foreign Intelligence Service", "ORG", "kb-ruler"),
+        ("Moscow", "LOC", "kb-ruler"),
+    ]
+    assert entities(suggester, "Russian diplomats") == [("Russian", "NORP", "list:demonyms")]
+
+
+def test_names_broken_across_lines_match_and_offsets_stay_those_of_the_text():
+    suggester = rules(Pattern("ORG", "Belarusian State Security Committee", "kb:kgb"))
+    text = "the Belarusian State\nSecurity Committee (KGB) met.\n"
+    assert entities(suggester, text) == [
+        ("Belarusian State\nSecurity Committee", "ORG", "kb-ruler"),
+        ("KGB", "ORG", "rule:name-acronym"),
+    ]
+
+
+def test_leading_articles_are_not_part_of_a_gazetteer_name():
+    suggester = rules(Pattern("ORG", "the Kremlin", "kb:kremlin"))
+    assert entities(suggester, "For the Kremlin, it matters.") == [("Kremlin", "ORG", "kb-ruler")]
+
+
+@pytest.mark.parametrize(
+    ("text", "dates"),
+    [
+        ("On April 15, Naryshkin came.", ["April 15"]),
+        ("It was signed on 3 May 2021 in Minsk.", ["3 May 2021"]),
+        ("He may come in May 2021, or in June.", ["May 2021", "June"]),
+        (
+            "Russia and Belarus signed it in\n1999. Moscow has in recent years pushed.",
+            ["1999", "recent years"],
+        ),
+        (
+            "Two weeks ago, last weekend and on Thursday, for 26 years.",
+            ["Two weeks ago", "last weekend", "Thursday", "26 years"],
+        ),
+        ("A 26-year-old man, 3.7 billion euros, May I?", []),
+    ],
+)
+def test_date_rules(text, dates):
+    found = entities(rules(), text)
+    assert [surface for surface, label, _ in found if label == "DATE"] == dates
+
+
+def test_full_name_and_acronym_become_two_mentions_whose_name_starts_where_its_initials_spell_it():
+    found = entities(
+        rules(), "Officials of the Organization for Security and Cooperation in Europe (OSCE) left."
+    )
+    assert found == [
+        ("Organization for Security and Cooperation in Europe", "ORG", "rule:name-acronym"),
+        ("OSCE", "ORG", "rule:name-acronym"),
+    ]
+    # Initials that do not spell the acronym: the name is the run of capitalised words, stopping at "and".
+    found = entities(rules(), "Sergey Lavrov and the Foreign Intelligence Service (SVR) met.")
+    assert found == [
+        ("Foreign Intelligence Service", "ORG", "rule:name-acronym"),
+        ("SVR", "ORG", "rule:name-acronym"),
+    ]
+
+
+def test_sentences_end_at_full_stops_and_at_blank_lines():
+    text = "Headline without a stop\n\nFirst sentence. Second one.\n"
+    (analysis,) = rules().analyse([text])
+    assert [text[s:e] for s, e in analysis.sentences] == [
+        "Headline without a stop\n\n",
+        "First sentence.",
+        "Second one.",
+    ]
+
+
+def test_the_gazetteer_is_reloaded_only_when_its_fingerprint_moves_and_then_only_changed_groups():
+    suggester = nlp.build_suggester()
+    loads = []
+
+    def load(patterns):
+        def loader():
+            loads.append(len(patterns))
+            return patterns
+
+        return loader
+
+    first = [Pattern("PERSON", "Ivan Tertel", "kb:tertel"), Pattern("GPE", "Vitebsk", "kb:vitebsk")]
+    assert suggester.ensure_patterns("a", load(first)) is True
+    assert suggester.ensure_patterns("a", load(first)) is False  # same fingerprint: nothing read
+    assert loads == [2]
+    assert entities(suggester, "Ivan Tertel in Vitebsk") == [
+        ("Ivan Tertel", "PERSON", "kb-ruler"),
+        ("Vitebsk", "GPE", "kb-ruler"),
+    ]
+    ruler = suggester.nlp.get_pipe("span_ruler")
+    before = len(ruler)
+    second = [Pattern("PERSON", "Tertel", "kb:tertel"), Pattern("GPE", "Vitebsk", "kb:vitebsk")]
+    assert suggester.ensure_patterns("b", load(second)) is True
+    assert len(ruler) == before  # one pattern of one group replaced, the other group untouched
+    assert entities(suggester, "Ivan Tertel in Vitebsk") == [
+        ("Tertel", "PERSON", "kb-ruler"),
+        ("Vitebsk", "GPE", "kb-ruler"),
+    ]
+    assert suggester.ensure_patterns("c", load([])) is True
+    assert entities(suggester, "Ivan Tertel in Vitebsk") == []
+
+
+def saved_pipeline(tmp_path):
+    """A pipeline directory as `spacy package` or training would leave it: here an entity ruler."""
+    import spacy
+
+    pipeline = spacy.blank("en")
+    pipeline.meta["name"] = "tiny_news"
+    pipeline.meta["version"] = "0.2.0"
+    ruler = pipeline.add_pipe("entity_ruler")
+    ruler.add_patterns(
+        [
+            {"label": "PER", "pattern": "Zbigniew Quackenbush"},
+            {"label": "FAC", "pattern": "Vitebsk Airport"},
+            {"label": "CARDINAL", "pattern": "three"},
+        ]
+    )
+    path = tmp_path / "tiny_news"
+    pipeline.to_disk(path)
+    return path
+
+
+def test_a_saved_pipeline_directory_is_loaded_with_its_labels_mapped_and_the_gazetteer_added(tmp_path):
+    path = saved_pipeline(tmp_path)
+    assert nlp.model_meta(str(path)) == {
+        "name": "en_tiny_news",
+        "version": "0.2.0",
+        "spacy_version": nlp.model_meta(str(path))["spacy_version"],
+        "labels": ["CARDINAL", "FAC", "PER"],
+    }
+    suggester = nlp.build_suggester(
+        model=str(path),
+        model_source="pipeline:en_tiny_news-0.2.0",
+        label_map={"PER": "PERSON", "FAC": "LOC", "CARDINAL": ""},
+    )
+    suggester.ensure_patterns("v1", lambda: [Pattern("GPE", "Minsk", "kb:minsk")])
+    text = "Zbigniew Quackenbush flew three times to Vitebsk Airport from Minsk."
+    assert entities(suggester, text) == [
+        ("Zbigniew Quackenbush", "PERSON", "pipeline:en_tiny_news-0.2.0"),
+        ("Vitebsk Airport", "LOC", "pipeline:en_tiny_news-0.2.0"),
+        ("Minsk", "GPE", "kb-ruler"),
+    ]
+    # Where the gazetteer and the model overlap, the gazetteer wins (it is the more precise source).
+    suggester.ensure_patterns("v2", lambda: [Pattern("ORG", "Airport", "gold:Airport")])
+    assert entities(suggester, "Vitebsk Airport closed.") == [("Airport", "ORG", "gold-ruler")]
+
+
+def test_a_pipeline_alone_has_no_gazetteer(tmp_path):
+    suggester = nlp.build_suggester(
+        model=str(saved_pipeline(tmp_path)), model_source="pipeline:x", rules=False
+    )
+    assert suggester.ensure_patterns("v1", lambda: [Pattern("GPE", "Vitebsk", "kb:vitebsk")]) is False
+    assert entities(suggester, "Near Vitebsk Airport.") == [("Vitebsk Airport", "FAC", "pipeline:x")]
+
+
+def test_long_gold_texts_are_cut_for_training_between_sentences_never_inside_an_entity():
+    sentence = "Ivan Tertel met Naryshkin. "
+    text = sentence * 100
+    entities_ = [(i * len(sentence), i * len(sentence) + 11, "PERSON") for i in range(100)]
+    pieces = nlp.split_for_training(text, entities_, max_chars=500)
+    assert "".join(piece.text for piece in pieces) == text
+    assert sum(len(piece.entities) for piece in pieces) == 100
+    for piece in pieces:
+        assert len(piece.text) <= 500 + len(sentence)
+        assert all(piece.text[s:e] == "Ivan Tertel" for s, e, _ in piece.entities)
+
+
+def test_the_cache_builds_a_pipeline_once_per_key():
+    built = []
+
+    def build():
+        built.append(1)
+        return nlp.build_suggester()
+
+    nlp.forget_suggesters()
+    assert nlp.cached_suggester("k", build) is nlp.cached_suggester("k", build)
+    assert built == [1]
+    nlp.forget_suggesters()
