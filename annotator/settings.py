@@ -215,6 +215,10 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# Opening an article's annotate page computes its suggestions when the active suggester has not yet
+# (or when the KB or gold changed since). Off, suggestions come only from pre-annotation jobs.
+ANNOTATOR_SUGGEST_ON_OPEN = env.bool("ANNOTATOR_SUGGEST_ON_OPEN", default=True)
+
 # Jobs whose worker has not reported for this long are marked failed by the reaper.
 ANNOTATOR_JOB_HEARTBEAT_TIMEOUT = env.int("ANNOTATOR_JOB_HEARTBEAT_TIMEOUT", default=300)
 # Largest KB file the import page and API accept, in MB; bigger ones go through `manage.py import_kb`.

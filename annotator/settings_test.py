@@ -13,6 +13,8 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
 STATIC_ROOT = None  # type: ignore[assignment]  # settings.py makes it a Path; tests have none
 WHITENOISE_USE_FINDERS = True
+# spaCy on every page load of every test is slow; the tests of that behaviour turn it back on.
+ANNOTATOR_SUGGEST_ON_OPEN = False
 # Tasks run in-process unless a test starts a real worker against the database backend.
 TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
 # A file, not SQLite's in-memory default, so that a real worker process in a test can share it.

@@ -118,13 +118,20 @@ class SuggesterVersionFactory(factory.django.DjangoModelFactory):
     version = factory.Sequence(lambda n: f"1.{n}")
 
 
+def active_suggester_of(project):
+    """The project's active suggester, made if it has none: where real suggestions come from."""
+    return SuggesterVersion.objects.filter(
+        project=project, is_active=True
+    ).first() or SuggesterVersionFactory(project=project, is_active=True)
+
+
 class SuggestionFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Suggestion
 
     article = factory.SubFactory(ArticleFactory)
-    suggester_version = factory.SubFactory(
-        SuggesterVersionFactory, project=factory.SelfAttribute("..article.project")
+    suggester_version = factory.LazyAttribute(
+        lambda suggestion: active_suggester_of(suggestion.article.project)
     )
     kind = SuggestionKind.ENTITY
     start = 0

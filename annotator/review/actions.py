@@ -22,6 +22,7 @@ from annotator.core.errors import InvalidAnnotation
 from annotator.kb.models import KBEntity
 from annotator.projects.models import EntityType, RelationType
 from annotator.suggestions import services as decisions
+from annotator.suggestions.generate import suggest_other_occurrences
 from annotator.suggestions.models import Decision, Suggestion, SuggestionKind
 
 if TYPE_CHECKING:
@@ -111,6 +112,22 @@ def describe(span: Span) -> str:
 # Spans
 
 
+# Past this many occurrences of a span's text, suggesting each one would flood the page (a word, not a name).
+MAX_OCCURRENCES = 100
+
+
+def with_occurrences(outcome: Outcome, span: Span) -> Outcome:
+    """Suggest the span's other exact occurrences in the article, and re-render where they are."""
+    if span.annotation_set.article.text.count(span.surface) > MAX_OCCURRENCES:
+        return outcome
+    suggested = suggest_other_occurrences(span=span)
+    outcome.ranges += [(suggestion.start, suggestion.end) for suggestion in suggested]
+    if suggested:
+        count = len({(s.start, s.end) for s in suggested})
+        outcome.message += f" Suggested its {count} other occurrence{'s' if count > 1 else ''}."
+    return outcome
+
+
 def create_span(request: Request) -> Outcome:
     span = services.create_span(
         annotation_set=request.annotation_set,
@@ -121,12 +138,13 @@ def create_span(request: Request) -> Outcome:
         by=request.user,
         expected_version=request.version,
     )
-    return Outcome(
+    outcome = Outcome(
         [(span.start, span.end)],
         f"Added {describe(span)}.",
         {"op": "delete_span", "span": span_key(span)},
         f"s{span.pk}",
     )
+    return with_occurrences(outcome, span)
 
 
 def change_span(request: Request) -> Outcome:
@@ -284,7 +302,11 @@ def accept_suggestion(request: Request) -> Outcome:
         by=request.user,
         expected_version=request.version,
     )
-    return _decided(decision, suggestion, "Accepted")
+    outcome = _decided(decision, suggestion, "Accepted")
+    if suggestion.kind == SuggestionKind.ENTITY and decision.span is not None:
+        decision.span.annotation_set = request.annotation_set
+        return with_occurrences(outcome, decision.span)
+    return outcome
 
 
 def reject_suggestion(request: Request) -> Outcome:

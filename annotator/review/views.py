@@ -8,8 +8,10 @@ JavaScript, actions are plain forms and the answer is a redirect back to the pag
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -36,7 +38,10 @@ from annotator.review.actions import ACTIONS, Outcome, Request, link_span, undo
 from annotator.review.queue import next_article
 from annotator.review.rendering import blocks_touching, split_blocks
 from annotator.review.state import load_view, pending_suggestions, set_counts
+from annotator.suggestions.generate import ensure_article_suggestions
 from annotator.suggestions.models import Suggestion, SuggestionKind
+
+logger = logging.getLogger(__name__)
 
 
 def _annotation_set(request: AuthedRequest, article: Article) -> AnnotationSet:
@@ -92,6 +97,12 @@ def _page_context(request: AuthedRequest, article: Article, annotation_set: Anno
 def annotate(request: AuthedRequest, article_id: int) -> HttpResponse:
     article = get_article(request, article_id)
     annotation_set = _annotation_set(request, article)
+    try:
+        if settings.ANNOTATOR_SUGGEST_ON_OPEN:
+            ensure_article_suggestions(article=article)  # computed once per article and suggester state
+    except Exception:
+        # Suggestions help; they must never stand between a person and the text.
+        logger.exception("Could not compute suggestions for article %s", article.pk)
     return render(request, "review/annotate.html", _page_context(request, article, annotation_set))
 
 

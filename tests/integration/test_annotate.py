@@ -12,7 +12,7 @@ from annotator.annotations.models import EntityLink, Relation, SetStatus, Span
 from annotator.articles.models import Article
 from annotator.kb.models import KBEntity
 from annotator.projects.models import Role
-from annotator.suggestions.models import Decision, SuggestionKind, Verdict
+from annotator.suggestions.models import Decision, Suggestion, SuggestionKind, Verdict
 from tests.conftest import MINSK, NARYSHKIN
 from tests.factories import (
     ArticleFactory,
@@ -477,6 +477,7 @@ def test_an_action_costs_the_same_queries_however_many_spans_the_set_has(alice, 
             assert response.status_code == 200
         return len(captured)
 
+    queries(22 * 38)  # the first action also makes the project's default suggester (for occurrences)
     first = queries(0)
     for i in range(1, 30):
         span(news, (22 * i, 22 * i + 9))
@@ -517,3 +518,34 @@ def test_every_action_answers_with_the_version_the_database_holds(alice, news, a
         f'<span id="version-label" hx-swap-oob="true">{news.annotation_set.version}</span>'
         in response.content.decode()
     )
+
+
+def test_opening_the_page_computes_suggestions_once_with_the_offline_suggester(client, settings):
+    from annotator.projects.demo import load_demo
+    from annotator.suggestions.models import Suggestion
+
+    settings.ANNOTATOR_SUGGEST_ON_OPEN = True
+    project = load_demo().project
+    reader = UserFactory(username="reader")
+    MembershipFactory(project=project, user=reader, role=Role.ANNOTATOR)
+    client.force_login(reader)
+    article = Article.objects.get(external_id="000_125af6e3d0378b0b")
+    html = client.get(reverse("review:annotate", args=[article.pk])).content.decode()
+    stored = Suggestion.objects.filter(article=article)
+    naryshkin = article.text.index("Sergey Naryshkin")
+    assert stored.filter(kind=SuggestionKind.ENTITY, start=naryshkin, end=naryshkin + 16).exists()
+    first = stored.get(kind=SuggestionKind.ENTITY, start=naryshkin, end=naryshkin + 16)
+    assert f'data-item="g{first.pk}"' in html
+    count = stored.count()
+    client.get(reverse("review:annotate", args=[article.pk]))
+    assert Suggestion.objects.filter(article=article).count() == count  # not computed twice
+
+
+def test_accepting_a_span_suggests_its_other_occurrences(alice, news):
+    Article.objects.filter(pk=news.article.pk).update(text="Minsk, then Minsk again, and Minsk.")
+    news.article.refresh_from_db()
+    response = act(alice, news, "create-span", start=0, end=5, entity_type=news.gpe.pk)
+    assert "Added GPE “Minsk”. Suggested its 2 other occurrences." in response.content.decode()
+    occurrences = Suggestion.objects.filter(article=news.article, source="other-occurrence").order_by("start")
+    assert [(s.start, s.end, s.entity_type) for s in occurrences] == [(12, 17, news.gpe), (29, 34, news.gpe)]
+    assert f'data-item="g{occurrences[0].pk}"' in response.content.decode()
