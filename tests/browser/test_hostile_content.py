@@ -72,7 +72,8 @@ SPILLS = """
   const spills = [];
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-    if (node.parentElement.closest("#text, script, style, noscript, template")) continue;
+    // The article text is the user's own (its overrides apply as written); screen-reader-only text is not drawn.
+    if (node.parentElement.closest("#text, .visually-hidden, script, style, noscript, template")) continue;
     for (const needle of needles) {
       const at = node.data.indexOf(needle);
       if (at === -1) continue;
@@ -406,7 +407,25 @@ def test_the_annotate_page_shows_hostile_text_literally_with_exact_offsets(hosti
     offered = panel.locator("button[data-action=relate]").all_text_contents()
     assert [H.MET in option for option in offered] == [True, False]
     assert [H.NEAR in option for option in offered] == [False, True]
-    assert_nothing_ran(page, (H.PROJECT_NAME, H.MANAGER_NAME))
+    page.keyboard.press("Escape")
+
+    # An action swaps hostile rows and text back in through htmx: accept the suggestion on "Minsk".
+    page.locator(f'.row[data-item="g{entity_suggestion.pk}"] button[data-action=accept]').click()
+    expect(page.locator("#version-label")).to_have_text("9")
+    accepted = text.locator("mark.span", has_text=H.MINSK_SURFACE).first
+    expect(accepted).to_have_attribute("data-label", H.GPE)
+    assert accepted.text_content() == H.MINSK_SURFACE
+    assert text.text_content() == H.ARTICLE_TEXT
+    assert_nothing_ran(page, (H.PROJECT_NAME, H.MANAGER_NAME, H.MINSK_NAME))
+
+
+def test_hostile_search_swapped_in_by_htmx_is_shown_as_text(hostile_page, world):
+    hostile_page.goto(f"/projects/{world.project.pk}/kb/")
+    hostile_page.wait_for_load_state()  # htmx (a deferred script) listens from here on
+    hostile_page.get_by_role("searchbox", name="Search the knowledge base").fill(H.SEARCH_QUERY)
+    expect(hostile_page.locator("#entity-list")).to_contain_text("is named like")
+    assert hostile_page.url.endswith("/kb/")  # swapped in place, not loaded
+    assert_nothing_ran(hostile_page, (H.SEARCH_QUERY, H.KB_NAME))
 
 
 def test_schema_css_leaves_out_a_colour_that_is_not_one(hostile_page, world):
@@ -415,3 +434,14 @@ def test_schema_css_leaves_out_a_colour_that_is_not_one(hostile_page, world):
     assert H.BAD_COLOUR not in css
     assert f".et-{world.ids['org']} " not in css
     assert css.count("--entity-colour") == 2
+
+
+def test_a_failed_login_shows_a_hostile_username_back_as_typed(watched_page, world):
+    page = watched_page(bypass_csp=True)  # signed out
+    page.goto("/accounts/login/")
+    page.get_by_label("Username").fill(H.SEARCH_QUERY)
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("alert")).to_contain_text("did not match")
+    assert page.get_by_label("Username").input_value() == H.SEARCH_QUERY
+    assert_nothing_ran(page, (H.SEARCH_QUERY,))
