@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.db.models import Max
@@ -30,3 +30,24 @@ def update_guidelines(*, project: Project, text: str, by: User | None) -> Guidel
         return latest
     number = (GuidelineVersion.objects.filter(project=project).aggregate(n=Max("number"))["n"] or 0) + 1
     return GuidelineVersion.objects.create(project=project, number=number, text=text, created_by=by)
+
+
+SETTINGS = (
+    "annotators_per_article",
+    "assignment_strategy",
+    "blind",
+    "abandon_after_minutes",
+    "promote_to_gold",
+)
+
+
+def change_settings(*, project: Project, values: dict[str, Any]) -> Project:
+    """Change the project's team settings (only those named in SETTINGS), checked by the database too."""
+    unknown = values.keys() - set(SETTINGS)
+    if unknown:
+        raise ValueError(f"Not a project setting: {', '.join(sorted(unknown))}")
+    for name, value in values.items():
+        setattr(project, name, value)
+    project.full_clean()
+    project.save(update_fields=[*values, "updated_at"])
+    return project

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
 
 from annotator.articles.models import Article, ArticleStatus
 from annotator.core.http import AuthedRequest
 from annotator.projects.colours import HEX_COLOUR, text_colour_for
+from annotator.projects.forms import ProjectSettingsForm
 from annotator.projects.models import EntityType, GuidelineVersion, Membership, Project, RelationType
 from annotator.projects.permissions import can_manage
+from annotator.projects.services import change_settings
 from annotator.review.queue import queue_size
 from annotator.review.reports import acceptance_by_label
 
@@ -98,4 +102,27 @@ def guidelines(request: AuthedRequest, project_id: int) -> HttpResponse:
         request,
         "projects/guidelines.html",
         {"project": project, "shown": shown, "versions": versions.defer("text")},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def project_settings(request: AuthedRequest, project_id: int) -> HttpResponse:
+    """How articles are handed out and curated: every member reads them, managers change them."""
+    project = get_project(request, project_id)
+    manager = can_manage(project.my_role)
+    if request.method == "POST":
+        if not manager:
+            raise PermissionDenied("Only the project's managers change its settings.")
+        form = ProjectSettingsForm(request.POST, instance=Project.objects.get(pk=project.pk))
+        if form.is_valid():
+            change_settings(project=project, values=form.cleaned_data)
+            messages.success(request, "Settings saved.")
+            return redirect("projects:settings", project.pk)
+    else:
+        form = ProjectSettingsForm(instance=project)
+    if not manager:
+        for field in form.fields.values():
+            field.disabled = True
+    return render(
+        request, "projects/settings.html", {"project": project, "form": form, "can_manage": manager}
     )
