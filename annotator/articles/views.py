@@ -43,5 +43,11 @@ def article_detail(request: AuthedRequest, article_id: int) -> HttpResponse:
     return render(
         request,
         "articles/article_detail.html",
-        {"article": article, "project": article.project, "annotation_sets": annotation_sets, "flags": flags},
+        {
+            "article": article,
+            "project": article.project,
+            "annotation_sets": annotation_sets,
+            "flags": flags,
+            "can_curate": can_curate(article.project.my_role),
+        },
     )

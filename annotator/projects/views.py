@@ -15,7 +15,7 @@ from annotator.core.http import AuthedRequest
 from annotator.projects.colours import HEX_COLOUR, text_colour_for
 from annotator.projects.forms import ProjectSettingsForm
 from annotator.projects.models import EntityType, GuidelineVersion, Membership, Project, RelationType
-from annotator.projects.permissions import can_manage
+from annotator.projects.permissions import can_curate, can_manage
 from annotator.projects.services import change_settings
 from annotator.review.queue import queue_size
 from annotator.review.reports import acceptance_by_label
@@ -70,6 +70,7 @@ def project_detail(request: AuthedRequest, project_id: int) -> HttpResponse:
         if can_manage(project.my_role)
         else None,
         "queue_size": queue_size(project=project, user=request.user),
+        "can_curate": can_curate(project.my_role),
         "acceptance": acceptance_by_label(project_id=project.pk),
     }
     return render(request, "projects/project_detail.html", context)

@@ -23,6 +23,8 @@ MANAGER_ONLY = {
     "suggestions:preannotate",
     "suggestions:activate",
 }
+# Routes a member reaches only as a curator or manager: annotators get 403.
+CURATOR_ONLY = {"review:curate", "review:take", "review:take_agreed", "review:finish_gold"}
 
 
 def routes(patterns=None, namespace="", converters=frozenset()):
@@ -178,7 +180,7 @@ def test_members_reach_every_scoped_route(client, news):
     client.force_login(news.annotator)
     for name, kwargs, query in scoped_routes(news):
         status = fetch(client, reverse(name, kwargs=kwargs) + query).status_code
-        if name in MANAGER_ONLY:
+        if name in MANAGER_ONLY | CURATOR_ONLY:
             assert status == 403, f"{name} answered {status} to an annotator"
             continue
         # An empty POST may be refused as invalid (400) or answered with a redirect; never hidden from a member.
