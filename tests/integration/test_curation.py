@@ -247,7 +247,7 @@ def test_the_page_shows_the_sets_side_by_side_in_constant_queries(client, two, d
     assert page.count('class="agreement agreement-only-in-one"') == 1 + 1
     assert "→ Sergey Naryshkin (sergey-naryshkin)" in page
     assert "→ NIL" in page
-    assert "Take all agreed items (2 entities, 1 relations)" in page
+    assert "Take all agreed items (2 entities, 1 relation)" in page
     partial = client.get(url, **HTMX).content.decode()
     assert partial.startswith('\n<section id="curation"') or partial.lstrip().startswith(
         '<section id="curation"'
