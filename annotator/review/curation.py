@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from annotator.articles.models import Article
 
 AGREED, DISAGREED, ONLY_IN_ONE = "agreed", "disagreed", "only-in-one"
+STATUSES = [AGREED, DISAGREED, ONLY_IN_ONE]
 RelationKey = tuple[SpanKey, SpanKey, int]
 
 
@@ -48,7 +49,7 @@ class Cell:
     link_label: str = ""
 
 
-def _link_label(span: Span) -> str:
+def link_label(span: Span) -> str:
     link = link_of(span)
     if link is None:
         return ""
@@ -134,7 +135,7 @@ def compare(article: Article, gold: AnnotationSet | None) -> Comparison:
     for item in span_items.values():
         item.status = _span_status(item, span_items.values(), len(set_ids))
         item.link_status = _link_status(item)
-        item.cells = [_cell(item.spans.get(set_id), _link_label) for set_id in set_ids]
+        item.cells = [_cell(item.spans.get(set_id), link_label) for set_id in set_ids]
         gold_span = gold_spans.get(item.key)
         # An agreed link is part of the agreed item: gold has the item only when it has that link too.
         item.in_gold = gold_span is not None and (

@@ -24,7 +24,15 @@ MANAGER_ONLY = {
     "suggestions:activate",
 }
 # Routes a member reaches only as a curator or manager: annotators get 403.
-CURATOR_ONLY = {"review:curate", "review:take", "review:take_agreed", "review:finish_gold"}
+CURATOR_ONLY = {
+    "review:curate",
+    "review:take",
+    "review:take_agreed",
+    "review:finish_gold",
+    "api:curation",
+    "api:curation-take",
+    "api:curation-take-agreed",
+}
 
 
 def routes(patterns=None, namespace="", converters=frozenset()):

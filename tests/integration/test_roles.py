@@ -232,6 +232,24 @@ ACTIONS = {
         ),
         (302, 403, 403),
     ),
+    "change the project settings (API)": (
+        lambda c, w, u: api(
+            c, "patch", reverse("api:project-settings", args=[w.project.pk]), {"blind": False}
+        ),
+        (200, 403, 403),
+    ),
+    "take all agreed items into gold (API)": (
+        lambda c, w, u: api(c, "post", reverse("api:curation-take-agreed", args=[w.article.pk]), version=1),
+        (200, 200, 403),
+    ),
+    "comment on the article (API)": (
+        lambda c, w, u: api(c, "post", reverse("api:article-comments", args=[w.article.pk]), {"text": "hm"}),
+        (201, 201, 201),
+    ),
+    "take the next article from the queue (API)": (
+        lambda c, w, u: api(c, "post", reverse("api:next-article", args=[w.project.pk])),
+        (204, 204, 200),  # the article's one place is taken; alice gets her own unfinished set back
+    ),
     "read the article history": (
         lambda c, w, u: c.get(reverse("review:history", args=[w.article.pk])),
         (200, 200, 200),
