@@ -1,4 +1,4 @@
-"""The API over teamwork: project settings, the queue, curation into gold, comments and history.
+"""The API over teamwork: project settings and members, the queue, curation into gold, comments, history.
 
 The same services and the same role rules as the pages: managers change settings, curators and managers
 curate (annotators get 403), anyone who is not a member gets 404. Curation writes take `If-Match` with
@@ -28,9 +28,10 @@ from annotator.api.annotations import IF_MATCH, etag, expected_version
 from annotator.api.jobs import error_responses
 from annotator.api.kb import member_project
 from annotator.articles.models import Article
-from annotator.projects.models import Project
+from annotator.projects.forms import MemberForm
+from annotator.projects.models import Membership, Project, Role
 from annotator.projects.permissions import can_curate, can_manage
-from annotator.projects.services import SETTINGS, change_settings
+from annotator.projects.services import SETTINGS, LastManager, add_member, change_settings, remove_member
 from annotator.review import curation
 from annotator.review.comments import add_comment, visible_comments
 from annotator.review.history import describe, history_rows
@@ -337,3 +338,72 @@ class ArticleHistory(APIView):
             "results": HistoryEntrySerializer(describe(list(page), article), many=True).data,
         }
         return Response(body)
+
+
+# Members
+
+
+class MemberSerializer(serializers.Serializer):
+    user = serializers.IntegerField(source="user_id", read_only=True)
+    username = serializers.CharField(source="user.get_username", max_length=150)
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+def _managed(request: Request, project_id: int) -> Project:
+    project = member_project(request, project_id)
+    if not can_manage(project.my_role):
+        raise exceptions.PermissionDenied("Only the project's managers manage its members.")
+    return project
+
+
+@api_view
+class ProjectMembers(APIView):
+    @extend_schema(
+        summary="The project's members and their roles (managers)",
+        responses={200: MemberSerializer(many=True), **error_responses(403, 404)},
+    )
+    def get(self, request: Request, project_id: int) -> Response:
+        project = _managed(request, project_id)
+        people = Membership.objects.filter(project=project).select_related("user").order_by("user__username")
+        return Response(MemberSerializer(people, many=True).data)
+
+    @extend_schema(
+        summary="Add a person by username, or change a member's role (managers)",
+        request=MemberSerializer,
+        responses={200: MemberSerializer, **error_responses(400, 403, 404)},
+    )
+    def post(self, request: Request, project_id: int) -> Response:
+        project = _managed(request, project_id)
+        incoming = MemberSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        username = incoming.validated_data["user"]["get_username"]
+        form = MemberForm({"username": username, "role": incoming.validated_data["role"]})
+        if not form.is_valid():
+            raise exceptions.ValidationError(
+                {name: [str(e) for e in errors] for name, errors in form.errors.items()}
+            )
+        try:
+            membership = add_member(
+                project=project, user=form.cleaned_data["username"], role=form.cleaned_data["role"]
+            )
+        except LastManager as error:
+            raise exceptions.ValidationError({"role": [str(error)]}) from None
+        return Response(MemberSerializer(membership).data)
+
+
+@api_view
+class ProjectMember(APIView):
+    @extend_schema(
+        summary="Remove a member; their annotations stay (managers)",
+        responses={204: None, **error_responses(400, 403, 404)},
+    )
+    def delete(self, request: Request, project_id: int, user_id: int) -> Response:
+        project = _managed(request, project_id)
+        membership = get_object_or_404(
+            Membership.objects.filter(project=project).select_related("user"), user_id=user_id
+        )
+        try:
+            remove_member(project=project, user=membership.user)
+        except LastManager as error:
+            raise exceptions.ValidationError({"user": [str(error)]}) from None
+        return Response(status=status.HTTP_204_NO_CONTENT)

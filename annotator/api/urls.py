@@ -26,6 +26,12 @@ urlpatterns = [
     path("relations/<int:pk>/", annotations.RelationDetail.as_view(), name="relation-detail"),
     path("decisions/<int:pk>/", annotations.DecisionDetail.as_view(), name="decision-detail"),
     path("projects/<int:project_id>/settings", teams.ProjectSettings.as_view(), name="project-settings"),
+    path("projects/<int:project_id>/members", teams.ProjectMembers.as_view(), name="project-members"),
+    path(
+        "projects/<int:project_id>/members/<int:user_id>",
+        teams.ProjectMember.as_view(),
+        name="project-member",
+    ),
     path("projects/<int:project_id>/next-article", teams.NextArticle.as_view(), name="next-article"),
     path("articles/<int:article_id>/curation", teams.Curation.as_view(), name="curation"),
     path("articles/<int:article_id>/curation/take", teams.CurationTake.as_view(), name="curation-take"),

@@ -13,12 +13,39 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
 
+class LastManager(ValueError):
+    """The change would leave the project without a manager, so nobody could run it any more."""
+
+
 def add_member(*, project: Project, user: User, role: str) -> Membership:
     """Give the user a role in the project (changing the role they had, if any)."""
-    membership, _ = Membership.objects.update_or_create(
-        project=project, user=user, defaults={"role": Role(role)}
-    )
+    with transaction.atomic():
+        if role != Role.MANAGER:
+            _keep_a_manager(project, user)
+        membership, _ = Membership.objects.update_or_create(
+            project=project, user=user, defaults={"role": Role(role)}
+        )
     return membership
+
+
+@transaction.atomic
+def remove_member(*, project: Project, user: User) -> None:
+    """Take the user out of the project. Their annotation sets stay: they are the project's data."""
+    _keep_a_manager(project, user)
+    Membership.objects.filter(project=project, user=user).delete()
+
+
+def _keep_a_manager(project: Project, leaving: User) -> None:
+    # Locked so that two managers demoting each other at once cannot both succeed.
+    managers = list(
+        Membership.objects.select_for_update()
+        .filter(project=project, role=Role.MANAGER)
+        .values_list("user_id", flat=True)
+    )
+    if managers == [leaving.pk]:
+        raise LastManager(
+            f"{leaving.get_username()} is the project's only manager: make someone else manager first."
+        )
 
 
 @transaction.atomic

@@ -22,6 +22,9 @@ MANAGER_ONLY = {
     "suggestions:train",
     "suggestions:preannotate",
     "suggestions:activate",
+    "projects:members",
+    "api:project-members",
+    "api:project-member",
 }
 # Routes a member reaches only as a curator or manager: annotators get 403.
 CURATOR_ONLY = {
@@ -123,6 +126,7 @@ def object_ids(news, name, params):
         "job_id": import_job(news).pk,
         "entity_id": news.naryshkin.pk,
         "kb_job_id": kb_import_job(news).pk,
+        "user_id": news.annotator.pk,
     }
     if "pk" in params and name in PK_OF:
         ids["pk"] = PK_OF[name](news, member_objects(news))

@@ -250,6 +250,21 @@ ACTIONS = {
         lambda c, w, u: api(c, "post", reverse("api:next-article", args=[w.project.pk])),
         (204, 204, 200),  # the article's one place is taken; alice gets her own unfinished set back
     ),
+    "manage members (page)": (
+        lambda c, w, u: c.post(
+            reverse("projects:members", args=[w.project.pk]), {"username": "bob", "role": "curator"}
+        ),
+        (302, 403, 403),
+    ),
+    "manage members (API)": (
+        lambda c, w, u: api(
+            c,
+            "post",
+            reverse("api:project-members", args=[w.project.pk]),
+            {"username": "bob", "role": "curator"},
+        ),
+        (200, 403, 403),
+    ),
     "read the article history": (
         lambda c, w, u: c.get(reverse("review:history", args=[w.article.pk])),
         (200, 200, 200),
