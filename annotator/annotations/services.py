@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from django.db import transaction
 
-from annotator.annotations.copying import replace_contents
+from annotator.annotations.copying import RELATION_PARTS, SPAN_PARTS, replace_contents
 from annotator.annotations.editing import edit_set
 from annotator.annotations.models import AnnotationSet, EntityLink, Relation, SetKind, SetStatus, Span
 from annotator.projects.models import GuidelineVersion, Project
@@ -145,18 +145,8 @@ def _promote_to_gold(annotation_set: AnnotationSet, by: User | None) -> None:
     gold = get_or_create_gold_set(article=annotation_set.article)
     if gold.status == SetStatus.IN_PROGRESS and gold.version > 1:
         return
-    spans = list(
-        Span.objects.filter(annotation_set=annotation_set).select_related("entity_type", "link__kb_entity")
-    )
-    relations = list(
-        Relation.objects.filter(annotation_set=annotation_set).select_related(
-            "relation_type",
-            "head__entity_type",
-            "tail__entity_type",
-            "head__link__kb_entity",
-            "tail__link__kb_entity",
-        )
-    )
+    spans = list(Span.objects.filter(annotation_set=annotation_set).select_related(*SPAN_PARTS))
+    relations = list(Relation.objects.filter(annotation_set=annotation_set).select_related(*RELATION_PARTS))
     with edit_set(gold, expected_version=gold.version, by=by, status=gold.status) as editor:
         replace_contents(editor, spans, relations)
         editor.set_status(SetStatus.CURATED)

@@ -214,30 +214,16 @@ class CurationTake(APIView):
         gold = get_or_create_gold_set(article=article)
         incoming = TakeSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        compared = curation.compared_sets(article)
-        pk, version = incoming.validated_data["id"], expected_version(request)
-        if incoming.validated_data["item"] == "span":
-            span = get_object_or_404(
-                Span.objects.filter(annotation_set__in=compared).select_related(
-                    "entity_type", "link__kb_entity"
-                ),
-                pk=pk,
-            )
-            curation.take_span(gold=gold, span=span, by=user_of(request), expected_version=version)
+        found = curation.version_to_take(
+            article, incoming.validated_data["item"], incoming.validated_data["id"]
+        )
+        version = expected_version(request)
+        if isinstance(found, Span):
+            curation.take_span(gold=gold, span=found, by=user_of(request), expected_version=version)
+        elif isinstance(found, Relation):
+            curation.take_relation(gold=gold, relation=found, by=user_of(request), expected_version=version)
         else:
-            relation = get_object_or_404(
-                Relation.objects.filter(annotation_set__in=compared).select_related(
-                    "relation_type",
-                    "head__entity_type",
-                    "tail__entity_type",
-                    "head__link__kb_entity",
-                    "tail__link__kb_entity",
-                ),
-                pk=pk,
-            )
-            curation.take_relation(
-                gold=gold, relation=relation, by=user_of(request), expected_version=version
-            )
+            raise exceptions.NotFound("No such item in the compared sets.")
         return _with_gold(_curation_body(article, gold), gold)
 
 

@@ -10,11 +10,20 @@ write is one edit of the gold set (`edit_set`): versioned, all or nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Q
 
-from annotator.annotations.copying import SpanKey, copy_relation, copy_span, link_of, link_value, span_key
+from annotator.annotations.copying import (
+    RELATION_PARTS,
+    SPAN_PARTS,
+    SpanKey,
+    copy_relation,
+    copy_span,
+    link_of,
+    link_value,
+    span_key,
+)
 from annotator.annotations.editing import edit_set
 from annotator.annotations.models import AnnotationSet, Relation, SetKind, SetStatus, Span
 from annotator.core.errors import InvalidAnnotation
@@ -163,19 +172,23 @@ def _cell(found: Span | Relation | None, label: Callable[[Span], str] | None = N
     return Cell(found.pk, label(found) if label and isinstance(found, Span) else "")
 
 
-def _span_status(item: SpanItem, items: Iterable[SpanItem], set_count: int) -> str:
-    if set_count >= 2 and len(item.spans) == set_count:
+def _status(holders: dict[int, Any], set_count: int, rivals: Iterable[dict[int, Any]]) -> str:
+    """An item's status from the sets holding it and the sets holding each item in its place."""
+    if set_count >= 2 and len(holders) == set_count:
         return AGREED
-    if len(item.spans) > 1:
+    if len(holders) > 1:
         return DISAGREED
-    start, end, _ = item.key
-    (own_set,) = item.spans
-    for other in items:
-        # Another set put something here that this one does not have (a nested span both have is no rival).
-        overlaps = other.key[0] < end and other.key[1] > start
-        if other is not item and overlaps and own_set not in other.spans:
-            return DISAGREED
+    (own_set,) = holders
+    # Another set put something here that this one does not have (a nested span both have is no rival).
+    if any(own_set not in others for others in rivals):
+        return DISAGREED
     return ONLY_IN_ONE
+
+
+def _span_status(item: SpanItem, items: Iterable[SpanItem], set_count: int) -> str:
+    start, end, _ = item.key
+    rivals = (o.spans for o in items if o is not item and o.key[0] < end and o.key[1] > start)
+    return _status(item.spans, set_count, rivals)
 
 
 def _link_status(item: SpanItem) -> str:
@@ -186,17 +199,23 @@ def _link_status(item: SpanItem) -> str:
 
 
 def _relation_status(item: RelationItem, items: Iterable[RelationItem], set_count: int) -> str:
-    if set_count >= 2 and len(item.relations) == set_count:
-        return AGREED
-    if len(item.relations) > 1:
-        return DISAGREED
-    head, tail, _ = item.key
-    (own_set,) = item.relations
-    for other in items:
-        same_spans = {other.key[0], other.key[1]} == {head, tail}
-        if other is not item and same_spans and own_set not in other.relations:
-            return DISAGREED
-    return ONLY_IN_ONE
+    pair = {item.key[0], item.key[1]}
+    rivals = (o.relations for o in items if o is not item and {o.key[0], o.key[1]} == pair)
+    return _status(item.relations, set_count, rivals)
+
+
+def version_to_take(article: Article, kind: str, pk: int) -> Span | Relation | None:
+    """A span or relation (`kind`) of one of the compared sets, loaded for copying; None for anything else."""
+    compared = compared_sets(article)
+    if kind == "span":
+        return Span.objects.filter(annotation_set__in=compared, pk=pk).select_related(*SPAN_PARTS).first()
+    if kind == "relation":
+        return (
+            Relation.objects.filter(annotation_set__in=compared, pk=pk)
+            .select_related(*RELATION_PARTS)
+            .first()
+        )
+    return None
 
 
 # Writes: each is one edit of the gold set.

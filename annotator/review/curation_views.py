@@ -93,29 +93,8 @@ def _refused(
 
 def _source(request: AuthedRequest, article: Article) -> Span | Relation:
     """The item to take, from one of the sets the page compares; anything else does not exist (404)."""
-    compared = [s.pk for s in curation.compared_sets(article)]
     pk = request.POST.get("id", "")
-    kind = request.POST.get("item")
-    if not pk.isdigit() or kind not in ("span", "relation"):
-        raise Http404("No such item.")
-    if kind == "span":
-        found: Span | Relation | None = (
-            Span.objects.filter(annotation_set__in=compared, pk=pk)
-            .select_related("entity_type", "link__kb_entity")
-            .first()
-        )
-    else:
-        found = (
-            Relation.objects.filter(annotation_set__in=compared, pk=pk)
-            .select_related(
-                "relation_type",
-                "head__entity_type",
-                "tail__entity_type",
-                "head__link__kb_entity",
-                "tail__link__kb_entity",
-            )
-            .first()
-        )
+    found = curation.version_to_take(article, request.POST.get("item", ""), int(pk)) if pk.isdigit() else None
     if found is None:
         raise Http404("No such item.")
     return found
