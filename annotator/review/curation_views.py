@@ -50,6 +50,7 @@ def _context(request: AuthedRequest, article: Article, gold: AnnotationSet) -> d
         "agreed": comparison.agreed_counts(),
         "waiting": waiting,
         **comments_context(request, article),
+        "comment_spans": [item.example for item in comparison.spans],
     }
 
 

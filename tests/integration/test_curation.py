@@ -255,6 +255,37 @@ def test_the_page_shows_the_sets_side_by_side_in_constant_queries(client, two, d
     assert "<html" not in partial
 
 
+def test_the_page_costs_the_same_queries_however_many_items(client, two):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(two.carol)
+    url = reverse("review:curate", args=[two.article.pk])
+    client.get(url)
+
+    def count():
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        return len(queries)
+
+    few = count()
+    for annotation_set in (two.alices, two.bobs):
+        services.reopen_set(
+            annotation_set=annotation_set,
+            by=annotation_set.annotator,
+            expected_version=annotation_set.version,
+        )
+        for start in range(0, 40, 2):
+            add(annotation_set, start, start + 1, two.org)
+        services.submit_set(
+            annotation_set=annotation_set,
+            by=annotation_set.annotator,
+            expected_version=annotation_set.version,
+        )
+    assert len(compare(two.article, None).spans) == 25
+    assert count() == few
+
+
 def test_hostile_text_on_the_curation_page_is_escaped(client, two):
     hostile = EntityTypeFactory(project=two.project, name="<script>alert('t')</script>")
     evil = UserFactory(username="<b>eve</b>{{x}}")
@@ -326,3 +357,19 @@ def test_no_promotion_unless_the_project_asks_for_it(news):
     )
     assert not AnnotationSet.objects.filter(kind=SetKind.GOLD).exists()
     assert not EntityLink.objects.exists()
+
+
+def test_curators_comment_on_a_compared_span_from_the_curation_page(client, two):
+    from annotator.review.models import Comment
+
+    client.force_login(two.carol)
+    page = client.get(reverse("review:curate", args=[two.article.pk]))
+    offered = [(span.start, span.end, span.entity_type.name) for span in page.context["comment_spans"]]
+    assert offered == [(0, 16, "PERSON"), (7, 16, "ORG"), (25, 30, "GPE"), (34, 39, "DATE"), (34, 42, "DATE")]
+    response = client.post(
+        reverse("review:comment", args=[two.article.pk]),
+        {"text": "Which date?", "span": two.b_date.pk},
+        **HTMX,
+    )
+    assert response.status_code == 200
+    assert list(Comment.objects.values_list("author__username", "start", "end")) == [("carol", 34, 39)]
