@@ -68,7 +68,7 @@ class Project(TimeStampedModel):
         help_text="Annotators see only their own annotation sets: not each other's, not gold.",
     )
     abandon_after_minutes = models.PositiveIntegerField(
-        default=24 * 60,
+        default=4 * 60,  # a working session: a set opened and left (a curator browsing) frees its place soon
         validators=[MinValueValidator(1), MaxValueValidator(60 * 24 * 365)],
         help_text="An article handed out and left untouched this long goes back to the queue for others.",
     )

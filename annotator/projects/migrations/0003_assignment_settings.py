@@ -16,7 +16,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='project',
             name='abandon_after_minutes',
-            field=models.PositiveIntegerField(default=1440, help_text='An article handed out and left untouched this long goes back to the queue for others.', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(525600)]),
+            field=models.PositiveIntegerField(default=240, help_text='An article handed out and left untouched this long goes back to the queue for others.', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(525600)]),
         ),
         migrations.AddField(
             model_name='project',
