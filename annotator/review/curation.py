@@ -12,8 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Q
-
 from annotator.annotations.copying import (
     RELATION_PARTS,
     SPAN_PARTS,
@@ -41,12 +39,14 @@ RelationKey = tuple[SpanKey, SpanKey, int]
 
 
 def compared_sets(article: Article) -> list[AnnotationSet]:
-    """The sets a curator adjudicates: annotators' submitted sets and imported sets, in a stable order."""
+    """The sets a curator adjudicates: the annotators' submitted sets, by annotator.
+
+    Imported sets (pre-annotations) are not annotators' judgements, so they take no part in agreement.
+    """
     return list(
-        AnnotationSet.objects.filter(article=article)
-        .filter(Q(kind=SetKind.ANNOTATOR, status=SetStatus.SUBMITTED) | Q(kind=SetKind.IMPORTED))
+        AnnotationSet.objects.filter(article=article, kind=SetKind.ANNOTATOR, status=SetStatus.SUBMITTED)
         .select_related("annotator")
-        .order_by("kind", "annotator__username", "name", "pk")
+        .order_by("annotator__username", "pk")
     )
 
 

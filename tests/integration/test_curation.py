@@ -373,3 +373,11 @@ def test_curators_comment_on_a_compared_span_from_the_curation_page(client, two)
     )
     assert response.status_code == 200
     assert list(Comment.objects.values_list("author__username", "start", "end")) == [("carol", 34, 39)]
+
+
+def test_imported_sets_take_no_part_in_the_comparison(two):
+    imported = AnnotationSet.objects.create(article=two.article, kind=SetKind.IMPORTED, name="pre")
+    Span.objects.create(annotation_set=imported, start=0, end=6, entity_type=two.person, surface="Sergey")
+    comparison = compare(two.article, None)
+    assert [s.pk for s in comparison.sets] == [two.alices.pk, two.bobs.pk]
+    assert comparison.agreed_counts() == {"spans": 2, "relations": 1}
