@@ -1,6 +1,10 @@
 """Agreement measures against values computed by hand and textbook examples."""
 
+import re
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from annotator.agreement.measures import (
     NOT_LINKED,
@@ -10,6 +14,7 @@ from annotator.agreement.measures import (
     alpha_nominal_from_value_counts,
     binary_value_counts,
     cohen_kappa,
+    count_tokens,
     krippendorff_alpha_nominal,
     link_tally,
     match_exact,
@@ -18,6 +23,7 @@ from annotator.agreement.measures import (
     relation_overlap,
     token_labels,
     tokenize,
+    tokenize_around,
 )
 
 PER, ORG = 1, 2
@@ -153,3 +159,30 @@ def test_link_agreement_counts_nil_as_a_value_and_one_sided_links_apart():
     assert tally == LinkTally(agreed=2, compared=4, one_sided=1)
     assert tally.agreement == 0.5
     assert link_tally([]).agreement is None
+
+
+@st.composite
+def text_and_spans(draw):
+    text = draw(st.text(alphabet=st.sampled_from("ab_9 é\u05d0🇧,.\n\u0301-"), min_size=1, max_size=40))
+    spans = []
+    for _ in range(draw(st.integers(0, 4))):
+        start = draw(st.integers(0, len(text) - 1))
+        end = draw(st.integers(start + 1, len(text)))
+        spans.append((start, end, draw(st.sampled_from([PER, ORG]))))
+    return text, spans
+
+
+@given(text_and_spans())
+def test_tokens_around_spans_label_exactly_as_the_whole_texts_tokens(case):
+    text, spans = case
+    whole = tokenize(text)
+    around = tokenize_around(text, spans)
+
+    def by_offsets(tokens, labels):
+        return {(tokens.starts[i], tokens.ends[i]): label for i, label in labels.items()}
+
+    assert by_offsets(around, token_labels(around, spans)) == by_offsets(whole, token_labels(whole, spans))
+    assert count_tokens(text) == len(whole)
+    assert [text[s:e] for s, e in zip(whole.starts, whole.ends, strict=True)] == re.findall(
+        r"\w+|[^\w\s]", text
+    )

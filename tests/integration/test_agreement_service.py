@@ -1,0 +1,173 @@
+"""Project agreement computed from the database: exact figures for a hand-worked article, the sets
+counted, a constant number of queries per chunk of articles, and the cache."""
+
+import pytest
+from django.core.cache import cache
+
+from annotator.agreement import services
+from annotator.agreement.measures import LinkTally, Overlap
+from annotator.annotations import services as annotations
+from annotator.projects.models import Role
+from tests.conftest import APRIL_15, MINSK, NARYSHKIN
+from tests.factories import ArticleFactory, MembershipFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+APRIL = (34, 39)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def annotate(news, user, spans, links=(), relations=(), submit=True, article=None):
+    """Give `user` a set of the article with these spans ((start, end), type), links (span index, KB
+    entity or None for NIL) and relations (head index, tail index, type); submit it unless told."""
+    annotation_set = annotations.get_or_create_own_set(article=article or news.article, user=user)
+
+    def version():
+        annotation_set.refresh_from_db()
+        return annotation_set.version
+
+    made = [
+        annotations.create_span(
+            annotation_set=annotation_set,
+            start=start,
+            end=end,
+            entity_type=entity_type,
+            by=user,
+            expected_version=version(),
+        )
+        for (start, end), entity_type in spans
+    ]
+    for index, entity in links:
+        annotations.link_span(span=made[index], kb_entity=entity, by=user, expected_version=version())
+    for head, tail, relation_type in relations:
+        annotations.create_relation(
+            annotation_set=annotation_set, head=made[head], tail=made[tail], relation_type=relation_type,
+            by=user, expected_version=version(),
+        )  # fmt: skip
+    if submit:
+        annotations.submit_set(annotation_set=annotation_set, by=user, expected_version=version())
+    return annotation_set
+
+
+@pytest.fixture
+def team(news):
+    """Alice and Bob submitted conflicting sets of the news article; Carol's is still in progress.
+
+    Tokens: Sergey Naryshkin visited Minsk on April 15 .
+    Alice:  PER    PER       -       GPE   -  DATE  DATE -   (Naryshkin -> KB, Minsk -> KB, visited)
+    Bob:    PER    PER       -       GPE   -  DATE  -    -   (Naryshkin -> KB, Minsk -> NIL, visited)
+    """
+    bob, carol = UserFactory(username="bob"), UserFactory(username="carol")
+    for user in (bob, carol):
+        MembershipFactory(project=news.project, user=user, role=Role.ANNOTATOR)
+    annotate(
+        news, news.annotator, [(NARYSHKIN, news.person), (MINSK, news.gpe), (APRIL_15, news.date)],
+        links=[(0, news.naryshkin), (1, news.minsk)], relations=[(0, 1, news.visited)],
+    )  # fmt: skip
+    annotate(
+        news, bob, [(NARYSHKIN, news.person), (MINSK, news.gpe), (APRIL, news.date)],
+        links=[(0, news.naryshkin), (1, None)], relations=[(0, 1, news.visited)],
+    )  # fmt: skip
+    annotate(news, carol, [(NARYSHKIN, news.person)], submit=False)
+    news.bob, news.carol = bob, carol
+    return news
+
+
+def test_two_submitted_sets_give_the_hand_computed_figures(team):
+    result = services.compute_agreement(project_id=team.project.pk)
+    pair = (team.annotator.pk, team.bob.pk)
+    assert list(result.pairs) == [pair]  # Carol's in-progress set is not counted
+    figures = result.pairs[pair]
+    assert figures.articles == 1
+    assert figures.entities == Overlap(2, 3, 3)
+    assert figures.entities.f1 == pytest.approx(2 / 3)
+    assert figures.entities_overlapping == Overlap(3, 3, 3)  # "April" overlaps "April 15"
+    assert figures.relations == Overlap(1, 1, 1)
+    assert figures.links == LinkTally(agreed=1, compared=2, one_sided=0)
+    # Contingency: PER/PER 2, GPE/GPE 1, DATE/DATE 1, DATE/O 1, O/O 3: p_o = 7/8, chance 19/64.
+    assert figures.kappa == pytest.approx(37 / 45)
+    # Coincidences: n = 16, diagonal 14; marginals PER 4, O 7, GPE 2, DATE 3: 1 - 15 * 2 / (256 - 78).
+    assert result.alpha == pytest.approx(1 - 30 / 178)
+    assert result.entities == figures.entities
+
+    assert result.labels[team.person.pk].entities == Overlap(1, 1, 1)
+    assert result.labels[team.person.pk].alpha == 1.0
+    assert result.labels[team.person.pk].links == LinkTally(1, 1, 0)
+    assert result.labels[team.gpe.pk].links == LinkTally(0, 1, 0)
+    date = result.labels[team.date.pk]
+    assert (date.entities, date.entities_overlapping) == (Overlap(0, 1, 1), Overlap(1, 1, 1))
+    assert date.alpha == pytest.approx(1 - 30 / 78)  # DATE or not: 2 of 16 values disagree
+    assert result.relation_types == {team.visited.pk: Overlap(1, 1, 1)}
+
+    article = result.articles[team.article.pk]
+    assert article.annotators == pair
+    assert article.entities == Overlap(2, 3, 3)
+    assert article.alpha == pytest.approx(result.alpha)
+    assert article.by_pair == {pair: Overlap(2, 3, 3)}
+    assert article.by_label[team.date.pk] == Overlap(0, 1, 1)
+
+
+def test_in_progress_sets_count_when_asked(team):
+    result = services.compute_agreement(project_id=team.project.pk, include_in_progress=True)
+    alice, bob, carol = team.annotator.pk, team.bob.pk, team.carol.pk
+    assert sorted(result.pairs) == [(alice, bob), (alice, carol), (bob, carol)]
+    assert result.pairs[(alice, carol)].entities == Overlap(1, 3, 1)
+    assert result.pairs[(bob, carol)].entities_overlapping == Overlap(1, 3, 1)
+    assert result.articles[team.article.pk].annotators == (alice, bob, carol)
+    assert result.entities == Overlap(2 + 1 + 1, 3 + 3 + 3, 3 + 1 + 1)
+
+
+def test_articles_with_one_set_or_only_empty_sets_have_nothing_to_measure(news):
+    lonely = ArticleFactory(project=news.project, text="Minsk.")
+    annotate(news, news.annotator, [((0, 5), news.gpe)], article=lonely)
+    bob = UserFactory(username="bob")
+    annotate(news, news.annotator, [])
+    annotate(news, bob, [])
+    result = services.compute_agreement(project_id=news.project.pk)
+    assert list(result.articles) == [news.article.pk]
+    empty = result.articles[news.article.pk]
+    assert empty.entities == Overlap(0, 0, 0)
+    assert empty.entities.f1 is None  # n/a, not perfect agreement
+    assert empty.alpha is None  # every token OUTSIDE: one category
+    assert result.pairs[(news.annotator.pk, bob.pk)].kappa is None
+    assert result.labels == {}
+
+
+def test_queries_are_constant_per_chunk_of_articles(news, monkeypatch, django_assert_num_queries):
+    bob = UserFactory(username="bob")
+    for index in range(5):
+        article = ArticleFactory(project=news.project, text=f"Minsk {index} and Moscow.")
+        annotate(news, news.annotator, [((0, 5), news.gpe)], links=[(0, news.minsk)], article=article)
+        annotate(news, bob, [((0, 5), news.gpe), ((12, 18), news.gpe)], article=article)
+    monkeypatch.setattr(services, "ARTICLES_PER_CHUNK", 2)
+    # Sets and symmetric relation types once; then spans, relations, links and texts per chunk of 2.
+    with django_assert_num_queries(2 + 4 * 3):
+        result = services.compute_agreement(project_id=news.project.pk)
+    assert len(result.articles) == 5
+    assert result.entities == Overlap(5, 5, 10)
+    assert result.links == LinkTally(agreed=0, compared=0, one_sided=5)
+
+
+def test_the_cached_figures_are_used_until_a_set_changes(team, django_assert_num_queries):
+    first = services.project_agreement(project_id=team.project.pk)
+    with django_assert_num_queries(1):  # the fingerprint only
+        assert services.project_agreement(project_id=team.project.pk) is not None
+    bob_set = team.bob.annotation_sets.get()
+    annotations.reopen_set(annotation_set=bob_set, by=team.bob, expected_version=bob_set.version)
+    annotate(team, team.bob, [((4, 6), team.person)])
+    changed = services.project_agreement(project_id=team.project.pk)
+    assert first.pairs[(team.annotator.pk, team.bob.pk)].entities == Overlap(2, 3, 3)
+    assert changed.pairs[(team.annotator.pk, team.bob.pk)].entities == Overlap(2, 3, 4)
+
+
+def test_articles_sort_worst_first():
+    ranked = services.sorted_by_disagreement(
+        [(1, Overlap(1, 1, 1)), (2, Overlap(0, 2, 2)), (3, Overlap(0, 0, 0)), (4, Overlap(0, 1, 0))]
+    )
+    assert [article_id for article_id, _ in ranked] == [2, 4, 1, 3]
