@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from annotator.api import annotations, imports, jobs, kb, suggestions, token_views, views
+from annotator.api import agreement, annotations, imports, jobs, kb, suggestions, token_views, views
 
 app_name = "api"
 urlpatterns = [
@@ -58,4 +58,5 @@ urlpatterns = [
         suggestions.SuggestionQuality.as_view(),
         name="suggestion-quality",
     ),
+    path("projects/<int:project_id>/agreement", agreement.ProjectAgreementView.as_view(), name="agreement"),
 ]

@@ -22,6 +22,10 @@ MANAGER_ONLY = {
     "suggestions:train",
     "suggestions:preannotate",
     "suggestions:activate",
+    # Curators and managers only: annotators get 403 like the manager-only routes.
+    "agreement:dashboard",
+    "agreement:articles",
+    "api:agreement",
 }
 
 

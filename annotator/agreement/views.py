@@ -1,0 +1,110 @@
+"""The agreement dashboard and its drill-down: curators and managers only (annotators get 403)."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse, QueryDict
+from django.shortcuts import render
+from django.urls import NoReverseMatch, reverse
+from django.views.decorators.http import require_GET
+
+from annotator.agreement.reports import Focus, articles_behind, build_report, parse_focus
+from annotator.agreement.services import project_agreement
+from annotator.articles.models import Article
+from annotator.core.http import AuthedRequest
+from annotator.projects.models import Project
+from annotator.projects.permissions import can_curate
+from annotator.projects.views import get_project
+
+ARTICLES_PER_PAGE = 50
+
+
+def curated_project(request: AuthedRequest, project_id: int) -> Project:
+    project = get_project(request, project_id)
+    if not can_curate(project.my_role):
+        raise PermissionDenied("Only the project's curators and managers see agreement.")
+    return project
+
+
+def include_in_progress(request: AuthedRequest) -> bool:
+    return request.GET.get("in_progress") == "1"
+
+
+@require_GET
+def dashboard(request: AuthedRequest, project_id: int) -> HttpResponse:
+    project = curated_project(request, project_id)
+    in_progress = include_in_progress(request)
+    agreement = project_agreement(project_id=project.pk, include_in_progress=in_progress)
+    context = {
+        "project": project,
+        "report": build_report(project_id=project.pk, agreement=agreement),
+        "in_progress": in_progress,
+        "base_query": "in_progress=1&" if in_progress else "",
+    }
+    return render(request, "agreement/dashboard.html", context)
+
+
+def curation_url(article_id: int) -> str | None:
+    """The article's curation page, where the curation feature provides one."""
+    try:
+        return reverse("review:curate", args=[article_id])
+    except NoReverseMatch:
+        return None
+
+
+def _focus_title(focus: Focus, report_names: dict[str, dict[int, str]]) -> str:
+    if focus.label is not None:
+        return f"Entity type {report_names['labels'].get(focus.label, '?')}"
+    if focus.pair is not None:
+        users = report_names["users"]
+        return f"{users.get(focus.pair[0], '?')} and {users.get(focus.pair[1], '?')}"
+    if focus.relation_type is not None:
+        return f"Relation type {report_names['relation_types'].get(focus.relation_type, '?')}"
+    return "All entities"
+
+
+@require_GET
+def articles(request: AuthedRequest, project_id: int) -> HttpResponse:
+    """The articles behind one figure of the dashboard, worst agreement first."""
+    project = curated_project(request, project_id)
+    focus = parse_focus(
+        label=request.GET.get("label"),
+        pair=request.GET.get("pair"),
+        relation_type=request.GET.get("relation_type"),
+    )
+    if focus is None:
+        raise Http404("No such figure.")
+    in_progress = include_in_progress(request)
+    agreement = project_agreement(project_id=project.pk, include_in_progress=in_progress)
+    report = build_report(project_id=project.pk, agreement=agreement)
+    names = {
+        "labels": {row.entity_type.id: row.entity_type.name for row in report.labels},
+        "users": {named.id: named.name for row in report.pairs for named in row.annotators},
+        "relation_types": {row.relation_type.id: row.relation_type.name for row in report.relation_types},
+    }
+    page = Paginator(articles_behind(agreement, focus), ARTICLES_PER_PAGE).get_page(request.GET.get("page"))
+    shown = Article.objects.filter(project=project, pk__in=[article_id for article_id, _ in page.object_list])
+    titles = dict(shown.values_list("pk", "title"))
+    rows = [
+        {
+            "article_id": article_id,
+            "title": titles.get(article_id, ""),
+            "share": share,
+            "figures": agreement.articles[article_id],
+            "curation_url": curation_url(article_id),
+        }
+        for article_id, share in page.object_list
+    ]
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "project": project,
+        "title": _focus_title(focus, names),
+        "page": page,
+        "rows": rows,
+        "query": query.urlencode(),
+        "in_progress": in_progress,
+        "dashboard_query": QueryDict("in_progress=1").urlencode() if in_progress else "",
+    }
+    return render(request, "agreement/articles.html", context)
