@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from itertools import combinations
 
 from django.core.cache import cache
-from django.db.models import Count, Max, Sum
+from django.db.models import Count, Exists, Max, OuterRef, Q, Sum
 
 from annotator.agreement import measures
 from annotator.agreement.measures import OUTSIDE, LinkTally, Overlap, Span
@@ -104,11 +104,17 @@ def counted_statuses(include_in_progress: bool) -> list[str]:
 
 
 def _sets_by_article(project_id: int, statuses: Sequence[str]) -> dict[int, list[tuple[int, int]]]:
-    """{article id: [(set id, annotator id), ...]} for the articles with two annotators or more."""
+    """{article id: [(set id, annotator id), ...]} for the articles with two annotators or more.
+
+    An in-progress set without a span is not counted: opening an article makes one, and someone who
+    only looked has not said that the article mentions nothing (submitting an empty set says that).
+    """
+    started = Q(status=SetStatus.SUBMITTED) | Exists(SpanRow.objects.filter(annotation_set=OuterRef("pk")))
     sets = (
         AnnotationSet.objects.filter(
             article__project_id=project_id, kind=SetKind.ANNOTATOR, status__in=statuses
         )
+        .filter(started)
         .order_by("article_id", "annotator_id")
         .values_list("article_id", "pk", "annotator_id")
     )

@@ -69,6 +69,17 @@ def test_in_progress_sets_count_when_asked(team):
     assert result.entities == Overlap(2 + 1 + 1, 3 + 3 + 3, 3 + 1 + 1)
 
 
+def test_an_in_progress_set_without_spans_is_not_counted_but_a_submitted_empty_one_is(team):
+    dan, erin = UserFactory(username="dan"), UserFactory(username="erin")
+    annotate(team, dan, [], submit=False)  # opened the article, annotated nothing yet
+    annotate(team, erin, [])  # says the article mentions nothing
+    result = services.compute_agreement(project_id=team.project.pk, include_in_progress=True)
+    assert result.articles[team.article.pk].annotators == (
+        team.annotator.pk, team.bob.pk, team.carol.pk, erin.pk,
+    )  # fmt: skip
+    assert result.pairs[(team.annotator.pk, erin.pk)].entities == Overlap(0, 3, 0)
+
+
 def test_articles_with_one_set_or_only_empty_sets_have_nothing_to_measure(news):
     lonely = ArticleFactory(project=news.project, text="Minsk.")
     annotate(news, news.annotator, [((0, 5), news.gpe)], article=lonely)
