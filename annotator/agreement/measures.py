@@ -70,6 +70,9 @@ class LinkTally:
 
 def match_exact(left: Sequence[Span], right: Sequence[Span]) -> list[tuple[int, int]]:
     """Index pairs of identical spans (same offsets and label), each span used once."""
+    position = {span: j for j, span in enumerate(right)}
+    if len(position) == len(right):  # the usual case: a set holds a span once (span_unique_in_set)
+        return [(i, position[span]) for i, span in enumerate(left) if span in position]
     free: dict[Span, list[int]] = {}
     for j, span in enumerate(right):
         free.setdefault(span, []).append(j)
@@ -80,14 +83,19 @@ def match_exact(left: Sequence[Span], right: Sequence[Span]) -> list[tuple[int, 
     return pairs
 
 
-def match_overlapping(left: Sequence[Span], right: Sequence[Span]) -> list[tuple[int, int]]:
+def match_overlapping(
+    left: Sequence[Span], right: Sequence[Span], exact: list[tuple[int, int]] | None = None
+) -> list[tuple[int, int]]:
     """Index pairs of spans with the same label that share at least one character, one-to-one.
 
     Greedy by overlap length (longest first, identical spans before others of the same overlap, then by
     position), which is deterministic and, for the rarely overlapping spans of one annotator, the
-    maximum matching. Identical spans are matched first: no other pair can overlap either of them more.
+    maximum matching. Identical spans are matched first (pass `match_exact`'s pairs when they are at
+    hand): no other pair can overlap either of them more.
     """
-    pairs = match_exact(left, right)
+    pairs = list(match_exact(left, right) if exact is None else exact)
+    if len(pairs) == min(len(left), len(right)):
+        return pairs
     used_left = {i for i, _ in pairs}
     used_right = {j for _, j in pairs}
     rest_right = [(j, span) for j, span in enumerate(right) if j not in used_right]
@@ -112,13 +120,14 @@ def overlap_by_label(
     left: Sequence[Span], right: Sequence[Span], pairs: Iterable[tuple[int, int]]
 ) -> dict[int, Overlap]:
     """Per label: matched pairs and each side's spans. Matching never crosses labels."""
-    matched = Counter(left[i][2] for i, _ in pairs)
-    left_counts = Counter(span[2] for span in left)
-    right_counts = Counter(span[2] for span in right)
-    return {
-        label: Overlap(matched[label], left_counts[label], right_counts[label])
-        for label in left_counts.keys() | right_counts.keys()
-    }
+    counts: dict[int, list[int]] = {}
+    for _, _, label in left:
+        counts.setdefault(label, [0, 0, 0])[1] += 1
+    for _, _, label in right:
+        counts.setdefault(label, [0, 0, 0])[2] += 1
+    for i, _ in pairs:
+        counts[left[i][2]][0] += 1
+    return {label: Overlap(*figures) for label, figures in counts.items()}
 
 
 def cohen_kappa(table: Mapping[tuple[Value, Value], int]) -> float | None:
@@ -221,7 +230,7 @@ def tokenize_around(text: str, spans: Iterable[Span]) -> Tokens:
     counted (`count_tokens`), which is several times faster than cutting a long article into tokens.
     """
     regions: list[list[int]] = []
-    for start, end, _ in sorted(spans):
+    for start, end in sorted({(start, end) for start, end, _ in spans}):  # annotators share most spans
         while _in_word(text, start):
             start -= 1
         while _in_word(text, end):

@@ -13,7 +13,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 
-from django.core.cache import cache
 from django.db.models import Count, Exists, Max, OuterRef, Q, Sum
 
 from annotator.agreement import measures
@@ -24,7 +23,6 @@ from annotator.articles.models import Article
 from annotator.projects.models import RelationType
 
 ARTICLES_PER_CHUNK = 500
-CACHE_SECONDS = 24 * 3600
 
 Pair = tuple[int, int]  # two annotators' user ids, the smaller first
 
@@ -198,7 +196,7 @@ def _compare_article(
         exact = measures.match_exact(left.spans, right.spans)
         exact_by_label = measures.overlap_by_label(left.spans, right.spans, exact)
         overlapping = measures.overlap_by_label(
-            left.spans, right.spans, measures.match_overlapping(left.spans, right.spans)
+            left.spans, right.spans, measures.match_overlapping(left.spans, right.spans, exact)
         )
         span_pairs = {left.span_ids[i]: right.span_ids[j] for i, j in exact}
         relations = measures.relation_overlap(left.relations, right.relations, span_pairs, symmetric)
@@ -267,16 +265,28 @@ def fingerprint(*, project_id: int, include_in_progress: bool) -> tuple[object, 
     return (found["count"], found["versions"], found["last"], changed)
 
 
+# The last few results, per process. Not Django's cache: unpickling a 10,000-article result takes
+# longer than the fingerprint query that tells whether it is still true, and this one costs nothing.
+# Each holds ~2 MB per 1,000 compared articles.
+_recent: dict[tuple[int, bool], tuple[tuple[object, ...], ProjectAgreement]] = {}
+RECENT_RESULTS = 4
+
+
+def forget_agreements() -> None:
+    _recent.clear()
+
+
 def project_agreement(*, project_id: int, include_in_progress: bool = False) -> ProjectAgreement:
-    """The project's agreement, from the cache while no counted set has changed since it was computed."""
-    key = f"agreement:{project_id}:{int(include_in_progress)}"
+    """The project's agreement, computed again only when a counted set changed since the last time."""
+    key = (project_id, include_in_progress)
     stamp = fingerprint(project_id=project_id, include_in_progress=include_in_progress)
-    cached = cache.get(key)
-    if cached is not None and cached[0] == stamp:
-        return cached[1]  # type: ignore[no-any-return]
-    result = compute_agreement(project_id=project_id, include_in_progress=include_in_progress)
-    cache.set(key, (stamp, result), CACHE_SECONDS)
-    return result
+    known = _recent.pop(key, None)
+    if known is None or known[0] != stamp:
+        known = (stamp, compute_agreement(project_id=project_id, include_in_progress=include_in_progress))
+    _recent[key] = known  # last in, last evicted
+    while len(_recent) > RECENT_RESULTS:
+        _recent.pop(next(iter(_recent)))
+    return known[1]
 
 
 def sorted_by_disagreement(

@@ -1,9 +1,9 @@
 """The agreement dashboard, its drill-down and the API: figures shown, roles, hostile names."""
 
 import pytest
-from django.core.cache import cache
 from django.urls import reverse
 
+from annotator.agreement.services import forget_agreements
 from annotator.projects.models import Role
 from tests.agreement_data import make_team
 from tests.factories import EntityTypeFactory, MembershipFactory, UserFactory
@@ -12,10 +12,10 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache():
-    cache.clear()
+def _no_remembered_agreement():
+    forget_agreements()
     yield
-    cache.clear()
+    forget_agreements()
 
 
 @pytest.fixture

@@ -2,10 +2,10 @@
 counted, a constant number of queries per chunk of articles, and the cache."""
 
 import pytest
-from django.core.cache import cache
 
 from annotator.agreement import services
 from annotator.agreement.measures import LinkTally, Overlap
+from annotator.agreement.services import forget_agreements
 from annotator.annotations import services as annotations
 from tests.agreement_data import annotate, make_team
 from tests.factories import ArticleFactory, UserFactory
@@ -14,10 +14,10 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache():
-    cache.clear()
+def _no_remembered_agreement():
+    forget_agreements()
     yield
-    cache.clear()
+    forget_agreements()
 
 
 @pytest.fixture
