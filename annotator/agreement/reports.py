@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 
 from annotator.agreement.measures import LinkTally, Overlap
 from annotator.agreement.services import Pair, ProjectAgreement, sorted_by_disagreement
-from annotator.projects.models import EntityType, RelationType
+from annotator.projects.models import EntityType, Membership, RelationType
 
 if TYPE_CHECKING:
     from annotator.agreement.services import ArticleFigures
@@ -150,3 +150,23 @@ def articles_behind(agreement: ProjectAgreement, focus: Focus) -> list[tuple[int
     """The articles that make up a figure, worst agreement first."""
     shares = ((article_id, focus.overlap_of(figures)) for article_id, figures in agreement.articles.items())
     return sorted_by_disagreement((article_id, share) for article_id, share in shares if share is not None)
+
+
+def describe_focus(*, project_id: int, focus: Focus) -> str | None:
+    """What the drill-down shows, in words; None when its ids are not this project's (a 404)."""
+    if focus.label is not None:
+        label = EntityType.objects.filter(project_id=project_id, pk=focus.label).first()
+        return f"Entity type {label.name}" if label else None
+    if focus.relation_type is not None:
+        kind = RelationType.objects.filter(project_id=project_id, pk=focus.relation_type).first()
+        return f"Relation type {kind.name}" if kind else None
+    if focus.pair is not None:
+        members = dict(
+            Membership.objects.filter(project_id=project_id, user_id__in=focus.pair).values_list(
+                "user_id", "user__username"
+            )
+        )
+        if len(members) < 2:
+            return None
+        return f"{members[focus.pair[0]]} and {members[focus.pair[1]]}"
+    return "All entities"

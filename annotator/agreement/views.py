@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse, QueryDict
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET
 
-from annotator.agreement.reports import Focus, articles_behind, build_report, parse_focus
+from annotator.agreement.reports import articles_behind, build_report, describe_focus, parse_focus
 from annotator.agreement.services import project_agreement
 from annotator.articles.models import Article
 from annotator.core.http import AuthedRequest
@@ -53,17 +53,6 @@ def curation_url(article_id: int) -> str | None:
         return None
 
 
-def _focus_title(focus: Focus, report_names: dict[str, dict[int, str]]) -> str:
-    if focus.label is not None:
-        return f"Entity type {report_names['labels'].get(focus.label, '?')}"
-    if focus.pair is not None:
-        users = report_names["users"]
-        return f"{users.get(focus.pair[0], '?')} and {users.get(focus.pair[1], '?')}"
-    if focus.relation_type is not None:
-        return f"Relation type {report_names['relation_types'].get(focus.relation_type, '?')}"
-    return "All entities"
-
-
 @require_GET
 def articles(request: AuthedRequest, project_id: int) -> HttpResponse:
     """The articles behind one figure of the dashboard, worst agreement first."""
@@ -73,16 +62,11 @@ def articles(request: AuthedRequest, project_id: int) -> HttpResponse:
         pair=request.GET.get("pair"),
         relation_type=request.GET.get("relation_type"),
     )
-    if focus is None:
-        raise Http404("No such figure.")
+    title = None if focus is None else describe_focus(project_id=project.pk, focus=focus)
+    if focus is None or title is None:
+        raise Http404("No such figure in this project.")
     in_progress = include_in_progress(request)
     agreement = project_agreement(project_id=project.pk, include_in_progress=in_progress)
-    report = build_report(project_id=project.pk, agreement=agreement)
-    names = {
-        "labels": {row.entity_type.id: row.entity_type.name for row in report.labels},
-        "users": {named.id: named.name for row in report.pairs for named in row.annotators},
-        "relation_types": {row.relation_type.id: row.relation_type.name for row in report.relation_types},
-    }
     page = Paginator(articles_behind(agreement, focus), ARTICLES_PER_PAGE).get_page(request.GET.get("page"))
     shown = Article.objects.filter(project=project, pk__in=[article_id for article_id, _ in page.object_list])
     titles = dict(shown.values_list("pk", "title"))
@@ -100,11 +84,11 @@ def articles(request: AuthedRequest, project_id: int) -> HttpResponse:
     query.pop("page", None)
     context = {
         "project": project,
-        "title": _focus_title(focus, names),
+        "title": title,
         "page": page,
         "rows": rows,
         "query": query.urlencode(),
         "in_progress": in_progress,
-        "dashboard_query": QueryDict("in_progress=1").urlencode() if in_progress else "",
+        "dashboard_query": "in_progress=1" if in_progress else "",
     }
     return render(request, "agreement/articles.html", context)

@@ -95,6 +95,17 @@ def test_the_drill_down_lists_the_articles_behind_a_figure(client, team, curator
     assert client.get(url, {"pair": "bob-alice"}).status_code == 404
 
 
+def test_the_drill_down_refuses_other_projects_ids(client, team, curator, outsider):
+    client.force_login(curator)
+    url = reverse("agreement:articles", args=[team.project.pk])
+    elsewhere = outsider.memberships.get().project
+    foreign_type = EntityTypeFactory(project=elsewhere, name="PERSON")
+    assert client.get(url, {"label": foreign_type.pk}).status_code == 404
+    assert client.get(url, {"relation_type": 10**9}).status_code == 404
+    assert client.get(url, {"pair": f"{team.annotator.pk}-{outsider.pk}"}).status_code == 404
+    assert client.get(url, {"label": team.person.pk}).status_code == 200
+
+
 def test_annotators_get_403_and_do_not_see_the_link(client, team, curator):
     client.force_login(team.annotator)
     for name in ("agreement:dashboard", "agreement:articles"):
