@@ -122,33 +122,13 @@ def generate(articles: int, seed: int = 7) -> tuple[int, int]:
     return project.pk, span_total
 
 
-def fetch_only(project_id: int) -> int:
+def fetch_only(project_id: int) -> None:
     """The rows compute_agreement reads, by the same queries, with nothing computed."""
     from annotator.agreement import services
-    from annotator.annotations.models import EntityLink, Relation, Span
-    from annotator.articles.models import Article
 
     sets = services._sets_by_article(project_id, services.counted_statuses(False))
-    rows = 0
     for chunk in services._chunks(sorted(sets), services.ARTICLES_PER_CHUNK):
-        set_ids = [set_id for article_id in chunk for set_id, _ in sets[article_id]]
-        rows += len(
-            Span.objects.filter(annotation_set_id__in=set_ids)
-            .order_by()
-            .values_list("pk", "annotation_set_id", "start", "end", "entity_type_id")
-        )
-        rows += len(
-            Relation.objects.filter(annotation_set_id__in=set_ids)
-            .order_by()
-            .values_list("annotation_set_id", "head_id", "tail_id", "relation_type_id")
-        )
-        rows += len(
-            EntityLink.objects.filter(span__annotation_set_id__in=set_ids)
-            .order_by()
-            .values_list("span_id", "kb_entity_id")
-        )
-        rows += len(Article.objects.filter(pk__in=chunk).order_by().values_list("pk", "text"))
-    return rows
+        services.load_chunk(chunk, sets)
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ from django.db.models import Count, Exists, Max, OuterRef, Q, Sum
 
 from annotator.agreement import measures
 from annotator.agreement.measures import OUTSIDE, LinkTally, Overlap, Span
-from annotator.annotations.models import AnnotationSet, EntityLink, Relation, SetKind, SetStatus
+from annotator.annotations.models import AnnotationSet, Relation, SetKind, SetStatus
 from annotator.annotations.models import Span as SpanRow
 from annotator.articles.models import Article
 from annotator.projects.models import RelationType
@@ -127,6 +127,34 @@ def _chunks(ids: list[int], size: int) -> Iterator[list[int]]:
         yield ids[begin : begin + size]
 
 
+def load_chunk(
+    chunk: list[int], sets: dict[int, list[tuple[int, int]]]
+) -> tuple[dict[int, _SetRows], dict[int, int | None], list[tuple[int, str]]]:
+    """The chunk's sets as plain rows, the KB links of their spans ({span id: KB entity id, None for
+    NIL}) and the articles' texts: three queries, whatever the number of articles, sets and spans."""
+    set_ids = [set_id for article_id in chunk for set_id, _ in sets[article_id]]
+    rows = {set_id: _SetRows(annotator) for article_id in chunk for set_id, annotator in sets[article_id]}
+    links: dict[int, int | None] = {}
+    spans = SpanRow.objects.filter(annotation_set_id__in=set_ids).order_by()
+    # The link comes along by a left join (span_id is unique there): a join by set ids would have the
+    # planner scan every span of the database for each chunk.
+    for span_id, set_id, start, end, label, link_id, kb_entity_id in spans.values_list(
+        "pk", "annotation_set_id", "start", "end", "entity_type_id", "link__id", "link__kb_entity_id"
+    ):
+        rows[set_id].span_ids.append(span_id)
+        rows[set_id].spans.append((start, end, label))
+        if link_id is not None:
+            links[span_id] = kb_entity_id
+    for set_id, head, tail, kind in (
+        Relation.objects.filter(annotation_set_id__in=set_ids)
+        .order_by()
+        .values_list("annotation_set_id", "head_id", "tail_id", "relation_type_id")
+    ):
+        rows[set_id].relations.append((head, tail, kind))
+    texts = list(Article.objects.filter(pk__in=chunk).order_by().values_list("pk", "text"))
+    return rows, links, texts
+
+
 def compute_agreement(*, project_id: int, include_in_progress: bool = False) -> ProjectAgreement:
     """Agreement of the project's annotator sets (submitted ones, or in-progress ones too)."""
     result = ProjectAgreement(include_in_progress=include_in_progress)
@@ -137,26 +165,7 @@ def compute_agreement(*, project_id: int, include_in_progress: bool = False) -> 
     units: Counter[tuple[int, ...]] = Counter()  # token label values per token, over the whole project
     label_articles: Counter[int] = Counter()
     for chunk in _chunks(sorted(sets), ARTICLES_PER_CHUNK):
-        set_ids = [set_id for article_id in chunk for set_id, _ in sets[article_id]]
-        rows = {set_id: _SetRows(annotator) for article_id in chunk for set_id, annotator in sets[article_id]}
-        spans = SpanRow.objects.filter(annotation_set_id__in=set_ids)
-        for span_id, set_id, start, end, label in spans.order_by().values_list(
-            "pk", "annotation_set_id", "start", "end", "entity_type_id"
-        ):
-            rows[set_id].span_ids.append(span_id)
-            rows[set_id].spans.append((start, end, label))
-        for set_id, head, tail, kind in (
-            Relation.objects.filter(annotation_set_id__in=set_ids)
-            .order_by()
-            .values_list("annotation_set_id", "head_id", "tail_id", "relation_type_id")
-        ):
-            rows[set_id].relations.append((head, tail, kind))
-        links: dict[int, int | None] = dict(
-            EntityLink.objects.filter(span__annotation_set_id__in=set_ids)
-            .order_by()
-            .values_list("span_id", "kb_entity_id")
-        )
-        texts = Article.objects.filter(pk__in=chunk).order_by().values_list("pk", "text")
+        rows, links, texts = load_chunk(chunk, sets)
         for article_id, text in texts:
             figures, article_units = _compare_article(
                 text, [rows[set_id] for set_id, _ in sets[article_id]], links, symmetric, result

@@ -42,8 +42,8 @@ def cells(html, table_id):
 def test_curators_see_the_figures_per_label_and_pair(client, team, curator, django_assert_max_num_queries):
     client.force_login(curator)
     url = reverse("agreement:dashboard", args=[team.project.pk])
-    # Session, user, project, fingerprint, then sets, symmetric types, the chunk's 4, and the 3 names.
-    with django_assert_max_num_queries(14):
+    # Session, user, project, fingerprint, then sets, symmetric types, the chunk's 3, and the 3 names.
+    with django_assert_max_num_queries(13):
         response = client.get(url)
     assert response.status_code == 200
     html = response.content.decode()

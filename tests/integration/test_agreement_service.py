@@ -103,8 +103,9 @@ def test_queries_are_constant_per_chunk_of_articles(news, monkeypatch, django_as
         annotate(news, news.annotator, [((0, 5), news.gpe)], links=[(0, news.minsk)], article=article)
         annotate(news, bob, [((0, 5), news.gpe), ((12, 18), news.gpe)], article=article)
     monkeypatch.setattr(services, "ARTICLES_PER_CHUNK", 2)
-    # Sets and symmetric relation types once; then spans, relations, links and texts per chunk of 2.
-    with django_assert_num_queries(2 + 4 * 3):
+    # Sets and symmetric relation types once; then spans with their links, relations and texts per
+    # chunk of 2 articles.
+    with django_assert_num_queries(2 + 3 * 3):
         result = services.compute_agreement(project_id=news.project.pk)
     assert len(result.articles) == 5
     assert result.entities == Overlap(5, 5, 10)
