@@ -8,17 +8,31 @@ from django.utils.decorators import method_decorator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers
+from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.agreement.reports import build_report
+from annotator.agreement.reports import articles_behind, build_report, describe_focus, parse_focus
 from annotator.agreement.services import project_agreement
 from annotator.api.access import projects_for, user_of
 from annotator.api.jobs import error_responses
+from annotator.articles.models import Article
+from annotator.projects.models import Project
 from annotator.projects.permissions import can_curate
 
 ERRORS = error_responses(403, 404)
+
+
+def _curated_project(request: Request, project_id: int) -> Project:
+    project = get_object_or_404(projects_for(request).with_role_of(user_of(request)), pk=project_id)
+    if not can_curate(project.my_role):
+        raise exceptions.PermissionDenied("Only the project's curators and managers see agreement.")
+    return project
+
+
+def _in_progress(request: Request) -> bool:
+    return request.query_params.get("include_in_progress", "").lower() in ("1", "true")
 
 
 class AgreementOverlapSerializer(serializers.Serializer):
@@ -101,11 +115,80 @@ class ProjectAgreementView(APIView):
         responses={200: AgreementReportSerializer, 403: ERRORS[403], 404: ERRORS[404]},
     )
     def get(self, request: Request, project_id: int) -> Response:
-        project = get_object_or_404(projects_for(request).with_role_of(user_of(request)), pk=project_id)
-        if not can_curate(project.my_role):
-            raise exceptions.PermissionDenied("Only the project's curators and managers see agreement.")
-        in_progress = request.query_params.get("include_in_progress", "").lower() in ("1", "true")
-        agreement = project_agreement(project_id=project.pk, include_in_progress=in_progress)
+        project = _curated_project(request, project_id)
+        agreement = project_agreement(project_id=project.pk, include_in_progress=_in_progress(request))
         return Response(
             AgreementReportSerializer(build_report(project_id=project.pk, agreement=agreement)).data
         )
+
+
+class AgreementArticleSerializer(serializers.Serializer):
+    article = serializers.IntegerField(source="article_id")
+    title = serializers.CharField()
+    share = AgreementOverlapSerializer(
+        help_text="The article's part of the figure asked for (all entities, a type, a pair, a relation type)."
+    )
+    disagreements = serializers.IntegerField(source="share.disagreements", help_text="Unmatched items.")
+    alpha = serializers.FloatField(source="figures.alpha", allow_null=True, help_text="The article's alpha.")
+    relations = AgreementOverlapSerializer(source="figures.relations")
+    links = AgreementLinksSerializer(source="figures.links")
+
+
+class AgreementArticlePagination(LimitOffsetPagination):
+    default_limit = 100
+    max_limit = 1000
+
+
+@method_decorator(login_not_required, name="dispatch")
+class AgreementArticles(APIView):
+    """The articles behind one agreement figure, lowest agreement first: all entities by default, or one
+    entity type (`label`), one pair of annotators (`pair=<user id>-<user id>`) or one relation type
+    (`relation_type`). Curators and managers only; another project's ids are 404."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("label", OpenApiTypes.INT, description="An entity type id of the project."),
+            OpenApiParameter("pair", OpenApiTypes.STR, description="Two annotators' user ids, as `3-7`."),
+            OpenApiParameter(
+                "relation_type", OpenApiTypes.INT, description="A relation type id of the project."
+            ),
+            OpenApiParameter(
+                "include_in_progress", OpenApiTypes.BOOL, description="Count in-progress sets too."
+            ),
+            OpenApiParameter("limit", OpenApiTypes.INT, description="Articles per page (100, at most 1000)."),
+            OpenApiParameter("offset", OpenApiTypes.INT, description="Articles to skip."),
+        ],
+        responses={
+            200: AgreementArticleSerializer(many=True),
+            400: error_responses(400)[400],
+            403: ERRORS[403],
+            404: ERRORS[404],
+        },
+    )
+    def get(self, request: Request, project_id: int) -> Response:
+        project = _curated_project(request, project_id)
+        params = request.query_params
+        focus = parse_focus(
+            label=params.get("label"), pair=params.get("pair"), relation_type=params.get("relation_type")
+        )
+        if focus is None:
+            given = [name for name in ("label", "pair", "relation_type") if params.get(name)]
+            raise exceptions.ValidationError(
+                {name: ["Give a type id, or two annotators' user ids as 3-7."] for name in given}
+            )
+        if describe_focus(project_id=project.pk, focus=focus) is None:
+            raise exceptions.NotFound("No such entity type, relation type or annotator in this project.")
+        agreement = project_agreement(project_id=project.pk, include_in_progress=_in_progress(request))
+        paginator = AgreementArticlePagination()
+        page = paginator.paginate_queryset(articles_behind(agreement, focus), request, view=self) or []  # type: ignore[arg-type]
+        titles = dict(
+            Article.objects.filter(
+                project=project, pk__in=[article_id for article_id, _ in page]
+            ).values_list("pk", "title")
+        )
+        rows = [
+            {"article_id": article_id, "title": titles.get(article_id, ""), "share": share,
+             "figures": agreement.articles[article_id]}
+            for article_id, share in page
+        ]  # fmt: skip
+        return paginator.get_paginated_response(AgreementArticleSerializer(rows, many=True).data)

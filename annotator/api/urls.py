@@ -59,4 +59,9 @@ urlpatterns = [
         name="suggestion-quality",
     ),
     path("projects/<int:project_id>/agreement", agreement.ProjectAgreementView.as_view(), name="agreement"),
+    path(
+        "projects/<int:project_id>/agreement/articles",
+        agreement.AgreementArticles.as_view(),
+        name="agreement-articles",
+    ),
 ]

@@ -26,6 +26,7 @@ MANAGER_ONLY = {
     "agreement:dashboard",
     "agreement:articles",
     "api:agreement",
+    "api:agreement-articles",
 }
 
 

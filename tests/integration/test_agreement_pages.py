@@ -5,8 +5,8 @@ from django.urls import reverse
 
 from annotator.agreement.services import forget_agreements
 from annotator.projects.models import Role
-from tests.agreement_data import make_team
-from tests.factories import EntityTypeFactory, MembershipFactory, UserFactory
+from tests.agreement_data import annotate, make_team
+from tests.factories import ArticleFactory, EntityTypeFactory, MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -181,3 +181,35 @@ def test_the_api_says_n_a_as_null(client, news):
     assert body["entities"] == {"matched": 0, "left": 0, "right": 0, "f1": None}
     assert body["alpha"] is None
     assert body["labels"] == body["pairs"] == []
+
+
+def test_the_api_lists_the_articles_behind_a_figure(client, team, curator, outsider):
+    second = ArticleFactory(project=team.project, text="Minsk and Moscow.", title="Second")
+    annotate(team, team.annotator, [((0, 5), team.gpe)], article=second)
+    annotate(team, team.bob, [((0, 5), team.gpe)], article=second)
+    client.force_login(curator)
+    url = reverse("api:agreement-articles", args=[team.project.pk])
+    body = client.get(url).json()
+    assert body["count"] == 2
+    assert [(row["title"], row["share"]["f1"], row["disagreements"]) for row in body["results"]] == [
+        ("Naryshkin in Minsk", pytest.approx(2 / 3), 2),
+        ("Second", 1.0, 0),
+    ]
+    first = body["results"][0]
+    assert first["article"] == team.article.pk
+    assert first["alpha"] == pytest.approx(1 - 30 / 178)
+    assert first["links"] == {"agreed": 1, "compared": 2, "one_sided": 0, "agreement": 0.5}
+    paged = client.get(url, {"limit": 1, "offset": 1}).json()
+    assert [row["title"] for row in paged["results"]] == ["Second"]
+    assert paged["previous"] is not None
+    gpe = client.get(url, {"label": team.gpe.pk}).json()
+    assert [(row["title"], row["share"]) for row in gpe["results"]] == [
+        ("Naryshkin in Minsk", {"matched": 1, "left": 1, "right": 1, "f1": 1.0}),
+        ("Second", {"matched": 1, "left": 1, "right": 1, "f1": 1.0}),
+    ]
+    bad = client.get(url, {"pair": "alice-bob"})
+    assert bad.status_code == 400
+    assert bad.json()["error"]["fields"] == {"pair": ["Give a type id, or two annotators' user ids as 3-7."]}
+    assert client.get(url, {"pair": f"{team.annotator.pk}-{outsider.pk}"}).status_code == 404
+    client.force_login(team.annotator)
+    assert client.get(url).status_code == 403
