@@ -61,6 +61,14 @@ def test_alpha_is_one_on_perfect_agreement_and_undefined_on_one_value_or_no_pair
     assert krippendorff_alpha_nominal([]) is None
 
 
+def test_alpha_of_coders_agreeing_by_chance_is_about_zero():
+    # Two coders who pick 1 or 2 independently and evenly: n = 200, o_cc = 100, n_1 = n_2 = 100, so
+    # alpha = 1 - 199 * 100 / 20000 = 0.005 (the small-sample correction keeps it just above 0).
+    units = [(1, 1)] * 25 + [(1, 2)] * 25 + [(2, 1)] * 25 + [(2, 2)] * 25
+    assert krippendorff_alpha_nominal(units) == pytest.approx(0.005)
+    assert cohen_kappa({pair: 25 for pair in [(1, 1), (1, 2), (2, 1), (2, 2)]}) == 0.0
+
+
 def test_alpha_of_systematic_disagreement_is_negative_by_the_formula():
     # Two units, two coders, always disagreeing: n = 4, o_cc = 0, n_c = 2 and 2:
     # alpha = 1 - 3 * 4 / (16 - 8) = -0.5.
