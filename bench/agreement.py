@@ -10,7 +10,8 @@ link on a quarter of them, and a few relations. Then prints, medians of a few ru
   rows fetched with values_list and nothing computed: the floor the database sets;
 - `compute_agreement`: every figure (F1 exact and overlapping, kappa, alpha, relations, links, per pair,
   label, relation type and article), and its ratio to the baseline;
-- `project_agreement` when nothing changed: the cached figures behind one fingerprint query.
+- `project_agreement` when nothing changed: the remembered figures behind one fingerprint query;
+- `project_agreement` after one set changed: that article compared again, the project's figures summed.
 """
 
 from __future__ import annotations
@@ -126,8 +127,8 @@ def fetch_only(project_id: int) -> None:
     """The rows compute_agreement reads, by the same queries, with nothing computed."""
     from annotator.agreement import services
 
-    sets = services._sets_by_article(project_id, services.counted_statuses(False))
-    for chunk in services._chunks(sorted(sets), services.ARTICLES_PER_CHUNK):
+    sets, _ = services.counted_sets(project_id, services.counted_statuses(False))
+    for chunk in services.chunks(sorted(sets), services.ARTICLES_PER_CHUNK):
         services.load_chunk(chunk, sets)
 
 
@@ -138,8 +139,10 @@ def main() -> None:
     options = parser.parse_args()
     with bench_database("agreement") as vendor:
         from django.db import connection
+        from django.db.models import F
 
         from annotator.agreement.services import compute_agreement, forget_agreements, project_agreement
+        from annotator.annotations.models import AnnotationSet
 
         started = time.perf_counter()
         project_id, span_total = generate(options.articles)
@@ -164,6 +167,15 @@ def main() -> None:
             seconds(lambda: project_agreement(project_id=project_id)) for _ in range(options.repeat)
         )
         print(f"{'project_agreement, cached (nothing changed)':<48} {cached * 1000:7.1f} ms")
+        sets = AnnotationSet.objects.filter(article__project_id=project_id).order_by("pk")
+
+        def one_set_changed() -> None:
+            # What an edit does to the set (its version goes up); only its article is compared again.
+            sets.filter(pk=sets.values("pk")[:1]).update(version=F("version") + 1)
+            project_agreement(project_id=project_id)
+
+        edited = statistics.median(seconds(one_set_changed) for _ in range(options.repeat))
+        print(f"{'project_agreement after one set changed':<48} {edited * 1000:7.1f} ms")
         alpha = f"{result.alpha:.3f}" if result.alpha is not None else "n/a"
         exact, overlapping = result.entities.f1 or 0, result.entities_overlapping.f1 or 0
         print(

@@ -17,6 +17,7 @@ import re
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -266,7 +267,7 @@ def relation_overlap(
     left: Iterable[tuple[int, int, int]],
     right: Iterable[tuple[int, int, int]],
     span_pairs: Mapping[int, int],
-    symmetric: set[int],
+    symmetric: AbstractSet[int],
 ) -> dict[int, Overlap]:
     """Per relation type: agreement on relations whose head and tail both have a matched span.
 

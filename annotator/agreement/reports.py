@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
 
+from annotator.agreement.comparison import Pair, ProjectAgreement, sorted_by_disagreement
 from annotator.agreement.measures import LinkTally, Overlap
-from annotator.agreement.services import Pair, ProjectAgreement, sorted_by_disagreement
 from annotator.projects.models import EntityType, Membership, RelationType
 
 if TYPE_CHECKING:
-    from annotator.agreement.services import ArticleFigures
+    from annotator.agreement.comparison import ArticleFigures
 
 
 @dataclass(frozen=True)

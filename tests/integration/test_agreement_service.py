@@ -4,6 +4,7 @@ counted, a constant number of queries per chunk of articles, and the cache."""
 import pytest
 
 from annotator.agreement import services
+from annotator.agreement.comparison import sorted_by_disagreement
 from annotator.agreement.measures import LinkTally, Overlap
 from annotator.agreement.services import forget_agreements
 from annotator.annotations import services as annotations
@@ -124,8 +125,34 @@ def test_the_cached_figures_are_used_until_a_set_changes(team, django_assert_num
     assert changed.pairs[(team.annotator.pk, team.bob.pk)].entities == Overlap(2, 3, 4)
 
 
+def test_a_change_compares_only_its_article_again_and_matches_a_full_computation(
+    news, django_assert_num_queries
+):
+    bob = UserFactory(username="bob")
+    articles = [ArticleFactory(project=news.project, text=f"Minsk {index} and Moscow.") for index in range(3)]
+    for article in articles:
+        annotate(news, news.annotator, [((0, 5), news.gpe)], article=article)
+        annotate(news, bob, [((0, 5), news.gpe), ((12, 18), news.gpe)], article=article)
+    before = services.project_agreement(project_id=news.project.pk, include_in_progress=True)
+    changed = bob.annotation_sets.get(article=articles[1])
+    annotations.reopen_set(annotation_set=changed, by=bob, expected_version=changed.version)
+    first_span = changed.spans.get(start=0)
+    changed.refresh_from_db()
+    annotations.delete_span(span=first_span, by=bob, expected_version=changed.version)
+    # The fingerprint, the counted sets, the symmetric relation types, then one chunk of one article.
+    with django_assert_num_queries(3 + 3) as context:
+        after = services.project_agreement(project_id=news.project.pk, include_in_progress=True)
+    texts_read = [query["sql"] for query in context.captured_queries if '"text"' in query["sql"]]
+    assert len(texts_read) == 1
+    assert str(articles[1].pk) in texts_read[0]
+    assert before.entities == Overlap(3, 3, 6)
+    assert after.entities == Overlap(2, 3, 5)  # the reopened set is in progress, and still counted
+    assert after.articles[articles[0].pk] is before.articles[articles[0].pk]
+    assert after == services.compute_agreement(project_id=news.project.pk, include_in_progress=True)
+
+
 def test_articles_sort_worst_first():
-    ranked = services.sorted_by_disagreement(
+    ranked = sorted_by_disagreement(
         [(1, Overlap(1, 1, 1)), (2, Overlap(0, 2, 2)), (3, Overlap(0, 0, 0)), (4, Overlap(0, 1, 0))]
     )
     assert [article_id for article_id, _ in ranked] == [2, 4, 1, 3]
