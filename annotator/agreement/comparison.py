@@ -29,7 +29,7 @@ class SetRows:
     relations: list[tuple[int, int, int]] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LabelShare:
     """One entity type in one pair's comparison of one article."""
 
@@ -38,7 +38,7 @@ class LabelShare:
     links: LinkTally
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PairShare:
     """Two annotators' sets of one article compared."""
 
