@@ -8,8 +8,10 @@ only, so remembered ones survive renames; the pages and the API look the names u
 
 from __future__ import annotations
 
+import gc
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.db.models import Count, Exists, Max, OuterRef, Q, Sum
@@ -99,6 +101,20 @@ def _symmetric_types(project_id: int) -> frozenset[int]:
     return frozenset(kinds.values_list("pk", flat=True))
 
 
+@contextmanager
+def _without_cycle_collection() -> Iterator[None]:
+    """Build the figures with Python's cycle collector paused. They hold no cycles (reference counting
+    frees them), but they are a million small objects, and each automatic pass over the ones already
+    made grew with them: a 10,000-article project spent half its time there."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def compare_articles(
     article_ids: list[int], sets: CountedSets, symmetric: frozenset[int]
 ) -> dict[int, ArticleFigures]:
@@ -115,8 +131,9 @@ def compare_articles(
 def compute_agreement(*, project_id: int, include_in_progress: bool = False) -> ProjectAgreement:
     """Agreement of the project's annotator sets (submitted ones, or in-progress ones too), from scratch."""
     sets, _ = counted_sets(project_id, counted_statuses(include_in_progress))
-    compared = compare_articles(sorted(sets), sets, _symmetric_types(project_id))
-    return aggregate(compared, include_in_progress=include_in_progress)
+    with _without_cycle_collection():
+        compared = compare_articles(sorted(sets), sets, _symmetric_types(project_id))
+        return aggregate(compared, include_in_progress=include_in_progress)
 
 
 def fingerprint(*, project_id: int, include_in_progress: bool) -> tuple[object, ...]:
