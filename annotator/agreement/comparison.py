@@ -7,10 +7,11 @@ of the articles' (`aggregate`), never a stale mix.
 
 from __future__ import annotations
 
+import operator
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import combinations
 
 from annotator.agreement import measures
@@ -112,6 +113,7 @@ class ProjectAgreement:
     relation_types: dict[int, Overlap] = field(default_factory=dict)
     relation_type_articles: Counter[int] = field(default_factory=Counter)
     articles: dict[int, ArticleFigures] = field(default_factory=dict)
+    units: Counter[tuple[int, ...]] = field(default_factory=Counter)  # every article's, for alpha
 
 
 def compare_article(
@@ -197,41 +199,88 @@ def _compare_pair(
 
 def aggregate(articles: Mapping[int, ArticleFigures], *, include_in_progress: bool) -> ProjectAgreement:
     """The project's figures: the articles' summed (micro-averaged), alpha over all their tokens."""
-    result = ProjectAgreement(include_in_progress=include_in_progress)
-    units: Counter[tuple[int, ...]] = Counter()
-    label_articles: Counter[int] = Counter()
-    for article_id in sorted(articles):
-        figures = articles[article_id]
-        result.articles[article_id] = figures
-        units.update(figures.units)
-        label_articles.update(figures.by_label.keys())
-        result.relation_type_articles.update(figures.by_relation_type.keys())
-        result.entities += figures.entities
-        result.entities_overlapping += figures.entities_overlapping
-        result.relations += figures.relations
-        result.links += figures.links
-        for kind, overlap in figures.by_relation_type.items():
-            result.relation_types[kind] = result.relation_types.get(kind, Overlap()) + overlap
-        for pair, share in figures.pairs.items():
-            pair_figures = result.pairs.setdefault(pair, PairFigures())
-            pair_figures.articles += 1
-            pair_figures.entities += share.entities
-            pair_figures.entities_overlapping += share.entities_overlapping
-            pair_figures.relations += share.relations
-            pair_figures.links += share.links
-            pair_figures.token_table.update(share.token_table)
-            for label, label_share in share.labels.items():
-                label_figures = result.labels.setdefault(label, LabelFigures())
-                label_figures.entities += label_share.entities
-                label_figures.entities_overlapping += label_share.entities_overlapping
-                label_figures.links += label_share.links
-    result.alpha = measures.alpha_nominal_from_value_counts(units)
+    return updated(ProjectAgreement(include_in_progress=include_in_progress), removed=(), added=articles)
+
+
+def updated(
+    result: ProjectAgreement, *, removed: Iterable[int], added: Mapping[int, ArticleFigures]
+) -> ProjectAgreement:
+    """The figures with the `removed` articles' shares taken away and the `added` ones' added: the
+    same sums `aggregate` makes from scratch, in time proportional to the change. `result` is left as
+    it was (a page may be reading it)."""
+    result = _copy(result)
+    for article_id in removed:
+        _add_article(result, result.articles.pop(article_id), sign=-1)
+    for article_id in sorted(added):
+        result.articles[article_id] = added[article_id]
+        _add_article(result, added[article_id], sign=1)
+    for pair in [pair for pair, figures in result.pairs.items() if not figures.articles]:
+        del result.pairs[pair]
+    for pair_figures in result.pairs.values():
+        pair_figures.token_table += Counter()
+    for label in [label for label, figures in result.labels.items() if not figures.articles]:
+        del result.labels[label]
+    for kind in [kind for kind, count in result.relation_type_articles.items() if not count]:
+        del result.relation_types[kind]
+    result.relation_type_articles += Counter()  # drops the zero counts
+    result.units += Counter()
+    result.alpha = measures.alpha_nominal_from_value_counts(result.units)
     for label, label_figures in result.labels.items():
-        label_figures.articles = label_articles[label]
         label_figures.alpha = measures.alpha_nominal_from_value_counts(
-            measures.binary_value_counts(units, label)
+            measures.binary_value_counts(result.units, label)
         )
     return result
+
+
+def _copy(result: ProjectAgreement) -> ProjectAgreement:
+    """A copy to change: the containers are new, the Overlap and LinkTally values shared (nothing
+    changes those in place)."""
+    return replace(
+        result,
+        pairs={
+            pair: replace(figures, token_table=Counter(figures.token_table))
+            for pair, figures in result.pairs.items()
+        },
+        labels={label: replace(figures) for label, figures in result.labels.items()},
+        relation_types=dict(result.relation_types),
+        relation_type_articles=Counter(result.relation_type_articles),
+        articles=dict(result.articles),
+        units=Counter(result.units),
+    )
+
+
+def _add_article(result: ProjectAgreement, figures: ArticleFigures, *, sign: int) -> None:
+    """Add (sign 1) or take away (sign -1) one article's share of the project's figures."""
+    plus = operator.add if sign > 0 else operator.sub
+    for values, count in figures.units.items():
+        result.units[values] += sign * count
+    result.entities = plus(result.entities, figures.entities)
+    result.entities_overlapping = plus(result.entities_overlapping, figures.entities_overlapping)
+    result.relations = plus(result.relations, figures.relations)
+    result.links = plus(result.links, figures.links)
+    for kind, overlap in figures.by_relation_type.items():
+        result.relation_types[kind] = plus(result.relation_types.get(kind, Overlap()), overlap)
+        result.relation_type_articles[kind] += sign
+    for label in figures.by_label:
+        result.labels.setdefault(label, LabelFigures()).articles += sign
+    for pair, share in figures.pairs.items():
+        pair_figures = result.pairs.setdefault(pair, PairFigures())
+        pair_figures.articles += sign
+        pair_figures.entities = plus(pair_figures.entities, share.entities)
+        pair_figures.entities_overlapping = plus(
+            pair_figures.entities_overlapping, share.entities_overlapping
+        )
+        pair_figures.relations = plus(pair_figures.relations, share.relations)
+        pair_figures.links = plus(pair_figures.links, share.links)
+        for cell, count in share.token_table.items():
+            pair_figures.token_table[cell] += sign * count
+        for label, label_share in share.labels.items():
+            label_figures = result.labels[label]
+            label_figures.entities = plus(label_figures.entities, label_share.entities)
+            label_figures.entities_overlapping = plus(
+                label_figures.entities_overlapping, label_share.entities_overlapping
+            )
+            label_figures.links = plus(label_figures.links, label_share.links)
 
 
 def sorted_by_disagreement(articles: Iterable[tuple[int, Overlap]]) -> list[tuple[int, Overlap]]:

@@ -41,6 +41,9 @@ class Overlap:
     def __add__(self, other: Overlap) -> Overlap:
         return Overlap(self.matched + other.matched, self.left + other.left, self.right + other.right)
 
+    def __sub__(self, other: Overlap) -> Overlap:
+        return Overlap(self.matched - other.matched, self.left - other.left, self.right - other.right)
+
     @property
     def f1(self) -> float | None:
         """Pairwise F1 (the Dice coefficient): symmetric, so which annotator is the reference is moot."""
@@ -64,6 +67,11 @@ class LinkTally:
     def __add__(self, other: LinkTally) -> LinkTally:
         return LinkTally(
             self.agreed + other.agreed, self.compared + other.compared, self.one_sided + other.one_sided
+        )
+
+    def __sub__(self, other: LinkTally) -> LinkTally:
+        return LinkTally(
+            self.agreed - other.agreed, self.compared - other.compared, self.one_sided - other.one_sided
         )
 
     @property

@@ -22,6 +22,7 @@ from annotator.agreement.comparison import (
     SetRows,
     aggregate,
     compare_article,
+    updated,
 )
 from annotator.annotations.models import AnnotationSet, Relation, SetKind, SetStatus
 from annotator.annotations.models import Span as SpanRow
@@ -190,21 +191,23 @@ def project_agreement(*, project_id: int, include_in_progress: bool = False) -> 
 def _refresh(
     project_id: int, include_in_progress: bool, stamp: tuple[object, ...], known: _Remembered | None
 ) -> _Remembered:
+    """The figures again: from scratch the first time, else only the articles whose sets changed."""
     sets, revisions = counted_sets(project_id, counted_statuses(include_in_progress))
     symmetric = _symmetric_types(project_id)
     versions = {
         article_id: (revisions[article_id], *((set_id, version) for set_id, _, version in found))
         for article_id, found in sets.items()
     }
-    unchanged = {}
-    if known is not None and known.symmetric == symmetric:
-        unchanged = {
-            article_id: figures
-            for article_id, figures in known.result.articles.items()
-            if known.versions.get(article_id) == versions.get(article_id)
-        }
-    changed = sorted(article_id for article_id in sets if article_id not in unchanged)
-    articles = {**unchanged, **compare_articles(changed, sets, symmetric)}
-    return _Remembered(
-        stamp, symmetric, versions, aggregate(articles, include_in_progress=include_in_progress)
-    )
+    with _without_cycle_collection():
+        if known is None or known.symmetric != symmetric:
+            compared = compare_articles(sorted(sets), sets, symmetric)
+            result = aggregate(compared, include_in_progress=include_in_progress)
+        else:
+            gone = [
+                article_id for article_id, was in known.versions.items() if versions.get(article_id) != was
+            ]
+            changed = sorted(
+                article_id for article_id, now in versions.items() if known.versions.get(article_id) != now
+            )
+            result = updated(known.result, removed=gone, added=compare_articles(changed, sets, symmetric))
+    return _Remembered(stamp, symmetric, versions, result)

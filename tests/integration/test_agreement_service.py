@@ -9,6 +9,7 @@ from annotator.agreement.measures import LinkTally, Overlap
 from annotator.agreement.services import forget_agreements
 from annotator.annotations import services as annotations
 from tests.agreement_data import annotate, make_team
+from tests.conftest import MINSK, NARYSHKIN
 from tests.factories import ArticleFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -149,6 +150,30 @@ def test_a_change_compares_only_its_article_again_and_matches_a_full_computation
     assert after.entities == Overlap(2, 3, 5)  # the reopened set is in progress, and still counted
     assert after.articles[articles[0].pk] is before.articles[articles[0].pk]
     assert after == services.compute_agreement(project_id=news.project.pk, include_in_progress=True)
+
+
+def test_figures_kept_up_to_date_drop_what_went_away_and_add_what_came(news):
+    bob, carol = UserFactory(username="bob"), UserFactory(username="carol")
+    second = ArticleFactory(project=news.project, text="The SVR and the KGB.")
+    annotate(news, news.annotator, [(NARYSHKIN, news.person)])
+    annotate(news, bob, [(NARYSHKIN, news.person), (MINSK, news.gpe)])
+    annotate(news, news.annotator, [((4, 7), news.org)], article=second)
+    bob_second = annotate(news, bob, [((4, 7), news.org), ((16, 19), news.org)], article=second)
+    before = services.project_agreement(project_id=news.project.pk)
+    assert set(before.labels) == {news.person.pk, news.gpe.pk, news.org.pk}
+
+    annotations.reopen_set(annotation_set=bob_second, by=bob, expected_version=bob_second.version)
+    annotate(news, carol, [(NARYSHKIN, news.person), (MINSK, news.gpe)])
+    after = services.project_agreement(project_id=news.project.pk)
+    assert list(after.articles) == [news.article.pk]  # the second has one submitted set left
+    assert set(after.labels) == {news.person.pk, news.gpe.pk}  # ORG was only there
+    assert sorted(after.pairs) == [
+        (news.annotator.pk, bob.pk),
+        (news.annotator.pk, carol.pk),
+        (bob.pk, carol.pk),
+    ]
+    assert after == services.compute_agreement(project_id=news.project.pk)
+    assert set(before.labels) == {news.person.pk, news.gpe.pk, news.org.pk}  # what a page read stays
 
 
 def test_articles_sort_worst_first():
