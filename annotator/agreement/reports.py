@@ -6,13 +6,16 @@ in three small queries and orders the rows, and picks the articles behind any on
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
+from django.urls import NoReverseMatch, reverse
 
 from annotator.agreement.comparison import Pair, ProjectAgreement, sorted_by_disagreement
 from annotator.agreement.measures import LinkTally, Overlap
+from annotator.articles.models import Article
 from annotator.projects.models import EntityType, Membership, RelationType
 
 if TYPE_CHECKING:
@@ -170,3 +173,41 @@ def describe_focus(*, project_id: int, focus: Focus) -> str | None:
             return None
         return f"{members[focus.pair[0]]} and {members[focus.pair[1]]}"
     return "All entities"
+
+
+@dataclass(frozen=True)
+class ArticleRow:
+    """One article of a drill-down: its share of the figure, and its own figures."""
+
+    article_id: int
+    title: str
+    share: Overlap
+    figures: ArticleFigures
+    curation_url: str | None
+
+
+def curation_url(article_id: int) -> str | None:
+    """The article's curation page, where the curation feature provides one."""
+    try:
+        return reverse("review:curate", args=[article_id])
+    except NoReverseMatch:
+        return None
+
+
+def article_rows(
+    *, project_id: int, agreement: ProjectAgreement, shares: Iterable[tuple[int, Overlap]]
+) -> list[ArticleRow]:
+    """Rows for a page of `articles_behind`: their titles in one query."""
+    shares = list(shares)
+    articles = Article.objects.filter(project_id=project_id, pk__in=[article_id for article_id, _ in shares])
+    titles = dict(articles.values_list("pk", "title"))
+    return [
+        ArticleRow(
+            article_id,
+            titles.get(article_id, ""),
+            share,
+            agreement.articles[article_id],
+            curation_url(article_id),
+        )
+        for article_id, share in shares
+    ]

@@ -6,12 +6,16 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
-from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET
 
-from annotator.agreement.reports import articles_behind, build_report, describe_focus, parse_focus
+from annotator.agreement.reports import (
+    article_rows,
+    articles_behind,
+    build_report,
+    describe_focus,
+    parse_focus,
+)
 from annotator.agreement.services import project_agreement
-from annotator.articles.models import Article
 from annotator.core.http import AuthedRequest
 from annotator.projects.models import Project
 from annotator.projects.permissions import can_curate
@@ -45,14 +49,6 @@ def dashboard(request: AuthedRequest, project_id: int) -> HttpResponse:
     return render(request, "agreement/dashboard.html", context)
 
 
-def curation_url(article_id: int) -> str | None:
-    """The article's curation page, where the curation feature provides one."""
-    try:
-        return reverse("review:curate", args=[article_id])
-    except NoReverseMatch:
-        return None
-
-
 @require_GET
 def articles(request: AuthedRequest, project_id: int) -> HttpResponse:
     """The articles behind one figure of the dashboard, worst agreement first."""
@@ -68,18 +64,7 @@ def articles(request: AuthedRequest, project_id: int) -> HttpResponse:
     in_progress = include_in_progress(request)
     agreement = project_agreement(project_id=project.pk, include_in_progress=in_progress)
     page = Paginator(articles_behind(agreement, focus), ARTICLES_PER_PAGE).get_page(request.GET.get("page"))
-    shown = Article.objects.filter(project=project, pk__in=[article_id for article_id, _ in page.object_list])
-    titles = dict(shown.values_list("pk", "title"))
-    rows = [
-        {
-            "article_id": article_id,
-            "title": titles.get(article_id, ""),
-            "share": share,
-            "figures": agreement.articles[article_id],
-            "curation_url": curation_url(article_id),
-        }
-        for article_id, share in page.object_list
-    ]
+    rows = article_rows(project_id=project.pk, agreement=agreement, shares=page.object_list)
     query = request.GET.copy()
     query.pop("page", None)
     context = {

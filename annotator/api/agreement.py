@@ -13,11 +13,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.agreement.reports import articles_behind, build_report, describe_focus, parse_focus
+from annotator.agreement.reports import (
+    article_rows,
+    articles_behind,
+    build_report,
+    describe_focus,
+    parse_focus,
+)
 from annotator.agreement.services import project_agreement
 from annotator.api.access import projects_for, user_of
 from annotator.api.jobs import error_responses
-from annotator.articles.models import Article
 from annotator.projects.models import Project
 from annotator.projects.permissions import can_curate
 
@@ -181,14 +186,5 @@ class AgreementArticles(APIView):
         agreement = project_agreement(project_id=project.pk, include_in_progress=_in_progress(request))
         paginator = AgreementArticlePagination()
         page = paginator.paginate_queryset(articles_behind(agreement, focus), request, view=self) or []  # type: ignore[arg-type]
-        titles = dict(
-            Article.objects.filter(
-                project=project, pk__in=[article_id for article_id, _ in page]
-            ).values_list("pk", "title")
-        )
-        rows = [
-            {"article_id": article_id, "title": titles.get(article_id, ""), "share": share,
-             "figures": agreement.articles[article_id]}
-            for article_id, share in page
-        ]  # fmt: skip
+        rows = article_rows(project_id=project.pk, agreement=agreement, shares=page)
         return paginator.get_paginated_response(AgreementArticleSerializer(rows, many=True).data)

@@ -87,9 +87,9 @@ def test_the_drill_down_lists_the_articles_behind_a_figure(client, team, curator
     assert reverse("review:annotate", args=[team.article.pk]) in html
     pair = client.get(url, {"pair": f"{team.bob.pk}-{team.annotator.pk}"})
     assert pair.context["title"] == "alice and bob"
-    assert [row["share"].f1 for row in pair.context["rows"]] == [pytest.approx(2 / 3)]
+    assert [row.share.f1 for row in pair.context["rows"]] == [pytest.approx(2 / 3)]
     relation = client.get(url, {"relation_type": team.visited.pk})
-    assert [row["share"].matched for row in relation.context["rows"]] == [1]
+    assert [row.share.matched for row in relation.context["rows"]] == [1]
     nobody = client.get(url, {"label": team.org.pk})
     assert "No article behind this figure." in nobody.content.decode()
     assert client.get(url, {"pair": "bob-alice"}).status_code == 404
