@@ -83,8 +83,11 @@ def test_the_drill_down_lists_the_articles_behind_a_figure(client, team, curator
     response = client.get(url, {"label": team.date.pk})
     html = response.content.decode()
     assert response.context["title"] == "Entity type DATE"
-    assert cells(html, "agreement-articles") == ["Naryshkin in Minsk 0.000 2 1 / 1 0.831 1.000 0.500 read"]
+    assert cells(html, "agreement-articles") == [
+        "Naryshkin in Minsk 0.000 2 1 / 1 0.831 1.000 0.500 curate · read"
+    ]
     assert reverse("review:annotate", args=[team.article.pk]) in html
+    assert f'<a href="{reverse("review:curate", args=[team.article.pk])}">curate</a>' in html
     pair = client.get(url, {"pair": f"{team.bob.pk}-{team.annotator.pk}"})
     assert pair.context["title"] == "alice and bob"
     assert [row.share.f1 for row in pair.context["rows"]] == [pytest.approx(2 / 3)]
