@@ -15,6 +15,7 @@ urlpatterns = [
     path("projects/", include("annotator.projects.urls")),
     path("projects/<int:project_id>/imports/", include("annotator.interchange.urls")),
     path("projects/", include("annotator.suggestions.urls")),
+    path("projects/<int:project_id>/agreement/", include("annotator.agreement.urls")),
     path("articles/", include("annotator.articles.urls")),
     path("", include("annotator.review.urls")),
     path("projects/<int:project_id>/kb/", include("annotator.kb.urls")),

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from annotator.api import annotations, imports, jobs, kb, suggestions, teams, token_views, views
+from annotator.api import agreement, annotations, imports, jobs, kb, suggestions, teams, token_views, views
 
 app_name = "api"
 urlpatterns = [
@@ -74,5 +74,11 @@ urlpatterns = [
         "projects/<int:project_id>/suggestion-quality",
         suggestions.SuggestionQuality.as_view(),
         name="suggestion-quality",
+    ),
+    path("projects/<int:project_id>/agreement", agreement.ProjectAgreementView.as_view(), name="agreement"),
+    path(
+        "projects/<int:project_id>/agreement/articles",
+        agreement.AgreementArticles.as_view(),
+        name="agreement-articles",
     ),
 ]

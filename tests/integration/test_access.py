@@ -35,6 +35,10 @@ CURATOR_ONLY = {
     "api:curation",
     "api:curation-take",
     "api:curation-take-agreed",
+    "agreement:dashboard",
+    "agreement:articles",
+    "api:agreement",
+    "api:agreement-articles",
 }
 
 

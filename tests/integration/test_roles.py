@@ -269,6 +269,14 @@ ACTIONS = {
         lambda c, w, u: c.get(reverse("review:history", args=[w.article.pk])),
         (200, 200, 200),
     ),
+    "read the agreement figures": (
+        lambda c, w, u: c.get(reverse("agreement:dashboard", args=[w.project.pk])),
+        (200, 200, 403),
+    ),
+    "read the agreement figures (API)": (
+        lambda c, w, u: api(c, "get", reverse("api:agreement", args=[w.project.pk])),
+        (200, 200, 403),
+    ),
 }
 
 
