@@ -212,6 +212,7 @@ SPECTACULAR_SETTINGS = {
         "TokenScopeEnum": "annotator.api.models.Scope",
         "SuggestionKindEnum": "annotator.suggestions.models.SuggestionKind",
         "SuggesterKindEnum": "annotator.suggestions.models.SuggesterKind",
+        "ArticleStatusEnum": "annotator.articles.models.ArticleStatus",
     },
 }
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from annotator.api import annotations, imports, jobs, kb, suggestions, token_views, views
+from annotator.api import annotations, exports, imports, jobs, kb, suggestions, token_views, views
 
 app_name = "api"
 urlpatterns = [
@@ -27,6 +27,9 @@ urlpatterns = [
     path("decisions/<int:pk>/", annotations.DecisionDetail.as_view(), name="decision-detail"),
     path("projects/<int:project_id>/imports/", imports.ProjectImports.as_view(), name="project-imports"),
     path("jobs/<int:job_id>/", jobs.JobDetail.as_view(), name="job-detail"),
+    path("projects/<int:project_id>/export", exports.ProjectExport.as_view(), name="project-export"),
+    path("projects/<int:project_id>/exports/", exports.ProjectExportJobs.as_view(), name="project-exports"),
+    path("exports/<int:export_job_id>/file", exports.ExportFile.as_view(), name="export-file"),
     path("projects/<int:project_id>/kb/candidates/", kb.CandidateList.as_view(), name="kb-candidates"),
     path("projects/<int:project_id>/kb/entities/", kb.EntityList.as_view(), name="kb-entity-list"),
     path(

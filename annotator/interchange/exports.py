@@ -151,6 +151,19 @@ def count_articles(project: Project, query: ExportQuery) -> int:
     return selected_articles(project, query).count()
 
 
+def missing_articles(project: Project, ids: tuple[int, ...]) -> list[int]:
+    """The ids that are not articles of this project (another project's ids are as good as none)."""
+    found = set(Article.objects.filter(project=project, pk__in=ids).values_list("pk", flat=True))
+    return sorted(set(ids) - found)
+
+
+def runs_as_job(project: Project, query: ExportQuery) -> bool:
+    """Whether the export is too big to build inside one request (a format that is not streamed)."""
+    if query.writer.streamable:
+        return False
+    return count_articles(project, query) > settings.ANNOTATOR_EXPORT_INLINE_MAX_ARTICLES
+
+
 def export_records(
     project: Project, query: ExportQuery, *, chunk_size: int | None = None
 ) -> Iterator[DocumentRecord]:

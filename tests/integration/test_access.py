@@ -14,8 +14,12 @@ from tests.factories import MembershipFactory, SuggesterVersionFactory
 pytestmark = pytest.mark.django_db
 
 SKIPPED_NAMESPACES = {"admin"}  # the Django admin is for staff, scoped by is_staff, not membership
-# Routes a member reaches only with the manager role: other members get 403 (they know the project).
+# Routes a member reaches only with the manager role (exports: curator or manager): the news fixture's
+# annotator gets 403 (they know the project).
 MANAGER_ONLY = {
+    "api:project-export",
+    "api:project-exports",
+    "api:export-file",
     "api:preannotate",
     "api:train-suggester",
     "api:suggester-activate",
@@ -113,6 +117,7 @@ def object_ids(news, name, params):
         "job_id": import_job(news).pk,
         "entity_id": news.naryshkin.pk,
         "kb_job_id": kb_import_job(news).pk,
+        "export_job_id": export_job(news).pk,
     }
     if "pk" in params and name in PK_OF:
         ids["pk"] = PK_OF[name](news, member_objects(news))
@@ -132,6 +137,15 @@ def import_job(news):
     job, _ = Job.objects.get_or_create(
         project=news.project, kind=JobKind.IMPORT_ARTICLES, defaults={"params": {"format": "jsonl"}}
     )
+    return job
+
+
+def export_job(news):
+    """A finished export job of the news project (the export pages and the file API take its id)."""
+    job, _ = Job.objects.get_or_create(
+        project=news.project, kind=JobKind.EXPORT, status="succeeded",
+        defaults={"params": {"format": "jsonl"}, "result": {"file_name": "news.jsonl"}},
+    )  # fmt: skip
     return job
 
 

@@ -103,11 +103,15 @@ def load(project, data, fmt, tmp_path=None, by=None):
     return import_articles(project=project, source=source, options=options, by=by)
 
 
-@pytest.fixture
-def gold(news):
+def with_gold(news):
     """The news project with three articles imported into gold (the fixture's own article has none)."""
     load(news.project, SOURCE, "jsonl", by=news.manager)
     return news
+
+
+@pytest.fixture
+def gold(news):
+    return with_gold(news)
 
 
 def fresh_project():
