@@ -17,7 +17,7 @@ from annotator.projects.models import Project
 class ExportForm(forms.Form):
     format = forms.ChoiceField(choices=FORMATS.export_choices, initial="jsonl")
     sets = forms.ChoiceField(
-        label="Annotations",
+        label="Sets",
         choices=[
             (SetChoice.GOLD, "gold standard"),
             (SetChoice.ANNOTATOR, "one annotator's sets"),
