@@ -6,6 +6,7 @@ an entity, nested and crossing spans, relations (one symmetric), links to KB ids
 """
 
 import json
+from datetime import datetime, timedelta
 
 import orjson
 import pytest
@@ -243,6 +244,11 @@ def test_jsonl_carries_provenance_of_sets_spans_links_relations_and_suggestions(
     (span,) = line["entities"]
     version = suggestion.suggester_version
     assert span["provenance"]["created_by"] == "maria"
+    made = datetime.fromisoformat(span["provenance"]["created_at"])
+    assert abs(made - timezone.now()) < timedelta(minutes=1)  # ISO 8601 with its time zone, on any database
+    assert abs(datetime.fromisoformat(line["provenance"]["updated_at"]) - timezone.now()) < timedelta(
+        minutes=1
+    )
     assert span["provenance"]["suggestion"] == {
         "suggestion": suggestion.pk, "source": "kb-ruler", "suggester": f"{version.name} {version.version}",
         "score": 0.75, "verdict": "accepted",

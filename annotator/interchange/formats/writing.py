@@ -28,8 +28,9 @@ def links_by_span(record: DocumentRecord) -> dict[str, LinkRecord]:
 
 def surface(record: DocumentRecord, span: SpanRecord) -> str:
     """The span's text as the readers check it: discontinuous pieces joined by one space."""
-    pieces = span.fragments or ((span.start, span.end),)
-    return " ".join(record.text[start:end] for start, end in pieces)
+    if not span.fragments:
+        return record.text[span.start : span.end]
+    return " ".join(record.text[start:end] for start, end in span.fragments)
 
 
 def token_label(label: str) -> str:
