@@ -152,6 +152,17 @@ def test_brat_member_names_never_leave_the_archive():
     assert file_stem("news/2021/a-1.x", 5) == "news/2021/a-1.x"
 
 
+def test_brat_puts_annotators_sets_in_folders_and_never_repeats_a_member():
+    records = [
+        DocumentRecord(
+            text="A.", external_id="x", annotated=True, provenance={"article_id": 1, "annotator": name}
+        )
+        for name in ("ana", "a@b", "a+b", "../..")
+    ]
+    with zipfile.ZipFile(io.BytesIO(export("brat", *records))) as archive:
+        assert archive.namelist()[::2] == ["ana/x.txt", "a_b/x.txt", "a_b/x~2.txt", "_../x.txt"]
+
+
 def test_docbin_round_trips_all_spans_with_kb_ids_and_user_data():
     data = export("spacy", RECORD)
     (back,) = read_back("spacy", data)

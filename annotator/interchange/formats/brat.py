@@ -200,6 +200,7 @@ def _normalization(line: str, at: Where) -> LinkRecord:
 
 
 _SAFE_NAME = re.compile(r"[\w.-]+(/[\w.-]+)*")
+_UNSAFE = re.compile(r"[^\w.-]")
 
 
 def file_stem(external_id: str | None, article_id: Any) -> str:
@@ -241,11 +242,17 @@ class BratWriter:
         buffer = Buffer()
         stamp = time.localtime()[:6]
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            used: set[str] = set()
             for record in documents:
                 provenance = record.provenance or {}
                 stem = file_stem(record.external_id, provenance.get("article_id"))
                 if annotator := provenance.get("annotator"):
-                    stem = f"{file_stem(annotator, 'annotator')}/{stem}"
+                    stem = f"{_UNSAFE.sub('_', annotator).lstrip('.') or 'annotator'}/{stem}"
+                base, number = stem, 1
+                while stem in used:  # two annotators whose names differ only in unsafe characters
+                    number += 1
+                    stem = f"{base}~{number}"
+                used.add(stem)
                 for suffix, content in ((".txt", record.text), (".ann", self.ann(record))):
                     archive.writestr(zipfile.ZipInfo(stem + suffix, stamp), content.encode("utf-8"))
                 yield buffer.take()
