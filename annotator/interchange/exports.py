@@ -16,8 +16,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from django.conf import settings
-from django.db.models import CharField, Exists, F, Func, OuterRef, QuerySet
+from django.db.models import CharField, Exists, F, Func, OuterRef, QuerySet, TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -138,6 +140,11 @@ def iso(field: str) -> IsoTime:
     return IsoTime(F(field))
 
 
+def as_text(field: str) -> Cast:
+    """A JSON column as its text, parsed only where it is not null (Django would convert every row)."""
+    return Cast(field, TextField())
+
+
 def selected_sets(project: Project, query: ExportQuery) -> QuerySet[AnnotationSet]:
     sets = AnnotationSet.objects.filter(article__project=project)
     if query.sets == SetChoice.GOLD:
@@ -220,7 +227,7 @@ def _chunk_records(
     for row in (
         Span.objects.filter(annotation_set_id__in=set_ids)
         .order_by("annotation_set_id", "start", "end", "entity_type__name", "id")
-        .values_list("annotation_set_id", "pk", "start", "end", "entity_type__name", "fragments",
+        .values_list("annotation_set_id", "pk", "start", "end", "entity_type__name", as_text("fragments"),
                      "created_by__username", iso("created_at"), "link__pk", "link__kb_entity__kb_id",
                      "link__kb_entity__knowledge_base__name", "link__created_by__username", iso("link__created_at"))
     ):  # fmt: skip
@@ -261,13 +268,16 @@ def _record(
     _, _, kind, annotator, status, version, guidelines, updated_at = set_row
     ids: dict[int, str] = {}
     spans, links = [], []
+    stamps: dict[tuple[Any, Any], dict[str, Any]] = {}  # one dict per author and time (imports share both)
     for number, row in enumerate(span_rows, start=1):
         pk, start, end, label, fragments, by, at, link_pk, kb_id, kb, linked_by, linked_at = row
         ids[pk] = span_id = f"T{number}"
-        pieces = tuple((a, b) for a, b in fragments) if fragments else ()
-        provenance: dict[str, Any] = {"created_by": by, "created_at": _when(at)}
+        pieces = tuple((a, b) for a, b in orjson.loads(fragments)) if fragments else ()
+        provenance = stamps.get((by, at)) or stamps.setdefault(
+            (by, at), {"created_by": by, "created_at": _when(at)}
+        )
         if pk in suggested:
-            provenance["suggestion"] = suggested[pk]
+            provenance = {**provenance, "suggestion": suggested[pk]}
         surface = " ".join(text[a:b] for a, b in pieces) if pieces else text[start:end]
         spans.append(SpanRecord(span_id, start, end, label, surface, pieces, provenance=provenance))
         if link_pk is not None:

@@ -231,6 +231,18 @@ def test_conll_round_trips_the_outermost_entities_token_by_token(gold):
     ]
 
 
+def test_discontinuous_spans_keep_their_fragments_in_jsonl(news):
+    text = "Bank of ... Minsk"
+    line = {"external_id": "d1", "text": text, "entities": [
+        {"start": 0, "end": 17, "label": "ORG", "fragments": [[0, 7], [12, 17]], "text": "Bank of Minsk"}]}  # fmt: skip
+    load(news.project, orjson.dumps(line), "jsonl", by=news.manager)
+    (entity,) = orjson.loads(exported(news.project, "jsonl"))["entities"]
+    assert (entity["fragments"], entity["text"]) == ([[0, 7], [12, 17]], "Bank of Minsk")
+    project = fresh_project()
+    load(project, exported(news.project, "jsonl"), "jsonl")
+    assert snapshot(project) == snapshot(news.project)
+
+
 def test_jsonl_carries_provenance_of_sets_spans_links_relations_and_suggestions(gold):
     article = gold.article
     gold_set = annotations.get_or_create_gold_set(article=article)

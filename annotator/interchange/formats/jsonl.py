@@ -314,13 +314,13 @@ class JsonLinesWriter:
             }  # fmt: skip
             if span.fragments:
                 entity["fragments"] = [list(piece) for piece in span.fragments]
-            provenance = dict(span.provenance or {})
+            provenance = span.provenance
             if (link := links.get(span.id)) is not None:
                 entity["kb_id"] = link.kb_id
                 if link.kb is not None:
                     entity["kb"] = link.kb
                 if link.provenance:
-                    provenance["link"] = link.provenance
+                    provenance = {**(provenance or {}), "link": link.provenance}
             if provenance:
                 entity["provenance"] = provenance
             entities.append(entity)
