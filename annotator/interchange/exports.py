@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from django.conf import settings
+from django.db import connection, transaction
 from django.db.models import CharField, Exists, F, Func, OuterRef, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -199,6 +200,18 @@ def export_records(
     one-set-per-article constraints), so that a chunk costs the same at the end of a large project as
     at its start; the article status, which needs every set of an article, filters the chunk after.
     """
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        # One snapshot for the whole export: chunks read at different moments still agree (a relation
+        # never names a span deleted in between). Read only, so it blocks no one.
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield from _chunks(project, query, chunk_size)
+    else:  # SQLite's transactions here take the write lock: read without one, and skip what vanished
+        yield from _chunks(project, query, chunk_size)
+
+
+def _chunks(project: Project, query: ExportQuery, chunk_size: int | None) -> Iterator[DocumentRecord]:
     size = chunk_size or settings.ANNOTATOR_EXPORT_CHUNK_SIZE
     article_ids = selected_sets(project, query).order_by("article_id").values_list("article_id", flat=True)
     last = 0
@@ -290,6 +303,7 @@ def _record(
             ids[head], ids[tail], label, f"R{number}", provenance={"created_by": by, "created_at": _when(at)}
         )
         for number, (head, tail, label, by, at) in enumerate(relation_rows, start=1)
+        if head in ids and tail in ids  # always, in one snapshot; without one a span may go in between
     ]
     return DocumentRecord(
         text=text, external_id=external_id, title=title, metadata=metadata, annotated=True, spans=tuple(spans),

@@ -354,3 +354,26 @@ def test_an_export_job_writes_the_same_bytes_to_a_file_and_counts_articles(gold,
     }  # fmt: skip
     assert (job.progress_done, job.progress_total) == (3, 3)
     assert job.result["file_name"] == f"news-gold-{timezone.localdate():%Y-%m-%d}.jsonl"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_an_export_reads_one_snapshot_while_others_write(news):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite exports read without a transaction (one would take the write lock)")
+    import psycopg
+
+    with_gold(news)
+    records = export_records(news.project, ExportQuery(), chunk_size=1)
+    assert next(records).external_id == "a1"
+    settings = connection.settings_dict
+    with psycopg.connect(host=settings["HOST"], port=settings["PORT"], user=settings["USER"],
+                         dbname=settings["NAME"], autocommit=True) as other:  # fmt: skip
+        other.execute("DELETE FROM annotations_span WHERE surface = 'Belarus'")
+        other.execute("UPDATE articles_article SET title = 'changed' WHERE external_id = 'a2'")
+    a2 = next(records)
+    assert (a2.title, [span.label for span in a2.spans]) == (
+        "<script>alert('x')</script> {{ x }} مرحبا",
+        ["GPE", "GPE"],
+    )
+    assert [record.external_id for record in records] == ["a3"]
+    assert [(r.title, len(r.spans)) for r in export_records(news.project, ExportQuery())][1] == ("changed", 1)
