@@ -10,7 +10,7 @@ is one blob) and large selections run as a job that writes a file (`start_export
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -74,7 +74,7 @@ class ExportQuery:
     article_status: tuple[str, ...] = ()
     updated_since: datetime | None = None
     guideline_version: int | None = None
-    article_ids: tuple[int, ...] = field(default=())
+    article_ids: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         try:
