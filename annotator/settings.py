@@ -213,6 +213,7 @@ SPECTACULAR_SETTINGS = {
         "SuggestionKindEnum": "annotator.suggestions.models.SuggestionKind",
         "SuggesterKindEnum": "annotator.suggestions.models.SuggesterKind",
         "ArticleStatusEnum": "annotator.articles.models.ArticleStatus",
+        "CurationStatusEnum": "annotator.review.curation.STATUSES",
     },
 }
 

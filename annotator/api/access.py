@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from rest_framework import exceptions, permissions
 from rest_framework.request import Request
 
 from annotator.annotations.models import AnnotationSet, SetKind
 from annotator.api.models import ApiToken
-from annotator.projects.models import Membership, Project, ProjectQuerySet, Role
+from annotator.projects.models import Membership, Project, ProjectQuerySet
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -44,12 +44,9 @@ def role_in(request: Request, project_id: int) -> str | None:
 
 
 def visible_sets(request: Request) -> QuerySet[AnnotationSet]:
-    """Sets of reachable projects: curators and managers see every set, annotators their own and gold."""
-    curating = Membership.objects.filter(user=user_of(request), role__in=[Role.CURATOR, Role.MANAGER]).values(
-        "project"
-    )
-    return AnnotationSet.objects.filter(article__project__in=projects_for(request)).filter(
-        Q(article__project__in=curating) | Q(annotator=user_of(request)) | Q(kind=SetKind.GOLD)
+    """Sets of reachable projects that the user may read (blind projects hide others' sets from annotators)."""
+    return AnnotationSet.objects.readable_by(user_of(request)).filter(
+        article__project__in=projects_for(request)
     )
 
 

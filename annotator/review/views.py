@@ -35,6 +35,7 @@ from annotator.projects.permissions import can_curate, can_edit_set
 from annotator.projects.views import get_project
 from annotator.review import undo as undo_stack
 from annotator.review.actions import ACTIONS, Outcome, Request, link_span, undo
+from annotator.review.comments import comments_context
 from annotator.review.queue import next_article
 from annotator.review.rendering import blocks_touching, split_blocks
 from annotator.review.state import load_view, pending_suggestions, set_counts
@@ -61,6 +62,8 @@ def _page_url(article: Article, annotation_set: AnnotationSet) -> str:
     return f"{url}?set=gold" if annotation_set.kind == SetKind.GOLD else url
 
 
+# The comment form offers the set's first spans by name; past these, comments go on the article.
+COMMENT_SPANS = 500
 # Past this many rows, the side lists load group by group as they come into view (a very large article).
 EAGER_ROWS = 1500
 EAGER_BLOCKS = 8
@@ -90,6 +93,11 @@ def _page_context(request: AuthedRequest, article: Article, annotation_set: Anno
         "set_guidelines": annotation_set.guideline_version,
         "undo_depth": undo_stack.depth(request.session, annotation_set.pk),
         "set_param": "gold" if annotation_set.kind == SetKind.GOLD else "",
+        "can_curate": can_curate(project.my_role),  # type: ignore[attr-defined]
+        **comments_context(request, article),
+        "comment_spans": Span.objects.filter(annotation_set=annotation_set)
+        .select_related("entity_type")
+        .order_by("start", "end", "pk")[:COMMENT_SPANS],
     }
 
 

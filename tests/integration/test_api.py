@@ -372,6 +372,10 @@ def test_annotators_cannot_write_gold_but_curators_can(api, news):
     url = reverse("api:set-spans", args=[gold.pk])
     body = {"start": 0, "end": 16, "type": "PERSON"}
     api.token = create_token(user=news.annotator, name="a", scope="write")[1]
+    hidden = api.send("post", url, body, version=1)  # a blind project: gold does not exist for annotators
+    assert (hidden.status_code, error(hidden)["message"]) == (404, "Not found.")
+    news.project.blind = False
+    news.project.save()
     refused = api.send("post", url, body, version=1)
     assert (refused.status_code, error(refused)["message"]) == (
         403,
