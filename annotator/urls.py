@@ -14,6 +14,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("projects/", include("annotator.projects.urls")),
     path("projects/<int:project_id>/imports/", include("annotator.interchange.urls")),
+    path("projects/<int:project_id>/exports/", include("annotator.interchange.export_urls")),
     path("projects/", include("annotator.suggestions.urls")),
     path("projects/<int:project_id>/agreement/", include("annotator.agreement.urls")),
     path("articles/", include("annotator.articles.urls")),

@@ -174,6 +174,20 @@ ACTIONS = {
         ),
         (202, 403, 403),
     ),
+    "export (page)": (
+        lambda c, w, u: c.post(
+            reverse("exports:exports", args=[w.project.pk]), {"format": "jsonl", "sets": "gold"}
+        ),
+        (200, 200, 403),
+    ),
+    "start an export job (API)": (
+        lambda c, w, u: c.post(
+            reverse("api:project-exports", args=[w.project.pk]),
+            {"format": "spacy"},
+            content_type="application/json",
+        ),
+        (202, 202, 403),
+    ),
     "train the suggester (page)": (
         lambda c, w, u: c.post(reverse("suggestions:train", args=[w.project.pk])),
         (302, 403, 403),
