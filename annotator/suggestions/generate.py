@@ -50,7 +50,7 @@ BATCH_SIZE = 200
 
 
 def active_suggester(project_id: int) -> SuggesterVersion | None:
-    return SuggesterVersion.objects.filter(project_id=project_id, is_active=True).first()
+    return SuggesterVersion.objects.filter(project_id=project_id, is_active=True).order_by().first()
 
 
 def ensure_active_suggester(*, project: Project) -> SuggesterVersion:
@@ -154,6 +154,7 @@ def ensure_article_suggestions(*, article: Article) -> SuggesterVersion:
     spec: SuggesterSpec = spec_for(version)
     stored = (
         SuggestionRun.objects.filter(article=article, suggester_version=version)
+        .order_by()
         .values_list("fingerprint", flat=True)
         .first()
     )
