@@ -175,30 +175,28 @@ def suggest_text(*, project: Project, text: str) -> tuple[SuggesterSpec, int | N
     return spec, version.pk if version else None, next(runner.run([text]))
 
 
-def _existing_identities(
-    version: SuggesterVersion, article_id: int, kinds: Sequence[str]
-) -> dict[tuple, int]:
-    rows = Suggestion.objects.filter(
-        suggester_version=version, article_id=article_id, kind__in=kinds
-    ).values_list("pk", *IDENTITY)
-    return {tuple(values): pk for pk, *values in rows}
-
-
 def _add_missing(version: SuggesterVersion, article_id: int, rows: list[Suggestion]) -> list[Suggestion]:
-    """Store the rows the version does not already suggest (by identity); return all of them, stored."""
-    kinds = sorted({row.kind for row in rows})
-    known = _existing_identities(version, article_id, kinds)
+    """Store the rows the version does not already suggest (by identity); return all of them, stored.
+
+    Reads only the stored suggestions at the rows' starts (identity includes the start): a long article
+    has thousands of others, and accepting a span must not read them all."""
+    stored = Suggestion.objects.filter(
+        suggester_version=version,
+        article_id=article_id,
+        kind__in=sorted({row.kind for row in rows}),
+        start__in=sorted({row.start for row in rows}),
+    ).select_related("entity_type", "kb_entity")
+    known = {key_of(suggestion, IDENTITY): suggestion for suggestion in stored}
     missing = []
     for row in rows:
         row.suggester_version = version
         if key_of(row, IDENTITY) not in known:
             missing.append(row)
-            known[key_of(row, IDENTITY)] = -1
-    with transaction.atomic():
-        Suggestion.objects.bulk_create(missing)
-    wanted = {key_of(row, IDENTITY) for row in rows}
-    stored = Suggestion.objects.filter(suggester_version=version, article_id=article_id, kind__in=kinds)
-    return [s for s in stored.select_related("entity_type", "kb_entity") if key_of(s, IDENTITY) in wanted]
+            known[key_of(row, IDENTITY)] = row
+    if missing:
+        with transaction.atomic():
+            Suggestion.objects.bulk_create(missing)
+    return list({key_of(row, IDENTITY): known[key_of(row, IDENTITY)] for row in rows}.values())
 
 
 def suggest_links_for_spans(
