@@ -33,7 +33,7 @@ class CommentForm(forms.Form):
 
 
 def visible_comments(article: Article, user: User, role: str | None) -> QuerySet[Comment]:
-    comments = Comment.objects.filter(article=article).select_related("author")
+    comments = Comment.objects.filter(article=article).select_related("author").order_by("created_at", "id")
     return comments if can_curate(role) else comments.filter(author=user)
 
 
