@@ -29,7 +29,11 @@ def _latest_guidelines(article: Article) -> GuidelineVersion | None:
 
 def get_or_create_own_set(*, article: Article, user: User) -> AnnotationSet:
     """The user's annotation set of the article, made under the current guidelines if it is new."""
-    existing = AnnotationSet.objects.filter(article=article, annotator=user, kind=SetKind.ANNOTATOR).first()
+    existing = (
+        AnnotationSet.objects.filter(article=article, annotator=user, kind=SetKind.ANNOTATOR)
+        .order_by()
+        .first()
+    )
     if existing is not None:
         return existing
     annotation_set, _ = AnnotationSet.objects.get_or_create(  # get_or_create: two tabs may race here
@@ -42,7 +46,7 @@ def get_or_create_own_set(*, article: Article, user: User) -> AnnotationSet:
 
 
 def get_or_create_gold_set(*, article: Article) -> AnnotationSet:
-    existing = AnnotationSet.objects.filter(article=article, kind=SetKind.GOLD).first()
+    existing = AnnotationSet.objects.filter(article=article, kind=SetKind.GOLD).order_by().first()
     if existing is not None:
         return existing
     annotation_set, _ = AnnotationSet.objects.get_or_create(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from rest_framework import exceptions, permissions
 from rest_framework.request import Request
 
@@ -38,9 +38,16 @@ def projects_for(request: Request) -> ProjectQuerySet:
 def role_in(request: Request, project_id: int) -> str | None:
     return (
         Membership.objects.filter(project_id=project_id, user=user_of(request))
+        .order_by()
         .values_list("role", flat=True)
         .first()
     )
+
+
+def with_role(sets: QuerySet[AnnotationSet], request: Request) -> QuerySet[AnnotationSet]:
+    """Annotate `my_role`, the user's role in each set's project, so `check_can_edit` need not read it."""
+    role = Membership.objects.filter(project=OuterRef("article__project_id"), user=user_of(request))
+    return sets.annotate(my_role=Subquery(role.order_by().values("role")[:1]))
 
 
 def visible_sets(request: Request) -> QuerySet[AnnotationSet]:
@@ -51,7 +58,7 @@ def visible_sets(request: Request) -> QuerySet[AnnotationSet]:
 
 
 def check_can_edit(request: Request, annotation_set: AnnotationSet) -> None:
-    role = role_in(request, annotation_set.article.project_id)
+    role = getattr(annotation_set, "my_role", None) or role_in(request, annotation_set.article.project_id)
     if not can_edit_set(user_of(request), role, annotation_set):
         detail = (
             "Only curators and managers change the gold set."

@@ -2,7 +2,18 @@
 
 from django.urls import path
 
-from annotator.api import annotations, imports, jobs, kb, suggestions, teams, token_views, views
+from annotator.api import (
+    agreement,
+    annotations,
+    exports,
+    imports,
+    jobs,
+    kb,
+    suggestions,
+    teams,
+    token_views,
+    views,
+)
 
 app_name = "api"
 urlpatterns = [
@@ -44,6 +55,9 @@ urlpatterns = [
     path("articles/<int:article_id>/history", teams.ArticleHistory.as_view(), name="article-history"),
     path("projects/<int:project_id>/imports/", imports.ProjectImports.as_view(), name="project-imports"),
     path("jobs/<int:job_id>/", jobs.JobDetail.as_view(), name="job-detail"),
+    path("projects/<int:project_id>/export", exports.ProjectExport.as_view(), name="project-export"),
+    path("projects/<int:project_id>/exports/", exports.ProjectExportJobs.as_view(), name="project-exports"),
+    path("exports/<int:export_job_id>/file", exports.ExportFile.as_view(), name="export-file"),
     path("projects/<int:project_id>/kb/candidates/", kb.CandidateList.as_view(), name="kb-candidates"),
     path("projects/<int:project_id>/kb/entities/", kb.EntityList.as_view(), name="kb-entity-list"),
     path(
@@ -74,5 +88,11 @@ urlpatterns = [
         "projects/<int:project_id>/suggestion-quality",
         suggestions.SuggestionQuality.as_view(),
         name="suggestion-quality",
+    ),
+    path("projects/<int:project_id>/agreement", agreement.ProjectAgreementView.as_view(), name="agreement"),
+    path(
+        "projects/<int:project_id>/agreement/articles",
+        agreement.AgreementArticles.as_view(),
+        name="agreement-articles",
     ),
 ]

@@ -147,6 +147,10 @@ PAGES = [
         H.COMMENT,
     )),
     Page("history", "/articles/{article}/history/", (H.ARTICLE_TITLE, H.ANNOTATOR_NAME, H.MANAGER_NAME)),
+    # One submitted set is not enough to measure agreement: these pages show the project's name only.
+    Page("agreement", f"{P}/agreement/", (H.PROJECT_NAME,)),
+    Page("agreement by article", f"{P}/agreement/articles/", (H.PROJECT_NAME,)),
+    Page("exports", f"{P}/exports/", (H.PROJECT_NAME,)),
     Page("guidelines", f"{P}/guidelines/", (H.GUIDELINES_LITERAL, H.GUIDELINES_LITERAL_END, H.PROJECT_NAME)),
     Page("article", "/articles/{article}/", (
         H.ARTICLE_TEXT, H.ARTICLE_TITLE, H.EXTERNAL_ID, H.NARYSHKIN_SURFACE, H.IMG_SURFACE, H.PERSON, H.ORG,

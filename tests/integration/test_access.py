@@ -28,6 +28,12 @@ MANAGER_ONLY = {
 }
 # Routes a member reaches only as a curator or manager: annotators get 403.
 CURATOR_ONLY = {
+    "api:project-export",
+    "api:project-exports",
+    "api:export-file",
+    "exports:exports",
+    "exports:detail",
+    "exports:download",
     "review:curate",
     "review:take",
     "review:take_agreed",
@@ -35,6 +41,10 @@ CURATOR_ONLY = {
     "api:curation",
     "api:curation-take",
     "api:curation-take-agreed",
+    "agreement:dashboard",
+    "agreement:articles",
+    "api:agreement",
+    "api:agreement-articles",
 }
 
 
@@ -126,6 +136,7 @@ def object_ids(news, name, params):
         "job_id": import_job(news).pk,
         "entity_id": news.naryshkin.pk,
         "kb_job_id": kb_import_job(news).pk,
+        "export_job_id": export_job(news).pk,
         "user_id": news.annotator.pk,
     }
     if "pk" in params and name in PK_OF:
@@ -146,6 +157,15 @@ def import_job(news):
     job, _ = Job.objects.get_or_create(
         project=news.project, kind=JobKind.IMPORT_ARTICLES, defaults={"params": {"format": "jsonl"}}
     )
+    return job
+
+
+def export_job(news):
+    """A finished export job of the news project (the export pages and the file API take its id)."""
+    job, _ = Job.objects.get_or_create(
+        project=news.project, kind=JobKind.EXPORT, status="succeeded",
+        defaults={"params": {"format": "jsonl"}, "result": {"file_name": "news.jsonl"}},
+    )  # fmt: skip
     return job
 
 

@@ -174,6 +174,20 @@ ACTIONS = {
         ),
         (202, 403, 403),
     ),
+    "export (page)": (
+        lambda c, w, u: c.post(
+            reverse("exports:exports", args=[w.project.pk]), {"format": "jsonl", "sets": "gold"}
+        ),
+        (200, 200, 403),
+    ),
+    "start an export job (API)": (
+        lambda c, w, u: c.post(
+            reverse("api:project-exports", args=[w.project.pk]),
+            {"format": "spacy"},
+            content_type="application/json",
+        ),
+        (202, 202, 403),
+    ),
     "train the suggester (page)": (
         lambda c, w, u: c.post(reverse("suggestions:train", args=[w.project.pk])),
         (302, 403, 403),
@@ -268,6 +282,14 @@ ACTIONS = {
     "read the article history": (
         lambda c, w, u: c.get(reverse("review:history", args=[w.article.pk])),
         (200, 200, 200),
+    ),
+    "read the agreement figures": (
+        lambda c, w, u: c.get(reverse("agreement:dashboard", args=[w.project.pk])),
+        (200, 200, 403),
+    ),
+    "read the agreement figures (API)": (
+        lambda c, w, u: api(c, "get", reverse("api:agreement", args=[w.project.pk])),
+        (200, 200, 403),
     ),
 }
 
