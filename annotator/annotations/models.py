@@ -16,6 +16,7 @@ from simple_history.models import HistoricalRecords
 
 from annotator.articles.models import Article
 from annotator.core.models import TimeStampedModel
+from annotator.core.text import isolate
 from annotator.kb.models import KBEntity
 from annotator.projects.models import EntityType, GuidelineVersion, RelationType
 
@@ -119,10 +120,10 @@ class AnnotationSet(TimeStampedModel):
 
     def __str__(self) -> str:
         if self.kind == SetKind.GOLD:
-            return f"gold of {self.article}"
+            return f"gold of {isolate(str(self.article))}"
         if self.kind == SetKind.IMPORTED:
-            return f"{self.name} (imported) of {self.article}"
-        return f"{self.annotator} on {self.article}"
+            return f"{isolate(self.name)} (imported) of {isolate(str(self.article))}"
+        return f"{isolate(str(self.annotator))} on {isolate(str(self.article))}"
 
     @property
     def is_editable(self) -> bool:
@@ -170,7 +171,7 @@ class Span(TimeStampedModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.surface} [{self.start}, {self.end}) {self.entity_type}"
+        return f"{isolate(self.surface)} [{self.start}, {self.end}) {isolate(str(self.entity_type))}"
 
 
 class EntityLink(TimeStampedModel):
@@ -190,7 +191,7 @@ class EntityLink(TimeStampedModel):
         ordering = ["span"]
 
     def __str__(self) -> str:
-        return f"{self.span.surface} -> {self.kb_entity or 'NIL'}"
+        return f"{isolate(self.span.surface)} -> {isolate(str(self.kb_entity or 'NIL'))}"
 
     @property
     def is_nil(self) -> bool:
@@ -220,4 +221,6 @@ class Relation(TimeStampedModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.head.surface} -{self.relation_type}-> {self.tail.surface}"
+        return (
+            f"{isolate(self.head.surface)} -{isolate(str(self.relation_type))}-> {isolate(self.tail.surface)}"
+        )

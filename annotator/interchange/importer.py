@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from annotator.annotations.models import AnnotationSet, EntityLink, Relation, SetKind, SetStatus, Span
 from annotator.articles.models import Article
+from annotator.core.text import isolate
 from annotator.interchange.bulk import BulkWriter, Table
 from annotator.interchange.checks import Prepared
 from annotator.interchange.formats.base import DocumentRecord, LinkRecord, ProblemLog, RelationRecord, Where
@@ -150,7 +151,7 @@ class Schema:
         if (what, label) in self._reported:
             return
         self._reported.add((what, label))
-        listed = ", ".join(known) if known else "none yet"
+        listed = ", ".join(isolate(name) for name in known) if known else "none yet"
         self.problems.add(
             where,
             f"Unknown {what} {label!r} (the project's {what}s: {listed}). Add it to the schema, or let the "

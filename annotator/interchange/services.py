@@ -20,6 +20,7 @@ from django.db import connection, transaction
 from annotator.annotations.models import AnnotationSet, EntityLink, Relation, Span
 from annotator.articles.models import Article
 from annotator.core.errors import DomainError
+from annotator.core.text import isolate
 from annotator.interchange.checks import Prepared, prepare
 from annotator.interchange.formats import FORMATS
 from annotator.interchange.formats.base import (
@@ -123,7 +124,7 @@ def import_articles(
     max_chars, batch_size = settings.ANNOTATOR_IMPORT_MAX_ARTICLE_CHARS, settings.ANNOTATOR_IMPORT_BATCH_SIZE
     if progress is not None:
         progress.set_total(source.bytes_total)
-        progress.say(f"Reading {source.name}.")
+        progress.say(f"Reading {isolate(source.name)}.")
 
     def batches() -> Iterator[tuple[list[Prepared], int]]:
         """Checked records in batches, with how many records were read so far (in the read-ahead thread)."""
@@ -147,7 +148,7 @@ def import_articles(
                     importer.add_batch(batch)
                     if progress is not None:
                         progress.set_done(source.bytes_read)
-                        progress.say(f"Read {read:,} articles from {source.name}.")
+                        progress.say(f"Read {read:,} articles from {isolate(source.name)}.")
             if read == 0 and not problems:
                 problems.add(Where(source.name), f"There are no documents in the {reader.label} format here.")
         except TooManyProblems:
@@ -166,9 +167,9 @@ def import_articles(
         problems.items.sort(key=lambda problem: (problem.file, problem.line or 0))
         count = f"{len(problems)} problem{'s' * (len(problems) != 1)}"
         if stopped:
-            message = f"Reading {source.name} stopped at {count} (the report's limit); nothing was imported."
+            message = f"Reading {isolate(source.name)} stopped at {count} (the report's limit); nothing was imported."
         else:
-            message = f"{count.capitalize()} in {source.name}; nothing was imported."
+            message = f"{count.capitalize()} in {isolate(source.name)}; nothing was imported."
         raise ImportRejected(message, problems.as_dicts())
     refresh_statistics(importer.result)
     return importer.result

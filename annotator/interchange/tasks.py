@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from annotator.core.text import isolate
 from annotator.interchange.exports import ExportQuery, count_articles, export_path, export_records, file_name
 from annotator.interchange.formats.base import DocumentRecord
 from annotator.interchange.formats.sources import SourceError, open_source
@@ -26,12 +27,14 @@ def run_import(job: Job, progress: Progress) -> dict[str, Any]:
     if job.project is None:
         raise JobFailed("An import needs a project.")
     if not path.exists():
-        raise JobFailed(f"The file {name} is no longer there to import; upload it again.")
+        raise JobFailed(f"The file {isolate(name)} is no longer there to import; upload it again.")
     try:
         source = open_source(path, name=name, limits=source_limits())
     except SourceError as error:
         problems = [problem.as_dict() for problem in error.problems]
-        raise JobFailed(f"{name} cannot be imported; nothing was imported.", errors=problems) from None
+        raise JobFailed(
+            f"{isolate(name)} cannot be imported; nothing was imported.", errors=problems
+        ) from None
     try:
         result = import_articles(
             project=job.project, source=source, options=options, by=job.created_by, job=job, progress=progress

@@ -29,6 +29,7 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
 from django.utils import timezone
 
+from annotator.core.text import isolate
 from annotator.core.upsert import Change
 from annotator.jobs import registry
 from annotator.jobs.models import Job, JobKind
@@ -273,10 +274,11 @@ def _fail_if_bad(
         listed = "" if error_count <= len(errors) else f" (the first {len(errors):,} are listed)"
         noun = "error" if error_count == 1 else "errors"
         raise JobFailed(
-            f"{error_count:,} {noun} in {file_label}{listed}; nothing was imported.", errors=errors
+            f"{error_count:,} {noun} in {isolate(file_label)}{listed}; nothing was imported.", errors=errors
         )
     if not entities:
-        message = f"{file_label} holds no entities with a name in {', '.join(options.languages)}; nothing was imported."
+        languages = ", ".join(options.languages)
+        message = f"{isolate(file_label)} holds no entities with a name in {languages}; nothing was imported."
         raise JobFailed(message, errors=[{"file": file_label, "line": None, "field": "", "message": message}])
 
 

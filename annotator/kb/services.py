@@ -14,6 +14,7 @@ from simple_history.utils import bulk_update_with_history
 
 from annotator.annotations.models import AnnotationSet, EntityLink
 from annotator.core.errors import DomainError
+from annotator.core.text import isolate
 from annotator.core.upsert import Change
 from annotator.kb.models import Alias, KBEntity, KnowledgeBase
 from annotator.kb.normalize import normalize_alias
@@ -179,7 +180,8 @@ def _check_type(project_id: int, entity_type: str, *, unchanged: str | None = No
     names = list(EntityType.objects.filter(project_id=project_id).values_list("name", flat=True))
     if entity_type not in names:
         raise InvalidEntity(
-            f"{entity_type!r} is not an entity type of this project (its types are {', '.join(names) or 'none yet'}).",
+            f"{entity_type!r} is not an entity type of this project "
+            f"(its types are {', '.join(isolate(name) for name in names) or 'none yet'}).",
             field="type",
         )
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import CharField, QuerySet, Value
 
 from annotator.annotations.models import AnnotationSet, EntityLink, Relation, Span
+from annotator.core.text import isolate
 from annotator.suggestions.models import Decision
 
 if TYPE_CHECKING:
@@ -109,21 +110,22 @@ def _label(annotation_set: AnnotationSet | None) -> str:
     if annotation_set is None:
         return "(deleted set)"
     if annotation_set.annotator is not None:
-        return f"{annotation_set.annotator.get_username()}'s set"
-    return "gold" if annotation_set.kind == "gold" else f"{annotation_set.name} (imported)"
+        return f"{isolate(annotation_set.annotator.get_username())}'s set"
+    return "gold" if annotation_set.kind == "gold" else f"{isolate(annotation_set.name)} (imported)"
 
 
 def _what(kind: str, record: Any, surfaces: dict[int, str]) -> str:
     def quoted(span_id: int) -> str:
-        return f"“{surfaces.get(span_id, '?')[:60]}”"
+        return f"“{isolate(surfaces.get(span_id, '?')[:60])}”"
 
     if kind == "set":
         return f"status {record.get_status_display().lower()}, version {record.version}"
     if kind == "span":
-        return f"{record.entity_type.name} “{record.surface[:60]}” [{record.start}, {record.end})"
+        return f"{isolate(record.entity_type.name)} “{isolate(record.surface[:60])}” [{record.start}, {record.end})"
     if kind == "link":
-        target = "NIL" if record.kb_entity is None else f"{record.kb_entity.name} ({record.kb_entity.kb_id})"
+        entity = record.kb_entity
+        target = "NIL" if entity is None else f"{isolate(entity.name)} ({isolate(entity.kb_id)})"
         return f"link of {quoted(record.span_id)} to {target}"
     if kind == "relation":
-        return f"{quoted(record.head_id)} {record.relation_type.name} {quoted(record.tail_id)}"
+        return f"{quoted(record.head_id)} {isolate(record.relation_type.name)} {quoted(record.tail_id)}"
     return f"{record.verdict} suggestion #{record.suggestion_id}"

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 from django.utils.safestring import SafeString, mark_safe
 
+from annotator.core.text import shorten
+
 if TYPE_CHECKING:
     from annotator.annotations.models import Relation, Span
     from annotator.review.state import BlockRows
@@ -22,7 +24,7 @@ LISTS = ("suggestions", "spans", "relations")
 
 
 def _cut(text: str, limit: int) -> str:
-    return escape(text if len(text) <= limit else text[: limit - 1] + "…")
+    return escape(shorten(text, limit))
 
 
 def _filter_key(*parts: str) -> str:

@@ -66,12 +66,9 @@ class PageProblems(list):
         return [problem for problem in self if not any(fragment in problem for fragment in self.expected)]
 
 
-@pytest.fixture
-def page(browser, live_server):
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
-    page = context.new_page()
+def watch(page, origin: str) -> PageProblems:
+    """Record on `page` every console error, page error, dialog and request to a host other than `origin`."""
     problems = PageProblems()
-    origin = urlsplit(live_server.url).netloc
     page.on(
         "console", lambda message: message.type == "error" and problems.append(f"console: {message.text}")
     )
@@ -91,9 +88,33 @@ def page(browser, live_server):
         ),
     )
     page.problems = problems
-    yield page
-    context.close()
-    assert not problems.unexpected(), "\n".join(problems.unexpected())
+    return problems
+
+
+@pytest.fixture
+def watched_page(browser, live_server):
+    """Open watched pages in new browser contexts (`**context_options` as for `browser.new_context`);
+    the test fails at its end if any of them had a problem it did not expect."""
+    opened = []
+
+    def open_page(**context_options):
+        context = browser.new_context(
+            base_url=live_server.url, viewport={"width": 1280, "height": 900}, **context_options
+        )
+        page = context.new_page()
+        opened.append((context, watch(page, urlsplit(live_server.url).netloc)))
+        return page
+
+    yield open_page
+    for context, _ in opened:
+        context.close()
+    unexpected = [problem for _, problems in opened for problem in problems.unexpected()]
+    assert not unexpected, "\n".join(unexpected)
+
+
+@pytest.fixture
+def page(watched_page):
+    return watched_page()
 
 
 @pytest.fixture

@@ -237,7 +237,10 @@ def test_relations_where_the_schema_allows_and_the_picker_offers_only_those(alic
     backwards = alice.get(
         reverse("review:relation_types", args=[news.article.pk]), {"head": tail.pk, "tail": head.pk}
     )
-    assert "The schema allows no relation from a GPE to a PERSON." in backwards.content.decode()
+    assert (
+        "The schema allows no relation from a <bdi>GPE</bdi> to a <bdi>PERSON</bdi>."
+        in backwards.content.decode()
+    )
     refused = act(alice, news, "create-relation", head=head.pk, tail=tail.pk, relation_type=news.met_with.pk)
     assert refused.status_code == 400
     assert "The schema does not allow met_with from a PERSON to a GPE." in refused.content.decode()

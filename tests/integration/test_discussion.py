@@ -201,5 +201,6 @@ def test_history_escapes_hostile_text(client, news):
     page = client.get(reverse("review:history", args=[news.article.pk])).content.decode()
     assert "<script>alert('c')" not in page
     assert "<i>eve</i>" not in page
-    assert f"{HOSTILE_ESCAPED} “Sergey Naryshkin” [0, 16)" in page
+    # The type name has right-to-left letters: isolated (FSI ... PDI) so that it cannot reorder the line.
+    assert f"\u2068{HOSTILE_ESCAPED}\u2069 “Sergey Naryshkin” [0, 16)" in page
     assert "&lt;i&gt;eve&lt;/i&gt;" in page

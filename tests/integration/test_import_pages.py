@@ -198,12 +198,16 @@ def test_the_article_page_lists_flags_a_revision_left_and_its_revision(client, n
     assert "revision 2" in html
     assert "To review after a re-import" in html
     # April 15's words were replaced by hostile text: the span covers them now, flagged, shown as text.
-    assert '<strong>Text changed</strong> · DATE “April 15” <small class="muted">[34, 42)</small>' in html
+    # Isolated (<bdi>), the right-to-left override in the new text cannot reverse what follows it.
     assert (
-        "→ “{{ 7|add:1 }} {% now &quot;Y&quot; %} \u202egnp.exe \U0001f469\u200d\U0001f469\u200d\U0001f467"
+        '<strong>Text changed</strong> · <bdi>DATE</bdi> “<bdi>April 15</bdi>” <small class="muted">[34, 42)</small>'
         in html
     )
-    assert '&lt;/textarea&gt;” <small class="muted">[88, 168)</small>' in html
+    assert (
+        "→ “<bdi>{{ 7|add:1 }} {% now &quot;Y&quot; %} \u202egnp.exe \U0001f469\u200d\U0001f469\u200d\U0001f467"
+        in html
+    )
+    assert '&lt;/textarea&gt;</bdi>” <small class="muted">[88, 168)</small>' in html
     assert "· alice</small>" in html
 
 

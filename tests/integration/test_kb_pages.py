@@ -87,7 +87,7 @@ def test_search_as_you_type_returns_the_list_part_with_prefix_then_fuzzy_matches
     assert [e.kb_id for e in client.get(url, {"q": "Minks"}).context["entities"]] == ["minsk"]
     assert [e.kb_id for e in client.get(url, {"q": "minsk"}).context["entities"]] == ["minsk"]  # its id
     nothing = client.get(url, {"q": "Zzyzx"}).content.decode()
-    assert "Nothing in News KB is named like “Zzyzx”." in nothing
+    assert "Nothing in <bdi>News KB</bdi> is named like “<bdi>Zzyzx</bdi>”." in nothing
     assert f'href="{reverse("kb:entity-create", args=[news.project.pk])}?name=Zzyzx"' in nothing
 
 
@@ -352,7 +352,7 @@ def test_the_picker_offers_candidates_as_radio_buttons(client, news):
     excluded = client.get(
         url, {"q": "Minsk", "field": "duplicate", "exclude": news.minsk.pk}
     ).content.decode()
-    assert "Nothing is named like “Minsk”." in excluded
+    assert "Nothing is named like “<bdi>Minsk</bdi>”." in excluded
 
 
 # Import

@@ -1,4 +1,7 @@
-"""The span picker's options, built in Python, read exactly as the template loop they replace did."""
+"""The span picker's options, built in Python, read exactly as the template loop they replace would.
+
+Surfaces are cut as written (`shorten`, never normalised) and isolated (`isolate`): an <option> can hold
+no <bdi>, and a right-to-left override in a name must not reverse the rest of the option."""
 
 from django.template import Context, Template
 
@@ -7,8 +10,8 @@ from annotator.projects.models import EntityType
 from annotator.review.templatetags.span_options import span_options
 
 TEMPLATE_LOOP = Template(
-    '{% for span in spans %}<option value="{{ span.pk }}">{{ span.entity_type.name }} '
-    "“{{ span.surface|truncatechars:50 }}” [{{ span.start }}, {{ span.end }})</option>{% endfor %}"
+    '{% load user_text %}{% for span in spans %}<option value="{{ span.pk }}">{{ span.entity_type.name|isolate }} '
+    "“{{ span.surface|shorten:50|isolate }}” [{{ span.start }}, {{ span.end }})</option>{% endfor %}"
 )
 SURFACES = [
     "Minsk",
@@ -17,7 +20,7 @@ SURFACES = [
     "👩‍👩‍👧 \u202etxt.exe عربي",
     "x" * 50,
     "y" * 51,
-    "e\u0301" * 40,  # combining accents do not count towards the 50 characters
+    "e\u0301" * 40,  # cut before an "e", never between it and its accent; not normalised to "é"
     "Belarusian State Security Committee of the Republic of Belarus (KGB)",
 ]
 
@@ -33,3 +36,6 @@ def test_span_options_match_the_template_loop_on_hostile_text():
     assert "<script>" not in built
     assert "<img" not in built
     assert f"“{'y' * 49}…” [5, 56)" in built
+    assert f"“\u2068{SURFACES[3]}\u2069” [3, 22)" in built  # isolated: its override ends with it
+    accented = "e\u0301" * 24
+    assert f"“{accented}…” [6, 86)" in built  # 48 code points: the 25th "e" would have lost its accent

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 from django import template
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.text import Truncator
+
+from annotator.core.text import isolate, shorten
 
 if TYPE_CHECKING:
     from annotator.annotations.models import Span
@@ -21,14 +22,14 @@ register = template.Library()
 
 
 def _label(surface: str) -> str:
-    """As `truncatechars:50` would show it (a short surface needs no Truncator)."""
-    return escape(surface if len(surface) <= 50 else Truncator(surface).chars(50))
+    """Cut to 50 code points as written (never normalised), isolated: an <option> can hold no <bdi>."""
+    return escape(isolate(shorten(surface, 50)))
 
 
 @register.filter
 def span_options(spans: Iterable[Span]) -> SafeString:
     options = (
-        f'<option value="{span.pk}">{escape(span.entity_type.name)} “{_label(span.surface)}” '
+        f'<option value="{span.pk}">{escape(isolate(span.entity_type.name))} “{_label(span.surface)}” '
         f"[{span.start}, {span.end})</option>"
         for span in spans
     )
