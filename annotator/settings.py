@@ -202,6 +202,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "annotator.api.schema.add_generic_errors",
+    ],
     # Several models have a `kind` and a `status`: name each set of choices after its owner.
     "ENUM_NAME_OVERRIDES": {
         "SetKindEnum": "annotator.annotations.models.SetKind",

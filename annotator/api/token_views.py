@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from annotator.api.access import token_of, user_of
-from annotator.api.annotation_serializers import ErrorSerializer
+from annotator.api.annotation_serializers import ID_MAX, ErrorSerializer
 from annotator.api.annotations import in_project
 from annotator.api.models import ApiToken, Scope
 from annotator.api.tokens import TokenError, create_token, revoke_token
@@ -55,7 +55,8 @@ class NewTokenSerializer(TokenSerializer):
 
 
 def _integer(value: object) -> object:
-    return int(value) if isinstance(value, str) and value.isdigit() else value
+    number = int(value) if isinstance(value, str) and value.isdigit() else value
+    return number if isinstance(number, int) and 0 < number <= ID_MAX else None  # None: no such project
 
 
 @method_decorator(login_not_required, name="dispatch")
