@@ -156,3 +156,16 @@ def test_an_unhandled_api_error_answers_json_without_a_traceback(news, settings)
     assert response.json()["error"]["code"] == "server_error"
     assert b"secret detail" not in response.content
     assert b"Traceback" not in response.content
+
+
+def test_updated_since_with_an_offset_the_database_refuses_is_converted_or_refused(client, news):
+    client.force_login(news.annotator)
+    url = f"/api/v1/projects/{news.project.pk}/articles/"
+    far = client.get(url, {"updated_since": "0118-06-02T01:10:56.68867-22:52"})
+    assert (far.status_code, [a["id"] for a in far.json()["results"]]) == (200, [news.article.pk])
+    late = client.get(url, {"updated_since": "9999-12-31T23:00:00-22:00"})
+    assert late.status_code == 400
+    assert late.json()["error"]["fields"] == {
+        "updated_since": ["'9999-12-31T23:00:00-22:00' is not an ISO 8601 date and time."]
+    }
+    assert client.get(url, {"ids": "9" * 19}).status_code == 400
