@@ -220,6 +220,8 @@ SPECTACULAR_SETTINGS = {
         "TokenScopeEnum": "annotator.api.models.Scope",
         "SuggestionKindEnum": "annotator.suggestions.models.SuggestionKind",
         "SuggesterKindEnum": "annotator.suggestions.models.SuggesterKind",
+        "ArticleStatusEnum": "annotator.articles.models.ArticleStatus",
+        "CurationStatusEnum": "annotator.review.curation.STATUSES",
     },
 }
 
@@ -240,6 +242,11 @@ ANNOTATOR_IMPORT_MAX_INFLATED_BYTES = env.int("ANNOTATOR_IMPORT_MAX_INFLATED_BYT
 ANNOTATOR_IMPORT_MAX_COMPRESSION_RATIO = env.float("ANNOTATOR_IMPORT_MAX_COMPRESSION_RATIO", default=100.0)
 ANNOTATOR_IMPORT_MAX_ERRORS = env.int("ANNOTATOR_IMPORT_MAX_ERRORS", default=100)
 ANNOTATOR_IMPORT_BATCH_SIZE = env.int("ANNOTATOR_IMPORT_BATCH_SIZE", default=2000)
+
+# Exports: articles read per round of queries, and the most articles a download builds in one request
+# in a format that is not streamed (a DocBin); larger selections run as a job that makes a file.
+ANNOTATOR_EXPORT_CHUNK_SIZE = env.int("ANNOTATOR_EXPORT_CHUNK_SIZE", default=500)
+ANNOTATOR_EXPORT_INLINE_MAX_ARTICLES = env.int("ANNOTATOR_EXPORT_INLINE_MAX_ARTICLES", default=2000)
 
 # Suggestions (spaCy). An installed pipeline package or a pipeline directory to suggest with, its labels
 # mapped to the project's entity types ("FAC=LOC,CARDINAL=": FAC becomes LOC, CARDINAL is dropped), and

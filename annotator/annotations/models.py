@@ -41,6 +41,19 @@ class AnnotationSetQuerySet(models.QuerySet["AnnotationSet"]):
             return self.none()
         return self.filter(article__project__memberships__user=user)
 
+    def readable_by(self, user: User | AnonymousUser) -> AnnotationSetQuerySet:
+        """The sets this member may read: curators and managers all of their projects', annotators their
+        own, and everyone's (gold too) only in projects that are not blind."""
+        from annotator.projects.models import Membership, Role
+
+        if not user.is_authenticated:
+            return self.none()
+        memberships = Membership.objects.filter(user=user)
+        seeing_all = memberships.filter(Q(role__in=[Role.CURATOR, Role.MANAGER]) | Q(project__blind=False))
+        return self.filter(article__project__in=memberships.values("project")).filter(
+            Q(article__project__in=seeing_all.values("project")) | Q(kind=SetKind.ANNOTATOR, annotator=user)
+        )
+
     def gold(self) -> AnnotationSetQuerySet:
         return self.filter(kind=SetKind.GOLD)
 

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from django.db import transaction
+
+from annotator.annotations.copying import RELATION_PARTS, SPAN_PARTS, replace_contents
 from annotator.annotations.editing import edit_set
 from annotator.annotations.models import AnnotationSet, EntityLink, Relation, SetKind, SetStatus, Span
-from annotator.projects.models import GuidelineVersion
+from annotator.projects.models import GuidelineVersion, Project
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -26,7 +29,11 @@ def _latest_guidelines(article: Article) -> GuidelineVersion | None:
 
 def get_or_create_own_set(*, article: Article, user: User) -> AnnotationSet:
     """The user's annotation set of the article, made under the current guidelines if it is new."""
-    existing = AnnotationSet.objects.filter(article=article, annotator=user, kind=SetKind.ANNOTATOR).first()
+    existing = (
+        AnnotationSet.objects.filter(article=article, annotator=user, kind=SetKind.ANNOTATOR)
+        .order_by()
+        .first()
+    )
     if existing is not None:
         return existing
     annotation_set, _ = AnnotationSet.objects.get_or_create(  # get_or_create: two tabs may race here
@@ -39,7 +46,7 @@ def get_or_create_own_set(*, article: Article, user: User) -> AnnotationSet:
 
 
 def get_or_create_gold_set(*, article: Article) -> AnnotationSet:
-    existing = AnnotationSet.objects.filter(article=article, kind=SetKind.GOLD).first()
+    existing = AnnotationSet.objects.filter(article=article, kind=SetKind.GOLD).order_by().first()
     if existing is not None:
         return existing
     annotation_set, _ = AnnotationSet.objects.get_or_create(
@@ -117,10 +124,36 @@ def delete_relation(*, relation: Relation, by: User | None, expected_version: in
 
 
 def submit_set(*, annotation_set: AnnotationSet, by: User | None, expected_version: int) -> AnnotationSet:
-    """Finish a set: an annotator's set becomes submitted, a gold set curated. Both then take no edits."""
-    with edit_set(annotation_set, expected_version=expected_version, by=by) as editor:
-        editor.set_status(SetStatus.CURATED if annotation_set.kind == SetKind.GOLD else SetStatus.SUBMITTED)
+    """Finish a set: an annotator's set becomes submitted, a gold set curated. Both then take no edits.
+
+    In a project that promotes submitted sets to gold, the submitted set also becomes the curated gold.
+    """
+    with transaction.atomic():
+        with edit_set(annotation_set, expected_version=expected_version, by=by) as editor:
+            editor.set_status(
+                SetStatus.CURATED if annotation_set.kind == SetKind.GOLD else SetStatus.SUBMITTED
+            )
+        if annotation_set.kind == SetKind.ANNOTATOR:
+            _promote_to_gold(annotation_set, by)
     return annotation_set
+
+
+def _promote_to_gold(annotation_set: AnnotationSet, by: User | None) -> None:
+    """Replace the article's gold with a copy of the submitted set and mark it curated, unless the project
+    does not promote, or a curator has gold in progress with changes (their work is not overwritten)."""
+    project = Project.objects.only("promote_to_gold", "annotators_per_article").get(
+        articles=annotation_set.article_id
+    )
+    if not (project.promote_to_gold and project.annotators_per_article == 1):
+        return
+    gold = get_or_create_gold_set(article=annotation_set.article)
+    if gold.status == SetStatus.IN_PROGRESS and gold.version > 1:
+        return
+    spans = list(Span.objects.filter(annotation_set=annotation_set).select_related(*SPAN_PARTS))
+    relations = list(Relation.objects.filter(annotation_set=annotation_set).select_related(*RELATION_PARTS))
+    with edit_set(gold, expected_version=gold.version, by=by, status=gold.status) as editor:
+        replace_contents(editor, spans, relations)
+        editor.set_status(SetStatus.CURATED)
 
 
 def reopen_set(*, annotation_set: AnnotationSet, by: User | None, expected_version: int) -> AnnotationSet:

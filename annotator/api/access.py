@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from rest_framework import exceptions, permissions
 from rest_framework.request import Request
 
 from annotator.annotations.models import AnnotationSet, SetKind
 from annotator.api.models import ApiToken
-from annotator.projects.models import Membership, Project, ProjectQuerySet, Role
+from annotator.projects.models import Membership, Project, ProjectQuerySet
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -38,23 +38,27 @@ def projects_for(request: Request) -> ProjectQuerySet:
 def role_in(request: Request, project_id: int) -> str | None:
     return (
         Membership.objects.filter(project_id=project_id, user=user_of(request))
+        .order_by()
         .values_list("role", flat=True)
         .first()
     )
 
 
+def with_role(sets: QuerySet[AnnotationSet], request: Request) -> QuerySet[AnnotationSet]:
+    """Annotate `my_role`, the user's role in each set's project, so `check_can_edit` need not read it."""
+    role = Membership.objects.filter(project=OuterRef("article__project_id"), user=user_of(request))
+    return sets.annotate(my_role=Subquery(role.order_by().values("role")[:1]))
+
+
 def visible_sets(request: Request) -> QuerySet[AnnotationSet]:
-    """Sets of reachable projects: curators and managers see every set, annotators their own and gold."""
-    curating = Membership.objects.filter(user=user_of(request), role__in=[Role.CURATOR, Role.MANAGER]).values(
-        "project"
-    )
-    return AnnotationSet.objects.filter(article__project__in=projects_for(request)).filter(
-        Q(article__project__in=curating) | Q(annotator=user_of(request)) | Q(kind=SetKind.GOLD)
+    """Sets of reachable projects that the user may read (blind projects hide others' sets from annotators)."""
+    return AnnotationSet.objects.readable_by(user_of(request)).filter(
+        article__project__in=projects_for(request)
     )
 
 
 def check_can_edit(request: Request, annotation_set: AnnotationSet) -> None:
-    role = role_in(request, annotation_set.article.project_id)
+    role = getattr(annotation_set, "my_role", None) or role_in(request, annotation_set.article.project_id)
     if not can_edit_set(user_of(request), role, annotation_set):
         detail = (
             "Only curators and managers change the gold set."

@@ -26,7 +26,7 @@ from rest_framework.views import APIView
 
 from annotator.annotations import services
 from annotator.annotations.models import AnnotationSet, Relation, Span
-from annotator.api.access import check_can_edit, projects_for, user_of, visible_sets
+from annotator.api.access import check_can_edit, projects_for, user_of, visible_sets, with_role
 from annotator.api.annotation_serializers import (
     AnnotationSetDetailSerializer,
     AnnotationSetSerializer,
@@ -104,7 +104,7 @@ def in_project(queryset: QuerySet[Any], value: Any, what: str) -> Any:
 
 
 def named(model: type[EntityType] | type[RelationType], project_id: int, name: str, field: str) -> Any:
-    found = model.objects.filter(project_id=project_id, name=name).first()
+    found = model.objects.filter(project_id=project_id, name=name).order_by().first()
     if found is None:
         raise exceptions.ValidationError(
             {field: [f"This project has no {model._meta.verbose_name} named {name!r}."]}
@@ -116,7 +116,9 @@ api_view = method_decorator(login_not_required, name="dispatch")
 
 
 def _set_for_writing(request: Request, set_id: int) -> AnnotationSet:
-    annotation_set = get_object_or_404(visible_sets(request).select_related("article"), pk=set_id)
+    annotation_set = get_object_or_404(
+        with_role(visible_sets(request), request).select_related("article"), pk=set_id
+    )
     check_can_edit(request, annotation_set)
     return annotation_set
 

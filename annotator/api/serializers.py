@@ -37,6 +37,10 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
             "role",
             "annotators_per_article",
             "allow_overlapping_spans",
+            "assignment_strategy",
+            "blind",
+            "abandon_after_minutes",
+            "promote_to_gold",
         ]
 
 

@@ -2,7 +2,18 @@
 
 from django.urls import path
 
-from annotator.api import annotations, imports, jobs, kb, suggestions, token_views, views
+from annotator.api import (
+    agreement,
+    annotations,
+    exports,
+    imports,
+    jobs,
+    kb,
+    suggestions,
+    teams,
+    token_views,
+    views,
+)
 
 app_name = "api"
 urlpatterns = [
@@ -25,8 +36,28 @@ urlpatterns = [
     path("spans/<int:pk>/link/", annotations.SpanLink.as_view(), name="span-link"),
     path("relations/<int:pk>/", annotations.RelationDetail.as_view(), name="relation-detail"),
     path("decisions/<int:pk>/", annotations.DecisionDetail.as_view(), name="decision-detail"),
+    path("projects/<int:project_id>/settings", teams.ProjectSettings.as_view(), name="project-settings"),
+    path("projects/<int:project_id>/members", teams.ProjectMembers.as_view(), name="project-members"),
+    path(
+        "projects/<int:project_id>/members/<int:user_id>",
+        teams.ProjectMember.as_view(),
+        name="project-member",
+    ),
+    path("projects/<int:project_id>/next-article", teams.NextArticle.as_view(), name="next-article"),
+    path("articles/<int:article_id>/curation", teams.Curation.as_view(), name="curation"),
+    path("articles/<int:article_id>/curation/take", teams.CurationTake.as_view(), name="curation-take"),
+    path(
+        "articles/<int:article_id>/curation/take-agreed",
+        teams.CurationTakeAgreed.as_view(),
+        name="curation-take-agreed",
+    ),
+    path("articles/<int:article_id>/comments", teams.ArticleComments.as_view(), name="article-comments"),
+    path("articles/<int:article_id>/history", teams.ArticleHistory.as_view(), name="article-history"),
     path("projects/<int:project_id>/imports/", imports.ProjectImports.as_view(), name="project-imports"),
     path("jobs/<int:job_id>/", jobs.JobDetail.as_view(), name="job-detail"),
+    path("projects/<int:project_id>/export", exports.ProjectExport.as_view(), name="project-export"),
+    path("projects/<int:project_id>/exports/", exports.ProjectExportJobs.as_view(), name="project-exports"),
+    path("exports/<int:export_job_id>/file", exports.ExportFile.as_view(), name="export-file"),
     path("projects/<int:project_id>/kb/candidates/", kb.CandidateList.as_view(), name="kb-candidates"),
     path("projects/<int:project_id>/kb/entities/", kb.EntityList.as_view(), name="kb-entity-list"),
     path(
@@ -57,5 +88,11 @@ urlpatterns = [
         "projects/<int:project_id>/suggestion-quality",
         suggestions.SuggestionQuality.as_view(),
         name="suggestion-quality",
+    ),
+    path("projects/<int:project_id>/agreement", agreement.ProjectAgreementView.as_view(), name="agreement"),
+    path(
+        "projects/<int:project_id>/agreement/articles",
+        agreement.AgreementArticles.as_view(),
+        name="agreement-articles",
     ),
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
@@ -27,9 +27,12 @@ def get_article(request: AuthedRequest, article_id: int) -> Article:
 @require_GET
 def article_detail(request: AuthedRequest, article_id: int) -> HttpResponse:
     article = get_article(request, article_id)
-    shown_sets = AnnotationSet.objects.filter(article=article, kind=SetKind.ANNOTATOR, annotator=request.user)
-    if can_curate(article.project.my_role):
-        shown_sets = shown_sets | AnnotationSet.objects.filter(article=article, kind=SetKind.GOLD)
+    # The reader's own set and gold, when they may read gold (curators, or anyone in a project that is not blind).
+    shown_sets = (
+        AnnotationSet.objects.readable_by(request.user)
+        .filter(article=article)
+        .filter(Q(kind=SetKind.ANNOTATOR, annotator=request.user) | Q(kind=SetKind.GOLD))
+    )
     annotation_sets = shown_sets.select_related("annotator").prefetch_related(
         Prefetch("spans", queryset=Span.objects.select_related("entity_type", "link__kb_entity")),
         Prefetch("relations", queryset=Relation.objects.select_related("relation_type", "head", "tail")),
@@ -40,5 +43,11 @@ def article_detail(request: AuthedRequest, article_id: int) -> HttpResponse:
     return render(
         request,
         "articles/article_detail.html",
-        {"article": article, "project": article.project, "annotation_sets": annotation_sets, "flags": flags},
+        {
+            "article": article,
+            "project": article.project,
+            "annotation_sets": annotation_sets,
+            "flags": flags,
+            "can_curate": can_curate(article.project.my_role),
+        },
     )

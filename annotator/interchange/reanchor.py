@@ -17,6 +17,9 @@ from itertools import accumulate
 
 # Character diffs are quadratic in the worst case: only changed stretches up to this size get one.
 MAX_CHARACTER_DIFF = 4000
+# Unchanged lines shorter than this between two changes are no anchor (a blank line matches any blank
+# line): the changes on both sides and they are diffed as one stretch, by characters.
+MIN_ANCHOR = 200
 
 
 class Fit(StrEnum):
@@ -38,14 +41,49 @@ def _opcodes(old: str, new: str) -> list[tuple[str, int, int, int, int]]:
     new_lines = new.splitlines(keepends=True)
     old_at = [0, *accumulate(len(line) for line in old_lines)]
     new_at = [0, *accumulate(len(line) for line in new_lines)]
+    line_ops = SequenceMatcher(None, old_lines, new_lines, autojunk=False).get_opcodes()
     result: list[tuple[str, int, int, int, int]] = []
-    for tag, i1, i2, j1, j2 in SequenceMatcher(None, old_lines, new_lines, autojunk=False).get_opcodes():
-        a1, a2, b1, b2 = old_at[i1], old_at[i2], new_at[j1], new_at[j2]
+    for tag, a1, a2, b1, b2 in _changed_stretches(
+        [(tag, old_at[i1], old_at[i2], new_at[j1], new_at[j2]) for tag, i1, i2, j1, j2 in line_ops]
+    ):
         if tag == "replace" and (a2 - a1) + (b2 - b1) <= MAX_CHARACTER_DIFF:
             inner = SequenceMatcher(None, old[a1:a2], new[b1:b2], autojunk=False).get_opcodes()
             result.extend((t, a1 + x1, a1 + x2, b1 + y1, b1 + y2) for t, x1, x2, y1, y2 in inner)
         else:
             result.append((tag, a1, a2, b1, b2))
+    return result
+
+
+def _changed_stretches(
+    ops: list[tuple[str, int, int, int, int]],
+) -> list[tuple[str, int, int, int, int]]:
+    """Line opcodes (in characters) with each run of changes and the short unchanged lines between them
+    made one "replace", while it stays small enough for a character diff.
+
+    A line split by an insertion shows up as a deleted line, a few matching (often blank) lines and an
+    inserted one; diffed apart, the words of the deleted line would be lost although they are still there.
+    """
+    result: list[tuple[str, int, int, int, int]] = []
+    pending: tuple[int, int, int, int] | None = None
+    for index, (tag, a1, a2, b1, b2) in enumerate(ops):
+        if tag == "equal":
+            followed_by_change = index + 1 < len(ops)
+            short = (a2 - a1) < MIN_ANCHOR
+            if pending is not None and short and followed_by_change:
+                pa1, _, pb1, _ = pending
+                if (ops[index + 1][2] - pa1) + (ops[index + 1][4] - pb1) <= MAX_CHARACTER_DIFF:
+                    pending = (pa1, a2, pb1, b2)
+                    continue
+            if pending is not None:
+                result.append(("replace", *pending))
+                pending = None
+            result.append((tag, a1, a2, b1, b2))
+        elif pending is None:
+            pending = (a1, a2, b1, b2)
+        else:
+            pending = (pending[0], a2, pending[2], b2)
+    if pending is not None:
+        result.append(("replace", *pending))
     return result
 
 

@@ -22,6 +22,14 @@ class Role(models.TextChoices):
     ANNOTATOR = "annotator", "Annotator"
 
 
+class AssignmentStrategy(models.TextChoices):
+    """In which order the queue hands out the articles that still need annotators."""
+
+    LEAST_ANNOTATED = "least_annotated", "Least-annotated first"
+    RANDOM = "random", "Random"
+    IN_ORDER = "in_order", "In order (oldest first)"
+
+
 class ProjectQuerySet(models.QuerySet["Project"]):
     def visible_to(self, user: User | AnonymousUser) -> ProjectQuerySet:
         """Projects the user is a member of; the others do not exist for them."""
@@ -49,6 +57,25 @@ class Project(TimeStampedModel):
     allow_overlapping_spans = models.BooleanField(
         default=True, help_text="Whether spans of one annotation set may overlap or nest."
     )
+    assignment_strategy = models.CharField(
+        max_length=16,
+        choices=AssignmentStrategy.choices,
+        default=AssignmentStrategy.LEAST_ANNOTATED,
+        help_text="Which article the queue hands out next among those that still need annotators.",
+    )
+    blind = models.BooleanField(
+        default=True,
+        help_text="Annotators see only their own annotation sets: not each other's, not gold.",
+    )
+    abandon_after_minutes = models.PositiveIntegerField(
+        default=4 * 60,  # a working session: a set opened and left (a curator browsing) frees its place soon
+        validators=[MinValueValidator(1), MaxValueValidator(60 * 24 * 365)],
+        help_text="An article handed out and left untouched this long goes back to the queue for others.",
+    )
+    promote_to_gold = models.BooleanField(
+        default=False,
+        help_text="With one annotator per article: a submitted set becomes the article's curated gold.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -63,6 +90,18 @@ class Project(TimeStampedModel):
                 condition=Q(annotators_per_article__gte=1), name="project_needs_an_annotator"
             ),
             models.CheckConstraint(condition=~Q(name=""), name="project_name_not_empty"),
+            models.CheckConstraint(
+                condition=Q(assignment_strategy__in=AssignmentStrategy.values),
+                name="project_assignment_strategy_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(abandon_after_minutes__gte=1), name="project_abandon_after_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(promote_to_gold=False) | Q(annotators_per_article=1),
+                name="project_promotes_only_with_one_annotator",
+                violation_error_message="Promoting submitted sets to gold needs exactly one annotator per article.",
+            ),
         ]
 
     def __str__(self) -> str:

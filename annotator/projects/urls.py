@@ -6,6 +6,8 @@ app_name = "projects"
 urlpatterns = [
     path("", views.project_list, name="list"),
     path("<int:project_id>/", views.project_detail, name="detail"),
+    path("<int:project_id>/settings/", views.project_settings, name="settings"),
+    path("<int:project_id>/members/", views.members, name="members"),
     path("<int:project_id>/guidelines/", views.guidelines, name="guidelines"),
     path("<int:project_id>/schema.css", views.schema_css, name="schema_css"),
 ]

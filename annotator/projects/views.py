@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
 
 from annotator.articles.models import Article, ArticleStatus
 from annotator.core.http import AuthedRequest
 from annotator.projects.colours import HEX_COLOUR, text_colour_for
-from annotator.projects.models import EntityType, GuidelineVersion, Membership, Project, RelationType
-from annotator.projects.permissions import can_manage
+from annotator.projects.forms import MemberForm, ProjectSettingsForm
+from annotator.projects.models import EntityType, GuidelineVersion, Membership, Project, RelationType, Role
+from annotator.projects.permissions import can_curate, can_manage
+from annotator.projects.services import LastManager, add_member, change_settings, remove_member
 from annotator.review.queue import queue_size
 from annotator.review.reports import acceptance_by_label
 
@@ -66,6 +70,7 @@ def project_detail(request: AuthedRequest, project_id: int) -> HttpResponse:
         if can_manage(project.my_role)
         else None,
         "queue_size": queue_size(project=project, user=request.user),
+        "can_curate": can_curate(project.my_role),
         "acceptance": acceptance_by_label(project_id=project.pk),
     }
     return render(request, "projects/project_detail.html", context)
@@ -99,3 +104,50 @@ def guidelines(request: AuthedRequest, project_id: int) -> HttpResponse:
         "projects/guidelines.html",
         {"project": project, "shown": shown, "versions": versions.defer("text")},
     )
+
+
+@require_http_methods(["GET", "POST"])
+def project_settings(request: AuthedRequest, project_id: int) -> HttpResponse:
+    """How articles are handed out and curated: every member reads them, managers change them."""
+    project = get_project(request, project_id)
+    manager = can_manage(project.my_role)
+    if request.method == "POST":
+        if not manager:
+            raise PermissionDenied("Only the project's managers change its settings.")
+        form = ProjectSettingsForm(request.POST, instance=Project.objects.get(pk=project.pk))
+        if form.is_valid():
+            change_settings(project=project, values=form.cleaned_data)
+            messages.success(request, "Settings saved.")
+            return redirect("projects:settings", project.pk)
+    else:
+        form = ProjectSettingsForm(instance=project)
+    if not manager:
+        for field in form.fields.values():
+            field.disabled = True
+    return render(
+        request, "projects/settings.html", {"project": project, "form": form, "can_manage": manager}
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def members(request: AuthedRequest, project_id: int) -> HttpResponse:
+    """Who is in the project with which role: managers add people, change roles and remove members."""
+    project = get_project(request, project_id)
+    if not can_manage(project.my_role):
+        raise PermissionDenied("Only the project's managers manage its members.")
+    form = MemberForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user, role = form.cleaned_data["username"], form.cleaned_data["role"]
+        try:
+            if request.POST.get("remove") == "1":
+                remove_member(project=project, user=user)
+                messages.success(request, f"{user.get_username()} is no longer a member.")
+            else:
+                add_member(project=project, user=user, role=role)
+                messages.success(request, f"{user.get_username()} is now {role}.")
+        except LastManager as error:
+            messages.error(request, str(error))
+        return redirect("projects:members", project.pk)
+    people = Membership.objects.filter(project=project).select_related("user").order_by("user__username")
+    context = {"project": project, "form": form, "people": people, "roles": Role.choices}
+    return render(request, "projects/members.html", context, status=400 if form.errors else 200)

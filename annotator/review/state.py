@@ -45,11 +45,12 @@ def pending_suggestions(annotation_set: AnnotationSet) -> Q:
     """Suggestions for the set's article that the set has not decided, from the active suggester
     (or from every suggester of the project when none is active)."""
     decided = Decision.objects.filter(suggestion=OuterRef("pk"), annotation_set=annotation_set)
-    active = SuggesterVersion.objects.filter(project_id=annotation_set.article.project_id, is_active=True)
-    condition = Q(article_id=annotation_set.article_id) & ~Q(Exists(decided))
-    if active_version := active.values_list("pk", flat=True).first():
-        condition &= Q(suggester_version_id=active_version)
-    return condition
+    active = SuggesterVersion.objects.filter(
+        project_id=annotation_set.article.project_id, is_active=True
+    ).order_by()
+    # A project has at most one active suggester: as a subquery it costs no query of its own.
+    from_active = Q(suggester_version_id__in=active.values("pk")) | ~Q(Exists(active))
+    return Q(article_id=annotation_set.article_id) & ~Q(Exists(decided)) & from_active
 
 
 def set_counts(annotation_set: AnnotationSet, pending: Q) -> dict[str, int]:
@@ -140,13 +141,24 @@ def load_view(
     row_blocks: list[Block] | None = None,
     pending: Q | None = None,
     with_marks: bool = True,
+    type_names: dict[int, str] | None = None,
 ) -> SetView:
-    """The set over `blocks` (all of them when None), with rows for `row_blocks` (default: the same)."""
+    """The set over `blocks` (all of them when None), with rows for `row_blocks` (default: the same).
+
+    `type_names` (entity type id -> name), when the caller has them, saves reading them again.
+    """
     shown = split_blocks(text) if blocks is None else blocks
     rows_in = shown if row_blocks is None else row_blocks
     pending = pending if pending is not None else pending_suggestions(annotation_set)
     whole_text = blocks is None
-    marks, existing = _marks(annotation_set, shown, pending, whole_text) if with_marks else ([], set())
+    if with_marks and row_blocks is None:
+        # Rows for every shown block: one read of full objects serves both the marks and the rows.
+        marks, items = _marks_and_rows(annotation_set, text, shown, pending, whole_text)
+        return SetView(annotation_set=annotation_set, text=text, blocks=shown, row_blocks=rows_in, marks=marks,
+                       relations=_relations(annotation_set, rows_in), **items)  # fmt: skip
+    marks, existing = (
+        _marks(annotation_set, shown, pending, whole_text, type_names) if with_marks else ([], set())
+    )
     return SetView(
         annotation_set=annotation_set,
         text=text,
@@ -157,16 +169,37 @@ def load_view(
     )
 
 
+def _in_relation() -> Exists:
+    return Exists(Relation.objects.filter(Q(head=OuterRef("pk")) | Q(tail=OuterRef("pk"))))
+
+
+def _span_mark(
+    pk: int, start: int, end: int, type_id: int, name: str, link_id: int | None, kb_entity_id: int | None,
+    related: bool,
+) -> Mark:  # fmt: skip
+    linked = "" if link_id is None else ("nil" if kb_entity_id is None else "kb")
+    return Mark(f"s{pk}", start, end, type_id, name, linked=linked, related=related)
+
+
+def _suggestion_mark(pk: int, start: int, end: int, type_id: int, name: str, score: float) -> Mark:
+    return Mark(f"g{pk}", start, end, type_id, f"{name} {score:.2f}", suggestion=True)
+
+
 def _marks(
-    annotation_set: AnnotationSet, blocks: list[Block], pending: Q, whole_text: bool
+    annotation_set: AnnotationSet,
+    blocks: list[Block],
+    pending: Q,
+    whole_text: bool,
+    type_names: dict[int, str] | None,
 ) -> tuple[list[Mark], set[tuple[int, int, int]]]:
-    """Marks of the spans and pending entity suggestions over the blocks, as plain values."""
-    names = dict(
-        EntityType.objects.filter(project_id=annotation_set.article.project_id).values_list("pk", "name")
-    )
-    in_relation = Relation.objects.filter(Q(head=OuterRef("pk")) | Q(tail=OuterRef("pk")))
-    spans = Span.objects.filter(annotation_set=annotation_set).annotate(related=Exists(in_relation))
-    suggestions = Suggestion.objects.filter(pending, kind=SuggestionKind.ENTITY)
+    """Marks of the spans and pending entity suggestions over the blocks, as plain values (a large
+    article has thousands: no model objects, and no ordering, since the rendering sorts them)."""
+    names = type_names
+    if names is None:
+        entity_types = EntityType.objects.filter(project_id=annotation_set.article.project_id).order_by()
+        names = dict(entity_types.values_list("pk", "name"))
+    spans = Span.objects.filter(annotation_set=annotation_set).annotate(related=_in_relation()).order_by()
+    suggestions = Suggestion.objects.filter(pending, kind=SuggestionKind.ENTITY).order_by()
     if not whole_text:
         spans, suggestions = spans.filter(_overlapping(blocks)), suggestions.filter(_overlapping(blocks))
     marks, existing = [], set()
@@ -175,16 +208,78 @@ def _marks(
     )
     for pk, start, end, type_id, link_id, kb_entity_id, related in span_rows:
         existing.add((start, end, type_id))
-        linked = "" if link_id is None else ("nil" if kb_entity_id is None else "kb")
-        marks.append(Mark(f"s{pk}", start, end, type_id, names[type_id], linked=linked, related=related))
+        marks.append(_span_mark(pk, start, end, type_id, names[type_id], link_id, kb_entity_id, related))
     for pk, start, end, type_id, score in suggestions.values_list(
         "pk", "start", "end", "entity_type_id", "score"
     ):
         if (start, end, type_id) not in existing:  # the set already has it: nothing to decide
-            marks.append(
-                Mark(f"g{pk}", start, end, type_id, f"{names[type_id]} {score:.2f}", suggestion=True)
-            )
+            marks.append(_suggestion_mark(pk, start, end, type_id, names[type_id], score))
     return marks, existing
+
+
+def _marks_and_rows(
+    annotation_set: AnnotationSet, text: str, blocks: list[Block], pending: Q, whole_text: bool
+) -> tuple[list[Mark], dict[str, list]]:
+    """Marks over the blocks and the full objects for their rows, in one query per kind.
+
+    Rows are grouped by the block where each item starts (`SetView.rows`), so items that only reach
+    into the blocks from before them get a mark but no row, as with separate reads."""
+    spans = (
+        Span.objects.filter(annotation_set=annotation_set)
+        .select_related("entity_type", "link__kb_entity")
+        .annotate(related=_in_relation())
+        .order_by("start", "end", "id")
+    )
+    suggestions = (
+        Suggestion.objects.filter(pending)
+        .select_related("entity_type", "relation_type", "kb_entity")
+        .order_by("start", "end", "kind", "rank", "id")
+    )
+    if not whole_text:
+        spans, suggestions = spans.filter(_overlapping(blocks)), suggestions.filter(_overlapping(blocks))
+    marks, existing = [], set()
+    loaded_spans = list(spans)
+    for span in loaded_spans:
+        existing.add((span.start, span.end, span.entity_type_id))
+        link = getattr(span, "link", None)
+        marks.append(
+            _span_mark(
+                span.pk, span.start, span.end, span.entity_type_id, span.entity_type.name,
+                link and link.pk, link and link.kb_entity_id, span.related,  # type: ignore[attr-defined]
+            )
+        )  # fmt: skip
+    undecided = []
+    for suggestion in suggestions:
+        is_entity = suggestion.kind == SuggestionKind.ENTITY
+        if is_entity and (suggestion.start, suggestion.end, suggestion.entity_type_id) in existing:
+            continue
+        if is_entity:
+            name = suggestion.entity_type.name  # type: ignore[union-attr]
+            marks.append(
+                _suggestion_mark(
+                    suggestion.pk, suggestion.start, suggestion.end, suggestion.entity_type_id,  # type: ignore[arg-type]
+                    name, suggestion.score,
+                )
+            )  # fmt: skip
+        undecided.append(_with_surfaces(suggestion, text))
+    return marks, {"spans": loaded_spans, "suggestions": undecided}
+
+
+def _with_surfaces(suggestion: Suggestion, text: str) -> Suggestion:
+    suggestion.surface = text[suggestion.start : suggestion.end]  # type: ignore[attr-defined]
+    if suggestion.tail_start is not None:
+        suggestion.tail_surface = text[suggestion.tail_start : suggestion.tail_end]  # type: ignore[attr-defined]
+    return suggestion
+
+
+def _relations(annotation_set: AnnotationSet, blocks: list[Block]) -> list[Relation]:
+    if not blocks:
+        return []
+    return list(
+        Relation.objects.filter(_starting_in(blocks, start="head__start"), annotation_set=annotation_set)
+        .select_related("relation_type", "head", "tail")
+        .order_by("head__start", "tail__start", "id")
+    )
 
 
 def _rows(
@@ -202,11 +297,6 @@ def _rows(
         .select_related("entity_type", "link__kb_entity")
         .order_by("start", "end", "id")
     )
-    relations = (
-        Relation.objects.filter(_starting_in(blocks, start="head__start"), annotation_set=annotation_set)
-        .select_related("relation_type", "head", "tail")
-        .order_by("head__start", "tail__start", "id")
-    )
     suggestions = []
     for suggestion in (
         Suggestion.objects.filter(_starting_in(blocks), pending)
@@ -216,8 +306,5 @@ def _rows(
         key = (suggestion.start, suggestion.end, suggestion.entity_type_id)
         if suggestion.kind == SuggestionKind.ENTITY and key in existing:
             continue
-        suggestion.surface = text[suggestion.start : suggestion.end]  # type: ignore[attr-defined]
-        if suggestion.tail_start is not None:
-            suggestion.tail_surface = text[suggestion.tail_start : suggestion.tail_end]  # type: ignore[attr-defined]
-        suggestions.append(suggestion)
-    return {"spans": list(spans), "relations": list(relations), "suggestions": suggestions}
+        suggestions.append(_with_surfaces(suggestion, text))
+    return {"spans": list(spans), "relations": _relations(annotation_set, blocks), "suggestions": suggestions}

@@ -35,6 +35,7 @@ from annotator.projects.permissions import can_curate, can_edit_set
 from annotator.projects.views import get_project
 from annotator.review import undo as undo_stack
 from annotator.review.actions import ACTIONS, Outcome, Request, link_span, undo
+from annotator.review.comments import comments_context
 from annotator.review.queue import next_article
 from annotator.review.rendering import blocks_touching, split_blocks
 from annotator.review.state import load_view, pending_suggestions, set_counts
@@ -61,6 +62,8 @@ def _page_url(article: Article, annotation_set: AnnotationSet) -> str:
     return f"{url}?set=gold" if annotation_set.kind == SetKind.GOLD else url
 
 
+# The comment form offers the set's first spans by name; past these, comments go on the article.
+COMMENT_SPANS = 500
 # Past this many rows, the side lists load group by group as they come into view (a very large article).
 EAGER_ROWS = 1500
 EAGER_BLOCKS = 8
@@ -72,8 +75,13 @@ def _page_context(request: AuthedRequest, article: Article, annotation_set: Anno
     counts = set_counts(annotation_set, pending)
     blocks = split_blocks(article.text)
     lazy = sum(counts.values()) > EAGER_ROWS
+    entity_types = list(EntityType.objects.filter(project=project).order_by("position", "name"))
     view = load_view(
-        annotation_set, article.text, row_blocks=blocks[:EAGER_BLOCKS] if lazy else None, pending=pending
+        annotation_set,
+        article.text,
+        row_blocks=blocks[:EAGER_BLOCKS] if lazy else None,
+        pending=pending,
+        type_names={entity_type.pk: entity_type.name for entity_type in entity_types},
     )
     guidelines = GuidelineVersion.objects.filter(project=project).order_by("-number").first()
     return {
@@ -85,12 +93,25 @@ def _page_context(request: AuthedRequest, article: Article, annotation_set: Anno
         "blocks": view.rendered_blocks(),
         "lists": view.row_groups(),
         "counts": counts,
-        "entity_types": list(EntityType.objects.filter(project=project)),
+        "entity_types": entity_types,
         "guidelines": guidelines,
-        "set_guidelines": annotation_set.guideline_version,
+        "set_guidelines": guidelines
+        if guidelines is not None and annotation_set.guideline_version_id == guidelines.pk
+        else annotation_set.guideline_version,
         "undo_depth": undo_stack.depth(request.session, annotation_set.pk),
         "set_param": "gold" if annotation_set.kind == SetKind.GOLD else "",
+        "can_curate": can_curate(project.my_role),  # type: ignore[attr-defined]
+        **comments_context(request, article),
+        "comment_spans": _comment_spans(annotation_set, view.spans if not lazy else None),
     }
+
+
+def _comment_spans(annotation_set: AnnotationSet, loaded: list[Span] | None) -> list[Span]:
+    """The spans a comment may be about: the set's first ones in text order (those the page loaded)."""
+    if loaded is not None:
+        return loaded[:COMMENT_SPANS]
+    spans = Span.objects.filter(annotation_set=annotation_set).select_related("entity_type")
+    return list(spans.order_by("start", "end", "pk")[:COMMENT_SPANS])
 
 
 @require_GET

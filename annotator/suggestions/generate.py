@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import OuterRef, Subquery
 
 from annotator.articles.models import Article
 from annotator.suggestions.engine import (
@@ -50,7 +51,7 @@ BATCH_SIZE = 200
 
 
 def active_suggester(project_id: int) -> SuggesterVersion | None:
-    return SuggesterVersion.objects.filter(project_id=project_id, is_active=True).first()
+    return SuggesterVersion.objects.filter(project_id=project_id, is_active=True).order_by().first()
 
 
 def ensure_active_suggester(*, project: Project) -> SuggesterVersion:
@@ -150,13 +151,17 @@ def preannotate_articles(
 def ensure_article_suggestions(*, article: Article) -> SuggesterVersion:
     """Make sure the active suggester's suggestions for the article are stored and current (run it when
     it never ran on the article, or when the gazetteer changed since). Returns that suggester."""
-    version = ensure_active_suggester(project=article.project)
-    spec: SuggesterSpec = spec_for(version)
-    stored = (
-        SuggestionRun.objects.filter(article=article, suggester_version=version)
-        .values_list("fingerprint", flat=True)
+    # The active suggester with what it last saw of this article, in one query: this runs on every open.
+    run = SuggestionRun.objects.filter(article=article, suggester_version=OuterRef("pk")).order_by()
+    active: SuggesterVersion | None = (
+        SuggesterVersion.objects.filter(project_id=article.project_id, is_active=True)
+        .annotate(stored_fingerprint=Subquery(run.values("fingerprint")[:1]))
+        .order_by()
         .first()
     )
+    stored: str | None = getattr(active, "stored_fingerprint", None)
+    version = active if active is not None else ensure_active_suggester(project=article.project)
+    spec: SuggesterSpec = spec_for(version)
     if stored is not None and stored == current_fingerprint(spec, article.project_id):
         return version
     runner = SuggestionRunner(project_id=article.project_id, spec=spec)
@@ -174,30 +179,28 @@ def suggest_text(*, project: Project, text: str) -> tuple[SuggesterSpec, int | N
     return spec, version.pk if version else None, next(runner.run([text]))
 
 
-def _existing_identities(
-    version: SuggesterVersion, article_id: int, kinds: Sequence[str]
-) -> dict[tuple, int]:
-    rows = Suggestion.objects.filter(
-        suggester_version=version, article_id=article_id, kind__in=kinds
-    ).values_list("pk", *IDENTITY)
-    return {tuple(values): pk for pk, *values in rows}
-
-
 def _add_missing(version: SuggesterVersion, article_id: int, rows: list[Suggestion]) -> list[Suggestion]:
-    """Store the rows the version does not already suggest (by identity); return all of them, stored."""
-    kinds = sorted({row.kind for row in rows})
-    known = _existing_identities(version, article_id, kinds)
+    """Store the rows the version does not already suggest (by identity); return all of them, stored.
+
+    Reads only the stored suggestions at the rows' starts (identity includes the start): a long article
+    has thousands of others, and accepting a span must not read them all."""
+    stored = Suggestion.objects.filter(
+        suggester_version=version,
+        article_id=article_id,
+        kind__in=sorted({row.kind for row in rows}),
+        start__in=sorted({row.start for row in rows}),
+    ).select_related("entity_type", "kb_entity")
+    known = {key_of(suggestion, IDENTITY): suggestion for suggestion in stored}
     missing = []
     for row in rows:
         row.suggester_version = version
         if key_of(row, IDENTITY) not in known:
             missing.append(row)
-            known[key_of(row, IDENTITY)] = -1
-    with transaction.atomic():
-        Suggestion.objects.bulk_create(missing)
-    wanted = {key_of(row, IDENTITY) for row in rows}
-    stored = Suggestion.objects.filter(suggester_version=version, article_id=article_id, kind__in=kinds)
-    return [s for s in stored.select_related("entity_type", "kb_entity") if key_of(s, IDENTITY) in wanted]
+            known[key_of(row, IDENTITY)] = row
+    if missing:
+        with transaction.atomic():
+            Suggestion.objects.bulk_create(missing)
+    return list({key_of(row, IDENTITY): known[key_of(row, IDENTITY)] for row in rows}.values())
 
 
 def suggest_links_for_spans(

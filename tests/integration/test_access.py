@@ -22,6 +22,29 @@ MANAGER_ONLY = {
     "suggestions:train",
     "suggestions:preannotate",
     "suggestions:activate",
+    "projects:members",
+    "api:project-members",
+    "api:project-member",
+}
+# Routes a member reaches only as a curator or manager: annotators get 403.
+CURATOR_ONLY = {
+    "api:project-export",
+    "api:project-exports",
+    "api:export-file",
+    "exports:exports",
+    "exports:detail",
+    "exports:download",
+    "review:curate",
+    "review:take",
+    "review:take_agreed",
+    "review:finish_gold",
+    "api:curation",
+    "api:curation-take",
+    "api:curation-take-agreed",
+    "agreement:dashboard",
+    "agreement:articles",
+    "api:agreement",
+    "api:agreement-articles",
 }
 
 
@@ -113,6 +136,8 @@ def object_ids(news, name, params):
         "job_id": import_job(news).pk,
         "entity_id": news.naryshkin.pk,
         "kb_job_id": kb_import_job(news).pk,
+        "export_job_id": export_job(news).pk,
+        "user_id": news.annotator.pk,
     }
     if "pk" in params and name in PK_OF:
         ids["pk"] = PK_OF[name](news, member_objects(news))
@@ -132,6 +157,15 @@ def import_job(news):
     job, _ = Job.objects.get_or_create(
         project=news.project, kind=JobKind.IMPORT_ARTICLES, defaults={"params": {"format": "jsonl"}}
     )
+    return job
+
+
+def export_job(news):
+    """A finished export job of the news project (the export pages and the file API take its id)."""
+    job, _ = Job.objects.get_or_create(
+        project=news.project, kind=JobKind.EXPORT, status="succeeded",
+        defaults={"params": {"format": "jsonl"}, "result": {"file_name": "news.jsonl"}},
+    )  # fmt: skip
     return job
 
 
@@ -178,7 +212,7 @@ def test_members_reach_every_scoped_route(client, news):
     client.force_login(news.annotator)
     for name, kwargs, query in scoped_routes(news):
         status = fetch(client, reverse(name, kwargs=kwargs) + query).status_code
-        if name in MANAGER_ONLY:
+        if name in MANAGER_ONLY | CURATOR_ONLY:
             assert status == 403, f"{name} answered {status} to an annotator"
             continue
         # An empty POST may be refused as invalid (400) or answered with a redirect; never hidden from a member.

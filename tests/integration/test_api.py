@@ -258,6 +258,19 @@ def test_reading_a_set_costs_the_same_queries_with_3_or_30_spans(alice, news):
     assert queries() == few
 
 
+def test_creating_a_span_costs_a_fixed_number_of_queries(alice, news, django_assert_max_num_queries):
+    url = set_url(news, "spans")
+    assert alice.send("post", url, {"start": 0, "end": 6, "type": "PERSON"}, version=1).status_code == 201
+    # The token, the set with the caller's role, the type, the version claim, the article's facts, the
+    # duplicate check, the span and its history (plus BEGIN and COMMIT where the database logs them).
+    with django_assert_max_num_queries(10):
+        created = alice.send(
+            "post", url, {"start": 7, "end": 16, "type": "PERSON", "text": "Naryshkin"}, version=2
+        )
+    assert (created.status_code, created.json()["link"], created["ETag"]) == (201, None, '"3"')
+    assert Span.objects.filter(annotation_set=news.annotation_set).count() == 2
+
+
 def test_span_writes_check_text_and_schema_and_keep_the_etag_moving(alice, news):
     url = set_url(news, "spans")
     mismatch = alice.send(
@@ -372,6 +385,10 @@ def test_annotators_cannot_write_gold_but_curators_can(api, news):
     url = reverse("api:set-spans", args=[gold.pk])
     body = {"start": 0, "end": 16, "type": "PERSON"}
     api.token = create_token(user=news.annotator, name="a", scope="write")[1]
+    hidden = api.send("post", url, body, version=1)  # a blind project: gold does not exist for annotators
+    assert (hidden.status_code, error(hidden)["message"]) == (404, "Not found.")
+    news.project.blind = False
+    news.project.save()
     refused = api.send("post", url, body, version=1)
     assert (refused.status_code, error(refused)["message"]) == (
         403,

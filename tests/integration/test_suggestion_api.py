@@ -111,8 +111,9 @@ def test_the_suggestions_endpoint_makes_as_many_queries_however_many_suggestions
             response = client.get(suggestions_url(article), {"page_size": 1000})
         assert response.status_code == 200
         assert len(response.json()["results"]) == count
-        # session, user, article, active suggester, its run, two gazetteer aggregates, the page
-        assert len(queries) == 8, [q["sql"] for q in queries]
+        # session, user, article, active suggester with its run's fingerprint, two gazetteer aggregates,
+        # the page
+        assert len(queries) == 7, [q["sql"] for q in queries]
 
 
 def test_the_raw_text_endpoint_suggests_and_writes_nothing(client, news):

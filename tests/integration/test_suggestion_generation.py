@@ -146,7 +146,7 @@ def test_an_articles_suggestions_are_computed_once_and_again_when_the_kb_changes
     stored = rows(news.article)
     with CaptureQueriesContext(connection) as queries:
         assert generate.ensure_article_suggestions(article=news.article) == version
-    assert len(queries) == 4  # the active version, its run, the two gazetteer aggregates
+    assert len(queries) == 3  # the active version with its run's fingerprint, the two gazetteer aggregates
     assert rows(news.article) == stored
     upsert_entity(
         knowledge_base=news.kb,

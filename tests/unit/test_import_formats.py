@@ -160,7 +160,8 @@ def test_jsonl_reports_each_bad_line_with_its_number_and_reads_the_good_ones():
         Problem("bad.jsonl", 4, None, "Each line must be a JSON object, not a list."),
         Problem("bad.jsonl", 5, None, "Each line must be a JSON object, not a string."),
         Problem("bad.jsonl", 6, "entites",
-                "Unknown field 'entites'; the fields are: entities, external_id, metadata, relations, text, title."),
+                "Unknown field 'entites'; the fields are: entities, external_id, metadata, provenance, relations, "
+                "text, title."),
         Problem("bad.jsonl", 7, "text", "'text' must be a string, not a number."),
         Problem("bad.jsonl", 8, "entities[0].start", "'start' must be a whole number, not a string."),
         Problem("bad.jsonl", 8, "entities[1].end", "The field 'end' is missing."),

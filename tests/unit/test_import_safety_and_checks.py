@@ -6,7 +6,7 @@ import threading
 import zipfile
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from annotator.interchange.checks import prepare
@@ -262,6 +262,16 @@ def test_text_inserted_at_a_span_edge_stays_outside_it_and_fragments_move_one_by
     assert (pieces.start, pieces.end, pieces.fragments, pieces.fit) == (4, 17, ((4, 8), (12, 17)), Fit.EXACT)
 
 
+@pytest.mark.parametrize("line_break", ["\n", "\x1e", "\u2028"])
+def test_a_line_split_before_a_span_keeps_the_span(line_break):
+    # The line diff sees "0Minsk" deleted and "0", "Minsk" inserted around a matching blank line.
+    old = f"0Minsk{line_break}{line_break}"
+    new = f"0{line_break}{line_break}Minsk{line_break}{line_break}"
+    moved = OffsetMap(old, new).span(1, 6)
+    assert (moved.start, moved.end, moved.fit) == (3, 8, Fit.EXACT)
+
+
+@settings(max_examples=500)
 @given(st.text(min_size=1, max_size=40), st.text(max_size=10), st.text(max_size=40))
 def test_a_span_in_untouched_text_always_moves_exactly(before, middle, after):
     old = before + "Minsk" + after

@@ -3,7 +3,8 @@
 Nothing in `formats/` imports Django. A reader turns a `Source` (one file, or the members of an archive)
 into `DocumentRecord`s, logging what is wrong with the input to a `ProblemLog` and skipping the records
 it cannot read, so that one pass reports every problem it can find. Export (a later issue) writes the
-same records back through a `Writer` in the same module, so that import(export(x)) == x.
+same records back through a `Writer` in the same module, so that import(export(x)) == x on everything
+the format can carry.
 
 Offsets in records are half-open code point indices into the record's `text` exactly as the source has
 it (line endings included). `interchange.checks` normalises line endings and remaps the offsets before
@@ -15,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import IO, Any, ClassVar, Protocol
+from typing import IO, Any, ClassVar, Protocol, TypeVar
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class SpanRecord:
     text: str | None = None
     fragments: tuple[tuple[int, int], ...] = ()
     where: Where | None = field(default=None, compare=False)
+    provenance: Mapping[str, Any] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ class RelationRecord:
     label: str
     id: str | None = None
     where: Where | None = field(default=None, compare=False)
+    provenance: Mapping[str, Any] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,7 @@ class LinkRecord:
     kb_id: str | None
     kb: str | None = None
     where: Where | None = field(default=None, compare=False)
+    provenance: Mapping[str, Any] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,7 @@ class DocumentRecord:
 
     `annotated` says whether the source speaks about annotations at all: a brat document with no T
     lines has none (and re-importing it empties its set), a CSV row says nothing about them.
+    Exports fill `provenance` with at least `article_id` (the article's primary key).
     """
 
     text: str
@@ -95,6 +100,9 @@ class DocumentRecord:
     relations: tuple[RelationRecord, ...] = ()
     links: tuple[LinkRecord, ...] = ()
     where: Where = field(default=Where(""), compare=False)
+    # What an export knows about where the annotations come from (the set, who, when, which suggestion);
+    # informative only: an import makes its own rows, so it is never compared.
+    provenance: Mapping[str, Any] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -209,18 +217,20 @@ class Reader(Protocol):
     ) -> Iterator[DocumentRecord]: ...
 
 
-class Sink(Protocol):
-    """Where a writer puts its output: one stream per named member (one member for one-file formats)."""
-
-    def open(self, name: str) -> AbstractContextManager[IO[bytes]]: ...
-
-
 class Writer(Protocol):
-    """Writes records so that the same module's reader reads back equal records (export, a later issue)."""
+    """Writes records as a stream of byte chunks, so that the same module's reader reads back equal records.
+
+    `streamable` says whether the first bytes come before the last record is read (a DocBin is one
+    compressed blob: it holds everything until the end). `extension` names the file it makes.
+    """
 
     name: ClassVar[str]
+    label: ClassVar[str]
+    media_type: ClassVar[str]
+    extension: ClassVar[str]
+    streamable: ClassVar[bool]
 
-    def write(self, documents: Iterable[DocumentRecord], sink: Sink) -> None: ...
+    def write(self, documents: Iterable[DocumentRecord]) -> Iterator[bytes]: ...
 
 
 @dataclass(frozen=True)
@@ -279,6 +289,7 @@ class Registry:
     """The formats by name. Asking for one that does not exist raises FormatError."""
 
     readers: Mapping[str, Reader]
+    writers: Mapping[str, Writer] = field(default_factory=dict)
 
     def reader(self, name: str) -> Reader:
         try:
@@ -287,17 +298,34 @@ class Registry:
             known = ", ".join(sorted(self.readers))
             raise FormatError(f"Unknown format {name!r}. Known formats: {known}.") from None
 
+    def writer(self, name: str) -> Writer:
+        try:
+            return self.writers[name]
+        except KeyError:
+            known = ", ".join(sorted(self.writers))
+            raise FormatError(f"Unknown export format {name!r}. Export formats: {known}.") from None
+
     def choices(self) -> list[tuple[str, str]]:
         return [(name, reader.label) for name, reader in self.readers.items()]
+
+    def export_choices(self) -> list[tuple[str, str]]:
+        return [(name, writer.label) for name, writer in self.writers.items()]
 
     def __contains__(self, name: object) -> bool:
         return name in self.readers
 
 
-def build_registry(readers: Iterable[Reader]) -> Registry:
-    table: dict[str, Reader] = {}
-    for reader in readers:
-        if reader.name in table:
-            raise ValueError(f"Two formats are named {reader.name!r}.")
-        table[reader.name] = reader
-    return Registry(table)
+T = TypeVar("T", Reader, Writer)
+
+
+def _by_name(formats: Iterable[T]) -> dict[str, T]:
+    table: dict[str, T] = {}
+    for format_ in formats:
+        if format_.name in table:
+            raise ValueError(f"Two formats are named {format_.name!r}.")
+        table[format_.name] = format_
+    return table
+
+
+def build_registry(readers: Iterable[Reader], writers: Iterable[Writer] = ()) -> Registry:
+    return Registry(_by_name(readers), _by_name(writers))

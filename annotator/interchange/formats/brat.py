@@ -10,12 +10,23 @@ second tail), N lines normalisations, i.e. links to KB ids (`Wikidata:Q315514` n
 `NIL` means not in the KB). `#` notes are comments. Events (E), attributes (A, M) and equivalences (*)
 have no place in the model and are reported. A .txt without an .ann has no annotations; the
 external id is the path without the extension. Offsets are code points into the .txt as it is.
+An entity that brat split only at line breaks (it cannot show a fragment across one) is read as the
+one contiguous entity it is.
+
+The writer streams a zip: `<external id>.txt` and `.ann` per document (`article-<id>` when the
+article has no external id or one that is not a safe relative path; inside `<annotator>/` when the
+export holds annotators' sets). Entities that cross a line break are split there, as brat does; labels
+with spaces get `_`; a NIL link is `<KB>:NIL`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+import time
+import zipfile
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import replace
+from itertools import pairwise
 from typing import Any, ClassVar
 
 from annotator.interchange.formats.base import (
@@ -32,6 +43,7 @@ from annotator.interchange.formats.base import (
     where_in,
 )
 from annotator.interchange.formats.lines import read_whole
+from annotator.interchange.formats.writing import Buffer, links_by_span, surface, token_label
 
 _FRAGMENT = re.compile(r"^(\d+) (\d+)$")
 _UNSUPPORTED = {"E": "events", "A": "attributes", "M": "attributes", "*": "equivalences"}
@@ -81,7 +93,7 @@ class Brat:
                     text=text,
                     external_id=stem,
                     annotated=True,
-                    spans=tuple(spans),
+                    spans=tuple(_rejoined(span, text) for span in spans),
                     relations=tuple(relations),
                     links=tuple(links),
                     where=where,
@@ -128,7 +140,8 @@ def _fields(line: str, count: int, shape: str) -> list[str]:
 
 
 def _entity(line: str, at: Where) -> SpanRecord:
-    span_id, middle, surface = _fields(line, 3, "T1<tab>TYPE START END<tab>TEXT")[:3]
+    fields = _fields(line, 3, "T1<tab>TYPE START END<tab>TEXT")
+    span_id, middle, surface = fields[0], fields[1], "\t".join(fields[2:])  # the text may hold tabs
     label, _, offsets = middle.partition(" ")
     fragments = []
     for piece in offsets.split(";"):
@@ -147,6 +160,18 @@ def _entity(line: str, at: Where) -> SpanRecord:
         fragments=tuple(fragments) if len(fragments) > 1 else (),
         where=at,
     )
+
+
+def _rejoined(span: SpanRecord, text: str) -> SpanRecord:
+    """A span whose fragments are apart only by line breaks, as the one contiguous span it is."""
+    pieces = span.fragments
+    if not pieces or pieces[-1][1] > len(text) or any(b[0] < a[1] for a, b in pairwise(pieces)):
+        return span
+    if any(text[a[1] : b[0]] not in ("\n", "\r\n") for a, b in pairwise(pieces)):
+        return span
+    if span.text is not None and span.text != " ".join(text[a:b] for a, b in pieces):
+        return span  # left as it is, for the checks to report
+    return replace(span, fragments=(), text=text[span.start : span.end])
 
 
 def _relation(line: str, at: Where) -> RelationRecord:
@@ -172,3 +197,82 @@ def _normalization(line: str, at: Where) -> LinkRecord:
     if not kb or not kb_id:
         raise ValueError(f"The normalisation {link_id} needs a KB name and an id, like 'Wikidata:Q42'.")
     return LinkRecord(span=parts[1], kb_id=None if kb_id == "NIL" else kb_id, kb=kb, where=at)
+
+
+_SAFE_NAME = re.compile(r"[\w.-]+(/[\w.-]+)*")
+_UNSAFE = re.compile(r"[^\w.-]")
+
+
+def file_stem(external_id: str | None, article_id: Any) -> str:
+    """The member name of a document: its external id when that is a safe relative path."""
+    if (
+        external_id is not None
+        and len(external_id) <= 200
+        and _SAFE_NAME.fullmatch(external_id)
+        and not any(part.startswith(".") for part in external_id.split("/"))
+    ):
+        return external_id
+    return f"article-{article_id}"
+
+
+def line_pieces(text: str, pieces: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The pieces split at line breaks (an .ann line cannot hold one), empty ones dropped."""
+    result = []
+    for start, end in pieces:
+        position = start
+        while (newline := text.find("\n", position, end)) >= 0:
+            if newline > position:
+                result.append((position, newline))
+            position = newline + 1
+        if position < end:
+            result.append((position, end))
+    return result
+
+
+class BratWriter:
+    """A zip of .txt and .ann pairs, written member by member (a streamable zip)."""
+
+    name: ClassVar[str] = "brat"
+    label: ClassVar[str] = "brat standoff (zip of .txt + .ann)"
+    media_type: ClassVar[str] = "application/zip"
+    extension: ClassVar[str] = ".zip"
+    streamable: ClassVar[bool] = True
+
+    def write(self, documents: Iterable[DocumentRecord]) -> Iterator[bytes]:
+        buffer = Buffer()
+        stamp = time.localtime()[:6]
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            used: set[str] = set()
+            for record in documents:
+                provenance = record.provenance or {}
+                stem = file_stem(record.external_id, provenance.get("article_id"))
+                if annotator := provenance.get("annotator"):
+                    stem = f"{_UNSAFE.sub('_', annotator).lstrip('.') or 'annotator'}/{stem}"
+                base, number = stem, 1
+                while stem in used:  # two annotators whose names differ only in unsafe characters
+                    number += 1
+                    stem = f"{base}~{number}"
+                used.add(stem)
+                for suffix, content in ((".txt", record.text), (".ann", self.ann(record))):
+                    archive.writestr(zipfile.ZipInfo(stem + suffix, stamp), content.encode("utf-8"))
+                yield buffer.take()
+        yield buffer.take()
+
+    @staticmethod
+    def ann(record: DocumentRecord) -> str:
+        text, lines = record.text, []
+        for span in record.spans:
+            pieces = line_pieces(text, span.fragments or ((span.start, span.end),))
+            offsets = ";".join(f"{start} {end}" for start, end in pieces)
+            shown = " ".join(text[start:end] for start, end in pieces)
+            lines.append(f"{span.id}\t{token_label(span.label)} {offsets}\t{shown}")
+        for number, relation in enumerate(record.relations, start=1):
+            lines.append(
+                f"R{number}\t{token_label(relation.label)} Arg1:{relation.head} Arg2:{relation.tail}"
+            )
+        spans = {span.id: span for span in record.spans}
+        for number, (span_id, link) in enumerate(links_by_span(record).items(), start=1):
+            kb = token_label(link.kb or "KB").replace(":", "_")
+            name = surface(record, spans[span_id]).replace("\n", " ")
+            lines.append(f"N{number}\tReference {span_id} {kb}:{link.kb_id or 'NIL'}\t{name}")
+        return "".join(line + "\n" for line in lines)

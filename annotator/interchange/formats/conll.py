@@ -4,12 +4,19 @@
 sentences. Tags are `O`, `B-TYPE` and `I-TYPE`; an `I-` tag that does not continue an entity of its type
 starts one, so both IOB1 (CoNLL 2003) and IOB2 read the same way. The text is rebuilt as the format
 implies: tokens joined by one space, sentences by a line break. Documents have no external id, so
-re-imports recognise them by their text.
+re-imports recognise them by their text. A line starting with `# ` whose last column is not a tag is a
+comment (exports name their tokenizer in one: `# tokenizer: spacy 3.8.18 blank:en`).
+
+The writer tokenises with spaCy (`tokens.py`), cutting tokens at entity edges too, and tags IOB2. One
+token layer holds no overlaps: the outermost spans are kept (`writing.one_layer`), the nested and
+crossing ones left out. Sentences end where spaCy's sentencizer starts one or the text breaks a line,
+never inside an entity; labels with spaces get `_` instead.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 from typing import IO, ClassVar
 
 from annotator.interchange.formats.base import (
@@ -21,6 +28,14 @@ from annotator.interchange.formats.base import (
     Where,
 )
 from annotator.interchange.formats.lines import byte_lines, decode
+from annotator.interchange.formats.tokens import pieces, tokenizer_name
+from annotator.interchange.formats.writing import one_layer, token_label
+
+_NOT_SPACE = re.compile(r"\S+")
+
+
+def is_tag(tag: str) -> bool:
+    return tag == "O" or (tag[:2] in ("B-", "I-") and len(tag) > 2)
 
 
 class _Document:
@@ -105,7 +120,9 @@ class Conll(StreamReader):
                 document.end_sentence()
                 continue
             tag = columns[-1]
-            if len(columns) < 2 or not (tag == "O" or (tag[:2] in ("B-", "I-") and len(tag) > 2)):
+            if line.startswith("# ") and not is_tag(tag):
+                continue
+            if len(columns) < 2 or not is_tag(tag):
                 problems.add(
                     at, f"The tag {tag!r} is not O, B-TYPE or I-TYPE (the last column holds the tag)."
                 )
@@ -119,3 +136,45 @@ class Conll(StreamReader):
             document.add_token(columns[0], tag, at)
         if document is not None and not failed and (record := document.record()) is not None:
             yield record
+
+
+class ConllWriter:
+    """`token TAG` lines (IOB2), a blank line between sentences, `-DOCSTART-` before each document."""
+
+    name: ClassVar[str] = "conll"
+    label: ClassVar[str] = "CoNLL 2003 / IOB2 (spaCy tokens)"
+    media_type: ClassVar[str] = "text/plain; charset=utf-8"
+    extension: ClassVar[str] = ".conll"
+    streamable: ClassVar[bool] = True
+
+    def write(self, documents: Iterable[DocumentRecord]) -> Iterator[bytes]:
+        yield f"# tokenizer: {tokenizer_name()}\n".encode()
+        for record in documents:
+            yield self.document(record).encode("utf-8")
+
+    @staticmethod
+    def document(record: DocumentRecord) -> str:
+        text = record.text
+        spans = one_layer(record.spans)
+        cuts = {offset for span in spans for offset in (span.start, span.end)}
+        cut, sentence_starts = pieces(text, cuts, sentences=True)
+        tokens = [match.span() for start, end in cut for match in _NOT_SPACE.finditer(text, start, end)]
+        lines = ["-DOCSTART- -X- -X- O", ""]
+        entity = iter(spans)
+        current = next(entity, None)
+        previous_end, previous_entity = None, None
+        for start, end in tokens:
+            while current is not None and current.end <= start:
+                current = next(entity, None)
+            inside = current if current is not None and current.start <= start else None
+            continuing = inside is not None and inside is previous_entity
+            new_sentence = previous_end is not None and (
+                "\n" in text[previous_end:start] or start in sentence_starts
+            )
+            if new_sentence and not continuing:
+                lines.append("")
+            tag = "O" if inside is None else ("I-" if continuing else "B-") + token_label(inside.label)
+            lines.append(f"{text[start:end]} {tag}")
+            previous_end, previous_entity = end, inside
+        lines.append("")
+        return "\n".join(lines) + "\n"

@@ -3,12 +3,17 @@
 Options: `text` (the column holding the text; default "text"), `external_id` (default "external_id", or
 "id" when there is such a column), `title` (default "title"), `metadata` (the columns kept as metadata;
 default every other column), `delimiter` (default ","). Empty metadata cells are left out.
+
+The writer writes one row per span (articles without spans have no row), for spreadsheets: a cell that
+a spreadsheet would run as a formula (starting with = + - @, a tab or a carriage return) gets a leading
+`'`. Reading such a file back gives articles only, like any CSV.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator, Mapping
+import io
+from collections.abc import Iterable, Iterator, Mapping
 from typing import IO, Any, ClassVar
 
 from annotator.interchange.formats.base import (
@@ -20,6 +25,7 @@ from annotator.interchange.formats.base import (
     Where,
 )
 from annotator.interchange.formats.lines import byte_lines, decode
+from annotator.interchange.formats.writing import links_by_span, surface
 
 ROLES = ("text", "external_id", "title")
 
@@ -142,3 +148,47 @@ class Csv(StreamReader):
         text_at = found["text"]
         assert text_at is not None  # a missing text column returned above
         return text_at, found["external_id"], found["title"], metadata
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+CSV_COLUMNS = (
+    "article_id", "external_id", "title", "set", "annotator", "span_id", "start", "end", "label", "text",
+    "kb", "kb_id",
+)  # fmt: skip
+
+
+def neutralised(value: Any) -> str:
+    """The cell as text that no spreadsheet runs as a formula."""
+    cell = "" if value is None else str(value)
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+
+
+class CsvWriter:
+    """One row per span: where it is, its label and text, and its KB link (`NIL`, or empty: not linked)."""
+
+    name: ClassVar[str] = "csv"
+    label: ClassVar[str] = "CSV (one row per span)"
+    media_type: ClassVar[str] = "text/csv; charset=utf-8"
+    extension: ClassVar[str] = ".csv"
+    streamable: ClassVar[bool] = True
+
+    def write(self, documents: Iterable[DocumentRecord]) -> Iterator[bytes]:
+        text = io.StringIO()
+        rows = csv.writer(text, lineterminator="\r\n")
+        rows.writerow(CSV_COLUMNS)
+        for record in documents:
+            provenance = record.provenance or {}
+            links = links_by_span(record)
+            for span in record.spans:
+                link = links.get(span.id)
+                cells = (
+                    provenance.get("article_id"), record.external_id, record.title, provenance.get("set"),
+                    provenance.get("annotator"), span.id, span.start, span.end, span.label,
+                    surface(record, span), link.kb if link else None,
+                    (link.kb_id or "NIL") if link else None,
+                )  # fmt: skip
+                rows.writerow([neutralised(cell) for cell in cells])
+            yield text.getvalue().encode("utf-8")
+            text.seek(0)
+            text.truncate()
+        yield text.getvalue().encode("utf-8")

@@ -4,12 +4,18 @@ Every entity and every span of every span group becomes a span (the same offsets
 text order. A `kb_id_` links the span (`NIL` means not in the KB). With `store_user_data`, the doc's
 `user_data` may carry `external_id`, `title` and `metadata`. A DocBin is one compressed blob, so each
 .spacy file is read whole: split big corpora into several files and zip them, one is read at a time.
-spaCy is imported only when a DocBin is read.
+spaCy is imported only when a DocBin is read or written.
+
+The writer makes one .spacy file: `doc.ents` holds the spans a single layer can hold (the outermost,
+see `writing.one_layer`), the span group `sc` (spancat's default key) holds every span, overlapping and
+nested ones too, and both carry the KB id of linked spans (`NIL` for NIL). The tokens are spaCy's, cut
+further at entity edges so that every span is a whole number of tokens. Discontinuous spans are written
+as their whole range, and relations have no place in a DocBin.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from annotator.interchange.formats.base import (
@@ -21,9 +27,12 @@ from annotator.interchange.formats.base import (
     StreamReader,
     Where,
 )
+from annotator.interchange.formats.tokens import pieces, pipeline
+from annotator.interchange.formats.writing import links_by_span, one_layer
 
 if TYPE_CHECKING:
-    from spacy.tokens import Doc
+    from spacy.tokens import Doc, Span
+    from spacy.vocab import Vocab
 
 MAX_DOCBIN_BYTES = 2**30
 
@@ -97,3 +106,65 @@ class DocBinReader(StreamReader):
             links=tuple(links),
             where=where,
         )
+
+
+class DocBinWriter:
+    """One .spacy file of every document, built in memory: not streamable, large exports run as jobs."""
+
+    name: ClassVar[str] = "spacy"
+    label: ClassVar[str] = "spaCy DocBin (.spacy)"
+    media_type: ClassVar[str] = "application/octet-stream"
+    extension: ClassVar[str] = ".spacy"
+    streamable: ClassVar[bool] = False
+
+    def write(self, documents: Iterable[DocumentRecord]) -> Iterator[bytes]:
+        from spacy.tokens import DocBin
+
+        vocab = pipeline().vocab
+        docs = DocBin(store_user_data=True)
+        for record in documents:
+            docs.add(self.doc(record, vocab))
+        yield docs.to_bytes()
+
+    @staticmethod
+    def doc(record: DocumentRecord, vocab: Vocab) -> Doc:
+        from spacy.tokens import Doc
+
+        text = record.text
+        starts = {span.start for span in record.spans}
+        ends = {span.end for span in record.spans}
+        words: list[str] = []
+        spaces: list[bool] = []
+        for start, end in pieces(text, starts | ends)[0]:
+            # A single space after a word is that word's trailing space, unless a span starts on the space
+            # or ends just after it (then the space must be a token of its own).
+            if (
+                text[start:end] == " "
+                and words
+                and not spaces[-1]
+                and start not in starts
+                and end not in ends
+            ):
+                spaces[-1] = True
+            else:
+                words.append(text[start:end])
+                spaces.append(False)
+        doc = Doc(vocab, words=words, spaces=spaces)
+        links = links_by_span(record)
+
+        def kb_id(span_id: str) -> str:
+            link = links.get(span_id)
+            return "" if link is None else (link.kb_id or "NIL")
+
+        made: dict[str, Span] = {}
+        for span in record.spans:
+            made_span = doc.char_span(span.start, span.end, label=span.label, kb_id=kb_id(span.id))
+            if made_span is None:  # the tokens were cut at every span edge, so this cannot happen
+                raise ValueError(f"The span [{span.start}, {span.end}) is not on token edges.")
+            made[span.id] = made_span
+        doc.ents = [made[span.id] for span in one_layer(record.spans)]
+        doc.spans["sc"] = list(made.values())
+        doc.user_data["external_id"] = record.external_id
+        doc.user_data["title"] = record.title
+        doc.user_data["metadata"] = record.metadata
+        return doc

@@ -6,12 +6,18 @@
 
 doccano's own `id` is kept in the metadata as `doccano_id`; an `external_id` key becomes the external
 id; every other key (doccano writes its metadata at the top level) goes into the metadata.
+
+The writer writes the relation variant, with `external_id`, `title` and the metadata at the top level
+(a metadata key that doccano itself uses, like `text` or `entities`, is left out). doccano has no place
+for KB links.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import IO, Any, ClassVar
+
+import orjson
 
 from annotator.interchange.formats.base import (
     DocumentRecord,
@@ -139,3 +145,39 @@ class Doccano(StreamReader):
         return list(each(entities, "entities", entity, errors)), list(
             each(relations, "relations", relation, errors)
         )
+
+
+class DoccanoWriter:
+    """doccano's relation variant: numbered entities and relations between them."""
+
+    name: ClassVar[str] = "doccano"
+    label: ClassVar[str] = "doccano JSONL (with relations)"
+    media_type: ClassVar[str] = "application/x-ndjson"
+    extension: ClassVar[str] = ".jsonl"
+    streamable: ClassVar[bool] = True
+
+    def write(self, documents: Iterable[DocumentRecord]) -> Iterator[bytes]:
+        reserved = {"text", "id", "external_id", "title", *_ANNOTATION_KEYS}
+        for record in documents:
+            numbers = {span.id: number for number, span in enumerate(record.spans, start=1)}
+            line: dict[str, Any] = {
+                key: value for key, value in record.metadata.items() if key not in reserved
+            }
+            line |= {"text": record.text, "external_id": record.external_id}
+            if record.title:
+                line["title"] = record.title
+            line["entities"] = [
+                {
+                    "id": numbers[span.id],
+                    "label": span.label,
+                    "start_offset": span.start,
+                    "end_offset": span.end,
+                }
+                for span in record.spans
+            ]
+            line["relations"] = [
+                {"id": number, "from_id": numbers[relation.head], "to_id": numbers[relation.tail],
+                 "type": relation.label}
+                for number, relation in enumerate(record.relations, start=1)
+            ]  # fmt: skip
+            yield orjson.dumps(line) + b"\n"

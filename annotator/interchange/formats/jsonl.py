@@ -11,11 +11,15 @@ to entities by id or by position. `kb_id` links the entity (null: NIL, known not
 without the key the entity is not linked. A line with `entities` or `relations` is annotated: importing
 it again makes the set hold exactly what the line holds. Unknown keys are refused, so that a misspelt
 `entites` is an error rather than lost annotations; put anything else in `metadata`.
+
+Exports add `provenance` objects to the line (the set: gold or whose, its status, version, guideline
+version), to entities (who made it and when, the suggestion it came from, who linked it) and to
+relations; imports ignore them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import IO, Any, ClassVar
 
 import orjson
@@ -42,10 +46,13 @@ from annotator.interchange.formats.jsonfields import (
     require,
 )
 from annotator.interchange.formats.lines import byte_lines, decode
+from annotator.interchange.formats.writing import links_by_span, surface
 
-DOCUMENT_KEYS = frozenset({"external_id", "title", "text", "metadata", "entities", "relations"})
-ENTITY_KEYS = frozenset({"id", "start", "end", "label", "text", "fragments", "kb_id", "kb"})
-RELATION_KEYS = frozenset({"id", "head", "tail", "label"})
+# `provenance` (who made an annotation, when, from which suggestion) is written by exports and ignored
+# by imports, which make their own rows.
+DOCUMENT_KEYS = frozenset({"external_id", "title", "text", "metadata", "entities", "relations", "provenance"})
+ENTITY_KEYS = frozenset({"id", "start", "end", "label", "text", "fragments", "kb_id", "kb", "provenance"})
+RELATION_KEYS = frozenset({"id", "head", "tail", "label", "provenance"})
 
 
 def parse_line(line: bytes, where: Where, problems: ProblemLog) -> dict[str, Any] | None:
@@ -281,3 +288,52 @@ def quick_document(obj: dict[str, Any], where: Where) -> DocumentRecord | None:
         links=tuple(links),
         where=where,
     )
+
+
+class JsonLinesWriter:
+    """One JSON object per line, everything the native reader reads, plus provenance."""
+
+    name: ClassVar[str] = "jsonl"
+    label: ClassVar[str] = "JSON Lines (native, with provenance)"
+    media_type: ClassVar[str] = "application/x-ndjson"
+    extension: ClassVar[str] = ".jsonl"
+    streamable: ClassVar[bool] = True
+
+    def write(self, documents: Iterable[DocumentRecord]) -> Iterator[bytes]:
+        for record in documents:
+            yield orjson.dumps(self.line(record)) + b"\n"
+
+    @staticmethod
+    def line(record: DocumentRecord) -> dict[str, Any]:
+        links = links_by_span(record)
+        entities = []
+        for span in record.spans:
+            entity: dict[str, Any] = {
+                "id": span.id, "start": span.start, "end": span.end, "label": span.label,
+                "text": surface(record, span),
+            }  # fmt: skip
+            if span.fragments:
+                entity["fragments"] = [list(piece) for piece in span.fragments]
+            provenance = span.provenance
+            if (link := links.get(span.id)) is not None:
+                entity["kb_id"] = link.kb_id
+                if link.kb is not None:
+                    entity["kb"] = link.kb
+                if link.provenance:
+                    provenance = {**(provenance or {}), "link": link.provenance}
+            if provenance:
+                entity["provenance"] = provenance
+            entities.append(entity)
+        line: dict[str, Any] = {"external_id": record.external_id, "title": record.title, "text": record.text}
+        if record.metadata:
+            line["metadata"] = record.metadata
+        if record.annotated:
+            line["entities"] = entities
+            line["relations"] = [
+                {"id": relation.id, "head": relation.head, "tail": relation.tail, "label": relation.label}
+                | ({"provenance": relation.provenance} if relation.provenance else {})
+                for relation in record.relations
+            ]
+        if record.provenance:
+            line["provenance"] = record.provenance
+        return line

@@ -13,14 +13,19 @@ output, not annotations, and are left out (pre-annotation is its own job), as ar
 `labels` and `relation` (choices, ratings...). A region with several labels is one span per label.
 Older Label Studio versions counted offsets in UTF-16 units: when the offsets only match the region's
 text that way, they are converted to code points.
+
+The writer streams one array: `data` holds the text, external id and title, `meta` the metadata, and
+one annotation per task holds a `labels` region per span (offsets in code points, with the region's
+text) and a `relation` result per relation. Label Studio has no place for KB links.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import IO, Any, ClassVar
 
 import ijson
+import orjson
 
 from annotator.annotations.spans import OffsetError, Utf16Index
 from annotator.interchange.formats.base import (
@@ -197,3 +202,43 @@ class LabelStudio(StreamReader):
             if text[converted[0] : converted[1]] == surface:
                 return converted
         return start, end
+
+
+class LabelStudioWriter:
+    """A JSON array of Label Studio tasks, one task at a time."""
+
+    name: ClassVar[str] = "labelstudio"
+    label: ClassVar[str] = "Label Studio JSON"
+    media_type: ClassVar[str] = "application/json"
+    extension: ClassVar[str] = ".json"
+    streamable: ClassVar[bool] = True
+
+    def write(self, documents: Iterable[DocumentRecord]) -> Iterator[bytes]:
+        separator = b"[\n"
+        for record in documents:
+            yield separator + orjson.dumps(self.task(record))
+            separator = b",\n"
+        yield b"[]\n" if separator == b"[\n" else b"\n]\n"
+
+    @staticmethod
+    def task(record: DocumentRecord) -> dict[str, Any]:
+        data: dict[str, Any] = {"text": record.text, "external_id": record.external_id}
+        if record.title:
+            data["title"] = record.title
+        results: list[dict[str, Any]] = [
+            {
+                "id": span.id, "from_name": "label", "to_name": "text", "type": "labels",
+                "value": {"start": span.start, "end": span.end, "text": record.text[span.start : span.end],
+                          "labels": [span.label]},
+            }
+            for span in record.spans
+        ]  # fmt: skip
+        results.extend(
+            {"type": "relation", "from_id": relation.head, "to_id": relation.tail, "direction": "right",
+             "labels": [relation.label]}
+            for relation in record.relations
+        )  # fmt: skip
+        task: dict[str, Any] = {"data": data, "annotations": [{"result": results}]}
+        if record.metadata:
+            task["meta"] = record.metadata
+        return task

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from annotator.projects.models import Project, Role
-from annotator.projects.services import add_member
+from annotator.projects.services import LastManager, add_member
 
 
 def generated_password() -> str:
@@ -45,7 +45,10 @@ class Command(BaseCommand):
         if options["staff"] and not user.is_staff:
             user.is_staff = True
             user.save(update_fields=["is_staff"])
-        add_member(project=project, user=user, role=options["role"])
+        try:
+            add_member(project=project, user=user, role=options["role"])
+        except LastManager as error:
+            raise CommandError(str(error)) from None
         self.stdout.write(f"{user.username} is now {options['role']} of {project.name}.")
         if password:
             self.stdout.write(f"Created user {user.username} with password: {password}")

@@ -1,0 +1,343 @@
+"""Exporting annotations: one service behind the API, `manage.py export`, the export page and export jobs.
+
+`ExportQuery` says what to export (which sets, which articles, which format); `export_records` reads
+it from the database in chunks of articles, a constant number of queries per chunk whatever the
+chunk holds, and yields plain `DocumentRecord`s; the format's writer turns them into bytes as they
+come. Memory stays bounded by the chunk, not the project. Formats that are not streamable (a DocBin
+is one blob) and large selections run as a job that writes a file (`start_export`, `run_export`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import CharField, Exists, F, Func, OuterRef, QuerySet, TextField
+from django.db.models.functions import Cast
+from django.utils import timezone
+from django.utils.text import slugify
+
+from annotator.annotations.models import AnnotationSet, Relation, SetKind, SetStatus, Span
+from annotator.articles.models import Article, ArticleStatus
+from annotator.core.errors import DomainError
+from annotator.interchange.formats import FORMATS
+from annotator.interchange.formats.base import (
+    DocumentRecord,
+    FormatError,
+    LinkRecord,
+    RelationRecord,
+    SpanRecord,
+    Writer,
+)
+from annotator.jobs.models import Job, JobKind
+from annotator.jobs.services import create_job, enqueue_job
+from annotator.suggestions.models import Decision, SuggestionKind
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    from annotator.projects.models import Project
+
+
+class SetChoice(StrEnum):
+    """Which annotation sets an export holds."""
+
+    GOLD = "gold"
+    ANNOTATOR = "annotator"  # one annotator's sets (ExportQuery.annotator names them)
+    ALL = "all"  # every annotator's set: one record per (article, annotator)
+
+
+class InvalidExport(DomainError):
+    """An export asked for something that cannot be done, before anything is read."""
+
+
+@dataclass(frozen=True)
+class ExportQuery:
+    """What to export. Empty filters select everything; by default the gold sets, as JSON Lines.
+
+    `set_status` filters the sets (`curated` alone: only gold a curator has finished), `article_status`
+    the articles (new, in progress, annotated, curated), `updated_since` the sets changed since then,
+    `guideline_version` the sets made under that guideline version number, `article_ids` the articles.
+    """
+
+    format: str = "jsonl"
+    sets: SetChoice = SetChoice.GOLD
+    annotator: str | None = None
+    set_status: tuple[str, ...] = ()
+    article_status: tuple[str, ...] = ()
+    updated_since: datetime | None = None
+    guideline_version: int | None = None
+    article_ids: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        try:
+            FORMATS.writer(self.format)
+        except FormatError as error:
+            raise InvalidExport(str(error), field="format") from None
+        if self.sets not in SetChoice.__members__.values():
+            raise InvalidExport("Export gold, an annotator's sets, or all annotators' sets.", field="set")
+        object.__setattr__(self, "sets", SetChoice(self.sets))
+        if (self.sets == SetChoice.ANNOTATOR) != bool(self.annotator):
+            raise InvalidExport("Name the annotator when (and only when) exporting one annotator's sets.",
+                                field="annotator")  # fmt: skip
+        for name, allowed in (("set_status", SetStatus.values), ("article_status", ArticleStatus.values)):
+            unknown = sorted(set(getattr(self, name)) - set(allowed))
+            if unknown:
+                raise InvalidExport(
+                    f"Unknown {name.replace('_', ' ')} {unknown[0]!r} (choose from {', '.join(allowed)}).",
+                    field=name,
+                )
+        if self.updated_since is not None and timezone.is_naive(self.updated_since):
+            object.__setattr__(self, "updated_since", timezone.make_aware(self.updated_since))
+
+    @property
+    def writer(self) -> Writer:
+        return FORMATS.writer(self.format)
+
+    def as_params(self) -> dict[str, Any]:
+        params = asdict(self)
+        params.update(
+            sets=str(self.sets), set_status=list(self.set_status), article_status=list(self.article_status),
+            article_ids=list(self.article_ids),
+            updated_since=self.updated_since.isoformat() if self.updated_since else None,
+        )  # fmt: skip
+        return params
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> ExportQuery:
+        since = params.get("updated_since")
+        return cls(
+            format=params.get("format", "jsonl"), sets=params.get("sets", SetChoice.GOLD),
+            annotator=params.get("annotator"), set_status=tuple(params.get("set_status", ())),
+            article_status=tuple(params.get("article_status", ())),
+            updated_since=datetime.fromisoformat(since) if since else None,
+            guideline_version=params.get("guideline_version"), article_ids=tuple(params.get("article_ids", ())),
+        )  # fmt: skip
+
+
+class IsoTime(Func):
+    """A timestamp as ISO 8601 text, made by the database: the Python loader Django installs for
+    PostgreSQL's timestamptz costs more than everything else an export does with a span row."""
+
+    output_field = CharField()
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection, template="to_json(%(expressions)s) #>> '{}'", **extra)
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        # %%%% survives the template's formatting and Django's placeholder conversion as one %.
+        template = "strftime('%%%%Y-%%%%m-%%%%dT%%%%H:%%%%M:%%%%f+00:00', %(expressions)s)"
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+
+def iso(field: str) -> IsoTime:
+    return IsoTime(F(field))
+
+
+def as_text(field: str) -> Cast:
+    """A JSON column as its text, parsed only where it is not null (Django would convert every row)."""
+    return Cast(field, TextField())
+
+
+def matching(sets: QuerySet[AnnotationSet], query: ExportQuery) -> QuerySet[AnnotationSet]:
+    """The sets the query selects, among these."""
+    if query.sets == SetChoice.GOLD:
+        sets = sets.filter(kind=SetKind.GOLD)
+    elif query.sets == SetChoice.ANNOTATOR:
+        sets = sets.filter(kind=SetKind.ANNOTATOR, annotator__username=query.annotator)
+    else:
+        sets = sets.filter(kind=SetKind.ANNOTATOR)
+    if query.set_status:
+        sets = sets.filter(status__in=query.set_status)
+    if query.updated_since is not None:
+        sets = sets.filter(updated_at__gte=query.updated_since)
+    if query.guideline_version is not None:
+        sets = sets.filter(guideline_version__number=query.guideline_version)
+    if query.article_ids:
+        sets = sets.filter(article_id__in=query.article_ids)
+    return sets
+
+
+def selected_sets(project: Project, query: ExportQuery) -> QuerySet[AnnotationSet]:
+    return matching(AnnotationSet.objects.filter(article__project=project), query)
+
+
+def selected_articles(project: Project, query: ExportQuery, *, after: int = 0) -> QuerySet[Article]:
+    """The articles that have a selected set, in id order, from the one after `after`.
+
+    The bound is on both sides of the semi-join: PostgreSQL does not carry `id > after` from the
+    articles over to the sets, and would read every set before it from the start, for every chunk.
+    """
+    articles = Article.objects.filter(project=project, pk__gt=after)
+    if query.article_status:
+        articles = articles.with_status().filter(status__in=query.article_status)  # type: ignore[misc]
+    sets = matching(AnnotationSet.objects.filter(article=OuterRef("pk"), article_id__gt=after), query)
+    return articles.filter(Exists(sets)).order_by("pk")
+
+
+def count_articles(project: Project, query: ExportQuery) -> int:
+    return selected_articles(project, query).count()
+
+
+def missing_articles(project: Project, ids: tuple[int, ...]) -> list[int]:
+    """The ids that are not articles of this project (another project's ids are as good as none)."""
+    found = set(Article.objects.filter(project=project, pk__in=ids).values_list("pk", flat=True))
+    return sorted(set(ids) - found)
+
+
+def runs_as_job(project: Project, query: ExportQuery) -> bool:
+    """Whether the export is too big to build inside one request (a format that is not streamed)."""
+    if query.writer.streamable:
+        return False
+    return count_articles(project, query) > settings.ANNOTATOR_EXPORT_INLINE_MAX_ARTICLES
+
+
+def export_records(
+    project: Project, query: ExportQuery, *, chunk_size: int | None = None
+) -> Iterator[DocumentRecord]:
+    """The selected sets as records, article by article, read a chunk of articles at a time: the same
+    few queries per chunk, each an index range as cheap at the end of a large project as at its start."""
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        # One snapshot for the whole export: chunks read at different moments still agree (a relation
+        # never names a span deleted in between). Read only, so it blocks no one.
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield from _chunks(project, query, chunk_size)
+    else:  # SQLite's transactions here take the write lock: read without one, and skip what vanished
+        yield from _chunks(project, query, chunk_size)
+
+
+def _chunks(project: Project, query: ExportQuery, chunk_size: int | None) -> Iterator[DocumentRecord]:
+    size = chunk_size or settings.ANNOTATOR_EXPORT_CHUNK_SIZE
+    last = 0
+    while chunk := list(
+        selected_articles(project, query, after=last).values_list(
+            "pk", "external_id", "title", "text", "metadata"
+        )[:size]
+    ):
+        last = chunk[-1][0]
+        yield from _chunk_records(project, query, chunk)
+
+
+def _chunk_records(
+    project: Project, query: ExportQuery, chunk: list[tuple[Any, ...]]
+) -> Iterator[DocumentRecord]:
+    """Four more queries: the chunk's sets, their spans with links, decisions and relations."""
+    sets = list(
+        selected_sets(project, query)
+        .filter(article_id__in=[row[0] for row in chunk])
+        .order_by("article_id", "annotator__username", "id")
+        .values_list("pk", "article_id", "kind", "annotator__username", "status", "version",
+                     "guideline_version__number", iso("updated_at"))
+    )  # fmt: skip
+    set_ids = [row[0] for row in sets]
+    spans: dict[int, list[tuple[Any, ...]]] = {pk: [] for pk in set_ids}
+    for row in (
+        Span.objects.filter(annotation_set_id__in=set_ids)
+        .order_by("annotation_set_id", "start", "end", "entity_type__name", "id")
+        .values_list("annotation_set_id", "pk", "start", "end", "entity_type__name", as_text("fragments"),
+                     "created_by__username", iso("created_at"), "link__pk", "link__kb_entity__kb_id",
+                     "link__kb_entity__knowledge_base__name", "link__created_by__username", iso("link__created_at"))
+    ):  # fmt: skip
+        spans[row[0]].append(row[1:])
+    suggested = {
+        span_id: {"suggestion": suggestion_id, "source": source, "suggester": f"{name} {version}",
+                  "score": score, "verdict": verdict}
+        for span_id, suggestion_id, source, name, version, score, verdict in Decision.objects.filter(
+            annotation_set_id__in=set_ids, span__isnull=False, suggestion__kind=SuggestionKind.ENTITY
+        ).values_list("span_id", "suggestion_id", "suggestion__source", "suggestion__suggester_version__name",
+                      "suggestion__suggester_version__version", "suggestion__score", "verdict")
+    }  # fmt: skip
+    relations: dict[int, list[tuple[Any, ...]]] = {pk: [] for pk in set_ids}
+    for relation_row in (
+        Relation.objects.filter(annotation_set_id__in=set_ids)
+        .order_by("annotation_set_id", "id")
+        .values_list("annotation_set_id", "head_id", "tail_id", "relation_type__name", "created_by__username",
+                     iso("created_at"))
+    ):  # fmt: skip
+        relations[relation_row[0]].append(relation_row[1:])
+    articles = {row[0]: row for row in chunk}
+    for set_row in sets:
+        yield _record(articles[set_row[1]], set_row, spans[set_row[0]], relations[set_row[0]], suggested)
+
+
+def _when(value: str | datetime | None) -> str | None:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _record(
+    article: tuple[Any, ...],
+    set_row: tuple[Any, ...],
+    span_rows: list[tuple[Any, ...]],
+    relation_rows: list[tuple[Any, ...]],
+    suggested: dict[int, dict[str, Any]],
+) -> DocumentRecord:
+    article_id, external_id, title, text, metadata = article
+    _, _, kind, annotator, status, version, guidelines, updated_at = set_row
+    ids: dict[int, str] = {}
+    spans, links = [], []
+    stamps: dict[tuple[Any, Any], dict[str, Any]] = {}  # one dict per author and time (imports share both)
+    for number, row in enumerate(span_rows, start=1):
+        pk, start, end, label, fragments, by, at, link_pk, kb_id, kb, linked_by, linked_at = row
+        ids[pk] = span_id = f"T{number}"
+        pieces = tuple((a, b) for a, b in orjson.loads(fragments)) if fragments else ()
+        provenance = stamps.get((by, at)) or stamps.setdefault(
+            (by, at), {"created_by": by, "created_at": _when(at)}
+        )
+        if pk in suggested:
+            provenance = {**provenance, "suggestion": suggested[pk]}
+        surface = " ".join(text[a:b] for a, b in pieces) if pieces else text[start:end]
+        spans.append(SpanRecord(span_id, start, end, label, surface, pieces, provenance=provenance))
+        if link_pk is not None:
+            link_provenance = {"created_by": linked_by, "created_at": _when(linked_at)}
+            links.append(
+                LinkRecord(span_id, kb_id, kb if kb_id is not None else None, provenance=link_provenance)
+            )
+    relations = [
+        RelationRecord(
+            ids[head], ids[tail], label, f"R{number}", provenance={"created_by": by, "created_at": _when(at)}
+        )
+        for number, (head, tail, label, by, at) in enumerate(relation_rows, start=1)
+        if head in ids and tail in ids  # always, in one snapshot; without one a span may go in between
+    ]
+    return DocumentRecord(
+        text=text, external_id=external_id, title=title, metadata=metadata, annotated=True, spans=tuple(spans),
+        relations=tuple(relations), links=tuple(links),
+        provenance={"article_id": article_id, "set": kind, "annotator": annotator, "status": status,
+                    "version": version, "guideline_version": guidelines, "updated_at": _when(updated_at)},
+    )  # fmt: skip
+
+
+def export_bytes(project: Project, query: ExportQuery) -> Iterator[bytes]:
+    """The export as the format's chunks of bytes, produced as the records are read."""
+    return query.writer.write(export_records(project, query))
+
+
+def file_name(project: Project, query: ExportQuery) -> str:
+    """What the download is called: project, sets and date, with the format's extension."""
+    who = query.annotator if query.sets == SetChoice.ANNOTATOR else str(query.sets)
+    base = slugify(f"{project.name} {who}") or f"project-{project.pk}"
+    return f"{base}-{timezone.localdate():%Y-%m-%d}{query.writer.extension}"
+
+
+def export_path(job: Job) -> Path:
+    """Where an export job leaves its file (named by the job, never by anything a user typed)."""
+    return (
+        Path(settings.DATA_DIR)
+        / "exports"
+        / f"export-{job.pk}{FORMATS.writer(job.params['format']).extension}"
+    )
+
+
+def start_export(*, project: Project, query: ExportQuery, by: User | None, queue: bool = True) -> Job:
+    """Make the job that writes the export to a file, and queue it for a worker."""
+    job = create_job(kind=JobKind.EXPORT, project=project, params=query.as_params(), by=by)
+    return enqueue_job(job) if queue else job

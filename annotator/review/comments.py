@@ -1,0 +1,90 @@
+"""Comments on an article or a span: who sees them, writing one, and the view the pages post to.
+
+Curators and managers see every comment of the article; other members only their own.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django import forms
+from django.contrib import messages
+from django.db.models import QuerySet
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from annotator.annotations.models import AnnotationSet, Span
+from annotator.articles.views import get_article
+from annotator.projects.permissions import can_curate
+from annotator.review.models import Comment
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    from annotator.articles.models import Article
+    from annotator.core.http import AuthedRequest
+
+
+class CommentForm(forms.Form):
+    text = forms.CharField(max_length=5000, widget=forms.Textarea(attrs={"rows": 2}))
+    span = forms.IntegerField(required=False, min_value=1)
+
+
+def visible_comments(article: Article, user: User, role: str | None) -> QuerySet[Comment]:
+    comments = Comment.objects.filter(article=article).select_related("author").order_by("created_at", "id")
+    return comments if can_curate(role) else comments.filter(author=user)
+
+
+def add_comment(*, article: Article, author: User, text: str, span: Span | None = None) -> Comment:
+    """Comment on the article, or on one of its spans (its range is kept with the comment)."""
+    if span is not None and span.annotation_set.article_id != article.pk:
+        raise ValueError("The span belongs to another article.")
+    return Comment.objects.create(
+        article=article,
+        author=author,
+        text=text,
+        span=span,
+        start=span.start if span else None,
+        end=span.end if span else None,
+    )
+
+
+def comments_context(request: AuthedRequest, article: Article) -> dict[str, Any]:
+    comments = list(visible_comments(article, request.user, article.project.my_role))  # type: ignore[attr-defined]
+    for comment in comments:
+        comment.article = article  # the quote reads the text already loaded
+    return {"comments": comments, "comment_form": CommentForm(), "comment_next": request.get_full_path()}
+
+
+def _span(request: AuthedRequest, article: Article, pk: int | None) -> Span | None:
+    """The span commented on, from a set of this article the user may read; anything else is a 404."""
+    if pk is None:
+        return None
+    readable = AnnotationSet.objects.readable_by(request.user).filter(article=article)
+    span = Span.objects.filter(annotation_set__in=readable, pk=pk).select_related("annotation_set").first()
+    if span is None:
+        raise Http404("No such span.")
+    return span
+
+
+@require_POST
+def comment(request: AuthedRequest, article_id: int) -> HttpResponse:
+    article = get_article(request, article_id)
+    form = CommentForm(request.POST)
+    if form.is_valid():
+        span = _span(request, article, form.cleaned_data["span"])
+        add_comment(article=article, author=request.user, text=form.cleaned_data["text"], span=span)
+        if not request.htmx:
+            messages.success(request, "Comment added.")
+    elif not request.htmx:
+        messages.error(request, " ".join(str(error) for errors in form.errors.values() for error in errors))
+    target = request.POST.get("next", "")
+    if not request.htmx:
+        safe = url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()})
+        return redirect(target if safe and target else article.get_absolute_url())
+    context = {"article": article, **comments_context(request, article), "comment_next": target}
+    if not form.is_valid():
+        context["comment_form"] = form
+    return render(request, "review/comments.html", context, status=200 if form.is_valid() else 400)

@@ -1,0 +1,67 @@
+"""A manager exports gold in the browser: a download at once, and a DocBin prepared in the background."""
+
+from pathlib import Path
+
+import orjson
+import pytest
+from django.contrib.auth import get_user_model
+
+from annotator.interchange.formats.base import Limits, ProblemLog
+from annotator.interchange.formats.docbin import DocBinReader
+from annotator.interchange.formats.sources import BytesSource
+from annotator.interchange.options import ImportOptions
+from annotator.interchange.services import import_articles
+from annotator.projects.models import Role
+from annotator.projects.services import add_member
+from tests.factories import ProjectFactory
+
+HOSTILE = "<img src=x onerror=alert(1)> {{ 7|add:1 }} مرحبا 🇧🇾"
+
+
+@pytest.fixture
+def project(transactional_db, settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    settings.ANNOTATOR_EXPORT_INLINE_MAX_ARTICLES = 1
+    project = ProjectFactory(name=HOSTILE, slug="newsroom")
+    user = get_user_model().objects.create_user("maria", password="correct horse battery staple")
+    add_member(project=project, user=user, role=Role.MANAGER)
+    lines = [
+        {"external_id": "w1", "title": HOSTILE, "text": "Sergey Naryshkin visited Minsk 🇧🇾.\r\nThen Vitebsk.",
+         "entities": [{"start": 0, "end": 16, "label": "PERSON"}, {"start": 25, "end": 30, "label": "GPE"}]},
+        {"external_id": "w2", "text": "Second article.", "entities": []},
+    ]  # fmt: skip
+    data = b"\n".join(orjson.dumps(line) for line in lines)
+    options = ImportOptions(format="jsonl", set_kind="gold", create_types=True)
+    import_articles(project=project, source=BytesSource("w.jsonl", data), options=options, by=user)
+    return project
+
+
+def test_a_manager_downloads_gold_and_gets_a_docbin_from_a_background_job(page, log_in, project, tmp_path):
+    log_in("maria")
+    page.get_by_role("link", name=HOSTILE).click()
+    page.get_by_role("link", name="Export").click()
+    assert page.locator("h1").text_content() == "Export"
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Export").click()
+    download = info.value
+    assert download.suggested_filename.startswith("img-srcx-onerroralert1-7add1")
+    lines = [orjson.loads(line) for line in Path(download.path()).read_bytes().splitlines()]
+    assert [(line["external_id"], len(line["entities"])) for line in lines] == [("w1", 2), ("w2", 0)]
+    assert lines[0]["title"] == HOSTILE
+
+    page.get_by_label("Format").select_option("spacy")
+    page.get_by_role("button", name="Export").click()
+    page.get_by_role("button", name="Download").wait_for(timeout=15000)
+    assert page.locator("#job-status .job-status").text_content() == "Succeeded"
+    assert page.locator("progress").get_attribute("value") == "100"
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download").click()
+    data = Path(info.value.path()).read_bytes()
+    problems = ProblemLog()
+    records = list(DocBinReader().read(BytesSource("x.spacy", data, Limits()), problems))
+    assert [(r.external_id, r.title, [(s.start, s.end, s.label) for s in r.spans]) for r in records] == [
+        ("w1", HOSTILE, [(0, 16, "PERSON"), (25, 30, "GPE")]),
+        ("w2", "", []),
+    ]
+    page.get_by_role("link", name="Export", exact=True).click()
+    assert page.locator(".import-list tbody tr").count() == 1
