@@ -20,8 +20,11 @@ def _generic_errors(method: str, path: str, operation: dict[str, Any]) -> dict[s
         errors["401"] = "The token is missing, not valid, expired or revoked."
     if method not in SAFE_METHODS:
         errors["403"] = "A read-only token, or a role that may not do this."
-    if "requestBody" in operation:
-        errors["400"] = "The request is not valid; see the fields."
+    conditional = any(
+        p.get("in") == "header" and p.get("name") == "If-Match" for p in operation.get("parameters", [])
+    )
+    if "requestBody" in operation or conditional:
+        errors["400"] = "The request is not valid (a body field, or an If-Match that is not an ETag)."
     paginated = any(p.get("name") == "cursor" for p in operation.get("parameters", []))
     if "{" in path or paginated:
         errors["404"] = "No such object (or cursor) in the projects you can reach."
