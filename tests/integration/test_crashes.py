@@ -22,7 +22,7 @@ from django.test import Client
 
 from annotator.annotations.models import AnnotationSet, Span
 from annotator.api.tokens import create_token
-from tests.live import DROPPED, api_call, gunicorn_process, worker_pids
+from tests.live import DROPPED, api_call, database_url, gunicorn_process, worker_pids
 
 CLIENTS = 6
 ALLOWED = {201, 412, 503, DROPPED}
@@ -144,12 +144,16 @@ def test_web_workers_killed_mid_burst_lose_no_acknowledged_save_and_are_replaced
     assert sum(status == 201 for status, _, _ in results) >= 10
 
 
+APP_NAME = "annotator-crash-test"  # the gunicorn's connections carry it, so only they are cut
+
+
 def terminate_app_connections():
-    """Cut every connection to the test database but this process's own, as a restart would."""
+    """Cut every connection of the gunicorn under test, as a database restart would (and no other: a
+    live server of other tests shares the database)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = %s",
+            [APP_NAME],
         )
         return cursor.fetchone()[0]
 
@@ -159,7 +163,8 @@ def test_database_connections_cut_mid_burst_give_503_at_worst_and_the_pool_recon
     if connection.vendor != "postgresql":
         pytest.skip("cuts PostgreSQL connections")
     token, set_id = set_up(news)
-    with gunicorn_process(workers=2, threads=2) as (base, _):
+    named = f"{database_url()}?application_name={APP_NAME}"
+    with gunicorn_process(workers=2, threads=2, DATABASE_URL=named) as (base, _):
         with Burst(base, token, set_id) as burst:
             cut = 0
             for round_ in range(4):
