@@ -242,6 +242,7 @@ ANNOTATOR_IMPORT_MAX_INFLATED_BYTES = env.int("ANNOTATOR_IMPORT_MAX_INFLATED_BYT
 ANNOTATOR_IMPORT_MAX_COMPRESSION_RATIO = env.float("ANNOTATOR_IMPORT_MAX_COMPRESSION_RATIO", default=100.0)
 ANNOTATOR_IMPORT_MAX_ERRORS = env.int("ANNOTATOR_IMPORT_MAX_ERRORS", default=100)
 ANNOTATOR_IMPORT_BATCH_SIZE = env.int("ANNOTATOR_IMPORT_BATCH_SIZE", default=2000)
+ANNOTATOR_ANALYZE_AFTER_ROWS = env.int("ANNOTATOR_ANALYZE_AFTER_ROWS", default=10_000)
 
 # Exports: articles read per round of queries, and the most articles a download builds in one request
 # in a format that is not streamed (a DocBin); larger selections run as a job that makes a file.

@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Protocol
 
 from django.conf import settings
 from django.core.files.move import file_move_safe
-from django.db import transaction
+from django.db import connection, transaction
 
+from annotator.annotations.models import AnnotationSet, EntityLink, Relation, Span
+from annotator.articles.models import Article
 from annotator.core.errors import DomainError
 from annotator.interchange.checks import Prepared, prepare
 from annotator.interchange.formats import FORMATS
@@ -168,4 +170,23 @@ def import_articles(
         else:
             message = f"{count.capitalize()} in {source.name}; nothing was imported."
         raise ImportRejected(message, problems.as_dicts())
+    refresh_statistics(importer.result)
     return importer.result
+
+
+def refresh_statistics(result: ImportResult) -> None:
+    """ANALYZE the tables a large import filled, on PostgreSQL.
+
+    Until autovacuum's next pass the planner knows nothing of the new rows and plans as for the empty
+    tables they were: an export or an agreement run right after a bulk load then scans every span for
+    each chunk of articles. A few hundred milliseconds here saves minutes there.
+    """
+    written = result.created + result.updated + result.spans + result.links + result.relations
+    if result.dry_run or connection.vendor != "postgresql" or written < settings.ANNOTATOR_ANALYZE_AFTER_ROWS:
+        return
+    tables = ", ".join(
+        connection.ops.quote_name(model._meta.db_table)
+        for model in (Article, AnnotationSet, Span, EntityLink, Relation)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {tables}")

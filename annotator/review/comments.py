@@ -84,7 +84,12 @@ def comment(request: AuthedRequest, article_id: int) -> HttpResponse:
     if not request.htmx:
         safe = url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()})
         return redirect(target if safe and target else article.get_absolute_url())
-    context = {"article": article, **comments_context(request, article), "comment_next": target}
+    context = {
+        "article": article,
+        **comments_context(request, article),
+        "comment_next": target,
+        "keep_comment_about": True,  # the page's span picker stays (hx-preserve)
+    }
     if not form.is_valid():
         context["comment_form"] = form
     return render(request, "review/comments.html", context, status=200 if form.is_valid() else 400)

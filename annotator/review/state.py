@@ -156,16 +156,14 @@ def load_view(
         marks, items = _marks_and_rows(annotation_set, text, shown, pending, whole_text)
         return SetView(annotation_set=annotation_set, text=text, blocks=shown, row_blocks=rows_in, marks=marks,
                        relations=_relations(annotation_set, rows_in), **items)  # fmt: skip
-    marks, existing = (
-        _marks(annotation_set, shown, pending, whole_text, type_names) if with_marks else ([], set())
-    )
+    marks = _marks(annotation_set, shown, pending, whole_text, type_names) if with_marks else []
     return SetView(
         annotation_set=annotation_set,
         text=text,
         blocks=shown,
         row_blocks=rows_in,
         marks=marks,
-        **_rows(annotation_set, text, rows_in, pending, existing),
+        **_rows(annotation_set, text, rows_in, pending),
     )
 
 
@@ -191,7 +189,7 @@ def _marks(
     pending: Q,
     whole_text: bool,
     type_names: dict[int, str] | None,
-) -> tuple[list[Mark], set[tuple[int, int, int]]]:
+) -> list[Mark]:
     """Marks of the spans and pending entity suggestions over the blocks, as plain values (a large
     article has thousands: no model objects, and no ordering, since the rendering sorts them)."""
     names = type_names
@@ -214,7 +212,7 @@ def _marks(
     ):
         if (start, end, type_id) not in existing:  # the set already has it: nothing to decide
             marks.append(_suggestion_mark(pk, start, end, type_id, names[type_id], score))
-    return marks, existing
+    return marks
 
 
 def _marks_and_rows(
@@ -287,16 +285,19 @@ def _rows(
     text: str,
     blocks: list[Block],
     pending: Q,
-    existing: set[tuple[int, int, int]],
 ) -> dict[str, list]:
-    """Full objects for the side-list rows of the items that start in the blocks."""
+    """Full objects for the side-list rows of the items that start in the blocks.
+
+    An entity suggestion the set already has as a span is no row: that span starts where the
+    suggestion does, in the same blocks, so the spans read here are enough to tell."""
     if not blocks:
         return {"spans": [], "relations": [], "suggestions": []}
-    spans = (
+    spans = list(
         Span.objects.filter(_starting_in(blocks), annotation_set=annotation_set)
         .select_related("entity_type", "link__kb_entity")
         .order_by("start", "end", "id")
     )
+    existing = {(span.start, span.end, span.entity_type_id) for span in spans}
     suggestions = []
     for suggestion in (
         Suggestion.objects.filter(_starting_in(blocks), pending)
@@ -307,4 +308,4 @@ def _rows(
         if suggestion.kind == SuggestionKind.ENTITY and key in existing:
             continue
         suggestions.append(_with_surfaces(suggestion, text))
-    return {"spans": list(spans), "relations": _relations(annotation_set, blocks), "suggestions": suggestions}
+    return {"spans": spans, "relations": _relations(annotation_set, blocks), "suggestions": suggestions}

@@ -1,5 +1,7 @@
 """The curation page in Debian's chromium: a curator resolves two annotators' conflicting sets into gold."""
 
+import json
+
 import pytest
 from playwright.sync_api import expect
 
@@ -116,6 +118,14 @@ def test_a_curator_takes_one_side_then_all_agreed_items_and_marks_gold_curated(p
         "Date: alice's reading, per the source. <b>ok</b>"
     )
     assert Comment.objects.get().author.username == "carol"
+    # The span picker survives the swap: a second comment, about the date.
+    page.get_by_label("About").select_option(label="DATE “April 15” [34, 42)")
+    page.get_by_label("Add a comment").fill("Which end is right?")
+    page.get_by_role("button", name="Comment").click()
+    expect(page.locator("#comments .comment-text")).to_have_count(2)
+    expect(page.locator("#comments .quote")).to_have_text("April 15")
+    about = Comment.objects.exclude(span=None).get()
+    assert (about.text, about.start, about.end) == ("Which end is right?", 34, 42)
 
     page.get_by_role("button", name="Mark gold curated").click()
     expect(page.locator("#gold-status")).to_have_text("Curated")
@@ -123,6 +133,19 @@ def test_a_curator_takes_one_side_then_all_agreed_items_and_marks_gold_curated(p
     gold, spans_after, relations_after = gold_rows(article)
     assert gold.status == SetStatus.CURATED
     assert (spans_after, relations_after) == (spans, relations)  # exactly the curated items, nothing more
+
+    # The export of curated gold holds exactly those items.
+    project = article.project
+    response = page.request.get(f"/api/v1/projects/{project.pk}/export?format=jsonl&set_status=curated")
+    assert response.status == 200
+    (document,) = [json.loads(line) for line in response.body().splitlines()]
+    entities = {entity["id"]: entity for entity in document["entities"]}
+    assert sorted((e["start"], e["end"], e["label"]) for e in entities.values()) == [
+        (start, end, label) for start, end, label, _ in spans
+    ]
+    assert [
+        (entities[r["head"]]["text"], r["label"], entities[r["tail"]]["text"]) for r in document["relations"]
+    ] == relations
 
 
 def test_a_stale_take_shows_the_conflict_and_the_current_gold(page, log_in, world):

@@ -129,6 +129,20 @@ def test_the_page_costs_the_same_queries_with_5_or_60_spans_and_suggestions(alic
 # Actions, with htmx
 
 
+def test_lazily_loaded_rows_leave_out_suggestions_the_set_already_has(alice, news):
+    naryshkin = span(news)
+    duplicate = SuggestionFactory(
+        article=news.article, start=NARYSHKIN[0], end=NARYSHKIN[1], entity_type=news.person
+    )
+    minsk = SuggestionFactory(article=news.article, start=MINSK[0], end=MINSK[1], entity_type=news.gpe)
+    response = alice.get(reverse("review:rows", args=[news.article.pk]), {"first": 0, "last": 1000}, **HTMX)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert f'class="row span" data-item="s{naryshkin.pk}"' in html
+    assert f'data-item="g{minsk.pk}" data-kind="entity"' in html
+    assert f'data-item="g{duplicate.pk}"' not in html
+
+
 def test_creating_a_span_writes_it_and_answers_with_the_changed_block_and_version(alice, news):
     response = act(
         alice, news, "create-span", start=0, end=16, entity_type=news.person.pk, surface="Sergey Naryshkin"

@@ -4,7 +4,9 @@ import json
 import zipfile
 
 import pytest
+from django.db import connection
 from django.db.models import Count
+from django.test.utils import CaptureQueriesContext
 
 from annotator.annotations import services as annotations
 from annotator.annotations.models import AnnotationSet, EntityLink, Relation, SetKind, SetStatus, Span
@@ -137,6 +139,35 @@ def test_an_annotated_line_becomes_an_article_and_an_imported_set_with_exact_row
             history_type="+", history_user=news.manager, history_change_reason="Imported"
         )
         assert entries.count() == count, model
+
+
+def test_a_large_import_refreshes_the_planner_statistics_on_postgresql(news, settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("ANALYZE is for PostgreSQL's planner")
+    settings.ANNOTATOR_ANALYZE_AFTER_ROWS = 6  # 2 articles + 3 spans + 2 links + 1 relation = 8 rows
+
+    def estimated_spans():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT reltuples FROM pg_class WHERE relname = %s", [Span._meta.db_table])
+            return cursor.fetchone()[0]
+
+    with CaptureQueriesContext(connection) as queries:
+        run(news, jsonl(ANNOTATED, line(external_id="a2", text="Plain text.")))
+    analyzed = [query["sql"] for query in queries if query["sql"].startswith("ANALYZE")]
+    assert analyzed == [
+        'ANALYZE "articles_article", "annotations_annotationset", "annotations_span", '
+        '"annotations_entitylink", "annotations_relation"'
+    ]
+    assert estimated_spans() == Span.objects.count() == 3
+
+
+def test_a_small_import_or_a_dry_run_leaves_the_statistics_to_autovacuum(news, settings):
+    settings.ANNOTATOR_ANALYZE_AFTER_ROWS = 9
+    with CaptureQueriesContext(connection) as queries:
+        run(news, jsonl(ANNOTATED, line(external_id="a2", text="Plain text.")))
+        settings.ANNOTATOR_ANALYZE_AFTER_ROWS = 1
+        run(news, jsonl(line(external_id="a3", text="Other text.")), dry_run=True)
+    assert not [query for query in queries if query["sql"].startswith("ANALYZE")]
 
 
 def test_annotations_go_into_gold_when_the_manager_says_so(news):
