@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "annotator.core.middleware.ContentSecurityPolicyMiddleware",
+    "annotator.core.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "annotator.urls"
@@ -118,6 +119,9 @@ def _database_from_env() -> dict:
             "max_size": env.int("ANNOTATOR_DB_POOL_MAX", default=10),
             "timeout": env.int("ANNOTATOR_DB_POOL_TIMEOUT", default=10),
         }
+        # With the pool, this makes Django test each connection as it leaves the pool: after a database
+        # restart the pool hands out fresh connections instead of dead ones (one cheap round trip).
+        database["CONN_HEALTH_CHECKS"] = True
         database["CONN_MAX_AGE"] = 0  # Django refuses persistent connections together with the pool.
     return database
 
@@ -202,6 +206,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "annotator.api.schema.add_generic_errors",
+    ],
     # Several models have a `kind` and a `status`: name each set of choices after its owner.
     "ENUM_NAME_OVERRIDES": {
         "SetKindEnum": "annotator.annotations.models.SetKind",

@@ -24,3 +24,7 @@ urlpatterns = [
     path("account/tokens/", include("annotator.api.page_urls")),
     path("admin/", admin.site.urls),
 ]
+
+# API clients get JSON errors even when no view answers (see annotator.api.errors).
+handler404 = "annotator.api.errors.not_found"
+handler500 = "annotator.api.errors.server_error"

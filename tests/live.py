@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,11 +47,20 @@ def free_port() -> int:
 @contextmanager
 def gunicorn(*, workers: int = 4, threads: int = 1) -> Iterator[str]:
     """A real gunicorn serving the app on the test database; yields its base URL."""
+    with gunicorn_process(workers=workers, threads=threads) as (base, _):
+        yield base
+
+
+@contextmanager
+def gunicorn_process(
+    *, workers: int = 4, threads: int = 1, **env: str
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """gunicorn as above; yields its base URL and its master process (whose children are the workers)."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "annotator.wsgi:application", "--bind", f"127.0.0.1:{port}",
          "--workers", str(workers), "--threads", str(threads), "--log-level", "warning"],
-        cwd=ROOT, env=app_environment(DJANGO_ALLOWED_HOSTS="127.0.0.1"),
+        cwd=ROOT, env=app_environment(DJANGO_ALLOWED_HOSTS="127.0.0.1", **env),
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
@@ -61,7 +73,39 @@ def gunicorn(*, workers: int = 4, threads: int = 1) -> Iterator[str]:
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError("gunicorn did not start") from None
                 time.sleep(0.2)
-        yield base
+        yield base, process
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def worker_pids(master: subprocess.Popen) -> list[int]:
+    """The gunicorn workers' process ids: the master's children."""
+    children = Path(f"/proc/{master.pid}/task/{master.pid}/children").read_text().split()
+    return [int(pid) for pid in children]
+
+
+DROPPED = 0  # the status of a request whose connection broke before any answer (its worker was killed)
+
+
+def api_call(
+    method: str, url: str, token: str, body: object = None, if_match: str | None = None, timeout: float = 30
+) -> tuple[int, str | None, object]:
+    """(status, ETag, JSON body) of an API call with a bearer token; DROPPED when no answer came."""
+    request = urllib.request.Request(url, method=method, data=json.dumps(body).encode() if body else None)  # noqa: S310
+    request.add_header("Authorization", f"Bearer {token}")
+    request.add_header("Content-Type", "application/json")
+    if if_match is not None:
+        request.add_header("If-Match", if_match)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - our own local server
+            return response.status, response.headers.get("ETag"), json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        content = error.read()
+        try:
+            parsed = json.loads(content or b"null")
+        except ValueError:
+            parsed = content.decode("utf-8", "replace")  # not JSON: the test shows what it was
+        return error.code, error.headers.get("ETag"), parsed
+    except (urllib.error.URLError, http.client.HTTPException, ConnectionError):
+        return DROPPED, None, None

@@ -144,6 +144,16 @@ class AgreementArticlePagination(LimitOffsetPagination):
     max_limit = 1000
 
 
+class AgreementArticlePageSerializer(serializers.Serializer):
+    """One page of AgreementArticles, as LimitOffsetPagination answers it (the view paginates itself, so
+    the schema generator does not know to wrap the rows)."""
+
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = AgreementArticleSerializer(many=True)
+
+
 @method_decorator(login_not_required, name="dispatch")
 class AgreementArticles(APIView):
     """The articles behind one agreement figure, lowest agreement first: all entities by default, or one
@@ -164,7 +174,7 @@ class AgreementArticles(APIView):
             OpenApiParameter("offset", OpenApiTypes.INT, description="Articles to skip."),
         ],
         responses={
-            200: AgreementArticleSerializer(many=True),
+            200: AgreementArticlePageSerializer,
             400: error_responses(400)[400],
             403: ERRORS[403],
             404: ERRORS[404],

@@ -104,6 +104,17 @@ class AnnotationSetDetailSerializer(AnnotationSetSerializer):
 
 # Requests
 
+# The largest id a database row can have (a 64-bit signed key): a bigger number in a body is a 400,
+# not an integer overflow inside the database driver (a 500).
+ID_MAX = 2**63 - 1
+
+
+class IdField(serializers.IntegerField):
+    """An id of a row named in a request body."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(min_value=1, max_value=ID_MAX, **kwargs)
+
 
 class SpanCreateSerializer(serializers.Serializer):
     start = serializers.IntegerField(min_value=0, help_text=OFFSETS)
@@ -124,21 +135,21 @@ class SpanChangeSerializer(serializers.Serializer):
 
 
 class LinkWriteSerializer(serializers.Serializer):
-    kb_entity = serializers.IntegerField(
+    kb_entity = IdField(
         allow_null=True, help_text="A KB entity of the project; null marks the span NIL (not in the KB)."
     )
 
 
 class RelationCreateSerializer(serializers.Serializer):
-    head = serializers.IntegerField(help_text="A span of this set.")
-    tail = serializers.IntegerField(help_text="A span of this set.")
+    head = IdField(help_text="A span of this set.")
+    tail = IdField(help_text="A span of this set.")
     type = serializers.CharField(
         help_text="The relation type's name; the schema must allow it for the two spans."
     )
 
 
 class DecisionCreateSerializer(serializers.Serializer):
-    suggestion = serializers.IntegerField()
+    suggestion = IdField()
     verdict = serializers.ChoiceField(choices=Verdict.choices)
     start = serializers.IntegerField(min_value=0, required=False, help_text="Corrected entities: new start.")
     end = serializers.IntegerField(min_value=1, required=False, help_text="Corrected entities: new end.")
@@ -146,7 +157,7 @@ class DecisionCreateSerializer(serializers.Serializer):
     relation_type = serializers.CharField(
         required=False, help_text="Corrected relations: another relation type."
     )
-    kb_entity = serializers.IntegerField(required=False, help_text="Corrected links: another KB entity.")
+    kb_entity = IdField(required=False, help_text="Corrected links: another KB entity.")
     nil = serializers.BooleanField(required=False, default=False, help_text="Corrected links: NIL.")
 
 

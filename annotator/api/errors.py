@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -15,6 +16,23 @@ from annotator.core.errors import DomainError, NotEditable, StaleVersion
 
 def error_body(code: str, message: str, fields: dict[str, list[str]] | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "fields": fields or {}}}
+
+
+def _field_messages(detail: Any, name: str = "") -> dict[str, list[str]]:
+    """DRF's nested validation errors as flat field paths: `article_ids[0]`, `aliases[2].name`."""
+    if isinstance(detail, dict):
+        fields: dict[str, list[str]] = {}
+        for key, inner in detail.items():
+            path = f"{name}[{key}]" if isinstance(key, int) else (f"{name}.{key}" if name else str(key))
+            fields.update(_field_messages(inner, path))
+        return fields
+    if isinstance(detail, list) and any(isinstance(item, dict | list) for item in detail):
+        fields = {}
+        for index, inner in enumerate(detail):
+            fields.update(_field_messages(inner, f"{name}[{index}]"))
+        return fields
+    messages = detail if isinstance(detail, list) else [detail]
+    return {name: [str(message) for message in messages]} if messages else {}
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -36,13 +54,27 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return None
     if isinstance(exc, exceptions.ValidationError):
         detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-        fields = {
-            name: [str(m) for m in (msgs if isinstance(msgs, list) else [msgs])]
-            for name, msgs in detail.items()
-        }
+        fields = _field_messages(detail)
         response.data = error_body("invalid", "The request is not valid; see the fields.", fields)
     elif isinstance(exc, exceptions.APIException):
         response.data = error_body(
             str(exc.get_codes()) if isinstance(exc.get_codes(), str) else "error", str(exc.detail)
         )
     return response
+
+
+# Errors raised outside DRF's views (no route matched, an unhandled exception) answer API clients in the
+# same JSON shape as every other API error, never with an HTML page; pages keep Django's own.
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body("not_found", "No such API endpoint or object."), status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        message = "The server failed to answer; try again. If it keeps failing, tell the administrators."
+        return JsonResponse(error_body("server_error", message), status=500)
+    return defaults.server_error(request)

@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator.api.access import projects_for, user_of
+from annotator.api.annotation_serializers import IdField
 from annotator.api.jobs import JobSerializer, error_responses
 from annotator.jobs.models import Job, JobKind
 from annotator.kb.formats import FORMATS
@@ -133,7 +134,7 @@ class EntitySerializer(serializers.ModelSerializer[KBEntity]):
 
 
 class EntityCreateSerializer(serializers.Serializer):
-    knowledge_base = serializers.IntegerField(
+    knowledge_base = IdField(
         required=False, help_text="Which of the project's KBs; may be left out when it has at most one."
     )
     kb_id = serializers.CharField(
@@ -224,7 +225,7 @@ class ImportSerializer(serializers.Serializer):
     file = serializers.FileField(
         help_text="JSONL, CSV (aliases separated by |) or a Wikidata JSON dump; .gz, .bz2."
     )
-    knowledge_base = serializers.IntegerField(required=False, help_text="Import into this knowledge base...")
+    knowledge_base = IdField(required=False, help_text="Import into this knowledge base...")
     knowledge_base_name = serializers.CharField(
         required=False, max_length=200, help_text="...or into a new one with this name."
     )

@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from annotator.annotations.models import SetKind
 from annotator.api.access import projects_for, user_of
+from annotator.api.annotation_serializers import IdField
 from annotator.api.jobs import JobSerializer, error_responses
 from annotator.articles.models import Article, ArticleStatus
 from annotator.kb.models import KBEntity
@@ -60,14 +61,16 @@ class KBEntityBriefSerializer(serializers.ModelSerializer[KBEntity]):
 
 
 class SuggestionSerializer(serializers.ModelSerializer[Suggestion]):
+    # Null where the kind of suggestion has none (an entity has no tail or relation type; a link may not
+    # know its mention's type): the schema must say so, or clients' generated types reject the answers.
     entity_type: serializers.SlugRelatedField[EntityType] = serializers.SlugRelatedField(
-        slug_field="name", read_only=True
+        slug_field="name", read_only=True, allow_null=True
     )
     tail_entity_type: serializers.SlugRelatedField[EntityType] = serializers.SlugRelatedField(
-        slug_field="name", read_only=True
+        slug_field="name", read_only=True, allow_null=True
     )
     relation_type: serializers.SlugRelatedField[RelationType] = serializers.SlugRelatedField(
-        slug_field="name", read_only=True
+        slug_field="name", read_only=True, allow_null=True
     )
     kb_entity = KBEntityBriefSerializer(read_only=True, allow_null=True)
     text = serializers.SerializerMethodField(help_text="The article's text at [start, end).")
@@ -142,7 +145,7 @@ class ArticleSuggestions(generics.ListAPIView):
 
 
 class SuggestRequestSerializer(serializers.Serializer):
-    project = serializers.IntegerField(help_text="The project whose schema, KB and suggester to use.")
+    project = IdField(help_text="The project whose schema, KB and suggester to use.")
     text = serializers.CharField(
         max_length=MAX_TEXT, trim_whitespace=False, help_text="Up to 1,000,000 characters."
     )
@@ -240,13 +243,13 @@ class SuggestText(APIView):
 
 class PreannotateRequestSerializer(serializers.Serializer):
     article_ids = serializers.ListField(
-        child=serializers.IntegerField(), required=False, max_length=1_000_000,
+        child=IdField(), required=False, max_length=1_000_000,
         help_text="Only these articles of the project (all of them when left out).",
     )  # fmt: skip
     status = serializers.ChoiceField(
         choices=ArticleStatus.choices, required=False, help_text="Only the articles with this status."
     )
-    suggester_version = serializers.IntegerField(
+    suggester_version = IdField(
         required=False, help_text="Run this version of the project's suggesters instead of the active one."
     )
 

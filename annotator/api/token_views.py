@@ -17,7 +17,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from annotator.api.access import token_of, user_of
-from annotator.api.annotation_serializers import ErrorSerializer
+from annotator.api.annotation_serializers import ID_MAX, ErrorSerializer
+from annotator.api.annotations import in_project
 from annotator.api.models import ApiToken, Scope
 from annotator.api.tokens import TokenError, create_token, revoke_token
 from annotator.core.http import AuthedRequest
@@ -53,6 +54,11 @@ class NewTokenSerializer(TokenSerializer):
         fields = [*TokenSerializer.Meta.fields, "token"]
 
 
+def _integer(value: object) -> object:
+    number = int(value) if isinstance(value, str) and value.isdigit() else value
+    return number if isinstance(number, int) and 0 < number <= ID_MAX else None  # None: no such project
+
+
 @method_decorator(login_not_required, name="dispatch")
 class TokenList(generics.ListAPIView):
     """Your API tokens (never their secrets)."""
@@ -71,9 +77,15 @@ class TokenList(generics.ListAPIView):
             201: NewTokenSerializer,
             400: OpenApiResponse(ErrorSerializer),
             401: OpenApiResponse(ErrorSerializer),
+            404: OpenApiResponse(ErrorSerializer, description="No such project (or not yours)."),
         },
     )
     def post(self, request: Request) -> Response:
+        # Another project's id is a 404 like a missing one, before the serializer's own check could say
+        # which of the two it is.
+        project_id = request.data.get("project") if isinstance(request.data, dict) else None
+        if project_id not in (None, ""):
+            in_project(Project.objects.visible_to(user_of(request)), _integer(project_id), "project")
         body = TokenSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data

@@ -143,7 +143,9 @@ def prepare(record: DocumentRecord, *, max_chars: int, problems: ProblemLog) -> 
     _check_references(check, record)
     if check.failed:
         return None
-    if remap is None and all(new is old for new, old in zip(spans, record.spans, strict=True)):
+    # A lone \r becomes \n in place (no offset moves, so no remap), but the text still changes.
+    unchanged = normalized.text is record.text
+    if unchanged and all(new is old for new, old in zip(spans, record.spans, strict=True)):
         return Prepared(record, hashlib.sha256(encoded).hexdigest())
     digest = hashlib.sha256(normalized.text.encode("utf-8")).hexdigest()
     return Prepared(replace(record, text=normalized.text, spans=spans), digest)

@@ -1,31 +1,16 @@
 """Many clients saving to one annotation set at once, through a real gunicorn and the real database."""
 
-import json
 import threading
-import urllib.error
-import urllib.request
 
 import pytest
 
 from annotator.annotations.models import AnnotationSet, Span
 from annotator.api.tokens import create_token
+from tests.live import api_call as call
 from tests.live import gunicorn
 
 CLIENTS = 8
 ROUNDS = 6
-
-
-def call(method, url, token, body=None, if_match=None):
-    request = urllib.request.Request(url, method=method, data=json.dumps(body).encode() if body else None)  # noqa: S310
-    request.add_header("Authorization", f"Bearer {token}")
-    request.add_header("Content-Type", "application/json")
-    if if_match is not None:
-        request.add_header("If-Match", if_match)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - our own local server
-            return response.status, response.headers.get("ETag"), json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, error.headers.get("ETag"), json.loads(error.read() or b"null")
 
 
 @pytest.mark.django_db(transaction=True)

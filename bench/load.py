@@ -1,0 +1,188 @@
+"""Load: concurrent simulated reviewers against a real gunicorn, with a baseline measured in the same run.
+
+    python bench/load.py                                   # SQLite (temporary file)
+    DATABASE_URL=postgres://... LOAD_CLIENTS=50 LOAD_SECONDS=60 python bench/load.py
+
+Each reviewer (a thread with its own article, session and write token) loops over a realistic mix: open
+the annotate page, create a span (REST, If-Match), accept a suggestion (REST), list the project's
+articles (REST). First the same clients hit /healthz alone: the baseline of the machine, gunicorn and
+the HTTP stack with no app work. Prints requests/s, p50/p95/p99 per kind, and every non-2xx answer.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+import urllib.request
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from _harness import bench_database
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+CLIENTS = int(os.environ.get("LOAD_CLIENTS", "16"))
+SECONDS = float(os.environ.get("LOAD_SECONDS", "15"))
+WORKERS = int(os.environ.get("LOAD_WORKERS", "4"))
+SUGGESTIONS = 200
+TEXT = ("Sergey Naryshkin, Director of Russia's Foreign Intelligence Service, visited Minsk. " * 30)[:2500]
+
+
+def percentile(times: list[float], fraction: float) -> float:
+    ordered = sorted(times)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000
+
+
+class Reviewer:
+    def __init__(self, base: str, number: int, who: dict[str, object]) -> None:
+        self.base, self.number, self.who = base, number, who
+        self.spans = 0
+        self.suggestions = list(who["suggestions"])  # type: ignore[call-overload]
+
+    def page(self) -> int:
+        request = urllib.request.Request(f"{self.base}/articles/{self.who['article']}/annotate/")  # noqa: S310
+        request.add_header("Cookie", f"sessionid={self.who['session']}")
+        return self.fetch(request)
+
+    def api(self, method: str, path: str, body: dict[str, object] | None = None) -> tuple[int, str | None]:
+        from tests.live import api_call
+
+        status, etag, _ = api_call(method, f"{self.base}/api/v1{path}", str(self.who["token"]), body,
+                                   if_match=self.etag if method != "GET" else None)  # fmt: skip
+        return status, etag
+
+    def fetch(self, request: urllib.request.Request) -> int:
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - our own server
+                response.read()
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    def actions(self) -> list[tuple[str, object]]:
+        set_path = f"/sets/{self.who['set']}/"
+        return [
+            ("open annotate page", self.page),
+            ("create span", lambda: self.write(f"{set_path}spans/", self.next_span())),
+            ("accept suggestion", lambda: self.write(f"{set_path}decisions/", self.next_decision())),
+            ("list articles (API)", lambda: self.api("GET", f"/projects/{self.who['project']}/articles/")[0]),
+        ]
+
+    def write(self, path: str, body: dict[str, object] | None) -> int:
+        if body is None:
+            return 200  # nothing left to accept: not a request
+        status, etag = self.api("POST", path, body)
+        if etag:
+            self.etag = etag
+        return status
+
+    def next_span(self) -> dict[str, object]:
+        self.spans += 1
+        start = (self.spans * 7) % 2400
+        return {"start": start, "end": start + 1, "type": "PERSON"}
+
+    def next_decision(self) -> dict[str, object] | None:
+        return {"suggestion": self.suggestions.pop(), "verdict": "accepted"} if self.suggestions else None
+
+
+def run(
+    base: str, people: list[dict[str, object]], plan: str
+) -> tuple[dict[str, list[float]], Counter, float]:
+    times: dict[str, list[float]] = defaultdict(list)
+    errors: Counter = Counter()
+    lock = threading.Lock()
+    stop = time.monotonic() + SECONDS
+
+    def reviewer(number: int) -> None:
+        me = Reviewer(base, number, people[number])
+        status, me.etag = me.api("GET", f"/sets/{people[number]['set']}/")
+        healthz = [("baseline: /healthz", lambda: me.fetch(urllib.request.Request(f"{base}/healthz")))]  # noqa: S310
+        actions = healthz if plan == "baseline" else me.actions()
+        turn = 0
+        while time.monotonic() < stop:
+            kind, action = actions[turn % len(actions)]
+            turn += 1
+            began = time.perf_counter()
+            status = action()  # type: ignore[operator]
+            took = time.perf_counter() - began
+            with lock:
+                times[kind].append(took)
+                if status >= 300:
+                    errors[(kind, status)] += 1
+
+    threads = [threading.Thread(target=reviewer, args=(n,)) for n in range(CLIENTS)]
+    began = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return times, errors, time.monotonic() - began
+
+
+def people_for(vendor: str) -> list[dict[str, object]]:
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from annotator.annotations.services import get_or_create_own_set
+    from annotator.api.tokens import create_token
+    from annotator.articles.models import Article
+    from annotator.projects.models import EntityType, Membership, Project, Role
+    from annotator.suggestions.models import SuggesterKind, SuggesterVersion, Suggestion, SuggestionKind
+
+    project = Project.objects.create(name="Load", slug="load")
+    person = EntityType.objects.create(project=project, name="PERSON")
+    suggester = SuggesterVersion.objects.create(project=project, name="kb-ruler", kind=SuggesterKind.RULES,
+                                                version="1", is_active=True)  # fmt: skip
+    people = []
+    for number in range(CLIENTS):
+        user = get_user_model().objects.create_user(f"reviewer{number}")
+        Membership.objects.create(project=project, user=user, role=Role.ANNOTATOR)
+        article = Article.objects.create(
+            project=project, text=TEXT, external_id=f"a{number}", title=f"A {number}"
+        )
+        suggestions = Suggestion.objects.bulk_create(
+            Suggestion(article=article, suggester_version=suggester, kind=SuggestionKind.ENTITY, start=s * 10 + 2,
+                       end=s * 10 + 6, entity_type=person, score=0.9, source="kb-ruler")
+            for s in range(SUGGESTIONS)
+        )  # fmt: skip
+        session = SessionStore()
+        session.update({SESSION_KEY: str(user.pk), HASH_SESSION_KEY: user.get_session_auth_hash(),
+                        BACKEND_SESSION_KEY: "django.contrib.auth.backends.ModelBackend"})  # fmt: skip
+        session.create()
+        people.append({
+            "project": project.pk, "article": article.pk, "session": session.session_key,
+            "set": get_or_create_own_set(article=article, user=user).pk,
+            "token": create_token(user=user, name="load", scope="write")[1],
+            "suggestions": [s.pk for s in suggestions],
+        })  # fmt: skip
+    return people
+
+
+def main() -> None:
+    with bench_database("load") as vendor:
+        from tests.live import gunicorn
+
+        people = people_for(vendor)
+        print(f"database: {vendor}; {CLIENTS} reviewers, {WORKERS} gunicorn workers, {SECONDS:.0f} s per run")
+        with gunicorn(workers=WORKERS) as base:
+            # Warm up: each worker loads the suggester, each article gets its suggestions on first open.
+            warm = [threading.Thread(target=Reviewer(base, n, people[n]).page) for n in range(CLIENTS)]
+            for thread in warm:
+                thread.start()
+            for thread in warm:
+                thread.join()
+            for plan in ("baseline", "mix"):
+                times, errors, elapsed = run(base, people, plan)
+                total = sum(len(t) for t in times.values())
+                print(f"\n{plan}: {total} requests in {elapsed:.1f} s = {total / elapsed:.0f} requests/s")
+                for kind, took in sorted(times.items()):
+                    p50, p95, p99 = (percentile(took, f) for f in (0.5, 0.95, 0.99))
+                    print(f"  {kind:22} n={len(took):6}  {len(took) / elapsed:6.0f}/s"
+                          f"  p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  p99 {p99:6.1f} ms")  # fmt: skip
+                print(f"  errors: {dict(errors) or 'none'}")
+
+
+if __name__ == "__main__":
+    main()
