@@ -119,6 +119,21 @@ class OffsetMap:
         same = len(kept) == len(pieces) and all(
             self.old[a:b] == self.new[x:y] for (a, b), (x, y) in zip(pieces, kept, strict=True)
         )
+        if not same and not fragments:
+            # A diff can cut an unchanged word where an edit next to it repeats its letters ("Minsk"
+            # after inserting "M" may come out as "MMinsk"): the same words right there are the span.
+            nearby = self._nearest(self.old[start:end], kept[0][0], kept[-1][1])
+            if nearby is not None:
+                return Moved(nearby, nearby + (end - start), Fit.EXACT)
         return Moved(
             kept[0][0], kept[-1][1], Fit.EXACT if same else Fit.CHANGED, tuple(kept) if fragments else ()
         )
+
+    def _nearest(self, surface: str, start: int, end: int) -> int | None:
+        """Where `surface` occurs in the new text within its own length of [start, end), closest to start."""
+        low, high = max(start - len(surface), 0), min(end + len(surface), len(self.new))
+        found, at = [], self.new.find(surface, low, high)
+        while at != -1:
+            found.append(at)
+            at = self.new.find(surface, at + 1, high)
+        return min(found, key=lambda position: abs(position - start), default=None)

@@ -271,6 +271,12 @@ def test_a_line_split_before_a_span_keeps_the_span(line_break):
     assert (moved.start, moved.end, moved.fit) == (3, 8, Fit.EXACT)
 
 
+def test_an_insertion_repeating_a_span_s_first_letter_leaves_the_span_exact():
+    # A character diff alone pairs "0000M" with "0000M" and turns the span into "MMinsk".
+    moved = OffsetMap("0000Minsk", "0000MMinsk").span(4, 9)
+    assert (moved.start, moved.end, moved.fit) == (5, 10, Fit.EXACT)
+
+
 @settings(max_examples=500)
 @given(st.text(min_size=1, max_size=40), st.text(max_size=10), st.text(max_size=40))
 def test_a_span_in_untouched_text_always_moves_exactly(before, middle, after):
