@@ -423,7 +423,9 @@ def test_the_annotate_page_shows_hostile_text_literally_with_exact_offsets(hosti
     choose(page, naryshkin)
     page.keyboard.press("/")
     expect(page.locator("#link-panel")).to_be_visible()
-    page.locator("#kb-query").fill("Minsk")
+    # Wait for the search itself (typed into a panel htmx has just swapped in), not only for its rows.
+    with page.expect_response(lambda response: "candidates" in response.url and "q=Minsk" in response.url):
+        page.locator("#kb-query").fill("Minsk")
     expect(page.locator(".candidate", has_text=H.MINSK_ID)).to_be_visible()
     candidates = page.locator("#candidate-results").text_content()
     for expected in (H.MINSK_NAME, H.MINSK_ID, H.GPE):
