@@ -19,6 +19,7 @@ from typing import IO, Any, ClassVar
 
 import orjson
 
+from annotator.interchange.formats.lines import bounded_lines
 from annotator.kb.records import EntityRecord, record_problems
 
 # A Wikidata entity with every claim can run to a few MB on one line; anything past this is not a KB line.
@@ -86,18 +87,8 @@ def open_decompressed(raw: IO[bytes]) -> IO[bytes]:
 
 def iter_lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
     """(line number, bytes without the line break); None for a line longer than MAX_LINE_BYTES."""
-    number = 0
-    while True:
-        line = stream.readline(MAX_LINE_BYTES + 1)
-        if not line:
-            return
-        number += 1
-        if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
-            while (rest := stream.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
-                pass  # skip the rest of the overlong line
-            yield number, None
-            continue
-        yield number, line.rstrip(b"\r\n")
+    for number, line in bounded_lines(stream, max_bytes=MAX_LINE_BYTES):
+        yield number, None if line is None else line.rstrip(b"\r\n")
 
 
 def _too_long(number: int) -> LineError:

@@ -10,26 +10,34 @@ from annotator.interchange.formats.base import ProblemLog, Where
 BOM = b"\xef\xbb\xbf"
 
 
+def bounded_lines(stream: IO[bytes], *, max_bytes: int) -> Iterator[tuple[int, bytes | None]]:
+    """(line number, the line's bytes with its line ending), or None for a line longer than `max_bytes`,
+    which is skipped without ever being held in memory whole."""
+    number = 0
+    while line := stream.readline(max_bytes + 1):
+        number += 1
+        if len(line) > max_bytes and not line.endswith(b"\n"):
+            while (rest := stream.readline(2**20)) and not rest.endswith(b"\n"):
+                pass  # the rest of the overlong line, a megabyte at a time
+            yield number, None
+            continue
+        yield number, line
+
+
 def byte_lines(
     stream: IO[bytes], where: Where, problems: ProblemLog, *, max_bytes: int
 ) -> Iterator[tuple[int, bytes]]:
     """(line number, the line's bytes with its line ending), a UTF-8 byte order mark dropped.
 
-    A line longer than `max_bytes` is reported and skipped without ever being held in memory whole.
+    A line longer than `max_bytes` is reported and skipped.
     """
-    number = 0
-    while line := stream.readline(max_bytes + 1):
-        number += 1
-        if number == 1 and line.startswith(BOM):
-            line = line[len(BOM) :]
-        if len(line) > max_bytes and not line.endswith(b"\n"):
+    for number, line in bounded_lines(stream, max_bytes=max_bytes):
+        if line is None:
             problems.add(
                 where, f"The line is longer than {max_bytes:,} bytes, the limit for one record.", line=number
             )
-            while (rest := stream.readline(2**20)) and not rest.endswith(b"\n"):
-                pass
             continue
-        yield number, line
+        yield number, line[len(BOM) :] if number == 1 and line.startswith(BOM) else line
 
 
 def decode(data: bytes, where: Where, problems: ProblemLog, *, line: int | None = None) -> str | None:
