@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import Q
 
 from annotator.core.models import TimeStampedModel
+from annotator.projects.languages import LANGUAGES
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -49,6 +50,12 @@ class Project(TimeStampedModel):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=100, unique=True)
     description = models.TextField(blank=True)
+    language = models.CharField(
+        max_length=8,
+        choices=LANGUAGES,
+        default="en",
+        help_text="The language of the project's texts: its tokenizer, and which shipped word lists apply.",
+    )
     annotators_per_article = models.PositiveSmallIntegerField(
         default=1,
         validators=[MinValueValidator(1), MaxValueValidator(50)],
@@ -90,6 +97,9 @@ class Project(TimeStampedModel):
                 condition=Q(annotators_per_article__gte=1), name="project_needs_an_annotator"
             ),
             models.CheckConstraint(condition=~Q(name=""), name="project_name_not_empty"),
+            models.CheckConstraint(
+                condition=Q(language__in=[code for code, _ in LANGUAGES]), name="project_language_valid"
+            ),
             models.CheckConstraint(
                 condition=Q(assignment_strategy__in=AssignmentStrategy.values),
                 name="project_assignment_strategy_valid",
