@@ -17,7 +17,7 @@ urlpatterns = [
     path("projects/<int:project_id>/exports/", include("annotator.interchange.export_urls")),
     path("projects/", include("annotator.suggestions.urls")),
     path("projects/<int:project_id>/agreement/", include("annotator.agreement.urls")),
-    path("articles/", include("annotator.articles.urls")),
+    path("articles/", include("annotator.review.reading_urls")),
     path("", include("annotator.review.urls")),
     path("projects/<int:project_id>/kb/", include("annotator.kb.urls")),
     path("api/v1/", include("annotator.api.urls")),

@@ -20,9 +20,9 @@ from django.db.models.functions import Length, Substr
 from django.utils import timezone
 
 from annotator.annotations.models import AnnotationSet, EntityLink, Relation, SetStatus, Span
-from annotator.annotations.spans import OffsetError, check_offsets
 from annotator.articles.models import Article
 from annotator.core.errors import InvalidAnnotation, NotEditable, StaleVersion
+from annotator.core.offsets import OffsetError, check_offsets
 from annotator.kb.models import KBEntity
 
 if TYPE_CHECKING:

@@ -1,6 +1,6 @@
 """Annotation sets and what they hold: spans, links from spans to KB entities, relations between spans.
 
-Offsets are half-open code-point indices into `Article.text` (see `spans.py`). The database refuses
+Offsets are half-open code-point indices into `Article.text` (see `annotator/core/offsets.py`). The database refuses
 malformed rows on its own (check and unique constraints, plus the head/tail-in-set rule added in
 migration 0002); the services in `services.py` check what needs the article text or the schema.
 """

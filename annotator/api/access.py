@@ -14,7 +14,8 @@ from annotator.projects.models import Membership, Project, ProjectQuerySet
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
-from annotator.projects.permissions import can_curate, can_edit_set
+from annotator.annotations.permissions import can_edit_set
+from annotator.projects.permissions import can_curate
 
 
 def token_of(request: Request) -> ApiToken | None:

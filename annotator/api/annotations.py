@@ -26,6 +26,7 @@ from rest_framework.views import APIView
 
 from annotator.annotations import services
 from annotator.annotations.models import AnnotationSet, Relation, Span
+from annotator.annotations.status import with_status
 from annotator.api.access import check_can_edit, projects_for, user_of, visible_sets, with_role
 from annotator.api.annotation_serializers import (
     AnnotationSetDetailSerializer,
@@ -189,7 +190,7 @@ class ArticleList(generics.ListAPIView):
                 raise exceptions.ValidationError(
                     {"status": [f"Status is one of {', '.join(ArticleStatus.values)}."]}
                 )
-            articles = articles.with_status().filter(status=wanted)  # type: ignore[misc]
+            articles = with_status(articles).filter(status=wanted)  # type: ignore[misc]
         return articles
 
 

@@ -1,17 +1,11 @@
-"""The article page: the text as stored, with the spans of the reader's own set and of gold."""
+"""What every page about one article needs first: the article, if the user may see it."""
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, Q
-from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET
+from django.shortcuts import get_object_or_404
 
-from annotator.annotations.models import AnnotationSet, Relation, SetKind, Span
 from annotator.articles.models import Article
 from annotator.core.http import AuthedRequest
-from annotator.interchange.models import ReanchorFlag
-from annotator.projects.permissions import can_curate
 
 
 def get_article(request: AuthedRequest, article_id: int) -> Article:
@@ -22,32 +16,3 @@ def get_article(request: AuthedRequest, article_id: int) -> Article:
     )
     article.project.my_role = article.my_role  # type: ignore[attr-defined]  # annotated by with_role_of()
     return article
-
-
-@require_GET
-def article_detail(request: AuthedRequest, article_id: int) -> HttpResponse:
-    article = get_article(request, article_id)
-    # The reader's own set and gold, when they may read gold (curators, or anyone in a project that is not blind).
-    shown_sets = (
-        AnnotationSet.objects.readable_by(request.user)
-        .filter(article=article)
-        .filter(Q(kind=SetKind.ANNOTATOR, annotator=request.user) | Q(kind=SetKind.GOLD))
-    )
-    annotation_sets = shown_sets.select_related("annotator").prefetch_related(
-        Prefetch("spans", queryset=Span.objects.select_related("entity_type", "link__kb_entity")),
-        Prefetch("relations", queryset=Relation.objects.select_related("relation_type", "head", "tail")),
-    )
-    flags = ReanchorFlag.objects.open().filter(article=article).select_related("annotation_set__annotator")
-    if not can_curate(article.project.my_role):
-        flags = flags.filter(annotation_set__annotator=request.user)
-    return render(
-        request,
-        "articles/article_detail.html",
-        {
-            "article": article,
-            "project": article.project,
-            "annotation_sets": annotation_sets,
-            "flags": flags,
-            "can_curate": can_curate(article.project.my_role),
-        },
-    )

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from annotator.annotations.spans import OffsetError, check_offsets, check_text, normalize_newlines
+from annotator.core.offsets import OffsetError, check_offsets, check_text, normalize_newlines
 from annotator.interchange.formats.base import DocumentRecord, LinkRecord, ProblemLog, SpanRecord, Where
 
 MAX_EXTERNAL_ID = 255  # Article.external_id

@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from annotator.annotations.models import AnnotationSet, Relation, SetKind, SetStatus, Span
+from annotator.annotations.status import with_status
 from annotator.articles.models import Article, ArticleStatus
 from annotator.core.errors import DomainError
 from annotator.interchange.formats import FORMATS
@@ -177,7 +178,7 @@ def selected_articles(project: Project, query: ExportQuery, *, after: int = 0) -
     """
     articles = Article.objects.filter(project=project, pk__gt=after)
     if query.article_status:
-        articles = articles.with_status().filter(status__in=query.article_status)  # type: ignore[misc]
+        articles = with_status(articles).filter(status__in=query.article_status)  # type: ignore[misc]
     sets = matching(AnnotationSet.objects.filter(article=OuterRef("pk"), article_id__gt=after), query)
     return articles.filter(Exists(sets)).order_by("pk")
 

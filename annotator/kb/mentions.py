@@ -18,10 +18,11 @@ from django.db.models.functions import Greatest, Substr
 
 from annotator.annotations.editing import edit_set
 from annotator.annotations.models import AnnotationSet, EntityLink, SetKind, Span
+from annotator.annotations.permissions import can_edit_set
 from annotator.core.errors import DomainError, NotEditable, StaleVersion
 from annotator.kb.models import Alias, KBEntity
 from annotator.kb.normalize import normalize_alias
-from annotator.projects.permissions import can_curate, can_edit_set
+from annotator.projects.permissions import can_curate
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User

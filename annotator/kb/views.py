@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from annotator.annotations.models import Span
+from annotator.annotations.permissions import can_edit_set
 from annotator.core.errors import DomainError
 from annotator.core.http import AuthedRequest
 from annotator.jobs.models import Job, JobKind
@@ -45,7 +46,7 @@ from annotator.kb.services import (
     update_entity,
 )
 from annotator.projects.models import Project
-from annotator.projects.permissions import can_annotate, can_edit_set, can_manage
+from annotator.projects.permissions import can_annotate, can_manage
 from annotator.projects.views import get_project
 
 ENTITIES_PER_PAGE = 50

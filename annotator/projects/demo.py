@@ -12,8 +12,8 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
-from annotator.annotations.spans import check_text, normalize_newlines
 from annotator.articles.models import Article
+from annotator.core.offsets import check_text, normalize_newlines
 from annotator.core.upsert import Change, upsert
 from annotator.kb.models import KnowledgeBase
 from annotator.kb.services import EntityRecord, upsert_entity

@@ -10,6 +10,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from annotator.annotations.status import with_status
 from annotator.articles.models import Article, ArticleStatus
 from annotator.core.http import AuthedRequest
 from annotator.projects.colours import HEX_COLOUR, text_colour_for
@@ -43,7 +44,7 @@ def project_list(request: AuthedRequest) -> HttpResponse:
 @require_GET
 def project_detail(request: AuthedRequest, project_id: int) -> HttpResponse:
     project = get_project(request, project_id)
-    articles = Article.objects.filter(project=project).with_status()
+    articles = with_status(Article.objects.filter(project=project))
     # `status` is an annotation of with_status(), which the type checker cannot see.
     counts = dict(articles.order_by().values_list("status").annotate(n=Count("pk")))  # type: ignore[misc]
     status_filter = request.GET.get("status", "")

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from annotator.annotations.models import AnnotationSet, SetKind, Span
+from annotator.annotations.permissions import can_edit_set
 from annotator.annotations.services import get_or_create_gold_set, get_or_create_own_set, submit_set
 from annotator.articles.models import Article
 from annotator.articles.views import get_article
@@ -31,7 +32,7 @@ from annotator.kb.models import KnowledgeBase
 from annotator.kb.search import find_candidates
 from annotator.kb.services import create_entity
 from annotator.projects.models import EntityType, GuidelineVersion, RelationType
-from annotator.projects.permissions import can_curate, can_edit_set
+from annotator.projects.permissions import can_curate
 from annotator.projects.views import get_project
 from annotator.review import undo as undo_stack
 from annotator.review.actions import ACTIONS, Outcome, Request, link_span, undo

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import OuterRef, Subquery
 
+from annotator.annotations.status import with_status
 from annotator.articles.models import Article
 from annotator.suggestions.engine import (
     LinkCandidates,
@@ -113,7 +114,7 @@ def preannotate_articles(
     if article_ids is not None:
         articles = articles.filter(pk__in=list(article_ids))
     if status:
-        articles = articles.with_status().filter(status=status)  # type: ignore[misc]
+        articles = with_status(articles).filter(status=status)  # type: ignore[misc]
     ids = list(articles.order_by("pk").values_list("pk", flat=True))
     if progress is not None:
         progress.set_total(len(ids))

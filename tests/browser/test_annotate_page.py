@@ -8,8 +8,8 @@ from playwright.sync_api import expect
 
 from annotator.annotations.models import EntityLink, Relation, SetStatus, Span
 from annotator.annotations.services import create_span, get_or_create_own_set
-from annotator.annotations.spans import normalize_newlines
 from annotator.articles.models import Article
+from annotator.core.offsets import normalize_newlines
 from annotator.kb.models import KBEntity, KnowledgeBase
 from annotator.kb.services import EntityRecord, upsert_entity
 from annotator.projects.models import EntityType, Project, RelationType, Role

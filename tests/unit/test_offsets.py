@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from annotator.annotations.spans import (
+from annotator.core.offsets import (
     OffsetError,
     Utf16Index,
     check_offsets,

@@ -27,7 +27,7 @@ from typing import IO, Any, ClassVar
 import ijson
 import orjson
 
-from annotator.annotations.spans import OffsetError, Utf16Index
+from annotator.core.offsets import OffsetError, Utf16Index
 from annotator.interchange.formats.base import (
     DocumentRecord,
     FormatError,

@@ -1,0 +1,43 @@
+"""The article page: the text as stored, with the spans of the reader's own set and of gold."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch, Q
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from annotator.annotations.models import AnnotationSet, Relation, SetKind, Span
+from annotator.articles.views import get_article
+from annotator.core.http import AuthedRequest
+from annotator.interchange.models import ReanchorFlag
+from annotator.projects.permissions import can_curate
+
+
+@require_GET
+def article_detail(request: AuthedRequest, article_id: int) -> HttpResponse:
+    article = get_article(request, article_id)
+    # The reader's own set and gold, when they may read gold (curators, or anyone in a project that is not blind).
+    shown_sets = (
+        AnnotationSet.objects.readable_by(request.user)
+        .filter(article=article)
+        .filter(Q(kind=SetKind.ANNOTATOR, annotator=request.user) | Q(kind=SetKind.GOLD))
+    )
+    annotation_sets = shown_sets.select_related("annotator").prefetch_related(
+        Prefetch("spans", queryset=Span.objects.select_related("entity_type", "link__kb_entity")),
+        Prefetch("relations", queryset=Relation.objects.select_related("relation_type", "head", "tail")),
+    )
+    flags = ReanchorFlag.objects.open().filter(article=article).select_related("annotation_set__annotator")
+    if not can_curate(article.project.my_role):
+        flags = flags.filter(annotation_set__annotator=request.user)
+    return render(
+        request,
+        "articles/article_detail.html",
+        {
+            "article": article,
+            "project": article.project,
+            "annotation_sets": annotation_sets,
+            "flags": flags,
+            "can_curate": can_curate(article.project.my_role),
+        },
+    )
