@@ -135,6 +135,9 @@ def submit_set(*, annotation_set: AnnotationSet, by: User | None, expected_versi
             )
         if annotation_set.kind == SetKind.ANNOTATOR:
             _promote_to_gold(annotation_set, by)
+    from annotator.suggestions.learning import schedule_learning  # the project's model learns from it
+
+    schedule_learning(article_id=annotation_set.article_id)
     return annotation_set
 
 
