@@ -266,7 +266,7 @@ ANNOTATOR_TRAIN_MIN_ARTICLES = env.int("ANNOTATOR_TRAIN_MIN_ARTICLES", default=5
 ANNOTATOR_TRAIN_EVERY = env.int("ANNOTATOR_TRAIN_EVERY", default=10)
 ANNOTATOR_TRAIN_FOLDS = env.int("ANNOTATOR_TRAIN_FOLDS", default=5)
 # Most training epochs (fewer articles train for more epochs, up to this many; see training.py).
-ANNOTATOR_TRAIN_MAX_EPOCHS = env.int("ANNOTATOR_TRAIN_MAX_EPOCHS", default=15)
+ANNOTATOR_TRAIN_MAX_EPOCHS = env.int("ANNOTATOR_TRAIN_MAX_EPOCHS", default=30)
 # Gold relations needed before a relation classifier is trained (rules alone below that).
 ANNOTATOR_RELATION_CLASSIFIER_MIN = env.int("ANNOTATOR_RELATION_CLASSIFIER_MIN", default=200)
 

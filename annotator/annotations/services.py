@@ -159,6 +159,27 @@ def _promote_to_gold(annotation_set: AnnotationSet, by: User | None) -> None:
         editor.set_status(SetStatus.CURATED)
 
 
+def curate_gold_sets(*, project: Project, by: User | None, article_ids: list[int] | None = None) -> int:
+    """Mark the project's gold sets in progress curated (all of them, or those of the articles given),
+    each as one versioned edit with its history; all or nothing. Returns how many were marked."""
+    sets = AnnotationSet.objects.filter(
+        article__project=project, kind=SetKind.GOLD, status=SetStatus.IN_PROGRESS
+    ).order_by("article_id")
+    if article_ids is not None:
+        sets = sets.filter(article_id__in=article_ids)
+    marked = 0
+    with transaction.atomic():
+        for annotation_set in sets.select_for_update():
+            with edit_set(annotation_set, expected_version=annotation_set.version, by=by) as editor:
+                editor.set_status(SetStatus.CURATED)
+            marked += 1
+    if marked:
+        from annotator.suggestions.learning import schedule_learning  # the project's model learns from it
+
+        schedule_learning(project_id=project.pk)
+    return marked
+
+
 def reopen_set(*, annotation_set: AnnotationSet, by: User | None, expected_version: int) -> AnnotationSet:
     """Make a submitted (or curated) set editable again."""
     finished = SetStatus.CURATED if annotation_set.kind == SetKind.GOLD else SetStatus.SUBMITTED

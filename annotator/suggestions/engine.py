@@ -358,7 +358,11 @@ def project_merge(
 ) -> nlp.Merge:
     """How the project's sources become its suggestions: its types, label map and measured evidence."""
     project = Project.objects.only("id", "language").get(pk=project_id)
-    extra = sources.pipeline_labels(spec.model) if spec is not None and spec.kind == SuggesterKind.PIPELINE and spec.model else ()
+    extra = (
+        sources.pipeline_labels(spec.model)
+        if spec is not None and spec.kind == SuggesterKind.PIPELINE and spec.model
+        else ()
+    )
     return nlp.Merge(
         label_map=sources.effective_label_map(project, extra=extra),
         types=frozenset(schema.entity_types),

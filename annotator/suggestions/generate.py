@@ -164,7 +164,9 @@ def ensure_article_suggestions(*, article: Article) -> SuggesterVersion:
     digest = SuggesterSettings.objects.filter(project_id=OuterRef("project_id")).values("digest")[:1]
     active: SuggesterVersion | None = (
         SuggesterVersion.objects.filter(project_id=article.project_id, is_active=True)
-        .annotate(stored_fingerprint=Subquery(run.values("fingerprint")[:1]), settings_digest=Subquery(digest))
+        .annotate(
+            stored_fingerprint=Subquery(run.values("fingerprint")[:1]), settings_digest=Subquery(digest)
+        )
         .select_related("project")
         .order_by()
         .first()

@@ -74,9 +74,9 @@ def run_training(job: Job, progress: Progress) -> dict[str, Any]:
         "suggester_version": report.version.pk,
         "name": str(report.version),
         "activated": report.activated,
-        "f1": report.f1,
+        "f1": round(report.f1, 4),
         "baseline": report.baseline,
-        "baseline_f1": report.baseline_f1,
+        "baseline_f1": round(report.baseline_f1, 4),
         "compared_on": report.compared_on,
         "cross_validated_f1": report.version.metrics["entities"]["ALL"]["f1"],
     }

@@ -80,11 +80,14 @@ class SuggesterSettings(models.Model):
         verbose_name_plural = "suggester settings"
         constraints = [
             models.CheckConstraint(
-                condition=Q(pipeline_mode__in=[*PipelineMode.values, ""]), name="suggester_pipeline_mode_valid"
+                condition=Q(pipeline_mode__in=[*PipelineMode.values, ""]),
+                name="suggester_pipeline_mode_valid",
             ),
             models.CheckConstraint(condition=Q(learn_after__gte=2), name="suggester_learn_after_min"),
             models.CheckConstraint(condition=Q(retrain_every__gte=1), name="suggester_retrain_every_min"),
-            models.CheckConstraint(condition=Q(folds__gte=2) & Q(folds__lte=10), name="suggester_folds_range"),
+            models.CheckConstraint(
+                condition=Q(folds__gte=2) & Q(folds__lte=10), name="suggester_folds_range"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -33,7 +33,11 @@ from annotator.suggestions.models import (
 )
 
 # The labels the shipped lists and the rules speak (see gazetteer.LISTS and nlp/patterns.py).
-LIST_LABELS = {"GPE": "countries, capitals and cities", "NORP": "nationalities and groups", "ORG": "international organisations"}
+LIST_LABELS = {
+    "GPE": "countries, capitals and cities",
+    "NORP": "nationalities and groups",
+    "ORG": "international organisations",
+}
 RULE_LABELS = {"DATE": "date rules", "ORG": "“Full Name (ACR)” rule"}
 
 
@@ -78,7 +82,9 @@ class PipelineChoice:
 
 def pipeline_choice(chosen: SuggesterSettings) -> PipelineChoice:
     if chosen.use_site_pipeline:
-        return PipelineChoice(settings.ANNOTATOR_SPACY_PIPELINE, chosen.pipeline_mode or site_pipeline_mode(), True)
+        return PipelineChoice(
+            settings.ANNOTATOR_SPACY_PIPELINE, chosen.pipeline_mode or site_pipeline_mode(), True
+        )
     return PipelineChoice(chosen.pipeline, chosen.pipeline_mode or site_pipeline_mode(), False)
 
 
@@ -135,7 +141,9 @@ def source_labels(project: Project, version: SuggesterVersion | None) -> dict[st
 
 
 def project_types(project_id: int) -> list[str]:
-    return list(EntityType.objects.filter(project_id=project_id).order_by("name").values_list("name", flat=True))
+    return list(
+        EntityType.objects.filter(project_id=project_id).order_by("name").values_list("name", flat=True)
+    )
 
 
 def chosen_label_map(chosen: SuggesterSettings) -> dict[str, str]:
@@ -164,7 +172,9 @@ def dropped_gold_patterns(chosen: SuggesterSettings) -> list[list[str]]:
     return list((chosen.measured or {}).get("dropped_gold_patterns", []))
 
 
-def measured_evidence(project_id: int, chosen: SuggesterSettings | None = None) -> dict[tuple[str, str], nlp.Measured]:
+def measured_evidence(
+    project_id: int, chosen: SuggesterSettings | None = None
+) -> dict[tuple[str, str], nlp.Measured]:
     """(source, project type) -> how often it was right: the reviewers' decisions on its entity
     suggestions (accepted right; corrected or rejected wrong), plus what the last learning job
     measured of each source on the project's gold."""

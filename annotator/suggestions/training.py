@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import shutil
 import tempfile
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -39,11 +38,10 @@ from annotator.suggestions.engine import (
     ProjectSchema,
     SuggesterSpec,
     SuggestionRunner,
-    project_merge,
     spec_for,
 )
 from annotator.suggestions.generate import ensure_active_suggester
-from annotator.suggestions.models import SuggesterKind, SuggesterSettings, SuggesterVersion
+from annotator.suggestions.models import SuggesterKind, SuggesterVersion
 from annotator.suggestions.relations import (
     NONE,
     Mention,
@@ -54,7 +52,7 @@ from annotator.suggestions.relations import (
     pair_features,
     sentence_index,
 )
-from annotator.suggestions.scoring import MICRO, Score, as_dicts, score
+from annotator.suggestions.scoring import MICRO, as_dicts, score
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -133,7 +131,9 @@ def curated_gold(project: Project) -> list[GoldArticle]:
 
 def _curated_gold_exists() -> Exists:
     return Exists(
-        AnnotationSet.objects.filter(article=OuterRef("article_id"), kind=SetKind.GOLD, status=SetStatus.CURATED)
+        AnnotationSet.objects.filter(
+            article=OuterRef("article_id"), kind=SetKind.GOLD, status=SetStatus.CURATED
+        )
     )
 
 
@@ -191,7 +191,7 @@ def assign_folds(project_id: int, article_ids: Sequence[int], folds: int) -> lis
 def epochs_for(articles: int) -> int:
     """Fewer articles train for more epochs (a handful of articles needs many passes), up to
     ANNOTATOR_TRAIN_MAX_EPOCHS."""
-    return max(1, min(settings.ANNOTATOR_TRAIN_MAX_EPOCHS, max(8, math.ceil(1500 / max(articles, 1)))))
+    return max(1, min(settings.ANNOTATOR_TRAIN_MAX_EPOCHS, max(10, math.ceil(3000 / max(articles, 1)))))
 
 
 def _sentences(texts: Sequence[str]) -> list[tuple[tuple[int, int], ...]]:
@@ -440,7 +440,9 @@ def _active_predictions(
         if not test:
             continue
         runner = SuggestionRunner(project_id=project.pk, spec=spec, link_limit=0, exclude_articles=fold)
-        for record, analysis in zip(test, runner.suggester.analyse((r.text for r in test), merge=runner.merge), strict=True):
+        for record, analysis in zip(
+            test, runner.suggester.analyse((r.text for r in test), merge=runner.merge), strict=True
+        ):
             found[record.article_id] = _entity_items(record, analysis.entities)
     nlp.forget_suggesters()
     return found
@@ -482,13 +484,19 @@ def train_suggester(*, project: Project, by: User | None, progress: Progress | N
             project, records, folds, work=Path(work), model_source=model_source, epochs=epochs,
             steps=steps, schema=schema,
         )  # fmt: skip
-    seen_by_active = set(active.trained_on.get("article_ids", [])) if active.kind == SuggesterKind.TRAINED else set()
+    seen_by_active = (
+        set(active.trained_on.get("article_ids", [])) if active.kind == SuggesterKind.TRAINED else set()
+    )
     unseen = [r for r in records if r.article_id not in seen_by_active]
     steps.say(f"Measuring {active} on the {len(unseen)} articles it did not learn from.")
     baseline_items = _active_predictions(project, active, unseen, folds)
     expected_unseen = [item for r in unseen for item in _expected(r)]
-    candidate_scores = score([i for r in unseen for i in cv.by_article.get(r.article_id, [])], expected_unseen)
-    baseline_scores = score([i for r in unseen for i in baseline_items.get(r.article_id, [])], expected_unseen)
+    candidate_scores = score(
+        [i for r in unseen for i in cv.by_article.get(r.article_id, [])], expected_unseen
+    )
+    baseline_scores = score(
+        [i for r in unseen for i in baseline_items.get(r.article_id, [])], expected_unseen
+    )
 
     result = _train_model(
         records, output, lang=project.language, epochs=epochs, steps=steps,
@@ -509,8 +517,14 @@ def train_suggester(*, project: Project, by: User | None, progress: Progress | N
         "entities": as_dicts(cv_scores),
         "folds": k,
         "relations": as_dicts(relations),
-        "relations_by": "rules and classifier" if relation_gold >= settings.ANNOTATOR_RELATION_CLASSIFIER_MIN else "rules",
-        "baseline": {"suggester_version": active.pk, "name": str(active), "entities": as_dicts(baseline_scores)},
+        "relations_by": "rules and classifier"
+        if relation_gold >= settings.ANNOTATOR_RELATION_CLASSIFIER_MIN
+        else "rules",
+        "baseline": {
+            "suggester_version": active.pk,
+            "name": str(active),
+            "entities": as_dicts(baseline_scores),
+        },
         "compared": {"articles": len(unseen), "f1": round(f1, 4), "baseline_f1": round(baseline_f1, 4)},
         "sources": {f"{source}|{label}": tally for (source, label), tally in sorted(cv.sources.items())},
     }

@@ -66,7 +66,8 @@ def test_a_mapping_sends_list_labels_to_project_types_defaults_found_by_name():
 
     suggester = nlp.build_suggester()
     suggester.ensure_patterns(
-        "v1", lambda: [Pattern("GPE", "Germany", "list:countries"), Pattern("NORP", "German", "list:demonyms")]
+        "v1",
+        lambda: [Pattern("GPE", "Germany", "list:countries"), Pattern("NORP", "German", "list:demonyms")],
     )
     merge = Merge(label_map=labels.effective_map(["GPE", "NORP", "DATE"], CONLL, {}), types=CONLL)
     assert found(suggester, "German troops left Germany on May 3.", merge) == [
@@ -132,7 +133,12 @@ def test_a_gold_the_never_becomes_a_pattern():
             Pattern("LOC", "US", "gold:US"),
         ],
     )
-    assert set(suggester._ruler_state.groups) == {"gold:US", "rule:date", "rule:date-after", "rule:name-acronym"}
+    assert set(suggester._ruler_state.groups) == {
+        "gold:US",
+        "rule:date",
+        "rule:date-after",
+        "rule:name-acronym",
+    }
     assert found(suggester, "The US said the government agreed.", nlp.merge.NO_MERGE) == [
         ("US", "LOC", "gold-ruler")
     ]

@@ -60,7 +60,7 @@ def read_pipeline(ref: str) -> InstalledPipeline | None:
     from spacy import util
 
     try:
-        meta = util.get_package_meta(ref) if util.is_package(ref) else None
+        meta = util.get_model_meta(util.get_package_path(ref)) if util.is_package(ref) else None
     except (OSError, ValueError, ImportError):
         meta = None
     if meta is None:

@@ -134,7 +134,9 @@ def mapped(candidates: Iterable[Candidate], merge: Merge) -> list[_Scored]:
         score, measured = found
         if measured and score < MUTE_BELOW:
             continue
-        out.append(_Scored(c.start, c.end, label, score, c.source, c.kb_id, measured, PRIORITY[family(c.source)]))
+        out.append(
+            _Scored(c.start, c.end, label, score, c.source, c.kb_id, measured, PRIORITY[family(c.source)])
+        )
     return out
 
 

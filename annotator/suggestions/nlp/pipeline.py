@@ -134,7 +134,9 @@ class Suggester:
         """Gold mentions that make poor patterns: a lone determiner or pronoun ("The" from a sentence
         break inside a name), lowercase words, stop words. They stay gold; they just do not match."""
         for group in [g for g in wanted if g.startswith("gold:")]:
-            kept = {(label, text) for label, text in wanted[group] if not is_weak_name(self.nlp.make_doc(text))}
+            kept = {
+                (label, text) for label, text in wanted[group] if not is_weak_name(self.nlp.make_doc(text))
+            }
             if kept:
                 wanted[group] = kept
             else:

@@ -26,7 +26,9 @@ class Command(BaseCommand):
         if not job.result:
             return
         version = SuggesterVersion.objects.get(pk=job.result["suggester_version"])
-        self.stdout.write(f"Cross-validated ({version.metrics['folds']} folds) on {version.trained_on['articles']} articles:")
+        self.stdout.write(
+            f"Cross-validated ({version.metrics['folds']} folds) on {version.trained_on['articles']} articles:"
+        )
         for label, figures in version.metrics.get("entities", {}).items():
             self.stdout.write(
                 f"  {label:<10} P {figures['precision']:.3f}  R {figures['recall']:.3f}  F1 {figures['f1']:.3f}"
