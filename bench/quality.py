@@ -200,11 +200,11 @@ def main() -> None:
             for s in AnnotationSet.objects.filter(article__project=study, kind=SetKind.IMPORTED)
         }
         print(f"\n== 3. learning curve: {len(articles)} training documents", flush=True)
-        chosen.learn = True
         done = 0
         for size in sizes:
             size = min(size, len(articles))
             chosen.refresh_from_db()
+            chosen.learn = True
             if chosen.learned_articles == 0:
                 chosen.learn_after = size
             else:

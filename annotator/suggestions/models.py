@@ -7,6 +7,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
@@ -59,13 +60,19 @@ class SuggesterSettings(models.Model):
         default=True, help_text="Train the project's model in the background as annotators submit articles."
     )
     learn_after = models.PositiveIntegerField(
-        default=_min_articles, help_text="Annotated articles needed before the first model is trained."
+        default=_min_articles,
+        validators=[MinValueValidator(2), MaxValueValidator(1_000_000)],
+        help_text="Annotated articles needed before the first model is trained.",
     )
     retrain_every = models.PositiveIntegerField(
-        default=_retrain_every, help_text="Newly annotated articles that start another training."
+        default=_retrain_every,
+        validators=[MinValueValidator(1), MaxValueValidator(1_000_000)],
+        help_text="Newly annotated articles that start another training.",
     )
     folds = models.PositiveSmallIntegerField(
-        default=_folds, help_text="Cross-validation folds a new model is measured on."
+        default=_folds,
+        validators=[MinValueValidator(2), MaxValueValidator(10)],
+        help_text="Cross-validation folds a new model is measured on.",
     )
     learned_articles = models.PositiveIntegerField(
         default=0, help_text="Annotated articles there were when training last started."

@@ -105,3 +105,49 @@ def stop_words(lang: str) -> frozenset[str]:
     import spacy
 
     return frozenset(spacy.blank(lang).Defaults.stop_words)
+
+
+class DownloadFailed(Exception):
+    """spaCy's own download could not install the pipeline; the message says why and what to do."""
+
+
+def model_server() -> tuple[str, int]:
+    """Host and port of spaCy's model server, from spaCy itself."""
+    from urllib.parse import urlsplit
+
+    from spacy import about
+
+    parts = urlsplit(about.__compatibility__)
+    return parts.hostname or "", parts.port or 443
+
+
+def reachable(host: str, port: int, timeout: float = 5.0) -> str | None:
+    """None when a connection opens, else why not."""
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return None
+    except OSError as error:
+        return str(error) or type(error).__name__
+
+
+def download_pipeline(name: str) -> None:
+    """Install an official spaCy pipeline package with spaCy's own download (pip, from spaCy's model
+    server). Raises DownloadFailed, saying clearly when this machine cannot reach the server."""
+    from spacy import cli
+
+    host, port = model_server()
+    problem = reachable(host, port)
+    if problem is not None:
+        raise DownloadFailed(
+            f"spaCy's model server ({host}) cannot be reached from this machine ({problem}): it has no "
+            f"internet. Install the pipeline another way: build or fetch a wheel elsewhere (`python -m "
+            f"spacy download {name}` there, or `spacy package` of any trained pipeline) and `pip install` "
+            f"the .whl here, or copy a pipeline directory into ANNOTATOR_PIPELINES_DIR. The app works "
+            f"without it: the gazetteer, rules and the project's own model need no download."
+        )
+    try:
+        cli.download(name)
+    except SystemExit as stopped:  # spaCy's CLI helpers exit on failure after printing why
+        raise DownloadFailed(f"spaCy's download of {name} failed (exit status {stopped.code}); see above.") from None
