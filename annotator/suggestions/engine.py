@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
+from itertools import islice
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -19,7 +20,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from annotator.kb.models import KBEntity
-from annotator.kb.search import Candidate, find_candidates
+from annotator.kb.search import Candidate, find_candidates, find_candidates_many
 from annotator.projects.models import EntityType, Project, RelationType
 from annotator.suggestions import gazetteer, nlp, sources
 from annotator.suggestions.models import PipelineMode, SuggesterKind, SuggesterSettings, SuggesterVersion
@@ -247,7 +248,8 @@ class Suggested:
 
 class LinkCandidates:
     """KB candidates per (mention, type), asked once while the KB stays the same: news repeats its
-    names. Shared by the runs and requests of a process (see `link_candidates`)."""
+    names. Shared by the runs and requests of a process (see `link_candidates`). `prefetch` looks up
+    many mentions at once (a batch of articles' worth)."""
 
     MAX_CACHED = 200_000
 
@@ -255,6 +257,16 @@ class LinkCandidates:
         self.project_id = project_id
         self.limit = limit
         self._cache: dict[tuple[str, str], list[Candidate]] = {}
+
+    def prefetch(self, pairs: Iterable[tuple[str, str]]) -> None:
+        missing = sorted({pair for pair in pairs if pair not in self._cache})
+        if not missing:
+            return
+        if len(self._cache) + len(missing) >= self.MAX_CACHED:
+            self._cache.clear()
+        found = find_candidates_many(project_id=self.project_id, mentions=list(missing), limit=self.limit)
+        for (mention, entity_type), candidates in found.items():
+            self._cache[(mention, entity_type or "")] = candidates
 
     def __call__(self, mention: str, entity_type: str) -> list[Candidate]:
         key = (mention, entity_type)
@@ -312,6 +324,8 @@ class SuggestionRunner:
         self.classifier = _classifier(spec)
 
     def run(self, texts: Iterable[str], *, batch_size: int = 64) -> Iterator[Suggested]:
+        """Suggestions for each text, in order. Streams in batches: a batch's KB candidates are looked
+        up together."""
         originals: deque[str] = deque()
 
         def remember() -> Iterator[str]:
@@ -319,8 +333,19 @@ class SuggestionRunner:
                 originals.append(text)
                 yield text
 
-        for analysis in self.suggester.analyse(remember(), merge=self.merge, batch_size=batch_size):
-            yield self._suggested(originals.popleft(), analysis)
+        analyses = self.suggester.analyse(remember(), merge=self.merge, batch_size=batch_size)
+        while batch := list(islice(analyses, batch_size)):
+            done = [(originals.popleft(), analysis) for analysis in batch]
+            if self.candidates is not None:
+                linkable = self.schema.linkable
+                self.candidates.prefetch(
+                    (text[e.start : e.end], e.label)
+                    for text, analysis in done
+                    for e in analysis.entities
+                    if linkable is None or e.label in linkable
+                )
+            for text, analysis in done:
+                yield self._suggested(text, analysis)
 
     def _suggested(self, text: str, analysis: nlp.Analysis) -> Suggested:
         entities = tuple(
