@@ -46,7 +46,9 @@ def exact_aliases(kb_ids: Sequence[int], key: str, *, limit: int = 200) -> list[
     return [AliasHit(*row) for row in rows]
 
 
-def exact_aliases_many(kb_ids: Sequence[int], keys: Sequence[str], *, limit: int = 200) -> dict[str, list[AliasHit]]:
+def exact_aliases_many(
+    kb_ids: Sequence[int], keys: Sequence[str], *, limit: int = 200
+) -> dict[str, list[AliasHit]]:
     """`exact_aliases` for many keys in one query per 500 keys: key -> its hits, the most popular first."""
     found: dict[str, list[AliasHit]] = {key: [] for key in keys}
     unique = sorted(set(keys))

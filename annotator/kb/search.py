@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from annotator.kb import scoring
 from annotator.kb.models import KBEntity, KnowledgeBase
 from annotator.kb.normalize import normalize_alias
-from annotator.kb.retrieval import AliasHit, exact_aliases, exact_aliases_many, prefix_aliases, similar_aliases
+from annotator.kb.retrieval import (
+    AliasHit,
+    exact_aliases,
+    exact_aliases_many,
+    prefix_aliases,
+    similar_aliases,
+)
 
 # Kept for callers that read the weights from here.
 NAME_WEIGHT, PRIOR_WEIGHT, TYPE_WEIGHT = scoring.NAME_WEIGHT, scoring.PRIOR_WEIGHT, scoring.TYPE_WEIGHT

@@ -27,7 +27,8 @@ class PipelineForm(forms.Form):
     def __init__(self, *args: Any, pipelines: list[InstalledPipeline], site: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         site_label = f"The site's default ({site})" if site else "The site's default (none)"
-        self.fields["pipeline"].choices = [
+        field: Any = self.fields["pipeline"]
+        field.choices = [
             (SITE, site_label),
             (NONE, "None: the gazetteer and rules (and the project's own model)"),
             *((p.ref, f"{p.title} ({p.kind}, {p.lang}, {len(p.labels)} labels)") for p in pipelines),
@@ -56,7 +57,7 @@ class LabelMapForm(forms.Form):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.rows = []
+        self.rows: list[dict[str, Any]] = []
         for index, (label, speakers) in enumerate(spoken.items()):
             default = labels.default_target(label, types)
             choices = [(DROP, "(dropped)"), *((t, t) for t in types)]

@@ -210,7 +210,8 @@ def test_curating_gold_in_bulk_from_the_page_the_api_and_the_command(client, new
     )
     client.force_login(curator)
     html = client.get(page).content.decode()
-    assert "4 gold sets in progress." in html and f'value="{articles[0].pk}"' in html
+    assert "4 gold sets in progress." in html
+    assert f'value="{articles[0].pk}"' in html
     response = client.post(page, {"article": [articles[0].pk, articles[1].pk]}, follow=True)
     assert "2 gold sets marked curated." in response.content.decode()
     api = f"/api/v1/projects/{news.project.pk}/gold/curate"

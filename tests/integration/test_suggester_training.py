@@ -156,14 +156,21 @@ def test_a_trained_model_finds_a_person_no_pattern_names_and_replaces_the_rules_
         "cross_validated_f1": version.metrics["entities"]["ALL"]["f1"],
     }
     assert compared["f1"] > compared["baseline_f1"]
-    assert (version.name, version.version, version.is_active, version.created_by) == ("ner", "1", True, news.manager)
+    assert (version.name, version.version, version.is_active, version.created_by) == (
+        "ner",
+        "1",
+        True,
+        news.manager,
+    )
     rules.refresh_from_db()
     assert rules.is_active is False
 
     assert version.metrics["folds"] == 2
     assert version.trained_on["articles"] == 20
     assert (version.trained_on["gold_articles"], version.trained_on["annotator_articles"]) == (20, 0)
-    assert sorted(version.trained_on["article_ids"]) == sorted(a.pk for a in news.project.articles.exclude(pk=news.article.pk))
+    assert sorted(version.trained_on["article_ids"]) == sorted(
+        a.pk for a in news.project.articles.exclude(pk=news.article.pk)
+    )
     assert sorted(version.trained_on["labels"]) == ["DATE", "GPE", "ORG", "PERSON"]
     assert set(version.metrics["entities"]) == {"ALL", "DATE", "GPE", "ORG", "PERSON"}
     person = version.metrics["entities"]["PERSON"]
@@ -203,9 +210,15 @@ def test_the_learning_loop_trains_by_itself_after_n_submitted_articles(
             next(submissions)
     assert Job.objects.filter(kind=JobKind.TRAIN_SUGGESTER).count() == 0
     with django_capture_on_commit_callbacks(execute=True):
-        next(submissions)  # the fourth submitted article: the loop starts training (run here by the test queue)
+        next(
+            submissions
+        )  # the fourth submitted article: the loop starts training (run here by the test queue)
     job = Job.objects.get(kind=JobKind.TRAIN_SUGGESTER)
-    assert (job.status, job.params, job.created_by) == (JobStatus.SUCCEEDED, {"automatic": True, "articles": 4}, None)
+    assert (job.status, job.params, job.created_by) == (
+        JobStatus.SUCCEEDED,
+        {"automatic": True, "articles": 4},
+        None,
+    )
     version = SuggesterVersion.objects.get(kind=SuggesterKind.TRAINED)
     assert (version.trained_on["articles"], version.trained_on["annotator_articles"]) == (4, 4)
     assert SuggesterSettings.objects.get(project=news.project).learned_articles == 4
@@ -229,7 +242,9 @@ def test_the_learning_loop_trains_by_itself_after_n_submitted_articles(
     assert Job.objects.filter(kind=JobKind.TRAIN_SUGGESTER).count() == 2
 
 
-def test_a_project_that_does_not_learn_by_itself_starts_no_job(news, training_settings, django_capture_on_commit_callbacks):
+def test_a_project_that_does_not_learn_by_itself_starts_no_job(
+    news, training_settings, django_capture_on_commit_callbacks
+):
     learning(news, learn=False, learn_after=2)
     with django_capture_on_commit_callbacks(execute=True):
         list(synthetic_submissions(news, 3))
@@ -261,7 +276,9 @@ def test_a_worse_model_is_never_activated(news, training_settings):
     training_settings.ANNOTATOR_TRAIN_MAX_EPOCHS = 2  # eight articles, two epochs: a poor model
     ref = perfect_pipeline(news, training_settings.ANNOTATOR_PIPELINES_DIR)
     change_suggester_settings(
-        project=news.project, change=SettingsChange(pipeline=ref, mode="add", label_map={"PER": "PERSON"}), by=None
+        project=news.project,
+        change=SettingsChange(pipeline=ref, mode="add", label_map={"PER": "PERSON"}),
+        by=None,
     )
     chosen = ensure_active_suggester(project=news.project)
     assert (chosen.kind, chosen.name) == (SuggesterKind.PIPELINE, "en_perfect")
@@ -311,8 +328,11 @@ def test_training_data_is_gold_where_curated_else_the_latest_submitted_set(news,
 def test_folds_are_stable_and_never_empty():
     folds = assign_folds(1, list(range(1, 11)), 5)
     assert sorted(pk for fold in folds for pk in fold) == list(range(1, 11))
-    assert all(folds) and len(folds) == 5
+    assert all(folds)
+    assert len(folds) == 5
     assert assign_folds(1, list(range(1, 11)), 5) == folds
     grown = assign_folds(1, list(range(1, 21)), 5)
-    assert all(set(old) <= set(new) for old, new in zip(folds, grown, strict=True))  # articles keep their fold
+    assert all(
+        set(old) <= set(new) for old, new in zip(folds, grown, strict=True)
+    )  # articles keep their fold
     assert all(assign_folds(7, [1, 2], 2))

@@ -150,4 +150,6 @@ def download_pipeline(name: str) -> None:
     try:
         cli.download(name)
     except SystemExit as stopped:  # spaCy's CLI helpers exit on failure after printing why
-        raise DownloadFailed(f"spaCy's download of {name} failed (exit status {stopped.code}); see above.") from None
+        raise DownloadFailed(
+            f"spaCy's download of {name} failed (exit status {stopped.code}); see above."
+        ) from None

@@ -182,11 +182,12 @@ def measure_patterns(
     for label, text in wanted:
         by_text.setdefault(text, []).append(label)
     texts = list(by_text)
-    for key, doc in zip(texts, nlp.tokenizer.pipe(texts), strict=True):
+    tokenizer: Any = nlp.tokenizer
+    for key, doc in zip(texts, tokenizer.pipe(texts), strict=True):
         matcher.add(key, [doc])
     counts = {pattern: [0, 0] for pattern in wanted}
     strings = nlp.vocab.strings
-    for item, doc in zip(docs, nlp.tokenizer.pipe(prepare(d.text) for d in docs), strict=True):
+    for item, doc in zip(docs, tokenizer.pipe(prepare(d.text) for d in docs), strict=True):
         gold = {(start, end): label for start, end, label in item.entities}
         for match_id, start, end in matcher(doc):
             text = strings[match_id]

@@ -15,7 +15,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("name", nargs="?", default="en_core_web_sm", help="A spaCy pipeline package name.")
+        parser.add_argument(
+            "name", nargs="?", default="en_core_web_sm", help="A spaCy pipeline package name."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         name = options["name"]
@@ -28,4 +30,6 @@ class Command(BaseCommand):
             nlp.installed.download_pipeline(name)
         except nlp.installed.DownloadFailed as failure:
             raise CommandError(str(failure)) from None
-        self.stdout.write(f"Installed {name}; projects can pick it on their Suggesters page (restart the workers).")
+        self.stdout.write(
+            f"Installed {name}; projects can pick it on their Suggesters page (restart the workers)."
+        )
