@@ -63,7 +63,11 @@ class LabelMapForm(forms.Form):
             choices = [(DROP, "(dropped)"), *((t, t) for t in types)]
             name = f"label_{index}"
             self.fields[name] = forms.ChoiceField(
-                label=label, choices=choices, initial=current.get(label) or DROP, required=True
+                label=label,
+                choices=choices,
+                initial=current.get(label) or DROP,
+                required=True,
+                widget=forms.Select(attrs={"aria-label": f"{label} becomes"}),
             )
             self.rows.append(
                 {"label": label, "speakers": speakers, "default": default or "(dropped)", "field": name}
