@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -378,21 +379,42 @@ class SuggestionRunner:
         return tuple(links)
 
 
+_merges: dict[tuple[Any, ...], tuple[float, nlp.Merge]] = {}
+MERGE_TTL = 60.0  # seconds a project's merge (label map, measured evidence) is reused in a process
+
+
 def project_merge(
     project_id: int, schema: ProjectSchema, chosen: SuggesterSettings, spec: SuggesterSpec | None = None
 ) -> nlp.Merge:
-    """How the project's sources become its suggestions: its types, label map and measured evidence."""
+    """How the project's sources become its suggestions: its types, label map and measured evidence.
+    Reused for a minute in a process (the raw-text endpoint and each opened article need it); a change
+    of settings or schema makes a new one at once, new decisions weigh in within the minute."""
+    types = frozenset(schema.entity_types)
+    key = (project_id, chosen.digest, types, spec.key if spec is not None else "")
+    cached = _merges.get(key)
+    now = time.monotonic()
+    if cached is not None and now - cached[0] < MERGE_TTL:
+        return cached[1]
     project = Project.objects.only("id", "language").get(pk=project_id)
     extra = (
         sources.pipeline_labels(spec.model)
         if spec is not None and spec.kind == SuggesterKind.PIPELINE and spec.model
         else ()
     )
-    return nlp.Merge(
-        label_map=sources.effective_label_map(project, extra=extra),
-        types=frozenset(schema.entity_types),
+    merge = nlp.Merge(
+        label_map=sources.effective_label_map(project, extra=extra, chosen=chosen),
+        types=types,
         evidence=sources.measured_evidence(project_id, chosen),
     )
+    if len(_merges) >= 64:
+        _merges.clear()
+    _merges[key] = (now, merge)
+    return merge
+
+
+def forget_merges() -> None:
+    """Drop the reused merges (tests; a training job after it measured the sources)."""
+    _merges.clear()
 
 
 def _classifier(spec: SuggesterSpec) -> PairClassifier | None:

@@ -112,7 +112,9 @@ def pipeline_labels(ref: str) -> tuple[str, ...]:
     return found.labels if found is not None else ()
 
 
-def source_labels(project: Project, version: SuggesterVersion | None) -> dict[str, list[str]]:
+def source_labels(
+    project: Project, version: SuggesterVersion | None, chosen: SuggesterSettings | None = None
+) -> dict[str, list[str]]:
     """Every label a source of the project may speak, with which sources speak it."""
     speakers: dict[str, list[str]] = defaultdict(list)
     if project.language in LIST_LANGUAGES:
@@ -130,7 +132,7 @@ def source_labels(project: Project, version: SuggesterVersion | None) -> dict[st
     )
     for label in kb_types:
         speakers[label].append("knowledge base")
-    choice = pipeline_choice(project_settings(project))
+    choice = pipeline_choice(chosen or project_settings(project))
     refs = {choice.ref} if choice.ref else set()
     if version is not None and version.kind == SuggesterKind.PIPELINE and version.path:
         refs.add(version.path)
@@ -152,12 +154,17 @@ def chosen_label_map(chosen: SuggesterSettings) -> dict[str, str]:
 
 
 def effective_label_map(
-    project: Project, version: SuggesterVersion | None = None, *, extra: tuple[str, ...] = ()
+    project: Project,
+    version: SuggesterVersion | None = None,
+    *,
+    extra: tuple[str, ...] = (),
+    chosen: SuggesterSettings | None = None,
 ) -> dict[str, str]:
     """Every label a source speaks (and those in `extra`) -> the project type it becomes ("" drops it)."""
-    chosen = chosen_label_map(project_settings(project))
-    spoken = set(source_labels(project, version)) | set(chosen) | set(extra)
-    return labels.effective_map(sorted(spoken), project_types(project.pk), chosen)
+    chosen = chosen or project_settings(project)
+    choices = chosen_label_map(chosen)
+    spoken = set(source_labels(project, version, chosen)) | set(choices) | set(extra)
+    return labels.effective_map(sorted(spoken), project_types(project.pk), choices)
 
 
 def settings_digest(stored: str | None) -> str:

@@ -38,6 +38,7 @@ from annotator.suggestions.engine import (
     ProjectSchema,
     SuggesterSpec,
     SuggestionRunner,
+    forget_merges,
     spec_for,
 )
 from annotator.suggestions.generate import ensure_active_suggester
@@ -561,6 +562,7 @@ def train_suggester(*, project: Project, by: User | None, progress: Progress | N
     )
     chosen.measured = {**chosen.measured, "sources": metrics["sources"], "version": version.pk}
     chosen.save(update_fields=["measured"])
+    forget_merges()  # the sources were just measured: merges made from now on use the figures
     if activated:
         activate_suggester(suggester_version=version, by=by)
     if progress is not None:
