@@ -1,0 +1,217 @@
+"""No 500 from any number: offsets of every size and type on every span write path (the REST API and the
+annotate page's actions) are a 400 that names the field, on PostgreSQL and SQLite, and nothing is written.
+
+The offsets that once reached PostgreSQL's SUBSTRING as a bigint (2^31 and up) are here, with the ones a
+64-bit or a JavaScript client can send (2^53, 2^63, 2^64), a negative one, and a string.
+"""
+
+import pytest
+from django.urls import reverse
+
+from annotator.annotations import services
+from annotator.annotations.models import Span
+from annotator.api.tokens import create_token
+from annotator.core.errors import InvalidAnnotation
+from annotator.suggestions.models import Decision
+from tests.factories import SuggestionFactory
+
+pytestmark = pytest.mark.django_db
+
+LIMIT = 2147483647
+HOSTILE = [2**31, 2**53, 2**63, 2**64, -1]
+
+
+def out_of_range(name, value):
+    return f"'{name}' must be a whole number from 0 to {LIMIT} (got {value})."
+
+
+def string_refused(name, value):
+    return f"'{name}' must be a JSON integer, not a string (got {value!r})."
+
+
+@pytest.fixture
+def api(client, news):
+    token = create_token(user=news.annotator, name="numbers", scope="write")[1]
+
+    def send(method, url, body, content_type="application/json"):
+        version = news.annotation_set.version
+        news.annotation_set.refresh_from_db()
+        return getattr(client, method)(
+            url,
+            body,
+            content_type=content_type,
+            HTTP_AUTHORIZATION=f"Bearer {token}",
+            HTTP_IF_MATCH=f'"{version}"',
+        )
+
+    return send
+
+
+def refused(response, field, message):
+    assert response.status_code == 400, response.content
+    assert response.json() == {
+        "error": {
+            "code": "invalid",
+            "message": "The request is not valid; see the fields.",
+            "fields": {field: [message]},
+        }
+    }
+
+
+@pytest.fixture
+def minsk(news):
+    return services.create_span(
+        annotation_set=news.annotation_set, start=25, end=30, entity_type=news.gpe, by=news.annotator,
+        expected_version=news.annotation_set.version,
+    )  # fmt: skip
+
+
+# The REST API
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+@pytest.mark.parametrize("field", ["start", "end"])
+def test_creating_a_span_with_any_offset_outside_the_integer_range_is_a_400(api, news, field, value):
+    body = {"start": 0, "end": 6, "type": "PERSON", field: value}
+    response = api("post", reverse("api:set-spans", args=[news.annotation_set.pk]), body)
+    refused(response, field, out_of_range(field, value))
+    assert Span.objects.count() == 0
+
+
+@pytest.mark.parametrize("field", ["start", "end"])
+def test_a_string_offset_in_json_is_refused_not_coerced(api, news, field):
+    body = {"start": 0, "end": 6, "type": "PERSON", field: "0"}
+    response = api("post", reverse("api:set-spans", args=[news.annotation_set.pk]), body)
+    refused(response, field, string_refused(field, "0"))
+    assert Span.objects.count() == 0
+
+
+def test_a_form_encoded_body_sends_offsets_as_digits_and_nothing_else(api, news):
+    url = reverse("api:set-spans", args=[news.annotation_set.pk])
+    form = "application/x-www-form-urlencoded"
+    superscript = api("post", url, "start=%C2%B2&end=6&type=PERSON", content_type=form)
+    refused(superscript, "start", "'start' must be a whole number written with the digits 0-9 (got '²').")
+    huge = api("post", url, f"start=0&end={2**64}&type=PERSON", content_type=form)
+    refused(huge, "end", out_of_range("end", repr(str(2**64))))
+    made = api("post", url, "start=0&end=6&type=PERSON", content_type=form)
+    assert made.status_code == 201
+    assert list(Span.objects.values_list("start", "end", "surface")) == [(0, 6, "Sergey")]
+
+
+@pytest.mark.parametrize("value", [*HOSTILE, "0"])
+@pytest.mark.parametrize("field", ["start", "end"])
+def test_moving_a_span_with_any_hostile_offset_is_a_400_and_the_span_stays(api, news, minsk, field, value):
+    response = api("patch", reverse("api:span-detail", args=[minsk.pk]), {field: value})
+    refused(response, field, string_refused(field, value) if value == "0" else out_of_range(field, value))
+    assert list(Span.objects.values_list("start", "end")) == [(25, 30)]
+
+
+@pytest.mark.parametrize("value", [*HOSTILE, "0"])
+def test_correcting_a_suggestion_with_any_hostile_offset_is_a_400(api, news, value):
+    suggestion = SuggestionFactory(article=news.article, start=25, end=30, entity_type=news.person)
+    body = {"suggestion": suggestion.pk, "verdict": "corrected", "end": value}
+    response = api("post", reverse("api:set-decisions", args=[news.annotation_set.pk]), body)
+    refused(response, "end", string_refused("end", value) if value == "0" else out_of_range("end", value))
+    assert (Decision.objects.count(), Span.objects.count()) == (0, 0)
+
+
+def test_the_largest_offset_the_field_takes_is_refused_by_the_text_not_the_database(api, news):
+    body = {"start": LIMIT - 1, "end": LIMIT, "type": "PERSON"}
+    response = api("post", reverse("api:set-spans", args=[news.annotation_set.pk]), body)
+    assert response.status_code == 400
+    message = f"The span [{LIMIT - 1}, {LIMIT}) ends after the text, which has 43 characters."
+    assert response.json()["error"] == {"code": "invalid", "message": message, "fields": {"start": [message]}}
+
+
+def test_the_schema_documents_offsets_as_bounded_integers(client, news):
+    client.force_login(news.annotator)
+    schemas = client.get("/api/v1/schema/?format=json").json()["components"]["schemas"]
+    for name in ["SpanCreateRequest", "PatchedSpanChangeRequest", "DecisionCreateRequest"]:
+        for field in ["start", "end"]:
+            offset = schemas[name]["properties"][field]
+            assert (offset["type"], offset["minimum"], offset["maximum"]) == ("integer", 0, LIMIT)
+            assert 'a string such as \\"12\\" is refused' in str(offset["description"]).replace('"', '\\"')
+
+
+# The services, called by anything else (commands, jobs): any integer is a domain error, never a
+# database error (PostgreSQL's SUBSTRING takes an integer, not a bigint).
+
+
+@pytest.mark.parametrize(("start", "end"), [(2**31, 2**31 + 1), (0, 2**63), (2**64, 2**64 + 5), (-1, 2**31)])
+def test_the_span_services_refuse_any_integer_outside_the_text(news, minsk, start, end):
+    with pytest.raises(InvalidAnnotation) as created:
+        services.create_span(
+            annotation_set=news.annotation_set, start=start, end=end, entity_type=news.person,
+            by=news.annotator, expected_version=news.annotation_set.version,
+        )  # fmt: skip
+    assert created.value.field == "start"
+    news.annotation_set.refresh_from_db()
+    with pytest.raises(InvalidAnnotation):
+        services.change_span(
+            span=minsk, start=start, end=end, by=news.annotator, expected_version=news.annotation_set.version
+        )
+    assert list(Span.objects.values_list("start", "end")) == [(25, 30)]
+
+
+# The annotate page's actions (form posts: every value is text)
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def act(client, news, action, **data):
+    data.setdefault("version", news.annotation_set.version)
+    return client.post(reverse("review:act", args=[news.article.pk, action]), data, **HTMX)
+
+
+def page_refused(response, message):
+    assert response.status_code == 400
+    assert message.replace("'", "&#x27;") in response.content.decode()
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+@pytest.mark.parametrize("field", ["start", "end"])
+def test_the_page_refuses_any_offset_outside_the_integer_range(client, news, minsk, field, value):
+    client.force_login(news.annotator)
+    created = act(
+        client, news, "create-span", entity_type=news.person.pk, **{"start": 0, "end": 6, field: value}
+    )
+    page_refused(created, out_of_range(field, repr(str(value))))
+    moved = act(client, news, "change-span", span=minsk.pk, **{field: value})
+    page_refused(moved, out_of_range(field, repr(str(value))))
+    suggestion = SuggestionFactory(article=news.article, start=0, end=6, entity_type=news.person)
+    corrected = act(client, news, "correct", suggestion=suggestion.pk, **{field: value})
+    page_refused(corrected, out_of_range(field, repr(str(value))))
+    assert list(Span.objects.values_list("start", "end")) == [(25, 30)]
+    assert Decision.objects.count() == 0
+
+
+@pytest.mark.parametrize("value", ["²", "١٢", "1_0", " 5", "+5", "5.0", "0x10"])
+def test_the_page_takes_offsets_written_with_the_digits_0_to_9_only(client, news, value):
+    client.force_login(news.annotator)
+    response = act(client, news, "create-span", start=value, end=6, entity_type=news.person.pk)
+    page_refused(response, f"'start' must be a whole number written with the digits 0-9 (got {value!r}).")
+    assert Span.objects.count() == 0
+
+
+def test_the_page_takes_the_string_zero_as_the_offset_zero(client, news):
+    client.force_login(news.annotator)
+    response = act(client, news, "create-span", start="0", end="6", entity_type=news.person.pk)
+    assert response.status_code == 200
+    assert list(Span.objects.values_list("start", "end", "surface")) == [(0, 6, "Sergey")]
+
+
+@pytest.mark.parametrize("value", ["²", "9" * 40, str(2**64)])
+def test_other_numbers_the_page_sends_are_refused_not_a_500(client, news, minsk, value):
+    client.force_login(news.annotator)
+    stale = act(client, news, "create-span", version=value, start=0, end=6, entity_type=news.person.pk)
+    assert stale.status_code in (400, 409)
+    assert act(client, news, "delete-span", span=value).status_code in (400, 404)
+    candidates = client.get(reverse("review:candidates", args=[news.article.pk]), {"span": value})
+    assert candidates.status_code == 404
+    kb_entity = client.post(
+        reverse("review:new_kb_entity", args=[news.article.pk]),
+        {"version": news.annotation_set.version, "knowledge_base": value, "name": "X", "span": minsk.pk},
+        **HTMX,
+    )
+    assert kb_entity.status_code in (400, 404)
+    assert list(Span.objects.values_list("start", "end")) == [(25, 30)]
