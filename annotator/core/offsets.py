@@ -51,9 +51,17 @@ def check_offsets(*, text_length: int, start: int, end: int) -> None:
         )
 
 
+# The largest number a database key or counter holds (a signed 64-bit integer).
+WHOLE_NUMBER_MAX = 2**63 - 1
+
+
 def whole_number(text: str) -> int | None:
-    """The number a request's text spells with the digits 0-9 (no sign, space or underscore), else None."""
-    return int(text) if _DIGITS.fullmatch(text) and len(text) <= 100 else None
+    """The number a request's text spells with the digits 0-9 (no sign, space or underscore), if a
+    database integer can hold it; else None (for an id: no such row)."""
+    if not _DIGITS.fullmatch(text) or len(text) > 20:
+        return None
+    number = int(text)
+    return number if number <= WHOLE_NUMBER_MAX else None
 
 
 def parse_offset(value: object, *, name: str, text: bool) -> int:

@@ -20,6 +20,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
 from annotator.core.http import AuthedRequest
+from annotator.core.offsets import whole_number
 from annotator.interchange.forms import ImportForm, limit_uploads, too_large_message, upload_too_large
 from annotator.interchange.options import ImportOptions
 from annotator.interchange.services import start_import, store_upload
@@ -87,7 +88,7 @@ def _import_again(request: AuthedRequest, project: Project) -> HttpResponse:
     """Run a dry run's import for real, from the file it kept."""
     earlier = get_object_or_404(
         Job.objects.filter(project=project, kind=JobKind.IMPORT_ARTICLES, status=JobStatus.SUCCEEDED),
-        pk=request.POST.get("again") if str(request.POST.get("again", "")).isdigit() else None,
+        pk=whole_number(request.POST.get("again", "")),
     )
     options = ImportOptions.from_params({**earlier.params, "dry_run": False})
     job = start_import(

@@ -215,3 +215,37 @@ def test_other_numbers_the_page_sends_are_refused_not_a_500(client, news, minsk,
     )
     assert kb_entity.status_code in (400, 404)
     assert list(Span.objects.values_list("start", "end")) == [(25, 30)]
+
+
+# Other numbers that pages and the API read from text: "²" passes str.isdigit() but not int(), and a
+# number past 2^63 does not fit a key. Each is "no such thing" or a plain refusal, never a 500.
+
+NOT_NUMBERS = ["²", "١٢", str(2**63), str(2**64), "9" * 30, "9" * 120]
+
+
+@pytest.mark.parametrize("value", NOT_NUMBERS)
+def test_ids_and_versions_read_from_text_are_never_a_500(client, news, value):
+    client.force_login(news.manager)
+    project = news.project.pk
+    article = news.article.pk
+    answers = {
+        "guidelines": client.get(reverse("projects:guidelines", args=[project]), {"version": value}),
+        "kb browse": client.get(reverse("kb:list", args=[project]), {"kb": news.kb.pk, "after": value}),
+        "kb api": client.get(reverse("api:kb-entity-list", args=[project]), {"knowledge_base": value}),
+        "import again": client.post(reverse("interchange:imports", args=[project]), {"again": value}),
+        "curation take": client.post(
+            reverse("review:take", args=[article]), {"version": value, "id": value, "item": "span"}, **HTMX
+        ),
+        "token": client.post(
+            reverse("api:token-list"), {"name": "x", "project": value}, content_type="application/json"
+        ),
+    }
+    statuses = {name: response.status_code for name, response in answers.items()}
+    assert statuses == {
+        "guidelines": 200,
+        "kb browse": 200,
+        "kb api": 200,
+        "import again": 404,
+        "curation take": 404,
+        "token": 404,
+    }

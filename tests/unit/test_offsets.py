@@ -202,9 +202,11 @@ def test_strings_are_offsets_only_in_form_data_and_only_in_ascii_digits():
     for value in ["²", "١٢", "1_0", " 5", "+5", "5.0", "", "0x10"]:
         with pytest.raises(OffsetError, match="written with the digits 0-9"):
             parse_offset(value, name="start", text=True)
-    assert (whole_number("0042"), whole_number("²"), whole_number("-3"), whole_number("9" * 101)) == (
+    assert [whole_number(text) for text in ["0042", "²", "-3", str(2**63 - 1), str(2**63), "9" * 101]] == [
         42,
         None,
         None,
+        2**63 - 1,
         None,
-    )
+        None,
+    ]
