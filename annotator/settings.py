@@ -243,6 +243,8 @@ ANNOTATOR_SUGGEST_ON_OPEN = env.bool("ANNOTATOR_SUGGEST_ON_OPEN", default=True)
 
 # Jobs whose worker has not reported for this long are marked failed by the reaper.
 ANNOTATOR_JOB_HEARTBEAT_TIMEOUT = env.int("ANNOTATOR_JOB_HEARTBEAT_TIMEOUT", default=300)
+# Uploaded import files are deleted by the reaper this many days after their job ended.
+ANNOTATOR_UPLOAD_RETENTION_DAYS = env.int("ANNOTATOR_UPLOAD_RETENTION_DAYS", default=7)
 # Largest KB file the import page and API accept, in MB; bigger ones go through `manage.py import_kb`.
 ANNOTATOR_KB_UPLOAD_MAX_MB = env.int("ANNOTATOR_KB_UPLOAD_MAX_MB", default=1024)
 

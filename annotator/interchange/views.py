@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -109,6 +110,8 @@ def import_detail(request: AuthedRequest, project_id: int, job_id: int) -> HttpR
         "project": project,
         "job": job,
         "options": ImportOptions.from_params(job.params),
+        "upload_kept": Path(job.params["path"]).is_file(),
+        "retention_days": settings.ANNOTATOR_UPLOAD_RETENTION_DAYS,
         "can_import": can_manage(project.my_role),
         "no_worker": job.status == JobStatus.QUEUED and timezone.now() - job.created_at > NO_WORKER_AFTER,
     }
