@@ -283,6 +283,7 @@ ANNOTATOR_RELATION_CLASSIFIER_MIN = env.int("ANNOTATOR_RELATION_CLASSIFIER_MIN",
 LOG_FORMAT = env.str("ANNOTATOR_LOG_FORMAT", default="plain")
 if LOG_FORMAT not in ("plain", "json"):
     raise ImproperlyConfigured(f"ANNOTATOR_LOG_FORMAT is {LOG_FORMAT!r}; it must be plain or json.")
+LOGGING_CONFIG = "annotator.core.logs.configure"
 LOGGING = logging_config(
     level=env.str("ANNOTATOR_LOG_LEVEL", default="INFO"), json_lines=LOG_FORMAT == "json"
 )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import logging.config
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -117,3 +118,10 @@ def logging_config(*, level: str, json_lines: bool) -> dict[str, Any]:
         "root": {"handlers": ["console"], "level": level},
         "loggers": {"django.db.backends": {"level": "WARNING"}},
     }
+
+
+def configure(config: dict[str, Any]) -> None:
+    """Django's LOGGING_CONFIG: the config, and Python's warnings as log records too (so that in JSON mode
+    a library's warning is a JSON line, not raw text in between)."""
+    logging.config.dictConfig(config)
+    logging.captureWarnings(True)

@@ -256,3 +256,91 @@ def test_lines_logged_while_a_request_is_answered_carry_its_id_and_others_a_dash
         f"WARNING annotator.test [{response['X-Request-ID']}] inside the view",
         "WARNING annotator.test [-] outside any request",
     ]
+
+
+# The real settings and the real server
+
+
+def test_the_log_format_setting_writes_json_lines_and_refuses_an_unknown_format(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.integration.test_settings import ROOT
+
+    code = (
+        "import django, logging; django.setup(); logging.getLogger('annotator.probe').warning('a \"b\"\\nc')"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "ANNOTATOR_"))}
+    env.update(
+        DJANGO_SETTINGS_MODULE="annotator.settings", DJANGO_SECRET_KEY="k" * 50,
+        ANNOTATOR_ENV_FILE=str(tmp_path / "absent.env"), ANNOTATOR_DATA_DIR=str(tmp_path / "data"),
+    )  # fmt: skip
+
+    def run(log_format):
+        command = [sys.executable, "-c", code]
+        return subprocess.run(
+            command, cwd=ROOT, env={**env, "ANNOTATOR_LOG_FORMAT": log_format}, capture_output=True, text=True
+        )
+
+    logged = run("json")
+    assert logged.returncode == 0, logged.stderr
+    entry = json.loads(logged.stderr)
+    assert {key: entry[key] for key in ("level", "logger", "request_id", "message")} == {
+        "level": "WARNING",
+        "logger": "annotator.probe",
+        "request_id": "-",
+        "message": 'a "b"\nc',
+    }
+    plain = run("plain")
+    assert plain.stderr.split(" ", 2)[2] == 'WARNING annotator.probe [-] a "b"\nc\n'
+    refused = run("JSON")
+    assert refused.returncode != 0
+    assert "ANNOTATOR_LOG_FORMAT is 'JSON'; it must be plain or json." in refused.stderr
+
+
+def test_gunicorn_writes_its_access_log_as_json_lines_with_the_request_id(transactional_db, tmp_path):
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from tests.live import ROOT, app_environment, free_port
+
+    port = free_port()
+    log = tmp_path / "gunicorn.log"
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "annotator.wsgi:application", "--bind", f"127.0.0.1:{port}",
+             "--workers", "1", "--access-logfile", "-"],
+            cwd=ROOT, stdout=output, stderr=subprocess.STDOUT,
+            env=app_environment(DJANGO_ALLOWED_HOSTS="127.0.0.1", DJANGO_DEBUG="false", ANNOTATOR_LOG_FORMAT="json"),
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    answer = urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                    break
+                except OSError:
+                    assert server.poll() is None, log.read_text()
+                    assert time.monotonic() < deadline, log.read_text()
+                    time.sleep(0.2)
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/projects/", timeout=10)
+            except urllib.error.HTTPError as error:
+                refused = error
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+    entries = [json.loads(line) for line in log.read_text().splitlines()]  # every line is JSON
+    access = [entry for entry in entries if entry["logger"] == "gunicorn.access"]
+    by_id = {entry["request_id"]: entry for entry in access}
+    assert '"GET /healthz HTTP/1.1" 200' in by_id[answer.headers["X-Request-ID"]]["message"]
+    assert refused.code == 401
+    assert '"GET /api/v1/projects/ HTTP/1.1" 401' in by_id[refused.headers["X-Request-ID"]]["message"]
+    refusal = [entry for entry in entries if entry["logger"] == "django.request"]
+    assert [(entry["status"], entry["path"], entry["request_id"]) for entry in refusal] == [
+        (401, "/api/v1/projects/", refused.headers["X-Request-ID"])
+    ]
+    assert not any("traceback" in entry for entry in entries)
