@@ -1,5 +1,7 @@
 """Copying annotations from one set into another (gold), inside an edit of the target set.
 
+A span is copied with what it says: its link and its attribute values.
+
 Items are matched by their natural keys, not ids: a span by (start, end, entity type), a relation by its
 spans' keys and its type, so that copying what the target already has changes nothing.
 """
@@ -8,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from annotator.annotations.models import EntityLink, Relation, Span
+from annotator.annotations.models import EntityLink, Relation, Span, SpanAttribute
 
 if TYPE_CHECKING:
     from annotator.annotations.editing import SetEditor
@@ -56,6 +58,7 @@ def copy_span(editor: SetEditor, span: Span, *, with_link: bool = True) -> tuple
         target = editor.add_span(start=span.start, end=span.end, entity_type=span.entity_type, absent=True)
     if with_link:
         changed |= _copy_link(editor, span, target)
+        changed |= _copy_attributes(editor, span, target)
     return target, changed
 
 
@@ -72,14 +75,34 @@ def _copy_link(editor: SetEditor, source: Span, target: Span) -> bool:
     return True
 
 
+def _copy_attributes(editor: SetEditor, source: Span, target: Span) -> bool:
+    """Make the target's attribute values those of the source (same type, so same attributes)."""
+    wanted = {row.attribute_id: row for row in source.attribute_values.select_related("attribute")}
+    changed = False
+    for current in SpanAttribute.objects.filter(span=target).select_related("attribute"):
+        source_row = wanted.pop(current.attribute_id, None)
+        if source_row is None:
+            editor.clear_attribute(target, current.attribute)
+            changed = True
+        elif current.value != source_row.value:
+            editor.set_attribute(target, current.attribute, source_row.value)
+            changed = True
+    for row in wanted.values():
+        editor.set_attribute(target, row.attribute, row.value)
+        changed = True
+    return changed
+
+
 def copy_relation(editor: SetEditor, relation: Relation) -> tuple[Relation, bool]:
     """The target's relation between copies of the source's head and tail (made as needed, links kept)."""
     head, head_new = copy_span(editor, relation.head, with_link=False)
     tail, tail_new = copy_span(editor, relation.tail, with_link=False)
     if head_new:
         _copy_link(editor, relation.head, head)
+        _copy_attributes(editor, relation.head, head)
     if tail_new:
         _copy_link(editor, relation.tail, tail)
+        _copy_attributes(editor, relation.tail, tail)
     existing = editor.find_relation(head=head, tail=tail, relation_type=relation.relation_type)
     if existing is not None:
         return existing, head_new or tail_new

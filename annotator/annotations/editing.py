@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, NoReturn
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Q
 from django.db.models.functions import Length, Substr
 from django.utils import timezone
 
-from annotator.annotations.models import AnnotationSet, EntityLink, Relation, SetStatus, Span
+from annotator.annotations.models import AnnotationSet, EntityLink, Relation, SetStatus, Span, SpanAttribute
 from annotator.articles.models import Article
 from annotator.core.errors import InvalidAnnotation, NotEditable, StaleVersion
 from annotator.core.offsets import OFFSET_MAX, OffsetError, check_offsets
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
     from django.db.models import Model
 
-    from annotator.projects.models import EntityType, RelationType
+    from annotator.projects.models import EntityType, EntityTypeAttribute, RelationType
 
 
 @contextmanager
@@ -212,6 +213,10 @@ class SetEditor:
         text = self._surface(start=new_start, end=new_end, declared=surface)
         self._check_entity_type(new_type)
         self._check_room(start=new_start, end=new_end, entity_type=new_type, ignore=span)
+        if new_type.pk != span.entity_type_id:
+            # Attributes belong to a type: the old type's values mean nothing on the new one.
+            for value in SpanAttribute.objects.filter(span=span):
+                self._delete(value)
         span.start, span.end, span.entity_type, span.surface = new_start, new_end, new_type, text
         self._save(span)
         return span
@@ -223,6 +228,8 @@ class SetEditor:
             self._delete(relation)
         if link := EntityLink.objects.filter(span=span).first():
             self._delete(link)
+        for value in SpanAttribute.objects.filter(span=span):
+            self._delete(value)
         self._delete(span)
 
     def _check_own(self, span: Span) -> None:
@@ -261,6 +268,36 @@ class SetEditor:
         if link is None:
             raise InvalidAnnotation("The span has no link to remove.", field="span")
         self._delete(link)
+
+    # Attributes
+
+    def set_attribute(self, span: Span, attribute: EntityTypeAttribute, value: object) -> SpanAttribute:
+        """Give the span this value of an attribute of its entity type (replacing any value it had)."""
+        self._check_own(span)
+        if attribute.entity_type_id != span.entity_type_id:
+            raise InvalidAnnotation(
+                f"{attribute.name} is an attribute of {attribute.entity_type.name}, not of "
+                f"{span.entity_type.name}.",
+                field="attribute",
+            )
+        try:
+            stored = attribute.check_value(value)
+        except ValidationError as error:
+            raise InvalidAnnotation(error.messages[0], field="value") from None
+        current = SpanAttribute.objects.filter(span=span, attribute=attribute).first()
+        if current is not None and current.value == stored and type(current.value) is type(stored):
+            raise InvalidAnnotation(f"{attribute.name} is already {stored!r} on this span.", field="value")
+        row = current or SpanAttribute(span=span, attribute=attribute)
+        row.value = stored
+        self._save(row)
+        return row
+
+    def clear_attribute(self, span: Span, attribute: EntityTypeAttribute) -> None:
+        self._check_own(span)
+        current = SpanAttribute.objects.filter(span=span, attribute=attribute).first()
+        if current is None:
+            raise InvalidAnnotation(f"The span has no value for {attribute.name}.", field="attribute")
+        self._delete(current)
 
     # Relations
 

@@ -18,7 +18,7 @@ from annotator.articles.models import Article
 from annotator.core.models import TimeStampedModel
 from annotator.core.text import isolate
 from annotator.kb.models import KBEntity
-from annotator.projects.models import EntityType, GuidelineVersion, RelationType
+from annotator.projects.models import EntityType, EntityTypeAttribute, GuidelineVersion, RelationType
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -172,6 +172,30 @@ class Span(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{isolate(self.surface)} [{self.start}, {self.end}) {isolate(str(self.entity_type))}"
+
+
+class SpanAttribute(TimeStampedModel):
+    """The value one span has for one attribute of its entity type (`EntityTypeAttribute`).
+
+    `value` is `true`/`false` for a yes-or-no attribute and the text otherwise. The attribute always
+    belongs to the span's entity type: the editing services drop a span's values when its type changes.
+    """
+
+    span = models.ForeignKey(Span, on_delete=models.CASCADE, related_name="attribute_values", db_index=False)
+    attribute = models.ForeignKey(EntityTypeAttribute, on_delete=models.PROTECT, related_name="values")
+    value = models.JSONField()
+
+    history = HistoricalRecords(no_db_index=["attribute"])
+
+    class Meta:
+        ordering = ["span", "attribute"]
+        constraints = [
+            # Also the index by span: it leads with the span.
+            models.UniqueConstraint(fields=["span", "attribute"], name="one_value_per_span_attribute"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{isolate(self.span.surface)}: {isolate(self.attribute.name)} = {self.value!r}"
 
 
 class EntityLink(TimeStampedModel):

@@ -12,7 +12,15 @@ from django.db import transaction
 
 from annotator.annotations.copying import RELATION_PARTS, SPAN_PARTS, replace_contents
 from annotator.annotations.editing import edit_set
-from annotator.annotations.models import AnnotationSet, EntityLink, Relation, SetKind, SetStatus, Span
+from annotator.annotations.models import (
+    AnnotationSet,
+    EntityLink,
+    Relation,
+    SetKind,
+    SetStatus,
+    Span,
+    SpanAttribute,
+)
 from annotator.projects.models import GuidelineVersion, Project
 
 if TYPE_CHECKING:
@@ -20,7 +28,7 @@ if TYPE_CHECKING:
 
     from annotator.articles.models import Article
     from annotator.kb.models import KBEntity
-    from annotator.projects.models import EntityType, RelationType
+    from annotator.projects.models import EntityType, EntityTypeAttribute, RelationType
 
 
 def _latest_guidelines(article: Article) -> GuidelineVersion | None:
@@ -102,6 +110,21 @@ def link_span(
 def unlink_span(*, span: Span, by: User | None, expected_version: int) -> None:
     with edit_set(span.annotation_set, expected_version=expected_version, by=by) as editor:
         editor.unlink(span)
+
+
+def set_span_attribute(
+    *, span: Span, attribute: EntityTypeAttribute, value: object, by: User | None, expected_version: int
+) -> SpanAttribute:
+    """Set one attribute of the span's entity type on the span: `true`/`false`, one of its values, or text."""
+    with edit_set(span.annotation_set, expected_version=expected_version, by=by) as editor:
+        return editor.set_attribute(span, attribute, value)
+
+
+def clear_span_attribute(
+    *, span: Span, attribute: EntityTypeAttribute, by: User | None, expected_version: int
+) -> None:
+    with edit_set(span.annotation_set, expected_version=expected_version, by=by) as editor:
+        editor.clear_attribute(span, attribute)
 
 
 def create_relation(

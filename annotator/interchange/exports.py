@@ -24,7 +24,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.text import slugify
 
-from annotator.annotations.models import AnnotationSet, Relation, SetKind, SetStatus, Span
+from annotator.annotations.models import AnnotationSet, Relation, SetKind, SetStatus, Span, SpanAttribute
 from annotator.annotations.status import with_status
 from annotator.articles.models import Article, ArticleStatus
 from annotator.core.errors import DomainError
@@ -36,6 +36,7 @@ from annotator.interchange.formats.base import (
     RelationRecord,
     SpanRecord,
     Writer,
+    attribute_pairs,
 )
 from annotator.jobs.models import Job, JobKind
 from annotator.jobs.services import create_job, enqueue_job
@@ -231,7 +232,7 @@ def _chunks(project: Project, query: ExportQuery, chunk_size: int | None) -> Ite
 def _chunk_records(
     project: Project, query: ExportQuery, chunk: list[tuple[Any, ...]]
 ) -> Iterator[DocumentRecord]:
-    """Four more queries: the chunk's sets, their spans with links, decisions and relations."""
+    """Five more queries: the chunk's sets, their spans with links, decisions, attribute values, relations."""
     sets = list(
         selected_sets(project, query)
         .filter(article_id__in=[row[0] for row in chunk])
@@ -257,6 +258,13 @@ def _chunk_records(
         ).values_list("span_id", "suggestion_id", "suggestion__source", "suggestion__suggester_version__name",
                       "suggestion__suggester_version__version", "suggestion__score", "verdict")
     }  # fmt: skip
+    attributes: dict[int, dict[str, Any]] = {}
+    for span_id, name, value in (
+        SpanAttribute.objects.filter(span__annotation_set_id__in=set_ids)
+        .order_by()
+        .values_list("span_id", "attribute__name", "value")
+    ):
+        attributes.setdefault(span_id, {})[name] = value
     relations: dict[int, list[tuple[Any, ...]]] = {pk: [] for pk in set_ids}
     for relation_row in (
         Relation.objects.filter(annotation_set_id__in=set_ids)
@@ -267,7 +275,9 @@ def _chunk_records(
         relations[relation_row[0]].append(relation_row[1:])
     articles = {row[0]: row for row in chunk}
     for set_row in sets:
-        yield _record(articles[set_row[1]], set_row, spans[set_row[0]], relations[set_row[0]], suggested)
+        yield _record(
+            articles[set_row[1]], set_row, spans[set_row[0]], relations[set_row[0]], suggested, attributes
+        )
 
 
 def _when(value: str | datetime | None) -> str | None:
@@ -280,6 +290,7 @@ def _record(
     span_rows: list[tuple[Any, ...]],
     relation_rows: list[tuple[Any, ...]],
     suggested: dict[int, dict[str, Any]],
+    attributes: dict[int, dict[str, Any]],
 ) -> DocumentRecord:
     article_id, external_id, title, text, metadata = article
     _, _, kind, annotator, status, version, guidelines, updated_at = set_row
@@ -296,7 +307,10 @@ def _record(
         if pk in suggested:
             provenance = {**provenance, "suggestion": suggested[pk]}
         surface = " ".join(text[a:b] for a, b in pieces) if pieces else text[start:end]
-        spans.append(SpanRecord(span_id, start, end, label, surface, pieces, provenance=provenance))
+        values = attribute_pairs(attributes[pk]) if pk in attributes else ()
+        spans.append(
+            SpanRecord(span_id, start, end, label, surface, pieces, provenance=provenance, attributes=values)
+        )
         if link_pk is not None:
             link_provenance = {"created_by": linked_by, "created_at": _when(linked_at)}
             links.append(

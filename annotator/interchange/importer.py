@@ -14,18 +14,42 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import Max
 from django.utils import timezone
 
-from annotator.annotations.models import AnnotationSet, EntityLink, Relation, SetKind, SetStatus, Span
+from annotator.annotations.models import (
+    AnnotationSet,
+    EntityLink,
+    Relation,
+    SetKind,
+    SetStatus,
+    Span,
+    SpanAttribute,
+)
 from annotator.articles.models import Article
 from annotator.core.text import isolate
 from annotator.interchange.bulk import BulkWriter, Table
 from annotator.interchange.checks import Prepared
-from annotator.interchange.formats.base import DocumentRecord, LinkRecord, ProblemLog, RelationRecord, Where
+from annotator.interchange.formats.base import (
+    AttributeValue,
+    DocumentRecord,
+    LinkRecord,
+    ProblemLog,
+    RelationRecord,
+    SpanRecord,
+    Where,
+)
 from annotator.interchange.options import ImportOptions, ImportResult, OnDuplicate
 from annotator.kb.models import KBEntity, KnowledgeBase
-from annotator.projects.models import EntityType, GuidelineVersion, Project, RelationType
+from annotator.projects.models import (
+    AttributeKind,
+    EntityType,
+    EntityTypeAttribute,
+    GuidelineVersion,
+    Project,
+    RelationType,
+)
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -46,6 +70,7 @@ SPAN_COLUMNS = [
     "created_at", "updated_at",
 ]  # fmt: skip
 LINK_COLUMNS = ["id", "span_id", "kb_entity_id", "created_by_id", "created_at", "updated_at"]
+ATTRIBUTE_COLUMNS = ["id", "span_id", "attribute_id", "value", "created_at", "updated_at"]
 RELATION_COLUMNS = [
     "id", "annotation_set_id", "head_id", "tail_id", "relation_type_id", "created_by_id", "created_at",
     "updated_at",
@@ -61,11 +86,13 @@ class Tables:
         self.spans = Table(Span, SPAN_COLUMNS)
         self.links = Table(EntityLink, LINK_COLUMNS)
         self.relations = Table(Relation, RELATION_COLUMNS)
+        self.attributes = Table(SpanAttribute, ATTRIBUTE_COLUMNS)
         self.history = {
             "sets": Table(AnnotationSet.history.model, [*SET_COLUMNS, *HISTORY]),
             "spans": Table(Span.history.model, [*SPAN_COLUMNS, *HISTORY]),
             "links": Table(EntityLink.history.model, [*LINK_COLUMNS, *HISTORY]),
             "relations": Table(Relation.history.model, [*RELATION_COLUMNS, *HISTORY]),
+            "attributes": Table(SpanAttribute.history.model, [*ATTRIBUTE_COLUMNS, *HISTORY]),
         }
 
 
@@ -113,8 +140,13 @@ class Schema:
                 "head_types", "tail_types"
             )
         }
+        self.attributes = {
+            (attribute.entity_type_id, attribute.name): attribute
+            for attribute in EntityTypeAttribute.objects.filter(entity_type__project=project)
+        }
         self.created_entity_types: list[str] = []
         self.created_relation_types: list[str] = []
+        self.created_attributes: list[str] = []
         self._reported: set[tuple[str, str]] = set()
 
     def entity_type(self, label: str, where: Where, field: str) -> int | None:
@@ -145,6 +177,51 @@ class Schema:
             return self.relation_types[label]
         self._unknown("relation type", label, sorted(self.relation_types), where, field)
         return None
+
+    def attribute(
+        self, type_id: int, name: str, value: AttributeValue, where: Where, field: str
+    ) -> int | None:
+        """The id of the entity type's attribute `name`, checked to take `value`; None (reported) if not.
+
+        Creating types also creates attributes: yes-or-no from a true/false value, one-of-a-list from a
+        text, the list growing with each new value met (a manager may make it free text later).
+        """
+        attribute = self.attributes.get((type_id, name))
+        type_name = self.entity_names[type_id]
+        if attribute is None and self.create:
+            kind = AttributeKind.BOOLEAN if isinstance(value, bool) else AttributeKind.CHOICE
+            siblings = sum(1 for t, _ in self.attributes if t == type_id)
+            attribute = EntityTypeAttribute.objects.create(
+                entity_type_id=type_id, name=name, kind=kind, position=siblings + 1
+            )
+            self.attributes[(type_id, name)] = attribute
+            self.created_attributes.append(f"{type_name}.{name}")
+        if attribute is None:
+            if (type_name, name) not in self._reported:
+                self._reported.add((type_name, name))
+                known = sorted(isolate(n) for t, n in self.attributes if t == type_id)
+                self.problems.add(
+                    where,
+                    f"Unknown attribute {name!r} of {isolate(type_name)} (its attributes: "
+                    f"{', '.join(known) if known else 'none yet'}). Add it to the schema, or let the import "
+                    "create the types it finds.",
+                    field=field,
+                )
+            return None
+        if (
+            self.create
+            and attribute.kind == AttributeKind.CHOICE
+            and isinstance(value, str)
+            and value not in attribute.choices
+        ):
+            attribute.choices = [*attribute.choices, value]
+            attribute.save(update_fields=["choices"])
+        try:
+            attribute.check_value(value)
+        except ValidationError as error:
+            self.problems.add(where, error.messages[0], field=field)
+            return None
+        return attribute.pk
 
     def _unknown(self, what: str, label: str, known: list[str], where: Where, field: str) -> None:
         """Report an unknown label once, where it first appears: the records using it fail all the same."""
@@ -228,6 +305,8 @@ class Plan:
     )  # start, end, type, surface, fragments
     span_index: dict[str, int] = field(default_factory=dict)  # record span id -> position in `spans`
     links: list[tuple[int, int | None]] = field(default_factory=list)  # span position, KB entity pk
+    # span position, attribute pk, value
+    attributes: list[tuple[int, int, AttributeValue]] = field(default_factory=list)
     relations: list[tuple[int, int, int]] = field(default_factory=list)  # head position, tail position, type
 
 
@@ -349,6 +428,8 @@ class Importer:
             plan.spans.append(
                 (span.start, span.end, type_id or 0, record.text[span.start : span.end], fragments)
             )
+            if type_id is not None:
+                failed |= not self._attributes(span, type_id, len(plan.spans) - 1, plan, where)
         if not self.overlaps_allowed:
             failed |= self._overlapping(record)
         for link in record.links:
@@ -357,6 +438,18 @@ class Importer:
             plan.links.append((plan.span_index[link.span], entity))
         failed |= not self._relations(record, plan)
         return None if failed or len(self.problems) > before else plan
+
+    def _attributes(self, span: SpanRecord, type_id: int, position: int, plan: Plan, where: Where) -> bool:
+        ok = True
+        for name, value in span.attributes:
+            attribute_id = self.schema.attribute(
+                type_id, name, value, where, f"entities[{span.id}].attributes.{name}"
+            )
+            if attribute_id is None:
+                ok = False
+            else:
+                plan.attributes.append((position, attribute_id, value))
+        return ok
 
     def _overlapping(self, record: DocumentRecord) -> bool:
         reach, holder = -1, None
@@ -467,6 +560,7 @@ class Importer:
         span_ids = iter(self.writer.reserve_ids(self.tables.spans, sum(len(p.spans) for _, _, p in targets)))
         spans: list[tuple[Any, ...]] = []
         links: list[tuple[int, int | None]] = []
+        attributes: list[tuple[int, int, AttributeValue]] = []
         relations: list[tuple[int, int, int, int]] = []
         for set_id, _, plan in targets:
             ids = [next(span_ids) for _ in plan.spans]
@@ -475,6 +569,9 @@ class Importer:
                 for span_id, (start, end, type_id, surface, fragments) in zip(ids, plan.spans, strict=True)
             )
             links.extend((ids[position], entity) for position, entity in plan.links)
+            attributes.extend(
+                (ids[position], attribute, value) for position, attribute, value in plan.attributes
+            )
             relations.extend(
                 (set_id, ids[head], ids[tail], type_id) for head, tail, type_id in plan.relations
             )
@@ -485,6 +582,7 @@ class Importer:
             [(pk, span, entity, by, now, now) for pk, (span, entity) in zip(link_ids, links, strict=True)],
             history,
         )
+        self.insert_attributes(attributes, history)
         relation_ids = self.writer.reserve_ids(self.tables.relations, len(relations))
         self.insert_rows(
             "relations",
@@ -497,6 +595,22 @@ class Importer:
         self.result.spans += len(spans)
         self.result.links += len(links)
         self.result.relations += len(relations)
+
+    def insert_attributes(
+        self, values: list[tuple[int, int, AttributeValue]], history: tuple[Any, ...]
+    ) -> None:
+        """Attribute rows for (span id, attribute id, value) triples."""
+        ids = self.writer.reserve_ids(self.tables.attributes, len(values))
+        now = self.now
+        self.insert_rows(
+            "attributes",
+            [
+                (pk, span, attribute, value, now, now)
+                for pk, (span, attribute, value) in zip(ids, values, strict=True)
+            ],
+            history,
+        )
+        self.result.attributes += len(values)
 
     def insert_rows(self, name: str, rows: list[tuple[Any, ...]], history: tuple[Any, ...]) -> None:
         if rows:

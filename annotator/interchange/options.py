@@ -84,10 +84,12 @@ class ImportResult:
     spans: int = 0
     links: int = 0
     relations: int = 0
+    attributes: int = 0
     revisions: int = 0
     flags: int = 0
     entity_types_created: list[str] = field(default_factory=list)
     relation_types_created: list[str] = field(default_factory=list)
+    attributes_created: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -103,11 +105,13 @@ class ImportResult:
                 parts.append(f"{count:,} {words}")
         sentence = ", ".join(parts)
         if self.spans or self.relations or self.links:
-            found = (
+            found = [
                 counted(self.spans, "span"),
                 counted(self.relations, "relation"),
                 counted(self.links, "link"),
-            )
+            ]
+            if self.attributes:
+                found.append(counted(self.attributes, "attribute value"))
             sentence += "; " + ", ".join(found)
         if self.revisions:
             sentence += (
@@ -116,4 +120,6 @@ class ImportResult:
             )
         if self.entity_types_created or self.relation_types_created:
             sentence += f"; new types: {', '.join(self.entity_types_created + self.relation_types_created)}"
+        if self.attributes_created:
+            sentence += f"; new attributes: {', '.join(self.attributes_created)}"
         return sentence + ("; nothing was kept (dry run)." if self.dry_run else ".")

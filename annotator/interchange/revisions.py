@@ -16,7 +16,15 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import Exists, OuterRef
 
 from annotator.annotations.editing import SetEditor, edit_set
-from annotator.annotations.models import AnnotationSet, EntityLink, Relation, SetKind, SetStatus, Span
+from annotator.annotations.models import (
+    AnnotationSet,
+    EntityLink,
+    Relation,
+    SetKind,
+    SetStatus,
+    Span,
+    SpanAttribute,
+)
 from annotator.articles.models import Article, ArticleRevision
 from annotator.interchange.models import FlagKind, ReanchorFlag
 from annotator.interchange.reanchor import Fit, Moved, OffsetMap
@@ -114,7 +122,17 @@ def _differs(importer: Importer, target: AnnotationSet, plan: Plan, article: Art
             "head", "tail", "relation_type"
         )
     }
-    return links != dict(plan.links) or relations != set(plan.relations)
+    attributes = {
+        (position[spans[span]], attribute): value
+        for span, attribute, value in SpanAttribute.objects.filter(span__annotation_set=target).values_list(
+            "span", "attribute", "value"
+        )
+    }
+    return (
+        links != dict(plan.links)
+        or relations != set(plan.relations)
+        or attributes != {(index, attribute): value for index, attribute, value in plan.attributes}
+    )
 
 
 MoveFn = Callable[[int, int, Any], "tuple[int, int, Any] | None"]
@@ -199,6 +217,7 @@ def _sync_links_and_relations(
         [(pk, span, entity, by, now, now) for pk, (span, entity) in zip(link_ids, new_links, strict=True)],
         history,
     )
+    _sync_attributes(importer, editor, target, plan, kept, ids, history)
     wanted = {(ids[head], ids[tail], type_id) for head, tail, type_id in plan.relations}
     for relation in Relation.objects.filter(annotation_set=target):
         key = (relation.head_id, relation.tail_id, relation.relation_type_id)
@@ -218,6 +237,39 @@ def _sync_links_and_relations(
     importer.result.spans += len(fresh)
     importer.result.links += len(new_links)
     importer.result.relations += len(relation_ids)
+
+
+def _sync_attributes(
+    importer: Importer,
+    editor: SetEditor,
+    target: AnnotationSet,
+    plan: Plan,
+    kept: dict[int, int],
+    ids: dict[int, int],
+    history: tuple[Any, ...],
+) -> None:
+    """Kept spans get the record's attribute values through the editor (with history); new spans get rows."""
+    wanted = {(ids[index], attribute): value for index, attribute, value in plan.attributes}
+    kept_spans = set(kept.values())
+    for row in SpanAttribute.objects.filter(span__annotation_set=target).select_related("span", "attribute"):
+        key = (row.span_id, row.attribute_id)
+        if key not in wanted:
+            editor.clear_attribute(row.span, row.attribute)
+        elif wanted[key] != row.value:
+            editor.set_attribute(row.span, row.attribute, wanted[key])
+        wanted.pop(key, None)
+    missing_on_kept = [
+        (span, attribute, value) for (span, attribute), value in wanted.items() if span in kept_spans
+    ]
+    if missing_on_kept:
+        spans = Span.objects.in_bulk([span for span, _, _ in missing_on_kept])
+        attributes = {a.pk: a for a in importer.schema.attributes.values()}
+        for span, attribute, value in missing_on_kept:
+            editor.set_attribute(spans[span], attributes[attribute], value)
+    importer.insert_attributes(
+        [(span, attribute, value) for (span, attribute), value in wanted.items() if span not in kept_spans],
+        history,
+    )
 
 
 def _move_spans(editor: SetEditor, moves: list[tuple[Span, int, int, Any]], text: str) -> None:

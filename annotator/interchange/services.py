@@ -159,6 +159,7 @@ def import_articles(
             problems.items.extend(error.problems[: max(room, 0)])
         importer.result.entity_types_created = list(importer.schema.created_entity_types)
         importer.result.relation_types_created = list(importer.schema.created_relation_types)
+        importer.result.attributes_created = list(importer.schema.created_attributes)
         if problems or options.dry_run:
             transaction.set_rollback(True)
     if progress is not None:

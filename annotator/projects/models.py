@@ -176,6 +176,75 @@ class EntityType(models.Model):
         return self.name
 
 
+class AttributeKind(models.TextChoices):
+    BOOLEAN = "boolean", "Yes or no"
+    CHOICE = "choice", "One of a list"
+    TEXT = "text", "Free text"
+
+
+ATTRIBUTE_TEXT_MAX = 1000  # a free-text attribute is a note on a mention, not a document
+
+
+class EntityTypeAttribute(models.Model):
+    """A property annotators set on the spans of one entity type: negation, certainty, a role.
+
+    Values live in `annotations.SpanAttribute`, one row per span and attribute, so renaming an attribute
+    or one of its choices' order costs nothing; removing a choice that spans use is the schema editor's
+    job (it shows the counts and asks first).
+    """
+
+    entity_type = models.ForeignKey(EntityType, on_delete=models.CASCADE, related_name="attributes")
+    name = models.CharField(max_length=64)
+    kind = models.CharField(max_length=16, choices=AttributeKind.choices)
+    choices = models.JSONField(
+        default=list, blank=True, help_text="The values a one-of-a-list attribute may take, in order."
+    )
+    description = models.TextField(blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["entity_type", "position", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["entity_type", "name"], name="attribute_name_unique_in_type"),
+            models.CheckConstraint(condition=~Q(name=""), name="attribute_name_not_empty"),
+            models.CheckConstraint(condition=Q(kind__in=AttributeKind.values), name="attribute_kind_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entity_type}.{self.name}"
+
+    def clean(self) -> None:
+        choices = self.choices
+        if self.kind == AttributeKind.CHOICE:
+            if not isinstance(choices, list) or not choices:
+                raise ValidationError({"choices": "A one-of-a-list attribute needs at least one value."})
+            if not all(isinstance(choice, str) and choice.strip() for choice in choices):
+                raise ValidationError({"choices": "Each value is a non-empty text."})
+            if len(set(choices)) != len(choices):
+                raise ValidationError({"choices": "Each value may appear only once."})
+        elif choices:
+            raise ValidationError({"choices": "Only a one-of-a-list attribute has values to choose from."})
+
+    def check_value(self, value: object) -> bool | str:
+        """The value as stored, or a ValidationError saying why this attribute cannot take it."""
+        if self.kind == AttributeKind.BOOLEAN:
+            if not isinstance(value, bool):
+                raise ValidationError(f"{self.name} is yes or no (true or false), not {value!r}.")
+            return value
+        if not isinstance(value, str):
+            raise ValidationError(f"{self.name} takes a text value, not {value!r}.")
+        if self.kind == AttributeKind.CHOICE:
+            if value not in self.choices:
+                listed = ", ".join(repr(choice) for choice in self.choices)
+                raise ValidationError(f"{self.name} is one of {listed}, not {value!r}.")
+            return value
+        if not value.strip():
+            raise ValidationError(f"{self.name} needs some text; clear the attribute instead.")
+        if len(value) > ATTRIBUTE_TEXT_MAX:
+            raise ValidationError(f"{self.name} takes at most {ATTRIBUTE_TEXT_MAX} characters.")
+        return value
+
+
 class RelationType(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="relation_types")
     name = models.CharField(max_length=64)

@@ -37,6 +37,14 @@ class Where:
         return f"{self.item}{'' if name.startswith('[') else '.'}{name}"
 
 
+AttributeValue = bool | str
+
+
+def attribute_pairs(values: Mapping[str, AttributeValue]) -> tuple[tuple[str, AttributeValue], ...]:
+    """A span's attribute values in the one order records keep them (by name), so records compare equal."""
+    return tuple(sorted(values.items()))
+
+
 @dataclass(frozen=True)
 class SpanRecord:
     """An entity mention. `id` is unique in its document; relations and links refer to it.
@@ -44,6 +52,8 @@ class SpanRecord:
     A discontinuous mention (brat `T1 ORG 0 5;10 15`) keeps every piece in `fragments`, in order, and
     `start`/`end` are the first piece's start and the last piece's end. `text` is the surface the source
     declares, if it declares one (pieces joined by one space, as brat does); it must match the text.
+    `attributes` are the span's attribute values as (name, value) pairs sorted by name: `True`/`False`
+    for a yes-or-no attribute, a text otherwise (brat `A`/`M` lines, JSONL `attributes`).
     """
 
     id: str
@@ -54,6 +64,7 @@ class SpanRecord:
     fragments: tuple[tuple[int, int], ...] = ()
     where: Where | None = field(default=None, compare=False)
     provenance: Mapping[str, Any] | None = field(default=None, compare=False)
+    attributes: tuple[tuple[str, AttributeValue], ...] = ()
 
 
 @dataclass(frozen=True)

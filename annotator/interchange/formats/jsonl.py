@@ -6,6 +6,9 @@
                   {"id": "T2", "start": 20, "end": 31, "label": "ORG", "fragments": [[20, 24], [27, 31]]}],
      "relations": [{"head": "T1", "tail": "T2", "label": "head_of"}]}
 
+An entity may carry `attributes`, an object of its attribute values: `{"Negated": true, "Certainty":
+"probable"}` (`true`/`false` for a yes-or-no attribute, a text for the others).
+
 Only `text` is required. An entity's `id` defaults to its position in the list, and relations may refer
 to entities by id or by position. `kb_id` links the entity (null: NIL, known not to be in the KB);
 without the key the entity is not linked. A line with `entities` or `relations` is annotated: importing
@@ -33,6 +36,7 @@ from annotator.interchange.formats.base import (
     SpanRecord,
     StreamReader,
     Where,
+    attribute_pairs,
 )
 from annotator.interchange.formats.jsonfields import (
     Invalid,
@@ -51,7 +55,9 @@ from annotator.interchange.formats.writing import links_by_span, surface
 # `provenance` (who made an annotation, when, from which suggestion) is written by exports and ignored
 # by imports, which make their own rows.
 DOCUMENT_KEYS = frozenset({"external_id", "title", "text", "metadata", "entities", "relations", "provenance"})
-ENTITY_KEYS = frozenset({"id", "start", "end", "label", "text", "fragments", "kb_id", "kb", "provenance"})
+ENTITY_KEYS = frozenset(
+    {"id", "start", "end", "label", "text", "fragments", "kb_id", "kb", "attributes", "provenance"}
+)
 RELATION_KEYS = frozenset({"id", "head", "tail", "label", "provenance"})
 
 
@@ -86,6 +92,24 @@ def refuse_unknown(obj: dict[str, Any], allowed: frozenset[str], path: str) -> N
     if unknown:
         field = f"{path}.{unknown[0]}" if path else unknown[0]
         raise Invalid(field, f"Unknown field {unknown[0]!r}; the fields are: {', '.join(sorted(allowed))}.")
+
+
+def attributes_of(obj: dict[str, Any], path: str) -> tuple[tuple[str, bool | str], ...]:
+    """An entity's `attributes` object: names to true/false or a non-empty text."""
+    values = get(obj, "attributes", dict, path, required=False) or {}
+    for name, value in values.items():
+        if not name.strip():
+            raise Invalid(f"{path}.attributes", "An attribute needs a name.")
+        if not isinstance(value, bool | str):
+            raise Invalid(
+                f"{path}.attributes.{name}",
+                f"An attribute value is true, false or a text, not {json_kind(value)}.",
+            )
+        if isinstance(value, str) and not value.strip():
+            raise Invalid(
+                f"{path}.attributes.{name}", "An attribute's text is empty: leave the attribute out."
+            )
+    return attribute_pairs(values)
 
 
 def fragments_of(obj: dict[str, Any], path: str) -> tuple[tuple[int, int], ...]:
@@ -181,6 +205,7 @@ class JsonLines(StreamReader):
             label=require(item, "label", str, path),
             text=get(item, "text", str, path, required=False),
             fragments=fragments_of(item, path),
+            attributes=attributes_of(item, path),
             where=where,
         )
         link = None
@@ -238,7 +263,12 @@ def quick_document(obj: dict[str, Any], where: Where) -> DocumentRecord | None:
         return None
     spans, links, ids = [], [], []
     for index, item in enumerate(entities):
-        if type(item) is not dict or not item.keys() <= ENTITY_KEYS or "fragments" in item:
+        if (
+            type(item) is not dict
+            or not item.keys() <= ENTITY_KEYS
+            or "fragments" in item
+            or "attributes" in item
+        ):
             return None
         start, end, label, surface = item.get("start"), item.get("end"), item.get("label"), item.get("text")
         span_id = _quick_id(item.get("id"), str(index))
@@ -314,6 +344,8 @@ class JsonLinesWriter:
             }  # fmt: skip
             if span.fragments:
                 entity["fragments"] = [list(piece) for piece in span.fragments]
+            if span.attributes:
+                entity["attributes"] = dict(span.attributes)
             provenance = span.provenance
             if (link := links.get(span.id)) is not None:
                 entity["kb_id"] = link.kb_id
