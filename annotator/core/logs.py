@@ -116,7 +116,12 @@ def logging_config(*, level: str, json_lines: bool) -> dict[str, Any]:
             }
         },
         "root": {"handlers": ["console"], "level": level},
-        "loggers": {"django.db.backends": {"level": "WARNING"}},
+        "loggers": {
+            # Django's default config gives `django` a console handler of its own in DEBUG: without this,
+            # every record of it would be written twice, once past the filters, traceback and all.
+            "django": {"handlers": [], "level": "INFO", "propagate": True},
+            "django.db.backends": {"level": "WARNING"},
+        },
     }
 
 

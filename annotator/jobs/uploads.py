@@ -64,7 +64,9 @@ def reap_old_uploads(*, older_than: timedelta | None = None) -> int:
             continue  # another reaper got there first
         removed += 1
     if removed:
-        logger.info("Deleted %s upload(s) kept longer than %s.", removed, older_than)
+        logger.info(
+            "Deleted %s upload(s) kept %g days after their import.", removed, older_than / timedelta(days=1)
+        )
     return removed
 
 

@@ -54,5 +54,5 @@ def test_make_audit_runs_pip_audit_in_its_own_environment_and_ci_does_not():
 def test_gunicorn_reads_the_app_s_logging_from_the_image_s_working_directory():
     assert "gunicorn.conf.py" in (ROOT / "Dockerfile").read_text()
     config = (ROOT / "gunicorn.conf.py").read_text()
-    assert "x-request-id" in config
+    assert "access_log_format" in config
     assert "logconfig_dict = logging_config(" in config
