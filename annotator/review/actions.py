@@ -56,6 +56,8 @@ class Request:
     def integer(self, name: str) -> int:
         value = self.data.get(name, "")
         number = whole_number(value)
+        if number is None and value.isascii() and value.isdigit():
+            raise Http404(f"No such {name}.")  # digits, but more than any row's id
         if number is None:
             shown = value if len(value) <= 30 else f"{value[:30]}…"
             raise InvalidAnnotation(f"'{name}' must be a whole number (got {shown!r}).", field=name)
