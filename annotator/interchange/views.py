@@ -100,6 +100,12 @@ def _import_again(request: AuthedRequest, project: Project) -> HttpResponse:
     return redirect("interchange:detail", project_id=project.pk, job_id=job.pk)
 
 
+def _upload_kept(job: Job) -> bool:
+    """Whether a dry run's upload is still there to import for real (the reaper deletes old ones)."""
+    path = job.params.get("path")
+    return bool(path) and Path(path).is_file()
+
+
 @require_GET
 def import_detail(request: AuthedRequest, project_id: int, job_id: int) -> HttpResponse:
     project = get_project(request, project_id)
@@ -110,7 +116,7 @@ def import_detail(request: AuthedRequest, project_id: int, job_id: int) -> HttpR
         "project": project,
         "job": job,
         "options": ImportOptions.from_params(job.params),
-        "upload_kept": Path(job.params["path"]).is_file(),
+        "upload_kept": _upload_kept(job),
         "retention_days": settings.ANNOTATOR_UPLOAD_RETENTION_DAYS,
         "can_import": can_manage(project.my_role),
         "no_worker": job.status == JobStatus.QUEUED and timezone.now() - job.created_at > NO_WORKER_AFTER,
