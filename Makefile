@@ -34,8 +34,11 @@ browser: ## Make sure Debian's chromium is there for the browser tests (installs
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null; \
 	  else echo "The browser tests need chromium: sudo apt-get install chromium"; exit 1; fi; }
 
+# Two processes: the suite spends much of its time waiting on chromium, gunicorn and the database.
+TEST_WORKERS ?= 2
+
 test: install browser ## Run the whole test suite (unit, integration, browser); DATABASE_URL picks PostgreSQL
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: install ## ruff check, ruff format --check, mypy
 	$(PY) -m ruff check .
