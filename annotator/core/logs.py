@@ -53,7 +53,10 @@ class RefusalFilter(logging.Filter):
 def _reason(message: str, request: Any) -> str:
     """Django's "Forbidden (Permission denied): /path" without the path, which the line says anyway."""
     path = getattr(request, "path", None)
-    return message.removesuffix(f": {path}") if path else message
+    if not path:
+        return message
+    escaped = path.encode("unicode_escape").decode("ascii")  # how django.utils.log writes the path
+    return message.removesuffix(f": {path}").removesuffix(f": {escaped}")
 
 
 def _one_line(record: logging.LogRecord, *, status: int, request: Any, reason: str) -> None:

@@ -173,12 +173,12 @@ def test_a_403_from_a_page_is_one_line_with_status_user_and_path_and_no_tracebac
 
 def test_404_401_and_a_bad_host_are_one_line_each(client, news, log_lines):
     client.force_login(news.annotator)
-    missing = client.get("/articles/999999/annotate/")
+    missing = client.get("/articles/999999/annotate/caf%C3%A9/")
     anonymous = Client().get("/api/v1/projects/", HTTP_AUTHORIZATION="Bearer nope")
     host = client.get("/api/v1/projects/%0A/x", HTTP_HOST="evil.example")  # a newline in the path
     lines = request_lines(log_lines())
     assert [line.split(" ", 2)[2] for line in lines] == [
-        f"WARNING django.request [{missing['X-Request-ID']}] 404 GET /articles/999999/annotate/ "
+        f"WARNING django.request [{missing['X-Request-ID']}] 404 GET /articles/999999/annotate/café/ "
         f"user={news.annotator.pk}: Not Found",
         f"WARNING django.request [{anonymous['X-Request-ID']}] 401 GET /api/v1/projects/ user=-: Unauthorized",
         f"WARNING django.security.DisallowedHost [{host['X-Request-ID']}] 400 GET /api/v1/projects/\\n/x "
