@@ -7,8 +7,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
+# pip-audit lives in its own environment: it checks .venv's pins without being one of them.
+AUDIT_VENV := .venv-audit
+PIP_AUDIT := pip-audit==2.10.1
 
-.PHONY: help install run test lint format check bench browser
+.PHONY: help install run test lint format check bench browser audit
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-8s %s\n", $$1, $$2}'
@@ -51,3 +54,8 @@ check: lint test ## lint + test + no model change without its migration
 
 bench: install ## Run the benchmarks under bench/ (they print figures; set DATABASE_URL for PostgreSQL)
 	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+audit: install ## Check the installed dependencies for known vulnerabilities (pip-audit; needs the internet)
+	@test -x $(AUDIT_VENV)/bin/pip-audit || { $(PYTHON) -m venv $(AUDIT_VENV) && $(AUDIT_VENV)/bin/python -m pip install --quiet '$(PIP_AUDIT)'; }
+	$(PY) -m pip freeze --exclude-editable > $(AUDIT_VENV)/requirements.txt
+	$(AUDIT_VENV)/bin/pip-audit --requirement $(AUDIT_VENV)/requirements.txt --no-deps --disable-pip --strict --progress-spinner off $(AUDIT_ARGS)

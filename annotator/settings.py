@@ -7,6 +7,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from annotator.core.logs import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -60,7 +62,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "annotator.core.middleware.RequestIdMiddleware",  # first: every answer and log line has the id
     "django.middleware.security.SecurityMiddleware",
+    "annotator.core.middleware.RequestBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -172,8 +176,16 @@ if HTTPS:
     SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
-if env.bool("DJANGO_BEHIND_PROXY", default=False):
+BEHIND_PROXY = env.bool("DJANGO_BEHIND_PROXY", default=False)
+if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Take the proxy's X-Request-ID (when it looks sane) instead of making one: the proxy's and our log
+# lines then share the id. Only behind a proxy that sets it; otherwise clients could choose it.
+ANNOTATOR_TRUST_REQUEST_ID = env.bool("ANNOTATOR_TRUST_REQUEST_ID", default=BEHIND_PROXY)
+
+# The largest request body read into memory (JSON, forms); file uploads have their own limits. Enough for
+# POST /api/v1/suggest's 1,000,000 characters even when a client escapes every one as \uXXXX.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("ANNOTATOR_MAX_REQUEST_BODY_BYTES", default=16 * 2**20)
 
 # Background work: Django's task API with the database backend, so workers share the database queue.
 TASKS = {
@@ -231,6 +243,8 @@ ANNOTATOR_SUGGEST_ON_OPEN = env.bool("ANNOTATOR_SUGGEST_ON_OPEN", default=True)
 
 # Jobs whose worker has not reported for this long are marked failed by the reaper.
 ANNOTATOR_JOB_HEARTBEAT_TIMEOUT = env.int("ANNOTATOR_JOB_HEARTBEAT_TIMEOUT", default=300)
+# Uploaded import files are deleted by the reaper this many days after their job ended.
+ANNOTATOR_UPLOAD_RETENTION_DAYS = env.int("ANNOTATOR_UPLOAD_RETENTION_DAYS", default=7)
 # Largest KB file the import page and API accept, in MB; bigger ones go through `manage.py import_kb`.
 ANNOTATOR_KB_UPLOAD_MAX_MB = env.int("ANNOTATOR_KB_UPLOAD_MAX_MB", default=1024)
 
@@ -270,11 +284,12 @@ ANNOTATOR_TRAIN_MAX_EPOCHS = env.int("ANNOTATOR_TRAIN_MAX_EPOCHS", default=30)
 # Gold relations needed before a relation classifier is trained (rules alone below that).
 ANNOTATOR_RELATION_CLASSIFIER_MIN = env.int("ANNOTATOR_RELATION_CLASSIFIER_MIN", default=200)
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("ANNOTATOR_LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
-}
+# Logs: one line per refusal (4xx), tracebacks only for real errors, a request id on every line;
+# ANNOTATOR_LOG_FORMAT=json writes JSON lines (annotator.core.logs).
+LOG_FORMAT = env.str("ANNOTATOR_LOG_FORMAT", default="plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"ANNOTATOR_LOG_FORMAT is {LOG_FORMAT!r}; it must be plain or json.")
+LOGGING_CONFIG = "annotator.core.logs.configure"
+LOGGING = logging_config(
+    level=env.str("ANNOTATOR_LOG_LEVEL", default="INFO"), json_lines=LOG_FORMAT == "json"
+)

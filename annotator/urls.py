@@ -26,5 +26,7 @@ urlpatterns = [
 ]
 
 # API clients get JSON errors even when no view answers (see annotator.api.errors).
+handler400 = "annotator.api.errors.bad_request"
+handler403 = "annotator.api.errors.permission_denied"
 handler404 = "annotator.api.errors.not_found"
 handler500 = "annotator.api.errors.server_error"

@@ -23,7 +23,7 @@ from django.utils import timezone
 from annotator.annotations.models import AnnotationSet, EntityLink, Relation, SetStatus, Span, SpanAttribute
 from annotator.articles.models import Article
 from annotator.core.errors import InvalidAnnotation, NotEditable, StaleVersion
-from annotator.core.offsets import OffsetError, check_offsets
+from annotator.core.offsets import OFFSET_MAX, OffsetError, check_offsets
 from annotator.kb.models import KBEntity
 
 if TYPE_CHECKING:
@@ -95,15 +95,17 @@ class SetEditor:
 
     def _read_article(self, *, start: int = 0, end: int = 0) -> _ArticleFacts:
         """The article's facts, and its text at [start, end), in one query (cached for later calls)."""
+        first = min(max(start, 0), OFFSET_MAX - 1)
         project_id, allow_overlapping, length, surface = (
             Article.objects.filter(pk=self.annotation_set.article_id)
             .values_list(
                 "project_id",
                 "project__allow_overlapping_spans",
                 Length("text"),
-                # Clamped so that the database never sees a negative position or length; bad offsets are
-                # refused by check_offsets() before the slice is used.
-                Substr("text", max(start, 0) + 1, max(end - max(start, 0), 0)),
+                # Clamped so that the database only ever sees a position and a length its integer holds
+                # (never negative, never past OFFSET_MAX): bad offsets are refused by check_offsets()
+                # before the slice is used, whatever their size.
+                Substr("text", first + 1, min(max(end - first, 0), OFFSET_MAX)),
             )
             .get()
         )

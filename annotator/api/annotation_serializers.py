@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import QueryDict
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from annotator.annotations.models import AnnotationSet, EntityLink, Relation, Span
 from annotator.articles.models import Article
+from annotator.core.offsets import OFFSET_MAX, OffsetError, parse_offset
 from annotator.suggestions.models import Decision, Verdict
 
 OFFSETS = "Half-open Unicode code point offsets into the article text, as Python slices it."
+OFFSET_RULE = (
+    'A JSON integer from 0 to 2147483647: a string such as "12" is refused (form bodies send digits).'
+)
 
 
 class ArticleSerializer(serializers.ModelSerializer[Article]):
@@ -116,9 +121,26 @@ class IdField(serializers.IntegerField):
         super().__init__(min_value=1, max_value=ID_MAX, **kwargs)
 
 
+class OffsetField(serializers.IntegerField):
+    """A code point offset in a request body. Every span write takes its offsets through this field, so
+    any number, whatever its size or type, is a 400 naming the field (core.offsets.parse_offset)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("help_text", OFFSET_RULE)
+        super().__init__(min_value=0, max_value=OFFSET_MAX, **kwargs)
+
+    def to_internal_value(self, data: Any) -> int:
+        # Form and multipart bodies carry every value as text; a JSON body says which type it means.
+        from_form = isinstance(getattr(self.root, "initial_data", None), QueryDict)
+        try:
+            return parse_offset(data, name=self.field_name or "offset", text=from_form)
+        except OffsetError as error:
+            raise serializers.ValidationError(str(error), code="invalid") from None
+
+
 class SpanCreateSerializer(serializers.Serializer):
-    start = serializers.IntegerField(min_value=0, help_text=OFFSETS)
-    end = serializers.IntegerField(min_value=1)
+    start = OffsetField(help_text=f"{OFFSETS} {OFFSET_RULE}")
+    end = OffsetField()
     type = serializers.CharField(help_text="The entity type's name, e.g. PERSON.")
     text = serializers.CharField(
         required=False,
@@ -128,8 +150,8 @@ class SpanCreateSerializer(serializers.Serializer):
 
 
 class SpanChangeSerializer(serializers.Serializer):
-    start = serializers.IntegerField(min_value=0, required=False)
-    end = serializers.IntegerField(min_value=1, required=False)
+    start = OffsetField(required=False)
+    end = OffsetField(required=False)
     type = serializers.CharField(required=False)
     text = serializers.CharField(required=False, trim_whitespace=False)
 
@@ -151,8 +173,8 @@ class RelationCreateSerializer(serializers.Serializer):
 class DecisionCreateSerializer(serializers.Serializer):
     suggestion = IdField()
     verdict = serializers.ChoiceField(choices=Verdict.choices)
-    start = serializers.IntegerField(min_value=0, required=False, help_text="Corrected entities: new start.")
-    end = serializers.IntegerField(min_value=1, required=False, help_text="Corrected entities: new end.")
+    start = OffsetField(required=False, help_text=f"Corrected entities: new start. {OFFSET_RULE}")
+    end = OffsetField(required=False, help_text=f"Corrected entities: new end. {OFFSET_RULE}")
     type = serializers.CharField(required=False, help_text="Corrected entities: another entity type.")
     relation_type = serializers.CharField(
         required=False, help_text="Corrected relations: another relation type."

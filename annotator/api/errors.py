@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import (
+    DisallowedHost,
+    PermissionDenied,
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
@@ -78,3 +85,36 @@ def server_error(request: HttpRequest) -> HttpResponse:
         message = "The server failed to answer; try again. If it keeps failing, tell the administrators."
         return JsonResponse(error_body("server_error", message), status=500)
     return defaults.server_error(request)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Django's own refusals (a body over its size limit, too many fields, a Host it does not serve...)."""
+    if not request.path.startswith("/api/"):
+        return defaults.bad_request(request, exception)
+    status_code, code, message = _refusal(exception)
+    return JsonResponse(error_body(code, message), status=status_code)
+
+
+def _refusal(exception: Exception) -> tuple[int, str, str]:
+    if isinstance(exception, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return 413, "request_too_large", (
+            f"The request body is larger than the {limit} bytes this server reads into memory; send less "
+            "(files go as multipart uploads, which have their own limit)."
+        )  # fmt: skip
+    if isinstance(exception, TooManyFieldsSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        return 400, "too_many_fields", f"The request has more than {limit} fields."
+    if isinstance(exception, TooManyFilesSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FILES
+        return 400, "too_many_files", f"The request has more than {limit} files."
+    if isinstance(exception, DisallowedHost):
+        return 400, "bad_host", "This server does not answer for the host the request names."
+    return 400, "bad_request", "The request could not be read."
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        message = "You do not have permission to perform this action."
+        return JsonResponse(error_body("permission_denied", message), status=403)
+    return defaults.permission_denied(request, exception)

@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 
 from annotator.annotations.models import SetStatus
 from annotator.api.access import projects_for, role_in, token_of, user_of
+from annotator.api.annotation_serializers import IdField
 from annotator.api.jobs import JobSerializer, error_responses
 from annotator.articles.models import ArticleStatus
 from annotator.interchange.downloads import export_response, job_file_response
@@ -60,10 +61,11 @@ class ExportParamsSerializer(serializers.Serializer):
     )  # fmt: skip
     updated_since = serializers.DateTimeField(required=False, help_text="Only sets changed since then.")
     guideline_version = serializers.IntegerField(
-        required=False, min_value=1, help_text="Only sets made under this guideline version number."
-    )
+        required=False, min_value=1, max_value=2**31 - 1,  # what the version number's column holds
+        help_text="Only sets made under this guideline version number.",
+    )  # fmt: skip
     ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False, max_length=100_000,
+        child=IdField(), required=False, max_length=100_000,
         help_text="Only these articles (ids of this project's articles).",
     )  # fmt: skip
 

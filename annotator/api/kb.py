@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 from annotator.api.access import projects_for, user_of
 from annotator.api.annotation_serializers import IdField
 from annotator.api.jobs import JobSerializer, error_responses
+from annotator.core.offsets import whole_number
 from annotator.jobs.models import Job, JobKind
 from annotator.kb.formats import FORMATS
 from annotator.kb.imports import start_kb_import, upload_path
@@ -169,8 +170,8 @@ class EntityList(generics.ListCreateAPIView):
             return KBEntity.objects.none()
         project = member_project(self.request, self.kwargs["project_id"])
         entities = KBEntity.objects.active().in_project(project.pk).prefetch_related("aliases")
-        if (kb := self.request.query_params.get("knowledge_base", "")).isdigit():
-            entities = entities.filter(knowledge_base_id=int(kb))
+        if (kb := whole_number(self.request.query_params.get("knowledge_base", ""))) is not None:
+            entities = entities.filter(knowledge_base_id=kb)
         if kb_id := self.request.query_params.get("kb_id"):
             entities = entities.filter(kb_id=kb_id)
         return entities

@@ -25,6 +25,8 @@ def _generic_errors(method: str, path: str, operation: dict[str, Any]) -> dict[s
     )
     if "requestBody" in operation or conditional:
         errors["400"] = "The request is not valid (a body field, or an If-Match that is not an ETag)."
+    if "requestBody" in operation:
+        errors["413"] = "The body is larger than the server reads (ANNOTATOR_MAX_REQUEST_BODY_BYTES)."
     paginated = any(p.get("name") == "cursor" for p in operation.get("parameters", []))
     if "{" in path or paginated:
         errors["404"] = "No such object (or cursor) in the projects you can reach."

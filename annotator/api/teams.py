@@ -23,7 +23,7 @@ from rest_framework.views import APIView
 from annotator.annotations.models import AnnotationSet, Relation, Span
 from annotator.annotations.services import get_or_create_gold_set
 from annotator.api.access import projects_for, role_in, user_of
-from annotator.api.annotation_serializers import ArticleSerializer
+from annotator.api.annotation_serializers import ArticleSerializer, IdField
 from annotator.api.annotations import IF_MATCH, etag, expected_version
 from annotator.api.jobs import error_responses
 from annotator.api.kb import member_project
@@ -146,7 +146,7 @@ class CurationSerializer(serializers.Serializer):
 
 class TakeSerializer(serializers.Serializer):
     item = serializers.ChoiceField(choices=["span", "relation"])
-    id = serializers.IntegerField(help_text="A span or relation of one of the compared sets.")
+    id = IdField(help_text="A span or relation of one of the compared sets.")
 
 
 def _curated(request: Request, article_id: int) -> Article:
@@ -252,7 +252,7 @@ class CommentSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     author = serializers.CharField(source="author.get_username", read_only=True)
     text = serializers.CharField(max_length=5000)
-    span = serializers.IntegerField(source="span_id", required=False, allow_null=True)
+    span = IdField(source="span_id", required=False, allow_null=True)
     start = serializers.IntegerField(read_only=True, allow_null=True)
     end = serializers.IntegerField(read_only=True, allow_null=True)
     created_at = serializers.DateTimeField(read_only=True)

@@ -22,6 +22,7 @@ from annotator.api.annotations import in_project
 from annotator.api.models import ApiToken, Scope
 from annotator.api.tokens import TokenError, create_token, revoke_token
 from annotator.core.http import AuthedRequest
+from annotator.core.offsets import whole_number
 from annotator.projects.models import Project
 
 
@@ -55,7 +56,7 @@ class NewTokenSerializer(TokenSerializer):
 
 
 def _integer(value: object) -> object:
-    number = int(value) if isinstance(value, str) and value.isdigit() else value
+    number = whole_number(value) if isinstance(value, str) else value
     return number if isinstance(number, int) and 0 < number <= ID_MAX else None  # None: no such project
 
 

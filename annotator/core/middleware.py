@@ -1,13 +1,20 @@
-"""Cross-cutting answers: a strict Content Security Policy (every script and style is a vendored file
-served by us), and 503 instead of a 500 while the database is unreachable."""
+"""Cross-cutting answers: a request id on every response and log line, a strict Content Security Policy
+(every script and style is a vendored file served by us), one body size limit for every kind of body, and
+503 instead of a 500 while the database is unreachable."""
 
 from __future__ import annotations
 
 import logging
+import re
+import uuid
 from collections.abc import Callable
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from annotator.core.logs import REQUEST_ID
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +34,31 @@ POLICY = "; ".join(
 )
 
 
+# What an incoming X-Request-ID may be: short, and nothing that could forge or break a log line.
+SANE_REQUEST_ID = re.compile("[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,127}")
+
+
+class RequestIdMiddleware:
+    """Names each request: the proxy's X-Request-ID when the settings trust the proxy and it looks sane,
+    else a new one. It is in every log line written while the request is answered, and in the answer."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.META.get("HTTP_X_REQUEST_ID", "")
+        trusted = settings.ANNOTATOR_TRUST_REQUEST_ID and SANE_REQUEST_ID.fullmatch(incoming)
+        request_id = incoming if trusted else uuid.uuid4().hex
+        request.request_id = request_id  # type: ignore[attr-defined]  # read by the log filter
+        token = REQUEST_ID.set(request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            REQUEST_ID.reset(token)
+        response["X-Request-ID"] = request_id
+        return response
+
+
 class ContentSecurityPolicyMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -35,6 +67,26 @@ class ContentSecurityPolicyMiddleware:
         response = self.get_response(request)
         response.headers.setdefault("Content-Security-Policy", POLICY)
         return response
+
+
+class RequestBodyLimitMiddleware:
+    """Django checks DATA_UPLOAD_MAX_MEMORY_SIZE only when it reads a body itself (forms); DRF streams a
+    JSON body to its parser unchecked. Refuse any body but a multipart upload (whose files have their own
+    limits) by its declared length, before anything reads it: the error handlers answer 413."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if limit is not None and request.content_type != "multipart/form-data":
+            try:
+                length = int(request.META.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = 0  # the server has already refused a length that is not a number
+            if length > limit:
+                raise RequestDataTooBig("Request body exceeded settings.DATA_UPLOAD_MAX_MEMORY_SIZE.")
+        return self.get_response(request)
 
 
 # Long enough for a database restart or failover; clients (and the pages' htmx) may retry after it.

@@ -14,6 +14,14 @@ from dataclasses import dataclass
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 _FORBIDDEN = re.compile("[\x00\ud800-\udfff]")
 _NEWLINES = re.compile("\r\n?")
+_DIGITS = re.compile(
+    "[0-9]+"
+)  # ASCII only: str.isdigit() also says yes to "²" and "١", which int() mishandles
+_SIGNED_DIGITS = re.compile("-?[0-9]+")
+
+# The largest offset a database column holds (PostgreSQL's integer). Texts are far shorter: a larger
+# number can never be inside one, and is refused before it reaches a query.
+OFFSET_MAX = 2**31 - 1
 
 
 class OffsetError(ValueError):
@@ -41,6 +49,45 @@ def check_offsets(*, text_length: int, start: int, end: int) -> None:
         raise OffsetError(
             f"The span [{start}, {end}) ends after the text, which has {text_length} characters."
         )
+
+
+# The largest number a database key or counter holds (a signed 64-bit integer).
+WHOLE_NUMBER_MAX = 2**63 - 1
+
+
+def whole_number(text: str) -> int | None:
+    """The number a request's text spells with the digits 0-9 (no sign, space or underscore), if a
+    database integer can hold it; else None (for an id: no such row)."""
+    if not _DIGITS.fullmatch(text) or len(text) > 20:
+        return None
+    number = int(text)
+    return number if number <= WHOLE_NUMBER_MAX else None
+
+
+def parse_offset(value: object, *, name: str, text: bool) -> int:
+    """An offset sent in a request: a JSON integer, or digits where every value is `text` (forms).
+
+    A string in a JSON body is refused, not coerced: the schema says integer, and a client sending "12"
+    has a bug that coercion would hide. Whatever its size, a bad number is an OffsetError here, never a
+    value that fails later inside the database.
+    """
+    shown = repr(value[:30] + "…" if isinstance(value, str) and len(value) > 30 else value)
+    number: int | None = None
+    if isinstance(value, str) and not text:
+        raise OffsetError(f"'{name}' must be a JSON integer, not a string (got {shown}).")
+    if isinstance(value, str):
+        if not _SIGNED_DIGITS.fullmatch(value):
+            raise OffsetError(f"'{name}' must be a whole number written with the digits 0-9 (got {shown}).")
+        number = int(value) if len(value) <= 30 else None
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)  # JSON Schema counts 12.0 as an integer
+    elif isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    else:
+        raise OffsetError(f"'{name}' must be a whole number (got {shown}).")
+    if number is None or not 0 <= number <= OFFSET_MAX:
+        raise OffsetError(f"'{name}' must be a whole number from 0 to {OFFSET_MAX} (got {shown}).")
+    return number
 
 
 class Utf16Index:

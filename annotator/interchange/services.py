@@ -36,6 +36,7 @@ from annotator.interchange.options import ImportOptions, ImportResult
 from annotator.interchange.readahead import ReadAhead
 from annotator.jobs.models import Job, JobKind
 from annotator.jobs.services import create_job, enqueue_job
+from annotator.jobs.uploads import article_uploads_dir
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -75,7 +76,7 @@ def source_limits() -> Limits:
 
 def store_upload(upload: UploadedFile) -> Path:
     """Keep an uploaded file where import jobs read it, under a name of our own (never the client's)."""
-    directory = Path(settings.DATA_DIR) / "imports"
+    directory = article_uploads_dir()
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{uuid.uuid4().hex}.upload"
     temporary = getattr(upload, "temporary_file_path", None)

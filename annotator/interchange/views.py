@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -20,6 +21,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
 from annotator.core.http import AuthedRequest
+from annotator.core.offsets import whole_number
 from annotator.interchange.forms import ImportForm, limit_uploads, too_large_message, upload_too_large
 from annotator.interchange.options import ImportOptions
 from annotator.interchange.services import start_import, store_upload
@@ -87,7 +89,7 @@ def _import_again(request: AuthedRequest, project: Project) -> HttpResponse:
     """Run a dry run's import for real, from the file it kept."""
     earlier = get_object_or_404(
         Job.objects.filter(project=project, kind=JobKind.IMPORT_ARTICLES, status=JobStatus.SUCCEEDED),
-        pk=request.POST.get("again") if str(request.POST.get("again", "")).isdigit() else None,
+        pk=whole_number(request.POST.get("again", "")),
     )
     options = ImportOptions.from_params({**earlier.params, "dry_run": False})
     job = start_import(
@@ -96,6 +98,12 @@ def _import_again(request: AuthedRequest, project: Project) -> HttpResponse:
     )  # fmt: skip
     messages.success(request, "Importing for real what the dry run checked.")
     return redirect("interchange:detail", project_id=project.pk, job_id=job.pk)
+
+
+def _upload_kept(job: Job) -> bool:
+    """Whether a dry run's upload is still there to import for real (the reaper deletes old ones)."""
+    path = job.params.get("path")
+    return bool(path) and Path(path).is_file()
 
 
 @require_GET
@@ -108,6 +116,8 @@ def import_detail(request: AuthedRequest, project_id: int, job_id: int) -> HttpR
         "project": project,
         "job": job,
         "options": ImportOptions.from_params(job.params),
+        "upload_kept": _upload_kept(job),
+        "retention_days": settings.ANNOTATOR_UPLOAD_RETENTION_DAYS,
         "can_import": can_manage(project.my_role),
         "no_worker": job.status == JobStatus.QUEUED and timezone.now() - job.created_at > NO_WORKER_AFTER,
     }

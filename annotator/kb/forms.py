@@ -7,6 +7,7 @@ from typing import Any, cast
 from django import forms
 from django.conf import settings
 
+from annotator.core.offsets import whole_number
 from annotator.kb.formats import FORMATS
 from annotator.kb.models import KBEntity, KnowledgeBase
 
@@ -67,9 +68,10 @@ class IdListField(forms.Field):
 
     def to_python(self, value: Any) -> list[int]:
         values = value or []
-        if not all(str(item).isdigit() for item in values):
+        ids = [whole_number(str(item)) for item in values]
+        if None in ids:
             raise forms.ValidationError("These are not ids.")
-        return list(dict.fromkeys(int(item) for item in values))
+        return list(dict.fromkeys(ids))  # type: ignore[arg-type]  # no None left
 
 
 class LinkMentionsForm(forms.Form):
@@ -92,8 +94,9 @@ class LinkMentionsForm(forms.Form):
         for key in self.data:
             set_id = key.removeprefix("version-")
             value = self.data.get(key, "")
-            if key.startswith("version-") and set_id.isdigit() and value.isdigit():
-                found[int(set_id)] = int(value)
+            pk, version = whole_number(set_id), whole_number(value)
+            if key.startswith("version-") and pk is not None and version is not None:
+                found[pk] = version
         return found
 
 

@@ -25,7 +25,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
 from django.utils import timezone
 
@@ -34,6 +33,7 @@ from annotator.core.upsert import Change
 from annotator.jobs import registry
 from annotator.jobs.models import Job, JobKind
 from annotator.jobs.services import JobFailed, create_job, enqueue_job
+from annotator.jobs.uploads import kb_uploads_dir
 from annotator.kb.formats import (
     DEFAULT_TYPE_MAP,
     LineError,
@@ -321,9 +321,7 @@ def start_kb_import(
 
 def upload_path(file_label: str) -> Path:
     """Where an uploaded KB file waits for its import job: a fresh directory of its own under MEDIA_ROOT."""
-    directory = (
-        Path(settings.MEDIA_ROOT) / "kb-imports" / f"{timezone.now():%Y%m%d%H%M%S}-{os.urandom(6).hex()}"
-    )
+    directory = kb_uploads_dir() / f"{timezone.now():%Y%m%d%H%M%S}-{os.urandom(6).hex()}"
     directory.mkdir(parents=True, exist_ok=False)
     return directory / (Path(file_label).name or "upload")
 

@@ -17,6 +17,7 @@ from annotator.annotations.models import Span
 from annotator.annotations.permissions import can_edit_set
 from annotator.core.errors import DomainError
 from annotator.core.http import AuthedRequest
+from annotator.core.offsets import whole_number
 from annotator.jobs.models import Job, JobKind
 from annotator.kb.forms import (
     EntityForm,
@@ -75,7 +76,8 @@ def _chosen_kb(knowledge_bases: list[KnowledgeBase], wanted: str | None) -> Know
 def _browse(knowledge_base: KnowledgeBase, after: str | None) -> tuple[list[KBEntity], int | None]:
     """One page of the KB by name, after the entity `after` (keyset paging: deep pages cost the same)."""
     entities: QuerySet[KBEntity] = KBEntity.objects.active().filter(knowledge_base=knowledge_base)
-    last = entities.filter(pk=after).values_list("name", "pk").first() if after and after.isdigit() else None
+    after_pk = whole_number(after or "")
+    last = entities.filter(pk=after_pk).values_list("name", "pk").first() if after_pk is not None else None
     if last is not None:
         entities = entities.filter(name__gte=last[0]).filter(Q(name__gt=last[0]) | Q(pk__gt=last[1]))
     page = list(entities.order_by("name", "pk").prefetch_related("aliases")[: ENTITIES_PER_PAGE + 1])

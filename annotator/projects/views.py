@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from annotator.annotations.status import with_status
 from annotator.articles.models import Article, ArticleStatus
 from annotator.core.http import AuthedRequest
+from annotator.core.offsets import whole_number
 from annotator.projects.colours import HEX_COLOUR, text_colour_for
 from annotator.projects.forms import MemberForm, ProjectSettingsForm
 from annotator.projects.models import EntityType, GuidelineVersion, Membership, Project, RelationType, Role
@@ -98,8 +99,8 @@ def guidelines(request: AuthedRequest, project_id: int) -> HttpResponse:
     versions = (
         GuidelineVersion.objects.filter(project=project).select_related("created_by").order_by("-number")
     )
-    number = request.GET.get("version")
-    shown = versions.filter(number=number).first() if number and number.isdigit() else versions.first()
+    number = whole_number(request.GET.get("version", ""))
+    shown = versions.filter(number=number).first() if number is not None else versions.first()
     return render(
         request,
         "projects/guidelines.html",

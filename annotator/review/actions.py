@@ -19,6 +19,7 @@ from annotator.annotations import services
 from annotator.annotations.editing import SetEditor, edit_set
 from annotator.annotations.models import AnnotationSet, EntityLink, Relation, Span
 from annotator.core.errors import InvalidAnnotation
+from annotator.core.offsets import OffsetError, parse_offset, whole_number
 from annotator.kb.models import KBEntity
 from annotator.projects.models import EntityType, RelationType
 from annotator.suggestions import services as decisions
@@ -54,13 +55,23 @@ class Request:
 
     def integer(self, name: str) -> int:
         value = self.data.get(name, "")
-        try:
-            return int(value)
-        except ValueError:
-            raise InvalidAnnotation(f"'{name}' must be a whole number (got {value!r}).", field=name) from None
+        number = whole_number(value)
+        if number is None and value.isascii() and value.isdigit():
+            raise Http404(f"No such {name}.")  # digits, but more than any row's id
+        if number is None:
+            shown = value if len(value) <= 30 else f"{value[:30]}…"
+            raise InvalidAnnotation(f"'{name}' must be a whole number (got {shown!r}).", field=name)
+        return number
 
-    def optional_integer(self, name: str) -> int | None:
-        return self.integer(name) if self.data.get(name, "") != "" else None
+    def offset(self, name: str) -> int:
+        """An offset the page sent: the same rule as the API's (core.offsets.parse_offset)."""
+        try:
+            return parse_offset(self.data.get(name, ""), name=name, text=True)
+        except OffsetError as error:
+            raise InvalidAnnotation(str(error), field=name) from None
+
+    def optional_offset(self, name: str) -> int | None:
+        return self.offset(name) if self.data.get(name, "") != "" else None
 
     def scoped(self, queryset: QuerySet[Any], name: str) -> Any:
         """The object the form field names, from the set's own scope; anything else does not exist (404)."""
@@ -131,8 +142,8 @@ def with_occurrences(outcome: Outcome, span: Span) -> Outcome:
 def create_span(request: Request) -> Outcome:
     span = services.create_span(
         annotation_set=request.annotation_set,
-        start=request.integer("start"),
-        end=request.integer("end"),
+        start=request.offset("start"),
+        end=request.offset("end"),
         entity_type=request.entity_type(),
         surface=request.data.get("surface"),
         by=request.user,
@@ -154,8 +165,8 @@ def change_span(request: Request) -> Outcome:
     entity_type = request.entity_type() if request.data.get("entity_type") else None
     services.change_span(
         span=span,
-        start=request.optional_integer("start"),
-        end=request.optional_integer("end"),
+        start=request.optional_offset("start"),
+        end=request.optional_offset("end"),
         entity_type=entity_type,
         by=request.user,
         expected_version=request.version,
@@ -334,8 +345,8 @@ def correct_suggestion(request: Request) -> Outcome:
         annotation_set=request.annotation_set,
         by=request.user,
         expected_version=request.version,
-        start=request.optional_integer("start"),
-        end=request.optional_integer("end"),
+        start=request.optional_offset("start"),
+        end=request.optional_offset("end"),
         nil=request.data.get("nil") == "1",
         **changes,
     )

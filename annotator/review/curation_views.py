@@ -24,6 +24,7 @@ from annotator.articles.models import Article
 from annotator.articles.views import get_article
 from annotator.core.errors import DomainError, InvalidAnnotation, StaleVersion
 from annotator.core.http import AuthedRequest
+from annotator.core.offsets import whole_number
 from annotator.projects.permissions import can_curate
 from annotator.review import curation
 from annotator.review.comments import comments_context
@@ -63,12 +64,12 @@ def curate(request: AuthedRequest, article_id: int) -> HttpResponse:
 
 
 def _version(request: AuthedRequest) -> int:
-    value = request.POST.get("version", "")
-    if not value.isdigit():
+    version = whole_number(request.POST.get("version", ""))
+    if version is None:
         raise InvalidAnnotation(
             "The page did not say which version of gold it holds; reload it.", field="version"
         )
-    return int(value)
+    return version
 
 
 def _answer(request: AuthedRequest, article: Article, gold: AnnotationSet, message: str) -> HttpResponse:
@@ -94,8 +95,8 @@ def _refused(
 
 def _source(request: AuthedRequest, article: Article) -> Span | Relation:
     """The item to take, from one of the sets the page compares; anything else does not exist (404)."""
-    pk = request.POST.get("id", "")
-    found = curation.version_to_take(article, request.POST.get("item", ""), int(pk)) if pk.isdigit() else None
+    pk = whole_number(request.POST.get("id", ""))
+    found = curation.version_to_take(article, request.POST.get("item", ""), pk) if pk is not None else None
     if found is None:
         raise Http404("No such item.")
     return found

@@ -28,6 +28,7 @@ from annotator.articles.models import Article
 from annotator.articles.views import get_article
 from annotator.core.errors import DomainError, InvalidAnnotation, StaleVersion
 from annotator.core.http import AuthedRequest
+from annotator.core.offsets import whole_number
 from annotator.kb.models import KnowledgeBase
 from annotator.kb.search import find_candidates
 from annotator.kb.services import create_entity
@@ -158,12 +159,12 @@ def _writable_set(request: AuthedRequest, article: Article) -> AnnotationSet:
 
 
 def _version(request: AuthedRequest) -> int:
-    value = request.POST.get("version", "")
-    if not value.isdigit():
+    version = whole_number(request.POST.get("version", ""))
+    if version is None:
         raise InvalidAnnotation(
             "The page did not say which version of the set it holds; reload it.", field="version"
         )
-    return int(value)
+    return version
 
 
 @require_POST
@@ -268,7 +269,7 @@ def candidates(request: AuthedRequest, article_id: int) -> HttpResponse:
     annotation_set = _annotation_set(request, article)
     span = get_object_or_404(
         Span.objects.filter(annotation_set=annotation_set).select_related("entity_type", "link__kb_entity"),
-        pk=request.GET.get("span", "0") if request.GET.get("span", "").isdigit() else 0,
+        pk=_int(request.GET.get("span")),
     )
     query = request.GET.get("q", "").strip() or span.surface
     suggested = Suggestion.objects.filter(
@@ -304,7 +305,7 @@ def relation_types(request: AuthedRequest, article_id: int) -> HttpResponse:
 
 
 def _int(value: str | None) -> int:
-    return int(value) if value and value.isdigit() else 0
+    return whole_number(value or "") or 0
 
 
 @require_POST
@@ -316,13 +317,12 @@ def new_kb_entity(request: AuthedRequest, article_id: int) -> HttpResponse:
     article = get_article(request, article_id)
     annotation_set = _writable_set(request, article)
     try:
-        if not request.POST.get("knowledge_base", "").isdigit():
+        if (knowledge_base_id := whole_number(request.POST.get("knowledge_base", ""))) is None:
             raise InvalidAnnotation(
                 "Choose the knowledge base the new entity goes into.", field="knowledge_base"
             )
         knowledge_base = get_object_or_404(
-            KnowledgeBase.objects.filter(project_id=article.project_id),
-            pk=int(request.POST["knowledge_base"]),
+            KnowledgeBase.objects.filter(project_id=article.project_id), pk=knowledge_base_id
         )
         with transaction.atomic():  # the entity and the link to it, or neither
             entity = create_entity(

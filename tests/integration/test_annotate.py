@@ -185,7 +185,10 @@ def test_an_invalid_action_answers_400_with_the_reason(alice, news):
     )
     assert Span.objects.count() == 0
     missing = act(alice, news, "create-span", start="", end=3, entity_type=news.person.pk)
-    assert "&#x27;start&#x27; must be a whole number (got &#x27;&#x27;)." in missing.content.decode()
+    assert (
+        "&#x27;start&#x27; must be a whole number written with the digits 0-9 (got &#x27;&#x27;)."
+        in missing.content.decode()
+    )
 
 
 def test_without_javascript_an_action_redirects_back_with_a_message(alice, news):

@@ -31,6 +31,10 @@ pytestmark = pytest.mark.django_db
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))  # per operation and token: half a minute in all
 
+# Numbers past what the schema's integers (and the database's) hold, a negative one and a string: the
+# generated requests carry them in place of their integers about half the time.
+HOSTILE_NUMBERS = [2**31, 2**53, 2**63, 2**64, -1, "0"]
+
 
 @pytest.fixture
 def in_process_app():
@@ -73,6 +77,27 @@ def point_at_real_objects(case, ids, path):
             case.path_parameters[name] = value
 
 
+def with_hostile_numbers(case, number):
+    """Every integer of the body, the query and the path becomes `number` (ids as much as offsets)."""
+
+    def swap(value):
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int):
+            return number
+        if isinstance(value, list):
+            return [swap(item) for item in value]
+        if isinstance(value, dict):
+            return {key: swap(item) for key, item in value.items()}
+        return value
+
+    if isinstance(case.body, dict | list):
+        case.body = swap(case.body)
+    for part in ("query", "path_parameters"):
+        if getattr(case, part):
+            setattr(case, part, swap(getattr(case, part)))
+
+
 def fuzzer(operation, ids, token):
     """A Hypothesis test of one operation: generated requests, most of them at real objects."""
 
@@ -80,10 +105,16 @@ def fuzzer(operation, ids, token):
         max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
         suppress_health_check=list(HealthCheck),
     )  # fmt: skip
-    @given(case=operation.as_strategy(), real=st.booleans() | st.just(True))
-    def fuzz(case, real):
+    @given(
+        case=operation.as_strategy(),
+        real=st.booleans() | st.just(True),
+        hostile=st.none() | st.sampled_from(HOSTILE_NUMBERS),
+    )
+    def fuzz(case, real, hostile):
         if real:
             point_at_real_objects(case, ids, operation.path)
+        if hostile is not None:
+            with_hostile_numbers(case, hostile)
         response = case.call(headers={"Authorization": f"Bearer {token}"})
         case.validate_response(response, checks=CHECKS)
 

@@ -39,3 +39,20 @@ def test_dockerfile_serves_the_wsgi_app_as_a_non_root_user():
     assert "USER annotator" in dockerfile
     assert "/healthz" in dockerfile
     assert '"annotator.wsgi:application"' in dockerfile
+
+
+def test_make_audit_runs_pip_audit_in_its_own_environment_and_ci_does_not():
+    makefile = (ROOT / "Makefile").read_text()
+    target = makefile[makefile.index("\naudit:") :]
+    assert "## Check the installed dependencies for known vulnerabilities" in target
+    assert "pip-audit==" in makefile  # pinned, installed on demand into .venv-audit
+    assert "--strict" in target  # a dependency it could not check fails the audit, offline too
+    assert "audit" not in (ROOT / ".ci" / "run").read_text()
+    assert ".venv-audit/" in (ROOT / ".gitignore").read_text().splitlines()
+
+
+def test_gunicorn_reads_the_app_s_logging_from_the_image_s_working_directory():
+    assert "gunicorn.conf.py" in (ROOT / "Dockerfile").read_text()
+    config = (ROOT / "gunicorn.conf.py").read_text()
+    assert "access_log_format" in config
+    assert "logconfig_dict = logging_config(" in config

@@ -7,11 +7,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from annotator.core.offsets import (
+    OFFSET_MAX,
     OffsetError,
     Utf16Index,
     check_offsets,
     check_text,
     normalize_newlines,
+    parse_offset,
+    whole_number,
 )
 
 # Text drawn from every plane, with the characters that break naive offset code over-represented.
@@ -162,3 +165,48 @@ def test_emoji_rtl_and_combining_text_is_accepted():
 def test_bad_spans_are_refused_with_a_reason(start, end, message):
     with pytest.raises(OffsetError, match=re.escape(message)):
         check_offsets(text_length=5, start=start, end=end)
+
+
+# Offsets sent in requests
+
+
+@given(st.integers() | st.sampled_from([2**31, 2**53, 2**63, 2**64, -1, OFFSET_MAX]))
+def test_an_integer_offset_is_taken_exactly_when_a_database_column_holds_it(number):
+    if 0 <= number <= OFFSET_MAX:
+        assert parse_offset(number, name="start", text=False) == number
+        assert parse_offset(str(number), name="start", text=True) == number
+    else:
+        for value, text in [(number, False), (str(number), True)]:
+            with pytest.raises(OffsetError, match=r"^'start' must be a whole number from 0 to 2147483647"):
+                parse_offset(value, name="start", text=text)
+
+
+@given(st.text(max_size=40) | st.floats() | st.booleans() | st.none() | st.lists(st.integers(), max_size=2))
+def test_anything_else_is_an_offset_error_or_a_whole_number(value):
+    for text in (False, True):
+        try:
+            number = parse_offset(value, name="end", text=text)
+        except OffsetError as error:
+            message = str(error)
+        else:
+            assert type(number) is int
+            assert 0 <= number <= OFFSET_MAX
+            continue
+        assert message.startswith("'end' must be ")
+
+
+def test_strings_are_offsets_only_in_form_data_and_only_in_ascii_digits():
+    with pytest.raises(OffsetError, match=r"^'start' must be a JSON integer, not a string \(got '0'\)\.$"):
+        parse_offset("0", name="start", text=False)
+    assert parse_offset(12.0, name="start", text=False) == 12  # JSON Schema's integer includes 12.0
+    for value in ["²", "١٢", "1_0", " 5", "+5", "5.0", "", "0x10"]:
+        with pytest.raises(OffsetError, match="written with the digits 0-9"):
+            parse_offset(value, name="start", text=True)
+    assert [whole_number(text) for text in ["0042", "²", "-3", str(2**63 - 1), str(2**63), "9" * 101]] == [
+        42,
+        None,
+        None,
+        2**63 - 1,
+        None,
+        None,
+    ]

@@ -11,8 +11,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from annotator.jobs.services import reap_stale_jobs
+from annotator.jobs.uploads import reap_old_uploads
 
 REAP_EVERY_SECONDS = 60
+REAP_UPLOADS_EVERY_SECONDS = 3600
 
 
 class Command(BaseCommand):
@@ -39,7 +41,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         exit_code = 0
         try:
-            last_reap = 0.0
+            last_reap = last_upload_reap = 0.0
             while True:
                 for name, process in processes.items():
                     if (code := process.poll()) is not None:
@@ -50,6 +52,9 @@ class Command(BaseCommand):
                     if reaped := reap_stale_jobs():
                         self.stderr.write(f"Marked {reaped} job(s) failed: their worker stopped responding.")
                     last_reap = time.monotonic()
+                if time.monotonic() - last_upload_reap > REAP_UPLOADS_EVERY_SECONDS:
+                    reap_old_uploads()
+                    last_upload_reap = time.monotonic()
                 time.sleep(0.5)
         except KeyboardInterrupt:
             pass
