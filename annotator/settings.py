@@ -271,10 +271,16 @@ ANNOTATOR_SPACY_LABEL_MAP = env.str("ANNOTATOR_SPACY_LABEL_MAP", default="")
 ANNOTATOR_SPACY_PIPELINE_MODE = env.str("ANNOTATOR_SPACY_PIPELINE_MODE", default="add")
 # KB candidates stored as link suggestions for each suggested entity.
 ANNOTATOR_LINK_CANDIDATES = env.int("ANNOTATOR_LINK_CANDIDATES", default=3)
-# Training the suggester: curated gold articles needed, the share held out to measure it, epochs.
-ANNOTATOR_TRAIN_MIN_ARTICLES = env.int("ANNOTATOR_TRAIN_MIN_ARTICLES", default=20)
-ANNOTATOR_TRAIN_HOLDOUT = env.float("ANNOTATOR_TRAIN_HOLDOUT", default=0.2)
-ANNOTATOR_TRAIN_MAX_EPOCHS = env.int("ANNOTATOR_TRAIN_MAX_EPOCHS", default=15)
+# Where pipeline directories a project may pick are looked for (each a pipeline, or a folder of them),
+# besides the spaCy packages installed in the environment.
+ANNOTATOR_PIPELINES_DIR = Path(env.str("ANNOTATOR_PIPELINES_DIR", default=str(DATA_DIR / "pipelines")))
+# The project's model, for new projects (each project changes its own on the suggesters page): annotated
+# articles before the first training, newly annotated articles before the next, cross-validation folds.
+ANNOTATOR_TRAIN_MIN_ARTICLES = env.int("ANNOTATOR_TRAIN_MIN_ARTICLES", default=5)
+ANNOTATOR_TRAIN_EVERY = env.int("ANNOTATOR_TRAIN_EVERY", default=10)
+ANNOTATOR_TRAIN_FOLDS = env.int("ANNOTATOR_TRAIN_FOLDS", default=5)
+# Most training epochs (fewer articles train for more epochs, up to this many; see training.py).
+ANNOTATOR_TRAIN_MAX_EPOCHS = env.int("ANNOTATOR_TRAIN_MAX_EPOCHS", default=30)
 # Gold relations needed before a relation classifier is trained (rules alone below that).
 ANNOTATOR_RELATION_CLASSIFIER_MIN = env.int("ANNOTATOR_RELATION_CLASSIFIER_MIN", default=200)
 

@@ -86,3 +86,13 @@ def named_news_kb(news):
         record = EntityRecord(kb_id=entity.kb_id, name=entity.name, type=entity.type)
         upsert_entity(knowledge_base=news.kb, record=record)
     return news
+
+
+@pytest.fixture(autouse=True)
+def _fresh_suggestion_merges():
+    """A process reuses a project's merge (label map, measured evidence) for a minute; ids repeat from
+    test to test, so each test starts without one."""
+    from annotator.suggestions.engine import forget_merges
+
+    forget_merges()
+    yield

@@ -158,6 +158,9 @@ def submit_set(*, annotation_set: AnnotationSet, by: User | None, expected_versi
             )
         if annotation_set.kind == SetKind.ANNOTATOR:
             _promote_to_gold(annotation_set, by)
+    from annotator.suggestions.learning import schedule_learning  # the project's model learns from it
+
+    schedule_learning(article_id=annotation_set.article_id)
     return annotation_set
 
 
@@ -177,6 +180,27 @@ def _promote_to_gold(annotation_set: AnnotationSet, by: User | None) -> None:
     with edit_set(gold, expected_version=gold.version, by=by, status=gold.status) as editor:
         replace_contents(editor, spans, relations)
         editor.set_status(SetStatus.CURATED)
+
+
+def curate_gold_sets(*, project: Project, by: User | None, article_ids: list[int] | None = None) -> int:
+    """Mark the project's gold sets in progress curated (all of them, or those of the articles given),
+    each as one versioned edit with its history; all or nothing. Returns how many were marked."""
+    sets = AnnotationSet.objects.filter(
+        article__project=project, kind=SetKind.GOLD, status=SetStatus.IN_PROGRESS
+    ).order_by("article_id")
+    if article_ids is not None:
+        sets = sets.filter(article_id__in=article_ids)
+    marked = 0
+    with transaction.atomic():
+        for annotation_set in sets.select_for_update():
+            with edit_set(annotation_set, expected_version=annotation_set.version, by=by) as editor:
+                editor.set_status(SetStatus.CURATED)
+            marked += 1
+    if marked:
+        from annotator.suggestions.learning import schedule_learning  # the project's model learns from it
+
+        schedule_learning(project_id=project.pk)
+    return marked
 
 
 def reopen_set(*, annotation_set: AnnotationSet, by: User | None, expected_version: int) -> AnnotationSet:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.shortcuts import get_object_or_404
@@ -17,19 +18,22 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator.annotations.models import SetKind
+from annotator.annotations.services import curate_gold_sets
 from annotator.api.access import projects_for, user_of
 from annotator.api.annotation_serializers import IdField
 from annotator.api.jobs import JobSerializer, error_responses
 from annotator.articles.models import Article, ArticleStatus
 from annotator.kb.models import KBEntity
 from annotator.projects.models import EntityType, Project, RelationType
-from annotator.projects.permissions import can_manage
+from annotator.projects.permissions import can_curate, can_manage
+from annotator.suggestions import curve, labels, learning, sources
+from annotator.suggestions.configuring import SITE, InvalidSettings, SettingsChange, change_suggester_settings
 from annotator.suggestions.engine import Suggested
-from annotator.suggestions.generate import ensure_article_suggestions, suggest_text
+from annotator.suggestions.generate import active_suggester, ensure_article_suggestions, suggest_text
 from annotator.suggestions.jobs import start_preannotation, start_training
 from annotator.suggestions.models import Decision, SuggesterVersion, Suggestion, SuggestionKind
 from annotator.suggestions.quality import quality_report
-from annotator.suggestions.training import activate_suggester
+from annotator.suggestions.training import activate_suggester, count_training_articles
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -411,3 +415,217 @@ class SuggestionQuality(APIView):
     def get(self, request: Request, project_id: int) -> Response:
         project = _project(request, project_id)
         return Response([quality.as_dict() for quality in quality_report(project=project)])
+
+
+# The project's sources, label map and learning loop
+
+
+def _settings_body(project: Project) -> dict[str, Any]:
+    chosen = sources.project_settings(project)
+    active = active_suggester(project.pk)
+    spoken = sources.source_labels(project, active)
+    effective = sources.effective_label_map(project, active)
+    types = sources.project_types(project.pk)
+    return {
+        "language": project.language,
+        "pipeline": SITE if chosen.use_site_pipeline else chosen.pipeline,
+        "mode": chosen.pipeline_mode,
+        "site_pipeline": settings.ANNOTATOR_SPACY_PIPELINE,
+        "available_pipelines": [
+            {
+                "ref": p.ref,
+                "name": p.name,
+                "version": p.version,
+                "language": p.lang,
+                "kind": p.kind,
+                "labels": list(p.labels),
+            }
+            for p in sources.available_pipelines()
+        ],
+        "label_map": [
+            {
+                "label": label,
+                "spoken_by": speakers,
+                "becomes": effective.get(label, ""),
+                "default": labels.default_target(label, types),
+            }
+            for label, speakers in spoken.items()
+        ],
+        "learning": {
+            "learn": chosen.learn,
+            "learn_after": chosen.learn_after,
+            "retrain_every": chosen.retrain_every,
+            "folds": chosen.folds,
+            "annotated_articles": count_training_articles(project.pk),
+            "next_training_at": learning.next_training_at(chosen),
+            "training_running": learning.training_running(project.pk),
+        },
+        "dropped_gold_patterns": [
+            {"label": label, "text": text} for label, text in sources.dropped_gold_patterns(chosen)
+        ],
+    }
+
+
+class SettingsChangeSerializer(serializers.Serializer):
+    pipeline = serializers.CharField(
+        required=False, allow_blank=True, max_length=500,
+        help_text="`site` (the site's default), empty (none), or the `ref` of an available pipeline.",
+    )  # fmt: skip
+    mode = serializers.ChoiceField(
+        choices=["", "add", "replace"], required=False, help_text="Empty: the site's default."
+    )
+    label_map = serializers.DictField(
+        child=serializers.CharField(allow_blank=True, max_length=100), required=False,
+        help_text="Label -> project type; empty drops the label. Labels left out take their default.",
+    )  # fmt: skip
+    learn = serializers.BooleanField(required=False)
+    learn_after = serializers.IntegerField(required=False, min_value=2, max_value=1_000_000)
+    retrain_every = serializers.IntegerField(required=False, min_value=1, max_value=1_000_000)
+    folds = serializers.IntegerField(required=False, min_value=2, max_value=10)
+
+
+SETTINGS_RESPONSE = inline_serializer(
+    "SuggesterSettings",
+    {
+        "language": serializers.CharField(),
+        "pipeline": serializers.CharField(help_text="`site`, empty (none), or a pipeline's ref."),
+        "mode": serializers.CharField(help_text="add, replace, or empty for the site's default."),
+        "site_pipeline": serializers.CharField(help_text="ANNOTATOR_SPACY_PIPELINE (may be empty)."),
+        "available_pipelines": inline_serializer(
+            "AvailablePipeline",
+            {
+                "ref": serializers.CharField(),
+                "name": serializers.CharField(),
+                "version": serializers.CharField(),
+                "language": serializers.CharField(),
+                "kind": serializers.ChoiceField(choices=["package", "directory"]),
+                "labels": serializers.ListField(child=serializers.CharField()),
+            },
+            many=True,
+        ),
+        "label_map": inline_serializer(
+            "LabelMapping",
+            {
+                "label": serializers.CharField(),
+                "spoken_by": serializers.ListField(child=serializers.CharField()),
+                "becomes": serializers.CharField(help_text="Empty: dropped."),
+                "default": serializers.CharField(help_text="What it becomes by name; empty: dropped."),
+            },
+            many=True,
+        ),
+        "learning": inline_serializer(
+            "LearningState",
+            {
+                "learn": serializers.BooleanField(),
+                "learn_after": serializers.IntegerField(),
+                "retrain_every": serializers.IntegerField(),
+                "folds": serializers.IntegerField(),
+                "annotated_articles": serializers.IntegerField(),
+                "next_training_at": serializers.IntegerField(),
+                "training_running": serializers.BooleanField(),
+            },
+        ),
+        "dropped_gold_patterns": inline_serializer(
+            "DroppedPattern", {"label": serializers.CharField(), "text": serializers.CharField()}, many=True
+        ),
+    },
+)
+
+
+@method_decorator(login_not_required, name="dispatch")
+class SuggesterSettingsView(APIView):
+    """The project's pretrained pipeline choice, what each source's labels become, and its learning
+    loop. Managers change them; choosing another pipeline or mode makes it the active suggester."""
+
+    @extend_schema(responses={200: SETTINGS_RESPONSE, 404: ERRORS[404]})
+    def get(self, request: Request, project_id: int) -> Response:
+        return Response(_settings_body(_project(request, project_id)))
+
+    @extend_schema(
+        request=SettingsChangeSerializer,
+        responses={200: SETTINGS_RESPONSE, 400: ERRORS[400], 403: ERRORS[403], 404: ERRORS[404]},
+    )
+    def patch(self, request: Request, project_id: int) -> Response:
+        project = _project(request, project_id)
+        _require_manager(project)
+        body = SettingsChangeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            change_suggester_settings(
+                project=project, change=SettingsChange(**body.validated_data), by=_user(request)
+            )
+        except InvalidSettings as error:
+            raise exceptions.ValidationError({error.field or "non_field_errors": [error.message]}) from None
+        return Response(_settings_body(project))
+
+
+LEARNING_CURVE = inline_serializer(
+    "LearningCurvePoint",
+    {
+        "version": serializers.CharField(),
+        "articles": serializers.IntegerField(help_text="Annotated articles it learnt from."),
+        "active": serializers.BooleanField(),
+        "f1": serializers.DictField(
+            child=serializers.FloatField(), help_text="Cross-validated F1 by label; ALL overall."
+        ),
+    },
+    many=True,
+)
+
+
+@method_decorator(login_not_required, name="dispatch")
+class LearningCurve(APIView):
+    """The project's learning curve: each trained version's cross-validated F1 (overall and per label)
+    by the number of annotated articles it learnt from, fewest first."""
+
+    @extend_schema(responses={200: LEARNING_CURVE, 404: ERRORS[404]})
+    def get(self, request: Request, project_id: int) -> Response:
+        project = _project(request, project_id)
+        points = curve.learning_curve(project)["points"]
+        return Response(
+            [{"version": p.version, "articles": p.articles, "active": p.active, "f1": p.f1} for p in points]
+        )
+
+
+class CurateGoldSerializer(serializers.Serializer):
+    article_ids = serializers.ListField(
+        child=IdField(), required=False, max_length=1_000_000,
+        help_text="The articles whose gold sets to mark curated.",
+    )  # fmt: skip
+    all = serializers.BooleanField(required=False, default=False, help_text="Every gold set in progress.")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs.get("all") and not attrs.get("article_ids"):
+            raise serializers.ValidationError("Give article_ids, or all: true.")
+        return attrs
+
+
+@method_decorator(login_not_required, name="dispatch")
+class CurateGold(APIView):
+    """Mark many gold sets curated at once: those of the articles given (their gold sets in progress),
+    or every gold set in progress. Curators and managers; one versioned edit per set, all or nothing."""
+
+    @extend_schema(
+        request=CurateGoldSerializer,
+        responses={
+            200: inline_serializer("CuratedGold", {"curated": serializers.IntegerField()}),
+            400: ERRORS[400],
+            403: ERRORS[403],
+            404: ERRORS[404],
+        },
+    )
+    def post(self, request: Request, project_id: int) -> Response:
+        project = _project(request, project_id)
+        if not can_curate(project.my_role):
+            raise exceptions.PermissionDenied("Only the project's curators and managers can curate gold.")
+        body = CurateGoldSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        ids = None if body.validated_data["all"] else sorted(set(body.validated_data["article_ids"]))
+        if ids is not None:
+            found = set(Article.objects.filter(project=project, pk__in=ids).values_list("pk", flat=True))
+            if missing := [pk for pk in ids if pk not in found]:
+                raise exceptions.NotFound(
+                    f"No article with id {', '.join(map(str, missing[:20]))} in this project."
+                )
+        marked = curate_gold_sets(project=project, by=_user(request), article_ids=ids)
+        return Response({"curated": marked})

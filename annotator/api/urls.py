@@ -85,6 +85,15 @@ urlpatterns = [
         name="suggester-activate",
     ),
     path(
+        "projects/<int:project_id>/suggester-settings",
+        suggestions.SuggesterSettingsView.as_view(),
+        name="suggester-settings",
+    ),
+    path(
+        "projects/<int:project_id>/learning-curve", suggestions.LearningCurve.as_view(), name="learning-curve"
+    ),
+    path("projects/<int:project_id>/gold/curate", suggestions.CurateGold.as_view(), name="curate-gold"),
+    path(
         "projects/<int:project_id>/suggestion-quality",
         suggestions.SuggestionQuality.as_view(),
         name="suggestion-quality",

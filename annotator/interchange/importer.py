@@ -540,6 +540,9 @@ class Importer:
                 self.options.set_kind,
                 self.options.set_name if self.options.set_kind == SetKind.IMPORTED else "",
             )
+            status, submitted = (
+                (SetStatus.CURATED, now) if self.options.curated else (SetStatus.IN_PROGRESS, None)
+            )
             sets = [
                 (
                     set_id,
@@ -547,10 +550,10 @@ class Importer:
                     kind,
                     None,
                     name,
-                    SetStatus.IN_PROGRESS,
+                    status,
                     1,
                     self.guidelines,
-                    None,
+                    submitted,
                     now,
                     now,
                 )

@@ -46,6 +46,7 @@ class ImportOptions:
     on_duplicate: OnDuplicate = OnDuplicate.SKIP
     create_types: bool = False
     dry_run: bool = False
+    curated: bool = False  # gold sets the import creates are curated at once (ready to train on)
 
     def __post_init__(self) -> None:
         try:
@@ -61,6 +62,8 @@ class ImportOptions:
             raise InvalidImport("Annotations go into an imported set or into gold.", field="set_kind")
         if self.set_kind == SetKind.IMPORTED and not 0 < len(self.set_name.strip()) <= MAX_SET_NAME:
             raise InvalidImport(f"Name the imported set (up to {MAX_SET_NAME} characters).", field="set_name")
+        if self.curated and self.set_kind != SetKind.GOLD:
+            raise InvalidImport("Only gold sets can be imported as curated.", field="curated")
         object.__setattr__(self, "on_duplicate", OnDuplicate(self.on_duplicate))
 
     def as_params(self) -> dict[str, Any]:

@@ -46,6 +46,28 @@ def exact_aliases(kb_ids: Sequence[int], key: str, *, limit: int = 200) -> list[
     return [AliasHit(*row) for row in rows]
 
 
+def exact_aliases_many(
+    kb_ids: Sequence[int], keys: Sequence[str], *, limit: int = 200
+) -> dict[str, list[AliasHit]]:
+    """`exact_aliases` for many keys in one query per 500 keys: key -> its hits, the most popular first."""
+    found: dict[str, list[AliasHit]] = {key: [] for key in keys}
+    unique = sorted(set(keys))
+    for start in range(0, len(unique), 500):
+        rows = (
+            Alias.objects.filter(
+                knowledge_base_id__in=kb_ids, normalized__in=unique[start : start + 500],
+                entity__merged_into__isnull=True,
+            )
+            .order_by("normalized", "-entity__prior", "entity_id", "text")
+            .values_list("entity_id", "text", "normalized")
+        )  # fmt: skip
+        for row in rows:
+            hits = found[row[2]]
+            if len(hits) < limit:
+                hits.append(AliasHit(*row))
+    return found
+
+
 def prefix_aliases(kb_ids: Sequence[int], prefix: str, *, limit: int) -> list[AliasHit]:
     """Aliases whose normalised form starts with `prefix`, in alphabetical order of that form."""
     aliases = Alias.objects.filter(knowledge_base_id__in=kb_ids, entity__merged_into__isnull=True)

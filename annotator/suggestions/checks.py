@@ -13,15 +13,15 @@ from django.core.exceptions import ImproperlyConfigured
 
 @checks.register()
 def check_suggestion_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    from annotator.suggestions.engine import parse_label_map, pipeline_mode
+    from annotator.suggestions.sources import site_label_map, site_pipeline_mode
 
     problems: list[checks.CheckMessage] = []
     try:
-        parse_label_map(settings.ANNOTATOR_SPACY_LABEL_MAP)
+        site_label_map()
     except ImproperlyConfigured as error:
         problems.append(checks.Error(str(error), id="suggestions.E001"))
     try:
-        pipeline_mode()
+        site_pipeline_mode()
     except ImproperlyConfigured as error:
         problems.append(checks.Error(str(error), id="suggestions.E002"))
     model = settings.ANNOTATOR_SPACY_PIPELINE

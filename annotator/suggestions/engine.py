@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
+from itertools import islice
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -19,40 +21,15 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from annotator.kb.models import KBEntity
-from annotator.kb.search import Candidate, find_candidates
-from annotator.projects.models import EntityType, RelationType
-from annotator.suggestions import gazetteer, nlp
-from annotator.suggestions.models import SuggesterKind, SuggesterVersion
+from annotator.kb.search import Candidate, find_candidates, find_candidates_many
+from annotator.projects.models import EntityType, Project, RelationType
+from annotator.suggestions import gazetteer, nlp, sources
+from annotator.suggestions.models import PipelineMode, SuggesterKind, SuggesterSettings, SuggesterVersion
 from annotator.suggestions.relations import Mention, PairClassifier, RelationSchema, find_relations
 
 RULES_NAME, RULES_VERSION = "rules", "1"  # bump the version when the rules change what they find
 LINK_SOURCE = "kb-candidates"
 RELATIONS_FILE = "relations.json"
-
-
-def parse_label_map(value: str) -> dict[str, str]:
-    """`FAC=LOC,CARDINAL=` -> {"FAC": "LOC", "CARDINAL": ""}: an empty target drops the label."""
-    mapping: dict[str, str] = {}
-    for item in value.split(","):
-        if not item.strip():
-            continue
-        source, equals, target = item.partition("=")
-        if not equals or not source.strip():
-            raise ImproperlyConfigured(
-                f"ANNOTATOR_SPACY_LABEL_MAP: {item.strip()!r} is not LABEL=TYPE; write pairs such as "
-                "FAC=LOC,CARDINAL= (an empty type drops the label)."
-            )
-        mapping[source.strip()] = target.strip()
-    return mapping
-
-
-def pipeline_mode() -> str:
-    mode = settings.ANNOTATOR_SPACY_PIPELINE_MODE
-    if mode not in ("add", "replace"):
-        raise ImproperlyConfigured(
-            f"ANNOTATOR_SPACY_PIPELINE_MODE is {mode!r}; it must be 'add' (with the gazetteer) or 'replace'."
-        )
-    return mode
 
 
 @dataclass(frozen=True)
@@ -65,26 +42,26 @@ class SuggesterSpec:
     version: str
     model: str | None  # a package name or directory for the NER part; None for rules alone
     rules: bool
-    label_map: tuple[tuple[str, str], ...]
     model_source: str | None
     relations_path: str | None
+    lang: str = "en"
 
 
 def _digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:10]
 
 
-def rules_spec() -> SuggesterSpec:
+def rules_spec(lang: str = "en") -> SuggesterSpec:
     return SuggesterSpec(
-        key=f"rules:{RULES_VERSION}",
+        key=f"rules:{RULES_VERSION}:{lang}",
         kind=SuggesterKind.RULES,
         name=RULES_NAME,
         version=RULES_VERSION,
         model=None,
         rules=True,
-        label_map=(),
         model_source=None,
         relations_path=None,
+        lang=lang,
     )
 
 
@@ -93,21 +70,17 @@ def _pipeline_meta(model: str) -> dict[str, Any]:
     return nlp.model_meta(model)
 
 
-def configured_pipeline_spec() -> SuggesterSpec | None:
-    """The pipeline ANNOTATOR_SPACY_PIPELINE names, if any, as a spec (loads its meta once per process)."""
-    model = settings.ANNOTATOR_SPACY_PIPELINE
-    if not model:
-        return None
-    label_map = parse_label_map(settings.ANNOTATOR_SPACY_LABEL_MAP)
-    rules = pipeline_mode() == "add"
+def pipeline_spec(model: str, mode: str, lang: str = "en") -> SuggesterSpec:
+    """The spec of an installed pipeline or pipeline directory in `add` or `replace` mode (loads its
+    meta once per process)."""
     try:
         meta = _pipeline_meta(model)
     except OSError as error:
         raise ImproperlyConfigured(
-            f"ANNOTATOR_SPACY_PIPELINE is {model!r}, which is neither an installed spaCy package nor a "
-            f"pipeline directory ({error})."
+            f"The spaCy pipeline {model!r} is neither an installed package nor a pipeline directory ({error})."
         ) from None
-    version = f"{meta['version']}+{_digest([sorted(label_map.items()), rules])}"
+    rules = mode == PipelineMode.ADD
+    version = f"{meta['version']}+{_digest([rules])}"
     return SuggesterSpec(
         key=f"pipeline:{model}:{version}",
         kind=SuggesterKind.PIPELINE,
@@ -115,16 +88,16 @@ def configured_pipeline_spec() -> SuggesterSpec | None:
         version=version,
         model=model,
         rules=rules,
-        label_map=tuple(sorted(label_map.items())),
         model_source=f"pipeline:{meta['name']}-{meta['version']}"[:100],
         relations_path=None,
+        lang=lang,
     )
 
 
-def spec_for(version: SuggesterVersion) -> SuggesterSpec:
-    """The spec a stored SuggesterVersion was made with."""
+def spec_for(version: SuggesterVersion, lang: str = "en") -> SuggesterSpec:
+    """The spec a stored SuggesterVersion was made with, in the project's language."""
     if version.kind == SuggesterKind.RULES:
-        return rules_spec()
+        return rules_spec(lang)
     config = version.config or {}
     relations = Path(version.path) / RELATIONS_FILE if version.kind == SuggesterKind.TRAINED else None
     return SuggesterSpec(
@@ -134,23 +107,26 @@ def spec_for(version: SuggesterVersion) -> SuggesterSpec:
         version=version.version,
         model=version.path or None,
         rules=bool(config.get("rules", True)),
-        label_map=tuple(sorted((config.get("label_map") or {}).items())),
         model_source=config.get("source") or f"{version.kind}:{version.name}-{version.version}"[:100],
         relations_path=str(relations) if relations is not None and relations.exists() else None,
+        lang=lang,
     )
 
 
-def default_spec() -> SuggesterSpec:
-    """What a project that never chose a suggester uses: the configured pipeline, else the rules."""
-    return configured_pipeline_spec() or rules_spec()
+def project_spec(project: Project) -> SuggesterSpec:
+    """What the project's settings choose when no version is active: its pretrained pipeline (its own
+    choice, else the site's), else the gazetteer and rules of its language."""
+    choice = sources.pipeline_choice(sources.project_settings(project))
+    if choice.ref:
+        return pipeline_spec(choice.ref, choice.mode, project.language)
+    return rules_spec(project.language)
 
 
 def version_fields(spec: SuggesterSpec) -> dict[str, Any]:
     """The SuggesterVersion columns that record a spec."""
     config: dict[str, Any] = {"rules": spec.rules}
     if spec.kind == SuggesterKind.PIPELINE:
-        config["label_map"] = dict(spec.label_map)
-        config["mode"] = "add" if spec.rules else "replace"
+        config["mode"] = PipelineMode.ADD if spec.rules else PipelineMode.REPLACE
         config["source"] = spec.model_source
     if spec.kind == SuggesterKind.RULES:
         config["lists"] = sorted(gazetteer.LISTS)
@@ -163,6 +139,7 @@ def load_suggester(
     *,
     exclude_articles: Iterable[int] = (),
     kb_fingerprint: str | None = None,
+    chosen: SuggesterSettings | None = None,
 ) -> nlp.Suggester:
     """The spec's pipeline for this project, built once per process, its gazetteer brought up to date."""
     excluded = sorted(exclude_articles)
@@ -170,21 +147,32 @@ def load_suggester(
 
     def build() -> nlp.Suggester:
         return nlp.build_suggester(
-            model=spec.model, model_source=spec.model_source, rules=spec.rules, label_map=dict(spec.label_map)
+            model=spec.model, model_source=spec.model_source, rules=spec.rules, lang=spec.lang
         )
 
     suggester = nlp.cached_suggester(key, build)
     if spec.rules:
+        chosen = chosen or sources.project_settings(project_id)
+        digest = sources.settings_digest(chosen.digest)
         suggester.ensure_patterns(
-            gazetteer.fingerprint(project_id, exclude_articles=excluded, kb=kb_fingerprint),
-            lambda: gazetteer.project_patterns(project_id, exclude_articles=excluded),
+            gazetteer.fingerprint(project_id, exclude_articles=excluded, kb=kb_fingerprint, settings=digest),
+            lambda: gazetteer.project_patterns(
+                project_id,
+                exclude_articles=excluded,
+                lang=spec.lang,
+                dropped=[(label, text) for label, text in sources.dropped_gold_patterns(chosen)],
+            ),
         )
     return suggester
 
 
-def current_fingerprint(spec: SuggesterSpec, project_id: int) -> str:
-    """What a stored run must have seen to be current: the gazetteer's fingerprint (rules only)."""
-    return gazetteer.fingerprint(project_id) if spec.rules else "model"
+def current_fingerprint(spec: SuggesterSpec, project_id: int, settings_digest: str | None) -> str:
+    """What a stored run must have seen to be current: the project's settings (label map, dropped
+    patterns: their stored digest) and, with rules, the gazetteer's fingerprint."""
+    digest = sources.settings_digest(settings_digest)
+    if spec.rules:
+        return gazetteer.fingerprint(project_id, settings=digest)
+    return f"model:{digest}"
 
 
 @dataclass(frozen=True)
@@ -261,7 +249,8 @@ class Suggested:
 
 class LinkCandidates:
     """KB candidates per (mention, type), asked once while the KB stays the same: news repeats its
-    names. Shared by the runs and requests of a process (see `link_candidates`)."""
+    names. Shared by the runs and requests of a process (see `link_candidates`). `prefetch` looks up
+    many mentions at once (a batch of articles' worth)."""
 
     MAX_CACHED = 200_000
 
@@ -269,6 +258,16 @@ class LinkCandidates:
         self.project_id = project_id
         self.limit = limit
         self._cache: dict[tuple[str, str], list[Candidate]] = {}
+
+    def prefetch(self, pairs: Iterable[tuple[str, str]]) -> None:
+        missing = sorted({pair for pair in pairs if pair not in self._cache})
+        if not missing:
+            return
+        if len(self._cache) + len(missing) >= self.MAX_CACHED:
+            self._cache.clear()
+        found = find_candidates_many(project_id=self.project_id, mentions=list(missing), limit=self.limit)
+        for (mention, entity_type), candidates in found.items():
+            self._cache[(mention, entity_type or "")] = candidates
 
     def __call__(self, mention: str, entity_type: str) -> list[Candidate]:
         key = (mention, entity_type)
@@ -308,20 +307,26 @@ class SuggestionRunner:
         schema: ProjectSchema | None = None,
         link_limit: int | None = None,
         exclude_articles: Iterable[int] = (),
+        merge: nlp.Merge | None = None,
     ) -> None:
         self.project_id = project_id
         self.spec = spec
         self.schema = schema or ProjectSchema.load(project_id)
+        chosen = sources.project_settings(project_id)
         kb = gazetteer.kb_fingerprint(project_id)
         self.suggester = load_suggester(
-            spec, project_id, exclude_articles=exclude_articles, kb_fingerprint=kb
+            spec, project_id, exclude_articles=exclude_articles, kb_fingerprint=kb, chosen=chosen
         )
-        self.fingerprint = self.suggester.fingerprint or "model"
+        self.merge = merge if merge is not None else project_merge(project_id, self.schema, chosen, spec)
+        digest = sources.settings_digest(chosen.digest)
+        self.fingerprint = self.suggester.fingerprint or f"model:{digest}"
         limit = settings.ANNOTATOR_LINK_CANDIDATES if link_limit is None else link_limit
         self.candidates = link_candidates(project_id, kb, limit) if limit > 0 else None
         self.classifier = _classifier(spec)
 
     def run(self, texts: Iterable[str], *, batch_size: int = 64) -> Iterator[Suggested]:
+        """Suggestions for each text, in order. Streams in batches: a batch's KB candidates are looked
+        up together."""
         originals: deque[str] = deque()
 
         def remember() -> Iterator[str]:
@@ -329,14 +334,24 @@ class SuggestionRunner:
                 originals.append(text)
                 yield text
 
-        for analysis in self.suggester.analyse(remember(), batch_size=batch_size):
-            yield self._suggested(originals.popleft(), analysis)
+        analyses = self.suggester.analyse(remember(), merge=self.merge, batch_size=batch_size)
+        while batch := list(islice(analyses, batch_size)):
+            done = [(originals.popleft(), analysis) for analysis in batch]
+            if self.candidates is not None:
+                linkable = self.schema.linkable
+                self.candidates.prefetch(
+                    (text[e.start : e.end], e.label)
+                    for text, analysis in done
+                    for e in analysis.entities
+                    if linkable is None or e.label in linkable
+                )
+            for text, analysis in done:
+                yield self._suggested(text, analysis)
 
     def _suggested(self, text: str, analysis: nlp.Analysis) -> Suggested:
-        known = self.schema.entity_types
-        found = [e for e in analysis.entities if e.label in known]
         entities = tuple(
-            SuggestedEntity(e.start, e.end, text[e.start : e.end], e.label, e.score, e.source) for e in found
+            SuggestedEntity(e.start, e.end, text[e.start : e.end], e.label, e.score, e.source)
+            for e in analysis.entities
         )
         mentions = [Mention(e.start, e.end, e.entity_type) for e in entities]
         relations = tuple(
@@ -362,6 +377,44 @@ class SuggestionRunner:
                     )
                 )
         return tuple(links)
+
+
+_merges: dict[tuple[Any, ...], tuple[float, nlp.Merge]] = {}
+MERGE_TTL = 60.0  # seconds a project's merge (label map, measured evidence) is reused in a process
+
+
+def project_merge(
+    project_id: int, schema: ProjectSchema, chosen: SuggesterSettings, spec: SuggesterSpec | None = None
+) -> nlp.Merge:
+    """How the project's sources become its suggestions: its types, label map and measured evidence.
+    Reused for a minute in a process (the raw-text endpoint and each opened article need it); a change
+    of settings or schema makes a new one at once, new decisions weigh in within the minute."""
+    types = frozenset(schema.entity_types)
+    key = (project_id, chosen.digest, types, spec.key if spec is not None else "")
+    cached = _merges.get(key)
+    now = time.monotonic()
+    if cached is not None and now - cached[0] < MERGE_TTL:
+        return cached[1]
+    project = Project.objects.only("id", "language").get(pk=project_id)
+    extra = (
+        sources.pipeline_labels(spec.model)
+        if spec is not None and spec.kind == SuggesterKind.PIPELINE and spec.model
+        else ()
+    )
+    merge = nlp.Merge(
+        label_map=sources.effective_label_map(project, extra=extra, chosen=chosen),
+        types=types,
+        evidence=sources.measured_evidence(project_id, chosen),
+    )
+    if len(_merges) >= 64:
+        _merges.clear()
+    _merges[key] = (now, merge)
+    return merge
+
+
+def forget_merges() -> None:
+    """Drop the reused merges (tests; a training job after it measured the sources)."""
+    _merges.clear()
 
 
 def _classifier(spec: SuggesterSpec) -> PairClassifier | None:

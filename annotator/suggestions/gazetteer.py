@@ -22,6 +22,7 @@ from annotator.suggestions.nlp import Pattern
 LISTS_DIR = Path(__file__).resolve().parent / "lists"
 # The shipped lists and the label their entries take.
 LISTS = {"countries": "GPE", "cities": "GPE", "demonyms": "NORP", "igos": "ORG"}
+LIST_LANGUAGES = frozenset({"en"})  # the lists are English names
 
 
 @cache
@@ -63,9 +64,12 @@ def kb_fingerprint(project_id: int) -> str:
     return hashlib.sha256(str(sorted(kb.items())).encode()).hexdigest()[:40]
 
 
-def fingerprint(project_id: int, *, exclude_articles: Iterable[int] = (), kb: str | None = None) -> str:
+def fingerprint(
+    project_id: int, *, exclude_articles: Iterable[int] = (), kb: str | None = None, settings: str = ""
+) -> str:
     """Names the patterns `project_patterns` would return now (`kb`: the KB's fingerprint, when the
-    caller has it). Every gold edit bumps its set's version and `updated_at`, so it moves too."""
+    caller has it; `settings`: the digest of the project's suggester settings). Every gold edit bumps
+    its set's version and `updated_at`, so it moves too."""
     excluded = sorted(exclude_articles)
     gold = _gold_sets(project_id, excluded).aggregate(
         n=Count("id"), top=Max("id"), versions=Sum("version"), touched=Max("updated_at")
@@ -75,6 +79,7 @@ def fingerprint(project_id: int, *, exclude_articles: Iterable[int] = (), kb: st
         kb if kb is not None else kb_fingerprint(project_id),
         str(sorted(gold.items())),
         ",".join(map(str, excluded)),
+        settings,
     ]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:40]
 
@@ -95,11 +100,20 @@ def _kb_patterns(project_id: int) -> Iterator[Pattern]:
             )
 
 
-def project_patterns(project_id: int, *, exclude_articles: Iterable[int] = ()) -> Iterator[Pattern]:
-    """Every pattern of the project's gazetteer. Gold mentions written with different types take the
-    type they have most often."""
-    yield from shipped_patterns()
+def project_patterns(
+    project_id: int,
+    *,
+    exclude_articles: Iterable[int] = (),
+    lang: str = "en",
+    dropped: Iterable[tuple[str, str]] = (),
+) -> Iterator[Pattern]:
+    """Every pattern of the project's gazetteer: the shipped lists (English projects only), the KB's
+    names, and the gold mentions (those `dropped` for measuring poorly left out). Gold mentions
+    written with different types take the type they have most often."""
+    if lang in LIST_LANGUAGES:
+        yield from shipped_patterns()
     yield from _kb_patterns(project_id)
+    skip = set(dropped)
     votes: dict[str, Counter[str]] = defaultdict(Counter)
     gold = (
         Span.objects.filter(annotation_set__in=_gold_sets(project_id, exclude_articles))
@@ -111,4 +125,5 @@ def project_patterns(project_id: int, *, exclude_articles: Iterable[int] = ()) -
         votes[surface][label] += n
     for surface, counts in votes.items():
         label = max(counts.items(), key=lambda item: (item[1], item[0]))[0]
-        yield Pattern(label, surface, f"gold:{surface}")
+        if (label, surface) not in skip:
+            yield Pattern(label, surface, f"gold:{surface}")

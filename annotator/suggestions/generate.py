@@ -26,11 +26,17 @@ from annotator.suggestions.engine import (
     SuggesterSpec,
     SuggestionRunner,
     current_fingerprint,
-    default_spec,
+    project_spec,
     spec_for,
     version_fields,
 )
-from annotator.suggestions.models import SuggesterVersion, Suggestion, SuggestionKind, SuggestionRun
+from annotator.suggestions.models import (
+    SuggesterSettings,
+    SuggesterVersion,
+    Suggestion,
+    SuggestionKind,
+    SuggestionRun,
+)
 from annotator.suggestions.storing import (
     IDENTITY,
     OCCURRENCE_SOURCE,
@@ -60,7 +66,7 @@ def ensure_active_suggester(*, project: Project) -> SuggesterVersion:
     version = active_suggester(project.pk)
     if version is not None:
         return version
-    spec = default_spec()
+    spec = project_spec(project)
     try:
         with transaction.atomic():
             default, _ = SuggesterVersion.objects.get_or_create(
@@ -109,7 +115,7 @@ def preannotate_articles(
     """Run a suggester (the active one unless told) over the project's articles, or those given and/or
     of one status, storing suggestions batch by batch (each batch in its own transaction)."""
     version = suggester_version or ensure_active_suggester(project=project)
-    spec = spec_for(version)
+    spec = spec_for(version, project.language)
     articles = Article.objects.filter(project=project)
     if article_ids is not None:
         articles = articles.filter(pk__in=list(article_ids))
@@ -152,18 +158,24 @@ def preannotate_articles(
 def ensure_article_suggestions(*, article: Article) -> SuggesterVersion:
     """Make sure the active suggester's suggestions for the article are stored and current (run it when
     it never ran on the article, or when the gazetteer changed since). Returns that suggester."""
-    # The active suggester with what it last saw of this article, in one query: this runs on every open.
+    # The active suggester with what it last saw of this article and the digest of the project's
+    # settings, in one query: this runs on every open.
     run = SuggestionRun.objects.filter(article=article, suggester_version=OuterRef("pk")).order_by()
+    digest = SuggesterSettings.objects.filter(project_id=OuterRef("project_id")).values("digest")[:1]
     active: SuggesterVersion | None = (
         SuggesterVersion.objects.filter(project_id=article.project_id, is_active=True)
-        .annotate(stored_fingerprint=Subquery(run.values("fingerprint")[:1]))
+        .annotate(
+            stored_fingerprint=Subquery(run.values("fingerprint")[:1]), settings_digest=Subquery(digest)
+        )
+        .select_related("project")
         .order_by()
         .first()
     )
     stored: str | None = getattr(active, "stored_fingerprint", None)
     version = active if active is not None else ensure_active_suggester(project=article.project)
-    spec: SuggesterSpec = spec_for(version)
-    if stored is not None and stored == current_fingerprint(spec, article.project_id):
+    spec: SuggesterSpec = spec_for(version, version.project.language)
+    settings_digest: str | None = getattr(active, "settings_digest", None)
+    if stored is not None and stored == current_fingerprint(spec, article.project_id, settings_digest):
         return version
     runner = SuggestionRunner(project_id=article.project_id, spec=spec)
     suggested = next(runner.run([article.text]))
@@ -175,7 +187,7 @@ def suggest_text(*, project: Project, text: str) -> tuple[SuggesterSpec, int | N
     """Suggestions for a text that is not stored, by the active suggester (or the default one).
     Writes nothing. Returns the spec used, its SuggesterVersion id when it has one, and the output."""
     version = active_suggester(project.pk)
-    spec = spec_for(version) if version is not None else default_spec()
+    spec = spec_for(version, project.language) if version is not None else project_spec(project)
     runner = SuggestionRunner(project_id=project.pk, spec=spec)
     return spec, version.pk if version else None, next(runner.run([text]))
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from annotator.jobs import registry
 from annotator.jobs.models import Job, JobKind
 from annotator.jobs.services import JobFailed, create_job, enqueue_job
+from annotator.suggestions import learning
 from annotator.suggestions.generate import preannotate_articles
 from annotator.suggestions.models import SuggesterVersion
 from annotator.suggestions.training import TrainingRefused, train_suggester
@@ -38,8 +39,8 @@ def start_preannotation(
 
 
 def start_training(*, project: Project, by: User | None) -> Job:
-    """Queue training of a new suggester version from the project's curated gold."""
-    return enqueue_job(create_job(kind=JobKind.TRAIN_SUGGESTER, project=project, params={}, by=by))
+    """Queue training of a new version of the project's model from its annotated articles."""
+    return learning.start_training(project_id=project.pk, by=by)
 
 
 @registry.register(JobKind.PREANNOTATE)
@@ -73,7 +74,9 @@ def run_training(job: Job, progress: Progress) -> dict[str, Any]:
         "suggester_version": report.version.pk,
         "name": str(report.version),
         "activated": report.activated,
-        "f1": report.f1,
+        "f1": round(report.f1, 4),
         "baseline": report.baseline,
-        "baseline_f1": report.baseline_f1,
+        "baseline_f1": round(report.baseline_f1, 4),
+        "compared_on": report.compared_on,
+        "cross_validated_f1": report.version.metrics["entities"]["ALL"]["f1"],
     }

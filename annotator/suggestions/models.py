@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import hashlib
+import json
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
@@ -16,6 +19,99 @@ from annotator.projects.models import EntityType, Project, RelationType
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
+
+
+def _min_articles() -> int:
+    return int(settings.ANNOTATOR_TRAIN_MIN_ARTICLES)
+
+
+def _retrain_every() -> int:
+    return int(settings.ANNOTATOR_TRAIN_EVERY)
+
+
+def _folds() -> int:
+    return int(settings.ANNOTATOR_TRAIN_FOLDS)
+
+
+class PipelineMode(models.TextChoices):
+    ADD = "add", "Add to the gazetteer and rules"
+    REPLACE = "replace", "Replace them"
+
+
+class SuggesterSettings(models.Model):
+    """A project's choices about its suggestions: which pretrained pipeline, how every source's labels
+    become its types, and when its own model learns from the annotators.
+
+    `pipeline` names an installed spaCy package or a pipeline directory; empty means the site's
+    default (ANNOTATOR_SPACY_PIPELINE) unless `use_site_pipeline` is off, when it means none.
+    `label_map` holds only the labels a manager chose; the others take the default found by name.
+    `measured` is what the learning job last measured: per source and type how often it was right on
+    the project's gold, and the gold mentions dropped as patterns for measuring poorly.
+    """
+
+    project = models.OneToOneField(
+        Project, on_delete=models.CASCADE, primary_key=True, related_name="suggester_settings"
+    )
+    use_site_pipeline = models.BooleanField(default=True)
+    pipeline = models.CharField(max_length=500, blank=True)
+    pipeline_mode = models.CharField(max_length=16, choices=PipelineMode.choices, blank=True)
+    label_map = models.JSONField(default=dict, blank=True)
+    learn = models.BooleanField(
+        default=True, help_text="Train the project's model in the background as annotators submit articles."
+    )
+    learn_after = models.PositiveIntegerField(
+        default=_min_articles,
+        validators=[MinValueValidator(2), MaxValueValidator(1_000_000)],
+        help_text="Annotated articles needed before the first model is trained.",
+    )
+    retrain_every = models.PositiveIntegerField(
+        default=_retrain_every,
+        validators=[MinValueValidator(1), MaxValueValidator(1_000_000)],
+        help_text="Newly annotated articles that start another training.",
+    )
+    folds = models.PositiveSmallIntegerField(
+        default=_folds,
+        validators=[MinValueValidator(2), MaxValueValidator(10)],
+        help_text="Cross-validation folds a new model is measured on.",
+    )
+    learned_articles = models.PositiveIntegerField(
+        default=0, help_text="Annotated articles there were when training last started."
+    )
+    measured = models.JSONField(default=dict, blank=True)
+    digest = models.CharField(
+        max_length=16, blank=True, editable=False, help_text="Names the label map and dropped patterns."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "suggester settings"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(pipeline_mode__in=[*PipelineMode.values, ""]),
+                name="suggester_pipeline_mode_valid",
+            ),
+            models.CheckConstraint(condition=Q(learn_after__gte=2), name="suggester_learn_after_min"),
+            models.CheckConstraint(condition=Q(retrain_every__gte=1), name="suggester_retrain_every_min"),
+            models.CheckConstraint(
+                condition=Q(folds__gte=2) & Q(folds__lte=10), name="suggester_folds_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Suggester settings of {self.project_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.digest = self.compute_digest()
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "digest", "updated_at"}
+        super().save(*args, **kwargs)
+
+    def compute_digest(self) -> str:
+        """What of these settings changes what the gazetteer and the merge do: suggestions stored under
+        another digest are stale."""
+        dropped = sorted(map(tuple, (self.measured or {}).get("dropped_gold_patterns", [])))
+        value = json.dumps([sorted((self.label_map or {}).items()), dropped])
+        return hashlib.sha256(value.encode()).hexdigest()[:16]
 
 
 class SuggesterKind(models.TextChoices):

@@ -1,9 +1,16 @@
-"""Model in the loop: train a suggester from curated gold, measure it on held-out gold, switch versions.
+"""Model in the loop: train the project's model from its annotated articles, measure it by k-fold
+cross-validation, keep it only if it measures better than the active suggester on the same articles.
 
-A training run holds out part of the gold articles, trains spaCy NER (and, with enough gold relations, a
-relation pair classifier) on the rest, and measures the new suggester and the active one on the same
-held-out articles, each with a gazetteer that does not know those articles' gold mentions. The new
-version replaces the active one only when it measures better; a manager can activate any version.
+Training data: each article's curated gold where it has one, else its annotators' latest submitted set
+(decided suggestions count through the sets they were decided in: an accepted one is a span of the set).
+Articles are split into k stable folds; for each fold a model is trained on the others and run, with the
+gazetteer blind to the fold's gold, on the fold's articles. Pooled, those predictions are the new
+version's cross-validated precision, recall and F1 per label (a point of the learning curve); the raw
+candidates of every source on them are its measured precision per source and label, which the merge
+then uses. Gold mentions that match poorly as patterns on the project's gold are dropped from the
+gazetteer. The final model is trained on every article. It becomes active only if, on the articles the
+active suggester never learnt from, its cross-validated predictions score a better F1 than the active
+suggester's; a manager can still activate any version by hand.
 """
 
 from __future__ import annotations
@@ -11,22 +18,27 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import tempfile
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Prefetch
+from django.db.models import Exists, OuterRef, Prefetch, Q
 
 from annotator.annotations.models import AnnotationSet, Relation, SetKind, SetStatus, Span
+from annotator.articles.models import Article
 from annotator.core.errors import DomainError
-from annotator.suggestions import nlp
+from annotator.suggestions import gazetteer, nlp, sources
 from annotator.suggestions.engine import (
     RELATIONS_FILE,
     ProjectSchema,
     SuggesterSpec,
     SuggestionRunner,
+    forget_merges,
     spec_for,
 )
 from annotator.suggestions.generate import ensure_active_suggester
@@ -50,20 +62,27 @@ if TYPE_CHECKING:
     from annotator.projects.models import Project
 
 TRAINED_NAME = "ner"
+# A gold mention is dropped as a pattern when, over at least this many occurrences of its text in the
+# project's gold, fewer than this share are that entity.
+PATTERN_MIN_OCCURRENCES = 3
+PATTERN_MIN_PRECISION = 0.5
 
 
 class TrainingRefused(DomainError):
-    """There is not enough gold to train (or to measure what training would make)."""
+    """There are not enough annotated articles to train (or to measure what training would make)."""
 
     code = "not_enough_gold"
 
 
 @dataclass(frozen=True)
 class GoldArticle:
+    """One annotated article as training data: its entities and relations (indexes into the entities)."""
+
     article_id: int
     text: str
     entities: tuple[tuple[int, int, str], ...]
-    relations: tuple[tuple[int, int, str], ...]  # indexes into `entities`, with the relation type
+    relations: tuple[tuple[int, int, str], ...]
+    origin: str = SetKind.GOLD  # gold, or annotator: a submitted set where there is no curated gold
 
 
 @dataclass(frozen=True)
@@ -73,24 +92,15 @@ class TrainingReport:
     f1: float
     baseline_f1: float
     baseline: str
+    compared_on: int  # articles both were measured on
 
 
-def curated_gold(project: Project) -> list[GoldArticle]:
-    """The project's curated gold sets as plain records (three queries)."""
-    sets = (
-        AnnotationSet.objects.filter(article__project=project, kind=SetKind.GOLD, status=SetStatus.CURATED)
-        .select_related("article")
-        .prefetch_related(
-            Prefetch("spans", queryset=Span.objects.select_related("entity_type").order_by("start", "end")),
-            Prefetch("relations", queryset=Relation.objects.select_related("relation_type")),
-        )
-        .order_by("article_id")
-    )
-    gold = []
+def _set_records(sets: Iterable[AnnotationSet], origin: str) -> list[GoldArticle]:
+    records = []
     for annotation_set in sets:
         spans = list(annotation_set.spans.all())
         index = {span.pk: i for i, span in enumerate(spans)}
-        gold.append(
+        records.append(
             GoldArticle(
                 article_id=annotation_set.article_id,
                 text=annotation_set.article.text,
@@ -99,30 +109,90 @@ def curated_gold(project: Project) -> list[GoldArticle]:
                     (index[r.head_id], index[r.tail_id], r.relation_type.name)
                     for r in annotation_set.relations.all()
                 ),
+                origin=origin,
             )
         )
-    return gold
+    return records
 
 
-def holdout_split(project_id: int, article_ids: Sequence[int], share: float) -> tuple[list[int], list[int]]:
-    """(train, held out): a stable split (the same articles stay held out as gold grows, mostly)."""
-    ranked = sorted(article_ids, key=lambda pk: hashlib.sha256(f"{project_id}:{pk}".encode()).hexdigest())
-    held = max(1, math.ceil(len(ranked) * share))
-    return sorted(ranked[held:]), sorted(ranked[:held])
-
-
-def measure_entities(
-    *, project_id: int, spec: SuggesterSpec, gold: Sequence[GoldArticle], exclude_articles: Iterable[int]
-) -> dict[str, dict[str, Any]]:
-    """P/R/F1 per label of a suggester on gold articles, its gazetteer blind to `exclude_articles`."""
-    runner = SuggestionRunner(
-        project_id=project_id, spec=spec, link_limit=0, exclude_articles=exclude_articles
+def _with_contents(sets: Any) -> Any:
+    return sets.select_related("article").prefetch_related(
+        Prefetch("spans", queryset=Span.objects.select_related("entity_type").order_by("start", "end", "id")),
+        Prefetch("relations", queryset=Relation.objects.select_related("relation_type")),
     )
-    predicted, expected = [], []
-    for item, suggested in zip(gold, runner.run(g.text for g in gold), strict=True):
-        predicted += [((item.article_id, e.start, e.end), e.entity_type) for e in suggested.entities]
-        expected += [((item.article_id, start, end), label) for start, end, label in item.entities]
-    return as_dicts(score(predicted, expected))
+
+
+def curated_gold(project: Project) -> list[GoldArticle]:
+    """The project's curated gold sets as plain records (three queries)."""
+    sets = AnnotationSet.objects.filter(
+        article__project=project, kind=SetKind.GOLD, status=SetStatus.CURATED
+    ).order_by("article_id")
+    return _set_records(_with_contents(sets), SetKind.GOLD)
+
+
+def _curated_gold_exists() -> Exists:
+    return Exists(
+        AnnotationSet.objects.filter(
+            article=OuterRef("article_id"), kind=SetKind.GOLD, status=SetStatus.CURATED
+        )
+    )
+
+
+def training_articles(project: Project) -> list[GoldArticle]:
+    """Every annotated article once, by article: curated gold where there is one, else the latest
+    submitted annotator set."""
+    gold = curated_gold(project)
+    submitted = (
+        AnnotationSet.objects.filter(
+            article__project=project, kind=SetKind.ANNOTATOR, status=SetStatus.SUBMITTED
+        )
+        .annotate(has_gold=_curated_gold_exists())
+        .filter(has_gold=False)
+        .order_by("article_id", "-updated_at", "-id")
+        .distinct()
+    )
+    latest: dict[int, int] = {}
+    for set_id, article_id in submitted.values_list("id", "article_id"):
+        latest.setdefault(article_id, set_id)
+    chosen = AnnotationSet.objects.filter(pk__in=list(latest.values())).order_by("article_id")
+    records = gold + _set_records(_with_contents(chosen), SetKind.ANNOTATOR)
+    return sorted(records, key=lambda record: record.article_id)
+
+
+def count_training_articles(project_id: int) -> int:
+    """How many articles `training_articles` would return (one query)."""
+    finished = Q(kind=SetKind.GOLD, status=SetStatus.CURATED) | Q(
+        kind=SetKind.ANNOTATOR, status=SetStatus.SUBMITTED
+    )
+    return (
+        Article.objects.filter(project_id=project_id)
+        .filter(Exists(AnnotationSet.objects.filter(finished, article=OuterRef("pk"))))
+        .count()
+    )
+
+
+def fold_of(project_id: int, article_id: int, folds: int) -> int:
+    """The article's fold: stable (an article stays in its fold as the project grows)."""
+    digest = hashlib.sha256(f"{project_id}:{article_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % folds
+
+
+def assign_folds(project_id: int, article_ids: Sequence[int], folds: int) -> list[list[int]]:
+    """The articles of each fold; a fold the hash left empty takes an article from the largest one."""
+    groups: list[list[int]] = [[] for _ in range(folds)]
+    for article_id in sorted(article_ids):
+        groups[fold_of(project_id, article_id, folds)].append(article_id)
+    for group in groups:
+        if not group:
+            largest = max(groups, key=len)
+            group.append(largest.pop())
+    return [sorted(group) for group in groups]
+
+
+def epochs_for(articles: int) -> int:
+    """Fewer articles train for more epochs (a handful of articles needs many passes), up to
+    ANNOTATOR_TRAIN_MAX_EPOCHS."""
+    return max(1, min(settings.ANNOTATOR_TRAIN_MAX_EPOCHS, max(10, math.ceil(3000 / max(articles, 1)))))
 
 
 def _sentences(texts: Sequence[str]) -> list[tuple[tuple[int, int], ...]]:
@@ -142,10 +212,10 @@ def _relation_items(
     return items
 
 
-def measure_relations(
+def relation_items(
     gold: Sequence[GoldArticle], schema: ProjectSchema, classifier: PairClassifier | None
-) -> dict[str, dict[str, Any]]:
-    """P/R/F1 per relation type of the rules (and the classifier) given the gold mentions."""
+) -> tuple[list[tuple[Any, str]], list[tuple[Any, str]]]:
+    """(predicted, expected) relations of the rules (and the classifier) given the gold mentions."""
     directed = {r.name: r.directed for r in schema.relations}
     predicted, expected = [], []
     for item, sentences in zip(gold, _sentences([g.text for g in gold]), strict=True):
@@ -153,7 +223,7 @@ def measure_relations(
         found = find_relations(item.text, mentions, sentences, schema.relations, classifier)
         predicted += _relation_items(item, ((r.head, r.tail, r.relation) for r in found), directed)
         expected += _relation_items(item, item.relations, directed)
-    return as_dicts(score(predicted, expected))
+    return predicted, expected
 
 
 def train_relation_classifier(
@@ -216,94 +286,272 @@ def _next_version(project: Project) -> str:
     return str(max(numbers, default=0) + 1)
 
 
-def train_suggester(*, project: Project, by: User | None, progress: Progress | None = None) -> TrainingReport:
-    """Train, measure and record a new suggester version; activate it when it measures better."""
-    gold = curated_gold(project)
-    needed = settings.ANNOTATOR_TRAIN_MIN_ARTICLES
-    if len(gold) < max(needed, 2):
-        raise TrainingRefused(
-            f"Training needs at least {max(needed, 2)} curated gold articles; this project has {len(gold)}. "
-            "Curate more gold first."
-        )
-    if not any(item.entities for item in gold):
-        raise TrainingRefused("The curated gold has no entities to learn from.")
-    train_ids, test_ids = holdout_split(
-        project.pk, [g.article_id for g in gold], settings.ANNOTATOR_TRAIN_HOLDOUT
+def gold_patterns_to_drop(project: Project, records: Sequence[GoldArticle]) -> list[list[str]]:
+    """[label, text] of the project's gold mentions that would match poorly as gazetteer patterns: over
+    the annotated articles, their text occurs at least PATTERN_MIN_OCCURRENCES times and is that
+    entity less than PATTERN_MIN_PRECISION of the time ("Labour" the party in one article, the word
+    in many)."""
+    patterns = {
+        (pattern.label, pattern.text)
+        for pattern in gazetteer.project_patterns(project.pk, lang=project.language)
+        if pattern.group.startswith("gold:")
+    }
+    if not patterns or not records:
+        return []
+    docs = [nlp.TrainingDoc(r.text, r.entities) for r in records]
+    counts = nlp.measure_patterns(docs, patterns, lang=project.language)
+    return sorted(
+        [label, text]
+        for (label, text), (right, seen) in counts.items()
+        if seen >= PATTERN_MIN_OCCURRENCES and right < PATTERN_MIN_PRECISION * seen
     )
-    train = [g for g in gold if g.article_id in set(train_ids)]
-    test = [g for g in gold if g.article_id in set(test_ids)]
+
+
+class _Steps:
+    """Progress over the trainings (one step per epoch) and the measurements."""
+
+    def __init__(self, progress: Progress | None, trainings: int, epochs: int) -> None:
+        self.progress = progress
+        self.epochs = epochs
+        if progress is not None:
+            progress.set_total(trainings * epochs + 1)
+
+    def training(self, what: str) -> Any:
+        reached = {"epoch": 0}
+        progress = self.progress
+        if progress is not None:
+            progress.say(what)
+
+        def on_progress(epoch: int, step: int) -> None:
+            if progress is not None and epoch > reached["epoch"]:
+                progress.advance(epoch - reached["epoch"])
+                reached["epoch"] = epoch
+
+        def done() -> None:
+            if progress is not None:
+                progress.advance(max(self.epochs - reached["epoch"], 0))
+
+        return on_progress, done
+
+    def say(self, message: str) -> None:
+        if self.progress is not None:
+            self.progress.say(message)
+
+
+def _train_model(
+    records: Sequence[GoldArticle], output: Path, *, lang: str, epochs: int, steps: _Steps, what: str
+) -> nlp.TrainingResult:
+    pieces = [piece for r in records for piece in nlp.split_for_training(r.text, r.entities)]
+    dev = pieces[: max(1, min(50, len(pieces) // 10))]
+    on_progress, done = steps.training(what)
+    result = nlp.train_ner(
+        train=pieces, dev=dev, output=output, max_epochs=epochs, lang=lang, on_progress=on_progress
+    )
+    done()
+    return result
+
+
+def _entity_items(record: GoldArticle, entities: Iterable[Any]) -> list[tuple[tuple[int, int, int], str]]:
+    return [((record.article_id, e.start, e.end), e.label) for e in entities]
+
+
+def _expected(record: GoldArticle) -> list[tuple[tuple[int, int, int], str]]:
+    return [((record.article_id, start, end), label) for start, end, label in record.entities]
+
+
+@dataclass
+class _CrossValidation:
+    """What the folds measured: pooled entity and relation predictions, each source's raw candidates
+    against the gold, and the predictions per article (to compare with the active suggester)."""
+
+    predicted: list[tuple[Any, str]]
+    expected: list[tuple[Any, str]]
+    relations_predicted: list[tuple[Any, str]]
+    relations_expected: list[tuple[Any, str]]
+    sources: dict[tuple[str, str], list[int]]
+    by_article: dict[int, list[tuple[Any, str]]]
+
+
+def _cross_validate(
+    project: Project,
+    records: Sequence[GoldArticle],
+    folds: list[list[int]],
+    *,
+    work: Path,
+    model_source: str,
+    epochs: int,
+    steps: _Steps,
+    schema: ProjectSchema,
+) -> _CrossValidation:
+    by_id = {r.article_id: r for r in records}
+    result = _CrossValidation([], [], [], [], defaultdict(lambda: [0, 0]), {})
+    for number, fold in enumerate(folds, start=1):
+        held = set(fold)
+        train = [r for r in records if r.article_id not in held]
+        test = [by_id[pk] for pk in fold]
+        model: str | None = None
+        if any(r.entities for r in train):
+            path = work / f"fold-{number}"
+            _train_model(
+                train, path, lang=project.language, epochs=epochs, steps=steps,
+                what=f"Cross-validation: training fold {number} of {len(folds)} on {len(train)} articles.",
+            )  # fmt: skip
+            model = str(path)
+        else:
+            steps.training("")[1]()
+        spec = SuggesterSpec(
+            key=f"fold:{work}:{number}", kind=SuggesterKind.TRAINED, name=TRAINED_NAME, version="fold",
+            model=model, rules=True, model_source=model_source if model else None, relations_path=None,
+            lang=project.language,
+        )  # fmt: skip
+        runner = SuggestionRunner(project_id=project.pk, spec=spec, link_limit=0, exclude_articles=fold)
+        analyses = runner.suggester.analyse((r.text for r in test), merge=runner.merge, keep_candidates=True)
+        for record, analysis in zip(test, analyses, strict=True):
+            found = _entity_items(record, analysis.entities)
+            result.by_article[record.article_id] = found
+            result.predicted += found
+            result.expected += _expected(record)
+            gold = {(start, end, label) for start, end, label in record.entities}
+            for candidate in analysis.candidates:
+                label = runner.merge.target(candidate.label)
+                if label:
+                    tally = result.sources[(candidate.source, label)]
+                    tally[1] += 1
+                    tally[0] += (candidate.start, candidate.end, label) in gold
+        classifier = None
+        if sum(len(r.relations) for r in train) >= settings.ANNOTATOR_RELATION_CLASSIFIER_MIN:
+            learnt = train_relation_classifier(train, schema, source=f"{model_source}:relations")
+            classifier = learnt[1] if learnt is not None else None
+        predicted, expected = relation_items(test, schema, classifier)
+        result.relations_predicted += predicted
+        result.relations_expected += expected
+        nlp.forget_suggesters()  # the fold's pipelines are not needed again
+    return result
+
+
+def _active_predictions(
+    project: Project, active: SuggesterVersion, records: Sequence[GoldArticle], folds: list[list[int]]
+) -> dict[int, list[tuple[Any, str]]]:
+    """The active suggester's entities on the given articles, its gazetteer blind to each fold's gold."""
+    wanted = {r.article_id: r for r in records}
+    spec = spec_for(active, project.language)
+    found: dict[int, list[tuple[Any, str]]] = {}
+    for fold in folds:
+        test = [wanted[pk] for pk in fold if pk in wanted]
+        if not test:
+            continue
+        runner = SuggestionRunner(project_id=project.pk, spec=spec, link_limit=0, exclude_articles=fold)
+        for record, analysis in zip(
+            test, runner.suggester.analyse((r.text for r in test), merge=runner.merge), strict=True
+        ):
+            found[record.article_id] = _entity_items(record, analysis.entities)
+    nlp.forget_suggesters()
+    return found
+
+
+def _refuse_unless_enough(records: Sequence[GoldArticle], needed: int) -> None:
+    if len(records) < needed:
+        raise TrainingRefused(
+            f"Training needs at least {needed} annotated articles (curated gold, or submitted sets); this "
+            f"project has {len(records)}. Annotate more first."
+        )
+    if not any(item.entities for item in records):
+        raise TrainingRefused("The annotated articles have no entities to learn from.")
+
+
+def train_suggester(*, project: Project, by: User | None, progress: Progress | None = None) -> TrainingReport:
+    """Train, cross-validate and record a new version of the project's model; activate it when it
+    measures better than the active suggester on the articles neither learnt from."""
+    chosen = sources.project_settings(project)
+    records = training_articles(project)
+    _refuse_unless_enough(records, max(chosen.learn_after, 2))
+    ids = [r.article_id for r in records]
+    k = max(2, min(chosen.folds, len(records)))
+    folds = assign_folds(project.pk, ids, k)
     schema = ProjectSchema.load(project.pk)
     version_number = _next_version(project)
-    output = settings.DATA_DIR / "suggesters" / f"project-{project.pk}" / f"{TRAINED_NAME}-{version_number}"
-    epochs = settings.ANNOTATOR_TRAIN_MAX_EPOCHS
-    if progress is not None:
-        progress.set_total(epochs + 1)
-        progress.say(f"Training on {len(train)} gold articles, {len(test)} held out.")
-
-    pieces = [piece for g in train for piece in nlp.split_for_training(g.text, g.entities)]
-    dev = pieces[: max(1, min(50, len(pieces) // 10))]
-    reached = {"epoch": 0}
-
-    def on_progress(epoch: int, step: int) -> None:
-        if progress is not None and epoch > reached["epoch"]:
-            progress.advance(epoch - reached["epoch"])
-            reached["epoch"] = epoch
-            progress.say(f"Training: epoch {epoch + 1} of {epochs}.")
-
-    result = nlp.train_ner(train=pieces, dev=dev, output=output, max_epochs=epochs, on_progress=on_progress)
-    if progress is not None:
-        progress.advance(max(epochs - reached["epoch"], 0))
-        progress.say("Measuring on held-out gold.")
-
     model_source = f"{SuggesterKind.TRAINED}:{TRAINED_NAME}-{version_number}"
-    relation_gold = sum(len(g.relations) for g in train)
-    classifier = None
-    metrics: dict[str, Any] = {"heldout_articles": len(test)}
-    if relation_gold >= settings.ANNOTATOR_RELATION_CLASSIFIER_MIN:
-        learnt = train_relation_classifier(train, schema, source=f"{model_source}:relations")
-        if learnt is not None:
-            weights, classifier = learnt
-            (output / RELATIONS_FILE).write_text(json.dumps(weights), encoding="utf-8")
-    metrics["relations"] = measure_relations(test, schema, classifier)
-    metrics["relations_by"] = "rules and classifier" if classifier else "rules"
+    output = settings.DATA_DIR / "suggesters" / f"project-{project.pk}" / f"{TRAINED_NAME}-{version_number}"
+    epochs = epochs_for(len(records))
+    steps = _Steps(progress, k + 1, epochs)
+    steps.say(f"Learning from {len(records)} annotated articles: {k}-fold cross-validation, then the model.")
 
-    candidate = SuggesterSpec(
-        key=f"candidate:{output}",
-        kind=SuggesterKind.TRAINED,
-        name=TRAINED_NAME,
-        version=version_number,
-        model=str(output),
-        rules=True,
-        label_map=(),
-        model_source=model_source,
-        relations_path=None,
-    )
-    metrics["entities"] = measure_entities(
-        project_id=project.pk, spec=candidate, gold=test, exclude_articles=test_ids
-    )
+    dropped = gold_patterns_to_drop(project, records)
+    chosen.measured = {**(chosen.measured or {}), "dropped_gold_patterns": dropped}
+    chosen.save(update_fields=["measured"])
     active = ensure_active_suggester(project=project)
-    baseline = measure_entities(
-        project_id=project.pk, spec=spec_for(active), gold=test, exclude_articles=test_ids
+    with tempfile.TemporaryDirectory(prefix="annotator-cv-") as work:
+        cv = _cross_validate(
+            project, records, folds, work=Path(work), model_source=model_source, epochs=epochs,
+            steps=steps, schema=schema,
+        )  # fmt: skip
+    seen_by_active = (
+        set(active.trained_on.get("article_ids", [])) if active.kind == SuggesterKind.TRAINED else set()
     )
-    metrics["baseline"] = {"suggester_version": active.pk, "name": str(active), "entities": baseline}
-    nlp.forget_suggesters()  # the measuring pipelines were built for this run only
+    unseen = [r for r in records if r.article_id not in seen_by_active]
+    steps.say(f"Measuring {active} on the {len(unseen)} articles it did not learn from.")
+    baseline_items = _active_predictions(project, active, unseen, folds)
+    expected_unseen = [item for r in unseen for item in _expected(r)]
+    candidate_scores = score(
+        [i for r in unseen for i in cv.by_article.get(r.article_id, [])], expected_unseen
+    )
+    baseline_scores = score(
+        [i for r in unseen for i in baseline_items.get(r.article_id, [])], expected_unseen
+    )
 
+    result = _train_model(
+        records, output, lang=project.language, epochs=epochs, steps=steps,
+        what=f"Training the model on all {len(records)} articles.",
+    )  # fmt: skip
+    relation_gold = sum(len(r.relations) for r in records)
+    if relation_gold >= settings.ANNOTATOR_RELATION_CLASSIFIER_MIN:
+        learnt = train_relation_classifier(records, schema, source=f"{model_source}:relations")
+        if learnt is not None:
+            (output / RELATIONS_FILE).write_text(json.dumps(learnt[0]), encoding="utf-8")
+    nlp.forget_suggesters()
+
+    cv_scores = score(cv.predicted, cv.expected)
+    relations = score(cv.relations_predicted, cv.relations_expected)
+    f1, baseline_f1 = candidate_scores[MICRO].f1, baseline_scores[MICRO].f1
+    activated = bool(unseen) and f1 > baseline_f1
+    metrics: dict[str, Any] = {
+        "entities": as_dicts(cv_scores),
+        "folds": k,
+        "relations": as_dicts(relations),
+        "relations_by": "rules and classifier"
+        if relation_gold >= settings.ANNOTATOR_RELATION_CLASSIFIER_MIN
+        else "rules",
+        "baseline": {
+            "suggester_version": active.pk,
+            "name": str(active),
+            "entities": as_dicts(baseline_scores),
+        },
+        "compared": {"articles": len(unseen), "f1": round(f1, 4), "baseline_f1": round(baseline_f1, 4)},
+        "sources": {f"{source}|{label}": tally for (source, label), tally in sorted(cv.sources.items())},
+    }
+    origins = [r.origin for r in records]
     version = SuggesterVersion.objects.create(
         project=project,
         name=TRAINED_NAME,
         version=version_number,
         kind=SuggesterKind.TRAINED,
-        description=f"spaCy NER trained on {len(train)} curated gold articles, with the gazetteer.",
+        description=(
+            f"spaCy NER trained on {len(records)} annotated articles, with the gazetteer; "
+            f"{k}-fold cross-validated."
+        ),
         config={
             "rules": True,
             "recipe": "spacy init config -p ner -o efficiency (CPU)",
-            "max_epochs": epochs,
+            "epochs": epochs,
+            "language": project.language,
+            "source": model_source,
         },
         trained_on={
-            "articles": len(train),
-            "heldout_articles": len(test),
-            "heldout_ids": test_ids,
-            "entities": sum(len(g.entities) for g in train),
+            "articles": len(records),
+            "gold_articles": origins.count(SetKind.GOLD),
+            "annotator_articles": origins.count(SetKind.ANNOTATOR),
+            "article_ids": ids,
+            "entities": sum(len(r.entities) for r in records),
             "relations": relation_gold,
             "labels": list(result.labels),
             "skipped_entities": result.skipped_entities,
@@ -312,16 +560,22 @@ def train_suggester(*, project: Project, by: User | None, progress: Progress | N
         path=str(output),
         created_by=by,
     )
-    f1 = metrics["entities"][MICRO]["f1"]
-    baseline_f1 = baseline[MICRO]["f1"]
-    activated = f1 > baseline_f1
+    chosen.measured = {**chosen.measured, "sources": metrics["sources"], "version": version.pk}
+    chosen.save(update_fields=["measured"])
+    forget_merges()  # the sources were just measured: merges made from now on use the figures
     if activated:
         activate_suggester(suggester_version=version, by=by)
     if progress is not None:
         progress.advance()
-        verdict = "it is now active" if activated else f"{active} stays active"
-        progress.say(f"Trained {version}: F1 {f1:.3f} against {baseline_f1:.3f} for {active}; {verdict}.")
-    return TrainingReport(version, activated, f1, baseline_f1, str(active))
+        if not unseen:
+            verdict = f"{active} stays active (it learnt from every article: nothing new to compare on)"
+        else:
+            verdict = "it is now active" if activated else f"{active} stays active"
+        progress.say(
+            f"Trained {version}: cross-validated F1 {cv_scores[MICRO].f1:.3f}; on {len(unseen)} articles "
+            f"{f1:.3f} against {baseline_f1:.3f} for {active}; {verdict}."
+        )
+    return TrainingReport(version, activated, f1, baseline_f1, str(active), len(unseen))
 
 
 @transaction.atomic

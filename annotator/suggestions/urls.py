@@ -9,4 +9,8 @@ urlpatterns = [
     path("<int:project_id>/suggesters/train/", views.train, name="train"),
     path("<int:project_id>/suggesters/preannotate/", views.preannotate, name="preannotate"),
     path("<int:project_id>/suggesters/<int:suggester_id>/activate/", views.activate, name="activate"),
+    path("<int:project_id>/suggesters/pipeline/", views.pipeline, name="pipeline"),
+    path("<int:project_id>/suggesters/labels/", views.label_map, name="label_map"),
+    path("<int:project_id>/suggesters/learning/", views.learning_settings, name="learning"),
+    path("<int:project_id>/gold/curate/", views.curate_gold, name="curate_gold"),
 ]

@@ -26,6 +26,7 @@ from playwright.sync_api import expect
 from annotator.annotations.services import (
     create_relation,
     create_span,
+    get_or_create_gold_set,
     get_or_create_own_set,
     link_span,
     submit_set,
@@ -178,8 +179,9 @@ PAGES = [
     Page("article import job", f"{P}/imports/{{import_job}}/", (H.IMPORT_FILE_NAME, H.IMPORT_BAD_LABEL)),
     Page("suggesters", f"{P}/suggesters/", (
         H.SUGGESTER_NAME, H.SUGGESTER_VERSION, H.SUGGESTER_DESCRIPTION, H.JOB_MESSAGE, H.JOB_ERROR,
-        H.SUGGESTION_SOURCE, H.ANNOTATOR_NAME,
+        H.SUGGESTION_SOURCE, H.ANNOTATOR_NAME, H.PERSON, H.GPE,
     )),
+    Page("curate gold", f"{P}/gold/curate/", (H.PROJECT_NAME, H.SECOND_TITLE)),
     Page("suggester jobs", f"{P}/suggesters/jobs/", (H.JOB_MESSAGE, H.JOB_ERROR), fragment=True),
     Page("API tokens", "/account/tokens/", (H.TOKEN_NAME, H.PROJECT_NAME)),
     Page("admin: projects", "/admin/projects/project/", (H.PROJECT_NAME,)),
@@ -279,6 +281,7 @@ def build_world(directory):
         theirs.refresh_from_db()
     submit_set(annotation_set=theirs, by=annotator, expected_version=theirs.version)
     add_comment(article=article, author=annotator, text=H.COMMENT, span=span)
+    get_or_create_gold_set(article=second)  # gold in progress, for the page that curates it in bulk
 
     suggester = SuggesterVersion.objects.create(
         project=project, name=H.SUGGESTER_NAME, kind="rules", version=H.SUGGESTER_VERSION,

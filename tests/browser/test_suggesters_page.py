@@ -1,4 +1,9 @@
-"""A manager pre-annotates the demo project from the suggesters page, and watches a job's progress."""
+"""A manager pre-annotates the demo project from the suggesters page, watches a job's progress, and sets
+the label map and learning loop from the keyboard."""
+
+import os
+import tempfile
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -61,3 +66,41 @@ def test_the_jobs_region_follows_a_running_job_until_it_ends(page, log_in, demo)
     )
     page.get_by_text("Pre-annotated 4 articles.").wait_for(timeout=8000)
     assert page.locator("#job-list").get_attribute("hx-trigger") is None  # finished: polling stops
+
+
+SCREENS = Path(os.environ.get("ANNOTATOR_SCREENSHOTS", tempfile.gettempdir()))
+
+
+def test_a_manager_maps_labels_and_sets_the_learning_loop_with_the_keyboard(page, log_in, demo):
+    """The label map and the learning settings, reached and saved from the keyboard; the page at 320 px."""
+    log_in("manager")
+    page.goto(f"/projects/{demo.pk}/suggesters/")
+    norp = page.get_by_label("NORP becomes")
+    expect(norp).to_have_value("NORP")  # the demo's schema has NORP: the list's label keeps its name
+    norp.focus()
+    norp.select_option("-")  # dropped
+    page.keyboard.press("Tab")
+    page.get_by_role("button", name="Save the label map").focus()
+    page.keyboard.press("Enter")
+    page.get_by_text("The label map saved.").wait_for()
+    expect(page.get_by_label("NORP becomes")).to_have_value("-")
+    after = page.get_by_label("First training after (annotated articles)")
+    after.fill("12")
+    after.press("Enter")  # submits the form
+    page.get_by_text("The learning settings saved.").wait_for()
+    assert page.get_by_text("The project's model trains by itself at 12 annotated articles.").is_visible()
+    page.screenshot(path=str(SCREENS / "suggesters-settings.png"), full_page=True)
+    page.set_viewport_size({"width": 320, "height": 900})
+    page.reload()
+    # Nothing of the page's own content is wider than the screen; wide tables scroll inside themselves.
+    # (The site header's links are base.html's, outside this page.)
+    sticking_out = page.evaluate(
+        "[...document.querySelectorAll('main *')].filter(e => !e.closest('table')"
+        " && e.getBoundingClientRect().right > 322).map(e => e.tagName + '.' + e.className)"
+    )
+    assert sticking_out == []
+    assert page.evaluate("[...document.querySelectorAll('main table')].every(t => t.clientWidth <= 320)")
+    page.screenshot(path=str(SCREENS / "suggesters-320.png"), full_page=True)
+    page.goto(f"/projects/{demo.pk}/gold/curate/")
+    page.get_by_role("heading", name="Curate gold in bulk").wait_for()
+    page.screenshot(path=str(SCREENS / "curate-gold-320.png"), full_page=True)

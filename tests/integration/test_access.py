@@ -22,6 +22,9 @@ MANAGER_ONLY = {
     "suggestions:train",
     "suggestions:preannotate",
     "suggestions:activate",
+    "suggestions:pipeline",
+    "suggestions:label_map",
+    "suggestions:learning",
     "projects:members",
     "api:project-members",
     "api:project-member",
@@ -45,6 +48,8 @@ CURATOR_ONLY = {
     "agreement:articles",
     "api:agreement",
     "api:agreement-articles",
+    "suggestions:curate_gold",
+    "api:curate-gold",
 }
 
 

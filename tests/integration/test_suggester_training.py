@@ -1,4 +1,5 @@
-"""Model in the loop: a suggester trained in the test on synthetic gold made by the test."""
+"""Model in the loop: the project's model trained, cross-validated and compared, on synthetic articles the
+test writes (a few seconds of training each)."""
 
 import json
 import random
@@ -8,14 +9,21 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from annotator.annotations.editing import edit_set
-from annotator.annotations.services import get_or_create_gold_set, submit_set
+from annotator.annotations.models import SetKind
+from annotator.annotations.services import get_or_create_gold_set, get_or_create_own_set, submit_set
 from annotator.jobs.models import Job, JobKind, JobStatus
-from annotator.kb.services import EntityRecord, upsert_entity
 from annotator.suggestions import nlp
+from annotator.suggestions.configuring import SettingsChange, change_suggester_settings
 from annotator.suggestions.generate import ensure_active_suggester, suggest_text
 from annotator.suggestions.jobs import start_training
-from annotator.suggestions.models import SuggesterKind, SuggesterVersion
-from annotator.suggestions.training import TrainingRefused, holdout_split, train_suggester
+from annotator.suggestions.models import SuggesterKind, SuggesterSettings, SuggesterVersion
+from annotator.suggestions.training import (
+    TrainingRefused,
+    assign_folds,
+    count_training_articles,
+    train_suggester,
+    training_articles,
+)
 from tests.factories import ArticleFactory
 
 pytestmark = pytest.mark.django_db
@@ -44,8 +52,9 @@ TEMPLATES = [
 UNSEEN = "According to Quentin Zabriskie, the State Bank will open an office in Vienna."
 
 
-def synthetic_gold(news, articles=30, seed=7):
-    """Curated gold articles of template sentences, each person named once in the whole corpus."""
+def synthetic_texts(news, articles, seed):
+    """Articles of template sentences, each person named once in the whole corpus: (article, spans,
+    relations) with spans as (start, end, type) and relations as (head, tail, relation type)."""
     rng = random.Random(seed)
     people = iter(rng.sample([f"{f} {last}" for f in FIRST for last in LAST], len(FIRST) * len(LAST)))
     types = {"p": news.person, "q": news.person, "o": news.org, "g": news.gpe, "d": news.date}
@@ -72,27 +81,52 @@ def synthetic_gold(news, articles=30, seed=7):
                 relations.append((placed["p"], placed["g"], news.visited))
             text += sentence + " "
         article = ArticleFactory(project=news.project, text=text.strip(), external_id=f"synthetic-{n}")
-        gold = get_or_create_gold_set(article=article)
-        with edit_set(gold, expected_version=1, by=None) as editor:
-            made = [editor.add_span(start=s, end=e, entity_type=t) for s, e, t in spans]
-            for head, tail, relation_type in relations:
-                editor.add_relation(head=made[head], tail=made[tail], relation_type=relation_type)
-        submit_set(annotation_set=gold, by=None, expected_version=gold.version)
+        yield article, spans, relations
+
+
+def fill(annotation_set, spans, relations, by=None):
+    with edit_set(annotation_set, expected_version=annotation_set.version, by=by) as editor:
+        made = [editor.add_span(start=s, end=e, entity_type=t) for s, e, t in spans]
+        for head, tail, relation_type in relations:
+            editor.add_relation(head=made[head], tail=made[tail], relation_type=relation_type)
+    submit_set(annotation_set=annotation_set, by=by, expected_version=annotation_set.version)
+
+
+def synthetic_gold(news, articles=20, seed=7):
+    """Curated gold of synthetic articles."""
+    for article, spans, relations in synthetic_texts(news, articles, seed):
+        fill(get_or_create_gold_set(article=article), spans, relations)
+
+
+def synthetic_submissions(news, articles, seed=11):
+    """Synthetic articles, each annotated and submitted by the annotator; yields after each submit."""
+    for article, spans, relations in synthetic_texts(news, articles, seed):
+        fill(get_or_create_own_set(article=article, user=news.annotator), spans, relations, by=news.annotator)
+        yield article
 
 
 @pytest.fixture
 def training_settings(settings, tmp_path):
     settings.DATA_DIR = tmp_path
-    settings.ANNOTATOR_TRAIN_MIN_ARTICLES = 10
-    settings.ANNOTATOR_TRAIN_MAX_EPOCHS = 10
+    settings.ANNOTATOR_PIPELINES_DIR = tmp_path / "pipelines"
+    settings.ANNOTATOR_TRAIN_MAX_EPOCHS = 8
     settings.ANNOTATOR_RELATION_CLASSIFIER_MIN = 10
     yield settings
     nlp.forget_suggesters()
 
 
+def learning(news, **values):
+    chosen, _ = SuggesterSettings.objects.get_or_create(project=news.project)
+    for name, value in values.items():
+        setattr(chosen, name, value)
+    chosen.save()
+    return chosen
+
+
 def test_a_trained_model_finds_a_person_no_pattern_names_and_replaces_the_rules_when_better(
     news, training_settings, django_capture_on_commit_callbacks
 ):
+    learning(news, learn=False, folds=2)
     synthetic_gold(news)
     rules = ensure_active_suggester(project=news.project)
     before = suggest_text(project=news.project, text=UNSEEN)[2]
@@ -101,22 +135,27 @@ def test_a_trained_model_finds_a_person_no_pattern_names_and_replaces_the_rules_
     with django_capture_on_commit_callbacks(execute=True):
         job = start_training(project=news.project, by=news.manager)
     job.refresh_from_db()
+    # Two folds and the final model, eight epochs each, then the comparison.
     assert (job.kind, job.status, job.progress_done, job.progress_total) == (
         JobKind.TRAIN_SUGGESTER,
         JobStatus.SUCCEEDED,
-        11,
-        11,
+        25,
+        25,
     )
+    assert job.params == {"automatic": False, "articles": 20}
     version = SuggesterVersion.objects.get(kind=SuggesterKind.TRAINED)
+    compared = version.metrics["compared"]
     assert job.result == {
         "suggester_version": version.pk,
         "name": "ner 1",
         "activated": True,
-        "f1": version.metrics["entities"]["ALL"]["f1"],
+        "f1": compared["f1"],
         "baseline": "rules 1",
-        "baseline_f1": version.metrics["baseline"]["entities"]["ALL"]["f1"],
+        "baseline_f1": compared["baseline_f1"],
+        "compared_on": 20,  # the rules learnt from no article: compared on all of them
+        "cross_validated_f1": version.metrics["entities"]["ALL"]["f1"],
     }
-    assert job.result["f1"] > job.result["baseline_f1"]
+    assert compared["f1"] > compared["baseline_f1"]
     assert (version.name, version.version, version.is_active, version.created_by) == (
         "ner",
         "1",
@@ -126,18 +165,25 @@ def test_a_trained_model_finds_a_person_no_pattern_names_and_replaces_the_rules_
     rules.refresh_from_db()
     assert rules.is_active is False
 
-    assert version.trained_on["articles"] == 24
-    assert version.trained_on["heldout_articles"] == len(version.trained_on["heldout_ids"]) == 6
+    assert version.metrics["folds"] == 2
+    assert version.trained_on["articles"] == 20
+    assert (version.trained_on["gold_articles"], version.trained_on["annotator_articles"]) == (20, 0)
+    assert sorted(version.trained_on["article_ids"]) == sorted(
+        a.pk for a in news.project.articles.exclude(pk=news.article.pk)
+    )
     assert sorted(version.trained_on["labels"]) == ["DATE", "GPE", "ORG", "PERSON"]
     assert set(version.metrics["entities"]) == {"ALL", "DATE", "GPE", "ORG", "PERSON"}
     person = version.metrics["entities"]["PERSON"]
     assert person["recall"] > version.metrics["baseline"]["entities"]["PERSON"]["recall"]
     assert set(person) == {"tp", "fp", "fn", "precision", "recall", "f1"}
+    # Each source was measured on the folds' gold; the merge now uses those figures.
+    measured = SuggesterSettings.objects.get(project=news.project).measured
+    right, seen = measured["sources"]["trained:ner-1|PERSON"]
+    assert 0 < right <= seen
     path = Path(version.path)
     assert path == training_settings.DATA_DIR / "suggesters" / f"project-{news.project.pk}" / "ner-1"
     assert (path / "meta.json").exists()
 
-    # The relation classifier was trained too (30 x ~2 gold relations), and is measured.
     weights = json.loads((path / "relations.json").read_text())
     assert "NONE" in weights["classes"]
     assert version.metrics["relations_by"] == "rules and classifier"
@@ -151,35 +197,112 @@ def test_a_trained_model_finds_a_person_no_pattern_names_and_replaces_the_rules_
     assert [(e.start, e.end) for e in suggested.entities if e.text == "Quentin Zabriskie"] == [
         (start, start + 17)
     ]
-    assert ("State Bank", "ORG", "gold-ruler") in found  # the gazetteer still ranks first
 
 
-def test_a_new_version_that_does_not_measure_better_stays_inactive(news, training_settings):
-    synthetic_gold(news, articles=12)
-    # A KB that names every person of the gold: the rules alone are perfect on PERSON.
-    for item in ArticleFactory._meta.model.objects.filter(project=news.project):
-        for span in item.annotation_sets.get().spans.filter(entity_type=news.person):
-            upsert_entity(
-                knowledge_base=news.kb,
-                record=EntityRecord(
-                    kb_id=span.surface.lower().replace(" ", "-"), name=span.surface, type="PERSON"
-                ),
-            )
-    rules = ensure_active_suggester(project=news.project)
+def test_the_learning_loop_trains_by_itself_after_n_submitted_articles(
+    news, training_settings, django_capture_on_commit_callbacks
+):
+    learning(news, learn_after=4, retrain_every=3, folds=2)
+    training_settings.ANNOTATOR_TRAIN_MAX_EPOCHS = 2
+    submissions = synthetic_submissions(news, 7)
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(3):
+            next(submissions)
+    assert Job.objects.filter(kind=JobKind.TRAIN_SUGGESTER).count() == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        next(
+            submissions
+        )  # the fourth submitted article: the loop starts training (run here by the test queue)
+    job = Job.objects.get(kind=JobKind.TRAIN_SUGGESTER)
+    assert (job.status, job.params, job.created_by) == (
+        JobStatus.SUCCEEDED,
+        {"automatic": True, "articles": 4},
+        None,
+    )
+    version = SuggesterVersion.objects.get(kind=SuggesterKind.TRAINED)
+    assert (version.trained_on["articles"], version.trained_on["annotator_articles"]) == (4, 4)
+    assert SuggesterSettings.objects.get(project=news.project).learned_articles == 4
+
+    with django_capture_on_commit_callbacks(execute=True):
+        next(submissions)
+        next(submissions)
+    assert Job.objects.filter(kind=JobKind.TRAIN_SUGGESTER).count() == 1  # 6 < 4 + 3
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        next(submissions)  # the seventh: three new since the last training
+    for callback in callbacks:
+        callback()  # what the commit runs; the job it queues would go to a worker
+    queued = Job.objects.filter(kind=JobKind.TRAIN_SUGGESTER).latest("pk")
+    assert (queued.status, queued.params) == (JobStatus.QUEUED, {"automatic": True, "articles": 7})
+    # While one is queued, another submission starts no second one.
+    learning(news, retrain_every=1)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        fill(get_or_create_own_set(article=news.article, user=news.annotator), [], [], by=news.annotator)
+    for callback in callbacks:
+        callback()
+    assert Job.objects.filter(kind=JobKind.TRAIN_SUGGESTER).count() == 2
+
+
+def test_a_project_that_does_not_learn_by_itself_starts_no_job(
+    news, training_settings, django_capture_on_commit_callbacks
+):
+    learning(news, learn=False, learn_after=2)
+    with django_capture_on_commit_callbacks(execute=True):
+        list(synthetic_submissions(news, 3))
+    assert not Job.objects.filter(kind=JobKind.TRAIN_SUGGESTER).exists()
+
+
+def perfect_pipeline(news, directory):
+    """A pipeline directory whose "NER" (an entity ruler) knows every person of the synthetic articles."""
+    import spacy
+
+    pipeline = spacy.blank("en")
+    pipeline.meta["name"] = "perfect"
+    people = [
+        {"label": "PER", "pattern": span.surface}
+        for article in news.project.articles.all()
+        for annotation_set in article.annotation_sets.filter(kind=SetKind.GOLD)
+        for span in annotation_set.spans.filter(entity_type=news.person)
+    ]
+    pipeline.add_pipe("entity_ruler").add_patterns(people)
+    path = directory / "perfect"
+    directory.mkdir(parents=True, exist_ok=True)
+    pipeline.to_disk(path)
+    return str(path)
+
+
+def test_a_worse_model_is_never_activated(news, training_settings):
+    learning(news, learn=False, folds=2)
+    synthetic_gold(news, articles=8)
+    training_settings.ANNOTATOR_TRAIN_MAX_EPOCHS = 2  # eight articles, two epochs: a poor model
+    ref = perfect_pipeline(news, training_settings.ANNOTATOR_PIPELINES_DIR)
+    change_suggester_settings(
+        project=news.project,
+        change=SettingsChange(pipeline=ref, mode="add", label_map={"PER": "PERSON"}),
+        by=None,
+    )
+    chosen = ensure_active_suggester(project=news.project)
+    assert (chosen.kind, chosen.name) == (SuggesterKind.PIPELINE, "en_perfect")
     report = train_suggester(project=news.project, by=None)
     assert report.activated is False
-    assert report.f1 <= report.baseline_f1
-    assert report.baseline == "rules 1"
-    assert SuggesterVersion.objects.get(is_active=True) == rules
-    assert report.version.metrics["relations_by"] == "rules and classifier"
+    assert report.f1 < report.baseline_f1
+    assert (report.baseline, report.compared_on) == (str(chosen), 8)
+    assert SuggesterVersion.objects.get(is_active=True) == chosen
+    assert report.version.is_active is False
+    assert report.version.metrics["compared"] == {
+        "articles": 8,
+        "f1": round(report.f1, 4),
+        "baseline_f1": round(report.baseline_f1, 4),
+    }
 
 
-def test_training_refuses_without_enough_curated_gold(news, training_settings):
+def test_training_refuses_without_enough_annotated_articles(news, training_settings):
+    learning(news, learn=False, learn_after=10)
     synthetic_gold(news, articles=3)
     with pytest.raises(TrainingRefused) as refusal:
         train_suggester(project=news.project, by=None)
     assert refusal.value.message == (
-        "Training needs at least 10 curated gold articles; this project has 3. Curate more gold first."
+        "Training needs at least 10 annotated articles (curated gold, or submitted sets); this project has 3. "
+        "Annotate more first."
     )
     with pytest.raises(CommandError) as failed:
         call_command("train_suggester", "--project", news.project.slug)
@@ -188,9 +311,28 @@ def test_training_refuses_without_enough_curated_gold(news, training_settings):
     assert (job.status, job.errors) == (JobStatus.FAILED, [{"message": refusal.value.message}])
 
 
-def test_the_held_out_split_is_stable_and_never_empty():
-    train, held = holdout_split(1, list(range(1, 11)), 0.2)
-    assert (len(train), len(held)) == (8, 2)
-    assert holdout_split(1, list(range(1, 11)), 0.2) == (train, held)
-    assert sorted(train + held) == list(range(1, 11))
-    assert len(holdout_split(1, [1, 2], 0.01)[1]) == 1
+def test_training_data_is_gold_where_curated_else_the_latest_submitted_set(news, training_settings):
+    texts = list(synthetic_texts(news, 3, seed=3))
+    (first, spans, _), (second, spans2, _), (third, _, _) = texts
+    fill(get_or_create_gold_set(article=first), spans[:1], [])
+    fill(get_or_create_own_set(article=first, user=news.annotator), spans, [], by=news.annotator)
+    fill(get_or_create_own_set(article=second, user=news.annotator), spans2[:2], [], by=news.annotator)
+    get_or_create_own_set(article=third, user=news.annotator)  # in progress: not training data
+    records = {r.article_id: r for r in training_articles(news.project)}
+    assert set(records) == {first.pk, second.pk}
+    assert (records[first.pk].origin, len(records[first.pk].entities)) == (SetKind.GOLD, 1)
+    assert (records[second.pk].origin, len(records[second.pk].entities)) == (SetKind.ANNOTATOR, 2)
+    assert count_training_articles(news.project.pk) == 2
+
+
+def test_folds_are_stable_and_never_empty():
+    folds = assign_folds(1, list(range(1, 11)), 5)
+    assert sorted(pk for fold in folds for pk in fold) == list(range(1, 11))
+    assert all(folds)
+    assert len(folds) == 5
+    assert assign_folds(1, list(range(1, 11)), 5) == folds
+    grown = assign_folds(1, list(range(1, 21)), 5)
+    assert all(
+        set(old) <= set(new) for old, new in zip(folds, grown, strict=True)
+    )  # articles keep their fold
+    assert all(assign_folds(7, [1, 2], 2))

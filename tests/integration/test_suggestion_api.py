@@ -231,9 +231,9 @@ def test_training_via_the_api_reports_missing_gold_in_the_job(
     assert response.status_code == 202
     status = client.get(response["Location"]).json()
     assert status["status"] == JobStatus.FAILED
-    assert (
-        status["message"]
-        == "Training needs at least 20 curated gold articles; this project has 0. Curate more gold first."
+    assert status["message"] == (
+        "Training needs at least 5 annotated articles (curated gold, or submitted sets); this project has 0. "
+        "Annotate more first."
     )
     client.force_login(news.annotator)
     assert client.post(reverse("api:train-suggester", args=[news.project.pk])).status_code == 403

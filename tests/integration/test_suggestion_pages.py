@@ -37,21 +37,36 @@ def test_managers_see_the_actions_and_can_activate_another_version(client, news)
         name="ner",
         version="2",
         kind="trained",
-        trained_on={"articles": 40, "heldout_articles": 10, "entities": 900, "relations": 12},
+        trained_on={
+            "articles": 40,
+            "gold_articles": 30,
+            "annotator_articles": 10,
+            "entities": 900,
+            "relations": 12,
+        },
         metrics={
+            "folds": 5,
             "entities": {"ALL": {"precision": 0.9, "recall": 0.8, "f1": 0.847}},
             "baseline": {
                 "name": "rules 1",
                 "entities": {"ALL": {"precision": 0.95, "recall": 0.6, "f1": 0.7355}},
             },
+            "compared": {"articles": 12, "f1": 0.81, "baseline_f1": 0.7355},
         },
     )
     client.force_login(news.manager)
     html = page(client, news).content.decode()
     assert "Pre-annotate" in html
     assert "Train a new version" in html
-    assert "Trained on 40 gold articles (900 entities, 12 relations); 10 held out." in html
+    assert (
+        "Trained on 40 annotated articles (30 curated gold, 10 submitted sets; 900 entities, 12 relations). "
+        "Compared with rules 1 on the 12 articles that one did not learn from: F1 0.810 against 0.736."
+    ) in " ".join(html.split())
+    assert "Cross-validated (5 folds)" in html
     assert '<td class="num">0.847</td>' in html
+    # The learning curve: one point, the version's cross-validated F1 by the articles it learnt from.
+    assert "<polyline" in html
+    assert '<td class="num"><strong>0.847</strong></td>' in html
     assert '<td class="num">0.736</td>' in html
     response = client.post(reverse("suggestions:activate", args=[news.project.pk, trained.pk]), follow=True)
     assert "ner 2 is now the active suggester." in response.content.decode()
@@ -86,7 +101,7 @@ def test_a_manager_starts_pre_annotation_and_training_from_the_page(
         client.post(reverse("suggestions:train", args=[news.project.pk]))
     failed = Job.objects.get(kind=JobKind.TRAIN_SUGGESTER)
     assert failed.status == JobStatus.FAILED
-    assert "Training needs at least 20 curated gold articles" in page(client, news).content.decode()
+    assert "Training needs at least 5 annotated articles" in page(client, news).content.decode()
 
 
 def test_the_jobs_region_polls_only_while_a_job_runs(client, news):

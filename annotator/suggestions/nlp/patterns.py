@@ -57,3 +57,27 @@ def acronym_pattern() -> dict[str, Any]:
             {"ORTH": ")"},
         ],
     }
+
+
+def is_weak_name(tokens: Any) -> bool:
+    """Whether a gold mention's tokens make a poor pattern: nothing in them looks like a name. A word
+    looks like one when it starts with a capital (or a digit) and is not a stop word written as an
+    ordinary word: "The", "He" and "May" are weak, "US" and "IT" in capitals are not, "government" is.
+    Scripts without case count as names (nothing to tell them by)."""
+    words = [token for token in tokens if not token.is_punct and not token.is_space]
+    if not words or all(len(token.text) == 1 and not token.is_alpha for token in words):
+        return True
+    for token in words:
+        text = token.text
+        if not any(ch.isalpha() for ch in text):
+            if any(ch.isdigit() for ch in text) and len(words) > 1:
+                continue  # "Apollo 11": the number is part of a longer name
+            continue
+        if not (text.isupper() or text.islower() or text.istitle() or text[0].isupper()):
+            return False  # no case in this script
+        if text.islower():
+            continue
+        if token.is_stop and not (text.isupper() and len(text) > 1):
+            continue
+        return False
+    return True

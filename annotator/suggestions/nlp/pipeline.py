@@ -7,9 +7,10 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
-from annotator.suggestions.nlp.patterns import acronym_pattern, date_patterns
+from annotator.suggestions.nlp.merge import NO_MERGE, Candidate, FoundEntity, Merge, merge_candidates
+from annotator.suggestions.nlp.patterns import acronym_pattern, date_patterns, is_weak_name
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -17,12 +18,7 @@ if TYPE_CHECKING:
 
 RULER_KEY = "annotator_ruler"
 MAX_TEXT_LENGTH = 5_000_000  # characters; spaCy refuses more than 1,000,000 unless told
-
-# How much each source is trusted; measured precision on news puts the KB first (DESIGN.md section 4).
-SCORES = {"kb": 0.9, "gold": 0.85, "list": 0.8, "rule:date": 0.75, "rule:name-acronym": 0.6}
-MODEL_SCORE = 0.5
-# Which source wins when two say the same span with different labels (lower wins).
-PRIORITY = {"kb": 0, "gold": 1, "list": 2, "rule:date": 3, "rule:name-acronym": 4}
+DATE_RULE_LANGUAGES = frozenset({"en"})  # the date rules know English month and weekday names only
 
 # Connectors allowed inside a "Full Name (ACR)" name, and words that end such a name's left edge.
 _NAME_JOINERS = {"of", "the", "for", "and", "on", "in", "de", "du", "la", "&"}
@@ -41,23 +37,13 @@ class Pattern:
     group: str
 
 
-class FoundEntity(NamedTuple):
-    """A mention the pipeline proposes: [start, end) of `label`, with where it came from."""
-
-    start: int
-    end: int
-    label: str
-    score: float
-    source: str
-    kb_id: str | None = None  # the KB id a gazetteer match came from
-
-
 @dataclass(frozen=True)
 class Analysis:
     """What the pipeline found in one text: non-overlapping entities in text order, and sentences."""
 
     entities: tuple[FoundEntity, ...]
     sentences: tuple[tuple[int, int], ...]
+    candidates: tuple[Candidate, ...] = ()  # every source's, unmerged (only when asked for)
 
 
 @dataclass
@@ -79,13 +65,16 @@ def _paragraph_breaks(text: str) -> list[int]:
 class Suggester:
     """A loaded pipeline with its gazetteer; `analyse` turns texts into records."""
 
-    def __init__(self, nlp: Language, *, ruler: bool, model_source: str | None, label_map: dict[str, str]):
+    def __init__(self, nlp: Language, *, ruler: bool, model_source: str | None):
         self.nlp = nlp
         self.model_source = model_source  # the source name of NER entities, None when there is no NER
-        self.label_map = label_map  # model label -> project label ("" drops it)
         self.has_ruler = ruler
         self._ruler_state = _RulerState()
         self._lock = threading.Lock()
+
+    @property
+    def lang(self) -> str:
+        return str(self.nlp.lang)
 
     # The gazetteer
 
@@ -112,6 +101,7 @@ class Suggester:
             text = _clean_pattern(pattern.text)
             if text:
                 wanted.setdefault(pattern.group, set()).add((pattern.label, text))
+        self._drop_weak_gold(wanted)
         ruler: Any = self.nlp.get_pipe("span_ruler")
         state = self._ruler_state
         new_groups = {group: frozenset(entries) for group, entries in wanted.items()}
@@ -123,7 +113,7 @@ class Suggester:
             # Many groups moved: one rebuild costs less than many removals (each walks every pattern).
             ruler.clear()
             state.groups = {}
-            _add_token_patterns(ruler, state)
+            _add_token_patterns(ruler, state, self.lang)
             changed, added = [], list(new_groups)
         for group in changed:
             ruler.remove_by_id(group)
@@ -140,14 +130,45 @@ class Suggester:
         for group in added:
             state.groups[group] = new_groups[group]
 
+    def _drop_weak_gold(self, wanted: dict[str, set[tuple[str, str]]]) -> None:
+        """Gold mentions that make poor patterns: a lone determiner or pronoun ("The" from a sentence
+        break inside a name), lowercase words, stop words. They stay gold; they just do not match."""
+        for group in [g for g in wanted if g.startswith("gold:")]:
+            kept = {
+                (label, text) for label, text in wanted[group] if not is_weak_name(self.nlp.make_doc(text))
+            }
+            if kept:
+                wanted[group] = kept
+            else:
+                del wanted[group]
+
     def pattern_count(self) -> int:
         ruler: Any = self.nlp.get_pipe("span_ruler")
         return len(ruler) if self.has_ruler else 0
 
     # Analysis
 
-    def analyse(self, texts: Iterable[str], *, batch_size: int = 64) -> Iterator[Analysis]:
-        """Records for each text, in order. Streams: texts are read as the pipeline needs them."""
+    def analyse(
+        self,
+        texts: Iterable[str],
+        *,
+        merge: Merge = NO_MERGE,
+        batch_size: int = 64,
+        keep_candidates: bool = False,
+    ) -> Iterator[Analysis]:
+        """Records for each text, in order. Streams: texts are read as the pipeline needs them.
+        `keep_candidates`: also every source's candidates, unmerged and with the sources' own labels
+        (to measure each source on gold)."""
+        for doc, original in self._docs(texts, batch_size):
+            candidates = self._candidates(doc)
+            found = merge_candidates(candidates, merge)
+            yield Analysis(
+                entities=tuple(found),
+                sentences=_sentences(doc, original),
+                candidates=tuple(candidates) if keep_candidates else (),
+            )
+
+    def _docs(self, texts: Iterable[str], batch_size: int) -> Iterator[tuple[Doc, str]]:
         originals: deque[str] = deque()
 
         def prepared() -> Iterator[str]:
@@ -156,18 +177,18 @@ class Suggester:
                 yield prepare(text)
 
         for doc in self.nlp.pipe(prepared(), batch_size=batch_size):
-            yield self._records(doc, originals.popleft())
+            yield doc, originals.popleft()
 
     def docs(self, texts: Iterable[str], *, batch_size: int = 64) -> Iterator[Doc]:
         """The bare pipeline over the prepared texts (what `analyse` costs without its records)."""
         return self.nlp.pipe((prepare(text) for text in texts), batch_size=batch_size)
 
-    def _records(self, doc: Doc, original: str) -> Analysis:
-        candidates = _ruler_candidates(doc) if self.has_ruler else []
-        chosen = _resolve(candidates, len(original))
+    def _candidates(self, doc: Doc) -> list[Candidate]:
+        found = _ruler_candidates(doc) if self.has_ruler else []
         if self.model_source is not None:
-            chosen = _fill_with_model(chosen, doc, self.model_source, self.label_map)
-        return Analysis(entities=tuple(chosen), sentences=_sentences(doc, original))
+            source = self.model_source
+            found.extend(Candidate(ent.start_char, ent.end_char, ent.label_, source) for ent in doc.ents)
+        return found
 
 
 def _clean_pattern(text: str) -> str:
@@ -195,23 +216,18 @@ def _sentences(doc: Doc, original: str) -> tuple[tuple[int, int], ...]:
     return tuple((start, end) for start, end in sentences if original[start:end].strip())
 
 
-def _source_of(group: str) -> tuple[str, str]:
-    """(score key, source name) of a ruler group."""
+def _source_of(group: str) -> str:
+    """The source name of a ruler group."""
     if group.startswith(("kb:", "kb-shared:")):
-        return "kb", "kb-ruler"
+        return "kb-ruler"
     if group.startswith("gold:"):
-        return "gold", "gold-ruler"
-    if group.startswith("list:"):
-        return "list", group
+        return "gold-ruler"
     if group.startswith("rule:date"):
-        return "rule:date", "rule:date"
-    return group, group
+        return "rule:date"
+    return group  # "list:<name>", "rule:name-acronym"
 
 
-# A ruler match as (start, end, label, priority, score, source, kb id): plain tuples, as there are hundreds
-# per document when aliases are ambiguous (each entity an alias names is a match of its own).
-_Candidate = tuple[int, int, str, int, float, str, str | None]
-_Facts = tuple[int, str, float, str, str | None, int]  # priority, key, score, source, KB id, tokens to trim
+_Facts = tuple[str, str | None, int]  # source, KB id, tokens to trim at the start
 _GROUPS: dict[int, _Facts] = {}  # group id hash -> how its matches count
 
 
@@ -219,46 +235,43 @@ def _group_facts(doc: Doc, group_hash: int) -> _Facts:
     facts = _GROUPS.get(group_hash)
     if facts is None:
         group = doc.vocab.strings[group_hash]
-        key, source = _source_of(group)
         # "in 1999": the preposition only anchors the year.
         trim = 1 if group == "rule:date-after" else 0
         kb_id = group[3:] if group.startswith("kb:") else None
-        facts = (PRIORITY[key], key, SCORES[key], source, kb_id, trim)
+        facts = (_source_of(group), kb_id, trim)
         _GROUPS[group_hash] = facts
     return facts
 
 
-def _ruler_candidates(doc: Doc) -> list[_Candidate]:
-    candidates: list[_Candidate] = []
-    seen: set[tuple[int, int, int, int]] = set()
+def _ruler_candidates(doc: Doc) -> list[Candidate]:
+    candidates: list[Candidate] = []
+    seen: set[tuple[int, int, int, str]] = set()
     acronyms: dict[int, Any] = {}  # end token of "Name (ACR)" -> the longest such match
     strings = doc.vocab.strings
     for span in doc.spans[RULER_KEY]:
-        priority, key, score, source, kb_id, trim = _group_facts(doc, span.id)
-        if key == "rule:name-acronym":
+        source, kb_id, trim = _group_facts(doc, span.id)
+        if source == "rule:name-acronym":
             best = acronyms.get(span.end)
             if best is None or span.start < best.start:
                 acronyms[span.end] = span
             continue
         start, end = span.start + trim, span.end
-        if key == "rule:date" and (
+        if source == "rule:date" and (
             doc[end - 1].text == "," or (end - start == 1 and doc[start].text == "May")
         ):
             continue  # the date ends before the comma; a lone "May" is more often the verb
-        marker = (start, end, span.label, priority)
+        marker = (start, end, span.label, source)
         if marker in seen:
             continue  # another entity with the same alias: one mention, whichever entity it names
         seen.add(marker)
         first, last = doc[start], doc[end - 1]
-        candidates.append(
-            (first.idx, last.idx + len(last), strings[span.label], priority, score, source, kb_id)
-        )
+        candidates.append(Candidate(first.idx, last.idx + len(last), strings[span.label], source, kb_id))
     for span in acronyms.values():
         candidates.extend(_name_and_acronym(span))
     return candidates
 
 
-def _name_and_acronym(span: Any) -> list[_Candidate]:
+def _name_and_acronym(span: Any) -> list[Candidate]:
     """Split "Full Name (ACR)" into the name and the acronym. The name starts where its initials
     spell the acronym when they do, else at the longest run of capitalised words without "and"."""
     tokens = list(span)
@@ -268,10 +281,10 @@ def _name_and_acronym(span: Any) -> list[_Candidate]:
     if start is None:
         return []
     first, last = name[start], name[-1]
-    key = "rule:name-acronym"
+    source = "rule:name-acronym"
     return [
-        (first.idx, last.idx + len(last.text), span.label_, PRIORITY[key], SCORES[key], key, None),
-        (acronym.idx, acronym.idx + len(acronym.text), span.label_, PRIORITY[key], SCORES[key], key, None),
+        Candidate(first.idx, last.idx + len(last.text), span.label_, source),
+        Candidate(acronym.idx, acronym.idx + len(acronym.text), span.label_, source),
     ]
 
 
@@ -291,40 +304,13 @@ def _name_start(name: list[Any], acronym: str) -> int | None:
     return start if start < len(name) else None
 
 
-def _resolve(candidates: list[_Candidate], length: int) -> list[FoundEntity]:
-    """Non-overlapping entities: the longest match wins; for the same span, the most trusted source."""
-    ordered = sorted(candidates, key=lambda c: (c[0] - c[1], c[3], c[0], c[2]))
-    taken = bytearray(length)
-    chosen: list[FoundEntity] = []
-    for start, end, label, _, score, source, kb_id in ordered:
-        if taken.find(1, start, end) != -1:
-            continue
-        taken[start:end] = b"\x01" * (end - start)
-        chosen.append(FoundEntity(start, end, label, score, source, kb_id))
-    return sorted(chosen, key=lambda e: (e.start, e.end))
-
-
-def _fill_with_model(
-    chosen: list[FoundEntity], doc: Doc, source: str, label_map: dict[str, str]
-) -> list[FoundEntity]:
-    """Add the model's entities that overlap no ruler match, with their label mapped."""
-    taken = [(e.start, e.end) for e in chosen]
-    extra = []
-    for ent in doc.ents:
-        label = label_map.get(ent.label_, ent.label_)
-        if not label:
-            continue
-        start, end = ent.start_char, ent.end_char
-        if any(start < e and s < end for s, e in taken):
-            continue
-        extra.append(FoundEntity(start, end, label, MODEL_SCORE, source))
-    return sorted([*chosen, *extra], key=lambda e: (e.start, e.end))
-
-
-def _add_token_patterns(ruler: Any, state: _RulerState) -> None:
-    ruler.add_patterns([*date_patterns(), acronym_pattern()])
-    state.groups["rule:date"] = frozenset()
-    state.groups["rule:date-after"] = frozenset()
+def _add_token_patterns(ruler: Any, state: _RulerState, lang: str) -> None:
+    patterns = [acronym_pattern()]
+    if lang in DATE_RULE_LANGUAGES:
+        patterns.extend(date_patterns())
+        state.groups["rule:date"] = frozenset()
+        state.groups["rule:date-after"] = frozenset()
+    ruler.add_patterns(patterns)
     state.groups["rule:name-acronym"] = frozenset()
 
 
@@ -341,50 +327,22 @@ def _add_rules(nlp: Language) -> None:
 
 
 def build_suggester(
-    *,
-    model: str | None = None,
-    model_source: str | None = None,
-    rules: bool = True,
-    label_map: dict[str, str] | None = None,
+    *, model: str | None = None, model_source: str | None = None, rules: bool = True, lang: str = "en"
 ) -> Suggester:
-    """A new pipeline: `model` (a package name or a directory) with the rules added, or a blank English
-    pipeline with the rules alone."""
+    """A new pipeline: `model` (a package name or a directory) with the rules added, or the blank
+    pipeline of `lang` with the rules alone."""
     import spacy
 
-    nlp = spacy.blank("en") if model is None else spacy.load(model, exclude=["lemmatizer"])
+    nlp = spacy.blank(lang) if model is None else spacy.load(model, exclude=["lemmatizer"])
     nlp.max_length = MAX_TEXT_LENGTH
     if rules:
         _add_rules(nlp)
     elif not any(name in nlp.pipe_names for name in ("parser", "senter", "sentencizer")):
         nlp.add_pipe("sentencizer")
-    suggester = Suggester(
-        nlp,
-        ruler=rules,
-        model_source=model_source if model is not None else None,
-        label_map=label_map or {},
-    )
+    suggester = Suggester(nlp, ruler=rules, model_source=model_source if model is not None else None)
     if rules:
-        _add_token_patterns(nlp.get_pipe("span_ruler"), suggester._ruler_state)
+        _add_token_patterns(nlp.get_pipe("span_ruler"), suggester._ruler_state, suggester.lang)
     return suggester
-
-
-def model_meta(model: str) -> dict[str, Any]:
-    """The name, version and labels of an installed package or a pipeline directory."""
-    import spacy
-
-    nlp = spacy.load(model, exclude=["lemmatizer"])
-    labels: set[str] = set()
-    for name in ("ner", "entity_ruler", "spancat"):
-        if name in nlp.pipe_names:
-            pipe: Any = nlp.get_pipe(name)
-            labels.update(pipe.labels)
-    meta = nlp.meta
-    return {
-        "name": f"{meta.get('lang', 'xx')}_{meta.get('name', 'pipeline')}",
-        "version": str(meta.get("version", "0.0.0")),
-        "spacy_version": str(meta.get("spacy_version", "")),
-        "labels": sorted(labels),
-    }
 
 
 _cache: dict[str, Suggester] = {}

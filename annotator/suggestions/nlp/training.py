@@ -7,7 +7,7 @@ import io
 import itertools
 import re
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -85,10 +85,12 @@ def train_ner(
     output: Path,
     max_epochs: int,
     seed: int = 0,
+    lang: str = "en",
     on_progress: Callable[[int, int], None] | None = None,
 ) -> TrainingResult:
-    """Train an NER pipeline with spaCy's config system (the CPU "efficiency" recipe), save it at
-    `output` and return what it learnt. Runs in this process, on the CPU, with no download."""
+    """Train an NER pipeline with spaCy's config system (the CPU "efficiency" recipe) on the blank
+    pipeline of `lang`, save it at `output` and return what it learnt. Runs in this process, on the
+    CPU, with no download."""
     import shutil
 
     import spacy
@@ -97,14 +99,14 @@ def train_ner(
     from spacy.training.loop import train as train_loop
 
     _register_progress_callback()
-    blank = spacy.blank("en")
+    blank = spacy.blank(lang)
     with tempfile.TemporaryDirectory(prefix="annotator-train-") as work:
         work_dir = Path(work)
         train_bin, skipped = _doc_bin(blank, train)
         dev_bin, _ = _doc_bin(blank, dev)
         train_bin.to_disk(work_dir / "train.spacy")
         dev_bin.to_disk(work_dir / "dev.spacy")
-        config = init_config(lang="en", pipeline=["ner"], optimize="efficiency", gpu=False)
+        config = init_config(lang=lang, pipeline=["ner"], optimize="efficiency", gpu=False)
         config = config.merge(
             {
                 "paths": {"train": str(work_dir / "train.spacy"), "dev": str(work_dir / "dev.spacy")},
@@ -161,3 +163,39 @@ def split_for_training(
         inner = tuple((s - start, e - start, label) for s, e, label in entities if start <= s and e <= end)
         pieces.append(TrainingDoc(text[start:end], inner))
     return pieces
+
+
+def measure_patterns(
+    docs: Sequence[TrainingDoc], patterns: Iterable[tuple[str, str]], *, lang: str = "en"
+) -> dict[tuple[str, str], tuple[int, int]]:
+    """How precise each (label, text) gazetteer pattern would be on gold texts: (times it matches a
+    gold entity of that label exactly, times its text occurs as whole tokens). Case-sensitive, as the
+    gazetteer matches."""
+    import spacy
+    from spacy.matcher import PhraseMatcher
+
+    nlp = spacy.blank(lang)
+    nlp.max_length = MAX_TEXT_LENGTH
+    matcher = PhraseMatcher(nlp.vocab)
+    wanted = sorted(set(patterns))
+    by_text: dict[str, list[str]] = {}
+    for label, text in wanted:
+        by_text.setdefault(text, []).append(label)
+    texts = list(by_text)
+    tokenizer: Any = nlp.tokenizer
+    for key, doc in zip(texts, tokenizer.pipe(texts), strict=True):
+        matcher.add(key, [doc])
+    counts = {pattern: [0, 0] for pattern in wanted}
+    strings = nlp.vocab.strings
+    for item, doc in zip(docs, tokenizer.pipe(prepare(d.text) for d in docs), strict=True):
+        gold = {(start, end): label for start, end, label in item.entities}
+        for match_id, start, end in matcher(doc):
+            text = strings[match_id]
+            span = doc[start:end]
+            found = gold.get((span.start_char, span.end_char))
+            for label in by_text[text]:
+                tally = counts[(label, text)]
+                tally[1] += 1
+                if found == label:
+                    tally[0] += 1
+    return {pattern: (right, seen) for pattern, (right, seen) in counts.items()}

@@ -37,6 +37,10 @@ class Command(BaseCommand):
         where.add_argument("--set-name", default="imported", help="The imported set annotations go into.")
         where.add_argument("--gold", action="store_true", help="Put the annotations into the gold sets.")
         parser.add_argument(
+            "--curated", action="store_true",
+            help="With --gold: the gold sets the import creates are curated (ready for training and exports).",
+        )  # fmt: skip
+        parser.add_argument(
             "--on-duplicate", choices=[o.value for o in OnDuplicate], default=OnDuplicate.SKIP
         )
         parser.add_argument(
@@ -66,6 +70,7 @@ class Command(BaseCommand):
                 on_duplicate=options["on_duplicate"],
                 create_types=options["create_types"],
                 dry_run=options["dry_run"],
+                curated=options["curated"],
             )
         except DomainError as error:
             raise CommandError(error.message) from None
@@ -130,6 +135,10 @@ class Command(BaseCommand):
     def finish(self, job: Job) -> None:
         if job.status == JobStatus.SUCCEEDED:
             self.stdout.write(job.message)
+            if job.params.get("curated") and not job.params.get("dry_run") and job.project_id is not None:
+                from annotator.suggestions.learning import maybe_start_learning  # it may learn from them now
+
+                maybe_start_learning(job.project_id)
             return
         for problem in job.errors:
             place = ":".join(str(part) for part in (problem.get("file"), problem.get("line")) if part)

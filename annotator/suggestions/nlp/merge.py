@@ -1,0 +1,190 @@
+"""The one step that decides which candidates become suggestions. Pure Python, no spaCy.
+
+Every source proposes on its own: the KB gazetteer, the project's gold mentions, the shipped lists,
+the date and acronym rules, a pretrained pipeline, a trained model. Here:
+
+1. each candidate's label becomes a project type through the label map; a label that maps to nothing,
+   or to a type the project lacks, is dropped before it can claim anything;
+2. for one span, the label with the best evidence wins (measured precision of that source and label);
+3. between overlapping spans the longer wins (a model's "Bayern Munich" beats the list's "Munich"
+   inside it), unless measured evidence says the longer one's source and label are much less precise
+   than a shorter one's inside it; crossing spans go the same way;
+4. a source and label measured to be mostly wrong is muted.
+
+Scores are precisions: a source's prior until the project has measured it, then what was measured.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+# What each source family is trusted to be before the project measured it (DESIGN.md section 4: on news
+# the KB gazetteer is the most precise source, a model the least).
+PRIORS = {"kb": 0.9, "gold": 0.85, "list": 0.8, "rule:date": 0.75, "rule:name-acronym": 0.6, "model": 0.5}
+# Which source wins a tie on the same span (lower wins).
+PRIORITY = {"kb": 0, "gold": 1, "list": 2, "rule:date": 3, "rule:name-acronym": 4, "model": 5}
+MARGIN = 0.3  # how much more precise a shorter candidate must be measured to beat a longer one over it
+MUTE_BELOW = 0.2  # a measured precision under this (with enough evidence) mutes the source for that label
+MIN_EVIDENCE = 10  # decisions or gold comparisons before a measurement may demote or mute
+SMOOTHING = 5  # pseudo-counts of the prior mixed into a measurement
+
+
+def family(source: str) -> str:
+    """The family of a source name: kb, gold, list, rule:date, rule:name-acronym or model."""
+    if source == "kb-ruler":
+        return "kb"
+    if source == "gold-ruler":
+        return "gold"
+    if source.startswith("list:"):
+        return "list"
+    if source in ("rule:date", "rule:name-acronym"):
+        return source
+    return "model"
+
+
+class Candidate(NamedTuple):
+    """A mention one source proposes, its label still the source's own."""
+
+    start: int
+    end: int
+    label: str
+    source: str
+    kb_id: str | None = None
+
+
+class FoundEntity(NamedTuple):
+    """A mention the merge kept: [start, end) of the project type `label`, with its source and score."""
+
+    start: int
+    end: int
+    label: str
+    score: float
+    source: str
+    kb_id: str | None = None  # the KB id a gazetteer match came from
+
+
+@dataclass(frozen=True)
+class Measured:
+    """How often a source's suggestions of one type were right, on the project's decisions and gold."""
+
+    right: int
+    total: int
+
+
+@dataclass(frozen=True)
+class Merge:
+    """How candidates become suggestions for one project.
+
+    `label_map`: source label -> project type ("" drops it); a label not in it is kept as it is when
+    `types` has it. `types`: the project's entity types (None keeps every label). `evidence`:
+    (source, project type) -> Measured.
+    """
+
+    label_map: Mapping[str, str] = field(default_factory=dict)
+    types: frozenset[str] | None = None
+    evidence: Mapping[tuple[str, str], Measured] = field(default_factory=dict)
+
+    def target(self, label: str) -> str:
+        mapped = self.label_map.get(label, label)
+        if not mapped or (self.types is not None and mapped not in self.types):
+            return ""
+        return mapped
+
+    def score(self, source: str, label: str) -> tuple[float, bool]:
+        """(precision, whether it was measured on enough evidence to overrule length)."""
+        prior = PRIORS[family(source)]
+        measured = self.evidence.get((source, label))
+        if measured is None or measured.total == 0:
+            return prior, False
+        value = (measured.right + prior * SMOOTHING) / (measured.total + SMOOTHING)
+        return value, measured.total >= MIN_EVIDENCE
+
+
+NO_MERGE = Merge()
+
+
+class _Scored(NamedTuple):
+    start: int
+    end: int
+    label: str
+    score: float
+    source: str
+    kb_id: str | None
+    measured: bool
+    priority: int
+
+
+def mapped(candidates: Iterable[Candidate], merge: Merge) -> list[_Scored]:
+    """Candidates under project types, scored; those the schema cannot hold, and muted ones, left out."""
+    out = []
+    targets: dict[str, str] = {}
+    scores: dict[tuple[str, str], tuple[float, bool]] = {}
+    for c in candidates:
+        label = targets.get(c.label)
+        if label is None:
+            label = targets[c.label] = merge.target(c.label)
+        if not label:
+            continue
+        key = (c.source, label)
+        found = scores.get(key)
+        if found is None:
+            found = scores[key] = merge.score(c.source, label)
+        score, measured = found
+        if measured and score < MUTE_BELOW:
+            continue
+        out.append(
+            _Scored(c.start, c.end, label, score, c.source, c.kb_id, measured, PRIORITY[family(c.source)])
+        )
+    return out
+
+
+def merge_candidates(candidates: Iterable[Candidate], merge: Merge = NO_MERGE) -> list[FoundEntity]:
+    """Non-overlapping suggestions in text order (see the module docstring for the rules)."""
+    scored = mapped(candidates, merge)
+    if not scored:
+        return []
+    # One candidate per span: the best score, then the most trusted family; the KB id of any KB match
+    # that agrees on the label is kept.
+    by_span: dict[tuple[int, int], _Scored] = {}
+    kb_ids: dict[tuple[int, int, str], str] = {}
+    for c in scored:
+        if c.kb_id is not None:
+            kb_ids.setdefault((c.start, c.end, c.label), c.kb_id)
+        best = by_span.get((c.start, c.end))
+        if best is None or (c.score, -c.priority) > (best.score, -best.priority):
+            by_span[(c.start, c.end)] = c
+    spans = list(by_span.values())
+    demoted = _demoted(spans) if any(c.measured for c in spans) else set()
+    ordered = sorted(spans, key=lambda c: ((c.start, c.end) in demoted, c.start - c.end, -c.score, c.start))
+    end_max = max(c.end for c in spans)
+    taken = bytearray(end_max)
+    chosen = []
+    for c in ordered:
+        if taken.find(1, c.start, c.end) != -1:
+            continue
+        taken[c.start : c.end] = b"\x01" * (c.end - c.start)
+        kb_id = c.kb_id if c.kb_id is not None else kb_ids.get((c.start, c.end, c.label))
+        chosen.append(FoundEntity(c.start, c.end, c.label, round(c.score, 4), c.source, kb_id))
+    chosen.sort(key=lambda e: (e.start, e.end))
+    return chosen
+
+
+def _demoted(spans: list[_Scored]) -> set[tuple[int, int]]:
+    """Spans that lose their length advantage: a measured shorter candidate inside them is measured
+    more precise by MARGIN than they are."""
+    demoted = set()
+    by_start = sorted(spans, key=lambda c: (c.start, -c.end))
+    for i, outer in enumerate(by_start):
+        if not outer.measured:
+            continue
+        for inner in by_start[i:]:
+            if inner.start >= outer.end:
+                break
+            if inner is outer or inner.end > outer.end or not inner.measured:
+                continue
+            if inner.score > outer.score + MARGIN:
+                demoted.add((outer.start, outer.end))
+                break
+    return demoted
