@@ -95,4 +95,3 @@ def _fresh_suggestion_merges():
     from annotator.suggestions.engine import forget_merges
 
     forget_merges()
-    yield
