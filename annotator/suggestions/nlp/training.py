@@ -37,7 +37,7 @@ class TrainingResult:
 # The recipe, measured on CoNLL-2003 (eng.train subsets, scored on eng.testa): small batches of
 # sentence-sized pieces give a few hundred documents enough updates per epoch; averaged weights and
 # dropout keep a small model from memorising them.
-DROPOUT = 0.2
+DROPOUT = 0.3
 BATCH_START, BATCH_END, BATCH_RATE = 4.0, 32.0, 1.001  # pieces per batch, compounding
 LEARN_RATE = 0.001
 PATIENCE = 5  # epochs without a better held-out F1 before training stops
