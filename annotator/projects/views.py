@@ -17,7 +17,7 @@ from annotator.core.offsets import whole_number
 from annotator.projects.colours import HEX_COLOUR, text_colour_for
 from annotator.projects.forms import MemberForm, ProjectSettingsForm
 from annotator.projects.models import EntityType, GuidelineVersion, Membership, Project, RelationType, Role
-from annotator.projects.permissions import can_curate, can_manage
+from annotator.projects.permissions import can_create_projects, can_curate, can_manage
 from annotator.projects.services import LastManager, add_member, change_settings, remove_member
 from annotator.review.queue import queue_size
 from annotator.review.reports import acceptance_by_label
@@ -39,7 +39,11 @@ def project_list(request: AuthedRequest) -> HttpResponse:
         .with_role_of(request.user)
         .annotate(article_count=Count("articles", distinct=True))
     )
-    return render(request, "projects/project_list.html", {"projects": projects})
+    return render(
+        request,
+        "projects/project_list.html",
+        {"projects": projects, "can_create": can_create_projects(request.user)},
+    )
 
 
 @require_GET
