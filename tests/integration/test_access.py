@@ -8,7 +8,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from annotator.jobs.models import Job, JobKind
-from annotator.projects.models import Role
+from annotator.projects.models import EntityTypeAttribute, Role
 from tests.factories import MembershipFactory, SuggesterVersionFactory
 
 pytestmark = pytest.mark.django_db
@@ -28,6 +28,16 @@ MANAGER_ONLY = {
     "projects:members",
     "api:project-members",
     "api:project-member",
+    "projects:schema",
+    "projects:entity_type_new",
+    "projects:entity_type",
+    "projects:entity_type_remove",
+    "projects:attribute_new",
+    "projects:attribute",
+    "projects:attribute_remove",
+    "projects:relation_type_new",
+    "projects:relation_type",
+    "projects:relation_type_remove",
 }
 # Routes a member reaches only as a curator or manager: annotators get 403.
 CURATOR_ONLY = {
@@ -152,6 +162,12 @@ def object_ids(news, name, params):
         ids["token_id"] = member_token(news).pk
     if "suggester_id" in params:
         ids["suggester_id"] = SuggesterVersionFactory(project=news.project).pk
+    if "type_id" in params:  # the schema editor's: a relation type's routes name "relation"
+        ids["type_id"] = news.visited.pk if "relation" in name else news.person.pk
+    if "attribute_id" in params:
+        ids["attribute_id"] = EntityTypeAttribute.objects.get_or_create(
+            entity_type=news.person, name="negated", defaults={"kind": "boolean"}
+        )[0].pk
     unknown = params - ids.keys()
     assert not unknown, f"Map the id parameter(s) {sorted(unknown)} of {name} in object_ids()."
     return {param: ids[param] for param in params}

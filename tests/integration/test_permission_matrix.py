@@ -56,6 +56,17 @@ ACCESS = {
     "projects:detail": MEMBER,
     "projects:guidelines": MEMBER,
     "projects:schema_css": MEMBER,
+    # The schema editor: managers only (members read the schema on the dashboard and through the API).
+    "projects:schema": MANAGER,
+    "projects:entity_type_new": MANAGER,
+    "projects:entity_type": MANAGER,
+    "projects:entity_type_remove": MANAGER,
+    "projects:attribute_new": MANAGER,
+    "projects:attribute": MANAGER,
+    "projects:attribute_remove": MANAGER,
+    "projects:relation_type_new": MANAGER,
+    "projects:relation_type": MANAGER,
+    "projects:relation_type_remove": MANAGER,
     "interchange:imports": MEMBER,
     ("interchange:imports", "POST"): MANAGER,
     "interchange:detail": MEMBER,  # members follow imports; starting one is the manager's
