@@ -29,6 +29,8 @@ MANAGER_ONLY = {
     "api:project-members",
     "api:project-member",
     "projects:schema",
+    "api:entity-type-merge",
+    "api:relation-type-merge",
     "projects:entity_type_new",
     "projects:entity_type",
     "projects:entity_type_remove",
@@ -163,14 +165,31 @@ def object_ids(news, name, params):
     if "suggester_id" in params:
         ids["suggester_id"] = SuggesterVersionFactory(project=news.project).pk
     if "type_id" in params:  # the schema editor's: a relation type's routes name "relation"
-        ids["type_id"] = news.visited.pk if "relation" in name else news.person.pk
+        ids["type_id"] = schema_type_id(news, name)
     if "attribute_id" in params:
-        ids["attribute_id"] = EntityTypeAttribute.objects.get_or_create(
-            entity_type=news.person, name="negated", defaults={"kind": "boolean"}
-        )[0].pk
+        ids["attribute_id"] = schema_attribute_id(news)
     unknown = params - ids.keys()
     assert not unknown, f"Map the id parameter(s) {sorted(unknown)} of {name} in object_ids()."
     return {param: ids[param] for param in params}
+
+
+def schema_type_id(news, name):
+    """The type a schema route edits: one the member's spans and relation use, so that the API's DELETE
+    (and the pages' empty POSTs) answer "in use" rather than delete it from under the later routes."""
+    member_objects(news)
+    return news.visited.pk if "relation" in name else news.person.pk
+
+
+def schema_attribute_id(news):
+    """An attribute of PERSON with a value on the member's span: in use, like the types above."""
+    from annotator.annotations.models import SpanAttribute
+
+    head = member_objects(news)[0]
+    attribute = EntityTypeAttribute.objects.get_or_create(
+        entity_type=news.person, name="negated", defaults={"kind": "boolean"}
+    )[0]
+    SpanAttribute.objects.get_or_create(span=head, attribute=attribute, defaults={"value": True})
+    return attribute.pk
 
 
 def import_job(news):
