@@ -211,10 +211,10 @@ def export_job(news):
 
 def query_for(news, name):
     """Query parameters some GET views need to point at an object of the member's annotation set."""
-    if name not in ("review:candidates", "review:relation_types"):
+    if name not in ("review:candidates", "review:relation_types", "review:attributes"):
         return ""
     head, tail, _, _ = member_objects(news)
-    return f"?span={head.pk}" if name == "review:candidates" else f"?head={head.pk}&tail={tail.pk}"
+    return f"?head={head.pk}&tail={tail.pk}" if name == "review:relation_types" else f"?span={head.pk}"
 
 
 def kb_import_job(news):

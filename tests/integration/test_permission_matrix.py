@@ -88,6 +88,7 @@ ACCESS = {
     "review:submit": MEMBER,
     "review:candidates": SELF,  # about a span of the caller's own set
     "review:relation_types": SELF,
+    "review:attributes": SELF,
     "review:new_kb_entity": MEMBER,
     "review:next": MEMBER,
     "kb:list": MEMBER,
