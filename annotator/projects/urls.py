@@ -10,6 +10,7 @@ urlpatterns = [
     path("<int:project_id>/settings/", views.project_settings, name="settings"),
     path("<int:project_id>/members/", views.members, name="members"),
     path("<int:project_id>/guidelines/", views.guidelines, name="guidelines"),
+    path("<int:project_id>/guidelines/edit/", views.guidelines_edit, name="guidelines_edit"),
     path("<int:project_id>/schema/", schema_views.schema, name="schema"),
     path("<int:project_id>/schema/types/new/", schema_views.entity_type_edit, name="entity_type_new"),
     path("<int:project_id>/schema/types/<int:type_id>/", schema_views.entity_type_edit, name="entity_type"),

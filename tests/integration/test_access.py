@@ -29,6 +29,7 @@ MANAGER_ONLY = {
     "api:project-members",
     "api:project-member",
     "projects:schema",
+    "projects:guidelines_edit",
     "api:entity-type-merge",
     "api:relation-type-merge",
     "projects:entity_type_new",

@@ -55,6 +55,9 @@ ACCESS = {
     ("api:project-list", "POST"): STAFF,
     "projects:detail": MEMBER,
     "projects:guidelines": MEMBER,
+    "projects:guidelines_edit": MANAGER,
+    "api:guidelines": MEMBER,
+    ("api:guidelines", "PUT"): MANAGER,
     "projects:schema_css": MEMBER,
     # The schema editor: managers only (members read the schema on the dashboard and through the API).
     "projects:schema": MANAGER,
