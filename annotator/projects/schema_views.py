@@ -88,7 +88,9 @@ def entity_type_edit(request: AuthedRequest, project_id: int, type_id: int | Non
     data = request.POST.copy() if request.method == "POST" else None
     if data is not None and (proposed := request.POST.get("use_colour")):
         data["colour"] = proposed  # "use the proposed colour" keeps the rest of the form
-    form = EntityTypeForm(data, instance=entity_type or EntityType(project=project))
+    # A new type goes last unless the manager says otherwise.
+    position = EntityType.objects.filter(project=project).count()
+    form = EntityTypeForm(data, instance=entity_type or EntityType(project=project, position=position))
     if data is not None and form.is_valid():
         try:
             saved = save_entity_type(project=project, entity_type=entity_type, values=form.cleaned_data)
@@ -118,7 +120,8 @@ def relation_type_edit(request: AuthedRequest, project_id: int, type_id: int | N
     relation_type = get_object_or_404(RelationType, project=project, pk=type_id) if type_id else None
     form = RelationTypeForm(
         request.POST if request.method == "POST" else None,
-        instance=relation_type or RelationType(project=project),
+        instance=relation_type
+        or RelationType(project=project, position=RelationType.objects.filter(project=project).count()),
         project=project,
     )
     conflict = None
@@ -158,7 +161,8 @@ def attribute_edit(
     )
     form = AttributeForm(
         request.POST if request.method == "POST" else None,
-        instance=attribute or EntityTypeAttribute(entity_type=entity_type),
+        instance=attribute
+        or EntityTypeAttribute(entity_type=entity_type, position=entity_type.attributes.count()),
     )
     conflict = None
     if request.method == "POST" and form.is_valid():
