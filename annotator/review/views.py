@@ -41,6 +41,7 @@ from annotator.review.comments import comments_context
 from annotator.review.queue import next_article
 from annotator.review.rendering import blocks_touching, split_blocks
 from annotator.review.state import load_view, pending_suggestions, set_counts
+from annotator.suggestions.freshness import suggestions_current
 from annotator.suggestions.generate import ensure_article_suggestions
 from annotator.suggestions.models import Suggestion, SuggestionKind
 
@@ -121,7 +122,7 @@ def annotate(request: AuthedRequest, article_id: int) -> HttpResponse:
     article = get_article(request, article_id)
     annotation_set = _annotation_set(request, article)
     try:
-        if settings.ANNOTATOR_SUGGEST_ON_OPEN:
+        if settings.ANNOTATOR_SUGGEST_ON_OPEN and not suggestions_current(article):
             ensure_article_suggestions(article=article)  # computed once per article and suggester state
     except Exception:
         # Suggestions help; they must never stand between a person and the text.
