@@ -248,6 +248,9 @@ ANNOTATOR_SUGGEST_ON_OPEN = env.bool("ANNOTATOR_SUGGEST_ON_OPEN", default=True)
 # How long a process trusts what it last read of a project's KB and gold when it checks, on a page open,
 # whether an article's suggestions are current (that read grows with the KB; see suggestions/freshness.py).
 ANNOTATOR_SUGGESTION_FRESHNESS_SECONDS = env.float("ANNOTATOR_SUGGESTION_FRESHNESS_SECONDS", default=10.0)
+# Articles longer than this (characters) get their suggestions from a background job when the page opens:
+# the page shows at once, says so, and fills in when the job ends. Shorter ones are suggested in the request.
+ANNOTATOR_SUGGEST_INLINE_MAX_CHARS = env.int("ANNOTATOR_SUGGEST_INLINE_MAX_CHARS", default=20_000)
 
 # Jobs whose worker has not reported for this long are marked failed by the reaper.
 ANNOTATOR_JOB_HEARTBEAT_TIMEOUT = env.int("ANNOTATOR_JOB_HEARTBEAT_TIMEOUT", default=300)
