@@ -9,7 +9,10 @@ from tests.browser.test_annotate_page import open_annotate, world  # noqa: F401 
 
 
 def test_a_long_article_shows_its_suggestions_when_the_job_that_computes_them_ends(
-    page, log_in, world, settings  # noqa: F811 - the fixture imported above
+    page,
+    log_in,
+    world,  # noqa: F811 - the fixture imported above
+    settings,
 ):
     settings.ANNOTATOR_SUGGEST_ON_OPEN = True
     settings.ANNOTATOR_SUGGEST_INLINE_MAX_CHARS = 10  # the article is "long"
