@@ -42,3 +42,21 @@ def test_awkward_text_and_json_come_back_exactly_as_written(news):
         metadata,
     )
     assert (stored.revision, stored.created_at) == (1, now)
+
+
+def test_a_batch_looks_up_its_duplicates_by_id_and_by_text_in_one_query(news):
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.integration.test_import_service import jsonl, line, run
+
+    run(news, jsonl(line(external_id="a1", text="First."), line(text="Known by its text.")))
+    records = [line(external_id=f"n{i}", text=f"New {i}.") for i in range(50)]
+    records += [line(external_id="a1", text="First, again."), line(text="Known by its text.")]
+    with CaptureQueriesContext(connection) as queries:
+        result = run(news, jsonl(*records))
+    assert (result.created, result.skipped) == (50, 2)
+    lookups = [q["sql"] for q in queries if "articles_article" in q["sql"] and "content_hash" in q["sql"]]
+    lookups = [sql for sql in lookups if sql.lstrip().upper().startswith("SELECT")]
+    assert len(lookups) == 1
+    if connection.vendor == "postgresql":
+        assert "= ANY(" in lookups[0]  # two array parameters, not one placeholder per record
