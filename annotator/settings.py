@@ -123,9 +123,10 @@ def _database_from_env() -> dict:
             "max_size": env.int("ANNOTATOR_DB_POOL_MAX", default=10),
             "timeout": env.int("ANNOTATOR_DB_POOL_TIMEOUT", default=10),
         }
-        # With the pool, this makes Django test each connection as it leaves the pool: after a database
-        # restart the pool hands out fresh connections instead of dead ones (one cheap round trip).
-        database["CONN_HEALTH_CHECKS"] = True
+        # Connections are not tested as they leave the pool (a round trip on every request): the first
+        # request that meets a dead one after a database restart answers 503 and has the pool test the
+        # others (core.middleware.recheck_pooled_connections).
+        database["CONN_HEALTH_CHECKS"] = False
         database["CONN_MAX_AGE"] = 0  # Django refuses persistent connections together with the pool.
     return database
 
@@ -195,6 +196,10 @@ TASKS = {
     }
 }
 
+# Seconds a web process reuses an API token it read (a client's calls then cost no query to authenticate).
+# Revoking a token takes effect at once in the process that revokes it, in the others within this long.
+ANNOTATOR_TOKEN_CACHE_SECONDS = env.float("ANNOTATOR_TOKEN_CACHE_SECONDS", default=5.0)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Bearer first: a client with a token gets 401 (not 403) when the token is wrong.
@@ -240,6 +245,12 @@ SPECTACULAR_SETTINGS = {
 # Opening an article's annotate page computes its suggestions when the active suggester has not yet
 # (or when the KB or gold changed since). Off, suggestions come only from pre-annotation jobs.
 ANNOTATOR_SUGGEST_ON_OPEN = env.bool("ANNOTATOR_SUGGEST_ON_OPEN", default=True)
+# How long a process trusts what it last read of a project's KB and gold when it checks, on a page open,
+# whether an article's suggestions are current (that read grows with the KB; see suggestions/freshness.py).
+ANNOTATOR_SUGGESTION_FRESHNESS_SECONDS = env.float("ANNOTATOR_SUGGESTION_FRESHNESS_SECONDS", default=10.0)
+# Articles longer than this (characters) get their suggestions from a background job when the page opens:
+# the page shows at once, says so, and fills in when the job ends. Shorter ones are suggested in the request.
+ANNOTATOR_SUGGEST_INLINE_MAX_CHARS = env.int("ANNOTATOR_SUGGEST_INLINE_MAX_CHARS", default=20_000)
 
 # Jobs whose worker has not reported for this long are marked failed by the reaper.
 ANNOTATOR_JOB_HEARTBEAT_TIMEOUT = env.int("ANNOTATOR_JOB_HEARTBEAT_TIMEOUT", default=300)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from django.conf import settings
@@ -12,6 +13,7 @@ from django.core.exceptions import (
     TooManyFieldsSent,
     TooManyFilesSent,
 )
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
@@ -19,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from annotator.core.errors import DomainError, NotEditable, StaleVersion
+from annotator.core.middleware import database_unavailable
 
 
 def error_body(code: str, message: str, fields: dict[str, list[str]] | None = None) -> dict[str, Any]:
@@ -81,6 +84,9 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    failure = sys.exc_info()[1]  # Django calls the 500 handler while it handles the exception
+    if isinstance(failure, OperationalError | InterfaceError):
+        return database_unavailable(request, failure)
     if request.path.startswith("/api/"):
         message = "The server failed to answer; try again. If it keeps failing, tell the administrators."
         return JsonResponse(error_body("server_error", message), status=500)

@@ -103,7 +103,8 @@ class TokenList(generics.ListAPIView):
 
 @method_decorator(login_not_required, name="dispatch")
 class TokenDetail(generics.RetrieveDestroyAPIView):
-    """One of your tokens; DELETE revokes it at once."""
+    """One of your tokens; DELETE revokes it (every web process refuses it within
+    ANNOTATOR_TOKEN_CACHE_SECONDS, the one that answers the DELETE at once)."""
 
     serializer_class = TokenSerializer
 

@@ -69,6 +69,7 @@ ACCESS = {
     "review:annotate": MEMBER,
     "review:workspace": MEMBER,
     "review:rows": MEMBER,
+    "review:suggesting": MEMBER,
     "review:act": MEMBER,
     "review:undo": MEMBER,
     "review:submit": MEMBER,
