@@ -71,6 +71,9 @@ class ImportForm(forms.Form):
     )
     create_types = forms.BooleanField(label="Add labels the schema lacks as new types", required=False)
     dry_run = forms.BooleanField(label="Dry run: check everything, keep nothing", required=False)
+    strict = forms.BooleanField(
+        label="Strict: refuse the file if anything in it would be skipped or changed", required=False
+    )
     csv_text = forms.CharField(label="Text column", required=False, max_length=200)
     csv_external_id = forms.CharField(label="External id column", required=False, max_length=200)
     csv_title = forms.CharField(label="Title column", required=False, max_length=200)
@@ -108,6 +111,7 @@ class ImportForm(forms.Form):
                 on_duplicate=data["on_duplicate"],
                 create_types=data["create_types"],
                 dry_run=data["dry_run"],
+                strict=data["strict"],
             )
         except DomainError as error:
             self.add_error(error.field if error.field in self.fields else None, error.message)

@@ -40,12 +40,15 @@ from annotator.interchange.formats.base import (
     SpanRecord,
     Where,
     is_ignorable,
+    skipped_member,
     where_in,
 )
 from annotator.interchange.formats.lines import read_whole
 from annotator.interchange.formats.writing import Buffer, links_by_span, surface, token_label
 
 _FRAGMENT = re.compile(r"^(\d+) (\d+)$")
+# brat's own configuration files describe the schema, not documents: nothing in them is lost.
+_CONFIGURATION = {"annotation.conf", "visual.conf", "tools.conf", "kb_shortcuts.conf", "acl.conf"}
 _UNSUPPORTED = {"E": "events", "A": "attributes", "M": "attributes", "*": "equivalences"}
 
 
@@ -67,8 +70,12 @@ class Brat:
         texts: dict[str, Member] = {}
         annotations: dict[str, Member] = {}
         for member in source.members():
-            if not is_ignorable(member.name) and member.suffix in (".txt", ".ann"):
+            if is_ignorable(member.name):
+                continue
+            if member.suffix in (".txt", ".ann"):
                 (texts if member.suffix == ".txt" else annotations)[member.stem] = member
+            elif member.name.rsplit("/", 1)[-1] not in _CONFIGURATION:
+                skipped_member(source, member, "brat", (".txt", ".ann"), problems)
         for stem, member in annotations.items():
             if stem not in texts:
                 problems.add(where_in(source, member), f"There is no {stem}.txt for these annotations.")
