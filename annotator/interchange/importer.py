@@ -32,6 +32,7 @@ from annotator.core.text import isolate
 from annotator.interchange.bulk import BulkWriter, Table
 from annotator.interchange.checks import Prepared
 from annotator.interchange.formats.base import (
+    NOTE,
     AttributeValue,
     DocumentRecord,
     LinkRecord,
@@ -189,7 +190,13 @@ class Schema:
         attribute = self.attributes.get((type_id, name))
         type_name = self.entity_names[type_id]
         if attribute is None and self.create:
-            kind = AttributeKind.BOOLEAN if isinstance(value, bool) else AttributeKind.CHOICE
+            kind = (
+                AttributeKind.BOOLEAN
+                if isinstance(value, bool)
+                else AttributeKind.TEXT
+                if name == NOTE
+                else AttributeKind.CHOICE
+            )
             siblings = sum(1 for t, _ in self.attributes if t == type_id)
             attribute = EntityTypeAttribute.objects.create(
                 entity_type_id=type_id, name=name, kind=kind, position=siblings + 1
@@ -393,14 +400,26 @@ class Importer:
         return fresh, updates
 
     def _duplicate_in_file(self, record: DocumentRecord, earlier: str) -> None:
+        """A record repeating an earlier one of the file. The same text without an id follows the duplicate
+        rule: an error when duplicates are, else skipped with a warning (the first one is the article). The
+        same external id is an error: two records claim one article, and which is right is not known."""
         if record.external_id is not None:
             message = f"The external id {record.external_id!r} is already used by {earlier}."
         else:
             message = (
                 f"The same text is already in {earlier} (without an external id, a text is its identity)."
             )
-        self.problems.add(
-            record.where, message, field="external_id" if record.external_id is not None else "text"
+        field = "external_id" if record.external_id is not None else "text"
+        if self.options.on_duplicate == OnDuplicate.ERROR or record.external_id is not None:
+            self.problems.add(record.where, message, field=field)
+            return
+        self.result.skipped += 1
+        self.problems.warn(
+            record.where,
+            f"{message} The first one is imported, this one skipped.",
+            kind="repeated record",
+            action="skipped",
+            field=field,
         )
 
     def _exists(self, record: DocumentRecord, existing: int) -> None:

@@ -373,10 +373,16 @@ def test_conll_2003_and_iob2_rebuild_the_text_and_the_entities():
 
 
 def test_conll_reports_bad_tags_and_drops_only_their_document():
-    records, problems = read("conll", "t.iob", b"-DOCSTART- O\n\nA B-X\nB E-X\n\n-DOCSTART- O\n\nC B-Y\n")
+    records, problems = read("conll", "t.iob", b"-DOCSTART- O\n\nA B-X\nB Z-X\n\n-DOCSTART- O\n\nC B-Y\n")
     assert [r.text for r in records] == ["C"]
     assert problems == [
-        Problem("t.iob", 4, None, "The tag 'E-X' is not O, B-TYPE or I-TYPE (the last column holds the tag).")
+        Problem(
+            "t.iob",
+            4,
+            None,
+            "The tag 'Z-X' is not O or PREFIX-TYPE with B, I, E, L, S or U (IOB1, IOB2, IOBES, BILOU) "
+            "(the last column holds the tag).",
+        )
     ]
 
 
@@ -444,6 +450,7 @@ def test_doccano_plain_and_relation_variants():
     assert records == [
         DocumentRecord(
             text=SRC,
+            external_id="12",  # doccano's id, when the line has no external_id
             metadata={"Comments": [], "doccano_id": 12},
             annotated=True,
             spans=(SpanRecord("0", 0, 15, "PERSON"), SpanRecord("1", 40, 45, "GPE")),
@@ -458,13 +465,11 @@ def test_doccano_plain_and_relation_variants():
     ]
 
 
-def test_doccano_reports_classification_labels_and_bad_triples():
+def test_doccano_keeps_classification_labels_as_categories_and_reports_bad_triples():
     data = b'{"text": "x", "label": ["positive"]}\n{"text": "y", "label": [[0, 1]]}\n{"text": "z", "entities": 5}\n'
     records, problems = read("doccano", "d.jsonl", data)
-    assert records == []
+    assert records == [DocumentRecord(text="x", metadata={"categories": ["positive"]}, annotated=True)]
     assert problems == [
-        Problem("d.jsonl", 1, "label[0]",
-                "'positive' is a text classification label; only spans [start, end, label] are read."),
         Problem("d.jsonl", 2, "label[0]", "Each label must be [start, end, label]."),
         Problem("d.jsonl", 3, "entities", "'entities' must be a list, not a number."),
     ]  # fmt: skip
@@ -520,7 +525,7 @@ def test_label_studio_reads_the_first_kept_annotation_regions_labels_and_relatio
             text=SRC,
             external_id="a1",
             title="Визит",
-            metadata={"source": "tass", "batch": 2, "label_studio_id": 7},
+            metadata={"source": "tass", "batch": 2, "label_studio_id": 7, "choices": ["politics"]},
             annotated=True,
             spans=(
                 SpanRecord("r1", 0, 15, "PERSON", "Сергей Нарышкин"),

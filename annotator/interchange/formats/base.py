@@ -38,6 +38,9 @@ class Where:
 
 
 AttributeValue = bool | str
+# The attribute that holds a free-text note on a span (brat `#` AnnotatorNotes, a Label Studio text area
+# on a region): created as a free-text attribute, where other text values make one-of-a-list attributes.
+NOTE = "Note"
 
 
 def attribute_pairs(values: Mapping[str, AttributeValue]) -> tuple[tuple[str, AttributeValue], ...]:

@@ -1,11 +1,17 @@
-"""CoNLL 2003 and IOB2: one token per line, its entity tag in the last column.
+"""CoNLL 2003, IOB1/IOB2/IOBES/BILOU, GermEval and CoNLL-U-like files: one token per line.
 
 `-DOCSTART-` lines start a new document (a file without them is one document), blank lines end
-sentences. Tags are `O`, `B-TYPE` and `I-TYPE`; an `I-` tag that does not continue an entity of its type
-starts one, so both IOB1 (CoNLL 2003) and IOB2 read the same way. The text is rebuilt as the format
-implies: tokens joined by one space, sentences by a line break. Documents have no external id, so
-re-imports recognise them by their text. A line starting with `# ` whose last column is not a tag is a
-comment (exports name their tokenizer in one: `# tokenizer: spacy 3.8.18 blank:en`).
+sentences, and lines starting with `#` whose last column is not a tag are comments (`# text = ...`,
+`# tokenizer: spacy ...`). Columns are split by tabs when the line has one (a token may then hold a
+space: "New Berlin"), else by runs of whitespace. The token is the first column, or the second when the
+first is a token index (1, 2, 3... in each sentence, as in CoNLL-U and GermEval); the tag is the last
+column. GermEval's layout (index, token, outer tag, inner tag) reads both tag columns, nested entities
+and all. Options name the columns instead (1-based): `token=2`, `tags=3,4`.
+
+Tags are `O` and PREFIX-TYPE, in any of the schemes: B (begins), I (inside: continues an entity of its
+type, or starts one, as IOB1 does), E or L (ends), S or U (a single token). The text is rebuilt as the
+format implies: tokens joined by one space, sentences by a line break. Documents have no external id,
+so re-imports recognise them by their text.
 
 The writer tokenises with spaCy (`tokens.py`), cutting tokens at entity edges too, and tags IOB2. One
 token layer holds no overlaps: the outermost spans are kept (`writing.one_layer`), the nested and
@@ -16,11 +22,13 @@ never inside an entity; labels with spaces get `_` instead.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
-from typing import IO, ClassVar
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import IO, Any, ClassVar
 
 from annotator.interchange.formats.base import (
     DocumentRecord,
+    FormatError,
     MemberContext,
     ProblemLog,
     SpanRecord,
@@ -32,25 +40,102 @@ from annotator.interchange.formats.tokens import pieces, tokenizer_name
 from annotator.interchange.formats.writing import one_layer, token_label
 
 _NOT_SPACE = re.compile(r"\S+")
+_PREFIXES = frozenset("BIELSU")
+TAG_HELP = "O or PREFIX-TYPE with B, I, E, L, S or U (IOB1, IOB2, IOBES, BILOU)"
 
 
 def is_tag(tag: str) -> bool:
-    return tag == "O" or (tag[:2] in ("B-", "I-") and len(tag) > 2)
+    return tag == "O" or (len(tag) > 2 and tag[0] in _PREFIXES and tag[1] in "-_")
+
+
+def split_columns(line: str) -> list[str]:
+    """A token line's columns: by tabs when it has any (so a token may hold a space), else by whitespace."""
+    if "\t" in line:
+        columns = [column.strip() for column in line.rstrip("\r\n").split("\t")]
+        return columns if any(columns) else []
+    return line.split()
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Which columns hold the token and the tags (0-based; negative counts from the end)."""
+
+    token: int = 0
+    tags: tuple[int, ...] = (-1,)
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> Layout | None:
+        if "token" not in options and "tags" not in options:
+            return None
+        token = _column_number(options.get("token", "1"), "token")
+        tags = tuple(_column_number(part, "tags") for part in str(options.get("tags", "-1")).split(","))
+        return cls(token, tags)
+
+    @classmethod
+    def guess(cls, sentence: list[list[str]]) -> Layout:
+        """From a file's first sentence: an index column first (1, 2, 3...), and GermEval's two tag columns."""
+        indexed = len(sentence[0]) >= 3 and all(
+            len(columns) >= 3 and columns[0] == str(number)
+            for number, columns in enumerate(sentence, start=1)
+        )
+        if not indexed:
+            return cls()
+        if all(len(columns) == 4 and is_tag(columns[2]) and is_tag(columns[3]) for columns in sentence):
+            return cls(1, (2, 3))  # GermEval 2014: outer and inner (nested) entities
+        return cls(1, (-1,))
+
+
+def _column_number(value: Any, name: str) -> int:
+    text = str(value).strip()
+    if text == "-1":
+        return -1
+    if not text.isdigit() or int(text) < 1:
+        raise FormatError(f"The CoNLL {name} option names columns by number, from 1 (e.g. tags=3,4).")
+    return int(text) - 1
+
+
+class _Layer:
+    """The entities of one tag column as they are read: the one still open, and the finished ones."""
+
+    def __init__(self) -> None:
+        self.open: tuple[str, int, int, Where] | None = None  # label, start, end, where it began
+        self.done: list[tuple[int, int, str, Where]] = []
+
+    def add(self, tag: str, start: int, end: int, at: Where) -> None:
+        if tag == "O":
+            self.close()
+            return
+        prefix, label = tag[0], tag[2:]
+        continues = self.open is not None and self.open[0] == label
+        if prefix in "IEL" and continues:
+            assert self.open is not None
+            self.open = (label, self.open[1], end, self.open[3])
+        else:
+            self.close()
+            self.open = (label, start, end, at)
+        if prefix in "ELSU":
+            self.close()
+
+    def close(self) -> None:
+        if self.open is not None:
+            label, start, end, at = self.open
+            self.done.append((start, end, label, at))
+            self.open = None
 
 
 class _Document:
-    """The document being rebuilt: its text so far, its finished spans and the one still open."""
+    """The document being rebuilt: its text so far and one layer of entities per tag column."""
 
-    def __init__(self, where: Where) -> None:
+    def __init__(self, where: Where, layers: int) -> None:
         self.where = where
         self.parts: list[str] = []
         self.length = 0
-        self.spans: list[SpanRecord] = []
-        self.open: tuple[str, int, int, Where] | None = None  # label, start, end, where it began
+        self.layers = [_Layer() for _ in range(layers)]
         self.sentence_started = False
         self.too_long = False
+        self.tokens = 0
 
-    def add_token(self, token: str, tag: str, at: Where) -> None:
+    def add_token(self, token: str, tags: list[str], at: Where) -> None:
         if self.sentence_started:
             self.parts.append(" ")
             self.length += 1
@@ -58,84 +143,126 @@ class _Document:
         self.parts.append(token)
         self.length += len(token)
         self.sentence_started = True
-        if tag == "O":
-            self.close()
-            return
-        prefix, label = tag[0], tag[2:]
-        if prefix == "I" and self.open is not None and self.open[0] == label:
-            self.open = (label, self.open[1], self.length, self.open[3])
-            return
-        self.close()
-        self.open = (label, start, self.length, at)
+        self.tokens += 1
+        for layer, tag in zip(self.layers, tags, strict=True):
+            layer.add(tag, start, self.length, at)
 
     def end_sentence(self) -> None:
-        self.close()
+        for layer in self.layers:
+            layer.close()
         if self.sentence_started:
             self.parts.append("\n")
             self.length += 1
             self.sentence_started = False
-
-    def close(self) -> None:
-        if self.open is not None:
-            label, start, end, at = self.open
-            self.spans.append(SpanRecord(f"T{len(self.spans) + 1}", start, end, label, where=at))
-            self.open = None
 
     def record(self) -> DocumentRecord | None:
         self.end_sentence()
         text = "".join(self.parts).rstrip("\n")
         if not text:
             return None
-        return DocumentRecord(text=text, annotated=True, spans=tuple(self.spans), where=self.where)
+        found = sorted({(s, e, label): at for layer in self.layers for s, e, label, at in layer.done}.items())
+        spans = tuple(
+            SpanRecord(f"T{number}", start, end, label, where=at)
+            for number, ((start, end, label), at) in enumerate(found, start=1)
+        )
+        return DocumentRecord(text=text, annotated=True, spans=spans, where=self.where)
 
 
 class Conll(StreamReader):
     name: ClassVar[str] = "conll"
-    label: ClassVar[str] = "CoNLL 2003 / IOB2"
+    label: ClassVar[str] = "CoNLL (2003, IOB1/IOB2/IOBES/BILOU, GermEval)"
     suffixes: ClassVar[tuple[str, ...]] = (
-        ".conll", ".iob", ".iob2", ".bio", ".txt", ".tsv", ".train", ".dev", ".test", ".testa", ".testb",
+        ".conll", ".conllu", ".iob", ".iob2", ".bio", ".bioes", ".txt", ".tsv", ".train", ".dev", ".test",
+        ".testa", ".testb",
     )  # fmt: skip
+    option_names: ClassVar[frozenset[str]] = frozenset({"token", "tags"})
+
+    def check_options(self, options: Mapping[str, Any]) -> None:
+        super().check_options(options)
+        Layout.from_options(options)
 
     def read_member(
         self, stream: IO[bytes], context: MemberContext, problems: ProblemLog
     ) -> Iterator[DocumentRecord]:
-        limit = context.limits.max_record_bytes
-        document: _Document | None = None
-        failed = False
-        for number, raw in byte_lines(stream, context.where, problems, max_bytes=limit):
+        reading = _Reading(context, problems)
+        sentence: list[tuple[list[str], Where]] = []
+        for number, raw in byte_lines(
+            stream, context.where, problems, max_bytes=context.limits.max_record_bytes
+        ):
             at = context.at(number)
             line = decode(raw, at, problems, line=number)
             if line is None:
-                failed = True
+                reading.failed = True
                 continue
-            columns = line.split()
+            columns = split_columns(line)
             if columns and columns[0] == "-DOCSTART-":
-                if document is not None and not failed and (record := document.record()) is not None:
-                    yield record
-                document, failed = _Document(context.at(number + 1)), False
+                reading.sentence(sentence)
+                sentence = []
+                yield from reading.next_document(context.at(number + 1))
                 continue
-            if document is None:
-                document = _Document(at)
             if not columns:
-                document.end_sentence()
+                reading.sentence(sentence)
+                sentence = []
                 continue
-            tag = columns[-1]
-            if line.startswith("# ") and not is_tag(tag):
-                continue
-            if len(columns) < 2 or not is_tag(tag):
-                problems.add(
-                    at, f"The tag {tag!r} is not O, B-TYPE or I-TYPE (the last column holds the tag)."
-                )
-                failed = True
+            if line.startswith("#") and not (len(columns) >= 2 and is_tag(columns[-1])):
+                continue  # a comment
+            sentence.append((columns, at))
+        reading.sentence(sentence)
+        yield from reading.next_document(None)
+        if not reading.tokens and not reading.failed:
+            problems.add(context.where, "The file has no tokens: it is empty.")
+
+
+class _Reading:
+    """One member being read, sentence by sentence: its layout (given or guessed) and its document."""
+
+    def __init__(self, context: MemberContext, problems: ProblemLog) -> None:
+        self.context, self.problems = context, problems
+        self.layout = Layout.from_options(context.options)
+        self.document: _Document | None = None
+        self.failed = False
+        self.tokens = 0
+        self.start: Where | None = None  # where the next document begins (after a -DOCSTART- line)
+
+    def next_document(self, where: Where | None) -> Iterator[DocumentRecord]:
+        if self.document is not None and not self.failed and (record := self.document.record()) is not None:
+            yield record
+        self.document, self.failed = None, False
+        self.start = where
+
+    def sentence(self, lines: list[tuple[list[str], Where]]) -> None:
+        if not lines:
+            if self.document is not None:
+                self.document.end_sentence()
+            return
+        if self.layout is None:
+            self.layout = Layout.guess([columns for columns, _ in lines])
+        layout = self.layout
+        if self.document is None:
+            self.document = _Document(self.start or lines[0][1], len(layout.tags))
+        document, limit = self.document, self.context.limits.max_record_bytes
+        for columns, at in lines:
+            wanted = max(layout.token, *layout.tags) + 1
+            tags = [columns[i] if i < len(columns) else "" for i in layout.tags]
+            if len(columns) < max(wanted, 2) or not all(is_tag(tag) for tag in tags):
+                shown = next((tag for tag in tags if not is_tag(tag)), "")
+                self.problems.add(at, f"The tag {shown!r} is not {TAG_HELP} ({self.where_tags(layout)}).")
+                self.failed = True
                 continue
             if document.length > limit:
                 if not document.too_long:
-                    problems.add(document.where, f"The document is longer than {limit:,} characters.")
-                document.too_long, failed = True, True
+                    self.problems.add(document.where, f"The document is longer than {limit:,} characters.")
+                document.too_long, self.failed = True, True
                 continue
-            document.add_token(columns[0], tag, at)
-        if document is not None and not failed and (record := document.record()) is not None:
-            yield record
+            document.add_token(columns[layout.token], tags, at)
+            self.tokens += 1
+        document.end_sentence()
+
+    @staticmethod
+    def where_tags(layout: Layout) -> str:
+        if layout.tags == (-1,):
+            return "the last column holds the tag"
+        return "tags in column " + ", ".join(str(i + 1) if i >= 0 else "last" for i in layout.tags)
 
 
 class ConllWriter:
