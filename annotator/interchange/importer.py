@@ -33,6 +33,7 @@ from annotator.interchange.bulk import BulkWriter, Table
 from annotator.interchange.checks import Prepared
 from annotator.interchange.formats.base import (
     NOTE,
+    REFERENCE,
     AttributeValue,
     DocumentRecord,
     LinkRecord,
@@ -165,11 +166,13 @@ class Schema:
         self._unknown("entity type", label, sorted(self.entity_types), where, field)
         return None
 
-    def relation_type(self, label: str, where: Where, field: str) -> RelationType | None:
+    def relation_type(
+        self, label: str, where: Where, field: str, *, symmetric: bool = False
+    ) -> RelationType | None:
         if label in self.relation_types:
             return self.relation_types[label]
         if self.create:
-            created = RelationType.objects.create(project=self.project, name=label, directed=True)
+            created = RelationType.objects.create(project=self.project, name=label, directed=not symmetric)
             # Read back with its (empty) head and tail types prefetched, so allows() asks nothing more.
             self.relation_types[label] = RelationType.objects.prefetch_related(
                 "head_types", "tail_types"
@@ -194,7 +197,7 @@ class Schema:
                 AttributeKind.BOOLEAN
                 if isinstance(value, bool)
                 else AttributeKind.TEXT
-                if name == NOTE
+                if name in (NOTE, REFERENCE)
                 else AttributeKind.CHOICE
             )
             siblings = sum(1 for t, _ in self.attributes if t == type_id)
@@ -261,6 +264,10 @@ class KBLookup:
         )
         for pk, kb_id, kb_name, merged_into in rows:
             self.found.setdefault(kb_id, []).append((pk, kb_name, merged_into))
+
+    def has(self, kb_id: str) -> bool:
+        """Whether any of the project's KBs holds the id (as loaded for the current batch)."""
+        return kb_id in self.found
 
     def entity(self, link: LinkRecord, where: Where) -> tuple[bool, int | None]:
         """(resolved, the KBEntity pk or None for NIL); reports why when it is not resolved."""
@@ -452,7 +459,11 @@ class Importer:
         if not self.overlaps_allowed:
             failed |= self._overlapping(record)
         for link in record.links:
-            resolved, entity = self.kb.entity(link, link.where or record.where)
+            where = link.where or record.where
+            if link.keep_unknown and link.kb_id is not None and not self.kb.has(link.kb_id):
+                failed |= not self._reference(link, plan, where)
+                continue
+            resolved, entity = self.kb.entity(link, where)
             failed |= not resolved
             plan.links.append((plan.span_index[link.span], entity))
         failed |= not self._relations(record, plan)
@@ -469,6 +480,28 @@ class Importer:
             else:
                 plan.attributes.append((position, attribute_id, value))
         return ok
+
+    def _reference(self, link: LinkRecord, plan: Plan, where: Where) -> bool:
+        """A link to an id no project KB holds, kept on the span as its Reference attribute, with a warning."""
+        position = plan.span_index[link.span]
+        type_id = plan.spans[position][2]
+        if not type_id:
+            return False  # the span's type is unknown: already reported
+        value = f"{link.kb}:{link.kb_id}" if link.kb else link.kb_id or ""
+        field = f"entities[{link.span}].kb_id"
+        attribute_id = self.schema.attribute(type_id, REFERENCE, value, where, field)
+        if attribute_id is None:
+            return False
+        plan.attributes.append((position, attribute_id, value))
+        self.problems.warn(
+            where,
+            f"The KB id {value!r} is in none of this project's knowledge bases: it is kept on the span as its "
+            f"{REFERENCE} (link it once the KB is imported).",
+            kind="link to an unknown KB id",
+            action="kept as a reference",
+            field=field,
+        )
+        return True
 
     def _overlapping(self, record: DocumentRecord) -> bool:
         reach, holder = -1, None
@@ -491,7 +524,9 @@ class Importer:
         for index, relation in enumerate(record.relations):
             where = relation.where or record.where
             field = f"relations[{relation.id or index}]"
-            relation_type = self.schema.relation_type(relation.label, where, f"{field}.label")
+            relation_type = self.schema.relation_type(
+                relation.label, where, f"{field}.label", symmetric=relation.symmetric
+            )
             if relation_type is None:
                 ok = False
                 continue

@@ -277,7 +277,7 @@ BRAT_ANN = (
     "R1\tvisited Arg1:T1 Arg2:T2\r\n"
     "N1\tReference T1 Wikidata:Q315514\tSergey Naryshkin\r\n"
     "N2\tReference T4 Wikidata:NIL\tVitebsk\r\n"
-    "#1\tAnnotatorNotes T1\ta note, ignored\r\n"
+    "#1\tAnnotatorNotes T1\ta note, kept\r\n"
 )
 
 
@@ -294,7 +294,7 @@ def test_brat_reads_entities_fragments_relations_and_normalisations(tmp_path):
             external_id="doc1",
             annotated=True,
             spans=(
-                SpanRecord("T1", 0, 15, "PERSON", "Сергей Нарышкин"),
+                SpanRecord("T1", 0, 15, "PERSON", "Сергей Нарышкин", attributes=(("Note", "a note, kept"),)),
                 SpanRecord("T2", 40, 45, "GPE", "Minsk"),
                 SpanRecord("T3", 26, 36, "ORG", "Luka nko", fragments=((26, 30), (33, 36))),
                 SpanRecord("T4", 56, 63, "GPE", "Vitebsk"),
@@ -310,21 +310,24 @@ def test_brat_reads_entities_fragments_relations_and_normalisations(tmp_path):
     ]  # fmt: skip
 
 
-def test_brat_reports_lines_it_cannot_import_by_member_and_line(tmp_path):
+def test_brat_reports_lines_it_cannot_read_by_member_and_line(tmp_path):
     ann = (
-        "T1\tPERSON 0 5\tSerge\nE1\tMeeting:T1\nA1\tNegated T1\nT2\tPERSON zero five\tx\n"
-        "R1\tvisited T1 T2\nX1\twhat\n"
+        "T1\tPERSON 0 5\tSerge\nE1\tMeeting\nA1\tNegated\nT2\tPERSON zero five\tx\n"
+        "R1\tvisited T1 T2\nX1\twhat\n*\tEquiv T1\nA2\tNegated T9\n"
     )
     path = zipped(tmp_path / "b.zip", {"d.txt": "Sergey.", "d.ann": ann, "orphan.ann": "T1\tA 0 1\tx\n"})
     records, problems = read_zip("brat", path)
     assert records == []
     assert problems == [
         Problem("b.zip:orphan.ann", None, None, "There is no orphan.txt for these annotations."),
-        Problem("b.zip:d.ann", 2, None, "brat events (E lines) cannot be imported; remove them first."),
-        Problem("b.zip:d.ann", 3, None, "brat attributes (A lines) cannot be imported; remove them first."),
+        Problem("b.zip:d.ann", 2, None, "The event E1 needs a trigger and arguments like 'Attack:T1 Target:T2'."),
+        Problem("b.zip:d.ann", 3, None, "The attribute A1 needs a name, an annotation and maybe a value."),
         Problem("b.zip:d.ann", 4, None, "The entity T2 needs a type and offsets like 'PERSON 0 16' or 'ORG 0 5;9 12'."),
         Problem("b.zip:d.ann", 5, None, "The relation R1 needs a type and two arguments like 'Arg1:T1 Arg2:T2'."),
         Problem("b.zip:d.ann", 6, None, "This is not a brat annotation line (it starts with 'X')."),
+        Problem("b.zip:d.ann", 7, None,
+                "An equivalence needs a type and at least two annotations, like 'Equiv T1 T2'."),
+        Problem("b.zip:d.ann", 8, None, "The attribute is on T9, which is not an annotation here."),
     ]  # fmt: skip
 
 

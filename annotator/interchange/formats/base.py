@@ -41,6 +41,8 @@ AttributeValue = bool | str
 # The attribute that holds a free-text note on a span (brat `#` AnnotatorNotes, a Label Studio text area
 # on a region): created as a free-text attribute, where other text values make one-of-a-list attributes.
 NOTE = "Note"
+# The attribute that holds a link to a KB the project does not have, as `KB:ID` (free text too).
+REFERENCE = "Reference"
 
 
 def attribute_pairs(values: Mapping[str, AttributeValue]) -> tuple[tuple[str, AttributeValue], ...]:
@@ -80,6 +82,9 @@ class RelationRecord:
     id: str | None = None
     where: Where | None = field(default=None, compare=False)
     provenance: Mapping[str, Any] | None = field(default=None, compare=False)
+    # The source says the relation has no direction (a brat equivalence): a type the import creates for
+    # it is symmetric.
+    symmetric: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,9 @@ class LinkRecord:
     kb: str | None = None
     where: Where | None = field(default=None, compare=False)
     provenance: Mapping[str, Any] | None = field(default=None, compare=False)
+    # An id in none of the project's KBs is kept on the span as its `Reference` (`KB:ID`), with a warning,
+    # rather than refused: a brat normalisation names ids of KBs the project need not have.
+    keep_unknown: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)
