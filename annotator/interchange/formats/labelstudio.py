@@ -20,7 +20,8 @@ text that way, they are converted to code points.
 
 The writer streams one array: `data` holds the text, external id and title, `meta` the metadata, and
 one annotation per task holds a `labels` region per span (offsets in code points, with the region's
-text) and a `relation` result per relation. Label Studio has no place for KB links.
+text), a `choices` result on the region per text attribute of the span (a `textarea` for its Note), and
+a `relation` result per relation. Label Studio has no place for KB links, nor for yes-or-no attributes.
 """
 
 from __future__ import annotations
@@ -224,6 +225,7 @@ class _Regions:
     def __init__(self, text: str, where: Where, problems: ProblemLog) -> None:
         self.text, self.where, self.problems = text, where, problems
         self.spans: list[SpanRecord] = []
+        self.regions: dict[str, list[int]] = {}  # region id -> its spans (one per label)
         self.relations: list[RelationRecord] = []
         self.values: list[tuple[str, str, str, list[str], str]] = []  # region, type, name, values, path
         self.task_values: dict[str, Any] = {}
@@ -272,6 +274,7 @@ class _Regions:
             raise Invalid(f"{path}.value.labels", "A labelled region needs at least one label (a string).")
         for number, label in enumerate(labels):
             span_id = region if number == 0 else f"{region}#{number + 1}"
+            self.regions.setdefault(region, []).append(len(self.spans))
             self.spans.append(
                 SpanRecord(span_id, start, end, label, text=value.get("text"), where=self.where)
             )
@@ -289,9 +292,7 @@ class _Regions:
     def records(self) -> tuple[tuple[SpanRecord, ...], tuple[RelationRecord, ...]]:
         """The spans with the values given per region as their attributes, duplicates merged; values of
         no region go into the task's metadata."""
-        regions: dict[str, list[int]] = {}
-        for position, span in enumerate(self.spans):
-            regions.setdefault(span.id.split("#", 1)[0], []).append(position)
+        regions = self.regions
         attributes: dict[int, dict[str, AttributeValue]] = {}
         for region, kind, name, given, _ in self.values:
             if region not in regions:
@@ -339,6 +340,14 @@ class LabelStudioWriter:
             }
             for span in record.spans
         ]  # fmt: skip
+        for span in record.spans:  # attributes as values on the region: text attributes only
+            for name, value in span.attributes:
+                if name == NOTE:
+                    results.append({"id": span.id, "from_name": "note", "to_name": "text", "type": "textarea",
+                                    "value": {"text": [value]}})  # fmt: skip
+                elif isinstance(value, str):
+                    results.append({"id": span.id, "from_name": name, "to_name": "text", "type": "choices",
+                                    "value": {"choices": [value]}})  # fmt: skip
         results.extend(
             {"type": "relation", "from_id": relation.head, "to_id": relation.tail, "direction": "right",
              "labels": [relation.label]}
