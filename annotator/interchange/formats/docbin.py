@@ -6,7 +6,9 @@ text order. A `kb_id_` links the span (`NIL` means not in the KB). With `store_u
 label -> score) are kept in the metadata as `cats` (the project has no categories of its own), and span
 groups named other than `sc` as `span_groups` ({name: [[start, end, label], ...]}), which the writer
 writes back as those groups (spans in none of them go into `sc`). A DocBin is one compressed blob, so
-each .spacy file is read whole: split big corpora into several files and zip them, one is read at a time.
+each .spacy file is read whole (inflated in chunks up to a cap, its version and every length checked
+first: `docbin_bytes.py`): split big corpora into several files and zip them, one is read at a time.
+spaCy's own errors (E018: a string missing from the table...) are passed on as they are.
 spaCy is imported only when a DocBin is read or written.
 
 The writer makes one .spacy file: `doc.ents` holds the spans a single layer can hold (the outermost,
@@ -30,6 +32,7 @@ from annotator.interchange.formats.base import (
     StreamReader,
     Where,
 )
+from annotator.interchange.formats.docbin_bytes import DocBinError, open_docbin
 from annotator.interchange.formats.tokens import pieces, pipeline
 from annotator.interchange.formats.writing import links_by_span, one_layer
 
@@ -37,7 +40,13 @@ if TYPE_CHECKING:
     from spacy.tokens import Doc, Span
     from spacy.vocab import Vocab
 
-MAX_DOCBIN_BYTES = 2**30
+
+def spacy_message(error: Exception) -> str:
+    """spaCy's message (its errors start with a code like [E018]), or the kind of error for others."""
+    message = error.args[0] if error.args and isinstance(error.args[0], str) else ""
+    if message.startswith("[E") or message.startswith("[W"):
+        return message
+    return f"{type(error).__name__}{': ' + message if message else ''}"
 
 
 class DocBinReader(StreamReader):
@@ -48,25 +57,28 @@ class DocBinReader(StreamReader):
     def read_member(
         self, stream: IO[bytes], context: MemberContext, problems: ProblemLog
     ) -> Iterator[DocumentRecord]:
-        from spacy.tokens import DocBin
         from spacy.vocab import Vocab
 
-        data = stream.read(MAX_DOCBIN_BYTES + 1)
-        if len(data) > MAX_DOCBIN_BYTES:
-            problems.add(
-                context.where, f"The DocBin is larger than {MAX_DOCBIN_BYTES:,} bytes: split it into several."
-            )
-            return
         try:
-            docs = list(DocBin(store_user_data=True).from_bytes(data).get_docs(Vocab()))
-        except Exception as error:  # msgpack, zlib and spaCy each raise their own kinds
-            problems.add(context.where, f"This is not a spaCy DocBin ({type(error).__name__}).")
+            docbin = open_docbin(stream)
+        except DocBinError as error:
+            problems.add(context.where, f"This is not a spaCy DocBin that can be read: {error}")
             return
-        del data
-        for index, doc in enumerate(docs):
-            record = self.document(doc, context.at(item=f"docs[{index}]"), problems)
+        docs = docbin.get_docs(Vocab())
+        index = 0
+        while True:
+            where = context.at(item=f"docs[{index}]")
+            try:
+                doc = next(docs, None)
+            except Exception as error:  # spaCy's own errors say what is wrong: E018 (a missing string)...
+                problems.add(where, f"spaCy cannot read this document: {spacy_message(error)}")
+                return
+            if doc is None:
+                return
+            record = self.document(doc, where, problems)
             if record is not None:
                 yield record
+            index += 1
 
     @staticmethod
     def document(doc: Doc, where: Where, problems: ProblemLog) -> DocumentRecord | None:
