@@ -118,3 +118,38 @@ def test_the_page_shows_warnings_escaped_and_the_api_job_carries_them(
         JobStatus.FAILED, "2 problems in mixed.zip; nothing was imported.", 2,
     )  # fmt: skip
     assert Job.objects.get(pk=job["id"]).params["strict"] is True
+
+
+def corrupted(path, how):
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        out.writestr("a.txt", "Minsk is a city. " * 50)
+    data = bytearray(path.read_bytes())
+    if how == "member":
+        data[40:60] = bytes(20)  # inside a.txt's compressed bytes
+    else:
+        data = data[:-30]  # the central directory cut short
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("how", "errors"),
+    [
+        ("member", [{"file": "bad.zip", "line": None, "field": "a.txt",
+                     "message": "It is damaged (Bad CRC-32 for file 'a.txt')."}]),
+        ("directory", [{"file": "bad.zip", "line": None, "field": None,
+                        "message": "The zip archive cannot be read (File is not a zip file)."}]),
+    ],
+)  # fmt: skip
+def test_a_corrupt_zip_fails_the_job_naming_the_problem(news, tmp_path, how, errors):
+    from annotator.interchange.services import start_import
+    from annotator.jobs.services import run_job
+
+    path = corrupted(tmp_path / "bad.zip", how)
+    job = start_import(
+        project=news.project, path=path, file_name="bad.zip", options=ImportOptions(format="text"), by=None,
+        delete_after=False, queue=False,
+    )  # fmt: skip
+    job = run_job(job)
+    assert (job.status, job.errors) == (JobStatus.FAILED, errors)
+    assert not Article.objects.filter(external_id="a").exists()
