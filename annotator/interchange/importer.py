@@ -504,7 +504,8 @@ class Importer:
         return True
 
     def _overlapping(self, record: DocumentRecord) -> bool:
-        reach, holder = -1, None
+        """Report every span that overlaps an earlier one (nested or crossing), each where it is."""
+        reach, holder, found = -1, None, False
         for span in sorted(record.spans, key=lambda s: (s.start, s.end)):
             if holder is not None and span.start < reach:
                 self.problems.add(
@@ -513,10 +514,10 @@ class Importer:
                     f"the span at [{holder.start}, {holder.end}).",
                     field=f"entities[{span.id}].start",
                 )
-                return True
+                found = True
             if span.end > reach:
                 reach, holder = span.end, span
-        return False
+        return found
 
     def _relations(self, record: DocumentRecord, plan: Plan) -> bool:
         ok = True

@@ -112,16 +112,21 @@ class Brat:
                 continue
             before = len(problems)
             spans, relations, links = parse_ann(ann, ann_where, problems)
-            if len(problems) == before:
-                yield DocumentRecord(
-                    text=text,
-                    external_id=stem,
-                    annotated=True,
-                    spans=tuple(_rejoined(span, text) for span in spans),
-                    relations=tuple(relations),
-                    links=tuple(links),
-                    where=where,
-                )
+            if len(problems) > before:
+                # The document is refused already; what did parse is still checked, so that every line with
+                # a problem is named in one report, but nothing that refers to a line that did not parse.
+                ids = {span.id for span in spans}
+                relations = [r for r in relations if r.head in ids and r.tail in ids]
+                links = [link for link in links if link.span in ids]
+            yield DocumentRecord(
+                text=text,
+                external_id=stem,
+                annotated=True,
+                spans=tuple(_rejoined(span, text) for span in spans),
+                relations=tuple(relations),
+                links=tuple(links),
+                where=where,
+            )
 
 
 def parse_ann(
