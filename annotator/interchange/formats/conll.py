@@ -185,6 +185,7 @@ class Conll(StreamReader):
         self, stream: IO[bytes], context: MemberContext, problems: ProblemLog
     ) -> Iterator[DocumentRecord]:
         reading = _Reading(context, problems)
+        before = len(problems)
         sentence: list[tuple[list[str], Where]] = []
         for number, raw in byte_lines(
             stream, context.where, problems, max_bytes=context.limits.max_record_bytes
@@ -209,7 +210,7 @@ class Conll(StreamReader):
             sentence.append((columns, at))
         reading.sentence(sentence)
         yield from reading.next_document(None)
-        if not reading.tokens and not reading.failed:
+        if not reading.tokens and len(problems) == before:
             problems.add(context.where, "The file has no tokens: it is empty.")
 
 

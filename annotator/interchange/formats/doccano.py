@@ -40,8 +40,7 @@ from annotator.interchange.formats.jsonfields import (
     report,
     require,
 )
-from annotator.interchange.formats.jsonl import parse_line
-from annotator.interchange.formats.lines import byte_lines
+from annotator.interchange.formats.jsonl import json_objects
 from annotator.interchange.formats.merging import merge_duplicates
 
 _ANNOTATION_KEYS = ("label", "labels", "entities", "relations", "annotations")
@@ -63,13 +62,7 @@ class Doccano(StreamReader):
         self, stream: IO[bytes], context: MemberContext, problems: ProblemLog
     ) -> Iterator[DocumentRecord]:
         text_key, label_key = context.options.get("text", "text"), context.options.get("label")
-        for number, line in byte_lines(
-            stream, context.where, problems, max_bytes=context.limits.max_record_bytes
-        ):
-            at = context.at(number)
-            obj = parse_line(line, at, problems)
-            if obj is None:
-                continue
+        for at, obj in json_objects(stream, context, problems):
             if text_key != "text" and text_key in obj:
                 obj["text"] = obj.pop(text_key)
             if label_key is not None and label_key in obj:

@@ -52,6 +52,7 @@ from annotator.interchange.formats.jsonfields import (
     collecting,
     get,
     identifier,
+    ijson_reason,
     json_kind,
     report,
     require,
@@ -97,16 +98,9 @@ class LabelStudio(StreamReader):
                     yield record
         except (ijson.JSONError, UnicodeDecodeError) as error:
             # ijson's C backend reports bad UTF-8 as a JSONError, its Python backend as a UnicodeDecodeError.
-            message = error.args[0] if error.args and isinstance(error, ijson.JSONError) else ""
-            # yajl's messages come as bytes: show their first line, not a Python bytes literal
-            message = message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
-            reason = message.strip().splitlines()[0].rstrip(".") if message.strip() else type(error).__name__
-            if "premature EOF" in reason:
-                reason = "the file ends in the middle of the JSON: it looks cut short"
-            elif "invalid bytes in UTF8" in reason or isinstance(error, UnicodeDecodeError):
-                reason = "the text is not UTF-8; save the file as UTF-8"
             problems.add(
-                context.at(item=f"[{index + 1}]"), f"The JSON cannot be read past this task: {reason}."
+                context.at(item=f"[{index + 1}]"),
+                f"The JSON cannot be read past this task: {ijson_reason(error)}.",
             )
 
     def document(
