@@ -154,3 +154,31 @@ def test_germeval_reads_its_outer_and_inner_tag_columns(news):
     )
     run(news, "conll", "germeval.tsv", conll(data))
     assert imported(news) == [("Die Universität Minsk wächst", [(4, 21, "ORG"), (16, 21, "LOC")], {})]
+
+
+def test_docbin_categories_and_named_span_groups_round_trip_through_a_docbin_export(news):
+    from spacy.tokens import Doc, DocBin
+    from spacy.tokens import Span as SpacySpan
+    from spacy.vocab import Vocab
+
+    from annotator.interchange.exports import ExportQuery, export_bytes
+    from tests.factories import ProjectFactory
+
+    doc = Doc(Vocab(), words=["Clinics", "in", "Minsk", "reopened"], spaces=[True, True, True, False])
+    doc.cats = {"health": 1.0, "sport": 0.0}
+    doc.spans["health_aspects"] = [SpacySpan(doc, 0, 1, label="FACILITY")]
+    doc.spans["places"] = [SpacySpan(doc, 2, 3, label="GPE")]
+    run(news, "spacy", "cats.spacy", DocBin(docs=[doc], store_user_data=True).to_bytes(), set_kind="gold")
+    before = imported(news)
+    data = b"".join(export_bytes(news.project, ExportQuery(format="spacy")))
+    (back,) = DocBin().from_bytes(data).get_docs(Vocab())
+    assert back.cats == {"health": 1.0, "sport": 0.0}
+    assert {
+        key: [(s.start_char, s.end_char, s.label_) for s in group] for key, group in back.spans.items()
+    } == {
+        "health_aspects": [(0, 7, "FACILITY")],
+        "places": [(11, 16, "GPE")],
+    }
+    news.project = ProjectFactory(slug="again")
+    run(news, "spacy", "export.spacy", data)
+    assert imported(news) == before
