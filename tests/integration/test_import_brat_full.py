@@ -127,13 +127,14 @@ def test_events_attributes_notes_equivalences_and_normalisations_are_all_importe
         (EXPECTED_SPANS, EXPECTED_ATTRIBUTES, EXPECTED_RELATIONS, [("Vitebsk", "minsk")])
     ]
     assert result.warning_counts == [
+        {"kind": "brat event sharing a trigger", "action": "merged into one", "count": 1},
         {"kind": "link to an unknown KB id", "action": "kept as a reference", "count": 1},
         {"kind": "relation note", "action": "skipped", "count": 1},
-        {"kind": "repeated event argument", "action": "merged", "count": 1},
     ]
     assert [(w["file"], w["line"], w["message"]) for w in result.warnings] == [
-        ("corpus.zip:doc.ann", 10, "The argument Target2:T3 of E3 is already an argument of another event on the "
-         "trigger T2: the two events share it."),
+        ("corpus.zip:doc.ann", 10, "The event E3 has the same trigger (T2) as E1: its arguments are kept as "
+         "relations from that trigger (an argument both have is kept once), and an export writes them as one "
+         "event."),
         ("corpus.zip:doc.ann", 16, "The note on the relation R1 has no place (relations have no attributes or "
          "notes): it is skipped."),
         ("corpus.zip:doc.ann", 17, "The KB id 'Wikidata:Q2280' is in none of this project's knowledge bases: it is "

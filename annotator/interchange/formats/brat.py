@@ -211,24 +211,33 @@ class _Ann:
 
     def records(self) -> tuple[list[SpanRecord], list[RelationRecord], list[LinkRecord]]:
         seen: set[tuple[str, str, str]] = set()
+        first_event: dict[str, str] = {}  # trigger -> the first event on it
         for event_id, arguments, at in self.events:
             trigger = self.span_of(event_id)
+            if trigger in first_event:
+                self.problems.warn(
+                    at,
+                    f"The event {event_id} has the same trigger ({trigger}) as {first_event[trigger]}: its "
+                    "arguments are kept as relations from that trigger (an argument both have is kept once), "
+                    "and an export writes them as one event.",
+                    kind="brat event sharing a trigger",
+                    action="merged into one",
+                )
+            first_event.setdefault(trigger, event_id)
             for role, argument in arguments:
-                label = EVENT_ROLE_PREFIX + _NUMBERED_ROLE.sub("", role)
-                key = (trigger, self.span_of(argument), label)
-                if key in seen:  # two events on one trigger share the argument: one relation holds it
-                    self.problems.warn(
-                        at,
-                        f"The argument {role}:{argument} of {event_id} is already an argument of another event "
-                        f"on the trigger {trigger}: the two events share it.",
-                        kind="repeated event argument",
-                        action="merged",
-                    )
-                    continue
-                seen.add(key)
-                self.relations.append(RelationRecord(*key, where=at))
+                key = (trigger, self.span_of(argument), EVENT_ROLE_PREFIX + _NUMBERED_ROLE.sub("", role))
+                if key not in seen:
+                    seen.add(key)
+                    self.relations.append(RelationRecord(*key, where=at))
         for label, members, at in self.equivalences:
-            ends = [self.span_of(member) for member in members]
+            ends = list(dict.fromkeys(self.span_of(member) for member in members))
+            if len(ends) < 2:
+                self.problems.warn(
+                    at,
+                    f"The equivalence holds only {ends[0]}, with itself: there is no relation to keep.",
+                    kind="brat self-equivalence",
+                    action="skipped",
+                )
             self.relations.extend(
                 RelationRecord(a, b, label, where=at, symmetric=True) for a, b in pairwise(ends)
             )
