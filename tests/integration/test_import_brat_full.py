@@ -180,7 +180,4 @@ def test_a_brat_import_exported_as_brat_and_imported_again_is_the_same(news, tmp
 def test_strict_refuses_what_brat_import_would_change(news, tmp_path):
     with pytest.raises(ImportRejected) as rejected:
         load(news.project, archive(tmp_path, {"doc.txt": TEXT, "doc.ann": ANN}), strict=True)
-    assert [problem["line"] for problem in rejected.value.problems] == [
-        10,
-        16,
-    ]  # (the document is refused before its links are looked up)
+    assert [problem["line"] for problem in rejected.value.problems] == [10, 16, 17]
