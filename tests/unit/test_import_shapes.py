@@ -85,3 +85,67 @@ def test_options_name_the_token_and_tag_columns_and_comments_are_skipped():
     ]
     with pytest.raises(FormatError, match="The CoNLL tags option names columns by number, from 1"):
         read("conll", "c.tsv", data.encode(), tags="tag")
+
+
+def test_conll_u_without_entity_tags_is_refused_once_saying_what_it_is():
+    data = "".join(f"{i}\tword{i}\tlemma\tNOUN\tNN\t_\t0\troot\t_\t_\n" for i in range(1, 4)) * 1
+    records, problems = read("conll", "ud.conllu", (data + "\n" + data).encode())
+    assert records == []
+    assert problems == [
+        Problem("ud.conllu", 1, None,
+                "This is CoNLL-U or CoNLL-X (ten columns of words, lemmas, parts of speech and dependencies) with "
+                "no entity tags: there is nothing to import as entities. If a column holds the tags, name it with "
+                "the tags option (e.g. tags=10).")
+    ]  # fmt: skip
+
+
+def test_flair_s_ner_column_before_a_last_blank_one_and_its_relation_comments():
+    from annotator.interchange.formats import FORMATS
+    from annotator.interchange.formats.base import ProblemLog
+    from annotator.interchange.formats.sources import BytesSource
+
+    data = "# relations = 1;1;3;3;visited\n1\tNaryshkin\tPROPN\tB-PER\t_\n"
+    data += "2\tvisited\tVERB\tO\t_\n3\tMinsk\tPROPN\tS-LOC\t_\n"
+    problems = ProblemLog()
+    (record,) = FORMATS.reader("conll").read(BytesSource("f.conllu", data.encode()), problems)
+    assert [(s.start, s.end, s.label) for s in record.spans] == [(0, 9, "PER"), (18, 23, "LOC")]
+    assert problems.warning_counts() == [{"kind": "CoNLL relation comment", "action": "skipped", "count": 1}]
+
+
+def test_spacy_s_sentence_per_line_iob_is_read():
+    data = b"Who|WP|O is|VBZ|O Shaka|NNP|B-PER Khan|NNP|I-PER ?|.|O\nI|PRP|O like|VBP|O London|NNP|B-LOC\n"
+    records, problems = read("conll", "s.iob", data)
+    assert problems == []
+    assert [(r.text, [(s.start, s.end, s.label) for s in r.spans]) for r in records] == [
+        ("Who is Shaka Khan ?\nI like London", [(7, 17, "PER"), (27, 33, "LOC")])
+    ]
+
+
+def test_spacy_v2_training_json_is_named_for_what_it_is():
+    records, problems = read(
+        "jsonl", "train.json", b'[{"id": 0, "paragraphs": [{"raw": "x", "sentences": []}]}]'
+    )
+    assert records == []
+    assert [p.message for p in problems] == [
+        "This is spaCy's v2 training JSON (paragraphs of tokens), not JSON Lines: convert it to a DocBin with "
+        "`python -m spacy convert` and import that."
+    ]
+
+
+def test_brat_events_sharing_a_trigger_and_a_self_equivalence_are_warned_about(tmp_path):
+    from annotator.interchange.formats.base import ProblemLog
+    from annotator.interchange.formats.brat import parse_ann
+
+    ann = "T1\tProtein 0 3\tp53\nT2\tProtein 8 11\tMDM\nT3\tBinding 4 7\tand\nE1\tBinding:T3 Theme:T1\n"
+    ann += "E2\tBinding:T3 Theme:T2 Theme2:T1\n*\tEquiv T1 T1\n"
+    problems = ProblemLog()
+    _, relations, _ = parse_ann(ann, Where("b.ann"), problems)
+    assert problems.items == []
+    assert [(r.head, r.tail, r.label) for r in relations] == [
+        ("T3", "T1", "arg:Theme"),
+        ("T3", "T2", "arg:Theme"),
+    ]
+    assert problems.warning_counts() == [
+        {"kind": "brat event sharing a trigger", "action": "merged into one", "count": 1},
+        {"kind": "brat self-equivalence", "action": "skipped", "count": 1},
+    ]

@@ -5,8 +5,11 @@ sentences, and lines starting with `#` whose last column is not a tag are commen
 `# tokenizer: spacy ...`). Columns are split by tabs when the line has one (a token may then hold a
 space: "New Berlin"), else by runs of whitespace. The token is the first column, or the second when the
 first is a token index (1, 2, 3... in each sentence, as in CoNLL-U and GermEval); the tag is the last
-column. GermEval's layout (index, token, outer tag, inner tag) reads both tag columns, nested entities
-and all. Options name the columns instead (1-based): `token=2`, `tags=3,4`.
+column, or with an index, every column after the token that holds only tags in the first sentence
+(GermEval's outer and inner columns, nested entities and all; flair's NER column before a last `_`).
+Options name the columns instead (1-based): `token=2`, `tags=3,4`. spaCy's one sentence per line `.iob`
+(`Who|WP|O is|VBZ|O`) is read too; CoNLL-U and CoNLL-X files without entity tags are refused once,
+saying so, and relations in flair's `# relations = ...` comments are skipped with a warning.
 
 Tags are `O` and PREFIX-TYPE, in any of the schemes: B (begins), I (inside: continues an entity of its
 type, or starts one, as IOB1 does), E or L (ends), S or U (a single token). The text is rebuilt as the
@@ -48,6 +51,15 @@ def is_tag(tag: str) -> bool:
     return tag == "O" or (len(tag) > 2 and tag[0] in _PREFIXES and tag[1] in "-_")
 
 
+def pipe_tokens(columns: list[str]) -> list[list[str]] | None:
+    """spaCy's one-sentence-per-line `.iob` (`Who|WP|O is|VBZ|O Shaka|NNP|B-PER`): the line's tokens as
+    [word, tag] token lines, or None when the line is not one."""
+    parts = [token.rsplit("|", 1) for token in columns]
+    if len(columns) > 1 and all(len(part) == 2 and part[0] and is_tag(part[1]) for part in parts):
+        return [[part[0].split("|", 1)[0], part[1]] for part in parts]
+    return None
+
+
 def split_columns(line: str) -> list[str]:
     """A token line's columns: by tabs when it has any (so a token may hold a space), else by whitespace."""
     if "\t" in line:
@@ -80,9 +92,11 @@ class Layout:
         )
         if not indexed:
             return cls()
-        if all(len(columns) == 4 and is_tag(columns[2]) and is_tag(columns[3]) for columns in sentence):
-            return cls(1, (2, 3))  # GermEval 2014: outer and inner (nested) entities
-        return cls(1, (-1,))
+        # The tag columns: those after the token where every value is a tag (GermEval's outer and inner
+        # columns, flair's NER column before a last `_` one), else the last.
+        width = min(len(columns) for columns in sentence)
+        tags = tuple(i for i in range(2, width) if all(is_tag(columns[i]) for columns in sentence))
+        return cls(1, tags or (-1,))
 
 
 def _column_number(value: Any, name: str) -> int:
@@ -206,7 +220,20 @@ class Conll(StreamReader):
                 sentence = []
                 continue
             if line.startswith("#") and not (len(columns) >= 2 and is_tag(columns[-1])):
+                if line.startswith("# relations"):  # flair keeps relations in comments: not read here
+                    problems.warn(
+                        at,
+                        "Relations written in a comment (flair's `# relations = ...`) are not read.",
+                        kind="CoNLL relation comment",
+                        action="skipped",
+                    )
                 continue  # a comment
+            if (reading.layout is None or reading.pipes) and (tokens := pipe_tokens(columns)) is not None:
+                reading.pipes = True
+                reading.sentence(sentence)  # a whole sentence on one line
+                reading.sentence([(token, at) for token in tokens])
+                sentence = []
+                continue
             sentence.append((columns, at))
         reading.sentence(sentence)
         yield from reading.next_document(None)
@@ -224,6 +251,8 @@ class _Reading:
         self.failed = False
         self.tokens = 0
         self.start: Where | None = None  # where the next document begins (after a -DOCSTART- line)
+        self.pipes = False  # sentences on one line each, as `word|POS|TAG` tokens
+        self.quiet = False  # the file's layout is refused as a whole: its lines are not reported one by one
 
     def next_document(self, where: Where | None) -> Iterator[DocumentRecord]:
         if self.document is not None and not self.failed and (record := self.document.record()) is not None:
@@ -237,7 +266,14 @@ class _Reading:
                 self.document.end_sentence()
             return
         if self.layout is None:
-            self.layout = Layout.guess([columns for columns, _ in lines])
+            if (guessed := self.untagged(lines)) is not None:
+                self.problems.add(lines[0][1], guessed)
+                self.failed, self.layout = True, Layout(1, (-1,))
+                self.quiet = True  # every line would say the same
+            else:
+                self.layout = Layout.guess([columns for columns, _ in lines])
+        if self.quiet:
+            return
         layout = self.layout
         if self.document is None:
             self.document = _Document(self.start or lines[0][1], len(layout.tags))
@@ -258,6 +294,19 @@ class _Reading:
             document.add_token(columns[layout.token], tags, at)
             self.tokens += 1
         document.end_sentence()
+
+    def untagged(self, lines: list[tuple[list[str], Where]]) -> str | None:
+        """Why a file in a dependency layout (CoNLL-U, CoNLL-X: ten columns, an index first) cannot be
+        read, when none of its columns holds entity tags and no option names one."""
+        if not all(len(columns) >= 10 and columns[0].isdigit() for columns, _ in lines):
+            return None
+        if any(is_tag(column) and column != "O" for columns, _ in lines for column in columns[2:]):
+            return None
+        return (
+            "This is CoNLL-U or CoNLL-X (ten columns of words, lemmas, parts of speech and dependencies) "
+            "with no entity tags: there is nothing to import as entities. If a column holds the tags, name it "
+            "with the tags option (e.g. tags=10)."
+        )
 
     @staticmethod
     def where_tags(layout: Layout) -> str:

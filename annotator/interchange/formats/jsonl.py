@@ -188,6 +188,13 @@ class JsonLines(StreamReader):
         errors: list[Invalid] = []
         text = external_id = None
         title, metadata = "", {}
+        if "paragraphs" in obj and "text" not in obj:
+            problems.add(
+                where,
+                "This is spaCy's v2 training JSON (paragraphs of tokens), not JSON Lines: convert it to a DocBin "
+                "with `python -m spacy convert` and import that.",
+            )
+            return None
         with collecting(errors):
             refuse_unknown(obj, DOCUMENT_KEYS, "")
         with collecting(errors):
