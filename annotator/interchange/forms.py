@@ -72,7 +72,7 @@ class ImportForm(forms.Form):
     create_types = forms.BooleanField(label="Add labels the schema lacks as new types", required=False)
     dry_run = forms.BooleanField(label="Dry run: check everything, keep nothing", required=False)
     strict = forms.BooleanField(
-        label="Strict: refuse the file if anything in it would be skipped or changed", required=False
+        label="Strict: refuse the import if anything would be skipped or changed", required=False
     )
     csv_text = forms.CharField(label="Text column", required=False, max_length=200)
     csv_external_id = forms.CharField(label="External id column", required=False, max_length=200)
