@@ -100,12 +100,16 @@ def json_objects(
     start = head[len(BOM) :] if head.startswith(BOM) else head
     first = start.lstrip()[:1]
     shape = None
+    line = start.lstrip().split(b"\n", 1)[0].rstrip()
     if first == b"[":
-        shape = "item"
-    elif first == b"{":
-        line = start.lstrip().split(b"\n", 1)[0].rstrip()
-        if not line.endswith(b"}"):  # an object spread over lines: pretty-printed JSON, not JSON Lines
-            shape = ""
+        try:
+            value = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            shape = "item"  # an array spread over lines
+        else:  # an array of objects on one line; other arrays are lines that are not objects (reported)
+            shape = "item" if value and all(isinstance(item, dict) for item in value) else None
+    elif first == b"{" and not line.endswith(b"}"):  # an object over several lines: pretty-printed JSON
+        shape = ""
     if shape is None:
         for number, raw in byte_lines(
             stream, context.where, problems, max_bytes=context.limits.max_record_bytes
@@ -118,7 +122,7 @@ def json_objects(
         stream.read(len(BOM))
     index = -1
     try:
-        items = ijson.items(stream, shape, use_float=True, multiple_values=shape == "")
+        items = ijson.items(stream, shape, use_float=True, multiple_values=True)
         for index, item in enumerate(items):
             at = context.at(item=f"[{index}]")
             if isinstance(item, dict):
