@@ -85,6 +85,12 @@ class ImportForm(forms.Form):
     )
     csv_delimiter = forms.CharField(label="Delimiter", required=False, max_length=1, strip=False)
     text_key = forms.CharField(label="Label Studio text key", required=False, max_length=200)
+    doccano_text = forms.CharField(label="doccano text key", required=False, max_length=200)
+    doccano_label = forms.CharField(label="doccano label key", required=False, max_length=200)
+    conll_token = forms.CharField(label="CoNLL token column (from 1)", required=False, max_length=10)
+    conll_tags = forms.CharField(
+        label="CoNLL tag columns", required=False, max_length=50, help_text="e.g. 3,4; empty: guessed."
+    )
 
     def format_options(self, data: dict[str, Any]) -> dict[str, Any]:
         options: dict[str, Any] = {}
@@ -96,6 +102,11 @@ class ImportForm(forms.Form):
                 options["metadata"] = columns
         elif data["format"] == "labelstudio" and data.get("text_key"):
             options["text_key"] = data["text_key"]
+        elif data["format"] in ("doccano", "conll"):
+            prefix = data["format"]
+            for key in ("text", "label") if prefix == "doccano" else ("token", "tags"):
+                if value := (data.get(f"{prefix}_{key}") or "").strip():
+                    options[key] = value
         return options
 
     def clean(self) -> dict[str, Any]:

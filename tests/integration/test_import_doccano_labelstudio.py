@@ -176,3 +176,30 @@ def test_label_studio_round_trips_relations_and_choices(news):
     )
     assert rows(again) == LS_ROWS
     assert result.warnings == []
+
+
+def test_the_import_page_names_doccano_keys_and_conll_columns(
+    client, news, django_capture_on_commit_callbacks, settings, tmp_path
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    settings.DATA_DIR = tmp_path
+    client.force_login(news.manager)
+    url = reverse("interchange:imports", args=[news.project.pk])
+    fields = {"set_kind": "imported", "set_name": "imported", "on_duplicate": "skip", "create_types": "on"}
+    data = jsonl({"column_data": TEXT, "column_label": [[27, 32, "GPE"]]})
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(url, {**fields, "file": SimpleUploadedFile("d.jsonl", data), "format": "doccano",
+                          "doccano_text": "column_data", "doccano_label": "column_label"})  # fmt: skip
+    conll = b"x\tMinsk\tB-LOC\tNNP\n"
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(url, {**fields, "file": SimpleUploadedFile("c.tsv", conll), "format": "conll",
+                          "conll_token": "2", "conll_tags": "3"})  # fmt: skip
+    assert [row[:2] for row in rows(news.project)] == [(TEXT, [(27, 32, "GPE")]), ("Minsk", [(0, 5, "LOC")])]
+    response = client.post(url, {**fields, "file": SimpleUploadedFile("c.tsv", conll), "format": "conll",
+                                 "conll_tags": "third"})  # fmt: skip
+    assert response.status_code == 400
+    assert (
+        "The CoNLL tags option names columns by number, from 1 (e.g. tags=3,4)." in response.content.decode()
+    )
