@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -49,6 +50,7 @@ INSTALLED_APPS = [
     "simple_history",
     "django_tasks",
     "django_tasks_db",
+    "axes",
     "annotator.core",
     "annotator.projects",
     "annotator.articles",
@@ -59,6 +61,7 @@ INSTALLED_APPS = [
     "annotator.interchange",
     "annotator.jobs",
     "annotator.api",
+    "annotator.signins",
 ]
 
 MIDDLEWARE = [
@@ -78,6 +81,8 @@ MIDDLEWARE = [
     "simple_history.middleware.HistoryRequestMiddleware",
     "annotator.core.middleware.ContentSecurityPolicyMiddleware",
     "annotator.core.middleware.DatabaseUnavailableMiddleware",
+    # Last, as django-axes asks: it turns a sign-in refused for too many failures into the lock-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "annotator.urls"
@@ -139,6 +144,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes first: it refuses a locked-out username or address before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "projects:list"
 LOGOUT_REDIRECT_URL = "login"
@@ -186,6 +196,28 @@ ANNOTATOR_TRUST_REQUEST_ID = env.bool("ANNOTATOR_TRUST_REQUEST_ID", default=BEHI
 # The largest request body read into memory (JSON, forms); file uploads have their own limits. Enough for
 # POST /api/v1/suggest's 1,000,000 characters even when a client escapes every one as \uXXXX.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("ANNOTATOR_MAX_REQUEST_BODY_BYTES", default=16 * 2**20)
+
+# Brute-force protection (django-axes). Failed sign-ins are counted per typed username (known or not) and
+# per client address; ANNOTATOR_LOGIN_FAILURE_LIMIT of them, each within ANNOTATOR_LOGIN_COOLOFF_MINUTES of
+# the last, lock that username or address out until that many minutes pass without a counted failure.
+# Attempts while locked out are refused without being counted, so the wait shown is the wait there is.
+ANNOTATOR_LOGIN_LOCKOUT_BY = env.list("ANNOTATOR_LOGIN_LOCKOUT_BY", default=["username", "address"])
+if not ANNOTATOR_LOGIN_LOCKOUT_BY or set(ANNOTATOR_LOGIN_LOCKOUT_BY) - {"username", "address"}:
+    raise ImproperlyConfigured("ANNOTATOR_LOGIN_LOCKOUT_BY lists username, address or both.")
+AXES_LOCKOUT_PARAMETERS = [
+    {"username": "username", "address": "ip_address"}[p] for p in ANNOTATOR_LOGIN_LOCKOUT_BY
+]
+AXES_FAILURE_LIMIT = env.int("ANNOTATOR_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("ANNOTATOR_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# A success does not wipe the count: one valid account must not reset its address's failures.
+AXES_RESET_ON_SUCCESS = False
+AXES_CLIENT_IP_CALLABLE = "annotator.signins.addresses.client_address"
+AXES_LOCKOUT_CALLABLE = "annotator.signins.lockout.lockout_response"
+# The record of sign-ins (annotator.signins) is ours; axes keeps only the counters it needs.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = False
+AXES_VERBOSE = False
 
 # Background work: Django's task API with the database backend, so workers share the database queue.
 TASKS = {

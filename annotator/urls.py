@@ -22,6 +22,7 @@ urlpatterns = [
     path("projects/<int:project_id>/kb/", include("annotator.kb.urls")),
     path("api/v1/", include("annotator.api.urls")),
     path("account/tokens/", include("annotator.api.page_urls")),
+    path("", include("annotator.signins.urls")),
     path("admin/", admin.site.urls),
 ]
 
