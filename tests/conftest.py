@@ -95,3 +95,11 @@ def _fresh_suggestion_merges():
     from annotator.suggestions.engine import forget_merges
 
     forget_merges()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """API rate-limit counts live in the cache, keyed by token and user ids that tests reuse: start empty."""
+    from django.core.cache import cache
+
+    cache.clear()

@@ -20,6 +20,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from annotator.signins.options import sign_in_options
+
 # The names axes uses for what it counts by, and the words pages use for them.
 PARAMETER_NAMES = {"username": "username", "address": "ip_address"}
 
@@ -42,7 +44,7 @@ def lockout_response(
     request: HttpRequest, original_response: HttpResponse | None, credentials: dict[str, Any] | None
 ) -> HttpResponse:
     """The sign-in page again, with the lock-out message, answering 429 with Retry-After (AXES_LOCKOUT_CALLABLE)."""
-    context = {"form": AuthenticationForm(request), "locked_out": lockout_message()}
+    context = {"form": AuthenticationForm(request), "locked_out": lockout_message(), **sign_in_options()}
     response = render(request, "registration/login.html", context, status=429)
     response["Retry-After"] = str(int(cool_off().total_seconds()))
     return response

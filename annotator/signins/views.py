@@ -1,4 +1,4 @@
-"""Sign-in pages for staff: who is locked out now, and unlocking them."""
+"""Sign-in pages: each person's own record, and for staff everyone's, who is locked out now, and unlocking."""
 
 from __future__ import annotations
 
@@ -8,14 +8,20 @@ from functools import wraps
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.views import LoginView
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from annotator.core.http import AuthedRequest
 from annotator.signins.lockout import PARAMETER_NAMES, current_lockouts, unlock
+from annotator.signins.models import EventKind, SignInEvent
+from annotator.signins.options import sign_in_options
+from annotator.signins.records import account_named, record_event
 
 
 def staff_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -44,10 +50,46 @@ class UnlockForm(forms.Form):
         return data
 
 
+class SignInView(LoginView):
+    """Django's sign-in page, with the single sign-on button, and without the form when passwords are off."""
+
+    redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return {**super().get_context_data(**kwargs), **sign_in_options()}
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not sign_in_options()["local_passwords"]:
+            return self.render_to_response(self.get_context_data(), status=403)  # the page says why
+        return super().post(request, *args, **kwargs)
+
+
+EVENTS_PER_PAGE = 50
+
+
+@require_GET
+def my_sign_ins(request: AuthedRequest) -> HttpResponse:
+    events = SignInEvent.objects.filter(user=request.user)
+    page = Paginator(events, EVENTS_PER_PAGE).get_page(request.GET.get("page"))
+    context = {"page": page, "retention_days": settings.ANNOTATOR_SIGN_IN_RECORD_DAYS}
+    return render(request, "signins/mine.html", context)
+
+
 @require_GET
 @staff_only
 def staff_sign_ins(request: AuthedRequest) -> HttpResponse:
-    return render(request, "signins/staff.html", {"lockouts": current_lockouts()})
+    query = request.GET.get("q", "").strip()
+    events = SignInEvent.objects.all()
+    if query:
+        events = events.filter(username__icontains=query)
+    page = Paginator(events, EVENTS_PER_PAGE).get_page(request.GET.get("page"))
+    context = {
+        "lockouts": current_lockouts(),
+        "page": page,
+        "query": query,
+        "retention_days": settings.ANNOTATOR_SIGN_IN_RECORD_DAYS,
+    }
+    return render(request, "signins/staff.html", context)
 
 
 @require_POST
@@ -57,5 +99,9 @@ def staff_unlock(request: AuthedRequest) -> HttpResponse:
     if form.is_valid():
         kind, value = form.cleaned_data["kind"], form.cleaned_data["value"]
         unlock(kind=kind, value=value)
+        detail = f"{kind} {value} by {request.user.get_username()}"
+        username = value if kind == "username" else ""
+        user = account_named(username)
+        record_event(kind=EventKind.UNLOCKED, request=request, user=user, username=username, detail=detail)
         messages.success(request, f"Unlocked the {kind} {value}: it can sign in again.")
     return redirect("signins:staff")
