@@ -93,6 +93,9 @@ class SignInBackend(OIDCAuthenticationBackend):
         linked = SsoIdentity.objects.filter(issuer=settings.ANNOTATOR_OIDC_ISSUER, subject=claims["sub"])
         if linked.exists():
             return users.filter(sso_identities__in=linked)
+        # A superuser is never linked by a matching name or e-mail: whoever the provider calls "admin"
+        # must not become this site's administrator.
+        users = users.filter(is_superuser=False)
         by_name = users.filter(username__iexact=claims[settings.ANNOTATOR_OIDC_USERNAME_CLAIM])
         if by_name.exists():
             return by_name
