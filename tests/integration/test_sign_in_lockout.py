@@ -100,7 +100,10 @@ def test_staff_see_lockouts_and_unlock_a_username(client, alice):
     client.force_login(staff)
     page = client.get(reverse("signins:staff"))
     assert page.status_code == 200
-    assert "<td class=\"locked-value\">Username <code>alice</code></td>\n        <td>5</td>" in page.content.decode()
+    assert (
+        '<td class="locked-value">Username <code>alice</code></td>\n        <td>5</td>'
+        in page.content.decode()
+    )
     response = client.post(reverse("signins:unlock"), {"kind": "username", "value": "alice"})
     assert response.status_code == 302
     assert not AccessAttempt.objects.filter(username="alice").exists()
