@@ -144,8 +144,8 @@ def create_sso_account(*, claims: dict[str, Any], request: HttpRequest | None) -
     return user
 
 
-class StartView(OIDCAuthenticationRequestView):
-    """Sends the browser to the provider (404 while single sign-on is off)."""
+class SsoViewMixin:
+    """The provider's settings (discovered), and no such page while single sign-on is off."""
 
     @staticmethod
     def get_settings(attr: str, *args: Any) -> Any:
@@ -154,20 +154,15 @@ class StartView(OIDCAuthenticationRequestView):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not sso_enabled():
             raise Http404
-        return super().dispatch(request, *args, **kwargs)
+        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
 
 
-class CallbackView(OIDCAuthenticationCallbackView):
+class StartView(SsoViewMixin, OIDCAuthenticationRequestView):
+    """Sends the browser to the provider."""
+
+
+class CallbackView(SsoViewMixin, OIDCAuthenticationCallbackView):
     """Where the provider sends the browser back; a refusal returns to the sign-in page, saying why."""
-
-    @staticmethod
-    def get_settings(attr: str, *args: Any) -> Any:
-        return sso_setting(attr, *args)
-
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not sso_enabled():
-            raise Http404
-        return super().dispatch(request, *args, **kwargs)
 
     def login_failure(self) -> HttpResponse:
         messages.error(

@@ -1,15 +1,12 @@
 """Sign-in settings from the environment, and the sign-in page they shape."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 from django.urls import reverse
 
 from tests.factories import UserFactory
-from tests.integration.test_settings import ROOT, start
+from tests.integration.test_settings import start
 
 PROBE = (
     "import django, json; from django.conf import settings; django.setup(); "
@@ -26,21 +23,7 @@ SSO = {
 
 
 def probe(tmp_path, **env):
-    """These settings as the app loads them in a fresh interpreter with exactly this environment."""
-    clean = {
-        k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "ANNOTATOR_"))
-    }
-    clean.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "annotator.settings",
-            "ANNOTATOR_ENV_FILE": str(tmp_path / "absent.env"),
-            "ANNOTATOR_DATA_DIR": str(tmp_path / "data"),
-            **env,
-        }
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE], cwd=ROOT, env=clean, capture_output=True, text=True
-    )
+    result = start(tmp_path, probe=PROBE, **env)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
