@@ -225,8 +225,9 @@ def test_the_api_creates_from_a_preset_a_schema_or_a_copy(client, news, outsider
     )
     assert made.status_code == 201
     body = made.json()
-    assert (body["role"], [t["name"] for t in body["entity_types"]]) == (
+    assert (body["role"], body["language"], [t["name"] for t in body["entity_types"]]) == (
         "manager",
+        "fr",
         ["PER", "ORG", "LOC", "MISC"],
     )
     bad = client.post(
