@@ -324,6 +324,13 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# Who may create projects (the page, the API, not the command line): "staff" or "everyone" logged in.
+ANNOTATOR_PROJECT_CREATORS = env.str("ANNOTATOR_PROJECT_CREATORS", default="staff")
+if ANNOTATOR_PROJECT_CREATORS not in ("staff", "everyone"):
+    raise ImproperlyConfigured(
+        f"ANNOTATOR_PROJECT_CREATORS is {ANNOTATOR_PROJECT_CREATORS!r}; it must be staff or everyone."
+    )
+
 # Opening an article's annotate page computes its suggestions when the active suggester has not yet
 # (or when the KB or gold changed since). Off, suggestions come only from pre-annotation jobs.
 ANNOTATOR_SUGGEST_ON_OPEN = env.bool("ANNOTATOR_SUGGEST_ON_OPEN", default=True)
