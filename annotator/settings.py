@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "annotator.interchange",
     "annotator.jobs",
     "annotator.api",
+    "annotator.accounts",
 ]
 
 MIDDLEWARE = [
@@ -142,6 +143,17 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "projects:list"
 LOGOUT_REDIRECT_URL = "login"
+
+# People without the admin (annotator.accounts): how long an invitation link works, and e-mail. Password
+# reset by e-mail is offered only when the site can send mail: ANNOTATOR_EMAIL_URL set (smtp://user:pass@host:587,
+# smtp+tls://..., consolemail:// prints mails to the log), or in debug mode, where mails go to the console.
+ANNOTATOR_INVITATION_DAYS = env.int("ANNOTATOR_INVITATION_DAYS", default=7)
+_EMAIL_URL = env.str("ANNOTATOR_EMAIL_URL", default="consolemail://" if DEBUG else "")
+ANNOTATOR_EMAIL_ENABLED = bool(_EMAIL_URL)
+if _EMAIL_URL:
+    vars().update(env.email_url_config(_EMAIL_URL))
+DEFAULT_FROM_EMAIL = env.str("ANNOTATOR_EMAIL_FROM", default="annotator@localhost")
+PASSWORD_RESET_TIMEOUT = env.int("ANNOTATOR_PASSWORD_RESET_SECONDS", default=3 * 24 * 3600)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")

@@ -43,6 +43,7 @@ OWNER = "owner"  # members read it; only the annotator whose set it is may chang
 SELF = "self"  # the user the object belongs to (an API token); for anyone else it does not exist
 CURATOR = "curator"  # curators and managers; annotators get 403
 MANAGER = "manager"  # managers; annotators and curators get 403
+STAFF = "staff"  # site staff only (none of the callers is): every logged-in caller gets 403
 
 ACCESS = {
     "home": LOGIN,
@@ -160,13 +161,30 @@ ACCESS = {
     "agreement:articles": CURATOR,
     "api:agreement": CURATOR,
     "api:agreement-articles": CURATOR,
+    # People: my account, managers add people to their project, staff manage the site's users.
+    "accounts:account": LOGIN,
+    "accounts:accept": PUBLIC,  # the invitation link is the key; an empty POST makes nothing
+    "accounts:people": MANAGER,
+    "accounts:revoke": MANAGER,
+    "accounts:users": STAFF,
+    "accounts:user-active": STAFF,
+    "password_reset": PUBLIC,
+    "password_reset_done": PUBLIC,
+    "password_reset_confirm": PUBLIC,
+    "password_reset_complete": PUBLIC,
+    "api:account": LOGIN,
+    "api:project-accounts": MANAGER,
+    "api:project-invitations": MANAGER,
+    "api:project-invitation": MANAGER,
+    "api:user-list": STAFF,
+    "api:user-detail": STAFF,
 }
 # Writes that a read-only token may make because they change nothing (starting an export job reads).
 READING_WRITES = {("api:project-exports", "POST")}
 # Page actions that find their object in the body: the matrix's empty body names nothing, so a caller
 # allowed in gets 404 ("no such item") from them; callers not allowed in still get 403/404 first.
 BODY_NAMES_THE_OBJECT = {"review:take"}
-ACCESS_KINDS = (PUBLIC, LOGIN, MEMBER, OWNER, SELF, CURATOR, MANAGER)
+ACCESS_KINDS = (PUBLIC, LOGIN, MEMBER, OWNER, SELF, CURATOR, MANAGER, STAFF)
 # API routes that are not operations of the API itself, so the schema does not describe them.
 NOT_IN_SCHEMA = {"api:schema", "api:docs"}
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -204,6 +222,8 @@ def expected(caller, access, method, is_api, name=""):
         return 401
     if caller.name == "anonymous":
         return REACHED if access == PUBLIC else (401 if is_api else 302)
+    if access == STAFF:
+        return 403
     if access in (PUBLIC, LOGIN):
         if caller.name == "read-only token" and method not in SAFE_METHODS and access == LOGIN:
             return 403
@@ -319,7 +339,7 @@ def check(client, caller, name, method, url, is_api):
         and caller.token_error not in error_message(response)
     ):
         problems.append(f"{where} saying {error_message(response)!r}")
-    read_only = want == 403 and is_api and caller.name == "read-only token"
+    read_only = want == 403 and is_api and caller.name == "read-only token" and method not in SAFE_METHODS
     if read_only and "This token is read-only." not in error_message(response):
         problems.append(f"{where} saying {error_message(response)!r}")
     return problems
