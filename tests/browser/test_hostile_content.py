@@ -48,7 +48,7 @@ from annotator.suggestions.models import SuggesterVersion, Suggestion, Suggestio
 from tests import hostile as H
 
 PASSWORD = "correct horse battery staple"
-INVITATION_SECRET = "hostile-invitation-secret"  # noqa: S105 - a test's link, not a credential
+INVITATION_SECRET = "hostile-invitation-secret"
 SCREENSHOTS = Path(tempfile.gettempdir())  # look at them: hostile-annotate.png, hostile-link-panel.png
 
 # What a page must not contain or do, read in the page after it loaded.
