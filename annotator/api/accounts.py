@@ -46,7 +46,7 @@ class AccountSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     username = serializers.CharField(source="get_username")
     full_name = serializers.CharField(source="get_full_name")
-    email = serializers.EmailField()
+    email = serializers.CharField(help_text="An e-mail address, or empty.")
     is_staff = serializers.BooleanField()
     projects = serializers.SerializerMethodField()
 
@@ -106,6 +106,7 @@ class ProjectAccounts(APIView):
 
 class InvitationSerializer(serializers.ModelSerializer[Invitation]):
     state = serializers.CharField(read_only=True)
+    email = serializers.CharField(read_only=True, help_text="An e-mail address, or empty.")
 
     class Meta:
         model = Invitation
@@ -163,7 +164,7 @@ class SiteUserSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     username = serializers.CharField(source="get_username", read_only=True)
     full_name = serializers.CharField(source="get_full_name", read_only=True)
-    email = serializers.EmailField(read_only=True)
+    email = serializers.CharField(read_only=True, help_text="An e-mail address, or empty.")
     is_staff = serializers.BooleanField(read_only=True)
     is_active = serializers.BooleanField()
     projects = serializers.IntegerField(read_only=True, help_text="How many projects they are a member of.")
@@ -192,7 +193,10 @@ class SiteUsers(generics.ListAPIView):
             )
         return users
 
-    @extend_schema(parameters=[OpenApiParameter("q", str, description="Part of a username, name or e-mail.")])
+    @extend_schema(
+        parameters=[OpenApiParameter("q", str, description="Part of a username, name or e-mail.")],
+        responses={200: SiteUserSerializer(many=True), **error_responses(403)},
+    )
     def get(self, request: Request) -> Response:
         return super().get(request)
 
