@@ -40,6 +40,7 @@ urlpatterns = [
     *password_reset,
     path("", include("annotator.accounts.urls")),
     path("projects/", include("annotator.projects.urls")),
+    path("projects/", include("annotator.review.browse_urls")),
     path("projects/<int:project_id>/imports/", include("annotator.interchange.urls")),
     path("projects/<int:project_id>/exports/", include("annotator.interchange.export_urls")),
     path("projects/", include("annotator.suggestions.urls")),

@@ -188,6 +188,10 @@ PAGES = [
     Page("curate gold", f"{P}/gold/curate/", (H.PROJECT_NAME, H.SECOND_TITLE)),
     Page("suggester jobs", f"{P}/suggesters/jobs/", (H.JOB_MESSAGE, H.JOB_ERROR), fragment=True),
     Page("API tokens", "/account/tokens/", (H.TOKEN_NAME, H.PROJECT_NAME)),
+    Page("articles", f"{P}/articles/", (
+        H.PROJECT_NAME, H.ARTICLE_TITLE, H.EXTERNAL_ID, H.SECOND_TITLE, H.MANAGER_NAME, H.ANNOTATOR_NAME,
+    )),
+    Page("articles search", f"{P}/articles/?q={quote(H.SEARCH_QUERY)}", (H.SEARCH_QUERY,)),
     Page("account", "/account/", (H.PROJECT_NAME, H.MANAGER_NAME)),
     Page("add people", f"{P}/people/", (H.PROJECT_NAME, H.INVITED_NAME, H.INVITED_FULL_NAME)),
     Page("invitation", "/invitations/{invitation}/", (H.PROJECT_NAME, H.MANAGER_NAME, H.INVITED_NAME)),

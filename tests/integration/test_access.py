@@ -33,6 +33,8 @@ MANAGER_ONLY = {
     "api:project-accounts",
     "api:project-invitations",
     "api:project-invitation",
+    "browse:delete",
+    "browse:requeue",
 }
 # Site pages about users that take an id: staff only, so members and non-members alike get 403.
 STAFF_ONLY = {"accounts:user-active", "api:user-detail"}

@@ -178,6 +178,10 @@ ACCESS = {
     "api:project-invitation": MANAGER,
     "api:user-list": STAFF,
     "api:user-detail": STAFF,
+    # The article browser: members search; managers delete and re-queue.
+    "browse:articles": MEMBER,
+    "browse:delete": MANAGER,
+    "browse:requeue": MANAGER,
 }
 # Writes that a read-only token may make because they change nothing (starting an export job reads).
 READING_WRITES = {("api:project-exports", "POST")}
