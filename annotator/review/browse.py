@@ -12,16 +12,18 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models.functions import Left
 
 from annotator.annotations.models import AnnotationSet, SetKind, Span
 from annotator.annotations.status import with_status
-from annotator.articles.models import Article, ArticleStatus
+from annotator.articles.models import TITLE_SORT_CHARS, Article, ArticleStatus
 from annotator.articles.search import matching
 from annotator.projects.models import Project
 from annotator.suggestions.models import Decision, Suggestion
 
 PAGE_SIZE = 50
+TITLE_KEY = Left("title", TITLE_SORT_CHARS)  # what the title sort orders by: the index's expression
 SORTS = {"new": "Newest first", "old": "Oldest first", "title": "Title"}
 
 
@@ -71,7 +73,7 @@ def filtered(project: Project, filters: ArticleFilters) -> QuerySet[Article]:
 
 
 def encode_cursor(row: Article, sort: str) -> str:
-    key: list[Any] = [row.title, row.pk] if sort == "title" else [row.pk]
+    key: list[Any] = [row.title[:TITLE_SORT_CHARS], row.pk] if sort == "title" else [row.pk]
     return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
 
 
@@ -98,8 +100,11 @@ def page(articles: QuerySet[Article], sort: str, cursor: str = "") -> tuple[list
         elif sort == "old":
             articles = articles.filter(pk__gt=key[0])
         else:
-            articles = articles.filter(Q(title__gt=key[0]) | Q(title=key[0], pk__gt=key[1]))
-    order = {"new": ["-pk"], "old": ["pk"], "title": ["title", "pk"]}[sort]
+            # `>=` first, so that the index range starts at the cursor; then the rows of equal key up to it go.
+            articles = articles.annotate(title_key=TITLE_KEY).filter(title_key__gte=key[0])
+            articles = articles.exclude(title_key=key[0], pk__lte=key[1])
+    orders: dict[str, list[Any]] = {"new": ["-pk"], "old": ["pk"], "title": [TITLE_KEY, "pk"]}
+    order = orders[sort]
     rows = list(articles.order_by(*order).only("pk", "title", "external_id", "project_id")[: PAGE_SIZE + 1])
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]

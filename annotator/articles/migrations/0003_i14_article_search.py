@@ -5,7 +5,7 @@ Nothing here changes the models, so each database gets only what it can run (see
 
 from django.db import migrations
 
-from annotator.articles.search import DOCUMENT, FTS_TABLE, INDEX_NAME
+from annotator.articles.search import COLUMN, DOCUMENT, FTS_TABLE, INDEX_NAME
 
 SQLITE_CREATE = [
     f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5("
@@ -31,8 +31,12 @@ SQLITE_DROP = [
     f"DROP TRIGGER IF EXISTS {FTS_TABLE}_update",
     f"DROP TABLE IF EXISTS {FTS_TABLE}",
 ]
-POSTGRES_CREATE = [f'CREATE INDEX IF NOT EXISTS {INDEX_NAME} ON "articles_article" USING gin (({DOCUMENT}))']
-POSTGRES_DROP = [f"DROP INDEX IF EXISTS {INDEX_NAME}"]
+POSTGRES_CREATE = [
+    f'ALTER TABLE "articles_article" ADD COLUMN IF NOT EXISTS {COLUMN} tsvector '
+    f"GENERATED ALWAYS AS ({DOCUMENT}) STORED",
+    f'CREATE INDEX IF NOT EXISTS {INDEX_NAME} ON "articles_article" USING gin ({COLUMN})',
+]
+POSTGRES_DROP = [f"DROP INDEX IF EXISTS {INDEX_NAME}", f'ALTER TABLE "articles_article" DROP COLUMN IF EXISTS {COLUMN}']
 
 
 def run(statements_by_vendor):
