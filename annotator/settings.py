@@ -276,6 +276,9 @@ ANNOTATOR_IMPORT_MAX_ERRORS = env.int("ANNOTATOR_IMPORT_MAX_ERRORS", default=100
 ANNOTATOR_IMPORT_BATCH_SIZE = env.int("ANNOTATOR_IMPORT_BATCH_SIZE", default=2000)
 ANNOTATOR_ANALYZE_AFTER_ROWS = env.int("ANNOTATOR_ANALYZE_AFTER_ROWS", default=10_000)
 
+# Deleting a project with more articles than this runs as a background job (in batches that commit).
+ANNOTATOR_DELETE_INLINE_MAX_ARTICLES = env.int("ANNOTATOR_DELETE_INLINE_MAX_ARTICLES", default=1000)
+
 # Exports: articles read per round of queries, and the most articles a download builds in one request
 # in a format that is not streamed (a DocBin); larger selections run as a job that makes a file.
 ANNOTATOR_EXPORT_CHUNK_SIZE = env.int("ANNOTATOR_EXPORT_CHUNK_SIZE", default=500)

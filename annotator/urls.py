@@ -41,6 +41,7 @@ urlpatterns = [
     path("", include("annotator.accounts.urls")),
     path("projects/", include("annotator.projects.urls")),
     path("projects/", include("annotator.review.browse_urls")),
+    path("projects/", include("annotator.review.lifecycle_urls")),
     path("projects/<int:project_id>/imports/", include("annotator.interchange.urls")),
     path("projects/<int:project_id>/exports/", include("annotator.interchange.export_urls")),
     path("projects/", include("annotator.suggestions.urls")),

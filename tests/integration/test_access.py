@@ -35,6 +35,9 @@ MANAGER_ONLY = {
     "api:project-invitation",
     "browse:delete",
     "browse:requeue",
+    "lifecycle:page",
+    "api:project-archive",
+    "api:project-delete",
 }
 # Site pages about users that take an id: staff only, so members and non-members alike get 403.
 STAFF_ONLY = {"accounts:user-active", "api:user-detail"}

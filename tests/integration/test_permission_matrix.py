@@ -182,6 +182,10 @@ ACCESS = {
     "browse:articles": MEMBER,
     "browse:delete": MANAGER,
     "browse:requeue": MANAGER,
+    # A project's life: archive, unarchive, delete are the managers'.
+    "lifecycle:page": MANAGER,
+    "api:project-archive": MANAGER,
+    "api:project-delete": MANAGER,
 }
 # Writes that a read-only token may make because they change nothing (starting an export job reads).
 READING_WRITES = {("api:project-exports", "POST")}
