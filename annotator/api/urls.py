@@ -39,6 +39,8 @@ urlpatterns = [
     ),
     path("projects/<int:project_id>/archive", lifecycle.ProjectArchive.as_view(), name="project-archive"),
     path("projects/<int:project_id>/delete", lifecycle.ProjectDelete.as_view(), name="project-delete"),
+    path("projects/<int:project_id>/backup", lifecycle.ProjectBackup.as_view(), name="project-backup"),
+    path("projects/restore", lifecycle.ProjectRestore.as_view(), name="project-restore"),
     path("projects/", views.ProjectList.as_view(), name="project-list"),
     path("projects/<int:pk>/", views.ProjectDetail.as_view(), name="project-detail"),
     path("projects/<int:project_id>/articles/", annotations.ArticleList.as_view(), name="article-list"),

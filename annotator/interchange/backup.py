@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import gzip
 import json
+import tempfile
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from typing import IO, TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.db import models, transaction
+from django.http import FileResponse
 
 from annotator.annotations.models import AnnotationSet, EntityLink, Relation, Span, SpanAttribute
 from annotator.articles.models import Article
@@ -89,6 +91,20 @@ def _fields(model: type[models.Model]) -> list[models.Field[Any, Any]]:
     ]
 
 
+def backup_file_name(project: Project) -> str:
+    return f"{project.slug}-backup.jsonl.gz"
+
+
+def backup_response(project: Project) -> FileResponse:
+    """The backup as a download: written to a temporary file first (a big project's does not fit in memory)."""
+    spool = tempfile.TemporaryFile()  # noqa: SIM115  # FileResponse closes it
+    write_backup(project, spool)
+    spool.seek(0)
+    return FileResponse(
+        spool, as_attachment=True, filename=backup_file_name(project), content_type="application/gzip"
+    )
+
+
 def _plain(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime | date) else value
 
@@ -98,7 +114,8 @@ def write_backup(project: Project, stream: IO[bytes]) -> dict[str, int]:
     numbers: dict[type[models.Model], dict[int, int]] = {}
     usernames = dict(get_user_model().objects.values_list("pk", "username"))
     counts: dict[str, int] = {}
-    with gzip.GzipFile(fileobj=stream, mode="wb", mtime=0) as out:
+    # No file name and no time in the gzip header: the same project gives the same bytes.
+    with gzip.GzipFile(filename="", fileobj=stream, mode="wb", mtime=0) as out:
         out.write(_line({"format": FORMAT, "version": VERSION}))
         for model, rows_of in MODELS:
             rows = rows_of(project).order_by("pk")

@@ -38,6 +38,8 @@ MANAGER_ONLY = {
     "lifecycle:page",
     "api:project-archive",
     "api:project-delete",
+    "lifecycle:backup",
+    "api:project-backup",
 }
 # Site pages about users that take an id: staff only, so members and non-members alike get 403.
 STAFF_ONLY = {"accounts:user-active", "api:user-detail"}

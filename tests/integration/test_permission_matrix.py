@@ -186,6 +186,10 @@ ACCESS = {
     "lifecycle:page": MANAGER,
     "api:project-archive": MANAGER,
     "api:project-delete": MANAGER,
+    "lifecycle:backup": MANAGER,
+    "api:project-backup": MANAGER,
+    "lifecycle:restore": STAFF,
+    "api:project-restore": STAFF,
 }
 # Writes that a read-only token may make because they change nothing (starting an export job reads).
 READING_WRITES = {("api:project-exports", "POST")}

@@ -4,6 +4,9 @@ import io
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.urls import reverse
 
 from annotator.annotations.models import AnnotationSet, EntityLink, Relation, SetKind, Span, SpanAttribute
 from annotator.annotations.services import (
@@ -139,3 +142,33 @@ def test_a_bad_file_or_a_taken_slug_restores_nothing(news):
     with pytest.raises(BackupError, match="There is already a project named 'news'"):
         restore_backup(io.BytesIO(data), slug="news", by=news.manager)
     assert Project.objects.count() == 1
+
+
+def test_managers_download_the_backup_and_staff_restore_it(client, everything, tmp_path):
+    news = everything
+    client.force_login(news.manager)
+    download = client.get(reverse("lifecycle:backup", args=[news.project.pk]))
+    assert download["Content-Disposition"] == 'attachment; filename="news-backup.jsonl.gz"'
+    data = b"".join(download.streaming_content)
+    assert data == backup_of(news.project)[0]
+    api = client.get(reverse("api:project-backup", args=[news.project.pk]))
+    assert b"".join(api.streaming_content) == data
+    refused = client.post(reverse("api:project-restore"), {"file": io.BytesIO(data), "slug": "copy"})
+    assert refused.status_code == 403
+    news.manager.is_staff = True
+    news.manager.save()
+    upload = SimpleUploadedFile("news-backup.jsonl.gz", data)
+    made = client.post(reverse("api:project-restore"), {"file": upload, "slug": "copy"})
+    assert made.status_code == 201
+    copy = Project.objects.get(slug="copy")
+    assert backup_of(copy)[0] == data
+    page = client.post(
+        reverse("lifecycle:restore"), {"file": SimpleUploadedFile("b.gz", data), "slug": "copy"}
+    )
+    assert page.status_code == 400
+    assert "There is already a project named &#x27;copy&#x27;." in page.content.decode()
+    path = tmp_path / "news.jsonl.gz"
+    call_command("backup_project", "news", str(path))
+    assert path.read_bytes() == data
+    call_command("restore_project", str(path), "--slug", "third", "--user", "maria")
+    assert backup_of(Project.objects.get(slug="third"))[0] == data
