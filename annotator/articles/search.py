@@ -31,6 +31,7 @@ COLUMN = "search_document"
 INDEX_NAME = "article_search_idx"
 FTS_TABLE = "articles_article_fts"
 QUERY_MAX_CHARS = 500
+PROBE_LIMIT = 10_000
 _WORD = re.compile(r"\w+")
 
 
