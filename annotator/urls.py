@@ -6,6 +6,7 @@ from django.urls import include, path
 
 from annotator.accounts.views import require_email
 from annotator.core import views as core_views
+from annotator.signins import views as signins_views
 
 # Password reset by e-mail (Django's views), offered where the site can send mail.
 password_reset = [
@@ -35,7 +36,7 @@ urlpatterns = [
     path("", core_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
     path("favicon.ico", core_views.favicon),
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/login/", signins_views.SignInView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     *password_reset,
     path("", include("annotator.accounts.urls")),
@@ -51,6 +52,7 @@ urlpatterns = [
     path("projects/<int:project_id>/kb/", include("annotator.kb.urls")),
     path("api/v1/", include("annotator.api.urls")),
     path("account/tokens/", include("annotator.api.page_urls")),
+    path("", include("annotator.signins.urls")),
     path("admin/", admin.site.urls),
 ]
 

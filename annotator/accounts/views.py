@@ -38,6 +38,7 @@ from annotator.projects.models import Membership, Project
 from annotator.projects.permissions import can_manage
 
 USERS_PER_PAGE = 50
+LOCAL_BACKEND = "django.contrib.auth.backends.ModelBackend"  # signs in with a password of this site
 
 
 def isolated(name: str) -> str:
@@ -130,7 +131,8 @@ def accept_page(request: AuthedRequest, secret: str) -> HttpResponse:
                 user = request.user
             elif form.is_valid():
                 user = accept_invitation(secret=secret, password=form.cleaned_data["password1"])
-                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+                if LOCAL_BACKEND in settings.AUTHENTICATION_BACKENDS:  # not when only single sign-on is on
+                    login(request, user, backend=LOCAL_BACKEND)
             else:
                 user = None
         except AccountError as error:
