@@ -192,6 +192,7 @@ PAGES = [
         H.PROJECT_NAME, H.ARTICLE_TITLE, H.EXTERNAL_ID, H.SECOND_TITLE, H.MANAGER_NAME, H.ANNOTATOR_NAME,
     )),
     Page("articles search", f"{P}/articles/?q={quote(H.SEARCH_QUERY)}", (H.SEARCH_QUERY,)),
+    Page("archive or delete", f"{P}/lifecycle/", (H.PROJECT_NAME,)),
     Page("account", "/account/", (H.PROJECT_NAME, H.MANAGER_NAME)),
     Page("add people", f"{P}/people/", (H.PROJECT_NAME, H.INVITED_NAME, H.INVITED_FULL_NAME)),
     Page("invitation", "/invitations/{invitation}/", (H.PROJECT_NAME, H.MANAGER_NAME, H.INVITED_NAME)),
