@@ -43,7 +43,7 @@ class MemberForm(forms.Form):
         user = get_user_model().objects.filter(username=username, is_active=True).first()
         if user is None:
             raise forms.ValidationError(
-                f"There is no active user named {username!r}; an admin creates accounts."
+                f"There is no active user named {username!r}; make them an account or invite them under Add people."
             )
         return user
 
