@@ -270,7 +270,7 @@ def _chunk_records(
         Relation.objects.filter(annotation_set_id__in=set_ids)
         .order_by("annotation_set_id", "id")
         .values_list("annotation_set_id", "head_id", "tail_id", "relation_type__name", "created_by__username",
-                     iso("created_at"))
+                     iso("created_at"), "relation_type__directed")
     ):  # fmt: skip
         relations[relation_row[0]].append(relation_row[1:])
     articles = {row[0]: row for row in chunk}
@@ -318,9 +318,14 @@ def _record(
             )
     relations = [
         RelationRecord(
-            ids[head], ids[tail], label, f"R{number}", provenance={"created_by": by, "created_at": _when(at)}
+            ids[head],
+            ids[tail],
+            label,
+            f"R{number}",
+            provenance={"created_by": by, "created_at": _when(at)},
+            symmetric=not directed,
         )
-        for number, (head, tail, label, by, at) in enumerate(relation_rows, start=1)
+        for number, (head, tail, label, by, at, directed) in enumerate(relation_rows, start=1)
         if head in ids and tail in ids  # always, in one snapshot; without one a span may go in between
     ]
     return DocumentRecord(

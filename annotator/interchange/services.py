@@ -19,7 +19,7 @@ from django.db import connection, transaction
 
 from annotator.annotations.models import AnnotationSet, EntityLink, Relation, Span
 from annotator.articles.models import Article
-from annotator.core.errors import DomainError
+from annotator.core.errors import DomainError, ProjectArchived
 from annotator.core.text import isolate
 from annotator.interchange.checks import Prepared, prepare
 from annotator.interchange.formats import FORMATS
@@ -105,6 +105,8 @@ def start_import(
     `delete_after` removes the file once it is imported (uploads); a failed or dry run keeps it for a
     retry. `queue=False` leaves the job for the caller to run inline (`jobs.services.run_job`).
     """
+    if project.archived_at is not None:
+        raise ProjectArchived
     params = {"path": str(path), "file_name": file_name, "delete_after": delete_after, **options.as_params()}
     job = create_job(kind=JobKind.IMPORT_ARTICLES, project=project, params=params, by=by)
     return enqueue_job(job) if queue else job
@@ -120,7 +122,7 @@ def import_articles(
     progress: ProgressSink | None = None,
 ) -> ImportResult:
     """Import everything in `source`, or nothing: raises ImportRejected with the report when input is bad."""
-    problems = ProblemLog(settings.ANNOTATOR_IMPORT_MAX_ERRORS)
+    problems = ProblemLog(settings.ANNOTATOR_IMPORT_MAX_ERRORS, strict=options.strict)
     reader = FORMATS.reader(options.format)
     max_chars, batch_size = settings.ANNOTATOR_IMPORT_MAX_ARTICLE_CHARS, settings.ANNOTATOR_IMPORT_BATCH_SIZE
     if progress is not None:
@@ -160,6 +162,9 @@ def import_articles(
         importer.result.entity_types_created = list(importer.schema.created_entity_types)
         importer.result.relation_types_created = list(importer.schema.created_relation_types)
         importer.result.attributes_created = list(importer.schema.created_attributes)
+        notices = sorted(problems.warnings, key=lambda notice: (notice.file, notice.line or 0))
+        importer.result.warnings = [notice.as_dict() for notice in notices]
+        importer.result.warning_counts = problems.warning_counts()
         if problems or options.dry_run:
             transaction.set_rollback(True)
     if progress is not None:
