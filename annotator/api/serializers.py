@@ -41,6 +41,7 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
             "blind",
             "abandon_after_minutes",
             "promote_to_gold",
+            "trim_span_whitespace",
         ]
 
 

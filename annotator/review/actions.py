@@ -350,7 +350,13 @@ def correct_suggestion(request: Request) -> Outcome:
         nil=request.data.get("nil") == "1",
         **changes,
     )
-    return _decided(decision, suggestion, "Corrected")
+    outcome = _decided(decision, suggestion, "Corrected")
+    if decision.span is not None and suggestion.kind == SuggestionKind.ENTITY:
+        # A correction is work on this very item (a resize goes on press after press): the page stays on
+        # the span it became, not on the next suggestion.
+        outcome.focus = f"s{decision.span.pk}"
+        outcome.message = f"Corrected to {describe(decision.span)}."
+    return outcome
 
 
 # Undo

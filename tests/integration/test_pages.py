@@ -164,7 +164,7 @@ def test_article_page_queries_do_not_grow_with_spans(client, news):
         return len(queries)
 
     few = count_queries()
-    for start in range(0, 40, 2):
+    for start in [at for at in range(0, 40, 2) if not news.article.text[at].isspace()]:  # no blank span
         span = services.create_span(
             annotation_set=news.annotation_set, start=start, end=start + 1, entity_type=news.person,
             by=news.annotator, expected_version=news.annotation_set.version,
