@@ -350,6 +350,7 @@
 
   function clearSelection() {
     window.getSelection()?.removeAllRanges();
+    lastSelection = null;
     $("#type-picker").hidden = true;
   }
 
@@ -460,6 +461,33 @@
     if (kindOf(item) === "suggestion") post(urls.act("reject"), { suggestion: idOf(item) }, "reject");
     else if (kindOf(item) === "span") post(urls.act("delete-span"), { span: idOf(item) }, "delete");
     else if (kindOf(item) === "relation") post(urls.act("delete-relation"), { relation: idOf(item) }, "delete relation");
+  }
+
+  // ---------------------------------------------------------------- many at once
+
+  let lastSelection = null; // the last text selection: the bulk form's "inside the selected text"
+  document.addEventListener("selectionchange", () => {
+    const selection = selectedText();
+    if (selection) lastSelection = selection;
+  });
+
+  function decideMany(verdict, filters) {
+    post(urls.act("bulk"), { verdict, ...filters }, verdict === "accept" ? "accept all" : "reject all");
+  }
+
+  function decideInsideSelection(verdict) {
+    const selection = selectedText();
+    if (!selection) return announce("Select some text first: A accepts, X rejects every suggestion inside it.");
+    clearSelection();
+    decideMany(verdict, { start: selection.start, end: selection.end });
+  }
+
+  function acceptWithLink(item = current) {
+    if (kindOf(item) !== "suggestion" || rowOf(item)?.dataset.kind !== "entity") {
+      return announce("Move to an entity suggestion first (] and [).");
+    }
+    setCurrent(item, { scroll: false, quiet: true });
+    post(urls.act("accept-with-link"), { suggestion: idOf(item) }, "accept with link");
   }
 
   function undo() {
@@ -596,6 +624,7 @@
 
   // Elements whose keys are their own: shortcuts never fire while one of them has focus.
   const CONTROLS = "a[href], button, summary, input, textarea, select, [contenteditable]:not([contenteditable=false])";
+  const FIELDS = "input, textarea, select, [contenteditable]:not([contenteditable=false])";
   const RESIZE_KEYS = ["<", ">", ",", "."];
 
   document.addEventListener("keydown", (event) => {
@@ -632,7 +661,10 @@
     }
     // A focused control keeps its own keys: Enter on a button presses that button, never the page's
     // "accept the current suggestion". Shortcuts act only from the text, a row, or the page itself.
-    if (event.target.closest(CONTROLS) || event.target.closest("dialog")) return;
+    // Ctrl+Z and Ctrl+Enter are no control's own keys: they still work from a button or a link, not from
+    // a text field (where Ctrl+Z undoes typing).
+    const withModifier = (event.ctrlKey || event.metaKey) && !event.target.closest(FIELDS);
+    if (!withModifier && (event.target.closest(CONTROLS) || event.target.closest("dialog"))) return;
     if (document.activeElement === textPanel() && event.key.startsWith("Arrow") && !event.altKey) {
       moveCaret(event);
       event.preventDefault();
@@ -651,7 +683,13 @@
       "[": () => step("suggestion-list", -1),
       "}": () => step("span-list", 1),
       "{": () => step("span-list", -1),
-      Enter: () => (tailPicking && kindOf(current) === "span" ? chooseTail(current) : accept()),
+      Enter: () => {
+        if (tailPicking && kindOf(current) === "span") chooseTail(current);
+        else if (event.shiftKey) acceptWithLink();
+        else accept();
+      },
+      A: () => decideInsideSelection("accept"),
+      X: () => decideInsideSelection("reject"),
       Delete: () => removeItem(),
       Backspace: () => removeItem(),
       "<": () => moveBoundary("start", -1, byCharacter),
@@ -719,6 +757,16 @@
     if (form.id === "submit-form") {
       event.preventDefault();
       submitAndNext();
+    } else if (form.id === "bulk-form") {
+      event.preventDefault();
+      const data = Object.fromEntries(new FormData(form));
+      const verdict = event.submitter?.value || "accept";
+      const filters = { entity_type: data.entity_type || "", source: data.source || "", min_score: data.min_score || "" };
+      if (data.within) {
+        if (!lastSelection) return announce("Select some text first, then decide inside it.");
+        Object.assign(filters, { start: lastSelection.start, end: lastSelection.end });
+      }
+      decideMany(verdict, filters);
     } else if (form.id === "new-entity-form") {
       event.preventDefault();
       closePanels();
