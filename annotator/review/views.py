@@ -110,7 +110,9 @@ def _page_context(request: AuthedRequest, article: Article, annotation_set: Anno
         "undo_depth": undo_stack.depth(request.session, annotation_set.pk),
         "set_param": "gold" if annotation_set.kind == SetKind.GOLD else "",
         "suggestion_sources": sorted(
-            set(Suggestion.objects.filter(pending).order_by().values_list("source", flat=True).distinct()[:50])
+            set(
+                Suggestion.objects.filter(pending).order_by().values_list("source", flat=True).distinct()[:50]
+            )
         ),
         "can_curate": can_curate(project.my_role),  # type: ignore[attr-defined]
         **comments_context(request, article),
