@@ -79,3 +79,56 @@ def test_what_a_relation_suggestion_made_carries_its_provenance(news):
     origin = {"suggestion": suggestion.pk, "source": "rel-rules", "score": 0.75, "verdict": "accepted"}
     for made in [*record.spans, *record.relations]:
         assert {key: made.provenance["suggestion"][key] for key in origin} == origin
+
+
+# The small things
+
+
+def test_the_project_page_shows_an_articles_status_in_words(client, news):
+    add(news, *NARYSHKIN)
+    client.force_login(news.manager)
+    html = client.get(f"/projects/{news.project.pk}/").content.decode()
+    assert '<span class="status status-in_progress">In progress</span>' in html
+    assert "inprogress" not in html
+
+
+def test_a_gold_export_with_no_gold_says_so_instead_of_an_empty_file(client, news):
+    client.force_login(news.manager)
+    response = client.post(f"/projects/{news.project.pk}/exports/", {"format": "jsonl", "sets": "gold"})
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    assert "Nothing to export: no article has a gold set matching these filters yet." in response.content.decode()
+
+
+def test_train_is_disabled_with_the_reason_when_it_cannot_run(client, news):
+    client.force_login(news.manager)
+    html = client.get(f"/projects/{news.project.pk}/suggesters/").content.decode()
+    assert "Training needs at least 5 annotated articles; this project has 0." in html  # learn_after: 5
+    assert 'disabled aria-describedby="train-blocked">Train a new version</button>' in html
+
+
+def test_history_names_suggestions_by_their_words_not_their_ids(client, news):
+    suggestion = SuggestionFactory(
+        article=news.article, start=MINSK[0], end=MINSK[1], entity_type=news.gpe, source="ner"
+    )
+    accept_suggestion(
+        suggestion=suggestion, annotation_set=news.annotation_set, by=news.annotator, expected_version=1
+    )
+    client.force_login(news.annotator)
+    html = client.get(f"/articles/{news.article.pk}/history/").content.decode()
+    assert "accepted the suggestion GPE “Minsk”" in html
+    assert f"#{suggestion.pk}" not in html
+
+
+def test_the_read_pages_breadcrumb_shows_the_title(client, news):
+    client.force_login(news.annotator)
+    html = client.get(f"/articles/{news.article.pk}/").content.decode()
+    assert '<li aria-current="page">Naryshkin in Minsk</li>' in html
+
+
+def test_a_new_tokens_secret_has_a_copy_button(client, news):
+    client.force_login(news.annotator)
+    response = client.post("/account/tokens/", {"name": "laptop", "scope": "read"}, follow=True)
+    html = response.content.decode()
+    assert '<code class="token-secret" id="token-secret">' in html
+    assert 'data-copy="#token-secret" aria-describedby="copy-status">Copy</button>' in html
