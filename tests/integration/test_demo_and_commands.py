@@ -143,7 +143,8 @@ def test_quickstart_prints_the_demo_password_once_and_reuses_everything(db, sett
     password = re.search(r"Password: (\S+)", out.getvalue()).group(1)
     # The login is the last thing printed, framed, so that setup output never buries it.
     last_lines = out.getvalue().strip().splitlines()[-6:]
-    assert last_lines[0].startswith("+====") and last_lines[-1] == last_lines[0]
+    assert last_lines[0].startswith("+====")
+    assert last_lines[-1] == last_lines[0]
     assert f"|  Password: {password}" in "\n".join(last_lines)
     demo = get_user_model().objects.get(username="demo")
     assert demo.check_password(password)

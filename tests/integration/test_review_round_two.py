@@ -97,7 +97,10 @@ def test_a_gold_export_with_no_gold_says_so_instead_of_an_empty_file(client, new
     response = client.post(f"/projects/{news.project.pk}/exports/", {"format": "jsonl", "sets": "gold"})
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/html")
-    assert "Nothing to export: no article has a gold set matching these filters yet." in response.content.decode()
+    assert (
+        "Nothing to export: no article has a gold set matching these filters yet."
+        in response.content.decode()
+    )
 
 
 def test_train_is_disabled_with_the_reason_when_it_cannot_run(client, news):
