@@ -266,7 +266,7 @@ def _chunk_records(
         Relation.objects.filter(annotation_set_id__in=set_ids)
         .order_by("annotation_set_id", "id")
         .values_list("annotation_set_id", "pk", "head_id", "tail_id", "relation_type__name",
-                     "created_by__username", iso("created_at"))
+                     "created_by__username", iso("created_at"), "relation_type__directed")
     ):  # fmt: skip
         relations[relation_row[0]].append(relation_row[1:])
     articles = {row[0]: row for row in chunk}
@@ -352,8 +352,9 @@ def _record(
             ids[head], ids[tail], label, f"R{number}",
             provenance={"created_by": by, "created_at": _when(at)}
             | ({"suggestion": relation_suggested[pk]} if pk in relation_suggested else {}),
+            symmetric=not directed,
         )
-        for number, (pk, head, tail, label, by, at) in enumerate(relation_rows, start=1)
+        for number, (pk, head, tail, label, by, at, directed) in enumerate(relation_rows, start=1)
         if head in ids and tail in ids  # always, in one snapshot; without one a span may go in between
     ]  # fmt: skip
     return DocumentRecord(

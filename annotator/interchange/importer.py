@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import Max
+from django.db import connection
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from annotator.annotations.models import (
@@ -32,6 +33,8 @@ from annotator.core.text import isolate
 from annotator.interchange.bulk import BulkWriter, Table
 from annotator.interchange.checks import Prepared
 from annotator.interchange.formats.base import (
+    NOTE,
+    REFERENCE,
     AttributeValue,
     DocumentRecord,
     LinkRecord,
@@ -164,11 +167,13 @@ class Schema:
         self._unknown("entity type", label, sorted(self.entity_types), where, field)
         return None
 
-    def relation_type(self, label: str, where: Where, field: str) -> RelationType | None:
+    def relation_type(
+        self, label: str, where: Where, field: str, *, symmetric: bool = False
+    ) -> RelationType | None:
         if label in self.relation_types:
             return self.relation_types[label]
         if self.create:
-            created = RelationType.objects.create(project=self.project, name=label, directed=True)
+            created = RelationType.objects.create(project=self.project, name=label, directed=not symmetric)
             # Read back with its (empty) head and tail types prefetched, so allows() asks nothing more.
             self.relation_types[label] = RelationType.objects.prefetch_related(
                 "head_types", "tail_types"
@@ -189,7 +194,13 @@ class Schema:
         attribute = self.attributes.get((type_id, name))
         type_name = self.entity_names[type_id]
         if attribute is None and self.create:
-            kind = AttributeKind.BOOLEAN if isinstance(value, bool) else AttributeKind.CHOICE
+            kind = (
+                AttributeKind.BOOLEAN
+                if isinstance(value, bool)
+                else AttributeKind.TEXT
+                if name in (NOTE, REFERENCE)
+                else AttributeKind.CHOICE
+            )
             siblings = sum(1 for t, _ in self.attributes if t == type_id)
             attribute = EntityTypeAttribute.objects.create(
                 entity_type_id=type_id, name=name, kind=kind, position=siblings + 1
@@ -255,6 +266,10 @@ class KBLookup:
         for pk, kb_id, kb_name, merged_into in rows:
             self.found.setdefault(kb_id, []).append((pk, kb_name, merged_into))
 
+    def has(self, kb_id: str) -> bool:
+        """Whether any of the project's KBs holds the id (as loaded for the current batch)."""
+        return kb_id in self.found
+
     def entity(self, link: LinkRecord, where: Where) -> tuple[bool, int | None]:
         """(resolved, the KBEntity pk or None for NIL); reports why when it is not resolved."""
         if link.kb_id is None:
@@ -310,6 +325,37 @@ class Plan:
     relations: list[tuple[int, int, int]] = field(default_factory=list)  # head position, tail position, type
 
 
+def existing_articles(
+    project_id: int, ids: list[str], texts: list[str]
+) -> tuple[dict[str, int], dict[str, int]]:
+    """The project's articles with these external ids, and (the oldest) with these text digests: one query
+    for a whole batch. On PostgreSQL each list is one array parameter, not thousands of placeholders that
+    Django compiles and the server parses and plans on every batch."""
+    if not ids and not texts:
+        return {}, {}
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT external_id, content_hash, id FROM articles_article WHERE project_id = %s "
+                "AND (external_id = ANY(%s) OR content_hash = ANY(%s)) ORDER BY id DESC",
+                [project_id, ids, texts],
+            )
+            rows = cursor.fetchall()
+    else:
+        condition = Q(external_id__in=ids) | Q(content_hash__in=texts)
+        articles = Article.objects.filter(condition, project_id=project_id).order_by("-pk")
+        rows = list(articles.values_list("external_id", "content_hash", "pk"))
+    wanted_ids, wanted_texts = set(ids), set(texts)
+    by_id: dict[str, int] = {}
+    by_text: dict[str, int] = {}
+    for external_id, digest, pk in rows:
+        if external_id in wanted_ids:
+            by_id[external_id] = pk
+        if digest in wanted_texts:
+            by_text[digest] = pk  # newest first: the oldest article with the text wins
+    return by_id, by_text
+
+
 class Importer:
     """Turns batches of checked records into rows. Counts what it did in `result`."""
 
@@ -361,14 +407,7 @@ class Importer:
     ) -> tuple[list[tuple[DocumentRecord, str]], list[tuple[int, DocumentRecord, str]]]:
         ids = [r.external_id for r in records if r.external_id is not None]
         texts = [h for r, h in zip(records, hashes, strict=True) if r.external_id is None]
-        articles = Article.objects.filter(project=self.project)
-        by_id = dict(articles.filter(external_id__in=ids).values_list("external_id", "pk")) if ids else {}
-        by_text: dict[str, int] = {}
-        if texts:
-            for digest, pk in (
-                articles.filter(content_hash__in=texts).order_by("-pk").values_list("content_hash", "pk")
-            ):
-                by_text[digest] = pk  # the oldest article with the text wins
+        by_id, by_text = existing_articles(self.project.pk, ids, texts)
         seen: dict[tuple[str, str], Where] = {}
         fresh: list[tuple[DocumentRecord, str]] = []
         updates: list[tuple[int, DocumentRecord, str]] = []
@@ -393,14 +432,26 @@ class Importer:
         return fresh, updates
 
     def _duplicate_in_file(self, record: DocumentRecord, earlier: str) -> None:
+        """A record repeating an earlier one of the file. The same text without an id follows the duplicate
+        rule: an error when duplicates are, else skipped with a warning (the first one is the article). The
+        same external id is an error: two records claim one article, and which is right is not known."""
         if record.external_id is not None:
             message = f"The external id {record.external_id!r} is already used by {earlier}."
         else:
             message = (
                 f"The same text is already in {earlier} (without an external id, a text is its identity)."
             )
-        self.problems.add(
-            record.where, message, field="external_id" if record.external_id is not None else "text"
+        field = "external_id" if record.external_id is not None else "text"
+        if self.options.on_duplicate == OnDuplicate.ERROR or record.external_id is not None:
+            self.problems.add(record.where, message, field=field)
+            return
+        self.result.skipped += 1
+        self.problems.warn(
+            record.where,
+            f"{message} The first one is imported, this one skipped.",
+            kind="repeated record",
+            action="skipped",
+            field=field,
         )
 
     def _exists(self, record: DocumentRecord, existing: int) -> None:
@@ -433,7 +484,11 @@ class Importer:
         if not self.overlaps_allowed:
             failed |= self._overlapping(record)
         for link in record.links:
-            resolved, entity = self.kb.entity(link, link.where or record.where)
+            where = link.where or record.where
+            if link.keep_unknown and link.kb_id is not None and not self.kb.has(link.kb_id):
+                failed |= not self._reference(link, plan, where)
+                continue
+            resolved, entity = self.kb.entity(link, where)
             failed |= not resolved
             plan.links.append((plan.span_index[link.span], entity))
         failed |= not self._relations(record, plan)
@@ -451,8 +506,31 @@ class Importer:
                 plan.attributes.append((position, attribute_id, value))
         return ok
 
+    def _reference(self, link: LinkRecord, plan: Plan, where: Where) -> bool:
+        """A link to an id no project KB holds, kept on the span as its Reference attribute, with a warning."""
+        position = plan.span_index[link.span]
+        type_id = plan.spans[position][2]
+        if not type_id:
+            return False  # the span's type is unknown: already reported
+        value = f"{link.kb}:{link.kb_id}" if link.kb else link.kb_id or ""
+        field = f"entities[{link.span}].kb_id"
+        attribute_id = self.schema.attribute(type_id, REFERENCE, value, where, field)
+        if attribute_id is None:
+            return False
+        plan.attributes.append((position, attribute_id, value))
+        self.problems.warn(
+            where,
+            f"The KB id {value!r} is in none of this project's knowledge bases: it is kept on the span as its "
+            f"{REFERENCE} (link it once the KB is imported).",
+            kind="link to an unknown KB id",
+            action="kept as a reference",
+            field=field,
+        )
+        return True
+
     def _overlapping(self, record: DocumentRecord) -> bool:
-        reach, holder = -1, None
+        """Report every span that overlaps an earlier one (nested or crossing), each where it is."""
+        reach, holder, found = -1, None, False
         for span in sorted(record.spans, key=lambda s: (s.start, s.end)):
             if holder is not None and span.start < reach:
                 self.problems.add(
@@ -461,10 +539,10 @@ class Importer:
                     f"the span at [{holder.start}, {holder.end}).",
                     field=f"entities[{span.id}].start",
                 )
-                return True
+                found = True
             if span.end > reach:
                 reach, holder = span.end, span
-        return False
+        return found
 
     def _relations(self, record: DocumentRecord, plan: Plan) -> bool:
         ok = True
@@ -472,7 +550,9 @@ class Importer:
         for index, relation in enumerate(record.relations):
             where = relation.where or record.where
             field = f"relations[{relation.id or index}]"
-            relation_type = self.schema.relation_type(relation.label, where, f"{field}.label")
+            relation_type = self.schema.relation_type(
+                relation.label, where, f"{field}.label", symmetric=relation.symmetric
+            )
             if relation_type is None:
                 ok = False
                 continue
