@@ -14,6 +14,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -109,15 +110,21 @@ def _page_context(request: AuthedRequest, article: Article, annotation_set: Anno
         else annotation_set.guideline_version,
         "undo_depth": undo_stack.depth(request.session, annotation_set.pk),
         "set_param": "gold" if annotation_set.kind == SetKind.GOLD else "",
-        "suggestion_sources": sorted(
-            set(
-                Suggestion.objects.filter(pending).order_by().values_list("source", flat=True).distinct()[:50]
-            )
-        ),
+        "suggestion_sources": _sources(view.suggestions if not lazy else None, pending),
         "can_curate": can_curate(project.my_role),  # type: ignore[attr-defined]
         **comments_context(request, article),
         "comment_spans": _comment_spans(annotation_set, view.spans if not lazy else None),
     }
+
+
+def _sources(loaded: list[Suggestion] | None, pending: Q) -> list[str]:
+    """The sources of the pending suggestions, for the bulk form: from the rows the page loaded (no query),
+    or, on a very large article whose rows load lazily, asked of the database."""
+    if loaded is not None:
+        return sorted({suggestion.source for suggestion in loaded})
+    return sorted(
+        Suggestion.objects.filter(pending).order_by().values_list("source", flat=True).distinct()[:50]
+    )
 
 
 def _comment_spans(annotation_set: AnnotationSet, loaded: list[Span] | None) -> list[Span]:
