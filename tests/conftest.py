@@ -111,3 +111,11 @@ def _fresh_api_tokens():
     from annotator.api.tokens import forget_tokens
 
     forget_tokens()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """API rate-limit counts live in the cache, keyed by token and user ids that tests reuse: start empty."""
+    from django.core.cache import cache
+
+    cache.clear()

@@ -20,6 +20,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from annotator.api.throttles import SCOPE_NAMES as THROTTLE_SCOPE_NAMES
 from annotator.core.errors import DomainError, NotEditable, StaleVersion
 from annotator.core.middleware import database_unavailable
 
@@ -55,6 +56,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, DomainError):
         fields = {exc.field: [exc.message]} if exc.field else {}
         return Response(error_body(exc.code, exc.message, fields), status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, exceptions.Throttled):
+        return _throttled(exc, context)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -71,6 +74,20 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             str(exc.get_codes()) if isinstance(exc.get_codes(), str) else "error", str(exc.detail)
         )
     return response
+
+
+def _throttled(exc: exceptions.Throttled, context: dict[str, Any]) -> Response:
+    """429 naming the budget that ran out, with Retry-After in seconds (also in the body)."""
+    request = context.get("request")
+    scope = getattr(request, "throttled_scope", None)
+    rate = getattr(request, "throttled_rate", None)
+    wait = max(1, int(getattr(exc, "wait", None) or 1))
+    caller = "this token" if getattr(request, "auth", None) is not None else "you"
+    what = THROTTLE_SCOPE_NAMES.get(scope or "", "requests")
+    limit = f" (at most {rate})" if rate else ""
+    body = error_body("throttled", f"Too many {what} from {caller}{limit}. Try again in {wait} seconds.")
+    body["error"]["retry_after"] = wait
+    return Response(body, status=status.HTTP_429_TOO_MANY_REQUESTS, headers={"Retry-After": str(wait)})
 
 
 # Errors raised outside DRF's views (no route matched, an unhandled exception) answer API clients in the

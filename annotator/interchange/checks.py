@@ -117,6 +117,8 @@ def prepare(record: DocumentRecord, *, max_chars: int, problems: ProblemLog) -> 
     encoded = None
     if not record.text:
         check.refuse("The text is empty.", "text")
+    elif record.text.isspace():
+        check.refuse("The text is empty: it holds only whitespace.", "text")
     elif len(record.text) > max_chars:
         check.refuse(f"The text has {len(record.text):,} characters; the limit is {max_chars:,}.", "text")
     else:

@@ -226,7 +226,12 @@ class Names:
 
     def __init__(self, project: Project) -> None:
         self.entity_types = dict(EntityType.objects.filter(project=project).values_list("pk", "name"))
-        self.relation_types = dict(RelationType.objects.filter(project=project).values_list("pk", "name"))
+        self.relation_types = {
+            pk: (name, directed)
+            for pk, name, directed in RelationType.objects.filter(project=project).values_list(
+                "pk", "name", "directed"
+            )
+        }
         self.knowledge_bases = dict(KnowledgeBase.objects.filter(project=project).values_list("pk", "name"))
         self.people: dict[int, str] = {}
 
@@ -324,7 +329,8 @@ def _chunk_records(
         attributes.setdefault(span_id, {})[name] = value
     relations: dict[int, list[tuple[Any, ...]]] = {pk: [] for pk in set_ids}
     for set_id, head, tail, type_id, by, at in relation_rows:
-        relations[set_id].append((head, tail, names.relation_types[type_id], person(by), at))
+        label, directed = names.relation_types[type_id]
+        relations[set_id].append((head, tail, label, person(by), at, directed))
     articles = {row[0]: row for row in chunk}
     for set_row in sets:
         yield _record(
@@ -374,9 +380,14 @@ def _record(
             )
     relations = [
         RelationRecord(
-            ids[head], ids[tail], label, f"R{number}", provenance={"created_by": by, "created_at": _when(at)}
+            ids[head],
+            ids[tail],
+            label,
+            f"R{number}",
+            provenance={"created_by": by, "created_at": _when(at)},
+            symmetric=not directed,
         )
-        for number, (head, tail, label, by, at) in enumerate(relation_rows, start=1)
+        for number, (head, tail, label, by, at, directed) in enumerate(relation_rows, start=1)
         if head in ids and tail in ids  # always, in one snapshot; without one a span may go in between
     ]
     return DocumentRecord(

@@ -71,6 +71,9 @@ class ImportForm(forms.Form):
     )
     create_types = forms.BooleanField(label="Add labels the schema lacks as new types", required=False)
     dry_run = forms.BooleanField(label="Dry run: check everything, keep nothing", required=False)
+    strict = forms.BooleanField(
+        label="Strict: refuse the import if anything would be skipped or changed", required=False
+    )
     csv_text = forms.CharField(label="Text column", required=False, max_length=200)
     csv_external_id = forms.CharField(label="External id column", required=False, max_length=200)
     csv_title = forms.CharField(label="Title column", required=False, max_length=200)
@@ -82,6 +85,12 @@ class ImportForm(forms.Form):
     )
     csv_delimiter = forms.CharField(label="Delimiter", required=False, max_length=1, strip=False)
     text_key = forms.CharField(label="Label Studio text key", required=False, max_length=200)
+    doccano_text = forms.CharField(label="doccano text key", required=False, max_length=200)
+    doccano_label = forms.CharField(label="doccano label key", required=False, max_length=200)
+    conll_token = forms.CharField(label="CoNLL token column (from 1)", required=False, max_length=10)
+    conll_tags = forms.CharField(
+        label="CoNLL tag columns", required=False, max_length=50, help_text="e.g. 3,4; empty: guessed."
+    )
 
     def format_options(self, data: dict[str, Any]) -> dict[str, Any]:
         options: dict[str, Any] = {}
@@ -93,6 +102,11 @@ class ImportForm(forms.Form):
                 options["metadata"] = columns
         elif data["format"] == "labelstudio" and data.get("text_key"):
             options["text_key"] = data["text_key"]
+        elif data["format"] in ("doccano", "conll"):
+            prefix = data["format"]
+            for key in ("text", "label") if prefix == "doccano" else ("token", "tags"):
+                if value := (data.get(f"{prefix}_{key}") or "").strip():
+                    options[key] = value
         return options
 
     def clean(self) -> dict[str, Any]:
@@ -108,6 +122,7 @@ class ImportForm(forms.Form):
                 on_duplicate=data["on_duplicate"],
                 create_types=data["create_types"],
                 dry_run=data["dry_run"],
+                strict=data["strict"],
             )
         except DomainError as error:
             self.add_error(error.field if error.field in self.fields else None, error.message)

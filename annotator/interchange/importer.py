@@ -33,6 +33,8 @@ from annotator.core.text import isolate
 from annotator.interchange.bulk import BulkWriter, Table
 from annotator.interchange.checks import Prepared
 from annotator.interchange.formats.base import (
+    NOTE,
+    REFERENCE,
     AttributeValue,
     DocumentRecord,
     LinkRecord,
@@ -165,11 +167,13 @@ class Schema:
         self._unknown("entity type", label, sorted(self.entity_types), where, field)
         return None
 
-    def relation_type(self, label: str, where: Where, field: str) -> RelationType | None:
+    def relation_type(
+        self, label: str, where: Where, field: str, *, symmetric: bool = False
+    ) -> RelationType | None:
         if label in self.relation_types:
             return self.relation_types[label]
         if self.create:
-            created = RelationType.objects.create(project=self.project, name=label, directed=True)
+            created = RelationType.objects.create(project=self.project, name=label, directed=not symmetric)
             # Read back with its (empty) head and tail types prefetched, so allows() asks nothing more.
             self.relation_types[label] = RelationType.objects.prefetch_related(
                 "head_types", "tail_types"
@@ -190,7 +194,13 @@ class Schema:
         attribute = self.attributes.get((type_id, name))
         type_name = self.entity_names[type_id]
         if attribute is None and self.create:
-            kind = AttributeKind.BOOLEAN if isinstance(value, bool) else AttributeKind.CHOICE
+            kind = (
+                AttributeKind.BOOLEAN
+                if isinstance(value, bool)
+                else AttributeKind.TEXT
+                if name in (NOTE, REFERENCE)
+                else AttributeKind.CHOICE
+            )
             siblings = sum(1 for t, _ in self.attributes if t == type_id)
             attribute = EntityTypeAttribute.objects.create(
                 entity_type_id=type_id, name=name, kind=kind, position=siblings + 1
@@ -255,6 +265,10 @@ class KBLookup:
         )
         for pk, kb_id, kb_name, merged_into in rows:
             self.found.setdefault(kb_id, []).append((pk, kb_name, merged_into))
+
+    def has(self, kb_id: str) -> bool:
+        """Whether any of the project's KBs holds the id (as loaded for the current batch)."""
+        return kb_id in self.found
 
     def entity(self, link: LinkRecord, where: Where) -> tuple[bool, int | None]:
         """(resolved, the KBEntity pk or None for NIL); reports why when it is not resolved."""
@@ -418,14 +432,26 @@ class Importer:
         return fresh, updates
 
     def _duplicate_in_file(self, record: DocumentRecord, earlier: str) -> None:
+        """A record repeating an earlier one of the file. The same text without an id follows the duplicate
+        rule: an error when duplicates are, else skipped with a warning (the first one is the article). The
+        same external id is an error: two records claim one article, and which is right is not known."""
         if record.external_id is not None:
             message = f"The external id {record.external_id!r} is already used by {earlier}."
         else:
             message = (
                 f"The same text is already in {earlier} (without an external id, a text is its identity)."
             )
-        self.problems.add(
-            record.where, message, field="external_id" if record.external_id is not None else "text"
+        field = "external_id" if record.external_id is not None else "text"
+        if self.options.on_duplicate == OnDuplicate.ERROR or record.external_id is not None:
+            self.problems.add(record.where, message, field=field)
+            return
+        self.result.skipped += 1
+        self.problems.warn(
+            record.where,
+            f"{message} The first one is imported, this one skipped.",
+            kind="repeated record",
+            action="skipped",
+            field=field,
         )
 
     def _exists(self, record: DocumentRecord, existing: int) -> None:
@@ -458,7 +484,11 @@ class Importer:
         if not self.overlaps_allowed:
             failed |= self._overlapping(record)
         for link in record.links:
-            resolved, entity = self.kb.entity(link, link.where or record.where)
+            where = link.where or record.where
+            if link.keep_unknown and link.kb_id is not None and not self.kb.has(link.kb_id):
+                failed |= not self._reference(link, plan, where)
+                continue
+            resolved, entity = self.kb.entity(link, where)
             failed |= not resolved
             plan.links.append((plan.span_index[link.span], entity))
         failed |= not self._relations(record, plan)
@@ -476,8 +506,31 @@ class Importer:
                 plan.attributes.append((position, attribute_id, value))
         return ok
 
+    def _reference(self, link: LinkRecord, plan: Plan, where: Where) -> bool:
+        """A link to an id no project KB holds, kept on the span as its Reference attribute, with a warning."""
+        position = plan.span_index[link.span]
+        type_id = plan.spans[position][2]
+        if not type_id:
+            return False  # the span's type is unknown: already reported
+        value = f"{link.kb}:{link.kb_id}" if link.kb else link.kb_id or ""
+        field = f"entities[{link.span}].kb_id"
+        attribute_id = self.schema.attribute(type_id, REFERENCE, value, where, field)
+        if attribute_id is None:
+            return False
+        plan.attributes.append((position, attribute_id, value))
+        self.problems.warn(
+            where,
+            f"The KB id {value!r} is in none of this project's knowledge bases: it is kept on the span as its "
+            f"{REFERENCE} (link it once the KB is imported).",
+            kind="link to an unknown KB id",
+            action="kept as a reference",
+            field=field,
+        )
+        return True
+
     def _overlapping(self, record: DocumentRecord) -> bool:
-        reach, holder = -1, None
+        """Report every span that overlaps an earlier one (nested or crossing), each where it is."""
+        reach, holder, found = -1, None, False
         for span in sorted(record.spans, key=lambda s: (s.start, s.end)):
             if holder is not None and span.start < reach:
                 self.problems.add(
@@ -486,10 +539,10 @@ class Importer:
                     f"the span at [{holder.start}, {holder.end}).",
                     field=f"entities[{span.id}].start",
                 )
-                return True
+                found = True
             if span.end > reach:
                 reach, holder = span.end, span
-        return False
+        return found
 
     def _relations(self, record: DocumentRecord, plan: Plan) -> bool:
         ok = True
@@ -497,7 +550,9 @@ class Importer:
         for index, relation in enumerate(record.relations):
             where = relation.where or record.where
             field = f"relations[{relation.id or index}]"
-            relation_type = self.schema.relation_type(relation.label, where, f"{field}.label")
+            relation_type = self.schema.relation_type(
+                relation.label, where, f"{field}.label", symmetric=relation.symmetric
+            )
             if relation_type is None:
                 ok = False
                 continue

@@ -36,7 +36,8 @@ class ImportOptions:
 
     Annotations go into an imported set named `set_name`, or into the gold set (`set_kind="gold"`).
     `create_types` lets the import add entity and relation types the schema lacks; otherwise unknown
-    labels are errors. `dry_run` does everything, checks included, then keeps nothing.
+    labels are errors. `dry_run` does everything, checks included, then keeps nothing. `strict` refuses
+    the import when anything would be skipped or changed (what is otherwise imported with a warning).
     """
 
     format: str
@@ -47,6 +48,7 @@ class ImportOptions:
     create_types: bool = False
     dry_run: bool = False
     curated: bool = False  # gold sets the import creates are curated at once (ready to train on)
+    strict: bool = False  # every warning (something skipped or changed) is an error: nothing is imported
 
     def __post_init__(self) -> None:
         try:
@@ -93,6 +95,10 @@ class ImportResult:
     entity_types_created: list[str] = field(default_factory=list)
     relation_types_created: list[str] = field(default_factory=list)
     attributes_created: list[str] = field(default_factory=list)
+    # What was imported with something skipped or changed: {file, line, field, kind, action, message}
+    # (the first few hundred), and how many of each kind ({kind, action, count}, all of them).
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    warning_counts: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -125,4 +131,11 @@ class ImportResult:
             sentence += f"; new types: {', '.join(self.entity_types_created + self.relation_types_created)}"
         if self.attributes_created:
             sentence += f"; new attributes: {', '.join(self.attributes_created)}"
+        if self.warning_counts:
+            sentence += "; warnings: " + warning_summary(self.warning_counts)
         return sentence + ("; nothing was kept (dry run)." if self.dry_run else ".")
+
+
+def warning_summary(counts: list[dict[str, Any]]) -> str:
+    """Warnings added up by kind: "3 brat events kept as trigger spans, 1 archive member skipped"."""
+    return ", ".join(f"{counted(item['count'], item['kind'])} {item['action']}" for item in counts)

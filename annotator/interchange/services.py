@@ -120,7 +120,7 @@ def import_articles(
     progress: ProgressSink | None = None,
 ) -> ImportResult:
     """Import everything in `source`, or nothing: raises ImportRejected with the report when input is bad."""
-    problems = ProblemLog(settings.ANNOTATOR_IMPORT_MAX_ERRORS)
+    problems = ProblemLog(settings.ANNOTATOR_IMPORT_MAX_ERRORS, strict=options.strict)
     reader = FORMATS.reader(options.format)
     max_chars, batch_size = settings.ANNOTATOR_IMPORT_MAX_ARTICLE_CHARS, settings.ANNOTATOR_IMPORT_BATCH_SIZE
     if progress is not None:
@@ -160,6 +160,9 @@ def import_articles(
         importer.result.entity_types_created = list(importer.schema.created_entity_types)
         importer.result.relation_types_created = list(importer.schema.created_relation_types)
         importer.result.attributes_created = list(importer.schema.created_attributes)
+        notices = sorted(problems.warnings, key=lambda notice: (notice.file, notice.line or 0))
+        importer.result.warnings = [notice.as_dict() for notice in notices]
+        importer.result.warning_counts = problems.warning_counts()
         if problems or options.dry_run:
             transaction.set_rollback(True)
     if progress is not None:

@@ -96,3 +96,56 @@ def test_a_bad_file_with_a_hostile_name_gets_its_report_shown_as_text(page, log_
     assert page.locator(".error-report b, .error-report img, .file-name img").count() == 0
     assert page.locator("hgroup .file-name").text_content().startswith(HOSTILE_NAME)
     assert Article.objects.count() == 0
+
+
+def test_an_import_with_warnings_shows_them_counted_and_listed_and_strict_refuses(
+    page, log_in, project, tmp_path
+):
+    """The import page in a real browser: warnings counted by kind and listed (hostile member names shown as
+    text), the Strict box reached from the keyboard, and the report readable at 320 px."""
+    import os
+    import tempfile
+    import zipfile
+    from pathlib import Path
+
+    screens = Path(os.environ.get("ANNOTATOR_SCREENSHOTS", tempfile.gettempdir()))
+    path = tmp_path / "mixed.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("a1.txt", "Minsk is a city.")
+        archive.writestr("<img src=x onerror=alert(1)>.png", b"\x89PNG\r\n\x1a\n")
+        archive.writestr("run.py", "print('hi')")
+    log_in("maria")
+    page.goto(f"/projects/{project.pk}/imports/")
+    page.get_by_label("File").set_input_files(str(path))
+    page.get_by_label("Format").select_option("text")
+    page.get_by_role("button", name="Import").click()
+    page.get_by_role("heading", name="Imported with warnings").wait_for()
+    assert page.locator(".warning-counts li").inner_text() == "2 × archive member skipped"
+    assert page.locator(".warning-report tbody tr").count() == 2
+    assert page.get_by_text("mixed.zip:<img src=x onerror=alert(1)>.png").is_visible()
+    page.screenshot(path=str(screens / "import-warnings.png"), full_page=True)
+    page.set_viewport_size({"width": 320, "height": 900})
+    page.reload()
+    sticking_out = page.evaluate(
+        "[...document.querySelectorAll('#job-status *')].filter(e => !e.closest('table')"
+        " && e.getBoundingClientRect().right > 322).map(e => e.tagName + '.' + e.className)"
+    )
+    assert sticking_out == []
+    assert page.evaluate("[...document.querySelectorAll('main table')].every(t => t.clientWidth <= 320)")
+    page.screenshot(path=str(screens / "import-warnings-320.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    Article.objects.filter(external_id="a1").delete()
+    page.goto(f"/projects/{project.pk}/imports/")
+    page.get_by_label("File").set_input_files(str(path))
+    page.get_by_label("Format").select_option("text")
+    page.get_by_label("Format").focus()
+    strict = page.get_by_label("Strict: refuse the import if anything would be skipped or changed")
+    for _ in range(10):  # Tab to the box, as a keyboard user would
+        if page.evaluate("document.activeElement.name") == "strict":
+            break
+        page.keyboard.press("Tab")
+    page.keyboard.press("Space")
+    assert strict.is_checked()
+    page.get_by_role("button", name="Import").click()
+    page.get_by_text("2 problems in mixed.zip; nothing was imported.").wait_for()
+    assert not Article.objects.filter(external_id="a1").exists()

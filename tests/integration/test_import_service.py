@@ -202,6 +202,7 @@ def test_duplicates_reported_as_errors_name_the_article_and_write_nothing(news):
 
 
 def test_duplicate_ids_in_one_file_are_errors_in_one_batch_and_across_batches(news, settings):
+    """(A repeated text without an id follows --on-duplicate: an error here, see the warnings' tests.)"""
     settings.ANNOTATOR_IMPORT_BATCH_SIZE = 2
     data = jsonl(
         line(external_id="x", text="One."),
@@ -211,7 +212,7 @@ def test_duplicate_ids_in_one_file_are_errors_in_one_batch_and_across_batches(ne
         line(text="Same text."),
         line(text="Same text."),
     )
-    report = rejected(news, data)
+    report = rejected(news, data, on_duplicate="error")
     assert [(p["line"], p["field"], p["message"]) for p in report.problems] == [
         (2, "external_id", "The external id 'x' is already used by line 1."),
         (4, "external_id", "The external id 'x' is already used by an earlier record of this file."),

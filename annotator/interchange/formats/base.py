@@ -38,6 +38,11 @@ class Where:
 
 
 AttributeValue = bool | str
+# The attribute that holds a free-text note on a span (brat `#` AnnotatorNotes, a Label Studio text area
+# on a region): created as a free-text attribute, where other text values make one-of-a-list attributes.
+NOTE = "Note"
+# The attribute that holds a link to a KB the project does not have, as `KB:ID` (free text too).
+REFERENCE = "Reference"
 
 
 def attribute_pairs(values: Mapping[str, AttributeValue]) -> tuple[tuple[str, AttributeValue], ...]:
@@ -77,6 +82,9 @@ class RelationRecord:
     id: str | None = None
     where: Where | None = field(default=None, compare=False)
     provenance: Mapping[str, Any] | None = field(default=None, compare=False)
+    # The source says the relation has no direction (a brat equivalence): a type the import creates for
+    # it is symmetric.
+    symmetric: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -91,6 +99,9 @@ class LinkRecord:
     kb: str | None = None
     where: Where | None = field(default=None, compare=False)
     provenance: Mapping[str, Any] | None = field(default=None, compare=False)
+    # An id in none of the project's KBs is kept on the span as its `Reference` (`KB:ID`), with a warning,
+    # rather than refused: a brat normalisation names ids of KBs the project need not have.
+    keep_unknown: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -129,16 +140,70 @@ class Problem:
         return {"file": self.file, "line": self.line, "field": self.field, "message": self.message}
 
 
+@dataclass(frozen=True)
+class Notice:
+    """Something an import read but skipped or changed: the import goes on, and says so.
+
+    `kind` names what it was and `action` what became of it, so that notices add up by kind:
+    ("brat event", "kept as a trigger span and argument relations") -> "3 brat events kept as ...".
+    """
+
+    file: str
+    line: int | None
+    field: str | None
+    kind: str
+    action: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file, "line": self.line, "field": self.field, "kind": self.kind,
+            "action": self.action, "message": self.message,
+        }  # fmt: skip
+
+
 class TooManyProblems(Exception):
     """The report is full: reading on would only make it longer."""
 
 
 class ProblemLog:
-    """Collects problems up to `limit`, then stops the read by raising TooManyProblems."""
+    """Collects problems (errors: nothing is imported) up to `limit`, then stops the read by raising
+    TooManyProblems; and warnings (`warn`: imported, with something skipped or changed), every one
+    counted by kind, the first `limit` kept in full. `strict` makes every warning an error."""
 
-    def __init__(self, limit: int = 100) -> None:
+    def __init__(self, limit: int = 100, *, strict: bool = False) -> None:
         self.limit = limit
+        self.strict = strict
         self.items: list[Problem] = []
+        self.warnings: list[Notice] = []
+        self.counts: dict[tuple[str, str], int] = {}
+
+    def warn(
+        self,
+        where: Where,
+        message: str,
+        *,
+        kind: str,
+        action: str,
+        field: str | None = None,
+        line: int | None = None,
+        count: int = 1,
+    ) -> None:
+        """Note that `count` things of `kind` were skipped or changed (`action`), and why (`message`)."""
+        if self.strict:
+            self.add(where, f"{message} (refused: the import is strict)", field=field, line=line)
+            return
+        line = line if line is not None else where.line
+        key = (kind, action)
+        self.counts[key] = self.counts.get(key, 0) + count
+        if len(self.warnings) < self.limit:
+            self.warnings.append(Notice(where.file, line, where.field(field), kind, action, message))
+
+    def warning_counts(self) -> list[dict[str, Any]]:
+        return [
+            {"kind": kind, "action": action, "count": count}
+            for (kind, action), count in sorted(self.counts.items())
+        ]
 
     def __bool__(self) -> bool:
         return bool(self.items)
@@ -216,6 +281,18 @@ def is_ignorable(name: str) -> bool:
     return name.endswith("/") or parts[0] == "__MACOSX" or any(part.startswith(".") for part in parts)
 
 
+def skipped_member(
+    source: Source, member: Member, label: str, suffixes: Iterable[str], problems: ProblemLog
+) -> None:
+    """Warn that an archive member is not read: it is not a file of the format (a photo, a script)."""
+    problems.warn(
+        where_in(source, member),
+        f"This member is not read: the {label} format reads {', '.join(suffixes)} files.",
+        kind="archive member",
+        action="skipped",
+    )
+
+
 class Reader(Protocol):
     """Reads one format. Options (e.g. a CSV column mapping) are checked before anything is read."""
 
@@ -283,7 +360,10 @@ class StreamReader:
         options = dict(options or {})
         self.check_options(options)
         for member in source.members():
-            if source.is_archive and (is_ignorable(member.name) or member.suffix not in self.suffixes):
+            if source.is_archive and is_ignorable(member.name):
+                continue
+            if source.is_archive and member.suffix not in self.suffixes:
+                skipped_member(source, member, self.label, self.suffixes, problems)
                 continue
             context = MemberContext(member, where_in(source, member), options, source.limits)
             with member.open() as stream:

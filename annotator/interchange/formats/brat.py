@@ -7,8 +7,14 @@
 
 T lines are entities (discontinuous ones keep each fragment), R lines relations (first argument head,
 second tail), N lines normalisations, i.e. links to KB ids (`Wikidata:Q315514` names the KB, then the id;
-`NIL` means not in the KB). `#` notes are comments. Events (E), attributes (A, M) and equivalences (*)
-have no place in the model and are reported. A .txt without an .ann has no annotations; the
+`NIL` means not in the KB; an id that no project KB holds is kept on the span as its `Reference`
+attribute, with a warning). A and M lines are the span's attributes (yes-or-no without a value, else
+one of a list), `#` AnnotatorNotes its `Note`. An event (`E1 Attack:T3 Target:T1 Weapon:T2`) is its
+trigger span (T3, typed by the event type) with one relation per argument from the trigger, typed by
+the role (`arg:Target`; numbered roles like Theme2 are Theme); attributes and notes on an event go onto
+its trigger. An equivalence (`* Equiv T1 T2 T3`) is a chain of symmetric relations of its type (T1-T2,
+T2-T3). Notes and attributes on relations have no place and are skipped with a warning, as are
+members other than .txt, .ann and brat's .conf files. A .txt without an .ann has no annotations; the
 external id is the path without the extension. Offsets are code points into the .txt as it is.
 An entity that brat split only at line breaks (it cannot show a fragment across one) is read as the
 one contiguous entity it is.
@@ -16,7 +22,9 @@ one contiguous entity it is.
 The writer streams a zip: `<external id>.txt` and `.ann` per document (`article-<id>` when the
 article has no external id or one that is not a safe relative path; inside `<annotator>/` when the
 export holds annotators' sets). Entities that cross a line break are split there, as brat does; labels
-with spaces get `_`; a NIL link is `<KB>:NIL`.
+with spaces get `_`; a NIL link is `<KB>:NIL`. Everything the reader reads is written back: attributes
+as A lines, notes as `#` lines, a Reference as an N line, `arg:` relations as E lines (one event per
+trigger), and symmetric Equiv (Equivalent, Coreference, Coref) relations as `*` lines.
 """
 
 from __future__ import annotations
@@ -30,6 +38,9 @@ from itertools import pairwise
 from typing import Any, ClassVar
 
 from annotator.interchange.formats.base import (
+    NOTE,
+    REFERENCE,
+    AttributeValue,
     DocumentRecord,
     FormatError,
     LinkRecord,
@@ -39,14 +50,23 @@ from annotator.interchange.formats.base import (
     Source,
     SpanRecord,
     Where,
+    attribute_pairs,
     is_ignorable,
+    skipped_member,
     where_in,
 )
 from annotator.interchange.formats.lines import read_whole
 from annotator.interchange.formats.writing import Buffer, links_by_span, surface, token_label
 
 _FRAGMENT = re.compile(r"^(\d+) (\d+)$")
-_UNSUPPORTED = {"E": "events", "A": "attributes", "M": "attributes", "*": "equivalences"}
+# brat's own configuration files describe the schema, not documents: nothing in them is lost.
+_CONFIGURATION = {"annotation.conf", "visual.conf", "tools.conf", "kb_shortcuts.conf", "acl.conf"}
+_NUMBERED_ROLE = re.compile(r"\d+$")  # brat numbers a role that repeats: Theme, Theme2, Theme3
+# Event arguments are relations from the trigger typed by their role, under this prefix (`arg:Target`),
+# so that an export can tell them from other relations and write the event back.
+EVENT_ROLE_PREFIX = "arg:"
+# Symmetric relations of these types are written back as brat equivalences (`*` lines), as they came.
+EQUIVALENCES = frozenset({"Equiv", "Equivalent", "Coreference", "Coref"})
 
 
 class Brat:
@@ -67,8 +87,12 @@ class Brat:
         texts: dict[str, Member] = {}
         annotations: dict[str, Member] = {}
         for member in source.members():
-            if not is_ignorable(member.name) and member.suffix in (".txt", ".ann"):
+            if is_ignorable(member.name):
+                continue
+            if member.suffix in (".txt", ".ann"):
                 (texts if member.suffix == ".txt" else annotations)[member.stem] = member
+            elif member.name.rsplit("/", 1)[-1] not in _CONFIGURATION:
+                skipped_member(source, member, "brat", (".txt", ".ann"), problems)
         for stem, member in annotations.items():
             if stem not in texts:
                 problems.add(where_in(source, member), f"There is no {stem}.txt for these annotations.")
@@ -88,48 +112,163 @@ class Brat:
                 continue
             before = len(problems)
             spans, relations, links = parse_ann(ann, ann_where, problems)
-            if len(problems) == before:
-                yield DocumentRecord(
-                    text=text,
-                    external_id=stem,
-                    annotated=True,
-                    spans=tuple(_rejoined(span, text) for span in spans),
-                    relations=tuple(relations),
-                    links=tuple(links),
-                    where=where,
-                )
+            if len(problems) > before:
+                # The document is refused already; what did parse is still checked, so that every line with
+                # a problem is named in one report, but nothing that refers to a line that did not parse.
+                ids = {span.id for span in spans}
+                relations = [r for r in relations if r.head in ids and r.tail in ids]
+                links = [link for link in links if link.span in ids]
+            yield DocumentRecord(
+                text=text,
+                external_id=stem,
+                annotated=True,
+                spans=tuple(_rejoined(span, text) for span in spans),
+                relations=tuple(relations),
+                links=tuple(links),
+                where=where,
+            )
 
 
 def parse_ann(
     ann: str, where: Where, problems: ProblemLog
 ) -> tuple[list[SpanRecord], list[RelationRecord], list[LinkRecord]]:
-    spans: list[SpanRecord] = []
-    relations: list[RelationRecord] = []
-    links: list[LinkRecord] = []
+    """Every line of an .ann file as records; events, attributes, notes and equivalences included."""
+    parsed = _Ann(where, problems)
     for number, raw in enumerate(ann.split("\n"), start=1):
         line = raw.removesuffix("\r")
         at = Where(where.file, number)
-        if not line.strip() or line.startswith("#"):
-            continue
-        kind = line[0]
-        if kind in _UNSUPPORTED:
-            problems.add(
-                at, f"brat {_UNSUPPORTED[kind]} ({kind} lines) cannot be imported; remove them first."
-            )
-            continue
-        if kind not in "TRN":
-            problems.add(at, f"This is not a brat annotation line (it starts with {kind!r}).")
+        if not line.strip():
             continue
         try:
-            if kind == "T":
-                spans.append(_entity(line, at))
-            elif kind == "R":
-                relations.append(_relation(line, at))
-            else:
-                links.append(_normalization(line, at))
+            parsed.line(line, at)
         except ValueError as error:
             problems.add(at, str(error))
-    return spans, relations, links
+    return parsed.records()
+
+
+class _Ann:
+    """The lines of one .ann file, gathered before they are joined up (a line may refer to a later one)."""
+
+    def __init__(self, where: Where, problems: ProblemLog) -> None:
+        self.where, self.problems = where, problems
+        self.spans: list[SpanRecord] = []
+        self.relations: list[RelationRecord] = []
+        self.links: list[LinkRecord] = []
+        self.triggers: dict[str, tuple[str, Where]] = {}  # event id -> its trigger's span id
+        self.events: list[tuple[str, list[tuple[str, str]], Where]] = []  # id, (role, argument id), where
+        self.attributes: list[tuple[str, str, AttributeValue, Where]] = []  # target, name, value, where
+        self.equivalences: list[tuple[str, list[str], Where]] = []
+
+    def line(self, line: str, at: Where) -> None:
+        kind = line[0]
+        if kind == "T":
+            self.spans.append(_entity(line, at))
+        elif kind == "R":
+            self.relations.append(_relation(line, at))
+        elif kind == "N":
+            self.links.append(_normalization(line, at))
+        elif kind == "E":
+            self.event(line, at)
+        elif kind in "AM":
+            attribute_id, middle = _fields(line, 2, "A1<tab>NAME T1 [VALUE]")[:2]
+            parts = middle.split()
+            if len(parts) not in (2, 3):
+                raise ValueError(
+                    f"The attribute {attribute_id} needs a name, an annotation and maybe a value."
+                )
+            self.attributes.append((parts[1], parts[0], parts[2] if len(parts) == 3 else True, at))
+        elif kind == "#":
+            fields = line.split("\t")
+            parts = fields[1].split() if len(fields) >= 3 else []
+            if len(parts) != 2 or not fields[2].strip():
+                return  # a comment, not a note on an annotation
+            self.attributes.append((parts[1], NOTE, "\t".join(fields[2:]).strip(), at))
+        elif kind == "*":
+            middle = _fields(line, 2, "*<tab>Equiv T1 T2")[1]
+            parts = middle.split()
+            if len(parts) < 3:
+                raise ValueError(
+                    "An equivalence needs a type and at least two annotations, like 'Equiv T1 T2'."
+                )
+            self.equivalences.append((parts[0], parts[1:], at))
+        else:
+            raise ValueError(f"This is not a brat annotation line (it starts with {kind!r}).")
+
+    def event(self, line: str, at: Where) -> None:
+        event_id, middle = _fields(line, 2, "E1<tab>TYPE:T1 ROLE:T2")[:2]
+        parts = middle.split()
+        if not parts or any(part.count(":") < 1 for part in parts):
+            raise ValueError(
+                f"The event {event_id} needs a trigger and arguments like 'Attack:T1 Target:T2'."
+            )
+        trigger = parts[0].split(":", 1)[1]
+        self.triggers[event_id] = (trigger, at)
+        self.events.append((event_id, [(p.split(":", 1)[0], p.split(":", 1)[1]) for p in parts[1:]], at))
+
+    def span_of(self, target: str) -> str:
+        """The span an annotation id stands for: itself, or an event's trigger."""
+        return self.triggers[target][0] if target in self.triggers else target
+
+    def records(self) -> tuple[list[SpanRecord], list[RelationRecord], list[LinkRecord]]:
+        seen: set[tuple[str, str, str]] = set()
+        first_event: dict[str, str] = {}  # trigger -> the first event on it
+        for event_id, arguments, at in self.events:
+            trigger = self.span_of(event_id)
+            if trigger in first_event:
+                self.problems.warn(
+                    at,
+                    f"The event {event_id} has the same trigger ({trigger}) as {first_event[trigger]}: its "
+                    "arguments are kept as relations from that trigger (an argument both have is kept once), "
+                    "and an export writes them as one event.",
+                    kind="brat event sharing a trigger",
+                    action="merged into one",
+                )
+            first_event.setdefault(trigger, event_id)
+            for role, argument in arguments:
+                key = (trigger, self.span_of(argument), EVENT_ROLE_PREFIX + _NUMBERED_ROLE.sub("", role))
+                if key not in seen:
+                    seen.add(key)
+                    self.relations.append(RelationRecord(*key, where=at))
+        for label, members, at in self.equivalences:
+            ends = list(dict.fromkeys(self.span_of(member) for member in members))
+            if len(ends) < 2:
+                self.problems.warn(
+                    at,
+                    f"The equivalence holds only {ends[0]}, with itself: there is no relation to keep.",
+                    kind="brat self-equivalence",
+                    action="skipped",
+                )
+            self.relations.extend(
+                RelationRecord(a, b, label, where=at, symmetric=True) for a, b in pairwise(ends)
+            )
+        values: dict[str, dict[str, AttributeValue]] = {}
+        relation_ids = {relation.id for relation in self.relations if relation.id and relation.id[0] == "R"}
+        for target, name, value, at in self.attributes:
+            if target in relation_ids:
+                self.problems.warn(
+                    at,
+                    f"The {'note' if name == NOTE else 'attribute ' + repr(name)} on the relation {target} has no "
+                    "place (relations have no attributes or notes): it is skipped.",
+                    kind="relation note" if name == NOTE else "relation attribute",
+                    action="skipped",
+                )
+                continue
+            if self.span_of(target) not in self.span_ids:
+                self.problems.add(
+                    at,
+                    f"The {'note' if name == NOTE else 'attribute'} is on {target}, which is not an annotation here.",
+                )
+                continue
+            values.setdefault(self.span_of(target), {})[name] = value
+        spans = [
+            replace(span, attributes=attribute_pairs(values[span.id])) if span.id in values else span
+            for span in self.spans
+        ]
+        return spans, self.relations, self.links
+
+    @property
+    def span_ids(self) -> set[str]:
+        return {span.id for span in self.spans}
 
 
 def _fields(line: str, count: int, shape: str) -> list[str]:
@@ -196,7 +335,9 @@ def _normalization(line: str, at: Where) -> LinkRecord:
     kb, _, kb_id = parts[2].partition(":")
     if not kb or not kb_id:
         raise ValueError(f"The normalisation {link_id} needs a KB name and an id, like 'Wikidata:Q42'.")
-    return LinkRecord(span=parts[1], kb_id=None if kb_id == "NIL" else kb_id, kb=kb, where=at)
+    return LinkRecord(
+        span=parts[1], kb_id=None if kb_id == "NIL" else kb_id, kb=kb, where=at, keep_unknown=True
+    )
 
 
 _SAFE_NAME = re.compile(r"[\w.-]+(/[\w.-]+)*")
@@ -261,18 +402,56 @@ class BratWriter:
     @staticmethod
     def ann(record: DocumentRecord) -> str:
         text, lines = record.text, []
+        spans = {span.id: span for span in record.spans}
         for span in record.spans:
             pieces = line_pieces(text, span.fragments or ((span.start, span.end),))
             offsets = ";".join(f"{start} {end}" for start, end in pieces)
             shown = " ".join(text[start:end] for start, end in pieces)
             lines.append(f"{span.id}\t{token_label(span.label)} {offsets}\t{shown}")
-        for number, relation in enumerate(record.relations, start=1):
+        arguments: dict[str, list[RelationRecord]] = {}
+        plain: list[RelationRecord] = []
+        for relation in record.relations:
+            if relation.label.startswith(EVENT_ROLE_PREFIX):
+                arguments.setdefault(relation.head, []).append(relation)
+            else:
+                plain.append(relation)
+        for number, relation in enumerate(plain, start=1):
+            label = token_label(relation.label)
+            if relation.symmetric and relation.label in EQUIVALENCES:
+                lines.append(f"*\t{label} {relation.head} {relation.tail}")
+            else:
+                lines.append(f"R{number}\t{label} Arg1:{relation.head} Arg2:{relation.tail}")
+        for number, (trigger, roles) in enumerate(arguments.items(), start=1):
             lines.append(
-                f"R{number}\t{token_label(relation.label)} Arg1:{relation.head} Arg2:{relation.tail}"
+                f"E{number}\t{token_label(spans[trigger].label)}:{trigger} " + " ".join(_roles(roles))
             )
-        spans = {span.id: span for span in record.spans}
-        for number, (span_id, link) in enumerate(links_by_span(record).items(), start=1):
+        links = links_by_span(record)
+        notes = attributes = 0
+        for span in record.spans:
+            for name, value in span.attributes:
+                if name == NOTE:
+                    notes += 1
+                    lines.append(f"#{notes}\tAnnotatorNotes {span.id}\t{str(value).replace(chr(10), ' ')}")
+                elif name == REFERENCE and span.id not in links and ":" in str(value):
+                    kb, _, kb_id = str(value).partition(":")
+                    links[span.id] = LinkRecord(span.id, kb_id, kb)
+                elif value is not False and name != REFERENCE:
+                    attributes += 1
+                    shown = "" if value is True else f" {token_label(str(value))}"
+                    lines.append(f"A{attributes}\t{token_label(name)} {span.id}{shown}")
+        for number, (span_id, link) in enumerate(links.items(), start=1):
             kb = token_label(link.kb or "KB").replace(":", "_")
             name = surface(record, spans[span_id]).replace("\n", " ")
             lines.append(f"N{number}\tReference {span_id} {kb}:{link.kb_id or 'NIL'}\t{name}")
         return "".join(line + "\n" for line in lines)
+
+
+def _roles(relations: list[RelationRecord]) -> list[str]:
+    """An event's arguments as brat writes them: a role that repeats is numbered (Theme, Theme2...)."""
+    seen: dict[str, int] = {}
+    result = []
+    for relation in relations:
+        role = token_label(relation.label.removeprefix(EVENT_ROLE_PREFIX))
+        seen[role] = seen.get(role, 0) + 1
+        result.append(f"{role}{seen[role] if seen[role] > 1 else ''}:{relation.tail}")
+    return result

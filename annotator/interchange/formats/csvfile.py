@@ -66,10 +66,12 @@ class Csv(StreamReader):
                 yield text
 
         rows = csv.reader(text_lines(), delimiter=options.get("delimiter", ","), strict=True)
+        before = len(problems)
         try:
             header = next(rows)
         except StopIteration:
-            problems.add(Where(where.file, 1), "The file is empty: a CSV file needs a header row.")
+            if len(problems) == before:  # not when the lines could not be read (UTF-16, say)
+                problems.add(Where(where.file, 1), "The file is empty: a CSV file needs a header row.")
             return
         except csv.Error as error:
             problems.add(Where(where.file, 1), f"The header row cannot be read: {error}.")

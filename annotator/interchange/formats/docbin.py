@@ -2,8 +2,13 @@
 
 Every entity and every span of every span group becomes a span (the same offsets and label once), in
 text order. A `kb_id_` links the span (`NIL` means not in the KB). With `store_user_data`, the doc's
-`user_data` may carry `external_id`, `title` and `metadata`. A DocBin is one compressed blob, so each
-.spacy file is read whole: split big corpora into several files and zip them, one is read at a time.
+`user_data` may carry `external_id`, `title` and `metadata`. The document's categories (`doc.cats`,
+label -> score) are kept in the metadata as `cats` (the project has no categories of its own), and span
+groups named other than `sc` as `span_groups` ({name: [[start, end, label], ...]}), which the writer
+writes back as those groups (spans in none of them go into `sc`). A DocBin is one compressed blob, so
+each .spacy file is read whole (inflated in chunks up to a cap, its version and every length checked
+first: `docbin_bytes.py`): split big corpora into several files and zip them, one is read at a time.
+spaCy's own errors (E018: a string missing from the table...) are passed on as they are.
 spaCy is imported only when a DocBin is read or written.
 
 The writer makes one .spacy file: `doc.ents` holds the spans a single layer can hold (the outermost,
@@ -27,6 +32,7 @@ from annotator.interchange.formats.base import (
     StreamReader,
     Where,
 )
+from annotator.interchange.formats.docbin_bytes import DocBinError, open_docbin
 from annotator.interchange.formats.tokens import pieces, pipeline
 from annotator.interchange.formats.writing import links_by_span, one_layer
 
@@ -34,7 +40,13 @@ if TYPE_CHECKING:
     from spacy.tokens import Doc, Span
     from spacy.vocab import Vocab
 
-MAX_DOCBIN_BYTES = 2**30
+
+def spacy_message(error: Exception) -> str:
+    """spaCy's message (its errors start with a code like [E018]), or the kind of error for others."""
+    message = error.args[0] if error.args and isinstance(error.args[0], str) else ""
+    if message.startswith("[E") or message.startswith("[W"):
+        return message
+    return f"{type(error).__name__}{': ' + message if message else ''}"
 
 
 class DocBinReader(StreamReader):
@@ -45,25 +57,28 @@ class DocBinReader(StreamReader):
     def read_member(
         self, stream: IO[bytes], context: MemberContext, problems: ProblemLog
     ) -> Iterator[DocumentRecord]:
-        from spacy.tokens import DocBin
         from spacy.vocab import Vocab
 
-        data = stream.read(MAX_DOCBIN_BYTES + 1)
-        if len(data) > MAX_DOCBIN_BYTES:
-            problems.add(
-                context.where, f"The DocBin is larger than {MAX_DOCBIN_BYTES:,} bytes: split it into several."
-            )
-            return
         try:
-            docs = list(DocBin(store_user_data=True).from_bytes(data).get_docs(Vocab()))
-        except Exception as error:  # msgpack, zlib and spaCy each raise their own kinds
-            problems.add(context.where, f"This is not a spaCy DocBin ({type(error).__name__}).")
+            docbin = open_docbin(stream)
+        except DocBinError as error:
+            problems.add(context.where, f"This is not a spaCy DocBin that can be read: {error}")
             return
-        del data
-        for index, doc in enumerate(docs):
-            record = self.document(doc, context.at(item=f"docs[{index}]"), problems)
+        docs = docbin.get_docs(Vocab())
+        index = 0
+        while True:
+            where = context.at(item=f"docs[{index}]")
+            try:
+                doc = next(docs, None)
+            except Exception as error:  # spaCy's own errors say what is wrong: E018 (a missing string)...
+                problems.add(where, f"spaCy cannot read this document: {spacy_message(error)}")
+                return
+            if doc is None:
+                return
+            record = self.document(doc, where, problems)
             if record is not None:
                 yield record
+            index += 1
 
     @staticmethod
     def document(doc: Doc, where: Where, problems: ProblemLog) -> DocumentRecord | None:
@@ -96,6 +111,15 @@ class DocBinReader(StreamReader):
                     field=f"user_data.{name}",
                 )
                 return None
+        if doc.cats:  # the document's categories and their scores: kept with the article
+            metadata = {**metadata, "cats": dict(doc.cats)}
+        groups = {
+            key: [[span.start_char, span.end_char, span.label_] for span in doc.spans[key]]
+            for key in sorted(doc.spans)
+            if len(doc.spans[key])
+        }
+        if groups.keys() - {"sc"}:  # named groups: which span is in which, for an export to write back
+            metadata = {**metadata, "span_groups": groups}
         return DocumentRecord(
             text=doc.text,
             external_id=external_id,
@@ -163,8 +187,29 @@ class DocBinWriter:
                 raise ValueError(f"The span [{span.start}, {span.end}) is not on token edges.")
             made[span.id] = made_span
         doc.ents = [made[span.id] for span in one_layer(record.spans)]
-        doc.spans["sc"] = list(made.values())
+        groups = record.metadata.get("span_groups")
+        if isinstance(groups, dict) and groups:
+            by_place = {(span.start, span.end, span.label): made[span.id] for span in record.spans}
+            grouped: set[int] = set()
+            for key, members in groups.items():
+                found = [by_place.get(tuple(m)) for m in members if isinstance(m, list) and len(m) == 3]
+                doc.spans[str(key)] = [span for span in found if span is not None]
+                grouped.update(id(span) for span in found if span is not None)
+            rest = [span for span in made.values() if id(span) not in grouped]  # annotated since the import
+            if rest:
+                doc.spans["sc"] = [*doc.spans.get("sc", []), *rest]
+        else:
+            doc.spans["sc"] = list(made.values())
         doc.user_data["external_id"] = record.external_id
         doc.user_data["title"] = record.title
-        doc.user_data["metadata"] = record.metadata
+        metadata = dict(record.metadata)
+        metadata.pop("span_groups", None)  # written as the groups themselves
+        cats = metadata.pop("cats", None)
+        if isinstance(cats, dict) and all(
+            isinstance(score, int | float) and not isinstance(score, bool) for score in cats.values()
+        ):
+            doc.cats = cats
+        elif cats is not None:
+            metadata["cats"] = cats
+        doc.user_data["metadata"] = metadata
         return doc

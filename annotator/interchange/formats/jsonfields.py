@@ -103,3 +103,15 @@ def collecting(errors: list[Invalid]) -> Iterator[None]:
 def report(errors: list[Invalid], problems: ProblemLog, where: Where) -> None:
     for error in errors:
         problems.add(where, error.message, field=error.field)
+
+
+def ijson_reason(error: Exception) -> str:
+    """What ijson's error says is wrong, in words (its messages come as bytes, and vary by backend)."""
+    message: Any = error.args[0] if error.args else ""
+    message = message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
+    reason = message.strip().splitlines()[0].rstrip(".") if message.strip() else type(error).__name__
+    if "premature EOF" in reason or "Incomplete JSON" in reason:
+        return "the file ends in the middle of the JSON: it looks cut short"
+    if "invalid bytes in UTF8" in reason or isinstance(error, UnicodeDecodeError):
+        return "the text is not UTF-8; save the file as UTF-8"
+    return reason

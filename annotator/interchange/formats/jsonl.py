@@ -9,10 +9,12 @@
 An entity may carry `attributes`, an object of its attribute values: `{"Negated": true, "Certainty":
 "probable"}` (`true`/`false` for a yes-or-no attribute, a text for the others).
 
-Only `text` is required. An entity's `id` defaults to its position in the list, and relations may refer
-to entities by id or by position. `kb_id` links the entity (null: NIL, known not to be in the KB);
-without the key the entity is not linked. A line with `entities` or `relations` is annotated: importing
-it again makes the set hold exactly what the line holds. Unknown keys are refused, so that a misspelt
+A file holding one pretty-printed object, several, or a JSON array of them is read as what it is (items
+are then named `[0]`, `[1]`... instead of lines). Only `text` is required. An entity's `id` defaults to
+its position in the list, and relations may refer to entities by id or by position. `kb_id` links the
+entity (null: NIL, known not to be in the KB); without the key the entity is not linked. A line with
+`entities` or `relations` is annotated: importing it again makes the set hold exactly what the line
+holds. Unknown keys are refused, so that a misspelt
 `entites` is an error rather than lost annotations; put anything else in `metadata`.
 
 Exports add `provenance` objects to the line (the set: gold or whose, its status, version, guideline
@@ -25,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import IO, Any, ClassVar
 
+import ijson
 import orjson
 
 from annotator.interchange.formats.base import (
@@ -44,12 +47,13 @@ from annotator.interchange.formats.jsonfields import (
     each,
     get,
     identifier,
+    ijson_reason,
     json_kind,
     offset,
     report,
     require,
 )
-from annotator.interchange.formats.lines import byte_lines, decode
+from annotator.interchange.formats.lines import BOM, byte_lines, decode
 from annotator.interchange.formats.writing import links_by_span, surface
 
 # `provenance` (who made an annotation, when, from which suggestion) is written by exports and ignored
@@ -85,6 +89,51 @@ def parse_line(line: bytes, where: Where, problems: ProblemLog) -> dict[str, Any
         problems.add(where, f"Each line must be a JSON object, not {json_kind(value)}.")
         return None
     return value
+
+
+def json_objects(
+    stream: IO[bytes], context: MemberContext, problems: ProblemLog
+) -> Iterator[tuple[Where, dict[str, Any]]]:
+    """The JSON objects of a member with where each is: one per line (JSON Lines), or, read as what the file
+    is, the items of a JSON array (`[{...}, {...}]`) or pretty-printed objects one after the other."""
+    head = stream.peek(2**16)  # type: ignore[attr-defined]
+    start = head[len(BOM) :] if head.startswith(BOM) else head
+    first = start.lstrip()[:1]
+    shape = None
+    line = start.lstrip().split(b"\n", 1)[0].rstrip()
+    if first == b"[":
+        try:
+            value = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            shape = "item"  # an array spread over lines
+        else:  # an array of objects on one line; other arrays are lines that are not objects (reported)
+            shape = "item" if value and all(isinstance(item, dict) for item in value) else None
+    elif first == b"{" and not line.endswith(b"}"):  # an object over several lines: pretty-printed JSON
+        shape = ""
+    if shape is None:
+        for number, raw in byte_lines(
+            stream, context.where, problems, max_bytes=context.limits.max_record_bytes
+        ):
+            at = context.at(number)
+            if (obj := parse_line(raw, at, problems)) is not None:
+                yield at, obj
+        return
+    if head.startswith(BOM):
+        stream.read(len(BOM))
+    index = -1
+    try:
+        items = ijson.items(stream, shape, use_float=True, multiple_values=True)
+        for index, item in enumerate(items):
+            at = context.at(item=f"[{index}]")
+            if isinstance(item, dict):
+                yield at, item
+            else:
+                problems.add(at, f"Each item must be a JSON object, not {json_kind(item)}.")
+    except (ijson.JSONError, UnicodeDecodeError) as error:
+        problems.add(
+            context.at(item=f"[{index + 1}]"),
+            f"The JSON cannot be read past this item: {ijson_reason(error)}.",
+        )
 
 
 def refuse_unknown(obj: dict[str, Any], allowed: frozenset[str], path: str) -> None:
@@ -131,12 +180,7 @@ class JsonLines(StreamReader):
     def read_member(
         self, stream: IO[bytes], context: MemberContext, problems: ProblemLog
     ) -> Iterator[DocumentRecord]:
-        lines = byte_lines(stream, context.where, problems, max_bytes=context.limits.max_record_bytes)
-        for number, line in lines:
-            at = context.at(number)
-            obj = parse_line(line, at, problems)
-            if obj is None:
-                continue
+        for at, obj in json_objects(stream, context, problems):
             record = quick_document(obj, at)
             if record is None:
                 record = self.document(obj, at, problems)
@@ -148,6 +192,13 @@ class JsonLines(StreamReader):
         errors: list[Invalid] = []
         text = external_id = None
         title, metadata = "", {}
+        if "paragraphs" in obj and "text" not in obj:
+            problems.add(
+                where,
+                "This is spaCy's v2 training JSON (paragraphs of tokens), not JSON Lines: convert it to a DocBin "
+                "with `python -m spacy convert` and import that.",
+            )
+            return None
         with collecting(errors):
             refuse_unknown(obj, DOCUMENT_KEYS, "")
         with collecting(errors):

@@ -8,20 +8,26 @@
 
 The text is `data.text` (option `text_key` names another key); `data.external_id` and `data.title`
 become those fields and the other data keys, with the task's `meta`, the metadata (Label Studio's task
-id as `label_studio_id`). The first annotation that was not cancelled is imported; predictions are model
-output, not annotations, and are left out (pre-annotation is its own job), as are results other than
-`labels` and `relation` (choices, ratings...). A region with several labels is one span per label.
+id as `label_studio_id`). The first annotation that was not cancelled is imported (the others are
+warned about); predictions are model output, not annotations, and are left out with a warning
+(pre-annotation is its own job). Results: `labels` regions are spans (a region with several labels is
+one span per label; identical regions are merged with a warning), `relation`s relations, `choices` on a
+region the span's attribute named after the control (`from_name`), a `textarea` on a region its `Note`,
+and choices or text areas of the whole task go into the metadata under the control's name. Every other
+result type is skipped with a warning, and HyperText (HTML) tasks are refused: their regions are XPaths.
 Older Label Studio versions counted offsets in UTF-16 units: when the offsets only match the region's
 text that way, they are converted to code points.
 
 The writer streams one array: `data` holds the text, external id and title, `meta` the metadata, and
 one annotation per task holds a `labels` region per span (offsets in code points, with the region's
-text) and a `relation` result per relation. Label Studio has no place for KB links.
+text), a `choices` result on the region per text attribute of the span (a `textarea` for its Note), and
+a `relation` result per relation. Label Studio has no place for KB links, nor for yes-or-no attributes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import replace
 from typing import IO, Any, ClassVar
 
 import ijson
@@ -29,6 +35,8 @@ import orjson
 
 from annotator.core.offsets import OffsetError, Utf16Index
 from annotator.interchange.formats.base import (
+    NOTE,
+    AttributeValue,
     DocumentRecord,
     FormatError,
     MemberContext,
@@ -37,17 +45,20 @@ from annotator.interchange.formats.base import (
     SpanRecord,
     StreamReader,
     Where,
+    attribute_pairs,
 )
 from annotator.interchange.formats.jsonfields import (
     Invalid,
     collecting,
     get,
     identifier,
+    ijson_reason,
     json_kind,
     report,
     require,
 )
 from annotator.interchange.formats.lines import BOM
+from annotator.interchange.formats.merging import merge_duplicates
 
 
 class LabelStudio(StreamReader):
@@ -87,16 +98,9 @@ class LabelStudio(StreamReader):
                     yield record
         except (ijson.JSONError, UnicodeDecodeError) as error:
             # ijson's C backend reports bad UTF-8 as a JSONError, its Python backend as a UnicodeDecodeError.
-            message = error.args[0] if error.args and isinstance(error, ijson.JSONError) else ""
-            # yajl's messages come as bytes: show their first line, not a Python bytes literal
-            message = message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
-            reason = message.strip().splitlines()[0].rstrip(".") if message.strip() else type(error).__name__
-            if "premature EOF" in reason:
-                reason = "the file ends in the middle of the JSON: it looks cut short"
-            elif "invalid bytes in UTF8" in reason or isinstance(error, UnicodeDecodeError):
-                reason = "the text is not UTF-8; save the file as UTF-8"
             problems.add(
-                context.at(item=f"[{index + 1}]"), f"The JSON cannot be read past this task: {reason}."
+                context.at(item=f"[{index + 1}]"),
+                f"The JSON cannot be read past this task: {ijson_reason(error)}.",
             )
 
     def document(
@@ -108,6 +112,18 @@ class LabelStudio(StreamReader):
         external_id: str | None = None
         with collecting(errors):
             data = require(task, "data", dict, "")
+            html = [
+                key
+                for key, value in data.items()
+                if isinstance(value, str) and value.lstrip().startswith("<")
+            ]
+            if text_key not in data and html:
+                raise Invalid(
+                    f"data.{text_key}",
+                    f"The task has no data.{text_key}, and data.{html[0]} holds HTML: a Label Studio HyperText "
+                    "task is not imported (its regions are placed by XPath in the HTML). Export a Text task, or "
+                    "name the key holding plain text with the text_key option.",
+                )
             text = require(data, text_key, str, "data")
             if data.get("external_id") is not None:
                 external_id = identifier(data["external_id"], "data.external_id")
@@ -117,8 +133,8 @@ class LabelStudio(StreamReader):
             metadata.update(get(task, "meta", dict, "", required=False) or {})
         if "id" in task:
             metadata["label_studio_id"] = task["id"]
-        spans: list[SpanRecord] = []
-        relations: list[RelationRecord] = []
+        spans: tuple[SpanRecord, ...] = ()
+        relations: tuple[RelationRecord, ...] = ()
         annotated = False
         with collecting(errors):
             annotations = get(task, "annotations", list, "", required=False) or []
@@ -130,14 +146,38 @@ class LabelStudio(StreamReader):
                 ),
                 None,
             )
+            others = sum(1 for a in annotations if isinstance(a, dict) and not a.get("was_cancelled")) - 1
+            if others > 0:
+                problems.warn(
+                    where,
+                    f"The task has {others + 1} annotations; the first one is imported, the others are not "
+                    "(import each annotator's export into a set of its own).",
+                    kind="further Label Studio annotation",
+                    action="skipped",
+                    field="annotations",
+                    count=others,
+                )
+            if isinstance(task.get("predictions"), list) and task["predictions"]:
+                problems.warn(
+                    where,
+                    "Predictions are a model's output, not annotations: they are not imported.",
+                    kind="Label Studio prediction",
+                    action="skipped",
+                    field="predictions",
+                    count=len(task["predictions"]),
+                )
             if chosen is not None and text is not None:
                 annotated = True
                 index, annotation = chosen
                 path = f"annotations[{index}].result"
                 results = get(annotation, "result", list, f"annotations[{index}]", required=False) or []
+                regions = _Regions(text, where, problems)
                 for number, result in enumerate(results):
                     with collecting(errors):
-                        self.result(result, f"{path}[{number}]", text, where, spans, relations)
+                        regions.read(result, f"{path}[{number}]")
+                with collecting(errors):
+                    spans, relations = regions.records()
+                metadata.update(regions.task_values)
         if errors or text is None:
             report(errors, problems, where)
             return None
@@ -147,61 +187,122 @@ class LabelStudio(StreamReader):
             title=title,
             metadata=metadata,
             annotated=annotated,
-            spans=tuple(spans),
-            relations=tuple(relations),
+            spans=spans,
+            relations=relations,
             where=where,
         )
 
-    def result(
-        self,
-        result: Any,
-        path: str,
-        text: str,
-        where: Where,
-        spans: list[SpanRecord],
-        relations: list[RelationRecord],
-    ) -> None:
+
+def offsets(value: dict[str, Any], text: str, path: str) -> tuple[int, int]:
+    """The region's offsets in code points, converted from UTF-16 when only that reading fits its text."""
+    start, end = require(value, "start", int, path), require(value, "end", int, path)
+    surface = value.get("text")
+    if isinstance(surface, str) and text[start:end] != surface:
+        index = Utf16Index(text)
+        try:
+            converted = index.from_utf16(start), index.from_utf16(end)
+        except OffsetError:
+            return start, end
+        if text[converted[0] : converted[1]] == surface:
+            return converted
+    return start, end
+
+
+# Result types over HTML (HyperText) address text by XPath, not offsets into a plain text.
+_HTML_TYPES = frozenset({"hypertextlabels", "htmllabels"})
+
+
+class _Regions:
+    """One annotation's results: labelled regions (spans), relations between them, and the values given
+    per region (choices and text areas, which become the span's attributes) or per task (metadata)."""
+
+    def __init__(self, text: str, where: Where, problems: ProblemLog) -> None:
+        self.text, self.where, self.problems = text, where, problems
+        self.spans: list[SpanRecord] = []
+        self.regions: dict[str, list[int]] = {}  # region id -> its spans (one per label)
+        self.relations: list[RelationRecord] = []
+        self.values: list[tuple[str, str, str, list[str], str]] = []  # region, type, name, values, path
+        self.task_values: dict[str, Any] = {}
+
+    def read(self, result: Any, path: str) -> None:
         if not isinstance(result, dict):
             raise Invalid(path, f"Each result must be an object, not {json_kind(result)}.")
         kind = result.get("type")
         if kind == "labels":
-            value = require(result, "value", dict, path)
-            region = identifier(result.get("id"), f"{path}.id")
-            start, end = self.offsets(value, text, f"{path}.value")
-            labels = require(value, "labels", list, f"{path}.value")
-            if not labels or not all(isinstance(label, str) for label in labels):
-                raise Invalid(
-                    f"{path}.value.labels", "A labelled region needs at least one label (a string)."
-                )
-            for number, label in enumerate(labels):
-                span_id = region if number == 0 else f"{region}#{number + 1}"
-                spans.append(SpanRecord(span_id, start, end, label, text=value.get("text"), where=where))
+            self.labels(result, path)
         elif kind == "relation":
-            head = identifier(result.get("from_id"), f"{path}.from_id")
-            tail = identifier(result.get("to_id"), f"{path}.to_id")
-            if result.get("direction") == "left":
-                head, tail = tail, head
-            labels = get(result, "labels", list, path, required=False) or []
-            if not labels or not all(isinstance(label, str) for label in labels):
-                raise Invalid(
-                    f"{path}.labels", "A relation needs a label: give it one in Label Studio first."
-                )
-            relations.extend(RelationRecord(head, tail, label, where=where) for label in labels)
+            self.relation(result, path)
+        elif kind in ("choices", "textarea"):
+            value = require(result, "value", dict, path)
+            key = "choices" if kind == "choices" else "text"
+            given = value.get(key)
+            given = [given] if isinstance(given, str) else given
+            if not isinstance(given, list) or not all(isinstance(item, str) for item in given):
+                raise Invalid(f"{path}.value.{key}", f"The {kind} value must be a list of texts.")
+            name = result.get("from_name") if isinstance(result.get("from_name"), str) else kind
+            region = result.get("id")
+            self.values.append((str(region) if region is not None else "", kind, str(name), given, path))
+        elif kind in _HTML_TYPES:
+            raise Invalid(
+                f"{path}.type",
+                "This is a Label Studio HyperText task: its regions are placed by XPath in HTML, not by offsets "
+                "in a text, and it is not imported. Export the task's plain text with offsets (Labels on a "
+                "Text tag) instead.",
+            )
+        else:
+            self.problems.warn(
+                self.where,
+                f"A Label Studio {kind!r} result has no place here (labels, relations, and choices and text "
+                "areas are read): it is skipped.",
+                kind=f"Label Studio {kind} result",
+                action="skipped",
+                field=f"{path}.type",
+            )
 
-    @staticmethod
-    def offsets(value: dict[str, Any], text: str, path: str) -> tuple[int, int]:
-        """The region's offsets in code points, converted from UTF-16 when only that reading fits its text."""
-        start, end = require(value, "start", int, path), require(value, "end", int, path)
-        surface = value.get("text")
-        if isinstance(surface, str) and text[start:end] != surface:
-            index = Utf16Index(text)
-            try:
-                converted = index.from_utf16(start), index.from_utf16(end)
-            except OffsetError:
-                return start, end
-            if text[converted[0] : converted[1]] == surface:
-                return converted
-        return start, end
+    def labels(self, result: dict[str, Any], path: str) -> None:
+        value = require(result, "value", dict, path)
+        region = identifier(result.get("id"), f"{path}.id")
+        start, end = offsets(value, self.text, f"{path}.value")
+        labels = require(value, "labels", list, f"{path}.value")
+        if not labels or not all(isinstance(label, str) for label in labels):
+            raise Invalid(f"{path}.value.labels", "A labelled region needs at least one label (a string).")
+        for number, label in enumerate(labels):
+            span_id = region if number == 0 else f"{region}#{number + 1}"
+            self.regions.setdefault(region, []).append(len(self.spans))
+            self.spans.append(
+                SpanRecord(span_id, start, end, label, text=value.get("text"), where=self.where)
+            )
+
+    def relation(self, result: dict[str, Any], path: str) -> None:
+        head = identifier(result.get("from_id"), f"{path}.from_id")
+        tail = identifier(result.get("to_id"), f"{path}.to_id")
+        if result.get("direction") == "left":
+            head, tail = tail, head
+        labels = get(result, "labels", list, path, required=False) or []
+        if not labels or not all(isinstance(label, str) for label in labels):
+            raise Invalid(f"{path}.labels", "A relation needs a label: give it one in Label Studio first.")
+        self.relations.extend(RelationRecord(head, tail, label, where=self.where) for label in labels)
+
+    def records(self) -> tuple[tuple[SpanRecord, ...], tuple[RelationRecord, ...]]:
+        """The spans with the values given per region as their attributes, duplicates merged; values of
+        no region go into the task's metadata."""
+        regions = self.regions
+        attributes: dict[int, dict[str, AttributeValue]] = {}
+        for region, kind, name, given, _ in self.values:
+            if region not in regions:
+                self.task_values[name] = given if kind == "choices" else "\n".join(given)
+                continue
+            value = ", ".join(given) if kind == "choices" else "\n".join(given)
+            attribute = NOTE if kind == "textarea" else name
+            for position in regions[region]:
+                attributes.setdefault(position, {})[attribute] = value
+        spans = [
+            replace(span, attributes=attribute_pairs(attributes[position]))
+            if position in attributes
+            else span
+            for position, span in enumerate(self.spans)
+        ]
+        return merge_duplicates(spans, self.relations, self.where, self.problems)
 
 
 class LabelStudioWriter:
@@ -233,6 +334,14 @@ class LabelStudioWriter:
             }
             for span in record.spans
         ]  # fmt: skip
+        for span in record.spans:  # attributes as values on the region: text attributes only
+            for name, value in span.attributes:
+                if name == NOTE:
+                    results.append({"id": span.id, "from_name": "note", "to_name": "text", "type": "textarea",
+                                    "value": {"text": [value]}})  # fmt: skip
+                elif isinstance(value, str):
+                    results.append({"id": span.id, "from_name": name, "to_name": "text", "type": "choices",
+                                    "value": {"choices": [value]}})  # fmt: skip
         results.extend(
             {"type": "relation", "from_id": relation.head, "to_id": relation.tail, "direction": "right",
              "labels": [relation.label]}

@@ -24,14 +24,32 @@ def bounded_lines(stream: IO[bytes], *, max_bytes: int) -> Iterator[tuple[int, b
         yield number, line
 
 
+UTF16_MESSAGE = "The file is UTF-16 text, not UTF-8: save it as UTF-8 and import it again."
+
+
+def is_utf16(head: bytes) -> bool:
+    """Whether the file starts like UTF-16 text: its byte order mark, or ASCII letters each followed (or
+    preceded) by a zero byte."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return True
+    pairs = head[:8]
+    return len(pairs) >= 4 and (
+        pairs[1::2] == bytes(len(pairs) // 2) or pairs[0::2] == bytes(len(pairs[0::2]))
+    )
+
+
 def byte_lines(
     stream: IO[bytes], where: Where, problems: ProblemLog, *, max_bytes: int
 ) -> Iterator[tuple[int, bytes]]:
     """(line number, the line's bytes with its line ending), a UTF-8 byte order mark dropped.
 
-    A line longer than `max_bytes` is reported and skipped.
+    A line longer than `max_bytes` is reported and skipped. A UTF-16 file is reported once, as that, and
+    not read (every line of it would be undecodable, and its zero bytes confuse parsers).
     """
     for number, line in bounded_lines(stream, max_bytes=max_bytes):
+        if number == 1 and line is not None and is_utf16(line):
+            problems.add(where, UTF16_MESSAGE, line=1)
+            return
         if line is None:
             problems.add(
                 where, f"The line is longer than {max_bytes:,} bytes, the limit for one record.", line=number
@@ -65,4 +83,7 @@ def read_whole(stream: IO[bytes], where: Where, problems: ProblemLog, *, max_byt
         return None
     if data.startswith(BOM):
         data = data[len(BOM) :]
+    if is_utf16(data):
+        problems.add(where, UTF16_MESSAGE)
+        return None
     return decode(data, where, problems, line=1)

@@ -12,6 +12,7 @@ import io
 import os
 import re
 import zipfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -251,7 +252,13 @@ class ZipSource:
             totals=self._inflated, limits=self.limits,
         )  # fmt: skip
         stream = _buffered(inflated)
-        head = stream.peek(8)[:8]  # type: ignore[attr-defined]
+        try:
+            head = stream.peek(8)[:8]  # type: ignore[attr-defined]
+        except (zipfile.BadZipFile, zlib.error, EOFError) as error:
+            inflated.close()
+            raise SourceError(
+                [Problem(self.name, None, info.filename, f"It is damaged ({error}).")]
+            ) from None
         if any(head.startswith(magic) for magic in _MAGIC):
             inflated.close()
             raise SourceError(
@@ -266,7 +273,7 @@ class ZipSource:
             )
         try:
             yield stream
-        except zipfile.BadZipFile as error:
+        except (zipfile.BadZipFile, zlib.error, EOFError) as error:
             raise SourceError(
                 [Problem(self.name, None, info.filename, f"It is damaged ({error}).")]
             ) from None

@@ -47,6 +47,10 @@ class Command(BaseCommand):
             "--create-types", action="store_true", help="Add labels the schema lacks as types."
         )
         parser.add_argument("--dry-run", action="store_true", help="Check everything, keep nothing.")
+        parser.add_argument(
+            "--strict", action="store_true",
+            help="Refuse the import if anything would be skipped or changed (otherwise a warning).",
+        )  # fmt: skip
         parser.add_argument("--inline", action="store_true", help="Run here rather than on a task worker.")
         parser.add_argument("--no-wait", action="store_true", help="Queue the job and return at once.")
         parser.add_argument("--user", help="Who the import is recorded as (a username).")
@@ -71,6 +75,7 @@ class Command(BaseCommand):
                 create_types=options["create_types"],
                 dry_run=options["dry_run"],
                 curated=options["curated"],
+                strict=options["strict"],
             )
         except DomainError as error:
             raise CommandError(error.message) from None
@@ -134,6 +139,8 @@ class Command(BaseCommand):
 
     def finish(self, job: Job) -> None:
         if job.status == JobStatus.SUCCEEDED:
+            for warning in job.result.get("warnings", []):
+                self.stderr.write(f"warning: {self.where(warning)}")
             self.stdout.write(job.message)
             if job.params.get("curated") and not job.params.get("dry_run") and job.project_id is not None:
                 from annotator.suggestions.learning import maybe_start_learning  # it may learn from them now
@@ -141,9 +148,12 @@ class Command(BaseCommand):
                 maybe_start_learning(job.project_id)
             return
         for problem in job.errors:
-            place = ":".join(str(part) for part in (problem.get("file"), problem.get("line")) if part)
-            field = f" [{problem['field']}]" if problem.get("field") else ""
-            self.stderr.write(
-                f"{place}{field}: {problem['message']}" if place else f"{problem['message']}{field}"
-            )
+            self.stderr.write(self.where(problem))
         raise CommandError(job.message)
+
+    @staticmethod
+    def where(problem: dict[str, Any]) -> str:
+        """A problem or a warning as one line: `file:line [field]: message`."""
+        place = ":".join(str(part) for part in (problem.get("file"), problem.get("line")) if part)
+        field = f" [{problem['field']}]" if problem.get("field") else ""
+        return f"{place}{field}: {problem['message']}" if place else f"{problem['message']}{field}"
