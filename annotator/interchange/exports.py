@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.db.models import CharField, Exists, F, Func, OuterRef, Q, QuerySet, TextField
 from django.db.models.functions import Cast
@@ -40,6 +41,8 @@ from annotator.interchange.formats.base import (
 )
 from annotator.jobs.models import Job, JobKind
 from annotator.jobs.services import create_job, enqueue_job
+from annotator.kb.models import KnowledgeBase
+from annotator.projects.models import EntityType, RelationType
 from annotator.suggestions.models import Decision, SuggestionKind
 
 if TYPE_CHECKING:
@@ -220,22 +223,50 @@ def export_records(
         yield from _chunks(project, query, chunk_size)
 
 
+class Names:
+    """What span and relation rows name by id (types, people, knowledge bases), read once per export (and
+    people once each, when first met) rather than joined onto every row of every chunk."""
+
+    def __init__(self, project: Project) -> None:
+        self.entity_types = dict(EntityType.objects.filter(project=project).values_list("pk", "name"))
+        self.relation_types = {
+            pk: (name, directed)
+            for pk, name, directed in RelationType.objects.filter(project=project).values_list(
+                "pk", "name", "directed"
+            )
+        }
+        self.knowledge_bases = dict(KnowledgeBase.objects.filter(project=project).values_list("pk", "name"))
+        self.people: dict[int, str] = {}
+
+    def meet(self, people: set[int | None]) -> None:
+        """Read the usernames of the people not met yet."""
+        new = {pk for pk in people if pk is not None and pk not in self.people}
+        if new:
+            self.people.update(get_user_model().objects.filter(pk__in=new).values_list("pk", "username"))
+
+    def person(self, pk: int | None) -> str | None:
+        return None if pk is None else self.people[pk]
+
+
 def _chunks(project: Project, query: ExportQuery, chunk_size: int | None) -> Iterator[DocumentRecord]:
     size = chunk_size or settings.ANNOTATOR_EXPORT_CHUNK_SIZE
     last = 0
+    names: Names | None = None
     while chunk := list(
         selected_articles(project, query, after=last).values_list(
             "pk", "external_id", "title", "text", "metadata"
         )[:size]
     ):
         last = chunk[-1][0]
-        yield from _chunk_records(project, query, chunk)
+        names = names or Names(project)
+        yield from _chunk_records(project, query, chunk, names)
 
 
 def _chunk_records(
-    project: Project, query: ExportQuery, chunk: list[tuple[Any, ...]]
+    project: Project, query: ExportQuery, chunk: list[tuple[Any, ...]], names: Names
 ) -> Iterator[DocumentRecord]:
-    """Five more queries: the chunk's sets, their spans with links, decisions, attribute values, relations."""
+    """Five more queries: the chunk's sets, their spans with links, decisions, attribute values, relations
+    (and the usernames of people the export has not met before)."""
     sets = list(
         selected_sets(project, query)
         .filter(article_id__in=[row[0] for row in chunk])
@@ -244,15 +275,46 @@ def _chunk_records(
                      "guideline_version__number", iso("updated_at"), "name")
     )  # fmt: skip
     set_ids = [row[0] for row in sets]
-    spans: dict[int, list[tuple[Any, ...]]] = {pk: [] for pk in set_ids}
-    for row in (
+    # Ids, not names: the only join left is the link's entity, for its KB id.
+    span_rows = list(
         Span.objects.filter(annotation_set_id__in=set_ids)
-        .order_by("annotation_set_id", "start", "end", "entity_type__name", "id")
-        .values_list("annotation_set_id", "pk", "start", "end", "entity_type__name", as_text("fragments"),
-                     "created_by__username", iso("created_at"), "link__pk", "link__kb_entity__kb_id",
-                     "link__kb_entity__knowledge_base__name", "link__created_by__username", iso("link__created_at"))
-    ):  # fmt: skip
-        spans[row[0]].append(row[1:])
+        .order_by("annotation_set_id", "start", "end", "id")
+        .values_list("annotation_set_id", "pk", "start", "end", "entity_type_id", as_text("fragments"),
+                     "created_by_id", iso("created_at"), "link__pk", "link__kb_entity__kb_id",
+                     "link__kb_entity__knowledge_base_id", "link__created_by_id", iso("link__created_at"))
+    )  # fmt: skip
+    relation_rows = list(
+        Relation.objects.filter(annotation_set_id__in=set_ids)
+        .order_by("annotation_set_id", "id")
+        .values_list("annotation_set_id", "pk", "head_id", "tail_id", "relation_type_id", "created_by_id",
+                     iso("created_at"))
+    )  # fmt: skip
+    names.meet(
+        {row[6] for row in span_rows} | {row[11] for row in span_rows} | {row[5] for row in relation_rows}
+    )
+    types, kbs, person = names.entity_types, names.knowledge_bases, names.person
+    spans: dict[int, list[tuple[Any, ...]]] = {pk: [] for pk in set_ids}
+    for (
+        set_id,
+        pk,
+        start,
+        end,
+        type_id,
+        fragments,
+        by,
+        at,
+        link,
+        kb_id,
+        kb,
+        linked_by,
+        linked_at,
+    ) in span_rows:
+        spans[set_id].append(
+            (pk, start, end, types[type_id], fragments, person(by), at, link, kb_id,
+             kbs.get(kb) if kb is not None else None, person(linked_by), linked_at)
+        )  # fmt: skip
+    for rows in spans.values():
+        rows.sort(key=_span_order)  # as before: by start, end, then type name, then id
     suggested, relation_suggested = _suggested(set_ids)
     attributes: dict[int, dict[str, Any]] = {}
     for span_id, name, value in (
@@ -262,13 +324,9 @@ def _chunk_records(
     ):
         attributes.setdefault(span_id, {})[name] = value
     relations: dict[int, list[tuple[Any, ...]]] = {pk: [] for pk in set_ids}
-    for relation_row in (
-        Relation.objects.filter(annotation_set_id__in=set_ids)
-        .order_by("annotation_set_id", "id")
-        .values_list("annotation_set_id", "pk", "head_id", "tail_id", "relation_type__name",
-                     "created_by__username", iso("created_at"), "relation_type__directed")
-    ):  # fmt: skip
-        relations[relation_row[0]].append(relation_row[1:])
+    for set_id, relation_pk, head, tail, type_id, by, at in relation_rows:
+        label, directed = names.relation_types[type_id]
+        relations[set_id].append((relation_pk, head, tail, label, person(by), at, directed))
     articles = {row[0]: row for row in chunk}
     for set_row in sets:
         yield _record(
@@ -308,6 +366,10 @@ def _suggested(set_ids: list[int]) -> tuple[dict[int, dict[str, Any]], dict[int,
             if kind == "span":
                 spans.setdefault(int(pk), origin)
     return spans, relations
+
+
+def _span_order(row: tuple[Any, ...]) -> tuple[int, int, str, int]:
+    return row[1], row[2], row[3], row[0]
 
 
 def _when(value: str | datetime | None) -> str | None:
