@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -49,6 +50,7 @@ INSTALLED_APPS = [
     "simple_history",
     "django_tasks",
     "django_tasks_db",
+    "axes",
     "annotator.core",
     "annotator.projects",
     "annotator.articles",
@@ -59,6 +61,7 @@ INSTALLED_APPS = [
     "annotator.interchange",
     "annotator.jobs",
     "annotator.api",
+    "annotator.signins",
 ]
 
 MIDDLEWARE = [
@@ -78,6 +81,8 @@ MIDDLEWARE = [
     "simple_history.middleware.HistoryRequestMiddleware",
     "annotator.core.middleware.ContentSecurityPolicyMiddleware",
     "annotator.core.middleware.DatabaseUnavailableMiddleware",
+    # Last, as django-axes asks: it turns a sign-in refused for too many failures into the lock-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "annotator.urls"
@@ -123,9 +128,10 @@ def _database_from_env() -> dict:
             "max_size": env.int("ANNOTATOR_DB_POOL_MAX", default=10),
             "timeout": env.int("ANNOTATOR_DB_POOL_TIMEOUT", default=10),
         }
-        # With the pool, this makes Django test each connection as it leaves the pool: after a database
-        # restart the pool hands out fresh connections instead of dead ones (one cheap round trip).
-        database["CONN_HEALTH_CHECKS"] = True
+        # Connections are not tested as they leave the pool (a round trip on every request): the first
+        # request that meets a dead one after a database restart answers 503 and has the pool test the
+        # others (core.middleware.recheck_pooled_connections).
+        database["CONN_HEALTH_CHECKS"] = False
         database["CONN_MAX_AGE"] = 0  # Django refuses persistent connections together with the pool.
     return database
 
@@ -138,6 +144,46 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# Single sign-on with OpenID Connect (annotator.signins.oidc, mozilla-django-oidc): on when an issuer is set.
+ANNOTATOR_OIDC_ISSUER = env.str("ANNOTATOR_OIDC_ISSUER", default="").rstrip("/")
+OIDC_RP_CLIENT_ID = env.str("ANNOTATOR_OIDC_CLIENT_ID", default="")
+OIDC_RP_CLIENT_SECRET = env.str("ANNOTATOR_OIDC_CLIENT_SECRET", default="")
+if ANNOTATOR_OIDC_ISSUER and not (OIDC_RP_CLIENT_ID and OIDC_RP_CLIENT_SECRET):
+    raise ImproperlyConfigured("ANNOTATOR_OIDC_ISSUER is set: set ANNOTATOR_OIDC_CLIENT_ID and _SECRET too.")
+OIDC_RP_SCOPES = env.str("ANNOTATOR_OIDC_SCOPES", default="openid email profile")
+OIDC_RP_SIGN_ALGO = env.str("ANNOTATOR_OIDC_SIGN_ALGO", default="RS256")
+# Empty: read from the issuer's discovery document.
+OIDC_OP_AUTHORIZATION_ENDPOINT = env.str("ANNOTATOR_OIDC_AUTHORIZATION_ENDPOINT", default="")
+OIDC_OP_TOKEN_ENDPOINT = env.str("ANNOTATOR_OIDC_TOKEN_ENDPOINT", default="")
+OIDC_OP_USER_ENDPOINT = env.str("ANNOTATOR_OIDC_USERINFO_ENDPOINT", default="")
+OIDC_OP_JWKS_ENDPOINT = env.str("ANNOTATOR_OIDC_JWKS_ENDPOINT", default="")
+ANNOTATOR_OIDC_USERNAME_CLAIM = env.str("ANNOTATOR_OIDC_USERNAME_CLAIM", default="preferred_username")
+ANNOTATOR_OIDC_CREATE_USERS = env.bool("ANNOTATOR_OIDC_CREATE_USERS", default=False)
+# Projects and roles a new account gets: slug:role pairs, e.g. "newsroom:annotator,training:annotator".
+ANNOTATOR_OIDC_NEW_USER_PROJECTS = [
+    tuple(pair.split(":", 1)) for pair in env.list("ANNOTATOR_OIDC_NEW_USER_PROJECTS", default=[])
+]
+if any(
+    len(pair) != 2 or pair[1] not in ("manager", "curator", "annotator")
+    for pair in ANNOTATOR_OIDC_NEW_USER_PROJECTS
+):
+    raise ImproperlyConfigured(
+        "ANNOTATOR_OIDC_NEW_USER_PROJECTS lists slug:role pairs, the role manager, curator or annotator."
+    )
+ANNOTATOR_OIDC_LABEL = env.str("ANNOTATOR_OIDC_LABEL", default="single sign-on")
+# Passwords of this site; off (with single sign-on on) only the provider signs people in.
+ANNOTATOR_LOCAL_PASSWORDS = env.bool("ANNOTATOR_LOCAL_PASSWORDS", default=True) or not ANNOTATOR_OIDC_ISSUER
+OIDC_USE_PKCE = True
+OIDC_TIMEOUT = 10
+OIDC_AUTHENTICATION_CALLBACK_URL = "signins:oidc-callback"
+OIDC_REDIRECT_ALLOWED_HOSTS: list[str] = []
+
+# django-axes first: it refuses a locked-out username or address before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    *(["annotator.signins.oidc.SignInBackend"] if ANNOTATOR_OIDC_ISSUER else []),
+    *(["django.contrib.auth.backends.ModelBackend"] if ANNOTATOR_LOCAL_PASSWORDS else []),
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "projects:list"
@@ -187,6 +233,31 @@ ANNOTATOR_TRUST_REQUEST_ID = env.bool("ANNOTATOR_TRUST_REQUEST_ID", default=BEHI
 # POST /api/v1/suggest's 1,000,000 characters even when a client escapes every one as \uXXXX.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("ANNOTATOR_MAX_REQUEST_BODY_BYTES", default=16 * 2**20)
 
+# Brute-force protection (django-axes). Failed sign-ins are counted per typed username (known or not) and
+# per client address; ANNOTATOR_LOGIN_FAILURE_LIMIT of them, each within ANNOTATOR_LOGIN_COOLOFF_MINUTES of
+# the last, lock that username or address out until that many minutes pass without a counted failure.
+# Attempts while locked out are refused without being counted, so the wait shown is the wait there is.
+ANNOTATOR_LOGIN_LOCKOUT_BY = env.list("ANNOTATOR_LOGIN_LOCKOUT_BY", default=["username", "address"])
+if not ANNOTATOR_LOGIN_LOCKOUT_BY or set(ANNOTATOR_LOGIN_LOCKOUT_BY) - {"username", "address"}:
+    raise ImproperlyConfigured("ANNOTATOR_LOGIN_LOCKOUT_BY lists username, address or both.")
+AXES_LOCKOUT_PARAMETERS = [
+    {"username": "username", "address": "ip_address"}[p] for p in ANNOTATOR_LOGIN_LOCKOUT_BY
+]
+AXES_FAILURE_LIMIT = env.int("ANNOTATOR_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("ANNOTATOR_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# A success does not wipe the count: one valid account must not reset its address's failures.
+AXES_RESET_ON_SUCCESS = False
+AXES_CLIENT_IP_CALLABLE = "annotator.signins.addresses.client_address"
+AXES_LOCKOUT_CALLABLE = "annotator.signins.lockout.lockout_response"
+# The record of sign-ins (annotator.signins) is ours; axes keeps only the counters it needs.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = False
+AXES_VERBOSE = False
+# Days the record of sign-ins (successes, failures, lock-outs, tokens, accounts made by SSO) is kept;
+# the reaper deletes older events.
+ANNOTATOR_SIGN_IN_RECORD_DAYS = env.int("ANNOTATOR_SIGN_IN_RECORD_DAYS", default=180)
+
 # Background work: Django's task API with the database backend, so workers share the database queue.
 TASKS = {
     "default": {
@@ -194,6 +265,10 @@ TASKS = {
         "QUEUES": ["default"],
     }
 }
+
+# Seconds a web process reuses an API token it read (a client's calls then cost no query to authenticate).
+# Revoking a token takes effect at once in the process that revokes it, in the others within this long.
+ANNOTATOR_TOKEN_CACHE_SECONDS = env.float("ANNOTATOR_TOKEN_CACHE_SECONDS", default=5.0)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -208,7 +283,19 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "annotator.api.pagination.IdCursorPagination",
     "EXCEPTION_HANDLER": "annotator.api.errors.exception_handler",
+    # Per token (or signed-in user, or address), one budget per kind of call: annotator.api.throttles.
+    "DEFAULT_THROTTLE_CLASSES": ["annotator.api.throttles.ApiRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "read": env.str("ANNOTATOR_API_RATE_READ", default="1200/minute"),
+        "write": env.str("ANNOTATOR_API_RATE_WRITE", default="300/minute"),
+        "suggest": env.str("ANNOTATOR_API_RATE_SUGGEST", default="60/minute"),
+        "export": env.str("ANNOTATOR_API_RATE_EXPORT", default="60/hour"),
+    },
 }
+# Where the API's rate-limit counts live. Unset: each process's memory (a gunicorn worker counts on its
+# own, so N workers allow up to N times the rate). For shared counts: dbcache://annotator_cache (after
+# `manage.py createcachetable`), or redis://host:6379/0 with the redis package installed.
+CACHES = {"default": env.cache_url_config(env.str("ANNOTATOR_CACHE_URL", default="") or "locmemcache://")}
 SPECTACULAR_SETTINGS = {
     "TITLE": "Annotator API",
     "DESCRIPTION": "Entities, relations and knowledge-base links: gold-standard export, suggestions, imports.",
@@ -240,6 +327,12 @@ SPECTACULAR_SETTINGS = {
 # Opening an article's annotate page computes its suggestions when the active suggester has not yet
 # (or when the KB or gold changed since). Off, suggestions come only from pre-annotation jobs.
 ANNOTATOR_SUGGEST_ON_OPEN = env.bool("ANNOTATOR_SUGGEST_ON_OPEN", default=True)
+# How long a process trusts what it last read of a project's KB and gold when it checks, on a page open,
+# whether an article's suggestions are current (that read grows with the KB; see suggestions/freshness.py).
+ANNOTATOR_SUGGESTION_FRESHNESS_SECONDS = env.float("ANNOTATOR_SUGGESTION_FRESHNESS_SECONDS", default=10.0)
+# Articles longer than this (characters) get their suggestions from a background job when the page opens:
+# the page shows at once, says so, and fills in when the job ends. Shorter ones are suggested in the request.
+ANNOTATOR_SUGGEST_INLINE_MAX_CHARS = env.int("ANNOTATOR_SUGGEST_INLINE_MAX_CHARS", default=20_000)
 
 # Jobs whose worker has not reported for this long are marked failed by the reaper.
 ANNOTATOR_JOB_HEARTBEAT_TIMEOUT = env.int("ANNOTATOR_JOB_HEARTBEAT_TIMEOUT", default=300)
@@ -293,3 +386,6 @@ LOGGING_CONFIG = "annotator.core.logs.configure"
 LOGGING = logging_config(
     level=env.str("ANNOTATOR_LOG_LEVEL", default="INFO"), json_lines=LOG_FORMAT == "json"
 )
+# django-axes logs every sign-in and sign-out at INFO; the record of sign-ins keeps those. Its warnings
+# (each failed sign-in, each lock-out) stay.
+LOGGING["loggers"]["axes"] = {"level": "WARNING"}

@@ -5,12 +5,13 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from annotator.core import views as core_views
+from annotator.signins import views as signins_views
 
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
     path("favicon.ico", core_views.favicon),
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/login/", signins_views.SignInView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("projects/", include("annotator.projects.urls")),
     path("projects/<int:project_id>/imports/", include("annotator.interchange.urls")),
@@ -22,6 +23,7 @@ urlpatterns = [
     path("projects/<int:project_id>/kb/", include("annotator.kb.urls")),
     path("api/v1/", include("annotator.api.urls")),
     path("account/tokens/", include("annotator.api.page_urls")),
+    path("", include("annotator.signins.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -2,11 +2,16 @@
 
     python bench/load.py                                   # SQLite (temporary file)
     DATABASE_URL=postgres://... LOAD_CLIENTS=50 LOAD_SECONDS=60 python bench/load.py
+    WEB_CONCURRENCY=4 ...                                  # gunicorn workers (default 2, as `manage.py serve`)
+
+The server runs with production settings: DJANGO_DEBUG off, static files from the collected manifest,
+suggestions computed on open when they are not current (ANNOTATOR_SUGGEST_ON_OPEN's default), gunicorn.conf.py.
 
 Each reviewer (a thread with its own article, session and write token) loops over a realistic mix: open
 the annotate page, create a span (REST, If-Match), accept a suggestion (REST), list the project's
 articles (REST). First the same clients hit /healthz alone: the baseline of the machine, gunicorn and
-the HTTP stack with no app work. Prints requests/s, p50/p95/p99 per kind, and every non-2xx answer.
+the HTTP stack with no app work. Prints requests/s, p50/p95/p99 per kind, every non-2xx answer, the mix's
+throughput as a ratio of /healthz's, and the load average.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 CLIENTS = int(os.environ.get("LOAD_CLIENTS", "16"))
 SECONDS = float(os.environ.get("LOAD_SECONDS", "15"))
-WORKERS = int(os.environ.get("LOAD_WORKERS", "4"))
+WORKERS = int(os.environ.get("WEB_CONCURRENCY", "2"))
 SUGGESTIONS = 200
 TEXT = ("Sergey Naryshkin, Director of Russia's Foreign Intelligence Service, visited Minsk. " * 30)[:2500]
 
@@ -162,26 +167,34 @@ def people_for(vendor: str) -> list[dict[str, object]]:
 
 def main() -> None:
     with bench_database("load") as vendor:
-        from tests.live import gunicorn
+        from tests.live import gunicorn_process
 
         people = people_for(vendor)
-        print(f"database: {vendor}; {CLIENTS} reviewers, {WORKERS} gunicorn workers, {SECONDS:.0f} s per run")
-        with gunicorn(workers=WORKERS) as base:
+        print(f"database: {vendor}; {CLIENTS} reviewers, {WORKERS} gunicorn workers (WEB_CONCURRENCY), "
+              f"{SECONDS:.0f} s per run; load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+        with gunicorn_process(workers=WORKERS, DJANGO_DEBUG="false", ANNOTATOR_LOG_LEVEL="WARNING") as (
+            base,
+            _,
+        ):
             # Warm up: each worker loads the suggester, each article gets its suggestions on first open.
             warm = [threading.Thread(target=Reviewer(base, n, people[n]).page) for n in range(CLIENTS)]
             for thread in warm:
                 thread.start()
             for thread in warm:
                 thread.join()
+            throughput = {}
             for plan in ("baseline", "mix"):
                 times, errors, elapsed = run(base, people, plan)
                 total = sum(len(t) for t in times.values())
+                throughput[plan] = total / elapsed
                 print(f"\n{plan}: {total} requests in {elapsed:.1f} s = {total / elapsed:.0f} requests/s")
                 for kind, took in sorted(times.items()):
                     p50, p95, p99 = (percentile(took, f) for f in (0.5, 0.95, 0.99))
                     print(f"  {kind:22} n={len(took):6}  {len(took) / elapsed:6.0f}/s"
                           f"  p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  p99 {p99:6.1f} ms")  # fmt: skip
                 print(f"  errors: {dict(errors) or 'none'}")
+            ratio = throughput["mix"] / throughput["baseline"]
+            print(f"\nmix throughput = {ratio:.2f}x /healthz's; load average {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -95,3 +95,27 @@ def _fresh_suggestion_merges():
     from annotator.suggestions.engine import forget_merges
 
     forget_merges()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_suggestion_fingerprints():
+    """A process trusts a project's gazetteer fingerprint for a few seconds; ids repeat from test to test."""
+    from annotator.suggestions.freshness import forget
+
+    forget()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_api_tokens():
+    """A process reuses a token it read for a few seconds; tests change tokens behind its back."""
+    from annotator.api.tokens import forget_tokens
+
+    forget_tokens()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """API rate-limit counts live in the cache, keyed by token and user ids that tests reuse: start empty."""
+    from django.core.cache import cache
+
+    cache.clear()

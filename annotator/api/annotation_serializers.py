@@ -191,5 +191,8 @@ class ErrorSerializer(serializers.Serializer):
         message = serializers.CharField()
         # DRF's metaclass moves declared fields off the class, so this name does not shadow `.fields`.
         fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))  # type: ignore[assignment]
+        retry_after = serializers.IntegerField(
+            required=False, help_text="429 only: seconds to wait, as in the Retry-After header."
+        )
 
     error = ErrorBody()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from django.conf import settings
@@ -12,13 +13,16 @@ from django.core.exceptions import (
     TooManyFieldsSent,
     TooManyFilesSent,
 )
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from annotator.api.throttles import SCOPE_NAMES as THROTTLE_SCOPE_NAMES
 from annotator.core.errors import DomainError, NotEditable, StaleVersion
+from annotator.core.middleware import database_unavailable
 
 
 def error_body(code: str, message: str, fields: dict[str, list[str]] | None = None) -> dict[str, Any]:
@@ -52,6 +56,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, DomainError):
         fields = {exc.field: [exc.message]} if exc.field else {}
         return Response(error_body(exc.code, exc.message, fields), status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, exceptions.Throttled):
+        return _throttled(exc, context)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -70,6 +76,20 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return response
 
 
+def _throttled(exc: exceptions.Throttled, context: dict[str, Any]) -> Response:
+    """429 naming the budget that ran out, with Retry-After in seconds (also in the body)."""
+    request = context.get("request")
+    scope = getattr(request, "throttled_scope", None)
+    rate = getattr(request, "throttled_rate", None)
+    wait = max(1, int(getattr(exc, "wait", None) or 1))
+    caller = "this token" if getattr(request, "auth", None) is not None else "you"
+    what = THROTTLE_SCOPE_NAMES.get(scope or "", "requests")
+    limit = f" (at most {rate})" if rate else ""
+    body = error_body("throttled", f"Too many {what} from {caller}{limit}. Try again in {wait} seconds.")
+    body["error"]["retry_after"] = wait
+    return Response(body, status=status.HTTP_429_TOO_MANY_REQUESTS, headers={"Retry-After": str(wait)})
+
+
 # Errors raised outside DRF's views (no route matched, an unhandled exception) answer API clients in the
 # same JSON shape as every other API error, never with an HTML page; pages keep Django's own.
 
@@ -81,6 +101,9 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    failure = sys.exc_info()[1]  # Django calls the 500 handler while it handles the exception
+    if isinstance(failure, OperationalError | InterfaceError):
+        return database_unavailable(request, failure)
     if request.path.startswith("/api/"):
         message = "The server failed to answer; try again. If it keeps failing, tell the administrators."
         return JsonResponse(error_body("server_error", message), status=500)

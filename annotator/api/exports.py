@@ -128,6 +128,7 @@ class ProjectExport(APIView):
     have a job write it (409 says so)."""
 
     content_negotiation_class = AnyAccept
+    throttle_scopes = {"GET": "export"}
 
     @extend_schema(
         parameters=[ExportParamsSerializer],
@@ -157,6 +158,7 @@ class ProjectExportJobs(APIView):
     `/api/v1/exports/{job id}/file`."""
 
     permission_classes = [ReadOrWriteToken]
+    throttle_scopes = {"POST": "export"}
 
     @extend_schema(
         request=ExportParamsSerializer, responses={202: JobSerializer, **error_responses(400, 403, 404)}
@@ -177,6 +179,7 @@ class ExportFile(APIView):
     """The file an export job wrote, once it succeeded (409 before)."""
 
     content_negotiation_class = AnyAccept
+    throttle_scopes = {"GET": "export"}
 
     def jobs(self) -> QuerySet[Job]:
         jobs = Job.objects.visible_to(self.request.user).filter(kind=JobKind.EXPORT)

@@ -232,6 +232,8 @@ class SuggestText(APIView):
     """Suggestions for a text that is not stored: entities, relations and KB links, by the project's
     active suggester. Writes nothing."""
 
+    throttle_scopes = {"POST": "suggest"}
+
     @extend_schema(
         request=SuggestRequestSerializer,
         responses={200: SUGGEST_RESPONSE, 400: ERRORS[400], 404: ERRORS[404]},

@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib.auth.decorators import login_not_required
 from django.db.models import QuerySet
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_http_methods, require_POST
@@ -24,6 +24,8 @@ from annotator.api.tokens import TokenError, create_token, revoke_token
 from annotator.core.http import AuthedRequest
 from annotator.core.offsets import whole_number
 from annotator.projects.models import Project
+from annotator.signins.models import EventKind
+from annotator.signins.records import record_event
 
 
 class TokenSerializer(serializers.ModelSerializer[ApiToken]):
@@ -98,12 +100,14 @@ class TokenList(generics.ListAPIView):
             expires_at=data.get("expires_at"),
             issued_by=token_of(request),
         )
+        record_token_event(request._request, token, EventKind.TOKEN_CREATED)
         return Response({**TokenSerializer(token).data, "token": secret}, status=status.HTTP_201_CREATED)
 
 
 @method_decorator(login_not_required, name="dispatch")
 class TokenDetail(generics.RetrieveDestroyAPIView):
-    """One of your tokens; DELETE revokes it at once."""
+    """One of your tokens; DELETE revokes it (every web process refuses it within
+    ANNOTATOR_TOKEN_CACHE_SECONDS, the one that answers the DELETE at once)."""
 
     serializer_class = TokenSerializer
 
@@ -113,7 +117,8 @@ class TokenDetail(generics.RetrieveDestroyAPIView):
         return ApiToken.objects.filter(user=user_of(self.request))
 
     def perform_destroy(self, instance: ApiToken) -> None:
-        revoke_token(instance)
+        if instance.revoked_at is None:
+            record_token_event(self.request._request, revoke_token(instance), EventKind.TOKEN_REVOKED)
 
 
 # The page
@@ -140,10 +145,11 @@ def tokens_page(request: AuthedRequest) -> HttpResponse:
     secret = None
     if request.method == "POST" and form.is_valid():
         try:
-            _, secret = create_token(user=request.user, **form.cleaned_data)
+            token, secret = create_token(user=request.user, **form.cleaned_data)
         except TokenError as error:
             form.add_error(error.field, error.message)
         else:
+            record_token_event(request, token, EventKind.TOKEN_CREATED)
             form = TokenForm(user=request.user)
     tokens = ApiToken.objects.filter(user=request.user).select_related("project")
     return render(request, "api/tokens.html", {"form": form, "tokens": tokens, "secret": secret})
@@ -151,5 +157,16 @@ def tokens_page(request: AuthedRequest) -> HttpResponse:
 
 @require_POST
 def revoke_page(request: AuthedRequest, token_id: int) -> HttpResponse:
-    revoke_token(get_object_or_404(ApiToken.objects.filter(user=request.user), pk=token_id))
+    token = get_object_or_404(ApiToken.objects.filter(user=request.user), pk=token_id)
+    if token.revoked_at is None:
+        record_token_event(request, revoke_token(token), EventKind.TOKEN_REVOKED)
     return redirect("tokens:list")
+
+
+def record_token_event(request: HttpRequest, token: ApiToken, kind: str) -> None:
+    scope = (
+        f"{token.scope}, project {token.project_id}" if token.project_id else f"{token.scope}, all projects"
+    )
+    record_event(
+        kind=kind, request=request, user=token.user, detail=f"{token.name} ({token.prefix}…, {scope})"
+    )

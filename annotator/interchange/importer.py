@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import Max
+from django.db import connection
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from annotator.annotations.models import (
@@ -324,6 +325,37 @@ class Plan:
     relations: list[tuple[int, int, int]] = field(default_factory=list)  # head position, tail position, type
 
 
+def existing_articles(
+    project_id: int, ids: list[str], texts: list[str]
+) -> tuple[dict[str, int], dict[str, int]]:
+    """The project's articles with these external ids, and (the oldest) with these text digests: one query
+    for a whole batch. On PostgreSQL each list is one array parameter, not thousands of placeholders that
+    Django compiles and the server parses and plans on every batch."""
+    if not ids and not texts:
+        return {}, {}
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT external_id, content_hash, id FROM articles_article WHERE project_id = %s "
+                "AND (external_id = ANY(%s) OR content_hash = ANY(%s)) ORDER BY id DESC",
+                [project_id, ids, texts],
+            )
+            rows = cursor.fetchall()
+    else:
+        condition = Q(external_id__in=ids) | Q(content_hash__in=texts)
+        articles = Article.objects.filter(condition, project_id=project_id).order_by("-pk")
+        rows = list(articles.values_list("external_id", "content_hash", "pk"))
+    wanted_ids, wanted_texts = set(ids), set(texts)
+    by_id: dict[str, int] = {}
+    by_text: dict[str, int] = {}
+    for external_id, digest, pk in rows:
+        if external_id in wanted_ids:
+            by_id[external_id] = pk
+        if digest in wanted_texts:
+            by_text[digest] = pk  # newest first: the oldest article with the text wins
+    return by_id, by_text
+
+
 class Importer:
     """Turns batches of checked records into rows. Counts what it did in `result`."""
 
@@ -375,14 +407,7 @@ class Importer:
     ) -> tuple[list[tuple[DocumentRecord, str]], list[tuple[int, DocumentRecord, str]]]:
         ids = [r.external_id for r in records if r.external_id is not None]
         texts = [h for r, h in zip(records, hashes, strict=True) if r.external_id is None]
-        articles = Article.objects.filter(project=self.project)
-        by_id = dict(articles.filter(external_id__in=ids).values_list("external_id", "pk")) if ids else {}
-        by_text: dict[str, int] = {}
-        if texts:
-            for digest, pk in (
-                articles.filter(content_hash__in=texts).order_by("-pk").values_list("content_hash", "pk")
-            ):
-                by_text[digest] = pk  # the oldest article with the text wins
+        by_id, by_text = existing_articles(self.project.pk, ids, texts)
         seen: dict[tuple[str, str], Where] = {}
         fresh: list[tuple[DocumentRecord, str]] = []
         updates: list[tuple[int, DocumentRecord, str]] = []

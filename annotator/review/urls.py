@@ -7,6 +7,7 @@ urlpatterns = [
     path("articles/<int:article_id>/annotate/", views.annotate, name="annotate"),
     path("articles/<int:article_id>/annotate/workspace/", views.workspace, name="workspace"),
     path("articles/<int:article_id>/annotate/rows/", views.rows, name="rows"),
+    path("articles/<int:article_id>/annotate/suggesting/", views.suggesting, name="suggesting"),
     path("articles/<int:article_id>/annotate/do/<slug:action>/", views.act, name="act"),
     path("articles/<int:article_id>/annotate/undo/", views.undo_last, name="undo"),
     path("articles/<int:article_id>/annotate/submit/", views.submit_and_next, name="submit"),

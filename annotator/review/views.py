@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -29,6 +28,7 @@ from annotator.articles.views import get_article
 from annotator.core.errors import DomainError, InvalidAnnotation, StaleVersion
 from annotator.core.http import AuthedRequest
 from annotator.core.offsets import whole_number
+from annotator.jobs.models import JobStatus
 from annotator.kb.models import KnowledgeBase
 from annotator.kb.search import find_candidates
 from annotator.kb.services import create_entity
@@ -41,7 +41,7 @@ from annotator.review.comments import comments_context
 from annotator.review.queue import next_article
 from annotator.review.rendering import blocks_touching, split_blocks
 from annotator.review.state import load_view, pending_suggestions, set_counts
-from annotator.suggestions.generate import ensure_article_suggestions
+from annotator.review.suggesting import opening_jobs, suggest_on_open
 from annotator.suggestions.models import Suggestion, SuggestionKind
 
 logger = logging.getLogger(__name__)
@@ -120,13 +120,26 @@ def _comment_spans(annotation_set: AnnotationSet, loaded: list[Span] | None) -> 
 def annotate(request: AuthedRequest, article_id: int) -> HttpResponse:
     article = get_article(request, article_id)
     annotation_set = _annotation_set(request, article)
+    suggesting = None
     try:
-        if settings.ANNOTATOR_SUGGEST_ON_OPEN:
-            ensure_article_suggestions(article=article)  # computed once per article and suggester state
+        suggesting = suggest_on_open(article=article, by=request.user)
     except Exception:
         # Suggestions help; they must never stand between a person and the text.
         logger.exception("Could not compute suggestions for article %s", article.pk)
-    return render(request, "review/annotate.html", _page_context(request, article, annotation_set))
+    context = _page_context(request, article, annotation_set)
+    return render(request, "review/annotate.html", {**context, "suggesting": suggesting})
+
+
+@require_GET
+def suggesting(request: AuthedRequest, article_id: int) -> HttpResponse:
+    """How the job computing the article's suggestions is doing (the page asks every few seconds); when it
+    has ended, the answer says so and triggers `suggestions-ready`, on which the page reloads its lists."""
+    article = get_article(request, article_id)
+    job = get_object_or_404(opening_jobs(article), pk=_int(request.GET.get("job")))
+    response = render(request, "review/suggesting.html", {"article": article, "job": job})
+    if job.status == JobStatus.SUCCEEDED:
+        response["HX-Trigger"] = "suggestions-ready"
+    return response
 
 
 @require_GET

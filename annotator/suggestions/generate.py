@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import OuterRef, Subquery
 
 from annotator.annotations.status import with_status
 from annotator.articles.models import Article
@@ -30,12 +29,11 @@ from annotator.suggestions.engine import (
     spec_for,
     version_fields,
 )
+from annotator.suggestions.freshness import active_with_run
 from annotator.suggestions.models import (
-    SuggesterSettings,
     SuggesterVersion,
     Suggestion,
     SuggestionKind,
-    SuggestionRun,
 )
 from annotator.suggestions.storing import (
     IDENTITY,
@@ -158,19 +156,7 @@ def preannotate_articles(
 def ensure_article_suggestions(*, article: Article) -> SuggesterVersion:
     """Make sure the active suggester's suggestions for the article are stored and current (run it when
     it never ran on the article, or when the gazetteer changed since). Returns that suggester."""
-    # The active suggester with what it last saw of this article and the digest of the project's
-    # settings, in one query: this runs on every open.
-    run = SuggestionRun.objects.filter(article=article, suggester_version=OuterRef("pk")).order_by()
-    digest = SuggesterSettings.objects.filter(project_id=OuterRef("project_id")).values("digest")[:1]
-    active: SuggesterVersion | None = (
-        SuggesterVersion.objects.filter(project_id=article.project_id, is_active=True)
-        .annotate(
-            stored_fingerprint=Subquery(run.values("fingerprint")[:1]), settings_digest=Subquery(digest)
-        )
-        .select_related("project")
-        .order_by()
-        .first()
-    )
+    active = active_with_run(article)  # one query: this runs on every open
     stored: str | None = getattr(active, "stored_fingerprint", None)
     version = active if active is not None else ensure_active_suggester(project=article.project)
     spec: SuggesterSpec = spec_for(version, version.project.language)

@@ -181,19 +181,41 @@ def find_relations(
             found[key] = FoundRelation(head, tail, relation, score, source)
 
     sentence_of = sentence_index(mentions, sentences)
+    rules = [rule for rule in _GAP_RULES if rule.relation in by_name]
+    allowed: dict[tuple[str, str, str], bool] = {}
+
+    def allows(relation: str, head: str, tail: str) -> bool:
+        key = (relation, head, tail)
+        verdict = allowed.get(key)
+        if verdict is None:
+            verdict = allowed[key] = by_name[relation].allows(head, tail)
+        return verdict
+
+    # The cheap checks (labels, schema) come before the regular expressions: most pairs fail them.
     for i, j in candidate_pairs(mentions, sentence_of):
-        gap = text[mentions[i].end : mentions[j].start]
-        after = text[mentions[j].end : mentions[j].end + 80]
-        for rule in _GAP_RULES:
-            if rule.relation not in by_name or not rule.gap.search(gap):
+        left, right = mentions[i], mentions[j]
+        gap: str | None = None
+        after: str | None = None
+        for rule in rules:
+            if rule.same_label and left.label != right.label:
                 continue
-            if rule.after is not None and not rule.after.search(after):
+            if rule.head_is_left:
+                head, tail, head_label, tail_label = i, j, left.label, right.label
+            else:
+                head, tail, head_label, tail_label = j, i, right.label, left.label
+            if not allows(rule.relation, head_label, tail_label):
                 continue
-            if rule.not_after is not None and rule.not_after.search(after):
+            if gap is None:
+                gap = text[left.end : right.start]
+            if not rule.gap.search(gap):
                 continue
-            if rule.same_label and mentions[i].label != mentions[j].label:
-                continue
-            head, tail = (i, j) if rule.head_is_left else (j, i)
+            if rule.after is not None or rule.not_after is not None:
+                if after is None:
+                    after = text[right.end : right.end + 80]
+                if rule.after is not None and not rule.after.search(after):
+                    continue
+                if rule.not_after is not None and rule.not_after.search(after):
+                    continue
             keep(head, tail, rule.relation, rule.score, rule.id)
     _verb_rules(text, mentions, sentence_of, by_name, keep)
     if classifier is not None:

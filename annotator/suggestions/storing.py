@@ -142,13 +142,15 @@ def _insert(version: SuggesterVersion, rows: list[Row]) -> None:
     table = quote(Suggestion._meta.db_table)
     names = ", ".join(quote(c) for c in columns)
     now = timezone.now()
-    extra = (version.pk, now)
+    extra: tuple[object, ...] = (version.pk, now)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
                 for start in range(0, len(rows), 5000):
                     copy.write(_copy_text(rows[start : start + 5000], extra))
         else:
+            # The timestamp adapted once, not once per row by the driver's adapter.
+            extra = (version.pk, connection.ops.adapt_datetimefield_value(now))
             placeholders = ", ".join(["%s"] * len(columns))
             cursor.executemany(
                 f"INSERT INTO {table} ({names}) VALUES ({placeholders})",  # noqa: S608 - quoted model names

@@ -176,6 +176,9 @@ def export_job(news):
 
 def query_for(news, name):
     """Query parameters some GET views need to point at an object of the member's annotation set."""
+    if name == "review:suggesting":  # the job that opening the article's page started
+        params = {"article_ids": [news.article.pk], "opened": news.article.pk}
+        return f"?job={Job.objects.get_or_create(project=news.project, kind=JobKind.PREANNOTATE, params=params)[0].pk}"
     if name not in ("review:candidates", "review:relation_types"):
         return ""
     head, tail, _, _ = member_objects(news)

@@ -36,6 +36,14 @@ EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))  # per operation and token
 HOSTILE_NUMBERS = [2**31, 2**53, 2**63, 2**64, -1, "0"]
 
 
+@pytest.fixture(autouse=True)
+def _no_rate_limits(settings):
+    """The fuzzer sends hundreds of calls a minute with one token; the rate limits have tests of their own
+    (test_api_rate_limits.py), and every operation documents its 429 anyway."""
+    rates = dict.fromkeys(settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"])
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+
+
 @pytest.fixture
 def in_process_app():
     """The WSGI app on the test's transaction: like Django's test client, keep each request from closing

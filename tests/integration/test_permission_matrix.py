@@ -43,6 +43,8 @@ OWNER = "owner"  # members read it; only the annotator whose set it is may chang
 SELF = "self"  # the user the object belongs to (an API token); for anyone else it does not exist
 CURATOR = "curator"  # curators and managers; annotators get 403
 MANAGER = "manager"  # managers; annotators and curators get 403
+STAFF = "staff"  # site staff only (none of the callers is): every logged-in caller gets 403
+OFF = "off"  # a feature the test settings leave off (single sign-on): 404 for everyone
 
 ACCESS = {
     "home": LOGIN,
@@ -69,6 +71,7 @@ ACCESS = {
     "review:annotate": MEMBER,
     "review:workspace": MEMBER,
     "review:rows": MEMBER,
+    "review:suggesting": MEMBER,
     "review:act": MEMBER,
     "review:undo": MEMBER,
     "review:submit": MEMBER,
@@ -160,13 +163,19 @@ ACCESS = {
     "agreement:articles": CURATOR,
     "api:agreement": CURATOR,
     "api:agreement-articles": CURATOR,
+    # Sign-ins: lock-outs and the record of sign-ins.
+    "signins:mine": LOGIN,
+    "signins:staff": STAFF,
+    "signins:unlock": STAFF,
+    "signins:oidc-start": OFF,
+    "signins:oidc-callback": OFF,
 }
 # Writes that a read-only token may make because they change nothing (starting an export job reads).
 READING_WRITES = {("api:project-exports", "POST")}
 # Page actions that find their object in the body: the matrix's empty body names nothing, so a caller
 # allowed in gets 404 ("no such item") from them; callers not allowed in still get 403/404 first.
 BODY_NAMES_THE_OBJECT = {"review:take"}
-ACCESS_KINDS = (PUBLIC, LOGIN, MEMBER, OWNER, SELF, CURATOR, MANAGER)
+ACCESS_KINDS = (PUBLIC, LOGIN, MEMBER, OWNER, SELF, CURATOR, MANAGER, STAFF, OFF)
 # API routes that are not operations of the API itself, so the schema does not describe them.
 NOT_IN_SCHEMA = {"api:schema", "api:docs"}
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -202,8 +211,12 @@ def expected(caller, access, method, is_api, name=""):
         caller = Caller("anonymous")  # pages authenticate by session only
     if caller.token_error:
         return 401
+    if access == OFF:
+        return 404
     if caller.name == "anonymous":
         return REACHED if access == PUBLIC else (401 if is_api else 302)
+    if access == STAFF:
+        return 403
     if access in (PUBLIC, LOGIN):
         if caller.name == "read-only token" and method not in SAFE_METHODS and access == LOGIN:
             return 403

@@ -298,4 +298,4 @@ def test_the_openapi_schema_documents_the_suggestion_endpoints(client, db):
         "/api/v1/jobs/{job_id}/",
     } <= set(paths)
     preannotate = paths["/api/v1/projects/{project_id}/preannotate"]["post"]
-    assert set(preannotate["responses"]) == {"202", "400", "401", "403", "404", "413"}
+    assert set(preannotate["responses"]) == {"202", "400", "401", "403", "404", "413", "429"}

@@ -76,7 +76,11 @@ def test_the_reaper_deletes_uploads_whose_import_ended_past_the_retention_and_ke
     out = io.StringIO()
     call_command("reap_jobs", stdout=out)
 
-    assert out.getvalue().splitlines() == ["0 stale job(s) marked failed.", "4 old upload(s) deleted."]
+    assert out.getvalue().splitlines() == [
+        "0 stale job(s) marked failed.",
+        "4 old upload(s) deleted.",
+        "0 sign-in record event(s) past ANNOTATOR_SIGN_IN_RECORD_DAYS deleted.",
+    ]
     assert sorted(p.name for p in (data_dirs / "data" / "imports").iterdir()) == [
         "orphan-new.upload",
         "recent-dry-run.upload",

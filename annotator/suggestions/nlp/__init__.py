@@ -36,6 +36,10 @@ from annotator.suggestions.nlp.pipeline import (
     prepare,
 )
 from annotator.suggestions.nlp.training import (
+    BATCH_END,
+    BATCH_START,
+    DROPOUT,
+    PATIENCE,
     TrainingDoc,
     TrainingResult,
     measure_patterns,
@@ -46,7 +50,11 @@ from annotator.suggestions.nlp.training import (
 MODEL_SCORE = PRIORS["model"]
 
 __all__ = [
+    "BATCH_END",
+    "BATCH_START",
+    "DROPOUT",
     "MODEL_SCORE",
+    "PATIENCE",
     "PRIORS",
     "RULER_KEY",
     "Analysis",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -208,10 +209,12 @@ def _sentences(doc: Doc, original: str) -> tuple[tuple[int, int], ...]:
     sentences = []
     for sent in doc.sents:
         start, end = sent.start_char, sent.end_char
-        for cut in cuts:
-            if start < cut < end:
-                sentences.append((start, cut))
-                start = cut
+        # Only the breaks inside this sentence (a 1 MB text has thousands of each: not every pair).
+        index = bisect_right(cuts, start)
+        while index < len(cuts) and cuts[index] < end:
+            sentences.append((start, cuts[index]))
+            start = cuts[index]
+            index += 1
         sentences.append((start, end))
     return tuple((start, end) for start, end in sentences if original[start:end].strip())
 

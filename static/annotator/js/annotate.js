@@ -169,18 +169,19 @@
     return loadBlocks(Number(pending[0].dataset.block), Number(pending[pending.length - 1].dataset.block));
   }
 
-  const lazyObserver = new IntersectionObserver(
-    (entries) => {
-      entries.filter((entry) => entry.isIntersecting && entry.target.dataset.lazy).forEach((entry) => {
-        const first = Number(entry.target.dataset.block);
-        loadBlocks(first, first + LAZY_CHUNK - 1);
-      });
-    },
-    { root: $(".side-panel"), rootMargin: "600px 0px" },
-  );
+  function loadVisible(entries) {
+    entries.filter((entry) => entry.isIntersecting && entry.target.dataset.lazy).forEach((entry) => {
+      const first = Number(entry.target.dataset.block);
+      loadBlocks(first, first + LAZY_CHUNK - 1);
+    });
+  }
+
+  // Made again each time: reloading the workspace replaces the side panel the observer watches.
+  let lazyObserver = null;
 
   function observeLazyGroups() {
-    lazyObserver.disconnect();
+    lazyObserver?.disconnect();
+    lazyObserver = new IntersectionObserver(loadVisible, { root: $(".side-panel"), rootMargin: "600px 0px" });
     lazyGroups().forEach((group) => lazyObserver.observe(group));
   }
 
@@ -457,6 +458,8 @@
   async function reloadWorkspace() {
     await window.htmx.ajax("GET", withSet(urls.workspace), { target: "#workspace", swap: "outerHTML" });
     $("#conflict").innerHTML = "";
+    loading.clear(); // the new lists start with placeholders again
+    observeLazyGroups();
     afterChange();
   }
 
@@ -616,6 +619,8 @@
   document.body.addEventListener("htmx:afterSwap", (event) => {
     if (event.target.id === "workspace" || event.target.closest?.("#workspace")) drawArrows();
   });
+  // A long article's suggestions come from a background job: when it ends, the text and lists load again.
+  document.body.addEventListener("suggestions-ready", () => reloadWorkspace());
 
   afterChange();
   observeLazyGroups();

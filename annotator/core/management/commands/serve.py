@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from annotator.jobs.services import reap_stale_jobs
 from annotator.jobs.uploads import reap_old_uploads
+from annotator.signins.records import forget_old_events
 
 REAP_EVERY_SECONDS = 60
 REAP_UPLOADS_EVERY_SECONDS = 3600
@@ -54,6 +55,7 @@ class Command(BaseCommand):
                     last_reap = time.monotonic()
                 if time.monotonic() - last_upload_reap > REAP_UPLOADS_EVERY_SECONDS:
                     reap_old_uploads()
+                    forget_old_events()
                     last_upload_reap = time.monotonic()
                 time.sleep(0.5)
         except KeyboardInterrupt:

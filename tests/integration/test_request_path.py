@@ -1,0 +1,205 @@
+"""The hot request path: what the annotate page, a span write and token authentication cost in queries."""
+
+import re
+
+import pytest
+from django.db import connection
+from django.template import engines
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from annotator.annotations.models import Span
+from annotator.api.models import ApiToken
+from annotator.api.tokens import create_token, revoke_token
+from annotator.kb.services import create_entity
+from annotator.suggestions.models import Suggestion, SuggestionKind, SuggestionRun
+
+pytestmark = pytest.mark.django_db
+
+
+def tables(queries):
+    """The table each query reads or writes (outside its subqueries), in order; BEGIN, COMMIT and
+    SAVEPOINT left out."""
+    found = []
+    for query in queries:
+        sql = query["sql"]
+        while re.search(r"\([^()]*\)", sql):
+            sql = re.sub(r"\([^()]*\)", "", sql)
+        match = re.search(r'(?:FROM|INTO|UPDATE) "(\w+)"', sql)
+        if match:
+            found.append(match.group(1))
+    return found
+
+
+@pytest.fixture
+def alice(client, news):
+    client.force_login(news.annotator)
+    return client
+
+
+@pytest.fixture
+def suggesting(settings):
+    settings.ANNOTATOR_SUGGEST_ON_OPEN = True
+
+
+def page(news):
+    return reverse("review:annotate", args=[news.article.pk])
+
+
+def test_a_page_whose_suggestions_are_current_reads_a_fixed_handful_and_suggests_nothing(
+    alice, news, suggesting
+):
+    alice.get(page(news))  # the first open computes the suggestions
+    alice.get(page(news))  # the next reads the KB's and gold's state, once per freshness window
+    run = SuggestionRun.objects.get(article=news.article)
+    with CaptureQueriesContext(connection) as queries:
+        assert alice.get(page(news)).status_code == 200
+    assert tables(queries) == [
+        "django_session",
+        "auth_user",
+        "articles_article",  # with its project and the user's role
+        "annotations_annotationset",
+        "suggestions_suggesterversion",  # the freshness check: the active suggester and its run
+        "annotations_annotationset",  # the set's counts
+        "projects_entitytype",
+        "annotations_span",
+        "suggestions_suggestion",
+        "annotations_relation",
+        "projects_guidelineversion",
+        "review_comment",
+    ]
+    assert SuggestionRun.objects.get(article=news.article).updated_at == run.updated_at  # not run again
+
+
+def test_a_kb_edit_reaches_the_suggestions_of_pages_opened_after_the_freshness_window(
+    alice, news, suggesting, settings
+):
+    from annotator.suggestions.freshness import forget
+
+    news.article.text = "Sergey Naryshkin visited Minsk and met Ivan Tertel."
+    news.article.save()
+    alice.get(page(news))
+    alice.get(page(news))  # this process now knows the KB's state
+    tertel = news.article.text.index("Ivan Tertel")
+    suggested = Suggestion.objects.filter(article=news.article, kind=SuggestionKind.ENTITY, start=tertel)
+    assert not suggested.exists()
+    create_entity(
+        knowledge_base=news.kb, name="Ivan Tertel", kb_id="ivan-tertel", type="PERSON", by=news.manager
+    )
+    alice.get(page(news))
+    assert not suggested.exists()  # this process read the KB's state less than a window ago
+    forget()  # as when ANNOTATOR_SUGGESTION_FRESHNESS_SECONDS have passed
+    html = alice.get(page(news)).content.decode()
+    found = suggested.get()
+    assert (found.end, found.entity_type) == (tertel + 11, news.person)
+    assert f'data-item="g{found.pk}"' in html
+
+
+def test_opening_with_suggestions_off_reads_no_suggester_state(alice, news):
+    with CaptureQueriesContext(connection) as queries:
+        assert alice.get(page(news)).status_code == 200
+    assert "suggestions_suggesterversion" not in tables(queries)
+    assert not SuggestionRun.objects.exists()
+
+
+# Tokens
+
+
+@pytest.fixture
+def bearer(client, news):
+    token, secret = create_token(user=news.annotator, name="script", scope="write")
+
+    def get(url):
+        return client.get(url, HTTP_AUTHORIZATION=f"Bearer {secret}")
+
+    get.token = token
+    return get
+
+
+def test_a_token_costs_one_indexed_query_then_none_while_it_is_young(bearer, news):
+    url = reverse("api:set-detail", args=[news.annotation_set.pk])
+    with CaptureQueriesContext(connection) as first:
+        assert bearer(url).status_code == 200
+    token_reads = [q["sql"] for q in first if 'FROM "api_apitoken"' in q["sql"]]
+    assert len(token_reads) == 1
+    assert '"api_apitoken"."digest" = ' in token_reads[0]  # the unique index
+    assert tables(first).count("api_apitoken") == 2  # the read, and last_used_at written once a minute
+    with CaptureQueriesContext(connection) as again:
+        assert bearer(url).status_code == 200
+    assert "api_apitoken" not in tables(again)
+    assert "auth_user" not in tables(again)
+    assert len(again) == len(first) - 2
+
+
+def test_a_revoked_token_is_refused_at_once_by_the_process_that_revoked_it(bearer, news):
+    url = reverse("api:set-detail", args=[news.annotation_set.pk])
+    assert bearer(url).status_code == 200  # now remembered
+    revoke_token(ApiToken.objects.get(pk=bearer.token.pk))
+    refused = bearer(url)
+    assert (refused.status_code, refused.json()["error"]["message"]) == (401, "This token was revoked.")
+
+
+def test_other_processes_notice_a_revoked_or_deactivated_token_within_the_cache_lifetime(
+    bearer, news, settings
+):
+    url = reverse("api:set-detail", args=[news.annotation_set.pk])
+    assert bearer(url).status_code == 200
+    # Another process revokes it: this one still trusts what it read, for the cache's lifetime.
+    ApiToken.objects.filter(pk=bearer.token.pk).update(revoked_at="2026-01-01T00:00:00Z")
+    assert bearer(url).status_code == 200
+    settings.ANNOTATOR_TOKEN_CACHE_SECONDS = 0  # the lifetime is over for anything read from now on
+    from annotator.api.tokens import forget_tokens
+
+    forget_tokens()
+    assert bearer(url).json()["error"]["message"] == "This token was revoked."
+
+
+def test_a_request_cannot_change_the_remembered_token_or_user_of_another(bearer, news):
+    from annotator.api.tokens import check_token
+
+    secret_token = create_token(user=news.annotator, name="second")[1]
+    first = check_token(secret_token)
+    first.user.first_name = "changed by one request"
+    first.scope = "write"
+    again = check_token(secret_token)
+    assert (again.user.first_name, again.scope) == ("", "read")
+    assert again is not first
+    assert again.user is not first.user
+
+
+def test_creating_a_span_through_the_api_costs_a_fixed_number_of_queries(client, news):
+    secret = create_token(user=news.annotator, name="script", scope="write")[1]
+    url = reverse("api:set-spans", args=[news.annotation_set.pk])
+
+    def post(start, end, version):
+        return client.post(
+            url,
+            {"start": start, "end": end, "type": "PERSON"},
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {secret}",
+            HTTP_IF_MATCH=f'"{version}"',
+        )
+
+    assert post(0, 6, 1).status_code == 201
+    with CaptureQueriesContext(connection) as queries:
+        assert post(7, 16, 2).status_code == 201
+    assert tables(queries) == [  # and no token query: the client's token is remembered
+        "annotations_annotationset",  # the set with the caller's role
+        "projects_entitytype",
+        "annotations_annotationset",  # the version claim
+        "articles_article",  # the text's length and what the offsets check needs
+        "annotations_span",  # the duplicate check
+        "annotations_span",
+        "annotations_historicalspan",
+    ]
+    assert Span.objects.filter(annotation_set=news.annotation_set).count() == 2
+
+
+def test_templates_are_compiled_once_per_process():
+    loaders = engines["django"].engine.template_loaders
+    chain = []
+    while loaders:
+        loader = loaders[0]
+        chain.append(type(loader).__module__ + "." + type(loader).__name__)
+        loaders = getattr(loader, "loaders", None)
+    assert "django.template.loaders.cached.Loader" in chain

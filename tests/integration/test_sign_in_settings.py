@@ -1,0 +1,104 @@
+"""Sign-in settings from the environment, and the sign-in page they shape."""
+
+import json
+
+import pytest
+from django.urls import reverse
+
+from tests.factories import UserFactory
+from tests.integration.test_settings import start
+
+PROBE = (
+    "import django, json; from django.conf import settings; django.setup(); "
+    "print(json.dumps({'backends': settings.AUTHENTICATION_BACKENDS, 'lockout': settings.AXES_LOCKOUT_PARAMETERS, "
+    "'projects': settings.ANNOTATOR_OIDC_NEW_USER_PROJECTS, 'passwords': settings.ANNOTATOR_LOCAL_PASSWORDS}))"
+)
+KEY = "k" * 50
+SSO = {
+    "DJANGO_SECRET_KEY": KEY,
+    "ANNOTATOR_OIDC_ISSUER": "https://keycloak.example.org/realms/newsroom/",
+    "ANNOTATOR_OIDC_CLIENT_ID": "annotator",
+    "ANNOTATOR_OIDC_CLIENT_SECRET": "secret",
+}
+
+
+def probe(tmp_path, **env):
+    result = start(tmp_path, probe=PROBE, **env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_single_sign_on_with_passwords_off_leaves_only_the_provider(tmp_path):
+    loaded = probe(
+        tmp_path,
+        **SSO,
+        ANNOTATOR_LOCAL_PASSWORDS="false",
+        ANNOTATOR_OIDC_NEW_USER_PROJECTS="news:annotator,qa:curator",
+    )
+    assert loaded["backends"] == [
+        "axes.backends.AxesStandaloneBackend",
+        "annotator.signins.oidc.SignInBackend",
+    ]
+    assert loaded["projects"] == [["news", "annotator"], ["qa", "curator"]]
+    assert loaded["passwords"] is False
+
+
+def test_without_an_issuer_passwords_stay_on_whatever_the_setting_says(tmp_path):
+    loaded = probe(
+        tmp_path,
+        DJANGO_SECRET_KEY=KEY,
+        ANNOTATOR_LOCAL_PASSWORDS="false",
+        ANNOTATOR_LOGIN_LOCKOUT_BY="username",
+    )
+    assert loaded["backends"] == [
+        "axes.backends.AxesStandaloneBackend",
+        "django.contrib.auth.backends.ModelBackend",
+    ]
+    assert loaded["lockout"] == ["username"]
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"ANNOTATOR_OIDC_ISSUER": "https://idp.example"}, "set ANNOTATOR_OIDC_CLIENT_ID and _SECRET too"),
+        ({**SSO, "ANNOTATOR_OIDC_NEW_USER_PROJECTS": "news:owner"}, "slug:role pairs"),
+        (
+            {"ANNOTATOR_LOGIN_LOCKOUT_BY": "browser"},
+            "ANNOTATOR_LOGIN_LOCKOUT_BY lists username, address or both.",
+        ),
+    ],
+)
+def test_settings_that_cannot_work_stop_the_start(tmp_path, env, message):
+    result = start(tmp_path, **{"DJANGO_SECRET_KEY": KEY, **env})
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+@pytest.mark.django_db
+def test_the_sign_in_page_offers_the_provider_and_the_form(client, settings):
+    settings.ANNOTATOR_OIDC_ISSUER = "https://idp.example"
+    settings.ANNOTATOR_OIDC_LABEL = "<b>Uni</b> ID"
+    html = client.get(reverse("login"), {"next": "/projects/"}).content.decode()
+    button = 'href="/accounts/sso/start/?next=/projects/" role="button" class="sso-button">'
+    assert f"{button}Sign in with &lt;b&gt;Uni&lt;/b&gt; ID</a>" in html
+    assert 'name="password"' in html
+
+
+@pytest.mark.django_db
+def test_with_passwords_off_the_form_is_gone_and_a_password_post_is_refused(client, settings):
+    settings.ANNOTATOR_OIDC_ISSUER = "https://idp.example"
+    settings.ANNOTATOR_LOCAL_PASSWORDS = False
+    UserFactory(username="alice")
+    html = client.get(reverse("login")).content.decode()
+    assert 'name="password"' not in html
+    assert "This site signs people in through single sign-on only." in html
+    refused = client.post(reverse("login"), {"username": "alice", "password": "correct horse battery staple"})
+    assert refused.status_code == 403
+    assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.django_db
+def test_the_single_sign_on_views_do_not_exist_while_it_is_off(client):
+    assert client.get(reverse("signins:oidc-start")).status_code == 404
+    assert client.get(reverse("signins:oidc-callback"), {"code": "x", "state": "y"}).status_code == 404
+    assert "Sign in with" not in client.get(reverse("login")).content.decode()

@@ -1,0 +1,73 @@
+"""Which account a provider's claims sign in (the browser test walks the whole flow against a real provider)."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import RequestFactory
+
+from annotator.signins.models import EventKind, SignInEvent, SsoIdentity
+from annotator.signins.oidc import SignInBackend
+from tests.factories import ProjectFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+ISSUER = "https://idp.example/realms/uni"
+
+
+@pytest.fixture
+def backend(settings):
+    settings.ANNOTATOR_OIDC_ISSUER = ISSUER
+    settings.OIDC_RP_CLIENT_ID, settings.OIDC_RP_CLIENT_SECRET = "annotator", "secret"
+    for name in ("AUTHORIZATION", "TOKEN", "USER", "JWKS"):  # no discovery: nothing is fetched here
+        setattr(settings, f"OIDC_OP_{name}_ENDPOINT", f"{ISSUER}/{name.lower()}")
+    made = SignInBackend()
+    made.request = RequestFactory().get("/accounts/sso/callback/", REMOTE_ADDR="192.0.2.1")
+    return made
+
+
+def claims(sub="s-1", username="ada", email="ada@uni.example", **more):
+    return {"sub": sub, "preferred_username": username, "email": email, **more}
+
+
+def test_a_linked_account_wins_over_names_and_e_mails(backend):
+    linked = UserFactory(username="someone-else")
+    SsoIdentity.objects.create(user=linked, issuer=ISSUER, subject="s-1")
+    UserFactory(username="ada", email="ada@uni.example")
+    assert list(backend.filter_users_by_claims(claims())) == [linked]
+
+
+def test_an_invited_account_links_by_username_then_by_verified_e_mail(backend):
+    by_email = UserFactory(username="a.lovelace", email="ADA@uni.example")
+    assert list(backend.filter_users_by_claims(claims())) == [by_email]
+    assert list(backend.filter_users_by_claims(claims(email_verified=False))) == []
+    by_name = UserFactory(username="Ada")
+    assert list(backend.filter_users_by_claims(claims())) == [by_name]
+    backend.update_user(by_name, claims())
+    assert SsoIdentity.objects.get(issuer=ISSUER, subject="s-1").user == by_name
+
+
+def test_a_superuser_is_never_linked_by_name_or_e_mail(backend):
+    UserFactory(username="admin", email="admin@uni.example", is_superuser=True, is_staff=True)
+    assert list(backend.filter_users_by_claims(claims(username="admin", email="admin@uni.example"))) == []
+
+
+def test_a_new_account_gets_a_free_username_its_projects_and_no_password(backend, settings):
+    settings.ANNOTATOR_OIDC_NEW_USER_PROJECTS = [("news", "curator"), ("missing", "annotator")]
+    news = ProjectFactory(slug="news")
+    UserFactory(username="ada")
+    user = backend.create_user(claims(sub="s-9", given_name="Ada", family_name="Lovelace"))
+    assert (user.username, user.email, user.first_name, user.has_usable_password()) == (
+        "ada-2",
+        "ada@uni.example",
+        "Ada",
+        False,
+    )
+    assert list(user.memberships.values_list("project", "role")) == [(news.pk, "curator")]
+    event = SignInEvent.objects.get(kind=EventKind.SSO_ACCOUNT_CREATED)
+    assert (event.user, event.address, event.detail) == (user, "192.0.2.1", "projects: news (curator)")
+    assert get_user_model().objects.filter(sso_identities__subject="s-9").get() == user
+
+
+def test_claims_without_a_subject_or_a_username_are_refused(backend):
+    assert backend.verify_claims(claims()) is True
+    assert backend.verify_claims(claims(sub="")) is False
+    assert backend.verify_claims(claims(username=None)) is False
