@@ -149,3 +149,24 @@ def test_brat_events_sharing_a_trigger_and_a_self_equivalence_are_warned_about(t
         {"kind": "brat event sharing a trigger", "action": "merged into one", "count": 1},
         {"kind": "brat self-equivalence", "action": "skipped", "count": 1},
     ]
+
+
+def test_merging_duplicate_spans_moves_relations_and_drops_one_between_the_copies():
+    from annotator.interchange.formats.base import ProblemLog, RelationRecord
+    from annotator.interchange.formats.merging import merge_duplicates
+
+    spans = [SpanRecord("a", 0, 5, "GPE"), SpanRecord("b", 0, 5, "GPE"), SpanRecord("c", 9, 14, "GPE")]
+    relations = [
+        RelationRecord("a", "b", "same"),
+        RelationRecord("b", "c", "near"),
+        RelationRecord("a", "c", "near"),
+    ]
+    problems = ProblemLog()
+    kept, moved = merge_duplicates(spans, relations, Where("x"), problems)
+    assert [s.id for s in kept] == ["a", "c"]
+    assert [(r.head, r.tail, r.label) for r in moved] == [("a", "c", "near")]
+    assert problems.warning_counts() == [
+        {"kind": "duplicate relation", "action": "merged", "count": 1},
+        {"kind": "duplicate span", "action": "merged", "count": 1},
+        {"kind": "relation between duplicates", "action": "skipped", "count": 1},
+    ]
