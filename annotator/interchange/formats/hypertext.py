@@ -106,8 +106,15 @@ class HyperText:
         self.breaks = tree.breaks
 
     def node(self, xpath: str) -> _Node | None:
-        """The text node an XPath like `/div[1]/p[2]/text()[1]` leads to, from the document's root."""
-        node = self.root
+        """The text node an XPath like `/div[1]/p[2]/text()[1]` leads to, from the document's root, or from
+        its body when the HTML is a whole document (a browser puts only the body's content on the page)."""
+        found = self.walk(self.root, xpath)
+        if found is None and (body := self.walk(self.root, "/html[1]/body[1]", text=False)) is not None:
+            found = self.walk(body, xpath)
+        return found
+
+    @staticmethod
+    def walk(node: _Node, xpath: str, *, text: bool = True) -> _Node | None:
         for step in (part for part in xpath.strip().split("/") if part):
             name, _, rest = step.partition("[")
             try:
@@ -119,7 +126,7 @@ class HyperText:
             if not 0 < index <= len(matches):
                 return None
             node = matches[index - 1]
-        return node if node.tag == "" else None
+        return node if (node.tag == "") == text else None
 
     def place(self, value: dict[str, Any]) -> tuple[int, int] | None:
         """The region's [start, end) in the text, checked against its own text; None when it cannot be."""
