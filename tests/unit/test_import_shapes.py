@@ -146,8 +146,8 @@ def test_brat_events_sharing_a_trigger_and_a_self_equivalence_are_warned_about(t
         ("T3", "T2", "arg:Theme"),
     ]
     assert problems.warning_counts() == [
-        {"kind": "brat event sharing a trigger", "action": "merged into one", "count": 1},
         {"kind": "brat self-equivalence", "action": "skipped", "count": 1},
+        {"kind": "shared-trigger brat event", "action": "merged into one", "count": 1},
     ]
 
 
@@ -168,5 +168,5 @@ def test_merging_duplicate_spans_moves_relations_and_drops_one_between_the_copie
     assert problems.warning_counts() == [
         {"kind": "duplicate relation", "action": "merged", "count": 1},
         {"kind": "duplicate span", "action": "merged", "count": 1},
-        {"kind": "relation between duplicates", "action": "skipped", "count": 1},
+        {"kind": "duplicate-joining relation", "action": "skipped", "count": 1},
     ]

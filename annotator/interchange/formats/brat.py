@@ -220,7 +220,7 @@ class _Ann:
                     f"The event {event_id} has the same trigger ({trigger}) as {first_event[trigger]}: its "
                     "arguments are kept as relations from that trigger (an argument both have is kept once), "
                     "and an export writes them as one event.",
-                    kind="brat event sharing a trigger",
+                    kind="shared-trigger brat event",
                     action="merged into one",
                 )
             first_event.setdefault(trigger, event_id)

@@ -50,7 +50,7 @@ def merge_duplicates(
                 relation.where or where,
                 f"The relation {relation.label} joined a span to its own duplicate: once they are merged there "
                 "is nothing to relate, and it is skipped.",
-                kind="relation between duplicates",
+                kind="duplicate-joining relation",
                 action="skipped",
             )
             continue
