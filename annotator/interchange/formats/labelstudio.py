@@ -308,11 +308,17 @@ class _Regions:
             raise Invalid(
                 f"{path}.value.hypertextlabels", "A labelled region needs at least one label (a string)."
             )
+        if not isinstance(value.get("text"), str):
+            raise Invalid(
+                f"{path}.value.text",
+                "The HyperText region has no text to check its place against: it cannot be placed exactly, and "
+                "the task is not imported.",
+            )
         place = self.hyper.place(value)
         if place is None:
             raise Invalid(
                 f"{path}.value",
-                f"The region's XPaths and offsets do not lead to its text {value.get('text')!r} in the HTML: it "
+                f"The region's XPaths and offsets do not lead to its text {value['text']!r} in the HTML: it "
                 "cannot be placed, and the task is not imported.",
             )
         for number, label in enumerate(labels):
