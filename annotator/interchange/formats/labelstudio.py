@@ -149,6 +149,12 @@ class LabelStudio(StreamReader):
                     field=f"data.{html_key}",
                 )
             else:
+                if data.get(text_key) is None:
+                    raise Invalid(
+                        f"data.{text_key}",
+                        f"The task has no data.{text_key} (its data holds: {', '.join(map(str, data)) or 'nothing'}). "
+                        "Only text tasks are imported; name the key that holds the text with the text_key option.",
+                    )
                 text = require(data, text_key, str, "data")
             if data.get("external_id") is not None:
                 external_id = identifier(data["external_id"], "data.external_id")
