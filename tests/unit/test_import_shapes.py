@@ -109,7 +109,10 @@ def test_flair_s_ner_column_before_a_last_blank_one_and_its_relation_comments():
     problems = ProblemLog()
     (record,) = FORMATS.reader("conll").read(BytesSource("f.conllu", data.encode()), problems)
     assert [(s.start, s.end, s.label) for s in record.spans] == [(0, 9, "PER"), (18, 23, "LOC")]
-    assert problems.warning_counts() == [{"kind": "CoNLL relation comment", "action": "skipped", "count": 1}]
+    assert problems.warning_counts() == [
+        {"kind": "CoNLL column", "action": "not read", "count": 1},  # the parts of speech
+        {"kind": "CoNLL relation comment", "action": "skipped", "count": 1},
+    ]
 
 
 def test_spacy_s_sentence_per_line_iob_is_read():
@@ -169,4 +172,31 @@ def test_merging_duplicate_spans_moves_relations_and_drops_one_between_the_copie
         {"kind": "duplicate relation", "action": "merged", "count": 1},
         {"kind": "duplicate span", "action": "merged", "count": 1},
         {"kind": "duplicate-joining relation", "action": "skipped", "count": 1},
+    ]
+
+
+def test_columns_and_token_annotations_that_are_not_read_are_warned_about():
+    from spacy.tokens import Doc, DocBin
+    from spacy.vocab import Vocab
+
+    from annotator.interchange.formats import FORMATS
+    from annotator.interchange.formats.base import ProblemLog
+    from annotator.interchange.formats.sources import BytesSource
+
+    problems = ProblemLog()
+    data = b"Minsk NNP B-NP B-LOC\nis VBZ B-VP O\n"
+    (record,) = FORMATS.reader("conll").read(BytesSource("c.conll", data), problems)
+    assert [(s.start, s.end, s.label) for s in record.spans] == [(0, 5, "LOC")]
+    assert [w.message for w in problems.warnings] == [
+        "Columns 2, 3 (parts of speech, chunks, lemmas...) are not read: only tokens and entity tags are imported."
+    ]
+    assert problems.warning_counts() == [{"kind": "CoNLL column", "action": "not read", "count": 2}]
+    doc = Doc(
+        Vocab(), words=["Minsk", "is"], spaces=[True, False], pos=["PROPN", "AUX"], lemmas=["Minsk", "be"]
+    )
+    problems = ProblemLog()
+    list(FORMATS.reader("spacy").read(BytesSource("t.spacy", DocBin(docs=[doc]).to_bytes()), problems))
+    assert [w.message for w in problems.warnings] == [
+        "The document's token annotations (POS, LEMMA) have no place here: only its text, entities, span groups "
+        "and categories are imported."
     ]
