@@ -140,7 +140,7 @@ def test_brat_events_sharing_a_trigger_and_a_self_equivalence_are_warned_about(t
     from annotator.interchange.formats.brat import parse_ann
 
     ann = "T1\tProtein 0 3\tp53\nT2\tProtein 8 11\tMDM\nT3\tBinding 4 7\tand\nE1\tBinding:T3 Theme:T1\n"
-    ann += "E2\tBinding:T3 Theme:T2 Theme2:T1\n*\tEquiv T1 T1\n"
+    ann += "E2\tBinding:T3 Theme:T2 Theme2:T1\n*\tEquiv T1 T1\nT4\tBinding 12 15\tbin\nE3\tBinding:T4\n"
     problems = ProblemLog()
     _, relations, _ = parse_ann(ann, Where("b.ann"), problems)
     assert problems.items == []
@@ -149,6 +149,7 @@ def test_brat_events_sharing_a_trigger_and_a_self_equivalence_are_warned_about(t
         ("T3", "T2", "arg:Theme"),
     ]
     assert problems.warning_counts() == [
+        {"kind": "argument-less brat event", "action": "kept as its trigger", "count": 1},
         {"kind": "brat self-equivalence", "action": "skipped", "count": 1},
         {"kind": "shared-trigger brat event", "action": "merged into one", "count": 1},
     ]

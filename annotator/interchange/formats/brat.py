@@ -224,6 +224,14 @@ class _Ann:
                     action="merged into one",
                 )
             first_event.setdefault(trigger, event_id)
+            if not arguments:
+                self.problems.warn(
+                    at,
+                    f"The event {event_id} has no arguments: it is kept as its trigger span {trigger}, and an "
+                    "export writes that span without an event line.",
+                    kind="argument-less brat event",
+                    action="kept as its trigger",
+                )
             for role, argument in arguments:
                 key = (trigger, self.span_of(argument), EVENT_ROLE_PREFIX + _NUMBERED_ROLE.sub("", role))
                 if key not in seen:
