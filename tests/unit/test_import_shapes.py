@@ -149,7 +149,7 @@ def test_brat_events_sharing_a_trigger_and_a_self_equivalence_are_warned_about(t
         ("T3", "T2", "arg:Theme"),
     ]
     assert problems.warning_counts() == [
-        {"kind": "argument-less brat event", "action": "kept as its trigger", "count": 1},
+        {"kind": "argument-less brat event", "action": "kept as trigger only", "count": 1},
         {"kind": "brat self-equivalence", "action": "skipped", "count": 1},
         {"kind": "shared-trigger brat event", "action": "merged into one", "count": 1},
     ]

@@ -230,7 +230,7 @@ class _Ann:
                     f"The event {event_id} has no arguments: it is kept as its trigger span {trigger}, and an "
                     "export writes that span without an event line.",
                     kind="argument-less brat event",
-                    action="kept as its trigger",
+                    action="kept as trigger only",
                 )
             for role, argument in arguments:
                 key = (trigger, self.span_of(argument), EVENT_ROLE_PREFIX + _NUMBERED_ROLE.sub("", role))
