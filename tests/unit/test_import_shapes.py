@@ -201,3 +201,20 @@ def test_columns_and_token_annotations_that_are_not_read_are_warned_about():
         "The document's token annotations (POS, LEMMA) have no place here: only its text, entities, span groups "
         "and categories are imported."
     ]
+
+
+def test_inception_s_own_formats_are_named_for_what_they_are():
+    records, problems = read(
+        "conll", "doc.tsv", b"#FORMAT=WebAnno TSV 3.3\n#T_SP=webanno.custom.Ne|value\n\n"
+    )
+    assert records == []
+    assert [(p.line, p.message) for p in problems] == [
+        (1, "This is WebAnno TSV (INCEpTION's own format), not CoNLL: export the documents from INCEpTION as "
+            "CoNLL 2002 or brat, and import that.")
+    ]  # fmt: skip
+    records, problems = read("jsonl", "doc.xmi", b'<?xml version="1.0" encoding="UTF-8"?><xmi:XMI/>\n')
+    assert records == []
+    assert [p.message for p in problems] == [
+        "The file is XML (an INCEpTION or DKPro UIMA CAS XMI export, perhaps), which this format does not read: "
+        "export brat, CoNLL or JSON from the tool instead."
+    ]

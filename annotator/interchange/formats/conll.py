@@ -209,6 +209,13 @@ class Conll(StreamReader):
             if line is None:
                 reading.failed = True
                 continue
+            if number == 1 and line.startswith("#FORMAT=WebAnno TSV"):
+                problems.add(
+                    at,
+                    "This is WebAnno TSV (INCEpTION's own format), not CoNLL: export the documents from INCEpTION "
+                    "as CoNLL 2002 or brat, and import that.",
+                )
+                return
             columns = split_columns(line)
             if columns and columns[0] == "-DOCSTART-":
                 reading.sentence(sentence)
