@@ -212,6 +212,8 @@ def test_inception_s_own_formats_are_named_for_what_they_are():
         (1, "This is WebAnno TSV (INCEpTION's own format), not CoNLL: export the documents from INCEpTION as "
             "CoNLL 2002 or brat, and import that.")
     ]  # fmt: skip
+    old = b" # de.tudarmstadt.ukp.dkpro.core.api.ner.type.NamedEntity | value\n1-1\tMinsk\tLOC\n"
+    assert [p.line for p in read("conll", "v2.tsv", old)[1]] == [1]
     records, problems = read("jsonl", "doc.xmi", b'<?xml version="1.0" encoding="UTF-8"?><xmi:XMI/>\n')
     assert records == []
     assert [p.message for p in problems] == [

@@ -60,6 +60,15 @@ def pipe_tokens(columns: list[str]) -> list[list[str]] | None:
     return None
 
 
+def is_webanno(first_line: str) -> bool:
+    """Whether a file's first line is a WebAnno TSV header (version 3's `#FORMAT=`, or version 2's layer
+    list such as ` # de.tudarmstadt.ukp.dkpro.core.api.ner.type.NamedEntity | value`)."""
+    line = first_line.strip()
+    return line.startswith("#FORMAT=WebAnno TSV") or (
+        line.startswith("#") and ("de.tudarmstadt.ukp." in line or "webanno.custom." in line)
+    )
+
+
 def split_columns(line: str) -> list[str]:
     """A token line's columns: by tabs when it has any (so a token may hold a space), else by whitespace."""
     if "\t" in line:
@@ -209,7 +218,7 @@ class Conll(StreamReader):
             if line is None:
                 reading.failed = True
                 continue
-            if number == 1 and line.startswith("#FORMAT=WebAnno TSV"):
+            if number == 1 and is_webanno(line):
                 problems.add(
                     at,
                     "This is WebAnno TSV (INCEpTION's own format), not CoNLL: export the documents from INCEpTION "
