@@ -23,6 +23,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+from django.views import View
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.utils import import_from_settings
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
@@ -74,13 +75,20 @@ def sso_setting(name: str, *default: Any) -> Any:
 class SignInBackend(OIDCAuthenticationBackend):
     """Signs in with the provider's answer, linking or (when allowed) making the account."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Django makes a backend for every sign-in, passwords too: the provider's endpoints (fetched from
+        # it) are read only when a provider's answer arrives, so that a provider that is down cannot
+        # stop password sign-ins.
+        self.UserModel = get_user_model()
+
     @staticmethod
     def get_settings(attr: str, *args: Any) -> Any:
         return sso_setting(attr, *args)
 
     def authenticate(self, request: HttpRequest | None, **kwargs: Any) -> Any:
-        if not sso_enabled():
+        if not sso_enabled() or request is None or not {"code", "state"} <= set(request.GET):
             return None
+        super().__init__()  # reads the provider's settings (and endpoints) now
         return super().authenticate(request, **kwargs)
 
     def verify_claims(self, claims: dict[str, Any]) -> bool:
@@ -154,11 +162,30 @@ class SsoViewMixin:
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not sso_enabled():
             raise Http404
-        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+        try:
+            return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+        except (requests.RequestException, ValueError, ImproperlyConfigured) as error:
+            # The provider is down, answers nonsense, or is misconfigured: say so on the sign-in page
+            # rather than with a server error; the log has the details.
+            log.warning("Single sign-on failed: %s: %s", type(error).__name__, error)
+            messages.error(
+                request,
+                f"Signing in with {settings.ANNOTATOR_OIDC_LABEL} is not possible right now: the sign-in "
+                "service did not answer as expected. Try again later, or tell the administrators.",
+            )
+            return HttpResponseRedirect(reverse("login"))
 
 
 class StartView(SsoViewMixin, OIDCAuthenticationRequestView):
     """Sends the browser to the provider."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        View.__init__(self, **kwargs)  # the provider's endpoint is read in get(), where a failure is caught
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        self.OIDC_OP_AUTH_ENDPOINT = self.get_settings("OIDC_OP_AUTHORIZATION_ENDPOINT")
+        self.OIDC_RP_CLIENT_ID = self.get_settings("OIDC_RP_CLIENT_ID")
+        return super().get(request)
 
 
 class CallbackView(SsoViewMixin, OIDCAuthenticationCallbackView):
