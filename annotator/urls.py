@@ -1,7 +1,6 @@
 """The URL map. Pages are server-rendered; the API lives under /api/v1/."""
 
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from annotator.core import views as core_views
@@ -12,7 +11,7 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("favicon.ico", core_views.favicon),
     path("accounts/login/", signins_views.SignInView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/logout/", signins_views.SignOutView.as_view(), name="logout"),
     path("projects/", include("annotator.projects.urls")),
     path("projects/<int:project_id>/imports/", include("annotator.interchange.urls")),
     path("projects/<int:project_id>/exports/", include("annotator.interchange.export_urls")),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 from django.conf import settings
@@ -150,6 +151,26 @@ def create_sso_account(*, claims: dict[str, Any], request: HttpRequest | None) -
     detail = f"projects: {', '.join(given)}" if given else "no projects"
     record_event(kind=EventKind.SSO_ACCOUNT_CREATED, request=request, user=user, detail=detail)
     return user
+
+
+def provider_sign_out_url(request: HttpRequest, id_token: str) -> str | None:
+    """Where to send the browser so that the provider's session ends too (RP-initiated logout), if it
+    offers that; back to this site's sign-in page afterwards (register that URL at the provider)."""
+    try:
+        endpoint = discovery(settings.ANNOTATOR_OIDC_ISSUER).get("end_session_endpoint")
+    except (requests.RequestException, ValueError, ImproperlyConfigured) as error:
+        log.warning("Could not sign out at the provider: %s: %s", type(error).__name__, error)
+        return None
+    if not endpoint:
+        return None
+    query = urlencode(
+        {
+            "id_token_hint": id_token,
+            "client_id": settings.OIDC_RP_CLIENT_ID,
+            "post_logout_redirect_uri": request.build_absolute_uri(reverse("login")),
+        }
+    )
+    return f"{endpoint}{'&' if '?' in endpoint else '?'}{query}"
 
 
 class SsoViewMixin:
