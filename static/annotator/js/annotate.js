@@ -24,6 +24,7 @@
     candidates: root.dataset.candidatesUrl,
     relationTypes: root.dataset.relationTypesUrl,
     newEntity: root.dataset.newEntityUrl,
+    attributes: root.dataset.attributesUrl,
   };
   const withSet = (url, params = {}) => {
     const query = new URLSearchParams(params);
@@ -387,7 +388,9 @@
     await window.htmx.ajax("GET", url, { target: `#${name}-panel-body`, swap: "innerHTML" });
     const panel = $(`#${name}-panel`);
     panel.hidden = false;
-    const first = name === "link" ? $("#kb-query") : $("button[data-action=relate]", panel) || $("button", panel);
+    const first = name === "link"
+      ? $("#kb-query")
+      : $("button[data-action=relate], #attribute-form select, #attribute-form input", panel) || $("button", panel);
     if (first) {
       first.focus();
       if (first.select) first.select();
@@ -402,6 +405,12 @@
     if (kindOf(item) !== "span") return announce("Move to an entity first (} and {), then press /.");
     setCurrent(item, { scroll: false, quiet: true });
     openPanel("link", withSet(urls.candidates, { span: idOf(item) }));
+  }
+
+  function openAttributesPanel(item = current) {
+    if (kindOf(item) !== "span") return announce("Move to an entity first (} and {), then press =.");
+    setCurrent(item, { scroll: false, quiet: true });
+    openPanel("attributes", withSet(urls.attributes, { span: idOf(item) }));
   }
 
   function linkTo(item, kbEntity) {
@@ -539,6 +548,7 @@
       ".": () => moveBoundary("end", 1),
       ";": () => startRelation(),
       "/": () => openLinkPanel(),
+      "=": () => openAttributesPanel(),
       "?": () => (help.open ? help.close() : help.showModal()),
     }[event.key];
     if (handled) {
@@ -561,6 +571,7 @@
       else if (action === "accept") accept(item);
       else if (action === "reject" || action === "delete" || action === "delete-relation") removeItem(item);
       else if (action === "link") openLinkPanel(item);
+      else if (action === "attributes") openAttributesPanel(item);
       else if (action === "link-to") linkTo(item, button.dataset.kb);
       else if (action === "link-nil") linkTo(item, null);
       else if (action === "type") changeType(button.dataset.type);
@@ -598,6 +609,13 @@
     if (form.id === "submit-form") {
       event.preventDefault();
       submitAndNext();
+    } else if (form.id === "attribute-form") {
+      event.preventDefault();
+      closePanels();
+      textPanel().focus();
+      const params = Object.fromEntries(new FormData(form));
+      params.span = idOf(form.dataset.item);
+      post(urls.act("set-attributes"), params, "attributes");
     } else if (form.id === "new-entity-form") {
       event.preventDefault();
       closePanels();
