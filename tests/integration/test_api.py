@@ -250,11 +250,12 @@ def test_reading_a_set_costs_the_same_queries_with_3_or_30_spans(alice, news):
             span=span, kb_entity=news.minsk, by=news.annotator, expected_version=news.annotation_set.version
         )
 
-    for start in range(3):
+    solid = [at for at, char in enumerate(news.article.text) if not char.isspace()]  # no blank span
+    for start in solid[:3]:
         add(start)
     queries()  # the token's first use also records when it was used
     few = queries()
-    for start in range(3, 30):
+    for start in solid[3:30]:
         add(start)
     assert queries() == few
 
