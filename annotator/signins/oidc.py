@@ -3,9 +3,10 @@
 The provider's endpoints come from its discovery document (ISSUER/.well-known/openid-configuration),
 fetched once per process, unless settings name them. A first sign-in links the provider's account to
 an account here: one already linked (by the provider's `sub`), else one whose username equals the
-username claim, else one whose e-mail equals the provider's verified e-mail; when none matches, a new
-account is made only if ANNOTATOR_OIDC_CREATE_USERS is on, with the projects and roles of
-ANNOTATOR_OIDC_NEW_USER_PROJECTS. Otherwise the sign-in is refused: the account must be invited first.
+username claim, else one whose e-mail equals the provider's verified e-mail (never a superuser). When
+none matches, a pending invitation for that username or e-mail makes the account it names, in its
+project; else a new account is made only if ANNOTATOR_OIDC_CREATE_USERS is on, with the projects and
+roles of ANNOTATOR_OIDC_NEW_USER_PROJECTS. Otherwise the sign-in is refused: invite the person first.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.views import View
@@ -29,6 +30,8 @@ from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.utils import import_from_settings
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
+from annotator.accounts.models import Invitation
+from annotator.accounts.services import take_up_invitation
 from annotator.projects.models import Project, Role
 from annotator.projects.services import add_member
 from annotator.signins.models import EventKind, SsoIdentity
@@ -108,9 +111,14 @@ class SignInBackend(OIDCAuthenticationBackend):
         by_name = users.filter(username__iexact=claims[settings.ANNOTATOR_OIDC_USERNAME_CLAIM])
         if by_name.exists():
             return by_name
-        email = claims.get("email")
-        if email and claims.get("email_verified") is not False:
+        email = verified_email(claims)
+        if email and users.filter(email__iexact=email).exists():
             return users.filter(email__iexact=email)
+        # Invited but not signed up yet: the first single sign-on makes the account the invitation
+        # names, whether or not ANNOTATOR_OIDC_CREATE_USERS lets strangers in.
+        if invitations := list(pending_invitations(claims)):
+            user = create_sso_account(claims=claims, request=self.request, invitations=invitations)
+            return users.filter(pk=user.pk)
         return users.none()
 
     def create_user(self, claims: dict[str, Any]) -> Any:
@@ -123,23 +131,46 @@ class SignInBackend(OIDCAuthenticationBackend):
         return user
 
 
+def verified_email(claims: dict[str, Any]) -> str:
+    """The provider's e-mail for the person, unless it says it has not verified it."""
+    return "" if claims.get("email_verified") is False else str(claims.get("email") or "")
+
+
+def pending_invitations(claims: dict[str, Any]) -> QuerySet[Invitation]:
+    """Invitations still pending for this username, or for this person's verified e-mail."""
+    named = Q(username__iexact=claims[settings.ANNOTATOR_OIDC_USERNAME_CLAIM])
+    email = verified_email(claims)
+    return Invitation.objects.pending().filter(named | Q(email__iexact=email) if email else named)
+
+
 @transaction.atomic
-def create_sso_account(*, claims: dict[str, Any], request: HttpRequest | None) -> Any:
-    """A new account for a first sign-in, with the configured projects and roles; recorded."""
+def create_sso_account(
+    *, claims: dict[str, Any], request: HttpRequest | None, invitations: list[Invitation] | None = None
+) -> Any:
+    """A new account for a first sign-in: with the projects and roles of its invitations, or of
+    ANNOTATOR_OIDC_NEW_USER_PROJECTS; recorded."""
     users = get_user_model()._default_manager
-    wanted = str(claims[settings.ANNOTATOR_OIDC_USERNAME_CLAIM])[:150]
+    invited = invitations[0] if invitations else None  # the manager chose the username
+    wanted = str(invited.username if invited else claims[settings.ANNOTATOR_OIDC_USERNAME_CLAIM])[:150]
     username, suffix = wanted, 2
     while users.filter(username__iexact=username).exists():
         username, suffix = f"{wanted[:140]}-{suffix}", suffix + 1
     user = users.create_user(
         username,
-        email=str(claims.get("email") or "")[:254],
-        first_name=str(claims.get("given_name") or "")[:150],
+        email=(verified_email(claims) or (invited.email if invited else ""))[:254],
+        first_name=str(claims.get("given_name") or (invited.full_name if invited else ""))[:150],
         last_name=str(claims.get("family_name") or "")[:150],
     )
     user.set_unusable_password()  # signs in through the provider only
     user.save(update_fields=["password"])
     SsoIdentity.objects.create(user=user, issuer=settings.ANNOTATOR_OIDC_ISSUER, subject=claims["sub"])
+    if invitations:
+        for invitation in invitations:
+            take_up_invitation(invitation=invitation, user=user)
+        given = [f"{invitation.project.slug} ({invitation.role})" for invitation in invitations]
+        detail = f"invited: {', '.join(given)}"
+        record_event(kind=EventKind.SSO_ACCOUNT_CREATED, request=request, user=user, detail=detail)
+        return user
     given = []
     for slug, role in settings.ANNOTATOR_OIDC_NEW_USER_PROJECTS:
         project = Project.objects.filter(slug=slug).first()
