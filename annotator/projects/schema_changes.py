@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.db.models import Q
-from simple_history.utils import bulk_update_with_history
 
-from annotator.annotations.models import Relation, SetKind, Span, SpanAttribute
+from annotator.annotations.models import EntityLink, Relation, SetKind, Span, SpanAttribute
+from annotator.core.bulk_history import update_with_history
 from annotator.kb.models import KBEntity
 from annotator.projects.models import EntityType, EntityTypeAttribute, RelationType
 from annotator.projects.schema_editing import bump_sets, delete_with_history
@@ -82,15 +82,16 @@ def delete_entity_type(*, entity_type: EntityType, by: User | None) -> EntityTyp
     usage = entity_type_usage(entity_type)
     spans = list(Span.objects.filter(entity_type=entity_type))
     set_ids = {span.annotation_set_id for span in spans}
-    relations = list(
-        Relation.objects.filter(Q(head__in=spans) | Q(tail__in=spans)).distinct() if spans else []
+    # Everything that hangs off the spans goes first, each with its history row; then the spans.
+    delete_with_history(
+        list(Relation.objects.filter(Q(head__entity_type=entity_type) | Q(tail__entity_type=entity_type))), by
     )
-    delete_with_history(relations, by)
-    delete_with_history(list(SpanAttribute.objects.filter(span__in=spans)), by)
-    for span in spans:
-        link = getattr(span, "link", None)
-        if link is not None:
-            delete_with_history([link], by)
+    delete_with_history(
+        list(SpanAttribute.objects.filter(span__entity_type=entity_type).select_related("span")), by
+    )
+    delete_with_history(
+        list(EntityLink.objects.filter(span__entity_type=entity_type).select_related("span")), by
+    )
     delete_with_history(spans, by)
     Suggestion.objects.filter(Q(entity_type=entity_type) | Q(tail_entity_type=entity_type)).delete()
     for relation_type in _relation_types_only(entity_type):
@@ -130,14 +131,11 @@ def merge_entity_type(*, source: EntityType, into: EntityType, by: User | None) 
         (duplicates if twin else moving).append(span)
     for span in duplicates:
         _fold_into(span, twins[(span.annotation_set_id, span.start, span.end)], attribute_map, by)
-    for span in moving:
-        span.entity_type = into
-    bulk_update_with_history(moving, Span, ["entity_type"], default_user=by)
+    update_with_history(Span, moving, {"entity_type": into}, by)
     for old, new in attribute_map.items():
-        values = list(SpanAttribute.objects.filter(attribute_id=old))
-        for value in values:
-            value.attribute_id = new
-        bulk_update_with_history(values, SpanAttribute, ["attribute"], default_user=by)
+        update_with_history(
+            SpanAttribute, list(SpanAttribute.objects.filter(attribute_id=old)), {"attribute_id": new}, by
+        )
     suggestions = Suggestion.objects.filter(entity_type=source).update(entity_type=into)
     suggestions += Suggestion.objects.filter(tail_entity_type=source).update(tail_entity_type=into)
     for relation_type in RelationType.objects.filter(project_id=source.project_id):
