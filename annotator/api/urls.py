@@ -3,6 +3,7 @@
 from django.urls import path
 
 from annotator.api import (
+    accounts,
     agreement,
     annotations,
     exports,
@@ -10,6 +11,7 @@ from annotator.api import (
     imports,
     jobs,
     kb,
+    lifecycle,
     schema_editor,
     suggestions,
     teams,
@@ -23,6 +25,24 @@ urlpatterns = [
     path("docs/", views.Docs.as_view(url_name="api:schema"), name="docs"),
     path("tokens/", token_views.TokenList.as_view(), name="token-list"),
     path("tokens/<int:pk>/", token_views.TokenDetail.as_view(), name="token-detail"),
+    path("account", accounts.Account.as_view(), name="account"),
+    path("users/", accounts.SiteUsers.as_view(), name="user-list"),
+    path("users/<int:user_id>", accounts.SiteUser.as_view(), name="user-detail"),
+    path("projects/<int:project_id>/accounts", accounts.ProjectAccounts.as_view(), name="project-accounts"),
+    path(
+        "projects/<int:project_id>/invitations",
+        accounts.ProjectInvitations.as_view(),
+        name="project-invitations",
+    ),
+    path(
+        "projects/<int:project_id>/invitations/<int:invitation_id>",
+        accounts.ProjectInvitation.as_view(),
+        name="project-invitation",
+    ),
+    path("projects/<int:project_id>/archive", lifecycle.ProjectArchive.as_view(), name="project-archive"),
+    path("projects/<int:project_id>/delete", lifecycle.ProjectDelete.as_view(), name="project-delete"),
+    path("projects/<int:project_id>/backup", lifecycle.ProjectBackup.as_view(), name="project-backup"),
+    path("projects/restore", lifecycle.ProjectRestore.as_view(), name="project-restore"),
     path("projects/", views.ProjectList.as_view(), name="project-list"),
     path("projects/<int:pk>/", views.ProjectDetail.as_view(), name="project-detail"),
     path(

@@ -29,6 +29,7 @@ class ProjectSettingsForm(forms.ModelForm[Project]):
             "blind": "Blind annotation",
             "abandon_after_minutes": "Release an untouched article after (minutes)",
             "promote_to_gold": "Promote submitted sets to gold automatically",
+            "trim_span_whitespace": "Trim white space at the edges of spans (instead of refusing them)",
         }
 
 
@@ -43,7 +44,7 @@ class MemberForm(forms.Form):
         user = get_user_model().objects.filter(username=username, is_active=True).first()
         if user is None:
             raise forms.ValidationError(
-                f"There is no active user named {username!r}; an admin creates accounts."
+                f"There is no active user named {username!r}; make them an account or invite them under Add people."
             )
         return user
 

@@ -91,6 +91,7 @@ ACCESS = {
     "review:act": MEMBER,
     "review:undo": MEMBER,
     "review:submit": MEMBER,
+    "review:reopen": MEMBER,  # the caller's own set: redirects with a message when it is not submitted
     "review:candidates": SELF,  # about a span of the caller's own set
     "review:relation_types": SELF,
     "review:attributes": SELF,
@@ -197,6 +198,35 @@ ACCESS = {
     "agreement:articles": CURATOR,
     "api:agreement": CURATOR,
     "api:agreement-articles": CURATOR,
+    # People: my account, managers add people to their project, staff manage the site's users.
+    "accounts:account": LOGIN,
+    "accounts:accept": PUBLIC,  # the invitation link is the key; an empty POST makes nothing
+    "accounts:people": MANAGER,
+    "accounts:revoke": MANAGER,
+    "accounts:users": STAFF,
+    "accounts:user-active": STAFF,
+    "password_reset": PUBLIC,
+    "password_reset_done": PUBLIC,
+    "password_reset_confirm": PUBLIC,
+    "password_reset_complete": PUBLIC,
+    "api:account": LOGIN,
+    "api:project-accounts": MANAGER,
+    "api:project-invitations": MANAGER,
+    "api:project-invitation": MANAGER,
+    "api:user-list": STAFF,
+    "api:user-detail": STAFF,
+    # The article browser: members search; managers delete and re-queue.
+    "browse:articles": MEMBER,
+    "browse:delete": MANAGER,
+    "browse:requeue": MANAGER,
+    # A project's life: archive, unarchive, delete are the managers'.
+    "lifecycle:page": MANAGER,
+    "api:project-archive": MANAGER,
+    "api:project-delete": MANAGER,
+    "lifecycle:backup": MANAGER,
+    "api:project-backup": MANAGER,
+    "lifecycle:restore": STAFF,
+    "api:project-restore": STAFF,
     # Sign-ins: lock-outs and the record of sign-ins.
     "signins:mine": LOGIN,
     "signins:staff": STAFF,
@@ -366,7 +396,7 @@ def check(client, caller, name, method, url, is_api):
         and caller.token_error not in error_message(response)
     ):
         problems.append(f"{where} saying {error_message(response)!r}")
-    read_only = want == 403 and is_api and caller.name == "read-only token"
+    read_only = want == 403 and is_api and caller.name == "read-only token" and method not in SAFE_METHODS
     if read_only and "This token is read-only." not in error_message(response):
         problems.append(f"{where} saying {error_message(response)!r}")
     return problems
