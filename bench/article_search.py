@@ -25,7 +25,7 @@ from collections import Counter
 
 from _harness import bench_database, report, timed
 
-REPEAT = 40
+REPEAT = 30
 WORDS = 5000
 BASES = 1000
 

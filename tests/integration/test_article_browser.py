@@ -140,7 +140,8 @@ def test_the_page_costs_the_same_queries_however_many_rows(client, news, django_
     url = reverse("browse:articles", args=[news.project.pk])
     with CaptureQueriesContext(connection) as queries:
         client.get(url)
-    with django_assert_max_num_queries(len(queries)):
+    probe = 1 if connection.vendor == "postgresql" else 0  # PostgreSQL asks the index for the matches first
+    with django_assert_max_num_queries(len(queries) + probe):
         client.get(url, {"q": "text", "status": "in_progress"})
     assert len(queries) <= 12
 
