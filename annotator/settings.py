@@ -181,6 +181,10 @@ if any(
 ANNOTATOR_OIDC_LABEL = env.str("ANNOTATOR_OIDC_LABEL", default="single sign-on")
 # Passwords of this site; off (with single sign-on on) only the provider signs people in.
 ANNOTATOR_LOCAL_PASSWORDS = env.bool("ANNOTATOR_LOCAL_PASSWORDS", default=True) or not ANNOTATOR_OIDC_ISSUER
+# Signing out here signs out at the provider too (when it has an end_session_endpoint): register
+# https://<this site>/accounts/login/ as a post-logout redirect URI there.
+ANNOTATOR_OIDC_SIGN_OUT_AT_PROVIDER = env.bool("ANNOTATOR_OIDC_SIGN_OUT_AT_PROVIDER", default=True)
+OIDC_STORE_ID_TOKEN = True  # the id_token_hint of that sign-out
 OIDC_USE_PKCE = True
 OIDC_TIMEOUT = 10
 OIDC_AUTHENTICATION_CALLBACK_URL = "signins:oidc-callback"
@@ -341,6 +345,13 @@ SPECTACULAR_SETTINGS = {
         "CurationStatusEnum": "annotator.review.curation.STATUSES",
     },
 }
+
+# Who may create projects (the page, the API, not the command line): "staff" or "everyone" logged in.
+ANNOTATOR_PROJECT_CREATORS = env.str("ANNOTATOR_PROJECT_CREATORS", default="staff")
+if ANNOTATOR_PROJECT_CREATORS not in ("staff", "everyone"):
+    raise ImproperlyConfigured(
+        f"ANNOTATOR_PROJECT_CREATORS is {ANNOTATOR_PROJECT_CREATORS!r}; it must be staff or everyone."
+    )
 
 # Opening an article's annotate page computes its suggestions when the active suggester has not yet
 # (or when the KB or gold changed since). Off, suggestions come only from pre-annotation jobs.

@@ -8,7 +8,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from annotator.jobs.models import Job, JobKind
-from annotator.projects.models import Role
+from annotator.projects.models import EntityTypeAttribute, Role
 from tests.factories import MembershipFactory, SuggesterVersionFactory
 
 pytestmark = pytest.mark.django_db
@@ -28,6 +28,19 @@ MANAGER_ONLY = {
     "projects:members",
     "api:project-members",
     "api:project-member",
+    "projects:schema",
+    "projects:guidelines_edit",
+    "api:entity-type-merge",
+    "api:relation-type-merge",
+    "projects:entity_type_new",
+    "projects:entity_type",
+    "projects:entity_type_remove",
+    "projects:attribute_new",
+    "projects:attribute",
+    "projects:attribute_remove",
+    "projects:relation_type_new",
+    "projects:relation_type",
+    "projects:relation_type_remove",
     "accounts:people",
     "accounts:revoke",
     "api:project-accounts",
@@ -172,9 +185,32 @@ def object_ids(news, name, params):
         ids["token_id"] = member_token(news).pk
     if "suggester_id" in params:
         ids["suggester_id"] = SuggesterVersionFactory(project=news.project).pk
+    if "type_id" in params:  # the schema editor's: a relation type's routes name "relation"
+        ids["type_id"] = schema_type_id(news, name)
+    if "attribute_id" in params:
+        ids["attribute_id"] = schema_attribute_id(news)
     unknown = params - ids.keys()
     assert not unknown, f"Map the id parameter(s) {sorted(unknown)} of {name} in object_ids()."
     return {param: ids[param] for param in params}
+
+
+def schema_type_id(news, name):
+    """The type a schema route edits: one the member's spans and relation use, so that the API's DELETE
+    (and the pages' empty POSTs) answer "in use" rather than delete it from under the later routes."""
+    member_objects(news)
+    return news.visited.pk if "relation" in name else news.person.pk
+
+
+def schema_attribute_id(news):
+    """An attribute of PERSON with a value on the member's span: in use, like the types above."""
+    from annotator.annotations.models import SpanAttribute
+
+    head = member_objects(news)[0]
+    attribute = EntityTypeAttribute.objects.get_or_create(
+        entity_type=news.person, name="negated", defaults={"kind": "boolean"}
+    )[0]
+    SpanAttribute.objects.get_or_create(span=head, attribute=attribute, defaults={"value": True})
+    return attribute.pk
 
 
 def invitation(news):
@@ -210,10 +246,10 @@ def query_for(news, name):
     if name == "review:suggesting":  # the job that opening the article's page started
         params = {"article_ids": [news.article.pk], "opened": news.article.pk}
         return f"?job={Job.objects.get_or_create(project=news.project, kind=JobKind.PREANNOTATE, params=params)[0].pk}"
-    if name not in ("review:candidates", "review:relation_types"):
+    if name not in ("review:candidates", "review:relation_types", "review:attributes"):
         return ""
     head, tail, _, _ = member_objects(news)
-    return f"?span={head.pk}" if name == "review:candidates" else f"?head={head.pk}&tail={tail.pk}"
+    return f"?head={head.pk}&tail={tail.pk}" if name == "review:relation_types" else f"?span={head.pk}"
 
 
 def kb_import_job(news):
