@@ -358,9 +358,12 @@
   // ---------------------------------------------------------------- actions
 
   function createSpan(typeId) {
-    const selection = selectedText();
+    const picker = $("#type-picker");
+    const fromPicker = !picker.hidden && picker.contains(document.activeElement);
+    const selection = selectedText() || (fromPicker ? lastSelection : null);
     if (!selection) return false;
     clearSelection();
+    if (fromPicker) textPanel().focus({ preventScroll: true });
     post(urls.act("create-span"), { start: selection.start, end: selection.end, surface: selection.surface, entity_type: typeId }, "new entity");
     return true;
   }
@@ -634,6 +637,9 @@
     if (event.defaultPrevented) return;
     const help = $("#help");
     if (event.key === "Escape") {
+      if ($("#type-picker").contains(event.target) || $(".panel:not([hidden])")?.contains(event.target)) {
+        textPanel().focus({ preventScroll: true });
+      }
       stopRelation();
       closePanels();
       clearSelection();
@@ -655,6 +661,21 @@
       const buttons = $$(".candidate");
       const index = buttons.indexOf(event.target.closest(".candidate"));
       (buttons[index + (event.key === "ArrowDown" ? 1 : -1)] || $("#kb-query")).focus();
+      event.preventDefault();
+      return;
+    }
+    const picker = $("#type-picker");
+    if (event.key === "Tab" && !event.shiftKey && document.activeElement === textPanel() && !picker.hidden) {
+      // The type picker sits after the page in the DOM: Tab from a selection goes to it, not past it.
+      $("button", picker)?.focus();
+      event.preventDefault();
+      return;
+    }
+    if (picker.contains(event.target) && event.key.startsWith("Arrow")) {
+      const buttons = $$("button", picker);
+      const index = buttons.indexOf(event.target.closest("button"));
+      const forward = event.key === "ArrowRight" || event.key === "ArrowDown";
+      buttons[(index + (forward ? 1 : -1) + buttons.length) % buttons.length].focus();
       event.preventDefault();
       return;
     }
