@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from annotator.annotations.models import AnnotationSet, EntityLink, Relation, SetStatus, Span, SpanAttribute
 from annotator.articles.models import Article
-from annotator.core.errors import InvalidAnnotation, NotEditable, StaleVersion
+from annotator.core.errors import InvalidAnnotation, NotEditable, ProjectArchived, StaleVersion
 from annotator.core.offsets import OFFSET_MAX, OffsetError, check_offsets
 from annotator.kb.models import KBEntity
 
@@ -50,7 +50,10 @@ def edit_set(
     before = (annotation_set.version, annotation_set.status, annotation_set.submitted_at)
     with transaction.atomic():
         claimed = AnnotationSet.objects.filter(
-            pk=annotation_set.pk, version=expected_version, status=status
+            pk=annotation_set.pk,
+            version=expected_version,
+            status=status,
+            article__project__archived_at__isnull=True,  # an archived project is read-only
         ).update(version=F("version") + 1, updated_at=timezone.now())
         if not claimed:
             _refuse_claim(annotation_set, expected_version, status)
@@ -63,9 +66,15 @@ def edit_set(
 
 
 def _refuse_claim(annotation_set: AnnotationSet, expected_version: int, status: str) -> NoReturn:
-    current = AnnotationSet.objects.filter(pk=annotation_set.pk).values("version", "status").first()
+    current = (
+        AnnotationSet.objects.filter(pk=annotation_set.pk)
+        .values("version", "status", "article__project__archived_at")
+        .first()
+    )
     if current is None:
         raise NotEditable("This annotation set no longer exists.")
+    if current["article__project__archived_at"] is not None:
+        raise ProjectArchived
     if current["version"] != expected_version:
         raise StaleVersion(expected=expected_version, current=current["version"])
     raise NotEditable(

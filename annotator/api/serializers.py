@@ -34,6 +34,7 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
             "name",
             "slug",
             "description",
+            "language",
             "role",
             "annotators_per_article",
             "allow_overlapping_spans",

@@ -90,6 +90,11 @@ class Project(TimeStampedModel):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    archived_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When it was archived: read-only and out of the queues until unarchived.",
+    )
 
     objects = ProjectQuerySet.as_manager()
     my_role: str | None  # set by ProjectQuerySet.with_role_of(); not a column

@@ -17,11 +17,11 @@ from django.http import Http404, QueryDict
 
 from annotator.annotations import services
 from annotator.annotations.editing import SetEditor, edit_set
-from annotator.annotations.models import AnnotationSet, EntityLink, Relation, Span
+from annotator.annotations.models import AnnotationSet, EntityLink, Relation, Span, SpanAttribute
 from annotator.core.errors import InvalidAnnotation
 from annotator.core.offsets import OffsetError, parse_offset, whole_number
 from annotator.kb.models import KBEntity
-from annotator.projects.models import EntityType, RelationType
+from annotator.projects.models import AttributeKind, EntityType, EntityTypeAttribute, RelationType
 from annotator.review.state import pending_suggestions
 from annotator.suggestions import bulk
 from annotator.suggestions import services as decisions
@@ -236,6 +236,60 @@ def unlink_span(request: Request) -> Outcome:
         "link": {"kb": previous.kb_entity_id} if previous else None,
     }
     return Outcome([(span.start, span.end)], f"Removed the link of {describe(span)}.", undo, f"s{span.pk}")
+
+
+# Attributes
+
+
+def _attribute_value(attribute: EntityTypeAttribute, raw: str) -> object:
+    """What the page's control sent, as the value to store: None clears. Booleans come as true/false."""
+    if raw == "":
+        return None
+    if attribute.kind == AttributeKind.BOOLEAN:
+        if raw not in ("true", "false"):
+            raise InvalidAnnotation(f"{attribute.name} is yes or no.", field=f"attribute-{attribute.pk}")
+        return raw == "true"
+    return raw
+
+
+def _same(old: object, new: object) -> bool:
+    return old == new and type(old) is type(new)
+
+
+def set_attributes(request: Request) -> Outcome:
+    """Set and clear the span's attributes as the form says, in one edit (one version, one undo)."""
+    span = request.span()
+    current = {row.attribute_id: row.value for row in SpanAttribute.objects.filter(span=span)}
+    planned = []
+    for attribute in EntityTypeAttribute.objects.filter(entity_type_id=span.entity_type_id):
+        raw = request.data.get(f"attribute-{attribute.pk}")
+        if raw is None:
+            continue  # not on the form: left as it is
+        value = _attribute_value(attribute, raw)
+        if value is None and attribute.pk not in current:
+            continue
+        if value is not None and attribute.pk in current and _same(current[attribute.pk], value):
+            continue
+        planned.append((attribute, value))
+    if not planned:
+        raise InvalidAnnotation("The attributes are as they were: nothing to save.", field="span")
+    with edit_set(request.annotation_set, expected_version=request.version, by=request.user) as editor:
+        for attribute, value in planned:
+            if value is None:
+                editor.clear_attribute(span, attribute)
+            else:
+                editor.set_attribute(span, attribute, value)
+    undo = {
+        "op": "restore_attributes",
+        "span": span_key(span),
+        "values": {str(attribute.pk): current.get(attribute.pk) for attribute, _ in planned},
+    }
+    said = ", ".join(f"{a.name} {'cleared' if v is None else _shown(v)}" for a, v in planned)
+    return Outcome([(span.start, span.end)], f"{describe(span)}: {said}.", undo, f"s{span.pk}")
+
+
+def _shown(value: object) -> str:
+    return {True: "yes", False: "no"}.get(value, str(value)) if isinstance(value, bool) else str(value)
 
 
 # Relations
@@ -516,6 +570,23 @@ def _undo_relink(editor: SetEditor, op: dict[str, Any]) -> list[Range]:
     return [(span.start, span.end)]
 
 
+def _undo_restore_attributes(editor: SetEditor, op: dict[str, Any]) -> list[Range]:
+    span = _find(editor, op["span"])
+    attributes = EntityTypeAttribute.objects.filter(entity_type_id=span.entity_type_id)
+    by_pk = {str(attribute.pk): attribute for attribute in attributes}
+    current = {str(row.attribute_id): row.value for row in SpanAttribute.objects.filter(span=span)}
+    for pk, value in op["values"].items():
+        attribute = by_pk.get(pk)
+        if attribute is None:
+            raise InvalidAnnotation("That attribute has changed since; it cannot be undone.", field="undo")
+        if value is None:
+            if pk in current:
+                editor.clear_attribute(span, attribute)
+        elif pk not in current or not _same(current[pk], value):
+            editor.set_attribute(span, attribute, value)
+    return [(span.start, span.end)]
+
+
 def _relation_parts(editor: SetEditor, op: dict[str, Any]) -> tuple[Span, Span, RelationType]:
     return _find(editor, op["head"]), _find(editor, op["tail"]), RelationType.objects.get(pk=op["type"])
 
@@ -563,6 +634,7 @@ UNDO_OPERATIONS: dict[str, Callable[[SetEditor, dict[str, Any]], list[Range]]] =
     "restore_span": _undo_restore_span,
     "change_span": _undo_change_span,
     "relink": _undo_relink,
+    "restore_attributes": _undo_restore_attributes,
     "delete_relation": _undo_delete_relation,
     "restore_relation": _undo_restore_relation,
     "undo_decision": _undo_decision,
@@ -574,6 +646,7 @@ ACTIONS: dict[str, Callable[[Request], Outcome]] = {
     "delete-span": delete_span,
     "link-span": link_span,
     "unlink-span": unlink_span,
+    "set-attributes": set_attributes,
     "create-relation": create_relation,
     "delete-relation": delete_relation,
     "accept": accept_suggestion,

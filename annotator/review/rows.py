@@ -96,12 +96,35 @@ def span_row(span: Span, block_id: str) -> str:
         content += f' <span class="link-state">→ {escape(linked_name)} <code>{kb_id}</code></span>'
     elif link is not None:
         content += ' <span class="link-state nil">NIL</span>'
+    content += _attribute_values(span)
+    attributes_button = (
+        _button("attributes", item, "Attributes", "≡") if getattr(span, "has_attributes", False) else ""
+    )
     return (
         f'<div class="row span" tabindex="-1" data-item="{item}" data-type="{span.entity_type_id}" '
         f'data-start="{span.start}" data-end="{span.end}" data-filter="{_filter_key(name, span.surface, linked_name)}">'
         f'{_main(item, block_id, content)}<span class="row-actions">'
-        f"{_button('link', item, 'Link to the KB', '🔗')}{_button('delete', item, 'Delete', '✕', 'no')}</span></div>"
+        f"{attributes_button}{_button('link', item, 'Link to the KB', '🔗')}"
+        f"{_button('delete', item, 'Delete', '✕', 'no')}</span></div>"
     )
+
+
+def attribute_text(value: object) -> str:
+    """An attribute value as the pages show it: yes / no for booleans, the text otherwise."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _attribute_values(span: Span) -> str:
+    """The span's attribute values (`attribute_rows`, see state.attach_attribute_values), if any."""
+    values = getattr(span, "attribute_rows", [])
+    if not values:
+        return ""
+    shown = " · ".join(
+        f"{escape(row.attribute.name)}: {_cut(attribute_text(row.value), 40)}" for row in values
+    )
+    return f' <span class="attribute-values">{shown}</span>'
 
 
 def relation_row(relation: Relation, block_id: str) -> str:

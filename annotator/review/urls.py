@@ -13,6 +13,7 @@ urlpatterns = [
     path("articles/<int:article_id>/annotate/submit/", views.submit_and_next, name="submit"),
     path("articles/<int:article_id>/annotate/reopen/", views.reopen, name="reopen"),
     path("articles/<int:article_id>/annotate/candidates/", views.candidates, name="candidates"),
+    path("articles/<int:article_id>/annotate/attributes/", views.attributes, name="attributes"),
     path("articles/<int:article_id>/annotate/relation-types/", views.relation_types, name="relation_types"),
     path("articles/<int:article_id>/annotate/new-kb-entity/", views.new_kb_entity, name="new_kb_entity"),
     path("articles/<int:article_id>/curate/", curation_views.curate, name="curate"),

@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from annotator.annotations.models import AnnotationSet, SetKind, Span
+from annotator.annotations.models import AnnotationSet, SetKind, Span, SpanAttribute
 from annotator.annotations.permissions import can_edit_set
 from annotator.annotations.services import (
     get_or_create_gold_set,
@@ -38,7 +38,7 @@ from annotator.jobs.models import JobStatus
 from annotator.kb.models import KnowledgeBase
 from annotator.kb.search import find_candidates
 from annotator.kb.services import create_entity
-from annotator.projects.models import EntityType, GuidelineVersion, RelationType
+from annotator.projects.models import EntityType, EntityTypeAttribute, GuidelineVersion, RelationType
 from annotator.projects.permissions import can_curate
 from annotator.projects.views import get_project
 from annotator.review import undo as undo_stack
@@ -355,6 +355,23 @@ def relation_types(request: AuthedRequest, article_id: int) -> HttpResponse:
     )
     allowed = [t for t in types if head.pk != tail.pk and t.allows(head.entity_type_id, tail.entity_type_id)]
     return render(request, "review/relation_types.html", {"head": head, "tail": tail, "allowed": allowed})
+
+
+@require_GET
+def attributes(request: AuthedRequest, article_id: int) -> HttpResponse:
+    """The attributes of a span's entity type with the span's values: the form the page posts back."""
+    article = get_article(request, article_id)
+    annotation_set = _annotation_set(request, article)
+    span = get_object_or_404(
+        Span.objects.filter(annotation_set=annotation_set).select_related("entity_type"),
+        pk=_int(request.GET.get("span")),
+    )
+    values = {row.attribute_id: row.value for row in SpanAttribute.objects.filter(span=span)}
+    fields = [
+        (attribute, values.get(attribute.pk))
+        for attribute in EntityTypeAttribute.objects.filter(entity_type_id=span.entity_type_id)
+    ]
+    return render(request, "review/attributes.html", {"span": span, "fields": fields})
 
 
 def _int(value: str | None) -> int:

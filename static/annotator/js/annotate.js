@@ -24,6 +24,7 @@
     candidates: root.dataset.candidatesUrl,
     relationTypes: root.dataset.relationTypesUrl,
     newEntity: root.dataset.newEntityUrl,
+    attributes: root.dataset.attributesUrl,
   };
   const withSet = (url, params = {}) => {
     const query = new URLSearchParams(params);
@@ -533,7 +534,9 @@
     await window.htmx.ajax("GET", url, { target: `#${name}-panel-body`, swap: "innerHTML" });
     const panel = $(`#${name}-panel`);
     panel.hidden = false;
-    const first = name === "link" ? $("#kb-query") : $("button[data-action=relate]", panel) || $("button", panel);
+    const first = name === "link"
+      ? $("#kb-query")
+      : $("button[data-action=relate], #attribute-form select, #attribute-form input", panel) || $("button", panel);
     if (first) {
       first.focus();
       if (first.select) first.select();
@@ -548,6 +551,12 @@
     if (kindOf(item) !== "span") return announce("Move to an entity first (} and {), then press /.");
     setCurrent(item, { scroll: false, quiet: true });
     openPanel("link", withSet(urls.candidates, { span: idOf(item) }));
+  }
+
+  function openAttributesPanel(item = current) {
+    if (kindOf(item) !== "span") return announce("Move to an entity first (} and {), then press =.");
+    setCurrent(item, { scroll: false, quiet: true });
+    openPanel("attributes", withSet(urls.attributes, { span: idOf(item) }));
   }
 
   function linkTo(item, kbEntity) {
@@ -722,6 +731,7 @@
       ".": () => moveBoundary("end", 1, byCharacter),
       ";": () => startRelation(),
       "/": () => openLinkPanel(),
+      "=": () => openAttributesPanel(),
       "?": () => (help.open ? help.close() : help.showModal()),
     }[event.key];
     if (handled) {
@@ -744,6 +754,7 @@
       else if (action === "accept") accept(item);
       else if (action === "reject" || action === "delete" || action === "delete-relation") removeItem(item);
       else if (action === "link") openLinkPanel(item);
+      else if (action === "attributes") openAttributesPanel(item);
       else if (action === "link-to") linkTo(item, button.dataset.kb);
       else if (action === "link-nil") linkTo(item, null);
       else if (action === "type") changeType(button.dataset.type);
@@ -781,6 +792,13 @@
     if (form.id === "submit-form") {
       event.preventDefault();
       submitAndNext();
+    } else if (form.id === "attribute-form") {
+      event.preventDefault();
+      closePanels();
+      textPanel().focus();
+      const params = Object.fromEntries(new FormData(form));
+      params.span = idOf(form.dataset.item);
+      post(urls.act("set-attributes"), params, "attributes");
     } else if (form.id === "bulk-form") {
       event.preventDefault();
       const data = Object.fromEntries(new FormData(form));
