@@ -83,6 +83,8 @@ def legibility(colour: str) -> Legibility:
         underline=round(contrast_ratio(colour, PAGE_BACKGROUND), 2),
         proposed=propose_legible(colour),
     )
+
+
 EDGE_CONTRAST = 3.0  # WCAG 1.4.11: parts of graphics needed to understand the content
 
 
