@@ -573,7 +573,8 @@
     if (!svg) return;
     $$("path.arc, text", svg).forEach((element) => element.remove());
     let rows = [];
-    if (kindOf(current) === "relation") rows = [rowOf(current)];
+    if ($("#all-relations")?.getAttribute("aria-pressed") === "true") rows = $$("#relation-list .row.relation");
+    else if (kindOf(current) === "relation") rows = [rowOf(current)];
     else if (kindOf(current) === "span") rows = $$(`.row.relation[data-head="${current}"], .row.relation[data-tail="${current}"]`);
     const origin = svg.getBoundingClientRect();
     rows.filter(Boolean).forEach((row) => {
@@ -763,7 +764,12 @@
         textPanel().focus();
         post(urls.act("create-relation"), { head: idOf(button.dataset.head), tail: idOf(button.dataset.tail), relation_type: button.dataset.relationType }, "relation");
       } else if (action === "close-panel") { closePanels(); textPanel().focus(); }
-      else if (action === "undo") undo();
+      else if (action === "all-relations") {
+        const on = button.getAttribute("aria-pressed") !== "true";
+        button.setAttribute("aria-pressed", String(on));
+        drawArrows();
+        announce(on ? "Every relation is drawn." : "Only the current item's relations are drawn.");
+      } else if (action === "undo") undo();
       else if (action === "help") $("#help").showModal();
       else if (action === "reload") reloadWorkspace();
       else if (action === "reload-reapply") {
