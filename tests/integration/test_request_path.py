@@ -206,3 +206,24 @@ def test_templates_are_compiled_once_per_process():
         chain.append(type(loader).__module__ + "." + type(loader).__name__)
         loaders = getattr(loader, "loaders", None)
     assert "django.template.loaders.cached.Loader" in chain
+
+
+def test_a_connection_lost_before_the_view_runs_is_a_503_not_a_500(news, monkeypatch):
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.db import OperationalError
+    from django.test import Client
+
+    client = Client(raise_request_exception=False)
+    client.force_login(news.annotator)
+
+    def lost(self):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    # The session is read by a middleware (the login check), before any view: no connection test on
+    # checkout means this is where a dead pooled connection shows.
+    monkeypatch.setattr(SessionStore, "load", lost)
+    page = client.get(reverse("review:annotate", args=[news.article.pk]))
+    assert (page.status_code, page["Retry-After"]) == (503, "5")
+    assert page.content.decode().startswith("The database is not reachable right now; nothing was saved.")
+    api = client.get(reverse("api:project-list"))
+    assert (api.status_code, api.json()["error"]["code"]) == (503, "database_unavailable")
