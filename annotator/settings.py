@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "annotator.interchange",
     "annotator.jobs",
     "annotator.api",
+    "annotator.accounts",
     "annotator.signins",
 ]
 
@@ -122,6 +123,12 @@ def _database_from_env() -> dict:
             },
         }
     database = env.db_url_config(url)
+    if database["ENGINE"] == "django.db.backends.postgresql" and not env.bool(
+        "ANNOTATOR_DB_JIT", default=False
+    ):
+        # PostgreSQL's JIT compiles any query whose estimated cost is high, and a page of 50 rows filtered
+        # over a million articles is estimated high: it spent 370 ms compiling a query that ran in 15.
+        database.setdefault("OPTIONS", {})["options"] = "-c jit=off"
     if database["ENGINE"] == "django.db.backends.postgresql" and env.bool("ANNOTATOR_DB_POOL", default=True):
         database.setdefault("OPTIONS", {})["pool"] = {
             "min_size": env.int("ANNOTATOR_DB_POOL_MIN", default=1),
@@ -174,6 +181,10 @@ if any(
 ANNOTATOR_OIDC_LABEL = env.str("ANNOTATOR_OIDC_LABEL", default="single sign-on")
 # Passwords of this site; off (with single sign-on on) only the provider signs people in.
 ANNOTATOR_LOCAL_PASSWORDS = env.bool("ANNOTATOR_LOCAL_PASSWORDS", default=True) or not ANNOTATOR_OIDC_ISSUER
+# Signing out here signs out at the provider too (when it has an end_session_endpoint): register
+# https://<this site>/accounts/login/ as a post-logout redirect URI there.
+ANNOTATOR_OIDC_SIGN_OUT_AT_PROVIDER = env.bool("ANNOTATOR_OIDC_SIGN_OUT_AT_PROVIDER", default=True)
+OIDC_STORE_ID_TOKEN = True  # the id_token_hint of that sign-out
 OIDC_USE_PKCE = True
 OIDC_TIMEOUT = 10
 OIDC_AUTHENTICATION_CALLBACK_URL = "signins:oidc-callback"
@@ -188,6 +199,17 @@ AUTHENTICATION_BACKENDS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "projects:list"
 LOGOUT_REDIRECT_URL = "login"
+
+# People without the admin (annotator.accounts): how long an invitation link works, and e-mail. Password
+# reset by e-mail is offered only when the site can send mail: ANNOTATOR_EMAIL_URL set (smtp://user:pass@host:587,
+# smtp+tls://..., consolemail:// prints mails to the log), or in debug mode, where mails go to the console.
+ANNOTATOR_INVITATION_DAYS = env.int("ANNOTATOR_INVITATION_DAYS", default=7)
+_EMAIL_URL = env.str("ANNOTATOR_EMAIL_URL", default="consolemail://" if DEBUG else "")
+ANNOTATOR_EMAIL_ENABLED = bool(_EMAIL_URL)
+if _EMAIL_URL:
+    vars().update(env.email_url_config(_EMAIL_URL))
+DEFAULT_FROM_EMAIL = env.str("ANNOTATOR_EMAIL_FROM", default="annotator@localhost")
+PASSWORD_RESET_TIMEOUT = env.int("ANNOTATOR_PASSWORD_RESET_SECONDS", default=3 * 24 * 3600)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
@@ -324,6 +346,13 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# Who may create projects (the page, the API, not the command line): "staff" or "everyone" logged in.
+ANNOTATOR_PROJECT_CREATORS = env.str("ANNOTATOR_PROJECT_CREATORS", default="staff")
+if ANNOTATOR_PROJECT_CREATORS not in ("staff", "everyone"):
+    raise ImproperlyConfigured(
+        f"ANNOTATOR_PROJECT_CREATORS is {ANNOTATOR_PROJECT_CREATORS!r}; it must be staff or everyone."
+    )
+
 # Opening an article's annotate page computes its suggestions when the active suggester has not yet
 # (or when the KB or gold changed since). Off, suggestions come only from pre-annotation jobs.
 ANNOTATOR_SUGGEST_ON_OPEN = env.bool("ANNOTATOR_SUGGEST_ON_OPEN", default=True)
@@ -350,6 +379,9 @@ ANNOTATOR_IMPORT_MAX_COMPRESSION_RATIO = env.float("ANNOTATOR_IMPORT_MAX_COMPRES
 ANNOTATOR_IMPORT_MAX_ERRORS = env.int("ANNOTATOR_IMPORT_MAX_ERRORS", default=100)
 ANNOTATOR_IMPORT_BATCH_SIZE = env.int("ANNOTATOR_IMPORT_BATCH_SIZE", default=2000)
 ANNOTATOR_ANALYZE_AFTER_ROWS = env.int("ANNOTATOR_ANALYZE_AFTER_ROWS", default=10_000)
+
+# Deleting a project with more articles than this runs as a background job (in batches that commit).
+ANNOTATOR_DELETE_INLINE_MAX_ARTICLES = env.int("ANNOTATOR_DELETE_INLINE_MAX_ARTICLES", default=1000)
 
 # Exports: articles read per round of queries, and the most articles a download builds in one request
 # in a format that is not streamed (a DocBin); larger selections run as a job that makes a file.

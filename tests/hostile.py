@@ -109,6 +109,9 @@ JOB_MESSAGE = f"{STYLE} {TEMPLATE}"
 JOB_ERROR = f"{SCRIPT} {ARABIC}"
 
 TOKEN_NAME = f"{SVG}{TEMPLATE}"
+# An invitation written past the form's checks (usernames are letters and digits there): the pages show it.
+INVITED_NAME = f"{IMG}{RLO}invited"
+INVITED_FULL_NAME = f"{SCRIPT} {TEMPLATE} {ZWJ_FAMILY} {RLO}eman"
 COMMENT = f"{SCRIPT} {HTMX} {TEMPLATE} {ARABIC} {RLO}tnemmoc"
 SEARCH_QUERY = f"{SCRIPT}{IMG}{TEMPLATE}"
 

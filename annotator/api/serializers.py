@@ -34,6 +34,7 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
             "name",
             "slug",
             "description",
+            "language",
             "role",
             "annotators_per_article",
             "allow_overlapping_spans",
@@ -41,6 +42,7 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
             "blind",
             "abandon_after_minutes",
             "promote_to_gold",
+            "trim_span_whitespace",
         ]
 
 

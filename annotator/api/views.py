@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from annotator.api.access import projects_for
+from annotator.api.projects import create_schema, start_project
 from annotator.api.serializers import ProjectDetailSerializer, ProjectSerializer
 from annotator.core.middleware import POLICY
 from annotator.projects.models import Project
@@ -26,6 +27,10 @@ class ProjectList(generics.ListAPIView):
 
     def get_queryset(self) -> QuerySet[Project]:
         return projects_for(self.request).with_role_of(self.request.user)
+
+    @create_schema
+    def post(self, request: Request) -> Response:
+        return start_project(request)
 
 
 @method_decorator(login_not_required, name="dispatch")

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Left
 from django.urls import reverse
 
 from annotator.core.models import TimeStampedModel
@@ -15,6 +16,9 @@ from annotator.projects.models import Project
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
+
+
+TITLE_SORT_CHARS = 100
 
 
 def content_hash(text: str) -> str:
@@ -79,7 +83,14 @@ class Article(TimeStampedModel):
             models.CheckConstraint(condition=~Q(content_hash=""), name="article_content_hash_set"),
             models.CheckConstraint(condition=Q(revision__gte=1), name="article_revision_positive"),
         ]
-        indexes = [models.Index(fields=["project", "content_hash"], name="article_content_hash_idx")]
+        indexes = [
+            models.Index(fields=["project", "content_hash"], name="article_content_hash_idx"),
+            # The article browser's sort by title pages by (title's start, id): a key of bounded size, as
+            # a title may be longer than a B-tree entry can hold.
+            models.Index(
+                F("project"), Left("title", TITLE_SORT_CHARS), F("id"), name="article_title_sort_idx"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.title or self.external_id or f"Article {self.pk}"

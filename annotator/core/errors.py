@@ -37,3 +37,14 @@ class StaleVersion(DomainError):
         )
         self.expected = expected
         self.current = current
+
+
+class ProjectArchived(NotEditable):
+    """The project is archived: read-only until a manager unarchives it."""
+
+    code = "archived"
+
+    def __init__(
+        self, message: str = "This project is archived: it is read-only until a manager unarchives it."
+    ) -> None:
+        super().__init__(message)

@@ -20,7 +20,7 @@ import orjson
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
-from django.db.models import CharField, Exists, F, Func, OuterRef, QuerySet, TextField
+from django.db.models import CharField, Exists, F, Func, OuterRef, Q, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.text import slugify
@@ -57,6 +57,7 @@ class SetChoice(StrEnum):
     GOLD = "gold"
     ANNOTATOR = "annotator"  # one annotator's sets (ExportQuery.annotator names them)
     ALL = "all"  # every annotator's set: one record per (article, annotator)
+    IMPORTED = "imported"  # the imported sets (pre-annotations, other tools' work): one record per set
 
 
 class InvalidExport(DomainError):
@@ -157,6 +158,8 @@ def matching(sets: QuerySet[AnnotationSet], query: ExportQuery) -> QuerySet[Anno
         sets = sets.filter(kind=SetKind.GOLD)
     elif query.sets == SetChoice.ANNOTATOR:
         sets = sets.filter(kind=SetKind.ANNOTATOR, annotator__username=query.annotator)
+    elif query.sets == SetChoice.IMPORTED:
+        sets = sets.filter(kind=SetKind.IMPORTED)
     else:
         sets = sets.filter(kind=SetKind.ANNOTATOR)
     if query.set_status:
@@ -267,9 +270,9 @@ def _chunk_records(
     sets = list(
         selected_sets(project, query)
         .filter(article_id__in=[row[0] for row in chunk])
-        .order_by("article_id", "annotator__username", "id")
+        .order_by("article_id", "annotator__username", "name", "id")
         .values_list("pk", "article_id", "kind", "annotator__username", "status", "version",
-                     "guideline_version__number", iso("updated_at"))
+                     "guideline_version__number", iso("updated_at"), "name")
     )  # fmt: skip
     set_ids = [row[0] for row in sets]
     # Ids, not names: the only join left is the link's entity, for its KB id.
@@ -283,11 +286,11 @@ def _chunk_records(
     relation_rows = list(
         Relation.objects.filter(annotation_set_id__in=set_ids)
         .order_by("annotation_set_id", "id")
-        .values_list("annotation_set_id", "head_id", "tail_id", "relation_type_id", "created_by_id",
+        .values_list("annotation_set_id", "pk", "head_id", "tail_id", "relation_type_id", "created_by_id",
                      iso("created_at"))
     )  # fmt: skip
     names.meet(
-        {row[6] for row in span_rows} | {row[11] for row in span_rows} | {row[4] for row in relation_rows}
+        {row[6] for row in span_rows} | {row[11] for row in span_rows} | {row[5] for row in relation_rows}
     )
     types, kbs, person = names.entity_types, names.knowledge_bases, names.person
     spans: dict[int, list[tuple[Any, ...]]] = {pk: [] for pk in set_ids}
@@ -312,14 +315,7 @@ def _chunk_records(
         )  # fmt: skip
     for rows in spans.values():
         rows.sort(key=_span_order)  # as before: by start, end, then type name, then id
-    suggested = {
-        span_id: {"suggestion": suggestion_id, "source": source, "suggester": f"{name} {version}",
-                  "score": score, "verdict": verdict}
-        for span_id, suggestion_id, source, name, version, score, verdict in Decision.objects.filter(
-            annotation_set_id__in=set_ids, span__isnull=False, suggestion__kind=SuggestionKind.ENTITY
-        ).values_list("span_id", "suggestion_id", "suggestion__source", "suggestion__suggester_version__name",
-                      "suggestion__suggester_version__version", "suggestion__score", "verdict")
-    }  # fmt: skip
+    suggested, relation_suggested = _suggested(set_ids)
     attributes: dict[int, dict[str, Any]] = {}
     for span_id, name, value in (
         SpanAttribute.objects.filter(span__annotation_set_id__in=set_ids)
@@ -328,14 +324,48 @@ def _chunk_records(
     ):
         attributes.setdefault(span_id, {})[name] = value
     relations: dict[int, list[tuple[Any, ...]]] = {pk: [] for pk in set_ids}
-    for set_id, head, tail, type_id, by, at in relation_rows:
+    for set_id, relation_pk, head, tail, type_id, by, at in relation_rows:
         label, directed = names.relation_types[type_id]
-        relations[set_id].append((head, tail, label, person(by), at, directed))
+        relations[set_id].append((relation_pk, head, tail, label, person(by), at, directed))
     articles = {row[0]: row for row in chunk}
     for set_row in sets:
         yield _record(
-            articles[set_row[1]], set_row, spans[set_row[0]], relations[set_row[0]], suggested, attributes
+            articles[set_row[1]],
+            set_row,
+            spans[set_row[0]],
+            relations[set_row[0]],
+            suggested,
+            attributes,
+            relation_suggested,
         )
+
+
+def _suggested(set_ids: list[int]) -> tuple[dict[int, dict[str, Any]], dict[int, dict[str, Any]]]:
+    """Which suggestion each span and relation came from: one query over the sets' decisions.
+
+    An entity suggestion's decision names its span. A relation suggestion's names its relation, and lists
+    the head and tail spans it had to make (`result["created"]`): those came from the suggestion too."""
+    spans: dict[int, dict[str, Any]] = {}
+    relations: dict[int, dict[str, Any]] = {}
+    rows = Decision.objects.filter(
+        Q(span__isnull=False, suggestion__kind=SuggestionKind.ENTITY)
+        | Q(relation__isnull=False, suggestion__kind=SuggestionKind.RELATION),
+        annotation_set_id__in=set_ids,
+    ).values_list("span_id", "relation_id", "result", "suggestion_id", "suggestion__source",
+                  "suggestion__suggester_version__name", "suggestion__suggester_version__version",
+                  "suggestion__score", "verdict")  # fmt: skip
+    for span_id, relation_id, result, suggestion_id, source, name, version, score, verdict in rows:
+        origin = {"suggestion": suggestion_id, "source": source, "suggester": f"{name} {version}",
+                  "score": score, "verdict": verdict}  # fmt: skip
+        if relation_id is None:
+            spans[span_id] = origin
+            continue
+        relations[relation_id] = origin
+        for made in (result or {}).get("created", []):
+            kind, _, pk = made.partition(":")
+            if kind == "span":
+                spans.setdefault(int(pk), origin)
+    return spans, relations
 
 
 def _span_order(row: tuple[Any, ...]) -> tuple[int, int, str, int]:
@@ -353,9 +383,10 @@ def _record(
     relation_rows: list[tuple[Any, ...]],
     suggested: dict[int, dict[str, Any]],
     attributes: dict[int, dict[str, Any]],
+    relation_suggested: dict[int, dict[str, Any]],
 ) -> DocumentRecord:
     article_id, external_id, title, text, metadata = article
-    _, _, kind, annotator, status, version, guidelines, updated_at = set_row
+    _, _, kind, annotator, status, version, guidelines, updated_at, set_name = set_row
     ids: dict[int, str] = {}
     spans, links = [], []
     stamps: dict[tuple[Any, Any], dict[str, Any]] = {}  # one dict per author and time (imports share both)
@@ -380,21 +411,20 @@ def _record(
             )
     relations = [
         RelationRecord(
-            ids[head],
-            ids[tail],
-            label,
-            f"R{number}",
-            provenance={"created_by": by, "created_at": _when(at)},
+            ids[head], ids[tail], label, f"R{number}",
+            provenance={"created_by": by, "created_at": _when(at)}
+            | ({"suggestion": relation_suggested[pk]} if pk in relation_suggested else {}),
             symmetric=not directed,
         )
-        for number, (head, tail, label, by, at, directed) in enumerate(relation_rows, start=1)
+        for number, (pk, head, tail, label, by, at, directed) in enumerate(relation_rows, start=1)
         if head in ids and tail in ids  # always, in one snapshot; without one a span may go in between
-    ]
+    ]  # fmt: skip
     return DocumentRecord(
         text=text, external_id=external_id, title=title, metadata=metadata, annotated=True, spans=tuple(spans),
         relations=tuple(relations), links=tuple(links),
         provenance={"article_id": article_id, "set": kind, "annotator": annotator, "status": status,
-                    "version": version, "guideline_version": guidelines, "updated_at": _when(updated_at)},
+                    "version": version, "guideline_version": guidelines, "updated_at": _when(updated_at)}
+        | ({"set_name": set_name} if set_name else {}),
     )  # fmt: skip
 
 

@@ -19,7 +19,7 @@ from django.db import connection, transaction
 
 from annotator.annotations.models import AnnotationSet, EntityLink, Relation, Span
 from annotator.articles.models import Article
-from annotator.core.errors import DomainError
+from annotator.core.errors import DomainError, ProjectArchived
 from annotator.core.text import isolate
 from annotator.interchange.checks import Prepared, prepare
 from annotator.interchange.formats import FORMATS
@@ -105,6 +105,8 @@ def start_import(
     `delete_after` removes the file once it is imported (uploads); a failed or dry run keeps it for a
     retry. `queue=False` leaves the job for the caller to run inline (`jobs.services.run_job`).
     """
+    if project.archived_at is not None:
+        raise ProjectArchived
     params = {"path": str(path), "file_name": file_name, "delete_after": delete_after, **options.as_params()}
     job = create_job(kind=JobKind.IMPORT_ARTICLES, project=project, params=params, by=by)
     return enqueue_job(job) if queue else job

@@ -20,6 +20,7 @@ from django.utils.datastructures import MultiValueDict
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
+from annotator.core.errors import ProjectArchived
 from annotator.core.http import AuthedRequest
 from annotator.core.offsets import whole_number
 from annotator.interchange.forms import ImportForm, limit_uploads, too_large_message, upload_too_large
@@ -54,6 +55,9 @@ def _imports(request: AuthedRequest, project_id: int, handler: object) -> HttpRe
     if request.method == "POST":
         if not can_manage(project.my_role):
             raise PermissionDenied
+        if project.archived_at is not None:
+            messages.error(request, ProjectArchived().message)
+            return redirect("interchange:imports", project_id=project.pk)
         if "again" in request.POST:
             return _import_again(request, project)
         started = _upload(request, project, handler)

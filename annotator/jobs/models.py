@@ -20,6 +20,7 @@ class JobKind(models.TextChoices):
     PREANNOTATE = "preannotate", "Pre-annotate"
     TRAIN_SUGGESTER = "train_suggester", "Train suggester"
     EXPORT = "export", "Export"
+    DELETE_PROJECT = "delete_project", "Delete a project"
 
 
 class JobStatus(models.TextChoices):

@@ -64,6 +64,10 @@ class Project(TimeStampedModel):
     allow_overlapping_spans = models.BooleanField(
         default=True, help_text="Whether spans of one annotation set may overlap or nest."
     )
+    trim_span_whitespace = models.BooleanField(
+        default=False,
+        help_text="Trim white space at the edges of a new or changed span instead of refusing the span.",
+    )
     assignment_strategy = models.CharField(
         max_length=16,
         choices=AssignmentStrategy.choices,
@@ -85,6 +89,11 @@ class Project(TimeStampedModel):
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    archived_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When it was archived: read-only and out of the queues until unarchived.",
     )
 
     objects = ProjectQuerySet.as_manager()

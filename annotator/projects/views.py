@@ -14,11 +14,17 @@ from annotator.annotations.status import with_status
 from annotator.articles.models import Article, ArticleStatus
 from annotator.core.http import AuthedRequest
 from annotator.core.offsets import whole_number
-from annotator.projects.colours import HEX_COLOUR, text_colour_for
+from annotator.projects.colours import HEX_COLOUR, edge_colour_for, text_colour_for
 from annotator.projects.forms import MemberForm, ProjectSettingsForm
 from annotator.projects.models import EntityType, GuidelineVersion, Membership, Project, RelationType, Role
-from annotator.projects.permissions import can_curate, can_manage
-from annotator.projects.services import LastManager, add_member, change_settings, remove_member
+from annotator.projects.permissions import can_create_projects, can_curate, can_manage
+from annotator.projects.services import (
+    LastManager,
+    add_member,
+    change_settings,
+    remove_member,
+    update_guidelines,
+)
 from annotator.review.queue import queue_size
 from annotator.review.reports import acceptance_by_label
 
@@ -39,7 +45,11 @@ def project_list(request: AuthedRequest) -> HttpResponse:
         .with_role_of(request.user)
         .annotate(article_count=Count("articles", distinct=True))
     )
-    return render(request, "projects/project_list.html", {"projects": projects})
+    return render(
+        request,
+        "projects/project_list.html",
+        {"projects": projects, "can_create": can_create_projects(request.user)},
+    )
 
 
 @require_GET
@@ -86,7 +96,8 @@ def schema_css(request: AuthedRequest, project_id: int) -> HttpResponse:
     for pk, colour in EntityType.objects.filter(project=project).values_list("pk", "colour"):
         if HEX_COLOUR.match(colour):  # never trust a colour into CSS unchecked
             rules.append(
-                f".et-{pk} {{ --entity-colour: {colour}; --entity-text: {text_colour_for(colour)}; }}"
+                f".et-{pk} {{ --entity-colour: {colour}; --entity-text: {text_colour_for(colour)}; "
+                f"--entity-edge: {edge_colour_for(colour)}; }}"
             )
     response = HttpResponse("\n".join(rules) + "\n", content_type="text/css; charset=utf-8")
     response["Cache-Control"] = "private, no-cache"
@@ -104,7 +115,12 @@ def guidelines(request: AuthedRequest, project_id: int) -> HttpResponse:
     return render(
         request,
         "projects/guidelines.html",
-        {"project": project, "shown": shown, "versions": versions.defer("text")},
+        {
+            "project": project,
+            "shown": shown,
+            "versions": versions.defer("text"),
+            "can_edit": can_manage(project.my_role),
+        },
     )
 
 
@@ -153,3 +169,28 @@ def members(request: AuthedRequest, project_id: int) -> HttpResponse:
     people = Membership.objects.filter(project=project).select_related("user").order_by("user__username")
     context = {"project": project, "form": form, "people": people, "roles": Role.choices}
     return render(request, "projects/members.html", context, status=400 if form.errors else 200)
+
+
+GUIDELINES_MAX_CHARS = 200_000  # a long handbook fits; a pasted corpus does not
+
+
+@require_http_methods(["GET", "POST"])
+def guidelines_edit(request: AuthedRequest, project_id: int) -> HttpResponse:
+    """Managers write the guidelines in Markdown, preview them, and save each change as a new version."""
+    project = get_project(request, project_id)
+    if not can_manage(project.my_role):
+        raise PermissionDenied("Only the project's managers edit its guidelines.")
+    latest = GuidelineVersion.objects.filter(project=project).order_by("-number").first()
+    text = request.POST.get("text", latest.text if latest else "")
+    problem = ""
+    if len(text) > GUIDELINES_MAX_CHARS:
+        problem = f"The guidelines are at most {GUIDELINES_MAX_CHARS:,} characters."
+    elif request.method == "POST" and request.POST.get("action") == "save":
+        saved = update_guidelines(project=project, text=text, by=request.user)
+        if latest is not None and saved.pk == latest.pk:
+            messages.info(request, f"Nothing changed: the guidelines stay at version {saved.number}.")
+        else:
+            messages.success(request, f"Saved as version {saved.number}.")
+        return redirect("projects:guidelines", project.pk)
+    context = {"project": project, "text": text, "latest": latest, "problem": problem}
+    return render(request, "projects/guidelines_edit.html", context, status=400 if problem else 200)

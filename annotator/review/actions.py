@@ -17,14 +17,16 @@ from django.http import Http404, QueryDict
 
 from annotator.annotations import services
 from annotator.annotations.editing import SetEditor, edit_set
-from annotator.annotations.models import AnnotationSet, EntityLink, Relation, Span
+from annotator.annotations.models import AnnotationSet, EntityLink, Relation, Span, SpanAttribute
 from annotator.core.errors import InvalidAnnotation
 from annotator.core.offsets import OffsetError, parse_offset, whole_number
 from annotator.kb.models import KBEntity
-from annotator.projects.models import EntityType, RelationType
+from annotator.projects.models import AttributeKind, EntityType, EntityTypeAttribute, RelationType
+from annotator.review.state import pending_suggestions
+from annotator.suggestions import bulk
 from annotator.suggestions import services as decisions
 from annotator.suggestions.generate import suggest_other_occurrences
-from annotator.suggestions.models import Decision, Suggestion, SuggestionKind
+from annotator.suggestions.models import Decision, Suggestion, SuggestionKind, Verdict
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -236,6 +238,60 @@ def unlink_span(request: Request) -> Outcome:
     return Outcome([(span.start, span.end)], f"Removed the link of {describe(span)}.", undo, f"s{span.pk}")
 
 
+# Attributes
+
+
+def _attribute_value(attribute: EntityTypeAttribute, raw: str) -> object:
+    """What the page's control sent, as the value to store: None clears. Booleans come as true/false."""
+    if raw == "":
+        return None
+    if attribute.kind == AttributeKind.BOOLEAN:
+        if raw not in ("true", "false"):
+            raise InvalidAnnotation(f"{attribute.name} is yes or no.", field=f"attribute-{attribute.pk}")
+        return raw == "true"
+    return raw
+
+
+def _same(old: object, new: object) -> bool:
+    return old == new and type(old) is type(new)
+
+
+def set_attributes(request: Request) -> Outcome:
+    """Set and clear the span's attributes as the form says, in one edit (one version, one undo)."""
+    span = request.span()
+    current = {row.attribute_id: row.value for row in SpanAttribute.objects.filter(span=span)}
+    planned = []
+    for attribute in EntityTypeAttribute.objects.filter(entity_type_id=span.entity_type_id):
+        raw = request.data.get(f"attribute-{attribute.pk}")
+        if raw is None:
+            continue  # not on the form: left as it is
+        value = _attribute_value(attribute, raw)
+        if value is None and attribute.pk not in current:
+            continue
+        if value is not None and attribute.pk in current and _same(current[attribute.pk], value):
+            continue
+        planned.append((attribute, value))
+    if not planned:
+        raise InvalidAnnotation("The attributes are as they were: nothing to save.", field="span")
+    with edit_set(request.annotation_set, expected_version=request.version, by=request.user) as editor:
+        for attribute, value in planned:
+            if value is None:
+                editor.clear_attribute(span, attribute)
+            else:
+                editor.set_attribute(span, attribute, value)
+    undo = {
+        "op": "restore_attributes",
+        "span": span_key(span),
+        "values": {str(attribute.pk): current.get(attribute.pk) for attribute, _ in planned},
+    }
+    said = ", ".join(f"{a.name} {'cleared' if v is None else _shown(v)}" for a, v in planned)
+    return Outcome([(span.start, span.end)], f"{describe(span)}: {said}.", undo, f"s{span.pk}")
+
+
+def _shown(value: object) -> str:
+    return {True: "yes", False: "no"}.get(value, str(value)) if isinstance(value, bool) else str(value)
+
+
 # Relations
 
 
@@ -350,7 +406,97 @@ def correct_suggestion(request: Request) -> Outcome:
         nil=request.data.get("nil") == "1",
         **changes,
     )
-    return _decided(decision, suggestion, "Corrected")
+    outcome = _decided(decision, suggestion, "Corrected")
+    if decision.span is not None and suggestion.kind == SuggestionKind.ENTITY:
+        # A correction is work on this very item (a resize goes on press after press): the page stays on
+        # the span it became, not on the next suggestion.
+        outcome.focus = f"s{decision.span.pk}"
+        outcome.message = f"Corrected to {describe(decision.span)}."
+    return outcome
+
+
+# Many at once
+
+
+def _selection(request: Request) -> bulk.Selection:
+    data = request.data
+    entity_type = request.entity_type() if data.get("entity_type") else None
+    min_score = None
+    if data.get("min_score", "").strip():
+        try:
+            min_score = float(data.get("min_score", ""))
+        except ValueError:
+            raise InvalidAnnotation("The score must be a number like 0.8.", field="min_score") from None
+        if not 0 <= min_score <= 1:
+            raise InvalidAnnotation("The score must be between 0 and 1.", field="min_score")
+    within = None
+    if data.get("start", "") != "" or data.get("end", "") != "":
+        within = (request.offset("start"), request.offset("end"))
+    source = data.get("source", "").strip()[:100] or None
+    if entity_type is None and source is None and min_score is None and within is None:
+        raise InvalidAnnotation(
+            "Say which suggestions: a type, a source, a lowest score or a text selection.", field="bulk"
+        )
+    return bulk.Selection(
+        entity_type_id=entity_type.pk if entity_type else None,
+        type_name=entity_type.name if entity_type else "",
+        source=source,
+        min_score=min_score,
+        within=within,
+    )
+
+
+def decide_in_bulk(request: Request) -> Outcome:
+    """Accept or reject every pending suggestion the filter selects: one version, one undo."""
+    verdict = {"accept": Verdict.ACCEPTED, "reject": Verdict.REJECTED}.get(request.data.get("verdict", ""))
+    if verdict is None:
+        raise InvalidAnnotation("Accept or reject?", field="verdict")
+    selection = _selection(request)
+    suggestions = bulk.selected(pending_suggestions(request.annotation_set), selection)
+    made = bulk.decide_many(
+        suggestions=suggestions, annotation_set=request.annotation_set, verdict=verdict, by=request.user,
+        expected_version=request.version,
+    )  # fmt: skip
+    ranges = [r for suggestion in suggestions for r in _suggestion_ranges(suggestion)]
+    ranges += [(d.span.start, d.span.end) for d in made if d.span is not None]
+    what = selection.describe()
+    verb = "Accepted" if verdict == Verdict.ACCEPTED else "Rejected"
+    count = len(made)
+    message = f"{verb} {count} suggestion{'s' if count != 1 else ''}{f' ({what})' if what else ''}."
+    return Outcome(ranges, message, {"op": "undo_decisions", "decisions": [d.pk for d in made]})
+
+
+def accept_with_link(request: Request) -> Outcome:
+    """Accept an entity suggestion and the best link suggested for the same mention, in one edit."""
+    suggestion = request.suggestion()
+    if suggestion.kind != SuggestionKind.ENTITY:
+        raise InvalidAnnotation(
+            "Move to an entity suggestion to accept it with its link.", field="suggestion"
+        )
+    link = (
+        Suggestion.objects.filter(
+            pending_suggestions(request.annotation_set), kind=SuggestionKind.LINK, start=suggestion.start,
+            end=suggestion.end,
+        )
+        .filter(Q(entity_type=suggestion.entity_type) | Q(entity_type__isnull=True))
+        .select_related("kb_entity", "entity_type")
+        .order_by("rank", "-score", "pk")
+        .first()
+    )  # fmt: skip
+    made = bulk.decide_many(
+        suggestions=[suggestion, *([link] if link else [])], annotation_set=request.annotation_set,
+        verdict=Verdict.ACCEPTED, by=request.user, expected_version=request.version,
+    )  # fmt: skip
+    span = made[0].span
+    assert span is not None
+    ranges = [(span.start, span.end)]
+    linked = f" linked to {link.kb_entity.name} ({link.kb_entity.kb_id})" if link and link.kb_entity else ""
+    message = (
+        f"Accepted {describe(span)}{linked}."
+        if link
+        else f"Accepted {describe(span)}; no link was suggested."
+    )
+    return Outcome(ranges, message, {"op": "undo_decisions", "decisions": [d.pk for d in made]})
 
 
 # Undo
@@ -424,6 +570,23 @@ def _undo_relink(editor: SetEditor, op: dict[str, Any]) -> list[Range]:
     return [(span.start, span.end)]
 
 
+def _undo_restore_attributes(editor: SetEditor, op: dict[str, Any]) -> list[Range]:
+    span = _find(editor, op["span"])
+    attributes = EntityTypeAttribute.objects.filter(entity_type_id=span.entity_type_id)
+    by_pk = {str(attribute.pk): attribute for attribute in attributes}
+    current = {str(row.attribute_id): row.value for row in SpanAttribute.objects.filter(span=span)}
+    for pk, value in op["values"].items():
+        attribute = by_pk.get(pk)
+        if attribute is None:
+            raise InvalidAnnotation("That attribute has changed since; it cannot be undone.", field="undo")
+        if value is None:
+            if pk in current:
+                editor.clear_attribute(span, attribute)
+        elif pk not in current or not _same(current[pk], value):
+            editor.set_attribute(span, attribute, value)
+    return [(span.start, span.end)]
+
+
 def _relation_parts(editor: SetEditor, op: dict[str, Any]) -> tuple[Span, Span, RelationType]:
     return _find(editor, op["head"]), _find(editor, op["tail"]), RelationType.objects.get(pk=op["type"])
 
@@ -458,11 +621,20 @@ def _undo_decision(editor: SetEditor, op: dict[str, Any]) -> list[Range]:
     return ranges
 
 
+def _undo_decisions(editor: SetEditor, op: dict[str, Any]) -> list[Range]:
+    ranges: list[Range] = []
+    for pk in reversed(op["decisions"]):  # relations and links before the spans they use
+        ranges += _undo_decision(editor, {"decision": pk})
+    return ranges
+
+
 UNDO_OPERATIONS: dict[str, Callable[[SetEditor, dict[str, Any]], list[Range]]] = {
+    "undo_decisions": _undo_decisions,
     "delete_span": _undo_delete_span,
     "restore_span": _undo_restore_span,
     "change_span": _undo_change_span,
     "relink": _undo_relink,
+    "restore_attributes": _undo_restore_attributes,
     "delete_relation": _undo_delete_relation,
     "restore_relation": _undo_restore_relation,
     "undo_decision": _undo_decision,
@@ -474,9 +646,12 @@ ACTIONS: dict[str, Callable[[Request], Outcome]] = {
     "delete-span": delete_span,
     "link-span": link_span,
     "unlink-span": unlink_span,
+    "set-attributes": set_attributes,
     "create-relation": create_relation,
     "delete-relation": delete_relation,
     "accept": accept_suggestion,
     "reject": reject_suggestion,
     "correct": correct_suggestion,
+    "bulk": decide_in_bulk,
+    "accept-with-link": accept_with_link,
 }

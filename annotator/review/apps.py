@@ -5,3 +5,6 @@ class ReviewConfig(AppConfig):
     name = "annotator.review"
     label = "review"
     verbose_name = "Review"
+
+    def ready(self) -> None:
+        from annotator.review import lifecycle  # noqa: F401  # registers the project deletion job's handler

@@ -88,6 +88,8 @@ def next_article(*, project: Project, user: User, after: Article | None = None) 
     place, by the project's strategy. Candidates are locked with SKIP LOCKED and re-counted under the
     lock, so two people asking at once never both take an article's last place.
     """
+    if project.archived_at is not None:
+        return None  # archived: read-only, out of everyone's queue
     now = timezone.now()
     in_progress, needing = _queues(project, user, now)
     if after is not None:
@@ -116,5 +118,7 @@ def next_article(*, project: Project, user: User, after: Article | None = None) 
 
 
 def queue_size(*, project: Project, user: User) -> int:
+    if project.archived_at is not None:
+        return 0
     in_progress, needing = _queues(project, user, timezone.now())
     return in_progress.count() + needing.count()

@@ -10,11 +10,11 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Exists, F, Func, IntegerField, OuterRef, Q, Subquery
+from django.db.models import Exists, F, Func, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.utils.safestring import SafeString
 
-from annotator.annotations.models import AnnotationSet, Relation, Span
-from annotator.projects.models import EntityType
+from annotator.annotations.models import AnnotationSet, Relation, Span, SpanAttribute
+from annotator.projects.models import EntityType, EntityTypeAttribute
 from annotator.review.rendering import Block, Mark, render_blocks, split_blocks
 from annotator.review.rows import LISTS, group
 from annotator.suggestions.models import Decision, SuggesterVersion, Suggestion, SuggestionKind
@@ -50,7 +50,16 @@ def pending_suggestions(annotation_set: AnnotationSet) -> Q:
     ).order_by()
     # A project has at most one active suggester: as a subquery it costs no query of its own.
     from_active = Q(suggester_version_id__in=active.values("pk")) | ~Q(Exists(active))
-    return Q(article_id=annotation_set.article_id) & ~Q(Exists(decided)) & from_active
+    # An entity suggestion inside a span of the same type that the set already has (the same span, or
+    # "Lukashenko" inside an accepted "Alexander Lukashenko") says nothing new: nothing to decide.
+    covering = Span.objects.filter(
+        annotation_set=annotation_set,
+        entity_type_id=OuterRef("entity_type_id"),
+        start__lte=OuterRef("start"),
+        end__gte=OuterRef("end"),
+    )
+    covered = Q(kind=SuggestionKind.ENTITY) & Q(Exists(covering))
+    return Q(article_id=annotation_set.article_id) & ~Q(Exists(decided)) & from_active & ~covered
 
 
 def set_counts(annotation_set: AnnotationSet, pending: Q) -> dict[str, int]:
@@ -215,6 +224,30 @@ def _marks(
     return marks
 
 
+def with_attributes(spans: QuerySet[Span]) -> QuerySet[Span]:
+    """Spans marked with whether their type has attributes (`has_attributes`), in the same query."""
+    return spans.annotate(
+        has_attributes=Exists(EntityTypeAttribute.objects.filter(entity_type=OuterRef("entity_type")))
+    )
+
+
+def attach_attribute_values(spans: list[Span]) -> list[Span]:
+    """Give each span its attribute values as `attribute_rows`: one query, and none in a project
+    whose types have no attributes (the page's query count stays as it was)."""
+    wanted = [span.pk for span in spans if getattr(span, "has_attributes", False)]
+    by_span: dict[int, list[SpanAttribute]] = {}
+    if wanted:
+        for row in (
+            SpanAttribute.objects.filter(span_id__in=wanted)
+            .select_related("attribute")
+            .order_by("attribute__position", "attribute__name")
+        ):
+            by_span.setdefault(row.span_id, []).append(row)
+    for span in spans:
+        span.attribute_rows = by_span.get(span.pk, [])  # type: ignore[attr-defined]
+    return spans
+
+
 def _marks_and_rows(
     annotation_set: AnnotationSet, text: str, blocks: list[Block], pending: Q, whole_text: bool
 ) -> tuple[list[Mark], dict[str, list]]:
@@ -222,7 +255,7 @@ def _marks_and_rows(
 
     Rows are grouped by the block where each item starts (`SetView.rows`), so items that only reach
     into the blocks from before them get a mark but no row, as with separate reads."""
-    spans = (
+    spans = with_attributes(
         Span.objects.filter(annotation_set=annotation_set)
         .select_related("entity_type", "link__kb_entity")
         .annotate(related=_in_relation())
@@ -236,7 +269,7 @@ def _marks_and_rows(
     if not whole_text:
         spans, suggestions = spans.filter(_overlapping(blocks)), suggestions.filter(_overlapping(blocks))
     marks, existing = [], set()
-    loaded_spans = list(spans)
+    loaded_spans = attach_attribute_values(list(spans))
     for span in loaded_spans:
         existing.add((span.start, span.end, span.entity_type_id))
         link = getattr(span, "link", None)
@@ -292,10 +325,14 @@ def _rows(
     suggestion does, in the same blocks, so the spans read here are enough to tell."""
     if not blocks:
         return {"spans": [], "relations": [], "suggestions": []}
-    spans = list(
-        Span.objects.filter(_starting_in(blocks), annotation_set=annotation_set)
-        .select_related("entity_type", "link__kb_entity")
-        .order_by("start", "end", "id")
+    spans = attach_attribute_values(
+        list(
+            with_attributes(
+                Span.objects.filter(_starting_in(blocks), annotation_set=annotation_set)
+                .select_related("entity_type", "link__kb_entity")
+                .order_by("start", "end", "id")
+            )
+        )
     )
     existing = {(span.start, span.end, span.entity_type_id) for span in spans}
     suggestions = []

@@ -181,32 +181,18 @@ def find_relations(
             found[key] = FoundRelation(head, tail, relation, score, source)
 
     sentence_of = sentence_index(mentions, sentences)
-    rules = [rule for rule in _GAP_RULES if rule.relation in by_name]
-    allowed: dict[tuple[str, str, str], bool] = {}
-
-    def allows(relation: str, head: str, tail: str) -> bool:
-        key = (relation, head, tail)
-        verdict = allowed.get(key)
-        if verdict is None:
-            verdict = allowed[key] = by_name[relation].allows(head, tail)
-        return verdict
-
-    # The cheap checks (labels, schema) come before the regular expressions: most pairs fail them.
+    applicable = _applicable_rules(schema)
     for i, j in candidate_pairs(mentions, sentence_of):
         left, right = mentions[i], mentions[j]
-        gap: str | None = None
+        labels = (left.label, right.label)
+        rules = applicable.get(labels)
+        if rules is None:
+            rules = applicable[labels] = _rules_for(schema, *labels)
+        if not rules:
+            continue
+        gap = text[left.end : right.start]
         after: str | None = None
-        for rule in rules:
-            if rule.same_label and left.label != right.label:
-                continue
-            if rule.head_is_left:
-                head, tail, head_label, tail_label = i, j, left.label, right.label
-            else:
-                head, tail, head_label, tail_label = j, i, right.label, left.label
-            if not allows(rule.relation, head_label, tail_label):
-                continue
-            if gap is None:
-                gap = text[left.end : right.start]
+        for rule, head_is_left in rules:
             if not rule.gap.search(gap):
                 continue
             if rule.after is not None or rule.not_after is not None:
@@ -216,12 +202,44 @@ def find_relations(
                     continue
                 if rule.not_after is not None and rule.not_after.search(after):
                     continue
+            head, tail = (i, j) if head_is_left else (j, i)
             keep(head, tail, rule.relation, rule.score, rule.id)
     _verb_rules(text, mentions, sentence_of, by_name, keep)
     if classifier is not None:
         for head, tail, relation, score in classifier.predict(text, mentions, sentence_of, schema):
             keep(head, tail, relation, score, classifier.source)
     return sorted(found.values(), key=lambda r: (mentions[r.head].start, mentions[r.tail].start, r.relation))
+
+
+_Applicable = dict[tuple[str, str], list[tuple[_GapRule, bool]]]
+_applicable: dict[int, tuple[Sequence[RelationSchema], _Applicable]] = {}
+
+
+def _applicable_rules(schema: Sequence[RelationSchema]) -> _Applicable:
+    """The gap rules per (left label, right label) pair under this schema, filled as pairs come. Kept
+    per schema object (a run passes the same one for every text; holding it keeps its id unique)."""
+    cached = _applicable.get(id(schema))
+    if cached is not None and cached[0] is schema:
+        return cached[1]
+    if len(_applicable) >= 64:
+        _applicable.clear()
+    table: _Applicable = {}
+    _applicable[id(schema)] = (schema, table)
+    return table
+
+
+def _rules_for(schema: Sequence[RelationSchema], left: str, right: str) -> list[tuple[_GapRule, bool]]:
+    """The gap rules that can relate a (left label, right label) pair at all under the schema, with
+    whether the left one is the head: most pairs fail on labels or schema, and knowing that once per
+    pair of labels costs less than the patterns."""
+    by_name = {relation.name: relation for relation in schema}
+    return [
+        (rule, rule.head_is_left)
+        for rule in _GAP_RULES
+        if rule.relation in by_name
+        and (not rule.same_label or left == right)
+        and by_name[rule.relation].allows(*((left, right) if rule.head_is_left else (right, left)))
+    ]
 
 
 def sentence_index(mentions: Sequence[Mention], sentences: Sequence[tuple[int, int]]) -> list[int]:
@@ -250,7 +268,8 @@ def _verb_rules(
     """ "X met Y", "X visited Y" (met_with when Y is a person) and "X ... talks with Y"."""
     order = sorted(range(len(mentions)), key=lambda k: mentions[k].start)
     for position, i in enumerate(order):
-        rest = text[mentions[i].end : mentions[i].end + 260]
+        end = mentions[i].end
+        rest = text[end : end + 260]
         cue = _VERB_CUE.match(rest)
         if cue is None:
             continue

@@ -14,6 +14,7 @@ Adding a page to the sweep is one line in PAGES.
 import json
 import tempfile
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import quote, urlsplit
@@ -21,8 +22,10 @@ from urllib.parse import quote, urlsplit
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.utils import timezone
 from playwright.sync_api import expect
 
+from annotator.accounts.models import Invitation, invitation_digest
 from annotator.annotations.services import (
     create_relation,
     create_span,
@@ -45,6 +48,7 @@ from annotator.suggestions.models import SuggesterVersion, Suggestion, Suggestio
 from tests import hostile as H
 
 PASSWORD = "correct horse battery staple"
+INVITATION_SECRET = "hostile-invitation-secret"
 SCREENSHOTS = Path(tempfile.gettempdir())  # look at them: hostile-annotate.png, hostile-link-panel.png
 
 # What a page must not contain or do, read in the page after it loaded.
@@ -184,6 +188,15 @@ PAGES = [
     Page("curate gold", f"{P}/gold/curate/", (H.PROJECT_NAME, H.SECOND_TITLE)),
     Page("suggester jobs", f"{P}/suggesters/jobs/", (H.JOB_MESSAGE, H.JOB_ERROR), fragment=True),
     Page("API tokens", "/account/tokens/", (H.TOKEN_NAME, H.PROJECT_NAME)),
+    Page("articles", f"{P}/articles/", (
+        H.PROJECT_NAME, H.ARTICLE_TITLE, H.EXTERNAL_ID, H.SECOND_TITLE, H.MANAGER_NAME, H.ANNOTATOR_NAME,
+    )),
+    Page("articles search", f"{P}/articles/?q={quote(H.SEARCH_QUERY)}", (H.SEARCH_QUERY,)),
+    Page("archive or delete", f"{P}/lifecycle/", (H.PROJECT_NAME,)),
+    Page("account", "/account/", (H.PROJECT_NAME, H.MANAGER_NAME)),
+    Page("add people", f"{P}/people/", (H.PROJECT_NAME, H.INVITED_NAME, H.INVITED_FULL_NAME)),
+    Page("invitation", "/invitations/{invitation}/", (H.PROJECT_NAME, H.MANAGER_NAME, H.INVITED_NAME)),
+    Page("site users", "/staff/users/", (H.MANAGER_NAME, H.ANNOTATOR_NAME)),
     Page("admin: projects", "/admin/projects/project/", (H.PROJECT_NAME,)),
     Page("admin: entity types", "/admin/projects/entitytype/", (H.PERSON, H.GPE, H.ORG, H.BAD_COLOUR)),
     Page("admin: articles", "/admin/articles/article/", (H.ARTICLE_TITLE, H.EXTERNAL_ID)),
@@ -317,6 +330,11 @@ def build_world(directory):
     bad_kb.write_text('{"id": "x", "name": ""}\n', encoding="utf-8")
     kb_job = start_kb_import(knowledge_base=kb, path=bad_kb, file_label=H.KB_FILE_NAME, by=manager)
     create_token(user=manager, name=H.TOKEN_NAME, project=project)
+    Invitation.objects.create(
+        project=project, role=Role.CURATOR, username=H.INVITED_NAME, full_name=H.INVITED_FULL_NAME,
+        digest=invitation_digest(INVITATION_SECRET), created_by=manager,
+        expires_at=timezone.now() + timedelta(days=1),
+    )  # fmt: skip
 
     for job in (import_job, kb_job):
         job.refresh_from_db()
@@ -326,7 +344,7 @@ def build_world(directory):
         suggestions=suggestions, manager=manager, minsk=minsk, naryshkin=naryshkin,
         ids={
             "project": project.pk, "article": article.pk, "minsk": minsk.pk, "naryshkin": naryshkin.pk,
-            "import_job": import_job.pk, "kb_job": kb_job.pk, "org": org.pk,
+            "import_job": import_job.pk, "kb_job": kb_job.pk, "org": org.pk, "invitation": INVITATION_SECRET,
         },
     )  # fmt: skip
 

@@ -8,7 +8,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from annotator.jobs.models import Job, JobKind
-from annotator.projects.models import Role
+from annotator.projects.models import EntityTypeAttribute, Role
 from tests.factories import MembershipFactory, SuggesterVersionFactory
 
 pytestmark = pytest.mark.django_db
@@ -28,7 +28,36 @@ MANAGER_ONLY = {
     "projects:members",
     "api:project-members",
     "api:project-member",
+    "projects:schema",
+    "projects:guidelines_edit",
+    "api:entity-type-merge",
+    "api:relation-type-merge",
+    "projects:entity_type_new",
+    "projects:entity_type",
+    "projects:entity_type_remove",
+    "projects:attribute_new",
+    "projects:attribute",
+    "projects:attribute_remove",
+    "projects:relation_type_new",
+    "projects:relation_type",
+    "projects:relation_type_remove",
+    "accounts:people",
+    "accounts:revoke",
+    "api:project-accounts",
+    "api:project-invitations",
+    "api:project-invitation",
+    "browse:delete",
+    "browse:requeue",
+    "lifecycle:page",
+    "api:project-archive",
+    "api:project-delete",
+    "lifecycle:backup",
+    "api:project-backup",
 }
+# Site pages about users that take an id: staff only, so members and non-members alike get 403.
+STAFF_ONLY = {"accounts:user-active", "api:user-detail"}
+# Routes with a parameter that is a secret, not an object of a project: open to anyone who has the link.
+PUBLIC_WITH_SECRET = {"accounts:accept", "password_reset_confirm"}
 # Routes a member reaches only as a curator or manager: annotators get 403.
 CURATOR_ONLY = {
     "api:project-export",
@@ -143,6 +172,10 @@ def object_ids(news, name, params):
         "kb_job_id": kb_import_job(news).pk,
         "export_job_id": export_job(news).pk,
         "user_id": news.annotator.pk,
+        "invitation_id": invitation(news)[0].pk,
+        "secret": invitation(news)[1],
+        "uidb64": "MQ",
+        "token": "set-password",
     }
     if "pk" in params and name in PK_OF:
         ids["pk"] = PK_OF[name](news, member_objects(news))
@@ -152,9 +185,43 @@ def object_ids(news, name, params):
         ids["token_id"] = member_token(news).pk
     if "suggester_id" in params:
         ids["suggester_id"] = SuggesterVersionFactory(project=news.project).pk
+    if "type_id" in params:  # the schema editor's: a relation type's routes name "relation"
+        ids["type_id"] = schema_type_id(news, name)
+    if "attribute_id" in params:
+        ids["attribute_id"] = schema_attribute_id(news)
     unknown = params - ids.keys()
     assert not unknown, f"Map the id parameter(s) {sorted(unknown)} of {name} in object_ids()."
     return {param: ids[param] for param in params}
+
+
+def schema_type_id(news, name):
+    """The type a schema route edits: one the member's spans and relation use, so that the API's DELETE
+    (and the pages' empty POSTs) answer "in use" rather than delete it from under the later routes."""
+    member_objects(news)
+    return news.visited.pk if "relation" in name else news.person.pk
+
+
+def schema_attribute_id(news):
+    """An attribute of PERSON with a value on the member's span: in use, like the types above."""
+    from annotator.annotations.models import SpanAttribute
+
+    head = member_objects(news)[0]
+    attribute = EntityTypeAttribute.objects.get_or_create(
+        entity_type=news.person, name="negated", defaults={"kind": "boolean"}
+    )[0]
+    SpanAttribute.objects.get_or_create(span=head, attribute=attribute, defaults={"value": True})
+    return attribute.pk
+
+
+def invitation(news):
+    """A pending invitation to the news project and its link's secret (one per test)."""
+    from annotator.accounts.services import invite
+
+    if not hasattr(news, "invitation"):
+        news.invitation = invite(
+            project=news.project, username="invited", role=Role.ANNOTATOR, by=news.manager
+        )
+    return news.invitation
 
 
 def import_job(news):
@@ -179,10 +246,10 @@ def query_for(news, name):
     if name == "review:suggesting":  # the job that opening the article's page started
         params = {"article_ids": [news.article.pk], "opened": news.article.pk}
         return f"?job={Job.objects.get_or_create(project=news.project, kind=JobKind.PREANNOTATE, params=params)[0].pk}"
-    if name not in ("review:candidates", "review:relation_types"):
+    if name not in ("review:candidates", "review:relation_types", "review:attributes"):
         return ""
     head, tail, _, _ = member_objects(news)
-    return f"?span={head.pk}" if name == "review:candidates" else f"?head={head.pk}&tail={tail.pk}"
+    return f"?head={head.pk}&tail={tail.pk}" if name == "review:relation_types" else f"?span={head.pk}"
 
 
 def kb_import_job(news):
@@ -197,7 +264,9 @@ def kb_import_job(news):
 
 def scoped_routes(news):
     return [
-        (name, object_ids(news, name, params), query_for(news, name)) for name, params in routes() if params
+        (name, object_ids(news, name, params), query_for(news, name))
+        for name, params in routes()
+        if params and name not in PUBLIC_WITH_SECRET
     ]
 
 
@@ -220,7 +289,7 @@ def test_members_reach_every_scoped_route(client, news):
     client.force_login(news.annotator)
     for name, kwargs, query in scoped_routes(news):
         status = fetch(client, reverse(name, kwargs=kwargs) + query).status_code
-        if name in MANAGER_ONLY | CURATOR_ONLY:
+        if name in MANAGER_ONLY | CURATOR_ONLY | STAFF_ONLY:
             assert status == 403, f"{name} answered {status} to an annotator"
             continue
         # An empty POST may be refused as invalid (400) or answered with a redirect; never hidden from a member.
@@ -232,6 +301,9 @@ def test_non_members_get_404_from_every_scoped_route(client, news, outsider):
     client.force_login(outsider)
     for name, kwargs, query in scoped_routes(news):
         response = fetch(client, reverse(name, kwargs=kwargs) + query)
+        if name in STAFF_ONLY:
+            assert response.status_code == 403, f"{name} answered {response.status_code} to a non-staff"
+            continue
         assert response.status_code == 404, f"{name} answered {response.status_code} to a non-member"
         assert news.project.name.encode() not in response.content
 

@@ -235,7 +235,10 @@ def test_the_set_reads_with_spans_links_relations_and_answers_304_when_unchanged
     assert unchanged.status_code == 304
 
 
-def test_reading_a_set_costs_the_same_queries_with_3_or_30_spans(alice, news):
+def test_reading_a_set_costs_the_same_queries_with_3_or_30_spans(alice, news, settings):
+    # The token stays remembered however slowly a loaded machine adds the 27 spans: only the set is counted.
+    settings.ANNOTATOR_TOKEN_CACHE_SECONDS = 3600
+
     def queries():
         forget_tokens()  # each call reads the token, however long adding spans took
         with CaptureQueriesContext(connection) as captured:
@@ -251,11 +254,12 @@ def test_reading_a_set_costs_the_same_queries_with_3_or_30_spans(alice, news):
             span=span, kb_entity=news.minsk, by=news.annotator, expected_version=news.annotation_set.version
         )
 
-    for start in range(3):
+    solid = [at for at, char in enumerate(news.article.text) if not char.isspace()]  # no blank span
+    for start in solid[:3]:
         add(start)
     queries()  # the token's first use also records when it was used
     few = queries()
-    for start in range(3, 30):
+    for start in solid[3:30]:
         add(start)
     assert queries() == few
 

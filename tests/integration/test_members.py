@@ -36,7 +36,7 @@ def test_unknown_people_and_the_last_manager_are_refused(client, news):
     unknown = client.post(url, {"username": "nobody", "role": "annotator"})
     assert unknown.status_code == 400
     assert (
-        "There is no active user named &#x27;nobody&#x27;; an admin creates accounts."
+        "There is no active user named &#x27;nobody&#x27;; make them an account or invite them under Add people."
         in unknown.content.decode()
     )
     response = client.post(url, {"username": "maria", "role": "annotator"}, follow=True)

@@ -52,9 +52,25 @@ ACCESS = {
     "login": PUBLIC,
     "logout": LOGIN,
     "projects:list": LOGIN,
+    "projects:create": STAFF,
+    ("api:project-list", "POST"): STAFF,
     "projects:detail": MEMBER,
     "projects:guidelines": MEMBER,
+    "projects:guidelines_edit": MANAGER,
+    "api:guidelines": MEMBER,
+    ("api:guidelines", "PUT"): MANAGER,
     "projects:schema_css": MEMBER,
+    # The schema editor: managers only (members read the schema on the dashboard and through the API).
+    "projects:schema": MANAGER,
+    "projects:entity_type_new": MANAGER,
+    "projects:entity_type": MANAGER,
+    "projects:entity_type_remove": MANAGER,
+    "projects:attribute_new": MANAGER,
+    "projects:attribute": MANAGER,
+    "projects:attribute_remove": MANAGER,
+    "projects:relation_type_new": MANAGER,
+    "projects:relation_type": MANAGER,
+    "projects:relation_type_remove": MANAGER,
     "interchange:imports": MEMBER,
     ("interchange:imports", "POST"): MANAGER,
     "interchange:detail": MEMBER,  # members follow imports; starting one is the manager's
@@ -75,8 +91,10 @@ ACCESS = {
     "review:act": MEMBER,
     "review:undo": MEMBER,
     "review:submit": MEMBER,
+    "review:reopen": MEMBER,  # the caller's own set: redirects with a message when it is not submitted
     "review:candidates": SELF,  # about a span of the caller's own set
     "review:relation_types": SELF,
+    "review:attributes": SELF,
     "review:new_kb_entity": MEMBER,
     "review:next": MEMBER,
     "kb:list": MEMBER,
@@ -98,6 +116,23 @@ ACCESS = {
     "api:token-list": LOGIN,
     "api:token-detail": SELF,
     "api:project-list": LOGIN,
+    "api:entity-type-list": MEMBER,
+    ("api:entity-type-list", "POST"): MANAGER,
+    "api:entity-type-detail": MEMBER,
+    ("api:entity-type-detail", "PATCH"): MANAGER,
+    ("api:entity-type-detail", "DELETE"): MANAGER,
+    "api:entity-type-merge": MANAGER,
+    "api:attribute-list": MEMBER,
+    ("api:attribute-list", "POST"): MANAGER,
+    "api:attribute-detail": MEMBER,
+    ("api:attribute-detail", "PATCH"): MANAGER,
+    ("api:attribute-detail", "DELETE"): MANAGER,
+    "api:relation-type-list": MEMBER,
+    ("api:relation-type-list", "POST"): MANAGER,
+    "api:relation-type-detail": MEMBER,
+    ("api:relation-type-detail", "PATCH"): MANAGER,
+    ("api:relation-type-detail", "DELETE"): MANAGER,
+    "api:relation-type-merge": MANAGER,
     "api:project-detail": MEMBER,
     "api:article-list": MEMBER,
     "api:article-detail": MEMBER,
@@ -163,6 +198,35 @@ ACCESS = {
     "agreement:articles": CURATOR,
     "api:agreement": CURATOR,
     "api:agreement-articles": CURATOR,
+    # People: my account, managers add people to their project, staff manage the site's users.
+    "accounts:account": LOGIN,
+    "accounts:accept": PUBLIC,  # the invitation link is the key; an empty POST makes nothing
+    "accounts:people": MANAGER,
+    "accounts:revoke": MANAGER,
+    "accounts:users": STAFF,
+    "accounts:user-active": STAFF,
+    "password_reset": PUBLIC,
+    "password_reset_done": PUBLIC,
+    "password_reset_confirm": PUBLIC,
+    "password_reset_complete": PUBLIC,
+    "api:account": LOGIN,
+    "api:project-accounts": MANAGER,
+    "api:project-invitations": MANAGER,
+    "api:project-invitation": MANAGER,
+    "api:user-list": STAFF,
+    "api:user-detail": STAFF,
+    # The article browser: members search; managers delete and re-queue.
+    "browse:articles": MEMBER,
+    "browse:delete": MANAGER,
+    "browse:requeue": MANAGER,
+    # A project's life: archive, unarchive, delete are the managers'.
+    "lifecycle:page": MANAGER,
+    "api:project-archive": MANAGER,
+    "api:project-delete": MANAGER,
+    "lifecycle:backup": MANAGER,
+    "api:project-backup": MANAGER,
+    "lifecycle:restore": STAFF,
+    "api:project-restore": STAFF,
     # Sign-ins: lock-outs and the record of sign-ins.
     "signins:mine": LOGIN,
     "signins:staff": STAFF,
@@ -332,7 +396,7 @@ def check(client, caller, name, method, url, is_api):
         and caller.token_error not in error_message(response)
     ):
         problems.append(f"{where} saying {error_message(response)!r}")
-    read_only = want == 403 and is_api and caller.name == "read-only token"
+    read_only = want == 403 and is_api and caller.name == "read-only token" and method not in SAFE_METHODS
     if read_only and "This token is read-only." not in error_message(response):
         problems.append(f"{where} saying {error_message(response)!r}")
     return problems

@@ -1,6 +1,7 @@
 """Sign-in settings from the environment, and the sign-in page they shape."""
 
 import json
+import socket
 
 import pytest
 from django.urls import reverse
@@ -95,6 +96,40 @@ def test_with_passwords_off_the_form_is_gone_and_a_password_post_is_refused(clie
     refused = client.post(reverse("login"), {"username": "alice", "password": "correct horse battery staple"})
     assert refused.status_code == 403
     assert "_auth_user_id" not in client.session
+
+
+def unused_port():
+    with socket.socket() as probe:  # nothing listens on it once closed
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.django_db
+def test_a_provider_that_does_not_answer_is_a_message_on_the_sign_in_page(client, settings):
+    settings.ANNOTATOR_OIDC_ISSUER = f"http://127.0.0.1:{unused_port()}/realms/gone"
+    settings.ANNOTATOR_OIDC_LABEL = "Example University"
+    response = client.get(reverse("signins:oidc-start"), follow=True)
+    assert response.redirect_chain == [(reverse("login"), 302)]
+    assert (
+        "Signing in with Example University is not possible right now: the sign-in service did not answer "
+        "as expected. Try again later, or tell the administrators."
+    ) in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_passwords_still_sign_in_while_the_provider_is_down(client, settings):
+    settings.ANNOTATOR_OIDC_ISSUER = f"http://127.0.0.1:{unused_port()}/realms/gone"
+    settings.AUTHENTICATION_BACKENDS = [
+        "axes.backends.AxesStandaloneBackend",
+        "annotator.signins.oidc.SignInBackend",
+        "django.contrib.auth.backends.ModelBackend",
+    ]
+    UserFactory(username="alice")
+    response = client.post(
+        reverse("login"), {"username": "alice", "password": "correct horse battery staple"}
+    )
+    assert response.status_code == 302
+    assert client.session["_auth_user_backend"] == "django.contrib.auth.backends.ModelBackend"
 
 
 @pytest.mark.django_db

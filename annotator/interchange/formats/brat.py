@@ -220,10 +220,18 @@ class _Ann:
                     f"The event {event_id} has the same trigger ({trigger}) as {first_event[trigger]}: its "
                     "arguments are kept as relations from that trigger (an argument both have is kept once), "
                     "and an export writes them as one event.",
-                    kind="brat event sharing a trigger",
+                    kind="shared-trigger brat event",
                     action="merged into one",
                 )
             first_event.setdefault(trigger, event_id)
+            if not arguments:
+                self.problems.warn(
+                    at,
+                    f"The event {event_id} has no arguments: it is kept as its trigger span {trigger}, and an "
+                    "export writes that span without an event line.",
+                    kind="argument-less brat event",
+                    action="kept as trigger only",
+                )
             for role, argument in arguments:
                 key = (trigger, self.span_of(argument), EVENT_ROLE_PREFIX + _NUMBERED_ROLE.sub("", role))
                 if key not in seen:
