@@ -71,6 +71,7 @@ MIDDLEWARE = [
     "annotator.core.middleware.RequestBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "annotator.core.slashes.EitherSlashMiddleware",  # before CommonMiddleware: no 301 that drops a POST
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -181,6 +182,10 @@ if any(
 ANNOTATOR_OIDC_LABEL = env.str("ANNOTATOR_OIDC_LABEL", default="single sign-on")
 # Passwords of this site; off (with single sign-on on) only the provider signs people in.
 ANNOTATOR_LOCAL_PASSWORDS = env.bool("ANNOTATOR_LOCAL_PASSWORDS", default=True) or not ANNOTATOR_OIDC_ISSUER
+# Signing out here signs out at the provider too (when it has an end_session_endpoint): register
+# https://<this site>/accounts/login/ as a post-logout redirect URI there.
+ANNOTATOR_OIDC_SIGN_OUT_AT_PROVIDER = env.bool("ANNOTATOR_OIDC_SIGN_OUT_AT_PROVIDER", default=True)
+OIDC_STORE_ID_TOKEN = True  # the id_token_hint of that sign-out
 OIDC_USE_PKCE = True
 OIDC_TIMEOUT = 10
 OIDC_AUTHENTICATION_CALLBACK_URL = "signins:oidc-callback"

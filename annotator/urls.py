@@ -37,7 +37,7 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("favicon.ico", core_views.favicon),
     path("accounts/login/", signins_views.SignInView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/logout/", signins_views.SignOutView.as_view(), name="logout"),
     *password_reset,
     path("", include("annotator.accounts.urls")),
     path("projects/", include("annotator.projects.urls")),

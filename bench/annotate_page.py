@@ -107,6 +107,16 @@ def measure(
     first = client.get(url)
     first_open = (time.perf_counter() - began) * 1000
     assert first.status_code == 200
+    from annotator.jobs.models import Job, JobKind
+    from annotator.jobs.services import run_job
+
+    waiting = Job.objects.filter(kind=JobKind.PREANNOTATE, params__opened=article.pk, status="queued").first()
+    if waiting is not None:  # a long article: a worker computes its suggestions; here, this process
+        began = time.perf_counter()
+        run_job(waiting)
+        print(
+            f"   its suggestions came from a job, as a worker runs it: {time.perf_counter() - began:,.1f} s"
+        )
     client.get(url)  # the second open reads the KB's and gold's state once per freshness window
     with CaptureQueriesContext(connection) as queries:
         response = client.get(url)

@@ -21,6 +21,8 @@ REPEAT = 400
 TEXT = ("Sergey Naryshkin, Director of Russia’s Foreign Intelligence Service (SVR), visited Minsk. 🇧🇾 " * 28)[
     :2500
 ]
+# Where one-character spans may go: a span never starts or ends with white space (the services refuse it).
+SOLID = [at for at, char in enumerate(TEXT) if not char.isspace()]
 
 
 def main() -> None:
@@ -50,7 +52,7 @@ def main() -> None:
             return get_or_create_own_set(article=article, user=user)
 
         baseline_set = fresh_set()
-        offsets = itertools.count()
+        offsets = iter(SOLID)
 
         def bare_insert() -> None:
             start = next(offsets)
@@ -65,7 +67,7 @@ def main() -> None:
         report("bare INSERT (baseline)", baseline)
 
         service_set = fresh_set()
-        offsets = itertools.count()
+        offsets = iter(SOLID)
 
         def one_span() -> None:
             start = next(offsets)
@@ -106,7 +108,7 @@ def main() -> None:
         secret = create_token(user=user, name="bench", scope="write")[1]
         client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {secret}")
         url = reverse("api:set-spans", args=[rest_set.pk])
-        offsets = itertools.count()
+        offsets = iter(SOLID)
         versions = itertools.count(1)
 
         def rest_call() -> None:

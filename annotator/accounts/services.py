@@ -167,6 +167,15 @@ def join_by_invitation(*, secret: str, user: User) -> Membership:
     return _join(invitation, user)
 
 
+@transaction.atomic
+def take_up_invitation(*, invitation: Invitation, user: User) -> Membership:
+    """An account made another way (a first single sign-on) takes up the pending invitation meant for it."""
+    locked = Invitation.objects.select_for_update().pending().filter(pk=invitation.pk).first()
+    if locked is None:
+        raise AccountError("This invitation is not pending any more.")
+    return _join(locked, user)
+
+
 def _locked_pending(secret: str) -> Invitation:
     invitation = find_invitation(secret)
     # Locked, and checked again: two tabs accepting one link at once make one account.

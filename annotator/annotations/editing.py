@@ -87,6 +87,7 @@ def _refuse_claim(annotation_set: AnnotationSet, expected_version: int, status: 
 class _ArticleFacts:
     project_id: int
     allow_overlapping_spans: bool
+    trim_span_whitespace: bool
     length: int
     surface: str  # the text at the offsets asked for when these facts were read
 
@@ -105,11 +106,12 @@ class SetEditor:
     def _read_article(self, *, start: int = 0, end: int = 0) -> _ArticleFacts:
         """The article's facts, and its text at [start, end), in one query (cached for later calls)."""
         first = min(max(start, 0), OFFSET_MAX - 1)
-        project_id, allow_overlapping, length, surface = (
+        project_id, allow_overlapping, trim_whitespace, length, surface = (
             Article.objects.filter(pk=self.annotation_set.article_id)
             .values_list(
                 "project_id",
                 "project__allow_overlapping_spans",
+                "project__trim_span_whitespace",
                 Length("text"),
                 # Clamped so that the database only ever sees a position and a length its integer holds
                 # (never negative, never past OFFSET_MAX): bad offsets are refused by check_offsets()
@@ -118,7 +120,7 @@ class SetEditor:
             )
             .get()
         )
-        facts = _ArticleFacts(project_id, allow_overlapping, length, surface)
+        facts = _ArticleFacts(project_id, allow_overlapping, trim_whitespace, length, surface)
         self.__dict__["_article"] = facts  # what cached_property would store
         return facts
 
@@ -146,6 +148,24 @@ class SetEditor:
                 field="surface",
             )
         return surface
+
+    def _edges(self, *, start: int, end: int, declared: str | None) -> tuple[int, int, str]:
+        """The span's offsets and text once its edges are checked: white space at either edge is refused,
+        or trimmed away when the project says so (a stray space would make the span a different string
+        from every other mention of the name, in agreement, exports and training)."""
+        surface = self._surface(start=start, end=end, declared=declared)
+        trimmed = surface.strip()
+        if trimmed == surface:
+            return start, end, surface
+        if not trimmed:
+            raise InvalidAnnotation(f"The text at [{start}, {end}) is only white space.", field="start")
+        if not self._article.trim_span_whitespace:
+            raise InvalidAnnotation(
+                f"A span cannot start or end with white space: the text at [{start}, {end}) is {surface!r}.",
+                field="start",
+            )
+        leading = len(surface) - len(surface.lstrip())
+        return start + leading, start + leading + len(trimmed), trimmed
 
     def _check_entity_type(self, entity_type: EntityType) -> None:
         if entity_type.project_id != self._article.project_id:
@@ -181,7 +201,11 @@ class SetEditor:
         absent: bool = False,
     ) -> Span:
         """Add a span. `absent` says the caller has just looked and found no identical span."""
-        text = self._surface(start=start, end=end, declared=surface)  # first: it also reads the article facts
+        asked = (start, end)
+        start, end, text = self._edges(
+            start=start, end=end, declared=surface
+        )  # first: reads the article facts
+        absent = absent and (start, end) == asked  # trimmed: the caller looked for other offsets
         self._check_entity_type(entity_type)
         if not (absent and self._article.allow_overlapping_spans):
             self._check_room(start=start, end=end, entity_type=entity_type)
@@ -217,9 +241,9 @@ class SetEditor:
         new_start = span.start if start is None else start
         new_end = span.end if end is None else end
         new_type = entity_type or span.entity_type
+        new_start, new_end, text = self._edges(start=new_start, end=new_end, declared=surface)
         if (new_start, new_end, new_type.pk) == (span.start, span.end, span.entity_type_id):
             raise InvalidAnnotation("The span already has these boundaries and this type.", field="start")
-        text = self._surface(start=new_start, end=new_end, declared=surface)
         self._check_entity_type(new_type)
         self._check_room(start=new_start, end=new_end, entity_type=new_type, ignore=span)
         if new_type.pk != span.entity_type_id:

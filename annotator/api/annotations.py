@@ -44,6 +44,7 @@ from annotator.api.annotation_serializers import (
     SpanSerializer,
 )
 from annotator.articles.models import Article, ArticleStatus
+from annotator.articles.search import matching
 from annotator.kb.models import KBEntity
 from annotator.projects.models import EntityType, RelationType
 from annotator.suggestions import services as decisions
@@ -151,14 +152,17 @@ def _moment(value: str) -> datetime:
 
 
 class ArticleList(generics.ListAPIView):
-    """The articles of a project, by id. Filters: `q` (title or external id), `status`, `external_id`,
-    `updated_since` (ISO 8601), `ids` (comma-separated)."""
+    """The articles of a project, by id. Filters: `q` (title or external id), `search` (full text of the
+    title, text and metadata), `status`, `external_id`, `updated_since` (ISO 8601), `ids` (comma-separated)."""
 
     serializer_class = ArticleSerializer
 
     @extend_schema(
         parameters=[
             OpenApiParameter("q", str, description="Words of the title or the external id."),
+            OpenApiParameter(
+                "search", str, description="Words that must all occur in the title, the text or the metadata."
+            ),
             OpenApiParameter("status", str, enum=ArticleStatus.values),
             OpenApiParameter("external_id", str),
             OpenApiParameter("updated_since", OpenApiTypes.DATETIME),
@@ -177,6 +181,8 @@ class ArticleList(generics.ListAPIView):
         params = self.request.query_params
         if query := params.get("q", "").strip():
             articles = articles.filter(Q(title__icontains=query) | Q(external_id__icontains=query))
+        if words := params.get("search", "").strip():
+            articles = matching(articles, words)
         if external_id := params.get("external_id"):
             articles = articles.filter(external_id=external_id)
         if since := params.get("updated_since"):

@@ -42,6 +42,7 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
             "blind",
             "abandon_after_minutes",
             "promote_to_gold",
+            "trim_span_whitespace",
         ]
 
 

@@ -31,7 +31,7 @@ COLUMN = "search_document"
 INDEX_NAME = "article_search_idx"
 FTS_TABLE = "articles_article_fts"
 QUERY_MAX_CHARS = 500
-PROBE_LIMIT = 10_000
+PROBE_LIMIT = 2_000  # matches read from the index before sorting by id
 _WORD = re.compile(r"\w+")
 
 
@@ -52,9 +52,14 @@ def matching(articles: ArticlesT, query: str) -> ArticlesT:
             (query,),
             output_field=models.BooleanField(),
         )
-        return articles.filter(hit)
+        # The planner cannot tell a word of one article from a word of thousands (both are rare in its
+        # statistics); sorted by id it may then walk the whole table testing each row. So ask first, with no
+        # order: a few matches come straight from the index and are the answer; many mean that walking the
+        # ids finds a page of them soon.
+        found = list(articles.filter(hit).order_by().values_list("pk", flat=True)[: PROBE_LIMIT + 1])
+        return articles.filter(pk__in=found) if len(found) <= PROBE_LIMIT else articles.filter(hit)
     words = fts5_query(query)
     if not words:
         return articles.none()
-    found = RawSQL(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s", (words,))  # noqa: S608, S611
-    return articles.filter(pk__in=found)
+    rowids = RawSQL(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s", (words,))  # noqa: S608, S611
+    return articles.filter(pk__in=rowids)

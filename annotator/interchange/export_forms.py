@@ -22,6 +22,7 @@ class ExportForm(forms.Form):
             (SetChoice.GOLD, "gold standard"),
             (SetChoice.ANNOTATOR, "one annotator's sets"),
             (SetChoice.ALL, "every annotator's sets"),
+            (SetChoice.IMPORTED, "imported sets"),
         ],
         initial=SetChoice.GOLD,
         widget=forms.RadioSelect,

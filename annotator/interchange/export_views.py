@@ -13,13 +13,20 @@ from django.views.decorators.http import require_GET, require_http_methods
 from annotator.core.http import AuthedRequest
 from annotator.interchange.downloads import export_response, job_file_response
 from annotator.interchange.export_forms import ExportForm
-from annotator.interchange.exports import ExportQuery, export_path, runs_as_job, start_export
+from annotator.interchange.exports import ExportQuery, count_articles, export_path, runs_as_job, start_export
 from annotator.interchange.views import NO_WORKER_AFTER
 from annotator.jobs.models import Job, JobKind, JobStatus
 from annotator.jobs.progress import live
 from annotator.projects.models import Project
 from annotator.projects.permissions import can_curate
 from annotator.projects.views import get_project
+
+NOTHING = {
+    "gold": "Nothing to export: no article has a gold set matching these filters yet. Curate articles "
+    "(or import gold) first, or export the annotators' sets.",
+    "imported": "Nothing to export: no article has an imported set matching these filters.",
+    "all": "Nothing to export: no annotation set matches these filters.",
+}
 
 
 def exporting_project(request: AuthedRequest, project_id: int) -> Project:
@@ -33,17 +40,23 @@ def exporting_project(request: AuthedRequest, project_id: int) -> Project:
 def exports(request: AuthedRequest, project_id: int) -> HttpResponseBase:
     project = exporting_project(request, project_id)
     form = ExportForm(request.POST if request.method == "POST" else None, project=project)
+    nothing = ""
     if request.method == "POST" and form.is_valid():
         query: ExportQuery = form.cleaned_data["query"]
-        if not (form.cleaned_data["background"] or runs_as_job(project, query)):
+        if not count_articles(project, query):
+            # An empty file with no word of why helps no one: say so, and keep the form as it was filled.
+            nothing = NOTHING.get(str(query.sets), NOTHING["all"])
+        elif not (form.cleaned_data["background"] or runs_as_job(project, query)):
             return export_response(project, query)
-        job = start_export(project=project, query=query, by=request.user)
-        return redirect("exports:detail", project_id=project.pk, export_job_id=job.pk)
+        else:
+            job = start_export(project=project, query=query, by=request.user)
+            return redirect("exports:detail", project_id=project.pk, export_job_id=job.pk)
     jobs = Job.objects.filter(project=project, kind=JobKind.EXPORT).select_related("created_by")
     context = {
         "project": project,
         "form": form,
         "page": Paginator(jobs, 25).get_page(request.GET.get("page")),
+        "nothing": nothing,
     }
     return render(request, "interchange/exports.html", context, status=400 if form.errors else 200)
 

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import connection, transaction
-from django.db.models import CharField, Exists, F, Func, OuterRef, QuerySet, TextField
+from django.db.models import CharField, Exists, F, Func, OuterRef, Q, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.text import slugify
@@ -40,6 +41,8 @@ from annotator.interchange.formats.base import (
 )
 from annotator.jobs.models import Job, JobKind
 from annotator.jobs.services import create_job, enqueue_job
+from annotator.kb.models import KnowledgeBase
+from annotator.projects.models import EntityType, RelationType
 from annotator.suggestions.models import Decision, SuggestionKind
 
 if TYPE_CHECKING:
@@ -54,6 +57,7 @@ class SetChoice(StrEnum):
     GOLD = "gold"
     ANNOTATOR = "annotator"  # one annotator's sets (ExportQuery.annotator names them)
     ALL = "all"  # every annotator's set: one record per (article, annotator)
+    IMPORTED = "imported"  # the imported sets (pre-annotations, other tools' work): one record per set
 
 
 class InvalidExport(DomainError):
@@ -154,6 +158,8 @@ def matching(sets: QuerySet[AnnotationSet], query: ExportQuery) -> QuerySet[Anno
         sets = sets.filter(kind=SetKind.GOLD)
     elif query.sets == SetChoice.ANNOTATOR:
         sets = sets.filter(kind=SetKind.ANNOTATOR, annotator__username=query.annotator)
+    elif query.sets == SetChoice.IMPORTED:
+        sets = sets.filter(kind=SetKind.IMPORTED)
     else:
         sets = sets.filter(kind=SetKind.ANNOTATOR)
     if query.set_status:
@@ -217,47 +223,99 @@ def export_records(
         yield from _chunks(project, query, chunk_size)
 
 
+class Names:
+    """What span and relation rows name by id (types, people, knowledge bases), read once per export (and
+    people once each, when first met) rather than joined onto every row of every chunk."""
+
+    def __init__(self, project: Project) -> None:
+        self.entity_types = dict(EntityType.objects.filter(project=project).values_list("pk", "name"))
+        self.relation_types = {
+            pk: (name, directed)
+            for pk, name, directed in RelationType.objects.filter(project=project).values_list(
+                "pk", "name", "directed"
+            )
+        }
+        self.knowledge_bases = dict(KnowledgeBase.objects.filter(project=project).values_list("pk", "name"))
+        self.people: dict[int, str] = {}
+
+    def meet(self, people: set[int | None]) -> None:
+        """Read the usernames of the people not met yet."""
+        new = {pk for pk in people if pk is not None and pk not in self.people}
+        if new:
+            self.people.update(get_user_model().objects.filter(pk__in=new).values_list("pk", "username"))
+
+    def person(self, pk: int | None) -> str | None:
+        return None if pk is None else self.people[pk]
+
+
 def _chunks(project: Project, query: ExportQuery, chunk_size: int | None) -> Iterator[DocumentRecord]:
     size = chunk_size or settings.ANNOTATOR_EXPORT_CHUNK_SIZE
     last = 0
+    names: Names | None = None
     while chunk := list(
         selected_articles(project, query, after=last).values_list(
             "pk", "external_id", "title", "text", "metadata"
         )[:size]
     ):
         last = chunk[-1][0]
-        yield from _chunk_records(project, query, chunk)
+        names = names or Names(project)
+        yield from _chunk_records(project, query, chunk, names)
 
 
 def _chunk_records(
-    project: Project, query: ExportQuery, chunk: list[tuple[Any, ...]]
+    project: Project, query: ExportQuery, chunk: list[tuple[Any, ...]], names: Names
 ) -> Iterator[DocumentRecord]:
-    """Five more queries: the chunk's sets, their spans with links, decisions, attribute values, relations."""
+    """Five more queries: the chunk's sets, their spans with links, decisions, attribute values, relations
+    (and the usernames of people the export has not met before)."""
     sets = list(
         selected_sets(project, query)
         .filter(article_id__in=[row[0] for row in chunk])
-        .order_by("article_id", "annotator__username", "id")
+        .order_by("article_id", "annotator__username", "name", "id")
         .values_list("pk", "article_id", "kind", "annotator__username", "status", "version",
-                     "guideline_version__number", iso("updated_at"))
+                     "guideline_version__number", iso("updated_at"), "name")
     )  # fmt: skip
     set_ids = [row[0] for row in sets]
-    spans: dict[int, list[tuple[Any, ...]]] = {pk: [] for pk in set_ids}
-    for row in (
+    # Ids, not names: the only join left is the link's entity, for its KB id.
+    span_rows = list(
         Span.objects.filter(annotation_set_id__in=set_ids)
-        .order_by("annotation_set_id", "start", "end", "entity_type__name", "id")
-        .values_list("annotation_set_id", "pk", "start", "end", "entity_type__name", as_text("fragments"),
-                     "created_by__username", iso("created_at"), "link__pk", "link__kb_entity__kb_id",
-                     "link__kb_entity__knowledge_base__name", "link__created_by__username", iso("link__created_at"))
-    ):  # fmt: skip
-        spans[row[0]].append(row[1:])
-    suggested = {
-        span_id: {"suggestion": suggestion_id, "source": source, "suggester": f"{name} {version}",
-                  "score": score, "verdict": verdict}
-        for span_id, suggestion_id, source, name, version, score, verdict in Decision.objects.filter(
-            annotation_set_id__in=set_ids, span__isnull=False, suggestion__kind=SuggestionKind.ENTITY
-        ).values_list("span_id", "suggestion_id", "suggestion__source", "suggestion__suggester_version__name",
-                      "suggestion__suggester_version__version", "suggestion__score", "verdict")
-    }  # fmt: skip
+        .order_by("annotation_set_id", "start", "end", "id")
+        .values_list("annotation_set_id", "pk", "start", "end", "entity_type_id", as_text("fragments"),
+                     "created_by_id", iso("created_at"), "link__pk", "link__kb_entity__kb_id",
+                     "link__kb_entity__knowledge_base_id", "link__created_by_id", iso("link__created_at"))
+    )  # fmt: skip
+    relation_rows = list(
+        Relation.objects.filter(annotation_set_id__in=set_ids)
+        .order_by("annotation_set_id", "id")
+        .values_list("annotation_set_id", "pk", "head_id", "tail_id", "relation_type_id", "created_by_id",
+                     iso("created_at"))
+    )  # fmt: skip
+    names.meet(
+        {row[6] for row in span_rows} | {row[11] for row in span_rows} | {row[5] for row in relation_rows}
+    )
+    types, kbs, person = names.entity_types, names.knowledge_bases, names.person
+    spans: dict[int, list[tuple[Any, ...]]] = {pk: [] for pk in set_ids}
+    for (
+        set_id,
+        pk,
+        start,
+        end,
+        type_id,
+        fragments,
+        by,
+        at,
+        link,
+        kb_id,
+        kb,
+        linked_by,
+        linked_at,
+    ) in span_rows:
+        spans[set_id].append(
+            (pk, start, end, types[type_id], fragments, person(by), at, link, kb_id,
+             kbs.get(kb) if kb is not None else None, person(linked_by), linked_at)
+        )  # fmt: skip
+    for rows in spans.values():
+        rows.sort(key=_span_order)  # as before: by start, end, then type name, then id
+    suggested, relation_suggested = _suggested(set_ids)
     attributes: dict[int, dict[str, Any]] = {}
     for span_id, name, value in (
         SpanAttribute.objects.filter(span__annotation_set_id__in=set_ids)
@@ -266,18 +324,52 @@ def _chunk_records(
     ):
         attributes.setdefault(span_id, {})[name] = value
     relations: dict[int, list[tuple[Any, ...]]] = {pk: [] for pk in set_ids}
-    for relation_row in (
-        Relation.objects.filter(annotation_set_id__in=set_ids)
-        .order_by("annotation_set_id", "id")
-        .values_list("annotation_set_id", "head_id", "tail_id", "relation_type__name", "created_by__username",
-                     iso("created_at"), "relation_type__directed")
-    ):  # fmt: skip
-        relations[relation_row[0]].append(relation_row[1:])
+    for set_id, relation_pk, head, tail, type_id, by, at in relation_rows:
+        label, directed = names.relation_types[type_id]
+        relations[set_id].append((relation_pk, head, tail, label, person(by), at, directed))
     articles = {row[0]: row for row in chunk}
     for set_row in sets:
         yield _record(
-            articles[set_row[1]], set_row, spans[set_row[0]], relations[set_row[0]], suggested, attributes
+            articles[set_row[1]],
+            set_row,
+            spans[set_row[0]],
+            relations[set_row[0]],
+            suggested,
+            attributes,
+            relation_suggested,
         )
+
+
+def _suggested(set_ids: list[int]) -> tuple[dict[int, dict[str, Any]], dict[int, dict[str, Any]]]:
+    """Which suggestion each span and relation came from: one query over the sets' decisions.
+
+    An entity suggestion's decision names its span. A relation suggestion's names its relation, and lists
+    the head and tail spans it had to make (`result["created"]`): those came from the suggestion too."""
+    spans: dict[int, dict[str, Any]] = {}
+    relations: dict[int, dict[str, Any]] = {}
+    rows = Decision.objects.filter(
+        Q(span__isnull=False, suggestion__kind=SuggestionKind.ENTITY)
+        | Q(relation__isnull=False, suggestion__kind=SuggestionKind.RELATION),
+        annotation_set_id__in=set_ids,
+    ).values_list("span_id", "relation_id", "result", "suggestion_id", "suggestion__source",
+                  "suggestion__suggester_version__name", "suggestion__suggester_version__version",
+                  "suggestion__score", "verdict")  # fmt: skip
+    for span_id, relation_id, result, suggestion_id, source, name, version, score, verdict in rows:
+        origin = {"suggestion": suggestion_id, "source": source, "suggester": f"{name} {version}",
+                  "score": score, "verdict": verdict}  # fmt: skip
+        if relation_id is None:
+            spans[span_id] = origin
+            continue
+        relations[relation_id] = origin
+        for made in (result or {}).get("created", []):
+            kind, _, pk = made.partition(":")
+            if kind == "span":
+                spans.setdefault(int(pk), origin)
+    return spans, relations
+
+
+def _span_order(row: tuple[Any, ...]) -> tuple[int, int, str, int]:
+    return row[1], row[2], row[3], row[0]
 
 
 def _when(value: str | datetime | None) -> str | None:
@@ -291,9 +383,10 @@ def _record(
     relation_rows: list[tuple[Any, ...]],
     suggested: dict[int, dict[str, Any]],
     attributes: dict[int, dict[str, Any]],
+    relation_suggested: dict[int, dict[str, Any]],
 ) -> DocumentRecord:
     article_id, external_id, title, text, metadata = article
-    _, _, kind, annotator, status, version, guidelines, updated_at = set_row
+    _, _, kind, annotator, status, version, guidelines, updated_at, set_name = set_row
     ids: dict[int, str] = {}
     spans, links = [], []
     stamps: dict[tuple[Any, Any], dict[str, Any]] = {}  # one dict per author and time (imports share both)
@@ -318,21 +411,20 @@ def _record(
             )
     relations = [
         RelationRecord(
-            ids[head],
-            ids[tail],
-            label,
-            f"R{number}",
-            provenance={"created_by": by, "created_at": _when(at)},
+            ids[head], ids[tail], label, f"R{number}",
+            provenance={"created_by": by, "created_at": _when(at)}
+            | ({"suggestion": relation_suggested[pk]} if pk in relation_suggested else {}),
             symmetric=not directed,
         )
-        for number, (head, tail, label, by, at, directed) in enumerate(relation_rows, start=1)
+        for number, (pk, head, tail, label, by, at, directed) in enumerate(relation_rows, start=1)
         if head in ids and tail in ids  # always, in one snapshot; without one a span may go in between
-    ]
+    ]  # fmt: skip
     return DocumentRecord(
         text=text, external_id=external_id, title=title, metadata=metadata, annotated=True, spans=tuple(spans),
         relations=tuple(relations), links=tuple(links),
         provenance={"article_id": article_id, "set": kind, "annotator": annotator, "status": status,
-                    "version": version, "guideline_version": guidelines, "updated_at": _when(updated_at)},
+                    "version": version, "guideline_version": guidelines, "updated_at": _when(updated_at)}
+        | ({"set_name": set_name} if set_name else {}),
     )  # fmt: skip
 
 

@@ -522,7 +522,7 @@ class Importer:
             where,
             f"The KB id {value!r} is in none of this project's knowledge bases: it is kept on the span as its "
             f"{REFERENCE} (link it once the KB is imported).",
-            kind="link to an unknown KB id",
+            kind="unknown-KB link",
             action="kept as a reference",
             field=field,
         )

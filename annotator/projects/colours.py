@@ -83,3 +83,18 @@ def legibility(colour: str) -> Legibility:
         underline=round(contrast_ratio(colour, PAGE_BACKGROUND), 2),
         proposed=propose_legible(colour),
     )
+
+
+EDGE_CONTRAST = 3.0  # WCAG 1.4.11: parts of graphics needed to understand the content
+
+
+def edge_colour_for(colour: str, background: str = PAGE_BACKGROUND) -> str:
+    """The colour darkened (same hue) until it stands out at least 3:1 from the page: what underlines and
+    borders in the type's colour are drawn with, so that a pale type's extent is still visible."""
+    red, green, blue = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    for step in range(101):
+        keep = 1 - step / 100
+        edge = f"#{round(red * keep):02x}{round(green * keep):02x}{round(blue * keep):02x}"
+        if contrast_ratio(edge, background) >= EDGE_CONTRAST:
+            return edge
+    return "#000000"

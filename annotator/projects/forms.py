@@ -29,6 +29,7 @@ class ProjectSettingsForm(forms.ModelForm[Project]):
             "blind": "Blind annotation",
             "abandon_after_minutes": "Release an untouched article after (minutes)",
             "promote_to_gold": "Promote submitted sets to gold automatically",
+            "trim_span_whitespace": "Trim white space at the edges of spans (instead of refusing them)",
         }
 
 

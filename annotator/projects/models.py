@@ -64,6 +64,10 @@ class Project(TimeStampedModel):
     allow_overlapping_spans = models.BooleanField(
         default=True, help_text="Whether spans of one annotation set may overlap or nest."
     )
+    trim_span_whitespace = models.BooleanField(
+        default=False,
+        help_text="Trim white space at the edges of a new or changed span instead of refusing the span.",
+    )
     assignment_strategy = models.CharField(
         max_length=16,
         choices=AssignmentStrategy.choices,

@@ -65,6 +65,7 @@ SETTINGS = (
     "blind",
     "abandon_after_minutes",
     "promote_to_gold",
+    "trim_span_whitespace",
 )
 
 

@@ -14,7 +14,7 @@ from annotator.annotations.status import with_status
 from annotator.articles.models import Article, ArticleStatus
 from annotator.core.http import AuthedRequest
 from annotator.core.offsets import whole_number
-from annotator.projects.colours import HEX_COLOUR, text_colour_for
+from annotator.projects.colours import HEX_COLOUR, edge_colour_for, text_colour_for
 from annotator.projects.forms import MemberForm, ProjectSettingsForm
 from annotator.projects.models import EntityType, GuidelineVersion, Membership, Project, RelationType, Role
 from annotator.projects.permissions import can_create_projects, can_curate, can_manage
@@ -96,7 +96,8 @@ def schema_css(request: AuthedRequest, project_id: int) -> HttpResponse:
     for pk, colour in EntityType.objects.filter(project=project).values_list("pk", "colour"):
         if HEX_COLOUR.match(colour):  # never trust a colour into CSS unchecked
             rules.append(
-                f".et-{pk} {{ --entity-colour: {colour}; --entity-text: {text_colour_for(colour)}; }}"
+                f".et-{pk} {{ --entity-colour: {colour}; --entity-text: {text_colour_for(colour)}; "
+                f"--entity-edge: {edge_colour_for(colour)}; }}"
             )
     response = HttpResponse("\n".join(rules) + "\n", content_type="text/css; charset=utf-8")
     response["Cache-Control"] = "private, no-cache"

@@ -22,9 +22,11 @@ from annotator.core.errors import InvalidAnnotation
 from annotator.core.offsets import OffsetError, parse_offset, whole_number
 from annotator.kb.models import KBEntity
 from annotator.projects.models import AttributeKind, EntityType, EntityTypeAttribute, RelationType
+from annotator.review.state import pending_suggestions
+from annotator.suggestions import bulk
 from annotator.suggestions import services as decisions
 from annotator.suggestions.generate import suggest_other_occurrences
-from annotator.suggestions.models import Decision, Suggestion, SuggestionKind
+from annotator.suggestions.models import Decision, Suggestion, SuggestionKind, Verdict
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -404,7 +406,97 @@ def correct_suggestion(request: Request) -> Outcome:
         nil=request.data.get("nil") == "1",
         **changes,
     )
-    return _decided(decision, suggestion, "Corrected")
+    outcome = _decided(decision, suggestion, "Corrected")
+    if decision.span is not None and suggestion.kind == SuggestionKind.ENTITY:
+        # A correction is work on this very item (a resize goes on press after press): the page stays on
+        # the span it became, not on the next suggestion.
+        outcome.focus = f"s{decision.span.pk}"
+        outcome.message = f"Corrected to {describe(decision.span)}."
+    return outcome
+
+
+# Many at once
+
+
+def _selection(request: Request) -> bulk.Selection:
+    data = request.data
+    entity_type = request.entity_type() if data.get("entity_type") else None
+    min_score = None
+    if data.get("min_score", "").strip():
+        try:
+            min_score = float(data.get("min_score", ""))
+        except ValueError:
+            raise InvalidAnnotation("The score must be a number like 0.8.", field="min_score") from None
+        if not 0 <= min_score <= 1:
+            raise InvalidAnnotation("The score must be between 0 and 1.", field="min_score")
+    within = None
+    if data.get("start", "") != "" or data.get("end", "") != "":
+        within = (request.offset("start"), request.offset("end"))
+    source = data.get("source", "").strip()[:100] or None
+    if entity_type is None and source is None and min_score is None and within is None:
+        raise InvalidAnnotation(
+            "Say which suggestions: a type, a source, a lowest score or a text selection.", field="bulk"
+        )
+    return bulk.Selection(
+        entity_type_id=entity_type.pk if entity_type else None,
+        type_name=entity_type.name if entity_type else "",
+        source=source,
+        min_score=min_score,
+        within=within,
+    )
+
+
+def decide_in_bulk(request: Request) -> Outcome:
+    """Accept or reject every pending suggestion the filter selects: one version, one undo."""
+    verdict = {"accept": Verdict.ACCEPTED, "reject": Verdict.REJECTED}.get(request.data.get("verdict", ""))
+    if verdict is None:
+        raise InvalidAnnotation("Accept or reject?", field="verdict")
+    selection = _selection(request)
+    suggestions = bulk.selected(pending_suggestions(request.annotation_set), selection)
+    made = bulk.decide_many(
+        suggestions=suggestions, annotation_set=request.annotation_set, verdict=verdict, by=request.user,
+        expected_version=request.version,
+    )  # fmt: skip
+    ranges = [r for suggestion in suggestions for r in _suggestion_ranges(suggestion)]
+    ranges += [(d.span.start, d.span.end) for d in made if d.span is not None]
+    what = selection.describe()
+    verb = "Accepted" if verdict == Verdict.ACCEPTED else "Rejected"
+    count = len(made)
+    message = f"{verb} {count} suggestion{'s' if count != 1 else ''}{f' ({what})' if what else ''}."
+    return Outcome(ranges, message, {"op": "undo_decisions", "decisions": [d.pk for d in made]})
+
+
+def accept_with_link(request: Request) -> Outcome:
+    """Accept an entity suggestion and the best link suggested for the same mention, in one edit."""
+    suggestion = request.suggestion()
+    if suggestion.kind != SuggestionKind.ENTITY:
+        raise InvalidAnnotation(
+            "Move to an entity suggestion to accept it with its link.", field="suggestion"
+        )
+    link = (
+        Suggestion.objects.filter(
+            pending_suggestions(request.annotation_set), kind=SuggestionKind.LINK, start=suggestion.start,
+            end=suggestion.end,
+        )
+        .filter(Q(entity_type=suggestion.entity_type) | Q(entity_type__isnull=True))
+        .select_related("kb_entity", "entity_type")
+        .order_by("rank", "-score", "pk")
+        .first()
+    )  # fmt: skip
+    made = bulk.decide_many(
+        suggestions=[suggestion, *([link] if link else [])], annotation_set=request.annotation_set,
+        verdict=Verdict.ACCEPTED, by=request.user, expected_version=request.version,
+    )  # fmt: skip
+    span = made[0].span
+    assert span is not None
+    ranges = [(span.start, span.end)]
+    linked = f" linked to {link.kb_entity.name} ({link.kb_entity.kb_id})" if link and link.kb_entity else ""
+    message = (
+        f"Accepted {describe(span)}{linked}."
+        if link
+        else f"Accepted {describe(span)}; no link was suggested."
+    )
+    return Outcome(ranges, message, {"op": "undo_decisions", "decisions": [d.pk for d in made]})
 
 
 # Undo
@@ -529,7 +621,15 @@ def _undo_decision(editor: SetEditor, op: dict[str, Any]) -> list[Range]:
     return ranges
 
 
+def _undo_decisions(editor: SetEditor, op: dict[str, Any]) -> list[Range]:
+    ranges: list[Range] = []
+    for pk in reversed(op["decisions"]):  # relations and links before the spans they use
+        ranges += _undo_decision(editor, {"decision": pk})
+    return ranges
+
+
 UNDO_OPERATIONS: dict[str, Callable[[SetEditor, dict[str, Any]], list[Range]]] = {
+    "undo_decisions": _undo_decisions,
     "delete_span": _undo_delete_span,
     "restore_span": _undo_restore_span,
     "change_span": _undo_change_span,
@@ -552,4 +652,6 @@ ACTIONS: dict[str, Callable[[Request], Outcome]] = {
     "accept": accept_suggestion,
     "reject": reject_suggestion,
     "correct": correct_suggestion,
+    "bulk": decide_in_bulk,
+    "accept-with-link": accept_with_link,
 }

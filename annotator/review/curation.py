@@ -34,20 +34,22 @@ if TYPE_CHECKING:
     from annotator.articles.models import Article
 
 AGREED, DISAGREED, ONLY_IN_ONE = "agreed", "disagreed", "only-in-one"
-STATUSES = [AGREED, DISAGREED, ONLY_IN_ONE]
+IMPORTED_ONLY = "imported-only"  # only imported sets have it: no annotator judged it
+STATUSES = [AGREED, DISAGREED, ONLY_IN_ONE, IMPORTED_ONLY]
 RelationKey = tuple[SpanKey, SpanKey, int]
 
 
 def compared_sets(article: Article) -> list[AnnotationSet]:
-    """The sets a curator adjudicates: the annotators' submitted sets, by annotator.
-
-    Imported sets (pre-annotations) are not annotators' judgements, so they take no part in agreement.
-    """
-    return list(
+    """The sets a curator adjudicates: the annotators' submitted sets, by annotator, then the imported sets
+    by name. Imported sets (pre-annotations, another tool's work) are shown and can be taken from, but they
+    are not annotators' judgements, so they take no part in agreement."""
+    submitted = (
         AnnotationSet.objects.filter(article=article, kind=SetKind.ANNOTATOR, status=SetStatus.SUBMITTED)
         .select_related("annotator")
         .order_by("annotator__username", "pk")
     )
+    imported = AnnotationSet.objects.filter(article=article, kind=SetKind.IMPORTED).order_by("name", "pk")
+    return [*submitted, *imported]
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class Cell:
 
     pk: int
     link_label: str = ""
+    in_gold: bool = False  # gold holds exactly this version: taking it would change nothing
 
 
 def link_label(span: Span) -> str:
@@ -127,6 +130,7 @@ def compare(article: Article, gold: AnnotationSet | None) -> Comparison:
     """The compared sets' items with their status, and whether gold has each: three queries."""
     sets = compared_sets(article)
     set_ids = [s.pk for s in sets]
+    judged = {s.pk for s in sets if s.kind == SetKind.ANNOTATOR}
     spans = _spans_of([*sets, *([gold] if gold else [])])
     relations = _relations_of([*sets, *([gold] if gold else [])])
     gold_id = gold.pk if gold else None
@@ -142,10 +146,11 @@ def compare(article: Article, gold: AnnotationSet | None) -> Comparison:
         )
         item.spans[span.annotation_set_id] = span
     for item in span_items.values():
-        item.status = _span_status(item, span_items.values(), len(set_ids))
-        item.link_status = _link_status(item)
-        item.cells = [_cell(item.spans.get(set_id), link_label) for set_id in set_ids]
+        item.spans = _judged_first(item.spans, judged)
+        item.status = _span_status(item, span_items.values(), judged)
+        item.link_status = _link_status(item, judged)
         gold_span = gold_spans.get(item.key)
+        item.cells = [_cell(item.spans.get(set_id), link_label, gold_span=gold_span) for set_id in set_ids]
         # An agreed link is part of the agreed item: gold has the item only when it has that link too.
         item.in_gold = gold_span is not None and (
             item.link_status != AGREED or link_value(gold_span) == link_value(item.example)
@@ -160,20 +165,37 @@ def compare(article: Article, gold: AnnotationSet | None) -> Comparison:
             continue
         relation_items.setdefault(key, RelationItem(key)).relations[relation.annotation_set_id] = relation
     for relation_item in relation_items.values():
-        relation_item.status = _relation_status(relation_item, relation_items.values(), len(set_ids))
+        relation_item.relations = _judged_first(relation_item.relations, judged)
+        relation_item.status = _relation_status(relation_item, relation_items.values(), judged)
         relation_item.in_gold = relation_item.key in gold_relations
-        relation_item.cells = [_cell(relation_item.relations.get(set_id)) for set_id in set_ids]
+        relation_item.cells = [
+            _cell(relation_item.relations.get(set_id), in_gold=relation_item.in_gold) for set_id in set_ids
+        ]
     return Comparison(sets, list(span_items.values()), list(relation_items.values()))
 
 
-def _cell(found: Span | Relation | None, label: Callable[[Span], str] | None = None) -> Cell | None:
+def _cell(
+    found: Span | Relation | None,
+    label: Callable[[Span], str] | None = None,
+    *,
+    gold_span: Span | None = None,
+    in_gold: bool = False,
+) -> Cell | None:
     if found is None:
         return None
-    return Cell(found.pk, label(found) if label and isinstance(found, Span) else "")
+    if isinstance(found, Span):
+        in_gold = gold_span is not None and link_value(gold_span) == link_value(found)
+        return Cell(found.pk, label(found) if label else "", in_gold)
+    return Cell(found.pk, "", in_gold)
 
 
-def _status(holders: dict[int, Any], set_count: int, rivals: Iterable[dict[int, Any]]) -> str:
-    """An item's status from the sets holding it and the sets holding each item in its place."""
+def _status(all_holders: dict[int, Any], judged: set[int], all_rivals: Iterable[dict[int, Any]]) -> str:
+    """An item's status from the annotator sets (`judged`) holding it and holding each item in its place."""
+    holders = all_holders.keys() & judged
+    if not holders:
+        return IMPORTED_ONLY
+    rivals = [held for others in all_rivals if (held := others.keys() & judged)]
+    set_count = len(judged)
     if set_count >= 2 and len(holders) == set_count:
         return AGREED
     if len(holders) > 1:
@@ -185,23 +207,29 @@ def _status(holders: dict[int, Any], set_count: int, rivals: Iterable[dict[int, 
     return ONLY_IN_ONE
 
 
-def _span_status(item: SpanItem, items: Iterable[SpanItem], set_count: int) -> str:
+def _span_status(item: SpanItem, items: Iterable[SpanItem], judged: set[int]) -> str:
     start, end, _ = item.key
     rivals = (o.spans for o in items if o is not item and o.key[0] < end and o.key[1] > start)
-    return _status(item.spans, set_count, rivals)
+    return _status(item.spans, judged, rivals)
 
 
-def _link_status(item: SpanItem) -> str:
-    values = {link_value(span) for span in item.spans.values()}
-    if len(item.spans) < 2 or values == {None}:
+def _judged_first(held: dict[int, Any], judged: set[int]) -> dict[int, Any]:
+    """The holders with the annotators' sets first: an item's example (what "take agreed" copies) is theirs."""
+    return dict(sorted(held.items(), key=lambda pair: pair[0] not in judged))
+
+
+def _link_status(item: SpanItem, judged: set[int]) -> str:
+    spans = [span for set_id, span in item.spans.items() if set_id in judged]
+    values = {link_value(span) for span in spans}
+    if len(spans) < 2 or values == {None}:
         return ""
     return AGREED if len(values) == 1 else DISAGREED
 
 
-def _relation_status(item: RelationItem, items: Iterable[RelationItem], set_count: int) -> str:
+def _relation_status(item: RelationItem, items: Iterable[RelationItem], judged: set[int]) -> str:
     pair = {item.key[0], item.key[1]}
     rivals = (o.relations for o in items if o is not item and {o.key[0], o.key[1]} == pair)
-    return _status(item.relations, set_count, rivals)
+    return _status(item.relations, judged, rivals)
 
 
 def version_to_take(article: Article, kind: str, pk: int) -> Span | Relation | None:
@@ -219,6 +247,10 @@ def version_to_take(article: Article, kind: str, pk: int) -> Span | Relation | N
 
 
 # Writes: each is one edit of the gold set.
+
+
+class AlreadyInGold(InvalidAnnotation):
+    """Taking an item gold already holds as it is: nothing is written, not even a new version."""
 
 
 def _check_gold(gold: AnnotationSet) -> None:
@@ -243,7 +275,9 @@ def take_span(*, gold: AnnotationSet, span: Span, by: User | None, expected_vers
         ]
         for other in rivals:
             editor.remove_span(other)
-        copy_span(editor, span)
+        _, changed = copy_span(editor, span)
+        if not (rivals or changed):
+            raise AlreadyInGold("Gold already holds this entity as it is: nothing changed.", field="id")
     return len(rivals)
 
 
@@ -251,7 +285,9 @@ def take_relation(*, gold: AnnotationSet, relation: Relation, by: User | None, e
     """Add the relation to gold, with its head and tail spans (and their links) when gold lacks them."""
     _check_gold(gold)
     with edit_set(gold, expected_version=expected_version, by=by) as editor:
-        copy_relation(editor, relation)
+        _, changed = copy_relation(editor, relation)
+        if not changed:
+            raise AlreadyInGold("Gold already holds this relation: nothing changed.", field="id")
 
 
 def take_agreed(

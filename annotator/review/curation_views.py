@@ -39,7 +39,7 @@ def _curated_article(request: AuthedRequest, article_id: int) -> Article:
 
 
 def _context(request: AuthedRequest, article: Article, gold: AnnotationSet) -> dict[str, Any]:
-    comparison = curation.compare(article, gold)
+    comparison = curation.compare(article, gold if gold.pk is not None else None)
     waiting = AnnotationSet.objects.filter(
         article=article, kind=SetKind.ANNOTATOR, status=SetStatus.IN_PROGRESS
     ).select_related("annotator")
@@ -55,10 +55,16 @@ def _context(request: AuthedRequest, article: Article, gold: AnnotationSet) -> d
     }
 
 
+def _gold_to_show(article: Article) -> AnnotationSet:
+    """The article's gold set, or (before anyone took anything) an unsaved empty one: reading writes nothing."""
+    gold = AnnotationSet.objects.filter(article=article, kind=SetKind.GOLD).first()
+    return gold or AnnotationSet(article=article, kind=SetKind.GOLD)
+
+
 @require_GET
 def curate(request: AuthedRequest, article_id: int) -> HttpResponse:
     article = _curated_article(request, article_id)
-    gold = get_or_create_gold_set(article=article)
+    gold = _gold_to_show(article)
     template = "review/curate.html#curation" if request.htmx else "review/curate.html"
     return render(request, template, _context(request, article, gold))
 
@@ -122,6 +128,8 @@ def take(request: AuthedRequest, article_id: int) -> HttpResponse:
                 gold=gold, relation=item, by=request.user, expected_version=_version(request)
             )
             message = f"Took the relation {item.relation_type.name} into gold."
+    except curation.AlreadyInGold as unchanged:
+        return _answer(request, article, gold, unchanged.message)
     except DomainError as error:
         return _refused(request, article, gold, error)
     return _answer(request, article, gold, message)

@@ -15,7 +15,7 @@ from django.db.models import CharField, QuerySet, Value
 
 from annotator.annotations.models import AnnotationSet, EntityLink, Relation, Span
 from annotator.core.text import isolate
-from annotator.suggestions.models import Decision
+from annotator.suggestions.models import Decision, Suggestion, SuggestionKind
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -86,6 +86,12 @@ def describe(rows: list[dict[str, Any]], article: Article) -> list[Entry]:
         for pk, surface, set_id in span_rows.values_list("id", "surface", "annotation_set_id")
     }
     surfaces = {pk: surface for pk, (surface, _) in spans.items()}
+    suggested = {
+        suggestion.pk: _suggestion_words(suggestion, article.text)
+        for suggestion in Suggestion.objects.filter(
+            pk__in=[record.suggestion_id for record in records.values() if hasattr(record, "verdict")]
+        ).select_related("entity_type", "relation_type", "kb_entity")
+    }
     sets = {s.pk: s for s in AnnotationSet.objects.filter(article=article).select_related("annotator")}
     entries = []
     for row in rows:
@@ -100,7 +106,7 @@ def describe(rows: list[dict[str, Any]], article: Article) -> list[Entry]:
                 set_label=str(_label(sets.get(set_id))),
                 kind=row["record"],
                 action=ACTIONS.get(record.history_type, record.history_type),
-                what=_what(row["record"], record, surfaces),
+                what=_what(row["record"], record, surfaces, suggested),
             )
         )
     return entries
@@ -114,7 +120,18 @@ def _label(annotation_set: AnnotationSet | None) -> str:
     return "gold" if annotation_set.kind == "gold" else f"{isolate(annotation_set.name)} (imported)"
 
 
-def _what(kind: str, record: Any, surfaces: dict[int, str]) -> str:
+def _suggestion_words(suggestion: Suggestion, text: str) -> str:
+    """A suggestion as a reader knows it (its type and words), never by its internal id."""
+    words = f"“{isolate(text[suggestion.start : suggestion.end][:60])}”"
+    if suggestion.kind == SuggestionKind.RELATION:
+        tail = f"“{isolate(text[suggestion.tail_start or 0 : suggestion.tail_end or 0][:60])}”"
+        return f"the relation suggestion {words} {isolate(str(suggestion.relation_type))} {tail}"
+    if suggestion.kind == SuggestionKind.LINK:
+        return f"the link suggestion {words} → {isolate(str(suggestion.kb_entity))}"
+    return f"the suggestion {isolate(str(suggestion.entity_type))} {words}"
+
+
+def _what(kind: str, record: Any, surfaces: dict[int, str], suggested: dict[int, str]) -> str:
     def quoted(span_id: int) -> str:
         return f"“{isolate(surfaces.get(span_id, '?')[:60])}”"
 
@@ -128,4 +145,10 @@ def _what(kind: str, record: Any, surfaces: dict[int, str]) -> str:
         return f"link of {quoted(record.span_id)} to {target}"
     if kind == "relation":
         return f"{quoted(record.head_id)} {isolate(record.relation_type.name)} {quoted(record.tail_id)}"
-    return f"{record.verdict} suggestion #{record.suggestion_id}"
+    made = (record.result or {}).get("span") or {}
+    fallback = (
+        f"a suggestion {made['type']} “{isolate(made['text'][:60])}”"
+        if made
+        else "a suggestion since replaced"
+    )
+    return f"{record.verdict} {suggested.get(record.suggestion_id, fallback)}"

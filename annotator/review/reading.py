@@ -18,11 +18,15 @@ from annotator.review.state import attach_attribute_values, with_attributes
 @require_GET
 def article_detail(request: AuthedRequest, article_id: int) -> HttpResponse:
     article = get_article(request, article_id)
-    # The reader's own set and gold, when they may read gold (curators, or anyone in a project that is not blind).
+    # The reader's own set, gold and the imported sets, when they may read them (curators, or anyone in a
+    # project that is not blind).
     shown_sets = (
         AnnotationSet.objects.readable_by(request.user)
         .filter(article=article)
-        .filter(Q(kind=SetKind.ANNOTATOR, annotator=request.user) | Q(kind=SetKind.GOLD))
+        .filter(
+            Q(kind=SetKind.ANNOTATOR, annotator=request.user) | Q(kind__in=[SetKind.GOLD, SetKind.IMPORTED])
+        )
+        .order_by("kind", "name", "pk")  # annotator (yours), gold, imported
     )
     annotation_sets = list(
         shown_sets.select_related("annotator").prefetch_related(

@@ -36,13 +36,15 @@ def _chip(type_id: int | None, name: str) -> str:
 
 
 def _main(item: str, block_id: str, content: str) -> str:
-    return f'<a class="row-main" href="#{block_id}" data-item="{item}">{content}</a>'
+    # One tab stop per list (the page's script gives the current row tabindex 0); arrows move inside.
+    return f'<a class="row-main" href="#{block_id}" data-item="{item}" tabindex="-1">{content}</a>'
 
 
 def _button(action: str, item: str, label: str, text: str, css: str = "") -> str:
     css_attribute = f' class="{css}"' if css else ""
     return (
-        f'<button type="button"{css_attribute} data-action="{action}" data-item="{item}" aria-label="{label}">'
+        f'<button type="button"{css_attribute} data-action="{action}" data-item="{item}" aria-label="{label}" '
+        f'tabindex="-1">'
         f"{text}</button>"
     )
 
@@ -75,7 +77,8 @@ def suggestion_row(suggestion: Suggestion, block_id: str) -> str:
         offsets = f' data-start="{suggestion.start}" data-end="{suggestion.end}"'
     content += f' <span class="score" title="{escape(suggestion.source)}">{suggestion.score:.2f}</span>'
     return (
-        f'<div class="row suggestion kind-{kind}" data-item="{item}" data-kind="{kind}"{offsets} data-filter="{key}">'
+        f'<div class="row suggestion kind-{kind}" tabindex="-1" data-item="{item}" data-kind="{kind}"{offsets} '
+        f'data-filter="{key}">'
         f'{_main(item, block_id, content)}<span class="row-actions">'
         f"{_button('accept', item, 'Accept', '✓', 'ok')}{_button('reject', item, 'Reject', '✕', 'no')}</span></div>"
     )
@@ -98,8 +101,8 @@ def span_row(span: Span, block_id: str) -> str:
         _button("attributes", item, "Attributes", "≡") if getattr(span, "has_attributes", False) else ""
     )
     return (
-        f'<div class="row span" data-item="{item}" data-type="{span.entity_type_id}" data-start="{span.start}" '
-        f'data-end="{span.end}" data-filter="{_filter_key(name, span.surface, linked_name)}">'
+        f'<div class="row span" tabindex="-1" data-item="{item}" data-type="{span.entity_type_id}" '
+        f'data-start="{span.start}" data-end="{span.end}" data-filter="{_filter_key(name, span.surface, linked_name)}">'
         f'{_main(item, block_id, content)}<span class="row-actions">'
         f"{attributes_button}{_button('link', item, 'Link to the KB', '🔗')}"
         f"{_button('delete', item, 'Delete', '✕', 'no')}</span></div>"
@@ -134,7 +137,8 @@ def relation_row(relation: Relation, block_id: str) -> str:
     )
     key = _filter_key(kind.name, relation.head.surface, relation.tail.surface)
     return (
-        f'<div class="row relation" data-item="{item}" data-head="s{relation.head_id}" data-tail="s{relation.tail_id}" '
+        f'<div class="row relation" tabindex="-1" data-item="{item}" data-head="s{relation.head_id}" '
+        f'data-tail="s{relation.tail_id}" '
         f'data-directed="{int(kind.directed)}" data-filter="{key}">'
         f'{_main(item, block_id, content)}<span class="row-actions">'
         f"{_button('delete-relation', item, 'Delete the relation', '✕', 'no')}</span></div>"

@@ -50,7 +50,16 @@ def pending_suggestions(annotation_set: AnnotationSet) -> Q:
     ).order_by()
     # A project has at most one active suggester: as a subquery it costs no query of its own.
     from_active = Q(suggester_version_id__in=active.values("pk")) | ~Q(Exists(active))
-    return Q(article_id=annotation_set.article_id) & ~Q(Exists(decided)) & from_active
+    # An entity suggestion inside a span of the same type that the set already has (the same span, or
+    # "Lukashenko" inside an accepted "Alexander Lukashenko") says nothing new: nothing to decide.
+    covering = Span.objects.filter(
+        annotation_set=annotation_set,
+        entity_type_id=OuterRef("entity_type_id"),
+        start__lte=OuterRef("start"),
+        end__gte=OuterRef("end"),
+    )
+    covered = Q(kind=SuggestionKind.ENTITY) & Q(Exists(covering))
+    return Q(article_id=annotation_set.article_id) & ~Q(Exists(decided)) & from_active & ~covered
 
 
 def set_counts(annotation_set: AnnotationSet, pending: Q) -> dict[str, int]:

@@ -11,6 +11,7 @@ urlpatterns = [
     path("articles/<int:article_id>/annotate/do/<slug:action>/", views.act, name="act"),
     path("articles/<int:article_id>/annotate/undo/", views.undo_last, name="undo"),
     path("articles/<int:article_id>/annotate/submit/", views.submit_and_next, name="submit"),
+    path("articles/<int:article_id>/annotate/reopen/", views.reopen, name="reopen"),
     path("articles/<int:article_id>/annotate/candidates/", views.candidates, name="candidates"),
     path("articles/<int:article_id>/annotate/attributes/", views.attributes, name="attributes"),
     path("articles/<int:article_id>/annotate/relation-types/", views.relation_types, name="relation_types"),

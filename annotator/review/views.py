@@ -14,6 +14,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -22,7 +23,12 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from annotator.annotations.models import AnnotationSet, SetKind, Span, SpanAttribute
 from annotator.annotations.permissions import can_edit_set
-from annotator.annotations.services import get_or_create_gold_set, get_or_create_own_set, submit_set
+from annotator.annotations.services import (
+    get_or_create_gold_set,
+    get_or_create_own_set,
+    reopen_set,
+    submit_set,
+)
 from annotator.articles.models import Article
 from annotator.articles.views import get_article
 from annotator.core.errors import DomainError, InvalidAnnotation, StaleVersion
@@ -86,12 +92,14 @@ def _page_context(request: AuthedRequest, article: Article, annotation_set: Anno
         type_names={entity_type.pk: entity_type.name for entity_type in entity_types},
     )
     guidelines = GuidelineVersion.objects.filter(project=project).order_by("-number").first()
+    may_edit = can_edit_set(request.user, project.my_role, annotation_set)  # type: ignore[attr-defined]
     return {
         "article": article,
         "project": project,
         "annotation_set": annotation_set,
-        "editable": annotation_set.is_editable
-        and can_edit_set(request.user, project.my_role, annotation_set),  # type: ignore[attr-defined]
+        "editable": annotation_set.is_editable and may_edit,
+        # A finished set is read only; whoever may edit it may reopen it (as the API allows).
+        "can_reopen": may_edit and not annotation_set.is_editable,
         "blocks": view.rendered_blocks(),
         "lists": view.row_groups(),
         "counts": counts,
@@ -102,10 +110,21 @@ def _page_context(request: AuthedRequest, article: Article, annotation_set: Anno
         else annotation_set.guideline_version,
         "undo_depth": undo_stack.depth(request.session, annotation_set.pk),
         "set_param": "gold" if annotation_set.kind == SetKind.GOLD else "",
+        "suggestion_sources": _sources(view.suggestions if not lazy else None, pending),
         "can_curate": can_curate(project.my_role),  # type: ignore[attr-defined]
         **comments_context(request, article),
         "comment_spans": _comment_spans(annotation_set, view.spans if not lazy else None),
     }
+
+
+def _sources(loaded: list[Suggestion] | None, pending: Q) -> list[str]:
+    """The sources of the pending suggestions, for the bulk form: from the rows the page loaded (no query),
+    or, on a very large article whose rows load lazily, asked of the database."""
+    if loaded is not None:
+        return sorted({suggestion.source for suggestion in loaded})
+    return sorted(
+        Suggestion.objects.filter(pending).order_by().values_list("source", flat=True).distinct()[:50]
+    )
 
 
 def _comment_spans(annotation_set: AnnotationSet, loaded: list[Span] | None) -> list[Span]:
@@ -229,6 +248,7 @@ def _changed(
         "message": outcome.message,
         "focus": outcome.focus,
         "undo_depth": undo_stack.depth(request.session, annotation_set.pk),
+        "editable": annotation_set.is_editable,  # only a set the user may edit gets this far
     }
     return render(request, "review/changes.html", context)
 
@@ -262,6 +282,20 @@ def submit_and_next(request: AuthedRequest, article_id: int) -> HttpResponse:
     return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
 
 
+@require_POST
+def reopen(request: AuthedRequest, article_id: int) -> HttpResponse:
+    """Make the user's submitted set (or curated gold, for curators) editable again; back to the page."""
+    article = get_article(request, article_id)
+    annotation_set = _writable_set(request, article)
+    try:
+        reopen_set(annotation_set=annotation_set, by=request.user, expected_version=_version(request))
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, "Reopened: you can change this set again, then submit it.")
+    return redirect(_page_url(article, annotation_set))
+
+
 @require_GET
 def next_in_queue(request: AuthedRequest, project_id: int) -> HttpResponse:
     project = get_project(request, project_id)
@@ -285,17 +319,23 @@ def candidates(request: AuthedRequest, article_id: int) -> HttpResponse:
         pk=_int(request.GET.get("span")),
     )
     query = request.GET.get("q", "").strip() or span.surface
-    suggested = Suggestion.objects.filter(
-        article=article, kind=SuggestionKind.LINK, start=span.start, end=span.end
-    ).select_related("kb_entity")
+    suggested = list(
+        Suggestion.objects.filter(article=article, kind=SuggestionKind.LINK, start=span.start, end=span.end)
+        .select_related("kb_entity")
+        .order_by("-score", "pk")
+    )
+    # Each KB entity once: the best suggestion for it, and no search hit repeating a suggested entity.
+    best: dict[int | None, Suggestion] = {}
+    for suggestion in suggested:
+        best.setdefault(suggestion.kb_entity_id, suggestion)
+    seen = set(best)
+    found = find_candidates(project_id=article.project_id, mention=query, entity_type=span.entity_type.name)
     context = {
         "article": article,
         "span": span,
         "query": query,
-        "candidates": find_candidates(
-            project_id=article.project_id, mention=query, entity_type=span.entity_type.name
-        ),
-        "suggested": suggested,
+        "candidates": [candidate for candidate in found if candidate.entity_id not in seen],
+        "suggested": list(best.values()),
         "knowledge_bases": KnowledgeBase.objects.filter(project_id=article.project_id),
         "set_param": request.GET.get("set", ""),
     }

@@ -3,9 +3,10 @@
 The provider's endpoints come from its discovery document (ISSUER/.well-known/openid-configuration),
 fetched once per process, unless settings name them. A first sign-in links the provider's account to
 an account here: one already linked (by the provider's `sub`), else one whose username equals the
-username claim, else one whose e-mail equals the provider's verified e-mail; when none matches, a new
-account is made only if ANNOTATOR_OIDC_CREATE_USERS is on, with the projects and roles of
-ANNOTATOR_OIDC_NEW_USER_PROJECTS. Otherwise the sign-in is refused: the account must be invited first.
+username claim, else one whose e-mail equals the provider's verified e-mail (never a superuser). When
+none matches, a pending invitation for that username or e-mail makes the account it names, in its
+project; else a new account is made only if ANNOTATOR_OIDC_CREATE_USERS is on, with the projects and
+roles of ANNOTATOR_OIDC_NEW_USER_PROJECTS. Otherwise the sign-in is refused: invite the person first.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import functools
 import logging
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 from django.conf import settings
@@ -20,13 +22,16 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+from django.views import View
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.utils import import_from_settings
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
+from annotator.accounts.models import Invitation
+from annotator.accounts.services import take_up_invitation
 from annotator.projects.models import Project, Role
 from annotator.projects.services import add_member
 from annotator.signins.models import EventKind, SsoIdentity
@@ -74,13 +79,20 @@ def sso_setting(name: str, *default: Any) -> Any:
 class SignInBackend(OIDCAuthenticationBackend):
     """Signs in with the provider's answer, linking or (when allowed) making the account."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Django makes a backend for every sign-in, passwords too: the provider's endpoints (fetched from
+        # it) are read only when a provider's answer arrives, so that a provider that is down cannot
+        # stop password sign-ins.
+        self.UserModel = get_user_model()
+
     @staticmethod
     def get_settings(attr: str, *args: Any) -> Any:
         return sso_setting(attr, *args)
 
     def authenticate(self, request: HttpRequest | None, **kwargs: Any) -> Any:
-        if not sso_enabled():
+        if not sso_enabled() or request is None or not {"code", "state"} <= set(request.GET):
             return None
+        super().__init__()  # reads the provider's settings (and endpoints) now
         return super().authenticate(request, **kwargs)
 
     def verify_claims(self, claims: dict[str, Any]) -> bool:
@@ -99,9 +111,14 @@ class SignInBackend(OIDCAuthenticationBackend):
         by_name = users.filter(username__iexact=claims[settings.ANNOTATOR_OIDC_USERNAME_CLAIM])
         if by_name.exists():
             return by_name
-        email = claims.get("email")
-        if email and claims.get("email_verified") is not False:
+        email = verified_email(claims)
+        if email and users.filter(email__iexact=email).exists():
             return users.filter(email__iexact=email)
+        # Invited but not signed up yet: the first single sign-on makes the account the invitation
+        # names, whether or not ANNOTATOR_OIDC_CREATE_USERS lets strangers in.
+        if invitations := list(pending_invitations(claims)):
+            user = create_sso_account(claims=claims, request=self.request, invitations=invitations)
+            return users.filter(pk=user.pk)
         return users.none()
 
     def create_user(self, claims: dict[str, Any]) -> Any:
@@ -114,23 +131,46 @@ class SignInBackend(OIDCAuthenticationBackend):
         return user
 
 
+def verified_email(claims: dict[str, Any]) -> str:
+    """The provider's e-mail for the person, unless it says it has not verified it."""
+    return "" if claims.get("email_verified") is False else str(claims.get("email") or "")
+
+
+def pending_invitations(claims: dict[str, Any]) -> QuerySet[Invitation]:
+    """Invitations still pending for this username, or for this person's verified e-mail."""
+    named = Q(username__iexact=claims[settings.ANNOTATOR_OIDC_USERNAME_CLAIM])
+    email = verified_email(claims)
+    return Invitation.objects.pending().filter(named | Q(email__iexact=email) if email else named)
+
+
 @transaction.atomic
-def create_sso_account(*, claims: dict[str, Any], request: HttpRequest | None) -> Any:
-    """A new account for a first sign-in, with the configured projects and roles; recorded."""
+def create_sso_account(
+    *, claims: dict[str, Any], request: HttpRequest | None, invitations: list[Invitation] | None = None
+) -> Any:
+    """A new account for a first sign-in: with the projects and roles of its invitations, or of
+    ANNOTATOR_OIDC_NEW_USER_PROJECTS; recorded."""
     users = get_user_model()._default_manager
-    wanted = str(claims[settings.ANNOTATOR_OIDC_USERNAME_CLAIM])[:150]
+    invited = invitations[0] if invitations else None  # the manager chose the username
+    wanted = str(invited.username if invited else claims[settings.ANNOTATOR_OIDC_USERNAME_CLAIM])[:150]
     username, suffix = wanted, 2
     while users.filter(username__iexact=username).exists():
         username, suffix = f"{wanted[:140]}-{suffix}", suffix + 1
     user = users.create_user(
         username,
-        email=str(claims.get("email") or "")[:254],
-        first_name=str(claims.get("given_name") or "")[:150],
+        email=(verified_email(claims) or (invited.email if invited else ""))[:254],
+        first_name=str(claims.get("given_name") or (invited.full_name if invited else ""))[:150],
         last_name=str(claims.get("family_name") or "")[:150],
     )
     user.set_unusable_password()  # signs in through the provider only
     user.save(update_fields=["password"])
     SsoIdentity.objects.create(user=user, issuer=settings.ANNOTATOR_OIDC_ISSUER, subject=claims["sub"])
+    if invitations:
+        for invitation in invitations:
+            take_up_invitation(invitation=invitation, user=user)
+        given = [f"{invitation.project.slug} ({invitation.role})" for invitation in invitations]
+        detail = f"invited: {', '.join(given)}"
+        record_event(kind=EventKind.SSO_ACCOUNT_CREATED, request=request, user=user, detail=detail)
+        return user
     given = []
     for slug, role in settings.ANNOTATOR_OIDC_NEW_USER_PROJECTS:
         project = Project.objects.filter(slug=slug).first()
@@ -144,6 +184,26 @@ def create_sso_account(*, claims: dict[str, Any], request: HttpRequest | None) -
     return user
 
 
+def provider_sign_out_url(request: HttpRequest, id_token: str) -> str | None:
+    """Where to send the browser so that the provider's session ends too (RP-initiated logout), if it
+    offers that; back to this site's sign-in page afterwards (register that URL at the provider)."""
+    try:
+        endpoint = discovery(settings.ANNOTATOR_OIDC_ISSUER).get("end_session_endpoint")
+    except (requests.RequestException, ValueError, ImproperlyConfigured) as error:
+        log.warning("Could not sign out at the provider: %s: %s", type(error).__name__, error)
+        return None
+    if not endpoint:
+        return None
+    query = urlencode(
+        {
+            "id_token_hint": id_token,
+            "client_id": settings.OIDC_RP_CLIENT_ID,
+            "post_logout_redirect_uri": request.build_absolute_uri(reverse("login")),
+        }
+    )
+    return f"{endpoint}{'&' if '?' in endpoint else '?'}{query}"
+
+
 class SsoViewMixin:
     """The provider's settings (discovered), and no such page while single sign-on is off."""
 
@@ -154,11 +214,30 @@ class SsoViewMixin:
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not sso_enabled():
             raise Http404
-        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+        try:
+            return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+        except (requests.RequestException, ValueError, ImproperlyConfigured) as error:
+            # The provider is down, answers nonsense, or is misconfigured: say so on the sign-in page
+            # rather than with a server error; the log has the details.
+            log.warning("Single sign-on failed: %s: %s", type(error).__name__, error)
+            messages.error(
+                request,
+                f"Signing in with {settings.ANNOTATOR_OIDC_LABEL} is not possible right now: the sign-in "
+                "service did not answer as expected. Try again later, or tell the administrators.",
+            )
+            return HttpResponseRedirect(reverse("login"))
 
 
 class StartView(SsoViewMixin, OIDCAuthenticationRequestView):
     """Sends the browser to the provider."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        View.__init__(self, **kwargs)  # the provider's endpoint is read in get(), where a failure is caught
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        self.OIDC_OP_AUTH_ENDPOINT = self.get_settings("OIDC_OP_AUTHORIZATION_ENDPOINT")
+        self.OIDC_RP_CLIENT_ID = self.get_settings("OIDC_RP_CLIENT_ID")
+        return super().get(request)
 
 
 class CallbackView(SsoViewMixin, OIDCAuthenticationCallbackView):

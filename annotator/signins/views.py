@@ -10,7 +10,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.views import LoginView
+from django.contrib.auth.views import LoginView, LogoutView
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 from annotator.core.http import AuthedRequest
 from annotator.signins.lockout import PARAMETER_NAMES, current_lockouts, unlock
 from annotator.signins.models import EventKind, SignInEvent
+from annotator.signins.oidc import provider_sign_out_url, sso_enabled
 from annotator.signins.options import sign_in_options
 from annotator.signins.records import account_named, record_event
 
@@ -62,6 +63,27 @@ class SignInView(LoginView):
         if not sign_in_options()["local_passwords"]:
             return self.render_to_response(self.get_context_data(), status=403)  # the page says why
         return super().post(request, *args, **kwargs)
+
+
+class SignOutView(LogoutView):
+    """Django's sign-out; after a single sign-on, the provider's session ends too (when it offers that and
+    ANNOTATOR_OIDC_SIGN_OUT_AT_PROVIDER is on), so that the next person at a shared computer who clicks
+    the button is asked for their own password."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        id_token = request.session.get("oidc_id_token")
+        response = super().post(request, *args, **kwargs)
+        at_provider = (
+            provider_sign_out_url(request, id_token)
+            if id_token and sso_enabled() and settings.ANNOTATOR_OIDC_SIGN_OUT_AT_PROVIDER
+            else None
+        )
+        if not at_provider:
+            return response
+        # A page that moves on by itself, not a redirect: the sign-out form's CSP (form-action 'self')
+        # would block a redirect of its POST to another site.
+        context = {"provider_url": at_provider, "sso_label": settings.ANNOTATOR_OIDC_LABEL}
+        return render(request, "signins/signing_out.html", context)
 
 
 EVENTS_PER_PAGE = 50

@@ -144,23 +144,28 @@ def accept_suggestion(
 ) -> Decision:
     """Make the suggestion part of the set as it is, reusing what the set already has."""
     with edit_set(annotation_set, expected_version=expected_version, by=by) as editor:
-        _check_undecided(suggestion, annotation_set)
-        outcome = _Outcome()
-        if suggestion.kind == SuggestionKind.ENTITY:
-            assert suggestion.entity_type is not None
-            _apply_entity(
-                editor,
-                outcome,
-                start=suggestion.start,
-                end=suggestion.end,
-                entity_type=suggestion.entity_type,
-            )
-        elif suggestion.kind == SuggestionKind.RELATION:
-            assert suggestion.relation_type is not None
-            _apply_relation(editor, outcome, suggestion, suggestion.relation_type)
-        else:
-            _apply_link(editor, outcome, suggestion, suggestion.kb_entity)
-        return _record(editor, suggestion, Verdict.ACCEPTED, outcome)
+        return apply_acceptance(editor, suggestion)
+
+
+def apply_acceptance(editor: SetEditor, suggestion: Suggestion) -> Decision:
+    """Within a set edit: accept the suggestion (one of many, in bulk)."""
+    _check_undecided(suggestion, editor.annotation_set)
+    outcome = _Outcome()
+    if suggestion.kind == SuggestionKind.ENTITY:
+        assert suggestion.entity_type is not None
+        _apply_entity(
+            editor,
+            outcome,
+            start=suggestion.start,
+            end=suggestion.end,
+            entity_type=suggestion.entity_type,
+        )
+    elif suggestion.kind == SuggestionKind.RELATION:
+        assert suggestion.relation_type is not None
+        _apply_relation(editor, outcome, suggestion, suggestion.relation_type)
+    else:
+        _apply_link(editor, outcome, suggestion, suggestion.kb_entity)
+    return _record(editor, suggestion, Verdict.ACCEPTED, outcome)
 
 
 def correct_suggestion(
@@ -213,8 +218,13 @@ def reject_suggestion(
 ) -> Decision:
     """Record that the suggestion is wrong for this set; nothing else changes."""
     with edit_set(annotation_set, expected_version=expected_version, by=by) as editor:
-        _check_undecided(suggestion, annotation_set)
-        return _record(editor, suggestion, Verdict.REJECTED)
+        return record_rejection(editor, suggestion)
+
+
+def record_rejection(editor: SetEditor, suggestion: Suggestion) -> Decision:
+    """Within a set edit: reject the suggestion (one of many, in bulk)."""
+    _check_undecided(suggestion, editor.annotation_set)
+    return _record(editor, suggestion, Verdict.REJECTED)
 
 
 def undo_decision(*, decision: Decision, by: User | None, expected_version: int) -> None:

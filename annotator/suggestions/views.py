@@ -118,8 +118,16 @@ def _settings_context(project: Project, chosen: SuggesterSettings, **forms_: Any
     effective = sources.effective_label_map(project, active)
     current = {label: effective.get(label, "") for label in spoken}
     annotated = count_training_articles(project.pk)
+    running = learning.training_running(project.pk)
+    needed = max(chosen.learn_after, 2)  # what train_suggester asks for before it starts
     return {
         "chosen": chosen,
+        # Why the Train button cannot run now (it is disabled and says so), or "" when it can.
+        "train_blocked": "Training is already running."
+        if running
+        else f"Training needs at least {needed} annotated articles; this project has {annotated}."
+        if annotated < needed
+        else "",
         "pipeline_form": forms_.get("pipeline_form")
         or PipelineForm(
             initial=PipelineForm.initial_for(chosen),
@@ -131,7 +139,7 @@ def _settings_context(project: Project, chosen: SuggesterSettings, **forms_: Any
         "pipelines": pipelines,
         "annotated_articles": annotated,
         "next_training_at": learning.next_training_at(chosen),
-        "training_running": learning.training_running(project.pk),
+        "training_running": running,
         "curve": curve.learning_curve(project),
         "evidence": sources.evidence_table(sources.measured_evidence(project.pk, chosen)),
         "dropped_patterns": sources.dropped_gold_patterns(chosen),

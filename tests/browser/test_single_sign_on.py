@@ -44,7 +44,16 @@ def provider(live_server):
             "OIDC_PROVIDER_URL": url,
         }
         callback = f"{live_server.url}/accounts/sso/callback/"
-        setup = [sys.executable, "-m", "tests.oidc_provider.setup", callback, CLIENT_ID, CLIENT_SECRET]
+        signed_out = f"{live_server.url}/accounts/login/"
+        setup = [
+            sys.executable,
+            "-m",
+            "tests.oidc_provider.setup",
+            callback,
+            CLIENT_ID,
+            CLIENT_SECRET,
+            signed_out,
+        ]
         subprocess.run(setup, cwd=ROOT, env=env, check=True, capture_output=True)
         serve = [sys.executable, "-m", "django", "runserver", f"127.0.0.1:{port}", "--noreload"]
         server = subprocess.Popen(serve, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -101,7 +110,7 @@ def sign_in_at_the_provider(page, provider, username):
     page.get_by_role("button", name="Authorize").click()
 
 
-def test_first_sign_in_makes_the_account_with_its_projects_then_signs_out(page, provider, sso):
+def test_first_sign_in_makes_the_account_with_its_projects_then_signs_out(page, provider, sso, live_server):
     sso.ANNOTATOR_OIDC_CREATE_USERS = True
     sign_in_at_the_provider(page, provider, "ada")
     page.wait_for_url("**/projects/")
@@ -121,10 +130,18 @@ def test_first_sign_in_makes_the_account_with_its_projects_then_signs_out(page, 
         (EventKind.SSO_ACCOUNT_CREATED, "projects: newsroom (annotator)"),
         (EventKind.SIGNED_IN, "single sign-on"),
     ]
+    # Signing out here ends the provider's session too: the next person at this computer is asked for
+    # their own password instead of being signed in as ada.
     page.get_by_role("button", name="Log out ada").click()
-    page.wait_for_url("**/accounts/login/")
+    page.wait_for_url(f"{live_server.url}/accounts/login/")  # back from the provider's sign-out
     page.goto("/projects/")
     page.wait_for_url("**/accounts/login/?next=/projects/")
+    assert list(SignInEvent.objects.filter(user=ada).order_by("pk").values_list("kind", flat=True))[-1] == (
+        EventKind.SIGNED_OUT
+    )
+    page.goto("/accounts/login/")
+    page.get_by_role("button", name="Sign in with University ID").click()
+    expect(page.get_by_label("University username")).to_be_visible()
 
 
 def test_without_account_creation_only_an_invited_account_signs_in(page, provider, sso):

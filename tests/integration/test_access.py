@@ -211,6 +211,8 @@ def schema_attribute_id(news):
     )[0]
     SpanAttribute.objects.get_or_create(span=head, attribute=attribute, defaults={"value": True})
     return attribute.pk
+
+
 def invitation(news):
     """A pending invitation to the news project and its link's secret (one per test)."""
     from annotator.accounts.services import invite

@@ -74,7 +74,8 @@ def test_the_page_shows_text_annotations_suggestions_and_the_version(alice, news
     )
     assert f'data-item="g{suggestion.pk}" data-label="GPE 0.87">Minsk</mark>' in html
     assert (
-        '<div id="set-state" data-version="3" data-status="in_progress" data-undo="0" hidden></div>' in html
+        '<div id="set-state" data-version="3" data-status="in_progress" data-undo="0" data-editable="1" hidden></div>'
+        in html
     )
     assert f'data-item="s{naryshkin.pk}" data-type="{news.person.pk}" data-start="0" data-end="16"' in html
     assert "→ Sergey Naryshkin <code>sergey-naryshkin</code>" in html
@@ -138,7 +139,7 @@ def test_lazily_loaded_rows_leave_out_suggestions_the_set_already_has(alice, new
     response = alice.get(reverse("review:rows", args=[news.article.pk]), {"first": 0, "last": 1000}, **HTMX)
     html = response.content.decode()
     assert response.status_code == 200
-    assert f'class="row span" data-item="s{naryshkin.pk}"' in html
+    assert f'class="row span" tabindex="-1" data-item="s{naryshkin.pk}"' in html
     assert f'data-item="g{minsk.pk}" data-kind="entity"' in html
     assert f'data-item="g{duplicate.pk}"' not in html
 

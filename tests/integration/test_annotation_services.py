@@ -389,10 +389,11 @@ def test_creating_a_span_costs_the_same_queries_however_many_spans_the_set_has(n
             add(news, (start, start + 1))
         return len(queries)
 
-    first = queries_for_one_more(0)
-    for start in range(1, 30):
+    starts = [at for at, char in enumerate(news.article.text) if not char.isspace()]  # no blank span
+    first = queries_for_one_more(starts[0])
+    for start in starts[1:30]:
         add(news, (start, start + 1))
-    assert queries_for_one_more(35) == first
+    assert queries_for_one_more(starts[35]) == first
     assert first <= 8  # savepoint, claim, article facts, surface, room check, insert, history, release
 
 

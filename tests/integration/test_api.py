@@ -23,7 +23,7 @@ from tests.factories import (
     SuggestionFactory,
     UserFactory,
 )
-from tests.integration.test_access import fetch, scoped_routes
+from tests.integration.test_access import STAFF_ONLY, fetch, scoped_routes
 
 pytestmark = pytest.mark.django_db
 
@@ -235,8 +235,12 @@ def test_the_set_reads_with_spans_links_relations_and_answers_304_when_unchanged
     assert unchanged.status_code == 304
 
 
-def test_reading_a_set_costs_the_same_queries_with_3_or_30_spans(alice, news):
+def test_reading_a_set_costs_the_same_queries_with_3_or_30_spans(alice, news, settings):
+    # The token stays remembered however slowly a loaded machine adds the 27 spans: only the set is counted.
+    settings.ANNOTATOR_TOKEN_CACHE_SECONDS = 3600
+
     def queries():
+        forget_tokens()  # each call reads the token, however long adding spans took
         with CaptureQueriesContext(connection) as captured:
             assert alice.get(set_url(news)).status_code == 200
         return len(captured)
@@ -250,11 +254,12 @@ def test_reading_a_set_costs_the_same_queries_with_3_or_30_spans(alice, news):
             span=span, kb_entity=news.minsk, by=news.annotator, expected_version=news.annotation_set.version
         )
 
-    for start in range(3):
+    solid = [at for at, char in enumerate(news.article.text) if not char.isspace()]  # no blank span
+    for start in solid[:3]:
         add(start)
     queries()  # the token's first use also records when it was used
     few = queries()
-    for start in range(3, 30):
+    for start in solid[3:30]:
         add(start)
     assert queries() == few
 
@@ -426,7 +431,7 @@ def test_a_non_members_token_gets_404_for_every_object_of_the_project(api, news,
     client = Client(HTTP_AUTHORIZATION=f"Bearer {api.token}")
     checked = 0
     for name, kwargs, query in scoped_routes(news):
-        if not name.startswith("api:"):
+        if not name.startswith("api:") or name in STAFF_ONLY:  # site routes about users: 403 for non-staff
             continue
         response = fetch(client, reverse(name, kwargs=kwargs) + query)
         assert response.status_code == 404, f"{name} answered {response.status_code} to a non-member's token"

@@ -276,13 +276,16 @@ def test_the_page_costs_the_same_queries_however_many_items(client, two):
             expected_version=annotation_set.version,
         )
         for start in range(0, 40, 2):
-            add(annotation_set, start, start + 1, two.org)
+            if not two.article.text[start].isspace():  # a span never starts or ends with white space
+                add(annotation_set, start, start + 1, two.org)
         services.submit_set(
             annotation_set=annotation_set,
             by=annotation_set.annotator,
             expected_version=annotation_set.version,
         )
-    assert len(compare(two.article, None).spans) == 25
+    assert len(compare(two.article, None).spans) == 5 + sum(
+        not two.article.text[start].isspace() for start in range(0, 40, 2)
+    )
     assert count() == few
 
 
@@ -375,9 +378,11 @@ def test_curators_comment_on_a_compared_span_from_the_curation_page(client, two)
     assert list(Comment.objects.values_list("author__username", "start", "end")) == [("carol", 34, 39)]
 
 
-def test_imported_sets_take_no_part_in_the_comparison(two):
+def test_imported_sets_are_shown_to_take_from_but_take_no_part_in_agreement(two):
     imported = AnnotationSet.objects.create(article=two.article, kind=SetKind.IMPORTED, name="pre")
     Span.objects.create(annotation_set=imported, start=0, end=6, entity_type=two.person, surface="Sergey")
     comparison = compare(two.article, None)
-    assert [s.pk for s in comparison.sets] == [two.alices.pk, two.bobs.pk]
+    assert [s.pk for s in comparison.sets] == [two.alices.pk, two.bobs.pk, imported.pk]
     assert comparison.agreed_counts() == {"spans": 2, "relations": 1}
+    only_imported = [item for item in comparison.spans if item.key == (0, 6, two.person.pk)]
+    assert [(item.status, item.cells[:2]) for item in only_imported] == [("imported-only", [None, None])]

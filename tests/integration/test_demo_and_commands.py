@@ -140,7 +140,12 @@ def test_quickstart_prints_the_demo_password_once_and_reuses_everything(db, sett
     settings.STATIC_ROOT = tmp_path / "static"
     out = StringIO()
     call_command("quickstart", stdout=out)
-    password = re.search(r"as demo / (\S+)", out.getvalue()).group(1)
+    password = re.search(r"Password: (\S+)", out.getvalue()).group(1)
+    # The login is the last thing printed, framed, so that setup output never buries it.
+    last_lines = out.getvalue().strip().splitlines()[-6:]
+    assert last_lines[0].startswith("+====")
+    assert last_lines[-1] == last_lines[0]
+    assert f"|  Password: {password}" in "\n".join(last_lines)
     demo = get_user_model().objects.get(username="demo")
     assert demo.check_password(password)
     assert demo.is_staff

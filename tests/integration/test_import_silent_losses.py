@@ -108,22 +108,47 @@ def label_studio(results, data=None):
     ).encode()
 
 
-def test_a_label_studio_hypertext_task_is_refused_saying_so_not_stored_as_html(news):
-    html = {"html": "<p>Naryshkin visited <b>Minsk</b>.</p>"}
-    region = {"id": "h1", "type": "hypertextlabels", "from_name": "ner", "to_name": "html",
-              "value": {"start": "/p[1]/text()[1]", "end": "/p[1]/text()[1]", "startOffset": 0, "endOffset": 9,
-                        "text": "Naryshkin", "hypertextlabels": ["PERSON"]}}  # fmt: skip
-    with pytest.raises(ImportRejected) as rejected:
-        run(news, "labelstudio", "ls.json", label_studio([region], html))
-    assert [problem["message"] for problem in rejected.value.problems] == [
-        "The task has no data.text, and data.html holds HTML: a Label Studio HyperText task is not imported (its "
-        "regions are placed by XPath in the HTML). Export a Text task, or name the key holding plain text with "
-        "the text_key option."
+HTML = "<div><p>Naryshkin visited <b>Minsk</b> &amp; Vitebsk.</p><p>Then<br>home.</p></div>"
+
+
+def html_region(region_id, start_xpath, start, end_xpath, end, surface, label, **more):
+    return {"id": region_id, "type": "hypertextlabels", "from_name": "ner", "to_name": "html",
+            "value": {"start": start_xpath, "end": end_xpath, "startOffset": start, "endOffset": end,
+                      "text": surface, "hypertextlabels": [label], **more}}  # fmt: skip
+
+
+def test_a_label_studio_hypertext_task_is_imported_as_its_text_with_its_regions_placed(news):
+    regions = [
+        html_region("h1", "/div[1]/p[1]/text()[1]", 0, "/div[1]/p[1]/text()[1]", 9, "Naryshkin", "PERSON"),
+        html_region("h2", "/div[1]/p[1]/b[1]/text()[1]", 0, "/div[1]/p[1]/b[1]/text()[1]", 5, "Minsk", "GPE"),
+        # Only the global offsets (into the DOM's text content, which has no line breaks) place this one.
+        html_region(
+            "h3", "/nowhere[1]", 0, "/nowhere[1]", 0, "home", "GPE", globalOffsets={"start": 38, "end": 42}
+        ),
+        {"type": "relation", "from_id": "h1", "to_id": "h2", "direction": "right", "labels": ["visited"]},
     ]
+    result = run(news, "labelstudio", "ls.json", label_studio(regions, {"html": HTML}))
+    text = "Naryshkin visited Minsk & Vitebsk.\nThen\nhome.\n"
+    assert imported(news) == [
+        (text, [(0, 9, "PERSON"), (18, 23, "GPE"), (40, 44, "GPE")], {"label_studio_id": 3})
+    ]
+    assert (result.spans, result.relations) == (3, 1)
+    assert result.warning_counts == [
+        {"kind": "Label Studio HyperText task", "action": "converted to text", "count": 1}
+    ]
+
+
+def test_a_hypertext_region_that_cannot_be_placed_exactly_refuses_the_task(news):
+    region = html_region(
+        "h1", "/div[1]/p[1]/text()[1]", 0, "/div[1]/p[1]/text()[1]", 9, "Lukashenko", "PERSON"
+    )
     with pytest.raises(ImportRejected) as rejected:
-        run(news, "labelstudio", "ls.json", label_studio([region], {"text": html["html"]}))
-    assert rejected.value.problems[0]["field"] == "[0].annotations[0].result[0].type"
-    assert rejected.value.problems[0]["message"].startswith("This is a Label Studio HyperText task")
+        run(news, "labelstudio", "ls.json", label_studio([region], {"html": HTML}))
+    assert [(p["field"], p["message"]) for p in rejected.value.problems] == [
+        ("[0].annotations[0].result[0].value",
+         "The region's XPaths and offsets do not lead to its text 'Lukashenko' in the HTML: it cannot be placed, "
+         "and the task is not imported."),
+    ]  # fmt: skip
     assert imported(news) == []
 
 

@@ -107,6 +107,8 @@ def test_the_page_shows_warnings_escaped_and_the_api_job_carries_them(
     assert "<img src=x" not in html
     assert "mixed.zip:&lt;img src=x onerror=alert(1)&gt;.png" in html
     assert "<strong>2</strong> × archive member skipped" in html
+    listed = client.get(reverse("interchange:imports", args=[news.project.pk])).content.decode()
+    assert '<small class="muted">with warnings</small>' in listed
     Article.objects.filter(external_id="a1").delete()
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(

@@ -91,6 +91,7 @@ ACCESS = {
     "review:act": MEMBER,
     "review:undo": MEMBER,
     "review:submit": MEMBER,
+    "review:reopen": MEMBER,  # the caller's own set: redirects with a message when it is not submitted
     "review:candidates": SELF,  # about a span of the caller's own set
     "review:relation_types": SELF,
     "review:attributes": SELF,

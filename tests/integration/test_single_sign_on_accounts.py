@@ -71,3 +71,36 @@ def test_claims_without_a_subject_or_a_username_are_refused(backend):
     assert backend.verify_claims(claims()) is True
     assert backend.verify_claims(claims(sub="")) is False
     assert backend.verify_claims(claims(username=None)) is False
+
+
+def test_a_pending_invitation_makes_the_account_it_names_even_with_creation_off(backend, settings, news):
+    from annotator.accounts.models import Invitation
+    from annotator.accounts.services import invite
+
+    settings.ANNOTATOR_OIDC_CREATE_USERS = False
+    invitation, _ = invite(
+        project=news.project, role="curator", username="a.lovelace", email="ada@uni.example", by=news.manager
+    )
+    users = backend.filter_users_by_claims(claims(sub="s-5"))
+    (user,) = users
+    assert (user.username, user.email, user.has_usable_password()) == ("a.lovelace", "ada@uni.example", False)
+    assert user.memberships.get().role == "curator"
+    assert Invitation.objects.get(pk=invitation.pk).accepted_by == user
+    event = SignInEvent.objects.get(kind=EventKind.SSO_ACCOUNT_CREATED)
+    assert event.detail == "invited: news (curator)"
+    # The next sign-in finds the linked account; the invitation is used up.
+    assert list(backend.filter_users_by_claims(claims(sub="s-5"))) == [user]
+    assert get_user_model().objects.count() == 3  # alice, maria and ada
+
+
+def test_an_unverified_e_mail_takes_up_no_invitation(backend, news):
+    from annotator.accounts.services import invite
+
+    invite(
+        project=news.project,
+        role="annotator",
+        username="a.lovelace",
+        email="ada@uni.example",
+        by=news.manager,
+    )
+    assert list(backend.filter_users_by_claims(claims(email_verified=False))) == []

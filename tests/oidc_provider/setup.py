@@ -1,6 +1,6 @@
 """Prepare the test provider: its tables, a signing key, two people, and Annotator as a client.
 
-python -m tests.oidc_provider.setup REDIRECT_URI CLIENT_ID CLIENT_SECRET
+python -m tests.oidc_provider.setup REDIRECT_URI CLIENT_ID CLIENT_SECRET POST_LOGOUT_REDIRECT_URI
 """
 
 import os
@@ -21,7 +21,7 @@ PEOPLE = [
 ]
 
 
-def main(redirect_uri: str, client_id: str, client_secret: str) -> None:
+def main(redirect_uri: str, client_id: str, client_secret: str, post_logout_redirect_uri: str) -> None:
     call_command("migrate", run_syncdb=True, verbosity=0)
     call_command("creatersakey")
     for username, email, first, last in PEOPLE:
@@ -38,10 +38,11 @@ def main(redirect_uri: str, client_id: str, client_secret: str) -> None:
         reuse_consent=False,
     )
     client.redirect_uris = [redirect_uri]
+    client.post_logout_redirect_uris = [post_logout_redirect_uri]
     client.save()
     code, _ = ResponseType.objects.get_or_create(value="code", defaults={"description": "code"})
     client.response_types.add(code)
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    main(*sys.argv[1:5])

@@ -561,7 +561,9 @@ def test_label_studio_reports_tasks_that_are_not_objects_missing_text_and_cut_js
     assert [r.text for r in records] == ["ok"]
     assert problems == [
         Problem("cut.json", None, "[1]", "Each task must be a JSON object, not a number."),
-        Problem("cut.json", None, "[2].data.text", "The field 'text' is missing."),
+        Problem("cut.json", None, "[2].data.text",
+                "The task has no data.text (its data holds: body). Only text tasks are imported; name the key "
+                "that holds the text with the text_key option."),
         Problem("cut.json", None, "[3]",
                 "The JSON cannot be read past this task: the file ends in the middle of the JSON: it looks cut short."),
     ]  # fmt: skip

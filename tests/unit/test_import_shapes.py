@@ -109,7 +109,10 @@ def test_flair_s_ner_column_before_a_last_blank_one_and_its_relation_comments():
     problems = ProblemLog()
     (record,) = FORMATS.reader("conll").read(BytesSource("f.conllu", data.encode()), problems)
     assert [(s.start, s.end, s.label) for s in record.spans] == [(0, 9, "PER"), (18, 23, "LOC")]
-    assert problems.warning_counts() == [{"kind": "CoNLL relation comment", "action": "skipped", "count": 1}]
+    assert problems.warning_counts() == [
+        {"kind": "CoNLL column", "action": "not read", "count": 1},  # the parts of speech
+        {"kind": "CoNLL relation comment", "action": "skipped", "count": 1},
+    ]
 
 
 def test_spacy_s_sentence_per_line_iob_is_read():
@@ -137,7 +140,7 @@ def test_brat_events_sharing_a_trigger_and_a_self_equivalence_are_warned_about(t
     from annotator.interchange.formats.brat import parse_ann
 
     ann = "T1\tProtein 0 3\tp53\nT2\tProtein 8 11\tMDM\nT3\tBinding 4 7\tand\nE1\tBinding:T3 Theme:T1\n"
-    ann += "E2\tBinding:T3 Theme:T2 Theme2:T1\n*\tEquiv T1 T1\n"
+    ann += "E2\tBinding:T3 Theme:T2 Theme2:T1\n*\tEquiv T1 T1\nT4\tBinding 12 15\tbin\nE3\tBinding:T4\n"
     problems = ProblemLog()
     _, relations, _ = parse_ann(ann, Where("b.ann"), problems)
     assert problems.items == []
@@ -146,6 +149,91 @@ def test_brat_events_sharing_a_trigger_and_a_self_equivalence_are_warned_about(t
         ("T3", "T2", "arg:Theme"),
     ]
     assert problems.warning_counts() == [
-        {"kind": "brat event sharing a trigger", "action": "merged into one", "count": 1},
+        {"kind": "argument-less brat event", "action": "kept as trigger only", "count": 1},
         {"kind": "brat self-equivalence", "action": "skipped", "count": 1},
+        {"kind": "shared-trigger brat event", "action": "merged into one", "count": 1},
     ]
+
+
+def test_merging_duplicate_spans_moves_relations_and_drops_one_between_the_copies():
+    from annotator.interchange.formats.base import ProblemLog, RelationRecord
+    from annotator.interchange.formats.merging import merge_duplicates
+
+    spans = [SpanRecord("a", 0, 5, "GPE"), SpanRecord("b", 0, 5, "GPE"), SpanRecord("c", 9, 14, "GPE")]
+    relations = [
+        RelationRecord("a", "b", "same"),
+        RelationRecord("b", "c", "near"),
+        RelationRecord("a", "c", "near"),
+    ]
+    problems = ProblemLog()
+    kept, moved = merge_duplicates(spans, relations, Where("x"), problems)
+    assert [s.id for s in kept] == ["a", "c"]
+    assert [(r.head, r.tail, r.label) for r in moved] == [("a", "c", "near")]
+    assert problems.warning_counts() == [
+        {"kind": "duplicate relation", "action": "merged", "count": 1},
+        {"kind": "duplicate span", "action": "merged", "count": 1},
+        {"kind": "duplicate-joining relation", "action": "skipped", "count": 1},
+    ]
+
+
+def test_columns_and_token_annotations_that_are_not_read_are_warned_about():
+    from spacy.tokens import Doc, DocBin
+    from spacy.vocab import Vocab
+
+    from annotator.interchange.formats import FORMATS
+    from annotator.interchange.formats.base import ProblemLog
+    from annotator.interchange.formats.sources import BytesSource
+
+    problems = ProblemLog()
+    data = b"Minsk NNP B-NP B-LOC\nis VBZ B-VP O\n"
+    (record,) = FORMATS.reader("conll").read(BytesSource("c.conll", data), problems)
+    assert [(s.start, s.end, s.label) for s in record.spans] == [(0, 5, "LOC")]
+    assert [w.message for w in problems.warnings] == [
+        "Columns 2, 3 (parts of speech, chunks, lemmas...) are not read: only tokens and entity tags are imported."
+    ]
+    assert problems.warning_counts() == [{"kind": "CoNLL column", "action": "not read", "count": 2}]
+    doc = Doc(
+        Vocab(), words=["Minsk", "is"], spaces=[True, False], pos=["PROPN", "AUX"], lemmas=["Minsk", "be"]
+    )
+    problems = ProblemLog()
+    list(FORMATS.reader("spacy").read(BytesSource("t.spacy", DocBin(docs=[doc]).to_bytes()), problems))
+    assert [w.message for w in problems.warnings] == [
+        "The document's token annotations (POS, LEMMA) have no place here: only its text, entities, span groups "
+        "and categories are imported."
+    ]
+
+
+def test_inception_s_own_formats_are_named_for_what_they_are():
+    records, problems = read(
+        "conll", "doc.tsv", b"#FORMAT=WebAnno TSV 3.3\n#T_SP=webanno.custom.Ne|value\n\n"
+    )
+    assert records == []
+    assert [(p.line, p.message) for p in problems] == [
+        (1, "This is WebAnno TSV (INCEpTION's own format), not CoNLL: export the documents from INCEpTION as "
+            "CoNLL 2002 or brat, and import that.")
+    ]  # fmt: skip
+    old = b" # de.tudarmstadt.ukp.dkpro.core.api.ner.type.NamedEntity | value\n1-1\tMinsk\tLOC\n"
+    assert [p.line for p in read("conll", "v2.tsv", old)[1]] == [1]
+    records, problems = read("jsonl", "doc.xmi", b'<?xml version="1.0" encoding="UTF-8"?><xmi:XMI/>\n')
+    assert records == []
+    assert [p.message for p in problems] == [
+        "The file is XML (an INCEpTION or DKPro UIMA CAS XMI export, perhaps), which this format does not read: "
+        "export brat, CoNLL or JSON from the tool instead."
+    ]
+
+
+def test_brat_duplicate_entities_are_merged_with_their_relations_and_links():
+    from annotator.interchange.formats.base import LinkRecord, ProblemLog
+    from annotator.interchange.formats.brat import parse_ann
+
+    ann = (
+        "T1\tGPE 0 5\tMinsk\nT2\tGPE 0 5\tMinsk\nT3\tGPE 10 17\tVitebsk\n"
+        "R1\tnear Arg1:T2 Arg2:T3\nN1\tReference T2 Wikidata:Q2280\tMinsk\n"
+    )
+    problems = ProblemLog()
+    spans, relations, links = parse_ann(ann, Where("d.ann"), problems)
+    assert problems.items == []
+    assert [s.id for s in spans] == ["T1", "T3"]
+    assert [(r.head, r.tail) for r in relations] == [("T1", "T3")]
+    assert links == [LinkRecord("T1", "Q2280", "Wikidata")]
+    assert problems.warning_counts() == [{"kind": "duplicate span", "action": "merged", "count": 1}]

@@ -13,6 +13,7 @@ anything is stored, so readers never do offset arithmetic of their own beyond th
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -177,6 +178,7 @@ class ProblemLog:
         self.items: list[Problem] = []
         self.warnings: list[Notice] = []
         self.counts: dict[tuple[str, str], int] = {}
+        self._lock = threading.Lock()  # the reader (read ahead in a thread) and the importer both warn
 
     def warn(
         self,
@@ -194,10 +196,10 @@ class ProblemLog:
             self.add(where, f"{message} (refused: the import is strict)", field=field, line=line)
             return
         line = line if line is not None else where.line
-        key = (kind, action)
-        self.counts[key] = self.counts.get(key, 0) + count
-        if len(self.warnings) < self.limit:
-            self.warnings.append(Notice(where.file, line, where.field(field), kind, action, message))
+        with self._lock:
+            self.counts[(kind, action)] = self.counts.get((kind, action), 0) + count
+            if len(self.warnings) < self.limit:
+                self.warnings.append(Notice(where.file, line, where.field(field), kind, action, message))
 
     def warning_counts(self) -> list[dict[str, Any]]:
         return [

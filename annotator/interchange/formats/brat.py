@@ -56,6 +56,7 @@ from annotator.interchange.formats.base import (
     where_in,
 )
 from annotator.interchange.formats.lines import read_whole
+from annotator.interchange.formats.merging import merge_duplicates
 from annotator.interchange.formats.writing import Buffer, links_by_span, surface, token_label
 
 _FRAGMENT = re.compile(r"^(\d+) (\d+)$")
@@ -220,10 +221,18 @@ class _Ann:
                     f"The event {event_id} has the same trigger ({trigger}) as {first_event[trigger]}: its "
                     "arguments are kept as relations from that trigger (an argument both have is kept once), "
                     "and an export writes them as one event.",
-                    kind="brat event sharing a trigger",
+                    kind="shared-trigger brat event",
                     action="merged into one",
                 )
             first_event.setdefault(trigger, event_id)
+            if not arguments:
+                self.problems.warn(
+                    at,
+                    f"The event {event_id} has no arguments: it is kept as its trigger span {trigger}, and an "
+                    "export writes that span without an event line.",
+                    kind="argument-less brat event",
+                    action="kept as trigger only",
+                )
             for role, argument in arguments:
                 key = (trigger, self.span_of(argument), EVENT_ROLE_PREFIX + _NUMBERED_ROLE.sub("", role))
                 if key not in seen:
@@ -264,7 +273,27 @@ class _Ann:
             replace(span, attributes=attribute_pairs(values[span.id])) if span.id in values else span
             for span in self.spans
         ]
-        return spans, self.relations, self.links
+        merged, relations = merge_duplicates(spans, self.relations, self.where, self.problems)
+        if len(merged) == len(spans):
+            return spans, self.relations, self.links
+        return list(merged), list(relations), self.moved_links({span.id for span in merged})
+
+    def moved_links(self, kept: set[str]) -> list[LinkRecord]:
+        """The links of merged duplicate spans moved onto the copy kept (the first one of each)."""
+        first: dict[tuple[Any, ...], str] = {}
+        for span in self.spans:
+            first.setdefault((span.start, span.end, span.label, span.fragments), span.id)
+        target = {span.id: first[(span.start, span.end, span.label, span.fragments)] for span in self.spans}
+        links: dict[str, LinkRecord] = {}
+        for link in self.links:
+            span_id = link.span if link.span in kept else target.get(link.span, link.span)
+            if span_id in links and links[span_id].kb_id != link.kb_id:
+                self.problems.add(
+                    link.where or self.where,
+                    f"The duplicate entities {span_id} and {link.span} are linked to different KB ids.",
+                )
+            links.setdefault(span_id, replace(link, span=span_id))
+        return list(links.values())
 
     @property
     def span_ids(self) -> set[str]:

@@ -60,6 +60,15 @@ def pipe_tokens(columns: list[str]) -> list[list[str]] | None:
     return None
 
 
+def is_webanno(first_line: str) -> bool:
+    """Whether a file's first line is a WebAnno TSV header (version 3's `#FORMAT=`, or version 2's layer
+    list such as ` # de.tudarmstadt.ukp.dkpro.core.api.ner.type.NamedEntity | value`)."""
+    line = first_line.strip()
+    return line.startswith("#FORMAT=WebAnno TSV") or (
+        line.startswith("#") and ("de.tudarmstadt.ukp." in line or "webanno.custom." in line)
+    )
+
+
 def split_columns(line: str) -> list[str]:
     """A token line's columns: by tabs when it has any (so a token may hold a space), else by whitespace."""
     if "\t" in line:
@@ -209,6 +218,13 @@ class Conll(StreamReader):
             if line is None:
                 reading.failed = True
                 continue
+            if number == 1 and is_webanno(line):
+                problems.add(
+                    at,
+                    "This is WebAnno TSV (INCEpTION's own format), not CoNLL: export the documents from INCEpTION "
+                    "as CoNLL 2002 or brat, and import that.",
+                )
+                return
             columns = split_columns(line)
             if columns and columns[0] == "-DOCSTART-":
                 reading.sentence(sentence)
@@ -251,6 +267,7 @@ class _Reading:
         self.failed = False
         self.tokens = 0
         self.start: Where | None = None  # where the next document begins (after a -DOCSTART- line)
+        self.columns_checked = False  # whether the columns that are not read were said
         self.pipes = False  # sentences on one line each, as `word|POS|TAG` tokens
         self.quiet = False  # the file's layout is refused as a whole: its lines are not reported one by one
 
@@ -275,6 +292,9 @@ class _Reading:
         if self.quiet:
             return
         layout = self.layout
+        if not self.columns_checked:
+            self.columns_checked = True
+            self.unread_columns(lines, layout)
         if self.document is None:
             self.document = _Document(self.start or lines[0][1], len(layout.tags))
         document, limit = self.document, self.context.limits.max_record_bytes
@@ -294,6 +314,27 @@ class _Reading:
             document.add_token(columns[layout.token], tags, at)
             self.tokens += 1
         document.end_sentence()
+
+    def unread_columns(self, lines: list[tuple[list[str], Where]], layout: Layout) -> None:
+        """Say once which columns with content (parts of speech, chunks, lemmas...) are not read."""
+        width = min(len(columns) for columns, _ in lines)
+        used = {layout.token, *((tag % width) for tag in layout.tags)}
+        if layout.token == 1:
+            used.add(0)  # the index
+        unread = [
+            i
+            for i in range(width)
+            if i not in used and any(columns[i] not in ("_", "-") for columns, _ in lines)
+        ]
+        if unread:
+            self.problems.warn(
+                lines[0][1],
+                f"Column{'s' * (len(unread) > 1)} {', '.join(str(i + 1) for i in unread)} (parts of speech, "
+                "chunks, lemmas...) are not read: only tokens and entity tags are imported.",
+                kind="CoNLL column",
+                action="not read",
+                count=len(unread),
+            )
 
     def untagged(self, lines: list[tuple[list[str], Where]]) -> str | None:
         """Why a file in a dependency layout (CoNLL-U, CoNLL-X: ten columns, an index first) cannot be

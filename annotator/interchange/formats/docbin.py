@@ -41,6 +41,22 @@ if TYPE_CHECKING:
     from spacy.vocab import Vocab
 
 
+_TOKEN_ATTRIBUTES = ("TAG", "POS", "MORPH", "LEMMA", "DEP")
+
+
+def token_annotations(doc: Doc, where: Where, problems: ProblemLog) -> None:
+    """Warn that a document's token annotations (tags, lemmas, dependencies) have no place here."""
+    found = [name for name in _TOKEN_ATTRIBUTES if doc.has_annotation(name)]
+    if found:
+        problems.warn(
+            where,
+            f"The document's token annotations ({', '.join(found)}) have no place here: only its text, entities, "
+            "span groups and categories are imported.",
+            kind="DocBin document with token annotations",
+            action="read without them",
+        )
+
+
 def spacy_message(error: Exception) -> str:
     """spaCy's message (its errors start with a code like [E018]), or the kind of error for others."""
     message = error.args[0] if error.args and isinstance(error.args[0], str) else ""
@@ -77,6 +93,7 @@ class DocBinReader(StreamReader):
                 return
             record = self.document(doc, where, problems)
             if record is not None:
+                token_annotations(doc, where, problems)
                 yield record
             index += 1
 

@@ -74,6 +74,13 @@ class Doccano(StreamReader):
         errors: list[Invalid] = []
         text, external_id = None, None
         with collecting(errors):
+            if obj.get("text") is None:
+                keys = ", ".join(sorted(map(str, obj))) or "nothing"
+                raise Invalid(
+                    "text",
+                    f"The line has no text (it holds: {keys}). Only text is imported; name the key that holds "
+                    "it with the text option.",
+                )
             text = require(obj, "text", str, "")
         for key in ("external_id", "id"):  # doccano's own id is the document's id when nothing else is
             if obj.get(key) is not None and external_id is None:

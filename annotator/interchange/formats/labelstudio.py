@@ -14,7 +14,9 @@ warned about); predictions are model output, not annotations, and are left out w
 one span per label; identical regions are merged with a warning), `relation`s relations, `choices` on a
 region the span's attribute named after the control (`from_name`), a `textarea` on a region its `Note`,
 and choices or text areas of the whole task go into the metadata under the control's name. Every other
-result type is skipped with a warning, and HyperText (HTML) tasks are refused: their regions are XPaths.
+result type is skipped with a warning. A HyperText (HTML) task is imported as the text its HTML shows (a
+warning says the markup is not kept), its regions placed by their XPaths or global offsets and checked
+against their own text (`hypertext.py`): a region that cannot be placed exactly refuses the task.
 Older Label Studio versions counted offsets in UTF-16 units: when the offsets only match the region's
 text that way, they are converted to code points.
 
@@ -47,6 +49,7 @@ from annotator.interchange.formats.base import (
     Where,
     attribute_pairs,
 )
+from annotator.interchange.formats.hypertext import HyperText
 from annotator.interchange.formats.jsonfields import (
     Invalid,
     collecting,
@@ -103,6 +106,26 @@ class LabelStudio(StreamReader):
                 f"The JSON cannot be read past this task: {ijson_reason(error)}.",
             )
 
+    @staticmethod
+    def html_key(task: dict[str, Any], data: dict[str, Any], text_key: str) -> str | None:
+        """The data key holding a HyperText task's HTML, or None for a Text task: the text key when the task
+        has HyperText regions and its value is markup, or, without a text key, the first value that is."""
+
+        def markup(key: str) -> bool:
+            return isinstance(data.get(key), str) and data[key].lstrip().startswith("<")
+
+        if text_key in data:
+            annotations: list[Any] = task["annotations"] if isinstance(task.get("annotations"), list) else []
+            regions = (
+                result.get("type")
+                for annotation in annotations
+                if isinstance(annotation, dict) and isinstance(annotation.get("result"), list)
+                for result in annotation["result"]
+                if isinstance(result, dict)
+            )
+            return text_key if markup(text_key) and any(kind in _HTML_TYPES for kind in regions) else None
+        return next((key for key in data if markup(key)), None)
+
     def document(
         self, task: dict[str, Any], text_key: str, where: Where, problems: ProblemLog
     ) -> DocumentRecord | None:
@@ -110,21 +133,29 @@ class LabelStudio(StreamReader):
         data: dict[str, Any] = {}
         text: str | None = None
         external_id: str | None = None
+        hyper: HyperText | None = None
         with collecting(errors):
             data = require(task, "data", dict, "")
-            html = [
-                key
-                for key, value in data.items()
-                if isinstance(value, str) and value.lstrip().startswith("<")
-            ]
-            if text_key not in data and html:
-                raise Invalid(
-                    f"data.{text_key}",
-                    f"The task has no data.{text_key}, and data.{html[0]} holds HTML: a Label Studio HyperText "
-                    "task is not imported (its regions are placed by XPath in the HTML). Export a Text task, or "
-                    "name the key holding plain text with the text_key option.",
+            html_key = self.html_key(task, data, text_key)
+            if html_key is not None:
+                hyper = HyperText(data[html_key])
+                text, text_key = hyper.text, html_key
+                problems.warn(
+                    where,
+                    f"data.{html_key} is HTML (a HyperText task): it is imported as the text it shows, and its "
+                    "regions are placed in that text; the markup is not kept.",
+                    kind="Label Studio HyperText task",
+                    action="converted to text",
+                    field=f"data.{html_key}",
                 )
-            text = require(data, text_key, str, "data")
+            else:
+                if data.get(text_key) is None:
+                    raise Invalid(
+                        f"data.{text_key}",
+                        f"The task has no data.{text_key} (its data holds: {', '.join(map(str, data)) or 'nothing'}). "
+                        "Only text tasks are imported; name the key that holds the text with the text_key option.",
+                    )
+                text = require(data, text_key, str, "data")
             if data.get("external_id") is not None:
                 external_id = identifier(data["external_id"], "data.external_id")
         title = data["title"] if isinstance(data.get("title"), str) else ""
@@ -171,7 +202,7 @@ class LabelStudio(StreamReader):
                 index, annotation = chosen
                 path = f"annotations[{index}].result"
                 results = get(annotation, "result", list, f"annotations[{index}]", required=False) or []
-                regions = _Regions(text, where, problems)
+                regions = _Regions(text, where, problems, hyper)
                 for number, result in enumerate(results):
                     with collecting(errors):
                         regions.read(result, f"{path}[{number}]")
@@ -216,8 +247,8 @@ class _Regions:
     """One annotation's results: labelled regions (spans), relations between them, and the values given
     per region (choices and text areas, which become the span's attributes) or per task (metadata)."""
 
-    def __init__(self, text: str, where: Where, problems: ProblemLog) -> None:
-        self.text, self.where, self.problems = text, where, problems
+    def __init__(self, text: str, where: Where, problems: ProblemLog, hyper: HyperText | None = None) -> None:
+        self.text, self.where, self.problems, self.hyper = text, where, problems, hyper
         self.spans: list[SpanRecord] = []
         self.regions: dict[str, list[int]] = {}  # region id -> its spans (one per label)
         self.relations: list[RelationRecord] = []
@@ -243,12 +274,7 @@ class _Regions:
             region = result.get("id")
             self.values.append((str(region) if region is not None else "", kind, str(name), given, path))
         elif kind in _HTML_TYPES:
-            raise Invalid(
-                f"{path}.type",
-                "This is a Label Studio HyperText task: its regions are placed by XPath in HTML, not by offsets "
-                "in a text, and it is not imported. Export the task's plain text with offsets (Labels on a "
-                "Text tag) instead.",
-            )
+            self.html_region(result, path)
         else:
             self.problems.warn(
                 self.where,
@@ -272,6 +298,39 @@ class _Regions:
             self.spans.append(
                 SpanRecord(span_id, start, end, label, text=value.get("text"), where=self.where)
             )
+
+    def html_region(self, result: dict[str, Any], path: str) -> None:
+        """A HyperText region, placed in the task's text by its XPaths (or global offsets), checked."""
+        if self.hyper is None:
+            raise Invalid(
+                f"{path}.type",
+                "This HyperText region is on a task whose data is not HTML: it cannot be placed, and the task is "
+                "not imported.",
+            )
+        value = require(result, "value", dict, path)
+        region = identifier(result.get("id"), f"{path}.id")
+        labels = value.get("hypertextlabels", value.get("htmllabels"))
+        if not isinstance(labels, list) or not labels or not all(isinstance(label, str) for label in labels):
+            raise Invalid(
+                f"{path}.value.hypertextlabels", "A labelled region needs at least one label (a string)."
+            )
+        if not isinstance(value.get("text"), str):
+            raise Invalid(
+                f"{path}.value.text",
+                "The HyperText region has no text to check its place against: it cannot be placed exactly, and "
+                "the task is not imported.",
+            )
+        place = self.hyper.place(value)
+        if place is None:
+            raise Invalid(
+                f"{path}.value",
+                f"The region's XPaths and offsets do not lead to its text {value['text']!r} in the HTML: it "
+                "cannot be placed, and the task is not imported.",
+            )
+        for number, label in enumerate(labels):
+            span_id = region if number == 0 else f"{region}#{number + 1}"
+            self.regions.setdefault(region, []).append(len(self.spans))
+            self.spans.append(SpanRecord(span_id, *place, label, where=self.where))
 
     def relation(self, result: dict[str, Any], path: str) -> None:
         head = identifier(result.get("from_id"), f"{path}.from_id")

@@ -27,6 +27,12 @@ def bounded_lines(stream: IO[bytes], *, max_bytes: int) -> Iterator[tuple[int, b
 UTF16_MESSAGE = "The file is UTF-16 text, not UTF-8: save it as UTF-8 and import it again."
 
 
+XML_MESSAGE = (
+    "The file is XML (an INCEpTION or DKPro UIMA CAS XMI export, perhaps), which this format does not read: "
+    "export brat, CoNLL or JSON from the tool instead."
+)
+
+
 def is_utf16(head: bytes) -> bool:
     """Whether the file starts like UTF-16 text: its byte order mark, or ASCII letters each followed (or
     preceded) by a zero byte."""
@@ -49,6 +55,9 @@ def byte_lines(
     for number, line in bounded_lines(stream, max_bytes=max_bytes):
         if number == 1 and line is not None and is_utf16(line):
             problems.add(where, UTF16_MESSAGE, line=1)
+            return
+        if number == 1 and line is not None and line.removeprefix(BOM).lstrip().startswith(b"<?xml"):
+            problems.add(where, XML_MESSAGE, line=1)
             return
         if line is None:
             problems.add(

@@ -45,6 +45,15 @@ def merge_duplicates(
             tail=moved.get(relation.tail, relation.tail),
         )
         ends = (relation.head, relation.tail, relation.label)
+        if relation.head == relation.tail:
+            problems.warn(
+                relation.where or where,
+                f"The relation {relation.label} joined a span to its own duplicate: once they are merged there "
+                "is nothing to relate, and it is skipped.",
+                kind="duplicate-joining relation",
+                action="skipped",
+            )
+            continue
         if ends in seen:
             problems.warn(
                 relation.where or where,

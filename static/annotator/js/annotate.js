@@ -62,7 +62,17 @@
   const setVersion = () => $("#set-state").dataset.version;
   let queue = Promise.resolve();
 
+  function readOnly() {
+    // A submitted set (or curated gold) takes no changes: say so instead of sending what would fail.
+    const state = $("#set-state");
+    if (state.dataset.editable === "1") return false;
+    const status = state.dataset.status === "in_progress" ? "not yours to change" : state.dataset.status.replace("_", " ");
+    announce(`Read only: this set is ${status}.${$("#reopen-form") ? " Reopen it to change it." : ""}`);
+    return true;
+  }
+
   function post(url, params, label) {
+    if (readOnly()) return Promise.resolve(0);
     const job = queue.then(() => send(url, params, label, 0));
     queue = job.catch(() => undefined);
     return job;
@@ -117,20 +127,60 @@
 
   function applyFragments(html) {
     window.htmx.swap(document.body, html, { swapStyle: "none" });
-    afterChange();
+    // The answer's sentence ("Accepted …") is the outcome: it stays, and the next item is said after it.
+    afterChange($("#announce").textContent.trim());
   }
 
-  function afterChange() {
+  function afterChange(outcome = "") {
     const hint = $("#focus-hint");
     const wanted = hint && hint.dataset.item;
+    const focusWasLost = !document.activeElement || document.activeElement === document.body || !document.activeElement.isConnected;
     if (wanted && exists(wanted)) setCurrent(wanted, { scroll: false, quiet: true });
     else if (current && exists(current)) setCurrent(current, { scroll: false, quiet: true });
-    else if (current) moveAfterRemoval();
+    else if (current) moveAfterRemoval(outcome);
     if (hint) hint.dataset.item = "";
     applyFilter();
-    $("#undo-button").disabled = $("#set-state").dataset.undo === "0";
+    syncTabStops();
+    if (focusWasLost && outcome) (rowOf(current) || textPanel()).focus({ preventScroll: true });
+    const readOnly = $("#set-state").dataset.editable !== "1";
+    $("#undo-button").disabled = readOnly || $("#set-state").dataset.undo === "0";
     const versionInput = $("#submit-form input[name=version]");
     if (versionInput) versionInput.value = setVersion();
+  }
+
+  // ---------------------------------------------------------------- one tab stop per list
+
+  // Each list is one Tab stop: its current row, or its first. Up and Down move between rows (and make
+  // the row current), Left and Right between the row and its buttons.
+  function syncTabStops() {
+    $$(".rows").forEach((list) => {
+      const rows = $$(".row:not([hidden])", list);
+      const stop = rows.find((row) => row.dataset.item === current) || rows[0];
+      $$('.row[tabindex="0"]', list).forEach((row) => { if (row !== stop) row.tabIndex = -1; });
+      if (stop) stop.tabIndex = 0;
+    });
+  }
+
+  function rowKeys(event) {
+    const row = event.target.closest(".rows .row");
+    if (!row || event.ctrlKey || event.metaKey || event.altKey) return false;
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      const rows = $$(".row:not([hidden])", row.closest(".rows"));
+      const next = rows[rows.indexOf(row) + (event.key === "ArrowDown" ? 1 : -1)];
+      if (next) {
+        setCurrent(next.dataset.item);
+        next.focus();
+      }
+      return true;
+    }
+    if (event.key === "ArrowRight" || event.key === "ArrowLeft") {
+      const stops = [row, ...$$(".row-actions button", row)];
+      const index = stops.indexOf(event.target);
+      const next = stops[(index + (event.key === "ArrowRight" ? 1 : -1) + stops.length) % stops.length];
+      next.focus();
+      return true;
+    }
+    return false;
   }
 
   // ---------------------------------------------------------------- side lists that load as needed
@@ -213,16 +263,24 @@
     }
     if (scroll) (marks[0] || row)?.scrollIntoView({ block: "nearest", inline: "nearest" });
     if (scroll && row) row.scrollIntoView({ block: "nearest" });
-    if (!quiet && row) announce(row.querySelector(".row-main").textContent.replace(/\s+/g, " ").trim());
+    if (!quiet && row) announce(rowName(row));
+    syncTabStops();
     drawArrows();
   }
 
-  function moveAfterRemoval() {
-    // The current item went away (accepted, rejected, deleted): take the one that now sits in its place.
+  function moveAfterRemoval(outcome = "") {
+    // The current item went away (accepted, rejected, deleted): take the one that now sits in its place,
+    // and say so after what happened, in one message (a second one would replace the first at once).
+    const hadFocus = document.activeElement?.closest?.(".rows .row") || !document.activeElement?.isConnected;
     const rows = lastPosition.list ? $$(`#${lastPosition.list} .row:not([hidden])`) : [];
     const next = rows[Math.min(lastPosition.index, rows.length - 1)];
-    setCurrent(next ? next.dataset.item : "", { quiet: false });
+    setCurrent(next ? next.dataset.item : "", { quiet: true });
+    const now = next ? `Now: ${rowName(next)}.` : "";
+    announce([outcome, now].filter(Boolean).join(" "));
+    if (next && hadFocus) next.focus({ preventScroll: true });
   }
+
+  const rowName = (row) => row.querySelector(".row-main").textContent.replace(/\s+/g, " ").trim();
 
   async function step(listId, delta) {
     let rows = $$(`#${listId} .row:not([hidden])`);
@@ -294,15 +352,19 @@
 
   function clearSelection() {
     window.getSelection()?.removeAllRanges();
+    lastSelection = null;
     $("#type-picker").hidden = true;
   }
 
   // ---------------------------------------------------------------- actions
 
   function createSpan(typeId) {
-    const selection = selectedText();
+    const picker = $("#type-picker");
+    const fromPicker = !picker.hidden && picker.contains(document.activeElement);
+    const selection = selectedText() || (fromPicker ? lastSelection : null);
     if (!selection) return false;
     clearSelection();
+    if (fromPicker) textPanel().focus({ preventScroll: true });
     post(urls.act("create-span"), { start: selection.start, end: selection.end, surface: selection.surface, entity_type: typeId }, "new entity");
     return true;
   }
@@ -318,22 +380,79 @@
     }
   }
 
-  function moveBoundary(edge, delta) {
-    const row = rowOf(current);
+  // Resizing by keyboard: each press moves an edge by a word (by a character with Alt) and the
+  // presses of one gesture are saved once, when the keys rest. The gesture stays on the item it started
+  // on: a suggestion, once corrected, becomes a span, and the page follows it (the focus hint).
+  const RESIZE_SETTLE_MS = 450;
+  let resizing = null; // { item, start, end, timer }
+  let articleChars = null;
+
+  function textChars() {
+    // The article's code points, read once from the blocks (the text never changes on this page).
+    if (!articleChars) articleChars = Array.from($$(".blk", textPanel()).map((block) => block.textContent).join(""));
+    return articleChars;
+  }
+
+  const isSpace = (char) => /\s/u.test(char || "");
+  const isWordChar = (char) => /[\p{L}\p{N}\p{M}_]/u.test(char || "");
+
+  function wordStep(chars, position, direction) {
+    // Past the white space next to the edge, then past one word (letters, digits) or one other character.
+    let at = position;
+    if (direction < 0) {
+      while (at > 0 && isSpace(chars[at - 1])) at -= 1;
+      if (isWordChar(chars[at - 1])) while (at > 0 && isWordChar(chars[at - 1])) at -= 1;
+      else if (at > 0) at -= 1;
+    } else {
+      while (at < chars.length && isSpace(chars[at])) at += 1;
+      if (isWordChar(chars[at])) while (at < chars.length && isWordChar(chars[at])) at += 1;
+      else if (at < chars.length) at += 1;
+    }
+    return at;
+  }
+
+  function movedEdge(chars, edge, position, direction, byCharacter) {
+    // The edge moved one word (one character with Alt), then on past white space in the same direction:
+    // a span never starts or ends with white space.
+    let at = byCharacter ? position + direction : wordStep(chars, position, direction);
+    const blank = () => isSpace(edge === "start" ? chars[at] : chars[at - 1]);
+    while (at > 0 && at < chars.length && blank()) at += direction;
+    return at;
+  }
+
+  function moveBoundary(edge, direction, byCharacter) {
+    const item = resizing ? resizing.item : current;
+    const row = rowOf(item);
     if (!row || row.dataset.start === undefined) {
       announce("Move to an entity or an entity suggestion first.");
       return;
     }
-    let start = Number(row.dataset.start);
-    let end = Number(row.dataset.end);
-    if (edge === "start") start += delta;
-    else end += delta;
-    if (start < 0 || start >= end) {
+    const chars = textChars();
+    let start = resizing ? resizing.start : Number(row.dataset.start);
+    let end = resizing ? resizing.end : Number(row.dataset.end);
+    if (edge === "start") start = movedEdge(chars, "start", start, direction, byCharacter);
+    else end = movedEdge(chars, "end", end, direction, byCharacter);
+    if (start < 0 || end > chars.length || start >= end) {
       announce("An entity needs at least one character.");
       return;
     }
-    if (kindOf(current) === "span") post(urls.act("change-span"), { span: idOf(current), start, end }, "boundary change");
-    else post(urls.act("correct"), { suggestion: idOf(current), start, end }, "corrected suggestion");
+    if (resizing) window.clearTimeout(resizing.timer);
+    resizing = { item, start, end, timer: window.setTimeout(saveResize, RESIZE_SETTLE_MS) };
+    $$(`#text mark[data-item="${item}"]`).forEach((mark) => mark.classList.add("resizing"));
+    announce(`Resizing to “${chars.slice(start, end).join("")}”.`);
+  }
+
+  function saveResize() {
+    // The end of a resize gesture: one save, one version, one undo, one history row.
+    if (!resizing) return;
+    const { item, start, end, timer } = resizing;
+    window.clearTimeout(timer);
+    resizing = null;
+    $$("mark.resizing").forEach((mark) => mark.classList.remove("resizing"));
+    const row = rowOf(item);
+    if (row && Number(row.dataset.start) === start && Number(row.dataset.end) === end) return;
+    if (kindOf(item) === "span") post(urls.act("change-span"), { span: idOf(item), start, end }, "boundary change");
+    else post(urls.act("correct"), { suggestion: idOf(item), start, end }, "corrected suggestion");
   }
 
   function accept(item = current) {
@@ -347,6 +466,33 @@
     if (kindOf(item) === "suggestion") post(urls.act("reject"), { suggestion: idOf(item) }, "reject");
     else if (kindOf(item) === "span") post(urls.act("delete-span"), { span: idOf(item) }, "delete");
     else if (kindOf(item) === "relation") post(urls.act("delete-relation"), { relation: idOf(item) }, "delete relation");
+  }
+
+  // ---------------------------------------------------------------- many at once
+
+  let lastSelection = null; // the last text selection: the bulk form's "inside the selected text"
+  document.addEventListener("selectionchange", () => {
+    const selection = selectedText();
+    if (selection) lastSelection = selection;
+  });
+
+  function decideMany(verdict, filters) {
+    post(urls.act("bulk"), { verdict, ...filters }, verdict === "accept" ? "accept all" : "reject all");
+  }
+
+  function decideInsideSelection(verdict) {
+    const selection = selectedText();
+    if (!selection) return announce("Select some text first: A accepts, X rejects every suggestion inside it.");
+    clearSelection();
+    decideMany(verdict, { start: selection.start, end: selection.end });
+  }
+
+  function acceptWithLink(item = current) {
+    if (kindOf(item) !== "suggestion" || rowOf(item)?.dataset.kind !== "entity") {
+      return announce("Move to an entity suggestion first (] and [).");
+    }
+    setCurrent(item, { scroll: false, quiet: true });
+    post(urls.act("accept-with-link"), { suggestion: idOf(item) }, "accept with link");
   }
 
   function undo() {
@@ -427,7 +573,8 @@
     if (!svg) return;
     $$("path.arc, text", svg).forEach((element) => element.remove());
     let rows = [];
-    if (kindOf(current) === "relation") rows = [rowOf(current)];
+    if ($("#all-relations")?.getAttribute("aria-pressed") === "true") rows = $$("#relation-list .row.relation");
+    else if (kindOf(current) === "relation") rows = [rowOf(current)];
     else if (kindOf(current) === "span") rows = $$(`.row.relation[data-head="${current}"], .row.relation[data-tail="${current}"]`);
     const origin = svg.getBoundingClientRect();
     rows.filter(Boolean).forEach((row) => {
@@ -491,22 +638,33 @@
     showTypePicker();
   }
 
+  // Elements whose keys are their own: shortcuts never fire while one of them has focus.
+  const CONTROLS = "a[href], button, summary, input, textarea, select, [contenteditable]:not([contenteditable=false])";
+  const FIELDS = "input, textarea, select, [contenteditable]:not([contenteditable=false])";
+  const RESIZE_KEYS = ["<", ">", ",", "."];
+
   document.addEventListener("keydown", (event) => {
     if (event.defaultPrevented) return;
     const help = $("#help");
     if (event.key === "Escape") {
+      if ($("#type-picker").contains(event.target) || $(".panel:not([hidden])")?.contains(event.target)) {
+        textPanel().focus({ preventScroll: true });
+      }
       stopRelation();
       closePanels();
       clearSelection();
       if (help.open) help.close();
       return;
     }
-    const field = event.target.closest("input, textarea, select");
-    if (field) {
-      if (field.id === "kb-query" && event.key === "ArrowDown") {
-        $(".candidate")?.focus();
-        event.preventDefault();
-      }
+    const relationPanel = $("#relation-panel");
+    if (!relationPanel.hidden && relationPanel.contains(event.target) && /^[1-9]$/.test(event.key)) {
+      $(`button[data-action=relate][data-key="${event.key}"]`, relationPanel)?.click();
+      event.preventDefault();
+      return;
+    }
+    if (event.target.id === "kb-query" && event.key === "ArrowDown") {
+      $(".candidate")?.focus();
+      event.preventDefault();
       return;
     }
     if (event.target.closest(".candidates") && (event.key === "ArrowDown" || event.key === "ArrowUp")) {
@@ -516,36 +674,62 @@
       event.preventDefault();
       return;
     }
-    const relationPanel = $("#relation-panel");
-    if (!relationPanel.hidden && /^[1-9]$/.test(event.key)) {
-      $(`button[data-action=relate][data-key="${event.key}"]`, relationPanel)?.click();
+    const picker = $("#type-picker");
+    if (event.key === "Tab" && !event.shiftKey && document.activeElement === textPanel() && !picker.hidden) {
+      // The type picker sits after the page in the DOM: Tab from a selection goes to it, not past it.
+      $("button", picker)?.focus();
       event.preventDefault();
       return;
     }
-    if (event.target.closest(".panel, dialog") && (event.key === "Enter" || event.key === " ")) return;
+    if (picker.contains(event.target) && event.key.startsWith("Arrow")) {
+      const buttons = $$("button", picker);
+      const index = buttons.indexOf(event.target.closest("button"));
+      const forward = event.key === "ArrowRight" || event.key === "ArrowDown";
+      buttons[(index + (forward ? 1 : -1) + buttons.length) % buttons.length].focus();
+      event.preventDefault();
+      return;
+    }
+    if (rowKeys(event)) {
+      event.preventDefault();
+      return;
+    }
+    // A focused control keeps its own keys: Enter on a button presses that button, never the page's
+    // "accept the current suggestion". Shortcuts act only from the text, a row, or the page itself.
+    // Ctrl+Z and Ctrl+Enter are no control's own keys: they still work from a button or a link, not from
+    // a text field (where Ctrl+Z undoes typing).
+    const withModifier = (event.ctrlKey || event.metaKey) && !event.target.closest(FIELDS);
+    if (!withModifier && (event.target.closest(CONTROLS) || event.target.closest("dialog"))) return;
     if (document.activeElement === textPanel() && event.key.startsWith("Arrow") && !event.altKey) {
       moveCaret(event);
       event.preventDefault();
       return;
     }
+    if (resizing && !RESIZE_KEYS.includes(event.key)) saveResize(); // another action ends the gesture
     if (event.ctrlKey || event.metaKey) {
       if (event.key.toLowerCase() === "z") { undo(); event.preventDefault(); }
       else if (event.key === "Enter") { submitAndNext(); event.preventDefault(); }
       return;
     }
-    if (event.altKey) return;
+    const byCharacter = event.altKey;
+    if (event.altKey && !RESIZE_KEYS.includes(event.key)) return;
     const handled = {
       "]": () => step("suggestion-list", 1),
       "[": () => step("suggestion-list", -1),
       "}": () => step("span-list", 1),
       "{": () => step("span-list", -1),
-      Enter: () => (tailPicking && kindOf(current) === "span" ? chooseTail(current) : accept()),
+      Enter: () => {
+        if (tailPicking && kindOf(current) === "span") chooseTail(current);
+        else if (event.shiftKey) acceptWithLink();
+        else accept();
+      },
+      A: () => decideInsideSelection("accept"),
+      X: () => decideInsideSelection("reject"),
       Delete: () => removeItem(),
       Backspace: () => removeItem(),
-      "<": () => moveBoundary("start", -1),
-      ">": () => moveBoundary("start", 1),
-      ",": () => moveBoundary("end", -1),
-      ".": () => moveBoundary("end", 1),
+      "<": () => moveBoundary("start", -1, byCharacter),
+      ">": () => moveBoundary("start", 1, byCharacter),
+      ",": () => moveBoundary("end", -1, byCharacter),
+      ".": () => moveBoundary("end", 1, byCharacter),
       ";": () => startRelation(),
       "/": () => openLinkPanel(),
       "=": () => openAttributesPanel(),
@@ -580,7 +764,12 @@
         textPanel().focus();
         post(urls.act("create-relation"), { head: idOf(button.dataset.head), tail: idOf(button.dataset.tail), relation_type: button.dataset.relationType }, "relation");
       } else if (action === "close-panel") { closePanels(); textPanel().focus(); }
-      else if (action === "undo") undo();
+      else if (action === "all-relations") {
+        const on = button.getAttribute("aria-pressed") !== "true";
+        button.setAttribute("aria-pressed", String(on));
+        drawArrows();
+        announce(on ? "Every relation is drawn." : "Only the current item's relations are drawn.");
+      } else if (action === "undo") undo();
       else if (action === "help") $("#help").showModal();
       else if (action === "reload") reloadWorkspace();
       else if (action === "reload-reapply") {
@@ -616,6 +805,16 @@
       const params = Object.fromEntries(new FormData(form));
       params.span = idOf(form.dataset.item);
       post(urls.act("set-attributes"), params, "attributes");
+    } else if (form.id === "bulk-form") {
+      event.preventDefault();
+      const data = Object.fromEntries(new FormData(form));
+      const verdict = event.submitter?.value || "accept";
+      const filters = { entity_type: data.entity_type || "", source: data.source || "", min_score: data.min_score || "" };
+      if (data.within) {
+        if (!lastSelection) return announce("Select some text first, then decide inside it.");
+        Object.assign(filters, { start: lastSelection.start, end: lastSelection.end });
+      }
+      decideMany(verdict, filters);
     } else if (form.id === "new-entity-form") {
       event.preventDefault();
       closePanels();

@@ -40,12 +40,28 @@ class Command(BaseCommand):
         add_member(project=report.project, user=user, role=Role.MANAGER)
         self.stdout.write("")
         if password:
+            # Last and framed: setup output (pip, migrations, warnings) scrolls above it, never after it.
             self.stdout.write(
-                self.style.SUCCESS(f"Log in at {options['url']} as {DEMO_USERNAME} / {password}")
+                self.style.SUCCESS(
+                    framed(
+                        [
+                            f"Log in at {options['url']}",
+                            f"Username: {DEMO_USERNAME}",
+                            f"Password: {password}",
+                            "Shown only this once (it is stored hashed): keep it now.",
+                        ]
+                    )
+                )
             )
-            self.stdout.write("This password is shown only this once. It is stored hashed; keep it now.")
         else:
             self.stdout.write(
                 f"Log in at {options['url']} as {DEMO_USERNAME} (its password was printed when it was created; "
                 f"set a new one with `.venv/bin/python manage.py changepassword {DEMO_USERNAME}`)."
             )
+
+
+def framed(lines: list[str]) -> str:
+    """The lines in a box of `=` and `|`, so that they stand out in a scrolling terminal."""
+    width = max(len(line) for line in lines)
+    rule = "+" + "=" * (width + 4) + "+"
+    return "\n".join([rule, *(f"|  {line.ljust(width)}  |" for line in lines), rule])

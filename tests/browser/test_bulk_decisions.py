@@ -1,0 +1,100 @@
+"""Deciding many suggestions at once on the annotate page, in chromium: each is one version and one undo."""
+
+from pathlib import Path
+
+from playwright.sync_api import expect
+
+from annotator.annotations.models import EntityLink
+from annotator.kb.models import KBEntity
+from annotator.suggestions.models import Decision, SuggestionKind, Verdict
+from tests.browser.test_annotate_page import offsets_of, open_annotate, own_spans, wait_for_version
+from tests.browser.test_annotate_page import world as world
+from tests.browser.test_review_bugs import suggest
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+
+
+def test_accept_all_of_a_type_is_one_version_and_one_undo(page, log_in, world):
+    suggest(world, "Minsk", world["gpe"], score=0.9)
+    suggest(world, "Naryshkin", world["gpe"], score=0.4, occurrence=1)  # a wrong one, of the same type
+    person = suggest(world, "Lukashenko", world["person"], score=0.8)
+    open_annotate(page, log_in, world["article"])
+    page.locator("#bulk summary").click()
+    page.locator("#bulk-form select[name=entity_type]").select_option(label="GPE")
+    page.locator("#bulk-form input[name=min_score]").fill("0.5")
+    page.get_by_role("button", name="Accept all that match").click()
+    wait_for_version(page, 2)
+    expect(page.locator("#announce")).to_contain_text("Accepted 1 suggestion (GPE scoring 0.5 or more).")
+    assert own_spans(world) == [(*offsets_of("Minsk"), "GPE")]
+    page.locator("#bulk-form input[name=min_score]").fill("")
+    page.get_by_role("button", name="Accept all that match").click()
+    wait_for_version(page, 3)
+    assert own_spans(world) == [(*offsets_of("Minsk"), "GPE"), (*offsets_of("Naryshkin", 1), "GPE")]
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "bulk-accept.png"), full_page=True)
+    page.keyboard.press("Control+z")  # one undo takes the whole bulk action back
+    wait_for_version(page, 4)
+    assert own_spans(world) == [(*offsets_of("Minsk"), "GPE")]
+    assert not Decision.objects.filter(suggestion=person).exists()
+
+
+def test_a_keyboard_selection_then_x_rejects_everything_inside_it(page, log_in, world):
+    inside = [suggest(world, "Sergey", world["person"]), suggest(world, "Naryshkin", world["org"])]
+    outside = suggest(world, "Minsk", world["gpe"])
+    open_annotate(page, log_in, world["article"])
+    page.locator("#text").focus()
+    page.keyboard.press("ArrowDown")  # to the second line: "Sergey Naryshkin 🇧🇾 visited Minsk."
+    page.keyboard.press("Home")
+    for _ in range(3):
+        page.keyboard.press("Control+Shift+ArrowRight")  # "Sergey Naryshkin 🇧🇾" by words
+    page.keyboard.press("X")
+    wait_for_version(page, 2)
+    verdicts = dict(Decision.objects.values_list("suggestion_id", "verdict"))
+    assert verdicts == {inside[0].pk: Verdict.REJECTED, inside[1].pk: Verdict.REJECTED}
+    assert outside.pk not in verdicts
+    expect(page.locator("#announce")).to_contain_text("Rejected 2 suggestions")
+
+
+def test_shift_enter_accepts_a_mention_with_its_top_link(page, log_in, world):
+    mention = suggest(world, "Sergey Naryshkin", world["person"])
+    naryshkin = KBEntity.objects.get(kb_id="naryshkin")
+    minsk = KBEntity.objects.get(kb_id="minsk")
+    for rank, entity in enumerate([naryshkin, minsk]):
+        suggest(
+            world, "Sergey Naryshkin", world["person"], kind=SuggestionKind.LINK, kb_entity=entity, rank=rank
+        )
+    open_annotate(page, log_in, world["article"])
+    page.keyboard.press("]")
+    expect(page.locator(f'.row.current[data-item="g{mention.pk}"]')).to_be_visible()
+    page.keyboard.press("Shift+Enter")
+    wait_for_version(page, 2)
+    assert own_spans(world) == [(*offsets_of("Sergey Naryshkin"), "PERSON")]
+    assert list(EntityLink.objects.values_list("kb_entity__kb_id", flat=True)) == ["naryshkin"]
+    expect(page.locator("#announce")).to_contain_text(
+        "Accepted PERSON “Sergey Naryshkin” linked to Sergey Naryshkin (naryshkin)."
+    )
+
+
+def test_every_relation_can_be_drawn_at_once(page, log_in, world):
+    from annotator.annotations import services
+    from tests.browser.test_annotate_page import add_span
+
+    naryshkin = add_span(world, offsets_of("Sergey Naryshkin"), world["person"])
+    minsk = add_span(world, offsets_of("Minsk"), world["gpe"])
+    lukashenko = add_span(world, offsets_of("Lukashenko"), world["person"])
+    own = naryshkin.annotation_set
+    own.refresh_from_db()
+    for head, tail, kind in [(naryshkin, minsk, "visited"), (lukashenko, naryshkin, "met_with")]:
+        services.create_relation(
+            annotation_set=own, head=head, tail=tail, relation_type=world[kind], by=world["user"],
+            expected_version=own.version,
+        )  # fmt: skip
+    open_annotate(page, log_in, world["article"])
+    expect(page.locator("#arrows path.arc")).to_have_count(0)  # nothing current: nothing drawn
+    toggle = page.get_by_role("button", name="Draw every relation")
+    toggle.click()
+    expect(toggle).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#arrows path.arc")).to_have_count(2)
+    expect(page.locator("#arrows text")).to_have_text(["visited", "met_with"])
+    toggle.click()
+    expect(page.locator("#arrows path.arc")).to_have_count(0)
