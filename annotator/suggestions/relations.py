@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 MAX_GAP = 160  # characters between two mentions that a rule or the classifier still relates
 NONE = "NONE"  # the classifier's "no relation" class
@@ -35,8 +35,9 @@ class RelationSchema:
         return fits(head, tail) or (not self.directed and fits(tail, head))
 
 
-@dataclass(frozen=True)
-class Mention:
+class Mention(NamedTuple):
+    """A mention as the rules see it (a tuple: tens of them per article, made for every text)."""
+
     start: int
     end: int
     label: str
