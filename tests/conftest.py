@@ -2,6 +2,7 @@
 
 from types import SimpleNamespace
 
+import hypothesis
 import pytest
 
 from annotator.annotations.services import get_or_create_own_set
@@ -16,6 +17,13 @@ from tests.factories import (
     RelationTypeFactory,
     UserFactory,
 )
+
+# Property tests check what holds, not how fast inputs are drawn: on a loaded machine (two test workers
+# beside other jobs) a draw can take seconds, which is no failure of the code under test.
+hypothesis.settings.register_profile(
+    "annotator", suppress_health_check=[hypothesis.HealthCheck.too_slow], deadline=None
+)
+hypothesis.settings.load_profile("annotator")
 
 # 0         1         2         3         4
 # 0123456789012345678901234567890123456789012

@@ -39,6 +39,8 @@ TYPE_DESCRIPTION = f"{SCRIPT} {JS_LINK} {ARABIC}"
 BAD_COLOUR = "</style"
 MET = "<i data-pwned>met</i> {{ r }}"
 NEAR = f"{RLO}near{PDF} {HEBREW} {SKIN_TONE}"
+ATTRIBUTE_NAME = f"<u data-pwned>negated</u> {TEMPLATE}"
+ATTRIBUTE_VALUE = f"{SVG} {RLO}eulav"
 
 KB_NAME = f"{BEACON} KB {ARABIC}"
 KB_DESCRIPTION = f"{STYLE} {TEMPLATE}"

@@ -26,7 +26,7 @@ from rest_framework.views import APIView
 from annotator.api.access import user_of
 from annotator.api.jobs import error_responses
 from annotator.api.kb import member_project
-from annotator.projects.colours import legibility
+from annotator.projects.colours import HEX_COLOUR, legibility
 from annotator.projects.models import EntityType, EntityTypeAttribute, Project, RelationType
 from annotator.projects.permissions import can_manage
 from annotator.projects.schema_changes import delete_entity_type, entity_type_usage, merge_entity_type
@@ -104,8 +104,10 @@ class EntityTypeEditSerializer(serializers.ModelSerializer[EntityType]):
         extra_kwargs = {"position": {"required": False}}
         validators: list[Any] = []
 
-    @extend_schema_field(LegibilitySerializer)
-    def get_legibility(self, entity_type: EntityType) -> dict[str, Any]:
+    @extend_schema_field(LegibilitySerializer(allow_null=True))
+    def get_legibility(self, entity_type: EntityType) -> dict[str, Any] | None:
+        if not HEX_COLOUR.match(entity_type.colour):
+            return None  # written past the API's checks: nothing to measure
         shown = legibility(entity_type.colour)
         return {**asdict(shown), "legible": shown.legible}
 

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.db.models import Q
-from simple_history.utils import bulk_update_with_history
 
-from annotator.annotations.models import Relation, SetKind, Span, SpanAttribute
+from annotator.annotations.models import EntityLink, Relation, SetKind, Span, SpanAttribute
+from annotator.core.bulk_history import purge_with_history, update_with_history
 from annotator.kb.models import KBEntity
 from annotator.projects.models import EntityType, EntityTypeAttribute, RelationType
 from annotator.projects.schema_editing import bump_sets, delete_with_history
@@ -82,15 +82,16 @@ def delete_entity_type(*, entity_type: EntityType, by: User | None) -> EntityTyp
     usage = entity_type_usage(entity_type)
     spans = list(Span.objects.filter(entity_type=entity_type))
     set_ids = {span.annotation_set_id for span in spans}
-    relations = list(
-        Relation.objects.filter(Q(head__in=spans) | Q(tail__in=spans)).distinct() if spans else []
+    # Everything that hangs off the spans goes first, each with its history row; then the spans.
+    delete_with_history(
+        list(Relation.objects.filter(Q(head__entity_type=entity_type) | Q(tail__entity_type=entity_type))), by
     )
-    delete_with_history(relations, by)
-    delete_with_history(list(SpanAttribute.objects.filter(span__in=spans)), by)
-    for span in spans:
-        link = getattr(span, "link", None)
-        if link is not None:
-            delete_with_history([link], by)
+    delete_with_history(
+        list(SpanAttribute.objects.filter(span__entity_type=entity_type).select_related("span")), by
+    )
+    delete_with_history(
+        list(EntityLink.objects.filter(span__entity_type=entity_type).select_related("span")), by
+    )
     delete_with_history(spans, by)
     Suggestion.objects.filter(Q(entity_type=entity_type) | Q(tail_entity_type=entity_type)).delete()
     for relation_type in _relation_types_only(entity_type):
@@ -128,16 +129,17 @@ def merge_entity_type(*, source: EntityType, into: EntityType, by: User | None) 
     for span in spans:
         twin = twins.get((span.annotation_set_id, span.start, span.end))
         (duplicates if twin else moving).append(span)
-    for span in duplicates:
-        _fold_into(span, twins[(span.annotation_set_id, span.start, span.end)], attribute_map, by)
-    for span in moving:
-        span.entity_type = into
-    bulk_update_with_history(moving, Span, ["entity_type"], default_user=by)
+    _fold_duplicates(
+        duplicates,
+        {s.pk: twins[(s.annotation_set_id, s.start, s.end)] for s in duplicates},
+        attribute_map,
+        by,
+    )
+    update_with_history(Span, moving, {"entity_type": into}, by)
     for old, new in attribute_map.items():
-        values = list(SpanAttribute.objects.filter(attribute_id=old))
-        for value in values:
-            value.attribute_id = new
-        bulk_update_with_history(values, SpanAttribute, ["attribute"], default_user=by)
+        update_with_history(
+            SpanAttribute, list(SpanAttribute.objects.filter(attribute_id=old)), {"attribute_id": new}, by
+        )
     suggestions = Suggestion.objects.filter(entity_type=source).update(entity_type=into)
     suggestions += Suggestion.objects.filter(tail_entity_type=source).update(tail_entity_type=into)
     for relation_type in RelationType.objects.filter(project_id=source.project_id):
@@ -179,42 +181,68 @@ def _values_fit(attribute: EntityTypeAttribute, target: EntityTypeAttribute) -> 
     return set(attribute.choices) <= set(target.choices)
 
 
-def _fold_into(span: Span, twin: Span, attribute_map: dict[int, int], by: User | None) -> None:
-    """A source span where `into` already has one: its relations and values go to the twin, then it goes."""
-    for relation in Relation.objects.filter(Q(head=span) | Q(tail=span)):
-        head = twin if relation.head_id == span.pk else relation.head
-        tail = twin if relation.tail_id == span.pk else relation.tail
-        clash = Relation.objects.filter(
-            annotation_set_id=relation.annotation_set_id,
-            head=head,
-            tail=tail,
-            relation_type=relation.relation_type_id,
-        ).exists()
+def _fold_duplicates(
+    duplicates: list[Span], twin_of: dict[int, Span], attribute_map: dict[int, int], by: User | None
+) -> None:
+    """Source spans where `into` already has one: their relations, values and link move to the twin (or
+    go, where the twin already has the same), then they go. A few queries for all of them, not per span;
+    only what actually moves is saved row by row (rare: a duplicate with relations or values)."""
+    if not duplicates:
+        return
+    ids = list(twin_of)
+
+    def moved(span_id: int) -> int:
+        return twin_of[span_id].pk if span_id in twin_of else span_id
+
+    relations = list(Relation.objects.filter(Q(head_id__in=ids) | Q(tail_id__in=ids)))
+    taken = set(
+        Relation.objects.filter(annotation_set_id__in={r.annotation_set_id for r in relations})
+        .exclude(pk__in=[r.pk for r in relations])
+        .values_list("annotation_set_id", "head_id", "tail_id", "relation_type_id")
+    )
+    dropped = []
+    for relation in relations:
+        head, tail = moved(relation.head_id), moved(relation.tail_id)
+        key = (relation.annotation_set_id, head, tail, relation.relation_type_id)
+        if head == tail or key in taken:
+            dropped.append(relation)
+            continue
+        taken.add(key)
+        relation.head_id, relation.tail_id = head, tail
         relation._history_user = by  # type: ignore[attr-defined]
-        if clash or head.pk == tail.pk:
-            relation.delete()
-        else:
-            relation.head, relation.tail = head, tail
+    purge_with_history(Relation, dropped, by)
+    for relation in relations:
+        if relation not in dropped:
             relation.save(update_fields=["head", "tail", "updated_at"])
-    twin_values = set(SpanAttribute.objects.filter(span=twin).values_list("attribute_id", flat=True))
-    for value in SpanAttribute.objects.filter(span=span).select_related("attribute"):
-        target = attribute_map.get(value.attribute_id, value.attribute_id)
+
+    twins = [twin.pk for twin in twin_of.values()]
+    has = set(SpanAttribute.objects.filter(span_id__in=twins).values_list("span_id", "attribute_id"))
+    values, gone = list(SpanAttribute.objects.filter(span_id__in=ids)), []
+    for value in values:
+        span_id, attribute_id = (
+            moved(value.span_id),
+            attribute_map.get(value.attribute_id, value.attribute_id),
+        )
+        if (span_id, attribute_id) in has:
+            gone.append(value)
+            continue
+        has.add((span_id, attribute_id))
+        value.span_id, value.attribute_id = span_id, attribute_id
         value._history_user = by  # type: ignore[attr-defined]
-        if target in twin_values:
-            value.delete()
-        else:
-            value.span, value.attribute_id = twin, target
-            value.save(update_fields=["span", "attribute", "updated_at"])
-    link = getattr(span, "link", None)
-    if link is not None:
-        link._history_user = by
-        if getattr(twin, "link", None) is None:
-            link.span = twin
-            link.save(update_fields=["span", "updated_at"])
-        else:
-            link.delete()
-    span._history_user = by  # type: ignore[attr-defined]
-    span.delete()
+        value.save(update_fields=["span", "attribute", "updated_at"])
+    purge_with_history(SpanAttribute, gone, by)
+
+    linked = set(EntityLink.objects.filter(span_id__in=twins).values_list("span_id", flat=True))
+    unneeded = []
+    for link in EntityLink.objects.filter(span_id__in=ids):
+        if moved(link.span_id) in linked:
+            unneeded.append(link)
+            continue
+        link.span_id = moved(link.span_id)
+        link._history_user = by  # type: ignore[attr-defined]
+        link.save(update_fields=["span", "updated_at"])
+    purge_with_history(EntityLink, unneeded, by)
+    purge_with_history(Span, duplicates, by)
 
 
 def _forget_label(entity_type: EntityType, *, into: EntityType | None) -> None:

@@ -18,6 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from annotator.annotations.models import AnnotationSet, Relation, SpanAttribute
+from annotator.core.bulk_history import purge_with_history
 from annotator.core.errors import DomainError
 from annotator.kb.models import KBEntity
 from annotator.projects.models import EntityType, EntityTypeAttribute, Project, RelationType
@@ -44,14 +45,14 @@ def bump_sets(set_ids: set[int]) -> None:
 
 
 def delete_with_history(rows: Sequence[Any], by: User | None) -> set[int]:
-    """Delete the rows one by one (so the history records each), returning the sets they were in."""
-    set_ids = set()
-    for row in rows:
-        row._history_user = by
-        set_ids.add(
-            row.annotation_set_id if hasattr(row, "annotation_set_id") else row.span.annotation_set_id
-        )
-        row.delete()
+    """Delete rows of one model in bulk, each recorded in the history; returns the sets they were in."""
+    if not rows:
+        return set()
+    set_ids = {
+        row.annotation_set_id if hasattr(row, "annotation_set_id") else row.span.annotation_set_id
+        for row in rows
+    }
+    purge_with_history(type(rows[0]), rows, by)
     return set_ids
 
 

@@ -75,7 +75,9 @@ def schema(request: AuthedRequest, project_id: int) -> HttpResponse:
     project = managed_project(request, project_id)
     entity_types = list(EntityType.objects.filter(project=project).prefetch_related("attributes"))
     for entity_type in entity_types:
-        entity_type.legibility = legibility(entity_type.colour)  # type: ignore[attr-defined]
+        # A colour written past the forms (not #rrggbb) has no contrast to measure; the page says so.
+        shown = legibility(entity_type.colour) if _is_colour(entity_type.colour) else None
+        entity_type.legibility = shown  # type: ignore[attr-defined]
     relation_types = RelationType.objects.filter(project=project).prefetch_related("head_types", "tail_types")
     context = {"project": project, "entity_types": entity_types, "relation_types": relation_types}
     return render(request, "projects/schema.html", context)

@@ -117,6 +117,11 @@ WIDEST = """() => {
 }"""
 
 
+# Pages whose tables scroll inside themselves at 320 px (a scrolling box must take the keyboard), and the
+# annotate page: axe runs there again at 320 px. Every page is checked for sideways scrolling.
+NARROW_AXE = ("/suggesters/", "/agreement/", "/kb/entities/", "/history/", "/account/tokens/", "/annotate/")
+
+
 def test_no_page_scrolls_sideways_at_320_px_and_axe_passes_there(page, site):
     page.set_viewport_size({"width": 320, "height": 640})
     log_in_as_maria(page)
@@ -125,7 +130,8 @@ def test_no_page_scrolls_sideways_at_320_px_and_axe_passes_there(page, site):
         page.goto(url)
         if (overflow := page.evaluate(SIDEWAYS)) > 0:
             wide.append(f"{url}: {overflow} px too wide ({', '.join(page.evaluate(WIDEST))})")
-        wide += [f"{url} at 320 px: {problem}" for problem in violations(page)]
+        if any(part in url for part in NARROW_AXE):  # where the layout changes most at 320 px
+            wide += [f"{url} at 320 px: {problem}" for problem in violations(page)]
     assert not wide, "\n".join(wide)
 
 

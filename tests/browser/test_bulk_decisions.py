@@ -73,3 +73,28 @@ def test_shift_enter_accepts_a_mention_with_its_top_link(page, log_in, world):
     expect(page.locator("#announce")).to_contain_text(
         "Accepted PERSON “Sergey Naryshkin” linked to Sergey Naryshkin (naryshkin)."
     )
+
+
+def test_every_relation_can_be_drawn_at_once(page, log_in, world):
+    from annotator.annotations import services
+    from tests.browser.test_annotate_page import add_span
+
+    naryshkin = add_span(world, offsets_of("Sergey Naryshkin"), world["person"])
+    minsk = add_span(world, offsets_of("Minsk"), world["gpe"])
+    lukashenko = add_span(world, offsets_of("Lukashenko"), world["person"])
+    own = naryshkin.annotation_set
+    own.refresh_from_db()
+    for head, tail, kind in [(naryshkin, minsk, "visited"), (lukashenko, naryshkin, "met_with")]:
+        services.create_relation(
+            annotation_set=own, head=head, tail=tail, relation_type=world[kind], by=world["user"],
+            expected_version=own.version,
+        )  # fmt: skip
+    open_annotate(page, log_in, world["article"])
+    expect(page.locator("#arrows path.arc")).to_have_count(0)  # nothing current: nothing drawn
+    toggle = page.get_by_role("button", name="Draw every relation")
+    toggle.click()
+    expect(toggle).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#arrows path.arc")).to_have_count(2)
+    expect(page.locator("#arrows text")).to_have_text(["visited", "met_with"])
+    toggle.click()
+    expect(page.locator("#arrows path.arc")).to_have_count(0)

@@ -32,6 +32,7 @@ from annotator.annotations.services import (
     get_or_create_gold_set,
     get_or_create_own_set,
     link_span,
+    set_span_attribute,
     submit_set,
 )
 from annotator.api.tokens import create_token
@@ -41,7 +42,7 @@ from annotator.interchange.services import start_import
 from annotator.jobs.models import Job, JobKind, JobStatus
 from annotator.kb.imports import start_kb_import
 from annotator.kb.services import EntityRecord, create_knowledge_base, upsert_entity
-from annotator.projects.models import EntityType, Project, RelationType, Role
+from annotator.projects.models import EntityType, EntityTypeAttribute, Project, RelationType, Role
 from annotator.projects.services import add_member, update_guidelines
 from annotator.review.comments import add_comment
 from annotator.suggestions.models import SuggesterVersion, Suggestion, SuggestionKind
@@ -97,6 +98,10 @@ SPILLS = """
       const rest = document.createTreeWalker(paragraph, NodeFilter.SHOW_TEXT);
       rest.currentNode = node;
       for (let next = rest.nextNode(); next; next = rest.nextNode()) after += next.data;
+      // Where line breaks are kept (a textarea, pre), a line break ends the bidi paragraph and its override.
+      if (/^(pre|pre-wrap|pre-line|break-spaces)$/.test(getComputedStyle(paragraph).whiteSpace)) {
+        after = after.split("\\n")[0];
+      }
       if (after.trim()) {
         const where = `<${paragraph.tagName.toLowerCase()} class="${paragraph.className}">`;
         spills.push(`${JSON.stringify(needle)} reverses ${JSON.stringify(after.trim().slice(0, 60))} in ${where}`);
@@ -159,7 +164,7 @@ PAGES = [
     Page("guidelines", f"{P}/guidelines/", (H.GUIDELINES_LITERAL, H.GUIDELINES_LITERAL_END, H.PROJECT_NAME)),
     Page("article", "/articles/{article}/", (
         H.ARTICLE_TEXT, H.ARTICLE_TITLE, H.EXTERNAL_ID, H.NARYSHKIN_SURFACE, H.IMG_SURFACE, H.PERSON, H.ORG,
-        H.NARYSHKIN_NAME, *H.METADATA, *H.METADATA.values(),
+        H.NARYSHKIN_NAME, *H.METADATA, *H.METADATA.values(), H.ATTRIBUTE_NAME, H.ATTRIBUTE_VALUE,
     )),
     Page("annotate workspace", "/articles/{article}/annotate/workspace/", (H.ARTICLE_TEXT,), fragment=True),
     Page("annotate rows", "/articles/{article}/annotate/rows/?first=0&last=0", (H.PERSON, H.MET), fragment=True),
@@ -188,6 +193,16 @@ PAGES = [
     Page("curate gold", f"{P}/gold/curate/", (H.PROJECT_NAME, H.SECOND_TITLE)),
     Page("suggester jobs", f"{P}/suggesters/jobs/", (H.JOB_MESSAGE, H.JOB_ERROR), fragment=True),
     Page("API tokens", "/account/tokens/", (H.TOKEN_NAME, H.PROJECT_NAME)),
+    Page("new project", "/projects/new/", (H.PROJECT_NAME,)),
+    Page("schema", f"{P}/schema/", (H.PERSON, H.GPE, H.ORG, H.TYPE_DESCRIPTION, H.MET, H.NEAR, H.ATTRIBUTE_NAME)),
+    Page("schema: entity type", f"{P}/schema/types/{{person}}/", (H.PERSON, H.ATTRIBUTE_NAME, H.ATTRIBUTE_VALUE)),
+    Page("schema: attribute", f"{P}/schema/types/{{person}}/attributes/{{attribute}}/", (H.PERSON, H.ATTRIBUTE_NAME)),
+    Page("schema: relation type", f"{P}/schema/relations/{{met}}/", (H.MET, H.PERSON, H.GPE, H.ORG)),
+    Page("schema: remove a type", f"{P}/schema/types/{{person}}/remove/", (H.PERSON,)),
+    Page("guidelines editor", f"{P}/guidelines/edit/", (H.GUIDELINES_LITERAL, H.PROJECT_NAME)),
+    Page("annotate attributes", "/articles/{article}/annotate/attributes/?span={naryshkin_span}", (
+        H.PERSON, H.ATTRIBUTE_NAME,
+    ), fragment=True),
     Page("articles", f"{P}/articles/", (
         H.PROJECT_NAME, H.ARTICLE_TITLE, H.EXTERNAL_ID, H.SECOND_TITLE, H.MANAGER_NAME, H.ANNOTATOR_NAME,
     )),
@@ -276,6 +291,14 @@ def build_world(directory):
         own.refresh_from_db()
     link_span(span=spans[H.NARYSHKIN_SURFACE], kb_entity=naryshkin, by=manager, expected_version=own.version)
     own.refresh_from_db()
+    attribute = EntityTypeAttribute.objects.create(
+        entity_type=person, name=H.ATTRIBUTE_NAME, kind="choice", choices=[H.ATTRIBUTE_VALUE, "plain"]
+    )
+    set_span_attribute(
+        span=spans[H.NARYSHKIN_SURFACE], attribute=attribute, value=H.ATTRIBUTE_VALUE, by=manager,
+        expected_version=own.version,
+    )  # fmt: skip
+    own.refresh_from_db()
     link_span(span=spans[H.IMG_SURFACE], kb_entity=None, by=manager, expected_version=own.version)
     own.refresh_from_db()
     relation = create_relation(
@@ -345,6 +368,8 @@ def build_world(directory):
         ids={
             "project": project.pk, "article": article.pk, "minsk": minsk.pk, "naryshkin": naryshkin.pk,
             "import_job": import_job.pk, "kb_job": kb_job.pk, "org": org.pk, "invitation": INVITATION_SECRET,
+            "person": person.pk, "attribute": attribute.pk, "met": met.pk,
+            "naryshkin_span": spans[H.NARYSHKIN_SURFACE].pk,
         },
     )  # fmt: skip
 

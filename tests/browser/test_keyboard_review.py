@@ -117,3 +117,20 @@ def test_a_whole_review_from_the_keyboard(page, log_in, world):
     expect(page.get_by_text("Here is the next article.")).to_be_visible()
     own = AnnotationSet.objects.get(article=world["article"], annotator=world["user"])
     assert own.status == SetStatus.SUBMITTED
+
+
+def test_the_type_picker_is_reached_with_tab_and_used_with_arrows(page, log_in, world):
+    open_annotate(page, log_in, world["article"])
+    page.locator("#text").focus()
+    for _ in range(6):  # "Hello "
+        page.keyboard.press("ArrowRight")
+    page.keyboard.press("Shift+ArrowRight")  # the ZWJ family
+    expect(page.locator("#type-picker")).to_be_visible()
+    page.keyboard.press("Tab")
+    expect(page.locator("#type-picker button").first).to_be_focused()
+    page.keyboard.press("ArrowRight")
+    expect(page.locator("#type-picker button", has_text="ORG")).to_be_focused()
+    page.keyboard.press("Enter")
+    wait_for_version(page, 2)
+    assert own_spans(world) == [(6, 11, "ORG")]
+    expect(page.locator("#text")).to_be_focused()

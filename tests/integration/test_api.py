@@ -23,7 +23,7 @@ from tests.factories import (
     SuggestionFactory,
     UserFactory,
 )
-from tests.integration.test_access import fetch, scoped_routes
+from tests.integration.test_access import STAFF_ONLY, fetch, scoped_routes
 
 pytestmark = pytest.mark.django_db
 
@@ -240,6 +240,7 @@ def test_reading_a_set_costs_the_same_queries_with_3_or_30_spans(alice, news, se
     settings.ANNOTATOR_TOKEN_CACHE_SECONDS = 3600
 
     def queries():
+        forget_tokens()  # each call reads the token, however long adding spans took
         with CaptureQueriesContext(connection) as captured:
             assert alice.get(set_url(news)).status_code == 200
         return len(captured)
@@ -430,7 +431,7 @@ def test_a_non_members_token_gets_404_for_every_object_of_the_project(api, news,
     client = Client(HTTP_AUTHORIZATION=f"Bearer {api.token}")
     checked = 0
     for name, kwargs, query in scoped_routes(news):
-        if not name.startswith("api:"):
+        if not name.startswith("api:") or name in STAFF_ONLY:  # site routes about users: 403 for non-staff
             continue
         response = fetch(client, reverse(name, kwargs=kwargs) + query)
         assert response.status_code == 404, f"{name} answered {response.status_code} to a non-member's token"

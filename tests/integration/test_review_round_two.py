@@ -135,3 +135,19 @@ def test_a_new_tokens_secret_has_a_copy_button(client, news):
     html = response.content.decode()
     assert '<code class="token-secret" id="token-secret">' in html
     assert 'data-copy="#token-secret" aria-describedby="copy-status">Copy</button>' in html
+
+
+def test_either_form_of_an_api_path_reaches_its_view_without_a_redirect(client, news):
+    from annotator.api.tokens import create_token
+
+    services.submit_set(annotation_set=news.annotation_set, by=news.annotator, expected_version=1)
+    token = create_token(user=news.annotator, name="cli", scope="write")[1]
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {token}", "HTTP_IF_MATCH": '"2"'}
+    response = client.post(f"/api/v1/sets/{news.annotation_set.pk}/reopen", **auth)  # no trailing slash
+    assert response.status_code == 200
+    assert response.json()["status"] == "in_progress"
+    listed = client.get(
+        f"/api/v1/articles/{news.article.pk}/suggestions/", HTTP_AUTHORIZATION=f"Bearer {token}"
+    )
+    assert listed.status_code == 200  # the route is written without its slash
+    assert client.get("/api/v1/no-such-thing/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 404

@@ -16,8 +16,8 @@ PROBE = (
 )
 
 
-def start(tmp_path, probe=PROBE, **env):
-    """Load the real settings in a fresh interpreter with exactly this environment; run `probe` there."""
+def start(tmp_path, **env):
+    """Load the real settings in a fresh interpreter with exactly this environment."""
     clean = {
         k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "ANNOTATOR_"))
     }
@@ -29,7 +29,7 @@ def start(tmp_path, probe=PROBE, **env):
             **env,
         }
     )
-    return subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=clean, capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=clean, capture_output=True, text=True)
 
 
 def test_without_a_secret_key_and_without_debug_the_app_refuses_to_start(tmp_path):

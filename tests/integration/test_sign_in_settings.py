@@ -1,19 +1,17 @@
 """Sign-in settings from the environment, and the sign-in page they shape."""
 
-import json
+import os
+import re
+import runpy
 import socket
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.urls import reverse
 
 from tests.factories import UserFactory
-from tests.integration.test_settings import start
+from tests.integration.test_settings import ROOT
 
-PROBE = (
-    "import django, json; from django.conf import settings; django.setup(); "
-    "print(json.dumps({'backends': settings.AUTHENTICATION_BACKENDS, 'lockout': settings.AXES_LOCKOUT_PARAMETERS, "
-    "'projects': settings.ANNOTATOR_OIDC_NEW_USER_PROJECTS, 'passwords': settings.ANNOTATOR_LOCAL_PASSWORDS}))"
-)
 KEY = "k" * 50
 SSO = {
     "DJANGO_SECRET_KEY": KEY,
@@ -23,39 +21,57 @@ SSO = {
 }
 
 
-def probe(tmp_path, **env):
-    result = start(tmp_path, probe=PROBE, **env)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+@pytest.fixture
+def load_settings(tmp_path, monkeypatch):
+    """Run annotator/settings.py with exactly this environment (in this process: a fresh interpreter per
+    case costs seconds each; the settings module only reads the environment)."""
+
+    def load(**env):
+        for name in list(os.environ):
+            if name.startswith(("DJANGO_", "DATABASE_URL", "ANNOTATOR_")):
+                monkeypatch.delenv(name)
+        monkeypatch.setenv("ANNOTATOR_ENV_FILE", str(tmp_path / "absent.env"))
+        monkeypatch.setenv("ANNOTATOR_DATA_DIR", str(tmp_path / "data"))
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        return runpy.run_path(str(ROOT / "annotator" / "settings.py"))
+
+    return load
 
 
-def test_single_sign_on_with_passwords_off_leaves_only_the_provider(tmp_path):
-    loaded = probe(
-        tmp_path,
-        **SSO,
-        ANNOTATOR_LOCAL_PASSWORDS="false",
-        ANNOTATOR_OIDC_NEW_USER_PROJECTS="news:annotator,qa:curator",
+def test_single_sign_on_with_passwords_off_leaves_only_the_provider(load_settings):
+    loaded = load_settings(
+        **SSO, ANNOTATOR_LOCAL_PASSWORDS="false", ANNOTATOR_OIDC_NEW_USER_PROJECTS="news:annotator,qa:curator"
     )
-    assert loaded["backends"] == [
+    assert loaded["AUTHENTICATION_BACKENDS"] == [
         "axes.backends.AxesStandaloneBackend",
         "annotator.signins.oidc.SignInBackend",
     ]
-    assert loaded["projects"] == [["news", "annotator"], ["qa", "curator"]]
-    assert loaded["passwords"] is False
+    assert loaded["ANNOTATOR_OIDC_ISSUER"] == "https://keycloak.example.org/realms/newsroom"
+    assert loaded["ANNOTATOR_OIDC_NEW_USER_PROJECTS"] == [("news", "annotator"), ("qa", "curator")]
+    assert loaded["ANNOTATOR_LOCAL_PASSWORDS"] is False
 
 
-def test_without_an_issuer_passwords_stay_on_whatever_the_setting_says(tmp_path):
-    loaded = probe(
-        tmp_path,
-        DJANGO_SECRET_KEY=KEY,
-        ANNOTATOR_LOCAL_PASSWORDS="false",
-        ANNOTATOR_LOGIN_LOCKOUT_BY="username",
+def test_without_an_issuer_passwords_stay_on_whatever_the_setting_says(load_settings):
+    loaded = load_settings(
+        DJANGO_SECRET_KEY=KEY, ANNOTATOR_LOCAL_PASSWORDS="false", ANNOTATOR_LOGIN_LOCKOUT_BY="username"
     )
-    assert loaded["backends"] == [
+    assert loaded["AUTHENTICATION_BACKENDS"] == [
         "axes.backends.AxesStandaloneBackend",
         "django.contrib.auth.backends.ModelBackend",
     ]
-    assert loaded["lockout"] == ["username"]
+    assert loaded["AXES_LOCKOUT_PARAMETERS"] == ["username"]
+
+
+def test_the_cache_for_rate_limits_comes_from_the_environment(load_settings):
+    assert load_settings(DJANGO_SECRET_KEY=KEY, ANNOTATOR_CACHE_URL="")["CACHES"]["default"]["BACKEND"] == (
+        "django.core.cache.backends.locmem.LocMemCache"
+    )
+    shared = load_settings(DJANGO_SECRET_KEY=KEY, ANNOTATOR_CACHE_URL="dbcache://annotator_cache")
+    assert shared["CACHES"]["default"] == {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "annotator_cache",
+    }
 
 
 @pytest.mark.parametrize(
@@ -69,10 +85,9 @@ def test_without_an_issuer_passwords_stay_on_whatever_the_setting_says(tmp_path)
         ),
     ],
 )
-def test_settings_that_cannot_work_stop_the_start(tmp_path, env, message):
-    result = start(tmp_path, **{"DJANGO_SECRET_KEY": KEY, **env})
-    assert result.returncode != 0
-    assert message in result.stderr
+def test_settings_that_cannot_work_stop_the_start(load_settings, env, message):
+    with pytest.raises(ImproperlyConfigured, match=re.escape(message)):
+        load_settings(**{"DJANGO_SECRET_KEY": KEY, **env})
 
 
 @pytest.mark.django_db

@@ -18,9 +18,11 @@ from annotator.suggestions.generate import ensure_active_suggester, suggest_text
 from annotator.suggestions.jobs import start_training
 from annotator.suggestions.models import SuggesterKind, SuggesterSettings, SuggesterVersion
 from annotator.suggestions.training import (
+    GoldArticle,
     TrainingRefused,
     assign_folds,
     count_training_articles,
+    held_out_articles,
     train_suggester,
     training_articles,
 )
@@ -336,3 +338,15 @@ def test_folds_are_stable_and_never_empty():
         set(old) <= set(new) for old, new in zip(folds, grown, strict=True)
     )  # articles keep their fold
     assert all(assign_folds(7, [1, 2], 2))
+
+
+def test_a_stable_tenth_of_the_training_articles_is_held_out_for_early_stopping():
+    def records(count):
+        return [GoldArticle(pk, "Anna Berg spoke.", ((0, 9, "PERSON"),), ()) for pk in range(1, count + 1)]
+
+    assert held_out_articles(records(2)) == set()  # too few to spare one
+    assert len(held_out_articles(records(3))) == 1
+    chosen = held_out_articles(records(50))
+    assert len(chosen) == 5
+    assert held_out_articles(list(reversed(records(50)))) == chosen  # by article, not by order
+    assert len(held_out_articles(records(946))) == 95

@@ -220,3 +220,20 @@ def test_inception_s_own_formats_are_named_for_what_they_are():
         "The file is XML (an INCEpTION or DKPro UIMA CAS XMI export, perhaps), which this format does not read: "
         "export brat, CoNLL or JSON from the tool instead."
     ]
+
+
+def test_brat_duplicate_entities_are_merged_with_their_relations_and_links():
+    from annotator.interchange.formats.base import LinkRecord, ProblemLog
+    from annotator.interchange.formats.brat import parse_ann
+
+    ann = (
+        "T1\tGPE 0 5\tMinsk\nT2\tGPE 0 5\tMinsk\nT3\tGPE 10 17\tVitebsk\n"
+        "R1\tnear Arg1:T2 Arg2:T3\nN1\tReference T2 Wikidata:Q2280\tMinsk\n"
+    )
+    problems = ProblemLog()
+    spans, relations, links = parse_ann(ann, Where("d.ann"), problems)
+    assert problems.items == []
+    assert [s.id for s in spans] == ["T1", "T3"]
+    assert [(r.head, r.tail) for r in relations] == [("T1", "T3")]
+    assert links == [LinkRecord("T1", "Q2280", "Wikidata")]
+    assert problems.warning_counts() == [{"kind": "duplicate span", "action": "merged", "count": 1}]

@@ -223,3 +223,21 @@ def test_the_cache_builds_a_pipeline_once_per_key():
     assert nlp.cached_suggester("k", build) is nlp.cached_suggester("k", build)
     assert built == [1]
     nlp.forget_suggesters()
+
+
+def test_training_keeps_the_best_held_out_epoch_and_stops_when_it_stops_improving(tmp_path):
+    names = ["Anna Berg", "Olga Novak", "Ivan Petrov", "Lena Marsh", "Pavel Costa", "Rosa Keller"]
+
+    def doc(name):
+        text = f"Yesterday {name} spoke to reporters."
+        return nlp.TrainingDoc(text, ((10, 10 + len(name), "PERSON"),))
+
+    train = [doc(name) for name in names] * 4
+    result = nlp.train_ner(
+        train=train, dev=[doc(name) for name in names[:2]], output=tmp_path / "ner", max_epochs=40, patience=3
+    )
+    # The held-out texts are all found long before 40 epochs; three epochs without better end it.
+    assert result.held_out_f1 == 1.0
+    assert result.epochs == result.best_epoch + 3 < 40
+    assert result.labels == ("PERSON",)
+    assert (tmp_path / "ner" / "meta.json").is_file()

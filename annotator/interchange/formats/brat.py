@@ -56,6 +56,7 @@ from annotator.interchange.formats.base import (
     where_in,
 )
 from annotator.interchange.formats.lines import read_whole
+from annotator.interchange.formats.merging import merge_duplicates
 from annotator.interchange.formats.writing import Buffer, links_by_span, surface, token_label
 
 _FRAGMENT = re.compile(r"^(\d+) (\d+)$")
@@ -272,7 +273,27 @@ class _Ann:
             replace(span, attributes=attribute_pairs(values[span.id])) if span.id in values else span
             for span in self.spans
         ]
-        return spans, self.relations, self.links
+        merged, relations = merge_duplicates(spans, self.relations, self.where, self.problems)
+        if len(merged) == len(spans):
+            return spans, self.relations, self.links
+        return list(merged), list(relations), self.moved_links({span.id for span in merged})
+
+    def moved_links(self, kept: set[str]) -> list[LinkRecord]:
+        """The links of merged duplicate spans moved onto the copy kept (the first one of each)."""
+        first: dict[tuple[Any, ...], str] = {}
+        for span in self.spans:
+            first.setdefault((span.start, span.end, span.label, span.fragments), span.id)
+        target = {span.id: first[(span.start, span.end, span.label, span.fragments)] for span in self.spans}
+        links: dict[str, LinkRecord] = {}
+        for link in self.links:
+            span_id = link.span if link.span in kept else target.get(link.span, link.span)
+            if span_id in links and links[span_id].kb_id != link.kb_id:
+                self.problems.add(
+                    link.where or self.where,
+                    f"The duplicate entities {span_id} and {link.span} are linked to different KB ids.",
+                )
+            links.setdefault(span_id, replace(link, span=span_id))
+        return list(links.values())
 
     @property
     def span_ids(self) -> set[str]:

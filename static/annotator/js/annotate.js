@@ -359,9 +359,12 @@
   // ---------------------------------------------------------------- actions
 
   function createSpan(typeId) {
-    const selection = selectedText();
+    const picker = $("#type-picker");
+    const fromPicker = !picker.hidden && picker.contains(document.activeElement);
+    const selection = selectedText() || (fromPicker ? lastSelection : null);
     if (!selection) return false;
     clearSelection();
+    if (fromPicker) textPanel().focus({ preventScroll: true });
     post(urls.act("create-span"), { start: selection.start, end: selection.end, surface: selection.surface, entity_type: typeId }, "new entity");
     return true;
   }
@@ -570,7 +573,8 @@
     if (!svg) return;
     $$("path.arc, text", svg).forEach((element) => element.remove());
     let rows = [];
-    if (kindOf(current) === "relation") rows = [rowOf(current)];
+    if ($("#all-relations")?.getAttribute("aria-pressed") === "true") rows = $$("#relation-list .row.relation");
+    else if (kindOf(current) === "relation") rows = [rowOf(current)];
     else if (kindOf(current) === "span") rows = $$(`.row.relation[data-head="${current}"], .row.relation[data-tail="${current}"]`);
     const origin = svg.getBoundingClientRect();
     rows.filter(Boolean).forEach((row) => {
@@ -643,6 +647,9 @@
     if (event.defaultPrevented) return;
     const help = $("#help");
     if (event.key === "Escape") {
+      if ($("#type-picker").contains(event.target) || $(".panel:not([hidden])")?.contains(event.target)) {
+        textPanel().focus({ preventScroll: true });
+      }
       stopRelation();
       closePanels();
       clearSelection();
@@ -664,6 +671,21 @@
       const buttons = $$(".candidate");
       const index = buttons.indexOf(event.target.closest(".candidate"));
       (buttons[index + (event.key === "ArrowDown" ? 1 : -1)] || $("#kb-query")).focus();
+      event.preventDefault();
+      return;
+    }
+    const picker = $("#type-picker");
+    if (event.key === "Tab" && !event.shiftKey && document.activeElement === textPanel() && !picker.hidden) {
+      // The type picker sits after the page in the DOM: Tab from a selection goes to it, not past it.
+      $("button", picker)?.focus();
+      event.preventDefault();
+      return;
+    }
+    if (picker.contains(event.target) && event.key.startsWith("Arrow")) {
+      const buttons = $$("button", picker);
+      const index = buttons.indexOf(event.target.closest("button"));
+      const forward = event.key === "ArrowRight" || event.key === "ArrowDown";
+      buttons[(index + (forward ? 1 : -1) + buttons.length) % buttons.length].focus();
       event.preventDefault();
       return;
     }
@@ -742,7 +764,12 @@
         textPanel().focus();
         post(urls.act("create-relation"), { head: idOf(button.dataset.head), tail: idOf(button.dataset.tail), relation_type: button.dataset.relationType }, "relation");
       } else if (action === "close-panel") { closePanels(); textPanel().focus(); }
-      else if (action === "undo") undo();
+      else if (action === "all-relations") {
+        const on = button.getAttribute("aria-pressed") !== "true";
+        button.setAttribute("aria-pressed", String(on));
+        drawArrows();
+        announce(on ? "Every relation is drawn." : "Only the current item's relations are drawn.");
+      } else if (action === "undo") undo();
       else if (action === "help") $("#help").showModal();
       else if (action === "reload") reloadWorkspace();
       else if (action === "reload-reapply") {
