@@ -783,7 +783,11 @@
       event.preventDefault();
       const item = rowLink.dataset.item;
       if (tailPicking && kindOf(item) === "span") chooseTail(item);
-      else setCurrent(item);
+      else {
+        setCurrent(item);
+        // The row, not its link, takes the focus: the shortcuts act on it (never on a focused link).
+        rowOf(item)?.focus({ preventScroll: true });
+      }
       return;
     }
     const mark = event.target.closest("#text mark[data-item]");
