@@ -98,3 +98,22 @@ def test_every_relation_can_be_drawn_at_once(page, log_in, world):
     expect(page.locator("#arrows text")).to_have_text(["visited", "met_with"])
     toggle.click()
     expect(page.locator("#arrows path.arc")).to_have_count(0)
+
+
+def test_dragging_an_edge_with_the_mouse_is_one_save(page, log_in, world):
+    from annotator.annotations.models import Span
+    from tests.browser.test_annotate_page import CHAR_BOX, add_span
+
+    span = add_span(world, offsets_of("Naryshkin"), world["person"])
+    open_annotate(page, log_in, world["article"])
+    page.keyboard.press("}")
+    mark = page.locator(f'#text mark[data-item="s{span.pk}"]').last.bounding_box()
+    target = page.evaluate(CHAR_BOX, [offsets_of("visited")[1] - 1])  # the "d" of "visited"
+    page.mouse.move(mark["x"] + mark["width"] - 1, mark["y"] + mark["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(target["left"] + 4, target["top"] + target["height"] / 2, steps=12)
+    page.mouse.move(target["right"] - 1, target["top"] + target["height"] / 2, steps=3)
+    page.mouse.up()
+    wait_for_version(page, 3)  # the span was version 2: one gesture, one save
+    assert own_spans(world) == [(offsets_of("Naryshkin")[0], offsets_of("visited")[1], "PERSON")]
+    assert Span.history.filter(id=span.pk).count() == 2  # made, then changed once

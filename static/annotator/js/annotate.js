@@ -783,7 +783,11 @@
       event.preventDefault();
       const item = rowLink.dataset.item;
       if (tailPicking && kindOf(item) === "span") chooseTail(item);
-      else setCurrent(item);
+      else {
+        setCurrent(item);
+        // The row, not its link, takes the focus: the shortcuts act on it (never on a focused link).
+        rowOf(item)?.focus({ preventScroll: true });
+      }
       return;
     }
     const mark = event.target.closest("#text mark[data-item]");
@@ -824,7 +828,61 @@
     }
   });
 
+  // Dragging an edge of the current entity or suggestion with the mouse: the gesture is saved once, when
+  // the button is released (one version, one undo, one history row), like a keyboard resize.
+  const EDGE_GRIP_PX = 6;
+  let dragging = null; // { item, edge }
+
+  function edgeUnder(event) {
+    const marks = current ? $$(`#text mark[data-item="${current}"]`) : [];
+    if (!marks.length || rowOf(current)?.dataset.start === undefined) return null;
+    const first = marks[0].getBoundingClientRect();
+    const last = marks[marks.length - 1].getBoundingClientRect();
+    const within = (box) => event.clientY >= box.top && event.clientY <= box.bottom;
+    if (within(first) && Math.abs(event.clientX - first.left) <= EDGE_GRIP_PX) return "start";
+    if (within(last) && Math.abs(event.clientX - last.right) <= EDGE_GRIP_PX) return "end";
+    return null;
+  }
+
+  function offsetAt(event) {
+    const caret = document.caretPositionFromPoint?.(event.clientX, event.clientY);
+    if (caret) return codePointOffset(caret.offsetNode, caret.offset);
+    const range = document.caretRangeFromPoint?.(event.clientX, event.clientY);
+    return range ? codePointOffset(range.startContainer, range.startOffset) : null;
+  }
+
+  document.addEventListener("mousedown", (event) => {
+    if (event.button !== 0 || !textPanel()?.contains(event.target)) return;
+    const edge = edgeUnder(event);
+    if (!edge) return;
+    const row = rowOf(current);
+    dragging = { item: current, edge };
+    resizing = { item: current, start: Number(row.dataset.start), end: Number(row.dataset.end), timer: 0 };
+    event.preventDefault(); // no text selection while the edge moves
+  });
+
+  document.addEventListener("mousemove", (event) => {
+    const over = !dragging && textPanel()?.contains(event.target) && edgeUnder(event);
+    textPanel()?.classList.toggle("over-edge", Boolean(over));
+    if (!dragging || !resizing) return;
+    const at = offsetAt(event);
+    if (at === null) return;
+    const chars = textChars();
+    if (dragging.edge === "start" && at < resizing.end) resizing.start = at;
+    if (dragging.edge === "end" && at > resizing.start) resizing.end = at;
+    while (resizing.start < resizing.end && isSpace(chars[resizing.start])) resizing.start += 1;
+    while (resizing.end > resizing.start && isSpace(chars[resizing.end - 1])) resizing.end -= 1;
+    $$(`#text mark[data-item="${dragging.item}"]`).forEach((mark) => mark.classList.add("resizing"));
+  });
+
   document.addEventListener("mouseup", (event) => {
+    if (dragging) {
+      dragging = null;
+      const { start, end } = resizing;
+      announce(`Resized to “${textChars().slice(start, end).join("")}”.`);
+      saveResize();
+      return;
+    }
     if (textPanel()?.contains(event.target)) window.setTimeout(showTypePicker, 0);
   });
   document.addEventListener("input", (event) => {
