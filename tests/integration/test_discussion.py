@@ -168,11 +168,13 @@ def test_history_pages_and_hides_other_annotators_sets_in_blind_projects(
     bob = member(news.project, "bob", Role.ANNOTATOR)
     bobs = services.get_or_create_own_set(article=news.article, user=bob)
     span(bobs, 25, 30, news.gpe, bob)
-    for start in range(0, 60, 1):
-        text_end = start % 40 + 1
-        span(
-            news.annotation_set, start % 40, text_end, news.person if start < 40 else news.org, news.annotator
-        )
+    # 60 one-character spans: every character that is not white space (spans cannot start or end on it) as
+    # PERSON, then again as ORG until there are 60.
+    characters = [i for i, c in enumerate(news.article.text) if not c.isspace()]
+    for n in range(60):
+        start = characters[n % len(characters)]
+        entity_type = news.person if n < len(characters) else news.org
+        span(news.annotation_set, start, start + 1, entity_type, news.annotator)
     url = reverse("review:history", args=[news.article.pk])
     client.force_login(news.annotator)
     with django_assert_max_num_queries(14):

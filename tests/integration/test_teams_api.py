@@ -40,6 +40,7 @@ def test_managers_change_settings_through_the_api(client, news):
         "blind": True,
         "abandon_after_minutes": 5,
         "promote_to_gold": False,
+        "trim_span_whitespace": False,
     }
     refused = call(client, "patch", url, {"annotators_per_article": 3, "promote_to_gold": True}, token=token)
     assert refused.status_code == 400
