@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Length, Substr
 from django.utils import timezone
 
@@ -49,12 +49,14 @@ def edit_set(
     """
     before = (annotation_set.version, annotation_set.status, annotation_set.submitted_at)
     with transaction.atomic():
-        claimed = AnnotationSet.objects.filter(
-            pk=annotation_set.pk,
-            version=expected_version,
-            status=status,
-            article__project__archived_at__isnull=True,  # an archived project is read-only
-        ).update(version=F("version") + 1, updated_at=timezone.now())
+        # The claim's WHERE names the set's own row only (the archive check is a NOT EXISTS, not a join):
+        # a join would make Django's UPDATE filter through "id IN (subquery)", which PostgreSQL does not
+        # re-check against a row a concurrent claim has just moved, so two writers could both win.
+        claimed = (
+            AnnotationSet.objects.filter(pk=annotation_set.pk, version=expected_version, status=status)
+            .filter(~Exists(_archived_article.filter(pk=OuterRef("article_id"))))
+            .update(version=F("version") + 1, updated_at=timezone.now())
+        )
         if not claimed:
             _refuse_claim(annotation_set, expected_version, status)
         annotation_set.version = expected_version + 1
@@ -63,6 +65,10 @@ def edit_set(
         except BaseException:
             annotation_set.version, annotation_set.status, annotation_set.submitted_at = before
             raise
+
+
+# An archived project is read-only: its articles' sets cannot be claimed.
+_archived_article = Article.objects.filter(project__archived_at__isnull=False)
 
 
 def _refuse_claim(annotation_set: AnnotationSet, expected_version: int, status: str) -> NoReturn:
