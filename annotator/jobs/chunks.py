@@ -103,26 +103,35 @@ class ChunkProgress(Progress):
     def flush(self) -> None:
         now = timezone.now()
         side = self._side_connection()
-        cursor_source = side if side is not None else connection
-        with cursor_source.cursor() as cursor:
+        running = self._write(side, now) if side is not None else None
+        if running is None:
+            # No second connection, or it cannot see the chunk (a chunk made inside the same still-open
+            # transaction, in tests): through the chunk's own connection.
+            running = self._write(connection, now)
+        self._last_write = time.monotonic()
+        if self.listener is not None:
+            self.listener(self)
+        if not running:
+            raise JobStopped
+
+    def _write(self, database: BaseDatabaseWrapper, now: datetime) -> bool | None:
+        """Write the chunk's progress and its job's sum; whether both still run (None: chunk not seen)."""
+        with database.cursor() as cursor:
             cursor.execute(
                 "UPDATE jobs_jobchunk SET progress_done = %s, progress_total = %s, heartbeat_at = %s "
-                "WHERE id = %s AND status = %s",
-                [self.done, self.total, now, self.chunk.pk, JobStatus.RUNNING],
+                "WHERE id = %s RETURNING status",
+                [self.done, self.total, now, self.chunk.pk],
             )
-            chunk_running = cursor.rowcount == 1
+            row = cursor.fetchone()
+            if row is None:
+                return None
             cursor.execute(
                 "UPDATE jobs_job SET heartbeat_at = %s, progress_done = "
                 "(SELECT COALESCE(SUM(progress_done), 0) FROM jobs_jobchunk WHERE job_id = %s) "
                 "WHERE id = %s AND status = %s",
                 [now, self.job.pk, self.job.pk, JobStatus.RUNNING],
             )
-            job_running = cursor.rowcount == 1
-        self._last_write = time.monotonic()
-        if self.listener is not None:
-            self.listener(self)
-        if not (chunk_running and job_running):
-            raise JobStopped
+            return row[0] == JobStatus.RUNNING and cursor.rowcount == 1
 
     def _side_connection(self) -> BaseDatabaseWrapper | None:
         if not (connection.in_atomic_block and connection.vendor == "postgresql"):
