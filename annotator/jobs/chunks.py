@@ -51,6 +51,19 @@ class Chunk:
     total: int | None = None
 
 
+def article_chunks(ids: list[int], **params: Any) -> list[Chunk]:
+    """Articles (ids in order) in chunks of ANNOTATOR_JOB_CHUNK_ARTICLES, each with these params too."""
+    size = settings.ANNOTATOR_JOB_CHUNK_ARTICLES
+    return [
+        Chunk(
+            label=f"articles #{part[0]}–#{part[-1]}" if len(part) > 1 else f"article #{part[0]}",
+            params={"article_ids": part, **params},
+            total=len(part),
+        )
+        for part in (ids[start : start + size] for start in range(0, len(ids), size))
+    ]
+
+
 @dataclass(frozen=True)
 class ChunkedHandler:
     """What a chunked job kind does at each step (see the module's docstring).

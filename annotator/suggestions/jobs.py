@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from django.conf import settings
-
 from annotator.jobs import registry
-from annotator.jobs.chunks import Chunk, ChunkedHandler
+from annotator.jobs.chunks import Chunk, ChunkedHandler, article_chunks
 from annotator.jobs.models import Job, JobChunk, JobKind
 from annotator.jobs.services import JobFailed, create_job, enqueue_job
 from annotator.suggestions import learning
@@ -65,15 +63,7 @@ def plan_preannotation(job: Job, progress: Progress) -> list[Chunk]:
     ids = article_ids_to_preannotate(
         project=job.project, article_ids=job.params.get("article_ids"), status=job.params.get("status")
     )
-    size = settings.ANNOTATOR_JOB_CHUNK_ARTICLES
-    return [
-        Chunk(
-            label=f"articles #{part[0]}–#{part[-1]}" if len(part) > 1 else f"article #{part[0]}",
-            params={"article_ids": part, "suggester_version": version.pk},
-            total=len(part),
-        )
-        for part in (ids[start : start + size] for start in range(0, len(ids), size))
-    ]
+    return article_chunks(ids, suggester_version=version.pk)
 
 
 def preannotate_chunk(job: Job, chunk: JobChunk, progress: Progress) -> dict[str, Any]:

@@ -8,6 +8,9 @@ import pytest
 from django.db import connection, connections
 from django.utils import timezone
 
+from annotator.interchange import tasks as interchange_tasks
+from annotator.interchange.exports import ExportQuery, export_path, file_name, start_export
+from annotator.interchange.formats import FORMATS
 from annotator.jobs import registry
 from annotator.jobs.chunks import Chunk, ChunkedHandler, plan_chunks, run_chunk
 from annotator.jobs.models import Job, JobChunk, JobKind, JobStatus
@@ -15,6 +18,7 @@ from annotator.jobs.progress import Progress
 from annotator.jobs.services import JobFailed, cancel_job, create_job, enqueue_job, reap_stale_jobs, run_job
 from annotator.suggestions.models import Suggestion, SuggestionRun
 from tests.factories import ArticleFactory
+from tests.integration.test_export_service import exported, with_gold
 
 TEXTS = [
     "Sergey Naryshkin visited Minsk on April 15.",
@@ -411,3 +415,46 @@ def test_queue_workers_share_a_preannotation_job_and_store_what_one_worker_does(
     assert statuses(job) == [JobStatus.SUCCEEDED] * 3
     ran_by = {name.rsplit("/", 1)[-1] for name in job.chunks.values_list("worker", flat=True)}
     assert ran_by == {f"worker-{n}" for n in range(workers)}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("fmt", sorted(FORMATS.writers))
+def test_an_export_in_chunks_writes_the_bytes_of_one_piece(news, settings, tmp_path, fmt):
+    gold = with_gold(news)
+    settings.DATA_DIR = tmp_path
+    settings.ANNOTATOR_JOB_CHUNK_ARTICLES = 1
+    query = ExportQuery(format=fmt)
+    job = run_job(start_export(project=gold.project, query=query, by=gold.manager, queue=False))
+    assert job.status == JobStatus.SUCCEEDED, job.errors
+    assert job.chunks.count() == 3
+    assert export_path(job).read_bytes() == exported(gold.project, fmt)
+    assert job.result == {
+        "file_name": file_name(gold.project, query), "articles": 3, "bytes": export_path(job).stat().st_size,
+    }  # fmt: skip
+    assert (job.progress_done, job.progress_total) == (3, 3)
+    assert sorted(path.name for path in (tmp_path / "exports").iterdir()) == [export_path(job).name]
+
+
+@pytest.mark.django_db
+def test_an_export_whose_chunk_fails_leaves_no_file_and_no_parts(news, settings, tmp_path, monkeypatch):
+    gold = with_gold(news)
+    settings.DATA_DIR = tmp_path
+    settings.ANNOTATOR_JOB_CHUNK_ARTICLES = 1
+    ids = sorted(gold.project.articles.filter(annotation_sets__kind="gold").values_list("pk", flat=True))
+    real = interchange_tasks.export_records
+
+    def records(project, query):
+        if query.article_ids == (ids[2],):
+            raise OSError("disk full")
+        return real(project, query)
+
+    monkeypatch.setattr(interchange_tasks, "export_records", records)
+    job = run_job(
+        start_export(project=gold.project, query=ExportQuery(format="jsonl"), by=gold.manager, queue=False)
+    )
+    assert (job.status, job.message) == (
+        JobStatus.FAILED,
+        f"Part 3 of 3 (article #{ids[2]}) failed: It stopped on an unexpected error (OSError).",
+    )
+    assert statuses(job) == [JobStatus.SUCCEEDED, JobStatus.SUCCEEDED, JobStatus.FAILED]
+    assert list((tmp_path / "exports").rglob("*")) == []
