@@ -104,8 +104,8 @@ class ChunkProgress(Progress):
     PostgreSQL (as Progress does), so other sessions see them and a rolled-back chunk still beat.
     """
 
-    def __init__(self, chunk: JobChunk, *, interval: float = 0.5, listener: Listener | None = None) -> None:
-        super().__init__(chunk.job, interval=interval, listener=listener)
+    def __init__(self, chunk: JobChunk, *, interval: float = 0.5) -> None:
+        super().__init__(chunk.job, interval=interval)
         self.chunk = chunk
         self.done, self.total = 0, chunk.progress_total
 
@@ -199,7 +199,9 @@ def enqueue_chunk(chunk: JobChunk) -> None:
 
 
 def run_chunk(chunk_id: int, handler: ChunkedHandler, *, listener: Listener | None = None) -> str:
-    """Step 2: claim a queued chunk of a running job and run it; returns the chunk's status after."""
+    """Step 2: claim a queued chunk of a running job and run it; returns the chunk's status after.
+
+    `listener` hears the job's progress after the chunk (and while the job is put together)."""
     now = timezone.now()
     claimed = JobChunk.objects.filter(pk=chunk_id, status=JobStatus.QUEUED).update(
         status=JobStatus.RUNNING,
@@ -216,7 +218,7 @@ def run_chunk(chunk_id: int, handler: ChunkedHandler, *, listener: Listener | No
     if job.status != JobStatus.RUNNING:
         JobChunk.objects.filter(pk=chunk_id).update(status=JobStatus.CANCELLED, finished_at=timezone.now())
         return JobStatus.CANCELLED
-    progress = ChunkProgress(chunk, listener=listener)
+    progress = ChunkProgress(chunk)
     from annotator.jobs.services import JobFailed
 
     try:
@@ -278,6 +280,11 @@ def _complete_chunk(
     if stopped:
         _stop_chunk(chunk, handler)
         return JobStatus.CANCELLED
+    if (
+        listener is not None
+    ):  # someone watching in this process (a command line): the job's bar, chunk by chunk
+        job.refresh_from_db()
+        listener(Progress(job))
     if succeeded == count:
         finish_job(job, handler, listener=listener)
     return JobStatus.SUCCEEDED

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection, connections
+from django.urls import reverse
 from django.utils import timezone
 
 from annotator.interchange import tasks as interchange_tasks
@@ -16,8 +17,9 @@ from annotator.jobs.chunks import Chunk, ChunkedHandler, plan_chunks, run_chunk
 from annotator.jobs.models import Job, JobChunk, JobKind, JobStatus
 from annotator.jobs.progress import Progress
 from annotator.jobs.services import JobFailed, cancel_job, create_job, enqueue_job, reap_stale_jobs, run_job
+from annotator.projects.models import Role
 from annotator.suggestions.models import Suggestion, SuggestionRun
-from tests.factories import ArticleFactory
+from tests.factories import ArticleFactory, MembershipFactory, UserFactory
 from tests.integration.test_export_service import exported, with_gold
 
 TEXTS = [
@@ -458,3 +460,53 @@ def test_an_export_whose_chunk_fails_leaves_no_file_and_no_parts(news, settings,
     )
     assert statuses(job) == [JobStatus.SUCCEEDED, JobStatus.SUCCEEDED, JobStatus.FAILED]
     assert list((tmp_path / "exports").rglob("*")) == []
+
+
+@pytest.mark.django_db
+def test_the_api_cancels_a_running_chunked_job_for_its_starter_or_a_manager(chunked, news, client):
+    chunked["run"] = counting
+    job = create_job(kind=JobKind.EXPORT, project=news.project, params={}, by=news.annotator)
+    chunks, handler = start(job)
+    run_chunk(chunks[0].pk, handler)
+    curator = UserFactory(username="carol")
+    MembershipFactory(project=news.project, user=curator, role=Role.CURATOR)
+    url = reverse("api:job-cancel", args=[job.pk])
+
+    client.force_login(curator)
+    response = client.post(url)
+    assert (response.status_code, response.json()["error"]["message"]) == (
+        403,
+        "Only whoever started the job and the project's managers can cancel it.",
+    )
+    client.force_login(news.annotator)  # who started it
+    response = client.post(url)
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["status"], body["message"], body["progress_done"], body["progress_total"]) == (
+        "cancelled",
+        "Cancelled with 1 of 3 parts done.",
+        5,
+        15,
+    )
+    assert statuses(job) == [JobStatus.SUCCEEDED, JobStatus.CANCELLED, JobStatus.CANCELLED]
+    response = client.post(url)
+    assert (response.status_code, response.json()["error"]["message"]) == (
+        409,
+        "The job has already ended (cancelled).",
+    )
+
+
+@pytest.mark.django_db
+def test_the_api_refuses_to_cancel_a_running_job_that_runs_in_one_piece(news, client):
+    job = create_job(kind=JobKind.IMPORT_ARTICLES, project=news.project, params={}, by=news.manager)
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING)
+    client.force_login(news.manager)
+    response = client.post(reverse("api:job-cancel", args=[job.pk]))
+    assert (response.status_code, response.json()["error"]["message"]) == (
+        409,
+        "This job runs in one piece and cannot stop halfway; it can be cancelled only while queued.",
+    )
+    assert Job.objects.get(pk=job.pk).status == JobStatus.RUNNING
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.QUEUED)
+    response = client.post(reverse("api:job-cancel", args=[job.pk]))
+    assert (response.status_code, response.json()["status"]) == (200, "cancelled")
