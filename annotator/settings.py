@@ -373,6 +373,9 @@ ANNOTATOR_JOB_HEARTBEAT_TIMEOUT = env.int("ANNOTATOR_JOB_HEARTBEAT_TIMEOUT", def
 ANNOTATOR_JOB_CHUNK_ARTICLES = env.int("ANNOTATOR_JOB_CHUNK_ARTICLES", default=500)
 # Times a chunk runs before its job fails, when its worker keeps dying (the reaper queues it again).
 ANNOTATOR_JOB_CHUNK_ATTEMPTS = env.int("ANNOTATOR_JOB_CHUNK_ATTEMPTS", default=3)
+# A KB import job splits an uncompressed JSON lines file or Wikidata dump into chunks of about this many
+# MB, read and checked by any worker; the entities are then written at once (compressed files and CSV: one chunk).
+ANNOTATOR_KB_IMPORT_CHUNK_MB = env.int("ANNOTATOR_KB_IMPORT_CHUNK_MB", default=64)
 # Uploaded import files are deleted by the reaper this many days after their job ended.
 ANNOTATOR_UPLOAD_RETENTION_DAYS = env.int("ANNOTATOR_UPLOAD_RETENTION_DAYS", default=7)
 # Largest KB file the import page and API accept, in MB; bigger ones go through `manage.py import_kb`.

@@ -100,7 +100,11 @@ def _start_chunks(
 ) -> None:
     from annotator.jobs.chunks import finish_job
 
-    chunks = plan_chunks(job, handler, progress)
+    try:
+        chunks = plan_chunks(job, handler, progress)
+    except BaseException:
+        handler.abandon(job)  # what the job's kind promises of a failed job, also when it fails this early
+        raise
     if not chunks:
         finish_job(job, handler, listener=listener)
     else:

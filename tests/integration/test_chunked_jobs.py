@@ -1,6 +1,7 @@
 """Jobs split into chunks that workers share: same rows as one piece, one progress bar, failures named,
 silent workers' chunks run again, cancelling, and two real queue workers sharing one job."""
 
+import itertools
 import threading
 from datetime import timedelta
 
@@ -17,10 +18,14 @@ from annotator.jobs.chunks import Chunk, ChunkedHandler, plan_chunks, run_chunk
 from annotator.jobs.models import Job, JobChunk, JobKind, JobStatus
 from annotator.jobs.progress import Progress
 from annotator.jobs.services import JobFailed, cancel_job, create_job, enqueue_job, reap_stale_jobs, run_job
+from annotator.kb import imports as kb_imports
+from annotator.kb.imports import start_kb_import
+from annotator.kb.models import KnowledgeBase
 from annotator.projects.models import Role
 from annotator.suggestions.models import Suggestion, SuggestionRun
 from tests.factories import ArticleFactory, MembershipFactory, UserFactory
 from tests.integration.test_export_service import exported, with_gold
+from tests.kb_samples import dump, jsonl, kb_entities, wikidata_entity
 
 TEXTS = [
     "Sergey Naryshkin visited Minsk on April 15.",
@@ -510,3 +515,103 @@ def test_the_api_refuses_to_cancel_a_running_job_that_runs_in_one_piece(news, cl
     Job.objects.filter(pk=job.pk).update(status=JobStatus.QUEUED)
     response = client.post(reverse("api:job-cancel", args=[job.pk]))
     assert (response.status_code, response.json()["status"]) == (200, "cancelled")
+
+
+def kb_lines(count, bad=()):
+    """JSON lines of `count` entities; the line numbers in `bad` (from 1) are broken JSON instead."""
+    items = [
+        {"id": f"e{n}", "name": f"Entity {n}", "aliases": [f"E{n}", f"Ent {n}"]} for n in range(1, count + 1)
+    ]
+    return b"".join(b"{broken\n" if n in bad else jsonl(item) for n, item in enumerate(items, start=1))
+
+
+def import_kb(news, path, name):
+    knowledge_base = KnowledgeBase.objects.create(project=news.project, name=name)
+    job = run_job(
+        start_kb_import(knowledge_base=knowledge_base, path=path, file_label=path.name, by=None, queue=False)
+    )
+    return knowledge_base, job
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("layout", ["jsonl", "wikidata"])
+def test_a_kb_import_in_chunks_writes_what_one_chunk_does(news, tmp_path, settings, layout):
+    settings.DATA_DIR = tmp_path
+    path = tmp_path / f"kb.{layout}"
+    if layout == "jsonl":
+        path.write_bytes(kb_lines(40))
+    else:
+        people = [
+            wikidata_entity(f"Q{n}", {"en": f"Person {n}"}, aliases={"en": [f"P{n}"]}, p31=["Q5"])
+            for n in range(1, 31)
+        ]
+        path.write_bytes(dump(*people))
+    settings.ANNOTATOR_KB_IMPORT_CHUNK_MB = 1
+    whole, one = import_kb(news, path, "whole")
+    settings.ANNOTATOR_KB_IMPORT_CHUNK_MB = 400 / 2**20  # about 400 bytes
+    parts, job = import_kb(news, path, "parts")
+    assert (one.status, job.status) == (JobStatus.SUCCEEDED, JobStatus.SUCCEEDED), job.errors
+    assert (one.chunks.count(), job.chunks.count() > 3) == (1, True)
+    assert kb_entities(parts) == kb_entities(whole)
+    assert {key: value for key, value in job.result.items() if key != "knowledge_base_id"} == {
+        key: value for key, value in one.result.items() if key != "knowledge_base_id"
+    }
+    assert (job.progress_done, job.progress_total) == (path.stat().st_size, path.stat().st_size)
+    # Chunks start on line boundaries and cover the file.
+    ranges = list(job.chunks.values_list("params__start", "params__end"))
+    data = path.read_bytes()
+    assert (ranges[0][0], ranges[-1][1]) == (0, len(data))
+    assert all(end == start for (_, end), (start, _) in itertools.pairwise(ranges))
+    assert all(data[start - 1 : start] == b"\n" for start, _ in ranges[1:])
+    assert not (tmp_path / "jobs" / f"{job.pk}.kb-parts").exists()
+
+
+@pytest.mark.django_db
+def test_bad_lines_anywhere_in_a_chunked_kb_import_write_nothing_and_are_reported_at_their_lines(
+    news, tmp_path, settings
+):
+    settings.DATA_DIR = tmp_path
+    settings.ANNOTATOR_KB_IMPORT_CHUNK_MB = 400 / 2**20
+    path = tmp_path / "kb.jsonl"
+    path.write_bytes(kb_lines(40, bad={3, 37}))
+    knowledge_base, job = import_kb(news, path, "Target")
+    assert job.chunks.count() > 3
+    assert (job.status, job.message) == (JobStatus.FAILED, "2 errors in kb.jsonl; nothing was imported.")
+    assert [(error["line"], error["message"][:27]) for error in job.errors] == [
+        (3, "This line is not valid JSON"),
+        (37, "This line is not valid JSON"),
+    ]
+    assert knowledge_base.entities.count() == 0
+    assert not (tmp_path / "jobs" / f"{job.pk}.kb-parts").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chunked_kb_import_that_fails_while_writing_leaves_the_kb_as_it_was(
+    news, tmp_path, settings, monkeypatch
+):
+    if connection.vendor != "postgresql":
+        pytest.skip(
+            "SQLite writes a KB import in batches (one long write would lock every other writer out)."
+        )
+    settings.DATA_DIR = tmp_path
+    settings.ANNOTATOR_KB_IMPORT_CHUNK_MB = 400 / 2**20
+    monkeypatch.setattr(kb_imports, "BATCH_SIZE", 10)
+    real, calls = kb_imports.write_entities, []
+
+    def write_entities(**kwargs):
+        calls.append(len(kwargs["records"]))
+        if len(calls) == 3:
+            raise OSError("the database went away")
+        return real(**kwargs)
+
+    monkeypatch.setattr(kb_imports, "write_entities", write_entities)
+    path = tmp_path / "kb.jsonl"
+    path.write_bytes(kb_lines(40))
+    knowledge_base, job = import_kb(news, path, "Target")
+    assert calls == [10, 10, 10]
+    assert (job.status, job.message) == (
+        JobStatus.FAILED,
+        "The job stopped on an unexpected error (OSError) while putting its parts together.",
+    )
+    assert knowledge_base.entities.count() == 0
+    assert not (tmp_path / "jobs" / f"{job.pk}.kb-parts").exists()
