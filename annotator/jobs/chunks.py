@@ -340,6 +340,21 @@ def stop_other_chunks(job_id: int) -> int:
     )
 
 
+def _task_waits(task_id: str) -> bool:
+    """Whether the chunk's task is in the queue, waiting for a worker (True when the backend cannot say)."""
+    from annotator.core.tasks import TaskResultDoesNotExist, TaskResultStatus
+    from annotator.jobs.tasks import run_chunk_task
+
+    if not task_id:
+        return False
+    if not run_chunk_task.get_backend().supports_get_result:
+        return True
+    try:
+        return run_chunk_task.get_result(task_id).status == TaskResultStatus.READY
+    except TaskResultDoesNotExist:
+        return False
+
+
 def reap_stale_chunks(cutoff: datetime) -> tuple[int, int]:
     """Queue again the running chunks whose worker went silent, or fail their job after too many tries.
 
@@ -372,10 +387,15 @@ def reap_stale_chunks(cutoff: datetime) -> tuple[int, int]:
             )
             enqueue_chunk(chunk)
             requeued += 1
-    lost = JobChunk.objects.filter(
-        status=JobStatus.QUEUED, task_id="", job__status=JobStatus.RUNNING, job__heartbeat_at__lt=cutoff
+    # Queued chunks of a job nobody has worked on for the whole timeout: waiting for a free worker, unless
+    # their task never reached the queue (the planner died in between) or a worker took the task and died
+    # before it claimed the chunk. Those are queued again.
+    waiting = JobChunk.objects.filter(
+        status=JobStatus.QUEUED, job__status=JobStatus.RUNNING, job__heartbeat_at__lt=cutoff
     )
-    for chunk in lost:
-        enqueue_chunk(chunk)
-        requeued += 1
+    for chunk in waiting:
+        if not _task_waits(chunk.task_id):
+            logger.warning("Part %s of job %s lost its task; queued again.", chunk.number, chunk.job_id)
+            enqueue_chunk(chunk)
+            requeued += 1
     return requeued, failed

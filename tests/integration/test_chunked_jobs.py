@@ -14,7 +14,7 @@ from annotator.interchange import tasks as interchange_tasks
 from annotator.interchange.exports import ExportQuery, export_path, file_name, start_export
 from annotator.interchange.formats import FORMATS
 from annotator.jobs import registry
-from annotator.jobs.chunks import Chunk, ChunkedHandler, plan_chunks, run_chunk
+from annotator.jobs.chunks import Chunk, ChunkedHandler, enqueue_chunk, plan_chunks, run_chunk
 from annotator.jobs.models import Job, JobChunk, JobKind, JobStatus
 from annotator.jobs.progress import Progress
 from annotator.jobs.services import JobFailed, cancel_job, create_job, enqueue_job, reap_stale_jobs, run_job
@@ -615,3 +615,29 @@ def test_a_chunked_kb_import_that_fails_while_writing_leaves_the_kb_as_it_was(
     )
     assert knowledge_base.entities.count() == 0
     assert not (tmp_path / "jobs" / f"{job.pk}.kb-parts").exists()
+
+
+@pytest.mark.django_db
+def test_the_reaper_queues_again_a_chunk_whose_task_a_dead_worker_took_before_claiming_it(chunked, settings):
+    from django_tasks_db.models import DBTaskResult
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+    chunked["run"] = counting
+    chunks, _ = start(new_job())
+    for chunk in chunks:
+        enqueue_chunk(chunk)
+    first, second, third = (JobChunk.objects.get(pk=chunk.pk).task_id for chunk in chunks)
+    # A worker took part 2's task from the queue and died before it claimed the part; part 3's task is
+    # gone from the queue (pruned).
+    DBTaskResult.objects.filter(id=second).update(status="RUNNING")
+    DBTaskResult.objects.filter(id=third).delete()
+    job_id = chunks[0].job_id
+    Job.objects.filter(pk=job_id).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    assert reap_stale_jobs() == 0
+    now = dict(JobChunk.objects.filter(job_id=job_id).values_list("number", "task_id"))
+    assert now[1] == first  # still waits in the queue for a free worker
+    assert now[2] not in ("", second)
+    assert now[3] not in ("", third)
+    ready = set(DBTaskResult.objects.filter(status="READY").values_list("id", flat=True))
+    assert {str(task) for task in ready} == {first, now[2], now[3]}
+    assert statuses(Job.objects.get(pk=job_id)) == [JobStatus.QUEUED] * 3
