@@ -122,8 +122,6 @@ class ChunkProgress(Progress):
             # transaction, in tests): through the chunk's own connection.
             running = self._write(connection, now)
         self._last_write = time.monotonic()
-        if self.listener is not None:
-            self.listener(self)
         if not running:
             raise JobStopped
 
@@ -145,6 +143,12 @@ class ChunkProgress(Progress):
                 [now, self.job.pk, self.job.pk, JobStatus.RUNNING],
             )
             return row[0] == JobStatus.RUNNING and cursor.rowcount == 1
+
+    def close(self) -> None:
+        """Release the second connection (a chunk writes no side file: that is its job's)."""
+        if self._side is not None:
+            self._side.close()
+            self._side = None
 
     def _side_connection(self) -> BaseDatabaseWrapper | None:
         if not (connection.in_atomic_block and connection.vendor == "postgresql"):
