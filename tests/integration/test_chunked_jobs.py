@@ -641,3 +641,36 @@ def test_the_reaper_queues_again_a_chunk_whose_task_a_dead_worker_took_before_cl
     ready = set(DBTaskResult.objects.filter(status="READY").values_list("id", flat=True))
     assert {str(task) for task in ready} == {first, now[2], now[3]}
     assert statuses(Job.objects.get(pk=job_id)) == [JobStatus.QUEUED] * 3
+
+
+@pytest.mark.django_db
+def test_the_export_page_offers_its_starter_and_managers_to_cancel_a_running_export(chunked, news, client):
+    chunked["run"] = counting
+    curator = UserFactory(username="carol")
+    MembershipFactory(project=news.project, user=curator, role=Role.CURATOR)
+    other = UserFactory(username="cory")
+    MembershipFactory(project=news.project, user=other, role=Role.CURATOR)
+    job = create_job(kind=JobKind.EXPORT, project=news.project, params={"format": "jsonl"}, by=curator)
+    chunks, handler = start(job)
+    run_chunk(chunks[0].pk, handler)
+    page = reverse("exports:detail", args=[news.project.pk, job.pk])
+    cancel = reverse("exports:cancel", args=[news.project.pk, job.pk])
+
+    client.force_login(other)  # a curator who did not start it
+    assert b"Cancel this export" not in client.get(page).content
+    assert client.post(cancel).status_code == 403
+    client.force_login(news.manager)
+    assert b"Cancel this export" in client.get(page).content
+    client.force_login(curator)
+    content = client.get(page).content.decode()
+    assert f'<form method="post" action="{cancel}" class="job-cancel">' in content
+    assert 'name="csrfmiddlewaretoken"' in content
+    response = client.post(cancel, follow=True)
+    assert response.redirect_chain == [(page, 302)]
+    content = response.content.decode()
+    assert "Export cancelled. It leaves no file." in content
+    assert "Cancelled with 1 of 3 parts done." in content
+    assert "Cancel this export" not in content
+    assert Job.objects.get(pk=job.pk).status == JobStatus.CANCELLED
+    response = client.post(cancel, follow=True)
+    assert "The export had already ended (cancelled)." in response.content.decode()
