@@ -9,10 +9,11 @@ values in the placeholders' places and reads the rows through Django's own itera
 exactly what the queryset would give: model instances with `select_related` objects and annotations, or
 `values()` rows.
 
-Only whole numbers vary (ids): the placeholder values are integers that no real id takes, and
-compiling refuses a queryset that writes one into the SQL text instead of passing it as a parameter, or
-that drops one. The SQL is kept per database alias; a queryset whose shape depends on the values (a
-list of ids, an empty `IN`) cannot be compiled this way and must not be.
+The values that vary are whole numbers (ids) and strings (names), as the build function's annotations
+say (`int` or `str`). The placeholders are integers no id takes and strings no name holds; compiling
+refuses a queryset that writes one into the SQL text instead of passing it as a parameter, or drops
+one. The SQL is kept per database alias. A queryset whose shape depends on the values (a list of ids,
+an empty `IN`, a user who may be anonymous) cannot be compiled this way and must not be.
 
 PostgreSQL still plans each statement (prepared statements are off: see README, "Prepared
 statements"); what is saved is Django's work, on any database.
@@ -32,8 +33,12 @@ from django.db.models import Model, QuerySet
 
 T = TypeVar("T")
 
-# Values no id takes: the placeholders a queryset is built with, one per argument.
+# Values no id takes and no name holds: the placeholders a queryset is built with, one per argument.
 _PLACEHOLDER_BASE = -7_346_210_000
+
+
+def _placeholder(index: int, kind: type) -> int | str:
+    return _PLACEHOLDER_BASE - index if kind is int else f"\x1fplaceholder {index}\x1f"
 
 
 @dataclass(frozen=True)
@@ -50,17 +55,22 @@ class CompiledQuery(Generic[T]):
 
     def __init__(self, build: Callable[..., QuerySet[Any]]) -> None:
         self.build = build
-        self.names = tuple(inspect.signature(build).parameters)
+        parameters = inspect.signature(build).parameters.values()
+        self.names = tuple(parameter.name for parameter in parameters)
+        self.kinds = {
+            parameter.name: str if parameter.annotation in (str, "str") else int for parameter in parameters
+        }
         self._model: type[Model] | None = None
         self._compiled: dict[str, _Compiled] = {}
         self._lock = threading.Lock()
 
-    def __call__(self, **ids: int) -> list[T]:
+    def __call__(self, **ids: int | str) -> list[T]:
         if set(ids) != set(self.names):
             raise TypeError(f"{self.build.__name__} takes {', '.join(self.names)}; got {', '.join(ids)}.")
         for name, value in ids.items():
-            if type(value) is not int:
-                raise TypeError(f"{name} must be a whole number, not {value!r}.")
+            if type(value) is not self.kinds[name]:
+                wanted = "a whole number" if self.kinds[name] is int else "a string"
+                raise TypeError(f"{name} must be {wanted}, not {value!r}.")
         compiled, alias = self._compile()
         params = tuple(
             param if slot is None else ids[slot]
@@ -83,19 +93,25 @@ class CompiledQuery(Generic[T]):
             if (compiled := self._compiled.get(alias)) is not None:
                 return compiled, alias
         with self._lock:
-            probe = self.build(**{name: _PLACEHOLDER_BASE - i for i, name in enumerate(self.names)})
+            probe = self.build(**self._placeholders())
             self._model, alias = probe.model, probe.db
             compiled = self._compiled.get(alias) or self._compile_now(probe)
             self._compiled[alias] = compiled
         return compiled, alias
 
+    def _placeholders(self) -> dict[str, int | str]:
+        return {name: _placeholder(i, self.kinds[name]) for i, name in enumerate(self.names)}
+
     def _compile_now(self, queryset: QuerySet[Any]) -> _Compiled:
-        placeholders = {_PLACEHOLDER_BASE - i: name for i, name in enumerate(self.names)}
+        placeholders = {(type(value), value): name for name, value in self._placeholders().items()}
         compiler = queryset.query.get_compiler(using=queryset.db)
         sql, params = compiler.as_sql()
-        slots = tuple(placeholders.get(param) if type(param) is int else None for param in params)
-        for value, name in placeholders.items():
-            if str(abs(value)) in sql:
+        slots = tuple(
+            placeholders.get((type(param), param)) if isinstance(param, int | str) else None
+            for param in params
+        )
+        for (_, value), name in placeholders.items():
+            if str(value).lstrip("-").strip("\x1f") in sql:
                 raise ValueError(f"{self.build.__name__}: {name} went into the SQL text, not a parameter.")
             if name not in slots:
                 raise ValueError(f"{self.build.__name__}: {name} is not a parameter of the SQL.")
