@@ -132,6 +132,14 @@ def _relation_type_named(project_id: int, name: str) -> QuerySet[RelationType]:
     return RelationType.objects.filter(project_id=project_id, name=name).order_by()[:1]
 
 
+@CompiledQuery
+def _suggestion_in(project_id: int, suggestion_id: int) -> QuerySet[Suggestion]:
+    """A suggestion of the project, with what a decision on it reads (as `in_project` would find it)."""
+    suggestions = Suggestion.objects.filter(article__project_id=project_id, pk=suggestion_id)
+    related = suggestions.select_related("entity_type", "tail_entity_type", "relation_type", "kb_entity")
+    return related.order_by()[:1]
+
+
 def _member_sets(set_id: int, user_id: int) -> QuerySet[AnnotationSet]:
     """`visible_sets` of a user (by id) with the role, as `_set_for_writing` reads it."""
     user = get_user_model()(pk=user_id)  # a stand-in: the filters read its id only
@@ -512,13 +520,14 @@ class SetDecisions(APIView):
         body.is_valid(raise_exception=True)
         data = body.validated_data
         project_id = annotation_set.article.project_id
-        suggestion = in_project(
-            Suggestion.objects.filter(article__project_id=project_id).select_related(
-                "entity_type", "tail_entity_type", "relation_type", "kb_entity"
-            ),
-            data["suggestion"],
-            "suggestion",
+        found = (
+            _suggestion_in(project_id=project_id, suggestion_id=data["suggestion"])
+            if type(data["suggestion"]) is int
+            else []
         )
+        if not found:
+            raise exceptions.NotFound("No such suggestion.")
+        suggestion = found[0]
         common = {
             "suggestion": suggestion,
             "annotation_set": annotation_set,

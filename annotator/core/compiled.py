@@ -33,12 +33,25 @@ from django.db.models import Model, QuerySet
 
 T = TypeVar("T")
 
-# Values no id takes and no name holds: the placeholders a queryset is built with, one per argument.
-_PLACEHOLDER_BASE = -7_346_210_000
+# The placeholders a queryset is built with, one per argument: a string no name holds, or an integer
+# that an integer column holds (Django finds nothing, without asking, for a value outside a column's
+# range) but that no query of ours has as a constant.
+_PLACEHOLDER_BASE = 1_987_654_321
 
 
 def _placeholder(index: int, kind: type) -> int | str:
     return _PLACEHOLDER_BASE - index if kind is int else f"\x1fplaceholder {index}\x1f"
+
+
+def _kind(param: object) -> type:
+    return int if isinstance(param, int) and not isinstance(param, bool) else type(param)
+
+
+def _bound(placeholder: object, value: int | str) -> object:
+    """The value as the placeholder was passed: the PostgreSQL backend wraps some integers in a type
+    (psycopg's Int4, so that PostgreSQL knows the parameter's type); the value keeps that wrapper."""
+    kind = type(placeholder)
+    return value if kind in (int, str) else kind(value)
 
 
 @dataclass(frozen=True)
@@ -73,7 +86,7 @@ class CompiledQuery(Generic[T]):
                 raise TypeError(f"{name} must be {wanted}, not {value!r}.")
         compiled, alias = self._compile()
         params = tuple(
-            param if slot is None else ids[slot]
+            param if slot is None else _bound(param, ids[slot])
             for param, slot in zip(compiled.params, compiled.slots, strict=True)
         )
         compiler = copy.copy(compiled.compiler)
@@ -103,15 +116,15 @@ class CompiledQuery(Generic[T]):
         return {name: _placeholder(i, self.kinds[name]) for i, name in enumerate(self.names)}
 
     def _compile_now(self, queryset: QuerySet[Any]) -> _Compiled:
-        placeholders = {(type(value), value): name for name, value in self._placeholders().items()}
+        placeholders = {(_kind(value), value): name for name, value in self._placeholders().items()}
         compiler = queryset.query.get_compiler(using=queryset.db)
         sql, params = compiler.as_sql()
         slots = tuple(
-            placeholders.get((type(param), param)) if isinstance(param, int | str) else None
+            placeholders.get((_kind(param), param)) if isinstance(param, int | str) else None
             for param in params
         )
         for (_, value), name in placeholders.items():
-            if str(value).lstrip("-").strip("\x1f") in sql:
+            if str(value).strip("\x1f") in sql:
                 raise ValueError(f"{self.build.__name__}: {name} went into the SQL text, not a parameter.")
             if name not in slots:
                 raise ValueError(f"{self.build.__name__}: {name} is not a parameter of the SQL.")
