@@ -175,11 +175,8 @@ def render_plain_blocks(text: str, blocks: Sequence[Block], *, oob: bool = False
     The text is all there (readable, selectable with the right offsets, found by the browser's search
     and sized as it will be), so the page only has to add the marks when a block comes into view.
     """
-    return [
-        mark_safe(
-            _opening(block, oob=oob, lazy=True)
-            + escape(text[block.start : block.end], quote=False)
-            + "</div>"
-        )
-        for block in blocks
-    ]
+    rendered = []
+    for block in blocks:
+        body = escape(text[block.start : block.end], quote=False)
+        rendered.append(mark_safe(f"{_opening(block, oob=oob, lazy=True)}{body}</div>"))  # noqa: S308 - escaped
+    return rendered
