@@ -13,7 +13,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Exists, F, Func, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import (
+    Exists,
+    ExpressionWrapper,
+    F,
+    Func,
+    IntegerField,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
 from django.utils.safestring import SafeString, mark_safe
 
 from annotator.annotations.models import AnnotationSet, Relation, Span, SpanAttribute
@@ -55,11 +66,23 @@ def pending_suggestions(annotation_set: AnnotationSet) -> Q:
     from_active = Q(suggester_version_id__in=active.values("pk")) | ~Q(Exists(active))
     # An entity suggestion inside a span of the same type that the set already has (the same span, or
     # "Lukashenko" inside an accepted "Alexander Lukashenko") says nothing new: nothing to decide.
+    # A covering span starts at most the set's longest span before the suggestion: with that lower
+    # bound, the (set, start) index finds it in a few rows instead of every span before the suggestion
+    # (5,625 spans and 27,000 suggestions took 13 s to count on SQLite without it). The bound is one
+    # uncorrelated subquery, which both databases compute once per query.
+    longest = (
+        Span.objects.filter(annotation_set=annotation_set)
+        .order_by()
+        .values("annotation_set")
+        .annotate(n=Max(F("end") - F("start")))
+        .values("n")
+    )
     covering = Span.objects.filter(
         annotation_set=annotation_set,
-        entity_type_id=OuterRef("entity_type_id"),
+        start__gte=ExpressionWrapper(OuterRef("start") - Subquery(longest), output_field=IntegerField()),
         start__lte=OuterRef("start"),
         end__gte=OuterRef("end"),
+        entity_type_id=OuterRef("entity_type_id"),
     )
     covered = Q(kind=SuggestionKind.ENTITY) & Q(Exists(covering))
     return Q(article_id=annotation_set.article_id) & ~Q(Exists(decided)) & from_active & ~covered
