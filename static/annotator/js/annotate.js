@@ -125,10 +125,28 @@
     });
   }
 
+  // Blocks of text keep their element and take the new content: a new element would lose the size the
+  // browser remembers for it (blocks off screen are not laid out), and the page would jump while
+  // reading. Everything else in the answer htmx swaps out of band.
+  function swapIn(html) {
+    const answer = document.createElement("template");
+    answer.innerHTML = html;
+    $$(":scope > .blk", answer.content).forEach((fresh) => {
+      const old = document.getElementById(fresh.id);
+      if (!old || !textPanel().contains(old)) return;
+      old.replaceChildren(...fresh.childNodes);
+      old.className = fresh.className;
+      if (fresh.dataset.lazy) old.dataset.lazy = "1";
+      else delete old.dataset.lazy;
+      fresh.remove();
+    });
+    window.htmx.swap(document.body, answer.innerHTML, { swapStyle: "none" });
+  }
+
   function applyFragments(html) {
     generation += 1;
     deferred = []; // read before this change: the blocks still lazy load again as they show
-    window.htmx.swap(document.body, html, { swapStyle: "none" });
+    swapIn(html);
     observeLazy();
     // The answer's sentence ("Accepted …") is the outcome: it stays, and the next item is said after it.
     afterChange($("#announce").textContent.trim());
@@ -207,7 +225,7 @@
   }
 
   function applyBlocks(html) {
-    window.htmx.swap(document.body, html, { swapStyle: "none" });
+    swapIn(html);
     if (current) setCurrent(current, { scroll: false, quiet: true });
     applyFilter();
     syncTabStops();
@@ -266,22 +284,31 @@
 
   function loadVisible(entries) {
     entries.filter((entry) => entry.isIntersecting && entry.target.dataset.lazy).forEach((entry) => {
-      const index = Number(entry.target.dataset.block ?? entry.target.id.slice(4));
-      loadBlocks(index, { quiet: true });
+      loadBlocks(Number(entry.target.id.slice(4)), { quiet: true });
     });
   }
 
   // Made again each time: reloading the workspace replaces the text and the side panel they watch.
   let textObserver = null;
-  let listObserver = null;
 
   function observeLazy() {
     textObserver?.disconnect();
-    listObserver?.disconnect();
     textObserver = new IntersectionObserver(loadVisible, { rootMargin: "800px 0px" });
-    listObserver = new IntersectionObserver(loadVisible, { root: $(".side-panel"), rootMargin: "600px 0px" });
     $$(".blk[data-lazy]", textPanel()).forEach((block) => textObserver.observe(block));
-    lazyGroups().forEach((group) => listObserver.observe(group));
+    // The side lists show the rows of the blocks loaded so far; where the rows stop, a button loads the
+    // next blocks (watching the empty groups instead would load one after the other, then the whole article).
+    $$(".rows .group .more").forEach((button) => button.remove());
+    $$(".rows").forEach((list) => {
+      const next = lazyGroups(list)[0];
+      if (!next) return;
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "secondary outline more";
+      button.dataset.action = "more";
+      button.dataset.block = next.dataset.block;
+      button.textContent = "Show more, from further on in the article";
+      next.append(button);
+    });
   }
 
   // ---------------------------------------------------------------- the current item
@@ -848,6 +875,14 @@
         button.setAttribute("aria-pressed", String(on));
         drawArrows();
         announce(on ? "Every relation is drawn." : "Only the current item's relations are drawn.");
+      } else if (action === "more") {
+        const list = button.closest(".rows");
+        const before = $$(".row", list).length;
+        loadBlocks(Number(button.dataset.block)).then(() => {
+          // The first new row takes the focus the button had (the button is gone with its group).
+          const first = $$(".row", list)[before];
+          if (first) first.focus();
+        });
       } else if (action === "undo") undo();
       else if (action === "help") $("#help").showModal();
       else if (action === "reload") reloadWorkspace();
