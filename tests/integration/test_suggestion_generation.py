@@ -14,6 +14,7 @@ from annotator.jobs.models import Job, JobKind, JobStatus
 from annotator.jobs.progress import Progress
 from annotator.kb.services import EntityRecord, upsert_entity
 from annotator.suggestions import gazetteer, generate
+from annotator.suggestions.engine import ProjectSchema
 from annotator.suggestions.models import (
     Decision,
     SuggesterKind,
@@ -311,3 +312,18 @@ def test_a_name_several_kb_entities_share_is_one_pattern_and_the_candidates_rank
         ("link", 0, 16, "PERSON", None, "naryshkin-junior", 0, 0.8, "kb-candidates"),
         ("link", 0, 16, "PERSON", None, "sergey-naryshkin", 1, 0.75, "kb-candidates"),
     ]
+
+
+def test_the_linkable_types_are_read_as_one_row_per_type(news):
+    for n in range(5):
+        upsert_entity(
+            knowledge_base=news.kb, record=EntityRecord(kb_id=f"p{n}", name=f"Person {n}", type="PERSON")
+        )
+    with CaptureQueriesContext(connection) as queries:
+        schema = ProjectSchema.load(news.project.pk)
+    assert schema.linkable == frozenset({"PERSON", "GPE"})
+    distinct = [q["sql"] for q in queries if "DISTINCT" in q["sql"]]
+    assert len(distinct) == 1
+    with connection.cursor() as cursor:
+        cursor.execute(distinct[0])
+        assert sorted(cursor.fetchall()) == [("GPE",), ("PERSON",)]  # not one row per entity
