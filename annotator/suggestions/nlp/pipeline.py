@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from annotator.suggestions.nlp.merge import NO_MERGE, Candidate, FoundEntity, Merge, merge_candidates
+from annotator.suggestions.nlp.names import NAME_RULE_LANGUAGES, find_names
 from annotator.suggestions.nlp.patterns import acronym_pattern, date_patterns, is_weak_name
 
 if TYPE_CHECKING:
@@ -161,7 +162,7 @@ class Suggester:
         `keep_candidates`: also every source's candidates, unmerged and with the sources' own labels
         (to measure each source on gold)."""
         for doc, original in self._docs(texts, batch_size):
-            candidates = self._candidates(doc)
+            candidates = self._candidates(doc, original)
             found = merge_candidates(candidates, merge)
             yield Analysis(
                 entities=tuple(found),
@@ -184,8 +185,11 @@ class Suggester:
         """The bare pipeline over the prepared texts (what `analyse` costs without its records)."""
         return self.nlp.pipe((prepare(text) for text in texts), batch_size=batch_size)
 
-    def _candidates(self, doc: Doc) -> list[Candidate]:
+    def _candidates(self, doc: Doc, original: str) -> list[Candidate]:
         found = _ruler_candidates(doc) if self.has_ruler else []
+        if self.has_ruler and self.lang in NAME_RULE_LANGUAGES:
+            # With a model, guessing from the shape of a name is the model's job.
+            found.extend(find_names(original, found, guesses=self.model_source is None))
         if self.model_source is not None:
             source = self.model_source
             found.extend(Candidate(ent.start_char, ent.end_char, ent.label_, source) for ent in doc.ents)
