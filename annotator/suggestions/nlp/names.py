@@ -69,7 +69,7 @@ FUNCTION_WORDS = _words(
     than too can will would should could may might must shall do does did has have had is are was were be been
     being meanwhile however although though because unless until despite according asked among around although
     even still now today yesterday tomorrow monday tuesday wednesday thursday friday saturday sunday january february
-    march april june july august september october november december new"""
+    march april june july august september october november december"""
 )
 # Words before a person's name, written as a title ("President Clinton") or lowercase ("striker Ronaldo").
 TITLES = _words(
@@ -99,6 +99,7 @@ ORG_HEADS = _words(
     "Bank University Ministry Department Council Committee Commission Court Party Union Federation Association "
     "Institute Church Academy Board Office"
 )
+_ORG_WORDS = ORG_SUFFIXES | ORG_HEADS
 # A run's last word that makes it an event: "U.S. Open", "World Cup", "Gulf War".
 EVENT_SUFFIXES = _words(
     "Open Cup Championship Championships Games Olympics Prix Trophy Tournament Rally Marathon Festival War Series "
@@ -241,6 +242,7 @@ def find_names(text: str, listed: Iterable[Candidate] = (), *, guesses: bool = T
             words = _trim(words)
             if not _judge(text, words, places, found, guesses=guesses):
                 left.append(words)
+    left = _again(text, left, found)
     if guesses:
         claimed = bytearray(len(text) + 1)
         for c in listed:
@@ -252,12 +254,31 @@ def find_names(text: str, listed: Iterable[Candidate] = (), *, guesses: bool = T
                 found.person(words, SHAPE_SOURCE)
             else:
                 rest.append(words)
-        left = rest
-    for words in left:
-        if " ".join(w.text for w in words) in found.people and _name_like(words):
-            found.add(words, "PERSON", found.people[" ".join(w.text for w in words)])
+        _again(text, rest, found)
     found.candidates.extend(_teams(text, places.values()))
     return found.candidates
+
+
+def _again(text: str, left: list[list[_Word]], found: _Found) -> list[list[_Word]]:
+    """A person's name or surname found again alone ("Clinton" after "Bill Clinton"), also after a
+    sentence's first word ("Later Clinton left"). Returns the segments still left."""
+    rest = []
+    for words in left:
+        name = " ".join(w.text for w in words)
+        if name in found.people and _name_like(words):
+            found.add(words, "PERSON", found.people[name])
+            continue
+        tail = " ".join(w.text for w in words[1:])
+        if tail in found.people and _sentence_start(text, words[0].start) and _name_like(words[1:]):
+            found.add(words[1:], "PERSON", found.people[tail])
+            continue
+        rest.append(words)
+    return rest
+
+
+def _sentence_start(text: str, start: int) -> bool:
+    before = text[max(0, start - 3) : start].rstrip(" \t\u00a0\"'“‘")
+    return not before or before[-1] in ".!?:;\n"
 
 
 def _judge(
@@ -288,7 +309,7 @@ def _judge(
         return True
     if len(words) >= 2:
         last = words[-1].text.rstrip(".")
-        if last in ORG_SUFFIXES or (words[0].text in ORG_HEADS and words[1].text == "of" and len(words) >= 3):
+        if last in ORG_SUFFIXES or _org_of(words):
             found.add(words, "ORG")
             return True
         if last in EVENT_SUFFIXES:
@@ -298,6 +319,14 @@ def _judge(
             found.add(words, "ORG", TEAM_SOURCE)
             return True
     return False
+
+
+def _org_of(words: list[_Word]) -> bool:
+    """"Bank of England", "Socialist Party of Montenegro": an organisation's word before "of"."""
+    return any(
+        word.text == "of" and index > 0 and words[index - 1].text in _ORG_WORDS
+        for index, word in enumerate(words[:-1])
+    )
 
 
 def _title(text: str, words: list[_Word], found: _Found) -> bool:
