@@ -153,7 +153,7 @@ def saved_pipeline(tmp_path):
     ruler = pipeline.add_pipe("entity_ruler")
     ruler.add_patterns(
         [
-            {"label": "PER", "pattern": "Zbigniew Quackenbush"},
+            {"label": "PER", "pattern": "Zygmunt Quackenbush"},
             {"label": "FAC", "pattern": "Vitebsk Airport"},
             {"label": "CARDINAL", "pattern": "three"},
         ]
@@ -181,10 +181,9 @@ def test_a_saved_pipeline_directory_is_loaded_with_its_labels_mapped_and_the_gaz
         label_map={"PER": "PERSON", "FAC": "LOC", "CARDINAL": ""},
         types=frozenset({"PERSON", "LOC", "GPE", "ORG"}),
     )
-    text = "Zbigniew Quackenbush flew three times to Vitebsk Airport from Minsk."
+    text = "Zygmunt Quackenbush flew three times to Vitebsk Airport from Minsk."
     assert entities(suggester, text, merge) == [
-        # The model and the given-name rule agree; the rule is trusted more until the project measures.
-        ("Zbigniew Quackenbush", "PERSON", "rule:person"),
+        ("Zygmunt Quackenbush", "PERSON", "pipeline:en_tiny_news-0.2.0"),
         ("Vitebsk Airport", "LOC", "pipeline:en_tiny_news-0.2.0"),
         ("Minsk", "GPE", "kb-ruler"),
     ]

@@ -22,16 +22,16 @@ from typing import NamedTuple
 
 # What each source family is trusted to be before the project measured it (DESIGN.md section 4: on news
 # the KB gazetteer is the most precise source, a model the least).
-# The name rules (nlp/names.py) sit between: a city before a score is a club more surely than the list's
-# city, a dateline's place as surely as a list's.
+# The name rules (nlp/names.py) sit between: a city before a score is a club, and a word after a title or
+# an age is a person ("the 52-year-old Montenegro"), more surely than the list's place of that name.
 PRIORS = {
     "kb": 0.9,
     "gold": 0.85,
     "rule:team": 0.85,
+    "rule:person": 0.85,
     "list": 0.8,
     "rule:place": 0.8,
     "rule:date": 0.75,
-    "rule:person": 0.7,
     "rule:org": 0.7,
     "rule:event": 0.6,
     "rule:name-acronym": 0.6,

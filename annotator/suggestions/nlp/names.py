@@ -45,6 +45,7 @@ def _words(text: str) -> frozenset[str]:
 _UPPER = _upper_class()
 # Lowercase words that may sit inside a name: "Bank of England", "Ludwig van Beethoven", "Osama bin Laden".
 JOINERS = _words("of de del della di da dos das du van von der den ter la le bin ibn al el y & for")
+_NOT_IN_PEOPLE = frozenset({"of", "for", "&"})  # joiners of organisations' names, not of people's
 _WORD = rf"[{_UPPER}][\w'’&.\-]*"
 _JOINER = "(?:" + "|".join(sorted(map(re.escape, JOINERS))) + ")"
 _RUN = re.compile(rf"(?<![\w'’.\-]){_WORD}(?:[ \u00a0](?:{_JOINER}[ \u00a0])*{_WORD})*")
@@ -92,7 +93,7 @@ ORG_SUFFIXES = _words(
     Union Federation Association Institute Foundation Society League Club FC United Rovers Wanderers Athletic Albion
     Army Navy Police Parliament Senate Congress Assembly Court Tribunal Church University College School Academy
     Hospital Times Post Journal News Herald Gazette Tribune Telegraph Press Radio Television TV Network Broadcasting
-    Board Organisation Organization Forces Guard Cabinet Reserve"""
+    Board Organisation Organization Forces Guard Cabinet Reserve Management Bloc"""
 )
 # A run's first word that makes "X of Y" an organisation: "Bank of England", "University of Chicago".
 ORG_HEADS = _words(
@@ -141,6 +142,12 @@ class _Word(NamedTuple):
 
 def _bare(word: str) -> str:
     return word.rstrip(".").lower()
+
+
+def _is_title(word: str) -> bool:
+    """ "President", "Gen.", "Secretary-General", "Vice-Chairman": a title, or a hyphenated one."""
+    bare = _bare(word)
+    return bare in TITLES or ("-" in bare and any(part in TITLES for part in bare.split("-")))
 
 
 def _segments(text: str, start: int, run: str) -> Iterable[list[_Word]]:
@@ -192,12 +199,14 @@ def _name_like(words: list[_Word]) -> bool:
         return False
     for word in words:
         text = word.text
+        if text in _NOT_IN_PEOPLE:
+            return False
         if text in JOINERS or text in _ROMAN or _INITIAL.match(text):
             continue
         if text.isupper() or not text[0].isupper() or len(text) < 2:
             return False
         if (
-            _bare(text) in TITLES
+            _is_title(text)
             or text in ORG_SUFFIXES
             or text in EVENT_SUFFIXES
             or text.lower() in FUNCTION_WORDS
@@ -250,7 +259,12 @@ def find_names(text: str, listed: Iterable[Candidate] = (), *, guesses: bool = T
         rest = []
         for words in left:
             start, end = _span(words)
-            if len(words) >= 2 and _name_like(words) and claimed.find(1, start, end) == -1:
+            if (
+                len(words) >= 2
+                and _name_like(words)
+                and claimed.find(1, start, end) == -1
+                and not _headline(text, start)
+            ):
                 found.person(words, SHAPE_SOURCE)
             else:
                 rest.append(words)
@@ -315,14 +329,14 @@ def _judge(
         if last in EVENT_SUFFIXES:
             found.add(words, "EVENT")
             return True
-        if guesses and _club(words, places):
+        if guesses and _club(words, places) and not _headline(text, start):
             found.add(words, "ORG", TEAM_SOURCE)
             return True
     return False
 
 
 def _org_of(words: list[_Word]) -> bool:
-    """"Bank of England", "Socialist Party of Montenegro": an organisation's word before "of"."""
+    """ "Bank of England", "Socialist Party of Montenegro": an organisation's word before "of"."""
     return any(
         word.text == "of" and index > 0 and words[index - 1].text in _ORG_WORDS
         for index, word in enumerate(words[:-1])
@@ -333,7 +347,7 @@ def _title(text: str, words: list[_Word], found: _Found) -> bool:
     """A name after the last title in the segment ("Russian President Boris Yeltsin"), or after a
     lowercase title just before it ("striker Ronaldo", "said spokesman Nicholas Burns")."""
     for index in range(len(words) - 2, -1, -1):
-        if _bare(words[index].text) in TITLES:
+        if _is_title(words[index].text):
             name = words[index + 1 :]
             if _name_like(name):
                 found.person(name)
@@ -342,7 +356,7 @@ def _title(text: str, words: list[_Word], found: _Found) -> bool:
                 return True
             return False
     before = text[max(0, words[0].start - 20) : words[0].start].split()
-    if before and before[-1] in TITLES and text[words[0].start - 1] == " " and _name_like(words):
+    if before and _is_title(before[-1]) and text[words[0].start - 1] == " " and _name_like(words):
         found.person(words)
         return True
     return False
@@ -368,18 +382,40 @@ def _aged(text: str, words: list[_Word], found: _Found) -> bool:
     return False
 
 
+def _headline(text: str, at: int) -> bool:
+    """Whether the line around `at` is a headline in title case ("Moscow Releases S500M Loan to Isolated
+    Belarus"): four words or more, nearly all capitalised, at most one number, no full stop at its end.
+    Names cannot be told by their capitals there."""
+    start = text.rfind("\n", 0, at) + 1
+    end = text.find("\n", at)
+    line = text[start : end if end != -1 else len(text)].strip()
+    tokens = line.split()
+    words = [word for word in tokens if any(ch.isalpha() for ch in word)]
+    if len(words) < 4 or len(tokens) - len(words) > 1 or line.endswith((".", "!", "?", ";", ":", ",")):
+        return False  # a sentence, or a results line ("Vinko Marinovic (Croatia) 3 1 12")
+    capitalised = sum(1 for word in words if word[0].isupper() or word.lower() in JOINERS)
+    return capitalised >= 0.8 * len(words)
+
+
 def _club(words: list[_Word], places: dict[int, Candidate]) -> bool:
-    """Whether the segment is a longer name around a place ("Bayern Munich", "Chicago Cubs", "Munich Re")
-    that is not itself a place ("East Berlin", "Lake Geneva")."""
+    """Whether the segment is a short name around a city or region ("Bayern Munich", "Chicago Cubs",
+    "Munich Re") that is not itself a place ("East Berlin", "Lake Geneva"). A country's name inside longer
+    words is not a club ("Belarus Spy Agencies"), nor are headlines' runs of four words or more."""
+    if len(words) > 3:
+        return False
     end = words[-1].end
-    inside = [places[w.start] for w in words if w.start in places and places[w.start].end <= end]
+    inside = [
+        places[w.start]
+        for w in words
+        if w.start in places and places[w.start].end <= end and places[w.start].source in CLUB_PLACES
+    ]
     if not inside:
         return False
     covered = {(c.start, c.end) for c in inside}
     others = [
         w for w in words if not any(s <= w.start and w.end <= e for s, e in covered) and w.text not in JOINERS
     ]
-    return bool(others) and not any(w.text in PLACE_WORDS or _bare(w.text) in TITLES for w in others)
+    return bool(others) and not any(w.text in PLACE_WORDS or _is_title(w.text) for w in others)
 
 
 def _teams(text: str, places: Iterable[Candidate]) -> list[Candidate]:

@@ -192,8 +192,16 @@ class Suggester:
             found.extend(find_names(original, found, guesses=self.model_source is None))
         if self.model_source is not None:
             source = self.model_source
-            found.extend(Candidate(ent.start_char, ent.end_char, ent.label_, source) for ent in doc.ents)
+            found.extend(Candidate(_start(ent), ent.end_char, ent.label_, source) for ent in doc.ents)
         return found
+
+
+def _start(ent: Any) -> int:
+    """Where a model's entity starts: after a leading "the" (OntoNotes-trained models include it in
+    "the European Commission"; guidelines mark the name alone, as the gazetteer does)."""
+    if len(ent) > 1 and ent[0].lower_ == "the":
+        return int(ent[1].idx)
+    return int(ent.start_char)
 
 
 def _clean_pattern(text: str) -> str:
