@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
@@ -49,7 +49,6 @@ _NOT_IN_PEOPLE = frozenset({"of", "for", "&"})  # joiners of organisations' name
 _WORD = rf"[{_UPPER}][\w'’&.\-]*"
 _JOINER = "(?:" + "|".join(sorted(map(re.escape, JOINERS))) + ")"
 _RUN = re.compile(rf"(?<![\w'’.\-]){_WORD}(?:[ \u00a0](?:{_JOINER}[ \u00a0])*{_WORD})*")
-_LINE_START = re.compile(r"(?:^|\n)[ \t]*$")
 _DATELINE_AFTER = re.compile(
     r"[ \t]*(?:\d{4}-\d\d-\d\d|,?[ \t]*(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?[ \t]+\d)"
 )
@@ -144,6 +143,7 @@ def _bare(word: str) -> str:
     return word.rstrip(".").lower()
 
 
+@lru_cache(maxsize=65536)
 def _is_title(word: str) -> bool:
     """ "President", "Gen.", "Secretary-General", "Vice-Chairman": a title, or a hyphenated one."""
     bare = _bare(word)
@@ -153,15 +153,16 @@ def _is_title(word: str) -> bool:
 def _segments(text: str, start: int, run: str) -> Iterable[list[_Word]]:
     """The run's words, cut where a name cannot go on: after a possessive ("Clinton's") or a full stop
     that ends a sentence ("said Clinton."); with the possessive and the stop left out."""
+    if " " not in run and "\u00a0" not in run:  # one word: most runs
+        word = _cut(run)[0]
+        if word:
+            yield [_Word(start, start + len(word), word)]
+        return
     words: list[_Word] = []
     at = start
-    for raw in re.split(r"[ \u00a0]", run):
+    for raw in run.replace("\u00a0", " ").split(" "):
         end = at + len(raw)
-        word, cut = raw, False
-        if word.endswith(("'s", "’s")):
-            word, cut = word[:-2], True
-        elif word.endswith(("'", "’", "-")) or (word.endswith(".") and not _abbreviation(word)):
-            word, cut = word[:-1], True
+        word, cut = _cut(raw)
         if word:
             words.append(_Word(at, at + len(word), word))
         if cut:
@@ -170,6 +171,15 @@ def _segments(text: str, start: int, run: str) -> Iterable[list[_Word]]:
         at = end + 1
     if words:
         yield words
+
+
+def _cut(word: str) -> tuple[str, bool]:
+    """A word without its possessive or sentence-ending stop, and whether a name ends with it."""
+    if word.endswith(("'s", "’s")):
+        return word[:-2], True
+    if word.endswith(("'", "’", "-")) or (word.endswith(".") and not _abbreviation(word)):
+        return word[:-1], True
+    return word, False
 
 
 def _abbreviation(word: str) -> bool:
@@ -197,22 +207,21 @@ def _name_like(words: list[_Word]) -> bool:
     a title, an organisation word or in capitals (an initial or a numeral aside)."""
     if not 1 <= len(words) <= 4 or words[0].text in JOINERS or words[-1].text in JOINERS:
         return False
-    for word in words:
-        text = word.text
-        if text in _NOT_IN_PEOPLE:
-            return False
-        if text in JOINERS or text in _ROMAN or _INITIAL.match(text):
-            continue
-        if text.isupper() or not text[0].isupper() or len(text) < 2:
-            return False
-        if (
-            _is_title(text)
-            or text in ORG_SUFFIXES
-            or text in EVENT_SUFFIXES
-            or text.lower() in FUNCTION_WORDS
-        ):
-            return False
-    return True
+    return all(_in_a_name(word.text) for word in words)
+
+
+@lru_cache(maxsize=65536)
+def _in_a_name(text: str) -> bool:
+    """Whether a word may stand in a person's name (asked of the same words again and again)."""
+    if text in _NOT_IN_PEOPLE:
+        return False
+    if text in JOINERS or text in _ROMAN or _INITIAL.match(text):
+        return True
+    if text.isupper() or not text[0].isupper() or len(text) < 2:
+        return False
+    return not (
+        _is_title(text) or text in ORG_SUFFIXES or text in EVENT_SUFFIXES or text.lower() in FUNCTION_WORDS
+    )
 
 
 def _span(words: list[_Word]) -> tuple[int, int]:
@@ -220,9 +229,18 @@ def _span(words: list[_Word]) -> tuple[int, int]:
 
 
 class _Found:
-    def __init__(self) -> None:
+    def __init__(self, text: str) -> None:
+        self.text = text
         self.candidates: list[Candidate] = []
         self.people: dict[str, str] = {}  # a person's name and surname -> the source that found them
+        self.headlines: dict[int, bool] = {}  # line start -> whether the line is a headline
+
+    def headline(self, at: int) -> bool:
+        start = self.text.rfind("\n", 0, at) + 1
+        found = self.headlines.get(start)
+        if found is None:
+            found = self.headlines[start] = _headline(self.text, start)
+        return found
 
     def add(self, words: list[_Word], label: str, source: str | None = None) -> None:
         start, end = _span(words)
@@ -244,10 +262,15 @@ def find_names(text: str, listed: Iterable[Candidate] = (), *, guesses: bool = T
     are a person), for when no model is there to say."""
     listed = list(listed)
     places = {c.start: c for c in listed if c.source in PLACE_LISTS}
-    found = _Found()
+    found = _Found(text)
     left: list[list[_Word]] = []  # segments no rule took: a person's name repeated alone may be among them
     for match in _RUN.finditer(text):
-        for words in _segments(text, match.start(), match.group()):
+        run = match.group()
+        if run.lower() in FUNCTION_WORDS:
+            continue  # "The", "He": most runs, at the start of sentences
+        if run.isupper() and not _line_start(text, match.start()):
+            continue  # acronyms and headlines in capitals: only the lists speak there (see _judge)
+        for words in _segments(text, match.start(), run):
             words = _trim(words)
             if not _judge(text, words, places, found, guesses=guesses):
                 left.append(words)
@@ -263,7 +286,7 @@ def find_names(text: str, listed: Iterable[Candidate] = (), *, guesses: bool = T
                 len(words) >= 2
                 and _name_like(words)
                 and claimed.find(1, start, end) == -1
-                and not _headline(text, start)
+                and not found.headline(start)
             ):
                 found.person(words, SHAPE_SOURCE)
             else:
@@ -277,17 +300,26 @@ def _again(text: str, left: list[list[_Word]], found: _Found) -> list[list[_Word
     """A person's name or surname found again alone ("Clinton" after "Bill Clinton"), also after a
     sentence's first word ("Later Clinton left"). Returns the segments still left."""
     rest = []
+    people = found.people
     for words in left:
-        name = " ".join(w.text for w in words)
-        if name in found.people and _name_like(words):
-            found.add(words, "PERSON", found.people[name])
+        name = words[0].text if len(words) == 1 else " ".join(w.text for w in words)
+        if name in people and _name_like(words):
+            found.add(words, "PERSON", people[name])
+            continue
+        if len(words) < 2:
+            rest.append(words)
             continue
         tail = " ".join(w.text for w in words[1:])
-        if tail in found.people and _sentence_start(text, words[0].start) and _name_like(words[1:]):
+        if tail in people and _sentence_start(text, words[0].start) and _name_like(words[1:]):
             found.add(words[1:], "PERSON", found.people[tail])
             continue
         rest.append(words)
     return rest
+
+
+def _line_start(text: str, at: int) -> bool:
+    """Whether only blanks stand between the start of `at`'s line and `at`."""
+    return not text[text.rfind("\n", 0, at) + 1 : at].strip(" \t\u00a0")
 
 
 def _sentence_start(text: str, start: int) -> bool:
@@ -302,15 +334,16 @@ def _judge(
     if not words:
         return True
     start, end = _span(words)
-    capitals = all(w.text.isupper() for w in words if any(ch.isalpha() for ch in w.text))
+    capitals = all(w.text.isupper() for w in words)
+    line_start = _line_start(text, start)
     if (
-        len(words) <= 3
-        and _LINE_START.search(text, 0, start)
+        line_start
+        and len(words) <= 3
         and (_DATELINE_AFTER.match(text, end) or (capitals and _DATELINE_CAPS_AFTER.match(text, end)))
     ):
         found.add(words, "GPE")
         return True
-    if _LINE_START.search(text, 0, start) and _TABLE_ROW_AFTER.match(text, end):
+    if line_start and _TABLE_ROW_AFTER.match(text, end):
         # A results table's row: "Barcelona 4 3 1 0 9 4 10", "BALTIMORE 63 59 .516 2".
         listed = places.get(start)
         if listed is None or listed.end != end or listed.source in CLUB_PLACES:
@@ -329,7 +362,7 @@ def _judge(
         if last in EVENT_SUFFIXES:
             found.add(words, "EVENT")
             return True
-        if guesses and _club(words, places) and not _headline(text, start):
+        if guesses and _club(words, places) and not found.headline(start):
             found.add(words, "ORG", TEAM_SOURCE)
             return True
     return False
@@ -355,8 +388,11 @@ def _title(text: str, words: list[_Word], found: _Found) -> bool:
                 # left to the other sources.
                 return True
             return False
-    before = text[max(0, words[0].start - 20) : words[0].start].split()
-    if before and _is_title(before[-1]) and text[words[0].start - 1] == " " and _name_like(words):
+    start = words[0].start
+    if start < 2 or text[start - 1] != " ":
+        return False
+    before = text[text.rfind(" ", 0, start - 1) + 1 : start - 1]
+    if _is_title(before) and _name_like(words):
         found.person(words)
         return True
     return False
@@ -376,23 +412,26 @@ def _aged(text: str, words: list[_Word], found: _Found) -> bool:
     if len(words) > 3 or not _name_like(words):
         return False
     start, end = _span(words)
-    if _AGE_AFTER.match(text, end) or _AGE_BEFORE.search(text, max(0, start - 20), start):
+    if (text.startswith(",", end) and _AGE_AFTER.match(text, end)) or (
+        "old" in text[max(0, start - 6) : start] and _AGE_BEFORE.search(text, max(0, start - 20), start)
+    ):
         found.person(words)
         return True
     return False
 
 
-def _headline(text: str, at: int) -> bool:
-    """Whether the line around `at` is a headline in title case ("Moscow Releases S500M Loan to Isolated
-    Belarus"): four words or more, nearly all capitalised, at most one number, no full stop at its end.
-    Names cannot be told by their capitals there."""
-    start = text.rfind("\n", 0, at) + 1
-    end = text.find("\n", at)
+def _headline(text: str, start: int) -> bool:
+    """Whether the line that starts at `start` is a headline in title case ("Moscow Releases S500M Loan
+    to Isolated Belarus"): four words or more, nearly all capitalised, at most one number, no full stop at
+    its end. Names cannot be told by their capitals there."""
+    end = text.find("\n", start)
     line = text[start : end if end != -1 else len(text)].strip()
+    if line.endswith((".", "!", "?", ";", ":", ",", '"', "”")):
+        return False  # a sentence
     tokens = line.split()
     words = [word for word in tokens if any(ch.isalpha() for ch in word)]
-    if len(words) < 4 or len(tokens) - len(words) > 1 or line.endswith((".", "!", "?", ";", ":", ",")):
-        return False  # a sentence, or a results line ("Vinko Marinovic (Croatia) 3 1 12")
+    if len(words) < 4 or len(tokens) - len(words) > 1:
+        return False  # short, or a results line ("Vinko Marinovic (Croatia) 3 1 12")
     capitalised = sum(1 for word in words if word[0].isupper() or word.lower() in JOINERS)
     return capitalised >= 0.8 * len(words)
 
