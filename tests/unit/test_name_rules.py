@@ -204,3 +204,17 @@ def test_the_lists_and_rules_labels_map_to_conll_types_by_name():
         "ORG": "ORG",
         "PERSON": "PER",
     }
+
+
+def test_a_country_in_brackets_after_a_name_is_a_nationality_not_an_acronym(default):
+    text = (
+        "Lance Armstrong (U.S.) won; the Committee for Road Safety (CRS) and the European Union (EU) agreed."
+    )
+    assert suggest(default, text) == [
+        ("Lance Armstrong", "PER", "rule:name-shape"),
+        ("U.S.", "LOC", "list:countries"),
+        ("Committee for Road Safety", "ORG", "rule:name-acronym"),
+        ("CRS", "ORG", "rule:name-acronym"),
+        ("European Union", "ORG", "list:igos"),
+        ("EU", "ORG", "list:igos"),
+    ]

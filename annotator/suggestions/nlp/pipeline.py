@@ -242,6 +242,7 @@ def _source_of(group: str) -> str:
     return group  # "list:<name>", "rule:name-acronym"
 
 
+_PLACE_LISTS = frozenset({"list:countries", "list:cities", "list:regions"})
 _Facts = tuple[str, str | None, int]  # source, KB id, tokens to trim at the start
 _GROUPS: dict[int, _Facts] = {}  # group id hash -> how its matches count
 
@@ -281,8 +282,13 @@ def _ruler_candidates(doc: Doc) -> list[Candidate]:
         seen.add(marker)
         first, last = doc[start], doc[end - 1]
         candidates.append(Candidate(first.idx, last.idx + len(last), strings[span.label], source, kb_id))
-    for span in acronyms.values():
-        candidates.extend(_name_and_acronym(span))
+    if acronyms:
+        places = {(c.start, c.end) for c in candidates if c.source in _PLACE_LISTS}
+        for span in acronyms.values():
+            acronym = span[-2]
+            if (acronym.idx, acronym.idx + len(acronym.text)) not in places:
+                # "Lance Armstrong (U.S.)" gives a nationality, not an acronym.
+                candidates.extend(_name_and_acronym(span))
     return candidates
 
 
