@@ -126,7 +126,7 @@ SHAPE_SOURCE = "rule:name-shape"  # two to four capitalised words no other rule 
 
 @cache
 def given_names() -> frozenset[str]:
-    names = set()
+    names: set[str] = set()
     for line in (LISTS_DIR / "given_names.txt").read_text(encoding="utf-8").splitlines():
         if line.strip() and not line.startswith("#"):
             names.update(name.strip() for name in line.split("|"))
