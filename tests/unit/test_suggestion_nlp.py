@@ -234,7 +234,11 @@ def test_training_keeps_the_best_held_out_epoch_and_stops_when_it_stops_improvin
 
     train = [doc(name) for name in names] * 4
     result = nlp.train_ner(
-        train=train, dev=[doc(name) for name in names[:2]], output=tmp_path / "ner", max_epochs=40, patience=3
+        train=train,
+        dev=[doc(name) for name in names[:2]],
+        output=tmp_path / "ner",
+        max_epochs=40,
+        recipe=nlp.Recipe(patience=3),
     )
     # The held-out texts are all found long before 40 epochs; three epochs without better end it.
     assert result.held_out_f1 == 1.0
