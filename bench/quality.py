@@ -85,6 +85,7 @@ def main() -> None:
     parser.add_argument("--skip-curve", action="store_true")
     parser.add_argument("--skip-pipelines", action="store_true")
     parser.add_argument("--curve-from", default=None, help="a pretrained pipeline: a second learning curve")
+    parser.add_argument("--skip-blank-curve", action="store_true", help="with --curve-from: that curve only")
     args = parser.parse_args()
     files = check_files(args.folder.resolve())
     sizes = [int(size) for size in args.sizes.split(",") if size]
@@ -258,7 +259,8 @@ def main() -> None:
 
         if args.skip_curve:
             return
-        learning_curve(study, "3.", sizes)
+        if not (second is not None and args.skip_blank_curve):
+            learning_curve(study, "3.", sizes)
         if second is not None:
             settings_of = SuggesterSettings.objects.get_or_create(project=second)[0]
             settings_of.learn, settings_of.folds = False, chosen.folds

@@ -48,12 +48,15 @@ class Recipe:
     attrs: tuple[str, ...] = ("NORM", "PREFIX", "SUFFIX", "SHAPE")
     rows: tuple[int, ...] = (5000, 1000, 2500, 2500)
     hidden_width: int = 64
-    dropout: float = 0.3
+    dropout: float = 0.2
     batch_start: float = 4.0  # pieces per batch, compounding
     batch_end: float = 32.0
     batch_rate: float = 1.001
     learn_rate: float = 0.001
-    patience: int = 5  # epochs without a better held-out F1 before training stops
+    # Epochs without a better held-out F1 before training stops. On CoNLL-2003 (50 documents, the model
+    # alone on eng.testa) patience 5 and dropout 0.3 stopped at epoch 11 with F1 0.560; patience 10 and
+    # dropout 0.2 ran 25 epochs to F1 0.624: a held-out tenth of a few articles is noisy.
+    patience: int = 10
 
     def describe(self) -> str:
         return (
