@@ -608,7 +608,7 @@ def train_suggester(*, project: Project, by: User | None, progress: Progress | N
             "rules": True,
             "recipe": (
                 f"spaCy NER {start.describe()}; shuffled pieces of about {PIECE_CHARS} characters; "
-                f"{nlp.RECIPE.describe()}"
+                f"{nlp.RECIPE.describe(architecture=not start.base)}"
             ),
             "base": start.base or "",
             "epochs": epochs,

@@ -321,6 +321,7 @@ def test_the_model_starts_from_the_projects_pretrained_pipeline(news, training_s
     assert version.config["base"] == str(base)
     assert version.config["recipe"].startswith(
         f"spaCy NER starting from the pretrained pipeline {base} (its NER's encoder and hidden layer); "
+        "shuffled pieces of about 200 characters; compounding minibatches (4 to 32 pieces), "
     )
     assert version.description.startswith(f"spaCy NER trained on 8 annotated articles from {base}, ")
     assert sorted(version.trained_on["labels"]) == ["DATE", "GPE", "ORG", "PERSON"]

@@ -58,13 +58,18 @@ class Recipe:
     # dropout 0.2 ran 25 epochs to F1 0.624: a held-out tenth of a few articles is noisy.
     patience: int = 10
 
-    def describe(self) -> str:
-        return (
+    def describe(self, *, architecture: bool = True) -> str:
+        """The recipe in words; without `architecture` (a pretrained pipeline's is used), the training
+        settings only."""
+        built = (
             f"tok2vec width {self.width}, depth {self.depth}, window {self.window}, maxout {self.maxout}, "
             f"attributes {'/'.join(self.attrs)} ({'/'.join(str(r) for r in self.rows)} rows); NER hidden "
-            f"width {self.hidden_width}; compounding minibatches ({self.batch_start:g} to "
-            f"{self.batch_end:g} pieces), learning rate {self.learn_rate:g}, dropout {self.dropout}, "
-            f"averaged weights, early stopping on a held-out tenth (patience {self.patience})"
+            f"width {self.hidden_width}; "
+        )
+        return (built if architecture else "") + (
+            f"compounding minibatches ({self.batch_start:g} to {self.batch_end:g} pieces), learning rate "
+            f"{self.learn_rate:g}, dropout {self.dropout}, averaged weights, early stopping on a held-out "
+            f"tenth (patience {self.patience})"
         )
 
 
