@@ -118,7 +118,7 @@ class BaseUnusable(ValueError):
     """A pretrained pipeline cannot be the starting point of a project's NER."""
 
 
-def _ner_from_pipeline(lang: str, recipe: Recipe, base: str) -> tuple[Language, Callable[[Language], None]]:
+def _ner_from_pipeline(lang: str, base: str) -> tuple[Language, Callable[[Language], None]]:
     """A new NER (fresh labels) whose token encoder and hidden layer are the pretrained pipeline's NER's:
     the pipeline `base` (a package or directory) is loaded, its NER's tok2vec configuration is used
     inline, and the returned function copies its weights in after initialisation (the output layer,
@@ -140,7 +140,8 @@ def _ner_from_pipeline(lang: str, recipe: Recipe, base: str) -> tuple[Language, 
         raise BaseUnusable(f"{base} has no NER")
     resolved = pretrained.config.interpolate()
     ner_config = resolved["components"]["ner"]["model"]
-    encoder = pretrained.get_pipe("ner").model.get_ref("tok2vec")
+    their_ner: Any = pretrained.get_pipe("ner")
+    encoder = their_ner.model.get_ref("tok2vec")
     tok2vec_config = copy.deepcopy(ner_config["tok2vec"])
     listens = "Listener" in tok2vec_config.get("@architectures", "")
     if listens:
@@ -149,7 +150,8 @@ def _ner_from_pipeline(lang: str, recipe: Recipe, base: str) -> tuple[Language, 
         if not names or "model" not in resolved["components"][names[0]]:
             raise BaseUnusable(f"{base}'s NER listens to a token encoder that is not a tok2vec component")
         tok2vec_config = copy.deepcopy(resolved["components"][names[0]]["model"])
-        encoder = pretrained.get_pipe(names[0]).model
+        upstream_pipe: Any = pretrained.get_pipe(names[0])
+        encoder = upstream_pipe.model
     config = init_config(lang=lang, pipeline=["ner"], optimize="efficiency", gpu=False)
     del config["components"]["tok2vec"]
     config["nlp"]["pipeline"] = ["ner"]
@@ -162,11 +164,11 @@ def _ner_from_pipeline(lang: str, recipe: Recipe, base: str) -> tuple[Language, 
         nlp.vocab.lookups.set_table("lexeme_norm", lookups.get_table("lexeme_norm"))
     if pretrained.vocab.vectors.shape[0]:
         nlp.vocab.vectors = pretrained.vocab.vectors
-    lower = pretrained.get_pipe("ner").model.get_ref("lower")
-    del recipe  # the architecture is the pretrained pipeline's; the recipe's training settings still apply
+    lower = their_ner.model.get_ref("lower")
 
     def copy_weights(trained: Language) -> None:
-        model: Any = trained.get_pipe("ner").model
+        ner: Any = trained.get_pipe("ner")
+        model = ner.model
         mine = model.get_ref("tok2vec")
         target = mine.layers[0] if listens else mine
         try:
@@ -207,7 +209,7 @@ def train_ner(
 
     fix_random_seed(seed)
     if base:
-        nlp, copy_weights = _ner_from_pipeline(lang, recipe, base)
+        nlp, copy_weights = _ner_from_pipeline(lang, base)  # its architecture, the recipe's training
     else:
         nlp, copy_weights = _blank_ner(lang, recipe), None
     nlp.max_length = MAX_TEXT_LENGTH
