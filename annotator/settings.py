@@ -83,6 +83,7 @@ MIDDLEWARE = [
     "simple_history.middleware.HistoryRequestMiddleware",
     "annotator.core.middleware.ContentSecurityPolicyMiddleware",
     "annotator.core.middleware.DatabaseUnavailableMiddleware",
+    "annotator.core.middleware.ProjectArchivedMiddleware",
     # Last, as django-axes asks: it turns a sign-in refused for too many failures into the lock-out page.
     "axes.middleware.AxesMiddleware",
 ]

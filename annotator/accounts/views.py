@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
+from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -36,6 +37,7 @@ from annotator.api.models import ApiToken
 from annotator.core.http import AuthedRequest
 from annotator.projects.models import Membership, Project
 from annotator.projects.permissions import can_manage
+from annotator.signins.options import sign_in_options
 
 USERS_PER_PAGE = 50
 LOCAL_BACKEND = "django.contrib.auth.backends.ModelBackend"  # signs in with a password of this site
@@ -49,21 +51,34 @@ def isolated(name: str) -> str:
 
 @require_http_methods(["GET", "POST"])
 def account_page(request: AuthedRequest) -> HttpResponse:
-    """Who I am, my projects and roles, my tokens, and changing my password."""
-    form = PasswordChangeForm(request.user, request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    """Who I am, my projects and roles, my tokens, and changing my password (when I have one here)."""
+    form = (
+        PasswordChangeForm(request.user, request.POST or None) if has_local_password(request.user) else None
+    )
+    refused = request.method == "POST" and form is None
+    if refused:  # an account that signs in through the provider only has no password here to change
+        messages.error(request, "This account has no password here to change.")
+    if request.method == "POST" and form is not None and form.is_valid():
         form.save()
         update_session_auth_hash(request, form.user)  # stay logged in here; other sessions end
         messages.success(request, "Your password is changed.")
         return redirect("accounts:account")
     context = {
         "form": form,
+        "sso_label": sign_in_options()["sso_label"],
         "memberships": Membership.objects.filter(user=request.user)
         .select_related("project")
         .order_by("project__name", "project_id"),
         "tokens": ApiToken.objects.filter(user=request.user).usable().count(),
     }
-    return render(request, "accounts/account.html", context, status=400 if form.errors else 200)
+    failed = refused or (form is not None and bool(form.errors))
+    return render(request, "accounts/account.html", context, status=400 if failed else 200)
+
+
+def has_local_password(user: Any) -> bool:
+    """Whether the person signs in with a password of this site: not an account made by single sign-on (it
+    has no usable password), and not where ANNOTATOR_LOCAL_PASSWORDS turned passwords off."""
+    return bool(sign_in_options()["local_passwords"]) and user.has_usable_password()
 
 
 def _managed_project(request: AuthedRequest, project_id: int) -> Project:

@@ -49,7 +49,7 @@ class ProjectGuidelines(APIView):
     @extend_schema(
         summary="Save the guidelines as a new version (managers); unchanged text keeps the current one",
         request=GuidelinesSerializer,
-        responses={200: GuidelinesSerializer, **error_responses(400, 403, 404)},
+        responses={200: GuidelinesSerializer, **error_responses(400, 403, 404, 409)},
     )
     def put(self, request: Request, project_id: int) -> Response:
         project = member_project(request, project_id)

@@ -187,7 +187,7 @@ class EntityList(generics.ListCreateAPIView):
         return super().get(request, *args, **kwargs)
 
     @extend_schema(
-        request=EntityCreateSerializer, responses={201: EntitySerializer, **error_responses(400, 403, 404)}
+        request=EntityCreateSerializer, responses={201: EntitySerializer, **error_responses(400, 403, 404, 409)}
     )
     def post(self, request: Request, project_id: int) -> Response:
         project = member_project(request, project_id)
@@ -266,7 +266,7 @@ class ImportList(generics.ListCreateAPIView):
 
     @extend_schema(
         request={"multipart/form-data": ImportSerializer},
-        responses={202: JobSerializer, **error_responses(400, 403, 404)},
+        responses={202: JobSerializer, **error_responses(400, 403, 404, 409)},
         description="Answers 202 with the queued job; its `Location` header is the job to poll.",
     )
     def post(self, request: Request, project_id: int) -> Response:

@@ -184,7 +184,7 @@ class EntityTypeList(APIView):
     @extend_schema(
         summary="Add an entity type (managers)",
         request=EntityTypeEditSerializer,
-        responses={201: EntityTypeEditSerializer, **error_responses(400, 403, 404)},
+        responses={201: EntityTypeEditSerializer, **error_responses(400, 403, 404, 409)},
     )
     def post(self, request: Request, project_id: int) -> Response:
         project = _managed(request, project_id)
@@ -216,7 +216,7 @@ class EntityTypeDetail(APIView):
     @extend_schema(
         summary="Change an entity type: rename, key, colour, description, position (managers)",
         request=EntityTypeEditSerializer,
-        responses={200: EntityTypeEditSerializer, **error_responses(400, 403, 404)},
+        responses={200: EntityTypeEditSerializer, **error_responses(400, 403, 404, 409)},
     )
     def patch(self, request: Request, project_id: int, type_id: int) -> Response:
         entity_type = _entity_type(request, project_id, type_id, manage=True)
@@ -262,7 +262,7 @@ class EntityTypeMerge(APIView):
     @extend_schema(
         summary="Merge an entity type into another: every use moves there, then it is deleted (managers)",
         request=MergeSerializer,
-        responses={200: EntityMergeReportSerializer, **error_responses(400, 403, 404)},
+        responses={200: EntityMergeReportSerializer, **error_responses(400, 403, 404, 409)},
     )
     def post(self, request: Request, project_id: int, type_id: int) -> Response:
         source = _entity_type(request, project_id, type_id, manage=True)
@@ -292,7 +292,7 @@ class AttributeList(APIView):
     @extend_schema(
         summary="Add an attribute to an entity type (managers)",
         request=AttributeSerializer,
-        responses={201: AttributeSerializer, **error_responses(400, 403, 404)},
+        responses={201: AttributeSerializer, **error_responses(400, 403, 404, 409)},
     )
     def post(self, request: Request, project_id: int, type_id: int) -> Response:
         entity_type = _entity_type(request, project_id, type_id, manage=True)
@@ -384,7 +384,7 @@ class RelationTypeList(APIView):
     @extend_schema(
         summary="Add a relation type (managers)",
         request=RelationTypeEditSerializer,
-        responses={201: RelationTypeEditSerializer, **error_responses(400, 403, 404)},
+        responses={201: RelationTypeEditSerializer, **error_responses(400, 403, 404, 409)},
     )
     def post(self, request: Request, project_id: int) -> Response:
         project = _managed(request, project_id)
@@ -473,7 +473,7 @@ class RelationTypeMerge(APIView):
     @extend_schema(
         summary="Merge a relation type into another; the other then allows what it allowed (managers)",
         request=MergeSerializer,
-        responses={200: RelationMergeReportSerializer, **error_responses(400, 403, 404)},
+        responses={200: RelationMergeReportSerializer, **error_responses(400, 403, 404, 409)},
     )
     def post(self, request: Request, project_id: int, type_id: int) -> Response:
         source = _relation_type(request, project_id, type_id, manage=True)

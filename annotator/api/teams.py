@@ -272,7 +272,7 @@ class ArticleComments(APIView):
     @extend_schema(
         summary="Comment on the article, or on one of its spans you may read",
         request=CommentSerializer,
-        responses={201: CommentSerializer, **error_responses(400, 404)},
+        responses={201: CommentSerializer, **error_responses(400, 404, 409)},
     )
     def post(self, request: Request, article_id: int) -> Response:
         article = _article(request, article_id)

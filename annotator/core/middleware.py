@@ -10,10 +10,13 @@ import uuid
 from collections.abc import Callable
 
 from django.conf import settings
+from django.contrib import messages
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError, connections
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.utils.http import url_has_allowed_host_and_scheme
 
+from annotator.core.errors import ProjectArchived
 from annotator.core.logs import REQUEST_ID
 
 logger = logging.getLogger(__name__)
@@ -125,6 +128,28 @@ class DatabaseUnavailableMiddleware:
         if not isinstance(exception, OperationalError | InterfaceError):
             return None
         return database_unavailable(request, exception)
+
+
+class ProjectArchivedMiddleware:
+    """A page's change to an archived project (its schema, knowledge bases, guidelines, comments), refused
+    by the services: back to the page it came from, saying why, rather than a 500. The API answers 409
+    with the same message (api/errors.py)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, ProjectArchived) or request.path.startswith("/api/"):
+            return None
+        if request.headers.get("HX-Request"):
+            return HttpResponse(exception.message, status=409, content_type="text/plain; charset=utf-8")
+        messages.error(request, exception.message)
+        back = request.headers.get("Referer", "")
+        safe = url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=False)
+        return HttpResponseRedirect(back if back and safe else "/projects/", status=303)
 
 
 def database_unavailable(request: HttpRequest, exception: Exception) -> HttpResponse:

@@ -2,8 +2,9 @@
 
 The file is gzipped JSON lines: a header, then every row of the project's schema, settings, guidelines,
 members, knowledge bases, articles, annotation sets with their spans, attributes, links and relations,
-and suggestions with the suggester versions that made them and the decisions taken on them. No history
-(a set's current state only), no timestamps the database sets itself, and no database ids: each row has
+suggestions with the suggester versions that made them and the decisions taken on them, and comments
+(with when they were written). No history (a set's current state only), no other timestamps the database
+sets itself, and no database ids: each row has
 a number of its own in the file (its order among its model's rows) and references use those numbers,
 users go by username. So restoring a backup and backing the copy up gives the same bytes:
 backup(restore(backup(p))) == backup(p).
@@ -35,13 +36,15 @@ from annotator.projects.models import (
     RelationType,
     Role,
 )
+from annotator.review.models import Comment
 from annotator.suggestions.models import Decision, SuggesterSettings, SuggesterVersion, Suggestion
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
 FORMAT = "annotator-project-backup"
-VERSION = 1
+VERSION = 2  # 2 added comments; a version 1 file (no comments) still restores
+READABLE_VERSIONS = (1, 2)
 BATCH = 1000
 
 # Every model of a project, parents before children, with how to find the project's rows.
@@ -65,9 +68,12 @@ MODELS: list[tuple[type[models.Model], Callable[[Project], models.QuerySet[Any]]
     (Relation, lambda p: Relation.objects.filter(annotation_set__article__project=p)),
     (Suggestion, lambda p: Suggestion.objects.filter(article__project=p)),
     (Decision, lambda p: Decision.objects.filter(annotation_set__article__project=p)),
+    (Comment, lambda p: Comment.objects.filter(article__project=p)),
 ]
 # Fields that say which copy a row is, not what the project holds: the new project gets its own.
 NOT_CONTENT = {(Project, "slug"), (Project, "created_by")}
+# Timestamps that are content: when a comment was written is part of what it says.
+KEPT_TIMES = {(Comment, "created_at")}
 
 
 class BackupError(DomainError):
@@ -79,13 +85,16 @@ def _label(model: type[models.Model]) -> str:
 
 
 def _fields(model: type[models.Model]) -> list[models.Field[Any, Any]]:
-    """The columns a backup keeps: not the id, not the timestamps the database sets, not NOT_CONTENT."""
+    """The columns a backup keeps: not the id, not the timestamps the database sets (but KEPT_TIMES), not
+    NOT_CONTENT."""
     return [
         field
         for field in model._meta.concrete_fields
         if not field.primary_key
-        and not getattr(field, "auto_now", False)
-        and not getattr(field, "auto_now_add", False)
+        and (
+            (model, field.name) in KEPT_TIMES
+            or not (getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False))
+        )
         and (model, field.name) not in NOT_CONTENT
         and not (field.is_relation and field.related_model is Project)
     ]
@@ -179,9 +188,10 @@ def restore_backup(stream: IO[bytes], *, slug: str, by: User) -> Project:
     header = next(lines, None)
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise BackupError("This file is not an Annotator project backup.")
-    if header.get("version") != VERSION:
+    if header.get("version") not in READABLE_VERSIONS:
         raise BackupError(
-            f"This backup is of version {header.get('version')!r}; this site reads version {VERSION}."
+            f"This backup is of version {header.get('version')!r}; this site reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))}."
         )
     if Project.objects.filter(slug=slug).exists():
         raise BackupError(f"There is already a project named {slug!r}.", field="slug")
@@ -274,6 +284,13 @@ class _Restorer:
             rows.append(row)
             many.append({f.name: values.get(f.name, []) for f in model._meta.many_to_many})
         made = model._default_manager.bulk_create(rows)
+        if kept := [field for field in fields.values() if (model, field.name) in KEPT_TIMES]:
+            # bulk_create stamps auto_now_add fields with the time of the restore: put the file's back.
+            for line, row in zip(lines, made, strict=True):
+                for field in kept:
+                    if (value := line["fields"].get(field.name)) is not None:
+                        setattr(row, field.attname, field.to_python(value))
+            model._default_manager.bulk_update(made, [field.name for field in kept])
         own = self.ids.setdefault(model, {})
         for line, row in zip(lines, made, strict=True):
             own[line["n"]] = row.pk

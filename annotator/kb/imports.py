@@ -45,6 +45,7 @@ from annotator.kb.formats import (
 from annotator.kb.models import KnowledgeBase
 from annotator.kb.records import EntityRecord
 from annotator.kb.services import write_entities
+from annotator.projects.services import ensure_not_archived
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -303,6 +304,7 @@ def start_kb_import(
     `uploaded` files belong to the job: they are deleted when it finishes, whichever way. A knowledge
     base made for the job (`new_knowledge_base`) is removed again if the job fails and leaves it empty.
     """
+    ensure_not_archived(knowledge_base.project_id)
     if format != "auto":
         reader_for(format)  # an unknown format is refused before anyone waits for it
     params = {

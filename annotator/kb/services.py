@@ -20,6 +20,7 @@ from annotator.kb.models import Alias, KBEntity, KnowledgeBase
 from annotator.kb.normalize import normalize_alias
 from annotator.kb.records import MAX_KB_ID, EntityRecord, record_problems
 from annotator.projects.models import EntityType, Project
+from annotator.projects.services import ensure_not_archived
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -132,6 +133,7 @@ def upsert_entity(*, knowledge_base: KnowledgeBase, record: EntityRecord) -> tup
     Its aliases become exactly the record's names (plus those people added); links to the entity are
     untouched. An entity that already matches the record is not written at all.
     """
+    ensure_not_archived(knowledge_base.project_id)
     if problems := record_problems(record):
         raise ValueError(f"{problems[0][1]} ({record.kb_id!r})")
     [change] = write_entities(knowledge_base=knowledge_base, records=[record])
@@ -226,6 +228,7 @@ def create_entity(
     The name and the aliases become the entity's aliases (kept by re-imports). Refuses a blank name, a
     prior outside [0, 1], a type the project's schema does not have, and an id the KB already uses.
     """
+    ensure_not_archived(knowledge_base.project_id)
     name, kb_id = name.strip(), kb_id.strip()
     texts = _clean_aliases(aliases)
     record = EntityRecord(
@@ -271,6 +274,7 @@ def update_entity(
     *, entity: KBEntity, name: str, description: str, type: str, prior: float, aliases: Sequence[str]
 ) -> KBEntity:
     """Edit an entity. Its aliases become `aliases` plus its name; new ones are kept by re-imports."""
+    ensure_not_archived(entity.knowledge_base.project_id)
     name = name.strip()
     texts = _clean_aliases([name, *aliases])
     record = EntityRecord(
@@ -313,6 +317,7 @@ def merge_entities(*, duplicate: KBEntity, into: KBEntity, by: User | None) -> M
     each with its history, and every set whose links changed gets a new version, so that a page
     holding the old one gets a conflict rather than stale links.
     """
+    ensure_not_archived(into.knowledge_base.project_id)
     locked = {e.pk: e for e in KBEntity.objects.select_for_update().filter(pk__in=[duplicate.pk, into.pk])}
     duplicate, into = locked.get(duplicate.pk, duplicate), locked.get(into.pk, into)
     _check_mergeable(duplicate, into)

@@ -22,6 +22,7 @@ from annotator.core.bulk_history import purge_with_history, update_with_history
 from annotator.kb.models import KBEntity
 from annotator.projects.models import EntityType, EntityTypeAttribute, RelationType
 from annotator.projects.schema_editing import bump_sets, delete_with_history
+from annotator.projects.services import ensure_not_archived
 from annotator.suggestions.models import SuggesterSettings, Suggestion
 
 if TYPE_CHECKING:
@@ -78,6 +79,7 @@ def _relation_types_only(entity_type: EntityType) -> list[RelationType]:
 @transaction.atomic
 def delete_entity_type(*, entity_type: EntityType, by: User | None) -> EntityTypeUsage:
     """Delete the type with everything annotated with it (see the module docstring); returns the counts."""
+    ensure_not_archived(entity_type.project_id)
     EntityType.objects.select_for_update().filter(pk=entity_type.pk).first()
     usage = entity_type_usage(entity_type)
     spans = list(Span.objects.filter(entity_type=entity_type))
@@ -114,6 +116,7 @@ class MergeReport:
 @transaction.atomic
 def merge_entity_type(*, source: EntityType, into: EntityType, by: User | None) -> MergeReport:
     """Move every use of `source` to `into` and delete `source` (see the module docstring)."""
+    ensure_not_archived(source.project_id)
     if source.pk == into.pk or source.project_id != into.project_id:
         raise ValueError("Merge a type into another type of the same project.")
     EntityType.objects.select_for_update().filter(pk__in=[source.pk, into.pk]).order_by("pk").first()

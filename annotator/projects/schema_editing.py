@@ -22,6 +22,7 @@ from annotator.core.bulk_history import purge_with_history
 from annotator.core.errors import DomainError
 from annotator.kb.models import KBEntity
 from annotator.projects.models import EntityType, EntityTypeAttribute, Project, RelationType
+from annotator.projects.services import ensure_not_archived
 from annotator.suggestions.models import SuggesterSettings, Suggestion
 
 if TYPE_CHECKING:
@@ -84,6 +85,7 @@ def save_entity_type(
     *, project: Project, entity_type: EntityType | None = None, values: dict[str, Any]
 ) -> EntityType:
     """Create an entity type, or change one (name, key, colour, description, position)."""
+    ensure_not_archived(project)
     entity_type = (
         EntityType.objects.select_for_update().get(pk=entity_type.pk)
         if entity_type is not None
@@ -131,6 +133,7 @@ def save_relation_type(
     by: User | None = None,
 ) -> RelationType:
     """Create or change a relation type. Relations its new head/tail types leave out are refused, or removed."""
+    ensure_not_archived(project)
     for entity_type in (*head_types, *tail_types):
         if entity_type.project_id != project.pk:
             raise ValidationError({"head_types": "Head and tail types are entity types of this project."})
@@ -178,6 +181,7 @@ def relation_type_usage(relation_type: RelationType) -> dict[str, int]:
 @transaction.atomic
 def delete_relation_type(*, relation_type: RelationType, by: User | None) -> dict[str, int]:
     """Delete the relation type with its relations (recorded in the history) and suggestions."""
+    ensure_not_archived(relation_type.project_id)
     usage = relation_type_usage(relation_type)
     bump_sets(delete_with_history(list(Relation.objects.filter(relation_type=relation_type)), by))
     relation_type.delete()  # its suggestions cascade
@@ -189,6 +193,7 @@ def merge_relation_type(*, source: RelationType, into: RelationType, by: User | 
     """Give `source`'s relations the type `into` (a duplicate of one `into` already has goes), then delete it.
 
     `into` allows whatever `source` allowed, so no moved relation falls outside its schema."""
+    ensure_not_archived(source.project_id)
     if source.pk == into.pk or source.project_id != into.project_id:
         raise ValueError("Merge a relation type into another one of the same project.")
     existing = set(
@@ -232,6 +237,7 @@ def save_attribute(
     by: User | None = None,
 ) -> EntityTypeAttribute:
     """Create or change an attribute. A kind change, or a list that drops a used value, needs `remove_values`."""
+    ensure_not_archived(entity_type.project_id)
     # A fresh, locked copy: what is stored decides what the change would drop, not what the caller holds.
     attribute = (
         EntityTypeAttribute.objects.select_for_update().get(pk=attribute.pk)
@@ -272,6 +278,7 @@ def _fits(attribute: EntityTypeAttribute, old_kind: str, value: object) -> bool:
 @transaction.atomic
 def delete_attribute(*, attribute: EntityTypeAttribute, by: User | None) -> int:
     """Delete the attribute and every span's value of it (recorded in the history); returns how many."""
+    ensure_not_archived(attribute.entity_type.project_id)
     values = list(SpanAttribute.objects.filter(attribute=attribute).select_related("span"))
     bump_sets(delete_with_history(values, by))
     attribute.delete()

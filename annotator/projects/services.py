@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import transaction
 from django.db.models import Max
 
+from annotator.core.errors import ProjectArchived
 from annotator.projects.models import GuidelineVersion, Membership, Project, Role
 
 if TYPE_CHECKING:
@@ -48,9 +49,19 @@ def _keep_a_manager(project: Project, leaving: User) -> None:
         )
 
 
+def ensure_not_archived(project: Project | int) -> None:
+    """Refuse a change to an archived project (read-only until a manager unarchives it): its schema, its
+    knowledge bases, its guidelines, comments. Read from the database, not from the caller's instance,
+    which a manager may have archived since it was loaded."""
+    project_id = project if isinstance(project, int) else project.pk
+    if Project.objects.filter(pk=project_id, archived_at__isnull=False).exists():
+        raise ProjectArchived
+
+
 @transaction.atomic
 def update_guidelines(*, project: Project, text: str, by: User | None) -> GuidelineVersion:
     """Save the guidelines as a new version, unless they are unchanged."""
+    ensure_not_archived(project)
     Project.objects.select_for_update().filter(pk=project.pk).first()  # number versions one at a time
     latest = GuidelineVersion.objects.filter(project=project).order_by("-number").first()
     if latest is not None and latest.text == text:

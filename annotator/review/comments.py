@@ -17,7 +17,9 @@ from django.views.decorators.http import require_POST
 
 from annotator.annotations.models import AnnotationSet, Span
 from annotator.articles.views import get_article
+from annotator.core.errors import ProjectArchived
 from annotator.projects.permissions import can_curate
+from annotator.projects.services import ensure_not_archived
 from annotator.review.models import Comment
 
 if TYPE_CHECKING:
@@ -39,6 +41,7 @@ def visible_comments(article: Article, user: User, role: str | None) -> QuerySet
 
 def add_comment(*, article: Article, author: User, text: str, span: Span | None = None) -> Comment:
     """Comment on the article, or on one of its spans (its range is kept with the comment)."""
+    ensure_not_archived(article.project_id)
     if span is not None and span.annotation_set.article_id != article.pk:
         raise ValueError("The span belongs to another article.")
     return Comment.objects.create(
@@ -75,10 +78,14 @@ def comment(request: AuthedRequest, article_id: int) -> HttpResponse:
     form = CommentForm(request.POST)
     if form.is_valid():
         span = _span(request, article, form.cleaned_data["span"])
-        add_comment(article=article, author=request.user, text=form.cleaned_data["text"], span=span)
-        if not request.htmx:
-            messages.success(request, "Comment added.")
-    elif not request.htmx:
+        try:
+            add_comment(article=article, author=request.user, text=form.cleaned_data["text"], span=span)
+        except ProjectArchived as refusal:
+            form.add_error("text", refusal.message)
+        else:
+            if not request.htmx:
+                messages.success(request, "Comment added.")
+    if form.errors and not request.htmx:
         messages.error(request, " ".join(str(error) for errors in form.errors.values() for error in errors))
     target = request.POST.get("next", "")
     if not request.htmx:

@@ -244,6 +244,21 @@ class CallbackView(SsoViewMixin, OIDCAuthenticationCallbackView):
     """Where the provider sends the browser back; a refusal returns to the sign-in page, saying why."""
 
     def login_failure(self) -> HttpResponse:
+        user = getattr(self, "user", None)
+        if user is not None and not user.is_active:
+            # The provider vouched for the person but staff deactivated the account here. Django's
+            # authenticate() returned the account, so no failure signal was sent: record it here.
+            record_event(
+                kind=EventKind.FAILED,
+                request=self.request,
+                user=user,
+                username=user.get_username(),
+                detail="single sign-on: account deactivated",
+            )
+            messages.error(
+                self.request, "Your account here is deactivated. Ask the site's staff to reactivate it."
+            )
+            return HttpResponseRedirect(reverse("login"))
         messages.error(
             self.request,
             "Single sign-on did not sign you in. If you have no account here yet, ask a project manager to "

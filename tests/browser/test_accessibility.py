@@ -10,7 +10,14 @@ from annotator.annotations.services import get_or_create_own_set
 from annotator.api.tokens import create_token
 from annotator.articles.models import Article
 from annotator.kb.models import KBEntity, KnowledgeBase
-from annotator.projects.models import EntityType, Project, RelationType, Role
+from annotator.projects.models import (
+    AttributeKind,
+    EntityType,
+    EntityTypeAttribute,
+    Project,
+    RelationType,
+    Role,
+)
 from annotator.projects.services import add_member, update_guidelines
 from annotator.suggestions.models import SuggesterVersion, Suggestion, SuggestionKind
 from tests.browser.axe import assert_accessible, violations
@@ -30,6 +37,13 @@ def site(transactional_db, django_user_model):
         )
         for position, (name, colour) in enumerate(COLOURS.items())
     }
+    for position, (name, kind, choices) in enumerate(
+        [("negated", AttributeKind.BOOLEAN, []), ("role", AttributeKind.CHOICE, ["host", "guest"]),
+         ("note", AttributeKind.TEXT, [])]
+    ):  # fmt: skip
+        EntityTypeAttribute.objects.create(
+            entity_type=types["PERSON"], name=name, kind=kind, choices=choices, position=position
+        )
     visited = RelationType.objects.create(project=project, name="visited")
     visited.head_types.set([types["PERSON"]])
     visited.tail_types.set([types["GPE"]])
@@ -150,12 +164,20 @@ def test_every_panel_of_the_annotate_page_passes_axe(page, site):
     assert_accessible(page, "the link panel")
     page.keyboard.press("Escape")
     page.locator("#text").focus()
+    page.keyboard.press("=")  # on the same span: Sergey Naryshkin, a PERSON
+    expect(page.get_by_label("negated")).to_be_focused()
+    assert_accessible(page, "the attributes panel")
+    page.keyboard.press("Escape")
+    page.locator("#text").focus()
     page.keyboard.press(";")
     page.keyboard.press("}")
     page.keyboard.press("Enter")
     expect(page.locator("#relation-panel button[data-action=relate]")).to_be_visible()
     assert_accessible(page, "the relation panel")
     page.keyboard.press("Escape")
+    page.locator("#bulk summary").click()
+    expect(page.locator("#bulk-form select[name=entity_type]")).to_be_visible()
+    assert_accessible(page, "the form that decides many suggestions at once")
     page.locator("#text").focus()
     page.keyboard.press("?")
     expect(page.locator("#help")).to_be_visible()

@@ -92,11 +92,14 @@ def test_a_submitted_set_is_read_only_and_can_be_reopened(page, log_in, world):
     )
     page.get_by_role("button", name="Reopen to edit").click()
     expect(page.get_by_text("Reopened: you can change this set again, then submit it.")).to_be_visible()
-    # The workspace is redrawn without the button (keys pressed while it still has focus stay its own).
+    # The page comes back without the button; keys work once its script runs (at the load event: the
+    # message above shows while the page is still being parsed, before the deferred script has run).
     expect(page.get_by_role("button", name="Reopen to edit")).to_have_count(0)
+    page.wait_for_load_state("load")
     own.refresh_from_db()
     assert (own.status, own.version) == (SetStatus.IN_PROGRESS, 3)
-    page.locator(f'.row[data-item="g{suggestion.pk}"] button[data-action=accept]').click()
+    page.keyboard.press("]")
+    page.keyboard.press("Enter")
     wait_for_version(page, 4)
     assert own_spans(world) == [(*offsets_of("Minsk"), "GPE")]
 

@@ -159,6 +159,39 @@ def test_the_account_page_changes_the_password_and_lists_projects_and_tokens(cli
     assert client.get(reverse("accounts:account")).status_code == 200  # still logged in
 
 
+def test_an_account_without_a_password_here_is_offered_no_password_form(client, news, settings):
+    settings.ANNOTATOR_OIDC_ISSUER, settings.ANNOTATOR_OIDC_LABEL = (
+        "https://idp.example/realms/uni",
+        "Uni <b>ID</b>",
+    )
+    ada = UserFactory(username="ada")
+    ada.set_unusable_password()  # as single sign-on makes accounts
+    ada.save()
+    client.force_login(ada)
+    page = client.get(reverse("accounts:account")).content.decode()
+    assert "Change your password" not in page
+    assert 'name="old_password"' not in page
+    assert "You sign in with Uni &lt;b&gt;ID&lt;/b&gt;: your password is kept there, not here." in page
+    refused = client.post(
+        reverse("accounts:account"),
+        {"old_password": "", "new_password1": "a-new-passphrase-9", "new_password2": "a-new-passphrase-9"},
+    )
+    assert refused.status_code == 400
+    assert "This account has no password here to change." in refused.content.decode()
+    ada.refresh_from_db()
+    assert not ada.has_usable_password()
+
+
+def test_no_password_form_where_local_passwords_are_off(client, news, settings):
+    settings.ANNOTATOR_OIDC_ISSUER, settings.ANNOTATOR_LOCAL_PASSWORDS = (
+        "https://idp.example/realms/uni",
+        False,
+    )
+    client.force_login(news.annotator)  # has a password, which no sign-in here accepts
+    page = client.get(reverse("accounts:account")).content.decode()
+    assert 'name="old_password"' not in page
+
+
 def test_password_reset_is_offered_only_where_the_site_sends_mail(client, news, settings):
     news.annotator.email = "alice@example.org"
     news.annotator.save()

@@ -197,7 +197,7 @@ def test_the_schema_documents_the_kb_endpoints_and_their_errors(client, db):
     }  # 401 and 429: every call, see annotator.api.schema
     imports = schema["paths"]["/api/v1/projects/{project_id}/kb/imports/"]["post"]
     assert list(imports["requestBody"]["content"]) == ["multipart/form-data"]
-    assert set(imports["responses"]) == {"202", "400", "401", "403", "404", "413", "429"}
+    assert set(imports["responses"]) == {"202", "400", "401", "403", "404", "409", "413", "429"}
     assert set(schema["paths"]["/api/v1/jobs/{job_id}/"]["get"]["responses"]) == {"200", "401", "404", "429"}
     assert (
         schema["components"]["schemas"]["Error"]["properties"]["error"]["$ref"]

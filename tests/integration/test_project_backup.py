@@ -1,6 +1,9 @@
 """A whole-project backup in one file, restored into a new project: backup(restore(backup(p))) == backup(p)."""
 
+import gzip
 import io
+import json
+from datetime import UTC, datetime
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -22,6 +25,8 @@ from annotator.kb.models import KBEntity
 from annotator.projects.demo import load_demo
 from annotator.projects.models import EntityTypeAttribute, Membership, Project, Role
 from annotator.projects.services import add_member, update_guidelines
+from annotator.review.comments import add_comment
+from annotator.review.models import Comment
 from annotator.suggestions.models import Decision, Suggestion, Verdict
 from tests.conftest import MINSK, NARYSHKIN
 from tests.factories import SuggestionFactory
@@ -75,6 +80,11 @@ def everything(news):
     duplicate = KBEntity.objects.create(knowledge_base=news.kb, kb_id="minsk-2", name="Minsk again")
     survivor = KBEntity.objects.create(knowledge_base=news.kb, kb_id="minsk-3", name="Minsk, Belarus")
     KBEntity.objects.filter(pk=duplicate.pk).update(merged_into=survivor)
+    about_span = add_comment(article=news.article, author=news.annotator, text="PERSON or ORG?", span=person)
+    add_comment(article=news.article, author=news.manager, text="<b>Whole</b> article: {{ ok }} \u202edone")
+    Comment.objects.filter(pk=about_span.pk).update(
+        created_at=datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=UTC)
+    )
     return news
 
 
@@ -114,6 +124,16 @@ def test_a_project_with_every_kind_of_annotation_round_trips_byte_for_byte(every
     assert dict(Membership.objects.filter(project=copy).values_list("user__username", "role")) == {
         "alice": Role.ANNOTATOR, "maria": Role.MANAGER,
     }  # fmt: skip
+    assert counts["review.Comment"] == 2
+    comments = Comment.objects.filter(article__project=copy).order_by("pk")
+    assert [(c.author.username, c.text, c.start, c.end) for c in comments] == [
+        ("alice", "PERSON or ORG?", *NARYSHKIN),
+        ("maria", "<b>Whole</b> article: {{ ok }} \u202edone", None, None),
+    ]
+    assert comments[0].span.annotation_set.article.project == copy
+    assert comments[0].created_at == datetime(
+        2026, 3, 1, 9, 30, 15, 123456, tzinfo=UTC
+    )  # when it was written
 
 
 def test_the_demo_round_trips_and_unknown_people_come_back_inactive(django_user_model):
@@ -172,3 +192,18 @@ def test_managers_download_the_backup_and_staff_restore_it(client, everything, t
     assert path.read_bytes() == data
     call_command("restore_project", str(path), "--slug", "third", "--user", "maria")
     assert backup_of(Project.objects.get(slug="third"))[0] == data
+
+
+def test_a_version_1_backup_without_comments_still_restores(everything):
+    news = everything
+    data, _ = backup_of(news.project)
+    lines = gzip.decompress(data).decode().splitlines()
+    assert json.loads(lines[0]) == {"format": "annotator-project-backup", "version": 2}
+    old = [json.dumps({"format": "annotator-project-backup", "version": 1})]
+    old += [line for line in lines[1:] if json.loads(line)["model"] != "review.Comment"]
+    copy = restore_backup(io.BytesIO(gzip.compress("\n".join(old).encode())), slug="old", by=news.manager)
+    assert Span.objects.filter(annotation_set__article__project=copy).count() == 2
+    assert not Comment.objects.filter(article__project=copy).exists()
+    newer = [json.dumps({"format": "annotator-project-backup", "version": 3}), *lines[1:]]
+    with pytest.raises(BackupError, match=r"^This backup is of version 3; this site reads versions 1, 2\.$"):
+        restore_backup(io.BytesIO(gzip.compress("\n".join(newer).encode())), slug="newer", by=news.manager)

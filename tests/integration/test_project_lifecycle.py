@@ -132,3 +132,139 @@ def test_only_managers_archive_or_delete(client, news, role):
     assert news.project.archived_at is None
     archive_project(project=news.project)
     assert Project.objects.filter(pk=news.project.pk).exists()
+
+
+def _refusals(news):
+    """Every change an archived project refuses besides annotation edits and imports, each a callable."""
+    from annotator.kb.services import (
+        EntityRecord,
+        create_entity,
+        merge_entities,
+        update_entity,
+        upsert_entity,
+    )
+    from annotator.projects.models import AttributeKind
+    from annotator.projects.schema_changes import delete_entity_type, merge_entity_type
+    from annotator.projects.schema_editing import (
+        delete_relation_type,
+        merge_relation_type,
+        save_attribute,
+        save_entity_type,
+        save_relation_type,
+    )
+    from annotator.projects.services import update_guidelines
+    from annotator.review.comments import add_comment
+
+    kb = news.naryshkin.knowledge_base
+    values = {"name": "EVENT", "key": "e", "colour": "#336699", "description": "", "position": 9}
+    attribute = {
+        "name": "negated",
+        "kind": AttributeKind.BOOLEAN,
+        "choices": [],
+        "description": "",
+        "position": 0,
+    }
+    return {
+        "new entity type": lambda: save_entity_type(project=news.project, values=values),
+        "rename entity type": lambda: save_entity_type(
+            project=news.project, entity_type=news.date, values={**values, "key": "d"}
+        ),
+        "delete entity type": lambda: delete_entity_type(entity_type=news.date, by=news.manager),
+        "merge entity type": lambda: merge_entity_type(source=news.date, into=news.org, by=news.manager),
+        "new relation type": lambda: save_relation_type(
+            project=news.project,
+            values={"name": "met", "directed": True, "description": "", "position": 5},
+            head_types=[news.person],
+            tail_types=[news.person],
+            by=news.manager,
+        ),
+        "delete relation type": lambda: delete_relation_type(relation_type=news.met_with, by=news.manager),
+        "merge relation type": lambda: merge_relation_type(
+            source=news.met_with, into=news.visited, by=news.manager
+        ),
+        "new attribute": lambda: save_attribute(entity_type=news.person, values=attribute, by=news.manager),
+        "new KB entity": lambda: create_entity(knowledge_base=kb, name="Minsk Region", by=news.manager),
+        "edit KB entity": lambda: update_entity(
+            entity=news.minsk, name="Minsk", description="capital", type="GPE", prior=0.5, aliases=[]
+        ),
+        "merge KB entities": lambda: merge_entities(
+            duplicate=news.minsk, into=news.naryshkin, by=news.manager
+        ),
+        "upsert KB entity": lambda: upsert_entity(
+            knowledge_base=kb, record=EntityRecord(kb_id="gomel", name="Gomel", type="GPE")
+        ),
+        "guidelines": lambda: update_guidelines(project=news.project, text="# New rules", by=news.manager),
+        "comment": lambda: add_comment(article=news.article, author=news.annotator, text="Is this a PERSON?"),
+    }
+
+
+def _everything(news):
+    from annotator.kb.models import Alias
+    from annotator.projects.models import EntityType, EntityTypeAttribute, GuidelineVersion, RelationType
+    from annotator.review.models import Comment
+
+    return [
+        list(EntityType.objects.filter(project=news.project).values_list("pk", "name", "key").order_by("pk")),
+        list(RelationType.objects.filter(project=news.project).values_list("pk", "name").order_by("pk")),
+        EntityTypeAttribute.objects.count(),
+        list(KBEntity.objects.values_list("pk", "name", "description", "prior").order_by("pk")),
+        Alias.objects.count(),
+        GuidelineVersion.objects.count(),
+        Comment.objects.count(),
+    ]
+
+
+CHANGES = ["new entity type", "rename entity type", "delete entity type", "merge entity type", "new relation type",
+           "delete relation type", "merge relation type", "new attribute", "new KB entity", "edit KB entity",
+           "merge KB entities", "upsert KB entity", "guidelines", "comment"]  # fmt: skip
+
+
+@pytest.mark.parametrize("change", CHANGES)
+def test_an_archived_project_refuses_schema_kb_guideline_and_comment_changes(news, change):
+    refusals = _refusals(news)
+    assert set(refusals) == set(CHANGES)
+    before = _everything(news)
+    archive_project(project=news.project)  # the instances the callables hold still say "not archived"
+    with pytest.raises(ProjectArchived, match="This project is archived: it is read-only until a manager"):
+        refusals[change]()
+    assert _everything(news) == before
+
+
+def test_pages_and_the_api_say_an_archived_project_is_read_only(client, news):
+    from annotator.review.models import Comment
+
+    archive_project(project=news.project)
+    client.force_login(news.manager)
+    schema = reverse("projects:schema", args=[news.project.pk])
+    page = client.post(
+        reverse("projects:entity_type_new", args=[news.project.pk]),
+        {"name": "EVENT", "key": "e", "colour": "#336699", "description": "", "position": 9},
+        HTTP_REFERER=f"http://testserver{schema}",
+    )
+    assert (page.status_code, page["Location"]) == (303, f"http://testserver{schema}")
+    shown = client.get(schema).content.decode()
+    assert "This project is archived: it is read-only until a manager unarchives it." in shown
+    assert not news.project.entity_types.filter(name="EVENT").exists()
+
+    api = client.post(
+        reverse("api:kb-entity-list", args=[news.project.pk]),
+        {"name": "Gomel", "type": "GPE"},
+        content_type="application/json",
+    )
+    assert api.status_code == 409
+    assert api.json()["error"] == {
+        "code": "archived",
+        "message": "This project is archived: it is read-only until a manager unarchives it.",
+        "fields": {},
+    }
+    assert not KBEntity.objects.filter(name="Gomel").exists()
+
+    commented = client.post(
+        reverse("review:comment", args=[news.article.pk]), {"text": "Still a PERSON?"}, HTTP_HX_REQUEST="true"
+    )
+    assert commented.status_code == 400
+    assert (
+        "This project is archived: it is read-only until a manager unarchives it."
+        in commented.content.decode()
+    )
+    assert Comment.objects.count() == 0

@@ -3,6 +3,7 @@
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import RequestFactory
+from django.urls import reverse
 
 from annotator.signins.models import EventKind, SignInEvent, SsoIdentity
 from annotator.signins.oidc import SignInBackend
@@ -104,3 +105,33 @@ def test_an_unverified_e_mail_takes_up_no_invitation(backend, news):
         by=news.manager,
     )
     assert list(backend.filter_users_by_claims(claims(email_verified=False))) == []
+
+
+def test_a_deactivated_account_is_refused_by_single_sign_on_and_recorded(client, settings, monkeypatch):
+    settings.ANNOTATOR_OIDC_ISSUER = ISSUER
+    settings.OIDC_RP_CLIENT_ID, settings.OIDC_RP_CLIENT_SECRET = "annotator", "secret"
+    for name in ("AUTHORIZATION", "TOKEN", "USER", "JWKS"):
+        setattr(settings, f"OIDC_OP_{name}_ENDPOINT", f"{ISSUER}/{name.lower()}")
+    ada = UserFactory(username="ada", is_active=False)
+    SsoIdentity.objects.create(user=ada, issuer=ISSUER, subject="s-1")
+    # The provider's answer is taken as checked: authenticate() returns the linked account, as the
+    # backend does after the token exchange (the browser test walks that part against a real provider).
+    monkeypatch.setattr("mozilla_django_oidc.views.auth.authenticate", lambda **kwargs: ada)
+    session = client.session
+    session["oidc_states"] = {"st-1": {"nonce": "n-1", "code_verifier": None}}
+    session.save()
+    response = client.get(
+        reverse("signins:oidc-callback"), {"code": "c-1", "state": "st-1"}, REMOTE_ADDR="192.0.2.7"
+    )
+    assert (response.status_code, response["Location"]) == (302, reverse("login"))
+    event = SignInEvent.objects.get()
+    assert (event.kind, event.user, event.username, event.address, event.detail) == (
+        EventKind.FAILED,
+        ada,
+        "ada",
+        "192.0.2.7",
+        "single sign-on: account deactivated",
+    )
+    page = client.get(reverse("login")).content.decode()
+    assert "Your account here is deactivated. Ask the site&#x27;s staff to reactivate it." in page
+    assert "_auth_user_id" not in client.session
