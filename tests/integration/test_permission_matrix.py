@@ -86,7 +86,7 @@ ACCESS = {
     "articles:detail": MEMBER,
     "review:annotate": MEMBER,
     "review:workspace": MEMBER,
-    "review:rows": MEMBER,
+    "review:blocks": MEMBER,
     "review:suggesting": MEMBER,
     "review:act": MEMBER,
     "review:undo": MEMBER,
