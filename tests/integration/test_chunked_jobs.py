@@ -674,3 +674,15 @@ def test_the_export_page_offers_its_starter_and_managers_to_cancel_a_running_exp
     assert Job.objects.get(pk=job.pk).status == JobStatus.CANCELLED
     response = client.post(cancel, follow=True)
     assert "The export had already ended (cancelled)." in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_chunked_job_still_being_split_asks_to_try_its_cancel_again(chunked, news, client):
+    job = create_job(kind=JobKind.EXPORT, project=news.project, params={}, by=news.manager)
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING)  # claimed; no chunks yet
+    client.force_login(news.manager)
+    response = client.post(reverse("api:job-cancel", args=[job.pk]))
+    assert (response.status_code, response.json()["error"]["message"]) == (
+        409,
+        "The job is being split into parts; try again in a moment.",
+    )
