@@ -16,8 +16,10 @@ from rest_framework.response import Response
 
 from annotator.api.access import role_in, token_of, user_of
 from annotator.api.annotation_serializers import ErrorSerializer
+from annotator.jobs.chunks import ChunkedHandler
 from annotator.jobs.models import Job, JobStatus
 from annotator.jobs.progress import live
+from annotator.jobs.registry import handler_for
 from annotator.jobs.services import cancel_job
 from annotator.projects.permissions import can_manage
 
@@ -134,6 +136,8 @@ class JobCancel(generics.GenericAPIView):
             raise JobConflict(f"The job has already ended ({job.get_status_display().lower()}).")
         job = cancel_job(job)
         if job.status == JobStatus.RUNNING:
+            if isinstance(handler_for(job.kind), ChunkedHandler):  # its worker is still splitting it
+                raise JobConflict("The job is being split into parts; try again in a moment.")
             raise JobConflict(
                 "This job runs in one piece and cannot stop halfway; it can be cancelled only while queued."
             )

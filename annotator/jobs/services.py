@@ -14,6 +14,7 @@ from django.utils import timezone
 from annotator.jobs.chunks import (
     ChunkedHandler,
     enqueue_chunk,
+    finish_job,
     plan_chunks,
     reap_stale_chunks,
     run_chunk,
@@ -98,8 +99,6 @@ def run_job(job: Job, *, listener: Listener | None = None, spread: bool = False)
 def _start_chunks(
     job: Job, handler: ChunkedHandler, progress: Progress, *, listener: Listener | None, spread: bool
 ) -> None:
-    from annotator.jobs.chunks import finish_job
-
     try:
         chunks = plan_chunks(job, handler, progress)
     except BaseException:

@@ -12,4 +12,5 @@ urlpatterns = [
     path("entities/<int:entity_id>/merge/", views.entity_merge, name="entity-merge"),
     path("import/", views.kb_import, name="import"),
     path("import/<int:kb_job_id>/", views.import_job, name="job"),
+    path("import/<int:kb_job_id>/cancel", views.import_job_cancel, name="job_cancel"),
 ]

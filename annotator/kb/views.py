@@ -18,7 +18,8 @@ from annotator.annotations.permissions import can_edit_set
 from annotator.core.errors import DomainError
 from annotator.core.http import AuthedRequest
 from annotator.core.offsets import whole_number
-from annotator.jobs.models import Job, JobKind
+from annotator.jobs.models import Job, JobKind, JobStatus
+from annotator.jobs.services import cancel_job
 from annotator.kb.forms import (
     EntityForm,
     ImportForm,
@@ -333,7 +334,29 @@ def import_job(request: AuthedRequest, project_id: int, kb_job_id: int) -> HttpR
         "job": job,
         "knowledge_base": knowledge_base,
         "poll_url": reverse("kb:job", args=[project.pk, job.pk]),
+        "can_cancel": not job.is_finished and _may_cancel(request, project, job),
     }
     return render(
         request, "kb/import_job.html#job-progress" if request.htmx else "kb/import_job.html", context
     )
+
+
+def _may_cancel(request: AuthedRequest, project: Project, job: Job) -> bool:
+    """Whoever started an import may stop it, and the project's managers."""
+    return job.created_by_id == request.user.pk or can_manage(project.my_role)  # type: ignore[attr-defined]
+
+
+@require_http_methods(["POST"])
+def import_job_cancel(request: AuthedRequest, project_id: int, kb_job_id: int) -> HttpResponse:
+    """Stop a KB import: its parts stop, and nothing of it is written."""
+    project = get_project(request, project_id)
+    job = get_object_or_404(Job.objects.filter(project=project, kind=JobKind.IMPORT_KB), pk=kb_job_id)
+    if not _may_cancel(request, project, job):
+        raise PermissionDenied("Only whoever started the import and the project's managers can cancel it.")
+    if job.is_finished:
+        messages.info(request, f"The import had already ended ({job.get_status_display().lower()}).")
+    elif cancel_job(job).status == JobStatus.CANCELLED:
+        messages.success(request, "Import cancelled. Nothing of it was written.")
+    else:
+        messages.error(request, "The import is being split into parts; try again in a moment.")
+    return redirect("kb:job", project.pk, job.pk)

@@ -134,3 +134,51 @@ def test_hostile_kb_text_runs_nothing(page, log_in, demo):
     assert page.locator("#entity-list").get_by_role("link", name=HOSTILE).is_visible()
     assert page.locator("main img, main script:not([src])").count() == 0
     # The page fixture fails the test on any dialog (alert), console error or request to another origin.
+
+
+def test_a_running_kb_import_is_cancelled_from_its_page_by_keyboard(
+    page, log_in, demo, settings, tmp_path, live_server
+):
+    import json
+    from pathlib import Path
+
+    from django.urls import reverse
+
+    from annotator.jobs import registry
+    from annotator.jobs.chunks import plan_chunks, run_chunk
+    from annotator.jobs.models import JobKind
+    from annotator.jobs.progress import Progress
+    from annotator.kb.imports import start_kb_import
+    from annotator.kb.models import KnowledgeBase
+
+    screenshots = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+    settings.DATA_DIR = tmp_path
+    settings.ANNOTATOR_KB_IMPORT_CHUNK_MB = 300 / 2**20
+    path = tmp_path / "people.jsonl"
+    path.write_text("".join(json.dumps({"id": f"p{n}", "name": f"Person {n}"}) + "\n" for n in range(30)))
+    target = KnowledgeBase.objects.create(project=demo, name="People")
+    maria = get_user_model().objects.get(username="maria")
+    job = start_kb_import(knowledge_base=target, path=path, file_label="people.jsonl", by=maria, queue=False)
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING)
+    job.refresh_from_db()
+    handler = registry.handler_for(JobKind.IMPORT_KB)
+    chunks = plan_chunks(job, handler, Progress(job))
+    run_chunk(chunks[0].pk, handler)
+
+    log_in("maria")
+    page.goto(live_server.url + reverse("kb:job", args=[demo.pk, job.pk]))
+    expect(page.locator("#job-progress")).to_contain_text(f"Running 1 of {len(chunks)} parts done.")
+    for width in (1280, 320):
+        page.set_viewport_size({"width": width, "height": 800})
+        page.screenshot(path=screenshots / f"kb-import-cancel-{width}.png", full_page=True)
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent") == "Cancel this import":
+            break
+    else:
+        pytest.fail("Tab never reached the cancel button")
+    page.keyboard.press("Enter")
+    page.get_by_text("Import cancelled. Nothing of it was written.").wait_for()
+    page.screenshot(path=screenshots / "kb-import-cancelled-320.png", full_page=True)
+    assert Job.objects.get(pk=job.pk).status == JobStatus.CANCELLED
+    assert target.entities.count() == 0

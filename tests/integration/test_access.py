@@ -18,6 +18,7 @@ SKIPPED_NAMESPACES = {"admin"}  # the Django admin is for staff, scoped by is_st
 MANAGER_ONLY = {
     "api:job-cancel",  # or whoever started the job
     "exports:cancel",  # or whoever started the export
+    "kb:job_cancel",  # or whoever started the import
     "api:preannotate",
     "api:train-suggester",
     "api:suggester-activate",

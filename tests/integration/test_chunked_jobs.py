@@ -674,3 +674,48 @@ def test_the_export_page_offers_its_starter_and_managers_to_cancel_a_running_exp
     assert Job.objects.get(pk=job.pk).status == JobStatus.CANCELLED
     response = client.post(cancel, follow=True)
     assert "The export had already ended (cancelled)." in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_chunked_job_still_being_split_asks_to_try_its_cancel_again(chunked, news, client):
+    job = create_job(kind=JobKind.EXPORT, project=news.project, params={}, by=news.manager)
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING)  # claimed; no chunks yet
+    client.force_login(news.manager)
+    response = client.post(reverse("api:job-cancel", args=[job.pk]))
+    assert (response.status_code, response.json()["error"]["message"]) == (
+        409,
+        "The job is being split into parts; try again in a moment.",
+    )
+
+
+@pytest.mark.django_db
+def test_the_kb_import_page_lets_its_starter_cancel_a_running_import_and_nothing_is_written(
+    news, client, tmp_path, settings
+):
+    settings.DATA_DIR = tmp_path
+    settings.ANNOTATOR_KB_IMPORT_CHUNK_MB = 400 / 2**20
+    path = tmp_path / "kb.jsonl"
+    path.write_bytes(kb_lines(40))
+    knowledge_base = KnowledgeBase.objects.create(project=news.project, name="Target")
+    job = start_kb_import(
+        knowledge_base=knowledge_base, path=path, file_label="kb.jsonl", by=news.annotator, queue=False
+    )
+    chunks, handler = start(job)
+    run_chunk(chunks[0].pk, handler)
+    page = reverse("kb:job", args=[news.project.pk, job.pk])
+    cancel = reverse("kb:job_cancel", args=[news.project.pk, job.pk])
+    curator = UserFactory(username="carol")
+    MembershipFactory(project=news.project, user=curator, role=Role.CURATOR)
+
+    client.force_login(curator)
+    assert b"Cancel this import" not in client.get(page).content
+    assert client.post(cancel).status_code == 403
+    client.force_login(news.annotator)
+    assert f'action="{cancel}" class="job-cancel"' in client.get(page).content.decode()
+    response = client.post(cancel, follow=True)
+    content = response.content.decode()
+    assert "Import cancelled. Nothing of it was written." in content
+    assert f"Cancelled with 1 of {len(chunks)} parts done." in content
+    assert "Cancel this import" not in content
+    assert knowledge_base.entities.count() == 0
+    assert not (tmp_path / "jobs" / f"{job.pk}.kb-parts").exists()
