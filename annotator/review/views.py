@@ -308,13 +308,16 @@ def _changed(
         return redirect(_page_url(article, annotation_set))
     touched = blocks_touching(split_blocks(article.text), outcome.ranges)
     pending = pending_suggestions(annotation_set)
-    view = load_view(annotation_set, article.text, touched, pending=pending)
+    counts = set_counts(annotation_set)  # first: a set without relations needs no read of them
+    view = load_view(
+        annotation_set, article.text, touched, pending=pending, any_relations=counts["relations"] > 0
+    )
     context = {
         "annotation_set": annotation_set,
         "article": article,
         "blocks": view.rendered_blocks(oob=True),
         "lists": view.row_groups(oob=True),
-        "counts": set_counts(annotation_set),
+        "counts": counts,
         "message": outcome.message,
         "focus": outcome.focus,
         "undo_depth": undo_stack.depth(request.session, annotation_set.pk),

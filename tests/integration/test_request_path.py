@@ -258,3 +258,32 @@ def test_a_connection_lost_before_the_view_runs_is_a_503_not_a_500(news, monkeyp
     assert page.content.decode().startswith("The database is not reachable right now; nothing was saved.")
     api = client.get(reverse("api:project-list"))
     assert (api.status_code, api.json()["error"]["code"]) == (503, "database_unavailable")
+
+
+def test_an_action_reads_relations_only_when_the_set_has_some_and_then_shows_them(alice, news):
+    from annotator.annotations.services import create_relation, create_span
+
+    annotation_set = news.annotation_set
+    text = news.article.text
+    minsk = text.index("Minsk")
+
+    def create(start, end, entity_type):
+        url = reverse("review:act", args=[news.article.pk, "create-span"])
+        data = {"start": start, "end": end, "entity_type": entity_type.pk, "version": annotation_set.version}
+        with CaptureQueriesContext(connection) as queries:
+            response = alice.post(url, data, HTTP_HX_REQUEST="true")
+        assert response.status_code == 200
+        annotation_set.refresh_from_db()
+        return tables(queries), response.content.decode()
+
+    read, _ = create(0, 16, news.person)
+    assert "annotations_relation" not in read
+    head = Span.objects.get(annotation_set=annotation_set, start=0)
+    tail = create_span(annotation_set=annotation_set, start=minsk, end=minsk + 5, entity_type=news.gpe,
+                       by=news.annotator, expected_version=annotation_set.version)  # fmt: skip
+    relation = create_relation(annotation_set=annotation_set, head=head, tail=tail, relation_type=news.visited,
+                               by=news.annotator, expected_version=annotation_set.version)  # fmt: skip
+    annotation_set.refresh_from_db()
+    read, html = create(7, 16, news.org)  # "Naryshkin", in the block the relation starts in
+    assert read.count("annotations_relation") == 1
+    assert f'data-item="r{relation.pk}" data-head="s{head.pk}" data-tail="s{tail.pk}"' in html
