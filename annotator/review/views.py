@@ -18,6 +18,7 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -47,8 +48,8 @@ from annotator.review.actions import ACTIONS, Outcome, Request, link_span, undo
 from annotator.review.comments import comments_context
 from annotator.review.models import Comment
 from annotator.review.queue import next_article
-from annotator.review.rendering import blocks_touching, split_blocks
-from annotator.review.state import load_view, pending_suggestions, set_counts
+from annotator.review.rendering import blocks_touching, render_plain_blocks, split_blocks
+from annotator.review.state import load_page, load_view, pending_suggestions, rendered_range, set_counts
 from annotator.review.suggesting import opening_jobs, suggest_on_open
 from annotator.suggestions.models import Suggestion, SuggestionKind
 
@@ -135,28 +136,24 @@ def _page_url(article: Article, annotation_set: AnnotationSet) -> str:
     return f"{url}?set=gold" if annotation_set.kind == SetKind.GOLD else url
 
 
-# The comment form offers the set's first spans by name; past these, comments go on the article.
+# The comment form offers the spans the page shows by name (a long article: those of its first blocks),
+# at most these; past them, comments go on the article.
 COMMENT_SPANS = 500
-# Past this many rows, the side lists load group by group as they come into view (a very large article).
-EAGER_ROWS = 1500
-EAGER_BLOCKS = 8
+# The most blocks one request of the block endpoint renders (the page asks for a few at a time).
+MAX_BLOCKS_PER_REQUEST = 32
+# An action that touches more blocks than this (a bulk decision over the whole article) answers with
+# them as text to load again as they come into view, not all rendered at once.
+MAX_BLOCKS_PER_ANSWER = 16
 
 
 def _page_context(request: AuthedRequest, article: Article, annotation_set: AnnotationSet) -> dict[str, Any]:
     project = article.project
     pending = pending_suggestions(annotation_set)
     counts = set_counts(annotation_set)
-    blocks = split_blocks(article.text)
-    lazy = sum(counts.values()) > EAGER_ROWS
-    entity_types = _entity_types(project_id=project.pk)
-    view = load_view(
-        annotation_set,
-        article.text,
-        row_blocks=blocks[:EAGER_BLOCKS] if lazy else None,
-        pending=pending,
-        type_names={entity_type.pk: entity_type.name for entity_type in entity_types},
-        any_relations=counts["relations"] > 0,
+    page = load_page(
+        annotation_set, article.text, counts=counts, pending=pending, any_relations=counts["relations"] > 0
     )
+    entity_types = _entity_types(project_id=project.pk)
     guidelines = _latest_guidelines(annotation_set)
     may_edit = can_edit_set(request.user, project.my_role, annotation_set)  # type: ignore[attr-defined]
     return {
@@ -166,18 +163,21 @@ def _page_context(request: AuthedRequest, article: Article, annotation_set: Anno
         "editable": annotation_set.is_editable and may_edit,
         # A finished set is read only; whoever may edit it may reopen it (as the API allows).
         "can_reopen": may_edit and not annotation_set.is_editable,
-        "blocks": view.rendered_blocks(),
-        "lists": view.row_groups(),
+        # Joined here: a template loop over a long article's 500 blocks and 1,500 groups costs more
+        # than rendering them (every piece is escaped where it is built).
+        "blocks": mark_safe("".join(page.blocks)),  # noqa: S308
+        "lists": {kind: mark_safe("".join(groups)) for kind, groups in page.lists.items()},  # noqa: S308
+        "lazy": page.lazy,
         "counts": counts,
         "entity_types": entity_types,
         "guidelines": guidelines,
         "set_guidelines": annotation_set.guideline_version,
         "undo_depth": undo_stack.depth(request.session, annotation_set.pk),
         "set_param": "gold" if annotation_set.kind == SetKind.GOLD else "",
-        "suggestion_sources": _sources(view.suggestions if not lazy else None, pending),
+        "suggestion_sources": _sources(page.view.suggestions if not page.lazy else None, pending),
         "can_curate": can_curate(project.my_role),  # type: ignore[attr-defined]
         **comments_context(request, article, any_comments=getattr(annotation_set, "has_comments", True)),
-        "comment_spans": _comment_spans(annotation_set, view.spans if not lazy else None),
+        "comment_spans": page.view.spans[:COMMENT_SPANS],
     }
 
 
@@ -200,14 +200,6 @@ def _sources(loaded: list[Suggestion] | None, pending: Q) -> list[str]:
     return sorted(
         Suggestion.objects.filter(pending).order_by().values_list("source", flat=True).distinct()[:50]
     )
-
-
-def _comment_spans(annotation_set: AnnotationSet, loaded: list[Span] | None) -> list[Span]:
-    """The spans a comment may be about: the set's first ones in text order (those the page loaded)."""
-    if loaded is not None:
-        return loaded[:COMMENT_SPANS]
-    spans = Span.objects.filter(annotation_set=annotation_set).select_related("entity_type")
-    return list(spans.order_by("start", "end", "pk")[:COMMENT_SPANS])
 
 
 @require_GET
@@ -243,16 +235,15 @@ def workspace(request: AuthedRequest, article_id: int) -> HttpResponse:
 
 
 @require_GET
-def rows(request: AuthedRequest, article_id: int) -> HttpResponse:
-    """The side-list groups of blocks `first` to `last` (inclusive), for a page that loads them lazily."""
+def blocks(request: AuthedRequest, article_id: int) -> HttpResponse:
+    """Blocks `first` to `last` (inclusive) with their annotations and their side-list groups, swapped
+    out of band into a page that loads them as they come into view (or as navigation needs them)."""
     article, annotation_set = _article_and_set(request, article_id)
-    blocks = split_blocks(article.text)
     first, last = _int(request.GET.get("first")), _int(request.GET.get("last"))
-    wanted = blocks[first : last + 1]
-    if not wanted:
-        raise Http404("No such blocks.")
-    lists = load_view(annotation_set, article.text, wanted, with_marks=False).row_groups(oob=True)
-    return HttpResponse("".join(html for kind in lists.values() for html in kind))
+    wanted = split_blocks(article.text)[first : last + 1]
+    if not wanted or last - first >= MAX_BLOCKS_PER_REQUEST:
+        raise Http404(f"No such blocks (at most {MAX_BLOCKS_PER_REQUEST} at a time).")
+    return HttpResponse(rendered_range(annotation_set, article.text, wanted))
 
 
 def _writable_set(request: AuthedRequest, article_id: int) -> tuple[Article, AnnotationSet]:
@@ -309,14 +300,23 @@ def _changed(
     touched = blocks_touching(split_blocks(article.text), outcome.ranges)
     pending = pending_suggestions(annotation_set)
     counts = set_counts(annotation_set)  # first: a set without relations needs no read of them
-    view = load_view(
-        annotation_set, article.text, touched, pending=pending, any_relations=counts["relations"] > 0
-    )
+    if len(touched) > MAX_BLOCKS_PER_ANSWER:
+        # The page loads again those it shows: rendering hundreds of blocks would keep the person waiting.
+        view = load_view(annotation_set, article.text, [], pending=pending)
+        blocks, lists = (
+            render_plain_blocks(article.text, touched, oob=True),
+            view.row_groups(oob=True, later=touched),
+        )
+    else:
+        view = load_view(
+            annotation_set, article.text, touched, pending=pending, any_relations=counts["relations"] > 0
+        )
+        blocks, lists = view.rendered_blocks(oob=True), view.row_groups(oob=True)
     context = {
         "annotation_set": annotation_set,
         "article": article,
-        "blocks": view.rendered_blocks(oob=True),
-        "lists": view.row_groups(oob=True),
+        "blocks": blocks,
+        "lists": lists,
         "counts": counts,
         "message": outcome.message,
         "focus": outcome.focus,
