@@ -70,7 +70,9 @@ def edit_set(
 
 # The reads every span write makes: built and compiled once per process (core.compiled).
 @CompiledQuery
-def _article_facts(article_id: int, position: int, length: int) -> QuerySet[Article]:
+def _article_facts(
+    article_id: int, position: int, length: int
+) -> QuerySet[Article, tuple[int, bool, bool, int, str]]:
     return Article.objects.filter(pk=article_id).values_list(
         "project_id",
         "project__allow_overlapping_spans",
@@ -85,7 +87,7 @@ def _spans_with_offsets(set_id: int, start: int, end: int, type_id: int) -> Quer
 
 
 @CompiledQuery
-def _same_span(set_id: int, start: int, end: int, type_id: int) -> QuerySet[Span]:
+def _same_span(set_id: int, start: int, end: int, type_id: int) -> QuerySet[Span, int]:
     """A span with these offsets and type (its id), as `_check_room`'s duplicate check."""
     return _spans_with_offsets(set_id, start, end, type_id).values_list("pk", flat=True).order_by()[:1]
 

@@ -528,7 +528,7 @@ class SetDecisions(APIView):
         if not found:
             raise exceptions.NotFound("No such suggestion.")
         suggestion = found[0]
-        common = {
+        common: dict[str, Any] = {
             "suggestion": suggestion,
             "annotation_set": annotation_set,
             "by": user_of(request),

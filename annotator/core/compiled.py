@@ -31,7 +31,7 @@ from typing import Any, Generic, TypeVar
 from django.db import connections, router
 from django.db.models import Model, QuerySet
 
-T = TypeVar("T")
+Row = TypeVar("Row")
 
 # The placeholders a queryset is built with, one per argument: a string no name holds, or an integer
 # that an integer column holds (Django finds nothing, without asking, for a value outside a column's
@@ -50,7 +50,7 @@ def _kind(param: object) -> type:
 def _bound(placeholder: object, value: int | str) -> object:
     """The value as the placeholder was passed: the PostgreSQL backend wraps some integers in a type
     (psycopg's Int4, so that PostgreSQL knows the parameter's type); the value keeps that wrapper."""
-    kind = type(placeholder)
+    kind: Callable[[int | str], object] = type(placeholder)
     return value if kind in (int, str) else kind(value)
 
 
@@ -63,10 +63,10 @@ class _Compiled:
     slots: tuple[str | None, ...]  # for each parameter, the argument it takes, or None (a constant)
 
 
-class CompiledQuery(Generic[T]):
+class CompiledQuery(Generic[Row]):
     """`build(**ids)` -> a queryset; calling this object with the same keyword ids returns its rows."""
 
-    def __init__(self, build: Callable[..., QuerySet[Any]]) -> None:
+    def __init__(self, build: Callable[..., QuerySet[Any, Row]]) -> None:
         self.build = build
         parameters = inspect.signature(build).parameters.values()
         self.names = tuple(parameter.name for parameter in parameters)
@@ -77,7 +77,7 @@ class CompiledQuery(Generic[T]):
         self._compiled: dict[str, _Compiled] = {}
         self._lock = threading.Lock()
 
-    def __call__(self, **ids: int | str) -> list[T]:
+    def __call__(self, **ids: int | str) -> list[Row]:
         if set(ids) != set(self.names):
             raise TypeError(f"{self.build.__name__} takes {', '.join(self.names)}; got {', '.join(ids)}.")
         for name, value in ids.items():

@@ -99,7 +99,7 @@ def _count(queryset: Any) -> Subquery:
 
 
 @CompiledQuery
-def _counts(set_id: int, article_id: int, project_id: int) -> QuerySet[AnnotationSet]:
+def _counts(set_id: int, article_id: int, project_id: int) -> QuerySet[AnnotationSet, Any]:
     return AnnotationSet.objects.filter(pk=set_id).values(
         n_spans=_count(Span.objects.filter(annotation_set_id=set_id).values("annotation_set")),
         n_relations=_count(Relation.objects.filter(annotation_set_id=set_id).values("annotation_set")),

@@ -299,6 +299,7 @@ def _changed(
         return redirect(_page_url(article, annotation_set))
     touched = blocks_touching(split_blocks(article.text), outcome.ranges)
     pending = pending_suggestions(annotation_set)
+    counts = set_counts(annotation_set)  # first: a set without relations needs no read of them
     if len(touched) > MAX_BLOCKS_PER_ANSWER:
         # The page loads again those it shows: rendering hundreds of blocks would keep the person waiting.
         view = load_view(annotation_set, article.text, [], pending=pending)
@@ -307,14 +308,16 @@ def _changed(
             view.row_groups(oob=True, later=touched),
         )
     else:
-        view = load_view(annotation_set, article.text, touched, pending=pending)
+        view = load_view(
+            annotation_set, article.text, touched, pending=pending, any_relations=counts["relations"] > 0
+        )
         blocks, lists = view.rendered_blocks(oob=True), view.row_groups(oob=True)
     context = {
         "annotation_set": annotation_set,
         "article": article,
         "blocks": blocks,
         "lists": lists,
-        "counts": set_counts(annotation_set),
+        "counts": counts,
         "message": outcome.message,
         "focus": outcome.focus,
         "undo_depth": undo_stack.depth(request.session, annotation_set.pk),
