@@ -106,6 +106,12 @@ def test_blocks_load_as_they_scroll_into_view_with_their_marks_and_rows(page, lo
     expect(page.locator("#suggestions-blk-20")).not_to_have_attribute("data-lazy", "1")
     # Blocks far from the screen stay text until they are needed.
     expect(page.locator("#blk-30")).to_have_attribute("data-lazy", "1")
+    # The filter searches the rows loaded so far, and says so.
+    page.locator("#filter").fill("minsk")
+    expect(page.locator("#filter-note")).to_be_visible()
+    expect(page.locator("#filter-note")).to_contain_text("parts of the article, those loaded so far")
+    page.locator("#filter").fill("")
+    expect(page.locator("#filter-note")).to_be_hidden()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"long-article-scrolled-{width}.png"))
 

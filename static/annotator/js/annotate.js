@@ -711,6 +711,13 @@
     $$(".rows .row").forEach((row) => {
       row.hidden = Boolean(query) && !row.dataset.filter.includes(query);
     });
+    // A long article's lists hold the rows of the blocks loaded so far: say what the filter did not see.
+    const note = $("#filter-note");
+    const waiting = lazyGroups($("#span-list")).length;
+    if (!note) return;
+    note.hidden = !query || !waiting;
+    const total = $$("#span-list .group").length;
+    note.textContent = note.hidden ? "" : `Filtered the rows of ${total - waiting} of ${total} parts of the article, those loaded so far; the others load as you scroll the text or press “Show more”.`;
   }
 
   // ---------------------------------------------------------------- reload after a conflict
