@@ -184,16 +184,18 @@ def scroll_to(page, index):
 
 
 def bring_into_view(page, offset):
-    """Scroll (with the wheel, as a person does) until the character at `offset` sits still on the screen:
-    the blocks around it have loaded and the text no longer moves."""
-    expect(page.locator(f"#blk-{page.evaluate(BLOCK_AT, [offset])}")).not_to_have_attribute("data-lazy", "1")
+    """Scroll (with the wheel, as a person does) until the character at `offset` sits still on the screen,
+    in a block whose annotations have loaded."""
     previous = None
-    for _ in range(20):
+    for _ in range(30):
         top = page.evaluate(CHAR_BOX, [offset])["top"]
-        if 150 <= top <= 500 and top == previous:
-            return
         if not 150 <= top <= 500:
             page.mouse.wheel(0, top - 300)
+        elif top == previous:
+            block = page.locator(f"#blk-{page.evaluate(BLOCK_AT, [offset])}")
+            expect(block).not_to_have_attribute("data-lazy", "1")
+            if page.evaluate(CHAR_BOX, [offset])["top"] == top:
+                return
         previous = top
         page.wait_for_timeout(300)
     raise AssertionError(f"Could not scroll offset {offset} into view")

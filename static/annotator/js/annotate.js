@@ -338,10 +338,21 @@
       loadBlocks(index).then(() => current === item && setCurrent(item, { scroll, quiet: true }));
     }
     if (scroll) (marks[0] || row)?.scrollIntoView({ block: "nearest", inline: "nearest" });
-    if (scroll && row) row.scrollIntoView({ block: "nearest" });
+    if (scroll && row && marks.length) revealRow(row);
     if (!quiet && row) announce(rowName(row));
     syncTabStops();
     drawArrows();
+  }
+
+  // The row is shown inside the side list only: on a narrow screen the list sits below the text, and
+  // scrolling the page to the row would take the text, where the item is, off the screen.
+  function revealRow(row) {
+    const panel = row.closest(".side-panel");
+    if (!panel) return;
+    const box = row.getBoundingClientRect();
+    const frame = panel.getBoundingClientRect();
+    if (box.top < frame.top) panel.scrollTop -= frame.top - box.top;
+    else if (box.bottom > frame.bottom) panel.scrollTop += box.bottom - frame.bottom;
   }
 
   function moveAfterRemoval(outcome = "") {
