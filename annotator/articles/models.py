@@ -90,6 +90,10 @@ class Article(TimeStampedModel):
             models.Index(
                 F("project"), Left("title", TITLE_SORT_CHARS), F("id"), name="article_title_sort_idx"
             ),
+            # A project's articles in id order (newest or oldest first, the browser's default), so that a
+            # filtered page stops after its first 50 matches instead of sorting the whole project; with
+            # several projects, a page does not walk past other projects' rows either.
+            models.Index(fields=["project", "id"], name="article_project_id_idx"),
         ]
 
     def __str__(self) -> str:

@@ -5,6 +5,7 @@ Plain forms with Post/Redirect/Get. A change that would drop annotations shows t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -198,55 +199,62 @@ def entity_type_remove(request: AuthedRequest, project_id: int, type_id: int) ->
     """Show what uses the type; then merge it into another or delete it with its annotations."""
     project = managed_project(request, project_id)
     entity_type = get_object_or_404(EntityType, project=project, pk=type_id)
-    others = EntityType.objects.filter(project=project).exclude(pk=entity_type.pk)
-    form = RemoveTypeForm(request.POST or None, others=others)
-    if request.method == "POST" and form.is_valid():
-        if form.cleaned_data["action"] == "merge":
-            into = form.cleaned_data["into"]
-            report = merge_entity_type(source=entity_type, into=into, by=request.user)
-            messages.success(
-                request,
-                f"Merged {entity_type.name} into {into.name}: {report.spans_moved} spans moved, "
-                f"{report.duplicates_removed} duplicates folded into {into.name}'s spans.",
-            )
-        else:
-            usage = delete_entity_type(entity_type=entity_type, by=request.user)
-            messages.success(request, f"Deleted {entity_type.name} and its {usage.spans} spans.")
-        return redirect("projects:schema", project.pk)
-    context = {
-        "project": project,
-        "form": form,
-        "what": entity_type,
-        "kind": "entity type",
-        "usage": usage_rows(entity_type_usage(entity_type).__dict__),
-    }
-    return render(request, "projects/schema_remove.html", context, status=400 if form.errors else 200)
+
+    def merge(into: EntityType) -> str:
+        report = merge_entity_type(source=entity_type, into=into, by=request.user)
+        return (
+            f"Merged {entity_type.name} into {into.name}: {report.spans_moved} spans moved, "
+            f"{report.duplicates_removed} duplicates folded into {into.name}'s spans."
+        )
+
+    def delete() -> str:
+        usage = delete_entity_type(entity_type=entity_type, by=request.user)
+        return f"Deleted {entity_type.name} and its {usage.spans} spans."
+
+    def usage() -> dict[str, Any]:  # counted only when the page shows
+        return entity_type_usage(entity_type).__dict__
+
+    return _remove_type(request, project, entity_type, "entity type", usage, merge, delete)
 
 
 @require_http_methods(["GET", "POST"])
 def relation_type_remove(request: AuthedRequest, project_id: int, type_id: int) -> HttpResponse:
+    """Show what uses the relation type; then merge it into another or delete it with its relations."""
     project = managed_project(request, project_id)
     relation_type = get_object_or_404(RelationType, project=project, pk=type_id)
-    others = RelationType.objects.filter(project=project).exclude(pk=relation_type.pk)
+
+    def merge(into: RelationType) -> str:
+        moved = merge_relation_type(source=relation_type, into=into, by=request.user)
+        return f"Merged {relation_type.name} into {into.name}: {moved} relations moved."
+
+    def delete() -> str:
+        usage = delete_relation_type(relation_type=relation_type, by=request.user)
+        return f"Deleted {relation_type.name} and its {usage['relations']} relations."
+
+    def usage() -> dict[str, Any]:
+        return relation_type_usage(relation_type)
+
+    return _remove_type(request, project, relation_type, "relation type", usage, merge, delete)
+
+
+def _remove_type(
+    request: AuthedRequest,
+    project: Project,
+    removed: EntityType | RelationType,
+    kind: str,
+    usage: Callable[[], dict[str, Any]],
+    merge: Callable[[Any], str],
+    delete: Callable[[], str],
+) -> HttpResponse:
+    """The remove page of an entity or relation type: what uses it, then a merge into another type of its
+    kind or a delete; each action says what it did."""
+    others = type(removed).objects.filter(project=project).exclude(pk=removed.pk)
     form = RemoveTypeForm(request.POST or None, others=others)
     if request.method == "POST" and form.is_valid():
-        if form.cleaned_data["action"] == "merge":
-            into = form.cleaned_data["into"]
-            moved = merge_relation_type(source=relation_type, into=into, by=request.user)
-            messages.success(
-                request, f"Merged {relation_type.name} into {into.name}: {moved} relations moved."
-            )
-        else:
-            usage = delete_relation_type(relation_type=relation_type, by=request.user)
-            messages.success(request, f"Deleted {relation_type.name} and its {usage['relations']} relations.")
+        merging = form.cleaned_data["action"] == "merge"
+        messages.success(request, merge(form.cleaned_data["into"]) if merging else delete())
         return redirect("projects:schema", project.pk)
-    context = {
-        "project": project,
-        "form": form,
-        "what": relation_type,
-        "kind": "relation type",
-        "usage": usage_rows(relation_type_usage(relation_type)),
-    }
+    context = {"project": project, "form": form, "what": removed, "kind": kind, "usage": usage_rows(usage())}
     return render(request, "projects/schema_remove.html", context, status=400 if form.errors else 200)
 
 

@@ -163,7 +163,8 @@ def create_span(request: Request) -> Outcome:
 def change_span(request: Request) -> Outcome:
     span = request.span()
     before = (span.start, span.end)
-    undo = {"op": "change_span", "span": None, "to": span_key(span)}
+    # A new type drops the span's attribute values (they belong to the old type): undo puts them back.
+    undo = {"op": "change_span", "span": None, "to": span_key(span), "attributes": _attribute_values(span)}
     entity_type = request.entity_type() if request.data.get("entity_type") else None
     services.change_span(
         span=span,
@@ -205,7 +206,13 @@ def _span_snapshot(span: Span) -> dict[str, Any]:
         "span": span_key(span),
         "link": None if link is None else {"kb": link.kb_entity_id},
         "relations": relations,
+        "attributes": _attribute_values(span),
     }
+
+
+def _attribute_values(span: Span) -> dict[str, Any]:
+    """The span's attribute values by attribute id (a string: undo operations live in the session's JSON)."""
+    return {str(row.attribute_id): row.value for row in SpanAttribute.objects.filter(span=span)}
 
 
 # Links
@@ -549,6 +556,7 @@ def _undo_restore_span(editor: SetEditor, op: dict[str, Any]) -> list[Range]:
         tail = _find(editor, relation["tail"])
         editor.add_relation(head=head, tail=tail, relation_type=RelationType.objects.get(pk=relation["type"]))
         ranges += [(head.start, head.end), (tail.start, tail.end)]
+    _put_back_attributes(editor, span, op.get("attributes", {}))
     return ranges
 
 
@@ -557,6 +565,7 @@ def _undo_change_span(editor: SetEditor, op: dict[str, Any]) -> list[Range]:
     start, end, type_id = op["to"]
     ranges = [(span.start, span.end), (start, end)]
     editor.change_span(span, start=start, end=end, entity_type=_entity_type(editor, type_id))
+    _put_back_attributes(editor, span, op.get("attributes", {}))
     return ranges
 
 
@@ -572,10 +581,18 @@ def _undo_relink(editor: SetEditor, op: dict[str, Any]) -> list[Range]:
 
 def _undo_restore_attributes(editor: SetEditor, op: dict[str, Any]) -> list[Range]:
     span = _find(editor, op["span"])
+    _put_back_attributes(editor, span, op["values"])
+    return [(span.start, span.end)]
+
+
+def _put_back_attributes(editor: SetEditor, span: Span, values: dict[str, Any]) -> None:
+    """Give the span these attribute values (None: no value), changing only what differs."""
+    if not values:
+        return
     attributes = EntityTypeAttribute.objects.filter(entity_type_id=span.entity_type_id)
     by_pk = {str(attribute.pk): attribute for attribute in attributes}
-    current = {str(row.attribute_id): row.value for row in SpanAttribute.objects.filter(span=span)}
-    for pk, value in op["values"].items():
+    current = _attribute_values(span)
+    for pk, value in values.items():
         attribute = by_pk.get(pk)
         if attribute is None:
             raise InvalidAnnotation("That attribute has changed since; it cannot be undone.", field="undo")
@@ -584,7 +601,6 @@ def _undo_restore_attributes(editor: SetEditor, op: dict[str, Any]) -> list[Rang
                 editor.clear_attribute(span, attribute)
         elif pk not in current or not _same(current[pk], value):
             editor.set_attribute(span, attribute, value)
-    return [(span.start, span.end)]
 
 
 def _relation_parts(editor: SetEditor, op: dict[str, Any]) -> tuple[Span, Span, RelationType]:

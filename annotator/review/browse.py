@@ -12,8 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Exists, OuterRef, QuerySet
-from django.db.models.functions import Left
+from django.db.models import CharField, Exists, F, Func, OuterRef, QuerySet
 
 from annotator.annotations.models import AnnotationSet, SetKind, Span
 from annotator.annotations.status import with_status
@@ -23,7 +22,25 @@ from annotator.projects.models import Project
 from annotator.suggestions.models import Decision, Suggestion
 
 PAGE_SIZE = 50
-TITLE_KEY = Left("title", TITLE_SORT_CHARS)  # what the title sort orders by: the index's expression
+
+
+class TitleSortKey(Func):
+    """What the title sort orders by: the start of the title, written exactly as the index's expression
+    (article_title_sort_idx). The length is a literal, not a parameter as in Django's Left: SQLite uses an
+    index on an expression only for the very same expression, and `SUBSTR(title, ?, ?)` is not
+    `SUBSTR(title, 1, 100)`."""
+
+    output_field = CharField()
+    template = f"LEFT(%(expressions)s, {TITLE_SORT_CHARS})"
+
+    def __init__(self) -> None:
+        super().__init__(F("title"))
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection, template=f"SUBSTR(%(expressions)s, 1, {TITLE_SORT_CHARS})")
+
+
+TITLE_KEY = TitleSortKey()
 SORTS = {"new": "Newest first", "old": "Oldest first", "title": "Title"}
 
 

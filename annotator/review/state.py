@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +28,7 @@ from django.db.models import (
 from django.utils.safestring import SafeString, mark_safe
 
 from annotator.annotations.models import AnnotationSet, Relation, Span, SpanAttribute
+from annotator.core.compiled import CompiledQuery
 from annotator.projects.models import EntityType, EntityTypeAttribute
 from annotator.review.rendering import Block, Mark, render_blocks, render_plain_blocks, split_blocks
 from annotator.review.rows import LISTS, group
@@ -58,10 +59,12 @@ def _starting_in(blocks: list[Block], *, start: str = "start") -> Q:
 def pending_suggestions(annotation_set: AnnotationSet) -> Q:
     """Suggestions for the set's article that the set has not decided, from the active suggester
     (or from every suggester of the project when none is active)."""
-    decided = Decision.objects.filter(suggestion=OuterRef("pk"), annotation_set=annotation_set)
-    active = SuggesterVersion.objects.filter(
-        project_id=annotation_set.article.project_id, is_active=True
-    ).order_by()
+    return _pending(annotation_set.pk, annotation_set.article_id, annotation_set.article.project_id)
+
+
+def _pending(set_id: int, article_id: int, project_id: int) -> Q:
+    decided = Decision.objects.filter(suggestion=OuterRef("pk"), annotation_set_id=set_id)
+    active = SuggesterVersion.objects.filter(project_id=project_id, is_active=True).order_by()
     # A project has at most one active suggester: as a subquery it costs no query of its own.
     from_active = Q(suggester_version_id__in=active.values("pk")) | ~Q(Exists(active))
     # An entity suggestion inside a span of the same type that the set already has (the same span, or
@@ -71,38 +74,49 @@ def pending_suggestions(annotation_set: AnnotationSet) -> Q:
     # (5,625 spans and 27,000 suggestions took 13 s to count on SQLite without it). The bound is one
     # uncorrelated subquery, which both databases compute once per query.
     longest = (
-        Span.objects.filter(annotation_set=annotation_set)
+        Span.objects.filter(annotation_set_id=set_id)
         .order_by()
         .values("annotation_set")
         .annotate(n=Max(F("end") - F("start")))
         .values("n")
     )
     covering = Span.objects.filter(
-        annotation_set=annotation_set,
+        annotation_set_id=set_id,
         start__gte=ExpressionWrapper(OuterRef("start") - Subquery(longest), output_field=IntegerField()),
         start__lte=OuterRef("start"),
         end__gte=OuterRef("end"),
         entity_type_id=OuterRef("entity_type_id"),
     )
     covered = Q(kind=SuggestionKind.ENTITY) & Q(Exists(covering))
-    return Q(article_id=annotation_set.article_id) & ~Q(Exists(decided)) & from_active & ~covered
+    return Q(article_id=article_id) & ~Q(Exists(decided)) & from_active & ~covered
 
 
-def set_counts(annotation_set: AnnotationSet, pending: Q) -> dict[str, int]:
-    """The whole set's counts for the page header, in one query."""
-
-    def count(queryset: Any) -> Subquery:
-        return Subquery(
-            queryset.order_by().annotate(n=Func(F("pk"), function="COUNT")).values("n")[:1],
-            output_field=IntegerField(),
-        )
-
-    counts = AnnotationSet.objects.filter(pk=annotation_set.pk).values(
-        n_spans=count(Span.objects.filter(annotation_set=annotation_set).values("annotation_set")),
-        n_relations=count(Relation.objects.filter(annotation_set=annotation_set).values("annotation_set")),
-        n_suggestions=count(Suggestion.objects.filter(pending).values("article")),
+def _count(queryset: Any) -> Subquery:
+    return Subquery(
+        queryset.order_by().annotate(n=Func(F("pk"), function="COUNT")).values("n")[:1],
+        output_field=IntegerField(),
     )
-    return {name.removeprefix("n_"): int(value or 0) for name, value in counts.get().items()}  # type: ignore[call-overload]
+
+
+@CompiledQuery
+def _counts(set_id: int, article_id: int, project_id: int) -> QuerySet[AnnotationSet]:
+    return AnnotationSet.objects.filter(pk=set_id).values(
+        n_spans=_count(Span.objects.filter(annotation_set_id=set_id).values("annotation_set")),
+        n_relations=_count(Relation.objects.filter(annotation_set_id=set_id).values("annotation_set")),
+        n_suggestions=_count(
+            Suggestion.objects.filter(_pending(set_id, article_id, project_id)).values("article")
+        ),
+    )
+
+
+def set_counts(annotation_set: AnnotationSet) -> dict[str, int]:
+    """The whole set's counts for the page header (spans, relations, pending suggestions), in one query."""
+    (row,) = _counts(
+        set_id=annotation_set.pk,
+        article_id=annotation_set.article_id,
+        project_id=annotation_set.article.project_id,
+    )
+    return {name.removeprefix("n_"): int(value or 0) for name, value in row.items()}
 
 
 @dataclass
@@ -178,10 +192,12 @@ def load_view(
     pending: Q | None = None,
     with_marks: bool = True,
     type_names: dict[int, str] | None = None,
+    any_relations: bool = True,
 ) -> SetView:
     """The set over `blocks` (all of them when None), with rows for `row_blocks` (default: the same).
 
-    `type_names` (entity type id -> name), when the caller has them, saves reading them again.
+    `type_names` (entity type id -> name), when the caller has them, saves reading them again;
+    `any_relations=False` (the caller counted none in the set) saves reading relations.
     """
     shown = split_blocks(text) if blocks is None else blocks
     rows_in = shown if row_blocks is None else row_blocks
@@ -191,7 +207,8 @@ def load_view(
         # Rows for every shown block: one read of full objects serves both the marks and the rows.
         marks, items = _marks_and_rows(annotation_set, text, shown, pending, whole_text)
         return SetView(annotation_set=annotation_set, text=text, blocks=shown, row_blocks=rows_in, marks=marks,
-                       relations=_relations(annotation_set, rows_in), **items)  # fmt: skip
+                       relations=_relations(annotation_set, rows_in) if any_relations else [],
+                       **items)  # fmt: skip
     marks = _marks(annotation_set, shown, pending, whole_text, type_names) if with_marks else []
     return SetView(
         annotation_set=annotation_set,
@@ -275,6 +292,31 @@ def attach_attribute_values(spans: list[Span]) -> list[Span]:
     return spans
 
 
+def _spans_in_order(spans: QuerySet[Span]) -> QuerySet[Span]:
+    """Spans as the rows show them: type, link and attributes loaded, whether in a relation, in text order."""
+    return with_attributes(
+        spans.select_related("entity_type", "link__kb_entity")
+        .annotate(related=_in_relation())
+        .order_by("start", "end", "id")
+    )
+
+
+def _suggestions_in_order(suggestions: QuerySet[Suggestion]) -> QuerySet[Suggestion]:
+    return suggestions.select_related("entity_type", "relation_type", "kb_entity").order_by(
+        "start", "end", "kind", "rank", "id"
+    )
+
+
+@CompiledQuery
+def _all_spans(set_id: int) -> QuerySet[Span]:
+    return _spans_in_order(Span.objects.filter(annotation_set_id=set_id))
+
+
+@CompiledQuery
+def _all_pending(set_id: int, article_id: int, project_id: int) -> QuerySet[Suggestion]:
+    return _suggestions_in_order(Suggestion.objects.filter(_pending(set_id, article_id, project_id)))
+
+
 def _marks_and_rows(
     annotation_set: AnnotationSet, text: str, blocks: list[Block], pending: Q, whole_text: bool
 ) -> tuple[list[Mark], dict[str, list]]:
@@ -282,19 +324,17 @@ def _marks_and_rows(
 
     Rows are grouped by the block where each item starts (`SetView.rows`), so items that only reach
     into the blocks from before them get a mark but no row, as with separate reads."""
-    spans = with_attributes(
-        Span.objects.filter(annotation_set=annotation_set)
-        .select_related("entity_type", "link__kb_entity")
-        .annotate(related=_in_relation())
-        .order_by("start", "end", "id")
-    )
-    suggestions = (
-        Suggestion.objects.filter(pending)
-        .select_related("entity_type", "relation_type", "kb_entity")
-        .order_by("start", "end", "kind", "rank", "id")
-    )
-    if not whole_text:
-        spans, suggestions = spans.filter(_overlapping(blocks)), suggestions.filter(_overlapping(blocks))
+    spans: Iterable[Span]
+    suggestions: Iterable[Suggestion]
+    if whole_text:  # the annotate page's own reads: compiled once per process
+        ids = {"set_id": annotation_set.pk, "article_id": annotation_set.article_id}
+        spans = _all_spans(set_id=annotation_set.pk)
+        suggestions = _all_pending(**ids, project_id=annotation_set.article.project_id)
+    else:
+        spans = _spans_in_order(Span.objects.filter(annotation_set=annotation_set)).filter(
+            _overlapping(blocks)
+        )
+        suggestions = _suggestions_in_order(Suggestion.objects.filter(pending)).filter(_overlapping(blocks))
     marks, existing = [], set()
     loaded_spans = attach_attribute_values(list(spans))
     for span in loaded_spans:
@@ -400,16 +440,18 @@ def load_page(
     counts: dict[str, int],
     pending: Q,
     oob: bool = False,
+    any_relations: bool = True,
 ) -> PageView:
     """The whole page's blocks: all of them with their annotations for a short article, the first
-    `EAGER_BLOCKS` only (the rest as text, marked lazy) for a long one or one with many rows."""
+    `EAGER_BLOCKS` only (the rest as text, marked lazy) for a long one or one with many rows.
+    `any_relations=False` (the caller counted none) saves reading relations."""
     blocks = split_blocks(text)
     lazy = len(blocks) > LAZY_PAST_BLOCKS or sum(counts.values()) > LAZY_PAST_ROWS
     if not lazy:
-        view = load_view(annotation_set, text, pending=pending)
+        view = load_view(annotation_set, text, pending=pending, any_relations=any_relations)
         return PageView(view.rendered_blocks(oob=oob), view.row_groups(oob=oob), view, lazy)
     shown, later = blocks[:EAGER_BLOCKS], blocks[EAGER_BLOCKS:]
-    view = load_view(annotation_set, text, shown, pending=pending)
+    view = load_view(annotation_set, text, shown, pending=pending, any_relations=any_relations)
     return PageView(
         [*view.rendered_blocks(oob=oob), *render_plain_blocks(text, later, oob=oob)],
         view.row_groups(oob=oob, later=later),

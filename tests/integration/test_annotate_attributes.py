@@ -77,6 +77,38 @@ def test_setting_and_clearing_in_one_action_and_one_undo(client, news, attribute
     assert values(person) == {"negated": True, "certainty": hostile.SCRIPT}
 
 
+def test_undoing_a_type_change_or_a_delete_brings_the_attribute_values_back(client, news, attributes):
+    negated, certainty, role = attributes
+    person = span(news)
+    client.force_login(news.annotator)
+    act(
+        client, news, "set-attributes", span=person.pk,
+        **{f"attribute-{negated.pk}": "true", f"attribute-{certainty.pk}": "low", f"attribute-{role.pk}": "host"},
+    )  # fmt: skip
+    kept = {"negated": True, "certainty": "low", hostile.ORG: "host"}
+    assert values(person) == kept
+    changed = act(client, news, "change-span", span=person.pk, entity_type=news.org.pk)
+    assert changed.status_code == 200
+    person.refresh_from_db()
+    assert (person.entity_type, values(person)) == (news.org, {})  # ORG has none of PERSON's attributes
+    before = news.annotation_set.version
+    undone = client.post(
+        reverse("review:undo", args=[news.article.pk]), {"version": news.annotation_set.version}, **HTMX
+    )
+    assert undone.status_code == 200
+    news.annotation_set.refresh_from_db()
+    assert news.annotation_set.version == before + 1  # the type and the values: one version
+    person.refresh_from_db()
+    assert (person.entity_type, values(person)) == (news.person, kept)
+
+    act(client, news, "delete-span", span=person.pk)
+    client.post(
+        reverse("review:undo", args=[news.article.pk]), {"version": news.annotation_set.version}, **HTMX
+    )
+    (restored,) = news.annotation_set.spans.all()
+    assert ((restored.start, restored.end), values(restored)) == ((person.start, person.end), kept)
+
+
 def test_bad_and_unchanged_values_are_refused_and_stale_versions_conflict(client, news, attributes):
     negated, certainty, _ = attributes
     person = span(news)

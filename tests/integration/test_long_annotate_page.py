@@ -188,10 +188,10 @@ def test_the_page_and_a_block_cost_the_same_queries_however_many_spans_the_artic
     assert count_queries(lambda: news.client.get(url)) == page_queries
     assert count_queries(lambda: blocks(news, 12, 19)) == block_queries
     assert count_queries(lambda: blocks(news, 12, 19)) == cached_queries
-    # Pinned: the page as for a short article and one more (the sources of the pending suggestions, which
-    # a short page takes from the rows it has); a block reads the article, the set, what its marks depend
-    # on, then marks and rows (or rows only, from the cache).
-    assert (page_queries, block_queries, cached_queries) == (12, 9, 9)
+    # Pinned: the page as for a short article (the set with its article, project and role in one query);
+    # a block reads the set with its article, what its marks depend on, then marks and rows (or rows
+    # only, from the cache).
+    assert (page_queries, block_queries, cached_queries) == (8, 8, 8)
 
 
 def test_a_block_read_again_after_a_change_shows_the_change(long_news):
