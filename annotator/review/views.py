@@ -150,10 +150,10 @@ def _page_context(request: AuthedRequest, article: Article, annotation_set: Anno
     project = article.project
     pending = pending_suggestions(annotation_set)
     counts = set_counts(annotation_set)
+    entity_types = _entity_types(project_id=project.pk)
     page = load_page(
         annotation_set, article.text, counts=counts, pending=pending, any_relations=counts["relations"] > 0
     )
-    entity_types = _entity_types(project_id=project.pk)
     guidelines = _latest_guidelines(annotation_set)
     may_edit = can_edit_set(request.user, project.my_role, annotation_set)  # type: ignore[attr-defined]
     return {

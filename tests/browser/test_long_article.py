@@ -106,6 +106,12 @@ def test_blocks_load_as_they_scroll_into_view_with_their_marks_and_rows(page, lo
     expect(page.locator("#suggestions-blk-20")).not_to_have_attribute("data-lazy", "1")
     # Blocks far from the screen stay text until they are needed.
     expect(page.locator("#blk-30")).to_have_attribute("data-lazy", "1")
+    # The filter searches the rows loaded so far, and says so.
+    page.locator("#filter").fill("minsk")
+    expect(page.locator("#filter-note")).to_be_visible()
+    expect(page.locator("#filter-note")).to_contain_text("parts of the article, those loaded so far")
+    page.locator("#filter").fill("")
+    expect(page.locator("#filter-note")).to_be_hidden()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"long-article-scrolled-{width}.png"))
 
@@ -178,16 +184,18 @@ def scroll_to(page, index):
 
 
 def bring_into_view(page, offset):
-    """Scroll (with the wheel, as a person does) until the character at `offset` sits still on the screen:
-    the blocks around it have loaded and the text no longer moves."""
-    expect(page.locator(f"#blk-{page.evaluate(BLOCK_AT, [offset])}")).not_to_have_attribute("data-lazy", "1")
+    """Scroll (with the wheel, as a person does) until the character at `offset` sits still on the screen,
+    in a block whose annotations have loaded."""
     previous = None
-    for _ in range(20):
+    for _ in range(30):
         top = page.evaluate(CHAR_BOX, [offset])["top"]
-        if 150 <= top <= 500 and top == previous:
-            return
         if not 150 <= top <= 500:
             page.mouse.wheel(0, top - 300)
+        elif top == previous:
+            block = page.locator(f"#blk-{page.evaluate(BLOCK_AT, [offset])}")
+            expect(block).not_to_have_attribute("data-lazy", "1")
+            if page.evaluate(CHAR_BOX, [offset])["top"] == top:
+                return
         previous = top
         page.wait_for_timeout(300)
     raise AssertionError(f"Could not scroll offset {offset} into view")

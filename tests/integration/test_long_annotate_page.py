@@ -289,3 +289,23 @@ def test_a_bulk_decision_over_the_whole_article_answers_with_blocks_to_load_agai
     assert html.count('data-lazy="1" hx-swap-oob="true">Sergey Naryshkin') == 31  # each block, as text
     assert html.count('hx-swap-oob="true" data-lazy="1"></div>') == 31 * 3  # and its groups, to fill again
     assert "<mark" not in html
+
+
+def test_a_relation_row_says_where_its_ends_are_so_the_page_can_load_the_block_of_an_arc(long_news):
+    news = long_news
+    head = add_span(news, 0, 16)
+    tail = add_span(news, line_start(1300) + 25, line_start(1300) + 30, news.gpe)
+    relation = services.create_relation(
+        annotation_set=news.annotation_set,
+        head=head,
+        tail=tail,
+        relation_type=news.visited,
+        by=news.annotator,
+        expected_version=news.annotation_set.version,
+    )
+    html = page(news)
+    assert (
+        f'data-item="r{relation.pk}" data-head="s{head.pk}" data-tail="s{tail.pk}" '
+        f'data-head-start="0" data-tail-start="{tail.start}" data-directed="1"'
+    ) in html
+    assert f'<mark class="m et-{news.gpe.pk}' not in html  # the tail's block has not loaded

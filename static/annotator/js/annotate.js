@@ -338,10 +338,21 @@
       loadBlocks(index).then(() => current === item && setCurrent(item, { scroll, quiet: true }));
     }
     if (scroll) (marks[0] || row)?.scrollIntoView({ block: "nearest", inline: "nearest" });
-    if (scroll && row) row.scrollIntoView({ block: "nearest" });
+    if (scroll && row && marks.length) revealRow(row);
     if (!quiet && row) announce(rowName(row));
     syncTabStops();
     drawArrows();
+  }
+
+  // The row is shown inside the side list only: on a narrow screen the list sits below the text, and
+  // scrolling the page to the row would take the text, where the item is, off the screen.
+  function revealRow(row) {
+    const panel = row.closest(".side-panel");
+    if (!panel) return;
+    const box = row.getBoundingClientRect();
+    const frame = panel.getBoundingClientRect();
+    if (box.top < frame.top) panel.scrollTop -= frame.top - box.top;
+    else if (box.bottom > frame.bottom) panel.scrollTop += box.bottom - frame.bottom;
   }
 
   function moveAfterRemoval(outcome = "") {
@@ -711,6 +722,13 @@
     $$(".rows .row").forEach((row) => {
       row.hidden = Boolean(query) && !row.dataset.filter.includes(query);
     });
+    // A long article's lists hold the rows of the blocks loaded so far: say what the filter did not see.
+    const note = $("#filter-note");
+    const waiting = lazyGroups($("#span-list")).length;
+    if (!note) return;
+    note.hidden = !query || !waiting;
+    const total = $$("#span-list .group").length;
+    note.textContent = note.hidden ? "" : `Filtered the rows of ${total - waiting} of ${total} parts of the article, those loaded so far; the others load as you scroll the text or press “Show more”.`;
   }
 
   // ---------------------------------------------------------------- reload after a conflict
