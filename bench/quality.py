@@ -5,6 +5,9 @@
                                                                     # every installed spaCy package)
     python bench/quality.py DIR --sizes 25,50 --folds 2             # a shorter learning curve
     python bench/quality.py DIR --skip-curve                        # default suggester and pipelines only
+    python bench/quality.py DIR --curve-from en_core_web_sm         # a second learning curve, in a project
+                                                                    # that chose this pretrained pipeline
+                                                                    # (its model starts from it)
 
 DIR holds `eng.train` and `eng.testa` (checked against their published sha256). Only the development
 split `eng.testa` is ever measured on; `eng.testb`, the test split, is never opened (the product side
@@ -20,7 +23,9 @@ imported into an "imported" set of the first project. Then it prints, for `eng.t
    946 training documents into their own sets and submits them (one versioned edit and one submit per
    article); the project's learning loop starts training by itself when its threshold is reached; the
    bench runs that queued job here, then measures the active suggester (and the new version, if it
-   stayed inactive).
+   stayed inactive). The project has no pretrained pipeline, so its model learns from the blank one;
+4. with `--curve-from REF`, the same curve in a third project that chose the pretrained pipeline REF:
+   its model starts from that pipeline's NER (encoder and hidden layer) and learns the project's labels.
 The machine's load average is printed with each figure: CPU is shared.
 """
 
@@ -79,6 +84,8 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=None, help="the project's cross-validation folds")
     parser.add_argument("--skip-curve", action="store_true")
     parser.add_argument("--skip-pipelines", action="store_true")
+    parser.add_argument("--curve-from", default=None, help="a pretrained pipeline: a second learning curve")
+    parser.add_argument("--skip-blank-curve", action="store_true", help="with --curve-from: that curve only")
     args = parser.parse_args()
     files = check_files(args.folder.resolve())
     sizes = [int(size) for size in args.sizes.split(",") if size]
@@ -134,6 +141,10 @@ def main() -> None:
         study, reference = project("CoNLL"), project("CoNLL-dev")
         imported(reference, files["eng.testa"], set_kind=SetKind.GOLD)
         imported(study, files["eng.train"], set_name="conll")
+        second = None
+        if args.curve_from and not args.skip_curve:
+            second = project("CoNLL-from-pipeline")
+            imported(second, files["eng.train"], set_name="conll")
         print(f"  set-up in {time.perf_counter() - started:.0f} s", flush=True)
         dev = list(Article.objects.filter(project=reference).order_by("pk").values_list("pk", "text"))
         expected = [
@@ -144,11 +155,11 @@ def main() -> None:
         ]
         print(f"  eng.testa: {len(dev)} documents, {len(expected)} entities", flush=True)
 
-        def measure(title: str, version: SuggesterVersion | None = None) -> dict:
+        def measure(title: str, version: SuggesterVersion | None = None, of: Project = study) -> dict:
             nlp.forget_suggesters()
-            version = version or ensure_active_suggester(project=study)
+            version = version or ensure_active_suggester(project=of)
             started = time.perf_counter()
-            runner = SuggestionRunner(project_id=study.pk, spec=spec_for(version, "en"), link_limit=0)
+            runner = SuggestionRunner(project_id=of.pk, spec=spec_for(version, "en"), link_limit=0)
             predicted = [
                 ((article, e.start, e.end), e.entity_type)
                 for (article, _), suggested in zip(dev, runner.run(text for _, text in dev), strict=True)
@@ -192,57 +203,71 @@ def main() -> None:
             SuggesterVersion.objects.filter(project=study).update(is_active=False)
             ensure_active_suggester(project=study)
 
+        def learning_curve(of: Project, heading: str, sizes: list[int]) -> None:
+            settings_of = SuggesterSettings.objects.get(project=of)
+            articles = list(Article.objects.filter(project=of).order_by("pk"))
+            imported_sets = {
+                s.article_id: s
+                for s in AnnotationSet.objects.filter(article__project=of, kind=SetKind.IMPORTED)
+            }
+            print(f"\n== {heading} learning curve: {len(articles)} training documents", flush=True)
+            done = 0
+            for size in sizes:
+                size = min(size, len(articles))
+                settings_of.refresh_from_db()
+                settings_of.learn = True
+                if settings_of.learned_articles == 0:
+                    settings_of.learn_after = size
+                else:
+                    settings_of.retrain_every = size - settings_of.learned_articles
+                settings_of.save()
+                started = time.perf_counter()
+                for article in articles[done:size]:
+                    own = get_or_create_own_set(article=article, user=annotator)
+                    spans = imported_sets[article.pk].spans.select_related("entity_type")
+                    with edit_set(own, expected_version=own.version, by=annotator) as editor:
+                        for span in spans:
+                            editor.add_span(start=span.start, end=span.end, entity_type=span.entity_type)
+                    submit_set(annotation_set=own, by=annotator, expected_version=own.version)
+                # Outside a test, submit_set's commit hook queued the training job for a worker: run it here.
+                done = size
+                job = Job.objects.filter(
+                    project=of, kind=JobKind.TRAIN_SUGGESTER, status=JobStatus.QUEUED
+                ).first()
+                submitted = time.perf_counter() - started
+                if job is None:
+                    print(
+                        f"  {size} documents submitted in {submitted:.0f} s; no training was started!",
+                        flush=True,
+                    )
+                    continue
+                started = time.perf_counter()
+                job = run_job(job)
+                print(
+                    f"  {size} documents submitted in {submitted:.0f} s; training job ({job.params}) "
+                    f"{job.status} in {time.perf_counter() - started:.0f} s ({load()}): {job.message}",
+                    flush=True,
+                )
+                newest = SuggesterVersion.objects.filter(project=of, kind="trained").order_by("-pk").first()
+                if newest is None:
+                    continue
+                print(f"  recipe: {newest.config.get('recipe')}", flush=True)
+                active = active_suggester(of.pk)
+                measure(f"{heading} after {size} documents, active", active, of)
+                if active != newest:
+                    measure(f"{heading} after {size} documents, the new version (inactive)", newest, of)
+
         if args.skip_curve:
             return
-        articles = list(Article.objects.filter(project=study).order_by("pk"))
-        imported_sets = {
-            s.article_id: s
-            for s in AnnotationSet.objects.filter(article__project=study, kind=SetKind.IMPORTED)
-        }
-        print(f"\n== 3. learning curve: {len(articles)} training documents", flush=True)
-        done = 0
-        for size in sizes:
-            size = min(size, len(articles))
-            chosen.refresh_from_db()
-            chosen.learn = True
-            if chosen.learned_articles == 0:
-                chosen.learn_after = size
-            else:
-                chosen.retrain_every = size - chosen.learned_articles
-            chosen.save()
-            started = time.perf_counter()
-            for article in articles[done:size]:
-                own = get_or_create_own_set(article=article, user=annotator)
-                spans = imported_sets[article.pk].spans.select_related("entity_type")
-                with edit_set(own, expected_version=own.version, by=annotator) as editor:
-                    for span in spans:
-                        editor.add_span(start=span.start, end=span.end, entity_type=span.entity_type)
-                submit_set(annotation_set=own, by=annotator, expected_version=own.version)
-            # Outside a test, submit_set's commit hook queued the training job for a worker: run it here.
-            done = size
-            job = Job.objects.filter(
-                project=study, kind=JobKind.TRAIN_SUGGESTER, status=JobStatus.QUEUED
-            ).first()
-            submitted = time.perf_counter() - started
-            if job is None:
-                print(
-                    f"  {size} documents submitted in {submitted:.0f} s; no training was started!", flush=True
-                )
-                continue
-            started = time.perf_counter()
-            job = run_job(job)
-            print(
-                f"  {size} documents submitted in {submitted:.0f} s; training job ({job.params}) "
-                f"{job.status} in {time.perf_counter() - started:.0f} s ({load()}): {job.message}",
-                flush=True,
-            )
-            newest = SuggesterVersion.objects.filter(project=study, kind="trained").order_by("-pk").first()
-            if newest is None:
-                continue
-            active = active_suggester(study.pk)
-            measure(f"3. after {size} documents, active", active)
-            if active != newest:
-                measure(f"3. after {size} documents, the new version (inactive)", newest)
+        if not (second is not None and args.skip_blank_curve):
+            learning_curve(study, "3.", sizes)
+        if second is not None:
+            settings_of = SuggesterSettings.objects.get_or_create(project=second)[0]
+            settings_of.learn, settings_of.folds = False, chosen.folds
+            settings_of.use_site_pipeline, settings_of.pipeline = False, args.curve_from
+            settings_of.pipeline_mode = "add"
+            settings_of.save()
+            learning_curve(second, f"4. starting from {args.curve_from}:", sizes)
 
 
 if __name__ == "__main__":

@@ -204,6 +204,7 @@ class ProjectSchema:
         )
         kb_types = set(
             KBEntity.objects.filter(knowledge_base__project_id=project_id, merged_into__isnull=True)
+            .order_by()  # the model's ordering would put the KB's and project's names in the DISTINCT
             .values_list("type", flat=True)
             .distinct()
         )

@@ -42,7 +42,7 @@ from annotator.suggestions.engine import (
     spec_for,
 )
 from annotator.suggestions.generate import ensure_active_suggester
-from annotator.suggestions.models import SuggesterKind, SuggesterVersion
+from annotator.suggestions.models import SuggesterKind, SuggesterSettings, SuggesterVersion
 from annotator.suggestions.relations import (
     NONE,
     Mention,
@@ -354,8 +354,36 @@ def held_out_articles(records: Sequence[GoldArticle]) -> set[int]:
     return {r.article_id for r in ranked[:wanted]}
 
 
+@dataclass
+class Start:
+    """What the project's NER starts from: the blank pipeline, or the project's pretrained pipeline
+    (`base`) while it proves usable; `refused` says why it did not."""
+
+    base: str | None = None
+    refused: str = ""
+
+    def describe(self) -> str:
+        if self.base:
+            return f"starting from the pretrained pipeline {self.base} (its NER's encoder and hidden layer)"
+        if self.refused:
+            return f"on the blank pipeline ({self.refused})"
+        return "on the blank pipeline"
+
+
+def training_start(chosen: SuggesterSettings) -> Start:
+    """The project's chosen pretrained pipeline (its own, else the site's), if any, as the start."""
+    return Start(base=sources.pipeline_choice(chosen).ref or None)
+
+
 def _train_model(
-    records: Sequence[GoldArticle], output: Path, *, lang: str, epochs: int, steps: _Steps, what: str
+    records: Sequence[GoldArticle],
+    output: Path,
+    *,
+    lang: str,
+    epochs: int,
+    steps: _Steps,
+    what: str,
+    start: Start,
 ) -> nlp.TrainingResult:
     held = held_out_articles(records)
 
@@ -367,14 +395,19 @@ def _train_model(
         ]
 
     on_progress, done = steps.training(what)
-    result = nlp.train_ner(
-        train=pieces(r for r in records if r.article_id not in held),
-        dev=pieces(r for r in records if r.article_id in held),
-        output=output,
-        max_epochs=epochs,
-        lang=lang,
-        on_progress=on_progress,
-    )
+    train = pieces(r for r in records if r.article_id not in held)
+    dev = pieces(r for r in records if r.article_id in held)
+    try:
+        result = nlp.train_ner(
+            train=train, dev=dev, output=output, max_epochs=epochs, lang=lang, on_progress=on_progress,
+            base=start.base,
+        )  # fmt: skip
+    except nlp.BaseUnusable as refused:  # train on the blank pipeline, now and for the rest of the job
+        start.base, start.refused = None, str(refused)
+        steps.say(f"Training on the blank pipeline: {refused}.")
+        result = nlp.train_ner(
+            train=train, dev=dev, output=output, max_epochs=epochs, lang=lang, on_progress=on_progress
+        )
     done()
     return result
 
@@ -410,6 +443,7 @@ def _cross_validate(
     epochs: int,
     steps: _Steps,
     schema: ProjectSchema,
+    start: Start,
 ) -> _CrossValidation:
     by_id = {r.article_id: r for r in records}
     result = _CrossValidation([], [], [], [], defaultdict(lambda: [0, 0]), {})
@@ -421,7 +455,7 @@ def _cross_validate(
         if any(r.entities for r in train):
             path = work / f"fold-{number}"
             _train_model(
-                train, path, lang=project.language, epochs=epochs, steps=steps,
+                train, path, lang=project.language, epochs=epochs, steps=steps, start=start,
                 what=f"Cross-validation: training fold {number} of {len(folds)} on {len(train)} articles.",
             )  # fmt: skip
             model = str(path)
@@ -508,10 +542,11 @@ def train_suggester(*, project: Project, by: User | None, progress: Progress | N
     chosen.measured = {**(chosen.measured or {}), "dropped_gold_patterns": dropped}
     chosen.save(update_fields=["measured"])
     active = ensure_active_suggester(project=project)
+    start = training_start(chosen)
     with tempfile.TemporaryDirectory(prefix="annotator-cv-") as work:
         cv = _cross_validate(
             project, records, folds, work=Path(work), model_source=model_source, epochs=epochs,
-            steps=steps, schema=schema,
+            steps=steps, schema=schema, start=start,
         )  # fmt: skip
     seen_by_active = (
         set(active.trained_on.get("article_ids", [])) if active.kind == SuggesterKind.TRAINED else set()
@@ -528,7 +563,7 @@ def train_suggester(*, project: Project, by: User | None, progress: Progress | N
     )
 
     result = _train_model(
-        records, output, lang=project.language, epochs=epochs, steps=steps,
+        records, output, lang=project.language, epochs=epochs, steps=steps, start=start,
         what=f"Training the model on all {len(records)} articles.",
     )  # fmt: skip
     relation_gold = sum(len(r.relations) for r in records)
@@ -564,17 +599,18 @@ def train_suggester(*, project: Project, by: User | None, progress: Progress | N
         version=version_number,
         kind=SuggesterKind.TRAINED,
         description=(
-            f"spaCy NER trained on {len(records)} annotated articles, with the gazetteer; "
+            f"spaCy NER trained on {len(records)} annotated articles"
+            + (f" from {start.base}" if start.base else "")
+            + ", with the gazetteer; "
             f"{k}-fold cross-validated."
         ),
         config={
             "rules": True,
             "recipe": (
-                "spaCy NER, the CPU efficiency architecture, on the blank pipeline; shuffled pieces of "
-                f"about {PIECE_CHARS} characters in compounding minibatches ({nlp.BATCH_START:g} to "
-                f"{nlp.BATCH_END:g}), dropout {nlp.DROPOUT}, averaged weights, early stopping on a "
-                f"held-out tenth (patience {nlp.PATIENCE})"
+                f"spaCy NER {start.describe()}; shuffled pieces of about {PIECE_CHARS} characters; "
+                f"{nlp.RECIPE.describe(architecture=not start.base)}"
             ),
+            "base": start.base or "",
             "epochs": epochs,
             "epochs_run": result.epochs,
             "best_epoch": result.best_epoch,

@@ -299,6 +299,40 @@ def test_a_worse_model_is_never_activated(news, training_settings):
         "f1": round(report.f1, 4),
         "baseline_f1": round(report.baseline_f1, 4),
     }
+    # The chosen pipeline has no NER to start from: the model learnt on the blank pipeline, and says so.
+    assert report.version.config["base"] == ""
+    assert report.version.config["recipe"].startswith(
+        f"spaCy NER on the blank pipeline ({ref} has no NER); shuffled pieces of about 200 characters; "
+        "tok2vec width 96, depth 4"
+    )
+
+
+def test_the_model_starts_from_the_projects_pretrained_pipeline(news, training_settings):
+    learning(news, learn=False, folds=2)
+    synthetic_gold(news, articles=8)
+    training_settings.ANNOTATOR_TRAIN_MAX_EPOCHS = 2
+    base = training_settings.ANNOTATOR_PIPELINES_DIR / "people"
+    texts = [
+        ("Yesterday Anna Berg spoke.", ((10, 19, "PERSON"),)),
+        ("Ivan Petrov left.", ((0, 11, "PERSON"),)),
+    ]
+    nlp.train_ner(train=[nlp.TrainingDoc(t, e) for t, e in texts], dev=[], output=base, max_epochs=1)
+    change_suggester_settings(
+        project=news.project, change=SettingsChange(pipeline=str(base), mode="add", label_map={}), by=None
+    )
+    report = train_suggester(project=news.project, by=None)
+    version = report.version
+    assert version.config["base"] == str(base)
+    assert version.config["recipe"].startswith(
+        f"spaCy NER starting from the pretrained pipeline {base} (its NER's encoder and hidden layer); "
+        "shuffled pieces of about 200 characters; compounding minibatches (4 to 32 pieces), "
+    )
+    assert version.description.startswith(f"spaCy NER trained on 8 annotated articles from {base}, ")
+    assert sorted(version.trained_on["labels"]) == ["DATE", "GPE", "ORG", "PERSON"]
+    import spacy
+
+    saved = spacy.load(version.path)
+    assert saved.pipe_names == ["ner"]  # the encoder inline in the NER, as the base's weights were copied
 
 
 def test_training_refuses_without_enough_annotated_articles(news, training_settings):

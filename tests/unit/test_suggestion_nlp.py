@@ -236,10 +236,76 @@ def test_training_keeps_the_best_held_out_epoch_and_stops_when_it_stops_improvin
 
     train = [doc(name) for name in names] * 4
     result = nlp.train_ner(
-        train=train, dev=[doc(name) for name in names[:2]], output=tmp_path / "ner", max_epochs=40, patience=3
+        train=train,
+        dev=[doc(name) for name in names[:2]],
+        output=tmp_path / "ner",
+        max_epochs=40,
+        recipe=nlp.Recipe(patience=3),
     )
     # The held-out texts are all found long before 40 epochs; three epochs without better end it.
     assert result.held_out_f1 == 1.0
     assert result.epochs == result.best_epoch + 3 < 40
     assert result.labels == ("PERSON",)
     assert (tmp_path / "ner" / "meta.json").is_file()
+
+
+def _people_docs():
+    names = ["Anna Berg", "Olga Novak", "Ivan Petrov", "Lena Marsh"]
+    return [
+        nlp.TrainingDoc(f"Yesterday {name} spoke to reporters.", ((10, 10 + len(name), "PERSON"),))
+        for name in names
+    ]
+
+
+def _encoder_bytes(path, listens):
+    import spacy
+
+    loaded = spacy.load(path)
+    if listens:
+        return loaded.get_pipe("tok2vec").model.to_bytes()
+    return loaded.get_pipe("ner").model.get_ref("tok2vec").to_bytes()
+
+
+def test_training_from_a_pretrained_pipeline_copies_its_ner_encoder_and_learns_new_labels(tmp_path):
+    # A blank-pipeline NER (its encoder is a shared tok2vec component the NER listens to) is the base
+    # of a second one with other labels (its encoder inline in the NER), which is the base of a third.
+    train = _people_docs()
+    first = tmp_path / "first"
+    nlp.train_ner(train=train, dev=[], output=first, max_epochs=2)
+    relabelled = [nlp.TrainingDoc(d.text, tuple((s, e, "PER") for s, e, _ in d.entities)) for d in train]
+    # No epoch: what is saved is the initialised pipeline with the base's weights copied in.
+    second = nlp.train_ner(
+        train=relabelled, dev=[], output=tmp_path / "second", max_epochs=0, base=str(first)
+    )
+    assert second.labels == ("PER",)
+    import spacy
+
+    mine = spacy.load(tmp_path / "second").get_pipe("ner").model.get_ref("tok2vec").layers[0]
+    assert mine.to_bytes() == _encoder_bytes(first, listens=True)
+    third = nlp.train_ner(train=train, dev=[], output=tmp_path / "third", max_epochs=0, base=str(second.path))
+    assert third.labels == ("PERSON",)
+    assert _encoder_bytes(tmp_path / "third", listens=False) == _encoder_bytes(second.path, listens=False)
+    nlp.train_ner(train=train, dev=[], output=tmp_path / "blank", max_epochs=0)  # the control: no base
+    assert _encoder_bytes(tmp_path / "blank", listens=True) != _encoder_bytes(first, listens=True)
+
+
+def test_a_pretrained_pipeline_of_another_language_or_without_ner_is_refused_as_a_base(tmp_path):
+    import spacy
+
+    german = spacy.blank("de")
+    german.add_pipe("ner")
+    german.to_disk(tmp_path / "de")
+    with pytest.raises(nlp.BaseUnusable, match=r"de pipeline, not en$"):
+        nlp.train_ner(
+            train=_people_docs(), dev=[], output=tmp_path / "x", max_epochs=1, base=str(tmp_path / "de")
+        )
+    spacy.blank("en").to_disk(tmp_path / "empty")
+    with pytest.raises(nlp.BaseUnusable, match="has no NER$"):
+        nlp.train_ner(
+            train=_people_docs(), dev=[], output=tmp_path / "x", max_epochs=1, base=str(tmp_path / "empty")
+        )
+    with pytest.raises(nlp.BaseUnusable, match="does not load"):
+        nlp.train_ner(
+            train=_people_docs(), dev=[], output=tmp_path / "x", max_epochs=1, base=str(tmp_path / "none")
+        )
+    assert not (tmp_path / "x").exists()

@@ -36,10 +36,9 @@ from annotator.suggestions.nlp.pipeline import (
     prepare,
 )
 from annotator.suggestions.nlp.training import (
-    BATCH_END,
-    BATCH_START,
-    DROPOUT,
-    PATIENCE,
+    RECIPE,
+    BaseUnusable,
+    Recipe,
     TrainingDoc,
     TrainingResult,
     measure_patterns,
@@ -50,20 +49,19 @@ from annotator.suggestions.nlp.training import (
 MODEL_SCORE = PRIORS["model"]
 
 __all__ = [
-    "BATCH_END",
-    "BATCH_START",
-    "DROPOUT",
     "MODEL_SCORE",
-    "PATIENCE",
     "PRIORS",
+    "RECIPE",
     "RULER_KEY",
     "Analysis",
+    "BaseUnusable",
     "Candidate",
     "FoundEntity",
     "InstalledPipeline",
     "Measured",
     "Merge",
     "Pattern",
+    "Recipe",
     "Suggester",
     "TrainingDoc",
     "TrainingResult",

@@ -266,22 +266,28 @@ def _ruler_candidates(doc: Doc) -> list[Candidate]:
     strings = doc.vocab.strings
     for span in doc.spans[RULER_KEY]:
         source, kb_id, trim = _group_facts(doc, span.id)
-        if source == "rule:name-acronym":
-            best = acronyms.get(span.end)
-            if best is None or span.start < best.start:
-                acronyms[span.end] = span
+        if source == "rule:date" or source == "rule:name-acronym":
+            if source == "rule:name-acronym":
+                best = acronyms.get(span.end)
+                if best is None or span.start < best.start:
+                    acronyms[span.end] = span
+                continue
+            start, end = span.start + trim, span.end
+            if doc[end - 1].text == "," or (end - start == 1 and doc[start].text == "May"):
+                continue  # the date ends before the comma; a lone "May" is more often the verb
+            marker = (start, end, span.label, source)
+            if marker in seen:
+                continue
+            seen.add(marker)
+            candidates.append(Candidate(doc[start].idx, span.end_char, strings[span.label], source, kb_id))
             continue
-        start, end = span.start + trim, span.end
-        if source == "rule:date" and (
-            doc[end - 1].text == "," or (end - start == 1 and doc[start].text == "May")
-        ):
-            continue  # the date ends before the comma; a lone "May" is more often the verb
-        marker = (start, end, span.label, source)
+        # Gazetteer matches (most of them): the span's own character offsets, no token objects.
+        label = span.label
+        marker = (span.start, span.end, label, source)
         if marker in seen:
             continue  # another entity with the same alias: one mention, whichever entity it names
         seen.add(marker)
-        first, last = doc[start], doc[end - 1]
-        candidates.append(Candidate(first.idx, last.idx + len(last), strings[span.label], source, kb_id))
+        candidates.append(Candidate(span.start_char, span.end_char, strings[label], source, kb_id))
     if acronyms:
         places = {(c.start, c.end) for c in candidates if c.source in _PLACE_LISTS}
         for span in acronyms.values():
