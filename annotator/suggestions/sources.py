@@ -39,11 +39,13 @@ LIST_LABELS = {
     "NORP": "nationalities and groups",
     "ORG": "international organisations and news media",
 }
-RULE_LABELS = {
+RULE_LABELS = {"ORG": "“Full Name (ACR)” rule"}  # in every language
+# The rules that know English words: dates (nlp/patterns.py) and names (nlp/names.py).
+ENGLISH_RULE_LABELS = {
     "DATE": "date rules",
     "EVENT": "event rule (“… Cup”, “… Open”)",
     "GPE": "dateline rule",
-    "ORG": "“Full Name (ACR)”, organisation and club rules",
+    "ORG": "organisation and club rules",
     "PERSON": "person rules (titles, given names, ages)",
 }
 
@@ -128,7 +130,9 @@ def source_labels(
         for label, what in LIST_LABELS.items():
             speakers[label].append(f"shipped list: {what}")
     for label, what in RULE_LABELS.items():
-        if label != "DATE" or project.language in LIST_LANGUAGES:
+        speakers[label].append(what)
+    if project.language in LIST_LANGUAGES:
+        for label, what in ENGLISH_RULE_LABELS.items():
             speakers[label].append(what)
     kb_types = (
         KBEntity.objects.filter(knowledge_base__project=project, merged_into__isnull=True)

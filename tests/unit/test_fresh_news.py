@@ -36,7 +36,7 @@ def test_the_fixture_offsets_are_those_of_its_texts(fresh):
 def test_people_and_organisations_are_found_in_fresh_news_with_an_empty_kb(fresh):
     suggester = nlp.build_suggester()
     suggester.ensure_patterns("lists", gazetteer.shipped_patterns)
-    spoken = sorted(set(sources.LIST_LABELS) | set(sources.RULE_LABELS))
+    spoken = sorted({*sources.LIST_LABELS, *sources.RULE_LABELS, *sources.ENGLISH_RULE_LABELS})
     merge = nlp.Merge(label_map=labels.effective_map(spoken, DEMO_TYPES, {}), types=DEMO_TYPES)
     analyses = suggester.analyse([item["text"] for item in fresh], merge=merge)
     predicted, expected, found = [], [], {}
