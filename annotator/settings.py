@@ -367,6 +367,15 @@ ANNOTATOR_SUGGEST_INLINE_MAX_CHARS = env.int("ANNOTATOR_SUGGEST_INLINE_MAX_CHARS
 
 # Jobs whose worker has not reported for this long are marked failed by the reaper.
 ANNOTATOR_JOB_HEARTBEAT_TIMEOUT = env.int("ANNOTATOR_JOB_HEARTBEAT_TIMEOUT", default=300)
+# Jobs that workers share (pre-annotation, exports) are split into chunks of this many articles; each
+# chunk is a task any worker takes from the queue. Smaller chunks spread better and retry less work;
+# each costs a few queries and, for pre-annotation, the start of its pipeline run.
+ANNOTATOR_JOB_CHUNK_ARTICLES = env.int("ANNOTATOR_JOB_CHUNK_ARTICLES", default=500)
+# Times a chunk runs before its job fails, when its worker keeps dying (the reaper queues it again).
+ANNOTATOR_JOB_CHUNK_ATTEMPTS = env.int("ANNOTATOR_JOB_CHUNK_ATTEMPTS", default=3)
+# A KB import job splits an uncompressed JSON lines file or Wikidata dump into chunks of about this many
+# MB, read and checked by any worker; the entities are then written at once (compressed files and CSV: one chunk).
+ANNOTATOR_KB_IMPORT_CHUNK_MB = env.int("ANNOTATOR_KB_IMPORT_CHUNK_MB", default=64)
 # Uploaded import files are deleted by the reaper this many days after their job ended.
 ANNOTATOR_UPLOAD_RETENTION_DAYS = env.int("ANNOTATOR_UPLOAD_RETENTION_DAYS", default=7)
 # Largest KB file the import page and API accept, in MB; bigger ones go through `manage.py import_kb`.

@@ -17,6 +17,7 @@ throughput as a ratio of /healthz's, and the load average.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 import time
@@ -33,6 +34,8 @@ SECONDS = float(os.environ.get("LOAD_SECONDS", "15"))
 WORKERS = int(os.environ.get("WEB_CONCURRENCY", "2"))
 SUGGESTIONS = 200
 TEXT = ("Sergey Naryshkin, Director of Russia's Foreign Intelligence Service, visited Minsk. " * 30)[:2500]
+# Suggestions are words: a span (and so an accepted suggestion) never starts or ends with white space.
+WORDS = [match.span() for match in re.finditer(r"\w+", TEXT)]
 
 
 def percentile(times: list[float], fraction: float) -> float:
@@ -150,9 +153,9 @@ def people_for(vendor: str) -> list[dict[str, object]]:
             project=project, text=TEXT, external_id=f"a{number}", title=f"A {number}"
         )
         suggestions = Suggestion.objects.bulk_create(
-            Suggestion(article=article, suggester_version=suggester, kind=SuggestionKind.ENTITY, start=s * 10 + 2,
-                       end=s * 10 + 6, entity_type=person, score=0.9, source="kb-ruler")
-            for s in range(SUGGESTIONS)
+            Suggestion(article=article, suggester_version=suggester, kind=SuggestionKind.ENTITY, start=start,
+                       end=end, entity_type=person, score=0.9, source="kb-ruler")
+            for start, end in WORDS[:SUGGESTIONS]
         )  # fmt: skip
         session = SessionStore()
         session.update({SESSION_KEY: str(user.pk), HASH_SESSION_KEY: user.get_session_auth_hash(),

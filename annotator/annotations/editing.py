@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, NoReturn
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Length, Substr
 from django.utils import timezone
 
 from annotator.annotations.models import AnnotationSet, EntityLink, Relation, SetStatus, Span, SpanAttribute
 from annotator.articles.models import Article
+from annotator.core.compiled import CompiledQuery
 from annotator.core.errors import InvalidAnnotation, NotEditable, ProjectArchived, StaleVersion
 from annotator.core.offsets import OFFSET_MAX, OffsetError, check_offsets
 from annotator.kb.models import KBEntity
@@ -65,6 +66,33 @@ def edit_set(
         except BaseException:
             annotation_set.version, annotation_set.status, annotation_set.submitted_at = before
             raise
+
+
+# The reads every span write makes: built and compiled once per process (core.compiled).
+@CompiledQuery
+def _article_facts(article_id: int, position: int, length: int) -> QuerySet[Article]:
+    return Article.objects.filter(pk=article_id).values_list(
+        "project_id",
+        "project__allow_overlapping_spans",
+        "project__trim_span_whitespace",
+        Length("text"),
+        Substr("text", Value(position), Value(length)),  # values, not checked here: they are placeholders
+    )
+
+
+def _spans_with_offsets(set_id: int, start: int, end: int, type_id: int) -> QuerySet[Span]:
+    return Span.objects.filter(annotation_set_id=set_id, start=start, end=end, entity_type_id=type_id)
+
+
+@CompiledQuery
+def _same_span(set_id: int, start: int, end: int, type_id: int) -> QuerySet[Span]:
+    """A span with these offsets and type (its id), as `_check_room`'s duplicate check."""
+    return _spans_with_offsets(set_id, start, end, type_id).values_list("pk", flat=True).order_by()[:1]
+
+
+@CompiledQuery
+def _spans_at(set_id: int, start: int, end: int, type_id: int) -> QuerySet[Span]:
+    return _spans_with_offsets(set_id, start, end, type_id).order_by("pk")[:1]
 
 
 # An archived project is read-only: its articles' sets cannot be claimed.
@@ -112,19 +140,13 @@ class SetEditor:
     def _read_article(self, *, start: int = 0, end: int = 0) -> _ArticleFacts:
         """The article's facts, and its text at [start, end), in one query (cached for later calls)."""
         first = min(max(start, 0), OFFSET_MAX - 1)
-        project_id, allow_overlapping, trim_whitespace, length, surface = (
-            Article.objects.filter(pk=self.annotation_set.article_id)
-            .values_list(
-                "project_id",
-                "project__allow_overlapping_spans",
-                "project__trim_span_whitespace",
-                Length("text"),
-                # Clamped so that the database only ever sees a position and a length its integer holds
-                # (never negative, never past OFFSET_MAX): bad offsets are refused by check_offsets()
-                # before the slice is used, whatever their size.
-                Substr("text", first + 1, min(max(end - first, 0), OFFSET_MAX)),
-            )
-            .get()
+        # Clamped so that the database only ever sees a position and a length its integer holds (never
+        # negative, never past OFFSET_MAX): bad offsets are refused by check_offsets() before the slice
+        # is used, whatever their size.
+        ((project_id, allow_overlapping, trim_whitespace, length, surface),) = _article_facts(
+            article_id=self.annotation_set.article_id,
+            position=first + 1,
+            length=min(max(end - first, 0), OFFSET_MAX),
         )
         facts = _ArticleFacts(project_id, allow_overlapping, trim_whitespace, length, surface)
         self.__dict__["_article"] = facts  # what cached_property would store
@@ -181,6 +203,14 @@ class SetEditor:
         self, *, start: int, end: int, entity_type: EntityType, ignore: Span | None = None
     ) -> None:
         """Refuse a duplicate span, and any overlap when the project does not allow overlaps."""
+        ids = {"set_id": self.annotation_set.pk, "start": start, "end": end}
+        if ignore is None and self._article.allow_overlapping_spans:  # a new span: the hot path
+            if _same_span(**ids, type_id=entity_type.pk):
+                raise InvalidAnnotation(
+                    f"A {entity_type.name} span at [{start}, {end}) already exists in this set.",
+                    field="start",
+                )
+            return
         others = Span.objects.filter(annotation_set=self.annotation_set, start__lt=end, end__gt=start)
         if ignore is not None:
             others = others.exclude(pk=ignore.pk)
@@ -230,9 +260,9 @@ class SetEditor:
         return span
 
     def find_span(self, *, start: int, end: int, entity_type: EntityType) -> Span | None:
-        return Span.objects.filter(
-            annotation_set=self.annotation_set, start=start, end=end, entity_type=entity_type
-        ).first()
+        ids = {"set_id": self.annotation_set.pk, "start": start, "end": end, "type_id": entity_type.pk}
+        found = _spans_at(**ids)
+        return found[0] if found else None
 
     def change_span(
         self,

@@ -12,8 +12,10 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_not_required
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.dateparse import parse_datetime
 from django.utils.decorators import method_decorator
@@ -27,7 +29,7 @@ from rest_framework.views import APIView
 from annotator.annotations import services
 from annotator.annotations.models import AnnotationSet, Relation, Span
 from annotator.annotations.status import with_status
-from annotator.api.access import check_can_edit, projects_for, user_of, visible_sets, with_role
+from annotator.api.access import check_can_edit, projects_for, token_of, user_of, visible_sets
 from annotator.api.annotation_serializers import (
     AnnotationSetDetailSerializer,
     AnnotationSetSerializer,
@@ -45,8 +47,9 @@ from annotator.api.annotation_serializers import (
 )
 from annotator.articles.models import Article, ArticleStatus
 from annotator.articles.search import matching
+from annotator.core.compiled import CompiledQuery
 from annotator.kb.models import KBEntity
-from annotator.projects.models import EntityType, RelationType
+from annotator.projects.models import EntityType, Membership, Project, RelationType
 from annotator.suggestions import services as decisions
 from annotator.suggestions.models import Decision, Suggestion, Verdict
 
@@ -106,7 +109,8 @@ def in_project(queryset: QuerySet[Any], value: Any, what: str) -> Any:
 
 
 def named(model: type[EntityType] | type[RelationType], project_id: int, name: str, field: str) -> Any:
-    found = model.objects.filter(project_id=project_id, name=name).order_by().first()
+    by_name = _entity_type_named if model is EntityType else _relation_type_named
+    found = next(iter(by_name(project_id=project_id, name=name)), None)
     if found is None:
         raise exceptions.ValidationError(
             {field: [f"This project has no {model._meta.verbose_name} named {name!r}."]}
@@ -117,12 +121,61 @@ def named(model: type[EntityType] | type[RelationType], project_id: int, name: s
 api_view = method_decorator(login_not_required, name="dispatch")
 
 
-def _set_for_writing(request: Request, set_id: int) -> AnnotationSet:
-    annotation_set = get_object_or_404(
-        with_role(visible_sets(request), request).select_related("article"), pk=set_id
+# Every write reads these: built and compiled once per process (core.compiled).
+@CompiledQuery
+def _entity_type_named(project_id: int, name: str) -> QuerySet[EntityType]:
+    return EntityType.objects.filter(project_id=project_id, name=name).order_by()[:1]
+
+
+@CompiledQuery
+def _relation_type_named(project_id: int, name: str) -> QuerySet[RelationType]:
+    return RelationType.objects.filter(project_id=project_id, name=name).order_by()[:1]
+
+
+@CompiledQuery
+def _suggestion_in(project_id: int, suggestion_id: int) -> QuerySet[Suggestion]:
+    """A suggestion of the project, with what a decision on it reads (as `in_project` would find it)."""
+    suggestions = Suggestion.objects.filter(article__project_id=project_id, pk=suggestion_id)
+    related = suggestions.select_related("entity_type", "tail_entity_type", "relation_type", "kb_entity")
+    return related.order_by()[:1]
+
+
+def _member_sets(set_id: int, user_id: int) -> QuerySet[AnnotationSet]:
+    """`visible_sets` of a user (by id) with the role, as `_set_for_writing` reads it."""
+    user = get_user_model()(pk=user_id)  # a stand-in: the filters read its id only
+    projects = Project.objects.visible_to(user)
+    sets = AnnotationSet.objects.readable_by(user).filter(article__project__in=projects)
+    role = Membership.objects.filter(project=OuterRef("article__project_id"), user_id=user_id)
+    return (
+        sets.filter(pk=set_id)
+        .annotate(my_role=Subquery(role.order_by().values("role")[:1]))
+        .select_related("article")
+        .order_by()
     )
-    check_can_edit(request, annotation_set)
-    return annotation_set
+
+
+@CompiledQuery
+def _member_set(set_id: int, user_id: int) -> QuerySet[AnnotationSet]:
+    return _member_sets(set_id, user_id)
+
+
+@CompiledQuery
+def _member_set_in(set_id: int, user_id: int, project_id: int) -> QuerySet[AnnotationSet]:
+    """As `_member_set`, for a token limited to one project."""
+    return _member_sets(set_id, user_id).filter(article__project_id=project_id)
+
+
+def _set_for_writing(request: Request, set_id: int) -> AnnotationSet:
+    """The set, if the request may read it (as `with_role(visible_sets(request))`), and may edit it."""
+    token, user_id = token_of(request), user_of(request).pk
+    if token is not None and token.project_id is not None:
+        found = _member_set_in(set_id=set_id, user_id=user_id, project_id=token.project_id)
+    else:
+        found = _member_set(set_id=set_id, user_id=user_id)
+    if not found:
+        raise Http404("No AnnotationSet matches the given query.")
+    check_can_edit(request, found[0])
+    return found[0]
 
 
 def _set_detail(annotation_set: AnnotationSet) -> AnnotationSet:
@@ -467,13 +520,14 @@ class SetDecisions(APIView):
         body.is_valid(raise_exception=True)
         data = body.validated_data
         project_id = annotation_set.article.project_id
-        suggestion = in_project(
-            Suggestion.objects.filter(article__project_id=project_id).select_related(
-                "entity_type", "tail_entity_type", "relation_type", "kb_entity"
-            ),
-            data["suggestion"],
-            "suggestion",
+        found = (
+            _suggestion_in(project_id=project_id, suggestion_id=data["suggestion"])
+            if type(data["suggestion"]) is int
+            else []
         )
+        if not found:
+            raise exceptions.NotFound("No such suggestion.")
+        suggestion = found[0]
         common = {
             "suggestion": suggestion,
             "annotation_set": annotation_set,

@@ -187,7 +187,8 @@ class EntityList(generics.ListCreateAPIView):
         return super().get(request, *args, **kwargs)
 
     @extend_schema(
-        request=EntityCreateSerializer, responses={201: EntitySerializer, **error_responses(400, 403, 404, 409)}
+        request=EntityCreateSerializer,
+        responses={201: EntitySerializer, **error_responses(400, 403, 404, 409)},
     )
     def post(self, request: Request, project_id: int) -> Response:
         project = member_project(request, project_id)

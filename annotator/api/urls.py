@@ -118,6 +118,7 @@ urlpatterns = [
     path("articles/<int:article_id>/history", teams.ArticleHistory.as_view(), name="article-history"),
     path("projects/<int:project_id>/imports/", imports.ProjectImports.as_view(), name="project-imports"),
     path("jobs/<int:job_id>/", jobs.JobDetail.as_view(), name="job-detail"),
+    path("jobs/<int:job_id>/cancel", jobs.JobCancel.as_view(), name="job-cancel"),
     path("projects/<int:project_id>/export", exports.ProjectExport.as_view(), name="project-export"),
     path("projects/<int:project_id>/exports/", exports.ProjectExportJobs.as_view(), name="project-exports"),
     path("exports/<int:export_job_id>/file", exports.ExportFile.as_view(), name="export-file"),

@@ -6,5 +6,6 @@ Django 6 ships the same API as `django.tasks`; moving there changes this import 
 from __future__ import annotations
 
 from django_tasks import TaskResult, TaskResultStatus, task
+from django_tasks.exceptions import TaskResultDoesNotExist
 
-__all__ = ["TaskResult", "TaskResultStatus", "task"]
+__all__ = ["TaskResult", "TaskResultDoesNotExist", "TaskResultStatus", "task"]

@@ -284,13 +284,13 @@ class _Restorer:
             rows.append(row)
             many.append({f.name: values.get(f.name, []) for f in model._meta.many_to_many})
         made = model._default_manager.bulk_create(rows)
-        if kept := [field for field in fields.values() if (model, field.name) in KEPT_TIMES]:
+        if kept := [time for time in fields.values() if (model, time.name) in KEPT_TIMES]:
             # bulk_create stamps auto_now_add fields with the time of the restore: put the file's back.
             for line, row in zip(lines, made, strict=True):
-                for field in kept:
-                    if (value := line["fields"].get(field.name)) is not None:
-                        setattr(row, field.attname, field.to_python(value))
-            model._default_manager.bulk_update(made, [field.name for field in kept])
+                for time in kept:
+                    if (value := line["fields"].get(time.name)) is not None:
+                        setattr(row, time.attname, time.to_python(value))
+            model._default_manager.bulk_update(made, [time.name for time in kept])
         own = self.ids.setdefault(model, {})
         for line, row in zip(lines, made, strict=True):
             own[line["n"]] = row.pk

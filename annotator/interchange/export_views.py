@@ -3,6 +3,7 @@ live progress, and its file."""
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, HttpResponseBase
@@ -17,8 +18,9 @@ from annotator.interchange.exports import ExportQuery, count_articles, export_pa
 from annotator.interchange.views import NO_WORKER_AFTER
 from annotator.jobs.models import Job, JobKind, JobStatus
 from annotator.jobs.progress import live
+from annotator.jobs.services import cancel_job
 from annotator.projects.models import Project
-from annotator.projects.permissions import can_curate
+from annotator.projects.permissions import can_curate, can_manage
 from annotator.projects.views import get_project
 
 NOTHING = {
@@ -74,9 +76,31 @@ def export_detail(request: AuthedRequest, project_id: int, export_job_id: int) -
         "job": job,
         "query": ExportQuery.from_params(job.params),
         "no_worker": job.status == JobStatus.QUEUED and timezone.now() - job.created_at > NO_WORKER_AFTER,
+        "can_cancel": not job.is_finished and may_cancel(request, project, job),
     }
     template = "interchange/export_detail.html" + ("#job-status" if request.htmx else "")
     return render(request, template, context)
+
+
+def may_cancel(request: AuthedRequest, project: Project, job: Job) -> bool:
+    """Whoever started an export may stop it, and the project's managers."""
+    return job.created_by_id == request.user.pk or can_manage(project.my_role)  # type: ignore[attr-defined]
+
+
+@require_http_methods(["POST"])
+def export_cancel(request: AuthedRequest, project_id: int, export_job_id: int) -> HttpResponseBase:
+    """Stop an export: its queued parts never start, its running ones stop, and it leaves no file."""
+    project = exporting_project(request, project_id)
+    job = export_job(project, export_job_id)
+    if not may_cancel(request, project, job):
+        raise PermissionDenied
+    if job.is_finished:
+        messages.info(request, f"The export had already ended ({job.get_status_display().lower()}).")
+    elif cancel_job(job).status == JobStatus.CANCELLED:
+        messages.success(request, "Export cancelled. It leaves no file.")
+    else:
+        messages.error(request, "The export is being planned; try again in a moment.")
+    return redirect("exports:detail", project_id=project.pk, export_job_id=job.pk)
 
 
 @require_GET

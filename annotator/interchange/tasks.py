@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import os
+import pickle
+import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from annotator.core.text import isolate
-from annotator.interchange.exports import ExportQuery, count_articles, export_path, export_records, file_name
+from annotator.interchange.exports import (
+    ExportQuery,
+    export_path,
+    export_records,
+    file_name,
+    selected_articles,
+)
 from annotator.interchange.formats.base import DocumentRecord
 from annotator.interchange.formats.sources import SourceError, open_source
 from annotator.interchange.options import ImportOptions
 from annotator.interchange.services import ImportRejected, import_articles, source_limits
 from annotator.jobs import registry
-from annotator.jobs.models import Job, JobKind
+from annotator.jobs.chunks import Chunk, ChunkedHandler, article_chunks
+from annotator.jobs.models import Job, JobChunk, JobKind
 from annotator.jobs.progress import Progress
 from annotator.jobs.services import JobFailed
 
@@ -50,34 +60,84 @@ def run_import(job: Job, progress: Progress) -> dict[str, Any]:
     return result.as_dict()
 
 
-@registry.register(JobKind.EXPORT)
-def run_export(job: Job, progress: Progress) -> dict[str, Any]:
-    """Write the export to a file named by the job; progress counts the articles written."""
+def plan_export(job: Job, progress: Progress) -> list[Chunk]:
+    """The selected articles, in id order, in chunks of ANNOTATOR_JOB_CHUNK_ARTICLES."""
     if job.project is None:
         raise JobFailed("An export needs a project.")
+    query = ExportQuery.from_params(job.params)
+    ids = list(selected_articles(job.project, query).values_list("pk", flat=True))
+    progress.say(f"Exporting {len(ids):,} articles as {query.writer.label}.")
+    return article_chunks(ids)
+
+
+def parts_dir(job: Job) -> Path:
+    """Where an export's chunks leave their records until the last one assembles the file."""
+    return export_path(job).parent / f"export-{job.pk}.parts"
+
+
+def export_chunk(job: Job, chunk: JobChunk, progress: Progress) -> dict[str, Any]:
+    """Read the chunk's articles into records (the database's and the record building's share of an
+    export) and keep them in a part file, replaced whole, so that a chunk run again leaves one."""
+    assert job.project is not None
+    query = replace(ExportQuery.from_params(job.params), article_ids=tuple(chunk.params["article_ids"]))
+    path = parts_dir(job) / f"{chunk.number:06d}.records"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.partial")
+    records = 0
+    with open(partial, "wb") as out:
+        for record in counted(export_records(job.project, query), progress):
+            pickle.dump(record, out, protocol=pickle.HIGHEST_PROTOCOL)
+            records += 1
+    os.replace(partial, path)
+    return {"articles": progress.done, "records": records}
+
+
+def counted(records: Iterator[DocumentRecord], progress: Progress) -> Iterator[DocumentRecord]:
+    """The records, counting their articles (one or more records each, in a row) as progress."""
+    last = None
+    for record in records:
+        article = (record.provenance or {}).get("article_id")
+        if article != last:
+            last = article
+            progress.set_done(progress.done + 1)
+        yield record
+
+
+def _read_parts(job: Job, chunks: list[JobChunk]) -> Iterator[DocumentRecord]:
+    for chunk in chunks:
+        with open(parts_dir(job) / f"{chunk.number:06d}.records", "rb") as part:
+            for _ in range(chunk.result["records"]):
+                yield pickle.load(part)  # noqa: S301 - written just now by this app's own workers
+
+
+def finish_export(job: Job, chunks: list[JobChunk], progress: Progress) -> dict[str, Any]:
+    """Write the file from the chunks' records, in article order, under its final name only when whole."""
+    assert job.project is not None
     project, query = job.project, ExportQuery.from_params(job.params)
-    progress.set_total(count_articles(project, query))
-    progress.say(f"Exporting {progress.total:,} articles as {query.writer.label}.")
-    articles = 0
-
-    def counted(records: Iterator[DocumentRecord]) -> Iterator[DocumentRecord]:
-        nonlocal articles
-        last = None
-        for record in records:
-            article = (record.provenance or {}).get("article_id")
-            if article != last:
-                articles, last = articles + 1, article
-                progress.set_done(articles)
-            yield record
-
+    articles = sum(chunk.result["articles"] for chunk in chunks)
+    progress.say(f"Writing {articles:,} articles as {query.writer.label}.")
     path = export_path(job)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(path.suffix + ".partial")
     with open(partial, "wb") as out:
-        for chunk in query.writer.write(counted(export_records(project, query))):
-            out.write(chunk)
+        for piece in query.writer.write(_read_parts(job, chunks)):
+            out.write(piece)
     os.replace(partial, path)  # a file under the final name is always whole
+    shutil.rmtree(parts_dir(job), ignore_errors=True)
     size = path.stat().st_size
-    progress.set_done(articles)
     progress.say(f"Exported {articles:,} articles ({size:,} bytes).")
     return {"file_name": file_name(project, query), "articles": articles, "bytes": size}
+
+
+def abandon_export(job: Job) -> None:
+    """A failed or cancelled export leaves no file: neither its parts nor a half-written one."""
+    shutil.rmtree(parts_dir(job), ignore_errors=True)
+    path = export_path(job)
+    path.with_suffix(path.suffix + ".partial").unlink(missing_ok=True)
+
+
+# All or nothing: the file appears under its name only once every chunk is in it.
+registry.register_chunked(
+    JobKind.EXPORT,
+    ChunkedHandler(plan=plan_export, run_chunk=export_chunk, finish=finish_export, abandon=abandon_export),
+)

@@ -94,3 +94,40 @@ class Job(models.Model):
         if not self.progress_total:
             return 100 if self.status == JobStatus.SUCCEEDED else None
         return min(100, round(100 * self.progress_done / self.progress_total))
+
+
+class JobChunk(models.Model):
+    """One part of a job split over workers (see jobs/chunks.py): any worker runs it, once at a time.
+
+    The job's progress is the sum of its chunks'; a chunk whose worker went silent is queued again by
+    the reaper until it has run ANNOTATOR_JOB_CHUNK_ATTEMPTS times, then fails its job.
+    """
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="chunks")
+    number = models.PositiveIntegerField(help_text="1, 2, ... in the order the job planned them.")
+    label = models.CharField(max_length=200, help_text="What the chunk covers, in words (e.g. its articles).")
+    params = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    progress_done = models.BigIntegerField(default=0)
+    progress_total = models.BigIntegerField(null=True, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    task_id = models.CharField(max_length=64, blank=True, help_text="The task queue's id for its last run.")
+    worker = models.CharField(
+        max_length=200, blank=True, help_text="host:pid of the worker that ran it last."
+    )
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["job", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "number"], name="job_chunk_number_unique"),
+            models.CheckConstraint(condition=Q(status__in=JobStatus.values), name="job_chunk_status_valid"),
+            models.CheckConstraint(condition=Q(progress_done__gte=0), name="job_chunk_progress_not_negative"),
+        ]
+        indexes = [models.Index(fields=["status", "heartbeat_at"], name="job_chunk_status_idx")]
+
+    def __str__(self) -> str:
+        return f"part {self.number} of job #{self.job_id} ({self.status})"

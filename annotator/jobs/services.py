@@ -11,6 +11,14 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from annotator.jobs.chunks import (
+    ChunkedHandler,
+    enqueue_chunk,
+    plan_chunks,
+    reap_stale_chunks,
+    run_chunk,
+    stop_other_chunks,
+)
 from annotator.jobs.models import Job, JobStatus
 from annotator.jobs.progress import Listener, Progress, read_side_file
 from annotator.jobs.registry import handler_for
@@ -49,10 +57,13 @@ def enqueue_job(job: Job) -> Job:
     return job
 
 
-def run_job(job: Job, *, listener: Listener | None = None) -> Job:
-    """Run a queued job in this process: claim it, call its handler, record how it ended.
+def run_job(job: Job, *, listener: Listener | None = None, spread: bool = False) -> Job:
+    """Run a queued job: claim it, call its handler, record how it ended.
 
-    `listener` is called with the Progress each time it is written (a command line's progress bar).
+    A chunked job (jobs/chunks.py) is planned here; with `spread` (a worker running the job's task) its
+    chunks go to the queue for any worker to take and the job ends when the last one does, otherwise (the
+    command line, inline) this process runs them one after the other. `listener` is called with the
+    Progress each time it is written (a command line's progress bar).
     """
     claimed = Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
         status=JobStatus.RUNNING,
@@ -64,23 +75,52 @@ def run_job(job: Job, *, listener: Listener | None = None) -> Job:
     if not claimed:
         logger.info("Job %s is %s, not queued: not running it.", job.pk, job.status)
         return job
+    handler = handler_for(job.kind)
     progress = Progress(job, listener=listener)
     try:
-        result = handler_for(job.kind)(job, progress)
+        if isinstance(handler, ChunkedHandler):
+            _start_chunks(job, handler, progress, listener=listener, spread=spread)
+            return job
+        result = handler(job, progress)
     except JobFailed as failure:
-        _finish(job, progress, JobStatus.FAILED, message=failure.message, errors=failure.errors)
+        end_job(job, progress, JobStatus.FAILED, message=failure.message, errors=failure.errors)
     except Exception as error:
         logger.exception("Job %s (%s) crashed", job.pk, job.kind)
         message = f"The job stopped on an unexpected error ({type(error).__name__}). Nothing was kept."
-        _finish(job, progress, JobStatus.FAILED, message=message, errors=[{"message": message}])
+        end_job(job, progress, JobStatus.FAILED, message=message, errors=[{"message": message}])
     else:
-        _finish(job, progress, JobStatus.SUCCEEDED, message=progress.message or "Done.", result=result or {})
+        end_job(job, progress, JobStatus.SUCCEEDED, message=progress.message or "Done.", result=result or {})
     finally:
         progress.close()
     return job
 
 
-def _finish(job: Job, progress: Progress, status: str, *, message: str, **fields: Any) -> None:
+def _start_chunks(
+    job: Job, handler: ChunkedHandler, progress: Progress, *, listener: Listener | None, spread: bool
+) -> None:
+    from annotator.jobs.chunks import finish_job
+
+    try:
+        chunks = plan_chunks(job, handler, progress)
+    except BaseException:
+        handler.abandon(job)  # what the job's kind promises of a failed job, also when it fails this early
+        raise
+    if not chunks:
+        finish_job(job, handler, listener=listener)
+    else:
+        # Spread: the other chunks go to the queue for any worker, and this one runs the first at once
+        # (a job of one chunk then costs no second trip through the queue).
+        mine = chunks[:1] if spread else chunks
+        for chunk in chunks[len(mine) :]:
+            transaction.on_commit(lambda chunk=chunk: enqueue_chunk(chunk))  # type: ignore[misc]
+        for chunk in mine:
+            if run_chunk(chunk.pk, handler, listener=listener) != JobStatus.SUCCEEDED:
+                break
+    job.refresh_from_db()
+
+
+def end_job(job: Job, progress: Progress, status: str, *, message: str, **fields: Any) -> None:
+    """Record how a running job ended (unless it already has: cancelled, or failed in another chunk)."""
     values = {
         "status": status,
         "message": message[:500],
@@ -90,14 +130,20 @@ def _finish(job: Job, progress: Progress, status: str, *, message: str, **fields
         "progress_total": progress.total,
         **fields,
     }
-    Job.objects.filter(pk=job.pk).update(**values)
+    Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(**values)
     job.refresh_from_db()
 
 
 def retry_job(job: Job) -> Job:
     """Put a failed or cancelled job back in the queue, keeping its attempts count."""
     updated = Job.objects.filter(pk=job.pk, status__in=[JobStatus.FAILED, JobStatus.CANCELLED]).update(
-        status=JobStatus.QUEUED, errors=[], message="", progress_done=0, finished_at=None, task_id=""
+        status=JobStatus.QUEUED,
+        errors=[],
+        message="",
+        progress_done=0,
+        finished_at=None,
+        task_id="",
+        result={},
     )
     job.refresh_from_db()
     if updated:
@@ -106,26 +152,63 @@ def retry_job(job: Job) -> Job:
 
 
 def cancel_job(job: Job) -> Job:
-    """Cancel a job that has not started yet."""
-    Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
-        status=JobStatus.CANCELLED, finished_at=timezone.now(), message="Cancelled before it started."
-    )
+    """Cancel a job that has not started yet, or a running job split into chunks.
+
+    A chunked job's queued chunks never start and its running ones stop at their next progress write;
+    what the job's kind keeps of a stopped job is what it keeps of a failed one (its handler's `abandon`).
+    A job that runs in one piece cannot be stopped halfway: it is cancelled only while queued.
+    """
+    now = timezone.now()
+    if Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
+        status=JobStatus.CANCELLED, finished_at=now, message="Cancelled before it started."
+    ):
+        job.refresh_from_db()
+        return job
+    handler = handler_for(job.kind)
+    if isinstance(handler, ChunkedHandler) and job.chunks.exists():
+        done = job.chunks.filter(status=JobStatus.SUCCEEDED).count()
+        count = job.chunks.count()
+        if Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
+            status=JobStatus.CANCELLED,
+            finished_at=now,
+            message=f"Cancelled with {done} of {count} parts done.",
+        ):
+            stop_other_chunks(job.pk)
+            handler.abandon(job)
     job.refresh_from_db()
     return job
 
 
 def reap_stale_jobs(*, timeout: timedelta | None = None) -> int:
-    """Fail running jobs whose worker has stopped reporting (killed, out of memory, machine gone)."""
+    """Fail running jobs whose worker has stopped reporting (killed, out of memory, machine gone).
+
+    A chunk whose worker went silent is queued again instead (see jobs/chunks.py); a chunked job waiting
+    for a free worker, with chunks queued, is not silent.
+    """
     timeout = timeout if timeout is not None else timedelta(seconds=settings.ANNOTATOR_JOB_HEARTBEAT_TIMEOUT)
     cutoff = timezone.now() - timeout
+    _, chunk_failures = reap_stale_chunks(cutoff)
     message = "The worker running this job stopped responding. Nothing of it was kept; run it again."
-    silent = Job.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=cutoff)
+    silent = Job.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=cutoff).exclude(
+        chunks__status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
+    )
     # On SQLite a job inside its transaction beats beside the database (see progress.py).
-    alive = [
+    dead = [
         pk
         for pk in silent.values_list("pk", flat=True)
-        if (values := read_side_file(pk)) is not None and values["heartbeat_at"] >= cutoff
+        if (values := read_side_file(pk)) is None or values["heartbeat_at"] < cutoff
     ]
-    return silent.exclude(pk__in=alive).update(
-        status=JobStatus.FAILED, finished_at=timezone.now(), message=message, errors=[{"message": message}]
-    )
+    failed = 0
+    for job in Job.objects.filter(pk__in=dead):
+        handler = handler_for(job.kind)
+        if Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING, heartbeat_at__lt=cutoff).update(
+            status=JobStatus.FAILED,
+            finished_at=timezone.now(),
+            message=message,
+            errors=[{"message": message}],
+        ):
+            failed += 1
+            if isinstance(handler, ChunkedHandler):
+                stop_other_chunks(job.pk)
+                handler.abandon(job)
+    return failed + chunk_failures

@@ -13,8 +13,11 @@ with any bad line writes nothing and fails with a `{file, line, field, message}`
 
 from __future__ import annotations
 
+import io
+import itertools
 import logging
 import os
+import pickle
 import shutil
 import time
 import zlib
@@ -25,13 +28,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
 from django.utils import timezone
 
 from annotator.core.text import isolate
 from annotator.core.upsert import Change
 from annotator.jobs import registry
-from annotator.jobs.models import Job, JobKind
+from annotator.jobs.chunks import Chunk, ChunkedHandler
+from annotator.jobs.models import Job, JobChunk, JobKind
 from annotator.jobs.services import JobFailed, create_job, enqueue_job
 from annotator.jobs.uploads import kb_uploads_dir
 from annotator.kb.formats import (
@@ -328,36 +333,182 @@ def upload_path(file_label: str) -> Path:
     return directory / (Path(file_label).name or "upload")
 
 
-@registry.register(JobKind.IMPORT_KB)
-def run_kb_import(job: Job, progress: Progress) -> dict[str, Any]:
+# The job, in chunks that workers share. A chunk reads and checks a range of the file's lines (the parse:
+# most of an import's time for a Wikidata dump) and stages the records in a part file; the last chunk to
+# end writes them all, in file order, in one transaction on PostgreSQL (batches on SQLite, as above). So
+# the job keeps its promise: any bad line anywhere writes nothing, and a worker killed at any point
+# leaves the knowledge base as it was. Uncompressed JSON lines and Wikidata dumps are split at line
+# boundaries every ANNOTATOR_KB_IMPORT_CHUNK_MB; a compressed file or a CSV (whose quoted cells may hold
+# line breaks) is one chunk.
+
+
+def _job_target(job: Job) -> tuple[KnowledgeBase, Path]:
     params = job.params
+    knowledge_base = KnowledgeBase.objects.filter(
+        pk=params["knowledge_base_id"], project=job.project_id
+    ).first()
+    if knowledge_base is None:
+        raise JobFailed("The knowledge base to import into no longer exists.")
     path = Path(params["path"])
-    try:
-        knowledge_base = KnowledgeBase.objects.filter(
-            pk=params["knowledge_base_id"], project=job.project_id
-        ).first()
-        if knowledge_base is None:
-            raise JobFailed("The knowledge base to import into no longer exists.")
-        if not path.is_file():
-            raise JobFailed(f"The file {params['file_label']} is gone; upload or give it again.")
-        options = ReadOptions(
-            languages=tuple(params["languages"]),
-            type_map=params.get("type_map") or dict(DEFAULT_TYPE_MAP),
+    if not path.is_file():
+        raise JobFailed(f"The file {params['file_label']} is gone; upload or give it again.")
+    return knowledge_base, path
+
+
+def _job_options(job: Job) -> ReadOptions:
+    return ReadOptions(
+        languages=tuple(job.params["languages"]),
+        type_map=job.params.get("type_map") or dict(DEFAULT_TYPE_MAP),
+    )
+
+
+def staging_dir(job: Job) -> Path:
+    """Where a KB import's chunks stage their records until the last one writes them."""
+    return Path(settings.DATA_DIR) / "jobs" / f"{job.pk}.kb-parts"
+
+
+def plan_kb_import(job: Job, progress: Progress) -> list[Chunk]:
+    _, path = _job_target(job)
+    size = path.stat().st_size
+    with path.open("rb") as raw:
+        stream, name = _open(raw, job.params["format"])
+        compressed = stream is not raw
+        boundaries = [0]
+        step = max(1, int(settings.ANNOTATOR_KB_IMPORT_CHUNK_MB * 2**20))
+        if not compressed and name != "csv":
+            while boundaries[-1] + step < size:
+                raw.seek(boundaries[-1] + step - 1)
+                raw.readline()  # to the start of the next line (-1: a boundary already there stays)
+                if raw.tell() >= size:
+                    break
+                boundaries.append(raw.tell())
+    boundaries.append(size)
+    label = job.params["file_label"]
+    progress.say(f"Reading {isolate(label)} ({size:,} bytes) as {name}.")
+    if len(boundaries) == 2:
+        return [Chunk(label=f"all of {label}", params={"start": 0, "end": size, "format": name}, total=size)]
+    return [
+        Chunk(
+            label=f"bytes {start:,}–{end:,} of {label}",
+            params={"start": start, "end": end, "format": name},
+            total=end - start,
         )
-        outcome = import_kb_file(
-            knowledge_base=knowledge_base,
-            path=path,
-            file_label=params["file_label"],
-            format=params["format"],
-            options=options,
-            progress=progress,
-        )
-    except BaseException:
-        if params.get("new_knowledge_base"):
-            KnowledgeBase.objects.filter(pk=params["knowledge_base_id"], entities__isnull=True).delete()
-        raise
-    finally:
-        if params.get("uploaded"):
-            shutil.rmtree(path.parent, ignore_errors=True)
+        for start, end in itertools.pairwise(boundaries)
+    ]
+
+
+def read_kb_chunk(job: Job, chunk: JobChunk, progress: Progress) -> dict[str, Any]:
+    """Read and check the chunk's lines; stage its records (none when a line is bad: nothing will be
+    written). Line numbers in its report count from the chunk's start (`finish` adds the lines before)."""
+    _, path = _job_target(job)
+    options, name = _job_options(job), chunk.params["format"]
+    start, end = chunk.params["start"], chunk.params["end"]
+    file_label = job.params["file_label"]
+    observer = _observer.get()
+    errors: list[dict[str, Any]] = []
+    error_count = entities = skipped = 0
+    staged = staging_dir(job) / f"{chunk.number:06d}.records"
+    staged.parent.mkdir(parents=True, exist_ok=True)
+    partial = staged.with_suffix(f".{os.getpid()}.partial")
+    with path.open("rb") as raw, open(partial, "wb") as out:
+        if chunk.params["end"] - start == path.stat().st_size:  # the whole file, maybe compressed
+            stream, _ = _open(raw, name)
+            newlines = 0  # one chunk: nothing comes after it
+            position = raw.tell
+        else:
+            raw.seek(start)
+            data = raw.read(end - start)
+            newlines = data.count(b"\n")
+            stream = io.BytesIO(data)
+            position = stream.tell
+        for _, item in _items(reader_for(name), stream, options):
+            if isinstance(item, LineError):
+                error_count += 1
+                if len(errors) < MAX_REPORTED_ERRORS:
+                    errors.append(_error(file_label, item))
+            elif item is None:
+                skipped += 1
+            else:
+                entities += 1
+                if not error_count:
+                    pickle.dump(item, out, protocol=pickle.HIGHEST_PROTOCOL)
+            progress.set_done(min(position(), end - start))
+            if observer is not None:
+                observer(start + min(position(), end - start), end, entities)
+    os.replace(partial, staged)
+    progress.set_done(end - start)
+    return {
+        "entities": entities, "skipped": skipped, "errors": errors, "error_count": error_count, "newlines": newlines,
+    }  # fmt: skip
+
+
+def _staged(job: Job, chunks: list[JobChunk]) -> Iterator[EntityRecord]:
+    for chunk in chunks:
+        with open(staging_dir(job) / f"{chunk.number:06d}.records", "rb") as part:
+            for _ in range(chunk.result["entities"]):
+                yield pickle.load(part)  # noqa: S301 - staged just now by this app's own workers
+
+
+def write_kb_import(job: Job, chunks: list[JobChunk], progress: Progress) -> dict[str, Any]:
+    """Every chunk is read: refuse the file if any line was bad, else write its records all at once."""
+    knowledge_base, path = _job_target(job)
+    file_label, options = job.params["file_label"], _job_options(job)
+    errors: list[dict[str, Any]] = []
+    lines_before = error_count = 0
+    for chunk in chunks:
+        error_count += chunk.result["error_count"]
+        for error in chunk.result["errors"][: MAX_REPORTED_ERRORS - len(errors)]:
+            errors.append({**error, "line": None if error["line"] is None else error["line"] + lines_before})
+        lines_before += chunk.result["newlines"]
+    entities = sum(chunk.result["entities"] for chunk in chunks)
+    _fail_if_bad(file_label, errors, error_count, entities, options)
+
+    outcome = ImportOutcome(
+        format=chunks[0].params["format"], skipped=sum(c.result["skipped"] for c in chunks)
+    )
+    observer, size = _observer.get(), path.stat().st_size
+    one_transaction = connection.vendor == "postgresql"
+    batch: list[EntityRecord] = []
+
+    def flush() -> None:
+        with nullcontext() if one_transaction else transaction.atomic():
+            outcome.count(write_entities(knowledge_base=knowledge_base, records=batch))
+        batch.clear()
+        progress.message = f"Importing: {outcome.entities:,} of {entities:,} entities written."
+        progress.flush()
+        if observer is not None:
+            observer(size, size, outcome.entities)
+
+    with transaction.atomic() if one_transaction else nullcontext():
+        for record in _staged(job, chunks):
+            batch.append(record)
+            if len(batch) >= BATCH_SIZE:
+                flush()
+        if batch:
+            flush()
+    if outcome.created or outcome.updated:
+        _refresh_statistics()
+    _clean_up(job, failed=False)
     progress.say(outcome.summary(knowledge_base))
     return {**asdict(outcome), "knowledge_base_id": knowledge_base.pk}
+
+
+def _clean_up(job: Job, *, failed: bool) -> None:
+    """The staged records go; an uploaded file goes with its job, whichever way it ends; a knowledge
+    base made for a failed job goes too when it is still empty."""
+    shutil.rmtree(staging_dir(job), ignore_errors=True)
+    if failed and job.params.get("new_knowledge_base"):
+        KnowledgeBase.objects.filter(pk=job.params["knowledge_base_id"], entities__isnull=True).delete()
+    if job.params.get("uploaded"):
+        shutil.rmtree(Path(job.params["path"]).parent, ignore_errors=True)
+
+
+registry.register_chunked(
+    JobKind.IMPORT_KB,
+    ChunkedHandler(
+        plan=plan_kb_import,
+        run_chunk=read_kb_chunk,
+        finish=write_kb_import,
+        abandon=lambda job: _clean_up(job, failed=True),
+    ),
+)

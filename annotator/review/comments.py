@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from annotator.annotations.models import AnnotationSet, Span
 from annotator.articles.views import get_article
+from annotator.core.compiled import CompiledQuery
 from annotator.core.errors import ProjectArchived
 from annotator.projects.permissions import can_curate
 from annotator.projects.services import ensure_not_archived
@@ -39,6 +40,16 @@ def visible_comments(article: Article, user: User, role: str | None) -> QuerySet
     return comments if can_curate(role) else comments.filter(author=user)
 
 
+@CompiledQuery
+def _all_comments(article_id: int) -> QuerySet[Comment]:
+    return Comment.objects.filter(article_id=article_id).select_related("author").order_by("created_at", "id")
+
+
+@CompiledQuery
+def _own_comments(article_id: int, user_id: int) -> QuerySet[Comment]:
+    return _all_comments.build(article_id).filter(author_id=user_id)
+
+
 def add_comment(*, article: Article, author: User, text: str, span: Span | None = None) -> Comment:
     """Comment on the article, or on one of its spans (its range is kept with the comment)."""
     ensure_not_archived(article.project_id)
@@ -54,8 +65,17 @@ def add_comment(*, article: Article, author: User, text: str, span: Span | None 
     )
 
 
-def comments_context(request: AuthedRequest, article: Article) -> dict[str, Any]:
-    comments = list(visible_comments(article, request.user, article.project.my_role))  # type: ignore[attr-defined]
+def comments_context(
+    request: AuthedRequest, article: Article, *, any_comments: bool = True
+) -> dict[str, Any]:
+    """The comments the user sees, and the form; `any_comments=False` (the caller knows the article has
+    none) saves the query."""
+    comments = []
+    if any_comments:
+        if can_curate(article.project.my_role):  # type: ignore[attr-defined]
+            comments = _all_comments(article_id=article.pk)
+        else:
+            comments = _own_comments(article_id=article.pk, user_id=request.user.pk)
     for comment in comments:
         comment.article = article  # the quote reads the text already loaded
     return {"comments": comments, "comment_form": CommentForm(), "comment_next": request.get_full_path()}

@@ -139,11 +139,7 @@ def render_block(text: str, block: Block, marks: Sequence[Mark], *, oob: bool = 
     for mark in inside:
         by_start.setdefault(max(mark.start, block.start), []).append(mark)
     active: list[Mark] = []
-    flow = " flow" if block.is_flow else ""
-    out_of_band = ' hx-swap-oob="true"' if oob else ""
-    parts = [
-        f'<div class="blk{flow}" id="{block.dom_id}" data-s="{block.start}" data-e="{block.end}"{out_of_band}>'
-    ]
+    parts = [_opening(block, oob=oob)]
     for left, right in pairwise(boundaries):
         active = [m for m in active if m.end > left] + by_start.get(left, [])
         segment = escape(text[left:right], quote=False)
@@ -161,3 +157,26 @@ def render_block(text: str, block: Block, marks: Sequence[Mark], *, oob: bool = 
         parts.append("".join(opening) + segment + "</mark>" * len(layers))
     parts.append("</div>")
     return mark_safe("".join(parts))  # noqa: S308 - every piece of text above went through escape()
+
+
+def _opening(block: Block, *, oob: bool = False, lazy: bool = False) -> str:
+    flow = " flow" if block.is_flow else ""
+    out_of_band = ' hx-swap-oob="true"' if oob else ""
+    not_loaded = ' data-lazy="1"' if lazy else ""
+    return (
+        f'<div class="blk{flow}" id="{block.dom_id}" data-s="{block.start}" data-e="{block.end}"'
+        f"{not_loaded}{out_of_band}>"
+    )
+
+
+def render_plain_blocks(text: str, blocks: Sequence[Block], *, oob: bool = False) -> list[SafeString]:
+    """Blocks whose annotations are not loaded yet: their text alone, marked `data-lazy`.
+
+    The text is all there (readable, selectable with the right offsets, found by the browser's search
+    and sized as it will be), so the page only has to add the marks when a block comes into view.
+    """
+    rendered = []
+    for block in blocks:
+        body = escape(text[block.start : block.end], quote=False)
+        rendered.append(mark_safe(f"{_opening(block, oob=oob, lazy=True)}{body}</div>"))  # noqa: S308 - escaped
+    return rendered

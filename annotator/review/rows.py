@@ -138,7 +138,8 @@ def relation_row(relation: Relation, block_id: str) -> str:
     key = _filter_key(kind.name, relation.head.surface, relation.tail.surface)
     return (
         f'<div class="row relation" tabindex="-1" data-item="{item}" data-head="s{relation.head_id}" '
-        f'data-tail="s{relation.tail_id}" '
+        f'data-tail="s{relation.tail_id}" data-head-start="{relation.head.start}" '
+        f'data-tail-start="{relation.tail.start}" '
         f'data-directed="{int(kind.directed)}" data-filter="{key}">'
         f'{_main(item, block_id, content)}<span class="row-actions">'
         f"{_button('delete-relation', item, 'Delete the relation', '✕', 'no')}</span></div>"

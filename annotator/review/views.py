@@ -14,10 +14,11 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -31,6 +32,7 @@ from annotator.annotations.services import (
 )
 from annotator.articles.models import Article
 from annotator.articles.views import get_article
+from annotator.core.compiled import CompiledQuery
 from annotator.core.errors import DomainError, InvalidAnnotation, StaleVersion
 from annotator.core.http import AuthedRequest
 from annotator.core.offsets import whole_number
@@ -44,9 +46,10 @@ from annotator.projects.views import get_project
 from annotator.review import undo as undo_stack
 from annotator.review.actions import ACTIONS, Outcome, Request, link_span, undo
 from annotator.review.comments import comments_context
+from annotator.review.models import Comment
 from annotator.review.queue import next_article
-from annotator.review.rendering import blocks_touching, split_blocks
-from annotator.review.state import load_view, pending_suggestions, set_counts
+from annotator.review.rendering import blocks_touching, render_plain_blocks, split_blocks
+from annotator.review.state import load_page, load_view, pending_suggestions, rendered_range, set_counts
 from annotator.review.suggesting import opening_jobs, suggest_on_open
 from annotator.suggestions.models import Suggestion, SuggestionKind
 
@@ -55,7 +58,7 @@ logger = logging.getLogger(__name__)
 
 def _annotation_set(request: AuthedRequest, article: Article) -> AnnotationSet:
     """The set the page works on: the user's own, or gold (`set=gold`) for curators and managers."""
-    if (request.GET.get("set") or request.POST.get("set")) == "gold":
+    if _wants_gold(request):
         if not can_curate(article.project.my_role):  # type: ignore[attr-defined]
             raise PermissionDenied("Only curators and managers work on the gold set.")
         annotation_set = get_or_create_gold_set(article=article)
@@ -65,33 +68,93 @@ def _annotation_set(request: AuthedRequest, article: Article) -> AnnotationSet:
     return annotation_set
 
 
+def _wants_gold(request: AuthedRequest) -> bool:
+    return (request.GET.get("set") or request.POST.get("set")) == "gold"
+
+
+def _article_and_set(request: AuthedRequest, article_id: int) -> tuple[Article, AnnotationSet]:
+    """The article (as `get_article` gives it) and the set the page works on (as `_annotation_set`), in
+    one query when the set exists: the set with its article, project, guidelines and the user's role.
+
+    The set also carries what spares the page other queries: the id of the project's latest guidelines
+    (`latest_guidelines_id`) and whether the article has any comment (`has_comments`). The first open,
+    which creates the set, takes the long way once."""
+    annotation_set = _set_with_article(request, article_id)
+    if annotation_set is None:
+        article = get_article(request, article_id)  # a 404 for non-members
+        _annotation_set(request, article)
+        annotation_set = _set_with_article(request, article_id)
+        assert annotation_set is not None  # just made, and the user is a member
+    article = annotation_set.article
+    article.my_role = annotation_set.my_role  # type: ignore[attr-defined]
+    article.project.my_role = annotation_set.my_role  # type: ignore[attr-defined]
+    if _wants_gold(request) and not can_curate(annotation_set.my_role):  # type: ignore[attr-defined]
+        raise PermissionDenied("Only curators and managers work on the gold set.")
+    return article, annotation_set
+
+
+def _set_with_article(request: AuthedRequest, article_id: int) -> AnnotationSet | None:
+    if _wants_gold(request):
+        found = _gold_set_with_article(article_id=article_id, user_id=request.user.pk)
+    else:
+        found = _own_set_with_article(article_id=article_id, user_id=request.user.pk)
+    return found[0] if found else None
+
+
+def _sets_with_article(article_id: int, user_id: int) -> QuerySet[AnnotationSet]:
+    """Sets of the article if the user is a member of its project, with what the page reads of them."""
+    latest = GuidelineVersion.objects.filter(project_id=OuterRef("article__project_id")).order_by("-number")
+    return (
+        AnnotationSet.objects.filter(article_id=article_id, article__project__memberships__user_id=user_id)
+        .annotate(
+            my_role=F("article__project__memberships__role"),  # the membership row the filter joined
+            latest_guidelines_id=Subquery(latest.values("pk")[:1]),
+            has_comments=Exists(Comment.objects.filter(article_id=OuterRef("article_id"))),
+        )
+        .select_related("article__project", "guideline_version")
+        .order_by()
+    )
+
+
+@CompiledQuery
+def _own_set_with_article(article_id: int, user_id: int) -> QuerySet[AnnotationSet]:
+    return _sets_with_article(article_id, user_id).filter(kind=SetKind.ANNOTATOR, annotator_id=user_id)
+
+
+@CompiledQuery
+def _gold_set_with_article(article_id: int, user_id: int) -> QuerySet[AnnotationSet]:
+    return _sets_with_article(article_id, user_id).filter(kind=SetKind.GOLD)
+
+
+@CompiledQuery
+def _entity_types(project_id: int) -> QuerySet[EntityType]:
+    return EntityType.objects.filter(project_id=project_id).order_by("position", "name")
+
+
 def _page_url(article: Article, annotation_set: AnnotationSet) -> str:
     url = reverse("review:annotate", args=[article.pk])
     return f"{url}?set=gold" if annotation_set.kind == SetKind.GOLD else url
 
 
-# The comment form offers the set's first spans by name; past these, comments go on the article.
+# The comment form offers the spans the page shows by name (a long article: those of its first blocks),
+# at most these; past them, comments go on the article.
 COMMENT_SPANS = 500
-# Past this many rows, the side lists load group by group as they come into view (a very large article).
-EAGER_ROWS = 1500
-EAGER_BLOCKS = 8
+# The most blocks one request of the block endpoint renders (the page asks for a few at a time).
+MAX_BLOCKS_PER_REQUEST = 32
+# An action that touches more blocks than this (a bulk decision over the whole article) answers with
+# them as text to load again as they come into view, not all rendered at once.
+MAX_BLOCKS_PER_ANSWER = 16
 
 
 def _page_context(request: AuthedRequest, article: Article, annotation_set: AnnotationSet) -> dict[str, Any]:
     project = article.project
     pending = pending_suggestions(annotation_set)
-    counts = set_counts(annotation_set, pending)
-    blocks = split_blocks(article.text)
-    lazy = sum(counts.values()) > EAGER_ROWS
-    entity_types = list(EntityType.objects.filter(project=project).order_by("position", "name"))
-    view = load_view(
-        annotation_set,
-        article.text,
-        row_blocks=blocks[:EAGER_BLOCKS] if lazy else None,
-        pending=pending,
-        type_names={entity_type.pk: entity_type.name for entity_type in entity_types},
+    counts = set_counts(annotation_set)
+    page = load_page(
+        annotation_set, article.text, counts=counts, pending=pending, any_relations=counts["relations"] > 0
     )
-    guidelines = GuidelineVersion.objects.filter(project=project).order_by("-number").first()
+    entity_types = _entity_types(project_id=project.pk)
+    guidelines = _latest_guidelines(annotation_set)
     may_edit = can_edit_set(request.user, project.my_role, annotation_set)  # type: ignore[attr-defined]
     return {
         "article": article,
@@ -100,21 +163,33 @@ def _page_context(request: AuthedRequest, article: Article, annotation_set: Anno
         "editable": annotation_set.is_editable and may_edit,
         # A finished set is read only; whoever may edit it may reopen it (as the API allows).
         "can_reopen": may_edit and not annotation_set.is_editable,
-        "blocks": view.rendered_blocks(),
-        "lists": view.row_groups(),
+        # Joined here: a template loop over a long article's 500 blocks and 1,500 groups costs more
+        # than rendering them (every piece is escaped where it is built).
+        "blocks": mark_safe("".join(page.blocks)),  # noqa: S308
+        "lists": {kind: mark_safe("".join(groups)) for kind, groups in page.lists.items()},  # noqa: S308
+        "lazy": page.lazy,
         "counts": counts,
         "entity_types": entity_types,
         "guidelines": guidelines,
-        "set_guidelines": guidelines
-        if guidelines is not None and annotation_set.guideline_version_id == guidelines.pk
-        else annotation_set.guideline_version,
+        "set_guidelines": annotation_set.guideline_version,
         "undo_depth": undo_stack.depth(request.session, annotation_set.pk),
         "set_param": "gold" if annotation_set.kind == SetKind.GOLD else "",
-        "suggestion_sources": _sources(view.suggestions if not lazy else None, pending),
+        "suggestion_sources": _sources(page.view.suggestions if not page.lazy else None, pending),
         "can_curate": can_curate(project.my_role),  # type: ignore[attr-defined]
-        **comments_context(request, article),
-        "comment_spans": _comment_spans(annotation_set, view.spans if not lazy else None),
+        **comments_context(request, article, any_comments=getattr(annotation_set, "has_comments", True)),
+        "comment_spans": page.view.spans[:COMMENT_SPANS],
     }
+
+
+def _latest_guidelines(annotation_set: AnnotationSet) -> GuidelineVersion | None:
+    """The project's latest guidelines: usually those the set was made under, already loaded with it."""
+    latest_id = getattr(annotation_set, "latest_guidelines_id", ...)
+    if latest_id is None:
+        return None
+    if latest_id == annotation_set.guideline_version_id:
+        return annotation_set.guideline_version
+    project_id = annotation_set.article.project_id
+    return GuidelineVersion.objects.filter(project_id=project_id).order_by("-number").first()
 
 
 def _sources(loaded: list[Suggestion] | None, pending: Q) -> list[str]:
@@ -127,18 +202,9 @@ def _sources(loaded: list[Suggestion] | None, pending: Q) -> list[str]:
     )
 
 
-def _comment_spans(annotation_set: AnnotationSet, loaded: list[Span] | None) -> list[Span]:
-    """The spans a comment may be about: the set's first ones in text order (those the page loaded)."""
-    if loaded is not None:
-        return loaded[:COMMENT_SPANS]
-    spans = Span.objects.filter(annotation_set=annotation_set).select_related("entity_type")
-    return list(spans.order_by("start", "end", "pk")[:COMMENT_SPANS])
-
-
 @require_GET
 def annotate(request: AuthedRequest, article_id: int) -> HttpResponse:
-    article = get_article(request, article_id)
-    annotation_set = _annotation_set(request, article)
+    article, annotation_set = _article_and_set(request, article_id)
     suggesting = None
     try:
         suggesting = suggest_on_open(article=article, by=request.user)
@@ -164,30 +230,27 @@ def suggesting(request: AuthedRequest, article_id: int) -> HttpResponse:
 @require_GET
 def workspace(request: AuthedRequest, article_id: int) -> HttpResponse:
     """The whole working area (text, lists, state) again: what "reload" fetches after a conflict."""
-    article = get_article(request, article_id)
-    annotation_set = _annotation_set(request, article)
+    article, annotation_set = _article_and_set(request, article_id)
     return render(request, "review/annotate.html#workspace", _page_context(request, article, annotation_set))
 
 
 @require_GET
-def rows(request: AuthedRequest, article_id: int) -> HttpResponse:
-    """The side-list groups of blocks `first` to `last` (inclusive), for a page that loads them lazily."""
-    article = get_article(request, article_id)
-    annotation_set = _annotation_set(request, article)
-    blocks = split_blocks(article.text)
+def blocks(request: AuthedRequest, article_id: int) -> HttpResponse:
+    """Blocks `first` to `last` (inclusive) with their annotations and their side-list groups, swapped
+    out of band into a page that loads them as they come into view (or as navigation needs them)."""
+    article, annotation_set = _article_and_set(request, article_id)
     first, last = _int(request.GET.get("first")), _int(request.GET.get("last"))
-    wanted = blocks[first : last + 1]
-    if not wanted:
-        raise Http404("No such blocks.")
-    lists = load_view(annotation_set, article.text, wanted, with_marks=False).row_groups(oob=True)
-    return HttpResponse("".join(html for kind in lists.values() for html in kind))
+    wanted = split_blocks(article.text)[first : last + 1]
+    if not wanted or last - first >= MAX_BLOCKS_PER_REQUEST:
+        raise Http404(f"No such blocks (at most {MAX_BLOCKS_PER_REQUEST} at a time).")
+    return HttpResponse(rendered_range(annotation_set, article.text, wanted))
 
 
-def _writable_set(request: AuthedRequest, article: Article) -> AnnotationSet:
-    annotation_set = _annotation_set(request, article)
+def _writable_set(request: AuthedRequest, article_id: int) -> tuple[Article, AnnotationSet]:
+    article, annotation_set = _article_and_set(request, article_id)
     if not can_edit_set(request.user, article.project.my_role, annotation_set):  # type: ignore[attr-defined]
         raise PermissionDenied("You cannot change this annotation set.")
-    return annotation_set
+    return article, annotation_set
 
 
 def _version(request: AuthedRequest) -> int:
@@ -204,8 +267,7 @@ def act(request: AuthedRequest, article_id: int, action: str) -> HttpResponse:
     handler = ACTIONS.get(action)
     if handler is None:
         raise Http404("No such action.")
-    article = get_article(request, article_id)
-    annotation_set = _writable_set(request, article)
+    article, annotation_set = _writable_set(request, article_id)
     try:
         outcome = handler(Request(annotation_set, request.user, _version(request), request.POST))
     except DomainError as error:
@@ -216,8 +278,7 @@ def act(request: AuthedRequest, article_id: int, action: str) -> HttpResponse:
 
 @require_POST
 def undo_last(request: AuthedRequest, article_id: int) -> HttpResponse:
-    article = get_article(request, article_id)
-    annotation_set = _writable_set(request, article)
+    article, annotation_set = _writable_set(request, article_id)
     operation = undo_stack.pop(request.session, annotation_set.pk)
     try:
         if operation is None:
@@ -238,13 +299,22 @@ def _changed(
         return redirect(_page_url(article, annotation_set))
     touched = blocks_touching(split_blocks(article.text), outcome.ranges)
     pending = pending_suggestions(annotation_set)
-    view = load_view(annotation_set, article.text, touched, pending=pending)
+    if len(touched) > MAX_BLOCKS_PER_ANSWER:
+        # The page loads again those it shows: rendering hundreds of blocks would keep the person waiting.
+        view = load_view(annotation_set, article.text, [], pending=pending)
+        blocks, lists = (
+            render_plain_blocks(article.text, touched, oob=True),
+            view.row_groups(oob=True, later=touched),
+        )
+    else:
+        view = load_view(annotation_set, article.text, touched, pending=pending)
+        blocks, lists = view.rendered_blocks(oob=True), view.row_groups(oob=True)
     context = {
         "annotation_set": annotation_set,
         "article": article,
-        "blocks": view.rendered_blocks(oob=True),
-        "lists": view.row_groups(oob=True),
-        "counts": set_counts(annotation_set, pending),
+        "blocks": blocks,
+        "lists": lists,
+        "counts": set_counts(annotation_set),
         "message": outcome.message,
         "focus": outcome.focus,
         "undo_depth": undo_stack.depth(request.session, annotation_set.pk),
@@ -266,8 +336,7 @@ def _refused(
 
 @require_POST
 def submit_and_next(request: AuthedRequest, article_id: int) -> HttpResponse:
-    article = get_article(request, article_id)
-    annotation_set = _writable_set(request, article)
+    article, annotation_set = _writable_set(request, article_id)
     try:
         submit_set(annotation_set=annotation_set, by=request.user, expected_version=_version(request))
     except DomainError as error:
@@ -285,8 +354,7 @@ def submit_and_next(request: AuthedRequest, article_id: int) -> HttpResponse:
 @require_POST
 def reopen(request: AuthedRequest, article_id: int) -> HttpResponse:
     """Make the user's submitted set (or curated gold, for curators) editable again; back to the page."""
-    article = get_article(request, article_id)
-    annotation_set = _writable_set(request, article)
+    article, annotation_set = _writable_set(request, article_id)
     try:
         reopen_set(annotation_set=annotation_set, by=request.user, expected_version=_version(request))
     except DomainError as error:
@@ -312,8 +380,7 @@ CONTEXT = 300  # characters each side of a span that rank KB candidates by their
 @require_GET
 def candidates(request: AuthedRequest, article_id: int) -> HttpResponse:
     """KB candidates for a span (search as you type), with the suggester's link suggestions for it first."""
-    article = get_article(request, article_id)
-    annotation_set = _annotation_set(request, article)
+    article, annotation_set = _article_and_set(request, article_id)
     span = get_object_or_404(
         Span.objects.filter(annotation_set=annotation_set).select_related("entity_type", "link__kb_entity"),
         pk=_int(request.GET.get("span")),
@@ -345,8 +412,7 @@ def candidates(request: AuthedRequest, article_id: int) -> HttpResponse:
 @require_GET
 def relation_types(request: AuthedRequest, article_id: int) -> HttpResponse:
     """The relation types the schema allows from one span to another: the only ones the page offers."""
-    article = get_article(request, article_id)
-    annotation_set = _annotation_set(request, article)
+    article, annotation_set = _article_and_set(request, article_id)
     spans = Span.objects.filter(annotation_set=annotation_set).select_related("entity_type")
     head = get_object_or_404(spans, pk=_int(request.GET.get("head")))
     tail = get_object_or_404(spans, pk=_int(request.GET.get("tail")))
@@ -360,8 +426,7 @@ def relation_types(request: AuthedRequest, article_id: int) -> HttpResponse:
 @require_GET
 def attributes(request: AuthedRequest, article_id: int) -> HttpResponse:
     """The attributes of a span's entity type with the span's values: the form the page posts back."""
-    article = get_article(request, article_id)
-    annotation_set = _annotation_set(request, article)
+    _article, annotation_set = _article_and_set(request, article_id)
     span = get_object_or_404(
         Span.objects.filter(annotation_set=annotation_set).select_related("entity_type"),
         pk=_int(request.GET.get("span")),
@@ -384,8 +449,7 @@ def new_kb_entity(request: AuthedRequest, article_id: int) -> HttpResponse:
 
     The id may be left empty: the KB makes one from the name.
     """
-    article = get_article(request, article_id)
-    annotation_set = _writable_set(request, article)
+    article, annotation_set = _writable_set(request, article_id)
     try:
         if (knowledge_base_id := whole_number(request.POST.get("knowledge_base", ""))) is None:
             raise InvalidAnnotation(

@@ -27,7 +27,7 @@ from annotator.suggestions import gazetteer, nlp, sources
 from annotator.suggestions.models import PipelineMode, SuggesterKind, SuggesterSettings, SuggesterVersion
 from annotator.suggestions.relations import Mention, PairClassifier, RelationSchema, find_relations
 
-RULES_NAME, RULES_VERSION = "rules", "1"  # bump the version when the rules change what they find
+RULES_NAME, RULES_VERSION = "rules", "2"  # bump the version when the rules change what they find
 LINK_SOURCE = "kb-candidates"
 RELATIONS_FILE = "relations.json"
 
@@ -204,6 +204,7 @@ class ProjectSchema:
         )
         kb_types = set(
             KBEntity.objects.filter(knowledge_base__project_id=project_id, merged_into__isnull=True)
+            .order_by()  # the model's ordering would put the KB's and project's names in the DISTINCT
             .values_list("type", flat=True)
             .distinct()
         )

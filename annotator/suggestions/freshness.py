@@ -15,8 +15,9 @@ import time
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery
 
+from annotator.core.compiled import CompiledQuery
 from annotator.suggestions.engine import current_fingerprint, spec_for
 from annotator.suggestions.models import SuggesterSettings, SuggesterVersion, SuggestionRun
 
@@ -31,17 +32,22 @@ _lock = threading.Lock()
 def active_with_run(article: Article) -> SuggesterVersion | None:
     """The project's active suggester, annotated with the fingerprint of its run on the article
     (`stored_fingerprint`, None when it never ran) and the digest of the project's suggester settings
-    (`settings_digest`): one query."""
-    run = SuggestionRun.objects.filter(article=article, suggester_version=OuterRef("pk")).order_by()
+    (`settings_digest`): one query, compiled once per process."""
+    found = _active_with_run(article_id=article.pk, project_id=article.project_id)
+    return found[0] if found else None
+
+
+@CompiledQuery
+def _active_with_run(article_id: int, project_id: int) -> QuerySet[SuggesterVersion]:
+    run = SuggestionRun.objects.filter(article_id=article_id, suggester_version=OuterRef("pk")).order_by()
     digest = SuggesterSettings.objects.filter(project_id=OuterRef("project_id")).values("digest")[:1]
     return (
-        SuggesterVersion.objects.filter(project_id=article.project_id, is_active=True)
+        SuggesterVersion.objects.filter(project_id=project_id, is_active=True)
         .annotate(
             stored_fingerprint=Subquery(run.values("fingerprint")[:1]), settings_digest=Subquery(digest)
         )
         .select_related("project")
-        .order_by()
-        .first()
+        .order_by("pk")[:1]
     )
 
 

@@ -21,18 +21,33 @@ from annotator.suggestions.nlp import Pattern
 
 LISTS_DIR = Path(__file__).resolve().parent / "lists"
 # The shipped lists and the label their entries take.
-LISTS = {"countries": "GPE", "cities": "GPE", "demonyms": "NORP", "igos": "ORG"}
+LISTS = {
+    "countries": "GPE",
+    "cities": "GPE",
+    "regions": "GPE",
+    "areas": "LOC",
+    "demonyms": "NORP",
+    "igos": "ORG",
+    "media": "ORG",
+}
+# Lists whose names also match in capitals, as datelines and results tables write them ("LISBON").
+CAPITALISED_LISTS = frozenset({"countries", "cities", "regions"})
 LIST_LANGUAGES = frozenset({"en"})  # the lists are English names
 
 
 @cache
 def shipped_patterns() -> tuple[Pattern, ...]:
-    """Countries, capitals and large cities, nationalities and groups, intergovernmental organisations."""
+    """Countries, capitals and large cities, regions, continents and seas, nationalities and groups,
+    intergovernmental organisations, news media. Places also in capitals."""
     patterns: list[Pattern] = []
     for name, label in LISTS.items():
         for line in (LISTS_DIR / f"{name}.txt").read_text(encoding="utf-8").splitlines():
-            if line.strip() and not line.startswith("#"):
-                patterns.extend(Pattern(label, text.strip(), f"list:{name}") for text in line.split("|"))
+            if not line.strip() or line.startswith("#"):
+                continue
+            texts = [text.strip() for text in line.split("|")]
+            if name in CAPITALISED_LISTS:
+                texts += [text.upper() for text in texts if text.upper() not in texts]
+            patterns.extend(Pattern(label, text, f"list:{name}") for text in texts)
     return tuple(patterns)
 
 

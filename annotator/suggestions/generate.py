@@ -101,6 +101,18 @@ def _chunks(items: Sequence[int], size: int) -> Iterator[list[int]]:
         yield chunk
 
 
+def article_ids_to_preannotate(
+    *, project: Project, article_ids: Iterable[int] | None = None, status: str | None = None
+) -> list[int]:
+    """The project's articles (all, those given, and/or those of one status), in id order."""
+    articles = Article.objects.filter(project=project)
+    if article_ids is not None:
+        articles = articles.filter(pk__in=list(article_ids))
+    if status:
+        articles = with_status(articles).filter(status=status)  # type: ignore[misc]
+    return list(articles.order_by("pk").values_list("pk", flat=True))
+
+
 def preannotate_articles(
     *,
     project: Project,
@@ -114,12 +126,7 @@ def preannotate_articles(
     of one status, storing suggestions batch by batch (each batch in its own transaction)."""
     version = suggester_version or ensure_active_suggester(project=project)
     spec = spec_for(version, project.language)
-    articles = Article.objects.filter(project=project)
-    if article_ids is not None:
-        articles = articles.filter(pk__in=list(article_ids))
-    if status:
-        articles = with_status(articles).filter(status=status)  # type: ignore[misc]
-    ids = list(articles.order_by("pk").values_list("pk", flat=True))
+    ids = article_ids_to_preannotate(project=project, article_ids=article_ids, status=status)
     if progress is not None:
         progress.set_total(len(ids))
         progress.say(f"Pre-annotating {len(ids)} articles with {version}.")

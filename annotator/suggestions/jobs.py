@@ -5,10 +5,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from annotator.jobs import registry
-from annotator.jobs.models import Job, JobKind
+from annotator.jobs.chunks import Chunk, ChunkedHandler, article_chunks
+from annotator.jobs.models import Job, JobChunk, JobKind
 from annotator.jobs.services import JobFailed, create_job, enqueue_job
 from annotator.suggestions import learning
-from annotator.suggestions.generate import preannotate_articles
+from annotator.suggestions.generate import (
+    article_ids_to_preannotate,
+    ensure_active_suggester,
+    preannotate_articles,
+)
 from annotator.suggestions.models import SuggesterVersion
 from annotator.suggestions.training import TrainingRefused, train_suggester
 
@@ -43,24 +48,65 @@ def start_training(*, project: Project, by: User | None) -> Job:
     return learning.start_training(project_id=project.pk, by=by)
 
 
-@registry.register(JobKind.PREANNOTATE)
-def run_preannotation(job: Job, progress: Progress) -> dict[str, Any]:
+def plan_preannotation(job: Job, progress: Progress) -> list[Chunk]:
+    """The articles to pre-annotate, in chunks of ANNOTATOR_JOB_CHUNK_ARTICLES, all with one suggester
+    version (fixed here, so that every chunk runs the same one whichever worker takes it)."""
     assert job.project is not None
-    version = None
     if "suggester_version" in job.params:
         version = SuggesterVersion.objects.filter(
             project=job.project, pk=job.params["suggester_version"]
         ).first()
         if version is None:
             raise JobFailed("The suggester version this job was asked to run no longer exists.")
+    else:
+        version = ensure_active_suggester(project=job.project)
+    ids = article_ids_to_preannotate(
+        project=job.project, article_ids=job.params.get("article_ids"), status=job.params.get("status")
+    )
+    return article_chunks(ids, suggester_version=version.pk)
+
+
+def preannotate_chunk(job: Job, chunk: JobChunk, progress: Progress) -> dict[str, Any]:
+    assert job.project is not None
+    version = SuggesterVersion.objects.filter(
+        project=job.project, pk=chunk.params["suggester_version"]
+    ).first()
+    if version is None:
+        raise JobFailed("The suggester version this job was asked to run no longer exists.")
     report = preannotate_articles(
         project=job.project,
-        article_ids=job.params.get("article_ids"),
-        status=job.params.get("status"),
+        article_ids=chunk.params["article_ids"],
         suggester_version=version,
         progress=progress,
     )
     return report.as_dict()
+
+
+def finish_preannotation(job: Job, chunks: list[JobChunk], progress: Progress) -> dict[str, Any]:
+    """The job's counts are the sums of its chunks' (each chunk committed its own batches)."""
+    totals = {
+        key: sum(chunk.result[key] for chunk in chunks) for key in ("articles", "created", "deleted", "kept")
+    }
+    if chunks:
+        suggester = chunks[0].result["suggester"]
+    else:  # no article to pre-annotate: name the version it would have run
+        versions = SuggesterVersion.objects.filter(project=job.project)
+        chosen = job.params.get("suggester_version")
+        version = versions.filter(pk=chosen).first() if chosen else versions.filter(is_active=True).first()
+        suggester = str(version) if version is not None else ""
+    progress.say(
+        f"Pre-annotated {totals['articles']} articles: {totals['created']} suggestions added, "
+        f"{totals['deleted']} replaced."
+    )
+    return {**totals, "suggester": suggester}
+
+
+# Not all or nothing: each batch of a chunk commits, so a failed or cancelled job keeps what its finished
+# batches stored, and running it again (idempotent) completes it. Nothing to undo.
+registry.register_chunked(
+    JobKind.PREANNOTATE,
+    ChunkedHandler(plan=plan_preannotation, run_chunk=preannotate_chunk, finish=finish_preannotation),
+)
 
 
 @registry.register(JobKind.TRAIN_SUGGESTER)

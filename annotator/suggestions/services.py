@@ -7,8 +7,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from django.db.models import QuerySet
+
 from annotator.annotations.editing import SetEditor, edit_set
 from annotator.annotations.models import AnnotationSet, EntityLink, Relation, Span
+from annotator.core.compiled import CompiledQuery
 from annotator.core.errors import InvalidAnnotation
 from annotator.suggestions.models import Decision, Suggestion, SuggestionKind, Verdict
 
@@ -55,11 +58,18 @@ def _span_snapshot(span: Span) -> dict[str, Any]:
     return {"start": span.start, "end": span.end, "type": span.entity_type.name, "text": span.surface}
 
 
+@CompiledQuery
+def _decision_of(suggestion_id: int, set_id: int) -> QuerySet[Decision]:
+    """The set's decision on the suggestion (one at most): compiled once per process (core.compiled)."""
+    return Decision.objects.filter(suggestion_id=suggestion_id, annotation_set_id=set_id).order_by("pk")[:1]
+
+
 def _check_undecided(suggestion: Suggestion, annotation_set: AnnotationSet) -> None:
     if suggestion.article_id != annotation_set.article_id:
         raise InvalidAnnotation("That suggestion is for another article.", field="suggestion")
-    earlier = Decision.objects.filter(suggestion=suggestion, annotation_set=annotation_set).first()
-    if earlier is not None:
+    found = _decision_of(suggestion_id=suggestion.pk, set_id=annotation_set.pk)
+    if found:
+        earlier = found[0]
         raise InvalidAnnotation(
             f"This suggestion was already {earlier.verdict} in this set; undo that decision first.",
             field="suggestion",

@@ -34,11 +34,18 @@ from annotator.suggestions.models import (
 
 # The labels the shipped lists and the rules speak (see gazetteer.LISTS and nlp/patterns.py).
 LIST_LABELS = {
-    "GPE": "countries, capitals and cities",
+    "GPE": "countries, cities and regions",
+    "LOC": "continents, seas and areas",
     "NORP": "nationalities and groups",
-    "ORG": "international organisations",
+    "ORG": "international organisations and news media",
 }
-RULE_LABELS = {"DATE": "date rules", "ORG": "“Full Name (ACR)” rule"}
+RULE_LABELS = {
+    "DATE": "date rules",
+    "EVENT": "event rule (“… Cup”, “… Open”)",
+    "GPE": "dateline rule",
+    "ORG": "“Full Name (ACR)”, organisation and club rules",
+    "PERSON": "person rules (titles, given names, ages)",
+}
 
 
 def project_settings(project: Project | int) -> SuggesterSettings:

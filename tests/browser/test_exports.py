@@ -15,6 +15,7 @@ from annotator.projects.models import Role
 from annotator.projects.services import add_member
 from tests.factories import ProjectFactory
 
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 HOSTILE = "<img src=x onerror=alert(1)> {{ 7|add:1 }} مرحبا 🇧🇾"
 
 
@@ -65,3 +66,52 @@ def test_a_manager_downloads_gold_and_gets_a_docbin_from_a_background_job(page, 
     ]
     page.get_by_role("link", name="Export", exact=True).click()
     assert page.locator(".import-list tbody tr").count() == 1
+
+
+def test_a_running_export_is_cancelled_from_its_page_by_keyboard(
+    page, log_in, project, settings, live_server
+):
+    from django.urls import reverse
+
+    from annotator.jobs import registry
+    from annotator.jobs.chunks import plan_chunks, run_chunk
+    from annotator.jobs.models import Job, JobKind, JobStatus
+    from annotator.jobs.progress import Progress
+    from annotator.jobs.services import create_job
+
+    settings.ANNOTATOR_JOB_CHUNK_ARTICLES = 1
+    maria = get_user_model().objects.get(username="maria")
+    job = create_job(kind=JobKind.EXPORT, project=project, params={"format": "jsonl"}, by=maria)
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING)
+    job.refresh_from_db()
+    handler = registry.handler_for(JobKind.EXPORT)
+    chunks = plan_chunks(job, handler, Progress(job))
+    run_chunk(chunks[0].pk, handler)  # one part done; the other waits for a worker that never comes
+
+    log_in("maria")
+    page.goto(live_server.url + reverse("exports:detail", args=[project.pk, job.pk]))
+    assert page.locator("#job-status").text_content().split() == [
+        "Running",
+        "1",
+        "of",
+        "2",
+        "parts",
+        "done.",
+        "50%",
+    ]
+    for width in (1280, 320):
+        page.set_viewport_size({"width": width, "height": 800})
+        page.screenshot(path=SCREENSHOTS / f"export-cancel-{width}.png", full_page=True)
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent") == "Cancel this export":
+            break
+    else:
+        pytest.fail("Tab never reached the cancel button")
+    page.keyboard.press("Enter")
+    page.get_by_text("Export cancelled. It leaves no file.").wait_for()
+    assert page.locator("#job-status .job-status").text_content() == "Cancelled"
+    assert page.get_by_role("button", name="Cancel this export").count() == 0
+    page.screenshot(path=SCREENSHOTS / "export-cancelled-320.png", full_page=True)
+    assert Job.objects.get(pk=job.pk).status == JobStatus.CANCELLED
+    assert not (settings.DATA_DIR / "exports" / f"export-{job.pk}.parts").exists()

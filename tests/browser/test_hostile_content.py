@@ -167,7 +167,7 @@ PAGES = [
         H.NARYSHKIN_NAME, *H.METADATA, *H.METADATA.values(), H.ATTRIBUTE_NAME, H.ATTRIBUTE_VALUE,
     )),
     Page("annotate workspace", "/articles/{article}/annotate/workspace/", (H.ARTICLE_TEXT,), fragment=True),
-    Page("annotate rows", "/articles/{article}/annotate/rows/?first=0&last=0", (H.PERSON, H.MET), fragment=True),
+    Page("annotate blocks", "/articles/{article}/annotate/blocks/?first=0&last=0", (H.PERSON, H.MET), fragment=True),
     Page("knowledge base", f"{P}/kb/", (
         H.KB_DESCRIPTION, H.MINSK_NAME, H.MINSK_ID, H.MINSK_ALIAS, H.NARYSHKIN_NAME,
     )),

@@ -16,6 +16,8 @@ pytestmark = pytest.mark.django_db
 SKIPPED_NAMESPACES = {"admin"}  # the Django admin is for staff, scoped by is_staff, not membership
 # Routes a member reaches only with the manager role: other members get 403 (they know the project).
 MANAGER_ONLY = {
+    "api:job-cancel",  # or whoever started the job
+    "exports:cancel",  # or whoever started the export
     "api:preannotate",
     "api:train-suggester",
     "api:suggester-activate",

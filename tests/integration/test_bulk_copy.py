@@ -60,3 +60,139 @@ def test_a_batch_looks_up_its_duplicates_by_id_and_by_text_in_one_query(news):
     assert len(lookups) == 1
     if connection.vendor == "postgresql":
         assert "= ANY(" in lookups[0]  # two array parameters, not one placeholder per record
+
+
+# Foreign keys checked once per COPY (PostgreSQL, when the role may set session_replication_role).
+
+postgres_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's per-row checks")
+
+
+def span_row(pk, set_id, type_id, by, now, start=0):
+    return (pk, set_id, start, start + 6, type_id, "Sergey", None, by, now, now)
+
+
+def replication_role():
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW session_replication_role")
+        return cursor.fetchone()[0]
+
+
+def pending_key_checks(cursor):
+    """Whether the transaction holds deferred checks: SET CONSTRAINTS ALL IMMEDIATE runs them now."""
+    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+
+
+@postgres_only
+def test_spans_are_checked_against_their_set_type_and_author_once_per_copy(news):
+    writer, tables, now = BulkWriter(), Tables(), timezone.now()
+    set_id = news.annotation_set.pk
+    with transaction.atomic():
+        ids = writer.reserve_ids(tables.spans, 3)
+        rows = [
+            span_row(pk, set_id, news.person.pk, news.manager.pk, now, start)
+            for pk, start in zip(ids, (0, 10, 20), strict=True)
+        ]
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as queries:
+            assert writer.insert(tables.spans, rows) == 3
+        checks = [q["sql"] for q in queries if "FOR KEY SHARE" in q["sql"]]
+        assert sorted(check.split('"')[3] for check in checks) == [
+            "annotations_annotationset", "auth_user", "projects_entitytype",
+        ]  # fmt: skip
+        assert replication_role() == "origin"
+    assert sorted(news.annotation_set.spans.values_list("start", flat=True)) == [0, 10, 20]
+
+
+@postgres_only
+@pytest.mark.parametrize("missing", ["entity_type", "annotation_set", "created_by"])
+def test_a_span_naming_a_missing_row_fails_as_the_servers_check_would_and_nothing_is_kept(news, missing):
+    from django.db import IntegrityError
+
+    writer, tables, now = BulkWriter(), Tables(), timezone.now()
+    values = {
+        "annotation_set": news.annotation_set.pk,
+        "entity_type": news.person.pk,
+        "created_by": news.manager.pk,
+    }
+    values[missing] = 987654321
+    target = {"annotation_set": "annotations_annotationset", "entity_type": "projects_entitytype",
+              "created_by": "auth_user"}[missing]  # fmt: skip
+    ids = writer.reserve_ids(tables.spans, 2)
+    good = span_row(ids[0], news.annotation_set.pk, news.person.pk, news.manager.pk, now)
+    bad = span_row(ids[1], values["annotation_set"], values["entity_type"], values["created_by"], now, 10)
+    with pytest.raises(IntegrityError) as raised, transaction.atomic():
+        writer.insert(tables.spans, [good, bad])
+    assert f'Key ({missing}_id)=(987654321) is not present in table "{target}".' in str(raised.value)
+    assert str(raised.value).startswith('insert or update on table "annotations_span" violates foreign key')
+    assert not news.annotation_set.spans.exists()
+    assert replication_role() == "origin"
+
+
+@postgres_only
+def test_a_relation_whose_head_is_in_another_set_fails_its_composite_key(news):
+    from django.db import IntegrityError
+
+    from annotator.annotations.services import get_or_create_own_set
+
+    writer, tables, now = BulkWriter(), Tables(), timezone.now()
+    other = get_or_create_own_set(article=news.article, user=news.manager)
+    with transaction.atomic():
+        head, tail = writer.reserve_ids(tables.spans, 2)
+        writer.insert(tables.spans, [span_row(head, other.pk, news.person.pk, None, now),
+                                     span_row(tail, news.annotation_set.pk, news.gpe.pk, None, now, 25)])  # fmt: skip
+        (pk,) = writer.reserve_ids(tables.relations, 1)
+        with pytest.raises(IntegrityError) as raised, transaction.atomic():
+            writer.insert(
+                tables.relations, [(pk, news.annotation_set.pk, head, tail, news.visited.pk, None, now, now)]
+            )
+        assert "relation_head_in_set" in str(raised.value)
+        assert f"Key (head_id, annotation_set_id)=({head}, {news.annotation_set.pk})" in str(raised.value)
+        with connection.cursor() as cursor:
+            pending_key_checks(cursor)  # nothing deferred was left behind by the spans either
+        transaction.set_rollback(True)
+
+
+@postgres_only
+def test_a_table_with_a_trigger_of_its_own_is_written_with_the_servers_checks(news):
+    """Replica mode would skip any trigger: a table with one is never written in it."""
+    import psycopg
+
+    writer, tables, now = BulkWriter(), Tables(), timezone.now()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RAISE EXCEPTION 'the table''s own trigger ran'; END $$"
+            )
+            cursor.execute(
+                "CREATE TRIGGER test_refuse BEFORE INSERT ON annotations_entitylink "
+                "FOR EACH ROW EXECUTE FUNCTION test_refuse()"
+            )
+        (span,) = writer.reserve_ids(tables.spans, 1)
+        writer.insert(tables.spans, [span_row(span, news.annotation_set.pk, news.person.pk, None, now)])
+        (pk,) = writer.reserve_ids(tables.links, 1)
+        with pytest.raises(psycopg.Error, match="the table's own trigger ran"), transaction.atomic():
+            writer.insert(tables.links, [(pk, span, news.naryshkin.pk, None, now, now)])
+        transaction.set_rollback(True)
+
+
+@postgres_only
+def test_a_role_that_may_not_skip_the_checks_leaves_them_to_the_server(news):
+    from django.db import IntegrityError
+
+    writer, tables, now = BulkWriter(), Tables(), timezone.now()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE ROLE annotator_test_plain NOSUPERUSER")
+            cursor.execute("GRANT ALL ON ALL TABLES IN SCHEMA public TO annotator_test_plain")
+            cursor.execute("GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO annotator_test_plain")
+            cursor.execute("SET LOCAL ROLE annotator_test_plain")
+        ids = writer.reserve_ids(tables.spans, 1)
+        writer.insert(tables.spans, [span_row(ids[0], news.annotation_set.pk, 987654321, None, now)])
+        assert replication_role() == "origin"
+        assert news.annotation_set.spans.count() == 1  # written: the server checks it, at commit
+        with pytest.raises(IntegrityError, match="projects_entitytype"), connection.cursor() as cursor:
+            pending_key_checks(cursor)  # the server's own deferred check: it fails here
+        transaction.set_rollback(True)

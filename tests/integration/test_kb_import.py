@@ -246,7 +246,10 @@ def test_progress_is_visible_to_other_connections_while_the_import_runs(news, tm
     running = [row for row in seen if row[0] == JobStatus.RUNNING and 0 < row[1] < size]
     assert running, seen[:5]
     assert all(row[2] == size for row in running)
-    assert running[-1][3].startswith("Importing: ")
+    # Reading and checking the file is the job's one chunk; then its entities are written, all at once.
+    assert running[-1][3] == "0 of 1 parts done."
+    writing = [row[1:] for row in seen if row[0] == JobStatus.RUNNING and row[3].startswith("Importing: ")]
+    assert writing[-1] == (size, size, "Importing: 400 of 400 entities written.")
 
 
 def test_the_command_line_imports_with_a_progress_bar(news, tmp_path):

@@ -58,18 +58,49 @@ def test_a_page_whose_suggestions_are_current_reads_a_fixed_handful_and_suggests
     assert tables(queries) == [
         "django_session",
         "auth_user",
-        "articles_article",  # with its project and the user's role
+        # the set with its article, project, guidelines, the user's role, whether there are comments
         "annotations_annotationset",
         "suggestions_suggesterversion",  # the freshness check: the active suggester and its run
         "annotations_annotationset",  # the set's counts
         "projects_entitytype",
         "annotations_span",
         "suggestions_suggestion",
-        "annotations_relation",
-        "projects_guidelineversion",
-        "review_comment",
     ]
     assert SuggestionRun.objects.get(article=news.article).updated_at == run.updated_at  # not run again
+
+
+def test_relations_comments_and_newer_guidelines_each_cost_one_query_more_and_show(alice, news, suggesting):
+    from annotator.annotations.services import create_relation, create_span
+    from annotator.projects.services import update_guidelines
+    from annotator.review.comments import add_comment
+
+    update_guidelines(project=news.project, text="Mark people.", by=news.manager)
+    annotation_set = news.annotation_set  # made before these guidelines: it stays under none
+    text = news.article.text
+    head = create_span(annotation_set=annotation_set, start=0, end=16, entity_type=news.person,
+                       by=news.annotator, expected_version=1)  # fmt: skip
+    minsk = text.index("Minsk")
+    tail = create_span(annotation_set=annotation_set, start=minsk, end=minsk + 5, entity_type=news.gpe,
+                       by=news.annotator, expected_version=2)  # fmt: skip
+    relation = create_relation(annotation_set=annotation_set, head=head, tail=tail,
+                               relation_type=news.visited, by=news.annotator, expected_version=3)  # fmt: skip
+    add_comment(article=news.article, author=news.annotator, text="Is this the SVR director?")
+    add_comment(article=news.article, author=news.manager, text="Managers only see this with theirs.")
+    alice.get(page(news))
+    alice.get(page(news))
+    with CaptureQueriesContext(connection) as queries:
+        html = alice.get(page(news)).content.decode()
+    assert tables(queries)[-4:] == [
+        "suggestions_suggestion",
+        "annotations_relation",
+        "projects_guidelineversion",  # the latest, since the set was made under other guidelines
+        "review_comment",  # hers only: she is an annotator
+    ]
+    assert len(queries) == 11
+    assert "Is this the SVR director?" in html
+    assert "Managers only see this" not in html
+    assert "Guidelines v1" in html
+    assert f'data-item="r{relation.pk}" data-head="s{head.pk}" data-tail="s{tail.pk}"' in html
 
 
 def test_a_kb_edit_reaches_the_suggestions_of_pages_opened_after_the_freshness_window(

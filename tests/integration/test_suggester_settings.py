@@ -23,7 +23,7 @@ from tests.factories import ArticleFactory, EntityTypeFactory, MembershipFactory
 
 pytestmark = pytest.mark.django_db
 
-TEXT = "Zbigniew Quackenbush landed at Vitebsk Airport; Germany and German officials watched."
+TEXT = "Zygmunt Quackenbush landed at Vitebsk Airport; Germany and German officials watched."
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def pipelines(settings, tmp_path):
     pipeline.meta["name"] = "tiny"
     pipeline.meta["version"] = "1.0.0"
     pipeline.add_pipe("entity_ruler").add_patterns(
-        [{"label": "PER", "pattern": "Zbigniew Quackenbush"}, {"label": "FAC", "pattern": "Vitebsk Airport"}]
+        [{"label": "PER", "pattern": "Zygmunt Quackenbush"}, {"label": "FAC", "pattern": "Vitebsk Airport"}]
     )
     path = settings.ANNOTATOR_PIPELINES_DIR / "tiny"
     settings.ANNOTATOR_PIPELINES_DIR.mkdir()
@@ -65,7 +65,7 @@ def test_a_pipeline_directory_chosen_per_project_is_loaded_and_mapped(client, ne
     )  # fmt: skip
     # PER becomes PERSON by name; FAC has no type of its name here: dropped until mapped.
     assert entities(news.project) == [
-        ("Zbigniew Quackenbush", "PERSON", "pipeline:en_tiny-1.0.0"),
+        ("Zygmunt Quackenbush", "PERSON", "pipeline:en_tiny-1.0.0"),
         ("Vitebsk", "GPE", "list:cities"),
         ("Germany", "GPE", "list:countries"),
     ]
@@ -79,7 +79,7 @@ def test_a_pipeline_directory_chosen_per_project_is_loaded_and_mapped(client, ne
     assert entities(news.project)[1] == ("Vitebsk Airport", "GPE", "pipeline:en_tiny-1.0.0")
     # The other project has no pipeline: the gazetteer and rules of its own.
     assert ensure_active_suggester(project=other).kind == SuggesterKind.RULES
-    assert ("Zbigniew Quackenbush", "PERSON", "pipeline:en_tiny-1.0.0") not in entities(other)
+    assert ("Zygmunt Quackenbush", "PERSON", "pipeline:en_tiny-1.0.0") not in entities(other)
 
 
 def test_a_bad_label_map_or_pipeline_is_refused_with_its_reason(client, news, pipelines):
@@ -128,7 +128,8 @@ def test_the_settings_api_reads_and_patches(client, news, pipelines, outsider):
     assert pipelines in [p["ref"] for p in body["available_pipelines"]]
     gpe = next(row for row in body["label_map"] if row["label"] == "GPE")
     assert gpe == {
-        "label": "GPE", "spoken_by": ["shipped list: countries, capitals and cities", "knowledge base"],
+        "label": "GPE",
+        "spoken_by": ["shipped list: countries, cities and regions", "dateline rule", "knowledge base"],
         "becomes": "GPE", "default": "GPE",
     }  # fmt: skip
     assert body["learning"] == {
@@ -146,7 +147,7 @@ def test_the_settings_api_reads_and_patches(client, news, pipelines, outsider):
         pipelines, "replace", 3,
     )  # fmt: skip
     assert entities(news.project) == [
-        ("Zbigniew Quackenbush", "PERSON", "pipeline:en_tiny-1.0.0"),
+        ("Zygmunt Quackenbush", "PERSON", "pipeline:en_tiny-1.0.0"),
         ("Vitebsk Airport", "GPE", "pipeline:en_tiny-1.0.0"),
     ]  # replace: the pipeline alone
     bad = client.patch(url, {"label_map": {"FAC": "NOPE"}}, content_type="application/json")

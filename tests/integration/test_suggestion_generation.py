@@ -1,5 +1,6 @@
 """Storing suggestions: idempotent re-runs, decisions untouched, freshness, links for spans, occurrences."""
 
+import re
 import threading
 from io import StringIO
 
@@ -14,6 +15,7 @@ from annotator.jobs.models import Job, JobKind, JobStatus
 from annotator.jobs.progress import Progress
 from annotator.kb.services import EntityRecord, upsert_entity
 from annotator.suggestions import gazetteer, generate
+from annotator.suggestions.engine import ProjectSchema
 from annotator.suggestions.models import (
     Decision,
     SuggesterKind,
@@ -51,11 +53,11 @@ def test_preannotation_stores_entities_relations_and_links_of_the_active_suggest
     version = SuggesterVersion.objects.get(project=news.project)
     assert (version.name, version.version, version.kind, version.is_active) == (
         "rules",
-        "1",
+        "2",
         SuggesterKind.RULES,
         True,
     )
-    assert report == generate.PreannotateReport(articles=1, created=6, deleted=0, kept=0, suggester="rules 1")
+    assert report == generate.PreannotateReport(articles=1, created=6, deleted=0, kept=0, suggester="rules 2")
     assert rows(news.article) == [
         ("entity", 0, 16, "PERSON", None, None, 0, 0.9, "kb-ruler"),
         ("entity", 25, 30, "GPE", None, None, 0, 0.9, "kb-ruler"),
@@ -251,14 +253,14 @@ def test_the_preannotate_command_runs_the_job_here_and_reports_it(news):
     call_command("preannotate", "--project", news.project.slug, stdout=out)
     assert out.getvalue() == (
         "Pre-annotated 1 articles: 6 suggestions added, 0 replaced.\n"
-        "1 articles by rules 1: 6 suggestions added, 0 undecided ones replaced, 0 unchanged.\n"
+        "1 articles by rules 2: 6 suggestions added, 0 undecided ones replaced, 0 unchanged.\n"
     )
     out = StringIO()
     call_command(
         "preannotate", "--project", str(news.project.pk), "--article", str(news.article.pk), stdout=out
     )
     assert out.getvalue().endswith(
-        "1 articles by rules 1: 0 suggestions added, 0 undecided ones replaced, 6 unchanged.\n"
+        "1 articles by rules 2: 0 suggestions added, 0 undecided ones replaced, 6 unchanged.\n"
     )
     with pytest.raises(CommandError, match="No article with id 999999 in News."):
         call_command("preannotate", "--project", "news", "--article", "999999")
@@ -311,3 +313,34 @@ def test_a_name_several_kb_entities_share_is_one_pattern_and_the_candidates_rank
         ("link", 0, 16, "PERSON", None, "naryshkin-junior", 0, 0.8, "kb-candidates"),
         ("link", 0, 16, "PERSON", None, "sergey-naryshkin", 1, 0.75, "kb-candidates"),
     ]
+
+
+def test_the_linkable_types_are_read_as_one_row_per_type(news):
+    for n in range(5):
+        upsert_entity(
+            knowledge_base=news.kb, record=EntityRecord(kb_id=f"p{n}", name=f"Person {n}", type="PERSON")
+        )
+    with CaptureQueriesContext(connection) as queries:
+        schema = ProjectSchema.load(news.project.pk)
+    assert schema.linkable == frozenset({"PERSON", "GPE"})
+    distinct = [q["sql"] for q in queries if "DISTINCT" in q["sql"]]
+    assert len(distinct) == 1
+    with connection.cursor() as cursor:
+        cursor.execute(distinct[0])
+        assert sorted(cursor.fetchall()) == [("GPE",), ("PERSON",)]  # not one row per entity
+
+
+def test_a_batch_of_articles_costs_as_many_queries_as_one_article(news):
+    def queries_for(count):
+        made = [ArticleFactory(project=news.project, text=news.article.text) for _ in range(count)]
+        with CaptureQueriesContext(connection) as queries:
+            report = generate.preannotate_articles(project=news.project, article_ids=[a.pk for a in made])
+        assert report.created == 6 * count
+        # Django records an executemany as "<n> times: <sql>": one statement, whatever n is.
+        return [re.sub(r"^\d+ times: ", "", q["sql"]).split()[0] for q in queries]
+
+    queries_for(1)  # the process's caches (pipeline, gazetteer, KB candidates) are warm from here on
+    one, twenty = queries_for(1), queries_for(20)
+    assert twenty == one
+    # the rows and the runs: one INSERT each (COPY on PostgreSQL is not a captured query)
+    assert one.count("INSERT") == (1 if connection.vendor == "postgresql" else 2)

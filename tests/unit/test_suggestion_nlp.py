@@ -92,9 +92,10 @@ def test_full_name_and_acronym_become_two_mentions_whose_name_starts_where_its_i
         ("OSCE", "ORG", "rule:name-acronym"),
     ]
     # Initials that do not spell the acronym: the name is the run of capitalised words, stopping at "and".
-    found = entities(rules(), "Sergey Lavrov and the Foreign Intelligence Service (SVR) met.")
+    found = entities(rules(), "Sergey Lavrov and the Foreign Intelligence Agents (SVR) met.")
     assert found == [
-        ("Foreign Intelligence Service", "ORG", "rule:name-acronym"),
+        ("Sergey Lavrov", "PERSON", "rule:person"),  # a given name, then a capitalised word
+        ("Foreign Intelligence Agents", "ORG", "rule:name-acronym"),
         ("SVR", "ORG", "rule:name-acronym"),
     ]
 
@@ -133,12 +134,13 @@ def test_the_gazetteer_is_reloaded_only_when_its_fingerprint_moves_and_then_only
     second = [Pattern("PERSON", "Tertel", "kb:tertel"), Pattern("GPE", "Vitebsk", "kb:vitebsk")]
     assert suggester.ensure_patterns("b", load(second)) is True
     assert len(ruler) == before  # one pattern of one group replaced, the other group untouched
-    assert entities(suggester, "Ivan Tertel in Vitebsk") == [
-        ("Tertel", "PERSON", "kb-ruler"),
+    assert entities(suggester, "Mr Tertel in Vitebsk") == [
+        ("Tertel", "PERSON", "kb-ruler"),  # the KB's and the title rule's: the KB is trusted more
         ("Vitebsk", "GPE", "kb-ruler"),
     ]
     assert suggester.ensure_patterns("c", load([])) is True
-    assert entities(suggester, "Ivan Tertel in Vitebsk") == []
+    # The KB's names are gone; the title rule, which needs no gazetteer, remains.
+    assert entities(suggester, "Mr Tertel in Vitebsk") == [("Tertel", "PERSON", "rule:person")]
 
 
 def saved_pipeline(tmp_path):
@@ -151,7 +153,7 @@ def saved_pipeline(tmp_path):
     ruler = pipeline.add_pipe("entity_ruler")
     ruler.add_patterns(
         [
-            {"label": "PER", "pattern": "Zbigniew Quackenbush"},
+            {"label": "PER", "pattern": "Zygmunt Quackenbush"},
             {"label": "FAC", "pattern": "Vitebsk Airport"},
             {"label": "CARDINAL", "pattern": "three"},
         ]
@@ -179,9 +181,9 @@ def test_a_saved_pipeline_directory_is_loaded_with_its_labels_mapped_and_the_gaz
         label_map={"PER": "PERSON", "FAC": "LOC", "CARDINAL": ""},
         types=frozenset({"PERSON", "LOC", "GPE", "ORG"}),
     )
-    text = "Zbigniew Quackenbush flew three times to Vitebsk Airport from Minsk."
+    text = "Zygmunt Quackenbush flew three times to Vitebsk Airport from Minsk."
     assert entities(suggester, text, merge) == [
-        ("Zbigniew Quackenbush", "PERSON", "pipeline:en_tiny_news-0.2.0"),
+        ("Zygmunt Quackenbush", "PERSON", "pipeline:en_tiny_news-0.2.0"),
         ("Vitebsk Airport", "LOC", "pipeline:en_tiny_news-0.2.0"),
         ("Minsk", "GPE", "kb-ruler"),
     ]

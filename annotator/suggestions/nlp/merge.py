@@ -22,9 +22,24 @@ from typing import NamedTuple
 
 # What each source family is trusted to be before the project measured it (DESIGN.md section 4: on news
 # the KB gazetteer is the most precise source, a model the least).
-PRIORS = {"kb": 0.9, "gold": 0.85, "list": 0.8, "rule:date": 0.75, "rule:name-acronym": 0.6, "model": 0.5}
-# Which source wins a tie on the same span (lower wins).
-PRIORITY = {"kb": 0, "gold": 1, "list": 2, "rule:date": 3, "rule:name-acronym": 4, "model": 5}
+# The name rules (nlp/names.py) sit between: a city before a score is a club, and a word after a title or
+# an age is a person ("the 52-year-old Montenegro"), more surely than the list's place of that name.
+PRIORS = {
+    "kb": 0.9,
+    "gold": 0.85,
+    "rule:team": 0.85,
+    "rule:person": 0.85,
+    "list": 0.8,
+    "rule:place": 0.8,
+    "rule:date": 0.75,
+    "rule:org": 0.7,
+    "rule:event": 0.6,
+    "rule:name-acronym": 0.6,
+    "model": 0.5,
+    "rule:name-shape": 0.45,
+}
+# Which source wins a tie on the same span (lower wins): the order above.
+PRIORITY = {name: rank for rank, name in enumerate(PRIORS)}
 MARGIN = 0.3  # how much more precise a shorter candidate must be measured to beat a longer one over it
 MUTE_BELOW = 0.2  # a measured precision under this (with enough evidence) mutes the source for that label
 MIN_EVIDENCE = 10  # decisions or gold comparisons before a measurement may demote or mute
@@ -32,14 +47,14 @@ SMOOTHING = 5  # pseudo-counts of the prior mixed into a measurement
 
 
 def family(source: str) -> str:
-    """The family of a source name: kb, gold, list, rule:date, rule:name-acronym or model."""
+    """The family of a source name: kb, gold, list, one of the rules, or model."""
     if source == "kb-ruler":
         return "kb"
     if source == "gold-ruler":
         return "gold"
     if source.startswith("list:"):
         return "list"
-    if source in ("rule:date", "rule:name-acronym"):
+    if source in PRIORS:
         return source
     return "model"
 

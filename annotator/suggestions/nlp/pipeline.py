@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from annotator.suggestions.nlp.merge import NO_MERGE, Candidate, FoundEntity, Merge, merge_candidates
+from annotator.suggestions.nlp.names import NAME_RULE_LANGUAGES, find_names
 from annotator.suggestions.nlp.patterns import acronym_pattern, date_patterns, is_weak_name
 
 if TYPE_CHECKING:
@@ -161,7 +162,7 @@ class Suggester:
         `keep_candidates`: also every source's candidates, unmerged and with the sources' own labels
         (to measure each source on gold)."""
         for doc, original in self._docs(texts, batch_size):
-            candidates = self._candidates(doc)
+            candidates = self._candidates(doc, original)
             found = merge_candidates(candidates, merge)
             yield Analysis(
                 entities=tuple(found),
@@ -184,12 +185,23 @@ class Suggester:
         """The bare pipeline over the prepared texts (what `analyse` costs without its records)."""
         return self.nlp.pipe((prepare(text) for text in texts), batch_size=batch_size)
 
-    def _candidates(self, doc: Doc) -> list[Candidate]:
+    def _candidates(self, doc: Doc, original: str) -> list[Candidate]:
         found = _ruler_candidates(doc) if self.has_ruler else []
+        if self.has_ruler and self.lang in NAME_RULE_LANGUAGES:
+            # With a model, guessing from the shape of a name is the model's job.
+            found.extend(find_names(original, found, guesses=self.model_source is None))
         if self.model_source is not None:
             source = self.model_source
-            found.extend(Candidate(ent.start_char, ent.end_char, ent.label_, source) for ent in doc.ents)
+            found.extend(Candidate(_start(ent), ent.end_char, ent.label_, source) for ent in doc.ents)
         return found
+
+
+def _start(ent: Any) -> int:
+    """Where a model's entity starts: after a leading "the" (OntoNotes-trained models include it in
+    "the European Commission"; guidelines mark the name alone, as the gazetteer does)."""
+    if len(ent) > 1 and ent[0].lower_ == "the":
+        return int(ent[1].idx)
+    return int(ent.start_char)
 
 
 def _clean_pattern(text: str) -> str:
@@ -230,6 +242,7 @@ def _source_of(group: str) -> str:
     return group  # "list:<name>", "rule:name-acronym"
 
 
+_PLACE_LISTS = frozenset({"list:countries", "list:cities", "list:regions"})
 _Facts = tuple[str, str | None, int]  # source, KB id, tokens to trim at the start
 _GROUPS: dict[int, _Facts] = {}  # group id hash -> how its matches count
 
@@ -253,24 +266,35 @@ def _ruler_candidates(doc: Doc) -> list[Candidate]:
     strings = doc.vocab.strings
     for span in doc.spans[RULER_KEY]:
         source, kb_id, trim = _group_facts(doc, span.id)
-        if source == "rule:name-acronym":
-            best = acronyms.get(span.end)
-            if best is None or span.start < best.start:
-                acronyms[span.end] = span
+        if source == "rule:date" or source == "rule:name-acronym":
+            if source == "rule:name-acronym":
+                best = acronyms.get(span.end)
+                if best is None or span.start < best.start:
+                    acronyms[span.end] = span
+                continue
+            start, end = span.start + trim, span.end
+            if doc[end - 1].text == "," or (end - start == 1 and doc[start].text == "May"):
+                continue  # the date ends before the comma; a lone "May" is more often the verb
+            marker = (start, end, span.label, source)
+            if marker in seen:
+                continue
+            seen.add(marker)
+            candidates.append(Candidate(doc[start].idx, span.end_char, strings[span.label], source, kb_id))
             continue
-        start, end = span.start + trim, span.end
-        if source == "rule:date" and (
-            doc[end - 1].text == "," or (end - start == 1 and doc[start].text == "May")
-        ):
-            continue  # the date ends before the comma; a lone "May" is more often the verb
-        marker = (start, end, span.label, source)
+        # Gazetteer matches (most of them): the span's own character offsets, no token objects.
+        label = span.label
+        marker = (span.start, span.end, label, source)
         if marker in seen:
             continue  # another entity with the same alias: one mention, whichever entity it names
         seen.add(marker)
-        first, last = doc[start], doc[end - 1]
-        candidates.append(Candidate(first.idx, last.idx + len(last), strings[span.label], source, kb_id))
-    for span in acronyms.values():
-        candidates.extend(_name_and_acronym(span))
+        candidates.append(Candidate(span.start_char, span.end_char, strings[label], source, kb_id))
+    if acronyms:
+        places = {(c.start, c.end) for c in candidates if c.source in _PLACE_LISTS}
+        for span in acronyms.values():
+            acronym = span[-2]
+            if (acronym.idx, acronym.idx + len(acronym.text)) not in places:
+                # "Lance Armstrong (U.S.)" gives a nationality, not an acronym.
+                candidates.extend(_name_and_acronym(span))
     return candidates
 
 

@@ -20,7 +20,7 @@
     undo: root.dataset.undoUrl,
     submit: root.dataset.submitUrl,
     workspace: root.dataset.workspaceUrl,
-    rows: root.dataset.rowsUrl,
+    blocks: root.dataset.blocksUrl,
     candidates: root.dataset.candidatesUrl,
     relationTypes: root.dataset.relationTypesUrl,
     newEntity: root.dataset.newEntityUrl,
@@ -125,8 +125,29 @@
     });
   }
 
+  // Blocks of text keep their element and take the new content: a new element would lose the size the
+  // browser remembers for it (blocks off screen are not laid out), and the page would jump while
+  // reading. Everything else in the answer htmx swaps out of band.
+  function swapIn(html) {
+    const answer = document.createElement("template");
+    answer.innerHTML = html;
+    $$(":scope > .blk", answer.content).forEach((fresh) => {
+      const old = document.getElementById(fresh.id);
+      if (!old || !textPanel().contains(old)) return;
+      old.replaceChildren(...fresh.childNodes);
+      old.className = fresh.className;
+      if (fresh.dataset.lazy) old.dataset.lazy = "1";
+      else delete old.dataset.lazy;
+      fresh.remove();
+    });
+    window.htmx.swap(document.body, answer.innerHTML, { swapStyle: "none" });
+  }
+
   function applyFragments(html) {
-    window.htmx.swap(document.body, html, { swapStyle: "none" });
+    generation += 1;
+    deferred = []; // read before this change: the blocks still lazy load again as they show
+    swapIn(html);
+    observeLazy();
     // The answer's sentence ("Accepted …") is the outcome: it stays, and the next item is said after it.
     afterChange($("#announce").textContent.trim());
   }
@@ -183,57 +204,111 @@
     return false;
   }
 
-  // ---------------------------------------------------------------- side lists that load as needed
+  // ---------------------------------------------------------------- blocks that load as needed
 
-  // A very large article sends only the first groups of rows; the others are empty placeholders
-  // (data-lazy) that load when they scroll into view, or when navigation or the filter needs them.
+  // A long article sends its first blocks with their annotations; the others come as text alone
+  // (data-lazy), with empty groups in the side lists. A block loads, text marks and rows together, when
+  // it (or its group) scrolls into view, or when navigation, a relation arc or the filter needs it.
   const LAZY_CHUNK = 8;
   const loading = new Map();
+  let deferred = []; // answers that arrived while the person was selecting text: applied after
+  let generation = 0; // counts the answers to actions: a block read before one of them is out of date
+  let mouseIsDown = false;
 
-  function loadBlocks(first, last) {
+  const blockEl = (index) => document.getElementById(`blk-${index}`);
+  const isLazy = (index) => Boolean(blockEl(index)?.dataset.lazy);
+  const allBlocks = () => $$(".blk", textPanel());
+
+  function selecting() {
+    const selection = window.getSelection();
+    return mouseIsDown || Boolean(selection && !selection.isCollapsed && textPanel()?.contains(selection.anchorNode));
+  }
+
+  function applyBlocks(html) {
+    swapIn(html);
+    if (current) setCurrent(current, { scroll: false, quiet: true });
+    applyFilter();
+    syncTabStops();
+    drawArrows();
+    observeLazy();
+  }
+
+  function flushDeferred() {
+    if (selecting() || !deferred.length) return;
+    const waiting = deferred;
+    deferred = [];
+    waiting.forEach(applyBlocks);
+  }
+
+  // Loads the lazy blocks from `first` on (or back from it, `direction` -1), at most LAZY_CHUNK of them,
+  // stopping at the first block that is already loaded. `quiet` loads (from scrolling) wait while the
+  // person is selecting text, so that the text under the selection is not replaced.
+  function loadBlocks(from, { direction = 1, quiet = false } = {}) {
+    let first = from;
+    let last = from;
+    while (direction > 0 && last + 1 - first < LAZY_CHUNK && isLazy(last + 1)) last += 1;
+    while (direction < 0 && last + 1 - first < LAZY_CHUNK && isLazy(first - 1)) first -= 1;
+    if (!isLazy(from)) return Promise.resolve(false);
     const key = `${first}-${last}`;
     if (!loading.has(key)) {
-      const job = fetch(withSet(urls.rows, { first, last }), { credentials: "same-origin", headers: { "HX-Request": "true" } })
+      const asked = generation;
+      const job = fetch(withSet(urls.blocks, { first, last }), { credentials: "same-origin", headers: { "HX-Request": "true" } })
         .then((response) => (response.ok ? response.text() : ""))
         .then((html) => {
-          if (html) window.htmx.swap(document.body, html, { swapStyle: "none" });
-          applyFilter();
-          observeLazyGroups();
+          loading.delete(key);
+          if (asked !== generation) return loadBlocks(from, { direction, quiet }); // an action changed the set meanwhile
+          if (!html) return false;
+          if (quiet && selecting()) deferred.push(html);
+          else applyBlocks(html);
+          return true;
         });
       loading.set(key, job);
     }
     return loading.get(key);
   }
 
+  function blockAt(offset) {
+    // The block holding a code-point offset: blocks are in text order, so a binary search.
+    const blocks = allBlocks();
+    let low = 0;
+    let high = blocks.length - 1;
+    while (low < high) {
+      const middle = (low + high + 1) >> 1;
+      if (Number(blocks[middle].dataset.s) <= offset) low = middle;
+      else high = middle - 1;
+    }
+    return blocks[low] ? Number(blocks[low].id.slice(4)) : -1;
+  }
+
   const lazyGroups = (scope = document) => $$(".rows .group[data-lazy]", scope);
-
-  function loadNextLazy(listId) {
-    const group = lazyGroups($(`#${listId}`))[0];
-    if (!group) return Promise.resolve(false);
-    const first = Number(group.dataset.block);
-    return loadBlocks(first, first + LAZY_CHUNK - 1).then(() => true);
-  }
-
-  function loadAllLazy() {
-    const pending = lazyGroups($("#span-list"));
-    if (!pending.length) return Promise.resolve();
-    return loadBlocks(Number(pending[0].dataset.block), Number(pending[pending.length - 1].dataset.block));
-  }
 
   function loadVisible(entries) {
     entries.filter((entry) => entry.isIntersecting && entry.target.dataset.lazy).forEach((entry) => {
-      const first = Number(entry.target.dataset.block);
-      loadBlocks(first, first + LAZY_CHUNK - 1);
+      loadBlocks(Number(entry.target.id.slice(4)), { quiet: true });
     });
   }
 
-  // Made again each time: reloading the workspace replaces the side panel the observer watches.
-  let lazyObserver = null;
+  // Made again each time: reloading the workspace replaces the text and the side panel they watch.
+  let textObserver = null;
 
-  function observeLazyGroups() {
-    lazyObserver?.disconnect();
-    lazyObserver = new IntersectionObserver(loadVisible, { root: $(".side-panel"), rootMargin: "600px 0px" });
-    lazyGroups().forEach((group) => lazyObserver.observe(group));
+  function observeLazy() {
+    textObserver?.disconnect();
+    textObserver = new IntersectionObserver(loadVisible, { rootMargin: "800px 0px" });
+    $$(".blk[data-lazy]", textPanel()).forEach((block) => textObserver.observe(block));
+    // The side lists show the rows of the blocks loaded so far; where the rows stop, a button loads the
+    // next blocks (watching the empty groups instead would load one after the other, then the whole article).
+    $$(".rows .group .more").forEach((button) => button.remove());
+    $$(".rows").forEach((list) => {
+      const next = lazyGroups(list)[0];
+      if (!next) return;
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "secondary outline more";
+      button.dataset.action = "more";
+      button.dataset.block = next.dataset.block;
+      button.textContent = "Show more, from further on in the article";
+      next.append(button);
+    });
   }
 
   // ---------------------------------------------------------------- the current item
@@ -256,10 +331,11 @@
       const list = row.closest(".rows");
       lastPosition = { list: list.id, index: $$(".row", list).indexOf(row) };
     }
-    if (!row && marks.length && lazyGroups().length) {
-      // Its row has not loaded yet: load its block's rows, then show it again.
-      const block = Number(marks[0].closest(".blk").id.replace("blk-", ""));
-      loadBlocks(block, block).then(() => current === item && setCurrent(item, { scroll: false, quiet: true }));
+    const block = (marks[0] || row)?.closest(".blk, .group");
+    const index = block ? Number(block.dataset.block ?? block.id.slice(4)) : -1;
+    if ((!row || !marks.length) && index >= 0 && isLazy(index)) {
+      // Its block has not loaded yet: load it, then show the item again.
+      loadBlocks(index).then(() => current === item && setCurrent(item, { scroll, quiet: true }));
     }
     if (scroll) (marks[0] || row)?.scrollIntoView({ block: "nearest", inline: "nearest" });
     if (scroll && row) row.scrollIntoView({ block: "nearest" });
@@ -282,21 +358,41 @@
 
   const rowName = (row) => row.querySelector(".row-main").textContent.replace(/\s+/g, " ").trim();
 
+  // The next (delta 1) or previous (-1) row of a list from the current item, in text order, loading
+  // the blocks in between that have not loaded yet: the list is one group of rows per block.
   async function step(listId, delta) {
-    let rows = $$(`#${listId} .row:not([hidden])`);
-    let index = rows.findIndex((row) => row.dataset.item === current);
-    let next = index < 0 ? (delta > 0 ? 0 : rows.length - 1) : index + delta;
-    // Past the last loaded row of a lazily loaded list: load the next groups, then step again.
-    while (delta > 0 && next >= rows.length && (await loadNextLazy(listId))) {
-      rows = $$(`#${listId} .row:not([hidden])`);
-      index = rows.findIndex((row) => row.dataset.item === current);
-      next = index < 0 ? 0 : index + delta;
+    for (;;) {
+      const groups = $$(".group", $(`#${listId}`));
+      const row = rowOf(current);
+      const own = row && $(`#${listId}`).contains(row) ? row : null;
+      // From the current row; from the start (or the end, going back) when the current item is no row
+      // of this list.
+      let at = own ? groups.indexOf(own.closest(".group")) : delta > 0 ? -1 : groups.length;
+      let found = null;
+      if (own) {
+        const rows = $$(".row", groups[at]);
+        for (let index = rows.indexOf(own) + delta; !found && index >= 0 && index < rows.length; index += delta) {
+          if (!rows[index].hidden) found = rows[index];
+        }
+      }
+      let lazy = null;
+      for (at += delta; !found && !lazy && at >= 0 && at < groups.length; at += delta) {
+        if (groups[at].dataset.lazy) lazy = groups[at];
+        else {
+          const rows = $$(".row:not([hidden])", groups[at]);
+          found = (delta > 0 ? rows[0] : rows[rows.length - 1]) || null;
+        }
+      }
+      if (found) {
+        setCurrent(found.dataset.item);
+        return;
+      }
+      // A block in the way has not loaded: load it (and the next few), then look again.
+      if (!lazy || !(await loadBlocks(Number(lazy.dataset.block), { direction: delta }))) break;
     }
-    if (!rows.length) {
-      announce(listId === "suggestion-list" ? "No suggestions left." : "No entities yet.");
-      return;
-    }
-    if (next >= 0 && next < rows.length) setCurrent(rows[next].dataset.item);
+    const left = $$(`#${listId} .row:not([hidden])`).length;
+    if (!left) announce(listId === "suggestion-list" ? "No suggestions left." : "No entities yet.");
+    else announce(delta > 0 ? "That was the last one." : "That was the first one.");
   }
 
   const kindOf = (item) => ({ s: "span", g: "suggestion", r: "relation" })[item[0]] || "";
@@ -474,6 +570,7 @@
   document.addEventListener("selectionchange", () => {
     const selection = selectedText();
     if (selection) lastSelection = selection;
+    else flushDeferred();
   });
 
   function decideMany(verdict, filters) {
@@ -580,7 +677,14 @@
     rows.filter(Boolean).forEach((row) => {
       const head = $(`#text mark[data-item="${row.dataset.head}"]`);
       const tail = $(`#text mark[data-item="${row.dataset.tail}"]`);
-      if (!head || !tail) return;
+      if (!head || !tail) {
+        // An end in a block not loaded yet: load it; the arcs are drawn again when it arrives.
+        [[head, row.dataset.headStart], [tail, row.dataset.tailStart]].forEach(([mark, start]) => {
+          const index = mark ? -1 : blockAt(Number(start));
+          if (index >= 0 && isLazy(index)) loadBlocks(index);
+        });
+        return;
+      }
       const a = head.getBoundingClientRect();
       const b = tail.getBoundingClientRect();
       const x1 = a.left + a.width / 2 - origin.left;
@@ -614,8 +718,10 @@
   async function reloadWorkspace() {
     await window.htmx.ajax("GET", withSet(urls.workspace), { target: "#workspace", swap: "outerHTML" });
     $("#conflict").innerHTML = "";
-    loading.clear(); // the new lists start with placeholders again
-    observeLazyGroups();
+    loading.clear(); // the new blocks start lazy again
+    deferred = [];
+    generation += 1;
+    observeLazy();
     afterChange();
   }
 
@@ -769,6 +875,14 @@
         button.setAttribute("aria-pressed", String(on));
         drawArrows();
         announce(on ? "Every relation is drawn." : "Only the current item's relations are drawn.");
+      } else if (action === "more") {
+        const list = button.closest(".rows");
+        const before = $$(".row", list).length;
+        loadBlocks(Number(button.dataset.block)).then(() => {
+          // The first new row takes the focus the button had (the button is gone with its group).
+          const first = $$(".row", list)[before];
+          if (first) first.focus();
+        });
       } else if (action === "undo") undo();
       else if (action === "help") $("#help").showModal();
       else if (action === "reload") reloadWorkspace();
@@ -852,6 +966,7 @@
   }
 
   document.addEventListener("mousedown", (event) => {
+    if (event.button === 0 && textPanel()?.contains(event.target)) mouseIsDown = true;
     if (event.button !== 0 || !textPanel()?.contains(event.target)) return;
     const edge = edgeUnder(event);
     if (!edge) return;
@@ -876,6 +991,10 @@
   });
 
   document.addEventListener("mouseup", (event) => {
+    if (mouseIsDown) {
+      mouseIsDown = false;
+      window.setTimeout(flushDeferred, 0);
+    }
     if (dragging) {
       dragging = null;
       const { start, end } = resizing;
@@ -888,7 +1007,6 @@
   document.addEventListener("input", (event) => {
     if (event.target.id !== "filter") return;
     applyFilter();
-    if (event.target.value.trim() && lazyGroups().length) loadAllLazy(); // the filter searches every row
   });
   window.addEventListener("resize", drawArrows);
   document.body.addEventListener("htmx:afterSwap", (event) => {
@@ -898,5 +1016,5 @@
   document.body.addEventListener("suggestions-ready", () => reloadWorkspace());
 
   afterChange();
-  observeLazyGroups();
+  observeLazy();
 })();

@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from types import FrameType
 from typing import Any
 
@@ -34,7 +35,13 @@ class Command(BaseCommand):
         worker = [python, "manage.py", "db_worker", "--queue-name", "*"]
         # Fixed argument lists: nothing from user input reaches these commands.
         processes = {"web": subprocess.Popen(web), "worker": subprocess.Popen(worker)}  # noqa: S603
-        self.stdout.write(f"Serving on http://{options['bind']}/ with a task worker. Ctrl+C stops both.")
+        # Said once the server answers, so that it comes after gunicorn's and the worker's start-up lines
+        # rather than among them, and the sign-in printed above it is one glance away.
+        ready = _wait_until_listening(options["bind"], processes["web"])
+        self.stdout.write(
+            f"{'Serving' if ready else 'Starting'} on http://{options['bind']}/ with a task worker "
+            "(sign in with the login printed above). Ctrl+C stops both."
+        )
 
         def stop(signum: int, frame: FrameType | None) -> None:
             raise KeyboardInterrupt
@@ -70,3 +77,22 @@ class Command(BaseCommand):
                 except subprocess.TimeoutExpired:
                     process.kill()
         sys.exit(exit_code)
+
+
+def _wait_until_listening(bind: str, web: subprocess.Popen[bytes], timeout: float = 60.0) -> bool:
+    """Whether the server at `host:port` answers /healthz within `timeout` seconds (False at once if it
+    exits; a unix socket or an odd bind is not waited for)."""
+    host, _, port = bind.rpartition(":")
+    if not port.isdigit():
+        return False
+    host = host.strip("[]") or "127.0.0.1"
+    host = "127.0.0.1" if host == "0.0.0.0" else host  # noqa: S104 - where to knock, not what to bind
+    url = f"http://{host if ':' not in host else f'[{host}]'}:{port}/healthz"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and web.poll() is None:
+        try:  # a worker answers: gunicorn has booted its workers and said so
+            with urllib.request.urlopen(url, timeout=2):
+                return True
+        except OSError:
+            time.sleep(0.2)
+    return False

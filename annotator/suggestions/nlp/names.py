@@ -1,0 +1,467 @@
+"""Name rules read off the text: people after a title, a given name or an age; organisations and events by
+their last word; places in datelines; clubs named after their city. Pure Python, no spaCy.
+
+One regular expression finds the runs of capitalised words (with "of", "de", "van"... inside), and each run
+is judged by set look-ups, so the rules cost little next to tokenising. They propose candidates like any
+other source and `merge.py` decides: a longer name beats a list word inside it ("Bayern Munich" hides the
+city list's "Munich"), and measured precision per source and label settles the rest.
+
+Labels are spaCy's (PERSON, ORG, GPE, EVENT), mapped to the project's types like every source's.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from functools import cache, lru_cache
+from pathlib import Path
+from typing import NamedTuple
+
+from annotator.suggestions.nlp.merge import Candidate
+
+LISTS_DIR = Path(__file__).resolve().parent.parent / "lists"
+NAME_RULE_LANGUAGES = frozenset({"en"})  # the titles, suffixes and given names are English news usage
+
+
+def _upper_class() -> str:
+    """A character class of every upper- or title-case letter of the Basic Multilingual Plane."""
+    ranges: list[tuple[int, int]] = []
+    for code in range(0x10000):
+        ch = chr(code)
+        if ch.isupper() or ch.istitle():
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1] = (ranges[-1][0], code)
+            else:
+                ranges.append((code, code))
+    return "".join(
+        re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges
+    )
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_UPPER = _upper_class()
+# Lowercase words that may sit inside a name: "Bank of England", "Ludwig van Beethoven", "Osama bin Laden".
+JOINERS = _words("of de del della di da dos das du van von der den ter la le bin ibn al el y & for")
+_NOT_IN_PEOPLE = frozenset({"of", "for", "&"})  # joiners of organisations' names, not of people's
+_WORD = rf"[{_UPPER}][\w'’&.\-]*"
+_JOINER = "(?:" + "|".join(sorted(map(re.escape, JOINERS))) + ")"
+_RUN = re.compile(rf"(?<![\w'’.\-]){_WORD}(?:[ \u00a0](?:{_JOINER}[ \u00a0])*{_WORD})*")
+_DATELINE_AFTER = re.compile(
+    r"[ \t]*(?:\d{4}-\d\d-\d\d|,?[ \t]*(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?[ \t]+\d)"
+)
+_DATELINE_CAPS_AFTER = re.compile(r"[ \t]*(?:\(|,[ \t]*[A-Z])")
+_AGE_AFTER = re.compile(r",[ \t]*\d{1,3}[ \t]*,")
+_AGE_BEFORE = re.compile(r"\d{1,3}[-‐][Yy]ear[-‐]old[ \t]+$")
+_TABLE_ROW_AFTER = re.compile(r"[ \t]+\d+(?:[ \t]+[\d.:/-]+){2,}[ \t]*(?:\n|$)")
+_SCORE_AFTER = re.compile(r"[ \t]+(?:\d{1,3}-\d{1,3}\b|\d{1,3}(?=[ \t]+[\d(.]|[ \t]*(?:\n|$)|[ \t]+[A-Z]))")
+_INITIAL = re.compile(r"^[A-Z]\.$")
+_ROMAN = frozenset({"II", "III", "IV", "Jr", "Jr.", "Sr", "Sr."})
+
+# Capitalised words that open a sentence or a clause without being names.
+FUNCTION_WORDS = _words(
+    """a an the in on at for but and or nor if as by he she it they we i you his her its their our my your this that
+    these those when while after before since during with without from to of under over then there here what which
+    who whom whose how why where all some many most no not one two three four five last next other such also both
+    each every only so yet about against between into through above below up down out off again once more very just
+    than too can will would should could may might must shall do does did has have had is are was were be been
+    being meanwhile however although though because unless until despite according asked among around although
+    even still now today yesterday tomorrow monday tuesday wednesday thursday friday saturday sunday january february
+    march april june july august september october november december"""
+)
+# Words before a person's name, written as a title ("President Clinton") or lowercase ("striker Ronaldo").
+TITLES = _words(
+    """mr mrs ms miss dr prof professor sir dame lord lady president vice-president president-elect premier
+    chancellor minister secretary senator sen rep representative congressman congresswoman governor gov mayor judge
+    justice ambassador envoy general gen lt lieutenant colonel col captain capt admiral commander sergeant sgt king
+    queen prince princess emperor sheikh pope cardinal archbishop bishop rabbi imam ayatollah rev reverend father
+    chairman chairwoman chairperson director spokesman spokeswoman spokesperson coach manager striker midfielder
+    defender goalkeeper keeper skipper batsman bowler pitcher quarterback seed leader boss economist analyst attorney
+    lawyer prosecutor candidate challenger defendant suspect actor actress singer author novelist executive officer
+    chief deputy aide adviser advisor dealer trader broker negotiator mediator"""
+)
+# A run's last word that makes it an organisation: "Acme Inc", "Socialist Party", "Bayern FC".
+ORG_SUFFIXES = _words(
+    """Inc Corp Corporation Co Company Ltd Limited Plc PLC plc AG SA S.A NV N.V BV GmbH SpA AB ASA Oy LLC LLP Group
+    Holdings Holding Bank Bancorp Airlines Airways Motors Industries Insurance Securities Capital Partners Investments
+    Electric Electronics Telecom Telecommunications Communications Systems Technologies Technology Pharmaceuticals
+    Petroleum Oil Energy Steel Mining Resources Foods Breweries Enterprises Fund Trust Exchange Agency Commission
+    Authority Council Committee Ministry Department Office Bureau Service Directorate Party Front Movement Alliance
+    Union Federation Association Institute Foundation Society League Club FC United Rovers Wanderers Athletic Albion
+    Army Navy Police Parliament Senate Congress Assembly Court Tribunal Church University College School Academy
+    Hospital Times Post Journal News Herald Gazette Tribune Telegraph Press Radio Television TV Network Broadcasting
+    Board Organisation Organization Forces Guard Cabinet Reserve Management Bloc"""
+)
+# A run's first word that makes "X of Y" an organisation: "Bank of England", "University of Chicago".
+ORG_HEADS = _words(
+    "Bank University Ministry Department Council Committee Commission Court Party Union Federation Association "
+    "Institute Church Academy Board Office"
+)
+_ORG_WORDS = ORG_SUFFIXES | ORG_HEADS
+# A run's last word that makes it an event: "U.S. Open", "World Cup", "Gulf War".
+EVENT_SUFFIXES = _words(
+    "Open Cup Championship Championships Games Olympics Prix Trophy Tournament Rally Marathon Festival War Series "
+    "Prize"
+)
+# Words beside a place that keep the longer name a place: "East Berlin", "Lake Geneva", "New South Wales".
+PLACE_WORDS = _words(
+    """North South East West Northern Southern Eastern Western Central Greater Upper Lower New Old Lake River Mount
+    Mountains Bay Gulf Sea Island Islands Valley Province Region State County Port Cape Airport Square Street Strait
+    Coast Peninsula Basin Desert District City"""
+)
+PLACE_LISTS = frozenset({"list:cities", "list:countries", "list:regions"})
+CLUB_PLACES = frozenset({"list:cities", "list:regions"})  # what clubs are named after; countries name teams
+
+SOURCES = {
+    "PERSON": "rule:person",
+    "ORG": "rule:org",
+    "EVENT": "rule:event",
+    "GPE": "rule:place",
+}
+TEAM_SOURCE = "rule:team"
+SHAPE_SOURCE = "rule:name-shape"  # two to four capitalised words no other rule explains: most often a person
+
+
+@cache
+def given_names() -> frozenset[str]:
+    names: set[str] = set()
+    for line in (LISTS_DIR / "given_names.txt").read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            names.update(name.strip() for name in line.split("|"))
+    return frozenset(names)
+
+
+class _Word(NamedTuple):
+    start: int
+    end: int
+    text: str
+
+
+def _bare(word: str) -> str:
+    return word.rstrip(".").lower()
+
+
+@lru_cache(maxsize=65536)
+def _is_title(word: str) -> bool:
+    """ "President", "Gen.", "Secretary-General", "Vice-Chairman": a title, or a hyphenated one."""
+    bare = _bare(word)
+    return bare in TITLES or ("-" in bare and any(part in TITLES for part in bare.split("-")))
+
+
+def _segments(text: str, start: int, run: str) -> Iterable[list[_Word]]:
+    """The run's words, cut where a name cannot go on: after a possessive ("Clinton's") or a full stop
+    that ends a sentence ("said Clinton."); with the possessive and the stop left out."""
+    if " " not in run and "\u00a0" not in run:  # one word: most runs
+        word = _cut(run)[0]
+        if word:
+            yield [_Word(start, start + len(word), word)]
+        return
+    words: list[_Word] = []
+    at = start
+    for raw in run.replace("\u00a0", " ").split(" "):
+        end = at + len(raw)
+        word, cut = _cut(raw)
+        if word:
+            words.append(_Word(at, at + len(word), word))
+        if cut:
+            yield words
+            words = []
+        at = end + 1
+    if words:
+        yield words
+
+
+def _cut(word: str) -> tuple[str, bool]:
+    """A word without its possessive or sentence-ending stop, and whether a name ends with it."""
+    if word.endswith(("'s", "’s")):
+        return word[:-2], True
+    if word.endswith(("'", "’", "-")) or (word.endswith(".") and not _abbreviation(word)):
+        return word[:-1], True
+    return word, False
+
+
+def _abbreviation(word: str) -> bool:
+    """Whether a final full stop belongs to the word: "U.S.", "Inc.", "St.", "J."."""
+    core = word[:-1]
+    return (
+        "." in core or len(core) <= 2 or core in {"Inc", "Corp", "Ltd", "Bros", "Gen", "Capt", "Sgt", "Rev"}
+    )
+
+
+def _trim(words: list[_Word]) -> list[_Word]:
+    first = 0
+    while first < len(words) and (
+        words[first].text.lower() in FUNCTION_WORDS or words[first].text in JOINERS
+    ):
+        first += 1
+    last = len(words)
+    while last > first and words[last - 1].text in JOINERS:
+        last -= 1
+    return words[first:last]
+
+
+def _name_like(words: list[_Word]) -> bool:
+    """Whether words can be a person's name: one to four capitalised words (particles inside), none of them
+    a title, an organisation word or in capitals (an initial or a numeral aside)."""
+    if not 1 <= len(words) <= 4 or words[0].text in JOINERS or words[-1].text in JOINERS:
+        return False
+    return all(_in_a_name(word.text) for word in words)
+
+
+@lru_cache(maxsize=65536)
+def _in_a_name(text: str) -> bool:
+    """Whether a word may stand in a person's name (asked of the same words again and again)."""
+    if text in _NOT_IN_PEOPLE:
+        return False
+    if text in JOINERS or text in _ROMAN or _INITIAL.match(text):
+        return True
+    if text.isupper() or not text[0].isupper() or len(text) < 2:
+        return False
+    return not (
+        _is_title(text) or text in ORG_SUFFIXES or text in EVENT_SUFFIXES or text.lower() in FUNCTION_WORDS
+    )
+
+
+def _span(words: list[_Word]) -> tuple[int, int]:
+    return words[0].start, words[-1].end
+
+
+class _Found:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.candidates: list[Candidate] = []
+        self.people: dict[str, str] = {}  # a person's name and surname -> the source that found them
+        self.headlines: dict[int, bool] = {}  # line start -> whether the line is a headline
+
+    def headline(self, at: int) -> bool:
+        start = self.text.rfind("\n", 0, at) + 1
+        found = self.headlines.get(start)
+        if found is None:
+            found = self.headlines[start] = _headline(self.text, start)
+        return found
+
+    def add(self, words: list[_Word], label: str, source: str | None = None) -> None:
+        start, end = _span(words)
+        self.candidates.append(Candidate(start, end, label, source or SOURCES[label]))
+
+    def person(self, words: list[_Word], source: str = SOURCES["PERSON"]) -> None:
+        """A person, and their name and surname to find again alone later in the text."""
+        self.add(words, "PERSON", source)
+        self.people.setdefault(" ".join(w.text for w in words), source)
+        if len(words) > 1 and words[-1].text not in _ROMAN:
+            self.people.setdefault(words[-1].text, source)
+
+
+def find_names(text: str, listed: Iterable[Candidate] = (), *, guesses: bool = True) -> list[Candidate]:
+    """Candidates the name rules see in `text` (as given, line breaks included; offsets are code points).
+    `listed`: the other sources' candidates in the same text, so that a city before a score becomes a
+    club. `guesses`: also the rules that guess from the shape of a name alone (a place inside longer
+    capitalised words is a club, "Bayern Munich"; two to four capitalised words no rule or list explains
+    are a person), for when no model is there to say."""
+    listed = list(listed)
+    places = {c.start: c for c in listed if c.source in PLACE_LISTS}
+    found = _Found(text)
+    left: list[list[_Word]] = []  # segments no rule took: a person's name repeated alone may be among them
+    for match in _RUN.finditer(text):
+        run = match.group()
+        if run.lower() in FUNCTION_WORDS:
+            continue  # "The", "He": most runs, at the start of sentences
+        if run.isupper() and not _line_start(text, match.start()):
+            continue  # acronyms and headlines in capitals: only the lists speak there (see _judge)
+        for words in _segments(text, match.start(), run):
+            words = _trim(words)
+            if not _judge(text, words, places, found, guesses=guesses):
+                left.append(words)
+    left = _again(text, left, found)
+    if guesses:
+        claimed = bytearray(len(text) + 1)
+        for c in listed:
+            claimed[c.start : c.end] = b"\x01" * (c.end - c.start)
+        rest = []
+        for words in left:
+            start, end = _span(words)
+            if (
+                len(words) >= 2
+                and _name_like(words)
+                and claimed.find(1, start, end) == -1
+                and not found.headline(start)
+            ):
+                found.person(words, SHAPE_SOURCE)
+            else:
+                rest.append(words)
+        _again(text, rest, found)
+    found.candidates.extend(_teams(text, places.values()))
+    return found.candidates
+
+
+def _again(text: str, left: list[list[_Word]], found: _Found) -> list[list[_Word]]:
+    """A person's name or surname found again alone ("Clinton" after "Bill Clinton"), also after a
+    sentence's first word ("Later Clinton left"). Returns the segments still left."""
+    rest = []
+    people = found.people
+    for words in left:
+        name = words[0].text if len(words) == 1 else " ".join(w.text for w in words)
+        if name in people and _name_like(words):
+            found.add(words, "PERSON", people[name])
+            continue
+        if len(words) < 2:
+            rest.append(words)
+            continue
+        tail = " ".join(w.text for w in words[1:])
+        if tail in people and _sentence_start(text, words[0].start) and _name_like(words[1:]):
+            found.add(words[1:], "PERSON", found.people[tail])
+            continue
+        rest.append(words)
+    return rest
+
+
+def _line_start(text: str, at: int) -> bool:
+    """Whether only blanks stand between the start of `at`'s line and `at`."""
+    return not text[text.rfind("\n", 0, at) + 1 : at].strip(" \t\u00a0")
+
+
+def _sentence_start(text: str, start: int) -> bool:
+    before = text[max(0, start - 3) : start].rstrip(" \t\u00a0\"'“‘")
+    return not before or before[-1] in ".!?:;\n"
+
+
+def _judge(
+    text: str, words: list[_Word], places: dict[int, Candidate], found: _Found, *, guesses: bool
+) -> bool:
+    """Apply the rules to one trimmed segment; whether one took it."""
+    if not words:
+        return True
+    start, end = _span(words)
+    capitals = all(w.text.isupper() for w in words)
+    line_start = _line_start(text, start)
+    if (
+        line_start
+        and len(words) <= 3
+        and (_DATELINE_AFTER.match(text, end) or (capitals and _DATELINE_CAPS_AFTER.match(text, end)))
+    ):
+        found.add(words, "GPE")
+        return True
+    if line_start and _TABLE_ROW_AFTER.match(text, end):
+        # A results table's row: "Barcelona 4 3 1 0 9 4 10", "BALTIMORE 63 59 .516 2".
+        listed = places.get(start)
+        if listed is None or listed.end != end or listed.source in CLUB_PLACES:
+            found.add(words, "ORG", TEAM_SOURCE)
+        return True
+    if capitals:
+        return True  # headlines: only the lists and datelines speak there
+    taken = _title(text, words, found) or _given(words, found) or _aged(text, words, found)
+    if taken:
+        return True
+    if len(words) >= 2:
+        last = words[-1].text.rstrip(".")
+        if last in ORG_SUFFIXES or _org_of(words):
+            found.add(words, "ORG")
+            return True
+        if last in EVENT_SUFFIXES:
+            found.add(words, "EVENT")
+            return True
+        if guesses and _club(words, places) and not found.headline(start):
+            found.add(words, "ORG", TEAM_SOURCE)
+            return True
+    return False
+
+
+def _org_of(words: list[_Word]) -> bool:
+    """ "Bank of England", "Socialist Party of Montenegro": an organisation's word before "of"."""
+    return any(
+        word.text == "of" and index > 0 and words[index - 1].text in _ORG_WORDS
+        for index, word in enumerate(words[:-1])
+    )
+
+
+def _title(text: str, words: list[_Word], found: _Found) -> bool:
+    """A name after the last title in the segment ("Russian President Boris Yeltsin"), or after a
+    lowercase title just before it ("striker Ronaldo", "said spokesman Nicholas Burns")."""
+    for index in range(len(words) - 2, -1, -1):
+        if _is_title(words[index].text):
+            name = words[index + 1 :]
+            if _name_like(name):
+                found.person(name)
+                # What comes before the title ("Bundesbank" in "Bundesbank President Hans Tietmeyer") is
+                # left to the other sources.
+                return True
+            return False
+    start = words[0].start
+    if start < 2 or text[start - 1] != " ":
+        return False
+    before = text[text.rfind(" ", 0, start - 1) + 1 : start - 1]
+    if _is_title(before) and _name_like(words):
+        found.person(words)
+        return True
+    return False
+
+
+def _given(words: list[_Word], found: _Found) -> bool:
+    """ "Bill Clinton", "José María Olazábal", "J. Smith": a given name or an initial, then capitalised words."""
+    first = words[0].text
+    if len(words) >= 2 and (first in given_names() or _INITIAL.match(first)) and _name_like(words):
+        found.person(words)
+        return True
+    return False
+
+
+def _aged(text: str, words: list[_Word], found: _Found) -> bool:
+    """ "Smith, 34," and "34-year-old Smith": an age names a person."""
+    if len(words) > 3 or not _name_like(words):
+        return False
+    start, end = _span(words)
+    if (text.startswith(",", end) and _AGE_AFTER.match(text, end)) or (
+        "old" in text[max(0, start - 6) : start] and _AGE_BEFORE.search(text, max(0, start - 20), start)
+    ):
+        found.person(words)
+        return True
+    return False
+
+
+def _headline(text: str, start: int) -> bool:
+    """Whether the line that starts at `start` is a headline in title case ("Moscow Releases S500M Loan
+    to Isolated Belarus"): four words or more, nearly all capitalised, at most one number, no full stop at
+    its end. Names cannot be told by their capitals there."""
+    end = text.find("\n", start)
+    line = text[start : end if end != -1 else len(text)].strip()
+    if line.endswith((".", "!", "?", ";", ":", ",", '"', "”")):
+        return False  # a sentence
+    tokens = line.split()
+    words = [word for word in tokens if any(ch.isalpha() for ch in word)]
+    if len(words) < 4 or len(tokens) - len(words) > 1:
+        return False  # short, or a results line ("Vinko Marinovic (Croatia) 3 1 12")
+    capitalised = sum(1 for word in words if word[0].isupper() or word.lower() in JOINERS)
+    return capitalised >= 0.8 * len(words)
+
+
+def _club(words: list[_Word], places: dict[int, Candidate]) -> bool:
+    """Whether the segment is a short name around a city or region ("Bayern Munich", "Chicago Cubs",
+    "Munich Re") that is not itself a place ("East Berlin", "Lake Geneva"). A country's name inside longer
+    words is not a club ("Belarus Spy Agencies"), nor are headlines' runs of four words or more."""
+    if len(words) > 3:
+        return False
+    end = words[-1].end
+    inside = [
+        places[w.start]
+        for w in words
+        if w.start in places and places[w.start].end <= end and places[w.start].source in CLUB_PLACES
+    ]
+    if not inside:
+        return False
+    covered = {(c.start, c.end) for c in inside}
+    others = [
+        w for w in words if not any(s <= w.start and w.end <= e for s, e in covered) and w.text not in JOINERS
+    ]
+    return bool(others) and not any(w.text in PLACE_WORDS or _is_title(w.text) for w in others)
+
+
+def _teams(text: str, places: Iterable[Candidate]) -> list[Candidate]:
+    """A city followed by a score ("Marseille 2 Lyon 1", "CHICAGO 63 59 .516", "beat Barcelona 3-1") is
+    the club. A country there is its national team, which news annotation labels as the country."""
+    return [
+        Candidate(c.start, c.end, "ORG", TEAM_SOURCE)
+        for c in places
+        if c.source in CLUB_PLACES and _SCORE_AFTER.match(text, c.end)
+    ]

@@ -1,0 +1,150 @@
+"""Pre-annotation spread over queue workers: throughput with 1 and with 2 `db_worker` processes.
+
+    DATABASE_URL=postgres://... python bench/workers.py                 # 10,000 articles, 1 then 2 workers
+    DATABASE_URL=postgres://... python bench/workers.py --articles 2000 --workers 1,2,1
+
+Needs PostgreSQL (workers share its task queue; SQLite runs one worker). Generates the same news-like
+articles and KB as `bench/suggest.py`, then for each worker count: starts that many `manage.py db_worker`
+processes, warms them up (a small job in many chunks, so each loads its pipeline), forgets every
+suggestion, and times one pre-annotation job of all the articles from its creation to its end (as the
+job records them), in chunks of ANNOTATOR_JOB_CHUNK_ARTICLES (`--chunk`). Prints docs/s for each count,
+the ratio against one worker (goal: >= 1.7 with 2 workers on 2 cores) and the load average around each
+run: on a machine shared with other work the ratio says little when the load is above the core count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+from _harness import ROOT, bench_database
+from suggest import article_text, generated_kb
+
+
+def load() -> str:
+    return "load average " + " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--articles", type=int, default=10_000)
+    parser.add_argument("--workers", default="1,2", help="worker counts to time, in order (e.g. 1,2,1)")
+    parser.add_argument("--chunk", type=int, default=500, help="ANNOTATOR_JOB_CHUNK_ARTICLES for the workers")
+    args = parser.parse_args()
+    counts = [int(count) for count in args.workers.split(",")]
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        sys.exit("Set DATABASE_URL to a PostgreSQL server: several workers share its task queue.")
+    with bench_database("workers"):
+        from django.db import connections
+
+        from annotator.articles.models import Article, content_hash
+        from annotator.jobs.models import Job, JobStatus
+        from annotator.kb.models import KnowledgeBase
+        from annotator.kb.records import EntityRecord
+        from annotator.kb.services import write_entities
+        from annotator.projects.demo import load_demo
+        from annotator.suggestions.generate import ensure_active_suggester
+        from annotator.suggestions.jobs import start_preannotation
+        from annotator.suggestions.models import Suggestion, SuggestionRun
+
+        rng = random.Random(2026)
+        project = load_demo().project
+        Article.objects.filter(project=project).delete()
+        people, orgs = generated_kb(rng)
+        kb = KnowledgeBase.objects.create(project=project, name="Generated KB")
+        records = [
+            EntityRecord(
+                kb_id=f"p{n}", name=name, aliases=((name.split()[-1], "en"),), type="PERSON", prior=0.5
+            )
+            for n, name in enumerate(people)
+        ] + [
+            EntityRecord(kb_id=f"o{n}", name=name, aliases=((acronym, "en"),), type="ORG", prior=0.5)
+            for n, (name, acronym) in enumerate(orgs)
+        ]
+        write_entities(knowledge_base=kb, records=records)
+        texts = [article_text(rng, people, orgs) for _ in range(args.articles)]
+        Article.objects.bulk_create(
+            [
+                Article(project=project, external_id=f"bench-{n}", title=f"Bench {n}", text=text,
+                        content_hash=content_hash(text))
+                for n, text in enumerate(texts)
+            ],
+            batch_size=2000,
+        )  # fmt: skip
+        version = ensure_active_suggester(project=project)
+        ids = list(Article.objects.filter(project=project).order_by("pk").values_list("pk", flat=True))
+        print(
+            f"{len(texts)} articles of {sum(map(len, texts)) / len(texts):.0f} characters, KB of {len(records)} "
+            f"entities, suggester {version}; chunks of {args.chunk} articles; {os.cpu_count()} CPUs",
+            flush=True,
+        )
+        connections.close_all()
+
+        def forget() -> None:
+            # Straight DELETEs: nothing refers to the suggestions of a benchmark (no decisions).
+            Suggestion.objects.all()._raw_delete("default")
+            SuggestionRun.objects.all()._raw_delete("default")
+
+        def wait(job: Job) -> Job:
+            while not job.is_finished:
+                time.sleep(0.1)
+                job.refresh_from_db()
+            if job.status != JobStatus.SUCCEEDED:
+                sys.exit(f"Job {job.pk} ended {job.status}: {job.message}")
+            return job
+
+        rates: dict[int, list[float]] = {}
+        for count in counts:
+            env = {**os.environ, "ANNOTATOR_JOB_CHUNK_ARTICLES": str(args.chunk)}
+            command = [sys.executable, "manage.py", "db_worker", "--queue-name", "*", "--interval", "0.1",
+                       "--no-startup-delay", "--no-reload", "--verbosity", "0"]  # fmt: skip
+            workers = [
+                subprocess.Popen([*command, "--worker-id", f"bench-{count}-{n}"], cwd=ROOT, env=env)
+                for n in range(count)
+            ]
+            try:
+                # Warm-up: one small job per worker at once, so that each loads its pipeline before the timing.
+                Job.objects.all().delete()
+                warm = [
+                    start_preannotation(project=project, by=None, article_ids=ids[20 * n : 20 * (n + 1)])
+                    for n in range(count)
+                ]
+                for job in warm:
+                    wait(job)
+                forget()
+                before = load()
+                job = wait(start_preannotation(project=project, by=None))
+                assert job.finished_at is not None
+                seconds = (job.finished_at - job.created_at).total_seconds()
+                rate = len(ids) / seconds
+                rates.setdefault(count, []).append(rate)
+                ran_by = sorted(set(job.chunks.values_list("worker", flat=True)))
+                print(
+                    f"{count} worker(s): {rate:8.1f} docs/s ({seconds:.1f} s, {job.result['created']} suggestions, "
+                    f"{job.chunks.count()} chunks run by {len(ran_by)} worker process(es)); {before} before, "
+                    f"{load()} after",
+                    flush=True,
+                )
+                forget()
+            finally:
+                for worker in workers:
+                    worker.send_signal(signal.SIGTERM)
+                for worker in workers:
+                    worker.wait(timeout=60)
+        if 1 in rates:
+            single = sum(rates[1]) / len(rates[1])
+            for count, values in sorted(rates.items()):
+                if count > 1:
+                    ratio = sum(values) / len(values) / single
+                    goal = " (goal: >= 1.7 with 2 workers on 2 cores)" if count == 2 else ""
+                    print(f"ratio {count} workers / 1 worker: {ratio:.2f}{goal}", flush=True)
+        print(load(), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""Querysets compiled once per process: each call binds its own ids and reads what the queryset would."""
+
+import threading
+
+import pytest
+from django.db import connection, connections
+from django.db.models import Count
+from django.test.utils import CaptureQueriesContext
+
+from annotator.annotations.models import Span
+from annotator.annotations.services import create_span
+from annotator.core.compiled import CompiledQuery
+from annotator.projects.models import EntityType
+from tests.factories import ProjectFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@CompiledQuery
+def types_of(project_id):
+    return EntityType.objects.filter(project_id=project_id).order_by("position", "name")
+
+
+@CompiledQuery
+def spans_with_type(set_id, type_id):
+    return (
+        Span.objects.filter(annotation_set_id=set_id, entity_type_id=type_id)
+        .select_related("entity_type", "annotation_set__article")
+        .annotate(relations=Count("relations_as_head"))
+        .order_by("start")
+    )
+
+
+def test_each_call_reads_the_rows_of_its_own_ids(news):
+    other = ProjectFactory(name="Other", slug="other")
+    EntityType.objects.create(project=other, name="DRUG", key="d")
+    assert [t.name for t in types_of(project_id=news.project.pk)] == ["DATE", "GPE", "ORG", "PERSON"]
+    assert [t.name for t in types_of(project_id=other.pk)] == ["DRUG"]
+    assert types_of(project_id=other.pk + 1000) == []
+    assert [t.pk for t in types_of(project_id=news.project.pk)] == [
+        t.pk for t in EntityType.objects.filter(project=news.project).order_by("position", "name")
+    ]
+
+
+def test_related_objects_and_annotations_come_as_from_the_queryset(news):
+    create_span(annotation_set=news.annotation_set, start=0, end=16, entity_type=news.person,
+                by=news.annotator, expected_version=1)  # fmt: skip
+    (span,) = spans_with_type(set_id=news.annotation_set.pk, type_id=news.person.pk)
+    with CaptureQueriesContext(connection) as queries:
+        assert (span.surface, span.entity_type.name, span.relations) == ("Sergey Naryshkin", "PERSON", 0)
+        assert span.annotation_set.article.external_id == "news-1"
+    assert len(queries) == 0  # all came in the one query
+    assert spans_with_type(set_id=news.annotation_set.pk, type_id=news.gpe.pk) == []
+
+
+def test_the_sql_is_built_once_and_each_call_is_one_query(news, monkeypatch):
+    types_of(project_id=news.project.pk)
+    built = []
+    monkeypatch.setattr(types_of, "build", lambda project_id: built.append(project_id))
+    with CaptureQueriesContext(connection) as queries:
+        assert len(types_of(project_id=news.project.pk)) == 4
+    assert built == []
+    assert len(queries) == 1
+    assert queries[0]["sql"] == types_of.sql() % (news.project.pk,)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_threads_run_on_their_own_connection(news):
+    # A compiler remembers the connection it compiled on; each thread must run on its own.
+    types_of(project_id=news.project.pk)
+    seen = {}
+
+    def other_thread():
+        theirs = connections["default"]
+        with CaptureQueriesContext(theirs) as queries:
+            seen["names"] = [t.name for t in types_of(project_id=news.project.pk)]
+        seen["queries"] = len(queries)
+        seen["connection"] = theirs
+        theirs.close()
+
+    with CaptureQueriesContext(connection) as here:
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        thread.join()
+    assert seen["names"] == ["DATE", "GPE", "ORG", "PERSON"]
+    assert (seen["queries"], len(here)) == (1, 0)
+    assert seen["connection"] is not connections["default"]
+
+
+def test_wrong_or_missing_ids_are_refused(news):
+    with pytest.raises(TypeError, match="takes project_id; got set_id"):
+        types_of(set_id=1)
+    with pytest.raises(TypeError, match="project_id must be a whole number, not '1'"):
+        types_of(project_id="1")
+    with pytest.raises(TypeError, match="project_id must be a whole number, not None"):
+        types_of(project_id=None)
+
+
+def test_a_queryset_that_writes_an_id_into_the_sql_or_drops_it_is_refused(news):
+    @CompiledQuery
+    def in_text(project_id):
+        return EntityType.objects.filter(project_id=news.project.pk)[: abs(project_id)]
+
+    @CompiledQuery
+    def ignoring(project_id, user_id):
+        return EntityType.objects.filter(project_id=project_id)
+
+    with pytest.raises(ValueError, match="in_text: project_id went into the SQL text, not a parameter"):
+        in_text(project_id=news.project.pk)
+    with pytest.raises(ValueError, match="ignoring: user_id is not a parameter of the SQL"):
+        ignoring(project_id=news.project.pk, user_id=news.annotator.pk)
