@@ -53,6 +53,14 @@ def test_managers_see_the_actions_and_can_activate_another_version(client, news)
             },
             "compared": {"articles": 12, "f1": 0.81, "baseline_f1": 0.7355},
         },
+        config={
+            "rules": True,
+            "recipe": "spaCy NER starting from the pretrained pipeline en_core_web_sm; dropout 0.2",
+            "epochs": 30,
+            "epochs_run": 21,
+            "best_epoch": 11,
+            "held_out_f1": 0.8124,
+        },
     )
     client.force_login(news.manager)
     html = page(client, news).content.decode()
@@ -64,6 +72,11 @@ def test_managers_see_the_actions_and_can_activate_another_version(client, news)
     ) in " ".join(html.split())
     assert "Cross-validated (5 folds)" in html
     assert '<td class="num">0.847</td>' in html
+    assert (
+        '<details class="recipe"><summary>Recipe</summary><p class="muted">spaCy NER starting from the '
+        "pretrained pipeline en_core_web_sm; dropout 0.2; ran 21 of at most 30 epochs, kept epoch 11 "
+        "(held-out F1 0.812).</p></details>"
+    ) in html
     # The learning curve: one point, the version's cross-validated F1 by the articles it learnt from.
     assert "<polyline" in html
     assert '<td class="num"><strong>0.847</strong></td>' in html
