@@ -19,6 +19,7 @@ from annotator.projects.models import (
     Role,
 )
 from annotator.projects.services import add_member, update_guidelines
+from annotator.suggestions.engine import RULES_VERSION
 from annotator.suggestions.models import SuggesterVersion, Suggestion, SuggestionKind
 from tests.browser.axe import assert_accessible, violations
 
@@ -64,7 +65,9 @@ def site(transactional_db, django_user_model):
     services.create_relation(
         annotation_set=own, head=person, tail=minsk, relation_type=visited, by=maria, expected_version=3
     )
-    version = SuggesterVersion.objects.create(project=project, name="rules", kind="rules", version="1")
+    version = SuggesterVersion.objects.create(
+        project=project, name="rules", kind="rules", version=RULES_VERSION
+    )
     for name, (start, end) in {
         "DATE": (34, 42),
         "PERSON": (51, 71),

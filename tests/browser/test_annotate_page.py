@@ -14,6 +14,7 @@ from annotator.kb.models import KBEntity, KnowledgeBase
 from annotator.kb.services import EntityRecord, upsert_entity
 from annotator.projects.models import EntityType, Project, RelationType, Role
 from annotator.projects.services import add_member
+from annotator.suggestions.engine import RULES_VERSION
 from annotator.suggestions.models import Decision, SuggesterVersion, Suggestion, SuggestionKind, Verdict
 
 # A CRLF source with emoji (a ZWJ family, a flag) before the names, so that UTF-16 and code points differ.
@@ -149,7 +150,7 @@ def test_text_selected_with_the_keyboard_becomes_a_span(page, log_in, world):
 
 def test_suggestions_are_accepted_and_rejected_from_the_keyboard(page, log_in, world):
     version = SuggesterVersion.objects.create(
-        project=world["project"], name="rules", kind="rules", version="1"
+        project=world["project"], name="rules", kind="rules", version=RULES_VERSION
     )
     good = Suggestion.objects.create(
         article=world["article"], suggester_version=version, kind=SuggestionKind.ENTITY,

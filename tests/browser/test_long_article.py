@@ -11,6 +11,7 @@ from annotator.annotations.services import create_span, get_or_create_own_set
 from annotator.articles.models import Article
 from annotator.jobs.models import Job, JobStatus
 from annotator.review.rendering import split_blocks
+from annotator.suggestions.engine import RULES_VERSION
 from annotator.suggestions.models import (
     Decision,
     SuggesterKind,
@@ -71,7 +72,11 @@ def long_world(world, settings):  # noqa: F811 - the fixture imported above
         annotation_set=own, start=0, end=16, entity_type=world["person"], by=world["user"], expected_version=1
     )
     made_by = SuggesterVersion.objects.create(
-        project=world["project"], name="rules", kind=SuggesterKind.RULES, version="1", is_active=True
+        project=world["project"],
+        name="rules",
+        kind=SuggesterKind.RULES,
+        version=RULES_VERSION,
+        is_active=True,
     )
     starts = [sum(len(line) for line in lines[:n]) for n in range(0, 1399, 50) if n != LATE]
     Suggestion.objects.bulk_create(

@@ -13,6 +13,7 @@ from annotator.annotations import services
 from annotator.annotations.models import AnnotationSet, SetKind, SetStatus, Span
 from annotator.annotations.services import get_or_create_own_set
 from annotator.kb.models import KBEntity
+from annotator.suggestions.engine import RULES_VERSION
 from annotator.suggestions.models import Decision, SuggesterVersion, Suggestion, SuggestionKind, Verdict
 from tests.browser.test_annotate_page import offsets_of, open_annotate, own_spans, wait_for_version
 from tests.browser.test_annotate_page import world as world
@@ -23,7 +24,7 @@ from tests.browser.test_curation_page import world as curation  # noqa: F401 - t
 
 def suggest(world, word, entity_type, score=0.9, occurrence=0, kind=SuggestionKind.ENTITY, **extra):
     version, _ = SuggesterVersion.objects.get_or_create(
-        project=world["project"], name="rules", kind="rules", version="1"
+        project=world["project"], name="rules", kind="rules", version=RULES_VERSION
     )
     start, end = offsets_of(word, occurrence)
     return Suggestion.objects.create(
