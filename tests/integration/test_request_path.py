@@ -62,9 +62,9 @@ def test_a_page_whose_suggestions_are_current_reads_a_fixed_handful_and_suggests
         "annotations_annotationset",
         "suggestions_suggesterversion",  # the freshness check: the active suggester and its run
         "annotations_annotationset",  # the set's counts
+        "projects_entitytype",
         "annotations_span",
         "suggestions_suggestion",
-        "projects_entitytype",
     ]
     assert SuggestionRun.objects.get(article=news.article).updated_at == run.updated_at  # not run again
 
