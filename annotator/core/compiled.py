@@ -54,6 +54,15 @@ def _bound(placeholder: object, value: int | str) -> object:
     return value if kind in (int, str) else kind(value)
 
 
+def _fits(placeholder: object, value: int | str) -> bool:
+    """Whether the parameter's column type holds the value: a 4-byte integer where the PostgreSQL backend
+    wrapped the placeholder in psycopg's Int4, else an 8-byte one (SQLite's and PostgreSQL's bigint)."""
+    if not isinstance(value, int):
+        return True
+    bits = 32 if type(placeholder).__name__ == "Int4" else 64
+    return -(2 ** (bits - 1)) <= value < 2 ** (bits - 1)
+
+
 @dataclass(frozen=True)
 class _Compiled:
     queryset: QuerySet[Any]
@@ -85,10 +94,12 @@ class CompiledQuery(Generic[Row]):
                 wanted = "a whole number" if self.kinds[name] is int else "a string"
                 raise TypeError(f"{name} must be {wanted}, not {value!r}.")
         compiled, alias = self._compile()
-        params = tuple(
-            param if slot is None else _bound(param, ids[slot])
-            for param, slot in zip(compiled.params, compiled.slots, strict=True)
-        )
+        pairs = list(zip(compiled.params, compiled.slots, strict=True))
+        if not all(slot is None or _fits(param, ids[slot]) for param, slot in pairs):
+            # A number no column of that type can hold (an id of 2**63 in a URL): Django's own lookups know
+            # what that means (no row, or every row under a NOT), where the database would refuse to bind it.
+            return list(self.build(**ids))
+        params = tuple(param if slot is None else _bound(param, ids[slot]) for param, slot in pairs)
         compiler = copy.copy(compiled.compiler)
         compiler.connection = connections[alias]  # this thread's connection, not the compiling one's
         compiler.as_sql = lambda *args, **kwargs: (compiled.sql, params)

@@ -42,6 +42,26 @@ def test_each_call_reads_the_rows_of_its_own_ids(news):
     ]
 
 
+@CompiledQuery
+def type_by_id(type_id):
+    return EntityType.objects.filter(pk=type_id)
+
+
+@CompiledQuery
+def types_except(project_id, type_id):
+    return EntityType.objects.filter(project_id=project_id).exclude(pk=type_id).order_by("name")
+
+
+@pytest.mark.parametrize("huge", [2**31, 2**53, 2**63, 2**64, -(2**63) - 1])
+def test_ids_no_column_holds_answer_as_the_queryset_does_not_with_an_error(news, huge):
+    """An id from a URL (`/api/v1/sets/9223372036854775808/...`) that no id column can hold."""
+    names = ["DATE", "GPE", "ORG", "PERSON"]
+    assert [t.name for t in types_except(project_id=news.project.pk, type_id=news.date.pk)] == names[1:]
+    assert type_by_id(type_id=huge) == []
+    # Under a NOT, an id no row has excludes nothing: the queryset's own answer, not "no rows".
+    assert [t.name for t in types_except(project_id=news.project.pk, type_id=huge)] == names
+
+
 def test_related_objects_and_annotations_come_as_from_the_queryset(news):
     create_span(annotation_set=news.annotation_set, start=0, end=16, entity_type=news.person,
                 by=news.annotator, expected_version=1)  # fmt: skip

@@ -16,10 +16,11 @@ def documented_settings():
     return set(re.findall(r"^#?\s*([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
 
 
-def test_compose_runs_postgres_web_and_worker_from_one_image():
+def test_compose_runs_postgres_web_worker_and_reaper_from_one_image():
     services = compose()["services"]
-    assert set(services) == {"postgres", "web", "worker"}
-    assert services["web"]["build"] == services["worker"]["build"] == "."
+    assert set(services) == {"postgres", "web", "worker", "reaper"}
+    assert services["web"]["build"] == services["worker"]["build"] == services["reaper"]["build"] == "."
+    assert "python manage.py reap_jobs" in services["reaper"]["command"]  # jobs whose worker died
     assert "gunicorn annotator.wsgi:application" in services["web"]["command"]
     assert "migrate --noinput" in services["web"]["command"]
     assert services["worker"]["command"].startswith("python manage.py db_worker")
