@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import pickle
 import shutil
 from collections.abc import Iterator
 from dataclasses import replace
@@ -23,7 +22,7 @@ from annotator.interchange.formats.sources import SourceError, open_source
 from annotator.interchange.options import ImportOptions
 from annotator.interchange.services import ImportRejected, import_articles, source_limits
 from annotator.jobs import registry
-from annotator.jobs.chunks import Chunk, ChunkedHandler, article_chunks
+from annotator.jobs.chunks import Chunk, ChunkedHandler, article_chunks, part_writer, read_parts
 from annotator.jobs.models import Job, JobChunk, JobKind
 from annotator.jobs.progress import Progress
 from annotator.jobs.services import JobFailed
@@ -80,15 +79,11 @@ def export_chunk(job: Job, chunk: JobChunk, progress: Progress) -> dict[str, Any
     export) and keep them in a part file, replaced whole, so that a chunk run again leaves one."""
     assert job.project is not None
     query = replace(ExportQuery.from_params(job.params), article_ids=tuple(chunk.params["article_ids"]))
-    path = parts_dir(job) / f"{chunk.number:06d}.records"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(f".{os.getpid()}.partial")
     records = 0
-    with open(partial, "wb") as out:
+    with part_writer(parts_dir(job), chunk) as keep:
         for record in counted(export_records(job.project, query), progress):
-            pickle.dump(record, out, protocol=pickle.HIGHEST_PROTOCOL)
+            keep(record)
             records += 1
-    os.replace(partial, path)
     return {"articles": progress.done, "records": records}
 
 
@@ -103,13 +98,6 @@ def counted(records: Iterator[DocumentRecord], progress: Progress) -> Iterator[D
         yield record
 
 
-def _read_parts(job: Job, chunks: list[JobChunk]) -> Iterator[DocumentRecord]:
-    for chunk in chunks:
-        with open(parts_dir(job) / f"{chunk.number:06d}.records", "rb") as part:
-            for _ in range(chunk.result["records"]):
-                yield pickle.load(part)  # noqa: S301 - written just now by this app's own workers
-
-
 def finish_export(job: Job, chunks: list[JobChunk], progress: Progress) -> dict[str, Any]:
     """Write the file from the chunks' records, in article order, under its final name only when whole."""
     assert job.project is not None
@@ -120,7 +108,7 @@ def finish_export(job: Job, chunks: list[JobChunk], progress: Progress) -> dict[
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(path.suffix + ".partial")
     with open(partial, "wb") as out:
-        for piece in query.writer.write(_read_parts(job, chunks)):
+        for piece in query.writer.write(read_parts(parts_dir(job), chunks, "records")):
             out.write(piece)
     os.replace(partial, path)  # a file under the final name is always whole
     shutil.rmtree(parts_dir(job), ignore_errors=True)

@@ -20,12 +20,15 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -95,6 +98,27 @@ def worker_name() -> str:
 
 def part_name(chunk: JobChunk, count: int) -> str:
     return f"Part {chunk.number} of {count} ({chunk.label})"
+
+
+@contextmanager
+def part_writer(directory: Path, chunk: JobChunk) -> Iterator[Callable[[object], None]]:
+    """Keep a chunk's records on disk until the job's finish reads them (`read_parts`): pickled one after
+    another into a file replaced whole when the chunk ends, so that a chunk run again leaves one file."""
+    path = directory / f"{chunk.number:06d}.records"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.partial")
+    with open(partial, "wb") as out:
+        yield lambda record: pickle.dump(record, out, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(partial, path)
+
+
+def read_parts(directory: Path, chunks: list[JobChunk], count: str) -> Iterator[Any]:
+    """The records the chunks kept with `part_writer`, in chunk order; `count` names the result field that
+    says how many each kept."""
+    for chunk in chunks:
+        with open(directory / f"{chunk.number:06d}.records", "rb") as part:
+            for _ in range(chunk.result[count]):
+                yield pickle.load(part)  # noqa: S301 - written by this app's own workers for this job
 
 
 class ChunkProgress(Progress):

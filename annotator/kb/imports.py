@@ -17,7 +17,6 @@ import io
 import itertools
 import logging
 import os
-import pickle
 import shutil
 import time
 import zlib
@@ -35,7 +34,7 @@ from django.utils import timezone
 from annotator.core.text import isolate
 from annotator.core.upsert import Change
 from annotator.jobs import registry
-from annotator.jobs.chunks import Chunk, ChunkedHandler
+from annotator.jobs.chunks import Chunk, ChunkedHandler, part_writer, read_parts
 from annotator.jobs.models import Job, JobChunk, JobKind
 from annotator.jobs.services import JobFailed, create_job, enqueue_job
 from annotator.jobs.uploads import kb_uploads_dir
@@ -407,10 +406,7 @@ def read_kb_chunk(job: Job, chunk: JobChunk, progress: Progress) -> dict[str, An
     observer = _observer.get()
     errors: list[dict[str, Any]] = []
     error_count = entities = skipped = 0
-    staged = staging_dir(job) / f"{chunk.number:06d}.records"
-    staged.parent.mkdir(parents=True, exist_ok=True)
-    partial = staged.with_suffix(f".{os.getpid()}.partial")
-    with path.open("rb") as raw, open(partial, "wb") as out:
+    with path.open("rb") as raw, part_writer(staging_dir(job), chunk) as keep:
         if chunk.params["end"] - start == path.stat().st_size:  # the whole file, maybe compressed
             stream, _ = _open(raw, name)
             newlines = 0  # one chunk: nothing comes after it
@@ -431,22 +427,14 @@ def read_kb_chunk(job: Job, chunk: JobChunk, progress: Progress) -> dict[str, An
             else:
                 entities += 1
                 if not error_count:
-                    pickle.dump(item, out, protocol=pickle.HIGHEST_PROTOCOL)
+                    keep(item)
             progress.set_done(min(position(), end - start))
             if observer is not None:
                 observer(start + min(position(), end - start), end, entities)
-    os.replace(partial, staged)
     progress.set_done(end - start)
     return {
         "entities": entities, "skipped": skipped, "errors": errors, "error_count": error_count, "newlines": newlines,
     }  # fmt: skip
-
-
-def _staged(job: Job, chunks: list[JobChunk]) -> Iterator[EntityRecord]:
-    for chunk in chunks:
-        with open(staging_dir(job) / f"{chunk.number:06d}.records", "rb") as part:
-            for _ in range(chunk.result["entities"]):
-                yield pickle.load(part)  # noqa: S301 - staged just now by this app's own workers
 
 
 def write_kb_import(job: Job, chunks: list[JobChunk], progress: Progress) -> dict[str, Any]:
@@ -480,7 +468,7 @@ def write_kb_import(job: Job, chunks: list[JobChunk], progress: Progress) -> dic
             observer(size, size, outcome.entities)
 
     with transaction.atomic() if one_transaction else nullcontext():
-        for record in _staged(job, chunks):
+        for record in read_parts(staging_dir(job), chunks, "entities"):
             batch.append(record)
             if len(batch) >= BATCH_SIZE:
                 flush()
