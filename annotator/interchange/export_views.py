@@ -3,7 +3,6 @@ live progress, and its file."""
 
 from __future__ import annotations
 
-from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, HttpResponseBase
@@ -18,7 +17,7 @@ from annotator.interchange.exports import ExportQuery, count_articles, export_pa
 from annotator.interchange.views import NO_WORKER_AFTER
 from annotator.jobs.models import Job, JobKind, JobStatus
 from annotator.jobs.progress import live
-from annotator.jobs.services import cancel_job
+from annotator.jobs.services import cancel_from_page
 from annotator.projects.models import Project
 from annotator.projects.permissions import can_curate, can_manage
 from annotator.projects.views import get_project
@@ -94,12 +93,7 @@ def export_cancel(request: AuthedRequest, project_id: int, export_job_id: int) -
     job = export_job(project, export_job_id)
     if not may_cancel(request, project, job):
         raise PermissionDenied
-    if job.is_finished:
-        messages.info(request, f"The export had already ended ({job.get_status_display().lower()}).")
-    elif cancel_job(job).status == JobStatus.CANCELLED:
-        messages.success(request, "Export cancelled. It leaves no file.")
-    else:
-        messages.error(request, "The export is being planned; try again in a moment.")
+    cancel_from_page(request, job, what="export", cancelled="Export cancelled. It leaves no file.")
     return redirect("exports:detail", project_id=project.pk, export_job_id=job.pk)
 
 

@@ -7,8 +7,10 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.contrib import messages
 from django.db import transaction
 from django.db.models import F
+from django.http import HttpRequest
 from django.utils import timezone
 
 from annotator.jobs.chunks import (
@@ -211,3 +213,14 @@ def reap_stale_jobs(*, timeout: timedelta | None = None) -> int:
                 stop_other_chunks(job.pk)
                 handler.abandon(job)
     return failed + chunk_failures
+
+
+def cancel_from_page(request: HttpRequest, job: Job, *, what: str, cancelled: str) -> None:
+    """Cancel the job for a page's cancel button, and say what happened as a message: already ended,
+    cancelled (`cancelled`), or still being split into parts (cancel again in a moment)."""
+    if job.is_finished:
+        messages.info(request, f"The {what} had already ended ({job.get_status_display().lower()}).")
+    elif cancel_job(job).status == JobStatus.CANCELLED:
+        messages.success(request, cancelled)
+    else:
+        messages.error(request, f"The {what} is being split into parts; try again in a moment.")

@@ -18,8 +18,8 @@ from annotator.annotations.permissions import can_edit_set
 from annotator.core.errors import DomainError
 from annotator.core.http import AuthedRequest
 from annotator.core.offsets import whole_number
-from annotator.jobs.models import Job, JobKind, JobStatus
-from annotator.jobs.services import cancel_job
+from annotator.jobs.models import Job, JobKind
+from annotator.jobs.services import cancel_from_page
 from annotator.kb.forms import (
     EntityForm,
     ImportForm,
@@ -353,10 +353,5 @@ def import_job_cancel(request: AuthedRequest, project_id: int, kb_job_id: int) -
     job = get_object_or_404(Job.objects.filter(project=project, kind=JobKind.IMPORT_KB), pk=kb_job_id)
     if not _may_cancel(request, project, job):
         raise PermissionDenied("Only whoever started the import and the project's managers can cancel it.")
-    if job.is_finished:
-        messages.info(request, f"The import had already ended ({job.get_status_display().lower()}).")
-    elif cancel_job(job).status == JobStatus.CANCELLED:
-        messages.success(request, "Import cancelled. Nothing of it was written.")
-    else:
-        messages.error(request, "The import is being split into parts; try again in a moment.")
+    cancel_from_page(request, job, what="import", cancelled="Import cancelled. Nothing of it was written.")
     return redirect("kb:job", project.pk, job.pk)
