@@ -13,6 +13,7 @@ from annotator.interchange.options import ImportOptions
 from annotator.interchange.services import import_articles
 from annotator.projects.models import Role
 from annotator.projects.services import add_member
+from tests.browser.axe import assert_accessible
 from tests.factories import ProjectFactory
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
@@ -102,6 +103,7 @@ def test_a_running_export_is_cancelled_from_its_page_by_keyboard(
     for width in (1280, 320):
         page.set_viewport_size({"width": width, "height": 800})
         page.screenshot(path=SCREENSHOTS / f"export-cancel-{width}.png", full_page=True)
+        assert_accessible(page, f"the job page with its cancel button at {width} px")
     for _ in range(40):
         page.keyboard.press("Tab")
         if page.evaluate("document.activeElement.textContent") == "Cancel this export":

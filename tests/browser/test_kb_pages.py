@@ -14,6 +14,7 @@ from annotator.kb.models import KBEntity
 from annotator.projects.demo import load_demo
 from annotator.projects.models import EntityType, Role
 from annotator.projects.services import add_member
+from tests.browser.axe import assert_accessible
 
 HOSTILE = '<img src=x onerror=alert(1)><script>alert("kb")</script> {{ 7|add:1 }} \u202egnp.exe'
 
@@ -171,6 +172,7 @@ def test_a_running_kb_import_is_cancelled_from_its_page_by_keyboard(
     for width in (1280, 320):
         page.set_viewport_size({"width": width, "height": 800})
         page.screenshot(path=screenshots / f"kb-import-cancel-{width}.png", full_page=True)
+        assert_accessible(page, f"the job page with its cancel button at {width} px")
     for _ in range(40):
         page.keyboard.press("Tab")
         if page.evaluate("document.activeElement.textContent") == "Cancel this import":
