@@ -57,6 +57,31 @@ _AGE_AFTER = re.compile(r",[ \t]*\d{1,3}[ \t]*,")
 _AGE_BEFORE = re.compile(r"\d{1,3}[-‐][Yy]ear[-‐]old[ \t]+$")
 _TABLE_ROW_AFTER = re.compile(r"[ \t]+\d+(?:[ \t]+[\d.:/-]+){2,}[ \t]*(?:\n|$)")
 _SCORE_AFTER = re.compile(r"[ \t]+(?:\d{1,3}-\d{1,3}\b|\d{1,3}(?=[ \t]+[\d(.]|[ \t]*(?:\n|$)|[ \t]+[A-Z]))")
+# Sports results, as news prints them: "Lincoln 1 Cambridge 1", "Nice 1 ( Chaouch 64th ) Guingamp 2",
+# "Hapoel Haifa 3 Maccabi Tel Aviv 1", "California 13 BALTIMORE 0": a line of two names, each with its score
+# (a country or a parenthesis after a name, scorers in parentheses after a score).
+_TEAM = rf"(?:\d{{4}}[ \t]+)?{_WORD}(?:[ \t]+(?:{_JOINER}[ \t]+)*(?:{_WORD}|['’][sm]\b))*"
+_AFTER_NAME = r"(?:[ \t]+\([^()\n]{0,40}\))?"
+_SCORE = r"[ \t]+\d{1,3}\*?(?:[ \t]+\([^()\n]{0,80}\))?"
+_RESULT_LINE = re.compile(
+    rf"^[ \t]*(?P<home>{_TEAM}){_AFTER_NAME}{_SCORE}[ \t]+(?P<away>{_TEAM}){_AFTER_NAME}{_SCORE}[ \t.]*$",
+    re.MULTILINE,
+)
+# Fixtures: "Reading v Stoke , Southend v Swindon", "Aberdeen vs. Hearts" (then a comma, a full stop, a
+# bracket, a figure or the line's end: "Roe v Wade was decided" is not one); US schedules in capitals,
+# "SEATTLE AT BOSTON".
+_FIXTURE = re.compile(
+    rf"(?<![\w'’.\-])(?P<home>{_TEAM})[ \t]+vs?\.?[ \t]+(?P<away>{_TEAM})(?=[ \t]*(?:[,.;(\d]|\n|$))"
+)
+_CAPS_TEAM = r"[A-Z][A-Z.'\-]*(?:[ \t][A-Z][A-Z.'\-]*){0,2}"
+_SCHEDULE_LINE = re.compile(
+    rf"^[ \t]*(?P<home>{_CAPS_TEAM})[ \t]+AT[ \t]+(?P<away>{_CAPS_TEAM})[ \t]*$", re.MULTILINE
+)
+# Goal scorers in a match report: "( Chaouch 64th )", "( Klinsmann 15th , Zieger 24th and 90th )".
+_SCORER = re.compile(
+    rf"(?:\(|,)[ \t]*(?P<name>{_WORD}(?:[ \t]+(?:{_JOINER}[ \t]+)*{_WORD}){{0,3}})[ \t]+\d{{1,3}}(?:st|nd|rd|th)\b"
+)
+_NOT_BLANK = re.compile(r"[^ \t\u00a0\n]+")
 _INITIAL = re.compile(r"^[A-Z]\.$")
 _ROMAN = frozenset({"II", "III", "IV", "Jr", "Jr.", "Sr", "Sr."})
 
@@ -70,6 +95,11 @@ FUNCTION_WORDS = _words(
     being meanwhile however although though because unless until despite according asked among around although
     even still now today yesterday tomorrow monday tuesday wednesday thursday friday saturday sunday january february
     march april june july august september october november december"""
+)
+# Days and months that follow a name without being part of it ("in Chicago Wednesday"); not "May".
+TIME_WORDS = _words(
+    """monday tuesday wednesday thursday friday saturday sunday january february april june july august
+    september october november december jan feb apr jun jul aug sep sept oct nov dec"""
 )
 # Words before a person's name, written as a title ("President Clinton") or lowercase ("striker Ronaldo").
 TITLES = _words(
@@ -93,6 +123,10 @@ ORG_SUFFIXES = _words(
     Army Navy Police Parliament Senate Congress Assembly Court Tribunal Church University College School Academy
     Hospital Times Post Journal News Herald Gazette Tribune Telegraph Press Radio Television TV Network Broadcasting
     Board Organisation Organization Forces Guard Cabinet Reserve Management Bloc"""
+)
+# The legal forms of companies: a company named with one is also named without it ("Gencor Ltd", "Gencor").
+LEGAL_FORMS = _words(
+    "Inc Corp Corporation Co Ltd Limited Plc PLC plc AG SA NV BV GmbH SpA AB ASA Oy LLC LLP Group Holdings"
 )
 # A run's first word that makes "X of Y" an organisation: "Bank of England", "University of Chicago".
 ORG_HEADS = _words(
@@ -121,7 +155,29 @@ SOURCES = {
     "GPE": "rule:place",
 }
 TEAM_SOURCE = "rule:team"
+ACRONYM_SOURCE = "rule:name-acronym"  # "Full Name ( ACR )", found by the token rules (nlp/patterns.py)
+DEMONYM_SOURCE = "list:demonyms"  # the shipped list, read here in capitals
 SHAPE_SOURCE = "rule:name-shape"  # two to four capitalised words no other rule explains: most often a person
+
+
+@cache
+def demonyms_in_capitals() -> frozenset[str]:
+    """The shipped nationalities and groups in capitals, as headlines write them ("SCOTTISH")."""
+    found: set[str] = set()
+    for line in (LISTS_DIR / "demonyms.txt").read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            found.update(name.strip().upper() for name in line.split("|") if " " not in name.strip())
+    return frozenset(found)
+
+
+@cache
+def demonyms() -> frozenset[str]:
+    """The shipped nationalities and groups as written in running text ("American", "Dutchman")."""
+    found: set[str] = set()
+    for line in (LISTS_DIR / "demonyms.txt").read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            found.update(name.strip() for name in line.split("|"))
+    return frozenset(found)
 
 
 @cache
@@ -197,8 +253,8 @@ def _trim(words: list[_Word]) -> list[_Word]:
     ):
         first += 1
     last = len(words)
-    while last > first and words[last - 1].text in JOINERS:
-        last -= 1
+    while last > first and (words[last - 1].text in JOINERS or words[last - 1].text.lower() in TIME_WORDS):
+        last -= 1  # "Vaduz for Saturday", "Emnid July"
     return words[first:last]
 
 
@@ -207,6 +263,8 @@ def _name_like(words: list[_Word]) -> bool:
     a title, an organisation word or in capitals (an initial or a numeral aside)."""
     if not 1 <= len(words) <= 4 or words[0].text in JOINERS or words[-1].text in JOINERS:
         return False
+    if len(words) == 1 and words[0].text in demonyms():
+        return False  # "the 27-year-old American"
     return all(_in_a_name(word.text) for word in words)
 
 
@@ -233,6 +291,7 @@ class _Found:
         self.text = text
         self.candidates: list[Candidate] = []
         self.people: dict[str, str] = {}  # a person's name and surname -> the source that found them
+        self.orgs: dict[str, str] = {}  # an organisation's name (and without "Inc") -> the source
         self.headlines: dict[int, bool] = {}  # line start -> whether the line is a headline
 
     def headline(self, at: int) -> bool:
@@ -244,7 +303,22 @@ class _Found:
 
     def add(self, words: list[_Word], label: str, source: str | None = None) -> None:
         start, end = _span(words)
-        self.candidates.append(Candidate(start, end, label, source or SOURCES[label]))
+        source = source or SOURCES[label]
+        self.candidates.append(Candidate(start, end, label, source))
+        if label == "ORG":
+            self.organisation([w.text for w in words], source)
+
+    def organisation(self, words: list[str], source: str) -> None:
+        """An organisation's name to find again later in the text, also without its legal form
+        ("Gencor" after "Gencor Ltd")."""
+        self.orgs.setdefault(" ".join(words), source)
+        if len(words) > 1 and words[-1].rstrip(".") in LEGAL_FORMS:
+            rest = words[:-1]
+            if rest[-1] in ("&", "and"):
+                return  # "Smith & Co"
+            short = " ".join(rest)
+            if short.lower() not in FUNCTION_WORDS and len(short) > 2:
+                self.orgs.setdefault(short, source)
 
     def person(self, words: list[_Word], source: str = SOURCES["PERSON"]) -> None:
         """A person, and their name and surname to find again alone later in the text."""
@@ -263,18 +337,31 @@ def find_names(text: str, listed: Iterable[Candidate] = (), *, guesses: bool = T
     listed = list(listed)
     places = {c.start: c for c in listed if c.source in PLACE_LISTS}
     found = _Found(text)
-    left: list[list[_Word]] = []  # segments no rule took: a person's name repeated alone may be among them
+    taken = _results(text, places, found)
+    for team in _teams(text, places.values()):
+        found.candidates.append(team)
+        found.organisation([text[team.start : team.end]], TEAM_SOURCE)
+    for c in listed:
+        if c.source == ACRONYM_SOURCE:  # "Patriotic Union of Kurdistan ( PUK )": both, to find again
+            found.orgs.setdefault(text[c.start : c.end], ACRONYM_SOURCE)
+    left: list[list[_Word]] = []  # segments no rule took: a name repeated alone may be among them
+    capitals: list[tuple[int, str]] = []  # runs in capitals inside lines: headlines, acronyms
     for match in _RUN.finditer(text):
         run = match.group()
         if run.lower() in FUNCTION_WORDS:
             continue  # "The", "He": most runs, at the start of sentences
         if run.isupper() and not _line_start(text, match.start()):
-            continue  # acronyms and headlines in capitals: only the lists speak there (see _judge)
+            # Acronyms and headlines in capitals: only the lists speak there (see _judge), and names
+            # the text also writes in lowercase ("GOOCH TO PLAY" above "Graham Gooch"), at the end.
+            capitals.append((match.start(), run))
+            continue
         for words in _segments(text, match.start(), run):
             words = _trim(words)
+            if words and taken and taken[words[0].start]:
+                continue  # a team or a scorer of a results line
             if not _judge(text, words, places, found, guesses=guesses):
                 left.append(words)
-    left = _again(text, left, found)
+    left = _again(text, left, found, places)
     if guesses:
         claimed = bytearray(len(text) + 1)
         for c in listed:
@@ -291,12 +378,97 @@ def find_names(text: str, listed: Iterable[Candidate] = (), *, guesses: bool = T
                 found.person(words, SHAPE_SOURCE)
             else:
                 rest.append(words)
-        _again(text, rest, found)
-    found.candidates.extend(_teams(text, places.values()))
+        _again(text, rest, found, places)
+    _in_capitals(text, capitals, places, found)
     return found.candidates
 
 
-def _again(text: str, left: list[list[_Word]], found: _Found) -> list[list[_Word]]:
+def _in_capitals(
+    text: str, capitals: list[tuple[int, str]], places: dict[int, Candidate], found: _Found
+) -> None:
+    """Names found elsewhere in the text, and nationalities, written in capitals ("GOOCH TO PLAY ANOTHER
+    SEASON", "AJAX SIGN ARGENTINE STRIKER", "SCOTTISH"): the longest known name at each word."""
+    known: dict[str, tuple[str, str]] = {}
+    for name, source in found.orgs.items():
+        known.setdefault(name.upper(), ("ORG", source))
+    for name, source in found.people.items():
+        known.setdefault(name.upper(), ("PERSON", source))
+    demonyms = demonyms_in_capitals()
+    for start, run in capitals:
+        for words in _segments(text, start, run):
+            at = 0
+            while at < len(words):
+                for end in range(min(len(words), at + 4), at, -1):
+                    part = words[at:end]
+                    name = " ".join(w.text for w in part)
+                    label_source = known.get(name)
+                    if label_source is None and end == at + 1 and name in demonyms:
+                        label_source = ("NORP", DEMONYM_SOURCE)
+                    if label_source is not None and not _listed_at(places, part):
+                        found.add(part, *label_source)
+                        at = end
+                        break
+                else:
+                    at += 1
+
+
+def _listed_at(places: dict[int, Candidate], words: list[_Word]) -> bool:
+    listed = places.get(words[0].start)
+    return listed is not None and listed.end >= words[-1].end
+
+
+def _results(text: str, places: dict[int, Candidate], found: _Found) -> bytearray | None:
+    """Teams in results lines, fixtures and schedules, and goal scorers in match reports; the characters
+    they took (None when the text has none: most texts, found by three searches over it)."""
+    taken: bytearray | None = None
+
+    def team(start: int, end: int) -> None:
+        nonlocal taken
+        listed = places.get(start)
+        if listed is not None and listed.end == end and listed.source not in CLUB_PLACES:
+            return  # a country there is its national team, which news annotation labels as the country
+        words = _trim(_plain_words(text, start, end))
+        if not words or (len(words) > 1 and _given(words, None)):
+            return  # "Petr Korda v Qualifier": players
+        found.add(words, "ORG", TEAM_SOURCE)
+        if taken is None:
+            taken = bytearray(len(text) + 1)
+        taken[start:end] = b"\x01" * (end - start)
+
+    if any(ch.isdigit() for ch in text):
+        for match in _RESULT_LINE.finditer(text):
+            team(*match.span("home"))
+            team(*match.span("away"))
+        if "th" in text or "st" in text or "nd" in text or "rd" in text:
+            for match in _SCORER.finditer(text):
+                start, end = match.span("name")
+                words = _trim(next(iter(_segments(text, start, match.group("name"))), []))
+                listed = places.get(start)
+                if words and _name_like(words) and not (listed and listed.end >= words[-1].end):
+                    found.person(words)
+                    if taken is None:
+                        taken = bytearray(len(text) + 1)
+                    taken[start:end] = b"\x01" * (end - start)
+    if " v" in text:
+        for match in _FIXTURE.finditer(text):
+            team(*match.span("home"))
+            team(*match.span("away"))
+    if " AT " in text:
+        for match in _SCHEDULE_LINE.finditer(text):
+            team(*match.span("home"))  # the visitors; the hosts' city is where they play
+            start, end = match.span("away")
+            found.add([_Word(start, end, match.group("away"))], "GPE")
+    return taken
+
+
+def _plain_words(text: str, start: int, end: int) -> list[_Word]:
+    """The words of [start, end) as they are ("Queen 's Park": a team's name keeps its possessive)."""
+    return [_Word(m.start(), m.end(), m.group()) for m in _NOT_BLANK.finditer(text, start, end)]
+
+
+def _again(
+    text: str, left: list[list[_Word]], found: _Found, places: dict[int, Candidate]
+) -> list[list[_Word]]:
     """A person's name or surname found again alone ("Clinton" after "Bill Clinton"), also after a
     sentence's first word ("Later Clinton left"). Returns the segments still left."""
     rest = []
@@ -305,6 +477,9 @@ def _again(text: str, left: list[list[_Word]], found: _Found) -> list[list[_Word
         name = words[0].text if len(words) == 1 else " ".join(w.text for w in words)
         if name in people and _name_like(words):
             found.add(words, "PERSON", people[name])
+            continue
+        if name in found.orgs and not _listed_at(places, words):
+            found.add(words, "ORG", found.orgs[name])
             continue
         if len(words) < 2:
             rest.append(words)
@@ -344,7 +519,10 @@ def _judge(
         found.add(words, "GPE")
         return True
     if line_start and _TABLE_ROW_AFTER.match(text, end):
-        # A results table's row: "Barcelona 4 3 1 0 9 4 10", "BALTIMORE 63 59 .516 2".
+        # A results table's row: "Barcelona 4 3 1 0 9 4 10", "BALTIMORE 63 59 .516 2"; or a player's
+        # ("Ijaz Ahmed 3 6 1 344 141 68.80").
+        if _given(words, found):
+            return True
         listed = places.get(start)
         if listed is None or listed.end != end or listed.source in CLUB_PLACES:
             found.add(words, "ORG", TEAM_SOURCE)
@@ -398,11 +576,13 @@ def _title(text: str, words: list[_Word], found: _Found) -> bool:
     return False
 
 
-def _given(words: list[_Word], found: _Found) -> bool:
-    """ "Bill Clinton", "José María Olazábal", "J. Smith": a given name or an initial, then capitalised words."""
+def _given(words: list[_Word], found: _Found | None) -> bool:
+    """ "Bill Clinton", "José María Olazábal", "J. Smith": a given name or an initial, then capitalised
+    words (a person, when `found` is given)."""
     first = words[0].text
     if len(words) >= 2 and (first in given_names() or _INITIAL.match(first)) and _name_like(words):
-        found.person(words)
+        if found is not None:
+            found.person(words)
         return True
     return False
 
