@@ -64,7 +64,8 @@ _TEAM = rf"(?:\d{{4}}[ \t]+)?{_WORD}(?:[ \t]+(?:{_JOINER}[ \t]+)*(?:{_WORD}|['â€
 _AFTER_NAME = r"(?:[ \t]+\([^()\n]{0,40}\))?"
 _SCORE = r"[ \t]+\d{1,3}\*?(?:[ \t]+\([^()\n]{0,80}\))?"
 _RESULT_LINE = re.compile(
-    rf"^[ \t]*(?P<home>{_TEAM}){_AFTER_NAME}{_SCORE}[ \t]+(?P<away>{_TEAM}){_AFTER_NAME}{_SCORE}[ \t.]*$",
+    rf"^[ \t]*(?:[^:\n]{{1,30}}:[ \t]+)?(?P<home>{_TEAM}){_AFTER_NAME}{_SCORE}[ \t]+(?P<away>{_TEAM})"
+    rf"{_AFTER_NAME}{_SCORE}[ \t.]*$",
     re.MULTILINE,
 )
 # Fixtures: "Reading v Stoke , Southend v Swindon", "Aberdeen vs. Hearts" (then a comma, a full stop, a
@@ -80,6 +81,11 @@ _SCHEDULE_LINE = re.compile(
 # Goal scorers in a match report: "( Chaouch 64th )", "( Klinsmann 15th , Zieger 24th and 90th )".
 _SCORER = re.compile(
     rf"(?:\(|,)[ \t]*(?P<name>{_WORD}(?:[ \t]+(?:{_JOINER}[ \t]+)*{_WORD}){{0,3}})[ \t]+\d{{1,3}}(?:st|nd|rd|th)\b"
+)
+_ACRONYM = re.compile(r"^[A-Z][A-Z&]+$")
+_LOWER_WORD = re.compile(r"\b[a-z]{2,}")
+_UNIT_BEFORE = re.compile(
+    r"(?:\d|\b(?:two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|million))$"
 )
 _NOT_BLANK = re.compile(r"[^ \t\u00a0\n]+")
 _INITIAL = re.compile(r"^[A-Z]\.$")
@@ -110,7 +116,7 @@ TITLES = _words(
     chairman chairwoman chairperson director spokesman spokeswoman spokesperson coach manager striker midfielder
     defender goalkeeper keeper skipper batsman bowler pitcher quarterback seed leader boss economist analyst attorney
     lawyer prosecutor candidate challenger defendant suspect actor actress singer author novelist executive officer
-    chief deputy aide adviser advisor dealer trader broker negotiator mediator"""
+    chief deputy aide adviser advisor dealer trader broker negotiator mediator speaker monsignor"""
 )
 # A run's last word that makes it an organisation: "Acme Inc", "Socialist Party", "Bayern FC".
 ORG_SUFFIXES = _words(
@@ -122,11 +128,18 @@ ORG_SUFFIXES = _words(
     Union Federation Association Institute Foundation Society League Club FC United Rovers Wanderers Athletic Albion
     Army Navy Police Parliament Senate Congress Assembly Court Tribunal Church University College School Academy
     Hospital Times Post Journal News Herald Gazette Tribune Telegraph Press Radio Television TV Network Broadcasting
-    Board Organisation Organization Forces Guard Cabinet Reserve Management Bloc"""
+    Board Organisation Organization Forces Guard Cabinet Reserve Management Bloc International Funds Newsroom
+    Laboratories Labs"""
 )
 # The legal forms of companies: a company named with one is also named without it ("Gencor Ltd", "Gencor").
 LEGAL_FORMS = _words(
     "Inc Corp Corporation Co Ltd Limited Plc PLC plc AG SA NV BV GmbH SpA AB ASA Oy LLC LLP Group Holdings"
+)
+# Articles of other languages that open the names of newspapers and firms, not of people.
+FOREIGN_ARTICLES = _words("Le La Les Il Lo Gli El Los Las Die Der Das Het")
+# Abbreviations in capitals that name no organisation.
+ABBREVIATIONS = _words(
+    "GDP GNP CEO CFO COO TV PC AM PM GMT EST EDT PST BST CPI PPI AIDS HIV DNA VAT IPO OTC FOB CIF OK USD PS"
 )
 # A run's first word that makes "X of Y" an organisation: "Bank of England", "University of Chicago".
 ORG_HEADS = _words(
@@ -137,13 +150,21 @@ _ORG_WORDS = ORG_SUFFIXES | ORG_HEADS
 # A run's last word that makes it an event: "U.S. Open", "World Cup", "Gulf War".
 EVENT_SUFFIXES = _words(
     "Open Cup Championship Championships Games Olympics Prix Trophy Tournament Rally Marathon Festival War Series "
-    "Prize"
+    "Prize Slam Classic Stakes Revolution Day"
 )
 # Words beside a place that keep the longer name a place: "East Berlin", "Lake Geneva", "New South Wales".
 PLACE_WORDS = _words(
     """North South East West Northern Southern Eastern Western Central Greater Upper Lower New Old Lake River Mount
     Mountains Bay Gulf Sea Island Islands Valley Province Region State County Port Cape Airport Square Street Strait
     Coast Peninsula Basin Desert District City"""
+)
+# A place's last word ("Palk Strait", "Wall Street"); and what comes before a place's name.
+PLACE_TAILS = _words(
+    "Street Strait River Sea Ocean Island Islands Bay Valley Mountains Peninsula Reef Desert Canal Bridge Falls"
+)
+_PLACE_BEFORE = re.compile(
+    r"(?:\b[Ii]n|\bnear|\b(?:town|city|village|port|province|region|capital|suburb|district|island|county|"
+    r"area|outskirts) of)[ \t]+$"
 )
 PLACE_LISTS = frozenset({"list:cities", "list:countries", "list:regions"})
 CLUB_PLACES = frozenset({"list:cities", "list:regions"})  # what clubs are named after; countries name teams
@@ -359,8 +380,14 @@ def find_names(text: str, listed: Iterable[Candidate] = (), *, guesses: bool = T
             words = _trim(words)
             if words and taken and taken[words[0].start]:
                 continue  # a team or a scorer of a results line
+            if len(words) >= 3 and words[0].text in demonyms() and words[1].text in given_names():
+                words = words[1:]  # "Dutchman Richard Wisinga": the list has the nationality
             if not _judge(text, words, places, found, guesses=guesses):
-                left.append(words)
+                if all(w.text.isupper() for w in words):
+                    start, end = _span(words)
+                    capitals.append((start, text[start:end]))
+                else:
+                    left.append(words)
     left = _again(text, left, found, places)
     if guesses:
         claimed = bytearray(len(text) + 1)
@@ -368,13 +395,14 @@ def find_names(text: str, listed: Iterable[Candidate] = (), *, guesses: bool = T
             claimed[c.start : c.end] = b"\x01" * (c.end - c.start)
         rest = []
         for words in left:
+            if len(words) >= 3 and words[0].text in demonyms():
+                words = words[1:]  # "Dutchman Richard Wisinga": the list has the nationality
             start, end = _span(words)
-            if (
-                len(words) >= 2
-                and _name_like(words)
-                and claimed.find(1, start, end) == -1
-                and not found.headline(start)
-            ):
+            if len(words) < 2 or claimed.find(1, start, end) != -1 or found.headline(start):
+                rest.append(words)
+            elif words[0].text in FOREIGN_ARTICLES and words[-1].text[0].isupper():
+                found.add(words, "ORG")  # "Le Matin", "La Jornada", "Die Welt": a title, not a person
+            elif _name_like(words):
                 found.person(words, SHAPE_SOURCE)
             else:
                 rest.append(words)
@@ -409,7 +437,29 @@ def _in_capitals(
                         at = end
                         break
                 else:
+                    if len(words) == 1 and _acronym_in_text(text, words[0], places):
+                        found.add(words, "ORG")  # "said the SPLA", "an SDA official"
                     at += 1
+
+
+def _acronym_in_text(text: str, word: _Word, places: dict[int, Candidate]) -> bool:
+    """Whether a word in capitals is an organisation's acronym in running text ("the SPLA said"): two to
+    six capitals, lowercase words on both sides on its line (not a headline), not a place the lists know
+    ("UK"), a company's legal form ("AG") or a common abbreviation ("GDP", "CEO")."""
+    name = word.text
+    if not 2 <= len(name) <= 6 or not _ACRONYM.match(name) or name in LEGAL_FORMS or name in ABBREVIATIONS:
+        return False
+    if name in _ROMAN or _listed_at(places, [word]):
+        return False
+    before = text[max(0, word.start - 20) : word.start]
+    after = text[word.end : word.end + 20]
+    before = before[before.rfind("\n") + 1 :].rstrip()
+    after = after.split("\n", 1)[0].lstrip()
+    if not before or before[-1] in "($" or after[:1] in ("(", ")", "$") or _UNIT_BEFORE.search(before):
+        return False  # "spring ( DNS )": the token rules' business; "HK$", "500 KV", "two RBI": units
+    return _LOWER_WORD.search(before) is not None and (
+        _LOWER_WORD.search(after) is not None or after[:1] in (".", ",", ";", ":", '"')
+    )
 
 
 def _listed_at(places: dict[int, Candidate], words: list[_Word]) -> bool:
@@ -428,6 +478,10 @@ def _results(text: str, places: dict[int, Candidate], found: _Found) -> bytearra
         if listed is not None and listed.end == end and listed.source not in CLUB_PLACES:
             return  # a country there is its national team, which news annotation labels as the country
         words = _trim(_plain_words(text, start, end))
+        if words and words[-1].text.endswith(".") and not _abbreviation(words[-1].text):
+            last = words[-1]  # "Southend v Swindon."
+            words[-1] = _Word(last.start, last.end - 1, last.text[:-1])
+            end -= 1
         if not words or (len(words) > 1 and _given(words, None)):
             return  # "Petr Korda v Qualifier": players
         found.add(words, "ORG", TEAM_SOURCE)
@@ -528,7 +582,10 @@ def _judge(
             found.add(words, "ORG", TEAM_SOURCE)
         return True
     if capitals:
-        return True  # headlines: only the lists and datelines speak there
+        if len(words) == 1 and _acronym_in_text(text, words[0], places):
+            found.add(words, "ORG")  # "The PUK said"
+            return True
+        return False  # headlines: only the lists, datelines and names known from the text speak there
     taken = _title(text, words, found) or _given(words, found) or _aged(text, words, found)
     if taken:
         return True
@@ -543,6 +600,19 @@ def _judge(
         if guesses and _club(words, places) and not found.headline(start):
             found.add(words, "ORG", TEAM_SOURCE)
             return True
+        if last in PLACE_TAILS and _name_like(words[:-1]):
+            found.add(words, "LOC", SOURCES["GPE"])  # "Palk Strait", "Wall Street", "Guantanamo Bay"
+            return True
+    if (
+        len(words) <= 3
+        and _PLACE_BEFORE.search(text, max(0, start - 30), start)
+        and not text.startswith((" v ", " v. ", " vs ", " vs. "), end)  # "in Roe v Wade"
+        and not _listed_at(places, words)
+        and all(_in_a_name(w.text) for w in words)
+        and not found.headline(start)
+    ):
+        found.add(words, "GPE")  # "in Ramallah", "the town of Dayana"
+        return True
     return False
 
 

@@ -1,0 +1,149 @@
+"""The name rules' news conventions (`nlp/names.py`): results lines, fixtures and schedules, goal scorers,
+names found again (also in capitals headlines and without a company's legal form), acronyms in running
+text, nationalities in capitals, places after "in" and "the town of", newspapers named with an article.
+Exact spans, alone and through the default suggester under a CoNLL schema."""
+
+import pytest
+
+from annotator.suggestions import gazetteer, nlp
+from annotator.suggestions.nlp.names import find_names
+from tests.unit.test_name_rules import suggest
+
+
+def names(text, listed=(), **options):
+    return [(text[c.start : c.end], c.label, c.source) for c in find_names(text, listed, **options)]
+
+
+@pytest.fixture(scope="module")
+def default():
+    suggester = nlp.build_suggester()
+    suggester.ensure_patterns("lists", gazetteer.shipped_patterns)
+    return suggester
+
+
+def test_a_results_line_names_two_teams_and_its_scorers_a_country_stays_the_country(default):
+    text = (
+        "Lincoln 1 Cambridge 1\n"
+        "Nice 1 ( Chaouch 64th ) Guingamp 2 ( Rouxel 10th , Baret 89th ) .\n"
+        "Hapoel Haifa 3 Maccabi Tel Aviv 1\n"
+        "Germany 2 France 1\n"
+        "In Sofia : Levski Sofia ( Bulgaria ) 1 Olimpija ( Slovenia ) 0"
+    )
+    assert suggest(default, text) == [
+        ("Lincoln", "ORG", "rule:team"),
+        ("Cambridge", "ORG", "rule:team"),
+        ("Nice", "ORG", "rule:team"),
+        ("Chaouch", "PER", "rule:person"),
+        ("Guingamp", "ORG", "rule:team"),
+        ("Rouxel", "PER", "rule:person"),
+        ("Baret", "PER", "rule:person"),
+        ("Hapoel Haifa", "ORG", "rule:team"),
+        ("Maccabi Tel Aviv", "ORG", "rule:team"),
+        ("Germany", "LOC", "list:countries"),  # national teams: news annotation labels the country
+        ("France", "LOC", "list:countries"),
+        ("Sofia", "LOC", "rule:place"),
+        ("Levski Sofia", "ORG", "rule:team"),
+        ("Bulgaria", "LOC", "list:countries"),
+        ("Olimpija", "ORG", "rule:team"),
+        ("Slovenia", "LOC", "list:countries"),
+    ]
+
+
+def test_fixtures_and_schedules_name_teams_a_court_case_does_not():
+    text = "Playing Saturday: Reading v Stoke, Queen's Park v Forfar, Southend v Swindon.\nRoe v Wade was upheld."
+    assert names(text) == [
+        ("Reading", "ORG", "rule:team"),
+        ("Stoke", "ORG", "rule:team"),
+        ("Queen's Park", "ORG", "rule:team"),
+        ("Forfar", "ORG", "rule:team"),
+        ("Southend", "ORG", "rule:team"),
+        ("Swindon", "ORG", "rule:team"),  # without the full stop
+    ]
+    # US schedules in capitals: the visitors, then the hosts' city.
+    assert names("SUNDAY SCHEDULE\nSEATTLE AT BOSTON\nMILWAUKEE AT CLEVELAND") == [
+        ("SEATTLE", "ORG", "rule:team"),
+        ("BOSTON", "GPE", "rule:place"),
+        ("MILWAUKEE", "ORG", "rule:team"),
+        ("CLEVELAND", "GPE", "rule:place"),
+    ]
+    # Players' rows in a statistics table are people, clubs' rows clubs.
+    assert names("Batting:\nIjaz Ahmed 3 6 1 344 141 68.80\nBarcelona 4 3 1 0 9 4 10") == [
+        ("Ijaz Ahmed", "PERSON", "rule:person"),
+        ("Barcelona", "ORG", "rule:team"),
+    ]
+
+
+def test_names_found_again_without_the_legal_form_and_in_a_capitals_headline(default):
+    text = (
+        "GENCOR SWELLS PROFIT\nJOHANNESBURG 1996-08-22\nGencor Ltd said on Thursday its profit rose. "
+        "Gencor shares gained, chairman Brian Gilbertson said."
+    )
+    assert suggest(default, text) == [
+        ("GENCOR", "ORG", "rule:org"),
+        ("JOHANNESBURG", "LOC", "list:cities"),
+        ("Gencor Ltd", "ORG", "rule:org"),
+        ("Gencor", "ORG", "rule:org"),
+        ("Brian Gilbertson", "PER", "rule:person"),
+    ]
+    text = "CRICKET - GOOCH TO PLAY FOR ESSEX\nLONDON 1996-08-22\nGraham Gooch will play another season."
+    assert suggest(default, text) == [
+        ("GOOCH", "PER", "rule:person"),
+        ("LONDON", "LOC", "list:cities"),
+        ("Graham Gooch", "PER", "rule:person"),
+    ]
+    # A name nobody found in lowercase stays unsaid in a headline.
+    assert names("CRICKET - GOOCH TO PLAY FOR ESSEX\nLONDON 1996-08-22\nHe will play.") == [
+        ("LONDON", "GPE", "rule:place")
+    ]
+
+
+def test_acronyms_in_running_text_are_organisations_units_and_abbreviations_are_not():
+    text = (
+        "Fighting between the SPLA and the army went on. The PUK said GDP rose, that HK$ 5 million, "
+        "500 KV lines and dark northern spring ( DNS ) were fine, and the SPLA agreed."
+    )
+    assert names(text) == [
+        ("PUK", "ORG", "rule:org"),  # after the sentence's first word, "The"
+        ("SPLA", "ORG", "rule:org"),
+        ("SPLA", "ORG", "rule:org"),
+    ]
+    # Headlines in capitals are not acronyms.
+    assert names("SOCCER - AJAX SIGN STRIKER\nAMSTERDAM 1996-08-22\nThe club said.") == [
+        ("AMSTERDAM", "GPE", "rule:place")
+    ]
+
+
+def test_nationalities_in_capitals_and_after_an_age(default):
+    text = (
+        "SOCCER - SCOTTISH LEAGUE RESULTS\nGLASGOW 1996-08-22\n"
+        "The 27-year-old American lost to Dutchman Richard Wisinga."
+    )
+    assert suggest(default, text) == [
+        ("SCOTTISH", "MISC", "list:demonyms"),
+        ("GLASGOW", "LOC", "list:cities"),
+        ("American", "MISC", "list:demonyms"),  # not a person called American
+        ("Dutchman", "MISC", "list:demonyms"),
+        ("Richard Wisinga", "PER", "rule:person"),
+    ]
+
+
+def test_places_after_in_and_the_town_of_and_by_their_last_word():
+    text = "Rebels shelled the town of Dayana and fighting spread in Ramallah in March, near the Palk Strait."
+    assert names(text) == [
+        ("Dayana", "GPE", "rule:place"),
+        ("Ramallah", "GPE", "rule:place"),
+        ("Palk Strait", "LOC", "rule:place"),
+    ]  # not "March"
+    # A place the lists know is theirs to say.
+    text = "She moved to a flat in Lisbon."
+    lisbon = text.index("Lisbon")
+    assert names(text, [nlp.Candidate(lisbon, lisbon + 6, "GPE", "list:cities")]) == []
+
+
+def test_a_name_opened_by_another_languages_article_is_an_organisation_not_a_person():
+    assert names("He told the daily La Jornada and Die Welt that Jean Le Pen had left.") == [
+        ("Jean Le Pen", "PERSON", "rule:person"),
+        ("La Jornada", "ORG", "rule:org"),
+        ("Die Welt", "ORG", "rule:org"),
+    ]
+    assert names("He told the daily La Jornada.", guesses=False) == []
