@@ -141,9 +141,30 @@ def test_places_after_in_and_the_town_of_and_by_their_last_word():
 
 
 def test_a_name_opened_by_another_languages_article_is_an_organisation_not_a_person():
-    assert names("He told the daily La Jornada and Die Welt that Jean Le Pen had left.") == [
+    assert names("He told La Jornada and Die Welt that Jean Le Pen had left.") == [
         ("Jean Le Pen", "PERSON", "rule:person"),
         ("La Jornada", "ORG", "rule:org"),
         ("Die Welt", "ORG", "rule:org"),
     ]
-    assert names("He told the daily La Jornada.", guesses=False) == []
+    assert names("He told La Jornada.", guesses=False) == []  # a guess from the shape of a name
+
+
+def test_a_firm_newspaper_or_club_named_after_what_it_is():
+    text = "Engineering concern Stork rose, the daily Gazeta Shqiptare said, and British insurer Prudential fell."
+    assert names(text, guesses=False) == [
+        ("Stork", "ORG", "rule:org"),
+        ("Gazeta Shqiptare", "ORG", "rule:org"),
+        ("Prudential", "ORG", "rule:org"),
+    ]
+
+
+def test_a_name_in_brackets_after_a_players_is_their_club_unless_it_is_a_place(default):
+    text = "Squad: Vladimir Smicer ( Lens ), Jacek Berensztain ( GKS Belchatow ), Alen Boksic ( Croatia )."
+    assert suggest(default, text) == [
+        ("Vladimir Smicer", "PER", "rule:person"),
+        ("Lens", "ORG", "rule:team"),
+        ("Jacek Berensztain", "PER", "rule:person"),
+        ("GKS Belchatow", "ORG", "rule:team"),  # not a person by the shape of its name
+        ("Alen Boksic", "PER", "rule:name-shape"),
+        ("Croatia", "LOC", "list:countries"),
+    ]

@@ -78,6 +78,7 @@ _CAPS_TEAM = r"[A-Z][A-Z.'\-]*(?:[ \t][A-Z][A-Z.'\-]*){0,2}"
 _SCHEDULE_LINE = re.compile(
     rf"^[ \t]*(?P<home>{_CAPS_TEAM})[ \t]+AT[ \t]+(?P<away>{_CAPS_TEAM})[ \t]*$", re.MULTILINE
 )
+_BRACKETED = re.compile(rf"\([ \t]*(?P<name>{_TEAM})[ \t]*\)")
 # Goal scorers in a match report: "( Chaouch 64th )", "( Klinsmann 15th , Zieger 24th and 90th )".
 _SCORER = re.compile(
     rf"(?:\(|,)[ \t]*(?P<name>{_WORD}(?:[ \t]+(?:{_JOINER}[ \t]+)*{_WORD}){{0,3}})[ \t]+\d{{1,3}}(?:st|nd|rd|th)\b"
@@ -161,6 +162,12 @@ PLACE_WORDS = _words(
 # A place's last word ("Palk Strait", "Wall Street"); and what comes before a place's name.
 PLACE_TAILS = _words(
     "Street Strait River Sea Ocean Island Islands Bay Valley Mountains Peninsula Reef Desert Canal Bridge Falls"
+)
+# What comes before a firm's, a newspaper's or a club's name: "engineering concern Stork", "the daily Le Matin".
+_ORG_BEFORE = re.compile(
+    r"\b(?:company|firm|group|concern|insurer|bank|maker|retailer|carrier|airline|brokerage|newspaper|daily|"
+    r"weekly|agency|giant|subsidiary|operator|producer|manufacturer|distributor|exporter|miner|refiner|"
+    r"utility|conglomerate|club)[ \t]+$"
 )
 _PLACE_BEFORE = re.compile(
     r"(?:\b[Ii]n|\bnear|\b(?:town|city|village|port|province|region|capital|suburb|district|island|county|"
@@ -407,8 +414,35 @@ def find_names(text: str, listed: Iterable[Candidate] = (), *, guesses: bool = T
             else:
                 rest.append(words)
         _again(text, rest, found, places)
+    if "(" in text:
+        _clubs_of_people(text, places, found)
     _in_capitals(text, capitals, places, found)
     return found.candidates
+
+
+def _clubs_of_people(text: str, places: dict[int, Candidate], found: _Found) -> None:
+    """A name in brackets after a person's is their club ("Vladimir Smicer ( Lens )", "Jacek Berensztain
+    ( GKS Belchatow )"), unless it is a place the lists know ("Andre Agassi ( U.S. )") or another rule's
+    name (a guess from the shape of a name gives way)."""
+    people_ends = {c.end for c in found.candidates if c.label == "PERSON"}
+    if not people_ends:
+        return
+    for match in _BRACKETED.finditer(text):
+        before = text[: match.start()].rstrip(" \t")
+        if len(before) not in people_ends:
+            continue
+        start, end = match.span("name")
+        words = _trim(_plain_words(text, start, end))
+        if not words or words[0].start != start:
+            continue
+        if start in places or match.group("name") in demonyms():
+            continue  # "( Yugoslavia )", "( Hong Kong )", "( Argentine )": where they come from
+        taken = [c for c in found.candidates if c.start < end and start < c.end]
+        if any(c.source != SHAPE_SOURCE for c in taken):
+            continue
+        for c in taken:
+            found.candidates.remove(c)
+        found.add(words, "ORG", TEAM_SOURCE)
 
 
 def _in_capitals(
@@ -603,6 +637,14 @@ def _judge(
         if last in PLACE_TAILS and _name_like(words[:-1]):
             found.add(words, "LOC", SOURCES["GPE"])  # "Palk Strait", "Wall Street", "Guantanamo Bay"
             return True
+    if (
+        len(words) <= 4
+        and _ORG_BEFORE.search(text, max(0, start - 16), start)
+        and not _listed_at(places, words)
+        and words[0].text not in demonyms()
+    ):
+        found.add(words, "ORG")  # "engineering concern Stork", "the daily Gazeta Shqiptare"
+        return True
     if (
         len(words) <= 3
         and _PLACE_BEFORE.search(text, max(0, start - 30), start)
