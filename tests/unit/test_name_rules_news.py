@@ -168,3 +168,17 @@ def test_a_name_in_brackets_after_a_players_is_their_club_unless_it_is_a_place(d
         ("Alen Boksic", "PER", "rule:name-shape"),
         ("Croatia", "LOC", "list:countries"),
     ]
+
+
+def test_events_in_a_capitals_headline_and_nationalities_side_by_side(default):
+    text = (
+        "TENNIS - RESULTS AT CANADIAN OPEN\nMOTOR RACING - SCHUMACHER WINS BELGIAN GRAND PRIX\n"
+        "SQUASH - HONG KONG OPEN RESULTS\nAn Iraqi Kurdish group said the Russian-Chechen deal held."
+    )
+    assert suggest(default, text) == [
+        ("CANADIAN OPEN", "MISC", "rule:event"),
+        ("BELGIAN GRAND PRIX", "MISC", "rule:event"),
+        ("HONG KONG OPEN", "MISC", "rule:event"),
+        ("Iraqi Kurdish", "MISC", "list:demonyms"),  # one group, not two
+        ("Russian-Chechen", "MISC", "list:demonyms"),
+    ]

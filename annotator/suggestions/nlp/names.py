@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from functools import cache, lru_cache
+from itertools import pairwise
 from pathlib import Path
 from typing import NamedTuple
 
@@ -153,6 +154,8 @@ EVENT_SUFFIXES = _words(
     "Open Cup Championship Championships Games Olympics Prix Trophy Tournament Rally Marathon Festival War Series "
     "Prize Slam Classic Stakes Revolution Day"
 )
+# Words events are named with, before their last word ("Grand Prix", "World Cup", "Super League").
+EVENT_WORDS = _words("Grand World Super Champions Nations Masters Formula One County Davis Federation Ryder")
 # Words beside a place that keep the longer name a place: "East Berlin", "Lake Geneva", "New South Wales".
 PLACE_WORDS = _words(
     """North South East West Northern Southern Eastern Western Central Greater Upper Lower New Old Lake River Mount
@@ -369,6 +372,10 @@ def find_names(text: str, listed: Iterable[Candidate] = (), *, guesses: bool = T
     for team in _teams(text, places.values()):
         found.candidates.append(team)
         found.organisation([text[team.start : team.end]], TEAM_SOURCE)
+    nationalities = sorted((c.start, c.end) for c in listed if c.source == DEMONYM_SOURCE)
+    for (start, end), (after, last) in pairwise(nationalities):
+        if after - end == 1 and text[end] in " -":  # "Iraqi Kurdish", "Russian-Chechen": one group
+            found.candidates.append(Candidate(start, last, "NORP", DEMONYM_SOURCE))
     for c in listed:
         if c.source == ACRONYM_SOURCE:  # "Patriotic Union of Kurdistan ( PUK )": both, to find again
             found.orgs.setdefault(text[c.start : c.end], ACRONYM_SOURCE)
@@ -456,8 +463,10 @@ def _in_capitals(
     for name, source in found.people.items():
         known.setdefault(name.upper(), ("PERSON", source))
     demonyms = demonyms_in_capitals()
+    place_ends = {c.end: c.start for c in places.values()}
     for start, run in capitals:
         for words in _segments(text, start, run):
+            _events_in_capitals(words, demonyms, place_ends, found)
             at = 0
             while at < len(words):
                 for end in range(min(len(words), at + 4), at, -1):
@@ -474,6 +483,29 @@ def _in_capitals(
                     if len(words) == 1 and _acronym_in_text(text, words[0], places):
                         found.add(words, "ORG")  # "said the SPLA", "an SDA official"
                     at += 1
+
+
+def _events_in_capitals(
+    words: list[_Word], demonyms: frozenset[str], place_ends: dict[int, int], found: _Found
+) -> None:
+    """Events in a capitals headline: an event's word after nationalities, places or words events are
+    named with ("RESULTS AT CANADIAN OPEN", "SCHUMACHER WINS BELGIAN GRAND PRIX", "HONG KONG OPEN")."""
+    for index in range(1, len(words)):
+        if words[index].text.title() not in EVENT_SUFFIXES:
+            continue
+        first = index
+        while first > 0:
+            word = words[first - 1]
+            if word.text in demonyms or word.text.title() in EVENT_WORDS:
+                first -= 1
+            elif word.end in place_ends:
+                begins = place_ends[word.end]
+                while first > 0 and words[first - 1].start >= begins:
+                    first -= 1
+            else:
+                break
+        if first < index and words[first].text.title() not in EVENT_SUFFIXES:
+            found.add(words[first : index + 1], "EVENT")
 
 
 def _acronym_in_text(text: str, word: _Word, places: dict[int, Candidate]) -> bool:
