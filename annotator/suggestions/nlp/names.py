@@ -79,6 +79,9 @@ _CAPS_TEAM = r"[A-Z][A-Z.'\-]*(?:[ \t][A-Z][A-Z.'\-]*){0,2}"
 _SCHEDULE_LINE = re.compile(
     rf"^[ \t]*(?P<home>{_CAPS_TEAM})[ \t]+AT[ \t]+(?P<away>{_CAPS_TEAM})[ \t]*$", re.MULTILINE
 )
+_SCORE_IN_TEXT = re.compile(r"[ \t]\d{1,3}\*?[ \t]+[(\w]")  # what a results line has: "Lincoln 1 Cambridge 1"
+_MINUTE = re.compile(r"\d(?:st|nd|rd|th)\b")
+_VERSUS = re.compile(r" vs?\.? ")
 _BRACKETED = re.compile(rf"\([ \t]*(?P<name>{_TEAM})[ \t]*\)")
 # Goal scorers in a match report: "( Chaouch 64th )", "( Klinsmann 15th , Zieger 24th and 90th )".
 _SCORER = re.compile(
@@ -109,6 +112,7 @@ TIME_WORDS = _words(
     """monday tuesday wednesday thursday friday saturday sunday january february april june july august
     september october november december jan feb apr jun jul aug sep sept oct nov dec"""
 )
+_TIME_WORDS_WRITTEN = TIME_WORDS | {w.capitalize() for w in TIME_WORDS} | {w.upper() for w in TIME_WORDS}
 # Words before a person's name, written as a title ("President Clinton") or lowercase ("striker Ronaldo").
 TITLES = _words(
     """mr mrs ms miss dr prof professor sir dame lord lady president vice-president president-elect premier
@@ -167,14 +171,15 @@ PLACE_TAILS = _words(
     "Street Strait River Sea Ocean Island Islands Bay Valley Mountains Peninsula Reef Desert Canal Bridge Falls"
 )
 # What comes before a firm's, a newspaper's or a club's name: "engineering concern Stork", "the daily Le Matin".
-_ORG_BEFORE = re.compile(
-    r"\b(?:company|firm|group|concern|insurer|bank|maker|retailer|carrier|airline|brokerage|newspaper|daily|"
-    r"weekly|agency|giant|subsidiary|operator|producer|manufacturer|distributor|exporter|miner|refiner|"
-    r"utility|conglomerate|club)[ \t]+$"
+ORG_NOUNS = _words(
+    """company firm group concern insurer bank maker retailer carrier airline brokerage newspaper daily weekly
+    agency giant subsidiary operator producer manufacturer distributor exporter miner refiner utility
+    conglomerate club"""
 )
-_PLACE_BEFORE = re.compile(
-    r"(?:\b[Ii]n|\bnear|\b(?:town|city|village|port|province|region|capital|suburb|district|island|county|"
-    r"area|outskirts) of)[ \t]+$"
+# What comes before a place's name: "in Ramallah", "near Dayana", "the town of Dayana".
+PLACE_PREPOSITIONS = _words("in In near")
+PLACE_NOUNS = _words(
+    "town city village port province region capital suburb district island county area outskirts"
 )
 PLACE_LISTS = frozenset({"list:cities", "list:countries", "list:regions"})
 CLUB_PLACES = frozenset({"list:cities", "list:regions"})  # what clubs are named after; countries name teams
@@ -284,7 +289,7 @@ def _trim(words: list[_Word]) -> list[_Word]:
     ):
         first += 1
     last = len(words)
-    while last > first and (words[last - 1].text in JOINERS or words[last - 1].text.lower() in TIME_WORDS):
+    while last > first and (words[last - 1].text in JOINERS or words[last - 1].text in _TIME_WORDS_WRITTEN):
         last -= 1  # "Vaduz for Saturday", "Emnid July"
     return words[first:last]
 
@@ -528,6 +533,17 @@ def _acronym_in_text(text: str, word: _Word, places: dict[int, Candidate]) -> bo
     )
 
 
+def _word_before(text: str, start: int) -> str:
+    """The word before `start` on its line, across one blank ("" when there is none)."""
+    if start < 2 or text[start - 1] not in " \t":
+        return ""
+    begin = start - 2
+    stop = max(0, start - 24)
+    while begin >= stop and text[begin] not in " \t\n(":
+        begin -= 1
+    return text[begin + 1 : start - 1]
+
+
 def _listed_at(places: dict[int, Candidate], words: list[_Word]) -> bool:
     listed = places.get(words[0].start)
     return listed is not None and listed.end >= words[-1].end
@@ -555,11 +571,11 @@ def _results(text: str, places: dict[int, Candidate], found: _Found) -> bytearra
             taken = bytearray(len(text) + 1)
         taken[start:end] = b"\x01" * (end - start)
 
-    if any(ch.isdigit() for ch in text):
+    if _SCORE_IN_TEXT.search(text):
         for match in _RESULT_LINE.finditer(text):
             team(*match.span("home"))
             team(*match.span("away"))
-        if "th" in text or "st" in text or "nd" in text or "rd" in text:
+        if _MINUTE.search(text):
             for match in _SCORER.finditer(text):
                 start, end = match.span("name")
                 words = _trim(next(iter(_segments(text, start, match.group("name"))), []))
@@ -569,7 +585,7 @@ def _results(text: str, places: dict[int, Candidate], found: _Found) -> bytearra
                     if taken is None:
                         taken = bytearray(len(text) + 1)
                     taken[start:end] = b"\x01" * (end - start)
-    if " v" in text:
+    if _VERSUS.search(text):
         for match in _FIXTURE.finditer(text):
             team(*match.span("home"))
             team(*match.span("away"))
@@ -669,9 +685,10 @@ def _judge(
         if last in PLACE_TAILS and _name_like(words[:-1]):
             found.add(words, "LOC", SOURCES["GPE"])  # "Palk Strait", "Wall Street", "Guantanamo Bay"
             return True
+    before = _word_before(text, start)
     if (
         len(words) <= 4
-        and _ORG_BEFORE.search(text, max(0, start - 16), start)
+        and before in ORG_NOUNS
         and not _listed_at(places, words)
         and words[0].text not in demonyms()
     ):
@@ -679,7 +696,9 @@ def _judge(
         return True
     if (
         len(words) <= 3
-        and _PLACE_BEFORE.search(text, max(0, start - 30), start)
+        and (
+            before in PLACE_PREPOSITIONS or (before == "of" and _word_before(text, start - 3) in PLACE_NOUNS)
+        )
         and not text.startswith((" v ", " v. ", " vs ", " vs. "), end)  # "in Roe v Wade"
         and not _listed_at(places, words)
         and all(_in_a_name(w.text) for w in words)
