@@ -182,3 +182,36 @@ def test_events_in_a_capitals_headline_and_nationalities_side_by_side(default):
         ("Iraqi Kurdish", "MISC", "list:demonyms"),  # one group, not two
         ("Russian-Chechen", "MISC", "list:demonyms"),
     ]
+
+
+def test_a_person_of_a_country_a_club_or_firm_by_its_own_word_and_a_name_given_twice():
+    text = (
+        "Jannik Sinner of Italy met the Bank of England's chief. Bayern Munich won; Bayern coach Thomas Tuchel "
+        "smiled.\nFinal:\nJannik Sinner beat Zverev."
+    )
+    italy, munich = text.index("Italy"), text.index("Munich")
+    listed = [
+        nlp.Candidate(italy, italy + 5, "GPE", "list:countries"),
+        nlp.Candidate(munich, munich + 6, "GPE", "list:cities"),
+    ]
+    assert names(text, listed) == [
+        ("Bank of England", "ORG", "rule:org"),  # an organisation's word before "of": not cut
+        ("Bayern Munich", "ORG", "rule:team"),
+        ("Thomas Tuchel", "PERSON", "rule:person"),  # not "chief. Bayern Munich": a sentence ended
+        ("Bayern", "ORG", "rule:team"),  # the club's own word, alone
+        ("Jannik Sinner", "PERSON", "rule:name-shape"),  # "of Italy" is the list's
+        ("Jannik Sinner", "PERSON", "rule:name-shape"),  # twice: not "Final Sinner" cut to "Sinner"
+    ]
+
+
+def test_an_organisations_name_without_what_opens_its_sentence_and_its_own_word_alone():
+    text = (
+        "Chipmaker Qualtek Inc rose. Results of English Premier League matches followed. "
+        "Vestas Wind Systems gained and shares of Vestas rose."
+    )
+    assert names(text) == [
+        ("Qualtek Inc", "ORG", "rule:org"),
+        ("English Premier League", "ORG", "rule:org"),
+        ("Vestas Wind Systems", "ORG", "rule:org"),
+        ("Vestas", "ORG", "rule:org"),
+    ]

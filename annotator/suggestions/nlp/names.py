@@ -12,6 +12,7 @@ Labels are spaCy's (PERSON, ORG, GPE, EVENT), mapped to the project's types like
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable
 from functools import cache, lru_cache
 from itertools import pairwise
@@ -124,6 +125,8 @@ TITLES = _words(
     lawyer prosecutor candidate challenger defendant suspect actor actress singer author novelist executive officer
     chief deputy aide adviser advisor dealer trader broker negotiator mediator speaker monsignor"""
 )
+# Titles written short with a full stop ("Sen. Dole", "Gen. Lebed"), not a sentence's end.
+SHORT_TITLES = _words("mr mrs ms dr prof sen rep gov gen lt col capt sgt rev adm cmdr fr st")
 # A run's last word that makes it an organisation: "Acme Inc", "Socialist Party", "Bayern FC".
 ORG_SUFFIXES = _words(
     """Inc Corp Corporation Co Company Ltd Limited Plc PLC plc AG SA S.A NV N.V BV GmbH SpA AB ASA Oy LLC LLP Group
@@ -322,6 +325,24 @@ def _span(words: list[_Word]) -> tuple[int, int]:
     return words[0].start, words[-1].end
 
 
+@lru_cache(maxsize=4096)
+def _distinctive(word: str) -> bool:
+    """Whether one word of a longer organisation's name may stand for it alone: not a common word, a
+    nationality, a title or a word of organisations', places' or events' names in general."""
+    return (
+        len(word) > 2
+        and word[0].isupper()
+        and not word.isupper()
+        and word.lower() not in FUNCTION_WORDS
+        and word not in _ORG_WORDS
+        and word not in PLACE_WORDS
+        and word not in EVENT_WORDS
+        and word not in FOREIGN_ARTICLES
+        and word not in demonyms()
+        and not _is_title(word)
+    )
+
+
 class _Found:
     def __init__(self, text: str) -> None:
         self.text = text
@@ -355,6 +376,17 @@ class _Found:
             short = " ".join(rest)
             if short.lower() not in FUNCTION_WORDS and len(short) > 2:
                 self.orgs.setdefault(short, source)
+        elif len(words) in (2, 3) and words[-1] in ORG_SUFFIXES and _distinctive(words[0]):
+            self.orgs.setdefault(words[0], source)  # "Vestas" after "Vestas Wind Systems"
+
+    def club(self, words: list[_Word], places: dict[int, Candidate]) -> None:
+        """A club named after its city, and its other word to find again alone ("Bayern" after "Bayern
+        Munich")."""
+        self.add(words, "ORG", TEAM_SOURCE)
+        place = next(places[w.start] for w in words if w.start in places)
+        others = [w.text for w in words if not place.start <= w.start < place.end and w.text not in JOINERS]
+        if len(others) == 1 and _distinctive(others[0]):
+            self.orgs.setdefault(others[0], TEAM_SOURCE)
 
     def person(self, words: list[_Word], source: str = SOURCES["PERSON"]) -> None:
         """A person, and their name and surname to find again alone later in the text."""
@@ -401,6 +433,12 @@ def find_names(text: str, listed: Iterable[Candidate] = (), *, guesses: bool = T
                 continue  # a team or a scorer of a results line
             if len(words) >= 3 and words[0].text in demonyms() and words[1].text in given_names():
                 words = words[1:]  # "Dutchman Richard Wisinga": the list has the nationality
+            if len(words) >= 3 and words[-2].text == "of" and _listed_at(places, words[-1:]):
+                # "Jannik Sinner of Italy", "Galatasaray of Turkey": the place is the lists'; not
+                # "Bank of England" or "Duke of Edinburgh".
+                head = words[-3].text
+                if head not in _ORG_WORDS and not _is_title(head):
+                    words = words[:-2]
             if not _judge(text, words, places, found, guesses=guesses):
                 if all(w.text.isupper() for w in words):
                     start, end = _span(words)
@@ -606,22 +644,32 @@ def _again(
     text: str, left: list[list[_Word]], found: _Found, places: dict[int, Candidate]
 ) -> list[list[_Word]]:
     """A person's name or surname found again alone ("Clinton" after "Bill Clinton"), also after a
-    sentence's first word ("Later Clinton left"). Returns the segments still left."""
+    sentence's first word ("Later Clinton left") unless the text has those words together twice ("Jannik
+    Sinner ... Final: Jannik Sinner"). Returns the segments still left."""
     rest = []
     people = found.people
-    for words in left:
-        name = words[0].text if len(words) == 1 else " ".join(w.text for w in words)
+    names = [words[0].text if len(words) == 1 else " ".join(w.text for w in words) for words in left]
+    twice = {name for name, count in Counter(names).items() if count > 1}
+    for words, name in zip(left, names, strict=True):
         if name in people and _name_like(words):
             found.add(words, "PERSON", people[name])
             continue
         if name in found.orgs and not _listed_at(places, words):
             found.add(words, "ORG", found.orgs[name])
             continue
+        if len(words) > 2 and words[-2].text == "of" and words[-1].text in found.orgs:
+            found.add(words[-1:], "ORG", found.orgs[words[-1].text])  # "Shares of Vestas"
+            continue
         if len(words) < 2:
             rest.append(words)
             continue
         tail = " ".join(w.text for w in words[1:])
-        if tail in people and _sentence_start(text, words[0].start) and _name_like(words[1:]):
+        if (
+            tail in people
+            and name not in twice
+            and _sentence_start(text, words[0].start)
+            and _name_like(words[1:])
+        ):
             found.add(words[1:], "PERSON", found.people[tail])
             continue
         rest.append(words)
@@ -674,13 +722,13 @@ def _judge(
     if len(words) >= 2:
         last = words[-1].text.rstrip(".")
         if last in ORG_SUFFIXES or _org_of(words):
-            found.add(words, "ORG")
+            found.add(_organisation_name(words), "ORG")
             return True
         if last in EVENT_SUFFIXES:
             found.add(words, "EVENT")
             return True
         if guesses and _club(words, places) and not found.headline(start):
-            found.add(words, "ORG", TEAM_SOURCE)
+            found.club(words, places)
             return True
         if last in PLACE_TAILS and _name_like(words[:-1]):
             found.add(words, "LOC", SOURCES["GPE"])  # "Palk Strait", "Wall Street", "Guantanamo Bay"
@@ -709,6 +757,21 @@ def _judge(
     return False
 
 
+def _organisation_name(words: list[_Word]) -> list[_Word]:
+    """An organisation's name without what opens its sentence: "Chipmaker Qualtek Inc", "Results of
+    English Premier League" (a common noun before the name, or before an "of" no organisation's word
+    heads)."""
+    if _org_of(words):
+        return words
+    if "of" in (w.text for w in words[1:-1]):
+        cut = max(i for i, w in enumerate(words) if w.text == "of")
+        return words[cut + 1 :]
+    first = words[0].text.lower()
+    if len(words) > 2 and (first in ORG_NOUNS or first.endswith("maker")):
+        return words[1:]
+    return words
+
+
 def _org_of(words: list[_Word]) -> bool:
     """ "Bank of England", "Socialist Party of Montenegro": an organisation's word before "of"."""
     return any(
@@ -733,6 +796,8 @@ def _title(text: str, words: list[_Word], found: _Found) -> bool:
     if start < 2 or text[start - 1] != " ":
         return False
     before = text[text.rfind(" ", 0, start - 1) + 1 : start - 1]
+    if before.endswith(".") and _bare(before) not in SHORT_TITLES:
+        return False  # "the Bank of England's chief. Bayern Munich won": a sentence ended
     if _is_title(before) and _name_like(words):
         found.person(words)
         return True
