@@ -215,3 +215,22 @@ def test_an_organisations_name_without_what_opens_its_sentence_and_its_own_word_
         ("Vestas Wind Systems", "ORG", "rule:org"),
         ("Vestas", "ORG", "rule:org"),
     ]
+
+
+def test_a_team_after_a_drivers_country_and_a_cricket_innings(default):
+    text = (
+        "1. Michael Schumacher ( Germany ) Ferrari 1:28.15\n2. Olivier Panis ( France ) Ligier\n"
+        "At Cardiff : Glamorgan 259 ( P. Cottey 81 ; M. Saggers 6-65 )\nLancashire 162-4"
+    )
+    assert suggest(default, text) == [
+        ("Michael Schumacher", "PER", "rule:person"),
+        ("Germany", "LOC", "list:countries"),
+        ("Ferrari", "ORG", "rule:team"),
+        ("Olivier Panis", "PER", "rule:person"),
+        ("France", "LOC", "list:countries"),
+        ("Ligier", "ORG", "rule:team"),
+        ("Glamorgan", "ORG", "rule:team"),  # "At Cardiff": "at" names places and clubs alike
+        ("P. Cottey", "PER", "rule:person"),
+        ("M. Saggers", "PER", "rule:person"),
+        ("Lancashire", "ORG", "rule:team"),
+    ]

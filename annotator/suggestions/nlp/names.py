@@ -70,6 +70,12 @@ _RESULT_LINE = re.compile(
     rf"{_AFTER_NAME}{_SCORE}[ \t.]*$",
     re.MULTILINE,
 )
+# A cricket scorecard's innings: "Glamorgan 259 ( P. Cottey 81 ; M. Saggers 6-65 )", "At Colchester :
+# Lancashire 162-4".
+_INNINGS_LINE = re.compile(
+    rf"^[ \t]*(?:[^:\n]{{1,40}}:[ \t]+)?(?P<team>{_TEAM})[ \t]+\d{{2,3}}(?:-\d{{1,2}})?(?:[ \t]+\(|[ \t]*$)",
+    re.MULTILINE,
+)
 # Fixtures: "Reading v Stoke , Southend v Swindon", "Aberdeen vs. Hearts" (then a comma, a full stop, a
 # bracket, a figure or the line's end: "Roe v Wade was decided" is not one); US schedules in capitals,
 # "SEATTLE AT BOSTON".
@@ -80,6 +86,7 @@ _CAPS_TEAM = r"[A-Z][A-Z.'\-]*(?:[ \t][A-Z][A-Z.'\-]*){0,2}"
 _SCHEDULE_LINE = re.compile(
     rf"^[ \t]*(?P<home>{_CAPS_TEAM})[ \t]+AT[ \t]+(?P<away>{_CAPS_TEAM})[ \t]*$", re.MULTILINE
 )
+_TEAM_AFTER = re.compile(rf"[ \t]+(?P<team>{_TEAM})(?=[ \t]+\d|[ \t]*(?:\n|$))")
 _SCORE_IN_TEXT = re.compile(r"[ \t]\d{1,3}\*?[ \t]+[(\w]")  # what a results line has: "Lincoln 1 Cambridge 1"
 _MINUTE = re.compile(r"\d(?:st|nd|rd|th)\b")
 _VERSUS = re.compile(r" vs?\.? ")
@@ -478,21 +485,32 @@ def _clubs_of_people(text: str, places: dict[int, Candidate], found: _Found) -> 
     if not people_ends:
         return
     for match in _BRACKETED.finditer(text):
-        before = text[: match.start()].rstrip(" \t")
-        if len(before) not in people_ends:
+        before = match.start()
+        while before > 0 and text[before - 1] in " \t":
+            before -= 1
+        if before not in people_ends:
             continue
         start, end = match.span("name")
-        words = _trim(_plain_words(text, start, end))
-        if not words or words[0].start != start:
-            continue
         if start in places or match.group("name") in demonyms():
-            continue  # "( Yugoslavia )", "( Hong Kong )", "( Argentine )": where they come from
-        taken = [c for c in found.candidates if c.start < end and start < c.end]
-        if any(c.source != SHAPE_SOURCE for c in taken):
+            # "( Yugoslavia )", "( Argentine )": where they come from; then maybe their team, in results
+            # ("Michael Schumacher ( Germany ) Ferrari 1:53.1", "Olivier Panis ( France ) Ligier").
+            after = _TEAM_AFTER.match(text, match.end())
+            if after is not None:
+                _club_of(text, *after.span("team"), places, found)
             continue
-        for c in taken:
-            found.candidates.remove(c)
-        found.add(words, "ORG", TEAM_SOURCE)
+        _club_of(text, start, end, places, found)
+
+
+def _club_of(text: str, start: int, end: int, places: dict[int, Candidate], found: _Found) -> None:
+    words = _trim(_plain_words(text, start, end))
+    if not words or words[0].start != start or start in places or _given(words, None):
+        return
+    taken = [c for c in found.candidates if c.start < end and start < c.end]
+    if any(c.source != SHAPE_SOURCE for c in taken):
+        return
+    for c in taken:
+        found.candidates.remove(c)
+    found.add(words, "ORG", TEAM_SOURCE)
 
 
 def _in_capitals(
@@ -613,6 +631,8 @@ def _results(text: str, places: dict[int, Candidate], found: _Found) -> bytearra
         for match in _RESULT_LINE.finditer(text):
             team(*match.span("home"))
             team(*match.span("away"))
+        for match in _INNINGS_LINE.finditer(text):
+            team(*match.span("team"))
         if _MINUTE.search(text):
             for match in _SCORER.finditer(text):
                 start, end = match.span("name")
