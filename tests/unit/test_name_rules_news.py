@@ -130,9 +130,9 @@ def test_nationalities_in_capitals_and_after_an_age(default):
 def test_places_after_in_and_the_town_of_and_by_their_last_word():
     text = "Rebels shelled the town of Dayana and fighting spread in Ramallah in March, near the Palk Strait."
     assert names(text) == [
-        ("Dayana", "GPE", "rule:place"),
-        ("Ramallah", "GPE", "rule:place"),
         ("Palk Strait", "LOC", "rule:place"),
+        ("Dayana", "GPE", "rule:place"),  # after the names found again (none here)
+        ("Ramallah", "GPE", "rule:place"),
     ]  # not "March"
     # A place the lists know is theirs to say.
     text = "She moved to a flat in Lisbon."
@@ -233,4 +233,25 @@ def test_a_team_after_a_drivers_country_and_a_cricket_innings(default):
         ("P. Cottey", "PER", "rule:person"),
         ("M. Saggers", "PER", "rule:person"),
         ("Lancashire", "ORG", "rule:team"),
+    ]
+
+
+def test_a_cricket_scorecards_players_a_role_before_a_name_and_a_person_not_taken_for_a_place():
+    text = "Mushtaq Ahmed c Crawley b Mullally 2\nBowling : Croft 29-6-64-1 , Cork 14.3-4-45-1"
+    assert names(text) == [
+        ("Crawley", "PERSON", "rule:person"),
+        ("Mullally", "PERSON", "rule:person"),
+        ("Croft", "PERSON", "rule:person"),
+        ("Cork", "PERSON", "rule:person"),
+        ("Mushtaq Ahmed", "PERSON", "rule:person"),  # the given name Mushtaq
+    ]
+    assert names("Trainer Berti Vogts and reliever Mark Acre left.") == [
+        ("Berti Vogts", "PERSON", "rule:person"),
+        ("Mark Acre", "PERSON", "rule:person"),
+    ]
+    text = "Manager Davey Johnson fell ill. The coach will manage in Johnson's absence, in Ramallah."
+    assert names(text) == [
+        ("Davey Johnson", "PERSON", "rule:person"),
+        ("Johnson", "PERSON", "rule:person"),  # not a place called Johnson
+        ("Ramallah", "GPE", "rule:place"),
     ]

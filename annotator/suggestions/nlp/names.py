@@ -76,6 +76,13 @@ _INNINGS_LINE = re.compile(
     rf"^[ \t]*(?:[^:\n]{{1,40}}:[ \t]+)?(?P<team>{_TEAM})[ \t]+\d{{2,3}}(?:-\d{{1,2}})?(?:[ \t]+\(|[ \t]*$)",
     re.MULTILINE,
 )
+# A cricket scorecard's fielders and bowlers: "c Crawley b Mullally 2", and bowling figures "Croft 29-6-64-1".
+_DISMISSAL = re.compile(
+    rf"(?<![\w'’.\-])(?:c|b|st|lbw b)[ \t]+(?P<name>{_WORD}(?:[ \t]+{_WORD}){{0,2}})(?=[ \t]+(?:b[ \t]|\d))"
+)
+_BOWLING = re.compile(
+    rf"(?<![\w'’.\-])(?P<name>{_WORD}(?:[ \t]+{_WORD}){{0,2}})[ \t]+\d{{1,2}}(?:\.\d)?-\d{{1,2}}-\d{{1,3}}-\d{{1,2}}\b"
+)
 # Fixtures: "Reading v Stoke , Southend v Swindon", "Aberdeen vs. Hearts" (then a comma, a full stop, a
 # bracket, a figure or the line's end: "Roe v Wade was decided" is not one); US schedules in capitals,
 # "SEATTLE AT BOSTON".
@@ -130,7 +137,9 @@ TITLES = _words(
     chairman chairwoman chairperson director spokesman spokeswoman spokesperson coach manager striker midfielder
     defender goalkeeper keeper skipper batsman bowler pitcher quarterback seed leader boss economist analyst attorney
     lawyer prosecutor candidate challenger defendant suspect actor actress singer author novelist executive officer
-    chief deputy aide adviser advisor dealer trader broker negotiator mediator speaker monsignor"""
+    chief deputy aide adviser advisor dealer trader broker negotiator mediator speaker monsignor trainer
+    winger forward striker reliever pitcher catcher outfielder infielder shortstop fullback jockey rider driver
+    doctor commissioner patriarch brother sister"""
 )
 # Titles written short with a full stop ("Sen. Dole", "Gen. Lebed"), not a sentence's end.
 SHORT_TITLES = _words("mr mrs ms dr prof sen rep gov gen lt col capt sgt rev adm cmdr fr st")
@@ -356,6 +365,7 @@ class _Found:
         self.candidates: list[Candidate] = []
         self.people: dict[str, str] = {}  # a person's name and surname -> the source that found them
         self.orgs: dict[str, str] = {}  # an organisation's name (and without "Inc") -> the source
+        self.places_maybe: set[int] = set()  # where a segment after "in" or "the town of" starts
         self.headlines: dict[int, bool] = {}  # line start -> whether the line is a headline
 
     def headline(self, at: int) -> bool:
@@ -453,6 +463,10 @@ def find_names(text: str, listed: Iterable[Candidate] = (), *, guesses: bool = T
                 else:
                     left.append(words)
     left = _again(text, left, found, places)
+    if found.places_maybe:
+        for words in [w for w in left if w[0].start in found.places_maybe]:
+            found.add(words, "GPE")
+            left.remove(words)
     if guesses:
         claimed = bytearray(len(text) + 1)
         for c in listed:
@@ -643,6 +657,16 @@ def _results(text: str, places: dict[int, Candidate], found: _Found) -> bytearra
                     if taken is None:
                         taken = bytearray(len(text) + 1)
                     taken[start:end] = b"\x01" * (end - start)
+    if " b " in text:  # a cricket scorecard: "Mushtaq Ahmed c Crawley b Mullally 2", "Croft 29-6-64-1"
+        for pattern in (_DISMISSAL, _BOWLING):
+            for match in pattern.finditer(text):
+                start, end = match.span("name")
+                words = _plain_words(text, start, end)
+                if _name_like(words) and not _listed_at(places, words):
+                    found.person(words)
+                    if taken is None:
+                        taken = bytearray(len(text) + 1)
+                    taken[start:end] = b"\x01" * (end - start)
     if _VERSUS.search(text):
         for match in _FIXTURE.finditer(text):
             team(*match.span("home"))
@@ -772,8 +796,9 @@ def _judge(
         and all(_in_a_name(w.text) for w in words)
         and not found.headline(start)
     ):
-        found.add(words, "GPE")  # "in Ramallah", "the town of Dayana"
-        return True
+        # "in Ramallah", "the town of Dayana"; unless the text names a person or an organisation so
+        # ("in Johnson's absence"): decided after the names found again.
+        found.places_maybe.add(start)
     return False
 
 
