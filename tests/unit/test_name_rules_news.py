@@ -255,3 +255,17 @@ def test_a_cricket_scorecards_players_a_role_before_a_name_and_a_person_not_take
         ("Johnson", "PERSON", "rule:person"),  # not a place called Johnson
         ("Ramallah", "GPE", "rule:place"),
     ]
+
+
+def test_a_city_that_is_a_club_in_a_results_line_is_the_club_again_in_the_report_but_not_after_in(default):
+    text = "Barcelona 2 Sevilla 1\nBarcelona beat Sevilla in Barcelona on Sunday.\nSEATTLE AT BOSTON\nSeattle lost."
+    assert suggest(default, text) == [
+        ("Barcelona", "ORG", "rule:team"),
+        ("Sevilla", "ORG", "rule:team"),
+        ("Barcelona", "ORG", "rule:team"),
+        ("Sevilla", "ORG", "rule:team"),
+        ("Barcelona", "LOC", "list:cities"),
+        ("SEATTLE", "ORG", "rule:team"),
+        ("BOSTON", "LOC", "list:cities"),
+        ("Seattle", "ORG", "rule:team"),
+    ]

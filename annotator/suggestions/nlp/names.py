@@ -12,6 +12,7 @@ Labels are spaCy's (PERSON, ORG, GPE, EVENT), mapped to the project's types like
 from __future__ import annotations
 
 import re
+import string
 from collections import Counter
 from collections.abc import Iterable
 from functools import cache, lru_cache
@@ -385,7 +386,10 @@ class _Found:
     def organisation(self, words: list[str], source: str) -> None:
         """An organisation's name to find again later in the text, also without its legal form
         ("Gencor" after "Gencor Ltd")."""
-        self.orgs.setdefault(" ".join(words), source)
+        name = " ".join(words)
+        self.orgs.setdefault(name, source)
+        if name.isupper() and source == TEAM_SOURCE:
+            self.orgs.setdefault(string.capwords(name), source)  # "SEATTLE AT BOSTON", then "Seattle"
         if len(words) > 1 and words[-1].rstrip(".") in LEGAL_FORMS:
             rest = words[:-1]
             if rest[-1] in ("&", "and"):
@@ -698,8 +702,14 @@ def _again(
         if name in people and _name_like(words):
             found.add(words, "PERSON", people[name])
             continue
-        if name in found.orgs and not _listed_at(places, words):
-            found.add(words, "ORG", found.orgs[name])
+        source = found.orgs.get(name)
+        if source is not None and (
+            not _listed_at(places, words)
+            or (source == TEAM_SOURCE and _word_before(text, words[0].start) not in PLACE_PREPOSITIONS)
+        ):
+            # A club named after its city is the club again in the same report ("Barcelona beat ..."),
+            # but not "in Barcelona".
+            found.add(words, "ORG", source)
             continue
         if len(words) > 2 and words[-2].text == "of" and words[-1].text in found.orgs:
             found.add(words[-1:], "ORG", found.orgs[words[-1].text])  # "Shares of Vestas"
