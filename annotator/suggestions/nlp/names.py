@@ -188,7 +188,8 @@ PLACE_WORDS = _words(
 )
 # A place's last word ("Palk Strait", "Wall Street"); and what comes before a place's name.
 PLACE_TAILS = _words(
-    "Street Strait River Sea Ocean Island Islands Bay Valley Mountains Peninsula Reef Desert Canal Bridge Falls"
+    "Street Strait River Sea Ocean Island Islands Bay Valley Mountains Peninsula Reef Desert Canal Bridge Falls "
+    "Airport"
 )
 # What comes before a firm's, a newspaper's or a club's name: "engineering concern Stork", "the daily Le Matin".
 ORG_NOUNS = _words(
@@ -787,6 +788,9 @@ def _judge(
         if last in PLACE_TAILS and _name_like(words[:-1]):
             found.add(words, "LOC", SOURCES["GPE"])  # "Palk Strait", "Wall Street", "Guantanamo Bay"
             return True
+    if len(words) <= 3 and text.startswith(" airport", end) and all(_in_a_name(w.text) for w in words):
+        found.add(words, "LOC", SOURCES["GPE"])  # "at Heathrow airport"
+        return True
     before = _word_before(text, start)
     if (
         len(words) <= 4
