@@ -272,7 +272,10 @@ def test_a_city_that_is_a_club_in_a_results_line_is_the_club_again_in_the_report
 
 
 def test_an_airport_a_states_abbreviation_and_groups_by_their_creed(default):
-    text = "VENTURA , Calif. 1996-08-28\nThe plane landed at Stansted airport, Maoist rebels and Roman Catholic priests said."
+    text = (
+        "VENTURA , Calif. 1996-08-28\n"
+        "The plane landed at Stansted airport, Maoist rebels and Roman Catholic priests said."
+    )
     assert suggest(default, text) == [
         ("VENTURA", "LOC", "rule:place"),
         ("Calif.", "LOC", "list:regions"),
