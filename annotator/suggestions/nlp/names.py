@@ -81,6 +81,7 @@ _INNINGS_LINE = re.compile(
 _DISMISSAL = re.compile(
     rf"(?<![\w'’.\-])(?:c|b|st|lbw b)[ \t]+(?P<name>{_WORD}(?:[ \t]+{_WORD}){{0,2}})(?=[ \t]+(?:b[ \t]|\d))"
 )
+_FIGURES = re.compile(r"\d-\d{1,2}-\d{1,3}-\d")
 _BOWLING = re.compile(
     rf"(?<![\w'’.\-])(?P<name>{_WORD}(?:[ \t]+{_WORD}){{0,2}})[ \t]+\d{{1,2}}(?:\.\d)?-\d{{1,2}}-\d{{1,3}}-\d{{1,2}}\b"
 )
@@ -663,7 +664,8 @@ def _results(text: str, places: dict[int, Candidate], found: _Found) -> bytearra
                         taken = bytearray(len(text) + 1)
                     taken[start:end] = b"\x01" * (end - start)
     if " b " in text:  # a cricket scorecard: "Mushtaq Ahmed c Crawley b Mullally 2", "Croft 29-6-64-1"
-        for pattern in (_DISMISSAL, _BOWLING):
+        patterns = (_DISMISSAL, _BOWLING) if _FIGURES.search(text) else (_DISMISSAL,)
+        for pattern in patterns:
             for match in pattern.finditer(text):
                 start, end = match.span("name")
                 words = _plain_words(text, start, end)
