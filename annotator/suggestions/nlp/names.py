@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import string
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable
 from functools import cache, lru_cache
@@ -63,7 +64,8 @@ _SCORE_AFTER = re.compile(r"[ \t]+(?:\d{1,3}-\d{1,3}\b|\d{1,3}(?=[ \t]+[\d(.]|[ 
 # Sports results, as news prints them: "Lincoln 1 Cambridge 1", "Nice 1 ( Chaouch 64th ) Guingamp 2",
 # "Hapoel Haifa 3 Maccabi Tel Aviv 1", "California 13 BALTIMORE 0": a line of two names, each with its score
 # (a country or a parenthesis after a name, scorers in parentheses after a score).
-_TEAM = rf"(?:\d{{4}}[ \t]+)?{_WORD}(?:[ \t]+(?:{_JOINER}[ \t]+)*(?:{_WORD}|['’][sm]\b))*"
+# At most six words (and joiners between), so that a search costs the same at every word of a long run.
+_TEAM = rf"(?:\d{{4}}[ \t]+)?{_WORD}(?:[ \t]+(?:{_JOINER}[ \t]+)?(?:{_WORD}|['’][sm]\b)){{0,5}}"
 _AFTER_NAME = r"(?:[ \t]+\([^()\n]{0,40}\))?"
 _SCORE = r"[ \t]+\d{1,3}\*?(?:[ \t]+\([^()\n]{0,80}\))?"
 _RESULT_LINE = re.compile(
@@ -109,6 +111,7 @@ _LOWER_WORD = re.compile(r"\b[a-z]{2,}")
 _UNIT_BEFORE = re.compile(
     r"(?:\d|\b(?:two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|million))$"
 )
+_LINE_BREAK = re.compile("\n")
 _NOT_BLANK = re.compile(r"[^ \t\u00a0\n]+")
 _INITIAL = re.compile(r"^[A-Z]\.$")
 _ROMAN = frozenset({"II", "III", "IV", "Jr", "Jr.", "Sr", "Sr."})
@@ -370,9 +373,13 @@ class _Found:
         self.orgs: dict[str, str] = {}  # an organisation's name (and without "Inc") -> the source
         self.places_maybe: set[int] = set()  # where a segment after "in" or "the town of" starts
         self.headlines: dict[int, bool] = {}  # line start -> whether the line is a headline
+        self.breaks: list[int] | None = None  # where the text's lines break, once asked
 
     def headline(self, at: int) -> bool:
-        start = self.text.rfind("\n", 0, at) + 1
+        if self.breaks is None:
+            self.breaks = [match.start() for match in _LINE_BREAK.finditer(self.text)]
+        line = bisect_left(self.breaks, at)
+        start = self.breaks[line - 1] + 1 if line else 0
         found = self.headlines.get(start)
         if found is None:
             found = self.headlines[start] = _headline(self.text, start)
@@ -734,8 +741,12 @@ def _again(
 
 
 def _line_start(text: str, at: int) -> bool:
-    """Whether only blanks stand between the start of `at`'s line and `at`."""
-    return not text[text.rfind("\n", 0, at) + 1 : at].strip(" \t\u00a0")
+    """Whether only blanks stand between the start of `at`'s line and `at` (looking back over the blanks
+    only: a text of one long line costs no more than one of many)."""
+    before = at - 1
+    while before >= 0 and text[before] in " \t\u00a0":
+        before -= 1
+    return before < 0 or text[before] == "\n"
 
 
 def _sentence_start(text: str, start: int) -> bool:
