@@ -283,3 +283,13 @@ def test_an_airport_a_states_abbreviation_and_groups_by_their_creed(default):
         ("Maoist", "MISC", "list:demonyms"),
         ("Roman Catholic", "MISC", "list:demonyms"),
     ]
+
+
+def test_an_institution_named_by_one_word():
+    assert names(
+        "The Senate voted and the Commission said the Treasury agreed; the senate is lowercase."
+    ) == [
+        ("Senate", "ORG", "rule:org"),
+        ("Commission", "ORG", "rule:org"),
+        ("Treasury", "ORG", "rule:org"),
+    ]

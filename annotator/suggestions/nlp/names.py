@@ -161,6 +161,11 @@ ORG_SUFFIXES = _words(
     Board Organisation Organization Forces Guard Cabinet Reserve Management Bloc International Funds Newsroom
     Laboratories Labs"""
 )
+# Institutions named by one capitalised word ("the Senate voted", "the Commission said").
+INSTITUTIONS = _words(
+    """Senate Congress Parliament Commission Treasury Cabinet Pentagon Bundestag Bundesrat Duma Knesset Politburo
+    Bundesbank Sejm Assembly Council"""
+)
 # The legal forms of companies: a company named with one is also named without it ("Gencor Ltd", "Gencor").
 LEGAL_FORMS = _words(
     "Inc Corp Corporation Co Ltd Limited Plc PLC plc AG SA NV BV GmbH SpA AB ASA Oy LLC LLP Group Holdings"
@@ -801,6 +806,9 @@ def _judge(
         if last in PLACE_TAILS and _name_like(words[:-1]):
             found.add(words, "LOC", SOURCES["GPE"])  # "Palk Strait", "Wall Street", "Guantanamo Bay"
             return True
+    if len(words) == 1 and words[0].text in INSTITUTIONS:
+        found.add(words, "ORG")  # "the Senate voted", "the Commission said"
+        return True
     if len(words) <= 3 and text.startswith(" airport", end) and all(_in_a_name(w.text) for w in words):
         found.add(words, "LOC", SOURCES["GPE"])  # "at Heathrow airport"
         return True
