@@ -293,3 +293,7 @@ def test_an_institution_named_by_one_word():
         ("Commission", "ORG", "rule:org"),
         ("Treasury", "ORG", "rule:org"),
     ]
+
+
+def test_a_tables_labels_are_not_people():
+    assert names("Figures in 000s :\nNet Income 9,167,000 11,175,000\nSale Amount : 6,310,000") == []

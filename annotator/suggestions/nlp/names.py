@@ -161,6 +161,12 @@ ORG_SUFFIXES = _words(
     Board Organisation Organization Forces Guard Cabinet Reserve Management Bloc International Funds Newsroom
     Laboratories Labs"""
 )
+# Words of tables' and reports' labels, never in a person's name ("Net Income", "Sale Amount").
+TABLE_WORDS = _words(
+    """Income Revenue Revenues Amount Data Sales Sale Profit Profits Loss Losses Net Total Totals Shares Rate Rates
+    Index Average Volume Turnover Dividend Earnings Assets Figures Results Estimated Expected Issuer Maturity
+    Coupon Yield Status Weekly Daily Monthly Quarter Quarterly Annual Summary Latest Prior Previous"""
+)
 # Institutions named by one capitalised word ("the Senate voted", "the Commission said").
 INSTITUTIONS = _words(
     """Senate Congress Parliament Commission Treasury Cabinet Pentagon Bundestag Bundesrat Duma Knesset Politburo
@@ -344,7 +350,11 @@ def _in_a_name(text: str) -> bool:
     if text.isupper() or not text[0].isupper() or len(text) < 2:
         return False
     return not (
-        _is_title(text) or text in ORG_SUFFIXES or text in EVENT_SUFFIXES or text.lower() in FUNCTION_WORDS
+        _is_title(text)
+        or text in ORG_SUFFIXES
+        or text in EVENT_SUFFIXES
+        or text in TABLE_WORDS
+        or text.lower() in FUNCTION_WORDS
     )
 
 
