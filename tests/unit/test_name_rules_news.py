@@ -297,3 +297,11 @@ def test_an_institution_named_by_one_word():
 
 def test_a_tables_labels_are_not_people():
     assert names("Figures in 000s :\nNet Income 9,167,000 11,175,000\nSale Amount : 6,310,000") == []
+
+
+def test_a_surname_known_after_an_unknown_given_name_is_the_whole_name_not_the_surname():
+    assert names("The 23-year-old Freeman won.\nResults: Cathy Freeman first. Later Freeman smiled.") == [
+        ("Freeman", "PERSON", "rule:person"),
+        ("Freeman", "PERSON", "rule:person"),  # "Later": a sentence's opener, not a given name
+        ("Cathy Freeman", "PERSON", "rule:name-shape"),
+    ]

@@ -127,6 +127,11 @@ FUNCTION_WORDS = _words(
     even still now today yesterday tomorrow monday tuesday wednesday thursday friday saturday sunday january february
     march april june july august september october november december"""
 )
+# Words that open a sentence before a name without being one (with adverbs in -ly).
+SENTENCE_OPENERS = _words(
+    """later earlier afterwards instead indeed perhaps thus hence nevertheless nonetheless otherwise besides
+    likewise finally first second third again still already soon yet once twice"""
+)
 # Days and months that follow a name without being part of it ("in Chicago Wednesday"); not "May".
 TIME_WORDS = _words(
     """monday tuesday wednesday thursday friday saturday sunday january february april june july august
@@ -745,6 +750,7 @@ def _again(
         tail = " ".join(w.text for w in words[1:])
         if (
             tail in people
+            and _opener(words[0].text)
             and name not in twice
             and _sentence_start(text, words[0].start)
             and _name_like(words[1:])
@@ -753,6 +759,13 @@ def _again(
             continue
         rest.append(words)
     return rest
+
+
+def _opener(word: str) -> bool:
+    """Whether a capitalised word opens a sentence without being a name ("Later Clinton left", "Earlier
+    Smith said"): not "Cathy Freeman", whose given name no list knows."""
+    bare = word.lower()
+    return bare in SENTENCE_OPENERS or (bare.endswith("ly") and len(bare) > 4)
 
 
 def _line_start(text: str, at: int) -> bool:
