@@ -305,3 +305,11 @@ def test_a_surname_known_after_an_unknown_given_name_is_the_whole_name_not_the_s
         ("Freeman", "PERSON", "rule:person"),  # "Later": a sentence's opener, not a given name
         ("Cathy Freeman", "PERSON", "rule:name-shape"),
     ]
+
+
+def test_a_name_opened_by_a_places_word_is_a_place_not_a_person():
+    assert names("A gunman on the North Shore was caught near Old Trafford by Mark Acre.") == [
+        ("Mark Acre", "PERSON", "rule:person"),
+        ("North Shore", "LOC", "rule:place"),  # guesses, made after the clear rules
+        ("Old Trafford", "LOC", "rule:place"),
+    ]

@@ -513,6 +513,8 @@ def find_names(text: str, listed: Iterable[Candidate] = (), *, guesses: bool = T
                 rest.append(words)
             elif words[0].text in FOREIGN_ARTICLES and words[-1].text[0].isupper():
                 found.add(words, "ORG")  # "Le Matin", "La Jornada", "Die Welt": a title, not a person
+            elif words[0].text in PLACE_WORDS and _name_like(words[1:]):
+                found.add(words, "LOC", SOURCES["GPE"])  # "North Shore", "Old Trafford": a place
             elif _name_like(words):
                 found.person(words, SHAPE_SOURCE)
             else:
