@@ -308,7 +308,7 @@ def test_a_surname_known_after_an_unknown_given_name_is_the_whole_name_not_the_s
 
 
 def test_a_name_opened_by_a_places_word_is_a_place_not_a_person():
-    assert names("A gunman on the North Shore was caught near Old Trafford by Mark Acre.") == [
+    assert names("A gunman on the North Shore was caught at Old Trafford by Mark Acre.") == [
         ("Mark Acre", "PERSON", "rule:person"),
         ("North Shore", "LOC", "rule:place"),  # guesses, made after the clear rules
         ("Old Trafford", "LOC", "rule:place"),
