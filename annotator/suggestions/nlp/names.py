@@ -208,8 +208,7 @@ PLACE_WORDS = _words(
 )
 # A place's last word ("Palk Strait", "Wall Street"); and what comes before a place's name.
 PLACE_TAILS = _words(
-    "Street Strait River Sea Ocean Island Islands Bay Valley Mountains Peninsula Reef Desert Canal Bridge Falls "
-    "Airport"
+    "Street Strait River Sea Ocean Island Islands Bay Valley Mountains Peninsula Reef Desert Canal Bridge Falls"
 )
 # What comes before a firm's, a newspaper's or a club's name: "engineering concern Stork", "the daily Le Matin".
 ORG_NOUNS = _words(
