@@ -146,9 +146,12 @@ def load_suggester(
     key = f"{spec.key}|project:{project_id}|excluding:{_digest(excluded) if excluded else ''}"
 
     def build() -> nlp.Suggester:
+        # A trained model's merge has measured the name rules' guesses next to it: they stay, weighed.
+        guesses = True if spec.kind == SuggesterKind.TRAINED else None
         return nlp.build_suggester(
-            model=spec.model, model_source=spec.model_source, rules=spec.rules, lang=spec.lang
-        )
+            model=spec.model, model_source=spec.model_source, rules=spec.rules, lang=spec.lang,
+            name_guesses=guesses,
+        )  # fmt: skip
 
     suggester = nlp.cached_suggester(key, build)
     if spec.rules:
