@@ -400,12 +400,13 @@ def _train_model(
     steps: _Steps,
     what: str,
     start: Start,
+    patience: int,
     held_out: bool = True,
 ) -> nlp.TrainingResult:
-    """Train on the records, early stopping on a held-out tenth (patience by how many there are); without
-    `held_out`, on every record for exactly `epochs` epochs."""
+    """Train on the records, early stopping on a held-out tenth after `patience` epochs without better;
+    without `held_out`, on every record for exactly `epochs` epochs."""
     held = held_out_articles(records) if held_out else set()
-    recipe = dataclasses.replace(nlp.RECIPE, patience=patience_for(len(records)))
+    recipe = dataclasses.replace(nlp.RECIPE, patience=patience)
 
     def pieces(chosen: Iterable[GoldArticle]) -> list[nlp.TrainingDoc]:
         return [
@@ -507,6 +508,7 @@ def _cross_validate(
     work: Path,
     model_source: str,
     epochs: int,
+    patience: int,
     steps: _Steps,
     schema: ProjectSchema,
     start: Start,
@@ -533,7 +535,7 @@ def _cross_validate(
         if any(r.entities for r in train):
             path = work / f"fold-{number}"
             trained = _train_model(
-                train, path, lang=project.language, epochs=epochs, steps=steps, start=start,
+                train, path, lang=project.language, epochs=epochs, steps=steps, start=start, patience=patience,
                 what=f"Cross-validation: training fold {number} of {len(folds)} on {len(train)} articles.",
             )  # fmt: skip
             model = str(path)
@@ -647,7 +649,7 @@ def train_suggester(*, project: Project, by: User | None, progress: Progress | N
     version_number = _next_version(project)
     model_source = f"{SuggesterKind.TRAINED}:{TRAINED_NAME}-{version_number}"
     output = settings.DATA_DIR / "suggesters" / f"project-{project.pk}" / f"{TRAINED_NAME}-{version_number}"
-    epochs = epochs_for(len(records))
+    epochs, patience = epochs_for(len(records)), patience_for(len(records))
     steps = _Steps(progress, k + 1, epochs)
     steps.say(f"Learning from {len(records)} annotated articles: {k}-fold cross-validation, then the model.")
 
@@ -659,7 +661,7 @@ def train_suggester(*, project: Project, by: User | None, progress: Progress | N
     with tempfile.TemporaryDirectory(prefix="annotator-cv-") as work:
         cv = _cross_validate(
             project, records, folds, work=Path(work), model_source=model_source, epochs=epochs,
-            steps=steps, schema=schema, start=start,
+            patience=patience, steps=steps, schema=schema, start=start,
         )  # fmt: skip
     seen_by_active = (
         set(active.trained_on.get("article_ids", [])) if active.kind == SuggesterKind.TRAINED else set()
@@ -682,7 +684,7 @@ def train_suggester(*, project: Project, by: User | None, progress: Progress | N
         records, output, lang=project.language, epochs=final_epochs or epochs, steps=steps, start=start,
         what=f"Training the model on all {len(records)} articles"
         + (f" for {final_epochs} epochs (the folds' best)." if final_epochs else "."),
-        held_out=not final_epochs,
+        held_out=not final_epochs, patience=patience,
     )  # fmt: skip
     relation_gold = sum(len(r.relations) for r in records)
     if relation_gold >= settings.ANNOTATOR_RELATION_CLASSIFIER_MIN:
@@ -728,11 +730,16 @@ def train_suggester(*, project: Project, by: User | None, progress: Progress | N
             "rules": True,
             "recipe": (
                 f"spaCy NER {start.describe()}; shuffled pieces of about {PIECE_CHARS} characters; "
-                f"{nlp.RECIPE.describe(architecture=not start.base)}"
+                f"{dataclasses.replace(nlp.RECIPE, patience=patience).describe(architecture=not start.base)}"
+                + (
+                    f"; the final model {final_epochs} epochs (the folds' best) on every article"
+                    if final_epochs
+                    else ""
+                )
             ),
             "base": start.base or "",
             "epochs": epochs,
-            "patience": patience_for(len(records)),
+            "patience": patience,
             "fold_best_epochs": cv.best_epochs,
             "fold_held_out_f1": cv.held_out_f1s,
             "final_epochs": final_epochs,
