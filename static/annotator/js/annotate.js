@@ -685,6 +685,7 @@
     else if (kindOf(current) === "relation") rows = [rowOf(current)];
     else if (kindOf(current) === "span") rows = $$(`.row.relation[data-head="${current}"], .row.relation[data-tail="${current}"]`);
     const origin = svg.getBoundingClientRect();
+    const placed = []; // the boxes of the labels drawn so far
     rows.filter(Boolean).forEach((row) => {
       const head = $(`#text mark[data-item="${row.dataset.head}"]`);
       const tail = $(`#text mark[data-item="${row.dataset.tail}"]`);
@@ -702,17 +703,38 @@
       const y1 = a.top - origin.top;
       const x2 = b.left + b.width / 2 - origin.left;
       const y2 = b.top - origin.top;
-      const lift = Math.min(y1, y2) - 18 - Math.min(Math.abs(x2 - x1) / 8, 30);
       const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
-      path.setAttribute("d", `M ${x1} ${y1} C ${x1} ${lift}, ${x2} ${lift}, ${x2} ${y2 - 2}`);
       path.setAttribute("class", row.dataset.directed === "1" ? "arc" : "arc symmetric");
       const label = document.createElementNS("http://www.w3.org/2000/svg", "text");
       label.setAttribute("x", String((x1 + x2) / 2));
-      label.setAttribute("y", String(lift + 8));
       label.setAttribute("text-anchor", "middle");
       label.textContent = row.querySelector("strong").textContent.replace(/[—→↔]/g, "").trim();
       svg.append(path, label);
+      const place = (lift, shift) => {
+        path.setAttribute("d", `M ${x1} ${y1} C ${x1} ${lift}, ${x2} ${lift}, ${x2} ${y2 - 2}`);
+        label.setAttribute("x", String((x1 + x2) / 2 + shift));
+        label.setAttribute("y", String(lift + 8));
+        return label.getBBox();
+      };
+      // Arcs over the same words would write their labels over each other: slide this label along the
+      // top of its arc, then raise the arc (and its label) a line at a time, to the first free spot that
+      // stays inside the text panel; with none free, the highest one.
+      const lowest = Math.min(y1, y2) - 18 - Math.min(Math.abs(x2 - x1) / 8, 30);
+      const slide = Math.abs(x2 - x1) / 4;
+      let box = place(lowest, 0);
+      for (let raised = 0; raised < 6 && placed.some((other) => overlaps(box, other)); raised += 1) {
+        const lift = lowest - raised * (box.height + 2);
+        const spots = [0, -slide, slide].map((shift) => place(lift, shift));
+        const free = spots.findIndex((spot) => spot.y >= -4 && !placed.some((other) => overlaps(spot, other)));
+        box = place(lift, free >= 0 ? [0, -slide, slide][free] : 0);
+        if (free >= 0 || box.y < -4) break;
+      }
+      placed.push(box);
     });
+  }
+
+  function overlaps(a, b) {
+    return a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
   }
 
   // ---------------------------------------------------------------- filtering the lists
