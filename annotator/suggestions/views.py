@@ -99,12 +99,12 @@ def preannotate(request: AuthedRequest, project_id: int) -> HttpResponseRedirect
 
 
 @require_POST
-def cancel(request: AuthedRequest, project_id: int, job_id: int) -> HttpResponseRedirect:
+def cancel(request: AuthedRequest, project_id: int, suggester_job_id: int) -> HttpResponseRedirect:
     """Stop a pre-annotation (the articles it already did keep their new suggestions; running it again
     does the rest) or a training that has not started; a running training ends on its own."""
     project = _managed_project(request, project_id)
     kinds = [JobKind.PREANNOTATE, JobKind.TRAIN_SUGGESTER]
-    job = get_object_or_404(Job.objects.filter(project=project, kind__in=kinds), pk=job_id)
+    job = get_object_or_404(Job.objects.filter(project=project, kind__in=kinds), pk=suggester_job_id)
     if job.kind == JobKind.TRAIN_SUGGESTER and job.status == JobStatus.RUNNING:
         messages.error(request, "A training cannot be stopped once it runs; it ends on its own.")
     elif job.kind == JobKind.TRAIN_SUGGESTER:

@@ -21,6 +21,7 @@
     submit: root.dataset.submitUrl,
     workspace: root.dataset.workspaceUrl,
     blocks: root.dataset.blocksUrl,
+    filter: root.dataset.filterUrl,
     candidates: root.dataset.candidatesUrl,
     relationTypes: root.dataset.relationTypesUrl,
     newEntity: root.dataset.newEntityUrl,
@@ -739,18 +740,50 @@
 
   // ---------------------------------------------------------------- filtering the lists
 
+  const filterQuery = () => ($("#filter")?.value || "").trim().toLowerCase();
+  // A long article's lists hold the rows of the blocks loaded so far: the server says which blocks have
+  // rows the filter matches, and the page loads them (at most FILTER_LOADS requests' worth), so the
+  // filter finds what is further on. `searched` is its last answer.
+  const FILTER_LOADS = 12;
+  let searched = { query: "", blocks: [] };
+  let filterTimer = 0;
+
   function applyFilter() {
-    const query = ($("#filter")?.value || "").trim().toLowerCase();
+    const query = filterQuery();
     $$(".rows .row").forEach((row) => {
       row.hidden = Boolean(query) && !row.dataset.filter.includes(query);
     });
-    // A long article's lists hold the rows of the blocks loaded so far: say what the filter did not see.
     const note = $("#filter-note");
-    const waiting = lazyGroups($("#span-list")).length;
     if (!note) return;
-    note.hidden = !query || !waiting;
-    const total = $$("#span-list .group").length;
-    note.textContent = note.hidden ? "" : `Filtered the rows of ${total - waiting} of ${total} parts of the article, those loaded so far; the others load as you scroll the text or press “Show more”.`;
+    let text = "";
+    if (query && lazyGroups($("#span-list")).length) {
+      const unloaded = searched.blocks.filter(isLazy).length;
+      if (searched.query !== query) text = "Looking for matches in the parts of the article not loaded yet…";
+      else if (unloaded) text = `${unloaded} more ${unloaded === 1 ? "part" : "parts"} of the article ${unloaded === 1 ? "has" : "have"} matches; they load as you scroll the text or press “Show more”.`;
+    }
+    note.hidden = !text;
+    note.textContent = text;
+  }
+
+  function searchFilter() {
+    window.clearTimeout(filterTimer);
+    const query = filterQuery();
+    if (!query || !urls.filter || !lazyGroups($("#span-list")).length) return;
+    filterTimer = window.setTimeout(async () => {
+      const response = await fetch(withSet(urls.filter, { q: query }), { credentials: "same-origin" });
+      if (!response.ok || filterQuery() !== query) return;
+      searched = { query, blocks: (await response.json()).blocks };
+      applyFilter();
+      let loads = 0;
+      for (const index of searched.blocks) {
+        if (loads >= FILTER_LOADS || filterQuery() !== query) break;
+        if (isLazy(index)) {
+          loads += 1;
+          await loadBlocks(index);
+        }
+      }
+      applyFilter();
+    }, 300);
   }
 
   // ---------------------------------------------------------------- reload after a conflict
@@ -1047,6 +1080,7 @@
   document.addEventListener("input", (event) => {
     if (event.target.id !== "filter") return;
     applyFilter();
+    searchFilter();
   });
   window.addEventListener("resize", drawArrows);
   document.body.addEventListener("htmx:afterSwap", (event) => {
