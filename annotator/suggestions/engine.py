@@ -211,6 +211,10 @@ class ProjectSchema:
         linkable = None if "" in kb_types else frozenset(kb_types)
         return cls(entity_types, relation_types, relations, linkable)
 
+    def links(self, entity_type: str) -> bool:
+        """Whether mentions of this type get KB link candidates (the KB has entities of it)."""
+        return self.linkable is None or entity_type in self.linkable
+
 
 class SuggestedEntity(NamedTuple):
     start: int
@@ -241,11 +245,13 @@ class SuggestedLink(NamedTuple):
 
 @dataclass(frozen=True)
 class Suggested:
-    """Everything suggested for one text."""
+    """Everything suggested for one text. `links_pending`: the link candidates were left for later
+    (batch pre-annotation), for the entities of a type the KB has (`ProjectSchema.links`)."""
 
     entities: tuple[SuggestedEntity, ...]
     relations: tuple[SuggestedRelation, ...]
     links: tuple[SuggestedLink, ...]
+    links_pending: bool = False
 
 
 class LinkCandidates:
@@ -325,9 +331,9 @@ class SuggestionRunner:
         self.candidates = link_candidates(project_id, kb, limit) if limit > 0 else None
         self.classifier = _classifier(spec)
 
-    def run(self, texts: Iterable[str], *, batch_size: int = 64) -> Iterator[Suggested]:
+    def run(self, texts: Iterable[str], *, batch_size: int = 64, links: bool = True) -> Iterator[Suggested]:
         """Suggestions for each text, in order. Streams in batches: a batch's KB candidates are looked
-        up together."""
+        up together. `links=False` leaves the KB candidates for later (`Suggested.links_pending`)."""
         originals: deque[str] = deque()
 
         def remember() -> Iterator[str]:
@@ -338,18 +344,18 @@ class SuggestionRunner:
         analyses = self.suggester.analyse(remember(), merge=self.merge, batch_size=batch_size)
         while batch := list(islice(analyses, batch_size)):
             done = [(originals.popleft(), analysis) for analysis in batch]
-            if self.candidates is not None:
-                linkable = self.schema.linkable
+            if self.candidates is not None and links:
+                schema = self.schema
                 self.candidates.prefetch(
                     (text[e.start : e.end], e.label)
                     for text, analysis in done
                     for e in analysis.entities
-                    if linkable is None or e.label in linkable
+                    if schema.links(e.label)
                 )
             for text, analysis in done:
-                yield self._suggested(text, analysis)
+                yield self._suggested(text, analysis, links)
 
-    def _suggested(self, text: str, analysis: nlp.Analysis) -> Suggested:
+    def _suggested(self, text: str, analysis: nlp.Analysis, links: bool = True) -> Suggested:
         entities = tuple(
             SuggestedEntity(e.start, e.end, text[e.start : e.end], e.label, e.score, e.source)
             for e in analysis.entities
@@ -361,15 +367,17 @@ class SuggestionRunner:
                 text, mentions, analysis.sentences, self.schema.relations, self.classifier
             )
         )
+        if not links:
+            return Suggested(entities, relations, (), links_pending=self.candidates is not None)
         return Suggested(entities, relations, self._links(entities))
 
     def _links(self, entities: tuple[SuggestedEntity, ...]) -> tuple[SuggestedLink, ...]:
         if self.candidates is None:
             return ()
-        linkable = self.schema.linkable
+        schema = self.schema
         links = []
         for index, entity in enumerate(entities):
-            if linkable is not None and entity.entity_type not in linkable:
+            if not schema.links(entity.entity_type):
                 continue
             for rank, candidate in enumerate(self.candidates(entity.text, entity.entity_type)):
                 links.append(

@@ -304,12 +304,20 @@ class SuggestionRun(models.Model):
     `fingerprint` names the gazetteer (KB and gold) the run saw; when it no longer matches, the stored
     suggestions are stale and the next request for them runs the suggester again. A run that found
     nothing is still a run, so an article without mentions is not analysed on every request.
+    A run with `pending_links` is current for its entities and relations; its link suggestions are
+    stored when first needed (`generate.complete_links`).
     """
 
     article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="suggestion_runs")
     suggester_version = models.ForeignKey(SuggesterVersion, on_delete=models.CASCADE, related_name="runs")
     fingerprint = models.CharField(max_length=64)
     counts = models.JSONField(default=dict, blank=True, help_text="Suggestions of each kind it stored.")
+    # Batch pre-annotation leaves the KB link candidates of its mentions to the first need (a page open,
+    # the article's suggestions in the API, a quality report): the mentions to look up, as
+    # [start, end, entity type id]; null when there is nothing left to look up.
+    pending_links = models.JSONField(
+        null=True, blank=True, help_text="Mentions whose link candidates are still to be looked up."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
