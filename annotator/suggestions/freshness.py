@@ -18,7 +18,8 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 
 from annotator.core.compiled import CompiledQuery
-from annotator.suggestions.engine import current_fingerprint, spec_for
+from annotator.suggestions import gazetteer
+from annotator.suggestions.engine import current_fingerprint, forget_kb_types, spec_for
 from annotator.suggestions.models import SuggesterSettings, SuggesterVersion, SuggestionRun
 
 if TYPE_CHECKING:
@@ -80,3 +81,5 @@ def forget() -> None:
     """Drop every remembered fingerprint (tests; a process that knows its inputs just changed)."""
     with _lock:
         _memo.clear()
+    gazetteer.forget_recent()
+    forget_kb_types()

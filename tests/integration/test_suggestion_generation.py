@@ -235,6 +235,20 @@ def test_an_articles_suggestions_are_computed_once_and_again_when_the_kb_changes
     assert ("entity", 34, 42, "DATE", None, None, 0, 0.75, "rule:date") not in rows(news.article)
 
 
+def test_a_kb_entity_without_a_type_makes_stored_link_suggestions_stale(news):
+    generate.ensure_article_suggestions(article=news.article)
+    upsert_entity(
+        knowledge_base=news.kb, record=EntityRecord(kb_id="minsk-region", name="Minsk", type="", prior=0.9)
+    )
+    generate.ensure_article_suggestions(article=news.article)
+    # Untyped, it is no pattern (the entity suggestion stays the KB's GPE) but it is a candidate.
+    assert rows(news.article, start=25) == [
+        ("entity", 25, 30, "GPE", None, None, 0, 0.9, "kb-ruler"),
+        ("link", 25, 30, "GPE", None, "minsk", 1, 0.75, "kb-candidates"),
+        ("link", 25, 30, "GPE", None, "minsk-region", 0, 0.9, "kb-candidates"),  # its prior is higher
+    ]
+
+
 def test_gold_mentions_feed_the_gazetteer(news):
     article = ArticleFactory(project=news.project, text="Oleg Quux spoke.")
     gold = annotations.get_or_create_gold_set(article=article)
