@@ -12,7 +12,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from itertools import islice
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -218,6 +218,20 @@ class ProjectSchema:
         """Whether mentions of this type get KB link candidates (the KB has entities of it)."""
         return self.linkable is None or entity_type in self.linkable
 
+    @cached_property
+    def type_ids(self) -> dict[str, int]:
+        """Entity type name -> id (rows are written per mention: a dict, not model attributes)."""
+        return {name: t.pk for name, t in self.entity_types.items()}
+
+    @cached_property
+    def relation_type_ids(self) -> dict[str, int]:
+        return {name: r.pk for name, r in self.relation_types.items()}
+
+    @cached_property
+    def linked_type_ids(self) -> dict[str, int]:
+        """Entity type name -> id, of the types whose mentions get KB link candidates."""
+        return {name: pk for name, pk in self.type_ids.items() if self.links(name)}
+
 
 def _relation_ends(project_id: int) -> list[tuple[int, int, int]]:
     """(relation type id, entity type id, 0 for a head type or 1 for a tail type), in one query."""
@@ -416,11 +430,13 @@ class SuggestionRunner:
                 yield self._suggested(text, analysis, links)
 
     def _suggested(self, text: str, analysis: nlp.Analysis, links: bool = True) -> Suggested:
+        make = tuple.__new__  # tens of records per text: a NamedTuple's own constructor costs as much again
+        found = analysis.entities
         entities = tuple(
-            SuggestedEntity(e.start, e.end, text[e.start : e.end], e.label, e.score, e.source)
-            for e in analysis.entities
+            make(SuggestedEntity, (e.start, e.end, text[e.start : e.end], e.label, e.score, e.source))
+            for e in found
         )
-        mentions = [Mention(e.start, e.end, e.entity_type) for e in entities]
+        mentions = [make(Mention, (e.start, e.end, e.label)) for e in found]
         relations = tuple(
             SuggestedRelation(r.head, r.tail, r.relation, r.score, r.source)
             for r in find_relations(

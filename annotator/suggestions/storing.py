@@ -39,8 +39,7 @@ Row = tuple  # the FULL columns of one suggestion, in that order
 def rows_of(article_id: int, suggested: Suggested, schema: ProjectSchema) -> list[Row]:
     """The rows of one article's output as tuples of the FULL columns (plain tuples: a batch holds
     tens of thousands, and model instances would cost more than the pipeline)."""
-    types = {name: t.pk for name, t in schema.entity_types.items()}
-    relation_types = {name: r.pk for name, r in schema.relation_types.items()}
+    types, relation_types = schema.type_ids, schema.relation_type_ids
     entity, relation = SuggestionKind.ENTITY.value, SuggestionKind.RELATION.value
     ents = suggested.entities
     rows: list[Row] = [
@@ -208,10 +207,8 @@ def _pending_links(suggested: Suggested, schema: ProjectSchema) -> list[list[int
     """The mentions whose link candidates a run left for later, as [start, end, entity type id]."""
     if not suggested.links_pending:
         return None
-    types = schema.entity_types
-    pending = [
-        [e.start, e.end, types[e.entity_type].pk] for e in suggested.entities if schema.links(e.entity_type)
-    ]
+    linked = schema.linked_type_ids
+    pending = [[e.start, e.end, linked[e.entity_type]] for e in suggested.entities if e.entity_type in linked]
     return pending or None
 
 
