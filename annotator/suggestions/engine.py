@@ -173,12 +173,15 @@ def load_suggester(
     return suggester
 
 
-def current_fingerprint(spec: SuggesterSpec, project_id: int, settings_digest: str | None) -> str:
+def current_fingerprint(
+    spec: SuggesterSpec, project_id: int, settings_digest: str | None, kb: str | None = None
+) -> str:
     """What a stored run must have seen to be current: the project's settings (label map, dropped
-    patterns: their stored digest) and, with rules, the gazetteer's fingerprint."""
+    patterns: their stored digest) and, with rules, the gazetteer's fingerprint (`kb`: the KB's, when
+    the caller read it)."""
     digest = sources.settings_digest(settings_digest)
     if spec.rules:
-        return gazetteer.fingerprint(project_id, settings=digest)
+        return gazetteer.fingerprint(project_id, kb=kb, settings=digest)
     return f"model:{digest}"
 
 

@@ -185,9 +185,12 @@ def ensure_article_suggestions(*, article: Article) -> SuggesterVersion:
     version = active if active is not None else ensure_active_suggester(project=article.project)
     spec: SuggesterSpec = spec_for(version, version.project.language)
     settings_digest: str | None = getattr(active, "settings_digest", None)
-    if stored is not None and stored == current_fingerprint(spec, article.project_id, settings_digest):
+    kb = gazetteer.kb_fingerprint(article.project_id) if spec.rules else None
+    if stored is not None and stored == current_fingerprint(spec, article.project_id, settings_digest, kb):
         if getattr(active, "links_pending", False):
-            complete_links(version=version, article_ids=[article.pk], texts={article.pk: article.text})
+            complete_links(
+                version=version, article_ids=[article.pk], texts={article.pk: article.text}, kb_fingerprint=kb
+            )
         return version
     runner = SuggestionRunner(project_id=article.project_id, spec=spec)
     suggested = next(runner.run([article.text]))
@@ -196,13 +199,18 @@ def ensure_article_suggestions(*, article: Article) -> SuggesterVersion:
 
 
 def complete_links(
-    *, version: SuggesterVersion, article_ids: Sequence[int], texts: dict[int, str] | None = None
+    *,
+    version: SuggesterVersion,
+    article_ids: Sequence[int],
+    texts: dict[int, str] | None = None,
+    kb_fingerprint: str | None = None,
 ) -> int:
     """Look up and store the KB link candidates that batch pre-annotation left pending on these
     articles' runs of the version: the same suggestions a run with links stores (same candidates,
     ranks and scores), looked up for all the mentions at once. Idempotent; two requests at the same
-    moment store them once (the runs are locked). `texts`: the articles' texts when the caller has
-    them. Returns how many link suggestions were stored."""
+    moment store them once (the runs are locked). `texts`: the articles' texts, and `kb_fingerprint`
+    the KB's state (it names the process's candidate cache), when the caller has them. Returns how
+    many link suggestions were stored."""
     limit = settings.ANNOTATOR_LINK_CANDIDATES
     with transaction.atomic():
         runs = list(
@@ -223,9 +231,8 @@ def complete_links(
         ]
         rows = []
         if limit > 0 and mentions:
-            candidates = link_candidates(
-                version.project_id, gazetteer.kb_fingerprint(version.project_id), limit
-            )
+            kb = kb_fingerprint or gazetteer.kb_fingerprint(version.project_id)
+            candidates = link_candidates(version.project_id, kb, limit)
             candidates.prefetch((mention, name) for *_, mention, name in mentions)
             for article_id, start, end, type_id, mention, name in mentions:
                 for rank, found in enumerate(candidates(mention, name)):
