@@ -28,7 +28,7 @@ from annotator.annotations.models import (
     Span,
     SpanAttribute,
 )
-from annotator.articles.models import Article
+from annotator.articles.models import Article, SearchBacklog
 from annotator.core.text import isolate
 from annotator.interchange.bulk import BulkWriter, Table
 from annotator.interchange.checks import Prepared
@@ -90,6 +90,7 @@ class Tables:
         self.links = Table(EntityLink, LINK_COLUMNS)
         self.relations = Table(Relation, RELATION_COLUMNS)
         self.attributes = Table(SpanAttribute, ATTRIBUTE_COLUMNS)
+        self.backlog = Table(SearchBacklog, ["article_id", "project_id"])
         self.history = {
             "sets": Table(AnnotationSet.history.model, [*SET_COLUMNS, *HISTORY]),
             "spans": Table(Span.history.model, [*SPAN_COLUMNS, *HISTORY]),
@@ -603,6 +604,9 @@ class Importer:
                 for pk, p in zip(article_ids, plans, strict=True)
             ),
         )  # fmt: skip
+        # Their search documents are written after the import commits, by a job (articles/search.py).
+        project = self.project.pk
+        self.writer.insert(self.tables.backlog, [(pk, project) for pk in article_ids])
         self.created.add(article_ids)
         self.result.created += len(plans)
         annotated = [(pk, plan) for pk, plan in zip(article_ids, plans, strict=True) if plan.record.annotated]
