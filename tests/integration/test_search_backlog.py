@@ -189,3 +189,22 @@ def test_a_restored_project_queues_its_articles_for_indexing(news, django_captur
     assert list(
         search.matching(Article.objects.filter(project=restored), "naryshkin", project_id=restored.pk)
     ) == [copy]
+
+
+def test_the_command_line_indexes_what_waits(news, tmp_path):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    import_records(news)
+    out = StringIO()
+    call_command("index_search", project="news", inline=True, stdout=out)
+    assert out.getvalue() == "Indexed 3 articles of news for search.\n"
+    call_command("index_search", project="news", stdout=out)
+    assert out.getvalue().endswith("Every article of news is indexed for search.\n")
+    path = tmp_path / "more.jsonl"
+    path.write_text(json.dumps({"external_id": "w-9", "title": "Heat", "text": "Heat in Pinsk."}) + "\n")
+    call_command("import_articles", str(path), project="news", format="jsonl", inline=True, stderr=StringIO(),
+                 stdout=StringIO())  # fmt: skip
+    assert SearchBacklog.objects.count() == 0  # --inline indexes what it imported, too
+    assert Article.objects.get(external_id="w-9").pk in documents()
