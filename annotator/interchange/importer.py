@@ -470,18 +470,23 @@ class Importer:
         before = len(self.problems)
         failed = False
         plan = Plan(record, digest)
+        # The hot loop of an import with spans (half a million of them): known labels straight from the
+        # dict, the message strings only when something is wrong.
+        known, text, spans, index = self.schema.entity_types, record.text, plan.spans, plan.span_index
         for span in record.spans:
-            where = span.where or record.where
-            type_id = self.schema.entity_type(span.label, where, f"entities[{span.id}].label")
-            failed |= type_id is None
-            plan.span_index[span.id] = len(plan.spans)
-            fragments = [list(piece) for piece in span.fragments] or None
+            type_id = known.get(span.label)
+            if type_id is None:
+                type_id = self.schema.entity_type(
+                    span.label, span.where or record.where, f"entities[{span.id}].label"
+                )
+                failed |= type_id is None
+            index[span.id] = len(spans)
+            fragments = [list(piece) for piece in span.fragments] if span.fragments else None
             # The stored surface is the whole range, fragments or not: surface == text[start:end] always.
-            plan.spans.append(
-                (span.start, span.end, type_id or 0, record.text[span.start : span.end], fragments)
-            )
-            if type_id is not None:
-                failed |= not self._attributes(span, type_id, len(plan.spans) - 1, plan, where)
+            spans.append((span.start, span.end, type_id or 0, text[span.start : span.end], fragments))
+            if span.attributes and type_id is not None:
+                where = span.where or record.where
+                failed |= not self._attributes(span, type_id, len(spans) - 1, plan, where)
         if not self.overlaps_allowed:
             failed |= self._overlapping(record)
         for link in record.links:
