@@ -376,6 +376,8 @@ class Importer:
         self.kb = KBLookup(project, problems)
         self.result = ImportResult(dry_run=options.dry_run)
         self.created = IdRanges()
+        # Records checked but not written, once the import is refused: a later duplicate is still found.
+        self.unwritten: set[tuple[str, str]] = set()
         self.now = timezone.now()
         self.reason = f"Imported by job #{job.pk}" if job is not None else "Imported"
         self.guidelines = (
@@ -394,6 +396,11 @@ class Importer:
         fresh, updates = self._sort_out(records, hashes)
         self.kb.load([record for record, _ in fresh] + [record for _, record, _ in updates])
         plans = [plan for record, digest in fresh if (plan := self.plan(record, digest)) is not None]
+        if self.problems:
+            # The import is refused already (all or nothing): the rest of the file is still checked, for
+            # the report, but nothing more is written, which is most of an import's time.
+            self.unwritten.update(self._key(plan.record, plan.hash) for plan in plans)
+            return
         self.write(plans)
         if updates:
             from annotator.interchange.revisions import update_article
@@ -413,13 +420,13 @@ class Importer:
         fresh: list[tuple[DocumentRecord, str]] = []
         updates: list[tuple[int, DocumentRecord, str]] = []
         for record, digest in zip(records, hashes, strict=True):
-            key = ("id", record.external_id) if record.external_id is not None else ("text", digest)
+            key = self._key(record, digest)
             existing = (
                 by_id.get(record.external_id) if record.external_id is not None else by_text.get(digest)
             )
             if key in seen:
                 self._duplicate_in_file(record, place(seen[key], record.where))
-            elif existing is not None and existing in self.created:
+            elif (existing is not None and existing in self.created) or key in self.unwritten:
                 self._duplicate_in_file(record, "an earlier record of this file")
             elif existing is None:
                 fresh.append((record, digest))
@@ -431,6 +438,11 @@ class Importer:
                 updates.append((existing, record, digest))
             seen.setdefault(key, record.where)
         return fresh, updates
+
+    @staticmethod
+    def _key(record: DocumentRecord, digest: str) -> tuple[str, str]:
+        """What makes a record the same article as another: its external id, or its text without one."""
+        return ("id", record.external_id) if record.external_id is not None else ("text", digest)
 
     def _duplicate_in_file(self, record: DocumentRecord, earlier: str) -> None:
         """A record repeating an earlier one of the file. The same text without an id follows the duplicate
