@@ -487,6 +487,16 @@ def _suggested(set_ids: list[int]) -> tuple[dict[int, dict[str, Any]], dict[int,
     return spans, relations
 
 
+_SPAN_IDS = ["T0"]
+
+
+def _span_ids(count: int) -> list[str]:
+    """ "T0", "T1", ... up to at least `count`: the span ids of records, made once per process."""
+    if len(_SPAN_IDS) <= count:
+        _SPAN_IDS.extend(f"T{number}" for number in range(len(_SPAN_IDS), count + 1))
+    return _SPAN_IDS
+
+
 def _when(value: str | datetime | None) -> str | None:
     return value.isoformat() if isinstance(value, datetime) else value
 
@@ -551,14 +561,27 @@ def _json_line(rows: SetRows) -> dict[str, Any]:
     ids: dict[int, str] = {}
     entities = []
     stamps: dict[tuple[Any, Any], dict[str, Any]] = {}
+    # Most spans of a bulk export have no suggestion, attribute, link or fragments, and share their
+    # author and time with the span before: those take the short way (a third of the line's time).
+    plain = not (suggested or attributes or links)
+    last: tuple[Any, Any] | None = None
+    provenance: dict[str, Any] = {}
+    span_ids = _span_ids(len(span_rows))
     for number, row in enumerate(span_rows, start=1):
         _, pk, start, end, type_id, fragments, by, at = row
-        ids[pk] = span_id = f"T{number}"
-        provenance = stamps.get((by, at)) or stamps.setdefault(
-            (by, at), {"created_by": people[by], "created_at": iso_text(at)}
-        )
+        ids[pk] = span_id = span_ids[number]
+        if last is None or last[0] != by or last[1] != at:
+            last = (by, at)
+            provenance = stamps.get(last) or stamps.setdefault(
+                last, {"created_by": people[by], "created_at": iso_text(at)}
+            )
+        if plain and not fragments:
+            entities.append({"id": span_id, "start": start, "end": end, "label": types[type_id],
+                             "text": text[start:end], "provenance": provenance})  # fmt: skip
+            continue
+        entity_provenance = provenance
         if pk in suggested:
-            provenance = {**provenance, "suggestion": suggested[pk]}
+            entity_provenance = {**provenance, "suggestion": suggested[pk]}
         pieces = orjson.loads(fragments) if fragments else None
         if pieces:
             surface = " ".join(text[a:b] for a, b in pieces)
@@ -580,8 +603,8 @@ def _json_line(rows: SetRows) -> dict[str, Any]:
             if kb_id is not None and kb is not None:
                 entity["kb"] = kb
             link = {"created_by": people[linked_by], "created_at": _when(linked_at)}
-            provenance = {**provenance, "link": link}
-        entity["provenance"] = provenance
+            entity_provenance = {**entity_provenance, "link": link}
+        entity["provenance"] = entity_provenance
         entities.append(entity)
     line: dict[str, Any] = {"external_id": external_id, "title": title, "text": text}
     if metadata:

@@ -21,6 +21,7 @@ from annotator.interchange.exports import (
     InvalidExport,
     SetChoice,
     export_bytes,
+    export_json_lines,
     export_path,
     export_records,
     file_name,
@@ -419,6 +420,8 @@ def test_the_json_lines_made_from_rows_are_the_bytes_the_writer_makes_from_recor
         query = ExportQuery(format="jsonl", **filters)
         expected = b"".join(JsonLinesWriter().write(export_records(gold.project, query)))
         assert b"".join(export_bytes(gold.project, query)) == expected
+        # One article a chunk: chunks without suggestions, attributes or links take the short way.
+        assert b"".join(export_json_lines(gold.project, query, chunk_size=1)) == expected
         assert expected.count(b"\n") == len(list(export_records(gold.project, query)))
     lines = [orjson.loads(line) for line in exported(gold.project, "jsonl").splitlines()]
     a4 = next(line for line in lines if line["external_id"] == "a4")
