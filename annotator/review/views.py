@@ -49,7 +49,14 @@ from annotator.review.comments import comments_context
 from annotator.review.models import Comment
 from annotator.review.queue import next_article
 from annotator.review.rendering import blocks_touching, render_plain_blocks, split_blocks
-from annotator.review.state import load_page, load_view, pending_suggestions, rendered_range, set_counts
+from annotator.review.state import (
+    SuggestionRow,
+    load_page,
+    load_view,
+    pending_suggestions,
+    rendered_range,
+    set_counts,
+)
 from annotator.review.suggesting import opening_jobs, suggest_on_open
 from annotator.suggestions.models import Suggestion, SuggestionKind
 
@@ -192,7 +199,7 @@ def _latest_guidelines(annotation_set: AnnotationSet) -> GuidelineVersion | None
     return GuidelineVersion.objects.filter(project_id=project_id).order_by("-number").first()
 
 
-def _sources(loaded: list[Suggestion] | None, pending: Q) -> list[str]:
+def _sources(loaded: list[Suggestion | SuggestionRow] | None, pending: Q) -> list[str]:
     """The sources of the pending suggestions, for the bulk form: from the rows the page loaded (no query),
     or, on a very large article whose rows load lazily, asked of the database."""
     if loaded is not None:
