@@ -98,25 +98,51 @@ def _count(queryset: Any) -> Subquery:
     )
 
 
-@CompiledQuery
-def _counts(set_id: int, article_id: int, project_id: int) -> QuerySet[AnnotationSet, Any]:
-    return AnnotationSet.objects.filter(pk=set_id).values(
-        n_spans=_count(Span.objects.filter(annotation_set_id=set_id).values("annotation_set")),
-        n_relations=_count(Relation.objects.filter(annotation_set_id=set_id).values("annotation_set")),
-        n_suggestions=_count(
+def _count_columns(set_id: int, article_id: int, project_id: int) -> dict[str, Subquery]:
+    return {
+        "n_spans": _count(Span.objects.filter(annotation_set_id=set_id).values("annotation_set")),
+        "n_relations": _count(Relation.objects.filter(annotation_set_id=set_id).values("annotation_set")),
+        "n_suggestions": _count(
             Suggestion.objects.filter(_pending(set_id, article_id, project_id)).values("article")
         ),
-    )
+    }
+
+
+@CompiledQuery
+def _counts(set_id: int, article_id: int, project_id: int) -> QuerySet[AnnotationSet, Any]:
+    return AnnotationSet.objects.filter(pk=set_id).values(**_count_columns(set_id, article_id, project_id))
+
+
+def _ids(annotation_set: AnnotationSet) -> dict[str, int]:
+    return {
+        "set_id": annotation_set.pk,
+        "article_id": annotation_set.article_id,
+        "project_id": annotation_set.article.project_id,
+    }
 
 
 def set_counts(annotation_set: AnnotationSet) -> dict[str, int]:
     """The whole set's counts for the page header (spans, relations, pending suggestions), in one query."""
-    (row,) = _counts(
-        set_id=annotation_set.pk,
-        article_id=annotation_set.article_id,
-        project_id=annotation_set.article.project_id,
-    )
+    (row,) = _counts(**_ids(annotation_set))
     return {name.removeprefix("n_"): int(value or 0) for name, value in row.items()}
+
+
+@CompiledQuery
+def _types_with_counts(set_id: int, article_id: int, project_id: int) -> QuerySet[EntityType]:
+    types = EntityType.objects.filter(project_id=project_id)
+    return types.annotate(**_count_columns(set_id, article_id, project_id)).order_by("position", "name")
+
+
+def types_and_counts(annotation_set: AnnotationSet) -> tuple[list[EntityType], dict[str, int]]:
+    """The project's entity types (in the pickers' order) and the set's counts, in one query: the counts
+    are subqueries that depend on no type row, which both databases compute once per query, carried on
+    every row. A project without types has no row to carry them: then the counts take their own query."""
+    types = _types_with_counts(**_ids(annotation_set))
+    if not types:
+        return [], set_counts(annotation_set)
+    first = types[0]
+    counts = {name: int(getattr(first, f"n_{name}") or 0) for name in ("spans", "relations", "suggestions")}
+    return types, counts
 
 
 class Named(NamedTuple):
@@ -263,14 +289,16 @@ def load_view(
     """
     shown = split_blocks(text) if blocks is None else blocks
     rows_in = shown if row_blocks is None else row_blocks
-    pending = pending if pending is not None else pending_suggestions(annotation_set)
     whole_text = blocks is None
+    if pending is None and not (whole_text and with_marks and row_blocks is None):
+        pending = pending_suggestions(annotation_set)  # the whole text's reads are compiled with theirs
     if with_marks and row_blocks is None:
-        # Rows for every shown block: one read of full objects serves both the marks and the rows.
+        # Rows for every shown block: one read serves both the marks and the rows.
         marks, items = _marks_and_rows(annotation_set, text, shown, pending, whole_text)
         return SetView(annotation_set=annotation_set, text=text, blocks=shown, row_blocks=rows_in, marks=marks,
                        relations=_relations(annotation_set, rows_in) if any_relations else [],
                        **items)  # fmt: skip
+    assert pending is not None
     marks = _marks(annotation_set, shown, pending, whole_text, type_names) if with_marks else []
     return SetView(
         annotation_set=annotation_set,
@@ -412,7 +440,7 @@ def _suggestion_row(row: tuple[Any, ...], text: str) -> SuggestionRow:
 
 
 def _marks_and_rows(
-    annotation_set: AnnotationSet, text: str, blocks: list[Block], pending: Q, whole_text: bool
+    annotation_set: AnnotationSet, text: str, blocks: list[Block], pending: Q | None, whole_text: bool
 ) -> tuple[list[Mark], dict[str, list]]:
     """Marks over the blocks and the rows of the items in them, in one query per kind.
 
@@ -426,6 +454,7 @@ def _marks_and_rows(
         pending_rows = _all_pending_values(**ids, project_id=annotation_set.article.project_id)
         suggestions = [_suggestion_row(row, text) for row in pending_rows]
     else:
+        assert pending is not None
         spans = list(
             _spans_in_order(Span.objects.filter(annotation_set=annotation_set)).filter(_overlapping(blocks))
         )
@@ -538,7 +567,7 @@ def load_page(
     text: str,
     *,
     counts: dict[str, int],
-    pending: Q,
+    pending: Q | None = None,
     oob: bool = False,
     any_relations: bool = True,
 ) -> PageView:
