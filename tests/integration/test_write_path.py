@@ -1,0 +1,243 @@
+"""The write requests reviewers make all day: what creating a span and accepting a suggestion cost in
+queries, and that the short cuts taken for them (one statement for a row and its history, the claim's
+SQL compiled once, the request bodies and answers without serializers) give exactly what the long way
+gave."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from rest_framework import serializers
+
+from annotator.annotations.editing import SetEditor, edit_set
+from annotator.annotations.models import AnnotationSet, Span
+from annotator.api.annotation_serializers import (
+    DecisionCreateSerializer,
+    DecisionSerializer,
+    SpanCreateSerializer,
+    SpanSerializer,
+    decision_create_data,
+    decision_data,
+    span_create_data,
+    span_data,
+)
+from annotator.api.tokens import create_token
+from annotator.core.errors import InvalidAnnotation, StaleVersion
+from annotator.suggestions.models import Decision, SuggesterVersion, Suggestion, SuggestionKind
+from annotator.suggestions.services import accept_suggestion, reject_suggestion
+
+pytestmark = pytest.mark.django_db
+
+POSTGRES = connection.vendor == "postgresql"
+
+
+def statements(queries):
+    """The SQL statements, BEGIN, COMMIT and savepoints left out, each cut to its first words."""
+    return [
+        q["sql"][:60] for q in queries if not q["sql"].startswith(("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE"))
+    ]
+
+
+@pytest.fixture
+def token(news, settings):
+    settings.ANNOTATOR_TOKEN_CACHE_SECONDS = 600  # a slow machine stays inside the token's lifetime
+    return create_token(user=news.annotator, name="script", scope="write")[1]
+
+
+@pytest.fixture
+def suggestions(news):
+    version = SuggesterVersion.objects.create(project=news.project, name="t", kind="rules", version="1")
+    text = news.article.text
+    at = [(0, 16), (text.index("Minsk"), text.index("Minsk") + 5)]
+    return Suggestion.objects.bulk_create(
+        Suggestion(article=news.article, suggester_version=version, kind=SuggestionKind.ENTITY, start=start,
+                   end=end, entity_type=news.person if start == 0 else news.gpe, score=0.9, source="t")
+        for start, end in at
+    )  # fmt: skip
+
+
+def post(client, url, body, token, version):
+    return client.post(url, body, content_type="application/json",
+                       HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_IF_MATCH=f'"{version}"')  # fmt: skip
+
+
+def test_accepting_a_suggestion_through_the_api_costs_a_fixed_number_of_queries(client, news, token,
+                                                                                 suggestions):  # fmt: skip
+    url = reverse("api:set-decisions", args=[news.annotation_set.pk])
+    assert (
+        post(client, url, {"suggestion": suggestions[1].pk, "verdict": "rejected"}, token, 1).status_code
+        == 201
+    )
+    with CaptureQueriesContext(connection) as queries:
+        response = post(client, url, {"suggestion": suggestions[0].pk, "verdict": "accepted"}, token, 2)
+    assert response.status_code == 201
+    assert response["ETag"] == '"3"'
+    found = statements(queries)
+
+    # the set with the caller's role, the article and the span rules; the suggestion; the claim; the span
+    # and its history; the decision and its history. No look-up of an earlier decision (its INSERT finds
+    # it) or of the span (its INSERT finds it), no article facts (read with the set).
+    def insert(table):  # a row and its history: one statement on PostgreSQL
+        history = table.replace("_", "_historical", 1)
+        return [f'WITH "new" AS (INSERT INTO "{table}"'] if POSTGRES else [f'INSERT INTO "{table}"',
+                                                                           f'INSERT INTO "{history}"']  # fmt: skip
+
+    expected = [
+        'SELECT "annotations_annotationset"."id"',
+        'SELECT "suggestions_suggestion"."id"',
+        'UPDATE "annotations_annotationset" SET "version"',
+        *insert("annotations_span"),
+        *insert("suggestions_decision"),
+    ]
+    assert [sql[: len(prefix)] for sql, prefix in zip(found, expected, strict=False)] == expected, found
+    assert len(found) == len(expected), found
+    assert len(queries) == len(expected) + 2  # with BEGIN and COMMIT (here: a savepoint and its release)
+    decision = Decision.objects.get(suggestion=suggestions[0])
+    span = Span.objects.get(annotation_set=news.annotation_set)
+    assert response.json() == DecisionSerializer(decision).data
+    assert (decision.verdict, decision.span_id, decision.result) == ("accepted", span.pk, {
+        "created": [f"span:{span.pk}"], "span": {"start": 0, "end": 16, "type": "PERSON",
+                                                 "text": "Sergey Naryshkin"}})  # fmt: skip
+    assert [(h.history_type, h.history_user_id, h.span_id) for h in decision.history.all()] == [
+        ("+", news.annotator.pk, span.pk)
+    ]
+    assert [(h.history_type, h.history_user_id, h.surface) for h in span.history.all()] == [
+        ("+", news.annotator.pk, "Sergey Naryshkin")
+    ]
+
+
+def test_accepting_reuses_the_sets_span_and_a_second_decision_is_refused_with_nothing_written(
+    news, suggestions
+):
+    annotation_set = news.annotation_set
+    with edit_set(annotation_set, expected_version=1, by=news.annotator) as editor:
+        existing = editor.add_span(start=0, end=16, entity_type=news.person)
+    decision = accept_suggestion(suggestion=suggestions[0], annotation_set=annotation_set, by=news.annotator,
+                                 expected_version=2)  # fmt: skip
+    assert (decision.span_id, decision.result["created"]) == (existing.pk, [])  # reused, not made
+    for verdict in (accept_suggestion, reject_suggestion):
+        with pytest.raises(InvalidAnnotation) as refused:
+            verdict(suggestion=suggestions[0], annotation_set=annotation_set, by=news.annotator,
+                    expected_version=3)  # fmt: skip
+        assert refused.value.message == (
+            "This suggestion was already accepted in this set; undo that decision first."
+        )
+    annotation_set.refresh_from_db()
+    assert annotation_set.version == 3  # the refused decisions claimed nothing
+    assert Decision.objects.filter(annotation_set=annotation_set).count() == 1
+    # Rejected first, then accepted: the span the acceptance would make goes with the refusal.
+    reject_suggestion(suggestion=suggestions[1], annotation_set=annotation_set, by=news.annotator,
+                      expected_version=3)  # fmt: skip
+    with pytest.raises(InvalidAnnotation, match="already rejected"):
+        accept_suggestion(suggestion=suggestions[1], annotation_set=annotation_set, by=news.annotator,
+                          expected_version=4)  # fmt: skip
+    assert list(Span.objects.filter(annotation_set=annotation_set).values_list("start", flat=True)) == [0]
+    assert not Span.history.filter(start=suggestions[1].start).exists()
+
+
+def test_the_same_span_twice_is_refused_by_its_insert_and_rolls_the_claim_back(news):
+    annotation_set = news.annotation_set
+    with edit_set(annotation_set, expected_version=1, by=news.annotator) as editor:
+        editor.add_span(start=0, end=16, entity_type=news.person)
+
+    def twice() -> None:
+        with edit_set(annotation_set, expected_version=2, by=news.annotator) as editor:
+            editor.add_span(start=7, end=16, entity_type=news.person)  # written, then rolled back
+            editor.add_span(start=0, end=16, entity_type=news.person)
+
+    with pytest.raises(InvalidAnnotation) as refused:
+        twice()
+    assert refused.value.message == "A PERSON span at [0, 16) already exists in this set."
+    assert (refused.value.field, annotation_set.version) == ("start", 2)
+    assert AnnotationSet.objects.get(pk=annotation_set.pk).version == 2
+    assert list(Span.objects.filter(annotation_set=annotation_set).values_list("start", "end")) == [(0, 16)]
+    assert Span.history.count() == 1
+
+
+def test_the_compiled_claim_still_refuses_a_stale_version_and_a_number_no_version_holds(news):
+    annotation_set = news.annotation_set
+    for stale in (2, 0, 2**31, 2**63):
+        with pytest.raises(StaleVersion), edit_set(annotation_set, expected_version=stale, by=news.annotator):
+            pass
+    with edit_set(annotation_set, expected_version=1, by=news.annotator) as editor:
+        assert isinstance(editor, SetEditor)
+    assert AnnotationSet.objects.get(pk=annotation_set.pk).version == 2
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"start": 0, "end": 16, "type": "PERSON"},
+        {"start": 0, "end": 16, "type": "  PERSON ", "text": "Sergey Naryshkin", "extra": 1},
+        {"start": 0, "end": 16, "type": "PERSON", "text": " Sergey"},
+        {"start": 2147483647, "end": 0, "type": "x"},
+    ],
+)
+def test_the_span_body_read_without_the_serializer_is_what_the_serializer_reads(body):
+    expected = SpanCreateSerializer(data=body)
+    assert expected.is_valid()
+    assert span_create_data(body) == dict(expected.validated_data)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"start": "0", "end": 16, "type": "PERSON"},
+        {"start": True, "end": 16, "type": "PERSON"},
+        {"start": 0, "end": 2147483648, "type": "PERSON"},
+        {"start": 0.0, "end": 16, "type": "PERSON"},
+        {"start": 0, "end": 16, "type": "   "},
+        {"start": 0, "end": 16, "type": "PER\x00SON"},
+        {"start": 0, "end": 16, "type": "PERSON", "text": ""},
+        {"start": 0, "end": 16, "type": "PERSON", "text": "\ud800"},
+        {"start": 0, "end": 16, "type": None},
+        {"start": 0, "end": 16},
+        ["start", 0],
+    ],
+)
+def test_any_other_span_body_is_left_to_the_serializer(body):
+    assert span_create_data(body) is None
+
+
+@pytest.mark.parametrize(
+    ("body", "fast"),
+    [
+        ({"suggestion": 7, "verdict": "accepted"}, True),
+        ({"suggestion": 7, "verdict": "rejected"}, True),
+        ({"suggestion": 2**63 - 1, "verdict": "accepted"}, True),
+        ({"suggestion": 7, "verdict": "corrected", "type": "ORG"}, False),
+        ({"suggestion": 7, "verdict": "accepted", "nil": True}, False),
+        ({"suggestion": 0, "verdict": "accepted"}, False),
+        ({"suggestion": 2**63, "verdict": "accepted"}, False),
+        ({"suggestion": "7", "verdict": "accepted"}, False),
+        ({"suggestion": True, "verdict": "accepted"}, False),
+        ({"suggestion": 7, "verdict": "Accepted"}, False),
+        ({"suggestion": 7}, False),
+    ],
+)
+def test_the_decision_body_read_without_the_serializer_is_what_the_serializer_reads(body, fast):
+    found = decision_create_data(body)
+    if fast:
+        expected = DecisionCreateSerializer(data=body)
+        assert expected.is_valid()
+        assert found == dict(expected.validated_data)
+    else:
+        assert found is None
+
+
+def test_the_answers_written_without_serializers_are_the_serializers(news, suggestions):
+    from annotator.annotations.services import link_span
+
+    decision = accept_suggestion(suggestion=suggestions[0], annotation_set=news.annotation_set,
+                                 by=news.annotator, expected_version=1)  # fmt: skip
+    span = decision.span
+    assert span_data(span) == SpanSerializer(span).data  # made by the service: no link
+    assert decision_data(decision) == DecisionSerializer(decision).data
+    stored = Decision.objects.get(pk=decision.pk)
+    assert decision_data(stored) == DecisionSerializer(stored).data
+    assert decision_data(stored)["created_at"].endswith("Z")
+    link_span(span=span, kb_entity=news.naryshkin, by=news.annotator, expected_version=2)
+    linked = Span.objects.select_related("entity_type", "link__kb_entity").get(pk=span.pk)
+    assert span_data(linked) == SpanSerializer(linked).data
+    assert span_data(linked)["link"]["kb_id"] == news.naryshkin.kb_id
+    assert isinstance(serializers.DateTimeField().to_representation(stored.created_at), str)
