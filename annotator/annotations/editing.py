@@ -186,11 +186,18 @@ def with_editing_facts(sets: QuerySet[AnnotationSet]) -> QuerySet[AnnotationSet]
 
 
 def _preloaded(annotation_set: AnnotationSet) -> tuple[Article, bool, bool] | None:
-    """The article and the span rules `with_editing_facts` read with the set, if it did."""
+    """The article and the span rules read with the set: by `with_editing_facts`, or with the article's
+    project (as the annotate page reads its set)."""
+    article = annotation_set._state.fields_cache.get("article")
+    if article is None or "text" in article.get_deferred_fields():
+        return None
     allow = getattr(annotation_set, "project_allow_overlapping_spans", None)
     trim = getattr(annotation_set, "project_trim_span_whitespace", None)
-    article = annotation_set._state.fields_cache.get("article")
-    if allow is None or trim is None or article is None or "text" in article.get_deferred_fields():
+    project = article._state.fields_cache.get("project")
+    if (allow is None or trim is None) and project is not None:
+        if not {"allow_overlapping_spans", "trim_span_whitespace"} & project.get_deferred_fields():
+            allow, trim = project.allow_overlapping_spans, project.trim_span_whitespace
+    if allow is None or trim is None:
         return None
     return article, allow, trim
 
