@@ -40,11 +40,13 @@ class _Statements:
     fields: tuple[Field, ...]  # the model's columns written, its key left out
     history_fields: tuple[Field, ...]  # the history's copies of the model's columns, its key left out
     combined: str | None  # PostgreSQL: both rows in one statement
+    guarded: str | None  # PostgreSQL: the same, if a guard statement (an UPDATE ... RETURNING) gives a row
     row: str  # SQLite: the row, returning its key
     history: str  # SQLite: its history row
 
 
 _statements: dict[tuple[type[Model], str], _Statements] = {}
+_GUARD = "\x1fguard\x1f"
 
 
 def _build(model: type[Model], vendor: str, quote: Any) -> _Statements:
@@ -70,18 +72,36 @@ def _build(model: type[Model], vendor: str, quote: Any) -> _Statements:
     row = f"INSERT INTO {table} ({columns}) VALUES ({values}) ON CONFLICT DO NOTHING RETURNING {key}"  # noqa: S608
     history_values = ", ".join(["%s"] * (len(fields) + 4))
     history = f"INSERT INTO {history_table} ({history_columns}) VALUES (%s, {history_values})"  # noqa: S608
-    combined = None
+    combined = guarded = None
     if vendor == "postgresql":
+        guarded = (
+            f'WITH "guard" AS ({_GUARD}), "new" AS (INSERT INTO {table} ({columns}) '  # noqa: S608
+            f'SELECT {values} FROM "guard" ON CONFLICT DO NOTHING RETURNING {key}) '
+            f"INSERT INTO {history_table} ({history_columns}) "
+            f'SELECT "new".{key}, {history_values} FROM "new" RETURNING {key}'
+        )
         combined = (
             f'WITH "new" AS ({row}) INSERT INTO {history_table} ({history_columns}) '  # noqa: S608
             f'SELECT "new".{key}, {history_values} FROM "new" RETURNING {key}'
         )
-    return _Statements(fields, history_fields, combined, row, history)
+    return _Statements(fields, history_fields, combined, guarded, row, history)
 
 
 def insert_with_history(instance: Model, *, by: User | None) -> bool:
     """INSERT the new `instance` and its history row ("+", by `by`); fills in its key and timestamps.
     False, and nothing written, when a unique constraint already has such a row."""
+    return _insert(instance, by, None)
+
+
+def insert_with_history_if(guard: tuple[str, list[Any]], instance: Model, *, by: User | None) -> bool:
+    """PostgreSQL: as `insert_with_history`, in one statement with `guard`, a data-changing statement
+    (`UPDATE ... RETURNING ...`) that the rows are written after, and only if it returns a row: both
+    happen, or neither (an UPDATE that finds its row but whose INSERT a constraint refuses is written
+    all the same: the guard's conditions must rule that out). False when nothing was written."""
+    return _insert(instance, by, guard)
+
+
+def _insert(instance: Model, by: User | None, guard: tuple[str, list[Any]] | None) -> bool:
     model = type(instance)
     alias = router.db_for_write(model)
     connection = connections[alias]
@@ -104,7 +124,14 @@ def insert_with_history(instance: Model, *, by: User | None) -> bool:
         by.pk if by is not None else None,
     ]  # fmt: skip
     with connection.cursor() as cursor:
-        if statements.combined is not None:
+        if guard is not None:
+            if statements.guarded is None:
+                raise RuntimeError("A guarded INSERT is PostgreSQL's.")
+            cursor.execute(
+                statements.guarded.replace(_GUARD, guard[0]), [*guard[1], *values, *history_values]
+            )
+            found = cursor.fetchone()
+        elif statements.combined is not None:
             cursor.execute(statements.combined, [*values, *history_values])
             found = cursor.fetchone()
         else:

@@ -16,7 +16,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404, QueryDict
 
 from annotator.annotations import services
-from annotator.annotations.editing import SetEditor, edit_set
+from annotator.annotations.editing import SetEditor, edit_set, take_editing_facts
 from annotator.annotations.models import AnnotationSet, EntityLink, Relation, Span, SpanAttribute
 from annotator.core.errors import InvalidAnnotation
 from annotator.core.offsets import OffsetError, parse_offset, whole_number
@@ -54,6 +54,7 @@ class Request:
 
     def __post_init__(self) -> None:
         self.project_id = self.annotation_set.article.project_id
+        take_editing_facts(self.annotation_set)  # the page has just read the set with them
 
     def integer(self, name: str) -> int:
         value = self.data.get(name, "")

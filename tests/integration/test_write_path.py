@@ -9,8 +9,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework import serializers
 
-from annotator.annotations.editing import SetEditor, edit_set
+from annotator.annotations.editing import SetEditor, edit_set, with_editing_facts
 from annotator.annotations.models import AnnotationSet, Span
+from annotator.annotations.services import create_span
 from annotator.api.annotation_serializers import (
     DecisionCreateSerializer,
     DecisionSerializer,
@@ -241,3 +242,95 @@ def test_the_answers_written_without_serializers_are_the_serializers(news, sugge
     assert span_data(linked) == SpanSerializer(linked).data
     assert span_data(linked)["link"]["kb_id"] == news.naryshkin.kb_id
     assert isinstance(serializers.DateTimeField().to_representation(stored.created_at), str)
+
+
+# Creating a span in one statement (PostgreSQL, with the facts read with the set): the same refusals, in
+# the same order, as the long way.
+
+
+def fresh_set(news):
+    return with_editing_facts(AnnotationSet.objects.filter(pk=news.annotation_set.pk)).get()
+
+
+def create(annotation_set, news, start=0, end=16, version=1, surface=None, entity_type=None):
+    return create_span(annotation_set=annotation_set, start=start, end=end, entity_type=entity_type or news.person,
+                       by=news.annotator, expected_version=version, surface=surface)  # fmt: skip
+
+
+def test_a_span_is_created_in_one_statement_with_its_history_and_the_sets_new_version(news):
+    annotation_set = fresh_set(news)
+    with CaptureQueriesContext(connection) as queries:
+        span = create(annotation_set, news, surface="Sergey Naryshkin")
+    assert len(statements(queries)) == (1 if POSTGRES else 3)  # SQLite: the claim, the span, its history
+    stored = Span.objects.get(annotation_set=annotation_set)
+    assert (stored.pk, stored.start, stored.end, stored.surface, stored.created_by_id) == (
+        span.pk, 0, 16, "Sergey Naryshkin", news.annotator.pk)  # fmt: skip
+    assert [(h.history_type, h.history_user_id, h.start) for h in stored.history.all()] == [
+        ("+", news.annotator.pk, 0)
+    ]
+    assert annotation_set.version == 2 == AnnotationSet.objects.get(pk=annotation_set.pk).version
+    assert span_data(span) == SpanSerializer(stored).data
+
+
+@pytest.mark.parametrize(
+    ("version", "start", "end", "surface", "expected"),
+    [
+        (2, 0, 16, None, StaleVersion),  # stale
+        (2, 0, 99_999, None, StaleVersion),  # stale and bad offsets: the stale version first
+        (2, 0, 16, "Someone else", StaleVersion),
+        (1, 0, 99_999, None, "The span [0, 99999) ends after the text, which has "),
+        (1, 0, 16, "Someone else", "The text at [0, 16) is 'Sergey Naryshkin', not 'Someone else'"),
+        (1, 6, 16, None, "A span cannot start or end with white space"),
+        (1, 0, 16, None, "A PERSON span at [0, 16) already exists in this set."),
+    ],
+)
+def test_creating_at_once_refuses_as_the_long_way_does_and_writes_nothing(
+    news, version, start, end, surface, expected
+):
+    annotation_set = fresh_set(news)
+    if expected == "A PERSON span at [0, 16) already exists in this set.":
+        create(annotation_set, news)
+        version = 2
+    before = (
+        AnnotationSet.objects.get(pk=annotation_set.pk).version,
+        Span.objects.count(),
+        Span.history.count(),
+    )
+    annotation_set = fresh_set(news)
+    if expected is StaleVersion:
+        with pytest.raises(StaleVersion):
+            create(annotation_set, news, start=start, end=end, version=version, surface=surface)
+    else:
+        with pytest.raises(InvalidAnnotation) as refused:
+            create(annotation_set, news, start=start, end=end, version=version, surface=surface)
+        assert refused.value.message.startswith(expected)
+    after = (
+        AnnotationSet.objects.get(pk=annotation_set.pk).version,
+        Span.objects.count(),
+        Span.history.count(),
+    )
+    assert after == before
+
+
+def test_creating_at_once_in_an_archived_project_or_a_submitted_set_is_refused(news):
+    from annotator.annotations.services import submit_set
+    from annotator.core.errors import NotEditable, ProjectArchived
+
+    submit_set(annotation_set=fresh_set(news), by=news.annotator, expected_version=1)
+    with pytest.raises(NotEditable, match="This annotation set is submitted; it must be in progress"):
+        create(fresh_set(news), news, version=2)
+    AnnotationSet.objects.filter(pk=news.annotation_set.pk).update(status="in_progress")
+    news.project.archived_at = "2026-01-01T00:00:00Z"
+    news.project.save()
+    with pytest.raises(ProjectArchived):
+        create(fresh_set(news), news, version=2)
+    assert not Span.objects.exists()
+
+
+def test_a_type_of_another_project_is_refused_before_anything_is_written(news):
+    from annotator.projects.models import EntityType, Project
+
+    other = EntityType.objects.create(project=Project.objects.create(name="Other", slug="other"), name="X")
+    with pytest.raises(InvalidAnnotation, match="That entity type belongs to another project."):
+        create(fresh_set(news), news, entity_type=other)
+    assert AnnotationSet.objects.get(pk=news.annotation_set.pk).version == 1
