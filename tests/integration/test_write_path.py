@@ -334,3 +334,59 @@ def test_a_type_of_another_project_is_refused_before_anything_is_written(news):
     with pytest.raises(InvalidAnnotation, match="That entity type belongs to another project."):
         create(fresh_set(news), news, entity_type=other)
     assert AnnotationSet.objects.get(pk=news.annotation_set.pk).version == 1
+
+
+# The other occurrences of an accepted span, suggested in one statement (PostgreSQL).
+
+
+def test_occurrences_in_one_statement_are_the_long_ways_rows(news):
+    from annotator.annotations import services as annotations
+    from annotator.suggestions import generate
+    from annotator.suggestions.occurrences import suggest_occurrences
+    from tests.factories import ArticleFactory
+
+    text = "Naryshkin met Lukashenko. Later, Naryshkin left; Naryshkins and xNaryshkin did not. Naryshkin."
+    article = ArticleFactory(project=news.project, text=text)
+    own = annotations.get_or_create_own_set(article=article, user=news.annotator)
+    span = annotations.create_span(annotation_set=own, start=0, end=9, entity_type=news.person,
+                                   by=news.annotator, expected_version=1)  # fmt: skip
+    version = generate.ensure_active_suggester(project=news.project)
+    # The long way stored the last occurrence's entity suggestion before: it is reused, not stored twice.
+    Suggestion.objects.create(article=article, suggester_version=version, kind="entity", start=84, end=93,
+                              entity_type=news.person, score=0.8, source="other-occurrence")  # fmt: skip
+    annotations.link_span(span=span, kb_entity=news.naryshkin, by=news.annotator, expected_version=2)
+    span = Span.objects.select_related("annotation_set__article", "link").get(pk=span.pk)
+    with CaptureQueriesContext(connection) as queries:
+        found = suggest_occurrences(span=span)
+    assert found == [(33, 42), (33, 42), (84, 93), (84, 93)]  # entity and link at each
+    if POSTGRES:
+        assert len(queries) == 1
+    stored = Suggestion.objects.filter(article=article, source="other-occurrence").order_by("start", "kind")
+    rows = [(s.kind, s.start, s.end, s.entity_type_id, s.kb_entity_id, s.score, s.rank, s.suggester_version_id)
+            for s in stored]  # fmt: skip
+    assert rows == [
+        ("entity", 33, 42, news.person.pk, None, 0.8, 0, version.pk),
+        ("link", 33, 42, news.person.pk, news.naryshkin.pk, 0.8, 0, version.pk),
+        ("entity", 84, 93, news.person.pk, None, 0.8, 0, version.pk),
+        ("link", 84, 93, news.person.pk, news.naryshkin.pk, 0.8, 0, version.pk),
+    ]
+    assert suggest_occurrences(span=span) == found  # idempotent: nothing stored twice
+    assert stored.count() == 4
+    assert [(s.start, s.end) for s in generate.suggest_other_occurrences(span=span)] == found
+    assert stored.count() == 4
+    accept_suggestion(suggestion=stored[0], annotation_set=own, by=news.annotator, expected_version=3)
+    assert suggest_occurrences(span=Span.objects.get(annotation_set=own, start=33)) == [(84, 93)]
+
+
+def test_occurrences_without_an_active_suggester_make_the_default_one(news):
+    from annotator.annotations import services as annotations
+    from annotator.suggestions.occurrences import suggest_occurrences
+    from tests.factories import ArticleFactory
+
+    article = ArticleFactory(project=news.project, text="Minsk and Minsk.")
+    own = annotations.get_or_create_own_set(article=article, user=news.annotator)
+    span = annotations.create_span(annotation_set=own, start=0, end=5, entity_type=news.gpe,
+                                   by=news.annotator, expected_version=1)  # fmt: skip
+    assert not SuggesterVersion.objects.filter(project=news.project, is_active=True).exists()
+    assert suggest_occurrences(span=span) == [(10, 15)]
+    assert SuggesterVersion.objects.filter(project=news.project, is_active=True).count() == 1
