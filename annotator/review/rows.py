@@ -27,8 +27,36 @@ def _cut(text: str, limit: int) -> str:
     return escape(shorten(text, limit))
 
 
-def _filter_key(*parts: str) -> str:
-    return escape(" ".join(part.lower() for part in parts)[:300])
+def filter_text(*parts: str) -> str:
+    """What the page's filter box matches a row against (lower case; the page and the server agree)."""
+    return " ".join(part.lower() for part in parts)[:300]
+
+
+def suggestion_filter_text(suggestion: Suggestion) -> str:
+    surface: str = suggestion.surface  # type: ignore[attr-defined]
+    if suggestion.kind == "relation":
+        tail: str = suggestion.tail_surface  # type: ignore[attr-defined]
+        return filter_text("relation", suggestion.relation_type.name, surface, tail)  # type: ignore[union-attr]
+    if suggestion.kind == "link":
+        return filter_text("link", surface, suggestion.kb_entity.name)  # type: ignore[union-attr]
+    return filter_text("entity", suggestion.entity_type.name, surface)  # type: ignore[union-attr]
+
+
+def span_filter_text(span: Span) -> str:
+    link = getattr(span, "link", None)
+    linked_name = link.kb_entity.name if link is not None and link.kb_entity is not None else ""
+    return filter_text(span.entity_type.name, span.surface, linked_name)
+
+
+def relation_filter_text(relation: Relation) -> str:
+    return filter_text(relation.relation_type.name, relation.head.surface, relation.tail.surface)
+
+
+FILTER_TEXTS: dict[str, Callable] = {
+    "suggestions": suggestion_filter_text,
+    "spans": span_filter_text,
+    "relations": relation_filter_text,
+}
 
 
 def _chip(type_id: int | None, name: str) -> str:
@@ -60,7 +88,6 @@ def suggestion_row(suggestion: Suggestion, block_id: str) -> str:
             f'<span class="surface">{_cut(surface, 40)}</span> <strong>{escape(relation_name)}</strong> '
             f'<span class="surface">{_cut(tail, 40)}</span>'
         )
-        key = _filter_key("relation", relation_name, surface, tail)
         offsets = ""
     elif kind == "link":
         entity = suggestion.kb_entity
@@ -68,17 +95,15 @@ def suggestion_row(suggestion: Suggestion, block_id: str) -> str:
             f'<span class="surface">{_cut(surface, 40)}</span> → <span class="kb-name">{escape(entity.name)}</span> '  # type: ignore[union-attr]
             f"<code>{escape(entity.kb_id)}</code>"  # type: ignore[union-attr]
         )
-        key = _filter_key("link", surface, entity.name)  # type: ignore[union-attr]
         offsets = ""
     else:
         name = suggestion.entity_type.name  # type: ignore[union-attr]
         content = f'{_chip(suggestion.entity_type_id, name)} <span class="surface">{_cut(surface, 60)}</span>'
-        key = _filter_key("entity", name, surface)
         offsets = f' data-start="{suggestion.start}" data-end="{suggestion.end}"'
     content += f' <span class="score" title="{escape(suggestion.source)}">{suggestion.score:.2f}</span>'
     return (
         f'<div class="row suggestion kind-{kind}" tabindex="-1" data-item="{item}" data-kind="{kind}"{offsets} '
-        f'data-filter="{key}">'
+        f'data-filter="{escape(suggestion_filter_text(suggestion))}">'
         f'{_main(item, block_id, content)}<span class="row-actions">'
         f"{_button('accept', item, 'Accept', '✓', 'ok')}{_button('reject', item, 'Reject', '✕', 'no')}</span></div>"
     )
@@ -102,7 +127,7 @@ def span_row(span: Span, block_id: str) -> str:
     )
     return (
         f'<div class="row span" tabindex="-1" data-item="{item}" data-type="{span.entity_type_id}" '
-        f'data-start="{span.start}" data-end="{span.end}" data-filter="{_filter_key(name, span.surface, linked_name)}">'
+        f'data-start="{span.start}" data-end="{span.end}" data-filter="{escape(span_filter_text(span))}">'
         f'{_main(item, block_id, content)}<span class="row-actions">'
         f"{attributes_button}{_button('link', item, 'Link to the KB', '🔗')}"
         f"{_button('delete', item, 'Delete', '✕', 'no')}</span></div>"
@@ -135,7 +160,7 @@ def relation_row(relation: Relation, block_id: str) -> str:
         f'<span class="surface">{_cut(relation.head.surface, 40)}</span> <strong>{arrow}</strong> '
         f'<span class="surface">{_cut(relation.tail.surface, 40)}</span>'
     )
-    key = _filter_key(kind.name, relation.head.surface, relation.tail.surface)
+    key = escape(relation_filter_text(relation))
     return (
         f'<div class="row relation" tabindex="-1" data-item="{item}" data-head="s{relation.head_id}" '
         f'data-tail="s{relation.tail_id}" data-head-start="{relation.head.start}" '

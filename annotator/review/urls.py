@@ -7,6 +7,7 @@ urlpatterns = [
     path("articles/<int:article_id>/annotate/", views.annotate, name="annotate"),
     path("articles/<int:article_id>/annotate/workspace/", views.workspace, name="workspace"),
     path("articles/<int:article_id>/annotate/blocks/", views.blocks, name="blocks"),
+    path("articles/<int:article_id>/annotate/filter/", views.filtered_blocks, name="filtered_blocks"),
     path("articles/<int:article_id>/annotate/suggesting/", views.suggesting, name="suggesting"),
     path("articles/<int:article_id>/annotate/do/<slug:action>/", views.act, name="act"),
     path("articles/<int:article_id>/annotate/undo/", views.undo_last, name="undo"),

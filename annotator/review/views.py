@@ -15,7 +15,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.safestring import mark_safe
@@ -49,6 +49,7 @@ from annotator.review.comments import comments_context
 from annotator.review.models import Comment
 from annotator.review.queue import next_article
 from annotator.review.rendering import blocks_touching, render_plain_blocks, split_blocks
+from annotator.review.rows import FILTER_TEXTS, LISTS
 from annotator.review.state import load_page, load_view, pending_suggestions, rendered_range, set_counts
 from annotator.review.suggesting import opening_jobs, suggest_on_open
 from annotator.suggestions.models import Suggestion, SuggestionKind
@@ -477,3 +478,20 @@ def new_kb_entity(request: AuthedRequest, article_id: int) -> HttpResponse:
         return _refused(request, article, annotation_set, error)
     undo_stack.push(request.session, annotation_set.pk, outcome.undo)
     return _changed(request, article, annotation_set, outcome)
+
+
+@require_GET
+def filtered_blocks(request: AuthedRequest, article_id: int) -> JsonResponse:
+    """The blocks whose side-list rows the filter text `q` matches, so that a long article's page can
+    load them before filtering (it holds only the rows of the blocks loaded so far)."""
+    article, annotation_set = _article_and_set(request, article_id)
+    query = request.GET.get("q", "").strip().lower()
+    if not query:
+        return JsonResponse({"blocks": []})
+    view = load_view(annotation_set, article.text, with_marks=False)
+    matching = [
+        rows.block.index
+        for rows in view.rows()
+        if any(query in FILTER_TEXTS[kind](item) for kind in LISTS for item in getattr(rows, kind))
+    ]
+    return JsonResponse({"blocks": matching})

@@ -6,6 +6,7 @@ app_name = "suggestions"
 urlpatterns = [
     path("<int:project_id>/suggesters/", views.suggesters, name="suggesters"),
     path("<int:project_id>/suggesters/jobs/", views.job_list, name="jobs"),
+    path("<int:project_id>/suggesters/jobs/<int:suggester_job_id>/cancel/", views.cancel, name="cancel_job"),
     path("<int:project_id>/suggesters/train/", views.train, name="train"),
     path("<int:project_id>/suggesters/preannotate/", views.preannotate, name="preannotate"),
     path("<int:project_id>/suggesters/<int:suggester_id>/activate/", views.activate, name="activate"),

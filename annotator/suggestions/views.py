@@ -19,7 +19,8 @@ from annotator.annotations.models import AnnotationSet, SetKind, SetStatus
 from annotator.annotations.services import curate_gold_sets
 from annotator.articles.models import ArticleStatus
 from annotator.core.http import AuthedRequest
-from annotator.jobs.models import Job, JobKind
+from annotator.jobs.models import Job, JobKind, JobStatus
+from annotator.jobs.services import cancel_from_page
 from annotator.projects.models import Project
 from annotator.projects.permissions import can_curate, can_manage
 from annotator.projects.views import get_project
@@ -73,7 +74,8 @@ def suggesters(request: AuthedRequest, project_id: int) -> HttpResponse:
 def job_list(request: AuthedRequest, project_id: int) -> HttpResponse:
     """The jobs region alone, which the page polls while a job runs."""
     project = get_project(request, project_id)
-    return render(request, "suggestions/suggesters.html#job-list", {"project": project, **_jobs(project)})
+    context = {"project": project, "can_manage": can_manage(project.my_role), **_jobs(project)}
+    return render(request, "suggestions/suggesters.html#job-list", context)
 
 
 @require_POST
@@ -93,6 +95,23 @@ def preannotate(request: AuthedRequest, project_id: int) -> HttpResponseRedirect
         return redirect("suggestions:suggesters", project.pk)
     job = start_preannotation(project=project, by=request.user, status=status or None)
     messages.success(request, f"Pre-annotation started (job {job.pk}). Its progress shows below.")
+    return redirect("suggestions:suggesters", project.pk)
+
+
+@require_POST
+def cancel(request: AuthedRequest, project_id: int, suggester_job_id: int) -> HttpResponseRedirect:
+    """Stop a pre-annotation (the articles it already did keep their new suggestions; running it again
+    does the rest) or a training that has not started; a running training ends on its own."""
+    project = _managed_project(request, project_id)
+    kinds = [JobKind.PREANNOTATE, JobKind.TRAIN_SUGGESTER]
+    job = get_object_or_404(Job.objects.filter(project=project, kind__in=kinds), pk=suggester_job_id)
+    if job.kind == JobKind.TRAIN_SUGGESTER and job.status == JobStatus.RUNNING:
+        messages.error(request, "A training cannot be stopped once it runs; it ends on its own.")
+    elif job.kind == JobKind.TRAIN_SUGGESTER:
+        cancel_from_page(request, job, what="training", cancelled="Training cancelled before it started.")
+    else:
+        done = "Articles it already did keep their new suggestions; pre-annotate again for the rest."
+        cancel_from_page(request, job, what="pre-annotation", cancelled=f"Pre-annotation cancelled. {done}")
     return redirect("suggestions:suggesters", project.pk)
 
 

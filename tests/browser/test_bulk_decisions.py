@@ -117,3 +117,39 @@ def test_dragging_an_edge_with_the_mouse_is_one_save(page, log_in, world):
     wait_for_version(page, 3)  # the span was version 2: one gesture, one save
     assert own_spans(world) == [(offsets_of("Naryshkin")[0], offsets_of("visited")[1], "PERSON")]
     assert Span.history.filter(id=span.pk).count() == 2  # made, then changed once
+
+
+def test_relation_labels_drawn_at_once_never_cover_each_other(page, log_in, world):
+    """Three relations whose arcs rise over the same words: each label is raised above the ones already
+    drawn (with its arc) instead of being written over them."""
+    from annotator.annotations import services
+    from tests.browser.test_annotate_page import add_span
+
+    naryshkin = add_span(world, offsets_of("Sergey Naryshkin"), world["person"])
+    minsk = add_span(world, offsets_of("Minsk"), world["gpe"])
+    lukashenko = add_span(world, offsets_of("Lukashenko"), world["person"])
+    own = naryshkin.annotation_set
+    own.refresh_from_db()
+    for head, tail, kind in [
+        (naryshkin, minsk, "visited"),
+        (lukashenko, minsk, "visited"),
+        (lukashenko, naryshkin, "met_with"),
+    ]:
+        services.create_relation(
+            annotation_set=own, head=head, tail=tail, relation_type=world[kind], by=world["user"],
+            expected_version=own.version,
+        )  # fmt: skip
+        own.refresh_from_db()
+    open_annotate(page, log_in, world["article"])
+    page.get_by_role("button", name="Draw every relation").click()
+    expect(page.locator("#arrows text")).to_have_count(3)
+    boxes = page.eval_on_selector_all(
+        "#arrows text",
+        "labels => labels.map(label => { const b = label.getBBox(); return [b.x, b.y, b.width, b.height]; })",
+    )
+
+    def overlap(a, b):
+        return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+    assert [(a, b) for n, a in enumerate(boxes) for b in boxes[n + 1 :] if overlap(a, b)] == []
+    page.screenshot(path=SCREENSHOTS / "relation-labels.png")

@@ -15,6 +15,7 @@ from annotator.projects.demo import load_demo
 from annotator.projects.models import Role
 from annotator.projects.services import add_member
 from annotator.suggestions.models import Suggestion
+from tests.browser.axe import assert_accessible
 
 
 @pytest.fixture
@@ -109,3 +110,46 @@ def test_a_manager_maps_labels_and_sets_the_learning_loop_with_the_keyboard(page
     page.goto(f"/projects/{demo.pk}/gold/curate/")
     page.get_by_role("heading", name="Curate gold in bulk").wait_for()
     page.screenshot(path=str(SCREENS / "curate-gold-320.png"), full_page=True)
+
+
+def test_a_running_pre_annotation_is_cancelled_from_the_jobs_list_by_keyboard(page, log_in, demo, settings):
+    """Tab to the running job's Cancel button while the list polls (the button keeps the focus across
+    swaps), Enter: the job is cancelled, the part already done keeps its suggestions."""
+    from annotator.jobs import registry
+    from annotator.jobs.chunks import plan_chunks, run_chunk
+    from annotator.jobs.progress import Progress
+    from annotator.jobs.services import create_job
+
+    settings.ANNOTATOR_JOB_CHUNK_ARTICLES = 1
+    manager = get_user_model().objects.get(username="manager")
+    job = create_job(kind=JobKind.PREANNOTATE, project=demo, params={}, by=manager)
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING)
+    job.refresh_from_db()
+    handler = registry.handler_for(JobKind.PREANNOTATE)
+    chunks = plan_chunks(job, handler, Progress(job))
+    run_chunk(chunks[0].pk, handler)  # one article done; the other part waits for a worker that never comes
+    kept = Suggestion.objects.count()
+    assert kept > 0
+
+    log_in("manager")
+    page.goto(f"/projects/{demo.pk}/suggesters/")
+    for width in (1280, 320):
+        page.set_viewport_size({"width": width, "height": 800})
+        page.screenshot(path=SCREENS / f"suggesters-cancel-{width}.png", full_page=True)
+        assert_accessible(page, f"the suggesters page with a running job's cancel button at {width} px")
+        page.locator("#job-list").screenshot(path=SCREENS / f"suggesters-jobs-{width}.png")
+    for _ in range(80):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == f"cancel-job-{job.pk}":
+            break
+    else:
+        pytest.fail("Tab never reached the job's cancel button")
+    page.wait_for_timeout(2500)  # at least one poll of the jobs list swaps the button out and in again
+    assert page.evaluate("document.activeElement.id") == f"cancel-job-{job.pk}"
+    page.keyboard.press("Enter")
+    page.get_by_text("Pre-annotation cancelled.").wait_for()
+    row = page.locator("#job-list tbody tr").first
+    assert "Cancelled with 1 of 2 parts done." in row.text_content()
+    assert page.get_by_role("button", name=f"Cancel job {job.pk}").count() == 0
+    assert Job.objects.get(pk=job.pk).status == JobStatus.CANCELLED
+    assert Suggestion.objects.count() == kept

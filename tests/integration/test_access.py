@@ -24,6 +24,7 @@ MANAGER_ONLY = {
     "api:suggester-activate",
     "suggestions:train",
     "suggestions:preannotate",
+    "suggestions:cancel_job",
     "suggestions:activate",
     "suggestions:pipeline",
     "suggestions:label_map",
@@ -174,6 +175,7 @@ def object_ids(news, name, params):
         "entity_id": news.naryshkin.pk,
         "kb_job_id": kb_import_job(news).pk,
         "export_job_id": export_job(news).pk,
+        "suggester_job_id": preannotation_job(news).pk,
         "user_id": news.annotator.pk,
         "invitation_id": invitation(news)[0].pk,
         "secret": invitation(news)[1],
@@ -233,6 +235,12 @@ def import_job(news):
         project=news.project, kind=JobKind.IMPORT_ARTICLES, defaults={"params": {"format": "jsonl"}}
     )
     return job
+
+
+def preannotation_job(news):
+    """A pre-annotation job of the news project, queued (the suggesters page's cancel button takes it)."""
+    jobs = Job.objects.filter(project=news.project, kind=JobKind.PREANNOTATE).order_by("pk")
+    return jobs.first() or Job.objects.create(project=news.project, kind=JobKind.PREANNOTATE, params={})
 
 
 def export_job(news):

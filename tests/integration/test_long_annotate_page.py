@@ -309,3 +309,32 @@ def test_a_relation_row_says_where_its_ends_are_so_the_page_can_load_the_block_o
         f'data-head-start="0" data-tail-start="{tail.start}" data-directed="1"'
     ) in html
     assert f'<mark class="m et-{news.gpe.pk}' not in html  # the tail's block has not loaded
+
+
+def filtered(news, query, **extra):
+    url = reverse("review:filtered_blocks", args=[news.article.pk])
+    return news.client.get(url, {"q": query, **extra})
+
+
+def test_the_filter_endpoint_names_the_blocks_whose_rows_match(long_news):
+    """What the page's filter box matches (type, surface, KB name, relation), for every block, so that a
+    long article's page can load the blocks it has not loaded yet before filtering."""
+    news = long_news
+    add_spans_and_suggestions(news, [0, 700, 1300])
+    late = Span.objects.get(start=line_start(1300))
+    services.create_relation(
+        annotation_set=news.annotation_set, head=Span.objects.get(start=line_start(700)), tail=late,
+        relation_type=news.met_with, by=news.annotator, expected_version=news.annotation_set.version,
+    )  # fmt: skip
+    spans_at = [block_of(news, line_start(n)).index for n in (0, 700, 1300)]
+    assert filtered(news, "naryshkin").json() == {"blocks": spans_at}
+    assert filtered(news, "  GPE ").json() == {"blocks": spans_at}  # suggestions: "entity gpe minsk"
+    assert filtered(news, "met_with").json() == {"blocks": [spans_at[1]]}  # the block of the head
+    assert filtered(news, "protasevich").json() == {"blocks": []}
+    assert filtered(news, "").json() == {"blocks": []}
+
+
+def test_the_filter_endpoint_is_for_members_only(long_news, outsider, client):
+    client.force_login(outsider)
+    url = reverse("review:filtered_blocks", args=[long_news.article.pk])
+    assert client.get(url, {"q": "minsk"}).status_code == 404

@@ -151,3 +151,20 @@ def test_either_form_of_an_api_path_reaches_its_view_without_a_redirect(client, 
     )
     assert listed.status_code == 200  # the route is written without its slash
     assert client.get("/api/v1/no-such-thing/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 404
+
+
+def test_the_annotate_and_curate_pages_breadcrumbs_lead_to_the_articles_and_name_the_title(client, news):
+    """Project, then Articles, then the article's title (not its external id, which the import gave it)."""
+    from annotator.articles.models import Article
+
+    Article.objects.filter(pk=news.article.pk).update(title="<b>Naryshkin</b> " + "in Minsk " * 10)
+    articles = f'<li><a href="/projects/{news.project.pk}/articles/">Articles</a></li>'
+    client.force_login(news.annotator)
+    html = client.get(f"/articles/{news.article.pk}/annotate/").content.decode()
+    assert articles in html
+    title = "&lt;b&gt;Naryshkin&lt;/b&gt; in Minsk in Minsk in Minsk in Minsk in Min…"  # 60 characters
+    assert f'<li aria-current="page"><bdi>{title}</bdi></li>' in html
+    client.force_login(news.manager)
+    html = client.get(f"/articles/{news.article.pk}/curate/").content.decode()
+    assert articles in html
+    assert '<li aria-current="page">Curate <bdi>&lt;b&gt;Naryshkin&lt;/b&gt; in Minsk' in html

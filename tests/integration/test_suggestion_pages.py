@@ -161,3 +161,65 @@ def test_the_page_shows_hostile_names_and_messages_literally(client, news):
                        errors=[{"message": HOSTILE}])  # fmt: skip
     client.force_login(news.manager)
     assert_shown_literally(page(client, news))
+
+
+def test_a_manager_cancels_a_running_pre_annotation_from_the_jobs_list(client, news, settings):
+    """The suggesters page offers what exports and KB imports offer: a cancel button on a running
+    pre-annotation. Its queued parts never run; the part already done keeps its suggestions."""
+    from annotator.jobs.chunks import run_chunk
+    from annotator.jobs.services import create_job
+    from tests.integration.test_chunked_jobs import add_articles, start
+
+    settings.ANNOTATOR_JOB_CHUNK_ARTICLES = 4
+    add_articles(news, 7)  # 8 articles in all: two parts
+    job = create_job(kind=JobKind.PREANNOTATE, project=news.project, params={}, by=news.manager)
+    chunks, handler = start(job)
+    run_chunk(chunks[0].pk, handler)
+    done_articles = set(Suggestion.objects.values_list("article_id", flat=True))
+    cancel = reverse("suggestions:cancel_job", args=[news.project.pk, job.pk])
+
+    client.force_login(news.annotator)
+    assert f'action="{cancel}"' not in page(client, news).content.decode()
+    assert client.post(cancel).status_code == 403
+    client.force_login(news.manager)
+    jobs = client.get(reverse("suggestions:jobs", args=[news.project.pk]), HTTP_HX_REQUEST="true")
+    html = jobs.content.decode()
+    assert f'<form method="post" action="{cancel}" class="job-cancel">' in html
+    assert 'name="csrfmiddlewaretoken"' in html
+    # An id, so that htmx keeps the keyboard's focus on the button when the polled list is swapped.
+    assert f'id="cancel-job-{job.pk}" aria-label="Cancel job {job.pk}">Cancel</button>' in html
+
+    response = client.post(cancel, follow=True)
+    html = response.content.decode()
+    assert response.redirect_chain == [(reverse("suggestions:suggesters", args=[news.project.pk]), 302)]
+    assert (
+        "Pre-annotation cancelled. Articles it already did keep their new suggestions; "
+        "pre-annotate again for the rest." in html
+    )
+    assert "Cancelled with 1 of 2 parts done." in html
+    assert f'action="{cancel}"' not in html
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELLED
+    assert set(job.chunks.values_list("status", flat=True)) == {JobStatus.SUCCEEDED, JobStatus.CANCELLED}
+    assert set(Suggestion.objects.values_list("article_id", flat=True)) == done_articles
+    assert len(done_articles) == 4
+    response = client.post(cancel, follow=True)
+    assert "The pre-annotation had already ended (cancelled)." in response.content.decode()
+
+
+def test_a_queued_training_can_be_cancelled_but_a_running_one_ends_on_its_own(client, news):
+    queued = Job.objects.create(project=news.project, kind=JobKind.TRAIN_SUGGESTER, status=JobStatus.QUEUED)
+    running = Job.objects.create(project=news.project, kind=JobKind.TRAIN_SUGGESTER, status=JobStatus.RUNNING)
+    client.force_login(news.manager)
+    html = page(client, news).content.decode()
+    assert reverse("suggestions:cancel_job", args=[news.project.pk, queued.pk]) in html
+    assert reverse("suggestions:cancel_job", args=[news.project.pk, running.pk]) not in html
+
+    response = client.post(reverse("suggestions:cancel_job", args=[news.project.pk, running.pk]), follow=True)
+    assert "A training cannot be stopped once it runs; it ends on its own." in response.content.decode()
+    assert Job.objects.get(pk=running.pk).status == JobStatus.RUNNING
+    response = client.post(reverse("suggestions:cancel_job", args=[news.project.pk, queued.pk]), follow=True)
+    assert "Training cancelled before it started." in response.content.decode()
+    assert Job.objects.get(pk=queued.pk).status == JobStatus.CANCELLED
+    other = Job.objects.create(kind=JobKind.TRAIN_SUGGESTER, status=JobStatus.QUEUED)  # no project
+    assert client.post(reverse("suggestions:cancel_job", args=[news.project.pk, other.pk])).status_code == 404

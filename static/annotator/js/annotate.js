@@ -21,6 +21,7 @@
     submit: root.dataset.submitUrl,
     workspace: root.dataset.workspaceUrl,
     blocks: root.dataset.blocksUrl,
+    filter: root.dataset.filterUrl,
     candidates: root.dataset.candidatesUrl,
     relationTypes: root.dataset.relationTypesUrl,
     newEntity: root.dataset.newEntityUrl,
@@ -685,6 +686,7 @@
     else if (kindOf(current) === "relation") rows = [rowOf(current)];
     else if (kindOf(current) === "span") rows = $$(`.row.relation[data-head="${current}"], .row.relation[data-tail="${current}"]`);
     const origin = svg.getBoundingClientRect();
+    const placed = []; // the boxes of the labels drawn so far
     rows.filter(Boolean).forEach((row) => {
       const head = $(`#text mark[data-item="${row.dataset.head}"]`);
       const tail = $(`#text mark[data-item="${row.dataset.tail}"]`);
@@ -702,33 +704,86 @@
       const y1 = a.top - origin.top;
       const x2 = b.left + b.width / 2 - origin.left;
       const y2 = b.top - origin.top;
-      const lift = Math.min(y1, y2) - 18 - Math.min(Math.abs(x2 - x1) / 8, 30);
       const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
-      path.setAttribute("d", `M ${x1} ${y1} C ${x1} ${lift}, ${x2} ${lift}, ${x2} ${y2 - 2}`);
       path.setAttribute("class", row.dataset.directed === "1" ? "arc" : "arc symmetric");
       const label = document.createElementNS("http://www.w3.org/2000/svg", "text");
       label.setAttribute("x", String((x1 + x2) / 2));
-      label.setAttribute("y", String(lift + 8));
       label.setAttribute("text-anchor", "middle");
       label.textContent = row.querySelector("strong").textContent.replace(/[—→↔]/g, "").trim();
       svg.append(path, label);
+      const place = (lift, shift) => {
+        path.setAttribute("d", `M ${x1} ${y1} C ${x1} ${lift}, ${x2} ${lift}, ${x2} ${y2 - 2}`);
+        label.setAttribute("x", String((x1 + x2) / 2 + shift));
+        label.setAttribute("y", String(lift + 8));
+        return label.getBBox();
+      };
+      // Arcs over the same words would write their labels over each other: slide this label along the
+      // top of its arc, then raise the arc (and its label) a line at a time, to the first free spot that
+      // stays inside the text panel; with none free, the highest one.
+      const lowest = Math.min(y1, y2) - 18 - Math.min(Math.abs(x2 - x1) / 8, 30);
+      const slide = Math.abs(x2 - x1) / 4;
+      let box = place(lowest, 0);
+      for (let raised = 0; raised < 6 && placed.some((other) => overlaps(box, other)); raised += 1) {
+        const lift = lowest - raised * (box.height + 2);
+        const spots = [0, -slide, slide].map((shift) => place(lift, shift));
+        const free = spots.findIndex((spot) => spot.y >= -4 && !placed.some((other) => overlaps(spot, other)));
+        box = place(lift, free >= 0 ? [0, -slide, slide][free] : 0);
+        if (free >= 0 || box.y < -4) break;
+      }
+      placed.push(box);
     });
+  }
+
+  function overlaps(a, b) {
+    return a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
   }
 
   // ---------------------------------------------------------------- filtering the lists
 
+  const filterQuery = () => ($("#filter")?.value || "").trim().toLowerCase();
+  // A long article's lists hold the rows of the blocks loaded so far: the server says which blocks have
+  // rows the filter matches, and the page loads them (at most FILTER_LOADS requests' worth), so the
+  // filter finds what is further on. `searched` is its last answer.
+  const FILTER_LOADS = 12;
+  let searched = { query: "", blocks: [] };
+  let filterTimer = 0;
+
   function applyFilter() {
-    const query = ($("#filter")?.value || "").trim().toLowerCase();
+    const query = filterQuery();
     $$(".rows .row").forEach((row) => {
       row.hidden = Boolean(query) && !row.dataset.filter.includes(query);
     });
-    // A long article's lists hold the rows of the blocks loaded so far: say what the filter did not see.
     const note = $("#filter-note");
-    const waiting = lazyGroups($("#span-list")).length;
     if (!note) return;
-    note.hidden = !query || !waiting;
-    const total = $$("#span-list .group").length;
-    note.textContent = note.hidden ? "" : `Filtered the rows of ${total - waiting} of ${total} parts of the article, those loaded so far; the others load as you scroll the text or press “Show more”.`;
+    let text = "";
+    if (query && lazyGroups($("#span-list")).length) {
+      const unloaded = searched.blocks.filter(isLazy).length;
+      if (searched.query !== query) text = "Looking for matches in the parts of the article not loaded yet…";
+      else if (unloaded) text = `${unloaded} more ${unloaded === 1 ? "part" : "parts"} of the article ${unloaded === 1 ? "has" : "have"} matches; they load as you scroll the text or press “Show more”.`;
+    }
+    note.hidden = !text;
+    note.textContent = text;
+  }
+
+  function searchFilter() {
+    window.clearTimeout(filterTimer);
+    const query = filterQuery();
+    if (!query || !urls.filter || !lazyGroups($("#span-list")).length) return;
+    filterTimer = window.setTimeout(async () => {
+      const response = await fetch(withSet(urls.filter, { q: query }), { credentials: "same-origin" });
+      if (!response.ok || filterQuery() !== query) return;
+      searched = { query, blocks: (await response.json()).blocks };
+      applyFilter();
+      let loads = 0;
+      for (const index of searched.blocks) {
+        if (loads >= FILTER_LOADS || filterQuery() !== query) break;
+        if (isLazy(index)) {
+          loads += 1;
+          await loadBlocks(index);
+        }
+      }
+      applyFilter();
+    }, 300);
   }
 
   // ---------------------------------------------------------------- reload after a conflict
@@ -1025,6 +1080,7 @@
   document.addEventListener("input", (event) => {
     if (event.target.id !== "filter") return;
     applyFilter();
+    searchFilter();
   });
   window.addEventListener("resize", drawArrows);
   document.body.addEventListener("htmx:afterSwap", (event) => {
