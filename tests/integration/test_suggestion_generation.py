@@ -76,6 +76,82 @@ def test_preannotation_stores_entities_relations_and_links_of_the_active_suggest
     )
 
 
+def test_batch_preannotation_can_leave_link_candidates_to_the_first_need_which_stores_the_same(news):
+    upsert_entity(
+        knowledge_base=news.kb,
+        record=EntityRecord(kb_id="naryshkin-junior", name="Sergey Naryshkin", type="PERSON", prior=0.2),
+    )
+    generate.preannotate_articles(project=news.project, defer_links=False)
+    eager = rows(news.article)
+    Suggestion.objects.all().delete()
+    SuggestionRun.objects.all().delete()
+
+    report = generate.preannotate_articles(project=news.project, defer_links=True)
+    assert (report.created, report.kept) == (4, 0)
+    assert rows(news.article) == [row for row in eager if row[0] != "link"]
+    run = SuggestionRun.objects.get()
+    # The mentions of the types the KB has (PERSON, GPE), not the date.
+    assert (run.counts, run.pending_links) == (
+        {"entity": 3, "relation": 1, "link": 0},
+        [[0, 16, news.person.pk], [25, 30, news.gpe.pk]],
+    )
+    with CaptureQueriesContext(connection) as queries:
+        generate.ensure_article_suggestions(article=news.article)
+    # The same candidates, ranks and scores as a run that looks them up at once.
+    assert rows(news.article) == eager
+    assert [row for row in eager if row[0] == "link"] == [
+        ("link", 0, 16, "PERSON", None, "naryshkin-junior", 0, 0.8, "kb-candidates"),
+        ("link", 0, 16, "PERSON", None, "sergey-naryshkin", 1, 0.75, "kb-candidates"),
+        ("link", 25, 30, "GPE", None, "minsk", 0, 0.75, "kb-candidates"),
+    ]
+    run.refresh_from_db()
+    assert (run.counts, run.pending_links) == ({"entity": 3, "relation": 1, "link": 3}, None)
+    # No pipeline: the stored entities stand, only their candidates are looked up and written.
+    statements = [re.sub(r"^\d+ times: ", "", q["sql"]).split()[0] for q in queries]
+    writes = [verb for verb in statements if verb in ("INSERT", "UPDATE", "DELETE")]
+    assert writes == (
+        ["UPDATE"] if connection.vendor == "postgresql" else ["INSERT", "UPDATE"]
+    )  # COPY: uncaptured
+    assert generate.complete_links(version=run.suggester_version, article_ids=[news.article.pk]) == 0
+    with CaptureQueriesContext(connection) as queries:
+        generate.ensure_article_suggestions(article=news.article)
+    assert len(queries) == 3  # current again: the active version with its run, the two gazetteer aggregates
+    assert rows(news.article) == eager
+
+
+def test_a_deferred_re_run_keeps_decided_links_and_looks_the_others_up_again(news):
+    generate.preannotate_articles(project=news.project, defer_links=False)
+    link = Suggestion.objects.get(kind=SuggestionKind.LINK, start=0)
+    reject_suggestion(
+        suggestion=link, annotation_set=news.annotation_set, by=news.annotator, expected_version=1
+    )
+    news.naryshkin.prior = 0.8  # the candidate's score moves: the decided suggestion stands for it
+    news.naryshkin.save()
+    report = generate.preannotate_articles(project=news.project, defer_links=True)
+    assert (report.created, report.deleted, report.kept) == (0, 1, 4)  # Minsk's link waits for the need
+    assert (
+        generate.complete_links(
+            version=link.suggester_version, article_ids=[news.article.pk, news.article.pk + 1]
+        )
+        == 1
+    )
+    assert rows(news.article, kind="link") == [
+        ("link", 0, 16, "PERSON", None, "sergey-naryshkin", 0, 0.75, "kb-candidates"),  # the decided one
+        ("link", 25, 30, "GPE", None, "minsk", 0, 0.75, "kb-candidates"),
+    ]
+    assert Decision.objects.get().suggestion_id == link.pk
+
+
+def test_batch_preannotation_defers_links_when_pages_compute_suggestions_on_open(news, settings):
+    settings.ANNOTATOR_SUGGEST_ON_OPEN = False  # pages do no suggestion work: pre-annotation is all
+    assert generate.preannotate_articles(project=news.project).created == 6
+    Suggestion.objects.all().delete()
+    SuggestionRun.objects.all().delete()
+    settings.ANNOTATOR_SUGGEST_ON_OPEN = True
+    assert generate.preannotate_articles(project=news.project).created == 4
+    assert SuggestionRun.objects.get().pending_links is not None
+
+
 def test_re_running_writes_nothing_new_and_leaves_decisions_untouched(news):
     generate.preannotate_articles(project=news.project)
     before = list(Suggestion.objects.order_by("pk").values_list("pk", flat=True))
@@ -157,6 +233,20 @@ def test_an_articles_suggestions_are_computed_once_and_again_when_the_kb_changes
     generate.ensure_article_suggestions(article=news.article)
     assert ("entity", 34, 42, "PERSON", None, None, 0, 0.9, "kb-ruler") in rows(news.article)
     assert ("entity", 34, 42, "DATE", None, None, 0, 0.75, "rule:date") not in rows(news.article)
+
+
+def test_a_kb_entity_without_a_type_makes_stored_link_suggestions_stale(news):
+    generate.ensure_article_suggestions(article=news.article)
+    upsert_entity(
+        knowledge_base=news.kb, record=EntityRecord(kb_id="minsk-region", name="Minsk", type="", prior=0.9)
+    )
+    generate.ensure_article_suggestions(article=news.article)
+    # Untyped, it is no pattern (the entity suggestion stays the KB's GPE) but it is a candidate.
+    assert rows(news.article, start=25) == [
+        ("entity", 25, 30, "GPE", None, None, 0, 0.9, "kb-ruler"),
+        ("link", 25, 30, "GPE", None, "minsk", 1, 0.75, "kb-candidates"),
+        ("link", 25, 30, "GPE", None, "minsk-region", 0, 0.9, "kb-candidates"),  # its prior is higher
+    ]
 
 
 def test_gold_mentions_feed_the_gazetteer(news):
