@@ -139,8 +139,11 @@ def test_the_gazetteer_is_reloaded_only_when_its_fingerprint_moves_and_then_only
         ("Vitebsk", "GPE", "kb-ruler"),
     ]
     assert suggester.ensure_patterns("c", load([])) is True
-    # The KB's names are gone; the title rule, which needs no gazetteer, remains.
-    assert entities(suggester, "Mr Tertel in Vitebsk") == [("Tertel", "PERSON", "rule:person")]
+    # The KB's names are gone; the title and place rules, which need no gazetteer, remain.
+    assert entities(suggester, "Mr Tertel in Vitebsk") == [
+        ("Tertel", "PERSON", "rule:person"),
+        ("Vitebsk", "GPE", "rule:place"),  # after "in"
+    ]
 
 
 def saved_pipeline(tmp_path):

@@ -269,8 +269,12 @@ def _ruler_candidates(doc: Doc) -> list[Candidate]:
     seen: set[tuple[int, int, int, str]] = set()
     acronyms: dict[int, Any] = {}  # end token of "Name (ACR)" -> the longest such match
     strings = doc.vocab.strings
+    labels: dict[int, str] = {}
+    make = tuple.__new__  # a NamedTuple's own constructor costs as much again, per match
+    facts_of = _GROUPS.get
     for span in doc.spans[RULER_KEY]:
-        source, kb_id, trim = _group_facts(doc, span.id)
+        facts = facts_of(span.id)
+        source, kb_id, trim = facts if facts is not None else _group_facts(doc, span.id)
         if source == "rule:date" or source == "rule:name-acronym":
             if source == "rule:name-acronym":
                 best = acronyms.get(span.end)
@@ -292,7 +296,10 @@ def _ruler_candidates(doc: Doc) -> list[Candidate]:
         if marker in seen:
             continue  # another entity with the same alias: one mention, whichever entity it names
         seen.add(marker)
-        candidates.append(Candidate(span.start_char, span.end_char, strings[label], source, kb_id))
+        name = labels.get(label)
+        if name is None:
+            name = labels[label] = strings[label]
+        candidates.append(make(Candidate, (span.start_char, span.end_char, name, source, kb_id)))
     if acronyms:
         places = {(c.start, c.end) for c in candidates if c.source in _PLACE_LISTS}
         for span in acronyms.values():
