@@ -523,6 +523,32 @@ def situated_evidence(
     return evidence, max(nlp.merge.MUTE_BELOW, float(found.get("f1") or 0.0) / 2)
 
 
+def situated_table(chosen: SuggesterSettings) -> dict[str, Any]:
+    """For the page: what the newest trained model's cross-validation measured by situation, as its merge
+    uses it (rows of source, type, situation, right, measured, precision, score, kept), and the threshold."""
+    measured = (chosen.measured or {}).get("situated") or {}
+    if not measured:
+        return {"source": "", "rows": [], "mute_below": nlp.merge.MUTE_BELOW}
+    source = list(measured)[-1]
+    spec = SuggesterSpec(
+        key="", kind=SuggesterKind.TRAINED, name="", version="", model=None, rules=True, model_source=source,
+        relations_path=None,
+    )  # fmt: skip
+    evidence, mute_below = situated_evidence(chosen, spec)
+    merge = nlp.Merge(evidence=sources.measured_evidence(chosen.project_id, chosen), situated=evidence)
+    rows = []
+    for (name, label, situation), found in sorted(evidence.items()):
+        score, decisive, _ = merge.score_in(name, label, situation)
+        rows.append(
+            {
+                "source": name, "label": label, "situation": situation, "right": found.right,
+                "total": found.total, "precision": found.right / found.total if found.total else None,
+                "score": round(score, 3), "kept": not decisive or score >= mute_below,
+            }
+        )  # fmt: skip
+    return {"source": source, "rows": rows, "mute_below": round(mute_below, 3)}
+
+
 def forget_merges() -> None:
     """Drop the reused merges (tests; a training job after it measured the sources)."""
     _merges.clear()

@@ -245,3 +245,43 @@ def test_a_final_model_trained_for_the_folds_best_epochs_says_so_and_the_curve_r
     # Trained later on fewer articles (articles were deleted), version 2 still comes first on the curve.
     response = client.get(f"/api/v1/projects/{news.project.pk}/learning-curve")
     assert [(p["version"], p["articles"]) for p in response.json()] == [("ner 2", 50), ("ner 1", 200)]
+
+
+def test_the_page_shows_what_the_newest_model_measured_by_situation_and_what_its_merge_leaves_out(
+    client, news
+):
+    from annotator.suggestions.models import SuggesterSettings
+
+    SuggesterSettings.objects.update_or_create(
+        project=news.project,
+        defaults={
+            "measured": {
+                "sources": {"trained:ner-2|PERSON": [60, 100]},
+                "situated": {
+                    "trained:ner-1": {"f1": 0.5, "evidence": {"trained:ner-1|PERSON|alone": [1, 1]}},
+                    "trained:ner-2": {
+                        "f1": 0.8,
+                        "evidence": {
+                            "trained:ner-2|PERSON|alone": [6, 30],
+                            "trained:ner-2|PERSON|agreed": [45, 50],
+                        },
+                    },
+                },
+            }
+        },
+    )
+    client.force_login(news.annotator)
+    html = " ".join(page(client, news).content.decode().split())
+    assert "Measured by situation beside <code>trained:ner-2</code>" in html
+    assert "leaves out a candidate measured under 0.400 (half the F1 the combination measured)" in html
+    # PERSON overall: (60 + 0.5 * 5) / 105 = 0.595; alone (6 + 0.595 * 5) / 35 = 0.256, under 0.4: left out.
+    assert (
+        '<tr><th scope="row"><code>trained:ner-2</code></th><td><bdi>PERSON</bdi></td><td>alone</td>'
+        '<td class="num">6</td><td class="num">30</td><td class="num">0.200</td><td class="num">0.256 '
+        '<small class="muted">(left out)</small></td></tr>'
+    ) in html
+    assert (
+        '<td>agreed</td><td class="num">45</td><td class="num">50</td><td class="num">0.900</td>'
+        '<td class="num">0.872</td></tr>'
+    ) in html
+    assert "trained:ner-1" not in html
