@@ -102,6 +102,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            # `{% url %}` in every template, working each route out once per process (core/reversing.py).
+            "builtins": ["annotator.core.reversing"],
         },
     },
 ]
@@ -225,7 +227,7 @@ MEDIA_ROOT = DATA_DIR / "media"
 MEDIA_URL = "media/"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "annotator.core.reversing.StaticFilesStorage"},
 }
 
 # Security. Cookies and headers that cost nothing over plain HTTP are always on; the HTTPS-only ones

@@ -28,7 +28,7 @@ from annotator.suggestions import gazetteer, nlp, sources
 from annotator.suggestions.models import PipelineMode, SuggesterKind, SuggesterSettings, SuggesterVersion
 from annotator.suggestions.relations import Mention, PairClassifier, RelationSchema, find_relations
 
-RULES_NAME, RULES_VERSION = "rules", "2"  # bump the version when the rules change what they find
+RULES_NAME, RULES_VERSION = "rules", "3"  # bump the version when the rules change what they find
 LINK_SOURCE = "kb-candidates"
 RELATIONS_FILE = "relations.json"
 
@@ -150,9 +150,12 @@ def load_suggester(
     key = f"{spec.key}|project:{project_id}|excluding:{_digest(excluded) if excluded else ''}"
 
     def build() -> nlp.Suggester:
+        # A trained model's merge has measured the name rules' guesses next to it: they stay, weighed.
+        guesses = True if spec.kind == SuggesterKind.TRAINED else None
         return nlp.build_suggester(
-            model=spec.model, model_source=spec.model_source, rules=spec.rules, lang=spec.lang
-        )
+            model=spec.model, model_source=spec.model_source, rules=spec.rules, lang=spec.lang,
+            name_guesses=guesses,
+        )  # fmt: skip
 
     suggester = nlp.cached_suggester(key, build)
     if spec.rules:
@@ -489,15 +492,35 @@ def project_merge(
         if spec is not None and spec.kind == SuggesterKind.PIPELINE and spec.model
         else ()
     )
+    situated, mute_below = situated_evidence(chosen, spec)
     merge = nlp.Merge(
         label_map=sources.effective_label_map(project, extra=extra, chosen=chosen),
         types=types,
         evidence=sources.measured_evidence(project_id, chosen),
+        situated=situated,
+        mute_below=mute_below,
     )
     if len(_merges) >= 64:
         _merges.clear()
     _merges[key] = (now, merge)
     return merge
+
+
+def situated_evidence(
+    chosen: SuggesterSettings, spec: SuggesterSpec | None
+) -> tuple[dict[tuple[str, str, str], nlp.Measured], float]:
+    """What the cross-validation of the spec's trained model measured of every source by situation
+    (alone, agreed, contested) alongside that model, and the precision under which a measured candidate
+    is left out (half the F1 the combination measured). Nothing for any other suggester: the situations
+    were measured with that model among the sources."""
+    found = ((chosen.measured or {}).get("situated") or {}).get(spec.model_source) if spec else None
+    if not found or spec is None or spec.kind != SuggesterKind.TRAINED:
+        return {}, nlp.merge.MUTE_BELOW
+    evidence = {}
+    for key, (right, seen) in (found.get("evidence") or {}).items():
+        source, label, situation = key.rsplit("|", 2)
+        evidence[(source, label, situation)] = nlp.Measured(int(right), int(seen))
+    return evidence, max(nlp.merge.MUTE_BELOW, float(found.get("f1") or 0.0) / 2)
 
 
 def forget_merges() -> None:
