@@ -8,8 +8,10 @@ annotations are never touched.
 
 from __future__ import annotations
 
+import gc
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
 from typing import TYPE_CHECKING
@@ -164,16 +166,34 @@ def preannotate_articles(
     writer = (
         ThreadWriter(store, progress) if not connection.in_atomic_block else InlineWriter(store, progress)
     )
-    try:
-        for results in batches:
-            writer.submit(results)
-    finally:
-        totals = writer.close()
+    with _fewer_collections():
+        try:
+            for results in batches:
+                writer.submit(results)
+        finally:
+            totals = writer.close()
     if progress is not None:
         progress.say(
             f"Pre-annotated {len(ids)} articles: {totals.created} suggestions added, {totals.deleted} replaced."
         )
     return PreannotateReport(len(ids), totals.created, totals.deleted, totals.kept, str(version))
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """While a batch runs: the objects the process already holds (Django, the pipeline, its vocabulary:
+    ~170,000) are left out of garbage collections, and the youngest generation is collected every 10,000
+    allocations instead of 700. The pipeline allocates thousands of short-lived objects per article,
+    nearly all freed by reference counting: collections took 15-20% of a bench batch's CPU, about half
+    that with this. Restored afterwards, also when the batch fails."""
+    threshold = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(max(threshold[0], 10_000), *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
 
 
 def ensure_article_suggestions(*, article: Article) -> SuggesterVersion:

@@ -1,5 +1,6 @@
 """Storing suggestions: idempotent re-runs, decisions untouched, freshness, links for spans, occurrences."""
 
+import gc
 import re
 import threading
 from io import StringIO
@@ -367,13 +368,17 @@ def test_outside_a_transaction_batches_are_stored_by_a_writer_thread(news, monke
     threads = []
     store = generate.store_batch
 
+    thresholds = []
+
     def watched(*args, **kwargs):
         threads.append(threading.current_thread().name)
+        thresholds.append(gc.get_threshold()[0])
         return store(*args, **kwargs)
 
     monkeypatch.setattr(generate, "store_batch", watched)
     report = generate.preannotate_articles(project=news.project, progress=Progress(job), batch_size=2)
     assert threads == ["suggestion-writer"] * 3
+    assert min(thresholds) >= 10_000  # the batch collects garbage less often while it runs
     assert (report.articles, report.created) == (5, 6 + 4 * 5)
     job.refresh_from_db()
     assert (job.progress_done, job.progress_total) == (5, 5)
@@ -383,8 +388,11 @@ def test_outside_a_transaction_batches_are_stored_by_a_writer_thread(news, monke
         raise RuntimeError(f"disk full at article {results[0][0]}")
 
     monkeypatch.setattr(generate, "store_batch", failing)
+    collecting = gc.get_threshold()
     with pytest.raises(RuntimeError, match="disk full at article"):
         generate.preannotate_articles(project=news.project, batch_size=2)
+    # A batch collects garbage less often while it runs; the process's settings come back, even after a failure.
+    assert (gc.get_threshold(), gc.get_freeze_count()) == (collecting, 0)
 
 
 def test_a_name_several_kb_entities_share_is_one_pattern_and_the_candidates_rank_them(news):
