@@ -27,6 +27,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator.annotations import services
+from annotator.annotations.editing import with_editing_facts
 from annotator.annotations.models import AnnotationSet, Relation, Span
 from annotator.annotations.status import with_status
 from annotator.api.access import check_can_edit, projects_for, token_of, user_of, visible_sets
@@ -44,6 +45,10 @@ from annotator.api.annotation_serializers import (
     SpanChangeSerializer,
     SpanCreateSerializer,
     SpanSerializer,
+    decision_create_data,
+    decision_data,
+    span_create_data,
+    span_data,
 )
 from annotator.articles.models import Article, ArticleStatus
 from annotator.articles.search import FALLBACK_MAX, matching, unindexed
@@ -148,11 +153,9 @@ def _member_sets(set_id: int, user_id: int) -> QuerySet[AnnotationSet]:
     projects = Project.objects.visible_to(user)
     sets = AnnotationSet.objects.readable_by(user).filter(article__project__in=projects)
     role = Membership.objects.filter(project=OuterRef("article__project_id"), user_id=user_id)
-    return (
-        sets.filter(pk=set_id)
-        .annotate(my_role=Subquery(role.order_by().values("role")[:1]))
-        .select_related("article")
-        .order_by()
+    # With the article and the project's span rules: the span checks of the write read nothing more.
+    return with_editing_facts(
+        sets.filter(pk=set_id).annotate(my_role=Subquery(role.order_by().values("role")[:1])).order_by()
     )
 
 
@@ -376,9 +379,7 @@ class SetSpans(APIView):
     )
     def post(self, request: Request, pk: int) -> Response:
         annotation_set = _set_for_writing(request, pk)
-        body = SpanCreateSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
+        data = span_create_data(request.data) or _validated(SpanCreateSerializer, request)
         span = services.create_span(
             annotation_set=annotation_set,
             start=data["start"],
@@ -388,7 +389,13 @@ class SetSpans(APIView):
             by=user_of(request),
             expected_version=expected_version(request),
         )
-        return with_etag(Response(SpanSerializer(span).data, status=status.HTTP_201_CREATED), annotation_set)
+        return with_etag(Response(span_data(span), status=status.HTTP_201_CREATED), annotation_set)
+
+
+def _validated(serializer: Any, request: Request) -> Any:
+    body = serializer(data=request.data)
+    body.is_valid(raise_exception=True)
+    return body.validated_data
 
 
 def _span_for_writing(request: Request, pk: int) -> Span:
@@ -534,9 +541,7 @@ class SetDecisions(APIView):
     )
     def post(self, request: Request, pk: int) -> Response:
         annotation_set = _set_for_writing(request, pk)
-        body = DecisionCreateSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
+        data = decision_create_data(request.data) or _validated(DecisionCreateSerializer, request)
         project_id = annotation_set.article.project_id
         found = (
             _suggestion_in(project_id=project_id, suggestion_id=data["suggestion"])
@@ -558,9 +563,7 @@ class SetDecisions(APIView):
             decision = decisions.reject_suggestion(**common)
         else:
             decision = decisions.correct_suggestion(**common, **_corrections(data, project_id))
-        return with_etag(
-            Response(DecisionSerializer(decision).data, status=status.HTTP_201_CREATED), annotation_set
-        )
+        return with_etag(Response(decision_data(decision), status=status.HTTP_201_CREATED), annotation_set)
 
 
 def _corrections(data: dict[str, Any], project_id: int) -> dict[str, Any]:
