@@ -156,8 +156,15 @@ class SearchBacklog(models.Model):
     articles a search may miss, and a search matches them word by word when they are few.
     """
 
-    article = models.OneToOneField(Article, primary_key=True, on_delete=models.CASCADE, related_name="+")
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    # No constraints in the database: the rows are written by the import in the same batch as their
+    # articles, and checking 100,000 keys just written (and locking each article FOR KEY SHARE, a WAL
+    # record apiece) would cost the import what this table saves it. Deleting articles or projects
+    # through Django removes the rows (CASCADE); a row left behind by a raw delete is dropped by the next
+    # index job, which finds no article to index.
+    article = models.OneToOneField(
+        Article, primary_key=True, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_constraint=False)
 
     def __str__(self) -> str:
         return f"article #{self.pk} waits for its search document"

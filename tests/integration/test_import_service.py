@@ -165,6 +165,12 @@ def test_a_large_import_refreshes_the_planner_statistics(news, settings):
     else:
         assert analyzed == [f"ANALYZE {table}" for table in quoted]
     assert estimated_spans() == Span.objects.count() == 3
+    # Plain articles: only their table is sampled again, not the annotations' (millions of rows, maybe).
+    settings.ANNOTATOR_ANALYZE_AFTER_ROWS = 2
+    with CaptureQueriesContext(connection) as queries:
+        run(news, jsonl(line(external_id="p1", text="First."), line(external_id="p2", text="Second.")))
+    analyzed = [query["sql"] for query in queries if query["sql"].startswith("ANALYZE")]
+    assert analyzed == ['ANALYZE "articles_article"']
 
 
 def test_a_small_import_or_a_dry_run_leaves_the_statistics_to_autovacuum(news, settings):
