@@ -478,3 +478,38 @@ def test_span_times_read_as_text_are_written_as_iso_8601_like_the_other_times():
     assert iso_text("2026-01-02 03:04:05.5+00") == "2026-01-02T03:04:05.5+00:00"
     assert iso_text("2026-01-02 03:04:05+05:30") == "2026-01-02T03:04:05+05:30"
     assert iso_text("2026-01-02T03:04:05.500+00:00") == "2026-01-02T03:04:05.500+00:00"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_the_reading_thread_gives_its_connection_back_also_when_the_export_stops_early(news):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite exports read in the writer's thread")
+    import time
+
+    with_gold(news)
+
+    def in_use():
+        """Connections taken and not given back: from the pool when there is one, else open backends."""
+        connection.ensure_connection()
+        if connection.pool is not None:
+            stats = connection.pool.get_stats()
+            return stats["pool_size"] - stats["pool_available"]
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+            return cursor.fetchone()[0]
+
+    before = in_use()
+    records = export_records(news.project, ExportQuery(), chunk_size=1)
+    assert [record.external_id for record in records] == ["a1", "a2", "a3"]
+    lines = export_bytes(news.project, ExportQuery(format="jsonl"))
+    records = export_records(news.project, ExportQuery(), chunk_size=1)
+    assert next(records).external_id == "a1"
+    assert next(lines).count(b"\n") == 3
+    assert in_use() > before  # the readers hold theirs while they read
+    records.close()  # a client that went away mid-download
+    lines.close()
+    for _ in range(50):  # a backend ends a moment after its client closes it
+        if in_use() == before:
+            break
+        time.sleep(0.1)
+    assert in_use() == before
