@@ -329,9 +329,8 @@ class Names:
                 "pk", "name", "directed"
             )
         }
-        self.entity_types: dict[int, str] = dict(
-            EntityType.objects.filter(project=project).values_list("pk", "name")
-        )
+        self.project = project
+        self.entity_types: dict[int, str] = {}
         self.people: dict[int | None, str | None] = {None: None}
 
     def meet(self, people: set[int | None]) -> None:
@@ -341,6 +340,13 @@ class Names:
             self.people.update(dict.fromkeys(new))  # gone meanwhile (read without a snapshot): nobody
             found = get_user_model().objects.filter(pk__in=[pk for pk in new if pk is not None])
             self.people.update(found.values_list("pk", "username"))
+
+    def meet_types(self, types: set[int]) -> None:
+        """Read the project's entity types when a span has one not read yet (the first time; again when
+        one was made during an export read without a snapshot, on SQLite)."""
+        if not types <= self.entity_types.keys():
+            rows = EntityType.objects.filter(project=self.project).values_list("pk", "name")
+            self.entity_types = dict(rows)
 
     def person(self, pk: int | None) -> str | None:
         return self.people[pk]
@@ -433,6 +439,7 @@ def _chunk_rows(
         .values_list("annotation_set_id", "pk", "head_id", "tail_id", "relation_type_id", "created_by_id",
                      iso("created_at"))
     )  # fmt: skip
+    names.meet_types({row[4] for row in span_rows})
     names.meet(
         {row[6] for row in span_rows} | {row[2] for row in links.values()} | {row[5] for row in relation_rows}
     )

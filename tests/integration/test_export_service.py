@@ -513,3 +513,17 @@ def test_on_postgresql_the_reading_thread_gives_its_connection_back_also_when_th
             break
         time.sleep(0.1)
     assert in_use() == before
+
+
+def test_a_type_made_while_an_export_reads_is_named_in_the_chunks_after(gold):
+    """SQLite exports read without a snapshot: a span of a type made after the first chunk still gets
+    its type's name (the types are read again when a span names one not read yet)."""
+    from annotator.projects.models import EntityType
+
+    records = export_records(gold.project, ExportQuery(), chunk_size=1)
+    assert next(records).external_id == "a1"
+    a2 = AnnotationSet.objects.get(article__external_id="a2", kind=SetKind.GOLD)
+    weapon = EntityType.objects.create(project=gold.project, name="WEAPON")
+    annotations.create_span(annotation_set=a2, start=3, end=10, entity_type=weapon, by=gold.manager,
+                            expected_version=a2.version)  # fmt: skip
+    assert [span.label for span in next(records).spans] == ["GPE", "GPE", "WEAPON"]
