@@ -494,14 +494,17 @@ def _suggested(set_ids: list[int]) -> tuple[dict[int, dict[str, Any]], dict[int,
     return spans, relations
 
 
-_SPAN_IDS = ["T0"]
+_SPAN_IDS = [f"T{number}" for number in range(1024)]
 
 
 def _span_ids(count: int) -> list[str]:
-    """ "T0", "T1", ... up to at least `count`: the span ids of records, made once per process."""
-    if len(_SPAN_IDS) <= count:
-        _SPAN_IDS.extend(f"T{number}" for number in range(len(_SPAN_IDS), count + 1))
-    return _SPAN_IDS
+    """The span ids of records, "T0" to at least "T<count>", made once per process. A longer list replaces
+    the shorter one whole, so that threads exporting at once never see one half made."""
+    global _SPAN_IDS
+    ids = _SPAN_IDS
+    if len(ids) <= count:
+        ids = _SPAN_IDS = [f"T{number}" for number in range(max(count + 1, 2 * len(ids)))]
+    return ids
 
 
 def _when(value: str | datetime | None) -> str | None:

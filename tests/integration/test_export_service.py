@@ -527,3 +527,16 @@ def test_a_type_made_while_an_export_reads_is_named_in_the_chunks_after(gold):
     annotations.create_span(annotation_set=a2, start=3, end=10, entity_type=weapon, by=gold.manager,
                             expected_version=a2.version)  # fmt: skip
     assert [span.label for span in next(records).spans] == ["GPE", "GPE", "WEAPON"]
+
+
+def test_a_set_with_more_spans_than_the_ready_made_ids_gets_every_id(news):
+    from annotator.interchange.formats.jsonl import JsonLinesWriter
+
+    text = "ab " * 1100
+    line = {"external_id": "many", "text": text,
+            "entities": [{"start": 3 * n, "end": 3 * n + 2, "label": "GPE"} for n in range(1100)]}  # fmt: skip
+    load(news.project, orjson.dumps(line), "jsonl", by=news.manager)
+    written = b"".join(export_bytes(news.project, ExportQuery(format="jsonl")))
+    assert written == b"".join(JsonLinesWriter().write(export_records(news.project, ExportQuery())))
+    entities = orjson.loads(written)["entities"]
+    assert [e["id"] for e in entities] == [f"T{n}" for n in range(1, 1101)]
