@@ -191,7 +191,7 @@ def test_a_saved_pipeline_directory_is_loaded_with_its_labels_mapped_and_the_gaz
         ("Minsk", "GPE", "kb-ruler"),
     ]
     # A longer model entity beats a gazetteer word inside it.
-    suggester.ensure_patterns("v2", lambda: [Pattern("ORG", "Airport", "gold:Airport")])
+    suggester.ensure_patterns("v2", lambda: [Pattern("ORG", "Arena", "gold:Arena")])
     assert entities(suggester, "Vitebsk Arena closed.", merge) == [
         ("Vitebsk Arena", "LOC", "pipeline:en_tiny_news-0.2.0")
     ]
