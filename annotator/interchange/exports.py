@@ -329,9 +329,8 @@ class Names:
                 "pk", "name", "directed"
             )
         }
-        self.entity_types: dict[int, str] = dict(
-            EntityType.objects.filter(project=project).values_list("pk", "name")
-        )
+        self.project = project
+        self.entity_types: dict[int, str] = {}
         self.people: dict[int | None, str | None] = {None: None}
 
     def meet(self, people: set[int | None]) -> None:
@@ -341,6 +340,13 @@ class Names:
             self.people.update(dict.fromkeys(new))  # gone meanwhile (read without a snapshot): nobody
             found = get_user_model().objects.filter(pk__in=[pk for pk in new if pk is not None])
             self.people.update(found.values_list("pk", "username"))
+
+    def meet_types(self, types: set[int]) -> None:
+        """Read the project's entity types when a span has one not read yet (the first time; again when
+        one was made during an export read without a snapshot, on SQLite)."""
+        if not types <= self.entity_types.keys():
+            rows = EntityType.objects.filter(project=self.project).values_list("pk", "name")
+            self.entity_types = dict(rows)
 
     def person(self, pk: int | None) -> str | None:
         return self.people[pk]
@@ -433,6 +439,7 @@ def _chunk_rows(
         .values_list("annotation_set_id", "pk", "head_id", "tail_id", "relation_type_id", "created_by_id",
                      iso("created_at"))
     )  # fmt: skip
+    names.meet_types({row[4] for row in span_rows})
     names.meet(
         {row[6] for row in span_rows} | {row[2] for row in links.values()} | {row[5] for row in relation_rows}
     )
@@ -487,14 +494,17 @@ def _suggested(set_ids: list[int]) -> tuple[dict[int, dict[str, Any]], dict[int,
     return spans, relations
 
 
-_SPAN_IDS = ["T0"]
+_SPAN_IDS = [f"T{number}" for number in range(1024)]
 
 
 def _span_ids(count: int) -> list[str]:
-    """ "T0", "T1", ... up to at least `count`: the span ids of records, made once per process."""
-    if len(_SPAN_IDS) <= count:
-        _SPAN_IDS.extend(f"T{number}" for number in range(len(_SPAN_IDS), count + 1))
-    return _SPAN_IDS
+    """The span ids of records, "T0" to at least "T<count>", made once per process. A longer list replaces
+    the shorter one whole, so that threads exporting at once never see one half made."""
+    global _SPAN_IDS
+    ids = _SPAN_IDS
+    if len(ids) <= count:
+        ids = _SPAN_IDS = [f"T{number}" for number in range(max(count + 1, 2 * len(ids)))]
+    return ids
 
 
 def _when(value: str | datetime | None) -> str | None:

@@ -99,7 +99,7 @@ def trigram_threshold(key: str) -> float:
     trigrams); an edit takes at most three of the key's trigrams away and adds three others, so an alias
     within EDITS edits shares at least n - 3 * EDITS of the key's n trigrams, of at most n + 3 * EDITS in
     all. A long name then needs many shared trigrams, which is what lets the GIN index skip its frequent
-    ones (half the time at p95 on 1M aliases) while a short one keeps the LOWEST_THRESHOLD."""
+    ones (p95 0.66x on 1M aliases against 0.3 / 0.4 by length) while a short one keeps LOWEST_THRESHOLD."""
     count = len(
         {f"  {word} "[i : i + 3] for word in _TRIGRAM_WORD.findall(key) for i in range(len(word) + 1)}
     )

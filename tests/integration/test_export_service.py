@@ -478,3 +478,65 @@ def test_span_times_read_as_text_are_written_as_iso_8601_like_the_other_times():
     assert iso_text("2026-01-02 03:04:05.5+00") == "2026-01-02T03:04:05.5+00:00"
     assert iso_text("2026-01-02 03:04:05+05:30") == "2026-01-02T03:04:05+05:30"
     assert iso_text("2026-01-02T03:04:05.500+00:00") == "2026-01-02T03:04:05.500+00:00"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_the_reading_thread_gives_its_connection_back_also_when_the_export_stops_early(news):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite exports read in the writer's thread")
+    import time
+
+    with_gold(news)
+
+    def in_use():
+        """Connections taken and not given back: from the pool when there is one, else open backends."""
+        connection.ensure_connection()
+        if connection.pool is not None:
+            stats = connection.pool.get_stats()
+            return stats["pool_size"] - stats["pool_available"]
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+            return cursor.fetchone()[0]
+
+    before = in_use()
+    records = export_records(news.project, ExportQuery(), chunk_size=1)
+    assert [record.external_id for record in records] == ["a1", "a2", "a3"]
+    lines = export_bytes(news.project, ExportQuery(format="jsonl"))
+    records = export_records(news.project, ExportQuery(), chunk_size=1)
+    assert next(records).external_id == "a1"
+    assert next(lines).count(b"\n") == 3
+    assert in_use() > before  # the readers hold theirs while they read
+    records.close()  # a client that went away mid-download
+    lines.close()
+    for _ in range(50):  # a backend ends a moment after its client closes it
+        if in_use() == before:
+            break
+        time.sleep(0.1)
+    assert in_use() == before
+
+
+def test_a_type_made_while_an_export_reads_is_named_in_the_chunks_after(gold):
+    """SQLite exports read without a snapshot: a span of a type made after the first chunk still gets
+    its type's name (the types are read again when a span names one not read yet)."""
+    from annotator.projects.models import EntityType
+
+    records = export_records(gold.project, ExportQuery(), chunk_size=1)
+    assert next(records).external_id == "a1"
+    a2 = AnnotationSet.objects.get(article__external_id="a2", kind=SetKind.GOLD)
+    weapon = EntityType.objects.create(project=gold.project, name="WEAPON")
+    annotations.create_span(annotation_set=a2, start=3, end=10, entity_type=weapon, by=gold.manager,
+                            expected_version=a2.version)  # fmt: skip
+    assert [span.label for span in next(records).spans] == ["GPE", "GPE", "WEAPON"]
+
+
+def test_a_set_with_more_spans_than_the_ready_made_ids_gets_every_id(news):
+    from annotator.interchange.formats.jsonl import JsonLinesWriter
+
+    text = "ab " * 1100
+    line = {"external_id": "many", "text": text,
+            "entities": [{"start": 3 * n, "end": 3 * n + 2, "label": "GPE"} for n in range(1100)]}  # fmt: skip
+    load(news.project, orjson.dumps(line), "jsonl", by=news.manager)
+    written = b"".join(export_bytes(news.project, ExportQuery(format="jsonl")))
+    assert written == b"".join(JsonLinesWriter().write(export_records(news.project, ExportQuery())))
+    entities = orjson.loads(written)["entities"]
+    assert [e["id"] for e in entities] == [f"T{n}" for n in range(1, 1101)]
