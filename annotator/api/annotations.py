@@ -29,6 +29,7 @@ from rest_framework.views import APIView
 from annotator.annotations import services
 from annotator.annotations.models import AnnotationSet, Relation, Span
 from annotator.annotations.status import with_status
+from annotator.api import plain
 from annotator.api.access import check_can_edit, projects_for, token_of, user_of, visible_sets
 from annotator.api.annotation_serializers import (
     AnnotationSetDetailSerializer,
@@ -225,6 +226,12 @@ class ArticleList(generics.ListAPIView):
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """The serializer's JSON, from rows read as plain values (`api/plain.py`)."""
+        articles = self.filter_queryset(self.get_queryset()).values(*plain.columns(ArticleSerializer))
+        page = self.paginate_queryset(articles)
+        return self.get_paginated_response(plain.represent(ArticleSerializer, page or []))
 
     def get_queryset(self) -> QuerySet[Article]:
         if getattr(self, "swagger_fake_view", False):  # the schema generator has no project
