@@ -361,7 +361,8 @@ if ANNOTATOR_PROJECT_CREATORS not in ("staff", "everyone"):
 # (or when the KB or gold changed since). Off, suggestions come only from pre-annotation jobs.
 ANNOTATOR_SUGGEST_ON_OPEN = env.bool("ANNOTATOR_SUGGEST_ON_OPEN", default=True)
 # How long a process trusts what it last read of a project's KB and gold when it checks, on a page open,
-# whether an article's suggestions are current (that read grows with the KB; see suggestions/freshness.py).
+# whether an article's suggestions are current, and when it suggests for raw text (that read grows with the KB;
+# see suggestions/freshness.py).
 ANNOTATOR_SUGGESTION_FRESHNESS_SECONDS = env.float("ANNOTATOR_SUGGESTION_FRESHNESS_SECONDS", default=10.0)
 # Articles longer than this (characters) get their suggestions from a background job when the page opens:
 # the page shows at once, says so, and fills in when the job ends. Shorter ones are suggested in the request.

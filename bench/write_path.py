@@ -14,6 +14,7 @@ sequential p95 <= 15 ms.
 from __future__ import annotations
 
 import itertools
+import os
 
 from _harness import bench_database, report, timed
 
@@ -26,6 +27,8 @@ SOLID = [at for at, char in enumerate(TEXT) if not char.isspace()]
 
 
 def main() -> None:
+    # One token makes every call here, faster than any person: its write budget must not end the run.
+    os.environ.setdefault("ANNOTATOR_API_RATE_WRITE", "1000000/minute")
     with bench_database("write") as vendor:
         from django.contrib.auth import get_user_model
         from django.db import connection, transaction
@@ -86,13 +89,13 @@ def main() -> None:
                     article=decision_set.article,
                     suggester_version=version,
                     kind=SuggestionKind.ENTITY,
-                    start=i,
-                    end=i + 1,
+                    start=at,
+                    end=at + 1,
                     entity_type=person,
                     score=0.9,
                     source="bench",
                 )
-                for i in range(REPEAT)
+                for at in SOLID[:REPEAT]
             )
         )
 

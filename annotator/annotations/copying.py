@@ -55,7 +55,7 @@ def copy_span(editor: SetEditor, span: Span, *, with_link: bool = True) -> tuple
     target = editor.find_span(start=span.start, end=span.end, entity_type=span.entity_type)
     changed = target is None
     if target is None:
-        target = editor.add_span(start=span.start, end=span.end, entity_type=span.entity_type, absent=True)
+        target = editor.add_span(start=span.start, end=span.end, entity_type=span.entity_type)
     if with_link:
         changed |= _copy_link(editor, span, target)
         changed |= _copy_attributes(editor, span, target)

@@ -12,23 +12,26 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Length, Substr
+from django.db.models.sql import subqueries as sql_query
 from django.utils import timezone
 
 from annotator.annotations.models import AnnotationSet, EntityLink, Relation, SetStatus, Span, SpanAttribute
+from annotator.annotations.rows import insert_with_history, insert_with_history_if
 from annotator.articles.models import Article
 from annotator.core.compiled import CompiledQuery
-from annotator.core.errors import InvalidAnnotation, NotEditable, ProjectArchived, StaleVersion
+from annotator.core.errors import DomainError, InvalidAnnotation, NotEditable, ProjectArchived, StaleVersion
 from annotator.core.offsets import OFFSET_MAX, OffsetError, check_offsets
 from annotator.kb.models import KBEntity
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
+    from django.db.backends.base.base import BaseDatabaseWrapper
     from django.db.models import Model
 
     from annotator.projects.models import EntityType, EntityTypeAttribute, RelationType
@@ -53,12 +56,7 @@ def edit_set(
         # The claim's WHERE names the set's own row only (the archive check is a NOT EXISTS, not a join):
         # a join would make Django's UPDATE filter through "id IN (subquery)", which PostgreSQL does not
         # re-check against a row a concurrent claim has just moved, so two writers could both win.
-        claimed = (
-            AnnotationSet.objects.filter(pk=annotation_set.pk, version=expected_version, status=status)
-            .filter(~Exists(_archived_article.filter(pk=OuterRef("article_id"))))
-            .update(version=F("version") + 1, updated_at=timezone.now())
-        )
-        if not claimed:
+        if not _claim(annotation_set.pk, expected_version, status):
             _refuse_claim(annotation_set, expected_version, status)
         annotation_set.version = expected_version + 1
         try:
@@ -87,12 +85,6 @@ def _spans_with_offsets(set_id: int, start: int, end: int, type_id: int) -> Quer
 
 
 @CompiledQuery
-def _same_span(set_id: int, start: int, end: int, type_id: int) -> QuerySet[Span, int]:
-    """A span with these offsets and type (its id), as `_check_room`'s duplicate check."""
-    return _spans_with_offsets(set_id, start, end, type_id).values_list("pk", flat=True).order_by()[:1]
-
-
-@CompiledQuery
 def _spans_at(set_id: int, start: int, end: int, type_id: int) -> QuerySet[Span]:
     return _spans_with_offsets(set_id, start, end, type_id).order_by("pk")[:1]
 
@@ -101,22 +93,204 @@ def _spans_at(set_id: int, start: int, end: int, type_id: int) -> QuerySet[Span]
 _archived_article = Article.objects.filter(project__archived_at__isnull=False)
 
 
+def _claim_queryset(set_id: int, expected_version: int, status: str) -> QuerySet[AnnotationSet]:
+    return AnnotationSet.objects.filter(pk=set_id, version=expected_version, status=status).filter(
+        ~Exists(_archived_article.filter(pk=OuterRef("article_id")))
+    )
+
+
+def _claim_for_span_queryset(
+    set_id: int, expected_version: int, status: str, start: int, end: int, type_id: int
+) -> QuerySet[AnnotationSet]:
+    """The claim, only if the set has no span with this key (see `add_span_at_once`)."""
+    same = Span.objects.filter(annotation_set_id=OuterRef("pk"), start=start, end=end, entity_type_id=type_id)
+    return _claim_queryset(set_id, expected_version, status).filter(~Exists(same))
+
+
+# The claims' SQL per (database alias, with the span condition or not), and for each of its parameters
+# the value it takes: a name of _CLAIM_SLOTS, or None for a constant of the statement (kept as compiled).
+_claim_sql: dict[tuple[str, bool], tuple[str, tuple[tuple[str | None, object], ...]]] = {}
+_CLAIM_SLOTS = ("now", "set_id", "expected_version", "status")
+_SPAN_SLOTS = ("start", "end", "type_id")
+
+
+def _claim(set_id: int, expected_version: int, status: str) -> bool:
+    """Move the set from `expected_version` to the next, if it is there, in `status` and not archived."""
+    sql, params = _claim_statement(set_id, expected_version, status)
+    if sql is None:
+        return False
+    with connections[router.db_for_write(AnnotationSet)].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount == 1
+
+
+def _claim_statement(
+    set_id: int, expected_version: int, status: str, span: tuple[int, int, int] | None = None
+) -> tuple[str | None, list[Any]]:
+    """The UPDATE Django builds for `_claim_queryset(...).update(version=F("version") + 1,
+    updated_at=now)` (or `_claim_for_span_queryset`'s, for `span` = (start, end, type id)), and its
+    parameters. The SQL is compiled once per database (building it cost more Python than the database
+    spends running it); only the values change between calls. None for numbers no row holds."""
+    if not (0 <= expected_version < 2**31 and 0 < set_id < 2**63):
+        return None, []  # no version or set row holds that number (as Django's lookups answer, unasked)
+    connection = connections[router.db_for_write(AnnotationSet)]
+    key = (connection.alias, span is not None)
+    compiled = _claim_sql.get(key)
+    if compiled is None:
+        compiled = _claim_sql[key] = _compile_claim(connection, with_span=span is not None)
+    sql, slots = compiled
+    values: dict[str, object] = {
+        "now": connection.ops.adapt_datetimefield_value(timezone.now()),
+        "set_id": set_id,
+        "expected_version": expected_version,
+        "status": status,
+    }
+    if span is not None:
+        values.update(zip(_SPAN_SLOTS, span, strict=True))
+    return sql, [probe if slot is None else _as_probe(probe, values[slot]) for slot, probe in slots]
+
+
+def _compile_claim(
+    connection: BaseDatabaseWrapper, *, with_span: bool
+) -> tuple[str, tuple[tuple[str | None, object], ...]]:
+    marker = timezone.now().replace(microsecond=123457)
+    set_id, version, status = 1_987_654_321, 1_987_654_322, "\x1fstatus\x1f"
+    probe: dict[str, object] = {"now": connection.ops.adapt_datetimefield_value(marker), "set_id": set_id,
+                                "expected_version": version, "status": status}  # fmt: skip
+    if with_span:
+        span = (1_987_654_323, 1_987_654_324, 1_987_654_325)
+        probe.update(zip(_SPAN_SLOTS, span, strict=True))
+        queryset = _claim_for_span_queryset(set_id, version, status, *span)
+    else:
+        queryset = _claim_queryset(set_id, version, status)
+    query = queryset.query.chain(sql_query.UpdateQuery)
+    query.add_update_values({"version": F("version") + 1, "updated_at": marker})  # type: ignore[attr-defined]
+    sql, params = query.get_compiler(connection.alias).as_sql()
+    by_value = {(_kind(value), value): slot for slot, value in probe.items()}
+    slots = tuple((by_value.get((_kind(param), param)), param) for param in params)
+    if sorted(slot for slot, _ in slots if slot is not None) != sorted(probe):
+        raise RuntimeError(f"The claim's SQL does not take each value once: {sql} {params!r}")
+    return sql, slots
+
+
+def _kind(value: object) -> type:
+    return int if isinstance(value, int) and not isinstance(value, bool) else type(value)
+
+
+def _as_probe(probe: object, value: object) -> object:
+    """The value as its parameter was compiled: the PostgreSQL backend wraps some integers in a type
+    (psycopg's Int4, so that PostgreSQL knows the parameter's type); the value keeps that wrapper."""
+    kind = type(probe)
+    return kind(value) if isinstance(probe, int) and kind not in (int, bool) else value  # type: ignore[call-arg]
+
+
 def _refuse_claim(annotation_set: AnnotationSet, expected_version: int, status: str) -> NoReturn:
+    raise _claim_refusal(annotation_set, expected_version, status) or StaleVersion(
+        expected=expected_version, current=annotation_set.version
+    )  # (the last only if the set moved back to what the claim expected since it failed: it did not hold)
+
+
+def _claim_refusal(annotation_set: AnnotationSet, expected_version: int, status: str) -> DomainError | None:
+    """Why the set cannot be claimed at `expected_version` in `status` now, or None if it can."""
     current = (
         AnnotationSet.objects.filter(pk=annotation_set.pk)
         .values("version", "status", "article__project__archived_at")
         .first()
     )
     if current is None:
-        raise NotEditable("This annotation set no longer exists.")
+        return NotEditable("This annotation set no longer exists.")
     if current["article__project__archived_at"] is not None:
-        raise ProjectArchived
+        return ProjectArchived()
     if current["version"] != expected_version:
-        raise StaleVersion(expected=expected_version, current=current["version"])
-    raise NotEditable(
-        f"This annotation set is {SetStatus(current['status']).label.lower()}; "
-        f"it must be {SetStatus(status).label.lower()} for this action."
+        return StaleVersion(expected=expected_version, current=current["version"])
+    if current["status"] != status:
+        return NotEditable(
+            f"This annotation set is {SetStatus(current['status']).label.lower()}; "
+            f"it must be {SetStatus(status).label.lower()} for this action."
+        )
+    return None
+
+
+def add_span_at_once(
+    annotation_set: AnnotationSet,
+    *,
+    expected_version: int,
+    by: User | None,
+    start: int,
+    end: int,
+    entity_type: EntityType,
+    surface: str | None,
+) -> Span | None:
+    """`edit_set(...)` and `editor.add_span(...)` in one statement and one round trip, where it can be:
+    PostgreSQL, the article and the span rules read with the set (`with_editing_facts`, or the page's
+    set query), and a project that allows overlaps (otherwise the overlap check reads the set's spans).
+    None where it cannot: the caller takes the long way.
+
+    The checks that need no database (offsets, the declared text, white space at the edges, the type's
+    project) run first, on what was read with the set. Then one statement claims the next version only
+    if the set is at `expected_version`, in progress, not archived and without a span with this key,
+    and inserts the span and its history after the claim: all three rows or none, in autocommit. When
+    nothing was written, or a check failed, the set's state says why, in the long way's order: a claim
+    that would fail (stale, archived, not in progress) first, then the span's own error."""
+    if connections[router.db_for_write(Span)].vendor != "postgresql":
+        return None
+    editor = SetEditor(annotation_set, by)
+    try:
+        if _preloaded(annotation_set) is None or not editor._read_article().allow_overlapping_spans:
+            return None
+        start, end, text = editor._edges(start=start, end=end, declared=surface)
+        editor._check_entity_type(entity_type)
+    except InvalidAnnotation as error:
+        raise _claim_refusal(annotation_set, expected_version, SetStatus.IN_PROGRESS) or error from None
+    sql, params = _claim_statement(
+        annotation_set.pk, expected_version, SetStatus.IN_PROGRESS, (start, end, entity_type.pk)
     )
+    span = Span(annotation_set=annotation_set, start=start, end=end, entity_type=entity_type, surface=text,
+                created_by=by)  # fmt: skip
+    if sql is None or not insert_with_history_if((f'{sql} RETURNING "id"', params), span, by=by):
+        raise _claim_refusal(annotation_set, expected_version, SetStatus.IN_PROGRESS) or InvalidAnnotation(
+            f"A {entity_type.name} span at [{start}, {end}) already exists in this set.", field="start"
+        )
+    annotation_set.version = expected_version + 1
+    Span.link.related.set_cached_value(span, None)  # type: ignore[attr-defined]  # new: no link
+    return span
+
+
+def with_editing_facts(sets: QuerySet[AnnotationSet]) -> QuerySet[AnnotationSet]:
+    """The sets with what a `SetEditor` checks spans against, read with them: their article (its text)
+    and the project's two span rules. An editor of such a set reads no article facts of its own: a write
+    costs one query less. (The text never changes; the rules are read before the claim instead of after
+    it, which the transaction did not isolate either: the project's row is not locked.)"""
+    return sets.select_related("article").annotate(
+        project_allow_overlapping_spans=F("article__project__allow_overlapping_spans"),
+        project_trim_span_whitespace=F("article__project__trim_span_whitespace"),
+    )
+
+
+def take_editing_facts(annotation_set: AnnotationSet) -> None:
+    """Say that the set's article and its project, as loaded with it, were read for this request (as the
+    annotate page reads its set): what `with_editing_facts` reads. Nothing when they were not loaded.
+
+    Only a caller that has just read them may say so: a set kept for longer (a job, a script) may hold
+    a project whose rules have changed since, and its editor reads them itself."""
+    article = annotation_set._state.fields_cache.get("article")
+    project = article._state.fields_cache.get("project") if article is not None else None
+    rules = {"allow_overlapping_spans", "trim_span_whitespace"}
+    if project is not None and not rules & project.get_deferred_fields():
+        annotation_set.project_allow_overlapping_spans = project.allow_overlapping_spans  # type: ignore[attr-defined]
+        annotation_set.project_trim_span_whitespace = project.trim_span_whitespace  # type: ignore[attr-defined]
+
+
+def _preloaded(annotation_set: AnnotationSet) -> tuple[Article, bool, bool] | None:
+    """The article and the span rules read with the set (`with_editing_facts`, `take_editing_facts`)."""
+    article = annotation_set._state.fields_cache.get("article")
+    if article is None or "text" in article.get_deferred_fields():
+        return None
+    allow = getattr(annotation_set, "project_allow_overlapping_spans", None)
+    trim = getattr(annotation_set, "project_trim_span_whitespace", None)
+    if allow is None or trim is None:
+        return None
+    return article, allow, trim
 
 
 @dataclass(frozen=True)
@@ -145,12 +319,23 @@ class SetEditor:
         # Clamped so that the database only ever sees a position and a length its integer holds (never
         # negative, never past OFFSET_MAX): bad offsets are refused by check_offsets() before the slice
         # is used, whatever their size.
-        ((project_id, allow_overlapping, trim_whitespace, length, surface),) = _article_facts(
-            article_id=self.annotation_set.article_id,
-            position=first + 1,
-            length=min(max(end - first, 0), OFFSET_MAX),
-        )
-        facts = _ArticleFacts(project_id, allow_overlapping, trim_whitespace, length, surface)
+        length = min(max(end - first, 0), OFFSET_MAX)
+        preloaded = _preloaded(self.annotation_set)
+        if preloaded is not None:
+            article, allow_overlapping, trim_whitespace = preloaded
+            text = article.text
+            facts = _ArticleFacts(
+                article.project_id,
+                allow_overlapping,
+                trim_whitespace,
+                len(text),
+                text[first : first + length],
+            )
+        else:
+            ((project_id, allow_overlapping, trim_whitespace, length, surface),) = _article_facts(
+                article_id=self.annotation_set.article_id, position=first + 1, length=length
+            )
+            facts = _ArticleFacts(project_id, allow_overlapping, trim_whitespace, length, surface)
         self.__dict__["_article"] = facts  # what cached_property would store
         return facts
 
@@ -204,15 +389,8 @@ class SetEditor:
     def _check_room(
         self, *, start: int, end: int, entity_type: EntityType, ignore: Span | None = None
     ) -> None:
-        """Refuse a duplicate span, and any overlap when the project does not allow overlaps."""
-        ids = {"set_id": self.annotation_set.pk, "start": start, "end": end}
-        if ignore is None and self._article.allow_overlapping_spans:  # a new span: the hot path
-            if _same_span(**ids, type_id=entity_type.pk):
-                raise InvalidAnnotation(
-                    f"A {entity_type.name} span at [{start}, {end}) already exists in this set.",
-                    field="start",
-                )
-            return
+        """Refuse a duplicate span, and any overlap when the project does not allow overlaps. (A new span
+        where overlaps are allowed needs no check: its INSERT refuses a duplicate, see `add_span`.)"""
         others = Span.objects.filter(annotation_set=self.annotation_set, start__lt=end, end__gt=start)
         if ignore is not None:
             others = others.exclude(pk=ignore.pk)
@@ -236,17 +414,23 @@ class SetEditor:
         end: int,
         entity_type: EntityType,
         surface: str | None = None,
-        absent: bool = False,
     ) -> Span:
-        """Add a span. `absent` says the caller has just looked and found no identical span."""
-        asked = (start, end)
-        start, end, text = self._edges(
-            start=start, end=end, declared=surface
-        )  # first: reads the article facts
-        absent = absent and (start, end) == asked  # trimmed: the caller looked for other offsets
+        """Add a span."""
+        start, end, text = self._edges(start=start, end=end, declared=surface)  # first: reads the facts
         self._check_entity_type(entity_type)
-        if not (absent and self._article.allow_overlapping_spans):
+        if not self._article.allow_overlapping_spans:
             self._check_room(start=start, end=end, entity_type=entity_type)
+        span = self._insert_span(start=start, end=end, entity_type=entity_type, text=text)
+        if span is None:
+            raise InvalidAnnotation(
+                f"A {entity_type.name} span at [{start}, {end}) already exists in this set.", field="start"
+            )
+        return span
+
+    def _insert_span(self, *, start: int, end: int, entity_type: EntityType, text: str) -> Span | None:
+        """The new span, or None when the set has this span already: the span_unique_in_set constraint
+        refuses it in the INSERT itself, so looking for a duplicate costs no query of its own (and a
+        caller's error rolls back the claim's transaction)."""
         span = Span(
             annotation_set=self.annotation_set,
             start=start,
@@ -255,7 +439,8 @@ class SetEditor:
             surface=text,
             created_by=self.by,
         )
-        self._save(span)
+        if not insert_with_history(span, by=self.by):
+            return None
         # A new span has no link: saying so spares whoever reads `span.link` next (the API's answer,
         # the occurrence suggester) a query.
         Span.link.related.set_cached_value(span, None)  # type: ignore[attr-defined]
@@ -265,6 +450,27 @@ class SetEditor:
         ids = {"set_id": self.annotation_set.pk, "start": start, "end": end, "type_id": entity_type.pk}
         found = _spans_at(**ids)
         return found[0] if found else None
+
+    def span_at(self, *, start: int, end: int, entity_type: EntityType) -> tuple[Span, bool]:
+        """The set's span with this key, made if it has none; (the span, whether it was made).
+
+        Where overlaps are allowed, the INSERT comes first and the look-up only when it finds the span
+        there (one statement on the usual path, where the span is new); otherwise the look-up first, as
+        the overlap check would refuse the span that is already there."""
+        if self._read_article(start=start, end=end).allow_overlapping_spans:
+            try:
+                edges = self._edges(start=start, end=end, declared=None)
+                self._check_entity_type(entity_type)
+            except InvalidAnnotation:
+                edges = None  # said below, unless the set has such a span (made before a rule changed)
+            if edges is not None and edges[:2] == (start, end):
+                made = self._insert_span(start=start, end=end, entity_type=entity_type, text=edges[2])
+                if made is not None:
+                    return made, True
+        found = self.find_span(start=start, end=end, entity_type=entity_type)
+        if found is not None:
+            return found, False
+        return self.add_span(start=start, end=end, entity_type=entity_type), True
 
     def change_span(
         self,

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 
 from annotator.annotations.copying import RELATION_PARTS, SPAN_PARTS, replace_contents
-from annotator.annotations.editing import edit_set
+from annotator.annotations.editing import add_span_at_once, edit_set
 from annotator.annotations.models import (
     AnnotationSet,
     EntityLink,
@@ -74,6 +74,10 @@ def create_span(
     surface: str | None = None,
 ) -> Span:
     """Add a span. `surface`, when given, must equal the article's text at [start, end)."""
+    at_once = add_span_at_once(annotation_set, expected_version=expected_version, by=by, start=start, end=end,
+                               entity_type=entity_type, surface=surface)  # fmt: skip
+    if at_once is not None:  # one statement: the claim, the span and its history (PostgreSQL)
+        return at_once
     with edit_set(annotation_set, expected_version=expected_version, by=by) as editor:
         return editor.add_span(start=start, end=end, entity_type=entity_type, surface=surface)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.http import QueryDict
@@ -196,3 +197,83 @@ class ErrorSerializer(serializers.Serializer):
         )
 
     error = ErrorBody()
+
+
+# The hot writes (a span, a decision) read and answer these shapes many times a second. A serializer
+# costs about a millisecond of Python each way (a ModelSerializer builds its fields from the model on
+# every use); these functions give the same results for the usual bodies and objects, and leave every
+# other body to the serializer, so that every refusal is still the serializer's, word for word.
+# tests/integration/test_request_path.py compares them with the serializers.
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+_DATETIME = serializers.DateTimeField()
+
+
+def _offset(value: object) -> bool:
+    return type(value) is int and 0 <= value <= OFFSET_MAX
+
+
+def _id(value: object) -> bool:
+    return type(value) is int and 1 <= value <= ID_MAX
+
+
+def _char(value: object) -> bool:
+    """A string a CharField takes as it is (no null or surrogate characters)."""
+    return type(value) is str and "\x00" not in value and _SURROGATES.search(value) is None
+
+
+def span_create_data(data: object) -> dict[str, Any] | None:
+    """`SpanCreateSerializer(data=data).validated_data` for a JSON body it accepts, or None: ask it."""
+    if type(data) is not dict:
+        return None  # a form body: every value is text, the serializer's business
+    start, end, name = data.get("start"), data.get("end"), data.get("type")
+    if not (_offset(start) and _offset(end) and _char(name)):
+        return None
+    name = name.strip()  # type: ignore[union-attr]
+    if not name:
+        return None
+    found: dict[str, Any] = {"start": start, "end": end, "type": name}
+    if "text" in data:
+        if not (_char(data["text"]) and data["text"]):
+            return None
+        found["text"] = data["text"]
+    return found
+
+
+def decision_create_data(data: object) -> dict[str, Any] | None:
+    """`DecisionCreateSerializer(data=data).validated_data` for an accepting or rejecting JSON body, or
+    None: ask it (a correction, or anything it may refuse)."""
+    if type(data) is not dict or not data.keys() <= {"suggestion", "verdict"}:
+        return None
+    suggestion, verdict = data.get("suggestion"), data.get("verdict")
+    if not (_id(suggestion) and verdict in (Verdict.ACCEPTED.value, Verdict.REJECTED.value)):
+        return None
+    return {"suggestion": suggestion, "verdict": verdict, "nil": False}
+
+
+def span_data(span: Span) -> dict[str, Any]:
+    """`SpanSerializer(span).data`."""
+    link = getattr(span, "link", None)
+    return {
+        "id": span.pk,
+        "start": span.start,
+        "end": span.end,
+        "type": span.entity_type.name,
+        "entity_type": span.entity_type_id,
+        "text": span.surface,
+        "link": None if link is None else LinkSerializer(link).data,
+    }
+
+
+def decision_data(decision: Decision) -> dict[str, Any]:
+    """`DecisionSerializer(decision).data`."""
+    return {
+        "id": decision.pk,
+        "suggestion": decision.suggestion_id,
+        "verdict": decision.verdict,
+        "span": decision.span_id,
+        "relation": decision.relation_id,
+        "link": decision.link_id,
+        "result": decision.result,
+        "created_at": _DATETIME.to_representation(decision.created_at),
+    }

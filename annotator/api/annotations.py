@@ -27,6 +27,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator.annotations import services
+from annotator.annotations.editing import with_editing_facts
 from annotator.annotations.models import AnnotationSet, Relation, Span
 from annotator.annotations.status import with_status
 from annotator.api import plain
@@ -45,15 +46,21 @@ from annotator.api.annotation_serializers import (
     SpanChangeSerializer,
     SpanCreateSerializer,
     SpanSerializer,
+    decision_create_data,
+    decision_data,
+    span_create_data,
+    span_data,
 )
 from annotator.articles.models import Article, ArticleStatus
-from annotator.articles.search import matching
+from annotator.articles.search import FALLBACK_MAX, matching, unindexed
 from annotator.core.compiled import CompiledQuery
 from annotator.kb.models import KBEntity
 from annotator.projects.models import EntityType, Membership, Project, RelationType
 from annotator.suggestions import services as decisions
 from annotator.suggestions.models import Decision, Suggestion, Verdict
 
+# On the article list: how many of the project's articles a full-text search may not see yet.
+UNINDEXED_HEADER = "X-Articles-Unindexed"
 ERRORS = {
     400: OpenApiResponse(ErrorSerializer, description="The request is not valid; `fields` says where."),
     401: OpenApiResponse(
@@ -147,11 +154,9 @@ def _member_sets(set_id: int, user_id: int) -> QuerySet[AnnotationSet]:
     projects = Project.objects.visible_to(user)
     sets = AnnotationSet.objects.readable_by(user).filter(article__project__in=projects)
     role = Membership.objects.filter(project=OuterRef("article__project_id"), user_id=user_id)
-    return (
-        sets.filter(pk=set_id)
-        .annotate(my_role=Subquery(role.order_by().values("role")[:1]))
-        .select_related("article")
-        .order_by()
+    # With the article and the project's span rules: the span checks of the write read nothing more.
+    return with_editing_facts(
+        sets.filter(pk=set_id).annotate(my_role=Subquery(role.order_by().values("role")[:1])).order_by()
     )
 
 
@@ -221,11 +226,26 @@ class ArticleList(generics.ListAPIView):
             OpenApiParameter("external_id", str),
             OpenApiParameter("updated_since", OpenApiTypes.DATETIME),
             OpenApiParameter("ids", str, description="Comma-separated article ids."),
+            OpenApiParameter(
+                UNINDEXED_HEADER,
+                int,
+                location=OpenApiParameter.HEADER,
+                response=[200],
+                description=(
+                    "How many of the project's articles are still being indexed for search (a few minutes "
+                    f"after an import). While at most {FALLBACK_MAX:,}, `search` reads them word by word; "
+                    "past that, `search` does not find them until they are indexed."
+                ),
+            ),
         ],
         responses={200: ArticleSerializer(many=True), **ERRORS},
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
+        response = super().get(request, *args, **kwargs)
+        response[UNINDEXED_HEADER] = str(self.unindexed)
+        return response
+
+    unindexed = 0
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """The serializer's JSON, from rows read as plain values (`api/plain.py`)."""
@@ -239,10 +259,11 @@ class ArticleList(generics.ListAPIView):
         project = get_object_or_404(projects_for(self.request), pk=self.kwargs["project_id"])
         articles = Article.objects.filter(project=project).defer("text")
         params = self.request.query_params
+        self.unindexed = unindexed(project.pk)
         if query := params.get("q", "").strip():
             articles = articles.filter(Q(title__icontains=query) | Q(external_id__icontains=query))
         if words := params.get("search", "").strip():
-            articles = matching(articles, words)
+            articles = matching(articles, words, project_id=project.pk, waiting=self.unindexed)
         if external_id := params.get("external_id"):
             articles = articles.filter(external_id=external_id)
         if since := params.get("updated_since"):
@@ -365,9 +386,7 @@ class SetSpans(APIView):
     )
     def post(self, request: Request, pk: int) -> Response:
         annotation_set = _set_for_writing(request, pk)
-        body = SpanCreateSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
+        data = span_create_data(request.data) or _validated(SpanCreateSerializer, request)
         span = services.create_span(
             annotation_set=annotation_set,
             start=data["start"],
@@ -377,7 +396,13 @@ class SetSpans(APIView):
             by=user_of(request),
             expected_version=expected_version(request),
         )
-        return with_etag(Response(SpanSerializer(span).data, status=status.HTTP_201_CREATED), annotation_set)
+        return with_etag(Response(span_data(span), status=status.HTTP_201_CREATED), annotation_set)
+
+
+def _validated(serializer: Any, request: Request) -> Any:
+    body = serializer(data=request.data)
+    body.is_valid(raise_exception=True)
+    return body.validated_data
 
 
 def _span_for_writing(request: Request, pk: int) -> Span:
@@ -523,9 +548,7 @@ class SetDecisions(APIView):
     )
     def post(self, request: Request, pk: int) -> Response:
         annotation_set = _set_for_writing(request, pk)
-        body = DecisionCreateSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
+        data = decision_create_data(request.data) or _validated(DecisionCreateSerializer, request)
         project_id = annotation_set.article.project_id
         found = (
             _suggestion_in(project_id=project_id, suggestion_id=data["suggestion"])
@@ -547,9 +570,7 @@ class SetDecisions(APIView):
             decision = decisions.reject_suggestion(**common)
         else:
             decision = decisions.correct_suggestion(**common, **_corrections(data, project_id))
-        return with_etag(
-            Response(DecisionSerializer(decision).data, status=status.HTTP_201_CREATED), annotation_set
-        )
+        return with_etag(Response(decision_data(decision), status=status.HTTP_201_CREATED), annotation_set)
 
 
 def _corrections(data: dict[str, Any], project_id: int) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404, QueryDict
 
 from annotator.annotations import services
-from annotator.annotations.editing import SetEditor, edit_set
+from annotator.annotations.editing import SetEditor, edit_set, take_editing_facts
 from annotator.annotations.models import AnnotationSet, EntityLink, Relation, Span, SpanAttribute
 from annotator.core.errors import InvalidAnnotation
 from annotator.core.offsets import OffsetError, parse_offset, whole_number
@@ -25,8 +25,8 @@ from annotator.projects.models import AttributeKind, EntityType, EntityTypeAttri
 from annotator.review.state import pending_suggestions
 from annotator.suggestions import bulk
 from annotator.suggestions import services as decisions
-from annotator.suggestions.generate import suggest_other_occurrences
 from annotator.suggestions.models import Decision, Suggestion, SuggestionKind, Verdict
+from annotator.suggestions.occurrences import suggest_occurrences
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -54,6 +54,7 @@ class Request:
 
     def __post_init__(self) -> None:
         self.project_id = self.annotation_set.article.project_id
+        take_editing_facts(self.annotation_set)  # the page has just read the set with them
 
     def integer(self, name: str) -> int:
         value = self.data.get(name, "")
@@ -133,10 +134,10 @@ def with_occurrences(outcome: Outcome, span: Span) -> Outcome:
     """Suggest the span's other exact occurrences in the article, and re-render where they are."""
     if span.annotation_set.article.text.count(span.surface) > MAX_OCCURRENCES:
         return outcome
-    suggested = suggest_other_occurrences(span=span)
-    outcome.ranges += [(suggestion.start, suggestion.end) for suggestion in suggested]
+    suggested = suggest_occurrences(span=span)  # (start, end) of each suggestion
+    outcome.ranges += suggested
     if suggested:
-        count = len({(s.start, s.end) for s in suggested})
+        count = len(set(suggested))
         outcome.message += f" Suggested its {count} other occurrence{'s' if count > 1 else ''}."
     return outcome
 

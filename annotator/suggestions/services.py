@@ -5,12 +5,13 @@ A decision and what it makes happen in one set edit (`edit_set`): one version cl
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from django.db.models import QuerySet
 
 from annotator.annotations.editing import SetEditor, edit_set
 from annotator.annotations.models import AnnotationSet, EntityLink, Relation, Span
+from annotator.annotations.rows import insert_with_history
 from annotator.core.compiled import CompiledQuery
 from annotator.core.errors import InvalidAnnotation
 from annotator.suggestions.models import Decision, Suggestion, SuggestionKind, Verdict
@@ -32,9 +33,8 @@ class _Outcome:
         self.created: list[str] = []
 
     def span_at(self, editor: SetEditor, *, start: int, end: int, entity_type: EntityType) -> Span:
-        span = editor.find_span(start=start, end=end, entity_type=entity_type)
-        if span is None:
-            span = editor.add_span(start=start, end=end, entity_type=entity_type, absent=True)
+        span, made = editor.span_at(start=start, end=end, entity_type=entity_type)
+        if made:
             self.created.append(f"span:{span.pk}")
         return span
 
@@ -64,16 +64,25 @@ def _decision_of(suggestion_id: int, set_id: int) -> QuerySet[Decision]:
     return Decision.objects.filter(suggestion_id=suggestion_id, annotation_set_id=set_id).order_by("pk")[:1]
 
 
-def _check_undecided(suggestion: Suggestion, annotation_set: AnnotationSet) -> None:
+def _check_for_this_article(suggestion: Suggestion, annotation_set: AnnotationSet) -> None:
     if suggestion.article_id != annotation_set.article_id:
         raise InvalidAnnotation("That suggestion is for another article.", field="suggestion")
+
+
+def _check_undecided(suggestion: Suggestion, annotation_set: AnnotationSet) -> None:
+    """Before a correction's own checks. (Accepting and rejecting need no look-up: the decision's INSERT
+    finds an earlier one through the one_decision_per_set constraint, see `_record`.)"""
+    _check_for_this_article(suggestion, annotation_set)
     found = _decision_of(suggestion_id=suggestion.pk, set_id=annotation_set.pk)
     if found:
-        earlier = found[0]
-        raise InvalidAnnotation(
-            f"This suggestion was already {earlier.verdict} in this set; undo that decision first.",
-            field="suggestion",
-        )
+        _refuse_decided(found[0])
+
+
+def _refuse_decided(earlier: Decision) -> NoReturn:
+    raise InvalidAnnotation(
+        f"This suggestion was already {earlier.verdict} in this set; undo that decision first.",
+        field="suggestion",
+    )
 
 
 def _record(
@@ -90,8 +99,8 @@ def _record(
         result=outcome.result(),
         decided_by=editor.by,
     )
-    decision._history_user = editor.by  # type: ignore[attr-defined]
-    decision.save()
+    if not insert_with_history(decision, by=editor.by):  # the set has decided on it already
+        _refuse_decided(_decision_of(suggestion_id=suggestion.pk, set_id=editor.annotation_set.pk)[0])
     return decision
 
 
@@ -159,7 +168,7 @@ def accept_suggestion(
 
 def apply_acceptance(editor: SetEditor, suggestion: Suggestion) -> Decision:
     """Within a set edit: accept the suggestion (one of many, in bulk)."""
-    _check_undecided(suggestion, editor.annotation_set)
+    _check_for_this_article(suggestion, editor.annotation_set)
     outcome = _Outcome()
     if suggestion.kind == SuggestionKind.ENTITY:
         assert suggestion.entity_type is not None
@@ -233,7 +242,7 @@ def reject_suggestion(
 
 def record_rejection(editor: SetEditor, suggestion: Suggestion) -> Decision:
     """Within a set edit: reject the suggestion (one of many, in bulk)."""
-    _check_undecided(suggestion, editor.annotation_set)
+    _check_for_this_article(suggestion, editor.annotation_set)
     return _record(editor, suggestion, Verdict.REJECTED)
 
 

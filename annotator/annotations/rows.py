@@ -1,0 +1,147 @@
+"""Writing one new row with its history row in one round trip, as the hot write paths need.
+
+`Model.save()` on a model with `HistoricalRecords` costs two INSERTs and, in Python, Django's save
+machinery plus django-simple-history's signal handler (which builds a history model instance and saves
+that too): about half of the CPU of creating a span or recording a decision. `insert_with_history`
+writes exactly the same two rows (the history row as simple-history writes it for a creation: type
+"+", the user, no change reason) from SQL built once per model and database:
+
+- PostgreSQL: one statement, `WITH new AS (INSERT ... ON CONFLICT DO NOTHING RETURNING id) INSERT INTO
+  history SELECT ... FROM new`: both rows or neither;
+- SQLite: the same two INSERTs one after the other (in the caller's transaction).
+
+`ON CONFLICT DO NOTHING` makes a row that a unique constraint refuses (the same span twice, a second
+decision on one suggestion) come back as `False` instead of an IntegrityError that would abort the
+transaction: the caller says why, and its transaction rolls back whatever it wrote before.
+
+The app has no other `post_save` receivers on these models (the history was the only one); a model
+whose history does not have exactly the model's own columns plus simple-history's four is refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.db import connections, router
+from django.utils import timezone
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+    from django.db.models import Field, Model
+
+# The columns simple-history adds to a model's own in its history table (besides its own key).
+_HISTORY_COLUMNS = ("history_date", "history_change_reason", "history_type", "history_user")
+
+
+@dataclass(frozen=True)
+class _Statements:
+    fields: tuple[Field, ...]  # the model's columns written, its key left out
+    history_fields: tuple[Field, ...]  # the history's copies of the model's columns, its key left out
+    combined: str | None  # PostgreSQL: both rows in one statement
+    guarded: str | None  # PostgreSQL: the same, if a guard statement (an UPDATE ... RETURNING) gives a row
+    row: str  # SQLite: the row, returning its key
+    history: str  # SQLite: its history row
+
+
+_statements: dict[tuple[type[Model], str], _Statements] = {}
+_GUARD = "\x1fguard\x1f"
+
+
+def _build(model: type[Model], vendor: str, quote: Any) -> _Statements:
+    history_model = model.history.model  # type: ignore[attr-defined]
+    pk = model._meta.pk
+    assert pk is not None
+    fields = tuple(f for f in model._meta.concrete_fields if f is not pk)
+    own = {f.attname for f in model._meta.concrete_fields}
+    copies = {f.attname: f for f in history_model._meta.concrete_fields if f.name not in _HISTORY_COLUMNS}
+    copies.pop("history_id")
+    if set(copies) != own:
+        raise TypeError(f"{history_model.__name__} does not copy exactly the columns of {model.__name__}.")
+    history_fields = tuple(copies[f.attname] for f in fields)
+    table, history_table = quote(model._meta.db_table), quote(history_model._meta.db_table)
+    key = quote(pk.column)
+    columns = ", ".join(quote(f.column) for f in fields)
+    history_columns = ", ".join(
+        [key, *(quote(f.column) for f in history_fields), *(quote(c) for c in ("history_date",
+         "history_change_reason", "history_type", "history_user_id"))]
+    )  # fmt: skip
+    values = ", ".join(["%s"] * len(fields))
+    # Names from the models' own metadata, quoted; every value is a parameter.
+    row = f"INSERT INTO {table} ({columns}) VALUES ({values}) ON CONFLICT DO NOTHING RETURNING {key}"  # noqa: S608
+    history_values = ", ".join(["%s"] * (len(fields) + 4))
+    history = f"INSERT INTO {history_table} ({history_columns}) VALUES (%s, {history_values})"  # noqa: S608
+    combined = guarded = None
+    if vendor == "postgresql":
+        guarded = (
+            f'WITH "guard" AS ({_GUARD}), "new" AS (INSERT INTO {table} ({columns}) '  # noqa: S608
+            f'SELECT {values} FROM "guard" ON CONFLICT DO NOTHING RETURNING {key}) '
+            f"INSERT INTO {history_table} ({history_columns}) "
+            f'SELECT "new".{key}, {history_values} FROM "new" RETURNING {key}'
+        )
+        combined = (
+            f'WITH "new" AS ({row}) INSERT INTO {history_table} ({history_columns}) '  # noqa: S608
+            f'SELECT "new".{key}, {history_values} FROM "new" RETURNING {key}'
+        )
+    return _Statements(fields, history_fields, combined, guarded, row, history)
+
+
+def insert_with_history(instance: Model, *, by: User | None) -> bool:
+    """INSERT the new `instance` and its history row ("+", by `by`); fills in its key and timestamps.
+    False, and nothing written, when a unique constraint already has such a row."""
+    return _insert(instance, by, None)
+
+
+def insert_with_history_if(guard: tuple[str, list[Any]], instance: Model, *, by: User | None) -> bool:
+    """PostgreSQL: as `insert_with_history`, in one statement with `guard`, a data-changing statement
+    (`UPDATE ... RETURNING ...`) that the rows are written after, and only if it returns a row: both
+    happen, or neither (an UPDATE that finds its row but whose INSERT a constraint refuses is written
+    all the same: the guard's conditions must rule that out). False when nothing was written."""
+    return _insert(instance, by, guard)
+
+
+def _insert(instance: Model, by: User | None, guard: tuple[str, list[Any]] | None) -> bool:
+    model = type(instance)
+    alias = router.db_for_write(model)
+    connection = connections[alias]
+    if not getattr(settings, "SIMPLE_HISTORY_ENABLED", True):
+        raise RuntimeError("insert_with_history writes history: SIMPLE_HISTORY_ENABLED is off.")
+    statements = _statements.get((model, alias))
+    if statements is None:
+        statements = _build(model, connection.vendor, connection.ops.quote_name)
+        _statements[(model, alias)] = statements
+    raw = [field.pre_save(instance, True) for field in statements.fields]  # auto_now(_add) timestamps
+    values = [
+        field.get_db_prep_save(value, connection) for field, value in zip(statements.fields, raw, strict=True)
+    ]
+    history_values = [
+        *(field.get_db_prep_save(value, connection)
+          for field, value in zip(statements.history_fields, raw, strict=True)),
+        connection.ops.adapt_datetimefield_value(getattr(instance, "_history_date", None) or timezone.now()),
+        getattr(instance, "_change_reason", None),
+        "+",
+        by.pk if by is not None else None,
+    ]  # fmt: skip
+    with connection.cursor() as cursor:
+        if guard is not None:
+            if statements.guarded is None:
+                raise RuntimeError("A guarded INSERT is PostgreSQL's.")
+            cursor.execute(
+                statements.guarded.replace(_GUARD, guard[0]), [*guard[1], *values, *history_values]
+            )
+            found = cursor.fetchone()
+        elif statements.combined is not None:
+            cursor.execute(statements.combined, [*values, *history_values])
+            found = cursor.fetchone()
+        else:
+            cursor.execute(statements.row, values)
+            found = cursor.fetchone()
+            if found is not None:
+                cursor.execute(statements.history, [found[0], *history_values])
+    if found is None:
+        return False
+    instance.pk = found[0]
+    instance._state.adding = False
+    instance._state.db = alias
+    return True
