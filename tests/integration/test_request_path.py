@@ -407,5 +407,7 @@ def test_the_article_list_costs_two_queries_with_a_remembered_token(bearer, news
     assert bearer(url).status_code == 200  # the token is read, then remembered
     with CaptureQueriesContext(connection) as queries:
         assert len(bearer(url).json()["results"]) == 3
-    assert tables(queries) == ["projects_project", "articles_article"]  # the project, if hers; its page
+    # The project if hers, with its count of articles search cannot see yet (X-Articles-Unindexed); its page.
+    assert tables(queries) == ["projects_project", "articles_article"]
+    assert "articles_searchbacklog" in queries[0]["sql"]
     assert '"articles_article"."text"' not in queries[1]["sql"]  # the list never reads the texts
