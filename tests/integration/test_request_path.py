@@ -411,3 +411,23 @@ def test_the_article_list_costs_two_queries_with_a_remembered_token(bearer, news
     assert tables(queries) == ["projects_project", "articles_article"]
     assert "articles_searchbacklog" in queries[0]["sql"]
     assert '"articles_article"."text"' not in queries[1]["sql"]  # the list never reads the texts
+
+
+# Sessions
+
+
+def test_a_session_is_read_by_its_key_through_the_compiled_query_and_honoured_until_it_expires(alice, news):
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    with CaptureQueriesContext(connection) as queries:
+        assert alice.get(page(news)).status_code == 200
+    assert tables(queries)[0] == "django_session"
+    assert '"django_session"."session_key" = ' in queries[0]["sql"]
+    assert "expire_date" not in queries[0]["sql"].split("WHERE")[1]  # checked on the row it read
+    key = alice.cookies["sessionid"].value
+    Session.objects.filter(session_key=key).update(expire_date=timezone.now() - timezone.timedelta(seconds=1))
+    expired = alice.get(page(news))
+    assert (expired.status_code, expired["Location"].split("?")[0]) == (302, "/accounts/login/")
+    alice.cookies["sessionid"] = "x" * 32  # a key no session has
+    assert alice.get(page(news)).status_code == 302
