@@ -230,6 +230,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": "annotator.core.reversing.StaticFilesStorage"},
 }
 
+# Django's database sessions, read through a query compiled once per process (core/sessions.py).
+SESSION_ENGINE = "annotator.core.sessions"
+
 # Security. Cookies and headers that cost nothing over plain HTTP are always on; the HTTPS-only ones
 # follow DJANGO_HTTPS, which a deployment behind TLS turns on (`manage.py check --deploy` expects it).
 SESSION_COOKIE_HTTPONLY = True

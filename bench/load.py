@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 CLIENTS = int(os.environ.get("LOAD_CLIENTS", "16"))
 SECONDS = float(os.environ.get("LOAD_SECONDS", "15"))
 WORKERS = int(os.environ.get("WEB_CONCURRENCY", "2"))
+THREADS = int(os.environ.get("WEB_THREADS", "1"))
 SUGGESTIONS = 200
 TEXT = ("Sergey Naryshkin, Director of Russia's Foreign Intelligence Service, visited Minsk. " * 30)[:2500]
 # Suggestions are words: a span (and so an accepted suggestion) never starts or ends with white space.
@@ -211,12 +212,14 @@ def main() -> None:
         from tests.live import gunicorn_process
 
         people = people_for(vendor)
-        print(f"database: {vendor}; {CLIENTS} reviewers, {WORKERS} gunicorn workers (WEB_CONCURRENCY), "
+        print(f"database: {vendor}; {CLIENTS} reviewers, {WORKERS} gunicorn workers (WEB_CONCURRENCY) of "
+              f"{THREADS} thread(s) (WEB_THREADS), "
               f"{SECONDS:.0f} s per run; load average {os.getloadavg()[0]:.1f}")  # fmt: skip
         # Production settings, but API budgets no person reaches: each reviewer here writes as fast as the
         # server answers (12 writes a second at 200 requests a second from 8), past the 300 a minute allowed.
         with gunicorn_process(
             workers=WORKERS,
+            threads=THREADS,
             DJANGO_DEBUG="false",
             ANNOTATOR_LOG_LEVEL="WARNING",
             ANNOTATOR_API_RATE_READ="1000000/minute",

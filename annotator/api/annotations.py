@@ -14,7 +14,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_not_required
-from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import F, Func, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.dateparse import parse_datetime
@@ -30,6 +30,7 @@ from annotator.annotations import services
 from annotator.annotations.editing import with_editing_facts
 from annotator.annotations.models import AnnotationSet, Relation, Span
 from annotator.annotations.status import with_status
+from annotator.api import plain
 from annotator.api.access import check_can_edit, projects_for, token_of, user_of, visible_sets
 from annotator.api.annotation_serializers import (
     AnnotationSetDetailSerializer,
@@ -50,8 +51,8 @@ from annotator.api.annotation_serializers import (
     span_create_data,
     span_data,
 )
-from annotator.articles.models import Article, ArticleStatus
-from annotator.articles.search import FALLBACK_MAX, matching, unindexed
+from annotator.articles.models import Article, ArticleStatus, SearchBacklog
+from annotator.articles.search import FALLBACK_MAX, matching
 from annotator.core.compiled import CompiledQuery
 from annotator.kb.models import KBEntity
 from annotator.projects.models import EntityType, Membership, Project, RelationType
@@ -246,13 +247,24 @@ class ArticleList(generics.ListAPIView):
 
     unindexed = 0
 
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """The serializer's JSON, from rows read as plain values (`api/plain.py`)."""
+        articles = self.filter_queryset(self.get_queryset()).values(*plain.columns(ArticleSerializer))
+        page = self.paginate_queryset(articles)
+        return self.get_paginated_response(plain.represent(ArticleSerializer, page or []))
+
     def get_queryset(self) -> QuerySet[Article]:
         if getattr(self, "swagger_fake_view", False):  # the schema generator has no project
             return Article.objects.none()
-        project = get_object_or_404(projects_for(self.request), pk=self.kwargs["project_id"])
+        # The project (if the caller's) and its count of articles search cannot see yet, in one query.
+        backlog = SearchBacklog.objects.filter(project_id=OuterRef("pk")).order_by()
+        waiting = Subquery(backlog.annotate(n=Func(F("pk"), function="COUNT")).values("n")[:1])
+        project = get_object_or_404(
+            projects_for(self.request).annotate(unindexed=waiting), pk=self.kwargs["project_id"]
+        )
         articles = Article.objects.filter(project=project).defer("text")
         params = self.request.query_params
-        self.unindexed = unindexed(project.pk)
+        self.unindexed = project.unindexed or 0  # type: ignore[attr-defined]
         if query := params.get("q", "").strip():
             articles = articles.filter(Q(title__icontains=query) | Q(external_id__icontains=query))
         if words := params.get("search", "").strip():

@@ -349,3 +349,85 @@ def test_an_action_reads_relations_only_when_the_set_has_some_and_then_shows_the
     read, html = create(7, 16, news.org)  # "Naryshkin", in the block the relation starts in
     assert read.count("annotations_relation") == 1
     assert f'data-item="r{relation.pk}" data-head="s{head.pk}" data-tail="s{tail.pk}"' in html
+
+
+# The article list over REST
+
+
+def _serialized(articles):
+    """What the ModelSerializer itself makes of these articles, through the API's JSON renderer."""
+    import json
+
+    from rest_framework.renderers import JSONRenderer
+
+    from annotator.api.annotation_serializers import ArticleSerializer
+
+    return json.loads(JSONRenderer().render(ArticleSerializer(articles, many=True).data))
+
+
+@pytest.fixture
+def odd_articles(news):
+    from tests.factories import ArticleFactory
+    from tests.hostile import CLOSERS, RLO, SCRIPT
+
+    made = [
+        ArticleFactory(project=news.project, title=f"{SCRIPT}{CLOSERS}{RLO}", external_id=None,
+                       metadata={"source": "tass", "authors": ["Ан", None], "n": 1.5, "nested": {"ok": True}}),
+        ArticleFactory(project=news.project, title="", external_id="x-\u202e2", metadata={}),
+    ]  # fmt: skip
+    return [news.article, *made]
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Kathmandu"])
+def test_the_article_list_is_the_serializer_s_json_read_from_plain_rows(
+    bearer, news, odd_articles, settings, zone
+):
+    settings.TIME_ZONE = zone
+    url = reverse("api:article-list", args=[news.project.pk])
+    from annotator.articles.models import Article
+
+    listed = bearer(url).json()
+    assert listed["results"] == _serialized(Article.objects.filter(project=news.project).order_by("id"))
+    assert [article["id"] for article in listed["results"]] == [article.pk for article in odd_articles]
+    assert listed["results"][0]["created_at"].endswith("Z" if zone == "UTC" else "+05:45")
+
+
+def test_the_article_list_pages_by_cursor_through_every_article_once(bearer, news, odd_articles):
+    url = reverse("api:article-list", args=[news.project.pk]) + "?page_size=2"
+    seen = []
+    while url:
+        page = bearer(url).json()
+        seen += [article["id"] for article in page["results"]]
+        url = page["next"]
+    assert seen == [article.pk for article in odd_articles]
+
+
+def test_the_article_list_costs_two_queries_with_a_remembered_token(bearer, news, odd_articles):
+    url = reverse("api:article-list", args=[news.project.pk])
+    assert bearer(url).status_code == 200  # the token is read, then remembered
+    with CaptureQueriesContext(connection) as queries:
+        assert len(bearer(url).json()["results"]) == 3
+    # The project if hers, with its count of articles search cannot see yet (X-Articles-Unindexed); its page.
+    assert tables(queries) == ["projects_project", "articles_article"]
+    assert "articles_searchbacklog" in queries[0]["sql"]
+    assert '"articles_article"."text"' not in queries[1]["sql"]  # the list never reads the texts
+
+
+# Sessions
+
+
+def test_a_session_is_read_by_its_key_through_the_compiled_query_and_honoured_until_it_expires(alice, news):
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    with CaptureQueriesContext(connection) as queries:
+        assert alice.get(page(news)).status_code == 200
+    assert tables(queries)[0] == "django_session"
+    assert '"django_session"."session_key" = ' in queries[0]["sql"]
+    assert "expire_date" not in queries[0]["sql"].split("WHERE")[1]  # checked on the row it read
+    key = alice.cookies["sessionid"].value
+    Session.objects.filter(session_key=key).update(expire_date=timezone.now() - timezone.timedelta(seconds=1))
+    expired = alice.get(page(news))
+    assert (expired.status_code, expired["Location"].split("?")[0]) == (302, "/accounts/login/")
+    alice.cookies["sessionid"] = "x" * 32  # a key no session has
+    assert alice.get(page(news)).status_code == 302

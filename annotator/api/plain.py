@@ -1,0 +1,69 @@
+"""Lists read as `values()` rows and shaped as their serializer shapes model instances, field by field.
+
+A list of 100 articles through a ModelSerializer builds 100 model instances, then for each row and field
+walks DRF's attribute lookup; that was most of a list call's CPU. Here the serializer's own fields are
+built once per process and each row's values go straight to their `to_representation`, so the JSON is
+the serializer's, byte for byte (`tests/integration/test_request_path.py` compares them), at a fraction
+of the cost. Only flat serializers fit: every field a column of the model (a related field gives its
+key); nested serializers, dotted sources and method fields are refused when the shape is first built.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from rest_framework import serializers
+from rest_framework.fields import Field
+
+Shape = tuple[tuple[str, str, Field[Any, Any, Any, Any] | None], ...]
+_shapes: dict[type[serializers.Serializer[Any]], Shape] = {}
+_lock = threading.Lock()
+
+
+def _shape(serializer_class: type[serializers.Serializer[Any]]) -> Shape:
+    """(output name, column, field or None for a key given as is) for each field the serializer writes."""
+    shape = _shapes.get(serializer_class)
+    if shape is None:
+        built: list[tuple[str, str, Field[Any, Any, Any, Any] | None]] = []
+        for name, field in serializer_class().fields.items():
+            if field.write_only:
+                continue
+            source = field.source or name
+            if isinstance(field, serializers.BaseSerializer | serializers.SerializerMethodField) or (
+                "." in source or source == "*"
+            ):
+                raise ValueError(
+                    f"{serializer_class.__name__}.{name} is not a column: it cannot be read plain."
+                )
+            if isinstance(field, serializers.PrimaryKeyRelatedField):
+                built.append((name, source, None))  # values() gives the key itself
+            elif isinstance(field, serializers.RelatedField):
+                raise ValueError(f"{serializer_class.__name__}.{name} needs the related object.")
+            else:
+                built.append((name, source, field))
+        shape = tuple(built)
+        with _lock:
+            _shapes[serializer_class] = shape
+    return shape
+
+
+def columns(serializer_class: type[serializers.Serializer[Any]]) -> list[str]:
+    """The columns to read with `values()` for this serializer's fields."""
+    return [column for _, column, _ in _shape(serializer_class)]
+
+
+def represent(
+    serializer_class: type[serializers.Serializer[Any]], rows: Iterable[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """What `serializer_class(instances, many=True).data` gives for the instances these rows were read from."""
+    shape = _shape(serializer_class)
+    return [
+        {
+            name: value if field is None or value is None else field.to_representation(value)
+            for name, column, field in shape
+            for value in (row[column],)
+        }
+        for row in rows
+    ]
