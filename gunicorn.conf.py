@@ -12,10 +12,16 @@ logconfig_dict = logging_config(
     level=os.environ.get("ANNOTATOR_LOG_LEVEL", "INFO"),
     json_lines=os.environ.get("ANNOTATOR_LOG_FORMAT", "plain") == "json",
 )
-# gunicorn's own loggers write through the same handler (without it they keep their own format).
+# gunicorn's own loggers write through the same handler (without it they keep their own format). Its
+# error log's level is gunicorn's --log-level; the access log, one INFO line per request, follows
+# ANNOTATOR_LOG_LEVEL like the app's lines: WARNING or above turns it off.
 logconfig_dict["loggers"].update(
     {
-        name: {"handlers": ["console"], "propagate": False}  # levels: gunicorn's --log-level
-        for name in ["gunicorn.error", "gunicorn.access"]
+        "gunicorn.error": {"handlers": ["console"], "propagate": False},
+        "gunicorn.access": {
+            "handlers": ["console"],
+            "propagate": False,
+            "level": os.environ.get("ANNOTATOR_LOG_LEVEL", "INFO").upper(),
+        },
     }
 )

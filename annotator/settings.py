@@ -102,6 +102,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            # `{% url %}` in every template, working each route out once per process (core/reversing.py).
+            "builtins": ["annotator.core.reversing"],
         },
     },
 ]
@@ -225,7 +227,7 @@ MEDIA_ROOT = DATA_DIR / "media"
 MEDIA_URL = "media/"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "annotator.core.reversing.StaticFilesStorage"},
 }
 
 # Security. Cookies and headers that cost nothing over plain HTTP are always on; the HTTPS-only ones
@@ -359,7 +361,8 @@ if ANNOTATOR_PROJECT_CREATORS not in ("staff", "everyone"):
 # (or when the KB or gold changed since). Off, suggestions come only from pre-annotation jobs.
 ANNOTATOR_SUGGEST_ON_OPEN = env.bool("ANNOTATOR_SUGGEST_ON_OPEN", default=True)
 # How long a process trusts what it last read of a project's KB and gold when it checks, on a page open,
-# whether an article's suggestions are current (that read grows with the KB; see suggestions/freshness.py).
+# whether an article's suggestions are current, and when it suggests for raw text (that read grows with the KB;
+# see suggestions/freshness.py).
 ANNOTATOR_SUGGESTION_FRESHNESS_SECONDS = env.float("ANNOTATOR_SUGGESTION_FRESHNESS_SECONDS", default=10.0)
 # Articles longer than this (characters) get their suggestions from a background job when the page opens:
 # the page shows at once, says so, and fills in when the job ends. Shorter ones are suggested in the request.

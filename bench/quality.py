@@ -103,7 +103,7 @@ def main() -> None:
         from annotator.projects.models import EntityType, Project, Role
         from annotator.projects.services import add_member
         from annotator.suggestions import nlp, sources
-        from annotator.suggestions.engine import SuggestionRunner, spec_for
+        from annotator.suggestions.engine import SuggestionRunner, forget_merges, spec_for
         from annotator.suggestions.generate import active_suggester, ensure_active_suggester
         from annotator.suggestions.models import SuggesterSettings, SuggesterVersion
         from annotator.suggestions.scoring import score
@@ -243,6 +243,7 @@ def main() -> None:
                     continue
                 started = time.perf_counter()
                 job = run_job(job)
+                job_seconds = time.perf_counter() - started
                 print(
                     f"  {size} documents submitted in {submitted:.0f} s; training job ({job.params}) "
                     f"{job.status} in {time.perf_counter() - started:.0f} s ({load()}): {job.message}",
@@ -252,15 +253,67 @@ def main() -> None:
                 if newest is None:
                     continue
                 print(f"  recipe: {newest.config.get('recipe')}", flush=True)
+                config = newest.config
+                print(
+                    f"  epochs: at most {config.get('epochs')}, patience {config.get('patience')}; the folds' "
+                    f"best {config.get('fold_best_epochs')}; the final model "
+                    f"{config.get('final_epochs') or 'early-stopped'} ({config.get('epochs_run')} run)",
+                    flush=True,
+                )
                 active = active_suggester(of.pk)
-                measure(f"{heading} after {size} documents, active", active, of)
+                scores = measure(f"{heading} after {size} documents, active", active, of)
+                new_scores = scores
                 if active != newest:
-                    measure(f"{heading} after {size} documents, the new version (inactive)", newest, of)
+                    new_scores = measure(
+                        f"{heading} after {size} documents, the new version (inactive)", newest, of
+                    )
+                # The same version with the merge by source and type alone (no situations): what the
+                # situated evidence adds on eng.testa.
+                settings_of.refresh_from_db()
+                situated = settings_of.measured.pop("situated", None)
+                settings_of.save(update_fields=["measured"])
+                forget_merges()
+                measure(
+                    f"{heading} after {size} documents, {newest} merged by source and type only", newest, of
+                )
+                settings_of.measured["situated"] = situated
+                settings_of.save(update_fields=["measured"])
+                forget_merges()
+                cv = {label: values["f1"] for label, values in (newest.metrics.get("entities") or {}).items()}
+                # The version's own figures next to eng.testa's: its own are evidence only where they agree.
+                print(
+                    f"  {newest}: cross-validated F1 {cv.get('ALL', 0):.3f}"
+                    f" (merged as before this training: {newest.metrics.get('merged_before_f1', 0):.3f}),"
+                    f" the folds' own held-out F1 {config.get('fold_held_out_f1')};"
+                    f" eng.testa F1 {new_scores['ALL'].f1:.3f}",
+                    flush=True,
+                )
+                curve.append((size, job_seconds, cv, new_scores, str(active), scores["ALL"].f1))
+
+        curve: list = []
+
+        def summary(heading: str) -> None:
+            print(
+                f"\n== {heading} the curve on eng.testa (the newest version; CV: its cross-validated F1)",
+                flush=True,
+            )
+            print(
+                "  docs  job s   " + "  ".join(f"{label:<11}" for label in [*TYPES, "ALL"]) + "  active",
+                flush=True,
+            )
+            for size, seconds, cv, scores, active, active_f1 in curve:
+                cells = "  ".join(
+                    f"{scores[label].f1:.3f} ({cv.get(label, 0):.2f})" if label in scores else " " * 12
+                    for label in [*TYPES, "ALL"]
+                )
+                print(f"  {size:>4}  {seconds:>6.0f}  {cells}  {active} {active_f1:.3f}", flush=True)
+            curve.clear()
 
         if args.skip_curve:
             return
         if not (second is not None and args.skip_blank_curve):
             learning_curve(study, "3.", sizes)
+            summary("3.")
         if second is not None:
             settings_of = SuggesterSettings.objects.get_or_create(project=second)[0]
             settings_of.learn, settings_of.folds = False, chosen.folds
@@ -268,6 +321,7 @@ def main() -> None:
             settings_of.pipeline_mode = "add"
             settings_of.save()
             learning_curve(second, f"4. starting from {args.curve_from}:", sizes)
+            summary(f"4. starting from {args.curve_from}:")
 
 
 if __name__ == "__main__":

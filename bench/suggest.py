@@ -11,7 +11,9 @@ shipped lists and the rules):
 - bare `nlp.pipe` over the texts, in memory, doing nothing with the docs (the baseline, run twice: before
   and after the end-to-end run, to see the machine's noise);
 - `preannotate_articles`: read the articles from the database, `nlp.pipe`, turn the docs into records,
-  resolve overlaps, relation rules, KB link candidates, diff against what is stored, write the rows;
+  resolve overlaps, relation rules, diff against what is stored, write the rows (the KB link
+  candidates are left to each article's first need, as in production: `--eager-links` looks them up
+  here too; the first need's own cost is printed after the re-run);
 and prints docs/s of both and their ratio (goal: at least 0.7), with the load average, and the same ratio
 in this process's CPU time (steadier on a loaded machine; PostgreSQL's own work is not in it). Then the
 p50/p95 latency of `POST /api/v1/suggest` for a 2.5 KB article (in-process test client: the view, the
@@ -99,6 +101,9 @@ def main() -> None:
         default=None,
         help="ANNOTATOR_LINK_CANDIDATES for this run (0: no link rows)",
     )
+    parser.add_argument(
+        "--eager-links", action="store_true", help="look the KB link candidates up during pre-annotation"
+    )
     args = parser.parse_args()
     # The endpoint's throttle (60/minute by default) would refuse most of the timed requests.
     os.environ.setdefault("ANNOTATOR_API_RATE_SUGGEST", "1000000/minute")
@@ -184,7 +189,7 @@ def main() -> None:
         bare_before = bare()
         print(f"{'bare nlp.pipe (baseline), first run':<44} {bare_before:8.1f} docs/s", flush=True)
         started, on_cpu = time.perf_counter(), time.process_time()
-        result = preannotate_articles(project=project)
+        result = preannotate_articles(project=project, defer_links=not args.eager_links)
         elapsed = time.perf_counter() - started
         cpu["end-to-end"] = time.process_time() - on_cpu
         end_to_end = len(texts) / elapsed
@@ -214,12 +219,39 @@ def main() -> None:
         print(f"entity suggestions per article: {entities_per:.1f}", flush=True)
 
         started = time.perf_counter()
-        again = preannotate_articles(project=project)
+        again = preannotate_articles(project=project, defer_links=not args.eager_links)
         print(
             f"{'re-run (nothing changed)':<44} {len(texts) / (time.perf_counter() - started):8.1f} docs/s   "
             f"({again.created} created, {again.deleted} deleted, {again.kept} unchanged)",
             flush=True,
         )
+
+        # What the deferred link candidates cost when first needed: an article at a time, as page opens
+        # and the API ask (its own look-ups and rows; the KB candidate cache starts cold).
+        from annotator.suggestions.generate import complete_links
+        from annotator.suggestions.models import SuggesterVersion, SuggestionRun
+
+        version = SuggesterVersion.objects.get(project=project, is_active=True)
+        pending = list(
+            SuggestionRun.objects.filter(suggester_version=version, pending_links__isnull=False)
+            .order_by("article_id")
+            .values_list("article_id", flat=True)[:200]
+        )
+        if pending:
+            stored = []
+
+            by_id = dict(Article.objects.filter(pk__in=pending).values_list("pk", "text"))
+
+            def first_need() -> None:  # the page and the API have the article's text at hand
+                article_id = pending[len(stored)]
+                stored.append(
+                    complete_links(
+                        version=version, article_ids=[article_id], texts={article_id: by_id[article_id]}
+                    )
+                )
+
+            report(f"links on first need, 1 article ({len(pending)})", timed(first_need, len(pending)))
+            print(f"{'':<44} {sum(stored) / len(stored):.1f} link suggestions stored per article", flush=True)
 
         # The production settings want collected static files for the URL conf; the endpoint does not.
         simple_static = {

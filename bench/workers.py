@@ -9,7 +9,11 @@ processes, warms them up (a small job in many chunks, so each loads its pipeline
 suggestion, and times one pre-annotation job of all the articles from its creation to its end (as the
 job records them), in chunks of ANNOTATOR_JOB_CHUNK_ARTICLES (`--chunk`). Prints docs/s for each count,
 the ratio against one worker (goal: >= 1.7 with 2 workers on 2 cores) and the load average around each
-run: on a machine shared with other work the ratio says little when the load is above the core count.
+run: on a machine shared with other work the ratio says little when the load is above the core count
+(more worker processes get more of the shared cores). What holds under load too: the CPU each document
+costs the workers and this database's PostgreSQL backends (read from /proc when the server is on this
+machine), and the ratio that split allows: one worker's pipeline runs on one core while PostgreSQL's
+share runs on the other; two workers share both, so 2 workers reach at most 2 / (1 + database / workers).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 from _harness import ROOT, bench_database
@@ -28,6 +33,61 @@ from suggest import article_text, generated_kb
 
 def load() -> str:
     return "load average " + " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a process on this machine so far (None when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU spent by the worker processes and by this database's PostgreSQL backends while it runs (backends
+    sampled every 0.2 s, as they come and go): how the work splits between the workers and the database,
+    which shares the same cores. Needs the database on this machine (/proc); says nothing otherwise."""
+
+    def __init__(self, workers: list[subprocess.Popen]) -> None:
+        self.workers = workers
+        self.backends: dict[int, tuple[float, float]] = {}  # pid -> (first seen, last seen)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> CpuMeter:
+        self.worker_start = sum(cpu_seconds(w.pid) or 0.0 for w in self.workers)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.worker_cpu = sum(cpu_seconds(w.pid) or 0.0 for w in self.workers) - self.worker_start
+
+    def _sample(self) -> None:
+        import psycopg
+        from django.db import connection
+
+        settings = connection.settings_dict
+        with psycopg.connect(host=settings["HOST"], port=settings["PORT"], user=settings["USER"],
+                             dbname=settings["NAME"], autocommit=True) as watcher:  # fmt: skip
+            own = watcher.execute("SELECT pg_backend_pid()").fetchone()[0]
+            while not self._stop.is_set():
+                rows = watcher.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> %s", [own]
+                ).fetchall()
+                for (pid,) in rows:
+                    now = cpu_seconds(pid)
+                    if now is not None:
+                        first, _ = self.backends.get(pid, (now, now))
+                        self.backends[pid] = (first, now)
+                self._stop.wait(0.2)
+
+    @property
+    def database_cpu(self) -> float:
+        return sum(last - first for first, last in self.backends.values())
 
 
 def main() -> None:
@@ -118,7 +178,8 @@ def main() -> None:
                     wait(job)
                 forget()
                 before = load()
-                job = wait(start_preannotation(project=project, by=None))
+                with CpuMeter(workers) as meter:
+                    job = wait(start_preannotation(project=project, by=None))
                 assert job.finished_at is not None
                 seconds = (job.finished_at - job.created_at).total_seconds()
                 rate = len(ids) / seconds
@@ -130,6 +191,15 @@ def main() -> None:
                     f"{load()} after",
                     flush=True,
                 )
+                per_doc = [1000 * meter.worker_cpu / len(ids), 1000 * meter.database_cpu / len(ids)]
+                if meter.backends:
+                    share = per_doc[1] / sum(per_doc)
+                    print(
+                        f"   CPU per document: workers {per_doc[0]:.1f} ms, PostgreSQL {per_doc[1]:.1f} ms "
+                        f"({share:.0%} of it); on 2 cores 2 workers can reach at most "
+                        f"x{2 / (1 + per_doc[1] / per_doc[0]):.2f} one worker's rate",
+                        flush=True,
+                    )
                 forget()
             finally:
                 for worker in workers:

@@ -51,13 +51,15 @@ from annotator.api.annotation_serializers import (
     span_data,
 )
 from annotator.articles.models import Article, ArticleStatus
-from annotator.articles.search import matching
+from annotator.articles.search import FALLBACK_MAX, matching, unindexed
 from annotator.core.compiled import CompiledQuery
 from annotator.kb.models import KBEntity
 from annotator.projects.models import EntityType, Membership, Project, RelationType
 from annotator.suggestions import services as decisions
 from annotator.suggestions.models import Decision, Suggestion, Verdict
 
+# On the article list: how many of the project's articles a full-text search may not see yet.
+UNINDEXED_HEADER = "X-Articles-Unindexed"
 ERRORS = {
     400: OpenApiResponse(ErrorSerializer, description="The request is not valid; `fields` says where."),
     401: OpenApiResponse(
@@ -223,11 +225,26 @@ class ArticleList(generics.ListAPIView):
             OpenApiParameter("external_id", str),
             OpenApiParameter("updated_since", OpenApiTypes.DATETIME),
             OpenApiParameter("ids", str, description="Comma-separated article ids."),
+            OpenApiParameter(
+                UNINDEXED_HEADER,
+                int,
+                location=OpenApiParameter.HEADER,
+                response=[200],
+                description=(
+                    "How many of the project's articles are still being indexed for search (a few minutes "
+                    f"after an import). While at most {FALLBACK_MAX:,}, `search` reads them word by word; "
+                    "past that, `search` does not find them until they are indexed."
+                ),
+            ),
         ],
         responses={200: ArticleSerializer(many=True), **ERRORS},
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
+        response = super().get(request, *args, **kwargs)
+        response[UNINDEXED_HEADER] = str(self.unindexed)
+        return response
+
+    unindexed = 0
 
     def get_queryset(self) -> QuerySet[Article]:
         if getattr(self, "swagger_fake_view", False):  # the schema generator has no project
@@ -235,10 +252,11 @@ class ArticleList(generics.ListAPIView):
         project = get_object_or_404(projects_for(self.request), pk=self.kwargs["project_id"])
         articles = Article.objects.filter(project=project).defer("text")
         params = self.request.query_params
+        self.unindexed = unindexed(project.pk)
         if query := params.get("q", "").strip():
             articles = articles.filter(Q(title__icontains=query) | Q(external_id__icontains=query))
         if words := params.get("search", "").strip():
-            articles = matching(articles, words)
+            articles = matching(articles, words, project_id=project.pk, waiting=self.unindexed)
         if external_id := params.get("external_id"):
             articles = articles.filter(external_id=external_id)
         if since := params.get("updated_since"):

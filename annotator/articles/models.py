@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 
 TITLE_SORT_CHARS = 100
+SEARCHED_FIELDS = frozenset({"title", "metadata", "text"})  # what an article's search document is made of
 
 
 def content_hash(text: str) -> str:
@@ -102,6 +103,12 @@ class Article(TimeStampedModel):
     def save(self, *args: object, **kwargs: object) -> None:
         self.content_hash = content_hash(self.text)
         super().save(*args, **kwargs)  # type: ignore[arg-type]
+        fields = kwargs.get("update_fields")
+        if fields is None or SEARCHED_FIELDS.intersection(fields):  # type: ignore[arg-type]
+            # One article at a time: its search document at once (bulk imports leave it to a job).
+            from annotator.articles.search import write_documents
+
+            write_documents([self.pk])
 
     def get_absolute_url(self) -> str:
         return reverse("articles:detail", args=[self.pk])
@@ -138,3 +145,19 @@ class ArticleRevision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.article} revision {self.number}"
+
+
+class SearchBacklog(models.Model):
+    """An article whose search document is not written yet (articles/search.py).
+
+    A bulk import writes one of these per new article instead of the document itself, so that the import
+    pays only for the article; the search index job (`index_search` jobs) writes the documents after the
+    import commits and takes the rows away. Until then the article browser and the API say how many
+    articles a search may miss, and a search matches them word by word when they are few.
+    """
+
+    article = models.OneToOneField(Article, primary_key=True, on_delete=models.CASCADE, related_name="+")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+
+    def __str__(self) -> str:
+        return f"article #{self.pk} waits for its search document"

@@ -29,6 +29,8 @@ def isolate(name: str) -> str:
     has right-to-left letters or bidi controls, as Unicode's bidi algorithm (UAX #9) advises for text of
     unknown direction; else unchanged. A file named "x\\u202egnp.exe" then cannot reverse the rest of
     "1 error in x\\u202egnp.exe; nothing was imported." on the page, in a log or in an API client."""
+    if name.isascii():  # no right-to-left letter and no bidi control is ASCII
+        return name
     if any(unicodedata.bidirectional(char) in _BIDI_CLASSES for char in name):
         return f"\u2068{name}\u2069"
     return name

@@ -24,7 +24,9 @@ from django.db import models, transaction
 from django.http import FileResponse
 
 from annotator.annotations.models import AnnotationSet, EntityLink, Relation, Span, SpanAttribute
+from annotator.articles.indexing import start_search_indexing
 from annotator.articles.models import Article
+from annotator.articles.search import queue_project
 from annotator.core.errors import DomainError
 from annotator.kb.models import Alias, KBEntity, KnowledgeBase
 from annotator.projects.models import (
@@ -199,6 +201,9 @@ def restore_backup(stream: IO[bytes], *, slug: str, by: User) -> Project:
     for line in lines:
         restorer.add(line)
     project = restorer.finish()
+    # The articles came in by bulk_create: their search documents are written by a job after this commits.
+    queue_project(project.pk)
+    start_search_indexing(project=project, by=by)
     if not Membership.objects.filter(project=project, user=by).exists():
         Membership.objects.create(project=project, user=by, role=Role.MANAGER)
     return project

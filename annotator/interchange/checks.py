@@ -153,6 +153,17 @@ def prepare(record: DocumentRecord, *, max_chars: int, problems: ProblemLog) -> 
     return Prepared(replace(record, text=normalized.text, spans=spans), digest)
 
 
+# Labels already found acceptable (a file uses a handful, half a million times): checked once each.
+_GOOD_LABELS: set[str] = set()
+
+
+def _good_label(label: str) -> bool:
+    good = 0 < len(label) <= MAX_LABEL and bool(label.strip()) and bad_characters(label) is None
+    if good and len(_GOOD_LABELS) < 10_000:
+        _GOOD_LABELS.add(label)
+    return good
+
+
 def _span(check: _Checker, span: SpanRecord, text: str, remap: Callable[[int], int] | None) -> SpanRecord:
     """The span in stored form: the same object when nothing about it changes (most spans, and fast)."""
     start, end, label = span.start, span.end, span.label
@@ -161,9 +172,7 @@ def _span(check: _Checker, span: SpanRecord, text: str, remap: Callable[[int], i
         and not span.fragments
         and 0 <= start < end <= len(text)
         and (span.text is None or span.text == text[start:end])
-        and 0 < len(label) <= MAX_LABEL
-        and label.strip()
-        and bad_characters(label) is None
+        and (label in _GOOD_LABELS or _good_label(label))
     ):
         return span
     field = f"entities[{span.id}]"
@@ -217,15 +226,14 @@ def _check_references(check: _Checker, record: DocumentRecord) -> None:
     ids: set[str] = set()
     seen_spans: set[tuple[Any, ...]] = set()
     for span in record.spans:
-        field = f"entities[{span.id}]"
         if span.id in ids:
-            check.refuse(f"Two entities have the id {span.id!r}.", f"{field}.id", span.where)
+            check.refuse(f"Two entities have the id {span.id!r}.", f"entities[{span.id}].id", span.where)
         ids.add(span.id)
         span_key = (span.start, span.end, span.label)
         if span_key in seen_spans:
             check.refuse(
                 f"The same {span.label} entity at [{span.start}, {span.end}) is there twice.",
-                field,
+                f"entities[{span.id}]",
                 span.where,
             )
         seen_spans.add(span_key)

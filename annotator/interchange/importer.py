@@ -28,7 +28,7 @@ from annotator.annotations.models import (
     Span,
     SpanAttribute,
 )
-from annotator.articles.models import Article
+from annotator.articles.models import Article, SearchBacklog
 from annotator.core.text import isolate
 from annotator.interchange.bulk import BulkWriter, Table
 from annotator.interchange.checks import Prepared
@@ -90,6 +90,7 @@ class Tables:
         self.links = Table(EntityLink, LINK_COLUMNS)
         self.relations = Table(Relation, RELATION_COLUMNS)
         self.attributes = Table(SpanAttribute, ATTRIBUTE_COLUMNS)
+        self.backlog = Table(SearchBacklog, ["article_id", "project_id"])
         self.history = {
             "sets": Table(AnnotationSet.history.model, [*SET_COLUMNS, *HISTORY]),
             "spans": Table(Span.history.model, [*SPAN_COLUMNS, *HISTORY]),
@@ -375,6 +376,8 @@ class Importer:
         self.kb = KBLookup(project, problems)
         self.result = ImportResult(dry_run=options.dry_run)
         self.created = IdRanges()
+        # Records checked but not written, once the import is refused: a later duplicate is still found.
+        self.unwritten: set[tuple[str, str]] = set()
         self.now = timezone.now()
         self.reason = f"Imported by job #{job.pk}" if job is not None else "Imported"
         self.guidelines = (
@@ -393,6 +396,11 @@ class Importer:
         fresh, updates = self._sort_out(records, hashes)
         self.kb.load([record for record, _ in fresh] + [record for _, record, _ in updates])
         plans = [plan for record, digest in fresh if (plan := self.plan(record, digest)) is not None]
+        if self.problems:
+            # The import is refused already (all or nothing): the rest of the file is still checked, for
+            # the report, but nothing more is written, which is most of an import's time.
+            self.unwritten.update(self._key(plan.record, plan.hash) for plan in plans)
+            return
         self.write(plans)
         if updates:
             from annotator.interchange.revisions import update_article
@@ -412,13 +420,13 @@ class Importer:
         fresh: list[tuple[DocumentRecord, str]] = []
         updates: list[tuple[int, DocumentRecord, str]] = []
         for record, digest in zip(records, hashes, strict=True):
-            key = ("id", record.external_id) if record.external_id is not None else ("text", digest)
+            key = self._key(record, digest)
             existing = (
                 by_id.get(record.external_id) if record.external_id is not None else by_text.get(digest)
             )
             if key in seen:
                 self._duplicate_in_file(record, place(seen[key], record.where))
-            elif existing is not None and existing in self.created:
+            elif (existing is not None and existing in self.created) or key in self.unwritten:
                 self._duplicate_in_file(record, "an earlier record of this file")
             elif existing is None:
                 fresh.append((record, digest))
@@ -430,6 +438,11 @@ class Importer:
                 updates.append((existing, record, digest))
             seen.setdefault(key, record.where)
         return fresh, updates
+
+    @staticmethod
+    def _key(record: DocumentRecord, digest: str) -> tuple[str, str]:
+        """What makes a record the same article as another: its external id, or its text without one."""
+        return ("id", record.external_id) if record.external_id is not None else ("text", digest)
 
     def _duplicate_in_file(self, record: DocumentRecord, earlier: str) -> None:
         """A record repeating an earlier one of the file. The same text without an id follows the duplicate
@@ -469,18 +482,23 @@ class Importer:
         before = len(self.problems)
         failed = False
         plan = Plan(record, digest)
+        # The hot loop of an import with spans (half a million of them): known labels straight from the
+        # dict, the message strings only when something is wrong.
+        known, text, spans, index = self.schema.entity_types, record.text, plan.spans, plan.span_index
         for span in record.spans:
-            where = span.where or record.where
-            type_id = self.schema.entity_type(span.label, where, f"entities[{span.id}].label")
-            failed |= type_id is None
-            plan.span_index[span.id] = len(plan.spans)
-            fragments = [list(piece) for piece in span.fragments] or None
+            type_id = known.get(span.label)
+            if type_id is None:
+                type_id = self.schema.entity_type(
+                    span.label, span.where or record.where, f"entities[{span.id}].label"
+                )
+                failed |= type_id is None
+            index[span.id] = len(spans)
+            fragments = [list(piece) for piece in span.fragments] if span.fragments else None
             # The stored surface is the whole range, fragments or not: surface == text[start:end] always.
-            plan.spans.append(
-                (span.start, span.end, type_id or 0, record.text[span.start : span.end], fragments)
-            )
-            if type_id is not None:
-                failed |= not self._attributes(span, type_id, len(plan.spans) - 1, plan, where)
+            spans.append((span.start, span.end, type_id or 0, text[span.start : span.end], fragments))
+            if span.attributes and type_id is not None:
+                where = span.where or record.where
+                failed |= not self._attributes(span, type_id, len(spans) - 1, plan, where)
         if not self.overlaps_allowed:
             failed |= self._overlapping(record)
         for link in record.links:
@@ -603,6 +621,9 @@ class Importer:
                 for pk, p in zip(article_ids, plans, strict=True)
             ),
         )  # fmt: skip
+        # Their search documents are written after the import commits, by a job (articles/search.py).
+        project = self.project.pk
+        self.writer.insert(self.tables.backlog, [(pk, project) for pk in article_ids])
         self.created.add(article_ids)
         self.result.created += len(plans)
         annotated = [(pk, plan) for pk, plan in zip(article_ids, plans, strict=True) if plan.record.annotated]

@@ -179,6 +179,10 @@ def import_articles(
             message = f"{count.capitalize()} in {isolate(source.name)}; nothing was imported."
         raise ImportRejected(message, problems.as_dicts())
     refresh_statistics(importer.result)
+    if importer.result.created and not options.dry_run:
+        from annotator.articles.indexing import start_search_indexing
+
+        start_search_indexing(project=project, by=by)  # after commit: the import does not wait for it
     return importer.result
 
 

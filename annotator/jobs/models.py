@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 class JobKind(models.TextChoices):
     IMPORT_ARTICLES = "import_articles", "Import articles"
     IMPORT_KB = "import_kb", "Import knowledge base"
+    INDEX_SEARCH = "index_search", "Index articles for search"
     PREANNOTATE = "preannotate", "Pre-annotate"
     TRAIN_SUGGESTER = "train_suggester", "Train suggester"
     EXPORT = "export", "Export"

@@ -6,6 +6,7 @@ indexed queries, however many aliases the knowledge bases hold.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,10 +18,13 @@ from annotator.kb.search_index import FTS_TABLE, FTS_VOCAB_TABLE
 
 # Fuzzy search looks at this many aliases at most, the most similar first.
 FUZZY_POOL = 50
-# PostgreSQL: pg_trgm's `%` keeps aliases whose trigram similarity is above this. A typo in a short name
-# breaks most of its few trigrams ("minks" / "minsk": 0.33), so short names get the lower threshold; for
-# longer ones the higher one halves the time (p95) and loses nothing the rapidfuzz cut-off would keep.
-TRIGRAM_THRESHOLD, SHORT_NAME_THRESHOLD, SHORT_NAME = 0.4, 0.3, 12
+# PostgreSQL: pg_trgm's `%` keeps aliases whose trigram similarity is at least the threshold, and the GIN
+# index's work shrinks as it rises (see `trigram_threshold`). A typo in a short name breaks most of its few
+# trigrams ("minks" / "minsk": 0.33): no key gets a threshold under this.
+LOWEST_THRESHOLD = 0.3
+# The edits a mention may have and still find its alias: each changes at most three of its trigrams.
+EDITS = 2
+_TRIGRAM_WORD = re.compile(r"\w+")
 # SQLite: trigrams are read rarest first; at least LEAST of them, then more while the posting lists read
 # stay under BUDGET rows (and MOST trigrams at the most). The aliases sharing the most of them are
 # kept (TOP_BY_COUNT) and compared with rapidfuzz. Tuned in bench/kb_search.py on 1.2M aliases.
@@ -89,11 +93,25 @@ def similar_aliases(kb_ids: Sequence[int], key: str) -> list[AliasHit]:
     return _similar_sqlite(kb_ids, key)
 
 
+def trigram_threshold(key: str) -> float:
+    """The similarity threshold for `key`: the lowest pg_trgm similarity an alias EDITS edits away from it
+    can have. pg_trgm pads each word with two spaces before and one after (a word of n letters has n + 1
+    trigrams); an edit takes at most three of the key's trigrams away and adds three others, so an alias
+    within EDITS edits shares at least n - 3 * EDITS of the key's n trigrams, of at most n + 3 * EDITS in
+    all. A long name then needs many shared trigrams, which is what lets the GIN index skip its frequent
+    ones (half the time at p95 on 1M aliases) while a short one keeps the LOWEST_THRESHOLD."""
+    count = len(
+        {f"  {word} "[i : i + 3] for word in _TRIGRAM_WORD.findall(key) for i in range(len(word) + 1)}
+    )
+    reach = 3 * EDITS
+    # Rounded down a little: pg_trgm computes in single precision.
+    return max(LOWEST_THRESHOLD, round((count - reach) / (count + reach) - 0.005, 3))
+
+
 def _similar_postgresql(kb_ids: Sequence[int], key: str) -> list[AliasHit]:
     with connection.cursor() as cursor:
         # `%` is pg_trgm's similarity operator, answered from the GIN index, with this threshold.
-        threshold = SHORT_NAME_THRESHOLD if len(key) <= SHORT_NAME else TRIGRAM_THRESHOLD
-        cursor.execute(f"SET pg_trgm.similarity_threshold = {float(threshold)}")
+        cursor.execute(f"SET pg_trgm.similarity_threshold = {trigram_threshold(key)}")
         cursor.execute(
             "SELECT entity_id, text, normalized FROM kb_alias "
             "WHERE knowledge_base_id = ANY(%s) AND normalized %% %s "

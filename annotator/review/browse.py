@@ -68,8 +68,12 @@ class ArticleFilters:
         )
 
 
-def filtered(project: Project, filters: ArticleFilters) -> QuerySet[Article]:
-    articles = matching(Article.objects.filter(project=project), filters.query)
+def filtered(project: Project, filters: ArticleFilters, *, waiting: int | None = None) -> QuerySet[Article]:
+    """The project's articles that pass the filters; `waiting` is how many have no search document yet,
+    when the caller has counted them (articles/search.py)."""
+    articles = matching(
+        Article.objects.filter(project=project), filters.query, project_id=project.pk, waiting=waiting
+    )
     if filters.status in ArticleStatus.values:
         articles = with_status(articles).filter(status=filters.status)  # type: ignore[misc]
     sets = AnnotationSet.objects.filter(article=OuterRef("pk"))

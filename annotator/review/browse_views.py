@@ -9,6 +9,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from annotator.articles import search
 from annotator.articles.models import ArticleStatus
 from annotator.core.http import AuthedRequest
 from annotator.core.offsets import whole_number
@@ -60,8 +61,9 @@ def articles_page(request: AuthedRequest, project_id: int) -> HttpResponse:
     project = get_project(request, project_id)
     form = FiltersForm(request.GET or None, project=project)
     filters = form.filters()
+    waiting = search.unindexed(project.pk)
     rows, next_cursor = browse.page(
-        browse.filtered(project, filters), filters.sort, request.GET.get("after", "")
+        browse.filtered(project, filters, waiting=waiting), filters.sort, request.GET.get("after", "")
     )
     query = request.GET.copy()
     query.pop("after", None)
@@ -73,6 +75,9 @@ def articles_page(request: AuthedRequest, project_id: int) -> HttpResponse:
         "first_page": bool(request.GET.get("after")),
         "query_string": query.urlencode(),
         "can_manage": can_manage(project.my_role),
+        "unindexed": waiting,
+        "unindexed_label": f"{waiting:,}",
+        "searched_word_by_word": waiting <= search.FALLBACK_MAX,
     }
     return render(request, "review/articles.html", context)
 

@@ -17,7 +17,7 @@ from annotator.core.text import shorten
 
 if TYPE_CHECKING:
     from annotator.annotations.models import Relation, Span
-    from annotator.review.state import BlockRows
+    from annotator.review.state import BlockRows, SpanRow, SuggestionRow
     from annotator.suggestions.models import Suggestion
 
 LISTS = ("suggestions", "spans", "relations")
@@ -32,17 +32,17 @@ def filter_text(*parts: str) -> str:
     return " ".join(part.lower() for part in parts)[:300]
 
 
-def suggestion_filter_text(suggestion: Suggestion) -> str:
-    surface: str = suggestion.surface  # type: ignore[attr-defined]
+def suggestion_filter_text(suggestion: Suggestion | SuggestionRow) -> str:
+    surface: str = suggestion.surface  # type: ignore[union-attr]
     if suggestion.kind == "relation":
-        tail: str = suggestion.tail_surface  # type: ignore[attr-defined]
+        tail: str = suggestion.tail_surface  # type: ignore[union-attr,assignment]
         return filter_text("relation", suggestion.relation_type.name, surface, tail)  # type: ignore[union-attr]
     if suggestion.kind == "link":
         return filter_text("link", surface, suggestion.kb_entity.name)  # type: ignore[union-attr]
     return filter_text("entity", suggestion.entity_type.name, surface)  # type: ignore[union-attr]
 
 
-def span_filter_text(span: Span) -> str:
+def span_filter_text(span: Span | SpanRow) -> str:
     link = getattr(span, "link", None)
     linked_name = link.kb_entity.name if link is not None and link.kb_entity is not None else ""
     return filter_text(span.entity_type.name, span.surface, linked_name)
@@ -77,12 +77,12 @@ def _button(action: str, item: str, label: str, text: str, css: str = "") -> str
     )
 
 
-def suggestion_row(suggestion: Suggestion, block_id: str) -> str:
+def suggestion_row(suggestion: Suggestion | SuggestionRow, block_id: str) -> str:
     item = f"g{suggestion.pk}"
-    surface: str = suggestion.surface  # type: ignore[attr-defined]
+    surface: str = suggestion.surface  # type: ignore[union-attr]
     kind = suggestion.kind
     if kind == "relation":
-        tail: str = suggestion.tail_surface  # type: ignore[attr-defined]
+        tail: str = suggestion.tail_surface  # type: ignore[union-attr,assignment]
         relation_name = suggestion.relation_type.name  # type: ignore[union-attr]
         content = (
             f'<span class="surface">{_cut(surface, 40)}</span> <strong>{escape(relation_name)}</strong> '
@@ -109,7 +109,7 @@ def suggestion_row(suggestion: Suggestion, block_id: str) -> str:
     )
 
 
-def span_row(span: Span, block_id: str) -> str:
+def span_row(span: Span | SpanRow, block_id: str) -> str:
     item = f"s{span.pk}"
     name = span.entity_type.name
     link = getattr(span, "link", None)
@@ -141,7 +141,7 @@ def attribute_text(value: object) -> str:
     return str(value)
 
 
-def _attribute_values(span: Span) -> str:
+def _attribute_values(span: Span | SpanRow) -> str:
     """The span's attribute values (`attribute_rows`, see state.attach_attribute_values), if any."""
     values = getattr(span, "attribute_rows", [])
     if not values:

@@ -10,7 +10,7 @@ import hashlib
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 
 from django.core.cache import cache
 from django.db.models import (
@@ -98,25 +98,113 @@ def _count(queryset: Any) -> Subquery:
     )
 
 
-@CompiledQuery
-def _counts(set_id: int, article_id: int, project_id: int) -> QuerySet[AnnotationSet, Any]:
-    return AnnotationSet.objects.filter(pk=set_id).values(
-        n_spans=_count(Span.objects.filter(annotation_set_id=set_id).values("annotation_set")),
-        n_relations=_count(Relation.objects.filter(annotation_set_id=set_id).values("annotation_set")),
-        n_suggestions=_count(
+def _count_columns(set_id: int, article_id: int, project_id: int) -> dict[str, Subquery]:
+    return {
+        "n_spans": _count(Span.objects.filter(annotation_set_id=set_id).values("annotation_set")),
+        "n_relations": _count(Relation.objects.filter(annotation_set_id=set_id).values("annotation_set")),
+        "n_suggestions": _count(
             Suggestion.objects.filter(_pending(set_id, article_id, project_id)).values("article")
         ),
-    )
+    }
+
+
+@CompiledQuery
+def _counts(set_id: int, article_id: int, project_id: int) -> QuerySet[AnnotationSet, Any]:
+    return AnnotationSet.objects.filter(pk=set_id).values(**_count_columns(set_id, article_id, project_id))
+
+
+def _ids(annotation_set: AnnotationSet) -> dict[str, int]:
+    return {
+        "set_id": annotation_set.pk,
+        "article_id": annotation_set.article_id,
+        "project_id": annotation_set.article.project_id,
+    }
 
 
 def set_counts(annotation_set: AnnotationSet) -> dict[str, int]:
     """The whole set's counts for the page header (spans, relations, pending suggestions), in one query."""
-    (row,) = _counts(
-        set_id=annotation_set.pk,
-        article_id=annotation_set.article_id,
-        project_id=annotation_set.article.project_id,
-    )
+    (row,) = _counts(**_ids(annotation_set))
     return {name.removeprefix("n_"): int(value or 0) for name, value in row.items()}
+
+
+@CompiledQuery
+def _types_with_counts(set_id: int, article_id: int, project_id: int) -> QuerySet[EntityType]:
+    types = EntityType.objects.filter(project_id=project_id)
+    return types.annotate(**_count_columns(set_id, article_id, project_id)).order_by("position", "name")
+
+
+def types_and_counts(annotation_set: AnnotationSet) -> tuple[list[EntityType], dict[str, int]]:
+    """The project's entity types (in the pickers' order) and the set's counts, in one query: the counts
+    are subqueries that depend on no type row, which both databases compute once per query, carried on
+    every row. A project without types has no row to carry them: then the counts take their own query."""
+    types = _types_with_counts(**_ids(annotation_set))
+    if not types:
+        return [], set_counts(annotation_set)
+    first = types[0]
+    counts = {name: int(getattr(first, f"n_{name}") or 0) for name in ("spans", "relations", "suggestions")}
+    return types, counts
+
+
+class Named(NamedTuple):
+    """What a row shows of an entity or relation type: its id and name."""
+
+    pk: int
+    name: str
+
+
+class KBName(NamedTuple):
+    """What a row shows of a KB entity."""
+
+    name: str
+    kb_id: str
+
+
+class LinkRow(NamedTuple):
+    """What a row shows of a span's link: to a KB entity, or NIL (`kb_entity` None)."""
+
+    pk: int
+    kb_entity_id: int | None
+    kb_entity: KBName | None
+
+
+@dataclass(slots=True)
+class SpanRow:
+    """A span as the page shows it (its row, its mark, the comment form's picker), read as plain values:
+    on the annotate page, building model instances for every span and suggestion (with their types,
+    links and KB entities) cost more CPU than the database's answer. Attributes as on `Span`."""
+
+    pk: int
+    start: int
+    end: int
+    entity_type_id: int
+    entity_type: Named
+    surface: str
+    link: LinkRow | None
+    related: bool
+    has_attributes: bool
+    attribute_rows: list[SpanAttribute] = field(default_factory=list)
+
+
+SpanLike = TypeVar("SpanLike", bound="Span | SpanRow")
+
+
+@dataclass(slots=True)
+class SuggestionRow:
+    """A pending suggestion as the page shows it, read as plain values. Attributes as on `Suggestion`,
+    with its text (`surface`, and `tail_surface` for a relation)."""
+
+    pk: int
+    kind: str
+    start: int
+    end: int
+    entity_type_id: int | None
+    entity_type: Named | None
+    relation_type: Named | None
+    kb_entity: KBName | None
+    score: float
+    source: str
+    surface: str
+    tail_surface: str | None
 
 
 @dataclass
@@ -133,9 +221,9 @@ class SetView:
     blocks: list[Block]
     row_blocks: list[Block]
     marks: list[Mark] = field(default_factory=list)
-    spans: list[Span] = field(default_factory=list)
+    spans: list[Span | SpanRow] = field(default_factory=list)
     relations: list[Relation] = field(default_factory=list)
-    suggestions: list[Suggestion] = field(default_factory=list)
+    suggestions: list[Suggestion | SuggestionRow] = field(default_factory=list)
 
     def rendered_blocks(self, *, oob: bool = False) -> list[SafeString]:
         return render_blocks(self.text, self.blocks, self.marks, oob=oob)
@@ -178,9 +266,9 @@ class SetView:
 @dataclass
 class BlockRows:
     block: Block
-    spans: list[Span] = field(default_factory=list)
+    spans: list[Span | SpanRow] = field(default_factory=list)
     relations: list[Relation] = field(default_factory=list)
-    suggestions: list[Suggestion] = field(default_factory=list)
+    suggestions: list[Suggestion | SuggestionRow] = field(default_factory=list)
 
 
 def load_view(
@@ -201,14 +289,16 @@ def load_view(
     """
     shown = split_blocks(text) if blocks is None else blocks
     rows_in = shown if row_blocks is None else row_blocks
-    pending = pending if pending is not None else pending_suggestions(annotation_set)
     whole_text = blocks is None
+    if pending is None and not (whole_text and with_marks and row_blocks is None):
+        pending = pending_suggestions(annotation_set)  # the whole text's reads are compiled with theirs
     if with_marks and row_blocks is None:
-        # Rows for every shown block: one read of full objects serves both the marks and the rows.
+        # Rows for every shown block: one read serves both the marks and the rows.
         marks, items = _marks_and_rows(annotation_set, text, shown, pending, whole_text)
         return SetView(annotation_set=annotation_set, text=text, blocks=shown, row_blocks=rows_in, marks=marks,
                        relations=_relations(annotation_set, rows_in) if any_relations else [],
                        **items)  # fmt: skip
+    assert pending is not None
     marks = _marks(annotation_set, shown, pending, whole_text, type_names) if with_marks else []
     return SetView(
         annotation_set=annotation_set,
@@ -275,7 +365,7 @@ def with_attributes(spans: QuerySet[Span]) -> QuerySet[Span]:
     )
 
 
-def attach_attribute_values(spans: list[Span]) -> list[Span]:
+def attach_attribute_values(spans: list[SpanLike]) -> list[SpanLike]:
     """Give each span its attribute values as `attribute_rows`: one query, and none in a project
     whose types have no attributes (the page's query count stays as it was)."""
     wanted = [span.pk for span in spans if getattr(span, "has_attributes", False)]
@@ -288,7 +378,7 @@ def attach_attribute_values(spans: list[Span]) -> list[Span]:
         ):
             by_span.setdefault(row.span_id, []).append(row)
     for span in spans:
-        span.attribute_rows = by_span.get(span.pk, [])  # type: ignore[attr-defined]
+        span.attribute_rows = by_span.get(span.pk, [])  # type: ignore[union-attr]
     return spans
 
 
@@ -308,42 +398,81 @@ def _suggestions_in_order(suggestions: QuerySet[Suggestion]) -> QuerySet[Suggest
 
 
 @CompiledQuery
-def _all_spans(set_id: int) -> QuerySet[Span]:
-    return _spans_in_order(Span.objects.filter(annotation_set_id=set_id))
+def _all_span_values(set_id: int) -> QuerySet[Span, tuple[Any, ...]]:
+    """Every span of the set as `_span_row` reads it, in text order."""
+    spans = with_attributes(Span.objects.filter(annotation_set_id=set_id).annotate(related=_in_relation()))
+    return spans.order_by("start", "end", "id").values_list(  # type: ignore[misc]  # annotations
+        "pk", "start", "end", "entity_type_id", "entity_type__name", "surface", "link__id",
+        "link__kb_entity_id", "link__kb_entity__name", "link__kb_entity__kb_id", "related", "has_attributes",
+    )  # fmt: skip
+
+
+def _span_row(row: tuple[Any, ...]) -> SpanRow:
+    pk, start, end, type_id, type_name, surface, link_id, kb_entity_id, kb_name, kb_id, related, attrs = row
+    link = None
+    if link_id is not None:
+        link = LinkRow(link_id, kb_entity_id, None if kb_entity_id is None else KBName(kb_name, kb_id))
+    return SpanRow(pk, start, end, type_id, Named(type_id, type_name), surface, link, related, attrs)
 
 
 @CompiledQuery
-def _all_pending(set_id: int, article_id: int, project_id: int) -> QuerySet[Suggestion]:
-    return _suggestions_in_order(Suggestion.objects.filter(_pending(set_id, article_id, project_id)))
+def _all_pending_values(
+    set_id: int, article_id: int, project_id: int
+) -> QuerySet[Suggestion, tuple[Any, ...]]:
+    """Every pending suggestion of the set as `_suggestion_row` reads it, in the rows' order."""
+    pending = Suggestion.objects.filter(_pending(set_id, article_id, project_id))
+    return pending.order_by("start", "end", "kind", "rank", "id").values_list(
+        "pk", "kind", "start", "end", "entity_type_id", "entity_type__name", "relation_type_id",
+        "relation_type__name", "kb_entity__name", "kb_entity__kb_id", "score", "source", "tail_start", "tail_end",
+    )  # fmt: skip
+
+
+def _suggestion_row(row: tuple[Any, ...], text: str) -> SuggestionRow:
+    (pk, kind, start, end, type_id, type_name, relation_type_id, relation_name, kb_name, kb_id, score, source,
+     tail_start, tail_end) = row  # fmt: skip
+    return SuggestionRow(
+        pk, kind, start, end, type_id,
+        None if type_id is None else Named(type_id, type_name),
+        None if relation_type_id is None else Named(relation_type_id, relation_name),
+        None if kb_name is None else KBName(kb_name, kb_id),
+        score, source, text[start:end], None if tail_start is None else text[tail_start:tail_end],
+    )  # fmt: skip
 
 
 def _marks_and_rows(
-    annotation_set: AnnotationSet, text: str, blocks: list[Block], pending: Q, whole_text: bool
+    annotation_set: AnnotationSet, text: str, blocks: list[Block], pending: Q | None, whole_text: bool
 ) -> tuple[list[Mark], dict[str, list]]:
-    """Marks over the blocks and the full objects for their rows, in one query per kind.
+    """Marks over the blocks and the rows of the items in them, in one query per kind.
 
     Rows are grouped by the block where each item starts (`SetView.rows`), so items that only reach
     into the blocks from before them get a mark but no row, as with separate reads."""
-    spans: Iterable[Span]
-    suggestions: Iterable[Suggestion]
-    if whole_text:  # the annotate page's own reads: compiled once per process
+    spans: list[Span | SpanRow]
+    suggestions: Iterable[Suggestion | SuggestionRow]
+    if whole_text:  # the annotate page's own reads: compiled once per process, read as plain values
         ids = {"set_id": annotation_set.pk, "article_id": annotation_set.article_id}
-        spans = _all_spans(set_id=annotation_set.pk)
-        suggestions = _all_pending(**ids, project_id=annotation_set.article.project_id)
+        spans = [_span_row(row) for row in _all_span_values(set_id=annotation_set.pk)]
+        pending_rows = _all_pending_values(**ids, project_id=annotation_set.article.project_id)
+        suggestions = [_suggestion_row(row, text) for row in pending_rows]
     else:
-        spans = _spans_in_order(Span.objects.filter(annotation_set=annotation_set)).filter(
-            _overlapping(blocks)
+        assert pending is not None
+        spans = list(
+            _spans_in_order(Span.objects.filter(annotation_set=annotation_set)).filter(_overlapping(blocks))
         )
-        suggestions = _suggestions_in_order(Suggestion.objects.filter(pending)).filter(_overlapping(blocks))
+        suggestions = (
+            _with_surfaces(suggestion, text)
+            for suggestion in _suggestions_in_order(Suggestion.objects.filter(pending)).filter(
+                _overlapping(blocks)
+            )
+        )
     marks, existing = [], set()
-    loaded_spans = attach_attribute_values(list(spans))
+    loaded_spans = attach_attribute_values(spans)
     for span in loaded_spans:
         existing.add((span.start, span.end, span.entity_type_id))
-        link = getattr(span, "link", None)
+        link = span.link if isinstance(span, SpanRow) else getattr(span, "link", None)
         marks.append(
             _span_mark(
                 span.pk, span.start, span.end, span.entity_type_id, span.entity_type.name,
-                link and link.pk, link and link.kb_entity_id, span.related,  # type: ignore[attr-defined]
+                link and link.pk, link and link.kb_entity_id, span.related,  # type: ignore[union-attr]
             )
         )  # fmt: skip
     undecided = []
@@ -359,7 +488,7 @@ def _marks_and_rows(
                     name, suggestion.score,
                 )
             )  # fmt: skip
-        undecided.append(_with_surfaces(suggestion, text))
+        undecided.append(suggestion)
     return marks, {"spans": loaded_spans, "suggestions": undecided}
 
 
@@ -438,7 +567,7 @@ def load_page(
     text: str,
     *,
     counts: dict[str, int],
-    pending: Q,
+    pending: Q | None = None,
     oob: bool = False,
     any_relations: bool = True,
 ) -> PageView:

@@ -14,7 +14,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, F, OuterRef, QuerySet, Subquery
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -40,7 +40,7 @@ from annotator.jobs.models import JobStatus
 from annotator.kb.models import KnowledgeBase
 from annotator.kb.search import find_candidates
 from annotator.kb.services import create_entity
-from annotator.projects.models import EntityType, EntityTypeAttribute, GuidelineVersion, RelationType
+from annotator.projects.models import EntityTypeAttribute, GuidelineVersion, RelationType
 from annotator.projects.permissions import can_curate
 from annotator.projects.views import get_project
 from annotator.review import undo as undo_stack
@@ -50,7 +50,15 @@ from annotator.review.models import Comment
 from annotator.review.queue import next_article
 from annotator.review.rendering import blocks_touching, render_plain_blocks, split_blocks
 from annotator.review.rows import FILTER_TEXTS, LISTS
-from annotator.review.state import load_page, load_view, pending_suggestions, rendered_range, set_counts
+from annotator.review.state import (
+    SuggestionRow,
+    load_page,
+    load_view,
+    pending_suggestions,
+    rendered_range,
+    set_counts,
+    types_and_counts,
+)
 from annotator.review.suggesting import opening_jobs, suggest_on_open
 from annotator.suggestions.models import Suggestion, SuggestionKind
 
@@ -127,11 +135,6 @@ def _gold_set_with_article(article_id: int, user_id: int) -> QuerySet[Annotation
     return _sets_with_article(article_id, user_id).filter(kind=SetKind.GOLD)
 
 
-@CompiledQuery
-def _entity_types(project_id: int) -> QuerySet[EntityType]:
-    return EntityType.objects.filter(project_id=project_id).order_by("position", "name")
-
-
 def _page_url(article: Article, annotation_set: AnnotationSet) -> str:
     url = reverse("review:annotate", args=[article.pk])
     return f"{url}?set=gold" if annotation_set.kind == SetKind.GOLD else url
@@ -149,12 +152,8 @@ MAX_BLOCKS_PER_ANSWER = 16
 
 def _page_context(request: AuthedRequest, article: Article, annotation_set: AnnotationSet) -> dict[str, Any]:
     project = article.project
-    pending = pending_suggestions(annotation_set)
-    counts = set_counts(annotation_set)
-    entity_types = _entity_types(project_id=project.pk)
-    page = load_page(
-        annotation_set, article.text, counts=counts, pending=pending, any_relations=counts["relations"] > 0
-    )
+    entity_types, counts = types_and_counts(annotation_set)
+    page = load_page(annotation_set, article.text, counts=counts, any_relations=counts["relations"] > 0)
     guidelines = _latest_guidelines(annotation_set)
     may_edit = can_edit_set(request.user, project.my_role, annotation_set)  # type: ignore[attr-defined]
     return {
@@ -175,7 +174,7 @@ def _page_context(request: AuthedRequest, article: Article, annotation_set: Anno
         "set_guidelines": annotation_set.guideline_version,
         "undo_depth": undo_stack.depth(request.session, annotation_set.pk),
         "set_param": "gold" if annotation_set.kind == SetKind.GOLD else "",
-        "suggestion_sources": _sources(page.view.suggestions if not page.lazy else None, pending),
+        "suggestion_sources": _sources(page.view.suggestions if not page.lazy else None, annotation_set),
         "can_curate": can_curate(project.my_role),  # type: ignore[attr-defined]
         **comments_context(request, article, any_comments=getattr(annotation_set, "has_comments", True)),
         "comment_spans": page.view.spans[:COMMENT_SPANS],
@@ -193,14 +192,13 @@ def _latest_guidelines(annotation_set: AnnotationSet) -> GuidelineVersion | None
     return GuidelineVersion.objects.filter(project_id=project_id).order_by("-number").first()
 
 
-def _sources(loaded: list[Suggestion] | None, pending: Q) -> list[str]:
+def _sources(loaded: list[Suggestion | SuggestionRow] | None, annotation_set: AnnotationSet) -> list[str]:
     """The sources of the pending suggestions, for the bulk form: from the rows the page loaded (no query),
     or, on a very large article whose rows load lazily, asked of the database."""
     if loaded is not None:
         return sorted({suggestion.source for suggestion in loaded})
-    return sorted(
-        Suggestion.objects.filter(pending).order_by().values_list("source", flat=True).distinct()[:50]
-    )
+    pending = Suggestion.objects.filter(pending_suggestions(annotation_set))
+    return sorted(pending.order_by().values_list("source", flat=True).distinct()[:50])
 
 
 @require_GET

@@ -42,6 +42,7 @@ def learning_curve(project: Project) -> dict[str, Any]:
             continue  # trained before versions were cross-validated: no comparable figure
         f1 = {label: float(values["f1"]) for label, values in figures.items()}
         points.append(Point(str(version), int(articles), f1, version.is_active))
+    points.sort(key=lambda point: point.articles)  # fewest first (stable: the same count in training order)
     labels = sorted({label for point in points for label in point.f1} - {MICRO})
     colours = dict(EntityType.objects.filter(project=project, name__in=labels).values_list("name", "colour"))
     return {"points": points, "labels": labels, **geometry(points, labels, colours)}

@@ -12,13 +12,14 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from itertools import islice
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.db.models import Value
 
 from annotator.kb.models import KBEntity
 from annotator.kb.search import Candidate, find_candidates, find_candidates_many
@@ -27,7 +28,7 @@ from annotator.suggestions import gazetteer, nlp, sources
 from annotator.suggestions.models import PipelineMode, SuggesterKind, SuggesterSettings, SuggesterVersion
 from annotator.suggestions.relations import Mention, PairClassifier, RelationSchema, find_relations
 
-RULES_NAME, RULES_VERSION = "rules", "2"  # bump the version when the rules change what they find
+RULES_NAME, RULES_VERSION = "rules", "3"  # bump the version when the rules change what they find
 LINK_SOURCE = "kb-candidates"
 RELATIONS_FILE = "relations.json"
 
@@ -113,10 +114,11 @@ def spec_for(version: SuggesterVersion, lang: str = "en") -> SuggesterSpec:
     )
 
 
-def project_spec(project: Project) -> SuggesterSpec:
-    """What the project's settings choose when no version is active: its pretrained pipeline (its own
-    choice, else the site's), else the gazetteer and rules of its language."""
-    choice = sources.pipeline_choice(sources.project_settings(project))
+def project_spec(project: Project, chosen: SuggesterSettings | None = None) -> SuggesterSpec:
+    """What the project's settings (`chosen`, when the caller read them) choose when no version is
+    active: its pretrained pipeline (its own choice, else the site's), else the gazetteer and rules of
+    its language."""
+    choice = sources.pipeline_choice(chosen or sources.project_settings(project))
     if choice.ref:
         return pipeline_spec(choice.ref, choice.mode, project.language)
     return rules_spec(project.language)
@@ -140,22 +142,30 @@ def load_suggester(
     exclude_articles: Iterable[int] = (),
     kb_fingerprint: str | None = None,
     chosen: SuggesterSettings | None = None,
+    fingerprint: str | None = None,
 ) -> nlp.Suggester:
-    """The spec's pipeline for this project, built once per process, its gazetteer brought up to date."""
+    """The spec's pipeline for this project, built once per process, its gazetteer brought up to date
+    (with the patterns `fingerprint` names, when the caller read it: see `gazetteer.fingerprint`)."""
     excluded = sorted(exclude_articles)
     key = f"{spec.key}|project:{project_id}|excluding:{_digest(excluded) if excluded else ''}"
 
     def build() -> nlp.Suggester:
+        # A trained model's merge has measured the name rules' guesses next to it: they stay, weighed.
+        guesses = True if spec.kind == SuggesterKind.TRAINED else None
         return nlp.build_suggester(
-            model=spec.model, model_source=spec.model_source, rules=spec.rules, lang=spec.lang
-        )
+            model=spec.model, model_source=spec.model_source, rules=spec.rules, lang=spec.lang,
+            name_guesses=guesses,
+        )  # fmt: skip
 
     suggester = nlp.cached_suggester(key, build)
     if spec.rules:
         chosen = chosen or sources.project_settings(project_id)
         digest = sources.settings_digest(chosen.digest)
         suggester.ensure_patterns(
-            gazetteer.fingerprint(project_id, exclude_articles=excluded, kb=kb_fingerprint, settings=digest),
+            fingerprint
+            or gazetteer.fingerprint(
+                project_id, exclude_articles=excluded, kb=kb_fingerprint, settings=digest
+            ),
             lambda: gazetteer.project_patterns(
                 project_id,
                 exclude_articles=excluded,
@@ -166,12 +176,15 @@ def load_suggester(
     return suggester
 
 
-def current_fingerprint(spec: SuggesterSpec, project_id: int, settings_digest: str | None) -> str:
+def current_fingerprint(
+    spec: SuggesterSpec, project_id: int, settings_digest: str | None, kb: str | None = None
+) -> str:
     """What a stored run must have seen to be current: the project's settings (label map, dropped
-    patterns: their stored digest) and, with rules, the gazetteer's fingerprint."""
+    patterns: their stored digest) and, with rules, the gazetteer's fingerprint (`kb`: the KB's, when
+    the caller read it)."""
     digest = sources.settings_digest(settings_digest)
     if spec.rules:
-        return gazetteer.fingerprint(project_id, settings=digest)
+        return gazetteer.fingerprint(project_id, kb=kb, settings=digest)
     return f"model:{digest}"
 
 
@@ -185,31 +198,85 @@ class ProjectSchema:
     linkable: frozenset[str] | None  # entity types the KB has entities of; None means every type
 
     @classmethod
-    def load(cls, project_id: int) -> ProjectSchema:
+    def load(cls, project_id: int, kb_fingerprint: str | None = None) -> ProjectSchema:
+        """Three queries: the entity types, the relation types, and which types each relation type
+        allows at either end; the KB's types too unless this process read them for the same state of
+        the KB (`kb_fingerprint`, when the caller has it)."""
         entity_types = {t.name: t for t in EntityType.objects.filter(project_id=project_id)}
-        relation_types = {
-            r.name: r
-            for r in RelationType.objects.filter(project_id=project_id).prefetch_related(
-                "head_types", "tail_types"
-            )
-        }
+        relation_types = {r.name: r for r in RelationType.objects.filter(project_id=project_id)}
+        ends: dict[tuple[int, int], set[str]] = {}
+        if relation_types:
+            names = {t.pk: name for name, t in entity_types.items()}
+            for relation_id, type_id, side in _relation_ends(project_id):
+                ends.setdefault((relation_id, side), set()).add(names[type_id])
         relations = tuple(
             RelationSchema(
                 name=r.name,
                 directed=r.directed,
-                heads=frozenset(t.name for t in r.head_types.all()),
-                tails=frozenset(t.name for t in r.tail_types.all()),
+                heads=frozenset(ends.get((r.pk, 0), ())),
+                tails=frozenset(ends.get((r.pk, 1), ())),
             )
             for r in relation_types.values()
         )
-        kb_types = set(
-            KBEntity.objects.filter(knowledge_base__project_id=project_id, merged_into__isnull=True)
-            .order_by()  # the model's ordering would put the KB's and project's names in the DISTINCT
-            .values_list("type", flat=True)
-            .distinct()
-        )
-        linkable = None if "" in kb_types else frozenset(kb_types)
-        return cls(entity_types, relation_types, relations, linkable)
+        return cls(entity_types, relation_types, relations, _linkable(project_id, kb_fingerprint))
+
+    def links(self, entity_type: str) -> bool:
+        """Whether mentions of this type get KB link candidates (the KB has entities of it)."""
+        return self.linkable is None or entity_type in self.linkable
+
+    @cached_property
+    def type_ids(self) -> dict[str, int]:
+        """Entity type name -> id (rows are written per mention: a dict, not model attributes)."""
+        return {name: t.pk for name, t in self.entity_types.items()}
+
+    @cached_property
+    def relation_type_ids(self) -> dict[str, int]:
+        return {name: r.pk for name, r in self.relation_types.items()}
+
+    @cached_property
+    def linked_type_ids(self) -> dict[str, int]:
+        """Entity type name -> id, of the types whose mentions get KB link candidates."""
+        return {name: pk for name, pk in self.type_ids.items() if self.links(name)}
+
+
+def _relation_ends(project_id: int) -> list[tuple[int, int, int]]:
+    """(relation type id, entity type id, 0 for a head type or 1 for a tail type), in one query."""
+    heads = RelationType.head_types.through.objects.filter(relationtype__project_id=project_id)
+    tails = RelationType.tail_types.through.objects.filter(relationtype__project_id=project_id)
+    columns = ("relationtype_id", "entitytype_id", "side")
+    return list(
+        heads.annotate(side=Value(0))
+        .values_list(*columns)
+        .union(tails.annotate(side=Value(1)).values_list(*columns), all=True)
+    )
+
+
+_linkable_types: dict[tuple[int, str], frozenset[str] | None] = {}
+
+
+def forget_kb_types() -> None:
+    """Drop the KB types remembered per state of a KB (tests, where ids and states repeat)."""
+    _linkable_types.clear()
+
+
+def _linkable(project_id: int, kb_fingerprint: str | None) -> frozenset[str] | None:
+    """The entity types the project's KB has entities of; None when it has untyped ones (any type
+    may then be linked). Remembered per state of the KB when the caller names it."""
+    key = (project_id, kb_fingerprint or "")
+    if kb_fingerprint is not None and key in _linkable_types:
+        return _linkable_types[key]
+    kb_types = set(
+        KBEntity.objects.filter(knowledge_base__project_id=project_id, merged_into__isnull=True)
+        .order_by()  # the model's ordering would put the KB's and project's names in the DISTINCT
+        .values_list("type", flat=True)
+        .distinct()
+    )
+    linkable = None if "" in kb_types else frozenset(kb_types)
+    if kb_fingerprint is not None:
+        if len(_linkable_types) >= 1000:
+            _linkable_types.clear()
+        _linkable_types[key] = linkable
+    return linkable
 
 
 class SuggestedEntity(NamedTuple):
@@ -241,11 +308,13 @@ class SuggestedLink(NamedTuple):
 
 @dataclass(frozen=True)
 class Suggested:
-    """Everything suggested for one text."""
+    """Everything suggested for one text. `links_pending`: the link candidates were left for later
+    (batch pre-annotation), for the entities of a type the KB has (`ProjectSchema.links`)."""
 
     entities: tuple[SuggestedEntity, ...]
     relations: tuple[SuggestedRelation, ...]
     links: tuple[SuggestedLink, ...]
+    links_pending: bool = False
 
 
 class LinkCandidates:
@@ -309,14 +378,31 @@ class SuggestionRunner:
         link_limit: int | None = None,
         exclude_articles: Iterable[int] = (),
         merge: nlp.Merge | None = None,
+        chosen: SuggesterSettings | None = None,
+        trust_recent: bool = False,
     ) -> None:
+        """`chosen`: the project's suggester settings, when the caller read them. `trust_recent`: take
+        the KB's and gold's state as this process read it in the last few seconds
+        (`gazetteer.recent_fingerprints`), for requests that come many times a second."""
         self.project_id = project_id
         self.spec = spec
-        self.schema = schema or ProjectSchema.load(project_id)
-        chosen = sources.project_settings(project_id)
-        kb = gazetteer.kb_fingerprint(project_id)
+        chosen = chosen or sources.project_settings(project_id)
+        excluded = list(exclude_articles)
+        fingerprint = None
+        if trust_recent and not excluded:
+            kb, fingerprint = gazetteer.recent_fingerprints(
+                project_id, sources.settings_digest(chosen.digest)
+            )
+        else:
+            kb = gazetteer.kb_fingerprint(project_id)
+        self.schema = schema or ProjectSchema.load(project_id, kb)
         self.suggester = load_suggester(
-            spec, project_id, exclude_articles=exclude_articles, kb_fingerprint=kb, chosen=chosen
+            spec,
+            project_id,
+            exclude_articles=excluded,
+            kb_fingerprint=kb,
+            chosen=chosen,
+            fingerprint=fingerprint,
         )
         self.merge = merge if merge is not None else project_merge(project_id, self.schema, chosen, spec)
         digest = sources.settings_digest(chosen.digest)
@@ -325,9 +411,9 @@ class SuggestionRunner:
         self.candidates = link_candidates(project_id, kb, limit) if limit > 0 else None
         self.classifier = _classifier(spec)
 
-    def run(self, texts: Iterable[str], *, batch_size: int = 64) -> Iterator[Suggested]:
+    def run(self, texts: Iterable[str], *, batch_size: int = 64, links: bool = True) -> Iterator[Suggested]:
         """Suggestions for each text, in order. Streams in batches: a batch's KB candidates are looked
-        up together."""
+        up together. `links=False` leaves the KB candidates for later (`Suggested.links_pending`)."""
         originals: deque[str] = deque()
 
         def remember() -> Iterator[str]:
@@ -338,38 +424,42 @@ class SuggestionRunner:
         analyses = self.suggester.analyse(remember(), merge=self.merge, batch_size=batch_size)
         while batch := list(islice(analyses, batch_size)):
             done = [(originals.popleft(), analysis) for analysis in batch]
-            if self.candidates is not None:
-                linkable = self.schema.linkable
+            if self.candidates is not None and links:
+                schema = self.schema
                 self.candidates.prefetch(
                     (text[e.start : e.end], e.label)
                     for text, analysis in done
                     for e in analysis.entities
-                    if linkable is None or e.label in linkable
+                    if schema.links(e.label)
                 )
             for text, analysis in done:
-                yield self._suggested(text, analysis)
+                yield self._suggested(text, analysis, links)
 
-    def _suggested(self, text: str, analysis: nlp.Analysis) -> Suggested:
+    def _suggested(self, text: str, analysis: nlp.Analysis, links: bool = True) -> Suggested:
+        make = tuple.__new__  # tens of records per text: a NamedTuple's own constructor costs as much again
+        found = analysis.entities
         entities = tuple(
-            SuggestedEntity(e.start, e.end, text[e.start : e.end], e.label, e.score, e.source)
-            for e in analysis.entities
+            make(SuggestedEntity, (e.start, e.end, text[e.start : e.end], e.label, e.score, e.source))
+            for e in found
         )
-        mentions = [Mention(e.start, e.end, e.entity_type) for e in entities]
+        mentions = [make(Mention, (e.start, e.end, e.label)) for e in found]
         relations = tuple(
             SuggestedRelation(r.head, r.tail, r.relation, r.score, r.source)
             for r in find_relations(
                 text, mentions, analysis.sentences, self.schema.relations, self.classifier
             )
         )
+        if not links:
+            return Suggested(entities, relations, (), links_pending=self.candidates is not None)
         return Suggested(entities, relations, self._links(entities))
 
     def _links(self, entities: tuple[SuggestedEntity, ...]) -> tuple[SuggestedLink, ...]:
         if self.candidates is None:
             return ()
-        linkable = self.schema.linkable
+        schema = self.schema
         links = []
         for index, entity in enumerate(entities):
-            if linkable is not None and entity.entity_type not in linkable:
+            if not schema.links(entity.entity_type):
                 continue
             for rank, candidate in enumerate(self.candidates(entity.text, entity.entity_type)):
                 links.append(
@@ -402,15 +492,35 @@ def project_merge(
         if spec is not None and spec.kind == SuggesterKind.PIPELINE and spec.model
         else ()
     )
+    situated, mute_below = situated_evidence(chosen, spec)
     merge = nlp.Merge(
         label_map=sources.effective_label_map(project, extra=extra, chosen=chosen),
         types=types,
         evidence=sources.measured_evidence(project_id, chosen),
+        situated=situated,
+        mute_below=mute_below,
     )
     if len(_merges) >= 64:
         _merges.clear()
     _merges[key] = (now, merge)
     return merge
+
+
+def situated_evidence(
+    chosen: SuggesterSettings, spec: SuggesterSpec | None
+) -> tuple[dict[tuple[str, str, str], nlp.Measured], float]:
+    """What the cross-validation of the spec's trained model measured of every source by situation
+    (alone, agreed, contested) alongside that model, and the precision under which a measured candidate
+    is left out (half the F1 the combination measured). Nothing for any other suggester: the situations
+    were measured with that model among the sources."""
+    found = ((chosen.measured or {}).get("situated") or {}).get(spec.model_source) if spec else None
+    if not found or spec is None or spec.kind != SuggesterKind.TRAINED:
+        return {}, nlp.merge.MUTE_BELOW
+    evidence = {}
+    for key, (right, seen) in (found.get("evidence") or {}).items():
+        source, label, situation = key.rsplit("|", 2)
+        evidence[(source, label, situation)] = nlp.Measured(int(right), int(seen))
+    return evidence, max(nlp.merge.MUTE_BELOW, float(found.get("f1") or 0.0) / 2)
 
 
 def forget_merges() -> None:

@@ -15,10 +15,11 @@ import time
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 
 from annotator.core.compiled import CompiledQuery
-from annotator.suggestions.engine import current_fingerprint, spec_for
+from annotator.suggestions import gazetteer
+from annotator.suggestions.engine import current_fingerprint, forget_kb_types, spec_for
 from annotator.suggestions.models import SuggesterSettings, SuggesterVersion, SuggestionRun
 
 if TYPE_CHECKING:
@@ -31,8 +32,9 @@ _lock = threading.Lock()
 
 def active_with_run(article: Article) -> SuggesterVersion | None:
     """The project's active suggester, annotated with the fingerprint of its run on the article
-    (`stored_fingerprint`, None when it never ran) and the digest of the project's suggester settings
-    (`settings_digest`): one query, compiled once per process."""
+    (`stored_fingerprint`, None when it never ran), whether that run left link candidates to look up
+    (`links_pending`) and the digest of the project's suggester settings (`settings_digest`): one
+    query, compiled once per process."""
     found = _active_with_run(article_id=article.pk, project_id=article.project_id)
     return found[0] if found else None
 
@@ -44,7 +46,9 @@ def _active_with_run(article_id: int, project_id: int) -> QuerySet[SuggesterVers
     return (
         SuggesterVersion.objects.filter(project_id=project_id, is_active=True)
         .annotate(
-            stored_fingerprint=Subquery(run.values("fingerprint")[:1]), settings_digest=Subquery(digest)
+            stored_fingerprint=Subquery(run.values("fingerprint")[:1]),
+            links_pending=Exists(run.filter(pending_links__isnull=False)),
+            settings_digest=Subquery(digest),
         )
         .select_related("project")
         .order_by("pk")[:1]
@@ -52,11 +56,12 @@ def _active_with_run(article_id: int, project_id: int) -> QuerySet[SuggesterVers
 
 
 def suggestions_current(article: Article) -> bool:
-    """True when the active suggester ran on the article and nothing it reads changed since (as far as
-    this process knew in the last few seconds). False means: compute them (see generate.py)."""
+    """True when the active suggester ran on the article, left no link candidates to look up, and
+    nothing it reads changed since (as far as this process knew in the last few seconds). False means:
+    compute them (see generate.py)."""
     active = active_with_run(article)
     stored: str | None = getattr(active, "stored_fingerprint", None)
-    if active is None or stored is None:
+    if active is None or stored is None or getattr(active, "links_pending", False):
         return False
     spec = spec_for(active, active.project.language)
     key = (spec.key, spec.rules, article.project_id, getattr(active, "settings_digest", None))
@@ -76,3 +81,5 @@ def forget() -> None:
     """Drop every remembered fingerprint (tests; a process that knows its inputs just changed)."""
     with _lock:
         _memo.clear()
+    gazetteer.forget_recent()
+    forget_kb_types()

@@ -7,12 +7,15 @@ ruler is checked against it before every use and reloaded only when it moved.
 from __future__ import annotations
 
 import hashlib
+import threading
+import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from functools import cache
 from itertools import groupby
 from pathlib import Path
 
+from django.conf import settings as django_settings
 from django.db.models import Count, Max, Sum
 
 from annotator.annotations.models import AnnotationSet, SetKind, Span
@@ -72,10 +75,10 @@ def _gold_sets(project_id: int, exclude_articles: Iterable[int]):  # type: ignor
 
 
 def kb_fingerprint(project_id: int) -> str:
-    """Names the state of the project's KB names: every KB change touches an alias or its entity."""
-    kb = _kb_aliases(project_id).aggregate(
-        n=Count("id"), top=Max("id"), total=Sum("id"), touched=Max("entity__updated_at")
-    )
+    """Names the state of the project's KB names: every KB change touches an alias or its entity.
+    Entities without a type count too: they are no patterns, but they are link candidates."""
+    aliases = Alias.objects.filter(knowledge_base__project_id=project_id, entity__merged_into__isnull=True)
+    kb = aliases.aggregate(n=Count("id"), top=Max("id"), total=Sum("id"), touched=Max("entity__updated_at"))
     return hashlib.sha256(str(sorted(kb.items())).encode()).hexdigest()[:40]
 
 
@@ -97,6 +100,34 @@ def fingerprint(
         settings,
     ]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:40]
+
+
+_recent: dict[tuple[int, str], tuple[float, str, str]] = {}
+_recent_lock = threading.Lock()
+
+
+def recent_fingerprints(project_id: int, settings: str = "") -> tuple[str, str]:
+    """(`kb_fingerprint`, `fingerprint`) of the project as this process read them at most
+    ANNOTATOR_SUGGESTION_FRESHNESS_SECONDS ago: for requests that suggest for raw text many times a
+    second, as page opens check freshness (see freshness.py). KB and gold edits count after that long."""
+    key = (project_id, settings)
+    now = time.monotonic()
+    found = _recent.get(key)
+    if found is not None and found[0] > now:
+        return found[1], found[2]
+    kb = kb_fingerprint(project_id)
+    full = fingerprint(project_id, kb=kb, settings=settings)
+    with _recent_lock:
+        if len(_recent) >= 1000:
+            _recent.clear()
+        _recent[key] = (now + django_settings.ANNOTATOR_SUGGESTION_FRESHNESS_SECONDS, kb, full)
+    return kb, full
+
+
+def forget_recent() -> None:
+    """Drop the fingerprints `recent_fingerprints` remembers (tests; see freshness.forget)."""
+    with _recent_lock:
+        _recent.clear()
 
 
 def _kb_patterns(project_id: int) -> Iterator[Pattern]:

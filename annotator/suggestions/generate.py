@@ -19,12 +19,16 @@ from django.db import IntegrityError, connection, transaction
 
 from annotator.annotations.status import with_status
 from annotator.articles.models import Article
+from annotator.projects.models import EntityType
+from annotator.suggestions import gazetteer, sources
 from annotator.suggestions.engine import (
+    LINK_SOURCE,
     LinkCandidates,
     Suggested,
     SuggesterSpec,
     SuggestionRunner,
     current_fingerprint,
+    link_candidates,
     project_spec,
     spec_for,
     version_fields,
@@ -34,6 +38,7 @@ from annotator.suggestions.models import (
     SuggesterVersion,
     Suggestion,
     SuggestionKind,
+    SuggestionRun,
 )
 from annotator.suggestions.storing import (
     IDENTITY,
@@ -43,7 +48,9 @@ from annotator.suggestions.storing import (
     InlineWriter,
     ThreadWriter,
     key_of,
+    link_row,
     store_batch,
+    store_links,
 )
 
 if TYPE_CHECKING:
@@ -121,9 +128,18 @@ def preannotate_articles(
     suggester_version: SuggesterVersion | None = None,
     progress: Progress | None = None,
     batch_size: int = BATCH_SIZE,
+    defer_links: bool | None = None,
 ) -> PreannotateReport:
     """Run a suggester (the active one unless told) over the project's articles, or those given and/or
-    of one status, storing suggestions batch by batch (each batch in its own transaction)."""
+    of one status, storing suggestions batch by batch (each batch in its own transaction).
+
+    `defer_links`: leave the mentions' KB link candidates to the first need of each article (its page
+    opening, the API asking for its suggestions, a quality report: `complete_links`). Most articles of
+    a large batch are opened much later, and the candidates are a third of the rows and the KB
+    look-ups. By default they are deferred when pages compute suggestions on open
+    (ANNOTATOR_SUGGEST_ON_OPEN); without that, pre-annotation is all a page gets, links included."""
+    if defer_links is None:
+        defer_links = settings.ANNOTATOR_SUGGEST_ON_OPEN
     version = suggester_version or ensure_active_suggester(project=project)
     spec = spec_for(version, project.language)
     ids = article_ids_to_preannotate(project=project, article_ids=article_ids, status=status)
@@ -137,7 +153,7 @@ def preannotate_articles(
             found = dict(Article.objects.filter(pk__in=chunk).values_list("pk", "text"))
             yield from (found[pk] for pk in chunk)
 
-    outputs = runner.run(texts())
+    outputs = runner.run(texts(), links=not defer_links)
     batches = ([(pk, next(outputs)) for pk in chunk] for chunk in _chunks(ids, batch_size))
 
     def store(results: list[tuple[int, Suggested]]) -> Diff:
@@ -162,13 +178,19 @@ def preannotate_articles(
 
 def ensure_article_suggestions(*, article: Article) -> SuggesterVersion:
     """Make sure the active suggester's suggestions for the article are stored and current (run it when
-    it never ran on the article, or when the gazetteer changed since). Returns that suggester."""
+    it never ran on the article, or when the gazetteer changed since; look its link candidates up when
+    batch pre-annotation left them pending). Returns that suggester."""
     active = active_with_run(article)  # one query: this runs on every open
     stored: str | None = getattr(active, "stored_fingerprint", None)
     version = active if active is not None else ensure_active_suggester(project=article.project)
     spec: SuggesterSpec = spec_for(version, version.project.language)
     settings_digest: str | None = getattr(active, "settings_digest", None)
-    if stored is not None and stored == current_fingerprint(spec, article.project_id, settings_digest):
+    kb = gazetteer.kb_fingerprint(article.project_id) if spec.rules else None
+    if stored is not None and stored == current_fingerprint(spec, article.project_id, settings_digest, kb):
+        if getattr(active, "links_pending", False):
+            complete_links(
+                version=version, article_ids=[article.pk], texts={article.pk: article.text}, kb_fingerprint=kb
+            )
         return version
     runner = SuggestionRunner(project_id=article.project_id, spec=spec)
     suggested = next(runner.run([article.text]))
@@ -176,12 +198,61 @@ def ensure_article_suggestions(*, article: Article) -> SuggesterVersion:
     return version
 
 
+def complete_links(
+    *,
+    version: SuggesterVersion,
+    article_ids: Sequence[int],
+    texts: dict[int, str] | None = None,
+    kb_fingerprint: str | None = None,
+) -> int:
+    """Look up and store the KB link candidates that batch pre-annotation left pending on these
+    articles' runs of the version: the same suggestions a run with links stores (same candidates,
+    ranks and scores), looked up for all the mentions at once. Idempotent; two requests at the same
+    moment store them once (the runs are locked). `texts`: the articles' texts, and `kb_fingerprint`
+    the KB's state (it names the process's candidate cache), when the caller has them. Returns how
+    many link suggestions were stored."""
+    limit = settings.ANNOTATOR_LINK_CANDIDATES
+    with transaction.atomic():
+        runs = list(
+            SuggestionRun.objects.select_for_update()
+            .filter(suggester_version=version, article_id__in=list(article_ids), pending_links__isnull=False)
+            .order_by("pk")
+        )
+        if not runs:
+            return 0
+        wanted = [run.article_id for run in runs if texts is None or run.article_id not in texts]
+        texts = {**(texts or {}), **dict(Article.objects.filter(pk__in=wanted).values_list("pk", "text"))}
+        names = dict(EntityType.objects.filter(project_id=version.project_id).values_list("pk", "name"))
+        mentions = [
+            (run.article_id, start, end, type_id, texts[run.article_id][start:end], names[type_id])
+            for run in runs
+            for start, end, type_id in run.pending_links or ()
+            if type_id in names  # a type deleted since took its suggestions with it
+        ]
+        rows = []
+        if limit > 0 and mentions:
+            kb = kb_fingerprint or gazetteer.kb_fingerprint(version.project_id)
+            candidates = link_candidates(version.project_id, kb, limit)
+            candidates.prefetch((mention, name) for *_, mention, name in mentions)
+            for article_id, start, end, type_id, mention, name in mentions:
+                for rank, found in enumerate(candidates(mention, name)):
+                    rows.append(
+                        link_row(
+                            article_id, start, end, type_id, found.entity_id, rank, found.score, LINK_SOURCE
+                        )
+                    )
+        diff = store_links(version, runs, rows)
+    return len(diff.insert)
+
+
 def suggest_text(*, project: Project, text: str) -> tuple[SuggesterSpec, int | None, Suggested]:
     """Suggestions for a text that is not stored, by the active suggester (or the default one).
     Writes nothing. Returns the spec used, its SuggesterVersion id when it has one, and the output."""
     version = active_suggester(project.pk)
-    spec = spec_for(version, project.language) if version is not None else project_spec(project)
-    runner = SuggestionRunner(project_id=project.pk, spec=spec)
+    chosen = sources.project_settings(project.pk)
+    spec = spec_for(version, project.language) if version is not None else project_spec(project, chosen)
+    # A busy client asks many times a second: the KB's and gold's state as read in the last few seconds.
+    runner = SuggestionRunner(project_id=project.pk, spec=spec, chosen=chosen, trust_recent=True)
     return spec, version.pk if version else None, next(runner.run([text]))
 
 

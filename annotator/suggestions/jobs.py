@@ -78,6 +78,8 @@ def preannotate_chunk(job: Job, chunk: JobChunk, progress: Progress) -> dict[str
         article_ids=chunk.params["article_ids"],
         suggester_version=version,
         progress=progress,
+        # An article whose page is waiting (a long one, opened: suggest_on_open) needs its links now.
+        defer_links=False if "opened" in job.params else None,
     )
     return report.as_dict()
 

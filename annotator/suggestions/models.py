@@ -179,9 +179,9 @@ class Suggestion(models.Model):
       `rank` (0 is best) among the candidates for that mention.
     """
 
-    # Pre-annotation writes about a hundred rows per article, so every index costs: the article and the
-    # version are covered by the composite indexes below, and the types are deleted too rarely to be
-    # worth one (deleting a type scans the table once).
+    # Pre-annotation writes about seventy rows per article, so every index costs: the article and the
+    # version are covered by the composite indexes below, the KB entity by a partial one, and the types
+    # are deleted too rarely to be worth one (deleting a type scans the table once).
     article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="suggestions", db_index=False)
     suggester_version = models.ForeignKey(
         SuggesterVersion, on_delete=models.CASCADE, related_name="suggestions", db_index=False
@@ -200,7 +200,9 @@ class Suggestion(models.Model):
     relation_type = models.ForeignKey(
         RelationType, null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False
     )
-    kb_entity = models.ForeignKey(KBEntity, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    kb_entity = models.ForeignKey(
+        KBEntity, null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     rank = models.PositiveSmallIntegerField(default=0)
     score = models.FloatField()
     source = models.CharField(
@@ -249,6 +251,10 @@ class Suggestion(models.Model):
         indexes = [
             models.Index(fields=["article", "kind"], name="suggestion_article_idx"),
             models.Index(fields=["suggester_version", "article"], name="suggestion_version_idx"),
+            # Only link suggestions name a KB entity: entity and relation rows (most of them) stay out.
+            models.Index(
+                fields=["kb_entity"], condition=Q(kb_entity__isnull=False), name="suggestion_kb_entity_idx"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -304,12 +310,20 @@ class SuggestionRun(models.Model):
     `fingerprint` names the gazetteer (KB and gold) the run saw; when it no longer matches, the stored
     suggestions are stale and the next request for them runs the suggester again. A run that found
     nothing is still a run, so an article without mentions is not analysed on every request.
+    A run with `pending_links` is current for its entities and relations; its link suggestions are
+    stored when first needed (`generate.complete_links`).
     """
 
     article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="suggestion_runs")
     suggester_version = models.ForeignKey(SuggesterVersion, on_delete=models.CASCADE, related_name="runs")
     fingerprint = models.CharField(max_length=64)
     counts = models.JSONField(default=dict, blank=True, help_text="Suggestions of each kind it stored.")
+    # Batch pre-annotation leaves the KB link candidates of its mentions to the first need (a page open,
+    # the article's suggestions in the API, a quality report): the mentions to look up, as
+    # [start, end, entity type id]; null when there is nothing left to look up.
+    pending_links = models.JSONField(
+        null=True, blank=True, help_text="Mentions whose link candidates are still to be looked up."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

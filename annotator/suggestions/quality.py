@@ -2,7 +2,8 @@
 
 Per SuggesterVersion, per kind (entity, relation, link) and label (the entity type, the relation type,
 or the mentioned entity's type for links), and per source. A fixed number of queries however many
-versions and labels there are. Against gold means: the version's own suggestions (not those made on
+versions and labels there are (and, the first time, the lookup of the link candidates batch
+pre-annotation left pending on the gold articles). Against gold means: the version's own suggestions (not those made on
 demand after a reviewer's action) on the articles it ran on that have a curated gold set.
 """
 
@@ -12,9 +13,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Count
+from django.db.models import BooleanField, Count, ExpressionWrapper, Q
 
 from annotator.annotations.models import EntityLink, Relation, SetKind, SetStatus, Span
+from annotator.suggestions.generate import complete_links
 from annotator.suggestions.models import (
     Decision,
     SuggesterVersion,
@@ -181,14 +183,21 @@ def quality_report(*, project: Project) -> list[VersionQuality]:
     versions = list(
         SuggesterVersion.objects.filter(project=project).order_by("-is_active", "-created_at", "-pk")
     )
-    by_label, by_source = _tallies(project)
     gold = _gold_items(project)
     gold_articles = set().union(*(set(per_article) for per_article in gold.values()))
     ran: dict[int, set[int]] = defaultdict(set)
-    for version_id, article_id in SuggestionRun.objects.filter(
+    pending: dict[int, list[int]] = defaultdict(list)
+    links_pending = ExpressionWrapper(Q(pending_links__isnull=False), output_field=BooleanField())
+    for version_id, article_id, links in SuggestionRun.objects.filter(
         suggester_version__project=project, article_id__in=gold_articles
-    ).values_list("suggester_version_id", "article_id"):
+    ).values_list("suggester_version_id", "article_id", links_pending):
         ran[version_id].add(article_id)
+        if links:
+            pending[version_id].append(article_id)
+    for version in versions:
+        if pending.get(version.pk):  # the link candidates batch pre-annotation left for the first need
+            complete_links(version=version, article_ids=pending[version.pk])
+    by_label, by_source = _tallies(project)
     predicted: dict[int, dict[str, set[tuple[Any, str]]]] = defaultdict(lambda: {k: set() for k in KINDS})
     rows = (
         Suggestion.objects.filter(suggester_version__project=project, article_id__in=gold_articles)

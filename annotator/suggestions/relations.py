@@ -29,10 +29,10 @@ class RelationSchema:
     tails: frozenset[str]
 
     def allows(self, head: str, tail: str) -> bool:
-        def fits(h: str, t: str) -> bool:
-            return (not self.heads or h in self.heads) and (not self.tails or t in self.tails)
-
-        return fits(head, tail) or (not self.directed and fits(tail, head))
+        heads, tails = self.heads, self.tails
+        if (not heads or head in heads) and (not tails or tail in tails):
+            return True
+        return not self.directed and (not heads or tail in heads) and (not tails or head in tails)
 
 
 class Mention(NamedTuple):
@@ -251,11 +251,15 @@ def sentence_index(mentions: Sequence[Mention], sentences: Sequence[tuple[int, i
 def candidate_pairs(mentions: Sequence[Mention], sentence_of: Sequence[int]) -> Iterator[tuple[int, int]]:
     """(left, right) index pairs in text order, in one sentence, at most MAX_GAP characters apart."""
     order = sorted(range(len(mentions)), key=lambda k: (mentions[k].start, mentions[k].end))
+    count = len(order)
     for position, i in enumerate(order):
-        for j in order[position + 1 :]:
-            if sentence_of[j] != sentence_of[i] or mentions[j].start - mentions[i].end > MAX_GAP:
+        sentence, end = sentence_of[i], mentions[i].end
+        for following in range(position + 1, count):
+            j = order[following]
+            start = mentions[j].start
+            if sentence_of[j] != sentence or start - end > MAX_GAP:
                 break
-            if mentions[j].start >= mentions[i].end:
+            if start >= end:
                 yield i, j
 
 

@@ -39,13 +39,8 @@ Row = tuple  # the FULL columns of one suggestion, in that order
 def rows_of(article_id: int, suggested: Suggested, schema: ProjectSchema) -> list[Row]:
     """The rows of one article's output as tuples of the FULL columns (plain tuples: a batch holds
     tens of thousands, and model instances would cost more than the pipeline)."""
-    types = {name: t.pk for name, t in schema.entity_types.items()}
-    relation_types = {name: r.pk for name, r in schema.relation_types.items()}
-    entity, relation, link = (
-        SuggestionKind.ENTITY.value,
-        SuggestionKind.RELATION.value,
-        SuggestionKind.LINK.value,
-    )
+    types, relation_types = schema.type_ids, schema.relation_type_ids
+    entity, relation = SuggestionKind.ENTITY.value, SuggestionKind.RELATION.value
     ents = suggested.entities
     rows: list[Row] = [
         (article_id, entity, e.start, e.end, types[e.entity_type], None, None, None, None, None, 0,
@@ -61,10 +56,25 @@ def rows_of(article_id: int, suggested: Suggested, schema: ProjectSchema) -> lis
     for found in suggested.links:
         mention = ents[found.entity]
         rows.append(
-            (article_id, link, mention.start, mention.end, types[mention.entity_type], None, None, None, None,
-             found.kb_entity_id, found.rank, round(min(max(found.score, 0.0), 1.0), 4), found.source)
+            link_row(article_id, mention.start, mention.end, types[mention.entity_type], found.kb_entity_id,
+                     found.rank, found.score, found.source)
         )  # fmt: skip
     return rows
+
+
+def link_row(
+    article_id: int,
+    start: int,
+    end: int,
+    type_id: int,
+    kb_entity_id: int,
+    rank: int,
+    score: float,
+    source: str,
+) -> Row:
+    """The FULL columns of one link suggestion: a KB candidate for the mention [start, end)."""
+    return (article_id, SuggestionKind.LINK.value, start, end, type_id, None, None, None, None, kb_entity_id,
+            rank, round(min(max(score, 0.0), 1.0), 4), source)  # fmt: skip
 
 
 def key_of(row: Suggestion, columns: Sequence[str]) -> tuple:
@@ -84,28 +94,31 @@ def _diff(
     new_rows: list[Row],
     *,
     ran: Sequence[int] | None = None,
+    kind: str | None = None,
 ) -> Diff:
-    """What to write so that the version's article-run suggestions become `new_rows`: decided ones
-    stay (and are not suggested twice), identical undecided ones stay, the other undecided ones go.
-    `ran`: the articles the version already ran on (only those can have article-run suggestions)."""
+    """What to write so that the version's article-run suggestions (of one kind, when given) become
+    `new_rows`: decided ones stay (and are not suggested twice), identical undecided ones stay, the
+    other undecided ones go. `ran`: the articles the version already ran on (only those can have
+    article-run suggestions)."""
     stored_on = article_ids if ran is None else list(ran)
     if not stored_on:
         return Diff(new_rows, [], 0)
+    stored = Suggestion.objects.filter(suggester_version=version, article_id__in=stored_on)
+    if kind is not None:
+        stored = stored.filter(kind=kind)
     # Read through the cursor: the ORM's per-row conversions cost more than the rows themselves.
     sql, params = (
-        Suggestion.objects.filter(suggester_version=version, article_id__in=stored_on)
-        .exclude(source__in=ON_DEMAND_SOURCES)
-        .values_list("pk", *FULL)
-        .query.sql_with_params()
+        stored.exclude(source__in=ON_DEMAND_SOURCES).values_list("pk", *FULL).query.sql_with_params()
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         existing = cursor.fetchall()
-    decided_ids = set(
-        Decision.objects.filter(
-            suggestion__suggester_version=version, suggestion__article_id__in=stored_on
-        ).values_list("suggestion_id", flat=True)
+    decisions = Decision.objects.filter(
+        suggestion__suggester_version=version, suggestion__article_id__in=stored_on
     )
+    if kind is not None:
+        decisions = decisions.filter(suggestion__kind=kind)
+    decided_ids = set(decisions.values_list("suggestion_id", flat=True))
     decided: set[tuple] = set()
     undecided: dict[tuple, list[int]] = {}
     for pk, *values in existing:
@@ -190,6 +203,15 @@ def _copy_text(rows: list[Row], extra: tuple) -> str:
     return tail.join(lines) + tail
 
 
+def _pending_links(suggested: Suggested, schema: ProjectSchema) -> list[list[int]] | None:
+    """The mentions whose link candidates a run left for later, as [start, end, entity type id]."""
+    if not suggested.links_pending:
+        return None
+    linked = schema.linked_type_ids
+    pending = [[e.start, e.end, linked[e.entity_type]] for e in suggested.entities if e.entity_type in linked]
+    return pending or None
+
+
 def store_batch(
     version: SuggesterVersion, results: list[tuple[int, Suggested]], schema: ProjectSchema, fingerprint: str
 ) -> Diff:
@@ -197,6 +219,7 @@ def store_batch(
     article_ids = [article_id for article_id, _ in results]
     new_rows: list[Row] = []
     counts: dict[int, dict[str, int]] = {}
+    pending: dict[int, list[list[int]] | None] = {}
     for article_id, suggested in results:
         new_rows.extend(rows_of(article_id, suggested, schema))
         counts[article_id] = {
@@ -204,6 +227,7 @@ def store_batch(
             "relation": len(suggested.relations),
             "link": len(suggested.links),
         }
+        pending[article_id] = _pending_links(suggested, schema)
     with transaction.atomic():
         runs = SuggestionRun.objects.filter(suggester_version=version, article_id__in=article_ids)
         known = {run.article_id: run for run in runs}
@@ -213,16 +237,47 @@ def store_batch(
         _insert(version, diff.insert)
         stale = []
         for article_id, run in known.items():
-            if run.fingerprint != fingerprint or run.counts != counts[article_id]:
+            if (run.fingerprint, run.counts, run.pending_links) != (
+                fingerprint,
+                counts[article_id],
+                pending[article_id],
+            ):
                 run.fingerprint, run.counts, run.updated_at = fingerprint, counts[article_id], timezone.now()
+                run.pending_links = pending[article_id]
                 stale.append(run)
         if stale:
-            SuggestionRun.objects.bulk_update(stale, ["fingerprint", "counts", "updated_at"])
+            SuggestionRun.objects.bulk_update(stale, ["fingerprint", "counts", "pending_links", "updated_at"])
         SuggestionRun.objects.bulk_create(
-            SuggestionRun(article_id=a, suggester_version=version, fingerprint=fingerprint, counts=counts[a])
+            SuggestionRun(
+                article_id=a, suggester_version=version, fingerprint=fingerprint, counts=counts[a],
+                pending_links=pending[a],
+            )
             for a in article_ids
             if a not in known
+        )  # fmt: skip
+    return diff
+
+
+def store_links(version: SuggesterVersion, runs: list[SuggestionRun], rows: list[Row]) -> Diff:
+    """Store the link suggestions looked up for runs whose links were pending (the rows of the FULL
+    columns, kind link, of those runs' articles) and mark the runs complete, in the caller's
+    transaction. A decided link suggestion stands for its twin, as in `store_batch`."""
+    article_ids = [run.article_id for run in runs]
+    diff = _diff(version, article_ids, rows, kind=SuggestionKind.LINK.value)
+    if diff.delete:
+        Suggestion.objects.filter(pk__in=diff.delete).delete()
+    _insert(version, diff.insert)
+    stored: dict[int, int] = dict.fromkeys(article_ids, 0)
+    for row in rows:
+        stored[row[0]] += 1
+    now = timezone.now()
+    for run in runs:
+        run.pending_links, run.counts, run.updated_at = (
+            None,
+            {**run.counts, "link": stored[run.article_id]},
+            now,
         )
+    SuggestionRun.objects.bulk_update(runs, ["pending_links", "counts", "updated_at"])
     return diff
 
 

@@ -15,11 +15,11 @@ suggester's; a manager can still activate any version by hand.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
 import tempfile
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -189,10 +189,26 @@ def assign_folds(project_id: int, article_ids: Sequence[int], folds: int) -> lis
     return [sorted(group) for group in groups]
 
 
+# The schedule shrinks as articles grow: what counts is how many updates the model gets, and each epoch
+# over more articles gives more. On CoNLL-2003 the held-out F1 peaked at epoch ~15 with 50 documents and
+# at epoch 6 with 200 (where patience 10 then ran 10 more epochs for nothing).
+EPOCH_BUDGET = 6000  # articles times epochs: the most epochs are about this over the articles
+MIN_EPOCHS = 5
+PATIENCE_BUDGET = 600  # articles times epochs without a better held-out F1 before training stops
+MIN_PATIENCE = 2
+
+
 def epochs_for(articles: int) -> int:
-    """Most epochs: fewer articles may train for more (a handful of articles needs many passes), up to
-    ANNOTATOR_TRAIN_MAX_EPOCHS; early stopping on the held-out articles usually ends sooner."""
-    return max(1, min(settings.ANNOTATOR_TRAIN_MAX_EPOCHS, max(15, math.ceil(6000 / max(articles, 1)))))
+    """Most epochs: about EPOCH_BUDGET / articles (a handful of articles needs many passes, a thousand a
+    few), at least MIN_EPOCHS, at most ANNOTATOR_TRAIN_MAX_EPOCHS; early stopping usually ends sooner."""
+    wanted = max(MIN_EPOCHS, math.ceil(EPOCH_BUDGET / max(articles, 1)))
+    return max(1, min(settings.ANNOTATOR_TRAIN_MAX_EPOCHS, wanted))
+
+
+def patience_for(articles: int) -> int:
+    """Epochs without a better held-out F1 before training stops: the recipe's patience for a few
+    articles (their held-out tenth is noisy), down to MIN_PATIENCE for hundreds."""
+    return max(MIN_PATIENCE, min(nlp.RECIPE.patience, math.ceil(PATIENCE_BUDGET / max(articles, 1))))
 
 
 def _sentences(texts: Sequence[str]) -> list[tuple[tuple[int, int], ...]]:
@@ -384,8 +400,13 @@ def _train_model(
     steps: _Steps,
     what: str,
     start: Start,
+    patience: int,
+    held_out: bool = True,
 ) -> nlp.TrainingResult:
-    held = held_out_articles(records)
+    """Train on the records, early stopping on a held-out tenth after `patience` epochs without better;
+    without `held_out`, on every record for exactly `epochs` epochs."""
+    held = held_out_articles(records) if held_out else set()
+    recipe = dataclasses.replace(nlp.RECIPE, patience=patience)
 
     def pieces(chosen: Iterable[GoldArticle]) -> list[nlp.TrainingDoc]:
         return [
@@ -400,14 +421,15 @@ def _train_model(
     try:
         result = nlp.train_ner(
             train=train, dev=dev, output=output, max_epochs=epochs, lang=lang, on_progress=on_progress,
-            base=start.base,
+            base=start.base, recipe=recipe,
         )  # fmt: skip
     except nlp.BaseUnusable as refused:  # train on the blank pipeline, now and for the rest of the job
         start.base, start.refused = None, str(refused)
         steps.say(f"Training on the blank pipeline: {refused}.")
         result = nlp.train_ner(
-            train=train, dev=dev, output=output, max_epochs=epochs, lang=lang, on_progress=on_progress
-        )
+            train=train, dev=dev, output=output, max_epochs=epochs, lang=lang, on_progress=on_progress,
+            recipe=recipe,
+        )  # fmt: skip
     done()
     return result
 
@@ -420,17 +442,62 @@ def _expected(record: GoldArticle) -> list[tuple[tuple[int, int, int], str]]:
     return [((record.article_id, start, end), label) for start, end, label in record.entities]
 
 
+Tally = dict[tuple[str, ...], list[int]]
+
+
+def _tally(
+    tallies: tuple[Tally, Tally], record: GoldArticle, candidates: Sequence[nlp.Candidate], merge: nlp.Merge
+) -> None:
+    """Count each raw candidate the schema can hold against the record's gold: per (source, type), and
+    per (source, type, situation)."""
+    overall, situated = tallies
+    gold = set(record.entities)
+    held = nlp.merge.targeted(candidates, merge)
+    where = nlp.merge.situations([(c.start, c.end, label, c.source) for c, label in held])
+    for (candidate, label), situation in zip(held, where, strict=True):
+        right = (candidate.start, candidate.end, label) in gold
+        for key in ((candidate.source, label), (candidate.source, label, situation)):
+            tally = (overall if len(key) == 2 else situated).setdefault(key, [0, 0])
+            tally[0] += right
+            tally[1] += 1
+
+
+def _summed(tallies: Iterable[Tally]) -> Tally:
+    total: Tally = {}
+    for tally in tallies:
+        for key, (right, seen) in tally.items():
+            into = total.setdefault(key, [0, 0])
+            into[0] += right
+            into[1] += seen
+    return total
+
+
+def _measured(tally: Tally) -> dict[Any, nlp.Measured]:
+    return {key: nlp.Measured(right, seen) for key, (right, seen) in tally.items()}
+
+
+def keep_threshold(f1: float) -> float:
+    """The precision under which a measured candidate is left out: half the F1 of the combination (an
+    item right with probability p raises the expected F1 only when p is above half of it)."""
+    return max(nlp.merge.MUTE_BELOW, round(f1 / 2, 4))
+
+
 @dataclass
 class _CrossValidation:
-    """What the folds measured: pooled entity and relation predictions, each source's raw candidates
-    against the gold, and the predictions per article (to compare with the active suggester)."""
+    """What the folds measured: pooled entity and relation predictions (each fold's merge weighed by what
+    the other folds measured), each source's raw candidates against the gold, overall and by situation,
+    the predictions per article (to compare with the active suggester), and the best epochs."""
 
     predicted: list[tuple[Any, str]]
     expected: list[tuple[Any, str]]
     relations_predicted: list[tuple[Any, str]]
     relations_expected: list[tuple[Any, str]]
-    sources: dict[tuple[str, str], list[int]]
+    sources: Tally
+    situated: Tally
     by_article: dict[int, list[tuple[Any, str]]]
+    best_epochs: list[int]
+    held_out_f1s: list[float]  # what each fold's model scored on its own held-out tenth
+    first_f1: float  # F1 of the folds' predictions merged as the project merged before this training
 
 
 def _cross_validate(
@@ -441,12 +508,25 @@ def _cross_validate(
     work: Path,
     model_source: str,
     epochs: int,
+    patience: int,
     steps: _Steps,
     schema: ProjectSchema,
     start: Start,
 ) -> _CrossValidation:
+    """Train a model per fold on the other folds and run it, with the rules (the gazetteer blind to the
+    fold's gold), on the fold's articles. Every source's candidates are measured per fold; then each
+    fold's candidates are merged again with what the *other* folds measured (sources overall and by
+    situation, and half their F1 as the threshold), so the pooled figures are what the version will do
+    on articles its evidence never saw."""
     by_id = {r.article_id: r for r in records}
-    result = _CrossValidation([], [], [], [], defaultdict(lambda: [0, 0]), {})
+    fold_tallies: list[tuple[Tally, Tally]] = []
+    fold_first: list[tuple[list[tuple[Any, str]], list[tuple[Any, str]]]] = []
+    candidates: dict[int, tuple[nlp.Candidate, ...]] = {}
+    best_epochs: list[int] = []
+    held_out_f1s: list[float] = []
+    relations_predicted: list[tuple[Any, str]] = []
+    relations_expected: list[tuple[Any, str]] = []
+    merge = nlp.merge.NO_MERGE
     for number, fold in enumerate(folds, start=1):
         held = set(fold)
         train = [r for r in records if r.article_id not in held]
@@ -454,11 +534,14 @@ def _cross_validate(
         model: str | None = None
         if any(r.entities for r in train):
             path = work / f"fold-{number}"
-            _train_model(
-                train, path, lang=project.language, epochs=epochs, steps=steps, start=start,
+            trained = _train_model(
+                train, path, lang=project.language, epochs=epochs, steps=steps, start=start, patience=patience,
                 what=f"Cross-validation: training fold {number} of {len(folds)} on {len(train)} articles.",
             )  # fmt: skip
             model = str(path)
+            if trained.best_epoch:
+                best_epochs.append(trained.best_epoch)
+                held_out_f1s.append(trained.held_out_f1 or 0.0)
         else:
             steps.training("")[1]()
         spec = SuggesterSpec(
@@ -467,28 +550,60 @@ def _cross_validate(
             lang=project.language,
         )  # fmt: skip
         runner = SuggestionRunner(project_id=project.pk, spec=spec, link_limit=0, exclude_articles=fold)
-        analyses = runner.suggester.analyse((r.text for r in test), merge=runner.merge, keep_candidates=True)
+        merge = runner.merge
+        analyses = runner.suggester.analyse((r.text for r in test), merge=merge, keep_candidates=True)
+        tallies: tuple[Tally, Tally] = ({}, {})
+        first: tuple[list[tuple[Any, str]], list[tuple[Any, str]]] = ([], [])
         for record, analysis in zip(test, analyses, strict=True):
-            found = _entity_items(record, analysis.entities)
-            result.by_article[record.article_id] = found
-            result.predicted += found
-            result.expected += _expected(record)
-            gold = {(start, end, label) for start, end, label in record.entities}
-            for candidate in analysis.candidates:
-                label = runner.merge.target(candidate.label)
-                if label:
-                    tally = result.sources[(candidate.source, label)]
-                    tally[1] += 1
-                    tally[0] += (candidate.start, candidate.end, label) in gold
+            candidates[record.article_id] = analysis.candidates
+            _tally(tallies, record, analysis.candidates, merge)
+            first[0].extend(_entity_items(record, analysis.entities))
+            first[1].extend(_expected(record))
+        fold_tallies.append(tallies)
+        fold_first.append(first)
         classifier = None
         if sum(len(r.relations) for r in train) >= settings.ANNOTATOR_RELATION_CLASSIFIER_MIN:
             learnt = train_relation_classifier(train, schema, source=f"{model_source}:relations")
             classifier = learnt[1] if learnt is not None else None
         predicted, expected = relation_items(test, schema, classifier)
-        result.relations_predicted += predicted
-        result.relations_expected += expected
+        relations_predicted += predicted
+        relations_expected += expected
         nlp.forget_suggesters()  # the fold's pipelines are not needed again
+    decided = sources.measured_evidence(project.pk, SuggesterSettings(project=project, measured={}))
+    result = _CrossValidation(
+        [], [], relations_predicted, relations_expected,
+        _summed(t[0] for t in fold_tallies), _summed(t[1] for t in fold_tallies), {}, best_epochs, held_out_f1s,
+        score([i for f in fold_first for i in f[0]], [i for f in fold_first for i in f[1]])[MICRO].f1,
+    )  # fmt: skip
+    for number, fold in enumerate(folds):
+        others = [t for n, t in enumerate(fold_tallies) if n != number] or fold_tallies
+        others_first = [f for n, f in enumerate(fold_first) if n != number] or fold_first
+        first_f1 = score([i for f in others_first for i in f[0]], [i for f in others_first for i in f[1]])
+        fold_merge = nlp.Merge(
+            label_map=merge.label_map,
+            types=merge.types,
+            evidence=_with_decisions(decided, _measured(_summed(t[0] for t in others))),
+            situated=_measured(_summed(t[1] for t in others)),
+            mute_below=keep_threshold(first_f1[MICRO].f1),
+        )
+        for pk in fold:
+            record = by_id[pk]
+            found = _entity_items(record, nlp.merge_candidates(candidates[pk], fold_merge))
+            result.by_article[pk] = found
+            result.predicted += found
+            result.expected += _expected(record)
     return result
+
+
+def _with_decisions(
+    decided: dict[tuple[str, str], nlp.Measured], measured: dict[Any, nlp.Measured]
+) -> dict[tuple[str, str], nlp.Measured]:
+    """The reviewers' decisions plus what was measured on gold, per (source, type)."""
+    total = dict(decided)
+    for key, found in measured.items():
+        had = total.get(key, nlp.Measured(0, 0))
+        total[key] = nlp.Measured(had.right + found.right, had.total + found.total)
+    return total
 
 
 def _active_predictions(
@@ -534,7 +649,7 @@ def train_suggester(*, project: Project, by: User | None, progress: Progress | N
     version_number = _next_version(project)
     model_source = f"{SuggesterKind.TRAINED}:{TRAINED_NAME}-{version_number}"
     output = settings.DATA_DIR / "suggesters" / f"project-{project.pk}" / f"{TRAINED_NAME}-{version_number}"
-    epochs = epochs_for(len(records))
+    epochs, patience = epochs_for(len(records)), patience_for(len(records))
     steps = _Steps(progress, k + 1, epochs)
     steps.say(f"Learning from {len(records)} annotated articles: {k}-fold cross-validation, then the model.")
 
@@ -546,7 +661,7 @@ def train_suggester(*, project: Project, by: User | None, progress: Progress | N
     with tempfile.TemporaryDirectory(prefix="annotator-cv-") as work:
         cv = _cross_validate(
             project, records, folds, work=Path(work), model_source=model_source, epochs=epochs,
-            steps=steps, schema=schema, start=start,
+            patience=patience, steps=steps, schema=schema, start=start,
         )  # fmt: skip
     seen_by_active = (
         set(active.trained_on.get("article_ids", [])) if active.kind == SuggesterKind.TRAINED else set()
@@ -562,9 +677,14 @@ def train_suggester(*, project: Project, by: User | None, progress: Progress | N
         [i for r in unseen for i in baseline_items.get(r.article_id, [])], expected_unseen
     )
 
+    # The folds already found how many epochs this many articles want: the final model trains that
+    # long on every article (none held out, no epochs spent waiting for a better score).
+    final_epochs = math.ceil(sum(cv.best_epochs) / len(cv.best_epochs)) if cv.best_epochs else 0
     result = _train_model(
-        records, output, lang=project.language, epochs=epochs, steps=steps, start=start,
-        what=f"Training the model on all {len(records)} articles.",
+        records, output, lang=project.language, epochs=final_epochs or epochs, steps=steps, start=start,
+        what=f"Training the model on all {len(records)} articles"
+        + (f" for {final_epochs} epochs (the folds' best)." if final_epochs else "."),
+        held_out=not final_epochs, patience=patience,
     )  # fmt: skip
     relation_gold = sum(len(r.relations) for r in records)
     if relation_gold >= settings.ANNOTATOR_RELATION_CLASSIFIER_MIN:
@@ -590,7 +710,9 @@ def train_suggester(*, project: Project, by: User | None, progress: Progress | N
             "entities": as_dicts(baseline_scores),
         },
         "compared": {"articles": len(unseen), "f1": round(f1, 4), "baseline_f1": round(baseline_f1, 4)},
-        "sources": {f"{source}|{label}": tally for (source, label), tally in sorted(cv.sources.items())},
+        "sources": {"|".join(key): tally for key, tally in sorted(cv.sources.items())},
+        "situated": {"|".join(key): tally for key, tally in sorted(cv.situated.items())},
+        "merged_before_f1": round(cv.first_f1, 4),
     }
     origins = [r.origin for r in records]
     version = SuggesterVersion.objects.create(
@@ -608,10 +730,19 @@ def train_suggester(*, project: Project, by: User | None, progress: Progress | N
             "rules": True,
             "recipe": (
                 f"spaCy NER {start.describe()}; shuffled pieces of about {PIECE_CHARS} characters; "
-                f"{nlp.RECIPE.describe(architecture=not start.base)}"
+                f"{dataclasses.replace(nlp.RECIPE, patience=patience).describe(architecture=not start.base)}"
+                + (
+                    f"; the final model {final_epochs} epochs (the folds' best) on every article"
+                    if final_epochs
+                    else ""
+                )
             ),
             "base": start.base or "",
             "epochs": epochs,
+            "patience": patience,
+            "fold_best_epochs": cv.best_epochs,
+            "fold_held_out_f1": cv.held_out_f1s,
+            "final_epochs": final_epochs,
             "epochs_run": result.epochs,
             "best_epoch": result.best_epoch,
             "held_out_f1": result.held_out_f1,
@@ -632,7 +763,16 @@ def train_suggester(*, project: Project, by: User | None, progress: Progress | N
         path=str(output),
         created_by=by,
     )
-    chosen.measured = {**chosen.measured, "sources": metrics["sources"], "version": version.pk}
+    chosen.measured = {
+        **chosen.measured,
+        "sources": _kept_sources(chosen.measured.get("sources"), metrics["sources"]),
+        "situated": _kept_situated(
+            chosen.measured.get("situated"),
+            model_source,
+            {"f1": round(cv_scores[MICRO].f1, 4), "evidence": metrics["situated"]},
+        ),
+        "version": version.pk,
+    }
     chosen.save(update_fields=["measured"])
     forget_merges()  # the sources were just measured: merges made from now on use the figures
     if activated:
@@ -648,6 +788,28 @@ def train_suggester(*, project: Project, by: User | None, progress: Progress | N
             f"{f1:.3f} against {baseline_f1:.3f} for {active}; {verdict}."
         )
     return TrainingReport(version, activated, f1, baseline_f1, str(active), len(unseen))
+
+
+KEEP_SITUATED = 10  # trained versions whose situated evidence the project keeps (the newest)
+
+
+def _kept_sources(before: dict[str, list[int]] | None, now: dict[str, list[int]]) -> dict[str, list[int]]:
+    """The sources just measured, and what earlier trainings measured of the models they made (an
+    earlier version, still active when a new one is not better, keeps its evidence)."""
+    kept = {
+        key: tally
+        for key, tally in (before or {}).items()
+        if nlp.family(key.rpartition("|")[0]) == "model" and key not in now
+    }
+    return {**kept, **now}
+
+
+def _kept_situated(
+    before: dict[str, Any] | None, model_source: str, measured: dict[str, Any]
+) -> dict[str, Any]:
+    """Situated evidence per trained model source: this version's, and the newest earlier ones'."""
+    kept = [(source, value) for source, value in (before or {}).items() if source != model_source]
+    return dict([*kept[-(KEEP_SITUATED - 1) :], (model_source, measured)])
 
 
 @transaction.atomic

@@ -23,7 +23,7 @@ from annotator.articles.models import Article
 from annotator.interchange import importer
 from annotator.interchange.options import ImportOptions
 from annotator.interchange.services import start_import
-from annotator.jobs.models import Job, JobStatus
+from annotator.jobs.models import Job, JobKind, JobStatus
 from annotator.jobs.progress import live, side_file
 from annotator.jobs.services import reap_stale_jobs, retry_job, run_job
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
@@ -181,7 +181,9 @@ def test_the_command_line_runs_inline_with_a_progress_bar(news, tmp_path):
                  stdout=out, stderr=err)  # fmt: skip
     assert out.getvalue() == "Imported 4 new articles.\n"
     assert "cli.jsonl" in err.getvalue()  # tqdm writes the bar to stderr
-    job = Job.objects.get()
+    index = Job.objects.get(kind=JobKind.INDEX_SEARCH)  # the search documents, inline too
+    assert (index.status, index.result) == (JobStatus.SUCCEEDED, {"indexed": 4})
+    job = Job.objects.get(kind=JobKind.IMPORT_ARTICLES)
     assert (job.status, job.created_by, job.params["delete_after"]) == (
         JobStatus.SUCCEEDED,
         news.manager,

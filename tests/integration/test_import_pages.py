@@ -65,7 +65,7 @@ def test_an_upload_becomes_a_job_that_runs_and_the_page_shows_its_result(
         response = client.post(
             imports_url(news), form(b'{"external_id": "u1", "text": "Uploaded."}\n', HOSTILE_NAME)
         )
-    job = Job.objects.get()
+    job = Job.objects.get(kind=JobKind.IMPORT_ARTICLES)
     assert response.status_code == 302
     assert response["Location"] == reverse("interchange:detail", args=[news.project.pk, job.pk])
     job.refresh_from_db()
@@ -144,7 +144,7 @@ def test_a_dry_run_can_be_imported_for_real_from_its_page(
     assert not Article.objects.filter(external_id="d1").exists()
     with django_capture_on_commit_callbacks(execute=True):
         client.post(imports_url(news), {"again": dry.pk})
-    real = Job.objects.exclude(pk=dry.pk).get()
+    real = Job.objects.exclude(pk=dry.pk).get(kind=JobKind.IMPORT_ARTICLES)
     assert (real.status, real.params["dry_run"]) == (JobStatus.SUCCEEDED, False)
     assert Article.objects.filter(external_id="d1").exists()
 
@@ -228,7 +228,7 @@ def test_the_api_queues_an_import_and_returns_the_job_to_poll(
                                                "format": "jsonl", "set_name": "api"})  # fmt: skip
     assert response.status_code == 202
     body = response.json()
-    job = Job.objects.get()
+    job = Job.objects.get(kind=JobKind.IMPORT_ARTICLES)
     assert response["Location"] == body["url"] == f"http://testserver/api/v1/jobs/{job.pk}/"
     assert (body["kind"], body["status"], body["project"], body["params"]["set_name"]) == (
         "import_articles", "queued", news.project.pk, "api",

@@ -226,6 +226,42 @@ def test_duplicate_ids_in_one_file_are_errors_in_one_batch_and_across_batches(ne
     ]
 
 
+def test_once_a_problem_is_found_the_rest_is_checked_but_nothing_more_is_written(news, settings, monkeypatch):
+    from annotator.interchange.importer import Importer
+
+    settings.ANNOTATOR_IMPORT_BATCH_SIZE = 2
+    written = []
+    write = Importer.write
+    monkeypatch.setattr(
+        Importer,
+        "write",
+        lambda self, plans: (written.extend(p.record.external_id for p in plans), write(self, plans)),
+    )
+    data = jsonl(
+        line(external_id="a1", text="One."),
+        line(external_id="a2", text="Two."),
+        line(external_id="a3", text="Three.", entities=[ent(0, 9, "PERSON")]),
+        line(external_id="a4", text="Four."),
+        line(external_id="a5", text="Five."),
+        line(external_id="a6", text="Six."),
+        line(external_id="a5", text="Five again."),
+        line(external_id="a8", text="Eight.", entities=[ent(0, 5, "NOBODY")]),
+    )
+    report = rejected(news, data)
+    assert [(p["line"], p["field"], p["message"]) for p in report.problems] == [
+        (3, "entities[0].start", "The span [0, 9) ends after the text, which has 6 characters."),
+        (7, "external_id", "The external id 'a5' is already used by an earlier record of this file."),
+        (
+            8,
+            "entities[0].label",
+            f"Unknown entity type 'NOBODY' (the project's entity types: DATE, GPE, ORG, PERSON). {UNKNOWN}",
+        ),
+    ]
+    # The reader runs ahead, so the first batch may or may not be written before the problem is seen;
+    # nothing after it is.
+    assert set(written) <= {"a1", "a2"}
+
+
 def test_updating_an_article_with_edited_text_keeps_the_old_text_and_reanchors_every_set(news):
     # Alice's set: Naryshkin [0, 16), Minsk [25, 30), April 15 [34, 42), and Naryshkin visited Minsk.
     own = news.annotation_set

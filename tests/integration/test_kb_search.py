@@ -180,3 +180,52 @@ def test_candidate_search_costs_a_few_queries_however_large_the_kb(demo):
 @pytest.mark.parametrize(("limit", "count"), [(0, 0), (1, 1), (500, 2)])
 def test_limit_is_bounded(demo, limit, count):
     assert len(find_candidates(project_id=demo.pk, mention="KGB", limit=limit)) == count
+
+
+def test_the_trigram_threshold_rises_with_the_length_of_the_mention():
+    from annotator.kb.retrieval import LOWEST_THRESHOLD, trigram_threshold
+
+    # "minsk": 6 trigrams, of which an alias two edits away may share none: the lowest threshold.
+    assert trigram_threshold("minsk") == LOWEST_THRESHOLD == 0.3
+    # 2 + 9 + 10 = 21 distinct trigrams ("  a", " a ", "  s", " se", ...): (21 - 6) / (21 + 6) = 0.556.
+    assert trigram_threshold("a sergeyev-naryshkin") == round(15 / 27 - 0.005, 3) == 0.551
+    # 8 + 13 + 8 trigrams, "ce " twice (intelligence, service): 28 distinct.
+    assert trigram_threshold("foreign intelligence service") == round(22 / 34 - 0.005, 3) == 0.642
+
+
+def test_every_alias_two_edits_from_a_mention_passes_its_trigram_threshold():
+    """What `trigram_threshold` promises, checked with pg_trgm's own similarity on names of every length."""
+    import random
+
+    from django.db import connection
+
+    from annotator.kb.retrieval import LOWEST_THRESHOLD, trigram_threshold
+
+    if connection.vendor != "postgresql":
+        pytest.skip("pg_trgm is PostgreSQL's")
+    rng = random.Random(18)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    pairs = []
+    for _ in range(400):
+        words = ["".join(rng.choices(letters, k=rng.randint(2, 12))) for _ in range(rng.randint(1, 4))]
+        key = edited = " ".join(words)
+        for _ in range(2):
+            at = rng.randrange(len(edited))
+            edit = rng.choice(["delete", "replace", "insert"])
+            tail = edited[at + 1 :] if edit != "insert" else edited[at:]
+            edited = edited[:at] + ("" if edit == "delete" else rng.choice(letters)) + tail
+        pairs.append((key, edited))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT similarity(a, b) FROM unnest(%s::text[], %s::text[]) AS pair(a, b)",
+            [[key for key, _ in pairs], [edited for _, edited in pairs]],
+        )
+        similarities = [row[0] for row in cursor.fetchall()]
+    below = [(key, edited) for (key, edited), sim in zip(pairs, similarities, strict=True)
+             if LOWEST_THRESHOLD < trigram_threshold(key) > sim]  # fmt: skip
+    assert below == []
+
+
+def test_a_long_name_with_two_typos_still_finds_its_entity(demo):
+    top = find_candidates(project_id=demo.pk, mention="Foreign Inteligence Servise", entity_type="ORG")[0]
+    assert (top.kb_id, top.matched_alias) == ("svr", "Foreign Intelligence Service")

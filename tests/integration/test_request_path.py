@@ -61,8 +61,7 @@ def test_a_page_whose_suggestions_are_current_reads_a_fixed_handful_and_suggests
         # the set with its article, project, guidelines, the user's role, whether there are comments
         "annotations_annotationset",
         "suggestions_suggesterversion",  # the freshness check: the active suggester and its run
-        "annotations_annotationset",  # the set's counts
-        "projects_entitytype",
+        "projects_entitytype",  # the types, each row carrying the set's counts
         "annotations_span",
         "suggestions_suggestion",
     ]
@@ -91,13 +90,64 @@ def test_relations_comments_and_newer_guidelines_each_cost_one_query_more_and_sh
     with CaptureQueriesContext(connection) as queries:
         html = alice.get(page(news)).content.decode()
     read = tables(queries)
-    assert len(read) == 11
+    assert len(read) == 10
     assert [read.count(table) for table in ("annotations_relation", "projects_guidelineversion")] == [1, 1]
     assert read.count("review_comment") == 1  # hers only: she is an annotator
     assert "Is this the SVR director?" in html
     assert "Managers only see this" not in html
     assert "Guidelines v1" in html
     assert f'data-item="r{relation.pk}" data-head="s{head.pk}" data-tail="s{tail.pk}"' in html
+
+
+def _count(html, name):
+    return int(re.search(rf'<span class="count" id="count-{name}">(\d+)</span>', html).group(1))
+
+
+def test_the_counts_come_with_the_types_and_count_what_the_set_still_has_to_decide(alice, news):
+    from annotator.annotations.services import create_relation, create_span
+    from annotator.suggestions.services import reject_suggestion
+    from tests.factories import SuggestionFactory
+
+    annotation_set = news.annotation_set
+    head = create_span(annotation_set=annotation_set, start=0, end=16, entity_type=news.person,
+                       by=news.annotator, expected_version=1)  # fmt: skip
+    tail = create_span(annotation_set=annotation_set, start=25, end=30, entity_type=news.gpe,
+                       by=news.annotator, expected_version=2)  # fmt: skip
+    create_relation(annotation_set=annotation_set, head=head, tail=tail, relation_type=news.visited,
+                    by=news.annotator, expected_version=3)  # fmt: skip
+    date = SuggestionFactory(article=news.article, start=34, end=42, entity_type=news.date)
+    SuggestionFactory(article=news.article, start=7, end=16, entity_type=news.person)  # inside her span
+    SuggestionFactory(article=news.article, start=25, end=30, entity_type=news.org)  # another type
+    rejected = SuggestionFactory(article=news.article, start=0, end=6, entity_type=news.org)
+    reject_suggestion(suggestion=rejected, annotation_set=annotation_set, by=news.annotator,
+                      expected_version=4)  # fmt: skip
+    with CaptureQueriesContext(connection) as queries:
+        html = alice.get(page(news)).content.decode()
+    assert [_count(html, name) for name in ("suggestions", "spans", "relations")] == [2, 2, 1]
+    assert "annotations_annotationset" not in tables(queries)[3:]  # no query of its own for the counts
+    assert f'data-item="g{date.pk}"' in html
+    picker = html[html.index('id="type-picker"') :]
+    assert [news.date.pk, news.gpe.pk, news.org.pk, news.person.pk] == [  # by position, then name
+        int(pk) for pk in re.findall(r'data-action="type" data-type="(\d+)"', picker)
+    ]
+
+
+def test_a_project_without_types_still_counts_its_set(client, news):
+    from tests.factories import ArticleFactory, MembershipFactory, ProjectFactory
+
+    bare = ProjectFactory(name="Bare", slug="bare")
+    MembershipFactory(project=bare, user=news.annotator, role="annotator")
+    article = ArticleFactory(project=bare, text="Nothing to mark yet.")
+    client.force_login(news.annotator)
+    url = reverse("review:annotate", args=[article.pk])
+    client.get(url)  # the first open makes her set
+    with CaptureQueriesContext(connection) as queries:
+        html = client.get(url).content.decode()
+    assert [_count(html, name) for name in ("suggestions", "spans", "relations")] == [0, 0, 0]
+    assert tables(queries)[3:5] == [
+        "projects_entitytype",
+        "annotations_annotationset",
+    ]  # no row: counts apart
 
 
 def test_a_kb_edit_reaches_the_suggestions_of_pages_opened_after_the_freshness_window(

@@ -2,6 +2,7 @@
 test writes (a few seconds of training each)."""
 
 import json
+import math
 import random
 from pathlib import Path
 
@@ -14,15 +15,20 @@ from annotator.annotations.services import get_or_create_gold_set, get_or_create
 from annotator.jobs.models import Job, JobKind, JobStatus
 from annotator.suggestions import nlp
 from annotator.suggestions.configuring import SettingsChange, change_suggester_settings
+from annotator.suggestions.engine import ProjectSchema, project_merge, spec_for
 from annotator.suggestions.generate import ensure_active_suggester, suggest_text
 from annotator.suggestions.jobs import start_training
 from annotator.suggestions.models import SuggesterKind, SuggesterSettings, SuggesterVersion
 from annotator.suggestions.training import (
     GoldArticle,
     TrainingRefused,
+    _kept_situated,
+    _kept_sources,
     assign_folds,
     count_training_articles,
+    epochs_for,
     held_out_articles,
+    patience_for,
     train_suggester,
     training_articles,
 )
@@ -156,7 +162,7 @@ def test_a_trained_model_finds_a_person_no_pattern_names_and_replaces_the_rules_
         "name": "ner 1",
         "activated": True,
         "f1": compared["f1"],
-        "baseline": "rules 2",
+        "baseline": "rules 3",
         "baseline_f1": compared["baseline_f1"],
         "compared_on": 20,  # the rules learnt from no article: compared on all of them
         "cross_validated_f1": version.metrics["entities"]["ALL"]["f1"],
@@ -183,9 +189,41 @@ def test_a_trained_model_finds_a_person_no_pattern_names_and_replaces_the_rules_
     assert person["recall"] > version.metrics["baseline"]["entities"]["PERSON"]["recall"]
     assert set(person) == {"tp", "fp", "fn", "precision", "recall", "f1"}
     # Each source was measured on the folds' gold; the merge now uses those figures.
-    measured = SuggesterSettings.objects.get(project=news.project).measured
+    chosen = SuggesterSettings.objects.get(project=news.project)
+    measured = chosen.measured
     right, seen = measured["sources"]["trained:ner-1|PERSON"]
     assert 0 < right <= seen
+    # ... and by situation, for this model's merge only: its candidates alone, agreeing with or
+    # contesting another source's, each with how often it was right; the threshold is half the F1.
+    situated = measured["situated"]["trained:ner-1"]
+    assert situated["f1"] == version.metrics["entities"]["ALL"]["f1"]
+    assert situated["evidence"] == version.metrics["situated"]
+    by_situation = {key.rsplit("|", 1)[1] for key in situated["evidence"]}
+    assert by_situation <= {"alone", "agreed", "contested"}
+    assert "alone" in by_situation
+    total = sum(
+        seen for key, (_, seen) in situated["evidence"].items() if key.startswith("trained:ner-1|PERSON|")
+    )
+    assert total == seen  # every candidate of a source and type is in exactly one situation
+    schema = ProjectSchema.load(news.project.pk)
+    merge = project_merge(news.project.pk, schema, chosen, spec_for(version, "de"))
+    assert merge.situated[("trained:ner-1", "PERSON", "alone")] == nlp.Measured(
+        *situated["evidence"]["trained:ner-1|PERSON|alone"]
+    )
+    assert merge.mute_below == situated["f1"] / 2
+    rules_merge = project_merge(news.project.pk, schema, chosen, spec_for(rules, "de"))
+    assert (rules_merge.situated, rules_merge.mute_below) == ({}, nlp.merge.MUTE_BELOW)
+    # The folds found the best epochs on their held-out tenths; the final model trained that long on
+    # every article, with nothing held out.
+    config = version.config
+    assert len(config["fold_best_epochs"]) == len(config["fold_held_out_f1"]) == 2
+    assert config["final_epochs"] == math.ceil(sum(config["fold_best_epochs"]) / 2)
+    assert (config["epochs_run"], config["best_epoch"], config["held_out_f1"]) == (
+        config["final_epochs"],
+        0,
+        None,
+    )
+    assert (config["epochs"], config["patience"]) == (8, 10)
     path = Path(version.path)
     assert path == training_settings.DATA_DIR / "suggesters" / f"project-{news.project.pk}" / "ner-1"
     assert (path / "meta.json").exists()
@@ -388,3 +426,27 @@ def test_a_stable_tenth_of_the_training_articles_is_held_out_for_early_stopping(
     assert len(chosen) == 5
     assert held_out_articles(list(reversed(records(50)))) == chosen  # by article, not by order
     assert len(held_out_articles(records(946))) == 95
+
+
+def test_the_schedule_shrinks_with_more_articles(settings):
+    settings.ANNOTATOR_TRAIN_MAX_EPOCHS = 30
+    assert [epochs_for(n) for n in (5, 25, 50, 200, 400, 946, 5000)] == [30, 30, 30, 30, 15, 7, 5]
+    assert [patience_for(n) for n in (5, 25, 50, 100, 200, 473, 946)] == [10, 10, 10, 6, 3, 2, 2]
+    settings.ANNOTATOR_TRAIN_MAX_EPOCHS = 3
+    assert epochs_for(946) == 3
+
+
+def test_a_new_measurement_keeps_what_earlier_trainings_measured_of_their_own_models():
+    before = {"trained:ner-1|PER": [8, 10], "list:cities|LOC": [5, 10], "kb-ruler|ORG": [1, 2]}
+    now = {"trained:ner-2|PER": [9, 10], "list:cities|LOC": [30, 40]}
+    # The rules were measured again (the new figure replaces theirs, the KB's, not seen now, goes);
+    # version 1's model keeps its figure for as long as it may stay active.
+    assert _kept_sources(before, now) == {
+        "trained:ner-1|PER": [8, 10],
+        "trained:ner-2|PER": [9, 10],
+        "list:cities|LOC": [30, 40],
+    }
+    kept = {f"trained:ner-{n}": {"f1": 0.5, "evidence": {}} for n in range(1, 11)}
+    newest = _kept_situated(kept, "trained:ner-11", {"f1": 0.8, "evidence": {"a|b|alone": [1, 2]}})
+    assert list(newest) == [f"trained:ner-{n}" for n in range(2, 12)]
+    assert newest["trained:ner-11"] == {"f1": 0.8, "evidence": {"a|b|alone": [1, 2]}}

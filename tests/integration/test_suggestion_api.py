@@ -1,13 +1,17 @@
 """The suggestions REST API: article suggestions, raw text, pre-annotation and training jobs, versions,
 quality; roles, 404 for other projects' ids in URLs and bodies, query counts."""
 
+import time
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from annotator.jobs.models import Job, JobStatus
-from annotator.suggestions.generate import ensure_article_suggestions
+from annotator.kb.services import EntityRecord, upsert_entity
+from annotator.suggestions import gazetteer
+from annotator.suggestions.generate import ensure_active_suggester, ensure_article_suggestions
 from annotator.suggestions.models import Decision, SuggesterVersion, Suggestion, SuggestionKind, SuggestionRun
 from annotator.suggestions.services import accept_suggestion, reject_suggestion
 from tests.factories import ArticleFactory, ProjectFactory, SuggesterVersionFactory
@@ -128,7 +132,7 @@ def test_the_raw_text_endpoint_suggests_and_writes_nothing(client, news):
     assert response.status_code == 200
     assert [q["sql"] for q in queries if q["sql"].split()[0] in ("INSERT", "UPDATE", "DELETE")] == []
     body = response.json()
-    assert body["suggester"] == {"id": None, "name": "rules", "version": "2", "kind": "rules"}
+    assert body["suggester"] == {"id": None, "name": "rules", "version": "3", "kind": "rules"}
     assert body["entities"] == [
         {
             "start": 0,
@@ -161,6 +165,39 @@ def test_the_raw_text_endpoint_suggests_and_writes_nothing(client, news):
     )
 
 
+def test_the_raw_text_endpoint_costs_a_fixed_handful_of_queries_and_sees_kb_edits_after_a_while(
+    client, news, settings, monkeypatch
+):
+    ensure_active_suggester(project=news.project)
+    client.force_login(news.annotator)
+    body = {"project": news.project.pk, "text": "Sergey Naryshkin met the lake office in Minsk."}
+
+    def suggest():
+        with CaptureQueriesContext(connection) as queries:
+            response = client.post(reverse("api:suggest"), body, content_type="application/json")
+        assert response.status_code == 200
+        return response.json(), len(queries)
+
+    suggest()
+    answer, queries = suggest()
+    # session, user, the project with the caller's role, the active suggester, its settings, the entity
+    # types, the relation types and the types they allow: the KB's and gold's state is the one this process
+    # read in the last ANNOTATOR_SUGGESTION_FRESHNESS_SECONDS (as page opens check freshness)
+    assert queries == 8
+    assert [e["text"] for e in answer["entities"]] == ["Sergey Naryshkin", "Minsk"]
+    upsert_entity(knowledge_base=news.kb, record=EntityRecord(kb_id="lakes", name="lake office", type="ORG"))
+    assert [e["text"] for e in suggest()[0]["entities"]] == ["Sergey Naryshkin", "Minsk"]  # trusted a while
+    clock = time.monotonic() + settings.ANNOTATOR_SUGGESTION_FRESHNESS_SECONDS + 1
+    monkeypatch.setattr(gazetteer.time, "monotonic", lambda: clock)
+    answer, queries = suggest()
+    assert [e["text"] for e in answer["entities"]] == ["Sergey Naryshkin", "lake office", "Minsk"]
+    assert [(link["entity"], link["kb_entity"]["kb_id"]) for link in answer["links"]] == [
+        (0, "sergey-naryshkin"),
+        (1, "lakes"),
+        (2, "minsk"),
+    ]
+
+
 def test_the_raw_text_endpoint_refuses_other_projects_and_empty_text(client, news, outsider):
     client.force_login(outsider)
     response = client.post(
@@ -191,7 +228,7 @@ def test_managers_pre_annotate_as_a_job_and_poll_its_status(client, news, django
         1,
         100,
     )
-    assert status["result"] == {"articles": 1, "created": 6, "deleted": 0, "kept": 0, "suggester": "rules 2"}
+    assert status["result"] == {"articles": 1, "created": 6, "deleted": 0, "kept": 0, "suggester": "rules 3"}
     assert Suggestion.objects.count() == 6
 
 

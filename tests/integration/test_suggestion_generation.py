@@ -53,11 +53,11 @@ def test_preannotation_stores_entities_relations_and_links_of_the_active_suggest
     version = SuggesterVersion.objects.get(project=news.project)
     assert (version.name, version.version, version.kind, version.is_active) == (
         "rules",
-        "2",
+        "3",
         SuggesterKind.RULES,
         True,
     )
-    assert report == generate.PreannotateReport(articles=1, created=6, deleted=0, kept=0, suggester="rules 2")
+    assert report == generate.PreannotateReport(articles=1, created=6, deleted=0, kept=0, suggester="rules 3")
     assert rows(news.article) == [
         ("entity", 0, 16, "PERSON", None, None, 0, 0.9, "kb-ruler"),
         ("entity", 25, 30, "GPE", None, None, 0, 0.9, "kb-ruler"),
@@ -74,6 +74,82 @@ def test_preannotation_stores_entities_relations_and_links_of_the_active_suggest
         version,
         {"entity": 3, "relation": 1, "link": 2},
     )
+
+
+def test_batch_preannotation_can_leave_link_candidates_to_the_first_need_which_stores_the_same(news):
+    upsert_entity(
+        knowledge_base=news.kb,
+        record=EntityRecord(kb_id="naryshkin-junior", name="Sergey Naryshkin", type="PERSON", prior=0.2),
+    )
+    generate.preannotate_articles(project=news.project, defer_links=False)
+    eager = rows(news.article)
+    Suggestion.objects.all().delete()
+    SuggestionRun.objects.all().delete()
+
+    report = generate.preannotate_articles(project=news.project, defer_links=True)
+    assert (report.created, report.kept) == (4, 0)
+    assert rows(news.article) == [row for row in eager if row[0] != "link"]
+    run = SuggestionRun.objects.get()
+    # The mentions of the types the KB has (PERSON, GPE), not the date.
+    assert (run.counts, run.pending_links) == (
+        {"entity": 3, "relation": 1, "link": 0},
+        [[0, 16, news.person.pk], [25, 30, news.gpe.pk]],
+    )
+    with CaptureQueriesContext(connection) as queries:
+        generate.ensure_article_suggestions(article=news.article)
+    # The same candidates, ranks and scores as a run that looks them up at once.
+    assert rows(news.article) == eager
+    assert [row for row in eager if row[0] == "link"] == [
+        ("link", 0, 16, "PERSON", None, "naryshkin-junior", 0, 0.8, "kb-candidates"),
+        ("link", 0, 16, "PERSON", None, "sergey-naryshkin", 1, 0.75, "kb-candidates"),
+        ("link", 25, 30, "GPE", None, "minsk", 0, 0.75, "kb-candidates"),
+    ]
+    run.refresh_from_db()
+    assert (run.counts, run.pending_links) == ({"entity": 3, "relation": 1, "link": 3}, None)
+    # No pipeline: the stored entities stand, only their candidates are looked up and written.
+    statements = [re.sub(r"^\d+ times: ", "", q["sql"]).split()[0] for q in queries]
+    writes = [verb for verb in statements if verb in ("INSERT", "UPDATE", "DELETE")]
+    assert writes == (
+        ["UPDATE"] if connection.vendor == "postgresql" else ["INSERT", "UPDATE"]
+    )  # COPY: uncaptured
+    assert generate.complete_links(version=run.suggester_version, article_ids=[news.article.pk]) == 0
+    with CaptureQueriesContext(connection) as queries:
+        generate.ensure_article_suggestions(article=news.article)
+    assert len(queries) == 3  # current again: the active version with its run, the two gazetteer aggregates
+    assert rows(news.article) == eager
+
+
+def test_a_deferred_re_run_keeps_decided_links_and_looks_the_others_up_again(news):
+    generate.preannotate_articles(project=news.project, defer_links=False)
+    link = Suggestion.objects.get(kind=SuggestionKind.LINK, start=0)
+    reject_suggestion(
+        suggestion=link, annotation_set=news.annotation_set, by=news.annotator, expected_version=1
+    )
+    news.naryshkin.prior = 0.8  # the candidate's score moves: the decided suggestion stands for it
+    news.naryshkin.save()
+    report = generate.preannotate_articles(project=news.project, defer_links=True)
+    assert (report.created, report.deleted, report.kept) == (0, 1, 4)  # Minsk's link waits for the need
+    assert (
+        generate.complete_links(
+            version=link.suggester_version, article_ids=[news.article.pk, news.article.pk + 1]
+        )
+        == 1
+    )
+    assert rows(news.article, kind="link") == [
+        ("link", 0, 16, "PERSON", None, "sergey-naryshkin", 0, 0.75, "kb-candidates"),  # the decided one
+        ("link", 25, 30, "GPE", None, "minsk", 0, 0.75, "kb-candidates"),
+    ]
+    assert Decision.objects.get().suggestion_id == link.pk
+
+
+def test_batch_preannotation_defers_links_when_pages_compute_suggestions_on_open(news, settings):
+    settings.ANNOTATOR_SUGGEST_ON_OPEN = False  # pages do no suggestion work: pre-annotation is all
+    assert generate.preannotate_articles(project=news.project).created == 6
+    Suggestion.objects.all().delete()
+    SuggestionRun.objects.all().delete()
+    settings.ANNOTATOR_SUGGEST_ON_OPEN = True
+    assert generate.preannotate_articles(project=news.project).created == 4
+    assert SuggestionRun.objects.get().pending_links is not None
 
 
 def test_re_running_writes_nothing_new_and_leaves_decisions_untouched(news):
@@ -157,6 +233,20 @@ def test_an_articles_suggestions_are_computed_once_and_again_when_the_kb_changes
     generate.ensure_article_suggestions(article=news.article)
     assert ("entity", 34, 42, "PERSON", None, None, 0, 0.9, "kb-ruler") in rows(news.article)
     assert ("entity", 34, 42, "DATE", None, None, 0, 0.75, "rule:date") not in rows(news.article)
+
+
+def test_a_kb_entity_without_a_type_makes_stored_link_suggestions_stale(news):
+    generate.ensure_article_suggestions(article=news.article)
+    upsert_entity(
+        knowledge_base=news.kb, record=EntityRecord(kb_id="minsk-region", name="Minsk", type="", prior=0.9)
+    )
+    generate.ensure_article_suggestions(article=news.article)
+    # Untyped, it is no pattern (the entity suggestion stays the KB's GPE) but it is a candidate.
+    assert rows(news.article, start=25) == [
+        ("entity", 25, 30, "GPE", None, None, 0, 0.9, "kb-ruler"),
+        ("link", 25, 30, "GPE", None, "minsk", 1, 0.75, "kb-candidates"),
+        ("link", 25, 30, "GPE", None, "minsk-region", 0, 0.9, "kb-candidates"),  # its prior is higher
+    ]
 
 
 def test_gold_mentions_feed_the_gazetteer(news):
@@ -253,14 +343,14 @@ def test_the_preannotate_command_runs_the_job_here_and_reports_it(news):
     call_command("preannotate", "--project", news.project.slug, stdout=out)
     assert out.getvalue() == (
         "Pre-annotated 1 articles: 6 suggestions added, 0 replaced.\n"
-        "1 articles by rules 2: 6 suggestions added, 0 undecided ones replaced, 0 unchanged.\n"
+        "1 articles by rules 3: 6 suggestions added, 0 undecided ones replaced, 0 unchanged.\n"
     )
     out = StringIO()
     call_command(
         "preannotate", "--project", str(news.project.pk), "--article", str(news.article.pk), stdout=out
     )
     assert out.getvalue().endswith(
-        "1 articles by rules 2: 0 suggestions added, 0 undecided ones replaced, 6 unchanged.\n"
+        "1 articles by rules 3: 0 suggestions added, 0 undecided ones replaced, 6 unchanged.\n"
     )
     with pytest.raises(CommandError, match="No article with id 999999 in News."):
         call_command("preannotate", "--project", "news", "--article", "999999")

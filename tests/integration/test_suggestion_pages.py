@@ -223,3 +223,25 @@ def test_a_queued_training_can_be_cancelled_but_a_running_one_ends_on_its_own(cl
     assert Job.objects.get(pk=queued.pk).status == JobStatus.CANCELLED
     other = Job.objects.create(kind=JobKind.TRAIN_SUGGESTER, status=JobStatus.QUEUED)  # no project
     assert client.post(reverse("suggestions:cancel_job", args=[news.project.pk, other.pk])).status_code == 404
+
+
+def test_a_final_model_trained_for_the_folds_best_epochs_says_so_and_the_curve_runs_by_articles(client, news):
+    def trained(version, articles, f1, **config):
+        return SuggesterVersionFactory(
+            project=news.project, name="ner", version=version, kind="trained",
+            trained_on={"articles": articles}, metrics={"folds": 2, "entities": {"ALL": {"f1": f1}}},
+            config={"rules": True, "recipe": "spaCy NER on the blank pipeline", "epochs": 7, **config},
+        )  # fmt: skip
+
+    trained("1", 200, 0.81, epochs_run=7, best_epoch=5, held_out_f1=0.8)
+    trained("2", 50, 0.79, epochs_run=6, best_epoch=0, held_out_f1=None, fold_best_epochs=[5, 6])
+    client.force_login(news.manager)
+    html = page(client, news).content.decode()
+    assert (
+        "spaCy NER on the blank pipeline; ran 6 of at most 7 epochs, the cross-validation folds' best epochs "
+        "being 5, 6.</p>"
+    ) in html
+    assert "ran 7 of at most 7 epochs, kept epoch 5 (held-out F1 0.800).</p>" in html
+    # Trained later on fewer articles (articles were deleted), version 2 still comes first on the curve.
+    response = client.get(f"/api/v1/projects/{news.project.pk}/learning-curve")
+    assert [(p["version"], p["articles"]) for p in response.json()] == [("ner 2", 50), ("ner 1", 200)]

@@ -3,6 +3,7 @@
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,3 +58,16 @@ def test_gunicorn_reads_the_app_s_logging_from_the_image_s_working_directory():
     config = (ROOT / "gunicorn.conf.py").read_text()
     assert "access_log_format" in config
     assert "logconfig_dict = logging_config(" in config
+
+
+@pytest.mark.parametrize(("level", "access"), [(None, "INFO"), ("warning", "WARNING"), ("DEBUG", "DEBUG")])
+def test_gunicorn_s_access_log_follows_the_app_s_log_level(monkeypatch, level, access):
+    import runpy
+
+    if level is None:
+        monkeypatch.delenv("ANNOTATOR_LOG_LEVEL", raising=False)
+    else:
+        monkeypatch.setenv("ANNOTATOR_LOG_LEVEL", level)
+    loggers = runpy.run_path(str(ROOT / "gunicorn.conf.py"))["logconfig_dict"]["loggers"]
+    assert loggers["gunicorn.access"] == {"handlers": ["console"], "propagate": False, "level": access}
+    assert loggers["gunicorn.error"] == {"handlers": ["console"], "propagate": False}

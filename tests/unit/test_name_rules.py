@@ -110,7 +110,7 @@ def test_list_words_inside_longer_names_do_not_claim_them(default):
     assert suggest(default, text) == [
         ("Bayern Munich", "ORG", "rule:team"),  # a place inside other capitalised words: a club
         ("Socialist Party of Montenegro", "ORG", "rule:org"),
-        ("Berlin", "LOC", "list:cities"),  # "East" keeps it a place; the list knows only "Berlin"
+        ("East Berlin", "LOC", "rule:place"),  # "East" keeps it a place, and "in" says it is one
     ]
 
 

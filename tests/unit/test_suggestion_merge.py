@@ -169,3 +169,80 @@ def test_a_non_english_project_tokenizes_with_its_language():
     # English keeps "d'Artagnan" one token, so the name is not found; and the date rules are English only.
     assert english.analyse([text]).__next__().entities == ()
     assert "rule:date" not in french._ruler_state.groups
+
+
+def test_each_candidate_is_alone_agreed_or_contested_among_the_other_sources():
+    spans = [
+        (0, 13, "ORG", "trained:ner-1"),  # "Bayern Munich": the list's "Munich" inside it
+        (7, 13, "LOC", "list:cities"),
+        (20, 26, "PER", "trained:ner-1"),  # the same span and type from the rules
+        (20, 26, "PER", "rule:person"),
+        (30, 35, "MISC", "trained:ner-1"),  # nothing else there
+        (40, 45, "LOC", "list:cities"),  # the same source twice on one span is no company
+        (40, 45, "LOC", "list:cities"),
+        (50, 55, "LOC", "rule:place"),  # crossing the next one
+        (53, 60, "ORG", "trained:ner-1"),
+    ]
+    assert nlp.merge.situations(spans) == [
+        "contested",
+        "contested",
+        "agreed",
+        "agreed",
+        "alone",
+        "alone",
+        "alone",
+        "contested",
+        "contested",
+    ]
+    assert nlp.merge.situations([]) == []
+
+
+def test_precision_measured_by_situation_decides_overlaps_without_a_length_margin_and_mutes_weak_guesses():
+    model, cities = "trained:ner-1", "list:cities"
+    candidates = [
+        Candidate(0, 13, "ORG", model),  # "Bayern Munich"
+        Candidate(7, 13, "GPE", cities),  # "Munich"
+        Candidate(20, 26, "PER", model),  # alone
+        Candidate(30, 35, "MISC", model),  # alone
+    ]
+    overall = {(model, "ORG"): Measured(60, 100), (cities, "LOC"): Measured(70, 100)}
+    # Measured overall only: the list is not MARGIN more precise, so the longer entity wins.
+    plain = Merge(label_map={"GPE": "LOC"}, types=CONLL, evidence=overall)
+    assert [(e.start, e.end, e.label) for e in merge_candidates(candidates, plain)] == [
+        (0, 13, "ORG"),
+        (20, 26, "PER"),
+        (30, 35, "MISC"),
+    ]
+    # By situation: when the two overlap the list's city was right 30 times in 40, the model's
+    # organisation 20 in 40: the city wins. The model's MISC alone was right 6 times in 30: under half
+    # the combination's F1 (0.8), it is left out; its PER alone, 45 in 50, stays.
+    situated = {
+        (model, "ORG", "contested"): Measured(20, 40),
+        (cities, "LOC", "contested"): Measured(30, 40),
+        (model, "MISC", "alone"): Measured(6, 30),
+        (model, "PER", "alone"): Measured(45, 50),
+    }
+    merge = Merge(label_map={"GPE": "LOC"}, types=CONLL, evidence=overall, situated=situated, mute_below=0.4)
+    # Scores: the situated figure with five pseudo-counts of the overall one (itself the measurement with
+    # five of the prior; PER: nothing measured overall, the prior 0.5).
+    city = (70 + 0.8 * 5) / 105
+    assert merge_candidates(candidates, merge) == [
+        FoundEntity(7, 13, "LOC", round((30 + city * 5) / 45, 4), cities),
+        FoundEntity(20, 26, "PER", round((45 + 0.5 * 5) / 55, 4), model),
+    ]
+    # The other way round, the model's longer entity wins (and with the default threshold, the MISC alone
+    # at (6 + 0.5 * 5) / 35 = 0.24 stays).
+    reversed_evidence = {
+        **situated,
+        (model, "ORG", "contested"): Measured(30, 40),
+        (cities, "LOC", "contested"): Measured(20, 40),
+    }
+    merge = Merge(label_map={"GPE": "LOC"}, types=CONLL, evidence=overall, situated=reversed_evidence)
+    assert [(e.start, e.end, e.label) for e in merge_candidates(candidates, merge)] == [
+        (0, 13, "ORG"),
+        (20, 26, "PER"),
+        (30, 35, "MISC"),
+    ]
+    # Too little evidence in a situation (under MIN_EVIDENCE) neither mutes nor overrules length.
+    thin = Merge(types=CONLL, situated={(model, "MISC", "alone"): Measured(0, 5)}, mute_below=0.4)
+    assert [e.label for e in merge_candidates(candidates[3:], thin)] == ["MISC"]

@@ -139,8 +139,11 @@ def test_the_gazetteer_is_reloaded_only_when_its_fingerprint_moves_and_then_only
         ("Vitebsk", "GPE", "kb-ruler"),
     ]
     assert suggester.ensure_patterns("c", load([])) is True
-    # The KB's names are gone; the title rule, which needs no gazetteer, remains.
-    assert entities(suggester, "Mr Tertel in Vitebsk") == [("Tertel", "PERSON", "rule:person")]
+    # The KB's names are gone; the title and place rules, which need no gazetteer, remain.
+    assert entities(suggester, "Mr Tertel in Vitebsk") == [
+        ("Tertel", "PERSON", "rule:person"),
+        ("Vitebsk", "GPE", "rule:place"),  # after "in"
+    ]
 
 
 def saved_pipeline(tmp_path):
@@ -247,6 +250,21 @@ def test_training_keeps_the_best_held_out_epoch_and_stops_when_it_stops_improvin
     assert result.epochs == result.best_epoch + 3 < 40
     assert result.labels == ("PERSON",)
     assert (tmp_path / "ner" / "meta.json").is_file()
+
+
+def test_batches_keep_growing_across_epochs_so_later_epochs_take_fewer_updates(tmp_path):
+    steps = []
+    nlp.train_ner(
+        train=_people_docs() * 10,  # 40 pieces
+        dev=[],
+        output=tmp_path / "ner",
+        max_epochs=3,
+        recipe=nlp.Recipe(batch_start=2.0, batch_end=16.0, batch_rate=1.2),
+        on_progress=lambda epoch, step: steps.append(step),
+    )
+    # Sizes 2, 2, 2, 3, 4, 4, 5, 7, 8, 10 (first epoch: ten updates), then 12, 14 and the last 14 pieces;
+    # had the schedule restarted each epoch, every epoch would have taken ten.
+    assert steps == [10, 13, 16]
 
 
 def _people_docs():

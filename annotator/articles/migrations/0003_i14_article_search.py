@@ -5,7 +5,16 @@ Nothing here changes the models, so each database gets only what it can run (see
 
 from django.db import migrations
 
-from annotator.articles.search import COLUMN, DOCUMENT, FTS_TABLE, INDEX_NAME
+# The names and the document as they were then (0006_i18bulk_search_backlog moved the documents to a
+# table of their own): a migration keeps its own copy, so later changes to articles/search.py leave it be.
+SEARCHED_CHARS = 300_000
+DOCUMENT = (
+    "to_tsvector('simple'::regconfig, left(coalesce(title, '') || ' ' || coalesce(metadata::text, '') || ' ' "
+    f"|| text, {SEARCHED_CHARS}))"
+)
+COLUMN = "search_document"
+INDEX_NAME = "article_search_idx"
+FTS_TABLE = "articles_article_fts"
 
 SQLITE_CREATE = [
     f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5("

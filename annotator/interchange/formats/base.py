@@ -73,6 +73,24 @@ class SpanRecord:
     attributes: tuple[tuple[str, AttributeValue], ...] = ()
 
 
+_new = object.__new__
+_set = object.__setattr__
+
+
+def span_record(
+    id: str, start: int, end: int, label: str, text: str | None, where: Where | None
+) -> SpanRecord:
+    """`SpanRecord(id, start, end, label, text, (), where)`, equal to it in every way, made in half the time:
+    a frozen dataclass's __init__ sets each of its nine fields through object.__setattr__, and a big
+    import makes half a million of them."""
+    record = _new(SpanRecord)
+    _set(record, "__dict__", {
+        "id": id, "start": start, "end": end, "label": label, "text": text, "fragments": (), "where": where,
+        "provenance": None, "attributes": (),
+    })  # fmt: skip
+    return record
+
+
 @dataclass(frozen=True)
 class RelationRecord:
     """A typed relation from the span `head` to the span `tail` (span ids of the same document)."""

@@ -40,6 +40,7 @@ from annotator.interchange.formats.base import (
     StreamReader,
     Where,
     attribute_pairs,
+    span_record,
 )
 from annotator.interchange.formats.jsonfields import (
     Invalid,
@@ -63,6 +64,7 @@ ENTITY_KEYS = frozenset(
     {"id", "start", "end", "label", "text", "fragments", "kb_id", "kb", "attributes", "provenance"}
 )
 RELATION_KEYS = frozenset({"id", "head", "tail", "label", "provenance"})
+QUICK_ENTITY_KEYS = ENTITY_KEYS - {"fragments", "attributes"}  # what quick_document reads itself
 
 
 def parse_line(line: bytes, where: Where, problems: ProblemLog) -> dict[str, Any] | None:
@@ -313,16 +315,21 @@ def quick_document(obj: dict[str, Any], where: Where) -> DocumentRecord | None:
     ):
         return None
     spans, links, ids = [], [], []
+    get = dict.get
     for index, item in enumerate(entities):
-        if (
-            type(item) is not dict
-            or not item.keys() <= ENTITY_KEYS
-            or "fragments" in item
-            or "attributes" in item
-        ):
+        if type(item) is not dict or not item.keys() <= QUICK_ENTITY_KEYS:
             return None
-        start, end, label, surface = item.get("start"), item.get("end"), item.get("label"), item.get("text")
-        span_id = _quick_id(item.get("id"), str(index))
+        start, end, label, surface = (
+            get(item, "start"),
+            get(item, "end"),
+            get(item, "label"),
+            get(item, "text"),
+        )
+        span_id = get(item, "id")
+        if span_id is None:
+            span_id = str(index)
+        elif type(span_id) is not str or not span_id:
+            span_id = _quick_id(span_id, "")
         if not (
             type(start) is int
             and type(end) is int
@@ -330,10 +337,10 @@ def quick_document(obj: dict[str, Any], where: Where) -> DocumentRecord | None:
             and end >= 0
             and type(label) is str
             and (surface is None or type(surface) is str)
-            and span_id is not None
+            and span_id
         ):
             return None
-        spans.append(SpanRecord(span_id, start, end, label, surface, (), where))
+        spans.append(span_record(span_id, start, end, label, surface, where))
         ids.append(span_id)
         if "kb_id" in item:
             kb_id, kb = item["kb_id"], item.get("kb")

@@ -17,6 +17,7 @@ from annotator.core.text import isolate, shorten
 
 if TYPE_CHECKING:
     from annotator.annotations.models import Span
+    from annotator.review.state import SpanRow
 
 register = template.Library()
 
@@ -27,7 +28,7 @@ def _label(surface: str) -> str:
 
 
 @register.filter
-def span_options(spans: Iterable[Span]) -> SafeString:
+def span_options(spans: Iterable[Span | SpanRow]) -> SafeString:
     options = (
         f'<option value="{span.pk}">{escape(isolate(span.entity_type.name))} “{_label(span.surface)}” '
         f"[{span.start}, {span.end})</option>"

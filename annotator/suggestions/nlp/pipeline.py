@@ -67,10 +67,15 @@ def _paragraph_breaks(text: str) -> list[int]:
 class Suggester:
     """A loaded pipeline with its gazetteer; `analyse` turns texts into records."""
 
-    def __init__(self, nlp: Language, *, ruler: bool, model_source: str | None):
+    def __init__(
+        self, nlp: Language, *, ruler: bool, model_source: str | None, name_guesses: bool | None = None
+    ):
         self.nlp = nlp
         self.model_source = model_source  # the source name of NER entities, None when there is no NER
         self.has_ruler = ruler
+        # The name rules' guesses from the shape of a name: by default only without a model; a trained
+        # model's merge weighs them by what its cross-validation measured, so it keeps them.
+        self.name_guesses = model_source is None if name_guesses is None else name_guesses
         self._ruler_state = _RulerState()
         self._lock = threading.Lock()
 
@@ -189,7 +194,7 @@ class Suggester:
         found = _ruler_candidates(doc) if self.has_ruler else []
         if self.has_ruler and self.lang in NAME_RULE_LANGUAGES:
             # With a model, guessing from the shape of a name is the model's job.
-            found.extend(find_names(original, found, guesses=self.model_source is None))
+            found.extend(find_names(original, found, guesses=self.name_guesses))
         if self.model_source is not None:
             source = self.model_source
             found.extend(Candidate(_start(ent), ent.end_char, ent.label_, source) for ent in doc.ents)
@@ -264,8 +269,12 @@ def _ruler_candidates(doc: Doc) -> list[Candidate]:
     seen: set[tuple[int, int, int, str]] = set()
     acronyms: dict[int, Any] = {}  # end token of "Name (ACR)" -> the longest such match
     strings = doc.vocab.strings
+    labels: dict[int, str] = {}
+    make = tuple.__new__  # a NamedTuple's own constructor costs as much again, per match
+    facts_of = _GROUPS.get
     for span in doc.spans[RULER_KEY]:
-        source, kb_id, trim = _group_facts(doc, span.id)
+        facts = facts_of(span.id)
+        source, kb_id, trim = facts if facts is not None else _group_facts(doc, span.id)
         if source == "rule:date" or source == "rule:name-acronym":
             if source == "rule:name-acronym":
                 best = acronyms.get(span.end)
@@ -287,7 +296,10 @@ def _ruler_candidates(doc: Doc) -> list[Candidate]:
         if marker in seen:
             continue  # another entity with the same alias: one mention, whichever entity it names
         seen.add(marker)
-        candidates.append(Candidate(span.start_char, span.end_char, strings[label], source, kb_id))
+        name = labels.get(label)
+        if name is None:
+            name = labels[label] = strings[label]
+        candidates.append(make(Candidate, (span.start_char, span.end_char, name, source, kb_id)))
     if acronyms:
         places = {(c.start, c.end) for c in candidates if c.source in _PLACE_LISTS}
         for span in acronyms.values():
@@ -354,10 +366,16 @@ def _add_rules(nlp: Language) -> None:
 
 
 def build_suggester(
-    *, model: str | None = None, model_source: str | None = None, rules: bool = True, lang: str = "en"
+    *,
+    model: str | None = None,
+    model_source: str | None = None,
+    rules: bool = True,
+    lang: str = "en",
+    name_guesses: bool | None = None,
 ) -> Suggester:
     """A new pipeline: `model` (a package name or a directory) with the rules added, or the blank
-    pipeline of `lang` with the rules alone."""
+    pipeline of `lang` with the rules alone. `name_guesses`: whether the name rules guess from a name's
+    shape (default: only without a model)."""
     import spacy
 
     nlp = spacy.blank(lang) if model is None else spacy.load(model, exclude=["lemmatizer"])
@@ -366,7 +384,9 @@ def build_suggester(
         _add_rules(nlp)
     elif not any(name in nlp.pipe_names for name in ("parser", "senter", "sentencizer")):
         nlp.add_pipe("sentencizer")
-    suggester = Suggester(nlp, ruler=rules, model_source=model_source if model is not None else None)
+    suggester = Suggester(
+        nlp, ruler=rules, model_source=model_source if model is not None else None, name_guesses=name_guesses
+    )
     if rules:
         _add_token_patterns(nlp.get_pipe("span_ruler"), suggester._ruler_state, suggester.lang)
     return suggester

@@ -13,7 +13,7 @@ from annotator.core.errors import DomainError
 from annotator.interchange.formats import FORMATS
 from annotator.interchange.options import ImportOptions, OnDuplicate
 from annotator.interchange.services import start_import
-from annotator.jobs.models import Job, JobStatus
+from annotator.jobs.models import Job, JobKind, JobStatus
 from annotator.jobs.progress import Progress, live
 from annotator.jobs.services import run_job
 from annotator.projects.models import Project
@@ -86,6 +86,11 @@ class Command(BaseCommand):
         if options["inline"]:
             with self.bar(path) as bar:
                 job = run_job(job, listener=lambda progress: self.show(bar, progress))
+            # Here too, the search documents of what it imported (a worker would take the queued job).
+            for index in Job.objects.filter(
+                project=project, kind=JobKind.INDEX_SEARCH, status=JobStatus.QUEUED
+            ):
+                run_job(index)
         elif options["no_wait"]:
             self.stdout.write(f"Queued import job #{job.pk}.")
             return
