@@ -157,7 +157,7 @@ def saved_pipeline(tmp_path):
     ruler.add_patterns(
         [
             {"label": "PER", "pattern": "Zygmunt Quackenbush"},
-            {"label": "FAC", "pattern": "Vitebsk Airport"},
+            {"label": "FAC", "pattern": "Vitebsk Arena"},
             {"label": "CARDINAL", "pattern": "three"},
         ]
     )
@@ -184,16 +184,16 @@ def test_a_saved_pipeline_directory_is_loaded_with_its_labels_mapped_and_the_gaz
         label_map={"PER": "PERSON", "FAC": "LOC", "CARDINAL": ""},
         types=frozenset({"PERSON", "LOC", "GPE", "ORG"}),
     )
-    text = "Zygmunt Quackenbush flew three times to Vitebsk Airport from Minsk."
+    text = "Zygmunt Quackenbush flew three times to Vitebsk Arena from Minsk."
     assert entities(suggester, text, merge) == [
         ("Zygmunt Quackenbush", "PERSON", "pipeline:en_tiny_news-0.2.0"),
-        ("Vitebsk Airport", "LOC", "pipeline:en_tiny_news-0.2.0"),
+        ("Vitebsk Arena", "LOC", "pipeline:en_tiny_news-0.2.0"),
         ("Minsk", "GPE", "kb-ruler"),
     ]
     # A longer model entity beats a gazetteer word inside it.
-    suggester.ensure_patterns("v2", lambda: [Pattern("ORG", "Airport", "gold:Airport")])
-    assert entities(suggester, "Vitebsk Airport closed.", merge) == [
-        ("Vitebsk Airport", "LOC", "pipeline:en_tiny_news-0.2.0")
+    suggester.ensure_patterns("v2", lambda: [Pattern("ORG", "Arena", "gold:Arena")])
+    assert entities(suggester, "Vitebsk Arena closed.", merge) == [
+        ("Vitebsk Arena", "LOC", "pipeline:en_tiny_news-0.2.0")
     ]
 
 
@@ -202,7 +202,7 @@ def test_a_pipeline_alone_has_no_gazetteer(tmp_path):
         model=str(saved_pipeline(tmp_path)), model_source="pipeline:x", rules=False
     )
     assert suggester.ensure_patterns("v1", lambda: [Pattern("GPE", "Vitebsk", "kb:vitebsk")]) is False
-    assert entities(suggester, "Near Vitebsk Airport.") == [("Vitebsk Airport", "FAC", "pipeline:x")]
+    assert entities(suggester, "Near Vitebsk Arena.") == [("Vitebsk Arena", "FAC", "pipeline:x")]
 
 
 def test_long_gold_texts_are_cut_for_training_between_sentences_never_inside_an_entity():
