@@ -107,9 +107,19 @@ def _claim_for_span_queryset(
     return _claim_queryset(set_id, expected_version, status).filter(~Exists(same))
 
 
+def _claim_undecided_queryset(
+    set_id: int, expected_version: int, status: str, suggestion_id: int
+) -> QuerySet[AnnotationSet]:
+    """The claim, only if the set has not decided on the suggestion (see `suggestions.services`)."""
+    from annotator.suggestions.models import Decision  # suggestions build on annotations, not the reverse
+
+    decided = Decision.objects.filter(annotation_set_id=OuterRef("pk"), suggestion_id=suggestion_id)
+    return _claim_queryset(set_id, expected_version, status).filter(~Exists(decided))
+
+
 # The claims' SQL per (database alias, with the span condition or not), and for each of its parameters
 # the value it takes: a name of _CLAIM_SLOTS, or None for a constant of the statement (kept as compiled).
-_claim_sql: dict[tuple[str, bool], tuple[str, tuple[tuple[str | None, object], ...]]] = {}
+_claim_sql: dict[tuple[str, bool, bool], tuple[str, tuple[tuple[str | None, object], ...]]] = {}
 _CLAIM_SLOTS = ("now", "set_id", "expected_version", "status")
 _SPAN_SLOTS = ("start", "end", "type_id")
 
@@ -125,19 +135,28 @@ def _claim(set_id: int, expected_version: int, status: str) -> bool:
 
 
 def _claim_statement(
-    set_id: int, expected_version: int, status: str, span: tuple[int, int, int] | None = None
+    set_id: int,
+    expected_version: int,
+    status: str,
+    span: tuple[int, int, int] | None = None,
+    undecided: int | None = None,
 ) -> tuple[str | None, list[Any]]:
     """The UPDATE Django builds for `_claim_queryset(...).update(version=F("version") + 1,
-    updated_at=now)` (or `_claim_for_span_queryset`'s, for `span` = (start, end, type id)), and its
+    updated_at=now)` (or `_claim_for_span_queryset`'s, for `span` = (start, end, type id), or
+    `_claim_undecided_queryset`'s, for `undecided` = a suggestion's id), and its
     parameters. The SQL is compiled once per database (building it cost more Python than the database
     spends running it); only the values change between calls. None for numbers no row holds."""
     if not (0 <= expected_version < 2**31 and 0 < set_id < 2**63):
         return None, []  # no version or set row holds that number (as Django's lookups answer, unasked)
     connection = connections[router.db_for_write(AnnotationSet)]
-    key = (connection.alias, span is not None)
+    if undecided is not None and not 0 < undecided < 2**63:
+        return None, []
+    key = (connection.alias, span is not None, undecided is not None)
     compiled = _claim_sql.get(key)
     if compiled is None:
-        compiled = _claim_sql[key] = _compile_claim(connection, with_span=span is not None)
+        compiled = _claim_sql[key] = _compile_claim(
+            connection, with_span=span is not None, with_suggestion=undecided is not None
+        )
     sql, slots = compiled
     values: dict[str, object] = {
         "now": connection.ops.adapt_datetimefield_value(timezone.now()),
@@ -147,11 +166,13 @@ def _claim_statement(
     }
     if span is not None:
         values.update(zip(_SPAN_SLOTS, span, strict=True))
+    if undecided is not None:
+        values["suggestion_id"] = undecided
     return sql, [probe if slot is None else _as_probe(probe, values[slot]) for slot, probe in slots]
 
 
 def _compile_claim(
-    connection: BaseDatabaseWrapper, *, with_span: bool
+    connection: BaseDatabaseWrapper, *, with_span: bool, with_suggestion: bool = False
 ) -> tuple[str, tuple[tuple[str | None, object], ...]]:
     marker = timezone.now().replace(microsecond=123457)
     set_id, version, status = 1_987_654_321, 1_987_654_322, "\x1fstatus\x1f"
@@ -161,6 +182,9 @@ def _compile_claim(
         span = (1_987_654_323, 1_987_654_324, 1_987_654_325)
         probe.update(zip(_SPAN_SLOTS, span, strict=True))
         queryset = _claim_for_span_queryset(set_id, version, status, *span)
+    elif with_suggestion:
+        probe["suggestion_id"] = 1_987_654_326
+        queryset = _claim_undecided_queryset(set_id, version, status, 1_987_654_326)
     else:
         queryset = _claim_queryset(set_id, version, status)
     query = queryset.query.chain(sql_query.UpdateQuery)

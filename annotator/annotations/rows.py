@@ -145,3 +145,51 @@ def _insert(instance: Model, by: User | None, guard: tuple[str, list[Any]] | Non
     instance._state.adding = False
     instance._state.db = alias
     return True
+
+
+@dataclass(frozen=True)
+class RowParts:
+    """What a statement that writes a row and its history among others needs (see `row_parts`)."""
+
+    table: str
+    columns: str  # the row's columns, quoted, its key left out
+    values: list[Any]  # their values, prepared for the database, in that order
+    history: str  # `INSERT INTO <history> (...) SELECT <r>.<key>, <r>.<column>..., %s, %s, '+', %s FROM <r>`
+    history_values: list[Any]  # its three parameters: the date, no change reason, the user
+    column_names: tuple[str, ...]  # the columns' names, unquoted, in order
+
+
+def row_parts(instance: Model, *, by: User | None, source: str) -> RowParts:
+    """The parts of `insert_with_history`'s statement, for a statement that writes this row with others
+    (its timestamps filled in): the history row copies the row from `source`, a CTE that returns it
+    (`INSERT ... RETURNING *`)."""
+    model = type(instance)
+    connection = connections[router.db_for_write(model)]
+    statements = _statements.get((model, connection.alias))
+    if statements is None:
+        statements = _build(model, connection.vendor, connection.ops.quote_name)
+        _statements[(model, connection.alias)] = statements
+    quote: Any = connection.ops.quote_name
+    history_model = model.history.model  # type: ignore[attr-defined]
+    pk = model._meta.pk
+    assert pk is not None
+    raw = [field.pre_save(instance, True) for field in statements.fields]
+    copied = ", ".join(f"{source}.{quote(f.column)}" for f in (pk, *statements.fields))
+    columns = ", ".join(quote(f.column) for f in (pk, *statements.history_fields))
+    history = (
+        f"INSERT INTO {quote(history_model._meta.db_table)} ({columns}, {quote('history_date')}, "  # noqa: S608
+        f"{quote('history_change_reason')}, {quote('history_type')}, {quote('history_user_id')}) "
+        f"SELECT {copied}, %s, %s, '+', %s FROM {source}"
+    )
+    return RowParts(
+        table=quote(model._meta.db_table),
+        columns=", ".join(quote(f.column) for f in statements.fields),
+        values=[f.get_db_prep_save(v, connection) for f, v in zip(statements.fields, raw, strict=True)],
+        history=history,
+        history_values=[
+            connection.ops.adapt_datetimefield_value(timezone.now()),
+            getattr(instance, "_change_reason", None),
+            by.pk if by is not None else None,
+        ],
+        column_names=tuple(str(f.column) for f in statements.fields),
+    )

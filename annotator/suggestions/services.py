@@ -5,15 +5,23 @@ A decision and what it makes happen in one set edit (`edit_set`): one version cl
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from django.db import connections, router
 from django.db.models import QuerySet
 
-from annotator.annotations.editing import SetEditor, edit_set
-from annotator.annotations.models import AnnotationSet, EntityLink, Relation, Span
-from annotator.annotations.rows import insert_with_history
+from annotator.annotations.editing import (
+    SetEditor,
+    _claim_refusal,
+    _claim_statement,
+    _preloaded,
+    edit_set,
+)
+from annotator.annotations.models import AnnotationSet, EntityLink, Relation, SetStatus, Span
+from annotator.annotations.rows import insert_with_history, row_parts
 from annotator.core.compiled import CompiledQuery
-from annotator.core.errors import InvalidAnnotation
+from annotator.core.errors import DomainError, InvalidAnnotation, StaleVersion
 from annotator.suggestions.models import Decision, Suggestion, SuggestionKind, Verdict
 
 if TYPE_CHECKING:
@@ -79,7 +87,11 @@ def _check_undecided(suggestion: Suggestion, annotation_set: AnnotationSet) -> N
 
 
 def _refuse_decided(earlier: Decision) -> NoReturn:
-    raise InvalidAnnotation(
+    raise _decided_error(earlier)
+
+
+def _decided_error(earlier: Decision) -> InvalidAnnotation:
+    return InvalidAnnotation(
         f"This suggestion was already {earlier.verdict} in this set; undo that decision first.",
         field="suggestion",
     )
@@ -162,8 +174,110 @@ def accept_suggestion(
     *, suggestion: Suggestion, annotation_set: AnnotationSet, by: User | None, expected_version: int
 ) -> Decision:
     """Make the suggestion part of the set as it is, reusing what the set already has."""
+    at_once = _accept_entity_at_once(suggestion, annotation_set, by=by, expected_version=expected_version)
+    if at_once is not None:  # one statement (PostgreSQL)
+        return at_once
     with edit_set(annotation_set, expected_version=expected_version, by=by) as editor:
         return apply_acceptance(editor, suggestion)
+
+
+def _accept_entity_at_once(
+    suggestion: Suggestion, annotation_set: AnnotationSet, *, by: User | None, expected_version: int
+) -> Decision | None:
+    """Accept an entity suggestion in one autocommit statement, as `add_span_at_once` creates a span:
+    PostgreSQL, the set read with its editing facts, a project that allows overlaps, a suggestion whose
+    text needs no trimming. None otherwise: the caller takes the long way.
+
+    The statement claims the next version only if the set is at `expected_version`, in progress, not
+    archived and has not decided on the suggestion; reuses the set's span with the suggestion's key or
+    inserts it (with its history); and records the decision (with its history) on that span. All of it
+    or nothing. When nothing was written, or a check failed, the set's state says why, in the long way's
+    order: the claim's refusal first, then an earlier decision, then the span's own error."""
+    if connections[router.db_for_write(Decision)].vendor != "postgresql" or suggestion.kind != "entity":
+        return None
+    entity_type = suggestion.entity_type
+    assert entity_type is not None
+    editor = SetEditor(annotation_set, by)
+    start, end = suggestion.start, suggestion.end
+
+    def refused(error: DomainError | None) -> DomainError:
+        if (claim := _claim_refusal(annotation_set, expected_version, SetStatus.IN_PROGRESS)) is not None:
+            return claim
+        if error is not None:
+            return error
+        if found := _decision_of(suggestion_id=suggestion.pk, set_id=annotation_set.pk):
+            return _decided_error(found[0])
+        return StaleVersion(expected=expected_version, current=None)  # another writer came in between
+
+    try:
+        if _preloaded(annotation_set) is None or not editor._read_article().allow_overlapping_spans:
+            return None
+        _check_for_this_article(suggestion, annotation_set)
+        if editor._edges(start=start, end=end, declared=None)[:2] != (start, end):
+            return None  # trimmed: the long way looks for the span at both keys
+        text = editor._read_article(start=start, end=end).surface
+        editor._check_entity_type(entity_type)
+    except InvalidAnnotation as error:
+        raise refused(error) from None
+    guard, guard_params = _claim_statement(
+        annotation_set.pk, expected_version, SetStatus.IN_PROGRESS, undecided=suggestion.pk
+    )
+    if guard is None:
+        raise refused(None)
+    span = Span(annotation_set=annotation_set, start=start, end=end, entity_type=entity_type, surface=text,
+                created_by=by)  # fmt: skip
+    span_parts = row_parts(span, by=by, source='"new_span"')
+    snapshot = {"start": start, "end": end, "type": entity_type.name, "text": text}
+    decision = Decision(suggestion=suggestion, annotation_set=annotation_set, verdict=Verdict.ACCEPTED,
+                        decided_by=by)  # fmt: skip
+    decision_parts = row_parts(decision, by=by, source='"new_decision"')
+    # The decision's span and result come from the statement: the span reused or made.
+    chosen = {"span_id": '"chosen".id', "result": (
+        "jsonb_build_object('created', CASE WHEN \"chosen\".made THEN jsonb_build_array('span:' || \"chosen\".id) "
+        "ELSE '[]'::jsonb END, 'span', %s::jsonb)")}  # fmt: skip
+    decision_values, decision_params = [], []
+    for column, value in zip(decision_parts.column_names, decision_parts.values, strict=True):
+        if column == "result":
+            decision_values.append(chosen["result"])
+            decision_params.append(json.dumps(snapshot))
+        elif column == "span_id":
+            decision_values.append(chosen["span_id"])
+        else:
+            decision_values.append("%s")
+            decision_params.append(value)
+    span_values = ", ".join(["%s"] * len(span_parts.values))
+    sql = (
+        f'WITH "guard" AS ({guard} RETURNING "id"), '  # noqa: S608
+        '"existing" AS (SELECT "id" FROM "annotations_span" WHERE "annotation_set_id" = %s AND "start" = %s '
+        'AND "end" = %s AND "entity_type_id" = %s ORDER BY "id" LIMIT 1), '
+        f'"new_span" AS (INSERT INTO {span_parts.table} ({span_parts.columns}) SELECT {span_values} '
+        'FROM "guard" WHERE NOT EXISTS (SELECT 1 FROM "existing") ON CONFLICT DO NOTHING RETURNING *), '
+        f'"span_history" AS ({span_parts.history}), '
+        '"chosen" AS (SELECT "id", TRUE AS made FROM "new_span" UNION ALL '
+        'SELECT "existing"."id", FALSE FROM "existing", "guard"), '
+        f'"new_decision" AS (INSERT INTO {decision_parts.table} ({decision_parts.columns}) '
+        f'SELECT {", ".join(decision_values)} FROM "chosen" RETURNING *), '
+        f'"decision_history" AS ({decision_parts.history}) '
+        'SELECT "id", "span_id", "result", (SELECT made FROM "chosen") FROM "new_decision"'
+    )  # fmt: skip
+    params = [*guard_params, annotation_set.pk, start, end, entity_type.pk, *span_parts.values,
+              *span_parts.history_values, *decision_params, *decision_parts.history_values]  # fmt: skip
+    with connections[router.db_for_write(Decision)].cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        raise refused(None)
+    decision.pk, span.pk, decision.result, made = row[0], row[1], row[2], row[3]
+    if isinstance(decision.result, str):
+        decision.result = json.loads(decision.result)
+    for instance in (decision, span):
+        instance._state.adding = False
+        instance._state.db = router.db_for_write(Decision)
+    if made:
+        Span.link.related.set_cached_value(span, None)  # type: ignore[attr-defined]  # new: no link
+    decision.span = span
+    annotation_set.version = expected_version + 1
+    return decision
 
 
 def apply_acceptance(editor: SetEditor, suggestion: Suggestion) -> Decision:

@@ -75,24 +75,32 @@ def test_accepting_a_suggestion_through_the_api_costs_a_fixed_number_of_queries(
     assert response["ETag"] == '"3"'
     found = statements(queries)
 
-    # the set with the caller's role, the article and the span rules; the suggestion; the claim; the span
-    # and its history; the decision and its history. No look-up of an earlier decision (its INSERT finds
-    # it) or of the span (its INSERT finds it), no article facts (read with the set).
-    def insert(table):  # a row and its history: one statement on PostgreSQL
-        history = table.replace("_", "_historical", 1)
-        return [f'WITH "new" AS (INSERT INTO "{table}"'] if POSTGRES else [f'INSERT INTO "{table}"',
-                                                                           f'INSERT INTO "{history}"']  # fmt: skip
-
-    expected = [
-        'SELECT "annotations_annotationset"."id"',
-        'SELECT "suggestions_suggestion"."id"',
-        'UPDATE "annotations_annotationset" SET "version"',
-        *insert("annotations_span"),
-        *insert("suggestions_decision"),
+    # The set with the caller's role, the article and the span rules; the suggestion; then on PostgreSQL
+    # one statement: the claim (if the set has not decided on it), the span and its history, the decision
+    # and its history. SQLite: the claim, then each row (no look-up of an earlier decision or of the span:
+    # their INSERTs find them).
+    if POSTGRES:
+        expected = [
+            'SELECT "annotations_annotationset"."id"',
+            'SELECT "suggestions_suggestion"."id"',
+            'WITH "guard" AS (UPDATE "annotations_annotationset" SET "version"',
+        ]
+    else:
+        expected = [
+            'SELECT "annotations_annotationset"."id"',
+            'SELECT "suggestions_suggestion"."id"',
+            'UPDATE "annotations_annotationset" SET "version"',
+            'INSERT INTO "annotations_span"',
+            'INSERT INTO "annotations_historicalspan"',
+            'INSERT INTO "suggestions_decision"',
+            'INSERT INTO "suggestions_historicaldecision"',
+        ]
+    found = [
+        q["sql"] for q in queries if not q["sql"].startswith(("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE"))
     ]
     assert [sql[: len(prefix)] for sql, prefix in zip(found, expected, strict=False)] == expected, found
     assert len(found) == len(expected), found
-    assert len(queries) == len(expected) + 2  # with BEGIN and COMMIT (here: a savepoint and its release)
+    assert len(queries) == (3 if POSTGRES else len(expected) + 2)  # SQLite: with BEGIN and COMMIT
     decision = Decision.objects.get(suggestion=suggestions[0])
     span = Span.objects.get(annotation_set=news.annotation_set)
     assert response.json() == DecisionSerializer(decision).data
@@ -390,3 +398,70 @@ def test_occurrences_without_an_active_suggester_make_the_default_one(news):
     assert not SuggesterVersion.objects.filter(project=news.project, is_active=True).exists()
     assert suggest_occurrences(span=span) == [(10, 15)]
     assert SuggesterVersion.objects.filter(project=news.project, is_active=True).count() == 1
+
+
+# Accepting in one statement (PostgreSQL, with the facts read with the set): the same rows and refusals.
+
+
+def test_accepting_at_once_writes_what_the_long_way_writes(news, suggestions):
+    annotation_set = fresh_set(news)
+    with CaptureQueriesContext(connection) as queries:
+        decision = accept_suggestion(suggestion=suggestions[0], annotation_set=annotation_set,
+                                     by=news.annotator, expected_version=1)  # fmt: skip
+    assert len(statements(queries)) == (1 if POSTGRES else 5)
+    span = Span.objects.get(annotation_set=annotation_set)
+    stored = Decision.objects.get(pk=decision.pk)
+    assert (stored.verdict, stored.span_id, stored.suggestion_id, stored.decided_by_id) == (
+        "accepted", span.pk, suggestions[0].pk, news.annotator.pk)  # fmt: skip
+    snapshot = {"start": 0, "end": 16, "type": "PERSON", "text": "Sergey Naryshkin"}
+    assert stored.result == decision.result == {"created": [f"span:{span.pk}"], "span": snapshot}
+    assert decision_data(decision) == DecisionSerializer(stored).data
+    assert (decision.span.pk, decision.span.surface) == (span.pk, "Sergey Naryshkin")
+    assert [(h.history_type, h.history_user_id) for h in stored.history.all()] == [("+", news.annotator.pk)]
+    assert [(h.history_type, h.span_id) for h in stored.history.all()] == [("+", span.pk)]
+    assert [(h.history_type, h.surface) for h in span.history.all()] == [("+", "Sergey Naryshkin")]
+    assert annotation_set.version == 2 == AnnotationSet.objects.get(pk=annotation_set.pk).version
+
+
+def test_accepting_at_once_reuses_the_sets_span_and_refuses_a_second_decision(news, suggestions):
+    minsk = suggestions[1]
+    existing = create(fresh_set(news), news, start=minsk.start, end=minsk.end, entity_type=news.gpe)
+    annotation_set = fresh_set(news)
+    decision = accept_suggestion(suggestion=minsk, annotation_set=annotation_set, by=news.annotator,
+                                 expected_version=2)  # fmt: skip
+    assert (decision.span_id, decision.result["created"]) == (existing.pk, [])
+    assert Decision.objects.get(pk=decision.pk).result == decision.result
+    assert (Span.objects.count(), Span.history.count()) == (1, 1)
+    for version, expected in ((3, "This suggestion was already accepted in this set; undo that decision first."),
+                              (2, None)):  # fmt: skip
+        if expected is None:
+            with pytest.raises(StaleVersion):
+                accept_suggestion(suggestion=minsk, annotation_set=fresh_set(news), by=news.annotator,
+                                  expected_version=version)  # fmt: skip
+        else:
+            with pytest.raises(InvalidAnnotation) as refused:
+                accept_suggestion(suggestion=minsk, annotation_set=fresh_set(news), by=news.annotator,
+                                  expected_version=version)  # fmt: skip
+            assert refused.value.message == expected
+    assert AnnotationSet.objects.get(pk=annotation_set.pk).version == 3
+    assert (Decision.objects.count(), Decision.history.count()) == (1, 1)
+
+
+def test_accepting_at_once_a_suggestion_of_another_article_is_refused_after_a_stale_version(
+    news, suggestions
+):
+    from tests.factories import ArticleFactory
+
+    other = ArticleFactory(project=news.project, text="Sergey Naryshkin again.")
+    foreign = Suggestion.objects.create(article=other, suggester_version=suggestions[0].suggester_version,
+                                        kind="entity", start=0, end=16, entity_type=news.person, score=0.9,
+                                        source="t")  # fmt: skip
+    with pytest.raises(StaleVersion):
+        accept_suggestion(
+            suggestion=foreign, annotation_set=fresh_set(news), by=news.annotator, expected_version=5
+        )
+    with pytest.raises(InvalidAnnotation, match="That suggestion is for another article."):
+        accept_suggestion(
+            suggestion=foreign, annotation_set=fresh_set(news), by=news.annotator, expected_version=1
+        )
+    assert (Decision.objects.exists(), Span.objects.exists()) == (False, False)
