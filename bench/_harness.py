@@ -7,6 +7,7 @@ dropped afterwards) and against a temporary SQLite file otherwise.
 from __future__ import annotations
 
 import os
+import signal
 import statistics
 import sys
 import tempfile
@@ -23,6 +24,10 @@ sys.path.insert(0, str(ROOT))
 @contextmanager
 def bench_database(label: str) -> Iterator[str]:
     """Point Django at a fresh, migrated database for this benchmark; yield its vendor."""
+    # A benchmark stopped with SIGTERM (timeout, kill) still drops its database and data folder: the signal
+    # becomes SystemExit, which runs the `finally` below as Ctrl-C does.
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(128 + number))
     os.environ.setdefault("DJANGO_SECRET_KEY", "benchmark-only-secret-key-" + "x" * 30)
     os.environ["DJANGO_SETTINGS_MODULE"] = "annotator.settings"
     os.environ["ANNOTATOR_ENV_FILE"] = os.devnull
