@@ -332,6 +332,10 @@ def test_the_filter_endpoint_names_the_blocks_whose_rows_match(long_news):
     assert filtered(news, "met_with").json() == {"blocks": [spans_at[1]]}  # the block of the head
     assert filtered(news, "protasevich").json() == {"blocks": []}
     assert filtered(news, "").json() == {"blocks": []}
+    # Reads every row of the set at once, whatever their number: the same queries with ten times the rows.
+    queries = count_queries(lambda: filtered(news, "minsk"))
+    add_spans_and_suggestions(news, [n for n in range(1, 1400, 50)])
+    assert count_queries(lambda: filtered(news, "minsk")) == queries == 6
 
 
 def test_the_filter_endpoint_is_for_members_only(long_news, outsider, client):
