@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import expect
 
 from annotator.annotations.models import EntityLink
@@ -119,7 +120,8 @@ def test_dragging_an_edge_with_the_mouse_is_one_save(page, log_in, world):
     assert Span.history.filter(id=span.pk).count() == 2  # made, then changed once
 
 
-def test_relation_labels_drawn_at_once_never_cover_each_other(page, log_in, world):
+@pytest.mark.parametrize("width", [1280, 320])
+def test_relation_labels_drawn_at_once_never_cover_each_other(page, log_in, world, width):
     """Three relations whose arcs rise over the same words: each label is raised above the ones already
     drawn (with its arc) instead of being written over them."""
     from annotator.annotations import services
@@ -140,6 +142,7 @@ def test_relation_labels_drawn_at_once_never_cover_each_other(page, log_in, worl
             expected_version=own.version,
         )  # fmt: skip
         own.refresh_from_db()
+    page.set_viewport_size({"width": width, "height": 800})
     open_annotate(page, log_in, world["article"])
     page.get_by_role("button", name="Draw every relation").click()
     expect(page.locator("#arrows text")).to_have_count(3)
@@ -152,4 +155,4 @@ def test_relation_labels_drawn_at_once_never_cover_each_other(page, log_in, worl
         return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
 
     assert [(a, b) for n, a in enumerate(boxes) for b in boxes[n + 1 :] if overlap(a, b)] == []
-    page.screenshot(path=SCREENSHOTS / "relation-labels.png")
+    page.locator(".text-panel").screenshot(path=SCREENSHOTS / f"relation-labels-{width}.png")
