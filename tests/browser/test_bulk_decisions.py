@@ -177,7 +177,8 @@ ARROWS_OVER_TEXT = """() => {
     rects.push(...range.getClientRects());
   }
   for (const r of rects) {
-    if (r.width > 1 && r.height > 1) boxes.push([r.left - origin.left + 1, r.top - origin.top + 1, r.right - origin.left - 1, r.bottom - origin.top - 1]);
+    const [left, top] = [r.left - origin.left, r.top - origin.top];
+    if (r.width > 1 && r.height > 1) boxes.push([left + 1, top + 1, left + r.width - 1, top + r.height - 1]);
   }
   const inside = (x, y) => boxes.find(([l, t, r, b]) => x > l && x < r && y > t && y < b);
   const found = [];
@@ -191,7 +192,8 @@ ARROWS_OVER_TEXT = """() => {
   }
   for (const label of svg.querySelectorAll("text")) {
     const b = label.getBBox();
-    const corners = [[b.x + 1, b.y + 2], [b.x + b.width - 1, b.y + 2], [b.x + 1, b.y + b.height - 2], [b.x + b.width - 1, b.y + b.height - 2]];
+    const [left, right, top, bottom] = [b.x + 1, b.x + b.width - 1, b.y + 2, b.y + b.height - 2];
+    const corners = [[left, top], [right, top], [left, bottom], [right, bottom]];
     const hit = corners.find(([x, y]) => inside(x, y));
     if (hit) found.push([label.textContent, Math.round(hit[0]), Math.round(hit[1])]);
   }
