@@ -157,7 +157,11 @@ def _insert(version: SuggesterVersion, rows: list[Row]) -> None:
     extra: tuple[object, ...] = (version.pk, now)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            # Errors as Django's (IntegrityError for a missing reference): COPY goes around its cursor wrapper.
+            with (
+                connection.wrap_database_errors,
+                cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy,
+            ):
                 for start in range(0, len(rows), 5000):
                     copy.write(_copy_text(rows[start : start + 5000], extra))
         else:
