@@ -53,6 +53,7 @@ class CpuMeter:
     def __init__(self, workers: list[subprocess.Popen]) -> None:
         self.workers = workers
         self.backends: dict[int, tuple[float, float]] = {}  # pid -> (first seen, last seen)
+        self.kinds: dict[int, str] = {}  # pid -> backend type (client backend, autovacuum worker, ...)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -76,18 +77,28 @@ class CpuMeter:
             own = watcher.execute("SELECT pg_backend_pid()").fetchone()[0]
             while not self._stop.is_set():
                 rows = watcher.execute(
-                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> %s", [own]
+                    "SELECT pid, backend_type FROM pg_stat_activity WHERE datname = current_database() AND pid <> %s",
+                    [own],
                 ).fetchall()
-                for (pid,) in rows:
+                for pid, kind in rows:
                     now = cpu_seconds(pid)
                     if now is not None:
                         first, _ = self.backends.get(pid, (now, now))
                         self.backends[pid] = (first, now)
+                        self.kinds[pid] = kind
                 self._stop.wait(0.2)
 
     @property
     def database_cpu(self) -> float:
         return sum(last - first for first, last in self.backends.values())
+
+    def database_cpu_by_kind(self) -> dict[str, float]:
+        """The database's CPU by backend type: the workers' connections, autovacuum's analyses, ..."""
+        split: dict[str, float] = {}
+        for pid, (first, last) in self.backends.items():
+            kind = self.kinds.get(pid, "?")
+            split[kind] = split.get(kind, 0.0) + last - first
+        return split
 
 
 def main() -> None:
@@ -194,9 +205,13 @@ def main() -> None:
                 per_doc = [1000 * meter.worker_cpu / len(ids), 1000 * meter.database_cpu / len(ids)]
                 if meter.backends:
                     share = per_doc[1] / sum(per_doc)
+                    split = ", ".join(
+                        f"{kind} {1000 * seconds / len(ids):.2f}"
+                        for kind, seconds in sorted(meter.database_cpu_by_kind().items())
+                    )
                     print(
-                        f"   CPU per document: workers {per_doc[0]:.1f} ms, PostgreSQL {per_doc[1]:.1f} ms "
-                        f"({share:.0%} of it); on 2 cores 2 workers can reach at most "
+                        f"   CPU per document: workers {per_doc[0]:.2f} ms, PostgreSQL {per_doc[1]:.2f} ms "
+                        f"({share:.0%} of it: {split}); on 2 cores 2 workers can reach at most "
                         f"x{2 / (1 + per_doc[1] / per_doc[0]):.2f} one worker's rate",
                         flush=True,
                     )
