@@ -26,6 +26,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime
 
 from _harness import ROOT, bench_database
 from suggest import article_text, generated_kb
@@ -196,10 +197,15 @@ def main() -> None:
                 rate = len(ids) / seconds
                 rates.setdefault(count, []).append(rate)
                 ran_by = sorted(set(job.chunks.values_list("worker", flat=True)))
+                # A worker with no chunk left waits for the others' last ones: that idle end is lost throughput.
+                last_ends: dict[str, datetime] = {}
+                for worker, ended in job.chunks.values_list("worker", "finished_at"):
+                    last_ends[worker] = max(ended, last_ends.get(worker, ended))
+                idle = (job.finished_at - min(last_ends.values())).total_seconds() if count > 1 else 0.0
                 print(
                     f"{count} worker(s): {rate:8.1f} docs/s ({seconds:.1f} s, {job.result['created']} suggestions, "
-                    f"{job.chunks.count()} chunks run by {len(ran_by)} worker process(es)); {before} before, "
-                    f"{load()} after",
+                    f"{job.chunks.count()} chunks run by {len(ran_by)} worker process(es), the first idle for "
+                    f"the last {idle:.1f} s); {before} before, {load()} after",
                     flush=True,
                 )
                 per_doc = [1000 * meter.worker_cpu / len(ids), 1000 * meter.database_cpu / len(ids)]

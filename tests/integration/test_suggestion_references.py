@@ -289,3 +289,42 @@ def test_an_article_being_suggested_on_cannot_be_deleted_until_the_writer_commit
     assert outcome == {"rows": 1}
     assert not Article.objects.filter(pk=news.article.pk).exists()
     assert Suggestion.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)  # batches commit for real, from the writer thread
+@pytest.mark.usefixtures("named_news_kb")
+def test_a_batch_that_crashes_after_its_copy_leaves_none_of_its_rows_and_a_rerun_completes(news, monkeypatch):
+    from annotator.suggestions import generate
+    from annotator.suggestions.models import SuggestionRun
+
+    for n in range(4):
+        Article.objects.create(
+            project=news.project, external_id=f"day-{n}", text=f"Sergey Naryshkin visited Minsk, day {n}."
+        )
+    ids = sorted(Article.objects.filter(project=news.project).values_list("pk", flat=True))
+    bulk_create = SuggestionRun.objects.bulk_create
+    calls = []
+
+    def crash_on_second_batch(*args, **kwargs):
+        calls.append(threading.current_thread().name)
+        if len(calls) == 2:  # the batch's suggestions are copied already: the runs are its last write
+            raise RuntimeError("worker killed")
+        return bulk_create(*args, **kwargs)
+
+    monkeypatch.setattr(SuggestionRun.objects, "bulk_create", crash_on_second_batch)
+    with pytest.raises(RuntimeError, match="worker killed"):
+        generate.preannotate_articles(project=news.project, batch_size=2)
+    assert calls == ["suggestion-writer"] * 2
+    # The first batch (2 articles) whole, nothing of the second, the third never started.
+    assert sorted(SuggestionRun.objects.values_list("article_id", flat=True)) == ids[:2]
+    assert set(Suggestion.objects.values_list("article_id", flat=True)) == set(ids[:2])
+    for run in SuggestionRun.objects.all():
+        stored = Suggestion.objects.filter(article_id=run.article_id)
+        assert {kind: stored.filter(kind=kind).count() for kind in run.counts if run.counts[kind]} == {
+            kind: count for kind, count in run.counts.items() if count
+        }
+
+    monkeypatch.setattr(SuggestionRun.objects, "bulk_create", bulk_create)
+    again = generate.preannotate_articles(project=news.project, batch_size=2)
+    assert (again.articles, again.kept) == (5, Suggestion.objects.filter(article_id__in=ids[:2]).count())
+    assert sorted(SuggestionRun.objects.values_list("article_id", flat=True)) == ids

@@ -51,12 +51,12 @@ DECLARE
     held bigint[];
     missing bigint;
 BEGIN
-    IF ids IS NULL THEN
+    IF coalesce(cardinality(ids), 0) = 0 THEN
         RETURN;
     END IF;
     EXECUTE format('SELECT array_agg(id) FROM (SELECT id FROM %I WHERE id = ANY($1) FOR KEY SHARE) AS held', parent)
         INTO held USING ids;
-    IF cardinality(held) IS DISTINCT FROM cardinality(ids) THEN
+    IF coalesce(cardinality(held), 0) <> cardinality(ids) THEN
         SELECT id INTO missing FROM unnest(ids) AS id WHERE held IS NULL OR id <> ALL (held) LIMIT 1;
         RAISE EXCEPTION 'insert or update on table "%" violates foreign key "%" (%)', child, col, parent
             USING ERRCODE = 'foreign_key_violation', TABLE = child, COLUMN = col,
