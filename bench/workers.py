@@ -9,11 +9,17 @@ processes, warms them up (a small job in many chunks, so each loads its pipeline
 suggestion, and times one pre-annotation job of all the articles from its creation to its end (as the
 job records them), in chunks of ANNOTATOR_JOB_CHUNK_ARTICLES (`--chunk`). Prints docs/s for each count,
 the ratio against one worker (goal: >= 1.7 with 2 workers on 2 cores) and the load average around each
-run: on a machine shared with other work the ratio says little when the load is above the core count
-(more worker processes get more of the shared cores). What holds under load too: the CPU each document
-costs the workers and this database's PostgreSQL backends (read from /proc when the server is on this
-machine), and the ratio that split allows: one worker's pipeline runs on one core while PostgreSQL's
-share runs on the other; two workers share both, so 2 workers reach at most 2 / (1 + database / workers).
+run: on a machine shared with other work the ratio says little when the load is above the core count.
+Linux's autogroup scheduling (/proc/sys/kernel/sched_autogroup_enabled) gives each session an equal share
+of a busy machine: the workers started here are in this script's session, so under load two of them
+share the CPU one would get (measured: 0.3 cores for 1 or 2 workers at load 10-11, so x0.65-1.2), while
+PostgreSQL's backends share its server's session with every other database user. What holds under load
+too: the CPU each document costs the workers and this database's PostgreSQL backends (read from /proc
+when the server is on this machine), and the ratio that split allows: one worker's pipeline runs on one
+core while PostgreSQL's share runs on the other; two workers share both, so 2 workers reach at most
+2 / (1 + database / workers).
+The database's CPU is split by backend type; this script's own polling of the job (a query every 0.1 s,
+under a name of its own) is printed beside it and left out of the job's figure.
 """
 
 from __future__ import annotations
@@ -30,6 +36,10 @@ from datetime import datetime
 
 from _harness import ROOT, bench_database
 from suggest import article_text, generated_kb
+
+# This script's own connections (it polls the job every 0.1 s) are named so, to be told from the job's.
+BENCH_APPLICATION = "bench-workers"
+OWN_POLLING = "this script's polling (not counted)"
 
 
 def load() -> str:
@@ -78,8 +88,9 @@ class CpuMeter:
             own = watcher.execute("SELECT pg_backend_pid()").fetchone()[0]
             while not self._stop.is_set():
                 rows = watcher.execute(
-                    "SELECT pid, backend_type FROM pg_stat_activity WHERE datname = current_database() AND pid <> %s",
-                    [own],
+                    "SELECT pid, CASE WHEN application_name = %s THEN %s ELSE backend_type END "
+                    "FROM pg_stat_activity WHERE datname = current_database() AND pid <> %s",
+                    [BENCH_APPLICATION, OWN_POLLING, own],
                 ).fetchall()
                 for pid, kind in rows:
                     now = cpu_seconds(pid)
@@ -91,7 +102,10 @@ class CpuMeter:
 
     @property
     def database_cpu(self) -> float:
-        return sum(last - first for first, last in self.backends.values())
+        """The job's: without what this script's own polling of the job costs the server."""
+        return sum(
+            last - first for pid, (first, last) in self.backends.items() if self.kinds.get(pid) != OWN_POLLING
+        )
 
     def database_cpu_by_kind(self) -> dict[str, float]:
         """The database's CPU by backend type: the workers' connections, autovacuum's analyses, ..."""
@@ -111,6 +125,7 @@ def main() -> None:
     counts = [int(count) for count in args.workers.split(",")]
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         sys.exit("Set DATABASE_URL to a PostgreSQL server: several workers share its task queue.")
+    os.environ["PGAPPNAME"] = BENCH_APPLICATION  # libpq's default application_name, for this process only
     with bench_database("workers"):
         from django.db import connections
 
@@ -172,7 +187,8 @@ def main() -> None:
 
         rates: dict[int, list[float]] = {}
         for count in counts:
-            env = {**os.environ, "ANNOTATOR_JOB_CHUNK_ARTICLES": str(args.chunk)}
+            env = {name: value for name, value in os.environ.items() if name != "PGAPPNAME"}
+            env["ANNOTATOR_JOB_CHUNK_ARTICLES"] = str(args.chunk)
             command = [sys.executable, "manage.py", "db_worker", "--queue-name", "*", "--interval", "0.1",
                        "--no-startup-delay", "--no-reload", "--verbosity", "0"]  # fmt: skip
             workers = [
