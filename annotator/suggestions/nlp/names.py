@@ -305,6 +305,22 @@ def _segments(text: str, start: int, run: str) -> Iterable[list[_Word]]:
         yield words
 
 
+_Segment = tuple[tuple[int, int, str], ...]  # words as (start, end, text), offsets into their run
+_run_segments: dict[str, tuple[_Segment, ...]] = {}
+
+
+def _trimmed_segments(run: str) -> tuple[_Segment, ...]:
+    """The run's segments (`_segments`), trimmed (`_trim`), the empty ones left out; offsets from the
+    run's start. Cut once per wording of a run: news repeats its names."""
+    found = _run_segments.get(run)
+    if found is None:
+        if len(_run_segments) >= 65536:
+            _run_segments.clear()
+        trimmed = (_trim(words) for words in _segments(run, 0, run))
+        found = _run_segments[run] = tuple(tuple(words) for words in trimmed if words)
+    return found
+
+
 def _cut(word: str) -> tuple[str, bool]:
     """A word without its possessive or sentence-ending stop, and whether a name ends with it (each word
     decided once: news repeats its words)."""
@@ -487,6 +503,7 @@ def find_names(text: str, listed: Iterable[Candidate] = (), *, guesses: bool = T
     for c in listed:
         if c.source == ACRONYM_SOURCE:  # "Patriotic Union of Kurdistan ( PUK )": both, to find again
             found.orgs.setdefault(text[c.start : c.end], ACRONYM_SOURCE)
+    make = tuple.__new__  # a NamedTuple's own constructor costs as much again, per word
     left: list[list[_Word]] = []  # segments no rule took: a name repeated alone may be among them
     capitals: list[tuple[int, str]] = []  # runs in capitals inside lines: headlines, acronyms
     for match in _RUN.finditer(text):
@@ -498,9 +515,10 @@ def find_names(text: str, listed: Iterable[Candidate] = (), *, guesses: bool = T
             # the text also writes in lowercase ("GOOCH TO PLAY" above "Graham Gooch"), at the end.
             capitals.append((match.start(), run))
             continue
-        for words in _segments(text, match.start(), run):
-            words = _trim(words)
-            if words and taken and taken[words[0].start]:
+        at = match.start()
+        for segment in _trimmed_segments(run):
+            words = [make(_Word, (at + start, at + end, word)) for start, end, word in segment]
+            if taken and taken[words[0].start]:
                 continue  # a team or a scorer of a results line
             if len(words) >= 3 and words[0].text in demonyms() and words[1].text in given_names():
                 words = words[1:]  # "Dutchman Richard Wisinga": the list has the nationality
