@@ -224,3 +224,15 @@ def test_the_name_rules_judge_each_occurrence_of_a_wording_in_its_own_context():
     assert [(c.start, c.end, c.label, c.source) for c in second] == [(15, 21, "PERSON", "rule:person")]
     # And asked again, the same text gives the same candidates.
     assert find_names("The engineering concern Stork said so.") == first
+
+
+def test_the_name_rules_caches_stay_bounded_and_forget_nothing_they_need(monkeypatch):
+    from annotator.suggestions.nlp import names
+
+    monkeypatch.setattr(names, "WORDING_CACHE", 10)
+    text = " ".join(f"President Vorname{n} Nachname{n} spoke." for n in range(40))
+    found = find_names(text)
+    assert len(names._run_segments) <= 10
+    assert len(names._cuts) <= 10
+    assert [text[c.start : c.end] for c in found] == [f"Vorname{n} Nachname{n}" for n in range(40)]
+    assert find_names(text) == found  # judged again after the caches were cleared: the same
