@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import NamedTuple
 
 # What each source family is trusted to be before the project measured it (DESIGN.md section 4: on news
@@ -141,6 +142,36 @@ class Merge:
         enough = found.total >= MIN_EVIDENCE
         return value, measured or enough, enough
 
+    @cached_property
+    def _rules(self) -> dict[tuple[str, str], _Rule | None]:
+        """(source label, source) -> how its candidates are merged, None when they are dropped; filled as
+        pairs come (a text has tens of candidates from a handful of such pairs)."""
+        return {}
+
+    def rule(self, label: str, source: str) -> _Rule | None:
+        """How a candidate of this label and source is merged when no situation is measured: its project
+        type, score and priority; None when the schema cannot hold it or the source is muted for it."""
+        key = (label, source)
+        rules = self._rules
+        if key in rules:
+            return rules[key]
+        target = self.target(label)
+        found: _Rule | None = None
+        if target:
+            score, measured = self.score(source, target)
+            if not (measured and score < self.mute_below):
+                found = _Rule(target, score, measured, PRIORITY[family(source)], round(score, 4))
+        rules[key] = found
+        return found
+
+
+class _Rule(NamedTuple):
+    target: str
+    score: float
+    measured: bool
+    priority: int
+    rounded: float
+
 
 NO_MERGE = Merge()
 
@@ -228,15 +259,65 @@ def mapped(candidates: Iterable[Candidate], merge: Merge) -> list[_Scored]:
 
 def merge_candidates(candidates: Iterable[Candidate], merge: Merge = NO_MERGE) -> list[FoundEntity]:
     """Non-overlapping suggestions in text order (see the module docstring for the rules)."""
-    scored = mapped(candidates, merge)
+    if merge.situated:
+        return _merged(mapped(candidates, merge))
+    # Without situations a candidate's fate depends on its label and source alone: looked up once per
+    # pair (`Merge.rule`), the candidates handled as plain tuples. Same decisions as `_merged`.
+    rule_of = merge.rule
+    rules: dict[tuple[str, str], _Rule | None] = {}
+    by_span: dict[tuple[int, int], tuple] = {}
+    kb_ids: dict[tuple[int, int, str], str] = {}
+    for start, end, label, source, kb_id in candidates:
+        key = (label, source)
+        rule = rules[key] if key in rules else rules.setdefault(key, rule_of(label, source))
+        if rule is None:
+            continue
+        span = (start, end)
+        if kb_id is not None:
+            kb_ids.setdefault((start, end, rule.target), kb_id)
+        best = by_span.get(span)
+        if best is None or (rule.score, -rule.priority) > (best[3], -best[7]):
+            by_span[span] = (start, end, rule.target, rule.score, source, kb_id, rule.measured, rule.priority,
+                             rule.rounded)  # fmt: skip
+    if not by_span:
+        return []
+    spans = list(by_span.values())
+    if any(c[6] for c in spans):
+        return _merged([_Scored(*c[:8]) for c in spans], kb_ids)
+    spans.sort(key=lambda c: (c[0] - c[1], -c[3], c[0]))
+    taken = bytearray(max(c[1] for c in spans))
+    make = tuple.__new__  # tens of records per text: a NamedTuple's own constructor costs as much again
+    chosen = []
+    for start, end, label, _, source, kb_id, _, _, rounded in spans:
+        if taken.find(1, start, end) != -1:
+            continue
+        taken[start:end] = b"\x01" * (end - start)
+        if kb_id is None:
+            kb_id = kb_ids.get((start, end, label))
+        chosen.append(make(FoundEntity, (start, end, label, rounded, source, kb_id)))
+    chosen.sort(key=_position)
+    return chosen
+
+
+def _position(entity: FoundEntity) -> tuple[int, int]:
+    return entity[0], entity[1]
+
+
+def _merged(
+    scored: list[_Scored], kb_ids: dict[tuple[int, int, str], str] | None = None
+) -> list[FoundEntity]:
+    """The merge of scored candidates: one per span, then the longer first unless measured evidence
+    demotes it. `kb_ids`: the KB id per (start, end, type) when the caller collected them from every
+    candidate (else from these)."""
     if not scored:
         return []
     # One candidate per span: the best score, then the most trusted family; the KB id of any KB match
     # that agrees on the label is kept.
     by_span: dict[tuple[int, int], _Scored] = {}
-    kb_ids: dict[tuple[int, int, str], str] = {}
+    collect = kb_ids is None
+    kb_ids = {} if kb_ids is None else kb_ids
     for c in scored:
-        if c.kb_id is not None:
+        if collect and c.kb_id is not None:
             kb_ids.setdefault((c.start, c.end, c.label), c.kb_id)
         best = by_span.get((c.start, c.end))
         if best is None or (c.score, -c.priority) > (best.score, -best.priority):

@@ -25,6 +25,9 @@ from annotator.suggestions.nlp.merge import Candidate
 
 LISTS_DIR = Path(__file__).resolve().parent.parent / "lists"
 NAME_RULE_LANGUAGES = frozenset({"en"})  # the titles, suffixes and given names are English news usage
+# Wordings (runs, words, segments) whose judgement each cache keeps: news repeats its names, and a web
+# process keeps its caches (about 1 MB per 1,000 wordings of the three together).
+WORDING_CACHE = 8192
 
 
 def _upper_class() -> str:
@@ -305,8 +308,37 @@ def _segments(text: str, start: int, run: str) -> Iterable[list[_Word]]:
         yield words
 
 
+_Segment = tuple[tuple[int, int, str], ...]  # words as (start, end, text), offsets into their run
+_run_segments: dict[str, tuple[_Segment, ...]] = {}
+
+
+def _trimmed_segments(run: str) -> tuple[_Segment, ...]:
+    """The run's segments (`_segments`), trimmed (`_trim`), the empty ones left out; offsets from the
+    run's start. Cut once per wording of a run: news repeats its names."""
+    found = _run_segments.get(run)
+    if found is None:
+        if len(_run_segments) >= WORDING_CACHE:
+            _run_segments.clear()
+        trimmed = (_trim(words) for words in _segments(run, 0, run))
+        found = _run_segments[run] = tuple(tuple(words) for words in trimmed if words)
+    return found
+
+
 def _cut(word: str) -> tuple[str, bool]:
-    """A word without its possessive or sentence-ending stop, and whether a name ends with it."""
+    """A word without its possessive or sentence-ending stop, and whether a name ends with it (each word
+    decided once: news repeats its words)."""
+    found = _cuts.get(word)
+    if found is None:
+        if len(_cuts) >= WORDING_CACHE:
+            _cuts.clear()
+        found = _cuts[word] = _cut_word(word)
+    return found
+
+
+_cuts: dict[str, tuple[str, bool]] = {}
+
+
+def _cut_word(word: str) -> tuple[str, bool]:
     if word.endswith(("'s", "’s")):
         return word[:-2], True
     if word.endswith(("'", "’", "-")) or (word.endswith(".") and not _abbreviation(word)):
@@ -337,11 +369,16 @@ def _trim(words: list[_Word]) -> list[_Word]:
 def _name_like(words: list[_Word]) -> bool:
     """Whether words can be a person's name: one to four capitalised words (particles inside), none of them
     a title, an organisation word or in capitals (an initial or a numeral aside)."""
-    if not 1 <= len(words) <= 4 or words[0].text in JOINERS or words[-1].text in JOINERS:
+    return _texts_name_like(tuple([word.text for word in words]))
+
+
+def _texts_name_like(texts: tuple[str, ...]) -> bool:
+    """`_name_like` of the words' texts."""
+    if not 1 <= len(texts) <= 4 or texts[0] in JOINERS or texts[-1] in JOINERS:
         return False
-    if len(words) == 1 and words[0].text in demonyms():
+    if len(texts) == 1 and texts[0] in demonyms():
         return False  # "the 27-year-old American"
-    return all(_in_a_name(word.text) for word in words)
+    return all(_in_a_name(text) for text in texts)
 
 
 @lru_cache(maxsize=65536)
@@ -384,6 +421,11 @@ def _distinctive(word: str) -> bool:
     )
 
 
+def _candidate(fields: tuple[int, int, str, str, None]) -> Candidate:
+    """A Candidate from its fields (a NamedTuple's own constructor costs as much again)."""
+    return tuple.__new__(Candidate, fields)
+
+
 class _Found:
     def __init__(self, text: str) -> None:
         self.text = text
@@ -405,9 +447,8 @@ class _Found:
         return found
 
     def add(self, words: list[_Word], label: str, source: str | None = None) -> None:
-        start, end = _span(words)
         source = source or SOURCES[label]
-        self.candidates.append(Candidate(start, end, label, source))
+        self.candidates.append(_candidate((words[0].start, words[-1].end, label, source, None)))
         if label == "ORG":
             self.organisation([w.text for w in words], source)
 
@@ -465,6 +506,7 @@ def find_names(text: str, listed: Iterable[Candidate] = (), *, guesses: bool = T
     for c in listed:
         if c.source == ACRONYM_SOURCE:  # "Patriotic Union of Kurdistan ( PUK )": both, to find again
             found.orgs.setdefault(text[c.start : c.end], ACRONYM_SOURCE)
+    make = tuple.__new__  # a NamedTuple's own constructor costs as much again, per word
     left: list[list[_Word]] = []  # segments no rule took: a name repeated alone may be among them
     capitals: list[tuple[int, str]] = []  # runs in capitals inside lines: headlines, acronyms
     for match in _RUN.finditer(text):
@@ -476,9 +518,10 @@ def find_names(text: str, listed: Iterable[Candidate] = (), *, guesses: bool = T
             # the text also writes in lowercase ("GOOCH TO PLAY" above "Graham Gooch"), at the end.
             capitals.append((match.start(), run))
             continue
-        for words in _segments(text, match.start(), run):
-            words = _trim(words)
-            if words and taken and taken[words[0].start]:
+        at = match.start()
+        for segment in _trimmed_segments(run):
+            words = [make(_Word, (at + start, at + end, word)) for start, end, word in segment]
+            if taken and taken[words[0].start]:
                 continue  # a team or a scorer of a results line
             if len(words) >= 3 and words[0].text in demonyms() and words[1].text in given_names():
                 words = words[1:]  # "Dutchman Richard Wisinga": the list has the nationality
@@ -489,7 +532,7 @@ def find_names(text: str, listed: Iterable[Candidate] = (), *, guesses: bool = T
                 if head not in _ORG_WORDS and not _is_title(head):
                     words = words[:-2]
             if not _judge(text, words, places, found, guesses=guesses):
-                if all(w.text.isupper() for w in words):
+                if words[0].text.isupper() and all(w.text.isupper() for w in words):
                     start, end = _span(words)
                     capitals.append((start, text[start:end]))
                 else:
@@ -783,76 +826,111 @@ def _sentence_start(text: str, start: int) -> bool:
     return not before or before[-1] in ".!?:;\n"
 
 
+class _Shape(NamedTuple):
+    """What a segment's words say wherever they stand (news repeats its names: judged once per wording)."""
+
+    capitals: bool  # every word in capitals
+    name_like: bool  # `_name_like` of all the words
+    title: int  # the index of the last title before the last word, -1 when none
+    title_name: bool  # the words after that title are name-like
+    given: bool  # `_given`: a given name or an initial, then name-like words
+    organisation: int  # where the organisation's name starts when the words end like one, else -1
+    event: bool  # the last word names events
+    place_tail: bool  # "Palk Strait": a place's last word after name-like words
+    institution: bool  # one word naming an institution ("Senate")
+    in_a_name: bool  # every word may stand in a name
+
+
+@lru_cache(maxsize=WORDING_CACHE)
+def _shape(texts: tuple[str, ...]) -> _Shape:
+    count = len(texts)
+    name_like = _texts_name_like(texts)
+    title = next((index for index in range(count - 2, -1, -1) if _is_title(texts[index])), -1)
+    last = texts[-1].rstrip(".")
+    first = texts[0]
+    return _Shape(
+        capitals=all(text.isupper() for text in texts),
+        name_like=name_like,
+        title=title,
+        title_name=title >= 0 and _texts_name_like(texts[title + 1 :]),
+        given=count >= 2 and (first in given_names() or _INITIAL.match(first) is not None) and name_like,
+        organisation=(
+            _organisation_start(texts) if count >= 2 and (last in ORG_SUFFIXES or _org_of(texts)) else -1
+        ),
+        event=count >= 2 and last in EVENT_SUFFIXES,
+        place_tail=count >= 2 and last in PLACE_TAILS and _texts_name_like(texts[:-1]),
+        institution=count == 1 and first in INSTITUTIONS,
+        in_a_name=all(_in_a_name(text) for text in texts),
+    )
+
+
 def _judge(
     text: str, words: list[_Word], places: dict[int, Candidate], found: _Found, *, guesses: bool
 ) -> bool:
     """Apply the rules to one trimmed segment; whether one took it."""
     if not words:
         return True
-    start, end = _span(words)
-    capitals = all(w.text.isupper() for w in words)
+    start, end = words[0].start, words[-1].end
+    count = len(words)
+    shape = _shape((words[0].text,) if count == 1 else tuple([w.text for w in words]))
     line_start = _line_start(text, start)
     if (
         line_start
-        and len(words) <= 3
-        and (_DATELINE_AFTER.match(text, end) or (capitals and _DATELINE_CAPS_AFTER.match(text, end)))
+        and count <= 3
+        and (_DATELINE_AFTER.match(text, end) or (shape.capitals and _DATELINE_CAPS_AFTER.match(text, end)))
     ):
         found.add(words, "GPE")
         return True
     if line_start and _TABLE_ROW_AFTER.match(text, end):
         # A results table's row: "Barcelona 4 3 1 0 9 4 10", "BALTIMORE 63 59 .516 2"; or a player's
         # ("Ijaz Ahmed 3 6 1 344 141 68.80").
-        if _given(words, found):
+        if shape.given:
+            found.person(words)
             return True
         listed = places.get(start)
         if listed is None or listed.end != end or listed.source in CLUB_PLACES:
             found.add(words, "ORG", TEAM_SOURCE)
         return True
-    if capitals:
-        if len(words) == 1 and _acronym_in_text(text, words[0], places):
+    if shape.capitals:
+        if count == 1 and _acronym_in_text(text, words[0], places):
             found.add(words, "ORG")  # "The PUK said"
             return True
         return False  # headlines: only the lists, datelines and names known from the text speak there
-    taken = _title(text, words, found) or _given(words, found) or _aged(text, words, found)
-    if taken:
+    if _title(text, words, shape, found) or _aged(text, words, shape, found):
         return True
-    if len(words) >= 2:
-        last = words[-1].text.rstrip(".")
-        if last in ORG_SUFFIXES or _org_of(words):
-            found.add(_organisation_name(words), "ORG")
+    if count >= 2:
+        if shape.organisation >= 0:
+            found.add(words[shape.organisation :], "ORG")
             return True
-        if last in EVENT_SUFFIXES:
+        if shape.event:
             found.add(words, "EVENT")
             return True
         if guesses and _club(words, places) and not found.headline(start):
             found.club(words, places)
             return True
-        if last in PLACE_TAILS and _name_like(words[:-1]):
+        if shape.place_tail:
             found.add(words, "LOC", SOURCES["GPE"])  # "Palk Strait", "Wall Street", "Guantanamo Bay"
             return True
-    if len(words) == 1 and words[0].text in INSTITUTIONS:
+    if shape.institution:
         found.add(words, "ORG")  # "the Senate voted", "the Commission said"
         return True
-    if len(words) <= 3 and text.startswith(" airport", end) and all(_in_a_name(w.text) for w in words):
+    if count <= 3 and shape.in_a_name and text.startswith(" airport", end):
         found.add(words, "LOC", SOURCES["GPE"])  # "at Heathrow airport"
         return True
+    if count > 4:
+        return False
     before = _word_before(text, start)
-    if (
-        len(words) <= 4
-        and before in ORG_NOUNS
-        and not _listed_at(places, words)
-        and words[0].text not in demonyms()
-    ):
+    if before in ORG_NOUNS and not _listed_at(places, words) and words[0].text not in demonyms():
         found.add(words, "ORG")  # "engineering concern Stork", "the daily Gazeta Shqiptare"
         return True
     if (
-        len(words) <= 3
+        count <= 3
         and (
             before in PLACE_PREPOSITIONS or (before == "of" and _word_before(text, start - 3) in PLACE_NOUNS)
         )
         and not text.startswith((" v ", " v. ", " vs ", " vs. "), end)  # "in Roe v Wade"
         and not _listed_at(places, words)
-        and all(_in_a_name(w.text) for w in words)
+        and shape.in_a_name
         and not found.headline(start)
     ):
         # "in Ramallah", "the town of Dayana"; unless the text names a person or an organisation so
@@ -861,48 +939,46 @@ def _judge(
     return False
 
 
-def _organisation_name(words: list[_Word]) -> list[_Word]:
-    """An organisation's name without what opens its sentence: "Chipmaker Qualtek Inc", "Results of
-    English Premier League" (a common noun before the name, or before an "of" no organisation's word
-    heads)."""
-    if _org_of(words):
-        return words
-    if "of" in (w.text for w in words[1:-1]):
-        cut = max(i for i, w in enumerate(words) if w.text == "of")
-        return words[cut + 1 :]
-    first = words[0].text.lower()
-    if len(words) > 2 and (first in ORG_NOUNS or first.endswith("maker")):
-        return words[1:]
-    return words
+def _organisation_start(texts: tuple[str, ...]) -> int:
+    """Where an organisation's name starts in words that end like one, without what opens its sentence:
+    "Chipmaker Qualtek Inc", "Results of English Premier League" (a common noun before the name, or
+    before an "of" no organisation's word heads)."""
+    if _org_of(texts):
+        return 0
+    if "of" in texts[1:-1]:
+        return max(i for i, text in enumerate(texts) if text == "of") + 1
+    first = texts[0].lower()
+    if len(texts) > 2 and (first in ORG_NOUNS or first.endswith("maker")):
+        return 1
+    return 0
 
 
-def _org_of(words: list[_Word]) -> bool:
+def _org_of(texts: tuple[str, ...]) -> bool:
     """ "Bank of England", "Socialist Party of Montenegro": an organisation's word before "of"."""
     return any(
-        word.text == "of" and index > 0 and words[index - 1].text in _ORG_WORDS
-        for index, word in enumerate(words[:-1])
+        text == "of" and index > 0 and texts[index - 1] in _ORG_WORDS for index, text in enumerate(texts[:-1])
     )
 
 
-def _title(text: str, words: list[_Word], found: _Found) -> bool:
+def _title(text: str, words: list[_Word], shape: _Shape, found: _Found) -> bool:
     """A name after the last title in the segment ("Russian President Boris Yeltsin"), or after a
-    lowercase title just before it ("striker Ronaldo", "said spokesman Nicholas Burns")."""
-    for index in range(len(words) - 2, -1, -1):
-        if _is_title(words[index].text):
-            name = words[index + 1 :]
-            if _name_like(name):
-                found.person(name)
-                # What comes before the title ("Bundesbank" in "Bundesbank President Hans Tietmeyer") is
-                # left to the other sources.
+    lowercase title just before it ("striker Ronaldo", "said spokesman Nicholas Burns"); else a given
+    name ("Bill Clinton")."""
+    if shape.title >= 0:
+        if shape.title_name:
+            found.person(words[shape.title + 1 :])
+            # What comes before the title ("Bundesbank" in "Bundesbank President Hans Tietmeyer") is
+            # left to the other sources.
+            return True
+    elif shape.name_like:
+        start = words[0].start
+        if start >= 2 and text[start - 1] == " ":
+            before = text[text.rfind(" ", 0, start - 1) + 1 : start - 1]
+            # After "chief." a sentence ended ("the Bank of England's chief. Bayern Munich won").
+            if _is_title(before) and not (before.endswith(".") and _bare(before) not in SHORT_TITLES):
+                found.person(words)
                 return True
-            return False
-    start = words[0].start
-    if start < 2 or text[start - 1] != " ":
-        return False
-    before = text[text.rfind(" ", 0, start - 1) + 1 : start - 1]
-    if before.endswith(".") and _bare(before) not in SHORT_TITLES:
-        return False  # "the Bank of England's chief. Bayern Munich won": a sentence ended
-    if _is_title(before) and _name_like(words):
+    if shape.given:
         found.person(words)
         return True
     return False
@@ -919,11 +995,11 @@ def _given(words: list[_Word], found: _Found | None) -> bool:
     return False
 
 
-def _aged(text: str, words: list[_Word], found: _Found) -> bool:
+def _aged(text: str, words: list[_Word], shape: _Shape, found: _Found) -> bool:
     """ "Smith, 34," and "34-year-old Smith": an age names a person."""
-    if len(words) > 3 or not _name_like(words):
+    if len(words) > 3 or not shape.name_like:
         return False
-    start, end = _span(words)
+    start, end = words[0].start, words[-1].end
     if (text.startswith(",", end) and _AGE_AFTER.match(text, end)) or (
         "old" in text[max(0, start - 6) : start] and _AGE_BEFORE.search(text, max(0, start - 20), start)
     ):
@@ -941,7 +1017,7 @@ def _headline(text: str, start: int) -> bool:
     if line.endswith((".", "!", "?", ";", ":", ",", '"', "”")):
         return False  # a sentence
     tokens = line.split()
-    words = [word for word in tokens if any(ch.isalpha() for ch in word)]
+    words = [word for word in tokens if word.isalpha() or any(ch.isalpha() for ch in word)]
     if len(words) < 4 or len(tokens) - len(words) > 1:
         return False  # short, or a results line ("Vinko Marinovic (Croatia) 3 1 12")
     capitalised = sum(1 for word in words if word[0].isupper() or word.lower() in JOINERS)
