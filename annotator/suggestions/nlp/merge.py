@@ -69,6 +69,7 @@ SITUATIONS = (ALONE, AGREED, CONTESTED)
 # How a pretrained pipeline's entity relates to what the other sources settled (see the docstring).
 GAP, SAME, RELABEL, WIDER, NARROWER = "gap", "same", "relabel", "wider", "narrower"
 RELATIONS = (GAP, SAME, RELABEL, WIDER, NARROWER)
+ANY_TYPE = "*"  # `Merge.layered` also holds each relation's counts over all of a pipeline's types
 PIPELINE_PREFIX = "pipeline:"  # the source name of an installed pretrained pipeline's entities
 
 
@@ -359,6 +360,9 @@ def laid_over(settled: list[_Scored], over: list[_Scored], merge: Merge) -> list
 def _gains(entity: _Scored, kind: str, displaced: list[_Scored], merge: Merge) -> bool:
     """Whether the pipeline's entity should replace the entities it overlaps."""
     found = merge.layered.get((entity.source, entity.label, kind))
+    if found is None or found.added.total < MIN_EVIDENCE:
+        # Too few of this type: the pipeline's entities of every type in this relation.
+        found = merge.layered.get((entity.source, ANY_TYPE, kind))
     if found is None or found.added.total < MIN_EVIDENCE:
         # Nothing measured: as the one-step merge would decide between them.
         return any(c is entity for c in settle([entity, *displaced]))

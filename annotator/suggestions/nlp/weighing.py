@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from annotator.suggestions.nlp.merge import (
+    ANY_TYPE,
     MUTE_BELOW,
     SAME,
     Candidate,
@@ -81,13 +82,21 @@ def keep_above(f1: float) -> float:
 
 
 def layered_evidence(stored: Mapping[str, Any] | None) -> tuple[dict[tuple[str, str, str], Layered], float]:
-    """The merge's `layered` and `layered_keep` from what `LayerTally.as_json` stored."""
+    """The merge's `layered` and `layered_keep` from what `LayerTally.as_json` stored, with each relation's
+    counts over all types too (what decides for a type measured too few times on its own)."""
     if not stored:
         return {}, MUTE_BELOW
     evidence = {}
-    for key, (right, total, displaced_right, displaced) in (stored.get("evidence") or {}).items():
+    pooled: dict[tuple[str, str, str], list[int]] = {}
+    for key, counts in (stored.get("evidence") or {}).items():
         source, label, kind = key.rsplit("|", 2)
+        right, total, displaced_right, displaced = map(int, counts)
         evidence[(source, label, kind)] = Layered(
-            Measured(int(right), int(total)), Measured(int(displaced_right), int(displaced))
+            Measured(right, total), Measured(displaced_right, displaced)
         )
+        into = pooled.setdefault((source, ANY_TYPE, kind), [0, 0, 0, 0])
+        for index, value in enumerate((right, total, displaced_right, displaced)):
+            into[index] += value
+    for key, (right, total, displaced_right, displaced) in pooled.items():
+        evidence[key] = Layered(Measured(right, total), Measured(displaced_right, displaced))
     return evidence, float(stored.get("keep") or MUTE_BELOW)
