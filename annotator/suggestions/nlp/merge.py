@@ -264,7 +264,7 @@ def merge_candidates(candidates: Iterable[Candidate], merge: Merge = NO_MERGE) -
     if not scored:
         return []
     over = [c for c in scored if is_pipeline(c.source)]
-    if not over or len(over) == len(scored):
+    if not over:
         chosen = settle(scored)
     else:
         chosen = laid_over(settle([c for c in scored if not is_pipeline(c.source)]), over, merge)
@@ -364,8 +364,8 @@ def _gains(entity: _Scored, kind: str, displaced: list[_Scored], merge: Merge) -
         # Too few of this type: the pipeline's entities of every type in this relation.
         found = merge.layered.get((entity.source, ANY_TYPE, kind))
     if found is None or found.added.total < MIN_EVIDENCE:
-        # Nothing measured: as the one-step merge would decide between them.
-        return any(c is entity for c in settle([entity, *displaced]))
+        # Nothing measured: as the one-step merge would decide between them (alone, it stays).
+        return not displaced or any(c is entity for c in settle([entity, *displaced]))
     right = _smoothed(found.added, entity.score)
     if not displaced:
         return right > merge.layered_keep
