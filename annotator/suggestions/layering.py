@@ -12,7 +12,7 @@ through the merge's evidence per source and type, as for every source.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from annotator.suggestions import nlp, sources
 from annotator.suggestions.engine import SuggestionRunner, forget_merges, pipeline_spec
@@ -73,3 +73,36 @@ def weigh_pipeline(*, project: Project, progress: Progress | None = None) -> Wei
     saved.save(update_fields=["measured"])
     forget_merges()  # merges made from now on use the figures
     return Weighed(spec.model_source, len(records), stored["others_f1"], stored["keep"])
+
+
+RELATION_NAMES = {
+    "gap": "where no other source speaks",
+    "relabel": "on the same words, another type",
+    "wider": "wider, covering what is there",
+    "narrower": "narrower or crossing",
+}
+
+
+def layered_table(chosen: SuggesterSettings) -> list[dict[str, Any]]:
+    """For the page: each weighed pipeline with its rows (type, relation, its entities right / measured,
+    what they would displace right / measured)."""
+    tables = []
+    for source, stored in ((chosen.measured or {}).get(MEASURED_KEY) or {}).items():
+        rows = []
+        for key, (right, total, displaced_right, displaced) in sorted(stored.get("evidence", {}).items()):
+            _, label, kind = key.rsplit("|", 2)
+            rows.append(
+                {
+                    "label": label, "relation": RELATION_NAMES.get(kind, kind), "right": right, "total": total,
+                    "precision": right / total if total else None, "displaced_right": displaced_right,
+                    "displaced": displaced,
+                    "displaced_precision": displaced_right / displaced if displaced else None,
+                }
+            )  # fmt: skip
+        tables.append(
+            {
+                "source": source, "articles": stored.get("articles", 0), "others_f1": stored.get("others_f1"),
+                "keep": stored.get("keep"), "rows": rows,
+            }
+        )  # fmt: skip
+    return tables

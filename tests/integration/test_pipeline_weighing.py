@@ -5,6 +5,7 @@ import io
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.urls import reverse
 
 from annotator.annotations.models import Span
 from annotator.annotations.services import curate_gold_sets, get_or_create_gold_set
@@ -52,7 +53,7 @@ def curated_articles(news, count):
 
 
 def test_the_pipeline_weighed_on_gold_loses_the_span_it_gets_wrong_and_keeps_the_one_it_gets_right(
-    news, pipeline
+    client, news, pipeline
 ):
     SuggesterSettings.objects.create(
         project=news.project, use_site_pipeline=False, pipeline=pipeline, pipeline_mode="add",
@@ -80,6 +81,14 @@ def test_the_pipeline_weighed_on_gold_loses_the_span_it_gets_wrong_and_keeps_the
         ("Monday", "DATE", "rule:date"),
         ("Zygmunt Quackenbush", "PERSON", "pipeline:en_tiny-1.0.0"),
     ]
+    # The Suggesters page shows what was measured.
+    client.force_login(news.manager)
+    page = client.get(reverse("suggestions:suggesters", args=[news.project.pk])).content.decode()
+    assert "<code>pipeline:en_tiny-1.0.0</code> weighed on 12 curated gold articles" in page
+    assert (
+        '<tr><th scope="row"><bdi>GPE</bdi></th><td>wider, covering what is there</td><td class="num">0</td>'
+        '<td class="num">12</td><td class="num">0.000</td><td class="num">12</td><td class="num">12</td></tr>'
+    ) in page
 
 
 def test_the_command_weighs_or_says_why_not(news, pipeline):
