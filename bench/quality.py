@@ -208,6 +208,7 @@ def main() -> None:
                     part.write_text("".join(documents[done:size]), encoding="utf-8")
                     imported(of, part, set_kind=SetKind.GOLD, curated=True)
                     done = size
+                    settings_of.refresh_from_db()  # what the last weighing stored stays
                     settings_of.pipeline, settings_of.pipeline_mode = ref, "add"
                     settings_of.save()
                     started = time.perf_counter()
@@ -225,6 +226,7 @@ def main() -> None:
                             f"  {key:<40} {right:>5}/{total:<5} displaced {kept_right:>5}/{kept}", flush=True
                         )
                     found = {}
+                    settings_of.refresh_from_db()
                     for mode in ("add", "replace", "rules"):
                         settings_of.pipeline = "" if mode == "rules" else ref
                         settings_of.pipeline_mode = "" if mode == "rules" else mode

@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from django.db import transaction
+
 from annotator.suggestions import nlp, sources
 from annotator.suggestions.engine import SuggestionRunner, forget_merges, pipeline_spec
 from annotator.suggestions.models import PipelineMode, SuggesterSettings
@@ -64,13 +66,12 @@ def weigh_pipeline(*, project: Project, progress: Progress | None = None) -> Wei
             tally.add(analysis.candidates, set(record.entities), runner.merge)
     nlp.forget_suggesters()  # the folds' pipelines are not needed again
     stored = tally.as_json(len(records))
-    saved, _ = SuggesterSettings.objects.get_or_create(project=project)
-    measured = saved.measured or {}
-    saved.measured = {
-        **measured,
-        MEASURED_KEY: {**(measured.get(MEASURED_KEY) or {}), spec.model_source: stored},
-    }
-    saved.save(update_fields=["measured"])
+    with transaction.atomic():  # the settings as they are now (a manager may have changed them meanwhile)
+        saved, _ = SuggesterSettings.objects.select_for_update().get_or_create(project=project)
+        measured = saved.measured or {}
+        weighed = {**(measured.get(MEASURED_KEY) or {}), spec.model_source: stored}
+        saved.measured = {**measured, MEASURED_KEY: weighed}
+        saved.save(update_fields=["measured"])
     forget_merges()  # merges made from now on use the figures
     return Weighed(spec.model_source, len(records), stored["others_f1"], stored["keep"])
 
