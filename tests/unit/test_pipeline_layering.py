@@ -128,3 +128,27 @@ def test_a_type_measured_too_few_times_is_weighed_by_its_relation_over_every_typ
     assert spans(merge_candidates(CANDIDATES[4:], Merge(label_map=LABELS, types=CONLL))) == [
         (27, 39, "PER", "pipeline:x")
     ]
+
+
+def test_unmeasured_the_pipeline_never_retypes_or_cuts_a_name_rule_but_overrides_a_shape_guess():
+    candidates = [
+        # "Chelsea Football Club": the pipeline's longer ORG over the team rule's "Chelsea"
+        Candidate(0, 21, "ORG", "pipeline:x"),
+        Candidate(0, 7, "ORG", "rule:team"),
+        # "Anna Smith": the person rule's, the pipeline says ORG on the same words
+        Candidate(23, 33, "PERSON", "rule:person"),
+        Candidate(23, 33, "ORG", "pipeline:x"),
+        # "Vitebsk Arena": a club guessed from its shape; the pipeline says a place
+        Candidate(35, 48, "ORG", "rule:club-shape"),
+        Candidate(35, 48, "GPE", "pipeline:x"),
+        # "April Ryan": the date rule's "April" inside the pipeline's person (a word, blind to context)
+        Candidate(50, 60, "PERSON", "pipeline:x"),
+        Candidate(50, 55, "DATE", "rule:date"),
+    ]
+    merge = Merge(label_map=LABELS, types=CONLL | {"DATE"})
+    assert spans(merge_candidates(candidates, merge)) == [
+        (0, 7, "ORG", "rule:team"),
+        (23, 33, "PER", "rule:person"),
+        (35, 48, "LOC", "pipeline:x"),
+        (50, 60, "PER", "pipeline:x"),
+    ]
