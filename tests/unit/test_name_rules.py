@@ -108,7 +108,7 @@ def test_a_city_before_a_score_or_heading_a_table_row_is_the_club_a_country_stay
 def test_list_words_inside_longer_names_do_not_claim_them(default):
     text = "Bayern Munich beat the Socialist Party of Montenegro in East Berlin."
     assert suggest(default, text) == [
-        ("Bayern Munich", "ORG", "rule:club-shape"),  # a place inside other capitalised words: a club (a guess)
+        ("Bayern Munich", "ORG", "rule:club-shape"),  # a place inside a name: a club (a guess)
         ("Socialist Party of Montenegro", "ORG", "rule:org"),
         ("East Berlin", "LOC", "rule:place"),  # "East" keeps it a place, and "in" says it is one
     ]

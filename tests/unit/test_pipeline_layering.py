@@ -88,7 +88,9 @@ def test_the_tally_counts_each_pipeline_entity_by_its_relation_and_what_it_would
     gold = {(7, 13, "LOC"), (19, 25, "ORG"), (27, 39, "PER")}
     tally = LayerTally()
     tally.add(CANDIDATES, gold, merge)
-    tally.add([Candidate(0, 6, "PERSON", "pipeline:x"), Candidate(0, 11, "GPE", "list:regions")], set(), merge)
+    tally.add(
+        [Candidate(0, 6, "PERSON", "pipeline:x"), Candidate(0, 11, "GPE", "list:regions")], set(), merge
+    )
     assert tally.counts == {
         ("pipeline:x", "ORG", WIDER): [0, 1, 1, 1],  # wrong; the city it covers right
         ("pipeline:x", "PER", RELABEL): [0, 1, 0, 1],  # both wrong: gold says ORG there
