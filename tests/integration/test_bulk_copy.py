@@ -208,3 +208,28 @@ def test_a_role_that_may_not_skip_the_checks_leaves_them_to_the_server(news):
         with pytest.raises(IntegrityError, match="projects_entitytype"), connection.cursor() as cursor:
             pending_key_checks(cursor)  # the server's own deferred check: it fails here
         transaction.set_rollback(True)
+
+
+def test_the_garbage_collector_is_off_while_batches_are_written_and_back_on_after_a_refusal(
+    news, monkeypatch
+):
+    import gc
+
+    from annotator.interchange.importer import Importer
+    from annotator.interchange.services import ImportRejected
+    from tests.integration.test_import_service import jsonl, line, run
+
+    seen = []
+    add_batch = Importer.add_batch
+
+    def spy(self, batch):
+        seen.append(gc.isenabled())
+        return add_batch(self, batch)
+
+    monkeypatch.setattr(Importer, "add_batch", spy)
+    assert gc.isenabled()
+    assert run(news, jsonl(line(external_id="g1", text="Collected later."))).created == 1
+    assert (seen, gc.isenabled()) == ([False], True)
+    with pytest.raises(ImportRejected):
+        run(news, jsonl(line(external_id="g2", text="")))
+    assert (seen, gc.isenabled()) == ([False, False], True)
