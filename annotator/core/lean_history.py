@@ -25,5 +25,5 @@ class LeanHistoricalRecords(HistoricalRecords):
         extra["history_date"] = models.DateTimeField(db_index=False)
         author = extra.get("history_user")
         if isinstance(author, models.ForeignKey):  # not yet on a model: its options may still change
-            author.db_index = False
+            author.db_index = False  # type: ignore[attr-defined]  # set by Field.__init__, not in the stubs
         return extra
