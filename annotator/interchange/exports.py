@@ -264,9 +264,14 @@ def _read_chunks(
     project: Project, query: ExportQuery, chunk_size: int | None, *, plain_json: bool = False
 ) -> Iterator[list[SetRows]]:
     """The chunks' rows. On PostgreSQL (outside a transaction) a thread with a connection of its own reads
-    the next chunk while this one is written: the database's share of an export then costs no wall time."""
+    the next chunk while this one is written: the database's share of an export then costs no wall time.
+
+    The caller's own connection goes back to the pool first: nothing in this thread reads while the
+    thread does, so a streamed download holds one pooled connection (the reader's), not two; the
+    caller's next query takes one again."""
     chunks = _chunk_parts(project, query, chunk_size, plain_json=plain_json)
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        connection.close()
         # One chunk ahead: memory stays that of two chunks whatever the export's size.
         with ReadAhead(_on_own_connection(_in_one_snapshot(chunks)), depth=1) as parts:
             yield from parts
