@@ -428,8 +428,10 @@ class ChunkReader:
         self.project = project
         self.names = Names(project)
         self.plain_json = plain_json and connection.vendor == "postgresql"
+        # The chunk's articles are the project's: joining the articles to check it again scanned all of
+        # the project's articles for every chunk (a tenth of the database's time on 10,000 articles).
         self.sets = ChunkQuery(
-            selected_sets(project, query)
+            matching(AnnotationSet.objects.all(), query)
             .filter(InIds("article_id", CHUNK))
             .order_by("article_id", "annotator__username", "name", "id")
             .values_list("pk", "article_id", "kind", "annotator__username", "status", "version",
