@@ -483,16 +483,16 @@ class ChunkReader:
         relation_rows = self.relations.rows(set_ids)
         decision_rows = self.decisions.rows(set_ids)
         attribute_rows = self.attributes.rows(set_ids)
-        plain: dict[int, PlainSpans | None] = {}
+        plain: dict[int, PlainSpans] = {}
         if self.plain_json:
             # Sets with links, relations, suggestions or attributes are written from rows.
             special = {
                 row[0] for rows in (link_rows, relation_rows, decision_rows, attribute_rows) for row in rows
             }
             candidates = [pk for pk in set_ids.ids if pk not in special]
-            plain = dict.fromkeys(candidates, PlainSpans(None, "", b""))  # no spans: nothing to say
-            plain.update(plain_spans(self.project.pk, ChunkIds(candidates)))
-            plain = {pk: spans for pk, spans in plain.items() if spans is not None}
+            found = plain_spans(self.project.pk, ChunkIds(candidates))
+            no_spans = PlainSpans(None, "", b"")  # a set without spans (not in `found`) is plain too
+            plain = {pk: made for pk in candidates if (made := found.get(pk, no_spans)) is not None}
         row_ids = ChunkIds([pk for pk in set_ids.ids if pk not in plain]) if plain else set_ids
         span_rows = self.spans.rows(row_ids)
         links = {row[1]: row[2:] for row in link_rows}

@@ -40,7 +40,7 @@ SELECT s.annotation_set_id,
        min(s.created_at)::text,
        string_agg(concat('","start":', s.start, ',"end":', s."end", ',"label":', t.label, ',"text":',
                          to_json(s.surface)),
-                  '{_SEPARATOR.decode()}' ORDER BY s.start, s."end", t.name COLLATE "C", s.id)
+                  E'\\x1f' ORDER BY s.start, s."end", t.name COLLATE "C", s.id)
 FROM {Span._meta.db_table} s
 JOIN (SELECT id, name, to_json(name)::text AS label FROM {EntityType._meta.db_table} WHERE project_id = %s) t
   ON t.id = s.entity_type_id
