@@ -30,6 +30,8 @@ _SEPARATOR = b"\x1f"
 # Each span as `","start":S,"end":E,"label":"L","text":"T"` (what follows its id, up to its provenance),
 # in record order: (start, end, type name in code point order, id), as `_in_record_order` sorts. With
 # whether the set can be written from this (no fragments, one author, one time) and that author and time.
+# OFFSET 0 keeps the types' subquery whole: pulled up into the join, its to_json ran once per span
+# (a tenth of the query's time) instead of once per type.
 _SQL = f"""
 SELECT s.annotation_set_id,
        bool_and(s.fragments IS NULL)
@@ -42,8 +44,8 @@ SELECT s.annotation_set_id,
                          to_json(s.surface)),
                   E'\\x1f' ORDER BY s.start, s."end", t.name COLLATE "C", s.id)
 FROM {Span._meta.db_table} s
-JOIN (SELECT id, name, to_json(name)::text AS label FROM {EntityType._meta.db_table} WHERE project_id = %s) t
-  ON t.id = s.entity_type_id
+JOIN (SELECT id, name, to_json(name)::text AS label FROM {EntityType._meta.db_table} WHERE project_id = %s
+      OFFSET 0) t ON t.id = s.entity_type_id
 WHERE s.annotation_set_id = ANY(%s::bigint[])
 GROUP BY s.annotation_set_id
 """  # noqa: S608 - table names from the models; values bound
