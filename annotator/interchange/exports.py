@@ -272,11 +272,12 @@ def _read_chunks(
     chunks = _chunk_parts(project, query, chunk_size, plain_json=plain_json)
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
         connection.close()
-        # One chunk ahead: memory stays that of two chunks whatever the export's size.
+        # One chunk ahead: memory stays that of two chunks whatever the export's size. The reading thread
+        # only reads (the database is the slower side); the rows are put together in this one.
         with ReadAhead(_on_own_connection(_in_one_snapshot(chunks)), depth=1) as parts:
-            yield from parts
+            yield from map(_assemble, parts)
     else:  # SQLite's transactions here take the write lock: read without one, and skip what vanished
-        yield from chunks
+        yield from map(_assemble, chunks)
 
 
 def _on_own_connection(items: Iterator[T]) -> Iterator[T]:
@@ -346,19 +347,16 @@ class Names:
 
 def _chunk_parts(
     project: Project, query: ExportQuery, chunk_size: int | None, *, plain_json: bool = False
-) -> Iterator[list[SetRows]]:
+) -> Iterator[ReadChunk]:
     """The selected sets' rows, a chunk of articles at a time (what records and JSON lines are made of)."""
     size = chunk_size or settings.ANNOTATOR_EXPORT_CHUNK_SIZE
     last = 0
     reader: ChunkReader | None = None
-    while chunk := [
-        (pk, external_id, title, text, _metadata(metadata))
-        for pk, external_id, title, text, metadata in _rows(
-            selected_articles(project, query, after=last).values_list(
-                "pk", "external_id", "title", "text", as_text("metadata")
-            )[:size]
-        )
-    ]:
+    while chunk := _rows(
+        selected_articles(project, query, after=last).values_list(
+            "pk", "external_id", "title", "text", as_text("metadata")
+        )[:size]
+    ):
         last = chunk[-1][0]
         reader = reader or ChunkReader(project, query, plain_json=plain_json)
         yield reader.read(chunk)
@@ -472,7 +470,7 @@ class ChunkReader:
             .values_list("span__annotation_set_id", "span_id", "attribute__name", as_text("value"))
         )  # fmt: skip
 
-    def read(self, chunk: list[tuple[Any, ...]]) -> list[SetRows]:
+    def read(self, chunk: list[tuple[Any, ...]]) -> ReadChunk:
         """Six or seven queries: the chunk's sets; their links, relations, decisions and attribute values;
         the plain sets' spans as JSON (`plain_json`); the other sets' spans as rows (and the usernames of
         people the export has not met before)."""
@@ -495,34 +493,59 @@ class ChunkReader:
             plain = {pk: made for pk in candidates if (made := found.get(pk, no_spans)) is not None}
         row_ids = ChunkIds([pk for pk in set_ids.ids if pk not in plain]) if plain else set_ids
         span_rows = self.spans.rows(row_ids)
-        links = {row[1]: row[2:] for row in link_rows}
         names.meet_types(set(map(itemgetter(4), span_rows)))
         names.meet(
             set(map(itemgetter(6), span_rows))
             | {spans.created_by for spans in plain.values()}
-            | {row[2] for row in links.values()}
+            | {row[4] for row in link_rows}
             | {row[5] for row in relation_rows}
         )
-        spans: dict[int, list[tuple[Any, ...]]] = {pk: [] for pk in set_ids.ids}
-        # Spans of one extent with several types are rare: when the chunk has none, no set needs sorting.
-        ties = len(set(map(itemgetter(0, 2, 3), span_rows))) < len(span_rows)
-        for set_id, group in groupby(span_rows, key=itemgetter(0)):
-            rows = list(group)
-            spans[set_id] = _in_record_order(rows, names.entity_types) if ties else rows
-        suggested, relation_suggested = _suggested(decision_rows)
-        attributes: dict[int, dict[str, Any]] = {}
-        for _, span_id, name, value in attribute_rows:
-            attributes.setdefault(span_id, {})[name] = _json_value(value)
-        relations: dict[int, list[tuple[Any, ...]]] = {pk: [] for pk in set_ids.ids}
-        for set_id, relation_pk, head, tail, type_id, by, at in relation_rows:
-            label, directed = names.relation_types[type_id]
-            relations[set_id].append((relation_pk, head, tail, label, names.person(by), at, directed))
-        articles = {row[0]: row for row in chunk}
-        return [
-            SetRows(articles[set_row[1]], set_row, spans[set_row[0]], relations[set_row[0]], links, suggested,
-                    attributes, relation_suggested, names, plain.get(set_row[0]))
-            for set_row in sets
-        ]  # fmt: skip
+        return ReadChunk(chunk, sets, span_rows, plain, link_rows, relation_rows, decision_rows, attribute_rows,
+                         names)  # fmt: skip
+
+
+class ReadChunk(NamedTuple):
+    """A chunk's rows as the queries return them, read in the reading thread (`ChunkReader.read`) and put
+    together in the writing one (`_assemble`), so that the reading thread keeps the database busy."""
+
+    articles: list[tuple[Any, ...]]  # pk, external id, title, text, metadata JSON
+    sets: list[tuple[Any, ...]]
+    span_rows: list[tuple[Any, ...]]
+    plain: dict[int, PlainSpans]
+    link_rows: list[tuple[Any, ...]]
+    relation_rows: list[tuple[Any, ...]]
+    decision_rows: list[tuple[Any, ...]]
+    attribute_rows: list[tuple[Any, ...]]
+    names: Names
+
+
+def _assemble(read: ReadChunk) -> list[SetRows]:
+    """Each set of the chunk with everything its record or line holds."""
+    names, span_rows, set_ids = read.names, read.span_rows, [row[0] for row in read.sets]
+    spans: dict[int, list[tuple[Any, ...]]] = {pk: [] for pk in set_ids}
+    # Spans of one extent with several types are rare: when the chunk has none, no set needs sorting.
+    ties = len(set(map(itemgetter(0, 2, 3), span_rows))) < len(span_rows)
+    for set_id, group in groupby(span_rows, key=itemgetter(0)):
+        rows = list(group)
+        spans[set_id] = _in_record_order(rows, names.entity_types) if ties else rows
+    links = {row[1]: row[2:] for row in read.link_rows}
+    suggested, relation_suggested = _suggested(read.decision_rows)
+    attributes: dict[int, dict[str, Any]] = {}
+    for _, span_id, name, value in read.attribute_rows:
+        attributes.setdefault(span_id, {})[name] = _json_value(value)
+    relations: dict[int, list[tuple[Any, ...]]] = {pk: [] for pk in set_ids}
+    for set_id, relation_pk, head, tail, type_id, by, at in read.relation_rows:
+        label, directed = names.relation_types[type_id]
+        relations[set_id].append((relation_pk, head, tail, label, names.person(by), at, directed))
+    articles = {
+        pk: (pk, external_id, title, text, _metadata(metadata))
+        for pk, external_id, title, text, metadata in read.articles
+    }
+    return [
+        SetRows(articles[set_row[1]], set_row, spans[set_row[0]], relations[set_row[0]], links, suggested,
+                attributes, relation_suggested, names, read.plain.get(set_row[0]))
+        for set_row in read.sets
+    ]  # fmt: skip
 
 
 def _suggested(
