@@ -22,6 +22,7 @@ from annotator.annotations.models import AnnotationSet, EntityLink, Relation, Se
 from annotator.annotations.rows import insert_with_history, row_parts
 from annotator.core.compiled import CompiledQuery
 from annotator.core.errors import DomainError, InvalidAnnotation, StaleVersion
+from annotator.core.prepared import prepared_cursor
 from annotator.suggestions.models import Decision, Suggestion, SuggestionKind, Verdict
 
 if TYPE_CHECKING:
@@ -262,7 +263,7 @@ def _accept_entity_at_once(
     )  # fmt: skip
     params = [*guard_params, annotation_set.pk, start, end, entity_type.pk, *span_parts.values,
               *span_parts.history_values, *decision_params, *decision_parts.history_values]  # fmt: skip
-    with connections[router.db_for_write(Decision)].cursor() as cursor:
+    with prepared_cursor(connections[router.db_for_write(Decision)]) as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
