@@ -309,6 +309,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["annotator.api.access.TokenScopePermission"],
+    # The usual Accept headers (none, */*, application/json) answered without parsing: api/negotiation.py.
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "annotator.api.negotiation.UsualContentNegotiation",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

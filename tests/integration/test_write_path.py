@@ -504,3 +504,123 @@ def test_a_body_left_to_the_serializer_still_finds_its_type_and_its_refusals_com
     other = create_token(user=news.manager, name="manager", scope="write")[1]
     hidden = post(client, url, {"start": 0, "end": 16, "type": "ALIEN"}, other, 2)
     assert hidden.status_code == 403
+
+
+# Rejecting, and correcting an entity, in one statement too (PostgreSQL): the long way's rows and refusals.
+
+
+def test_rejecting_at_once_writes_the_decision_and_its_history_and_nothing_else(news, suggestions):
+    annotation_set = fresh_set(news)
+    with CaptureQueriesContext(connection) as queries:
+        decision = reject_suggestion(suggestion=suggestions[0], annotation_set=annotation_set,
+                                     by=news.annotator, expected_version=1)  # fmt: skip
+    # PostgreSQL: the claim (if undecided), the decision and its history; SQLite: the claim, then each row.
+    assert [sql[:30] for sql in statements(queries)] == (
+        ['WITH "guard" AS (UPDATE "annot'] if POSTGRES else
+        ['UPDATE "annotations_annotation', 'INSERT INTO "suggestions_decis', 'INSERT INTO "suggestions_histo']
+    )  # fmt: skip
+    stored = Decision.objects.get(pk=decision.pk)
+    assert (stored.verdict, stored.span_id, stored.result, stored.decided_by_id) == (
+        "rejected", None, {"created": []}, news.annotator.pk)  # fmt: skip
+    assert decision_data(decision) == DecisionSerializer(stored).data
+    assert [(h.history_type, h.history_user_id, h.verdict) for h in stored.history.all()] == [
+        ("+", news.annotator.pk, "rejected")
+    ]
+    assert Span.objects.count() == 0
+    assert annotation_set.version == 2 == AnnotationSet.objects.get(pk=annotation_set.pk).version
+
+
+def test_rejecting_at_once_refuses_as_the_long_way_does_and_writes_nothing(news, suggestions):
+    from tests.factories import ArticleFactory
+
+    reject_suggestion(suggestion=suggestions[0], annotation_set=fresh_set(news), by=news.annotator,
+                      expected_version=1)  # fmt: skip
+    other = ArticleFactory(project=news.project, text="Sergey Naryshkin again.")
+    foreign = Suggestion.objects.create(article=other, suggester_version=suggestions[0].suggester_version,
+                                        kind="entity", start=0, end=16, entity_type=news.person, score=0.9,
+                                        source="t")  # fmt: skip
+    cases = [
+        (suggestions[0], 1, StaleVersion, None),  # stale before decided
+        (suggestions[0], 2, InvalidAnnotation, "This suggestion was already rejected in this set"),
+        (foreign, 1, StaleVersion, None),  # stale before another article's
+        (foreign, 2, InvalidAnnotation, "That suggestion is for another article."),
+    ]
+    for suggestion, version, error, message in cases:
+        with pytest.raises(error) as refused:
+            reject_suggestion(suggestion=suggestion, annotation_set=fresh_set(news), by=news.annotator,
+                              expected_version=version)  # fmt: skip
+        if message:
+            assert refused.value.message.startswith(message)
+    assert AnnotationSet.objects.get(pk=news.annotation_set.pk).version == 2
+    assert (Decision.objects.count(), Decision.history.count()) == (1, 1)
+
+
+def test_correcting_an_entity_at_once_makes_the_corrected_span_with_its_provenance(news, suggestions):
+    from annotator.suggestions.services import correct_suggestion
+
+    annotation_set = fresh_set(news)
+    with CaptureQueriesContext(connection) as queries:
+        decision = correct_suggestion(suggestion=suggestions[0], annotation_set=annotation_set,
+                                      by=news.annotator, expected_version=1, start=7,
+                                      entity_type=news.org)  # fmt: skip
+    assert len(statements(queries)) == (1 if POSTGRES else 6)  # SQLite: + the earlier decision's look-up
+    span = Span.objects.get(annotation_set=annotation_set)
+    assert (span.start, span.end, span.entity_type_id, span.surface) == (7, 16, news.org.pk, "Naryshkin")
+    stored = Decision.objects.get(pk=decision.pk)
+    snapshot = {"start": 7, "end": 16, "type": "ORG", "text": "Naryshkin"}
+    assert (stored.verdict, stored.span_id) == ("corrected", span.pk)
+    assert stored.result == decision.result == {"created": [f"span:{span.pk}"], "span": snapshot}
+    assert decision_data(decision) == DecisionSerializer(stored).data
+    assert [h.history_type for h in span.history.all()] == ["+"]
+    assert annotation_set.version == 2 == AnnotationSet.objects.get(pk=annotation_set.pk).version
+
+
+def test_correcting_at_once_refuses_in_the_long_ways_order(news, suggestions):
+    from annotator.suggestions.services import correct_suggestion
+
+    def correct(version, **changes):
+        return correct_suggestion(suggestion=suggestions[0], annotation_set=fresh_set(news), by=news.annotator,
+                                  expected_version=version, **changes)  # fmt: skip
+
+    itself = "The correction is the suggestion itself: accept it instead."
+    with pytest.raises(StaleVersion):
+        correct(2)  # stale before the correction's own refusal
+    with pytest.raises(InvalidAnnotation, match=itself):
+        correct(1)
+    with pytest.raises(InvalidAnnotation, match="A span cannot start or end with white space"):
+        correct(1, end=17)
+    reject_suggestion(suggestion=suggestions[0], annotation_set=fresh_set(news), by=news.annotator,
+                      expected_version=1)  # fmt: skip
+    with pytest.raises(InvalidAnnotation, match="already rejected"):
+        correct(2)  # decided before the correction is itself
+    with pytest.raises(InvalidAnnotation, match="already rejected"):
+        correct(2, start=7)
+    assert Span.objects.count() == 0
+    assert AnnotationSet.objects.get(pk=news.annotation_set.pk).version == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "verdict"),
+    [
+        ({"verdict": "rejected"}, "rejected"),
+        ({"verdict": "corrected", "type": "ORG", "start": 7}, "corrected"),
+    ],
+)
+def test_rejecting_or_correcting_through_the_api_costs_a_fixed_number_of_queries(
+    client, news, token, suggestions, body, verdict
+):
+    url = reverse("api:set-decisions", args=[news.annotation_set.pk])
+    assert (
+        post(client, url, {"suggestion": suggestions[1].pk, "verdict": "rejected"}, token, 1).status_code
+        == 201
+    )
+    with CaptureQueriesContext(connection) as queries:
+        response = post(client, url, {"suggestion": suggestions[0].pk, **body}, token, 2)
+    assert (response.status_code, response["ETag"], response.json()["verdict"]) == (201, '"3"', verdict)
+    # The set (with its facts and the caller's role), the suggestion, [the type,] then on PostgreSQL one
+    # statement: the claim if undecided, [the span and its history,] the decision and its history.
+    expected = 3 if verdict == "rejected" else 4
+    if POSTGRES:
+        assert len(statements(queries)) == expected
+        assert statements(queries)[-1].startswith('WITH "guard" AS (UPDATE "annotations_annotationset"')
+    assert response.json() == DecisionSerializer(Decision.objects.get(pk=response.json()["id"])).data
