@@ -624,3 +624,21 @@ def test_rejecting_or_correcting_through_the_api_costs_a_fixed_number_of_queries
         assert len(statements(queries)) == expected
         assert statements(queries)[-1].startswith('WITH "guard" AS (UPDATE "annotations_annotationset"')
     assert response.json() == DecisionSerializer(Decision.objects.get(pk=response.json()["id"])).data
+
+
+def test_a_remembered_token_is_handed_out_as_copy_copy_would_copy_it(news, token):
+    import copy
+
+    from annotator.api.tokens import _copy, check_token
+
+    remembered = check_token(token)
+    for instance in (remembered, remembered.user):
+        ours, theirs = _copy(instance), copy.copy(instance)
+        fields = [f.attname for f in type(instance)._meta.concrete_fields]
+        assert [getattr(ours, f) for f in fields] == [getattr(theirs, f) for f in fields]
+        assert (ours._state.db, ours._state.adding) == (theirs._state.db, theirs._state.adding)
+        assert ours._state is not instance._state
+        assert ours._state.fields_cache is not instance._state.fields_cache
+    again = check_token(token)
+    again.user.username = "changed by one request"
+    assert check_token(token).user.username == news.annotator.username
