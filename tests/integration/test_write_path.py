@@ -75,20 +75,18 @@ def test_accepting_a_suggestion_through_the_api_costs_a_fixed_number_of_queries(
     assert response["ETag"] == '"3"'
     found = statements(queries)
 
-    # The set with the caller's role, the article and the span rules; the suggestion; then on PostgreSQL
-    # one statement: the claim (if the set has not decided on it), the span and its history, the decision
-    # and its history. SQLite: the claim, then each row (no look-up of an earlier decision or of the span:
-    # their INSERTs find them).
+    # The set with the caller's role, the article, the span rules and the suggestion with its type; then
+    # on PostgreSQL one statement: the claim (if the set has not decided on it), the span and its history,
+    # the decision and its history. SQLite: the claim, then each row (no look-up of an earlier decision or
+    # of the span: their INSERTs find them).
     if POSTGRES:
         expected = [
             'SELECT "annotations_annotationset"."id"',
-            'SELECT "suggestions_suggestion"."id"',
             'WITH "guard" AS (UPDATE "annotations_annotationset" SET "version"',
         ]
     else:
         expected = [
             'SELECT "annotations_annotationset"."id"',
-            'SELECT "suggestions_suggestion"."id"',
             'UPDATE "annotations_annotationset" SET "version"',
             'INSERT INTO "annotations_span"',
             'INSERT INTO "annotations_historicalspan"',
@@ -100,7 +98,7 @@ def test_accepting_a_suggestion_through_the_api_costs_a_fixed_number_of_queries(
     ]
     assert [sql[: len(prefix)] for sql, prefix in zip(found, expected, strict=False)] == expected, found
     assert len(found) == len(expected), found
-    assert len(queries) == (3 if POSTGRES else len(expected) + 2)  # SQLite: with BEGIN and COMMIT
+    assert len(queries) == (2 if POSTGRES else len(expected) + 2)  # SQLite: with BEGIN and COMMIT
     decision = Decision.objects.get(suggestion=suggestions[0])
     span = Span.objects.get(annotation_set=news.annotation_set)
     assert response.json() == DecisionSerializer(decision).data
@@ -617,9 +615,10 @@ def test_rejecting_or_correcting_through_the_api_costs_a_fixed_number_of_queries
     with CaptureQueriesContext(connection) as queries:
         response = post(client, url, {"suggestion": suggestions[0].pk, **body}, token, 2)
     assert (response.status_code, response["ETag"], response.json()["verdict"]) == (201, '"3"', verdict)
-    # The set (with its facts and the caller's role), the suggestion, [the type,] then on PostgreSQL one
-    # statement: the claim if undecided, [the span and its history,] the decision and its history.
-    expected = 3 if verdict == "rejected" else 4
+    # The set (with its facts, the caller's role and the suggestion of a plain rejection), [the suggestion
+    # and the type of a correction,] then on PostgreSQL one statement: the claim if undecided, [the span
+    # and its history,] the decision and its history.
+    expected = 2 if verdict == "rejected" else 4
     if POSTGRES:
         assert len(statements(queries)) == expected
         assert statements(queries)[-1].startswith('WITH "guard" AS (UPDATE "annotations_annotationset"')
@@ -642,3 +641,63 @@ def test_a_remembered_token_is_handed_out_as_copy_copy_would_copy_it(news, token
     again = check_token(token)
     again.user.username = "changed by one request"
     assert check_token(token).user.username == news.annotator.username
+
+
+# The suggestion a decision names is read with the set: the same suggestions found, the same refusals.
+
+
+def test_the_suggestion_read_with_the_set_is_the_projects_and_refusals_stay_the_same(
+    client, news, token, suggestions
+):
+    from tests.factories import ArticleFactory, EntityTypeFactory, ProjectFactory
+
+    url = reverse("api:set-decisions", args=[news.annotation_set.pk])
+    elsewhere = ProjectFactory(slug="elsewhere")
+    far = Suggestion.objects.create(
+        article=ArticleFactory(project=elsewhere, text="Sergey Naryshkin."), kind="entity", start=0, end=6,
+        suggester_version=SuggesterVersion.objects.create(project=elsewhere, name="t", kind="rules", version="1"),
+        entity_type=EntityTypeFactory(project=elsewhere, name="PERSON"), score=0.9, source="t",
+    )  # fmt: skip
+    near = Suggestion.objects.create(
+        article=ArticleFactory(project=news.project, text="Sergey Naryshkin again."), kind="entity", start=0,
+        end=16, suggester_version=suggestions[0].suggester_version, entity_type=news.person, score=0.9, source="t",
+    )  # fmt: skip
+    post(
+        client, url, {"suggestion": 2**62, "verdict": "accepted"}, token, 1
+    )  # the token's first use reads it
+    for missing in (2**62, far.pk):
+        with CaptureQueriesContext(connection) as queries:
+            response = post(client, url, {"suggestion": missing, "verdict": "accepted"}, token, 1)
+        assert (response.status_code, response.json()["error"]["message"]) == (404, "No such suggestion.")
+        assert len(statements(queries)) == 1  # the set's read said so
+    other_article = post(client, url, {"suggestion": near.pk, "verdict": "rejected"}, token, 1)
+    assert (other_article.status_code, other_article.json()["error"]["fields"]) == (
+        400, {"suggestion": ["That suggestion is for another article."]}
+    )  # fmt: skip
+    stale = post(client, url, {"suggestion": near.pk, "verdict": "accepted"}, token, 7)
+    assert (stale.status_code, stale.json()["error"]["current_version"]) == (412, 1)
+    accepted = post(client, url, {"suggestion": suggestions[1].pk, "verdict": "accepted"}, token, 1)
+    decision = Decision.objects.get(pk=accepted.json()["id"])
+    assert accepted.json() == DecisionSerializer(decision).data
+    assert (decision.span.start, decision.span.end, decision.span.entity_type_id) == (25, 30, news.gpe.pk)
+    assert (
+        Decision.objects.count(),
+        Span.objects.count(),
+        AnnotationSet.objects.get(pk=news.annotation_set.pk).version,
+    ) == (1, 1, 2)
+
+
+def test_a_relation_suggestion_is_read_whole_and_accepted_as_before(client, news, token, suggestions):
+    url = reverse("api:set-decisions", args=[news.annotation_set.pk])
+    relation = Suggestion.objects.create(
+        article=news.article, suggester_version=suggestions[0].suggester_version, kind="relation", start=0,
+        end=16, entity_type=news.person, tail_start=25, tail_end=30, tail_entity_type=news.gpe,
+        relation_type=news.visited, score=0.8, source="t",
+    )  # fmt: skip
+    response = post(client, url, {"suggestion": relation.pk, "verdict": "accepted"}, token, 1)
+    assert response.status_code == 201, response.json()
+    decision = Decision.objects.get(pk=response.json()["id"])
+    assert (decision.relation.head.surface, decision.relation.tail.surface, decision.relation.relation_type_id) == (
+        "Sergey Naryshkin", "Minsk", news.visited.pk
+    )  # fmt: skip
+    assert len(decision.result["created"]) == 3  # two spans and the relation
