@@ -148,6 +148,9 @@ def _database_from_env() -> dict:
 
 
 DATABASES = {"default": _database_from_env()}
+# The hot queries (core/compiled.py) run as prepared statements on PostgreSQL: planned once per pooled
+# connection. Off behind a pooler that cannot keep them (PgBouncer before 1.21, transaction mode).
+ANNOTATOR_DB_PREPARED_STATEMENTS = env.bool("ANNOTATOR_DB_PREPARED_STATEMENTS", default=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

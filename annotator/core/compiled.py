@@ -15,8 +15,10 @@ refuses a queryset that writes one into the SQL text instead of passing it as a 
 one. The SQL is kept per database alias. A queryset whose shape depends on the values (a list of ids,
 an empty `IN`, a user who may be anonymous) cannot be compiled this way and must not be.
 
-PostgreSQL still plans each statement (prepared statements are off: see README, "Prepared
-statements"); what is saved is Django's work, on any database.
+On PostgreSQL (unless ANNOTATOR_DB_PREPARED_STATEMENTS is off) the SQL also runs as a prepared
+statement of the pooled connection, bound on the server: PostgreSQL parses and plans it once per
+connection instead of on every request, which was half of the database's CPU for the annotate page.
+Only these statements are prepared; every other query keeps Django's client-side binding.
 """
 
 from __future__ import annotations
@@ -26,10 +28,14 @@ import inspect
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Generic, TypeVar
 
+from django.conf import settings
 from django.db import connections, router
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model, QuerySet
+from django.db.models.sql.constants import MULTI
 
 Row = TypeVar("Row")
 
@@ -101,8 +107,12 @@ class CompiledQuery(Generic[Row]):
             return list(self.build(**ids))
         params = tuple(param if slot is None else _bound(param, ids[slot]) for param, slot in pairs)
         compiler = copy.copy(compiled.compiler)
-        compiler.connection = connections[alias]  # this thread's connection, not the compiling one's
+        connection = connections[alias]
+        compiler.connection = connection  # this thread's connection, not the compiling one's
         compiler.as_sql = lambda *args, **kwargs: (compiled.sql, params)
+        if connection.vendor == "postgresql" and settings.ANNOTATOR_DB_PREPARED_STATEMENTS:
+            rows = _prepared_rows(connection, compiled.sql, params)
+            compiler.execute_sql = lambda result_type=MULTI, *args, **kwargs: iter([rows])
         queryset = compiled.queryset._chain()  # type: ignore[attr-defined]
         queryset.query.get_compiler = lambda *args, **kwargs: compiler
         return list(queryset)
@@ -140,3 +150,35 @@ class CompiledQuery(Generic[Row]):
             if name not in slots:
                 raise ValueError(f"{self.build.__name__}: {name} is not a parameter of the SQL.")
         return _Compiled(queryset, compiler, sql, tuple(params), slots)
+
+
+def _prepared_rows(
+    connection: BaseDatabaseWrapper, sql: str, params: tuple[Any, ...]
+) -> list[tuple[Any, ...]]:
+    """The rows of a compiled statement, run as a prepared statement of this psycopg connection.
+
+    Through Django's cursor wrapper, so that query logging, `execute_wrapper` hooks (query counts in
+    tests) and the translation of database errors all see it as any other query."""
+    connection.ensure_connection()
+    raw = connection.connection
+    if raw.prepare_threshold is None:  # Django turns preparing off; client-side cursors never prepare
+        raw.prepare_threshold = 0  # so this makes only server-binding cursors (ours) prepare, at once
+    with connection.wrap_database_errors:
+        cursor = connection._prepare_cursor(_preparing_cursor()(raw))
+    with cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+@cache
+def _preparing_cursor() -> type:
+    """Django's server-binding cursor, which also records the statements it runs prepared: psycopg
+    records only those it sends unprepared, and Django's query log reads that record."""
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    class PreparingCursor(ServerBindingCursor):
+        def _send_query_prepared(self, name: bytes, pgq: Any, *, binary: bool | None = None) -> None:
+            self._query = pgq
+            super()._send_query_prepared(name, pgq, binary=binary)
+
+    return PreparingCursor
