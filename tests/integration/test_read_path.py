@@ -81,3 +81,58 @@ def test_the_article_list_reads_its_project_in_one_query_built_once_per_process(
     projects = [q["sql"] for q in queries if 'FROM "projects_project"' in q["sql"]]
     assert len(projects) == 1
     assert "articles_searchbacklog" in projects[0]  # with the count search cannot see yet
+
+
+def _suggest(news, spans):
+    from tests.factories import SuggestionFactory
+
+    return [
+        SuggestionFactory(article=news.article, start=start, end=end, entity_type=news.gpe)
+        for start, end in spans
+    ]
+
+
+def _counts(html):
+    return [
+        int(re.search(rf'<span class="count" id="count-{name}">(\d+)</span>', html).group(1))
+        for name in ("suggestions", "spans", "relations")
+    ]
+
+
+def _with_spans_and_suggestions(news):
+    from annotator.annotations.services import create_span
+
+    create_span(annotation_set=news.annotation_set, start=0, end=16, entity_type=news.person,
+                by=news.annotator, expected_version=1)  # fmt: skip
+    words = [match.span() for match in re.finditer(r"\w+", news.article.text)]
+    return _suggest(news, words[2:7])  # visited, Minsk, on, April, 15
+
+
+def test_a_whole_article_s_pending_suggestions_are_read_once_and_counted_from_their_rows(client, news):
+    suggestions = _with_spans_and_suggestions(news)
+    client.force_login(news.annotator)
+    url = reverse("review:annotate", args=[news.article.pk])
+    client.get(url)
+    with CaptureQueriesContext(connection) as queries:
+        html = client.get(url).content.decode()
+    assert _counts(html) == [5, 1, 0]
+    assert all(f'data-item="g{suggestion.pk}"' in html for suggestion in suggestions)
+    reading_suggestions = [q["sql"] for q in queries if "suggestions_suggestion" in q["sql"]]
+    assert len(reading_suggestions) == 1  # the rows; the types' query counts spans and relations only
+    assert 'FROM "projects_entitytype"' in [q["sql"] for q in queries if "annotations_relation" in q["sql"]][0]
+
+
+def test_more_rows_than_a_page_shows_at_once_are_counted_and_loaded_lazily(client, news, monkeypatch):
+    from annotator.review import state
+
+    _with_spans_and_suggestions(news)
+    monkeypatch.setattr(state, "LAZY_PAST_ROWS", 4)  # 1 span and 5 suggestions: past it
+    client.force_login(news.annotator)
+    url = reverse("review:annotate", args=[news.article.pk])
+    client.get(url)
+    with CaptureQueriesContext(connection) as queries:
+        html = client.get(url).content.decode()
+    assert _counts(html) == [5, 1, 0]
+    counted = [q["sql"] for q in queries if 'FROM "projects_entitytype"' in q["sql"]]
+    assert "suggestions_suggestion" in counted[-1]  # counted with the types, as for a long article
+    assert '<div class="group" id="suggestions-blk-0" data-block="0">' in html  # its first blocks loaded
