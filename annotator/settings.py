@@ -148,8 +148,8 @@ def _database_from_env() -> dict:
 
 
 DATABASES = {"default": _database_from_env()}
-# PostgreSQL: the hot writes' few statements are prepared once per connection (annotator.core.prepared).
-# Off behind a PgBouncer older than 1.21 in transaction mode.
+# PostgreSQL: the hot queries (core/compiled.py) and the hot writes' few statements are prepared once per
+# pooled connection (annotator.core.prepared). Off behind a PgBouncer older than 1.21 in transaction mode.
 ANNOTATOR_DB_PREPARED = env.bool("ANNOTATOR_DB_PREPARED", default=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
-from django.db.models import F, Func, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils.dateparse import parse_datetime
 from django.utils.decorators import method_decorator
@@ -48,8 +48,9 @@ from annotator.api.annotation_serializers import (
     span_create_data,
     span_data,
 )
+from annotator.api.reachable import reachable_project_with_backlog
 from annotator.api.set_reads import named, set_for_writing, suggestion_about, type_named
-from annotator.articles.models import Article, ArticleStatus, SearchBacklog
+from annotator.articles.models import Article, ArticleStatus
 from annotator.articles.search import FALLBACK_MAX, matching
 from annotator.kb.models import KBEntity
 from annotator.projects.models import EntityType, RelationType
@@ -189,11 +190,7 @@ class ArticleList(generics.ListAPIView):
         if getattr(self, "swagger_fake_view", False):  # the schema generator has no project
             return Article.objects.none()
         # The project (if the caller's) and its count of articles search cannot see yet, in one query.
-        backlog = SearchBacklog.objects.filter(project_id=OuterRef("pk")).order_by()
-        waiting = Subquery(backlog.annotate(n=Func(F("pk"), function="COUNT")).values("n")[:1])
-        project = get_object_or_404(
-            projects_for(self.request).annotate(unindexed=waiting), pk=self.kwargs["project_id"]
-        )
+        project = reachable_project_with_backlog(self.request, self.kwargs["project_id"])
         articles = Article.objects.filter(project=project).defer("text")
         params = self.request.query_params
         self.unindexed = project.unindexed or 0  # type: ignore[attr-defined]

@@ -21,7 +21,7 @@ from rest_framework.request import Request
 from annotator.annotations.editing import with_editing_facts
 from annotator.annotations.models import AnnotationSet
 from annotator.api.access import check_can_edit, token_of, user_of
-from annotator.core.compiled import PreparedQuery
+from annotator.core.compiled import CompiledQuery
 from annotator.projects.models import EntityType, Membership, Project, RelationType
 from annotator.suggestions.models import Suggestion, SuggestionKind
 
@@ -43,17 +43,17 @@ def _no_such(
     )
 
 
-@PreparedQuery
+@CompiledQuery
 def _entity_type_named(project_id: int, name: str) -> QuerySet[EntityType]:
     return EntityType.objects.filter(project_id=project_id, name=name).order_by()[:1]
 
 
-@PreparedQuery
+@CompiledQuery
 def _relation_type_named(project_id: int, name: str) -> QuerySet[RelationType]:
     return RelationType.objects.filter(project_id=project_id, name=name).order_by()[:1]
 
 
-@PreparedQuery
+@CompiledQuery
 def _suggestion_in(project_id: int, suggestion_id: int) -> QuerySet[Suggestion]:
     """A suggestion of the project, with what a decision on it reads (as `in_project` would find it)."""
     suggestions = Suggestion.objects.filter(article__project_id=project_id, pk=suggestion_id)
@@ -94,35 +94,35 @@ def _with_suggestion(sets: QuerySet[AnnotationSet], suggestion_id: int) -> Query
     return sets.annotate(suggestion_facts=Subquery(facts, output_field=JSONField()))
 
 
-@PreparedQuery
+@CompiledQuery
 def _member_set(set_id: int, user_id: int) -> QuerySet[AnnotationSet]:
     return _member_sets(set_id, user_id)
 
 
-@PreparedQuery
+@CompiledQuery
 def _member_set_in(set_id: int, user_id: int, project_id: int) -> QuerySet[AnnotationSet]:
     """As `_member_set`, for a token limited to one project."""
     return _member_sets(set_id, user_id).filter(article__project_id=project_id)
 
 
-@PreparedQuery
+@CompiledQuery
 def _member_set_typed(set_id: int, user_id: int, type_name: str) -> QuerySet[AnnotationSet]:
     return _with_type_named(_member_sets(set_id, user_id), type_name)
 
 
-@PreparedQuery
+@CompiledQuery
 def _member_set_in_typed(
     set_id: int, user_id: int, project_id: int, type_name: str
 ) -> QuerySet[AnnotationSet]:
     return _with_type_named(_member_sets(set_id, user_id).filter(article__project_id=project_id), type_name)
 
 
-@PreparedQuery
+@CompiledQuery
 def _member_set_deciding(set_id: int, user_id: int, suggestion_id: int) -> QuerySet[AnnotationSet]:
     return _with_suggestion(_member_sets(set_id, user_id), suggestion_id)
 
 
-@PreparedQuery
+@CompiledQuery
 def _member_set_in_deciding(
     set_id: int, user_id: int, project_id: int, suggestion_id: int
 ) -> QuerySet[AnnotationSet]:

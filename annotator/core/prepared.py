@@ -7,7 +7,7 @@ permission subqueries) and the write's one statement (a claim, a row and its his
 minute). A `prepared_cursor` binds on the server and prepares each statement the first time a pooled
 connection runs it; later runs send only the statement's name and the values.
 
-Only statements run through `prepared_cursor` (and `core.compiled.PreparedQuery`) are prepared: Django's
+Only statements run through `prepared_cursor` (and every `core.compiled.CompiledQuery`) are prepared: Django's
 own queries stay as they are (the ORM does not promise SQL that server-side binding always accepts;
 these statements are few, fixed and tested). psycopg keeps at most 100 per connection and drops them all
 after a rollback (the server keeps a statement across one, but an object it names may have been dropped
