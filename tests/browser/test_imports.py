@@ -4,6 +4,7 @@ import json
 
 import pytest
 from django.contrib.auth import get_user_model
+from playwright.sync_api import expect
 
 from annotator.articles.models import Article
 from annotator.jobs.models import Job, JobKind, JobStatus
@@ -47,7 +48,7 @@ def test_a_manager_uploads_a_file_and_sees_what_was_imported(page, log_in, proje
     assert page.locator("progress").get_attribute("value") == "100"
     assert Article.objects.get(external_id="w2").text == "Second article.\nWith a CRLF."
     page.get_by_role("link", name="Imports").click()
-    assert page.locator(".import-list tbody tr").count() == 1
+    expect(page.locator(".import-list tbody tr")).to_have_count(1)  # waits for the page the link opens
 
 
 def test_the_progress_bar_follows_a_running_import_without_reloading(page, log_in, project):
