@@ -13,7 +13,10 @@ run: on a machine shared with other work the ratio says little when the load is 
 Linux's autogroup scheduling (/proc/sys/kernel/sched_autogroup_enabled) gives each session an equal share
 of a busy machine: the workers started here are in this script's session, so under load two of them
 share the CPU one would get (measured: 0.3 cores for 1 or 2 workers at load 10-11, so x0.65-1.2), while
-PostgreSQL's backends share its server's session with every other database user. What holds under load
+PostgreSQL's backends share its server's session with every other database user. `--own-sessions` starts
+each worker in a session of its own, as separate services (containers, machines) are: then under load
+each worker gets a share of its own (2,000 articles at load 13-16: x1.38 instead of x0.65-1.2), which
+says as little about a quiet machine, the other way. What holds under load
 too: the CPU each document costs the workers and this database's PostgreSQL backends (read from /proc
 when the server is on this machine), and the ratio that split allows: one worker's pipeline runs on one
 core while PostgreSQL's share runs on the other; two workers share both, so 2 workers reach at most
@@ -121,6 +124,11 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=10_000)
     parser.add_argument("--workers", default="1,2", help="worker counts to time, in order (e.g. 1,2,1)")
     parser.add_argument("--chunk", type=int, default=500, help="ANNOTATOR_JOB_CHUNK_ARTICLES for the workers")
+    parser.add_argument(
+        "--own-sessions",
+        action="store_true",
+        help="start each worker in a session of its own, as separate services are (see the docstring)",
+    )
     args = parser.parse_args()
     counts = [int(count) for count in args.workers.split(",")]
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
@@ -186,13 +194,19 @@ def main() -> None:
             return job
 
         rates: dict[int, list[float]] = {}
+        costs: dict[int, list[float]] = {}  # count -> [workers' ms, database's ms] per document, last run
         for count in counts:
             env = {name: value for name, value in os.environ.items() if name != "PGAPPNAME"}
             env["ANNOTATOR_JOB_CHUNK_ARTICLES"] = str(args.chunk)
             command = [sys.executable, "manage.py", "db_worker", "--queue-name", "*", "--interval", "0.1",
                        "--no-startup-delay", "--no-reload", "--verbosity", "0"]  # fmt: skip
             workers = [
-                subprocess.Popen([*command, "--worker-id", f"bench-{count}-{n}"], cwd=ROOT, env=env)
+                subprocess.Popen(
+                    [*command, "--worker-id", f"bench-{count}-{n}"],
+                    cwd=ROOT,
+                    env=env,
+                    start_new_session=args.own_sessions,
+                )
                 for n in range(count)
             ]
             try:
@@ -225,6 +239,7 @@ def main() -> None:
                     flush=True,
                 )
                 per_doc = [1000 * meter.worker_cpu / len(ids), 1000 * meter.database_cpu / len(ids)]
+                costs[count] = per_doc
                 if meter.backends:
                     share = per_doc[1] / sum(per_doc)
                     split = ", ".join(
@@ -250,6 +265,14 @@ def main() -> None:
                     ratio = sum(values) / len(values) / single
                     goal = " (goal: >= 1.7 with 2 workers on 2 cores)" if count == 2 else ""
                     print(f"ratio {count} workers / 1 worker: {ratio:.2f}{goal}", flush=True)
+            if 1 in costs and 2 in costs and costs[2][1] > 0:
+                # Each run's bound takes its own worker cost; two workers cost more per document than one
+                # (measured under load), so the bound across both runs is the one to compare with the goal.
+                across = 2 * costs[1][0] / (costs[2][0] + costs[2][1])
+                print(
+                    f"bound across both runs on 2 cores: 2 x workers(1) / (workers(2) + database(2)) = x{across:.2f}",
+                    flush=True,
+                )
         print(load(), flush=True)
 
 
