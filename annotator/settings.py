@@ -148,6 +148,9 @@ def _database_from_env() -> dict:
 
 
 DATABASES = {"default": _database_from_env()}
+# PostgreSQL: the hot queries (core/compiled.py) and the hot writes' few statements are prepared once per
+# pooled connection (annotator.core.prepared). Off behind a PgBouncer older than 1.21 in transaction mode.
+ANNOTATOR_DB_PREPARED = env.bool("ANNOTATOR_DB_PREPARED", default=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -306,6 +309,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["annotator.api.access.TokenScopePermission"],
+    # The usual Accept headers (none, */*, application/json) answered without parsing: api/negotiation.py.
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "annotator.api.negotiation.UsualContentNegotiation",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -35,6 +35,9 @@ password_reset = [
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
+    # Before the pages: each request resolves its path by trying patterns in order, and API clients make
+    # most requests (no page route takes a path under api/v1/: tests/unit/test_url_order.py).
+    path("api/v1/", include("annotator.api.urls")),
     path("favicon.ico", core_views.favicon),
     path("accounts/login/", signins_views.SignInView.as_view(), name="login"),
     path("accounts/logout/", signins_views.SignOutView.as_view(), name="logout"),
@@ -50,7 +53,6 @@ urlpatterns = [
     path("articles/", include("annotator.review.reading_urls")),
     path("", include("annotator.review.urls")),
     path("projects/<int:project_id>/kb/", include("annotator.kb.urls")),
-    path("api/v1/", include("annotator.api.urls")),
     path("account/tokens/", include("annotator.api.page_urls")),
     path("", include("annotator.signins.urls")),
     path("admin/", admin.site.urls),

@@ -15,6 +15,11 @@
    <= 10 s; then the same file with one bad offset in its last article, and in its middle one: nothing
    written (from the first problem on, an import only reads and checks the rest, for the report).
 
+Each import also prints its CPU: the importing process's (reader thread included) and its PostgreSQL
+backend's (read from /proc when the server runs on this machine), per article or span. On a shared machine
+seconds follow the load; CPU hardly does, so compare runs (A/B) by those lines. `--spans-only` runs part 3
+alone.
+
 Runs on SQLite too (without DATABASE_URL), where the baseline is an executemany INSERT into a bare table.
 """
 
@@ -96,14 +101,25 @@ def write_jsonl(path: Path, count: int, *, with_spans: bool, seed: int = 7) -> i
     return spans
 
 
+def backend_cpu(pid: int) -> float | None:
+    """User plus system CPU seconds of a PostgreSQL backend, when the server runs on this machine."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def copy_text(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
-def baselines(path: Path, vendor: str, repeat: int = 3) -> tuple[float, float | None]:
+def baselines(path: Path, vendor: str, repeat: int = 3) -> tuple[float, float | None, float | None]:
     """Median seconds to COPY the file's rows, prepared beforehand in COPY's own format (nothing left to
     parse or check), into a bare table; and (PostgreSQL) into the articles table itself, with its indexes
-    and foreign key, in a transaction rolled back: the floor this schema sets for any importer."""
+    and foreign key, in a transaction rolled back: the floor this schema sets for any importer. Third, the
+    database server's median CPU seconds for the bare COPY (None when it runs elsewhere): CPU, unlike
+    seconds, hardly depends on what else the machine runs."""
     import hashlib
 
     from django.db import connection, transaction
@@ -136,7 +152,7 @@ def baselines(path: Path, vendor: str, repeat: int = 3) -> tuple[float, float | 
                 cursor.executemany("INSERT INTO bench_bare VALUES (%s, %s, %s, %s, %s)", rows)
                 times.append(time.perf_counter() - start)
                 cursor.execute("DROP TABLE bench_bare")
-        return statistics.median(times), None
+        return statistics.median(times), None, None
     bare = "".join("\t".join(copy_text(v) for v in row[:4]) + "\n" for row in rows).encode()
     stamp = "2026-01-01T00:00:00+00:00"
     real = "".join(
@@ -151,14 +167,21 @@ def baselines(path: Path, vendor: str, repeat: int = 3) -> tuple[float, float | 
                 copy.write(payload[offset : offset + 2**20])
         return time.perf_counter() - start
 
-    bare_times, real_times = [], []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    bare_times, real_times, bare_cpu = [], [], []
     columns = "project_id, external_id, title, text, metadata, content_hash, revision, created_at, updated_at"
     for _ in range(repeat):
         with connection.cursor() as cursor:
             cursor.execute(
                 "CREATE TABLE bench_bare (external_id text, title text, text text, metadata jsonb)"
             )
+        before = backend_cpu(backend)
         bare_times.append(copy("COPY bench_bare FROM STDIN", bare))
+        after = backend_cpu(backend)
+        if before is not None and after is not None:
+            bare_cpu.append(after - before)
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE bench_bare")
         with transaction.atomic():
@@ -168,11 +191,12 @@ def baselines(path: Path, vendor: str, repeat: int = 3) -> tuple[float, float | 
                 cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the deferred foreign key checks, timed too
             real_times.append(time.perf_counter() - start)
             transaction.set_rollback(True)
-    return statistics.median(bare_times), statistics.median(real_times)
+    cpu = statistics.median(bare_cpu) if bare_cpu else None
+    return statistics.median(bare_times), statistics.median(real_times), cpu
 
 
 CHILD = """
-import json, sys, time
+import json, os, sys, time
 sys.path.insert(0, {root!r})
 import django
 django.setup()
@@ -189,6 +213,18 @@ project, _ = Project.objects.get_or_create(slug={slug!r}, defaults={{"name": "Be
 for name in ("PERSON", "ORG", "GPE"):
     EntityType.objects.get_or_create(project=project, name=name)
 source = open_source(Path({path!r}), limits=source_limits())
+with connection.cursor() as cursor:
+    cursor.execute("SELECT pg_backend_pid()" if connection.vendor == "postgresql" else "SELECT NULL")
+    backend = cursor.fetchone()[0]
+
+def backend_cpu():
+    try:
+        fields = open(f"/proc/{{backend}}/stat").read().rsplit(")", 1)[1].split()
+    except (OSError, TypeError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+database_before, cpu_before = backend_cpu(), time.process_time()
 start = time.perf_counter()
 try:
     result = import_articles(project=project, source=source, options=ImportOptions(format="jsonl"), by=user)
@@ -196,6 +232,12 @@ try:
 except ImportRejected as rejected:
     outcome = {{"rejected": rejected.problems}}
 seconds = time.perf_counter() - start
+# CPU of the import (this process, reader thread included, and its database backend), before the index
+# job below adds to either.
+outcome["cpu"] = time.process_time() - cpu_before
+database_after = backend_cpu()
+outcome["database_cpu"] = None if database_after is None else database_after - database_before
+outcome["vendor"] = connection.vendor
 if "created" in outcome:
     # The search documents, written after the import committed by the index job (its chunks run here one
     # after the other, as one worker would run them): timed on its own.
@@ -222,6 +264,28 @@ print(json.dumps(outcome))
 """
 
 
+def cpu_line(run: dict, units: int, unit: str, floor_cpu: float | None = None) -> str:
+    """The import's CPU: the importing process (both its threads) and its database backend, per unit of
+    work; with the bare COPY's server CPU as a ratio when given. Seconds vary with the machine's load,
+    CPU hardly does: compare runs by this line."""
+    database = run["database_cpu"]
+    both = run["cpu"] + (database or 0.0)
+    line = (
+        f"CPU: importer {run['cpu']:.2f} s + database "
+        + (
+            f"{database:.2f} s"
+            if database is not None
+            else "(in the importer's)"
+            if run["vendor"] == "sqlite"
+            else "(not on this machine)"
+        )
+        + f" = {both * 1e6 / units:.1f} µs per {unit}"
+    )
+    if floor_cpu is not None:
+        line += f"; the bare COPY's server CPU is x{floor_cpu / both:.2f} of it"
+    return line
+
+
 def run_import(path: Path, slug: str) -> dict:
     """Import the file in a fresh process (so that its peak RSS is the import's own)."""
     code = CHILD.format(root=str(ROOT), slug=slug, path=str(path))
@@ -245,56 +309,70 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--articles", type=int, default=100_000)
     parser.add_argument("--spans-articles", type=int, default=10_000)
+    parser.add_argument("--spans-only", action="store_true", help="only part 3: the import with spans")
     args = parser.parse_args()
     with bench_database("import") as vendor, tempfile.TemporaryDirectory(prefix="annotator-import-") as tmp:
         directory = Path(tmp)
-        big, quarter = directory / "articles.jsonl", directory / "quarter.jsonl"
-        write_jsonl(big, args.articles, with_spans=False)
-        write_jsonl(quarter, args.articles // 4, with_spans=False, seed=8)
-        size = big.stat().st_size
-        print(f"database: {vendor}; {args.articles:,} articles, {size / 1e6:,.0f} MB of JSONL", flush=True)
-
-        floor, schema_floor = baselines(big, vendor)
-        floor_rate = args.articles / floor
-        what = "raw COPY into a bare table" if vendor == "postgresql" else "one executemany into a bare table"
-        print(f"{what + ' (baseline)':<40} {floor:7.2f} s   {floor_rate:9,.0f} rows/s", flush=True)
-        if schema_floor is not None:
+        if not args.spans_only:
+            big, quarter = directory / "articles.jsonl", directory / "quarter.jsonl"
+            write_jsonl(big, args.articles, with_spans=False)
+            write_jsonl(quarter, args.articles // 4, with_spans=False, seed=8)
+            size = big.stat().st_size
             print(
-                f"raw COPY into articles_article (indexes) {schema_floor:7.2f} s   "
-                f"{args.articles / schema_floor:9,.0f} rows/s   x{floor / schema_floor:.2f} the baseline",
-                flush=True,
+                f"database: {vendor}; {args.articles:,} articles, {size / 1e6:,.0f} MB of JSONL", flush=True
             )
 
-        small = run_import(quarter, "bench-quarter")
-        full = run_import(big, "bench-full")
-        assert full["rows"] == args.articles, full
-        rate = args.articles / full["seconds"]
-        versus = (
-            f"; x{schema_floor / full['seconds']:.2f} the COPY into articles_article" if schema_floor else ""
-        )
-        print(
-            f"import_articles, whole file              {full['seconds']:7.2f} s   {rate:9,.0f} articles/s"
-            f"   x{rate / floor_rate:.2f} the baseline (goal >= 0.5){versus}",
-            flush=True,
-        )
-        assert (full["waiting"], full["index_left"], full["index_status"]) == (
-            args.articles,
-            0,
-            "succeeded",
-        ), full
-        both = full["seconds"] + full["index_seconds"]
-        print(
-            f"  then the search index job (after commit) {full['index_seconds']:7.2f} s   "
-            f"{args.articles / full['index_seconds']:9,.0f} articles/s   import + index "
-            f"{both:.2f} s = x{floor / both:.2f} the baseline",
-            flush=True,
-        )
-        print(
-            f"peak RSS: {small['peak_rss_mb']:.0f} MB importing {args.articles // 4:,} articles, "
-            f"{full['peak_rss_mb']:.0f} MB importing {args.articles:,} "
-            f"(x{full['peak_rss_mb'] / small['peak_rss_mb']:.2f} for x4 the file)",
-            flush=True,
-        )
+            floor, schema_floor, floor_cpu = baselines(big, vendor)
+            floor_rate = args.articles / floor
+            what = (
+                "raw COPY into a bare table"
+                if vendor == "postgresql"
+                else "one executemany into a bare table"
+            )
+            server = f"   server CPU {floor_cpu:.2f} s" if floor_cpu is not None else ""
+            print(
+                f"{what + ' (baseline)':<40} {floor:7.2f} s   {floor_rate:9,.0f} rows/s{server}", flush=True
+            )
+            if schema_floor is not None:
+                print(
+                    f"raw COPY into articles_article (indexes) {schema_floor:7.2f} s   "
+                    f"{args.articles / schema_floor:9,.0f} rows/s   x{floor / schema_floor:.2f} the baseline",
+                    flush=True,
+                )
+
+            small = run_import(quarter, "bench-quarter")
+            full = run_import(big, "bench-full")
+            assert full["rows"] == args.articles, full
+            rate = args.articles / full["seconds"]
+            versus = (
+                f"; x{schema_floor / full['seconds']:.2f} the COPY into articles_article"
+                if schema_floor
+                else ""
+            )
+            print(
+                f"import_articles, whole file              {full['seconds']:7.2f} s   {rate:9,.0f} articles/s"
+                f"   x{rate / floor_rate:.2f} the baseline (goal >= 0.5){versus}",
+                flush=True,
+            )
+            print(f"  {cpu_line(full, args.articles, 'article', floor_cpu)}", flush=True)
+            assert (full["waiting"], full["index_left"], full["index_status"]) == (
+                args.articles,
+                0,
+                "succeeded",
+            ), full
+            both = full["seconds"] + full["index_seconds"]
+            print(
+                f"  then the search index job (after commit) {full['index_seconds']:7.2f} s   "
+                f"{args.articles / full['index_seconds']:9,.0f} articles/s   import + index "
+                f"{both:.2f} s = x{floor / both:.2f} the baseline",
+                flush=True,
+            )
+            print(
+                f"peak RSS: {small['peak_rss_mb']:.0f} MB importing {args.articles // 4:,} articles, "
+                f"{full['peak_rss_mb']:.0f} MB importing {args.articles:,} "
+                f"(x{full['peak_rss_mb'] / small['peak_rss_mb']:.2f} for x4 the file)",
+                flush=True,
+            )
 
         spans_file, broken = directory / "spans.jsonl", directory / "broken.jsonl"
         spans = write_jsonl(spans_file, args.spans_articles, with_spans=True, seed=9)
@@ -306,6 +384,7 @@ def main() -> None:
             f"then the search index job {labelled['index_seconds']:.2f} s",
             flush=True,
         )
+        print(f"  {cpu_line(labelled, spans, 'span')}", flush=True)
         for where, line in (("last", -1), ("middle", args.spans_articles // 2)):
             break_offset(spans_file, broken, line=line)
             refused = run_import(broken, f"bench-broken-{where}")
@@ -316,6 +395,8 @@ def main() -> None:
                 f"0 rows written; report: line {problem['line']}, {problem['field']}: {problem['message']}",
                 flush=True,
             )
+            print(f"  {cpu_line(refused, spans, 'span')}", flush=True)
+        print(f"load average at the end: {' '.join(f'{n:.2f}' for n in os.getloadavg())}", flush=True)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,11 @@ imported into an "imported" set of the first project. Then it prints, for `eng.t
 1. the default suggester (shipped lists and rules, labels mapped by name: GPE->LOC, NORP->MISC, DATE
    dropped) with an empty KB;
 2. each pretrained pipeline in `add` and in `replace` mode (the project's pipeline setting);
+2b. with `--weigh-on 25,50,200` (the default), each pretrained pipeline in `add` mode weighed on that many
+   curated gold documents of `eng.train` (the project's gold, imported curated, first documents first):
+   the pipeline's entities are laid over the gazetteer and rules by what that gold measured
+   (`weigh_pipeline`); printed with the rules alone and `replace` mode in the same project (its gold
+   mentions feed the gazetteer of all three);
 3. the learning curve: an annotator copies the imported annotations of the first 25, 50, 200 and all
    946 training documents into their own sets and submits them (one versioned edit and one submit per
    article); the project's learning loop starts training by itself when its threshold is reached; the
@@ -34,6 +39,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -57,6 +63,20 @@ def check_files(folder: Path) -> dict[str, Path]:
             raise SystemExit(f"{path} has sha256 {digest}, not the published {expected}.")
         found[name] = path
     return found
+
+
+def split_documents(path: Path) -> list[str]:
+    """The file's documents, each from its `-DOCSTART-` line (the first may have none), as CoNLL text."""
+    documents: list[str] = []
+    for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
+        if line.startswith("-DOCSTART-") or not documents:
+            documents.append("")
+        documents[-1] += line
+    return [
+        document
+        for document in documents
+        if any(line.strip() and not line.startswith("-DOCSTART-") for line in document.splitlines())
+    ]
 
 
 def load() -> str:
@@ -86,6 +106,11 @@ def main() -> None:
     parser.add_argument("--skip-pipelines", action="store_true")
     parser.add_argument("--curve-from", default=None, help="a pretrained pipeline: a second learning curve")
     parser.add_argument("--skip-blank-curve", action="store_true", help="with --curve-from: that curve only")
+    parser.add_argument(
+        "--weigh-on",
+        default="25,50,200",
+        help="curated gold documents to weigh each pipeline on ('' for none)",
+    )
     args = parser.parse_args()
     files = check_files(args.folder.resolve())
     sizes = [int(size) for size in args.sizes.split(",") if size]
@@ -105,6 +130,7 @@ def main() -> None:
         from annotator.suggestions import nlp, sources
         from annotator.suggestions.engine import SuggestionRunner, forget_merges, spec_for
         from annotator.suggestions.generate import active_suggester, ensure_active_suggester
+        from annotator.suggestions.layering import weigh_pipeline
         from annotator.suggestions.models import SuggesterSettings, SuggesterVersion
         from annotator.suggestions.scoring import score
 
@@ -169,6 +195,51 @@ def main() -> None:
             show(f"{title}: {version}", scores, time.perf_counter() - started)
             return scores
 
+        def weighed_add(ref: str, sizes: list[int]) -> None:
+            """The pipeline in add mode, weighed on the first `sizes` training documents as curated gold of
+            a project of its own; the rules alone and replace mode in the same project beside it."""
+            of = project(f"CoNLL-weighed-{len(Project.objects.all())}")
+            settings_of = SuggesterSettings.objects.create(project=of, learn=False, use_site_pipeline=False)
+            documents = split_documents(files["eng.train"])
+            done = 0
+            with tempfile.TemporaryDirectory(prefix="conll-gold-") as folder:
+                for size in sizes:
+                    part = Path(folder) / f"eng.train-{done}-{size}"
+                    part.write_text("".join(documents[done:size]), encoding="utf-8")
+                    imported(of, part, set_kind=SetKind.GOLD, curated=True)
+                    done = size
+                    settings_of.refresh_from_db()  # what the last weighing stored stays
+                    settings_of.pipeline, settings_of.pipeline_mode = ref, "add"
+                    settings_of.save()
+                    started = time.perf_counter()
+                    weighed = weigh_pipeline(project=of)
+                    assert weighed is not None
+                    print(
+                        f"\n== 2b. {ref} weighed on {weighed.articles} curated gold documents in "
+                        f"{time.perf_counter() - started:.0f} s ({load()}): the gazetteer and rules alone F1 "
+                        f"{weighed.others_f1:.3f} there; keep threshold {weighed.keep:.3f}",
+                        flush=True,
+                    )
+                    stored = settings_of.__class__.objects.get(pk=settings_of.pk).measured["layered"]
+                    for key, (right, total, kept_right, kept) in stored[weighed.source]["evidence"].items():
+                        print(
+                            f"  {key:<40} {right:>5}/{total:<5} displaced {kept_right:>5}/{kept}", flush=True
+                        )
+                    found = {}
+                    settings_of.refresh_from_db()
+                    for mode in ("add", "replace", "rules"):
+                        settings_of.pipeline = "" if mode == "rules" else ref
+                        settings_of.pipeline_mode = "" if mode == "rules" else mode
+                        settings_of.save()
+                        SuggesterVersion.objects.filter(project=of).update(is_active=False)
+                        title = f"2b. weighed on {size} gold documents: {mode}"
+                        found[mode] = measure(title, of=of)["ALL"].f1
+                    print(
+                        f"  weighed on {size}: add {found['add']:.3f}, replace {found['replace']:.3f}, "
+                        f"rules alone {found['rules']:.3f}",
+                        flush=True,
+                    )
+
         chosen, _ = SuggesterSettings.objects.get_or_create(project=study)
         chosen.learn = False
         if args.folds:
@@ -202,6 +273,9 @@ def main() -> None:
             chosen.save()
             SuggesterVersion.objects.filter(project=study).update(is_active=False)
             ensure_active_suggester(project=study)
+            weigh_sizes = [int(size) for size in args.weigh_on.split(",") if size]
+            for ref in pipelines if weigh_sizes else []:
+                weighed_add(ref, weigh_sizes)
 
         def learning_curve(of: Project, heading: str, sizes: list[int]) -> None:
             settings_of = SuggesterSettings.objects.get(project=of)

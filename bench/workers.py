@@ -9,11 +9,17 @@ processes, warms them up (a small job in many chunks, so each loads its pipeline
 suggestion, and times one pre-annotation job of all the articles from its creation to its end (as the
 job records them), in chunks of ANNOTATOR_JOB_CHUNK_ARTICLES (`--chunk`). Prints docs/s for each count,
 the ratio against one worker (goal: >= 1.7 with 2 workers on 2 cores) and the load average around each
-run: on a machine shared with other work the ratio says little when the load is above the core count
-(more worker processes get more of the shared cores). What holds under load too: the CPU each document
-costs the workers and this database's PostgreSQL backends (read from /proc when the server is on this
-machine), and the ratio that split allows: one worker's pipeline runs on one core while PostgreSQL's
-share runs on the other; two workers share both, so 2 workers reach at most 2 / (1 + database / workers).
+run: on a machine shared with other work the ratio says little when the load is above the core count.
+Linux's autogroup scheduling (/proc/sys/kernel/sched_autogroup_enabled) gives each session an equal share
+of a busy machine: the workers started here are in this script's session, so under load two of them
+share the CPU one would get (measured: 0.3 cores for 1 or 2 workers at load 10-11, so x0.65-1.2), while
+PostgreSQL's backends share its server's session with every other database user. What holds under load
+too: the CPU each document costs the workers and this database's PostgreSQL backends (read from /proc
+when the server is on this machine), and the ratio that split allows: one worker's pipeline runs on one
+core while PostgreSQL's share runs on the other; two workers share both, so 2 workers reach at most
+2 / (1 + database / workers).
+The database's CPU is split by backend type; this script's own polling of the job (a query every 0.1 s,
+under a name of its own) is printed beside it and left out of the job's figure.
 """
 
 from __future__ import annotations
@@ -26,9 +32,14 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime
 
 from _harness import ROOT, bench_database
 from suggest import article_text, generated_kb
+
+# This script's own connections (it polls the job every 0.1 s) are named so, to be told from the job's.
+BENCH_APPLICATION = "bench-workers"
+OWN_POLLING = "this script's polling (not counted)"
 
 
 def load() -> str:
@@ -53,6 +64,7 @@ class CpuMeter:
     def __init__(self, workers: list[subprocess.Popen]) -> None:
         self.workers = workers
         self.backends: dict[int, tuple[float, float]] = {}  # pid -> (first seen, last seen)
+        self.kinds: dict[int, str] = {}  # pid -> backend type (client backend, autovacuum worker, ...)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -76,18 +88,32 @@ class CpuMeter:
             own = watcher.execute("SELECT pg_backend_pid()").fetchone()[0]
             while not self._stop.is_set():
                 rows = watcher.execute(
-                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> %s", [own]
+                    "SELECT pid, CASE WHEN application_name = %s THEN %s ELSE backend_type END "
+                    "FROM pg_stat_activity WHERE datname = current_database() AND pid <> %s",
+                    [BENCH_APPLICATION, OWN_POLLING, own],
                 ).fetchall()
-                for (pid,) in rows:
+                for pid, kind in rows:
                     now = cpu_seconds(pid)
                     if now is not None:
                         first, _ = self.backends.get(pid, (now, now))
                         self.backends[pid] = (first, now)
+                        self.kinds[pid] = kind
                 self._stop.wait(0.2)
 
     @property
     def database_cpu(self) -> float:
-        return sum(last - first for first, last in self.backends.values())
+        """The job's: without what this script's own polling of the job costs the server."""
+        return sum(
+            last - first for pid, (first, last) in self.backends.items() if self.kinds.get(pid) != OWN_POLLING
+        )
+
+    def database_cpu_by_kind(self) -> dict[str, float]:
+        """The database's CPU by backend type: the workers' connections, autovacuum's analyses, ..."""
+        split: dict[str, float] = {}
+        for pid, (first, last) in self.backends.items():
+            kind = self.kinds.get(pid, "?")
+            split[kind] = split.get(kind, 0.0) + last - first
+        return split
 
 
 def main() -> None:
@@ -99,6 +125,7 @@ def main() -> None:
     counts = [int(count) for count in args.workers.split(",")]
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         sys.exit("Set DATABASE_URL to a PostgreSQL server: several workers share its task queue.")
+    os.environ["PGAPPNAME"] = BENCH_APPLICATION  # libpq's default application_name, for this process only
     with bench_database("workers"):
         from django.db import connections
 
@@ -160,7 +187,8 @@ def main() -> None:
 
         rates: dict[int, list[float]] = {}
         for count in counts:
-            env = {**os.environ, "ANNOTATOR_JOB_CHUNK_ARTICLES": str(args.chunk)}
+            env = {name: value for name, value in os.environ.items() if name != "PGAPPNAME"}
+            env["ANNOTATOR_JOB_CHUNK_ARTICLES"] = str(args.chunk)
             command = [sys.executable, "manage.py", "db_worker", "--queue-name", "*", "--interval", "0.1",
                        "--no-startup-delay", "--no-reload", "--verbosity", "0"]  # fmt: skip
             workers = [
@@ -185,18 +213,27 @@ def main() -> None:
                 rate = len(ids) / seconds
                 rates.setdefault(count, []).append(rate)
                 ran_by = sorted(set(job.chunks.values_list("worker", flat=True)))
+                # A worker with no chunk left waits for the others' last ones: that idle end is lost throughput.
+                last_ends: dict[str, datetime] = {}
+                for worker, ended in job.chunks.values_list("worker", "finished_at"):
+                    last_ends[worker] = max(ended, last_ends.get(worker, ended))
+                idle = (job.finished_at - min(last_ends.values())).total_seconds() if count > 1 else 0.0
                 print(
                     f"{count} worker(s): {rate:8.1f} docs/s ({seconds:.1f} s, {job.result['created']} suggestions, "
-                    f"{job.chunks.count()} chunks run by {len(ran_by)} worker process(es)); {before} before, "
-                    f"{load()} after",
+                    f"{job.chunks.count()} chunks run by {len(ran_by)} worker process(es), the first idle for "
+                    f"the last {idle:.1f} s); {before} before, {load()} after",
                     flush=True,
                 )
                 per_doc = [1000 * meter.worker_cpu / len(ids), 1000 * meter.database_cpu / len(ids)]
                 if meter.backends:
                     share = per_doc[1] / sum(per_doc)
+                    split = ", ".join(
+                        f"{kind} {1000 * seconds / len(ids):.2f}"
+                        for kind, seconds in sorted(meter.database_cpu_by_kind().items())
+                    )
                     print(
-                        f"   CPU per document: workers {per_doc[0]:.1f} ms, PostgreSQL {per_doc[1]:.1f} ms "
-                        f"({share:.0%} of it); on 2 cores 2 workers can reach at most "
+                        f"   CPU per document: workers {per_doc[0]:.2f} ms, PostgreSQL {per_doc[1]:.2f} ms "
+                        f"({share:.0%} of it: {split}); on 2 cores 2 workers can reach at most "
                         f"x{2 / (1 + per_doc[1] / per_doc[0]):.2f} one worker's rate",
                         flush=True,
                     )

@@ -27,6 +27,7 @@ from annotator.articles.models import Article
 from annotator.core.compiled import CompiledQuery
 from annotator.core.errors import DomainError, InvalidAnnotation, NotEditable, ProjectArchived, StaleVersion
 from annotator.core.offsets import OFFSET_MAX, OffsetError, check_offsets
+from annotator.core.prepared import prepared_cursor
 from annotator.kb.models import KBEntity
 
 if TYPE_CHECKING:
@@ -129,7 +130,7 @@ def _claim(set_id: int, expected_version: int, status: str) -> bool:
     sql, params = _claim_statement(set_id, expected_version, status)
     if sql is None:
         return False
-    with connections[router.db_for_write(AnnotationSet)].cursor() as cursor:
+    with prepared_cursor(connections[router.db_for_write(AnnotationSet)]) as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount == 1
 

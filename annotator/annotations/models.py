@@ -15,6 +15,7 @@ from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
 from annotator.articles.models import Article
+from annotator.core.lean_history import LeanHistoricalRecords
 from annotator.core.models import TimeStampedModel
 from annotator.core.text import isolate
 from annotator.kb.models import KBEntity
@@ -155,8 +156,9 @@ class Span(TimeStampedModel):
         db_index=False,
     )
 
-    # The history is read by object and by set; its type and author columns need no index.
-    history = HistoricalRecords(no_db_index=["entity_type", "created_by"])
+    # The history is read by object and by set; its type, author, date and changer columns need no index
+    # (each one more B-tree insertion per imported span: core/lean_history.py).
+    history = LeanHistoricalRecords(no_db_index=["entity_type", "created_by"])
 
     class Meta:
         ordering = ["annotation_set", "start", "end", "id"]

@@ -27,6 +27,8 @@ from django.conf import settings
 from django.db import connections, router
 from django.utils import timezone
 
+from annotator.core.prepared import prepared_cursor
+
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
     from django.db.models import Field, Model
@@ -123,7 +125,7 @@ def _insert(instance: Model, by: User | None, guard: tuple[str, list[Any]] | Non
         "+",
         by.pk if by is not None else None,
     ]  # fmt: skip
-    with connection.cursor() as cursor:
+    with prepared_cursor(connection) as cursor:
         if guard is not None:
             if statements.guarded is None:
                 raise RuntimeError("A guarded INSERT is PostgreSQL's.")

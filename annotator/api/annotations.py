@@ -12,10 +12,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_not_required
-from django.db.models import F, Func, OuterRef, Prefetch, Q, QuerySet, Subquery
-from django.http import Http404
+from django.db.models import Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils.dateparse import parse_datetime
 from django.utils.decorators import method_decorator
@@ -27,11 +25,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator.annotations import services
-from annotator.annotations.editing import with_editing_facts
 from annotator.annotations.models import AnnotationSet, Relation, Span
 from annotator.annotations.status import with_status
 from annotator.api import plain
-from annotator.api.access import check_can_edit, projects_for, token_of, user_of, visible_sets
+from annotator.api.access import check_can_edit, projects_for, user_of, visible_sets
 from annotator.api.annotation_serializers import (
     AnnotationSetDetailSerializer,
     AnnotationSetSerializer,
@@ -51,13 +48,14 @@ from annotator.api.annotation_serializers import (
     span_create_data,
     span_data,
 )
-from annotator.articles.models import Article, ArticleStatus, SearchBacklog
+from annotator.api.reachable import reachable_project_with_backlog
+from annotator.api.set_reads import named, set_for_writing, suggestion_about, type_named
+from annotator.articles.models import Article, ArticleStatus
 from annotator.articles.search import FALLBACK_MAX, matching
-from annotator.core.compiled import CompiledQuery
 from annotator.kb.models import KBEntity
-from annotator.projects.models import EntityType, Membership, Project, RelationType
+from annotator.projects.models import EntityType, RelationType
 from annotator.suggestions import services as decisions
-from annotator.suggestions.models import Decision, Suggestion, Verdict
+from annotator.suggestions.models import Decision, Verdict
 
 # On the article list: how many of the project's articles a full-text search may not see yet.
 UNINDEXED_HEADER = "X-Articles-Unindexed"
@@ -116,72 +114,7 @@ def in_project(queryset: QuerySet[Any], value: Any, what: str) -> Any:
     return found
 
 
-def named(model: type[EntityType] | type[RelationType], project_id: int, name: str, field: str) -> Any:
-    by_name = _entity_type_named if model is EntityType else _relation_type_named
-    found = next(iter(by_name(project_id=project_id, name=name)), None)
-    if found is None:
-        raise exceptions.ValidationError(
-            {field: [f"This project has no {model._meta.verbose_name} named {name!r}."]}
-        )
-    return found
-
-
 api_view = method_decorator(login_not_required, name="dispatch")
-
-
-# Every write reads these: built and compiled once per process (core.compiled).
-@CompiledQuery
-def _entity_type_named(project_id: int, name: str) -> QuerySet[EntityType]:
-    return EntityType.objects.filter(project_id=project_id, name=name).order_by()[:1]
-
-
-@CompiledQuery
-def _relation_type_named(project_id: int, name: str) -> QuerySet[RelationType]:
-    return RelationType.objects.filter(project_id=project_id, name=name).order_by()[:1]
-
-
-@CompiledQuery
-def _suggestion_in(project_id: int, suggestion_id: int) -> QuerySet[Suggestion]:
-    """A suggestion of the project, with what a decision on it reads (as `in_project` would find it)."""
-    suggestions = Suggestion.objects.filter(article__project_id=project_id, pk=suggestion_id)
-    related = suggestions.select_related("entity_type", "tail_entity_type", "relation_type", "kb_entity")
-    return related.order_by()[:1]
-
-
-def _member_sets(set_id: int, user_id: int) -> QuerySet[AnnotationSet]:
-    """`visible_sets` of a user (by id) with the role, as `_set_for_writing` reads it."""
-    user = get_user_model()(pk=user_id)  # a stand-in: the filters read its id only
-    projects = Project.objects.visible_to(user)
-    sets = AnnotationSet.objects.readable_by(user).filter(article__project__in=projects)
-    role = Membership.objects.filter(project=OuterRef("article__project_id"), user_id=user_id)
-    # With the article and the project's span rules: the span checks of the write read nothing more.
-    return with_editing_facts(
-        sets.filter(pk=set_id).annotate(my_role=Subquery(role.order_by().values("role")[:1])).order_by()
-    )
-
-
-@CompiledQuery
-def _member_set(set_id: int, user_id: int) -> QuerySet[AnnotationSet]:
-    return _member_sets(set_id, user_id)
-
-
-@CompiledQuery
-def _member_set_in(set_id: int, user_id: int, project_id: int) -> QuerySet[AnnotationSet]:
-    """As `_member_set`, for a token limited to one project."""
-    return _member_sets(set_id, user_id).filter(article__project_id=project_id)
-
-
-def _set_for_writing(request: Request, set_id: int) -> AnnotationSet:
-    """The set, if the request may read it (as `with_role(visible_sets(request))`), and may edit it."""
-    token, user_id = token_of(request), user_of(request).pk
-    if token is not None and token.project_id is not None:
-        found = _member_set_in(set_id=set_id, user_id=user_id, project_id=token.project_id)
-    else:
-        found = _member_set(set_id=set_id, user_id=user_id)
-    if not found:
-        raise Http404("No AnnotationSet matches the given query.")
-    check_can_edit(request, found[0])
-    return found[0]
 
 
 def _set_detail(annotation_set: AnnotationSet) -> AnnotationSet:
@@ -257,11 +190,7 @@ class ArticleList(generics.ListAPIView):
         if getattr(self, "swagger_fake_view", False):  # the schema generator has no project
             return Article.objects.none()
         # The project (if the caller's) and its count of articles search cannot see yet, in one query.
-        backlog = SearchBacklog.objects.filter(project_id=OuterRef("pk")).order_by()
-        waiting = Subquery(backlog.annotate(n=Func(F("pk"), function="COUNT")).values("n")[:1])
-        project = get_object_or_404(
-            projects_for(self.request).annotate(unindexed=waiting), pk=self.kwargs["project_id"]
-        )
+        project = reachable_project_with_backlog(self.request, self.kwargs["project_id"])
         articles = Article.objects.filter(project=project).defer("text")
         params = self.request.query_params
         self.unindexed = project.unindexed or 0  # type: ignore[attr-defined]
@@ -360,7 +289,7 @@ def _set_action(summary: str, request_serializer: Any = None, response: Any = An
 class SetSubmit(APIView):
     @_set_action("Submit the set (gold: mark it curated); it then takes no edits until reopened")
     def post(self, request: Request, pk: int) -> Response:
-        annotation_set = _set_for_writing(request, pk)
+        annotation_set = set_for_writing(request, pk)
         services.submit_set(
             annotation_set=annotation_set, by=user_of(request), expected_version=expected_version(request)
         )
@@ -371,7 +300,7 @@ class SetSubmit(APIView):
 class SetReopen(APIView):
     @_set_action("Reopen a submitted or curated set")
     def post(self, request: Request, pk: int) -> Response:
-        annotation_set = _set_for_writing(request, pk)
+        annotation_set = set_for_writing(request, pk)
         services.reopen_set(
             annotation_set=annotation_set, by=user_of(request), expected_version=expected_version(request)
         )
@@ -390,13 +319,14 @@ class SetSpans(APIView):
         responses={201: SpanSerializer, **WRITE_ERRORS},
     )
     def post(self, request: Request, pk: int) -> Response:
-        annotation_set = _set_for_writing(request, pk)
-        data = span_create_data(request.data) or _validated(SpanCreateSerializer, request)
+        usual = span_create_data(request.data)  # the set is read with the type it names
+        annotation_set = set_for_writing(request, pk, type_name=usual["type"] if usual else None)
+        data = usual or _validated(SpanCreateSerializer, request)
         span = services.create_span(
             annotation_set=annotation_set,
             start=data["start"],
             end=data["end"],
-            entity_type=named(EntityType, annotation_set.article.project_id, data["type"], "type"),
+            entity_type=type_named(annotation_set, data["type"]),
             surface=data.get("text"),
             by=user_of(request),
             expected_version=expected_version(request),
@@ -504,7 +434,7 @@ class SetRelations(APIView):
         responses={201: RelationSerializer, **WRITE_ERRORS},
     )
     def post(self, request: Request, pk: int) -> Response:
-        annotation_set = _set_for_writing(request, pk)
+        annotation_set = set_for_writing(request, pk)
         body = RelationCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
@@ -552,17 +482,11 @@ class SetDecisions(APIView):
         responses={201: DecisionSerializer, **WRITE_ERRORS},
     )
     def post(self, request: Request, pk: int) -> Response:
-        annotation_set = _set_for_writing(request, pk)
-        data = decision_create_data(request.data) or _validated(DecisionCreateSerializer, request)
+        usual = decision_create_data(request.data)  # the set is read with the suggestion it names
+        annotation_set = set_for_writing(request, pk, suggestion_id=usual["suggestion"] if usual else None)
+        data = usual or _validated(DecisionCreateSerializer, request)
         project_id = annotation_set.article.project_id
-        found = (
-            _suggestion_in(project_id=project_id, suggestion_id=data["suggestion"])
-            if type(data["suggestion"]) is int
-            else []
-        )
-        if not found:
-            raise exceptions.NotFound("No such suggestion.")
-        suggestion = found[0]
+        suggestion = suggestion_about(annotation_set, data["suggestion"])
         common: dict[str, Any] = {
             "suggestion": suggestion,
             "annotation_set": annotation_set,

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import copy
 import secrets
 import threading
 import time
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.utils import timezone
@@ -18,6 +17,7 @@ from annotator.projects.models import Project
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
+    from django.db.models import Model
 
 # How often last_used_at is written: often enough to tell a live token from a dead one, not on every call.
 LAST_USED_RESOLUTION_SECONDS = 60
@@ -84,7 +84,7 @@ def _read_token(key: str) -> ApiToken | None:
     now = time.monotonic()
     remembered = _memo.get(key)
     if remembered is not None and remembered[0] > now:
-        token = copy.copy(remembered[1])
+        token = _copy(remembered[1])
     else:
         found = ApiToken.objects.select_related("user").filter(digest=key).first()
         if found is None:
@@ -92,10 +92,19 @@ def _read_token(key: str) -> ApiToken | None:
         with _lock:
             if len(_memo) >= _MEMO_LIMIT:
                 _memo.clear()
-            _memo[key] = (now + settings.ANNOTATOR_TOKEN_CACHE_SECONDS, copy.copy(found))
+            _memo[key] = (now + settings.ANNOTATOR_TOKEN_CACHE_SECONDS, _copy(found))
         token = found
-    token.user = copy.copy(token.user)
+    token.user = _copy(token.user)
     return token
+
+
+def _copy(instance: Model) -> Any:
+    """`copy.copy(instance)`: the same attributes, its own state and cache of related objects (what
+    Django's `__getstate__` gives), without the detour through pickling's protocol that copy.copy takes
+    for a model (half the cost of authenticating a remembered token)."""
+    clone = instance.__class__.__new__(instance.__class__)
+    clone.__dict__.update(instance.__getstate__())
+    return clone
 
 
 def forget_tokens(*digests: str) -> None:

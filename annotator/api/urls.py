@@ -21,6 +21,10 @@ from annotator.api import (
 
 app_name = "api"
 urlpatterns = [
+    # First, the calls reviewers make all day: a path is resolved by trying the patterns in order.
+    path("sets/<int:pk>/spans/", annotations.SetSpans.as_view(), name="set-spans"),
+    path("sets/<int:pk>/decisions/", annotations.SetDecisions.as_view(), name="set-decisions"),
+    path("projects/<int:project_id>/articles/", annotations.ArticleList.as_view(), name="article-list"),
     path("schema/", views.Schema.as_view(), name="schema"),
     path("docs/", views.Docs.as_view(url_name="api:schema"), name="docs"),
     path("tokens/", token_views.TokenList.as_view(), name="token-list"),
@@ -86,15 +90,12 @@ urlpatterns = [
         name="relation-type-merge",
     ),
     path("projects/<int:project_id>/guidelines", guidelines.ProjectGuidelines.as_view(), name="guidelines"),
-    path("projects/<int:project_id>/articles/", annotations.ArticleList.as_view(), name="article-list"),
     path("articles/<int:pk>/", annotations.ArticleDetail.as_view(), name="article-detail"),
     path("articles/<int:pk>/sets/", annotations.ArticleSets.as_view(), name="article-sets"),
     path("sets/<int:pk>/", annotations.SetDetail.as_view(), name="set-detail"),
     path("sets/<int:pk>/submit/", annotations.SetSubmit.as_view(), name="set-submit"),
     path("sets/<int:pk>/reopen/", annotations.SetReopen.as_view(), name="set-reopen"),
-    path("sets/<int:pk>/spans/", annotations.SetSpans.as_view(), name="set-spans"),
     path("sets/<int:pk>/relations/", annotations.SetRelations.as_view(), name="set-relations"),
-    path("sets/<int:pk>/decisions/", annotations.SetDecisions.as_view(), name="set-decisions"),
     path("spans/<int:pk>/", annotations.SpanDetail.as_view(), name="span-detail"),
     path("spans/<int:pk>/link/", annotations.SpanLink.as_view(), name="span-link"),
     path("relations/<int:pk>/", annotations.RelationDetail.as_view(), name="relation-detail"),

@@ -1,6 +1,7 @@
 """`{% url %}` and `{% static %}` that work each URL out once per process.
 
-`{% url %}` works out each route's URL once per process, then fills in the ids.
+`{% url %}` works out each route's URL once per process, then fills in the ids (a URL without ids is
+kept whole).
 
 Django's `reverse` walks the URL patterns and checks the result against the route's regular expression on
 every call: 30-50 microseconds, twenty times over on the annotate page. For a given view name, strings
@@ -32,6 +33,7 @@ register = template.Library()
 _PLACEHOLDER_BASE = 987_654_000
 _MEMO_LIMIT = 10_000
 _memo: dict[tuple[Any, ...], tuple[str, tuple[int, ...]] | None] = {}
+_fixed: dict[tuple[Any, ...], str] = {}  # URLs with no number in them (navigation links), whole
 _lock = threading.Lock()
 
 
@@ -42,9 +44,12 @@ def _is_number(value: object) -> bool:
 def fast_reverse(view_name: str, args: Sequence[Any], current_app: str | None = None) -> str:
     """`reverse(view_name, args=args, current_app=current_app)`, from a kept pattern when it can be."""
     shape = tuple(None if _is_number(arg) else (type(arg), arg) for arg in args)
-    if all(part is not None for part in shape):  # no number to fill in: Django's own reverse
+    whole = all(part is not None for part in shape)  # no number to fill in
+    if whole and not all(type(arg) is str for arg in args):  # an object's text may change
         return reverse(view_name, args=args, current_app=current_app)
     key = (view_name, current_app, get_script_prefix(), get_urlconf(), shape)
+    if whole:  # strings only, or no arguments (navigation links): the URL itself is kept
+        return _whole_url(key, view_name, args, current_app)
     kept = _memo.get(key, ...)
     if kept is ...:
         kept = _learn(view_name, args, current_app)
@@ -56,6 +61,17 @@ def fast_reverse(view_name: str, args: Sequence[Any], current_app: str | None = 
         return reverse(view_name, args=args, current_app=current_app)
     pattern, positions = kept
     return pattern.format(*(args[i] for i in positions))
+
+
+def _whole_url(key: tuple[Any, ...], view_name: str, args: Sequence[Any], current_app: str | None) -> str:
+    found = _fixed.get(key)
+    if found is None:
+        found = reverse(view_name, args=args, current_app=current_app)
+        with _lock:
+            if len(_fixed) >= _MEMO_LIMIT:
+                _fixed.clear()
+            _fixed[key] = found
+    return found
 
 
 def _learn(

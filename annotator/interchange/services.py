@@ -22,6 +22,7 @@ from annotator.articles.models import Article
 from annotator.core.errors import DomainError, ProjectArchived
 from annotator.core.text import isolate
 from annotator.interchange.checks import Prepared, prepare
+from annotator.interchange.collector import collector_paused
 from annotator.interchange.formats import FORMATS
 from annotator.interchange.formats.base import (
     Limits,
@@ -143,7 +144,7 @@ def import_articles(
         yield batch, count
 
     read, stopped = 0, False
-    with transaction.atomic():
+    with collector_paused(), transaction.atomic():
         importer = Importer(project=project, options=options, by=by, job=job, problems=problems)
         try:
             with ReadAhead(batches()) as ahead:

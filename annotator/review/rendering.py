@@ -13,8 +13,10 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from html import escape
 from itertools import pairwise
+from typing import NamedTuple
 
 from django.utils.safestring import SafeString, mark_safe
 
@@ -83,9 +85,11 @@ def blocks_touching(blocks: Sequence[Block], ranges: Iterable[tuple[int, int]]) 
     return [blocks[i] for i in sorted(touched)]
 
 
-@dataclass(frozen=True)
-class Mark:
-    """Something drawn over the text: an annotated span (`s<id>`) or a pending suggestion (`g<id>`)."""
+class Mark(NamedTuple):
+    """Something drawn over the text: an annotated span (`s<id>`) or a pending suggestion (`g<id>`).
+
+    A named tuple rather than a frozen dataclass: a page makes one per span and suggestion, and a
+    frozen dataclass sets each field through `object.__setattr__`, several times slower."""
 
     item: str
     start: int
@@ -138,6 +142,8 @@ def render_block(text: str, block: Block, marks: Sequence[Mark], *, oob: bool = 
     by_start: dict[int, list[Mark]] = {}
     for mark in inside:
         by_start.setdefault(max(mark.start, block.start), []).append(mark)
+    # What each mark's tag says apart from its depth, worked out once per mark rather than per segment.
+    shapes = {id(mark): _shape(mark) for mark in inside}
     active: list[Mark] = []
     parts = [_opening(block, oob=oob)]
     for left, right in pairwise(boundaries):
@@ -147,16 +153,37 @@ def render_block(text: str, block: Block, marks: Sequence[Mark], *, oob: bool = 
             parts.append(segment)
             continue
         # Longest outermost, so that a nested span sits inside the span that contains it.
-        layers = sorted(active, key=lambda m: (m.start - m.end, m.start, m.item))
+        layers = sorted(active, key=lambda m: shapes[id(m)][0]) if len(active) > 1 else active
         opening = []
         for depth, mark in enumerate(layers):
-            attributes = f'class="{mark.classes(depth)}" data-item="{mark.item}"'
-            if mark.start == left:
-                attributes += f' data-label="{escape(mark.label)}"'
-            opening.append(f"<mark {attributes}>")
+            _, before_depth, after_depth, label = shapes[id(mark)]
+            labelled = label if mark.start == left else ""
+            opening.append(f'<mark class="{before_depth}{min(depth, 4)}{after_depth}{labelled}>')
         parts.append("".join(opening) + segment + "</mark>" * len(layers))
     parts.append("</div>")
     return mark_safe("".join(parts))  # noqa: S308 - every piece of text above went through escape()
+
+
+def _shape(mark: Mark) -> tuple[tuple[int, int, str], str, str, str]:
+    """A mark's sort key, its tag's text before and after the depth, and its label attribute: the tag is
+    `<mark class="{before}{depth}{after}{label}>` with the label on the mark's first segment only, as
+    `Mark.classes` and the item and label attributes would write it."""
+    after = " sugg" if mark.suggestion else " span"
+    if mark.linked:
+        after += f" link-{mark.linked}"
+    if mark.related:
+        after += " rel"
+    return (
+        (mark.start - mark.end, mark.start, mark.item),
+        f"m et-{mark.type_id} d",
+        f'{after}" data-item="{mark.item}"',
+        _label_attribute(mark.label),
+    )
+
+
+@lru_cache(maxsize=4096)
+def _label_attribute(label: str) -> str:
+    return f' data-label="{escape(label)}"'  # labels repeat ("PERSON 0.90"): escaped once per process
 
 
 def _opening(block: Block, *, oob: bool = False, lazy: bool = False) -> str:

@@ -98,10 +98,16 @@ def _count(queryset: Any) -> Subquery:
     )
 
 
-def _count_columns(set_id: int, article_id: int, project_id: int) -> dict[str, Subquery]:
+def _set_count_columns(set_id: int) -> dict[str, Subquery]:
     return {
         "n_spans": _count(Span.objects.filter(annotation_set_id=set_id).values("annotation_set")),
         "n_relations": _count(Relation.objects.filter(annotation_set_id=set_id).values("annotation_set")),
+    }
+
+
+def _count_columns(set_id: int, article_id: int, project_id: int) -> dict[str, Subquery]:
+    return {
+        **_set_count_columns(set_id),
         "n_suggestions": _count(
             Suggestion.objects.filter(_pending(set_id, article_id, project_id)).values("article")
         ),
@@ -131,6 +137,13 @@ def set_counts(annotation_set: AnnotationSet) -> dict[str, int]:
 def _types_with_counts(set_id: int, article_id: int, project_id: int) -> QuerySet[EntityType]:
     types = EntityType.objects.filter(project_id=project_id)
     return types.annotate(**_count_columns(set_id, article_id, project_id)).order_by("position", "name")
+
+
+@CompiledQuery
+def _types_with_set_counts(set_id: int, project_id: int) -> QuerySet[EntityType]:
+    """The project's entity types, each carrying the set's counts of spans and relations."""
+    types = EntityType.objects.filter(project_id=project_id)
+    return types.annotate(**_set_count_columns(set_id)).order_by("position", "name")
 
 
 def types_and_counts(annotation_set: AnnotationSet) -> tuple[list[EntityType], dict[str, int]]:
@@ -281,11 +294,13 @@ def load_view(
     with_marks: bool = True,
     type_names: dict[int, str] | None = None,
     any_relations: bool = True,
+    read: WholeTextRows | None = None,
 ) -> SetView:
     """The set over `blocks` (all of them when None), with rows for `row_blocks` (default: the same).
 
     `type_names` (entity type id -> name), when the caller has them, saves reading them again;
-    `any_relations=False` (the caller counted none in the set) saves reading relations.
+    `any_relations=False` (the caller counted none in the set) saves reading relations; `read`, the
+    whole text's span and pending suggestion values when the caller read them, saves reading them again.
     """
     shown = split_blocks(text) if blocks is None else blocks
     rows_in = shown if row_blocks is None else row_blocks
@@ -294,7 +309,7 @@ def load_view(
         pending = pending_suggestions(annotation_set)  # the whole text's reads are compiled with theirs
     if with_marks and row_blocks is None:
         # Rows for every shown block: one read serves both the marks and the rows.
-        marks, items = _marks_and_rows(annotation_set, text, shown, pending, whole_text)
+        marks, items = _marks_and_rows(annotation_set, text, shown, pending, whole_text, read)
         return SetView(annotation_set=annotation_set, text=text, blocks=shown, row_blocks=rows_in, marks=marks,
                        relations=_relations(annotation_set, rows_in) if any_relations else [],
                        **items)  # fmt: skip
@@ -427,6 +442,19 @@ def _all_pending_values(
     )  # fmt: skip
 
 
+@CompiledQuery
+def _first_pending_values(
+    set_id: int, article_id: int, project_id: int
+) -> QuerySet[Suggestion, tuple[Any, ...]]:
+    """As `_all_pending_values`, but no more than a page shows at once (one more tells there are more)."""
+    return _all_pending_values.build(set_id, article_id, project_id)[: LAZY_PAST_ROWS + 1]
+
+
+# The whole text's span values and pending suggestion values, as `_all_span_values` and
+# `_all_pending_values` read them.
+WholeTextRows = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]
+
+
 def _suggestion_row(row: tuple[Any, ...], text: str) -> SuggestionRow:
     (pk, kind, start, end, type_id, type_name, relation_type_id, relation_name, kb_name, kb_id, score, source,
      tail_start, tail_end) = row  # fmt: skip
@@ -440,7 +468,12 @@ def _suggestion_row(row: tuple[Any, ...], text: str) -> SuggestionRow:
 
 
 def _marks_and_rows(
-    annotation_set: AnnotationSet, text: str, blocks: list[Block], pending: Q | None, whole_text: bool
+    annotation_set: AnnotationSet,
+    text: str,
+    blocks: list[Block],
+    pending: Q | None,
+    whole_text: bool,
+    read: WholeTextRows | None = None,
 ) -> tuple[list[Mark], dict[str, list]]:
     """Marks over the blocks and the rows of the items in them, in one query per kind.
 
@@ -449,10 +482,12 @@ def _marks_and_rows(
     spans: list[Span | SpanRow]
     suggestions: Iterable[Suggestion | SuggestionRow]
     if whole_text:  # the annotate page's own reads: compiled once per process, read as plain values
-        ids = {"set_id": annotation_set.pk, "article_id": annotation_set.article_id}
-        spans = [_span_row(row) for row in _all_span_values(set_id=annotation_set.pk)]
-        pending_rows = _all_pending_values(**ids, project_id=annotation_set.article.project_id)
-        suggestions = [_suggestion_row(row, text) for row in pending_rows]
+        span_values, pending_values = read or (
+            _all_span_values(set_id=annotation_set.pk),
+            _all_pending_values(**_ids(annotation_set)),
+        )
+        spans = [_span_row(row) for row in span_values]
+        suggestions = [_suggestion_row(row, text) for row in pending_values]
     else:
         assert pending is not None
         spans = list(
@@ -587,6 +622,53 @@ def load_page(
         view,
         lazy,
     )
+
+
+def load_page_and_counts(
+    annotation_set: AnnotationSet, text: str
+) -> tuple[list[EntityType], dict[str, int], PageView]:
+    """The project's entity types, the set's counts (spans, relations, pending suggestions) and the page.
+
+    A page that shows the whole article shows every span and pending suggestion, so those rows give
+    their own counts: the types come with the counts of spans and relations only (index counts), and
+    the pending suggestions are read once instead of also counted (the count repeated the rows'
+    anti-joins: a fifth of the page's database time). A long article, or one with more rows than a
+    page shows at once, is counted first and loads lazily, as `load_page` does."""
+    if len(split_blocks(text)) <= LAZY_PAST_BLOCKS:
+        types = _types_with_set_counts(set_id=annotation_set.pk, project_id=annotation_set.article.project_id)
+        if not types:  # no row to carry the counts: counted apart
+            counts = set_counts(annotation_set)
+            return (
+                [],
+                counts,
+                load_page(annotation_set, text, counts=counts, any_relations=counts["relations"] > 0),
+            )
+        if (whole := _whole_page(annotation_set, text, types)) is not None:
+            return types, *whole
+    types, counts = types_and_counts(annotation_set)
+    return (
+        types,
+        counts,
+        load_page(annotation_set, text, counts=counts, any_relations=counts["relations"] > 0),
+    )
+
+
+def _whole_page(
+    annotation_set: AnnotationSet, text: str, types: list[EntityType]
+) -> tuple[dict[str, int], PageView] | None:
+    """The counts and the page of an article short enough to show whole, the types (with their counts of
+    spans and relations) read; None when its rows are more than one page shows at once."""
+    relations = int(types[0].n_relations or 0)  # type: ignore[attr-defined]
+    settled = int(types[0].n_spans or 0) + relations  # type: ignore[attr-defined]
+    if settled > LAZY_PAST_ROWS:
+        return None
+    ids = _ids(annotation_set)
+    read = (_all_span_values(set_id=ids["set_id"]), _first_pending_values(**ids))
+    if settled + len(read[1]) > LAZY_PAST_ROWS:
+        return None
+    counts = {"spans": len(read[0]), "relations": relations, "suggestions": len(read[1])}
+    view = load_view(annotation_set, text, any_relations=relations > 0, read=read)
+    return counts, PageView(view.rendered_blocks(), view.row_groups(), view, False)
 
 
 BLOCK_CACHE_SECONDS = 600

@@ -52,12 +52,11 @@ from annotator.review.rendering import blocks_touching, render_plain_blocks, spl
 from annotator.review.rows import FILTER_TEXTS, LISTS
 from annotator.review.state import (
     SuggestionRow,
-    load_page,
+    load_page_and_counts,
     load_view,
     pending_suggestions,
     rendered_range,
     set_counts,
-    types_and_counts,
 )
 from annotator.review.suggesting import opening_jobs, suggest_on_open
 from annotator.suggestions.models import Suggestion, SuggestionKind
@@ -152,8 +151,7 @@ MAX_BLOCKS_PER_ANSWER = 16
 
 def _page_context(request: AuthedRequest, article: Article, annotation_set: AnnotationSet) -> dict[str, Any]:
     project = article.project
-    entity_types, counts = types_and_counts(annotation_set)
-    page = load_page(annotation_set, article.text, counts=counts, any_relations=counts["relations"] > 0)
+    entity_types, counts, page = load_page_and_counts(annotation_set, article.text)
     guidelines = _latest_guidelines(annotation_set)
     may_edit = can_edit_set(request.user, project.my_role, annotation_set)  # type: ignore[attr-defined]
     return {

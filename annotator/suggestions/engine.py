@@ -150,8 +150,9 @@ def load_suggester(
     key = f"{spec.key}|project:{project_id}|excluding:{_digest(excluded) if excluded else ''}"
 
     def build() -> nlp.Suggester:
-        # A trained model's merge has measured the name rules' guesses next to it: they stay, weighed.
-        guesses = True if spec.kind == SuggesterKind.TRAINED else None
+        # A trained model's merge has measured the name rules' guesses next to it, and a pretrained
+        # pipeline is laid over what the rules settle on their own: the guesses stay, weighed.
+        guesses = True if spec.kind in (SuggesterKind.TRAINED, SuggesterKind.PIPELINE) else None
         return nlp.build_suggester(
             model=spec.model, model_source=spec.model_source, rules=spec.rules, lang=spec.lang,
             name_guesses=guesses,
@@ -493,12 +494,15 @@ def project_merge(
         else ()
     )
     situated, mute_below = situated_evidence(chosen, spec)
+    layered, layered_keep = layered_evidence(chosen, spec)
     merge = nlp.Merge(
         label_map=sources.effective_label_map(project, extra=extra, chosen=chosen),
         types=types,
         evidence=sources.measured_evidence(project_id, chosen),
         situated=situated,
         mute_below=mute_below,
+        layered=layered,
+        layered_keep=layered_keep,
     )
     if len(_merges) >= 64:
         _merges.clear()
@@ -521,6 +525,17 @@ def situated_evidence(
         source, label, situation = key.rsplit("|", 2)
         evidence[(source, label, situation)] = nlp.Measured(int(right), int(seen))
     return evidence, max(nlp.merge.MUTE_BELOW, float(found.get("f1") or 0.0) / 2)
+
+
+def layered_evidence(
+    chosen: SuggesterSettings, spec: SuggesterSpec | None
+) -> tuple[dict[tuple[str, str, str], nlp.merge.Layered], float]:
+    """What weighing the spec's pretrained pipeline in add mode measured on the project's gold (see
+    `layering.py`); nothing for any other suggester, or before it was weighed."""
+    if spec is None or spec.kind != SuggesterKind.PIPELINE or not spec.rules or spec.model_source is None:
+        return {}, nlp.merge.MUTE_BELOW
+    stored = ((chosen.measured or {}).get("layered") or {}).get(spec.model_source)
+    return nlp.weighing.layered_evidence(stored)
 
 
 def situated_table(chosen: SuggesterSettings) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from annotator.suggestions.generate import (
     ensure_active_suggester,
     preannotate_articles,
 )
+from annotator.suggestions.layering import weigh_pipeline
 from annotator.suggestions.models import SuggesterVersion
 from annotator.suggestions.training import TrainingRefused, train_suggester
 
@@ -114,11 +115,13 @@ registry.register_chunked(
 @registry.register(JobKind.TRAIN_SUGGESTER)
 def run_training(job: Job, progress: Progress) -> dict[str, Any]:
     assert job.project is not None
+    # The project's pretrained pipeline (add mode) is weighed again on the gold as it now stands.
+    weighed = weigh_pipeline(project=job.project, progress=progress)
     try:
         report = train_suggester(project=job.project, by=job.created_by, progress=progress)
     except TrainingRefused as refusal:
         raise JobFailed(refusal.message) from None
-    return {
+    result = {
         "suggester_version": report.version.pk,
         "name": str(report.version),
         "activated": report.activated,
@@ -128,3 +131,6 @@ def run_training(job: Job, progress: Progress) -> dict[str, Any]:
         "compared_on": report.compared_on,
         "cross_validated_f1": report.version.metrics["entities"]["ALL"]["f1"],
     }
+    if weighed is not None:
+        result["pipeline_weighed_on"] = weighed.articles
+    return result

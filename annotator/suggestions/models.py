@@ -182,26 +182,63 @@ class Suggestion(models.Model):
     # Pre-annotation writes about seventy rows per article, so every index costs: the article and the
     # version are covered by the composite indexes below, the KB entity by a partial one, and the types
     # are deleted too rarely to be worth one (deleting a type scans the table once).
-    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="suggestions", db_index=False)
+    # No foreign key constraints (db_constraint=False): a foreign key checks each row on its own, three
+    # to five look-ups per row, which was two thirds of PostgreSQL's work in pre-annotation. Triggers
+    # installed by migration 0006_i18workers_set_based_references keep the same integrity once per
+    # statement instead: every referenced row must exist (locked as a foreign key locks it), deleting a
+    # referenced row deletes its suggestions (CASCADE, also outside Django), changing its id is refused.
+    # SQLite rebuilds a table to alter it, which drops its triggers: a migration that alters this table
+    # or a referenced one on SQLite must create them again (tests/integration/test_suggestion_references).
+    article = models.ForeignKey(
+        Article, on_delete=models.CASCADE, related_name="suggestions", db_index=False, db_constraint=False
+    )
     suggester_version = models.ForeignKey(
-        SuggesterVersion, on_delete=models.CASCADE, related_name="suggestions", db_index=False
+        SuggesterVersion,
+        on_delete=models.CASCADE,
+        related_name="suggestions",
+        db_index=False,
+        db_constraint=False,
     )
     kind = models.CharField(max_length=16, choices=SuggestionKind.choices)
     start = models.PositiveIntegerField()
     end = models.PositiveIntegerField()
     entity_type = models.ForeignKey(
-        EntityType, null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False
+        EntityType,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     tail_start = models.PositiveIntegerField(null=True, blank=True)
     tail_end = models.PositiveIntegerField(null=True, blank=True)
     tail_entity_type = models.ForeignKey(
-        EntityType, null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False
+        EntityType,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     relation_type = models.ForeignKey(
-        RelationType, null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False
+        RelationType,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     kb_entity = models.ForeignKey(
-        KBEntity, null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False
+        KBEntity,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     rank = models.PositiveSmallIntegerField(default=0)
     score = models.FloatField()

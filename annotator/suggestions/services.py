@@ -19,9 +19,10 @@ from annotator.annotations.editing import (
     edit_set,
 )
 from annotator.annotations.models import AnnotationSet, EntityLink, Relation, SetStatus, Span
-from annotator.annotations.rows import insert_with_history, row_parts
+from annotator.annotations.rows import insert_with_history, insert_with_history_if, row_parts
 from annotator.core.compiled import CompiledQuery
 from annotator.core.errors import DomainError, InvalidAnnotation, StaleVersion
+from annotator.core.prepared import prepared_cursor
 from annotator.suggestions.models import Decision, Suggestion, SuggestionKind, Verdict
 
 if TYPE_CHECKING:
@@ -174,62 +175,82 @@ def accept_suggestion(
     *, suggestion: Suggestion, annotation_set: AnnotationSet, by: User | None, expected_version: int
 ) -> Decision:
     """Make the suggestion part of the set as it is, reusing what the set already has."""
-    at_once = _accept_entity_at_once(suggestion, annotation_set, by=by, expected_version=expected_version)
-    if at_once is not None:  # one statement (PostgreSQL)
-        return at_once
+    if suggestion.kind == SuggestionKind.ENTITY:
+        assert suggestion.entity_type is not None
+        at_once = _decide_entity_at_once(
+            suggestion, annotation_set, by=by, expected_version=expected_version, verdict=Verdict.ACCEPTED,
+            start=suggestion.start, end=suggestion.end, entity_type=suggestion.entity_type,
+        )  # fmt: skip
+        if at_once is not None:  # one statement (PostgreSQL)
+            return at_once
     with edit_set(annotation_set, expected_version=expected_version, by=by) as editor:
         return apply_acceptance(editor, suggestion)
 
 
-def _accept_entity_at_once(
-    suggestion: Suggestion, annotation_set: AnnotationSet, *, by: User | None, expected_version: int
+def _at_once_possible() -> bool:
+    return connections[router.db_for_write(Decision)].vendor == "postgresql"
+
+
+def _refusal(suggestion: Suggestion, annotation_set: AnnotationSet, expected_version: int) -> DomainError:
+    """Why a decision's one statement wrote nothing, in the long way's order: the claim's refusal
+    (stale, archived, not in progress), then an earlier decision on the suggestion."""
+    claim = _claim_refusal(annotation_set, expected_version, SetStatus.IN_PROGRESS)
+    if claim is not None:
+        return claim
+    if found := _decision_of(suggestion_id=suggestion.pk, set_id=annotation_set.pk):
+        return _decided_error(found[0])
+    return StaleVersion(expected=expected_version, current=None)  # another writer came in between
+
+
+def _decide_entity_at_once(
+    suggestion: Suggestion,
+    annotation_set: AnnotationSet,
+    *,
+    by: User | None,
+    expected_version: int,
+    verdict: str,
+    start: int,
+    end: int,
+    entity_type: EntityType,
 ) -> Decision | None:
-    """Accept an entity suggestion in one autocommit statement, as `add_span_at_once` creates a span:
-    PostgreSQL, the set read with its editing facts, a project that allows overlaps, a suggestion whose
-    text needs no trimming. None otherwise: the caller takes the long way.
+    """Accept an entity suggestion, or correct it into the span [start, end) of `entity_type`, in one
+    autocommit statement, as `add_span_at_once` creates a span: PostgreSQL, the set read with its editing
+    facts, a project that allows overlaps, a span whose text needs no trimming. None otherwise: the caller
+    takes the long way.
 
     The statement claims the next version only if the set is at `expected_version`, in progress, not
-    archived and has not decided on the suggestion; reuses the set's span with the suggestion's key or
-    inserts it (with its history); and records the decision (with its history) on that span. All of it
-    or nothing. When nothing was written, or a check failed, the set's state says why, in the long way's
-    order: the claim's refusal first, then an earlier decision, then the span's own error."""
-    if connections[router.db_for_write(Decision)].vendor != "postgresql" or suggestion.kind != "entity":
+    archived and has not decided on the suggestion; reuses the set's span with that key or inserts it
+    (with its history); and records the decision (with its history) on that span. All of it or nothing.
+    A check that fails before the statement leaves the refusal to the long way, which says it in its own
+    order; when the statement wrote nothing, `_refusal` says why."""
+    if not _at_once_possible():
         return None
-    entity_type = suggestion.entity_type
-    assert entity_type is not None
     editor = SetEditor(annotation_set, by)
-    start, end = suggestion.start, suggestion.end
-
-    def refused(error: DomainError | None) -> DomainError:
-        if (claim := _claim_refusal(annotation_set, expected_version, SetStatus.IN_PROGRESS)) is not None:
-            return claim
-        if error is not None:
-            return error
-        if found := _decision_of(suggestion_id=suggestion.pk, set_id=annotation_set.pk):
-            return _decided_error(found[0])
-        return StaleVersion(expected=expected_version, current=None)  # another writer came in between
-
+    if _preloaded(annotation_set) is None or not editor._read_article().allow_overlapping_spans:
+        return None
+    corrected = (start, end, entity_type)
+    if suggestion.article_id != annotation_set.article_id or (
+        verdict == Verdict.CORRECTED
+        and corrected == (suggestion.start, suggestion.end, suggestion.entity_type)
+    ):
+        return None  # refused: the long way says why, after the claim's own refusal if there is one
     try:
-        if _preloaded(annotation_set) is None or not editor._read_article().allow_overlapping_spans:
-            return None
-        _check_for_this_article(suggestion, annotation_set)
         if editor._edges(start=start, end=end, declared=None)[:2] != (start, end):
             return None  # trimmed: the long way looks for the span at both keys
-        text = editor._read_article(start=start, end=end).surface
         editor._check_entity_type(entity_type)
-    except InvalidAnnotation as error:
-        raise refused(error) from None
+    except InvalidAnnotation:
+        return None  # refused, unless the set has such a span (made before a rule changed): the long way
+    text = editor._read_article(start=start, end=end).surface
     guard, guard_params = _claim_statement(
         annotation_set.pk, expected_version, SetStatus.IN_PROGRESS, undecided=suggestion.pk
     )
     if guard is None:
-        raise refused(None)
+        raise _refusal(suggestion, annotation_set, expected_version)
     span = Span(annotation_set=annotation_set, start=start, end=end, entity_type=entity_type, surface=text,
                 created_by=by)  # fmt: skip
     span_parts = row_parts(span, by=by, source='"new_span"')
     snapshot = {"start": start, "end": end, "type": entity_type.name, "text": text}
-    decision = Decision(suggestion=suggestion, annotation_set=annotation_set, verdict=Verdict.ACCEPTED,
-                        decided_by=by)  # fmt: skip
+    decision = Decision(suggestion=suggestion, annotation_set=annotation_set, verdict=verdict, decided_by=by)
     decision_parts = row_parts(decision, by=by, source='"new_decision"')
     # The decision's span and result come from the statement: the span reused or made.
     chosen = {"span_id": '"chosen".id', "result": (
@@ -262,11 +283,11 @@ def _accept_entity_at_once(
     )  # fmt: skip
     params = [*guard_params, annotation_set.pk, start, end, entity_type.pk, *span_parts.values,
               *span_parts.history_values, *decision_params, *decision_parts.history_values]  # fmt: skip
-    with connections[router.db_for_write(Decision)].cursor() as cursor:
+    with prepared_cursor(connections[router.db_for_write(Decision)]) as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
-        raise refused(None)
+        raise _refusal(suggestion, annotation_set, expected_version)
     decision.pk, span.pk, decision.result, made = row[0], row[1], row[2], row[3]
     if isinstance(decision.result, str):
         decision.result = json.loads(decision.result)
@@ -276,6 +297,26 @@ def _accept_entity_at_once(
     if made:
         Span.link.related.set_cached_value(span, None)  # type: ignore[attr-defined]  # new: no link
     decision.span = span
+    annotation_set.version = expected_version + 1
+    return decision
+
+
+def _reject_at_once(
+    suggestion: Suggestion, annotation_set: AnnotationSet, *, by: User | None, expected_version: int
+) -> Decision | None:
+    """Reject in one autocommit statement (PostgreSQL): the claim, only if the set has not decided on the
+    suggestion, then the decision and its history; all or nothing. None elsewhere: the long way."""
+    if not _at_once_possible() or suggestion.article_id != annotation_set.article_id:
+        return None  # (the long way refuses a suggestion of another article, after the claim's refusal)
+    guard, guard_params = _claim_statement(
+        annotation_set.pk, expected_version, SetStatus.IN_PROGRESS, undecided=suggestion.pk
+    )
+    decision = Decision(suggestion=suggestion, annotation_set=annotation_set, verdict=Verdict.REJECTED,
+                        result=_Outcome().result(), decided_by=by)  # fmt: skip
+    if guard is None or not insert_with_history_if(
+        (f'{guard} RETURNING "id"', guard_params), decision, by=by
+    ):
+        raise _refusal(suggestion, annotation_set, expected_version)
     annotation_set.version = expected_version + 1
     return decision
 
@@ -316,6 +357,15 @@ def correct_suggestion(
 ) -> Decision:
     """Take the suggestion with changes: other boundaries or type (entity), another relation type
     (relation), another KB entity or NIL (link)."""
+    if suggestion.kind == SuggestionKind.ENTITY:
+        assert suggestion.entity_type is not None
+        at_once = _decide_entity_at_once(
+            suggestion, annotation_set, by=by, expected_version=expected_version, verdict=Verdict.CORRECTED,
+            start=suggestion.start if start is None else start, end=suggestion.end if end is None else end,
+            entity_type=entity_type or suggestion.entity_type,
+        )  # fmt: skip
+        if at_once is not None:  # one statement (PostgreSQL)
+            return at_once
     with edit_set(annotation_set, expected_version=expected_version, by=by) as editor:
         _check_undecided(suggestion, annotation_set)
         outcome = _Outcome()
@@ -350,6 +400,9 @@ def reject_suggestion(
     *, suggestion: Suggestion, annotation_set: AnnotationSet, by: User | None, expected_version: int
 ) -> Decision:
     """Record that the suggestion is wrong for this set; nothing else changes."""
+    at_once = _reject_at_once(suggestion, annotation_set, by=by, expected_version=expected_version)
+    if at_once is not None:  # one statement (PostgreSQL)
+        return at_once
     with edit_set(annotation_set, expected_version=expected_version, by=by) as editor:
         return record_rejection(editor, suggestion)
 

@@ -24,7 +24,7 @@ from annotator.jobs.services import cancel_from_page
 from annotator.projects.models import Project
 from annotator.projects.permissions import can_curate, can_manage
 from annotator.projects.views import get_project
-from annotator.suggestions import curve, engine, learning, sources
+from annotator.suggestions import curve, engine, layering, learning, sources
 from annotator.suggestions.configuring import InvalidSettings, change_suggester_settings
 from annotator.suggestions.forms import LabelMapForm, LearningForm, PipelineForm
 from annotator.suggestions.generate import active_suggester
@@ -162,6 +162,7 @@ def _settings_context(project: Project, chosen: SuggesterSettings, **forms_: Any
         "curve": curve.learning_curve(project),
         "evidence": sources.evidence_table(sources.measured_evidence(project.pk, chosen)),
         "situated": engine.situated_table(chosen),
+        "layered": layering.layered_table(chosen),
         "dropped_patterns": sources.dropped_gold_patterns(chosen),
     }
 

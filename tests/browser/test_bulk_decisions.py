@@ -155,4 +155,47 @@ def test_relation_labels_drawn_at_once_never_cover_each_other(page, log_in, worl
         return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
 
     assert [(a, b) for n, a in enumerate(boxes) for b in boxes[n + 1 :] if overlap(a, b)] == []
+    # Arrows and labels stay off the words: no point of an arrow and no label falls inside the box of any
+    # piece of the article's text (the text's fragments, marks and their type tags included).
+    crossings = page.evaluate(ARROWS_OVER_TEXT)
     page.locator(".text-panel").screenshot(path=SCREENSHOTS / f"relation-labels-{width}.png")
+    assert crossings == []
+
+
+# The places where an arrow (sampled every 2px) or a label is drawn over the article's text (its text nodes'
+# line boxes and its marks'), in the arrows' coordinates: [what, x, y, the box it covers].
+ARROWS_OVER_TEXT = """() => {
+  const svg = document.querySelector("#arrows");
+  const origin = svg.getBoundingClientRect();
+  const boxes = [];
+  const text = document.querySelector("#text");
+  const rects = Array.from(text.querySelectorAll("mark")).flatMap((mark) => Array.from(mark.getClientRects()));
+  const walker = document.createTreeWalker(text, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    rects.push(...range.getClientRects());
+  }
+  for (const r of rects) {
+    const [left, top] = [r.left - origin.left, r.top - origin.top];
+    if (r.width > 1 && r.height > 1) boxes.push([left + 1, top + 1, left + r.width - 1, top + r.height - 1]);
+  }
+  const inside = (x, y) => boxes.find(([l, t, r, b]) => x > l && x < r && y > t && y < b);
+  const found = [];
+  for (const path of svg.querySelectorAll("path.arc")) {
+    const length = path.getTotalLength();
+    for (let at = 0; at <= length; at += 2) {
+      const point = path.getPointAtLength(at);
+      const box = inside(point.x, point.y);
+      if (box) { found.push(["arrow", Math.round(point.x), Math.round(point.y), box.map(Math.round)]); break; }
+    }
+  }
+  for (const label of svg.querySelectorAll("text")) {
+    const b = label.getBBox();
+    const [left, right, top, bottom] = [b.x + 1, b.x + b.width - 1, b.y + 2, b.y + b.height - 2];
+    const corners = [[left, top], [right, top], [left, bottom], [right, bottom]];
+    const hit = corners.find(([x, y]) => inside(x, y));
+    if (hit) found.push([label.textContent, Math.round(hit[0]), Math.round(hit[1])]);
+  }
+  return found;
+}"""

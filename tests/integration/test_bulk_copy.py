@@ -208,3 +208,59 @@ def test_a_role_that_may_not_skip_the_checks_leaves_them_to_the_server(news):
         with pytest.raises(IntegrityError, match="projects_entitytype"), connection.cursor() as cursor:
             pending_key_checks(cursor)  # the server's own deferred check: it fails here
         transaction.set_rollback(True)
+
+
+def test_the_garbage_collector_is_off_while_batches_are_written_and_back_on_after_a_refusal(
+    news, monkeypatch
+):
+    import gc
+
+    from annotator.interchange.importer import Importer
+    from annotator.interchange.services import ImportRejected
+    from tests.integration.test_import_service import jsonl, line, run
+
+    seen = []
+    add_batch = Importer.add_batch
+
+    def spy(self, batch):
+        seen.append(gc.isenabled())
+        return add_batch(self, batch)
+
+    monkeypatch.setattr(Importer, "add_batch", spy)
+    assert gc.isenabled()
+    assert run(news, jsonl(line(external_id="g1", text="Collected later."))).created == 1
+    assert (seen, gc.isenabled()) == ([False], True)
+    with pytest.raises(ImportRejected):
+        run(news, jsonl(line(external_id="g2", text="")))
+    assert (seen, gc.isenabled()) == ([False, False], True)
+
+
+@postgres_only
+def test_duplicate_lookups_probe_the_key_index_even_when_statistics_predate_the_project(news):
+    """A new project's import next to an analysed one: the planner's statistics know no article of the new
+    project, and a look-up that let it see the project id walked all of them for every key."""
+    from annotator.interchange.importer import BY_CONTENT_HASH, BY_EXTERNAL_ID
+    from tests.factories import ProjectFactory
+
+    fresh = ProjectFactory(name="Fresh", slug="fresh")
+    insert = (
+        "INSERT INTO articles_article (project_id, external_id, title, text, metadata, content_hash, revision, "
+        "created_at, updated_at) SELECT %s, 'n-' || g, 't', 'text ' || g, '{}', md5(g::text) || md5(g::text), "
+        "1, now(), now() FROM generate_series(%s, %s) g"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(insert, [news.project.pk, 1, 5000])
+        cursor.execute("ANALYZE articles_article")
+        cursor.execute(insert, [fresh.pk, 5001, 7000])  # written after the statistics, as by an import
+        plans = {}
+        for name, sql, keys in (
+            ("id", BY_EXTERNAL_ID, ["n-6000", "n-9999"]),
+            ("text", BY_CONTENT_HASH, ["f" * 64]),
+        ):
+            cursor.execute(f"EXPLAIN (COSTS OFF) {sql}", [keys, fresh.pk])
+            plans[name] = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Index Cond: ((project_id = $0) AND ((external_id)::text = k.v))" in plans["id"]
+    assert "article_external_id_unique" in plans["id"]
+    assert "Index Cond: ((project_id = $0) AND ((content_hash)::text = k.v))" in plans["text"]
+    assert "article_content_hash_idx" in plans["text"]
+    assert "article_project_id_idx" not in plans["id"] + plans["text"]

@@ -81,7 +81,36 @@ def test_the_sql_is_built_once_and_each_call_is_one_query(news, monkeypatch):
         assert len(types_of(project_id=news.project.pk)) == 4
     assert built == []
     assert len(queries) == 1
-    assert queries[0]["sql"] == types_of.sql() % (news.project.pk,)
+    if connection.vendor == "postgresql":  # a prepared statement: the values are bound on the server
+        assert queries[0]["sql"] == types_of.sql()
+    else:
+        assert queries[0]["sql"] == types_of.sql() % (news.project.pk,)
+
+
+def _prepared_statements():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE from_sql = false")
+        return [statement for (statement,) in cursor.fetchall()]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")
+def test_on_postgresql_a_compiled_query_is_prepared_once_per_connection(news):
+    other = ProjectFactory(name="Other", slug="other")
+    EntityType.objects.create(project=other, name="DRUG", key="d")
+    statement = types_of.sql().replace("%s", "$1")
+    assert [t.name for t in types_of(project_id=news.project.pk)] == ["DATE", "GPE", "ORG", "PERSON"]
+    assert _prepared_statements().count(statement) == 1
+    assert [t.name for t in types_of(project_id=other.pk)] == ["DRUG"]  # other values, same statement
+    assert _prepared_statements().count(statement) == 1
+    EntityType.objects.filter(project=news.project).count()  # Django's own queries stay unprepared
+    assert len(_prepared_statements()) == 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")
+def test_prepared_statements_can_be_turned_off(news, settings):
+    settings.ANNOTATOR_DB_PREPARED = False
+    assert len(types_of(project_id=news.project.pk)) == 4
+    assert _prepared_statements() == []
 
 
 @pytest.mark.django_db(transaction=True)

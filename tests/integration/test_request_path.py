@@ -270,20 +270,19 @@ def test_creating_a_span_through_the_api_costs_a_fixed_number_of_queries(client,
     # offsets check needs), no duplicate check (the INSERT refuses a duplicate), the history with the span.
     if connection.vendor == "postgresql":  # the claim, the span and its history: one statement, autocommit
         assert tables(queries) == [
-            "annotations_annotationset",  # the set with the caller's role, its article and the span rules
-            "projects_entitytype",
+            # the set with the caller's role, its article, the span rules and the type the body names
+            "annotations_annotationset",
             "annotations_historicalspan",  # WITH guard AS (UPDATE set), new AS (INSERT span) INSERT history
         ]
-        assert len(queries) == 3
+        assert len(queries) == 2
     else:
         assert tables(queries) == [
             "annotations_annotationset",
-            "projects_entitytype",
             "annotations_annotationset",  # the version claim
             "annotations_span",
             "annotations_historicalspan",
         ]
-        assert len(queries) == 7  # with BEGIN and COMMIT
+        assert len(queries) == 6  # with BEGIN and COMMIT
     spans = Span.objects.filter(annotation_set=news.annotation_set).order_by("start")
     assert [(s.start, s.end, s.surface, s.history.get().history_type) for s in spans] == [
         (0, 6, "Sergey", "+"),

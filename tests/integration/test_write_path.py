@@ -75,20 +75,18 @@ def test_accepting_a_suggestion_through_the_api_costs_a_fixed_number_of_queries(
     assert response["ETag"] == '"3"'
     found = statements(queries)
 
-    # The set with the caller's role, the article and the span rules; the suggestion; then on PostgreSQL
-    # one statement: the claim (if the set has not decided on it), the span and its history, the decision
-    # and its history. SQLite: the claim, then each row (no look-up of an earlier decision or of the span:
-    # their INSERTs find them).
+    # The set with the caller's role, the article, the span rules and the suggestion with its type; then
+    # on PostgreSQL one statement: the claim (if the set has not decided on it), the span and its history,
+    # the decision and its history. SQLite: the claim, then each row (no look-up of an earlier decision or
+    # of the span: their INSERTs find them).
     if POSTGRES:
         expected = [
             'SELECT "annotations_annotationset"."id"',
-            'SELECT "suggestions_suggestion"."id"',
             'WITH "guard" AS (UPDATE "annotations_annotationset" SET "version"',
         ]
     else:
         expected = [
             'SELECT "annotations_annotationset"."id"',
-            'SELECT "suggestions_suggestion"."id"',
             'UPDATE "annotations_annotationset" SET "version"',
             'INSERT INTO "annotations_span"',
             'INSERT INTO "annotations_historicalspan"',
@@ -100,7 +98,7 @@ def test_accepting_a_suggestion_through_the_api_costs_a_fixed_number_of_queries(
     ]
     assert [sql[: len(prefix)] for sql, prefix in zip(found, expected, strict=False)] == expected, found
     assert len(found) == len(expected), found
-    assert len(queries) == (3 if POSTGRES else len(expected) + 2)  # SQLite: with BEGIN and COMMIT
+    assert len(queries) == (2 if POSTGRES else len(expected) + 2)  # SQLite: with BEGIN and COMMIT
     decision = Decision.objects.get(suggestion=suggestions[0])
     span = Span.objects.get(annotation_set=news.annotation_set)
     assert response.json() == DecisionSerializer(decision).data
@@ -465,3 +463,241 @@ def test_accepting_at_once_a_suggestion_of_another_article_is_refused_after_a_st
             suggestion=foreign, annotation_set=fresh_set(news), by=news.annotator, expected_version=1
         )
     assert (Decision.objects.exists(), Span.objects.exists()) == (False, False)
+
+
+# The type a new span names is read with the set (one query less): the same answers as a look-up of its own.
+
+
+def test_the_type_read_with_the_set_is_the_projects_type_of_that_name(client, news, token):
+    from tests.factories import EntityTypeFactory, ProjectFactory
+
+    EntityTypeFactory(project=ProjectFactory(slug="elsewhere"), name="WEAPON")  # another project's type
+    url = reverse("api:set-spans", args=[news.annotation_set.pk])
+    post(client, url, {"start": 0, "end": 16, "type": "ALIEN"}, token, 1)  # the token's first use reads it
+    for name in ("ALIEN", "WEAPON", "person"):
+        with CaptureQueriesContext(connection) as queries:
+            refused = post(client, url, {"start": 0, "end": 16, "type": name}, token, 1)
+        assert (refused.status_code, refused.json()["error"]["fields"]) == (
+            400, {"type": [f"This project has no entity type named {name!r}."]}
+        )  # fmt: skip
+        assert [sql.startswith('SELECT "annotations_annotationset"') for sql in statements(queries)] == [True]
+    created = post(client, url, {"start": 0, "end": 16, "type": " PERSON "}, token, 1)
+    assert (created.status_code, created.json()["type"], created.json()["entity_type"]) == (
+        201, "PERSON", news.person.pk
+    )  # fmt: skip
+    span = Span.objects.get(annotation_set=news.annotation_set)
+    assert (span.entity_type_id, span.history.get().entity_type_id) == (news.person.pk, news.person.pk)
+
+
+def test_a_body_left_to_the_serializer_still_finds_its_type_and_its_refusals_come_first(client, news, token):
+    url = reverse("api:set-spans", args=[news.annotation_set.pk])
+    # A form body: the serializer reads it, then the type is looked up on its own.
+    form = client.post(url, {"start": "0", "end": "16", "type": "PERSON"}, HTTP_AUTHORIZATION=f"Bearer {token}",
+                       HTTP_IF_MATCH='"1"')  # fmt: skip
+    assert (form.status_code, form.json()["text"]) == (201, "Sergey Naryshkin")
+    # A bad body with an unknown type: the body's refusal, as before.
+    bad = post(client, url, {"start": "0", "end": 16, "type": "ALIEN"}, token, 2)
+    assert (bad.status_code, list(bad.json()["error"]["fields"])) == (400, ["start"])
+    # Someone else's set: 404 before anything about the body.
+    other = create_token(user=news.manager, name="manager", scope="write")[1]
+    hidden = post(client, url, {"start": 0, "end": 16, "type": "ALIEN"}, other, 2)
+    assert hidden.status_code == 403
+
+
+# Rejecting, and correcting an entity, in one statement too (PostgreSQL): the long way's rows and refusals.
+
+
+def test_rejecting_at_once_writes_the_decision_and_its_history_and_nothing_else(news, suggestions):
+    annotation_set = fresh_set(news)
+    with CaptureQueriesContext(connection) as queries:
+        decision = reject_suggestion(suggestion=suggestions[0], annotation_set=annotation_set,
+                                     by=news.annotator, expected_version=1)  # fmt: skip
+    # PostgreSQL: the claim (if undecided), the decision and its history; SQLite: the claim, then each row.
+    assert [sql[:30] for sql in statements(queries)] == (
+        ['WITH "guard" AS (UPDATE "annot'] if POSTGRES else
+        ['UPDATE "annotations_annotation', 'INSERT INTO "suggestions_decis', 'INSERT INTO "suggestions_histo']
+    )  # fmt: skip
+    stored = Decision.objects.get(pk=decision.pk)
+    assert (stored.verdict, stored.span_id, stored.result, stored.decided_by_id) == (
+        "rejected", None, {"created": []}, news.annotator.pk)  # fmt: skip
+    assert decision_data(decision) == DecisionSerializer(stored).data
+    assert [(h.history_type, h.history_user_id, h.verdict) for h in stored.history.all()] == [
+        ("+", news.annotator.pk, "rejected")
+    ]
+    assert Span.objects.count() == 0
+    assert annotation_set.version == 2 == AnnotationSet.objects.get(pk=annotation_set.pk).version
+
+
+def test_rejecting_at_once_refuses_as_the_long_way_does_and_writes_nothing(news, suggestions):
+    from tests.factories import ArticleFactory
+
+    reject_suggestion(suggestion=suggestions[0], annotation_set=fresh_set(news), by=news.annotator,
+                      expected_version=1)  # fmt: skip
+    other = ArticleFactory(project=news.project, text="Sergey Naryshkin again.")
+    foreign = Suggestion.objects.create(article=other, suggester_version=suggestions[0].suggester_version,
+                                        kind="entity", start=0, end=16, entity_type=news.person, score=0.9,
+                                        source="t")  # fmt: skip
+    cases = [
+        (suggestions[0], 1, StaleVersion, None),  # stale before decided
+        (suggestions[0], 2, InvalidAnnotation, "This suggestion was already rejected in this set"),
+        (foreign, 1, StaleVersion, None),  # stale before another article's
+        (foreign, 2, InvalidAnnotation, "That suggestion is for another article."),
+    ]
+    for suggestion, version, error, message in cases:
+        with pytest.raises(error) as refused:
+            reject_suggestion(suggestion=suggestion, annotation_set=fresh_set(news), by=news.annotator,
+                              expected_version=version)  # fmt: skip
+        if message:
+            assert refused.value.message.startswith(message)
+    assert AnnotationSet.objects.get(pk=news.annotation_set.pk).version == 2
+    assert (Decision.objects.count(), Decision.history.count()) == (1, 1)
+
+
+def test_correcting_an_entity_at_once_makes_the_corrected_span_with_its_provenance(news, suggestions):
+    from annotator.suggestions.services import correct_suggestion
+
+    annotation_set = fresh_set(news)
+    with CaptureQueriesContext(connection) as queries:
+        decision = correct_suggestion(suggestion=suggestions[0], annotation_set=annotation_set,
+                                      by=news.annotator, expected_version=1, start=7,
+                                      entity_type=news.org)  # fmt: skip
+    assert len(statements(queries)) == (1 if POSTGRES else 6)  # SQLite: + the earlier decision's look-up
+    span = Span.objects.get(annotation_set=annotation_set)
+    assert (span.start, span.end, span.entity_type_id, span.surface) == (7, 16, news.org.pk, "Naryshkin")
+    stored = Decision.objects.get(pk=decision.pk)
+    snapshot = {"start": 7, "end": 16, "type": "ORG", "text": "Naryshkin"}
+    assert (stored.verdict, stored.span_id) == ("corrected", span.pk)
+    assert stored.result == decision.result == {"created": [f"span:{span.pk}"], "span": snapshot}
+    assert decision_data(decision) == DecisionSerializer(stored).data
+    assert [h.history_type for h in span.history.all()] == ["+"]
+    assert annotation_set.version == 2 == AnnotationSet.objects.get(pk=annotation_set.pk).version
+
+
+def test_correcting_at_once_refuses_in_the_long_ways_order(news, suggestions):
+    from annotator.suggestions.services import correct_suggestion
+
+    def correct(version, **changes):
+        return correct_suggestion(suggestion=suggestions[0], annotation_set=fresh_set(news), by=news.annotator,
+                                  expected_version=version, **changes)  # fmt: skip
+
+    itself = "The correction is the suggestion itself: accept it instead."
+    with pytest.raises(StaleVersion):
+        correct(2)  # stale before the correction's own refusal
+    with pytest.raises(InvalidAnnotation, match=itself):
+        correct(1)
+    with pytest.raises(InvalidAnnotation, match="A span cannot start or end with white space"):
+        correct(1, end=17)
+    reject_suggestion(suggestion=suggestions[0], annotation_set=fresh_set(news), by=news.annotator,
+                      expected_version=1)  # fmt: skip
+    with pytest.raises(InvalidAnnotation, match="already rejected"):
+        correct(2)  # decided before the correction is itself
+    with pytest.raises(InvalidAnnotation, match="already rejected"):
+        correct(2, start=7)
+    assert Span.objects.count() == 0
+    assert AnnotationSet.objects.get(pk=news.annotation_set.pk).version == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "verdict"),
+    [
+        ({"verdict": "rejected"}, "rejected"),
+        ({"verdict": "corrected", "type": "ORG", "start": 7}, "corrected"),
+    ],
+)
+def test_rejecting_or_correcting_through_the_api_costs_a_fixed_number_of_queries(
+    client, news, token, suggestions, body, verdict
+):
+    url = reverse("api:set-decisions", args=[news.annotation_set.pk])
+    assert (
+        post(client, url, {"suggestion": suggestions[1].pk, "verdict": "rejected"}, token, 1).status_code
+        == 201
+    )
+    with CaptureQueriesContext(connection) as queries:
+        response = post(client, url, {"suggestion": suggestions[0].pk, **body}, token, 2)
+    assert (response.status_code, response["ETag"], response.json()["verdict"]) == (201, '"3"', verdict)
+    # The set (with its facts, the caller's role and the suggestion of a plain rejection), [the suggestion
+    # and the type of a correction,] then on PostgreSQL one statement: the claim if undecided, [the span
+    # and its history,] the decision and its history.
+    expected = 2 if verdict == "rejected" else 4
+    if POSTGRES:
+        assert len(statements(queries)) == expected
+        assert statements(queries)[-1].startswith('WITH "guard" AS (UPDATE "annotations_annotationset"')
+    assert response.json() == DecisionSerializer(Decision.objects.get(pk=response.json()["id"])).data
+
+
+def test_a_remembered_token_is_handed_out_as_copy_copy_would_copy_it(news, token):
+    import copy
+
+    from annotator.api.tokens import _copy, check_token
+
+    remembered = check_token(token)
+    for instance in (remembered, remembered.user):
+        ours, theirs = _copy(instance), copy.copy(instance)
+        fields = [f.attname for f in type(instance)._meta.concrete_fields]
+        assert [getattr(ours, f) for f in fields] == [getattr(theirs, f) for f in fields]
+        assert (ours._state.db, ours._state.adding) == (theirs._state.db, theirs._state.adding)
+        assert ours._state is not instance._state
+        assert ours._state.fields_cache is not instance._state.fields_cache
+    again = check_token(token)
+    again.user.username = "changed by one request"
+    assert check_token(token).user.username == news.annotator.username
+
+
+# The suggestion a decision names is read with the set: the same suggestions found, the same refusals.
+
+
+def test_the_suggestion_read_with_the_set_is_the_projects_and_refusals_stay_the_same(
+    client, news, token, suggestions
+):
+    from tests.factories import ArticleFactory, EntityTypeFactory, ProjectFactory
+
+    url = reverse("api:set-decisions", args=[news.annotation_set.pk])
+    elsewhere = ProjectFactory(slug="elsewhere")
+    far = Suggestion.objects.create(
+        article=ArticleFactory(project=elsewhere, text="Sergey Naryshkin."), kind="entity", start=0, end=6,
+        suggester_version=SuggesterVersion.objects.create(project=elsewhere, name="t", kind="rules", version="1"),
+        entity_type=EntityTypeFactory(project=elsewhere, name="PERSON"), score=0.9, source="t",
+    )  # fmt: skip
+    near = Suggestion.objects.create(
+        article=ArticleFactory(project=news.project, text="Sergey Naryshkin again."), kind="entity", start=0,
+        end=16, suggester_version=suggestions[0].suggester_version, entity_type=news.person, score=0.9, source="t",
+    )  # fmt: skip
+    post(
+        client, url, {"suggestion": 2**62, "verdict": "accepted"}, token, 1
+    )  # the token's first use reads it
+    for missing in (2**62, far.pk):
+        with CaptureQueriesContext(connection) as queries:
+            response = post(client, url, {"suggestion": missing, "verdict": "accepted"}, token, 1)
+        assert (response.status_code, response.json()["error"]["message"]) == (404, "No such suggestion.")
+        assert len(statements(queries)) == 1  # the set's read said so
+    other_article = post(client, url, {"suggestion": near.pk, "verdict": "rejected"}, token, 1)
+    assert (other_article.status_code, other_article.json()["error"]["fields"]) == (
+        400, {"suggestion": ["That suggestion is for another article."]}
+    )  # fmt: skip
+    stale = post(client, url, {"suggestion": near.pk, "verdict": "accepted"}, token, 7)
+    assert (stale.status_code, stale.json()["error"]["current_version"]) == (412, 1)
+    accepted = post(client, url, {"suggestion": suggestions[1].pk, "verdict": "accepted"}, token, 1)
+    decision = Decision.objects.get(pk=accepted.json()["id"])
+    assert accepted.json() == DecisionSerializer(decision).data
+    assert (decision.span.start, decision.span.end, decision.span.entity_type_id) == (25, 30, news.gpe.pk)
+    assert (
+        Decision.objects.count(),
+        Span.objects.count(),
+        AnnotationSet.objects.get(pk=news.annotation_set.pk).version,
+    ) == (1, 1, 2)
+
+
+def test_a_relation_suggestion_is_read_whole_and_accepted_as_before(client, news, token, suggestions):
+    url = reverse("api:set-decisions", args=[news.annotation_set.pk])
+    relation = Suggestion.objects.create(
+        article=news.article, suggester_version=suggestions[0].suggester_version, kind="relation", start=0,
+        end=16, entity_type=news.person, tail_start=25, tail_end=30, tail_entity_type=news.gpe,
+        relation_type=news.visited, score=0.8, source="t",
+    )  # fmt: skip
+    response = post(client, url, {"suggestion": relation.pk, "verdict": "accepted"}, token, 1)
+    assert response.status_code == 201, response.json()
+    decision = Decision.objects.get(pk=response.json()["id"])
+    assert (decision.relation.head.surface, decision.relation.tail.surface, decision.relation.relation_type_id) == (
+        "Sergey Naryshkin", "Minsk", news.visited.pk
+    )  # fmt: skip
+    assert len(decision.result["created"]) == 3  # two spans and the relation

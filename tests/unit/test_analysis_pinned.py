@@ -213,7 +213,7 @@ def test_the_merge_shortcut_decides_as_the_general_path_on_generated_candidates(
             end = start + rng.choice((1, 2, 3, 5, 8, 13))
             candidates.append(Candidate(start, end, rng.choice(LABELS), source, kb_id))
         for merge in merges:
-            assert merge_candidates(candidates, merge) == _merged(mapped(candidates, merge))
+            assert merge_candidates(candidates, merge) == _merged(mapped(candidates, merge), merge)
 
 
 def test_the_name_rules_judge_each_occurrence_of_a_wording_in_its_own_context():

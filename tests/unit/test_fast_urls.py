@@ -12,8 +12,10 @@ from annotator.core.reversing import fast_reverse
 @pytest.fixture(autouse=True)
 def fresh_memo():
     reversing._memo.clear()
+    reversing._fixed.clear()
     yield
     reversing._memo.clear()
+    reversing._fixed.clear()
     set_script_prefix("/")
 
 
@@ -106,3 +108,21 @@ def test_static_urls_are_looked_up_once_per_name(monkeypatch):
     ] * 2
     assert staticfiles_storage.url("b.js") == "/static/b.js.hashed"
     assert asked == ["a.css", "b.js"]
+
+
+def test_a_url_without_numbers_is_kept_whole_and_an_object_argument_is_not(monkeypatch):
+    assert fast_reverse("projects:list", []) == reverse("projects:list")
+    assert fast_reverse("review:act", ["7", "accept"]) == "/articles/7/annotate/do/accept/"
+    calls = []
+    monkeypatch.setattr(reversing, "reverse", lambda *args, **kwargs: calls.append(args) or "/reversed/")
+    assert fast_reverse("projects:list", []) == reverse("projects:list")  # kept: Django not asked
+    assert fast_reverse("review:act", ["7", "accept"]) == "/articles/7/annotate/do/accept/"
+    assert calls == []
+
+    class Named:  # what str() gives may change from one call to the next: never kept
+        def __str__(self) -> str:
+            return "y"
+
+    assert fast_reverse("review:act", [Named(), "accept"]) == "/reversed/"
+    assert fast_reverse("review:act", [Named(), "accept"]) == "/reversed/"
+    assert len(calls) == 2

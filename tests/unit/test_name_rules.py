@@ -108,7 +108,7 @@ def test_a_city_before_a_score_or_heading_a_table_row_is_the_club_a_country_stay
 def test_list_words_inside_longer_names_do_not_claim_them(default):
     text = "Bayern Munich beat the Socialist Party of Montenegro in East Berlin."
     assert suggest(default, text) == [
-        ("Bayern Munich", "ORG", "rule:team"),  # a place inside other capitalised words: a club
+        ("Bayern Munich", "ORG", "rule:club-shape"),  # a place inside a name: a club (a guess)
         ("Socialist Party of Montenegro", "ORG", "rule:org"),
         ("East Berlin", "LOC", "rule:place"),  # "East" keeps it a place, and "in" says it is one
     ]
@@ -118,7 +118,7 @@ def test_a_list_match_of_a_type_the_project_lacks_never_hides_a_name_rules_entit
     text = "Bayern Munich signed Mario Gomez."
     no_places = frozenset({"PER", "ORG"})
     assert suggest(default, text, Merge(label_map=CONLL_MERGE.label_map, types=no_places)) == [
-        ("Bayern Munich", "ORG", "rule:team"),
+        ("Bayern Munich", "ORG", "rule:club-shape"),
         ("Mario Gomez", "PER", "rule:person"),
     ]
     # And the other way round: without ORG, the club claims nothing and the list's city appears.
@@ -140,7 +140,7 @@ def test_the_shape_of_a_name_is_a_guess_made_only_without_a_model():
     split = text.index("Split")
     listed = [Candidate(split, split + 5, "GPE", "list:cities")]
     assert names(text, listed) == [
-        ("Hajduk Split", "ORG", "rule:team"),
+        ("Hajduk Split", "ORG", "rule:club-shape"),
         ("Vinko Marinovic", "PERSON", "rule:name-shape"),
     ]
 

@@ -196,9 +196,9 @@ def test_a_person_of_a_country_a_club_or_firm_by_its_own_word_and_a_name_given_t
     ]
     assert names(text, listed) == [
         ("Bank of England", "ORG", "rule:org"),  # an organisation's word before "of": not cut
-        ("Bayern Munich", "ORG", "rule:team"),
+        ("Bayern Munich", "ORG", "rule:club-shape"),
         ("Thomas Tuchel", "PERSON", "rule:person"),  # not "chief. Bayern Munich": a sentence ended
-        ("Bayern", "ORG", "rule:team"),  # the club's own word, alone
+        ("Bayern", "ORG", "rule:club-shape"),  # the club's own word, alone
         ("Jannik Sinner", "PERSON", "rule:name-shape"),  # "of Italy" is the list's
         ("Jannik Sinner", "PERSON", "rule:name-shape"),  # twice: not "Final Sinner" cut to "Sinner"
     ]

@@ -10,6 +10,7 @@ patterns for dates and for "Full Name (ACR)"). The ruler writes to its own span 
 suggestions, under the project's types and label map, by measured evidence.
 """
 
+from annotator.suggestions.nlp import weighing
 from annotator.suggestions.nlp.installed import (
     InstalledPipeline,
     installed_pipelines,
@@ -77,4 +78,5 @@ __all__ = [
     "read_pipeline",
     "split_for_training",
     "train_ner",
+    "weighing",
 ]

@@ -237,6 +237,7 @@ TEAM_SOURCE = "rule:team"
 ACRONYM_SOURCE = "rule:name-acronym"  # "Full Name ( ACR )", found by the token rules (nlp/patterns.py)
 DEMONYM_SOURCE = "list:demonyms"  # the shipped list, read here in capitals
 SHAPE_SOURCE = "rule:name-shape"  # two to four capitalised words no other rule explains: most often a person
+CLUB_SHAPE_SOURCE = "rule:club-shape"  # a city inside a short name no other rule explains: a club, a guess
 
 
 @cache
@@ -457,7 +458,7 @@ class _Found:
         ("Gencor" after "Gencor Ltd")."""
         name = " ".join(words)
         self.orgs.setdefault(name, source)
-        if name.isupper() and source == TEAM_SOURCE:
+        if name.isupper() and source in (TEAM_SOURCE, CLUB_SHAPE_SOURCE):
             self.orgs.setdefault(string.capwords(name), source)  # "SEATTLE AT BOSTON", then "Seattle"
         if len(words) > 1 and words[-1].rstrip(".") in LEGAL_FORMS:
             rest = words[:-1]
@@ -471,12 +472,12 @@ class _Found:
 
     def club(self, words: list[_Word], places: dict[int, Candidate]) -> None:
         """A club named after its city, and its other word to find again alone ("Bayern" after "Bayern
-        Munich")."""
-        self.add(words, "ORG", TEAM_SOURCE)
+        Munich"). A guess from the shape of the name: its own source, weighed as one."""
+        self.add(words, "ORG", CLUB_SHAPE_SOURCE)
         place = next(places[w.start] for w in words if w.start in places)
         others = [w.text for w in words if not place.start <= w.start < place.end and w.text not in JOINERS]
         if len(others) == 1 and _distinctive(others[0]):
-            self.orgs.setdefault(others[0], TEAM_SOURCE)
+            self.orgs.setdefault(others[0], CLUB_SHAPE_SOURCE)
 
     def person(self, words: list[_Word], source: str = SOURCES["PERSON"]) -> None:
         """A person, and their name and surname to find again alone later in the text."""
@@ -779,7 +780,10 @@ def _again(
         source = found.orgs.get(name)
         if source is not None and (
             not _listed_at(places, words)
-            or (source == TEAM_SOURCE and _word_before(text, words[0].start) not in PLACE_PREPOSITIONS)
+            or (
+                source in (TEAM_SOURCE, CLUB_SHAPE_SOURCE)
+                and _word_before(text, words[0].start) not in PLACE_PREPOSITIONS
+            )
         ):
             # A club named after its city is the club again in the same report ("Barcelona beat ..."),
             # but not "in Barcelona".

@@ -677,6 +677,11 @@
 
   // ---------------------------------------------------------------- arrows between related spans
 
+  // Arrows run only where there is no text: in the band of leading above a line and, between two lines, down
+  // the panel's side margin (as brat routes its arcs), so that an arrow never strikes through words, at any
+  // width. Both ends on one line: a low arc in the band above it. Ends on different lines: up into the band
+  // above the head's line, along it to the nearer side margin, down to the band above the tail's line, and
+  // along it to the tail.
   function drawArrows() {
     const svg = $("#arrows");
     if (!svg) return;
@@ -686,7 +691,11 @@
     else if (kindOf(current) === "relation") rows = [rowOf(current)];
     else if (kindOf(current) === "span") rows = $$(`.row.relation[data-head="${current}"], .row.relation[data-tail="${current}"]`);
     const origin = svg.getBoundingClientRect();
+    const panel = textPanel().getBoundingClientRect();
+    const lineHeight = parseFloat(getComputedStyle(textPanel()).lineHeight);
+    const margins = [(panel.left - origin.left) / 2, origin.width - (origin.right - panel.right) / 2];
     const placed = []; // the boxes of the labels drawn so far
+    let sideLanes = 0; // arrows already sent down a side margin: each next one runs a little further out
     rows.filter(Boolean).forEach((row) => {
       const head = $(`#text mark[data-item="${row.dataset.head}"]`);
       const tail = $(`#text mark[data-item="${row.dataset.tail}"]`);
@@ -698,37 +707,56 @@
         });
         return;
       }
-      const a = head.getBoundingClientRect();
-      const b = tail.getBoundingClientRect();
+      const a = head.getClientRects()[0];
+      const b = tail.getClientRects()[0];
+      if (!a || !b) return; // hidden (a collapsed block)
       const x1 = a.left + a.width / 2 - origin.left;
       const y1 = a.top - origin.top;
       const x2 = b.left + b.width / 2 - origin.left;
       const y2 = b.top - origin.top;
+      // The free band above a line: the line's leading less the height of a mark on it.
+      const band = Math.max(8, lineHeight - Math.max(a.height, b.height));
       const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
       path.setAttribute("class", row.dataset.directed === "1" ? "arc" : "arc symmetric");
       const label = document.createElementNS("http://www.w3.org/2000/svg", "text");
-      label.setAttribute("x", String((x1 + x2) / 2));
       label.setAttribute("text-anchor", "middle");
       label.textContent = row.querySelector("strong").textContent.replace(/[—→↔]/g, "").trim();
       svg.append(path, label);
-      const place = (lift, shift) => {
-        path.setAttribute("d", `M ${x1} ${y1} C ${x1} ${lift}, ${x2} ${lift}, ${x2} ${y2 - 2}`);
-        label.setAttribute("x", String((x1 + x2) / 2 + shift));
-        label.setAttribute("y", String(lift + 8));
+      const sameLine = Math.abs(y1 - y2) < lineHeight / 2;
+      let spots; // where the label may go, best first: [x, y of its middle]
+      if (sameLine) {
+        const top = Math.min(y1, y2);
+        const apex = top - Math.min(band - 3, 6 + Math.abs(x2 - x1) / 20);
+        const control = top + (apex - top) / 0.75; // a cubic's peak is 3/4 of the way to its control points
+        path.setAttribute("d", `M ${x1} ${y1} C ${x1} ${control}, ${x2} ${control}, ${x2} ${y2 - 2}`);
+        spots = [0.5, 0.3, 0.7, 0.15, 0.85].map((along) => [x1 + (x2 - x1) * along, apex]);
+      } else {
+        const side = (x1 + x2) / 2 < origin.width / 2 ? 0 : 1;
+        // Each next arrow down a margin runs 3px further out and 3px higher in the bands: arrows that share
+        // a stretch stay apart.
+        const apart = 3 * (sideLanes % 3);
+        sideLanes += 1;
+        const xm = margins[side] + (side ? apart : -apart);
+        const lane1 = y1 - band / 2 + 3 - apart;
+        const lane2 = y2 - band / 2 + 3 - apart;
+        path.setAttribute("d", `M ${x1} ${y1} V ${lane1} H ${xm} V ${lane2} H ${x2} V ${y2 - 2}`);
+        // Along the head's band first, then along the tail's.
+        const along = [0.5, 0.25, 0.75];
+        spots = along.map((f) => [x1 + (xm - x1) * f, y1 - band / 2]).concat(along.map((f) => [x2 + (xm - x2) * f, y2 - band / 2]));
+      }
+      const place = ([x, middle]) => {
+        label.setAttribute("x", String(x));
+        label.setAttribute("y", String(middle + 4)); // 11px text: its middle is about 4px above its baseline
         return label.getBBox();
       };
-      // Arcs over the same words would write their labels over each other: slide this label along the
-      // top of its arc, then raise the arc (and its label) a line at a time, to the first free spot that
-      // stays inside the text panel; with none free, the highest one.
-      const lowest = Math.min(y1, y2) - 18 - Math.min(Math.abs(x2 - x1) / 8, 30);
-      const slide = Math.abs(x2 - x1) / 4;
-      let box = place(lowest, 0);
-      for (let raised = 0; raised < 6 && placed.some((other) => overlaps(box, other)); raised += 1) {
-        const lift = lowest - raised * (box.height + 2);
-        const spots = [0, -slide, slide].map((shift) => place(lift, shift));
-        const free = spots.findIndex((spot) => spot.y >= -4 && !placed.some((other) => overlaps(spot, other)));
-        box = place(lift, free >= 0 ? [0, -slide, slide][free] : 0);
-        if (free >= 0 || box.y < -4) break;
+      // Labels over the same words would be written over each other: take the first free spot along the
+      // arrow; with none free, raise the label a line at a time (above the band: the last resort).
+      let box = place(spots[0]);
+      for (let raised = 0; raised < 4 && placed.some((other) => overlaps(box, other)); raised += 1) {
+        const lift = raised * (box.height + 2);
+        const free = spots.map(([x, y]) => place([x, y - lift])).findIndex((spot) => !placed.some((other) => overlaps(spot, other)));
+        box = place(free >= 0 ? [spots[free][0], spots[free][1] - lift] : [spots[0][0], spots[0][1] - lift]);
+        if (free >= 0) break;
       }
       placed.push(box);
     });

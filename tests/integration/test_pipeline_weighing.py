@@ -1,0 +1,103 @@
+"""A project's pretrained pipeline in add mode, weighed on its curated gold: stored per type and relation,
+then the merge keeps the pipeline's entities only where they were measured to gain."""
+
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+
+from annotator.annotations.models import Span
+from annotator.annotations.services import curate_gold_sets, get_or_create_gold_set
+from annotator.suggestions import nlp
+from annotator.suggestions.generate import suggest_text
+from annotator.suggestions.layering import weigh_pipeline
+from annotator.suggestions.models import SuggesterSettings
+from tests.factories import ArticleFactory
+
+pytestmark = pytest.mark.django_db
+
+TEXT = "Vitebsk Airport closed on Monday. Zygmunt Quackenbush left."
+
+
+@pytest.fixture
+def pipeline(settings, tmp_path):
+    """A pipeline directory whose "NER" (an entity ruler) says FAC for the airport and PER for the man."""
+    import spacy
+
+    settings.ANNOTATOR_PIPELINES_DIR = tmp_path / "pipelines"
+    settings.ANNOTATOR_PIPELINES_DIR.mkdir()
+    made = spacy.blank("en")
+    made.meta["name"], made.meta["version"] = "tiny", "1.0.0"
+    made.add_pipe("entity_ruler").add_patterns(
+        [{"label": "PER", "pattern": "Zygmunt Quackenbush"}, {"label": "FAC", "pattern": "Vitebsk Airport"}]
+    )
+    path = settings.ANNOTATOR_PIPELINES_DIR / "tiny"
+    made.to_disk(path)
+    yield str(path)
+    nlp.forget_suggesters()
+
+
+def entities(project, text=TEXT):
+    return [(e.text, e.entity_type, e.source) for e in suggest_text(project=project, text=text)[2].entities]
+
+
+def curated_articles(news, count):
+    """`count` articles whose curated gold says the city is GPE (not the airport) and the man a PERSON."""
+    for number in range(count):
+        article = ArticleFactory(project=news.project, text=TEXT, external_id=f"gold-{number}")
+        gold = get_or_create_gold_set(article=article)
+        Span.objects.create(annotation_set=gold, start=0, end=7, entity_type=news.gpe)
+        Span.objects.create(annotation_set=gold, start=34, end=53, entity_type=news.person)
+    curate_gold_sets(project=news.project, by=news.manager)
+
+
+def test_the_pipeline_weighed_on_gold_loses_the_span_it_gets_wrong_and_keeps_the_one_it_gets_right(
+    client, news, pipeline
+):
+    SuggesterSettings.objects.create(
+        project=news.project, use_site_pipeline=False, pipeline=pipeline, pipeline_mode="add",
+        label_map={"FAC": "GPE"},
+    )  # fmt: skip
+    # Unmeasured: the pipeline's longer "Vitebsk Airport" beats the list's "Vitebsk" inside it.
+    assert entities(news.project) == [
+        ("Vitebsk Airport", "GPE", "pipeline:en_tiny-1.0.0"),
+        ("Monday", "DATE", "rule:date"),
+        ("Zygmunt Quackenbush", "PERSON", "pipeline:en_tiny-1.0.0"),
+    ]
+    assert weigh_pipeline(project=news.project) is None  # no curated gold yet
+    curated_articles(news, 12)
+    weighed = weigh_pipeline(project=news.project)
+    assert weighed is not None
+    assert (weighed.source, weighed.articles) == ("pipeline:en_tiny-1.0.0", 12)
+    stored = SuggesterSettings.objects.get(project=news.project).measured["layered"][weighed.source]
+    # Every article: the pipeline's GPE is wider than the city its gold names (wrong, 12 times; the city
+    # right 12 times); its PERSON agrees with the name rules' guess (the same span: not counted).
+    assert stored["evidence"] == {"pipeline:en_tiny-1.0.0|GPE|wider": [0, 12, 12, 12]}
+    assert stored["articles"] == 12
+    # Measured: the city stays the list's; the person is still suggested (agreed by both).
+    assert entities(news.project) == [
+        ("Vitebsk", "GPE", "list:cities"),
+        ("Monday", "DATE", "rule:date"),
+        ("Zygmunt Quackenbush", "PERSON", "pipeline:en_tiny-1.0.0"),
+    ]
+    # The Suggesters page shows what was measured.
+    client.force_login(news.manager)
+    page = client.get(reverse("suggestions:suggesters", args=[news.project.pk])).content.decode()
+    assert "<code>pipeline:en_tiny-1.0.0</code> weighed on 12 curated gold articles" in page
+    assert (
+        '<tr><th scope="row"><bdi>GPE</bdi></th><td>wider, covering what is there</td><td class="num">0</td>'
+        '<td class="num">12</td><td class="num">0.000</td><td class="num">12</td><td class="num">12</td></tr>'
+    ) in page
+
+
+def test_the_command_weighs_or_says_why_not(news, pipeline):
+    with pytest.raises(CommandError, match="no pretrained pipeline in add mode"):
+        call_command("weigh_pipeline", project="news")
+    SuggesterSettings.objects.create(
+        project=news.project, use_site_pipeline=False, pipeline=pipeline, pipeline_mode="add"
+    )
+    curated_articles(news, 2)
+    out = io.StringIO()
+    call_command("weigh_pipeline", project="news", stdout=out)
+    assert out.getvalue().startswith("pipeline:en_tiny-1.0.0 weighed on 2 curated gold articles")
