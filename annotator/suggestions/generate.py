@@ -161,11 +161,14 @@ def preannotate_articles(
     def store(results: list[tuple[int, Suggested]]) -> Diff:
         return store_batch(version, results, runner.schema, runner.fingerprint)
 
-    # Outside a transaction, a writer thread stores each batch while the pipeline runs on the next one.
-    # Inside one (a caller's atomic block, a test), another connection could not see its rows: inline.
-    writer = (
-        ThreadWriter(store, progress) if not connection.in_atomic_block else InlineWriter(store, progress)
-    )
+    # Outside a transaction, a writer thread stores each batch while the pipeline runs on the next one
+    # (PostgreSQL does the work in its own process). Inside one (a caller's atomic block, a test), another
+    # connection could not see its rows: inline. On SQLite too: the sqlite3 module lets go of the GIL at
+    # every row it steps and a writer thread waits for the pipeline's thread to take it back each time, so
+    # the rows were written only while the pipeline waited (measured on 1,000 bench articles: inline used
+    # 0.12 ms less CPU per article, median of 5 interleaved rounds, and less wall time in 4 of them).
+    threaded = not connection.in_atomic_block and connection.vendor != "sqlite"
+    writer = ThreadWriter(store, progress) if threaded else InlineWriter(store, progress)
     with _fewer_collections():
         try:
             for results in batches:

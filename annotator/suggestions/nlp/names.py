@@ -26,8 +26,10 @@ from annotator.suggestions.nlp.merge import Candidate
 LISTS_DIR = Path(__file__).resolve().parent.parent / "lists"
 NAME_RULE_LANGUAGES = frozenset({"en"})  # the titles, suffixes and given names are English news usage
 # Wordings (runs, words, segments) whose judgement each cache keeps: news repeats its names, and a web
-# process keeps its caches (about 1 MB per 1,000 wordings of the three together).
-WORDING_CACHE = 8192
+# process keeps its caches (about 1 MB per 1,000 wordings of the three together, so at most ~16 MB). Smaller
+# than a corpus's distinct wordings it thrashes: eng.train has ~10,000, and at 8,192 find_names cost 1.22x
+# the uncached rules, at 16,384 0.85x (bench/rules_cost.py).
+WORDING_CACHE = 16384
 
 
 def _upper_class() -> str:
