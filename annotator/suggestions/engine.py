@@ -28,7 +28,7 @@ from annotator.suggestions import gazetteer, nlp, sources
 from annotator.suggestions.models import PipelineMode, SuggesterKind, SuggesterSettings, SuggesterVersion
 from annotator.suggestions.relations import Mention, PairClassifier, RelationSchema, find_relations
 
-RULES_NAME, RULES_VERSION = "rules", "3"  # bump the version when the rules change what they find
+RULES_NAME, RULES_VERSION = "rules", "4"  # bump the version when the rules change what they find
 LINK_SOURCE = "kb-candidates"
 RELATIONS_FILE = "relations.json"
 

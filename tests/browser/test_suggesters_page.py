@@ -39,7 +39,7 @@ def test_a_manager_pre_annotates_the_demo_and_reads_the_suggestions(page, log_in
     assert "Succeeded" in job_row.text_content()
     assert "Pre-annotated 2 articles: 258 suggestions added, 0 replaced." in job_row.text_content()
     version = page.locator("article.suggester-version").first
-    assert "rules 3" in version.locator("header").text_content()
+    assert "rules 4" in version.locator("header").text_content()
     assert "active" in version.locator("header").text_content()
     cells = [cell.strip() for cell in version.locator("tr.total").first.locator("td, th").all_text_contents()]
     assert cells[:3] == ["entity", "ALL", "132"]  # suggested entities; no curated gold yet, so no P/R/F1

@@ -154,7 +154,7 @@ def test_the_quality_report_measures_stored_suggestions_against_curated_gold(dem
     preannotate_articles(project=demo, defer_links=defer_links)
     # Deferred, the report looks the gold articles' link candidates up first: the same figures.
     (quality,) = quality_report(project=demo)
-    assert (str(quality.version), quality.gold_articles) == ("rules 3", 2)
+    assert (str(quality.version), quality.gold_articles) == ("rules 4", 2)
     rows = {(row.kind, row.label): row for row in quality.labels}
     # The gold mentions are in the gazetteer now, which is why the report calls these figures optimistic.
     assert rows[("entity", MICRO)].gold == Score(tp=129, fp=4, fn=3)

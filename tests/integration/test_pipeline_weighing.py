@@ -101,3 +101,20 @@ def test_the_command_weighs_or_says_why_not(news, pipeline):
     out = io.StringIO()
     call_command("weigh_pipeline", project="news", stdout=out)
     assert out.getvalue().startswith("pipeline:en_tiny-1.0.0 weighed on 2 curated gold articles")
+
+
+def test_the_training_job_weighs_the_projects_pipeline_first(news, pipeline, settings, tmp_path):
+    from annotator.jobs.models import JobStatus
+    from annotator.jobs.services import run_job
+    from annotator.suggestions.learning import start_training
+    from tests.integration.test_suggester_training import learning, synthetic_gold
+
+    settings.DATA_DIR = tmp_path
+    settings.ANNOTATOR_TRAIN_MAX_EPOCHS = 2
+    learning(news, learn=False, folds=2, use_site_pipeline=False, pipeline=pipeline, pipeline_mode="add")
+    synthetic_gold(news, articles=6)
+    job = run_job(start_training(project_id=news.project.pk, by=None, queue=False))
+    assert (job.status, job.result["pipeline_weighed_on"]) == (JobStatus.SUCCEEDED, 6)
+    stored = SuggesterSettings.objects.get(project=news.project).measured
+    assert stored["layered"]["pipeline:en_tiny-1.0.0"]["articles"] == 6
+    assert "sources" in stored  # what the training measured next to it, kept side by side

@@ -162,7 +162,7 @@ def test_a_trained_model_finds_a_person_no_pattern_names_and_replaces_the_rules_
         "name": "ner 1",
         "activated": True,
         "f1": compared["f1"],
-        "baseline": "rules 3",
+        "baseline": "rules 4",
         "baseline_f1": compared["baseline_f1"],
         "compared_on": 20,  # the rules learnt from no article: compared on all of them
         "cross_validated_f1": version.metrics["entities"]["ALL"]["f1"],

@@ -132,7 +132,7 @@ def test_the_raw_text_endpoint_suggests_and_writes_nothing(client, news):
     assert response.status_code == 200
     assert [q["sql"] for q in queries if q["sql"].split()[0] in ("INSERT", "UPDATE", "DELETE")] == []
     body = response.json()
-    assert body["suggester"] == {"id": None, "name": "rules", "version": "3", "kind": "rules"}
+    assert body["suggester"] == {"id": None, "name": "rules", "version": "4", "kind": "rules"}
     assert body["entities"] == [
         {
             "start": 0,
@@ -228,7 +228,7 @@ def test_managers_pre_annotate_as_a_job_and_poll_its_status(client, news, django
         1,
         100,
     )
-    assert status["result"] == {"articles": 1, "created": 6, "deleted": 0, "kept": 0, "suggester": "rules 3"}
+    assert status["result"] == {"articles": 1, "created": 6, "deleted": 0, "kept": 0, "suggester": "rules 4"}
     assert Suggestion.objects.count() == 6
 
 

@@ -54,11 +54,11 @@ def test_preannotation_stores_entities_relations_and_links_of_the_active_suggest
     version = SuggesterVersion.objects.get(project=news.project)
     assert (version.name, version.version, version.kind, version.is_active) == (
         "rules",
-        "3",
+        "4",
         SuggesterKind.RULES,
         True,
     )
-    assert report == generate.PreannotateReport(articles=1, created=6, deleted=0, kept=0, suggester="rules 3")
+    assert report == generate.PreannotateReport(articles=1, created=6, deleted=0, kept=0, suggester="rules 4")
     assert rows(news.article) == [
         ("entity", 0, 16, "PERSON", None, None, 0, 0.9, "kb-ruler"),
         ("entity", 25, 30, "GPE", None, None, 0, 0.9, "kb-ruler"),
@@ -344,14 +344,14 @@ def test_the_preannotate_command_runs_the_job_here_and_reports_it(news):
     call_command("preannotate", "--project", news.project.slug, stdout=out)
     assert out.getvalue() == (
         "Pre-annotated 1 articles: 6 suggestions added, 0 replaced.\n"
-        "1 articles by rules 3: 6 suggestions added, 0 undecided ones replaced, 0 unchanged.\n"
+        "1 articles by rules 4: 6 suggestions added, 0 undecided ones replaced, 0 unchanged.\n"
     )
     out = StringIO()
     call_command(
         "preannotate", "--project", str(news.project.pk), "--article", str(news.article.pk), stdout=out
     )
     assert out.getvalue().endswith(
-        "1 articles by rules 3: 0 suggestions added, 0 undecided ones replaced, 6 unchanged.\n"
+        "1 articles by rules 4: 0 suggestions added, 0 undecided ones replaced, 6 unchanged.\n"
     )
     with pytest.raises(CommandError, match="No article with id 999999 in News."):
         call_command("preannotate", "--project", "news", "--article", "999999")

@@ -65,6 +65,7 @@ _DATELINE_CAPS_AFTER = re.compile(r"[ \t]*(?:\(|,[ \t]*[A-Z])")
 _AGE_AFTER = re.compile(r",[ \t]*\d{1,3}[ \t]*,")
 _AGE_BEFORE = re.compile(r"\d{1,3}[-‐][Yy]ear[-‐]old[ \t]+$")
 _TABLE_ROW_AFTER = re.compile(r"[ \t]+\d+(?:[ \t]+[\d.:/-]+){2,}[ \t]*(?:\n|$)")
+_STANDINGS_AFTER = re.compile(r"[ \t]+(\d{1,3}(?:[ \t]+\d{1,3}){6})[ \t]*(?:\n|$)")
 _SCORE_AFTER = re.compile(r"[ \t]+(?:\d{1,3}-\d{1,3}\b|\d{1,3}(?=[ \t]+[\d(.]|[ \t]*(?:\n|$)|[ \t]+[A-Z]))")
 # Sports results, as news prints them: "Lincoln 1 Cambridge 1", "Nice 1 ( Chaouch 64th ) Guingamp 2",
 # "Hapoel Haifa 3 Maccabi Tel Aviv 1", "California 13 BALTIMORE 0": a line of two names, each with its score
@@ -72,7 +73,8 @@ _SCORE_AFTER = re.compile(r"[ \t]+(?:\d{1,3}-\d{1,3}\b|\d{1,3}(?=[ \t]+[\d(.]|[ 
 # At most six words (and joiners between), so that a search costs the same at every word of a long run.
 _TEAM = rf"(?:\d{{4}}[ \t]+)?{_WORD}(?:[ \t]+(?:{_JOINER}[ \t]+)?(?:{_WORD}|['’][sm]\b)){{0,5}}"
 _AFTER_NAME = r"(?:[ \t]+\([^()\n]{0,40}\))?"
-_SCORE = r"[ \t]+\d{1,3}\*?(?:[ \t]+\([^()\n]{0,80}\))?"
+# (The last scorers' parenthesis may close on the next line: "Werder Bremen 1 ( Votava / 68th )".)
+_SCORE = r"[ \t]+\d{1,3}\*?(?:[ \t]+\([^()\n]{0,80}(?:\)|[ \t]*(?=\n|$)))?"
 _RESULT_LINE = re.compile(
     rf"^[ \t]*(?:[^:\n]{{1,30}}:[ \t]+)?(?P<home>{_TEAM}){_AFTER_NAME}{_SCORE}[ \t]+(?P<away>{_TEAM})"
     rf"{_AFTER_NAME}{_SCORE}[ \t.]*$",
@@ -80,6 +82,13 @@ _RESULT_LINE = re.compile(
 )
 # A cricket scorecard's innings: "Glamorgan 259 ( P. Cottey 81 ; M. Saggers 6-65 )", "At Colchester :
 # Lancashire 162-4".
+# European cup results name each club's country, and a line may break after the second name: "In Tirana :
+# Flamurtari Vlore ( Albania ) 0 Chemlon Humenne / ( Slovakia ) 2". A name, its country, a one-digit score
+# (football's; not a time, a golfer's 70 or a tennis 6-4) and another name: both are clubs.
+_COUNTRY_RESULT = re.compile(
+    rf"(?<![\w'’.\-])(?P<home>{_TEAM})[ \t]+\([^()\n]{{1,30}}\)[ \t]+\d[ \t]+(?P<away>{_TEAM})"
+    rf"(?=[ \t]*(?:\n|$|\())"
+)
 _INNINGS_LINE = re.compile(
     rf"^[ \t]*(?:[^:\n]{{1,40}}:[ \t]+)?(?P<team>{_TEAM})[ \t]+\d{{2,3}}(?:-\d{{1,2}})?(?:[ \t]+\(|[ \t]*$)",
     re.MULTILINE,
@@ -727,6 +736,10 @@ def _results(text: str, places: dict[int, Candidate], found: _Found) -> bytearra
             team(*match.span("away"))
         for match in _INNINGS_LINE.finditer(text):
             team(*match.span("team"))
+        if ") " in text:
+            for match in _COUNTRY_RESULT.finditer(text):
+                team(*match.span("home"))
+                team(*match.span("away"))
         if _MINUTE.search(text):
             for match in _SCORER.finditer(text):
                 start, end = match.span("name")
@@ -890,7 +903,7 @@ def _judge(
     if line_start and _TABLE_ROW_AFTER.match(text, end):
         # A results table's row: "Barcelona 4 3 1 0 9 4 10", "BALTIMORE 63 59 .516 2"; or a player's
         # ("Ijaz Ahmed 3 6 1 344 141 68.80").
-        if shape.given:
+        if shape.given and not _standings(text, end):
             found.person(words)
             return True
         listed = places.get(start)
@@ -988,6 +1001,17 @@ def _title(text: str, words: list[_Word], shape: _Shape, found: _Found) -> bool:
         found.person(words)
         return True
     return False
+
+
+def _standings(text: str, end: int) -> bool:
+    """Whether the numbers after a row's name are a league table's: played, won, drawn, lost, goals for
+    and against, points, where played = won + drawn + lost and points = 3 or 2 a win plus a draw
+    ("Petra Drnovice 3 1 1 1 7 5 4": a club, though "Petra" is a given name). A player's row is not."""
+    match = _STANDINGS_AFTER.match(text, end)
+    if match is None:
+        return False
+    played, won, drawn, lost, _, _, points = map(int, match.group(1).split())
+    return played == won + drawn + lost and points in (3 * won + drawn, 2 * won + drawn)
 
 
 def _given(words: list[_Word], found: _Found | None) -> bool:

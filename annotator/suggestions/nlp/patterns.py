@@ -8,6 +8,9 @@ _MONTHS = [
     "January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
     "November", "December", "Jan.", "Feb.", "Mar.", "Apr.", "Aug.", "Sept.", "Sep.", "Oct.", "Nov.", "Dec.",
 ]  # fmt: skip
+# Without the full stop ("Oct 19", as wires and headlines write them): only before a day ("Jan" alone is
+# a name, "Mar" a word).
+_SHORT_MONTHS = ["Jan", "Feb", "Mar", "Apr", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov", "Dec"]
 _WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 _UNITS = ["day", "days", "week", "weeks", "weekend", "weekends", "month", "months", "year", "years",
           "decade", "decades", "century", "centuries", "hour", "hours"]  # fmt: skip
@@ -25,8 +28,9 @@ def date_patterns() -> list[dict[str, Any]]:
     optional_year = {**_YEAR, "OP": "?"}
     relative = ["last", "next", "this", "past", "coming", "previous", "recent"]
     periods = [*_PERIODS, *(p + "s" for p in _PERIODS), *(d.lower() for d in _WEEKDAYS)]
+    month_before_day = {"ORTH": {"IN": [*_MONTHS, *_SHORT_MONTHS]}}
     token_patterns = [
-        [month, _DAY, {"ORTH": ",", "OP": "?"}, optional_year],
+        [month_before_day, _DAY, {"ORTH": ",", "OP": "?"}, optional_year],
         [_DAY, month, optional_year],
         [month, optional_year],
         [{"LOWER": {"IN": [*(d.lower() for d in _WEEKDAYS), "today", "yesterday", "tomorrow"]}}],
