@@ -167,3 +167,17 @@ def test_a_streamed_download_holds_one_pooled_connection_while_it_reads(client, 
         next(iter(response.streaming_content))
         response.close()  # a client that went away mid-download
         assert settles_at(before - 1)
+
+
+def test_an_export_of_sets_made_by_hand_stops_asking_for_json_after_a_chunk_without_plain_sets(news):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite exports read rows only")
+    load(news.project, odd_lines(), by=news.manager)
+    first = gold_set("odd")  # the first chunk's set, now with spans made at two moments
+    annotations.create_span(annotation_set=first, start=1, end=2, entity_type=news.gpe, by=news.manager,
+                            expected_version=first.version)  # fmt: skip
+    expected = written_by_records(news.project)
+    with CaptureQueriesContext(connection) as captured:
+        written = b"".join(export_json_lines(news.project, ExportQuery(), chunk_size=1))
+    assert written == expected
+    assert sum("string_agg" in query["sql"] for query in captured) == 1  # the first chunk only
