@@ -491,6 +491,10 @@ class ChunkReader:
             found = plain_spans(self.project.pk, ChunkIds(candidates))
             no_spans = PlainSpans(None, "", b"")  # a set without spans (not in `found`) is plain too
             plain = {pk: made for pk in candidates if (made := found.get(pk, no_spans)) is not None}
+            # Sets made by hand (spans at many moments) are not plain: their aggregate is wasted work for
+            # the database. When a chunk's are mostly such, the rest of the export reads rows only.
+            if len(plain) * 10 < len(candidates):
+                self.plain_json = False
         row_ids = ChunkIds([pk for pk in set_ids.ids if pk not in plain]) if plain else set_ids
         span_rows = self.spans.rows(row_ids)
         names.meet_types(set(map(itemgetter(4), span_rows)))
