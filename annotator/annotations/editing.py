@@ -623,13 +623,6 @@ class SetEditor:
                 tail,
                 head,
             )  # symmetric: one stored orientation, so (a, b) and (b, a) are one relation
-        if Relation.objects.filter(
-            annotation_set=self.annotation_set, head=head, tail=tail, relation_type=relation_type
-        ).exists():
-            raise InvalidAnnotation(
-                f"{head.surface} -{relation_type.name}-> {tail.surface} already exists in this set.",
-                field="relation_type",
-            )
         relation = Relation(
             annotation_set=self.annotation_set,
             head=head,
@@ -637,7 +630,13 @@ class SetEditor:
             relation_type=relation_type,
             created_by=self.by,
         )
-        self._save(relation)
+        # The relation_unique_in_set constraint refuses a duplicate in the INSERT itself (no look-up of
+        # its own), which writes the history row with it.
+        if not insert_with_history(relation, by=self.by):
+            raise InvalidAnnotation(
+                f"{head.surface} -{relation_type.name}-> {tail.surface} already exists in this set.",
+                field="relation_type",
+            )
         return relation
 
     def find_relation(self, *, head: Span, tail: Span, relation_type: RelationType) -> Relation | None:
