@@ -474,7 +474,10 @@ class SetEditor:
     def find_span(self, *, start: int, end: int, entity_type: EntityType) -> Span | None:
         ids = {"set_id": self.annotation_set.pk, "start": start, "end": end, "type_id": entity_type.pk}
         found = _spans_at(**ids)
-        return found[0] if found else None
+        if not found:
+            return None
+        found[0].entity_type = entity_type  # the one it was found by: whoever reads its name reads no row
+        return found[0]
 
     def span_at(self, *, start: int, end: int, entity_type: EntityType) -> tuple[Span, bool]:
         """The set's span with this key, made if it has none; (the span, whether it was made).
@@ -557,8 +560,14 @@ class SetEditor:
                 raise InvalidAnnotation(
                     f"{kb_entity.name} was merged into {found[0]}; link to that entity.", field="kb_entity"
                 )
-        link = EntityLink.objects.filter(span=span).first() or EntityLink(span=span, created_by=self.by)
-        if link.pk is not None and link.kb_entity_id == (kb_entity.pk if kb_entity else None):
+        link = EntityLink.objects.filter(span=span).first()
+        if link is None:
+            # A new link with its history in one INSERT (the span's own claim rules out another writer).
+            link = EntityLink(span=span, created_by=self.by, kb_entity=kb_entity)
+            if not insert_with_history(link, by=self.by):
+                raise InvalidAnnotation("The span was linked meanwhile; reload it.", field="span")
+            return link
+        if link.kb_entity_id == (kb_entity.pk if kb_entity else None):
             raise InvalidAnnotation("The span is already linked there.", field="kb_entity")
         link.kb_entity = kb_entity
         self._save(link)
