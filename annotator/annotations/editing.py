@@ -318,6 +318,9 @@ def _preloaded(annotation_set: AnnotationSet) -> tuple[Article, bool, bool] | No
     return article, allow, trim
 
 
+_UNREAD = object()  # `SetEditor.link`: the span's link is not known yet
+
+
 @dataclass(frozen=True)
 class _ArticleFacts:
     project_id: int
@@ -543,8 +546,9 @@ class SetEditor:
 
     # Links
 
-    def link(self, span: Span, kb_entity: KBEntity | None) -> EntityLink:
-        """Link the span to a KB entity, or mark it NIL (`kb_entity=None`): not in the KB."""
+    def link(self, span: Span, kb_entity: KBEntity | None, *, current: Any = _UNREAD) -> EntityLink:
+        """Link the span to a KB entity, or mark it NIL (`kb_entity=None`): not in the KB. `current` is the
+        span's link (or None) when the caller has just read it in this edit; else it is read here."""
         self._check_own(span)
         if kb_entity is not None:
             found = list(
@@ -560,7 +564,7 @@ class SetEditor:
                 raise InvalidAnnotation(
                     f"{kb_entity.name} was merged into {found[0]}; link to that entity.", field="kb_entity"
                 )
-        link = EntityLink.objects.filter(span=span).first()
+        link = EntityLink.objects.filter(span=span).first() if current is _UNREAD else current
         if link is None:
             # A new link with its history in one INSERT (the span's own claim rules out another writer).
             link = EntityLink(span=span, created_by=self.by, kb_entity=kb_entity)

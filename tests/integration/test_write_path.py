@@ -746,9 +746,9 @@ def test_accepting_a_link_suggestion_through_the_api_costs_a_fixed_number_of_que
     assert response.status_code == 201, response.json()
     found = statements(queries)
     # The set, the suggestion; the claim; the span (its INSERT finds it there, then its look-up, which also
-    # knows its type); the span's link (none), the KB entity's merge check, the link again (inside `link`);
-    # the link with its history; the decision with its history.
-    assert len(found) == (10 if POSTGRES else 12), found
+    # knows its type); the span's link (none: read once), the KB entity's merge check; the link with its
+    # history; the decision with its history.
+    assert len(found) == (9 if POSTGRES else 11), found
     stored = EntityLink.objects.get(span__annotation_set=news.annotation_set)
     assert (stored.kb_entity_id, stored.created_by_id) == (news.naryshkin.pk, news.annotator.pk)
     assert [(h.history_type, h.history_user_id, h.kb_entity_id) for h in stored.history.all()] == [
