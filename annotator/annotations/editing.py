@@ -318,6 +318,9 @@ def _preloaded(annotation_set: AnnotationSet) -> tuple[Article, bool, bool] | No
     return article, allow, trim
 
 
+_UNREAD = object()  # `SetEditor.link`: the span's link is not known yet
+
+
 @dataclass(frozen=True)
 class _ArticleFacts:
     project_id: int
@@ -474,7 +477,10 @@ class SetEditor:
     def find_span(self, *, start: int, end: int, entity_type: EntityType) -> Span | None:
         ids = {"set_id": self.annotation_set.pk, "start": start, "end": end, "type_id": entity_type.pk}
         found = _spans_at(**ids)
-        return found[0] if found else None
+        if not found:
+            return None
+        found[0].entity_type = entity_type  # the one it was found by: whoever reads its name reads no row
+        return found[0]
 
     def span_at(self, *, start: int, end: int, entity_type: EntityType) -> tuple[Span, bool]:
         """The set's span with this key, made if it has none; (the span, whether it was made).
@@ -540,8 +546,9 @@ class SetEditor:
 
     # Links
 
-    def link(self, span: Span, kb_entity: KBEntity | None) -> EntityLink:
-        """Link the span to a KB entity, or mark it NIL (`kb_entity=None`): not in the KB."""
+    def link(self, span: Span, kb_entity: KBEntity | None, *, current: Any = _UNREAD) -> EntityLink:
+        """Link the span to a KB entity, or mark it NIL (`kb_entity=None`): not in the KB. `current` is the
+        span's link (or None) when the caller has just read it in this edit; else it is read here."""
         self._check_own(span)
         if kb_entity is not None:
             found = list(
@@ -557,8 +564,14 @@ class SetEditor:
                 raise InvalidAnnotation(
                     f"{kb_entity.name} was merged into {found[0]}; link to that entity.", field="kb_entity"
                 )
-        link = EntityLink.objects.filter(span=span).first() or EntityLink(span=span, created_by=self.by)
-        if link.pk is not None and link.kb_entity_id == (kb_entity.pk if kb_entity else None):
+        link = EntityLink.objects.filter(span=span).first() if current is _UNREAD else current
+        if link is None:
+            # A new link with its history in one INSERT (the span's own claim rules out another writer).
+            link = EntityLink(span=span, created_by=self.by, kb_entity=kb_entity)
+            if not insert_with_history(link, by=self.by):
+                raise InvalidAnnotation("The span was linked meanwhile; reload it.", field="span")
+            return link
+        if link.kb_entity_id == (kb_entity.pk if kb_entity else None):
             raise InvalidAnnotation("The span is already linked there.", field="kb_entity")
         link.kb_entity = kb_entity
         self._save(link)
@@ -623,13 +636,6 @@ class SetEditor:
                 tail,
                 head,
             )  # symmetric: one stored orientation, so (a, b) and (b, a) are one relation
-        if Relation.objects.filter(
-            annotation_set=self.annotation_set, head=head, tail=tail, relation_type=relation_type
-        ).exists():
-            raise InvalidAnnotation(
-                f"{head.surface} -{relation_type.name}-> {tail.surface} already exists in this set.",
-                field="relation_type",
-            )
         relation = Relation(
             annotation_set=self.annotation_set,
             head=head,
@@ -637,7 +643,13 @@ class SetEditor:
             relation_type=relation_type,
             created_by=self.by,
         )
-        self._save(relation)
+        # The relation_unique_in_set constraint refuses a duplicate in the INSERT itself (no look-up of
+        # its own), which writes the history row with it.
+        if not insert_with_history(relation, by=self.by):
+            raise InvalidAnnotation(
+                f"{head.surface} -{relation_type.name}-> {tail.surface} already exists in this set.",
+                field="relation_type",
+            )
         return relation
 
     def find_relation(self, *, head: Span, tail: Span, relation_type: RelationType) -> Relation | None:

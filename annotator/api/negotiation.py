@@ -8,9 +8,11 @@ other request (another Accept, `?format=`, a format suffix) to DRF.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 
 # Accept headers that pick the first renderer whose media type is application/json, as it is.
@@ -19,8 +21,9 @@ _USUAL = frozenset({None, "*/*", "application/json"})
 
 class UsualContentNegotiation(DefaultContentNegotiation):
     def select_renderer(
-        self, request: Request, renderers: list[Any], format_suffix: str | None = None
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
     ) -> Any:
+        renderers = list(renderers)
         accept = request.META.get("HTTP_ACCEPT")
         if (
             accept in _USUAL

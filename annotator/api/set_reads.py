@@ -178,8 +178,9 @@ def suggestion_about(annotation_set: AnnotationSet, suggestion_id: object) -> Su
     """The suggestion of the set's project a decision is about (as `_suggestion_in` finds it), or 404: an
     entity suggestion read with the set (`set_for_writing(suggestion_id=...)`) comes from that read, with
     its entity type (its other fields read if asked for); any other is read with all it relates to."""
-    facts = getattr(annotation_set, "suggestion_facts", False)
-    if facts and facts["kind"] == SuggestionKind.ENTITY and facts["type_id"] is not None:
+    read_with_set = hasattr(annotation_set, "suggestion_facts")
+    facts: dict[str, Any] | None = getattr(annotation_set, "suggestion_facts", None)
+    if facts is not None and facts["kind"] == SuggestionKind.ENTITY and facts["type_id"] is not None:
         database = annotation_set._state.db
         names = ["id", "article_id", "kind", "start", "end", "entity_type_id"]
         suggestion = Suggestion.from_db(database, names, [facts[key] for key in (*names[:5], "type_id")])
@@ -191,7 +192,7 @@ def suggestion_about(annotation_set: AnnotationSet, suggestion_id: object) -> Su
         return suggestion
     found = (
         _suggestion_in(project_id=annotation_set.article.project_id, suggestion_id=suggestion_id)
-        if type(suggestion_id) is int and facts is not None
+        if type(suggestion_id) is int and not (read_with_set and facts is None)  # None: the read found none
         else []
     )
     if not found:

@@ -72,7 +72,7 @@ def _preparing_cursor_class() -> type:
             def execute(self, query: Any, params: Any = None, *, prepare: bool | None = None,
                         binary: bool | None = None) -> Any:  # fmt: skip
                 try:
-                    return super().execute(query, params, prepare=True, binary=binary)
+                    return super().execute(query, params, prepare=True, binary=binary)  # type: ignore[misc]
                 finally:
                     # Django's query log (tests' query counts, DEBUG) reads the statement sent from here,
                     # which psycopg leaves empty when it runs a prepared one: the SQL, placeholders kept.

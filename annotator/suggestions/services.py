@@ -151,7 +151,7 @@ def _apply_link(
     if existing is not None and existing.kb_entity_id == (kb_entity.pk if kb_entity else None):
         outcome.link = existing
     else:
-        outcome.link = editor.link(span, kb_entity)
+        outcome.link = editor.link(span, kb_entity, current=existing)
         if existing is None:
             outcome.created.append(f"link:{outcome.link.pk}")
     outcome.span = span

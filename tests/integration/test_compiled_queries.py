@@ -158,3 +158,23 @@ def test_a_queryset_that_writes_an_id_into_the_sql_or_drops_it_is_refused(news):
         in_text(project_id=news.project.pk)
     with pytest.raises(ValueError, match="ignoring: user_id is not a parameter of the SQL"):
         ignoring(project_id=news.project.pk, user_id=news.annotator.pk)
+
+
+def test_the_converters_are_worked_out_once_and_convert_every_call(news, monkeypatch):
+    from django.db.models.sql.compiler import SQLCompiler
+
+    create_span(annotation_set=news.annotation_set, start=0, end=16, entity_type=news.person,
+                by=news.annotator, expected_version=1)  # fmt: skip
+    first = spans_with_type(set_id=news.annotation_set.pk, type_id=news.person.pk)
+    stored = Span.objects.get(pk=first[0].pk).created_at
+    worked_out = []
+    original = SQLCompiler.get_converters
+    monkeypatch.setattr(
+        SQLCompiler, "get_converters", lambda self, e: worked_out.append(1) or original(self, e)
+    )
+    for _ in range(3):
+        (span,) = spans_with_type(set_id=news.annotation_set.pk, type_id=news.person.pk)
+        # Converted as the queryset converts them: aware datetimes.
+        assert span.created_at == first[0].created_at == stored
+        assert span.created_at.tzinfo is not None
+    assert worked_out == []

@@ -701,3 +701,61 @@ def test_a_relation_suggestion_is_read_whole_and_accepted_as_before(client, news
         "Sergey Naryshkin", "Minsk", news.visited.pk
     )  # fmt: skip
     assert len(decision.result["created"]) == 3  # two spans and the relation
+
+
+def test_accepting_a_relation_suggestion_through_the_api_costs_a_fixed_number_of_queries(
+    client, news, token, suggestions
+):
+    url = reverse("api:set-decisions", args=[news.annotation_set.pk])
+    relation = Suggestion.objects.create(
+        article=news.article, suggester_version=suggestions[0].suggester_version, kind="relation", start=0,
+        end=16, entity_type=news.person, tail_start=25, tail_end=30, tail_entity_type=news.gpe,
+        relation_type=news.visited, score=0.8, source="t",
+    )  # fmt: skip
+    post(
+        client, url, {"suggestion": 2**60, "verdict": "accepted"}, token, 1
+    )  # the token's first use reads it
+    with CaptureQueriesContext(connection) as queries:
+        response = post(client, url, {"suggestion": relation.pk, "verdict": "accepted"}, token, 1)
+    assert response.status_code == 201, response.json()
+    found = statements(queries)
+    # The set, the suggestion; the claim; each span and its history; the relation look-up; the schema's
+    # allowed head and tail types; the relation with its history (its INSERT refuses a duplicate: no
+    # look-up of its own); the decision with its history.
+    assert any('INSERT INTO "annotations_relation"' in sql for sql in found)
+    assert not [sql for sql in found if sql.startswith('SELECT 1 AS "a" FROM "annotations_relation"')]
+    assert len(found) == (10 if POSTGRES else 14), found
+
+
+def test_accepting_a_link_suggestion_through_the_api_costs_a_fixed_number_of_queries(
+    client, news, token, suggestions
+):
+    from annotator.annotations.models import EntityLink
+
+    url = reverse("api:set-decisions", args=[news.annotation_set.pk])
+    link = Suggestion.objects.create(
+        article=news.article, suggester_version=suggestions[0].suggester_version, kind="link", start=0, end=16,
+        entity_type=news.person, kb_entity=news.naryshkin, score=0.8, source="t",
+    )  # fmt: skip
+    assert (
+        post(client, url, {"suggestion": suggestions[0].pk, "verdict": "accepted"}, token, 1).status_code
+        == 201
+    )
+    with CaptureQueriesContext(connection) as queries:
+        response = post(client, url, {"suggestion": link.pk, "verdict": "accepted"}, token, 2)
+    assert response.status_code == 201, response.json()
+    found = statements(queries)
+    # The set, the suggestion; the claim; the span (its INSERT finds it there, then its look-up, which also
+    # knows its type); the span's link (none: read once), the KB entity's merge check; the link with its
+    # history; the decision with its history.
+    assert len(found) == (9 if POSTGRES else 11), found
+    stored = EntityLink.objects.get(span__annotation_set=news.annotation_set)
+    assert (stored.kb_entity_id, stored.created_by_id) == (news.naryshkin.pk, news.annotator.pk)
+    assert [(h.history_type, h.history_user_id, h.kb_entity_id) for h in stored.history.all()] == [
+        ("+", news.annotator.pk, news.naryshkin.pk)
+    ]
+    decision = Decision.objects.get(pk=response.json()["id"])
+    assert decision.result == {
+        "created": [f"link:{stored.pk}"], "link": {"kb_id": "sergey-naryshkin", "nil": False},
+        "span": {"start": 0, "end": 16, "type": "PERSON", "text": "Sergey Naryshkin"},
+    }  # fmt: skip
