@@ -83,7 +83,14 @@ def _preparing_cursor_class() -> type:
 
 
 class _Sent:
-    """A statement as Django's `last_executed_query` reads it from a psycopg cursor."""
+    """A statement as Django's `last_executed_query` reads it from a psycopg cursor. Encoded only when
+    read: only a query log (DEBUG, tests' query counts) reads it, and a hot request runs several."""
+
+    __slots__ = ("_text",)
 
     def __init__(self, query: Any) -> None:
-        self.query = query.encode() if isinstance(query, str) else bytes(query)
+        self._text = query
+
+    @property
+    def query(self) -> bytes:
+        return self._text.encode() if isinstance(self._text, str) else bytes(self._text)
