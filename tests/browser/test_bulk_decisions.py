@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 from annotator.annotations.models import EntityLink
 from annotator.kb.models import KBEntity
 from annotator.suggestions.models import Decision, SuggestionKind, Verdict
+from tests.browser.axe import assert_accessible
 from tests.browser.test_annotate_page import offsets_of, open_annotate, own_spans, wait_for_version
 from tests.browser.test_annotate_page import world as world
 from tests.browser.test_review_bugs import suggest
@@ -144,8 +145,12 @@ def test_relation_labels_drawn_at_once_never_cover_each_other(page, log_in, worl
         own.refresh_from_db()
     page.set_viewport_size({"width": width, "height": 800})
     open_annotate(page, log_in, world["article"])
-    page.get_by_role("button", name="Draw every relation").click()
+    toggle = page.get_by_role("button", name="Draw every relation")
+    toggle.focus()
+    page.keyboard.press("Enter")  # the keyboard alone
+    expect(toggle).to_have_attribute("aria-pressed", "true")
     expect(page.locator("#arrows text")).to_have_count(3)
+    assert_accessible(page, f"annotate page with every relation drawn at {width} px")
     boxes = page.eval_on_selector_all(
         "#arrows text",
         "labels => labels.map(label => { const b = label.getBBox(); return [b.x, b.y, b.width, b.height]; })",
