@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+import ssl
 from typing import Any
 
 from gunicorn import glogging, util
@@ -22,6 +23,9 @@ _linger = util.close_graceful
 
 def close_now_or_linger(sock: socket.socket, *args: Any, **kwargs: Any) -> None:
     """Close at once when the client has sent nothing more than was read, else gunicorn's own close."""
+    if isinstance(sock, ssl.SSLSocket):  # TLS (gunicorn's certfile) cannot be peeked under
+        _linger(sock, *args, **kwargs)
+        return
     try:
         unread = sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
     except BlockingIOError:

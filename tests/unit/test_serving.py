@@ -4,6 +4,7 @@ and no access line built when the access log does not write INFO."""
 import logging
 import runpy
 import socket
+import ssl
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,16 @@ def test_a_request_with_bytes_left_unread_gets_gunicorn_s_lingering_close(connec
     serving.close_now_or_linger(server, timeout=2.0)
     assert lingered == [server]
     assert server.fileno() != -1  # gunicorn's own close drains, then closes
+
+
+def test_a_tls_connection_gets_gunicorn_s_lingering_close(connection, lingered):
+    server, _ = connection
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).wrap_socket(
+        server, server_side=True, do_handshake_on_connect=False
+    )
+    serving.close_now_or_linger(tls)
+    assert lingered == [tls]
+    tls.close()
 
 
 def test_the_worker_hook_puts_it_in_gunicorn_s_place(monkeypatch):
