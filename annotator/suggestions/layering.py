@@ -50,7 +50,7 @@ def weigh_pipeline(*, project: Project, progress: Progress | None = None) -> Wei
     spec = pipeline_spec(choice.ref, PipelineMode.ADD, project.language)
     assert spec.model_source is not None
     by_id = {r.article_id: r for r in records}
-    folds = assign_folds(project.pk, list(by_id), max(1, min(chosen.folds, len(records))))
+    folds = assign_folds(records, max(1, min(chosen.folds, len(records))))
     tally = LayerTally()
     folds = [fold for fold in folds if fold]
     for number, fold in enumerate(folds, start=1):
