@@ -412,7 +412,8 @@ def gold_records(count, first_id=1):
     """Records of distinct texts; `first_id`: the id the database gave the first (ids vary from run to
     run on PostgreSQL, whose sequences other tests' rolled-back rows advanced)."""
     return [
-        GoldArticle(first_id + n, f"Anna Berg spoke on day {n}.", ((0, 9, "PERSON"),), ()) for n in range(count)
+        GoldArticle(first_id + n, f"Anna Berg spoke on day {n}.", ((0, 9, "PERSON"),), ())
+        for n in range(count)
     ]
 
 
@@ -449,9 +450,8 @@ def test_folds_and_the_held_out_tenth_go_by_the_articles_texts_not_their_ids():
         assert by_text(moved, held_out_articles(moved)) == held
     # Identical texts share a fold (nothing learnt from one is measured on the other).
     twins = [*records, GoldArticle(99, records[0].text, records[0].entities, ())]
-    assert [f for f in assign_folds(twins, 2) if 1 in f][0] == [
-        f for f in assign_folds(twins, 2) if 99 in f
-    ][0]
+    folds = assign_folds(twins, 2)
+    assert next(f for f in folds if 1 in f) == next(f for f in folds if 99 in f)
 
 
 def test_a_stable_tenth_of_the_training_articles_is_held_out_for_early_stopping():
