@@ -117,7 +117,11 @@ def _fresh_api_tokens():
 
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits():
-    """API rate-limit counts live in the cache, keyed by token and user ids that tests reuse: start empty."""
+    """API rate-limit counts live in the process (or a shared cache), keyed by token and user ids that
+    tests reuse: start empty."""
     from django.core.cache import cache
 
+    from annotator.api.throttles import forget_counts
+
     cache.clear()
+    forget_counts()
