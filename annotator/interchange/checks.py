@@ -116,13 +116,12 @@ class _Checker:
 
 class Prepared(NamedTuple):
     """A record in stored form, with the SHA-256 of its text (the articles' dedupe key, `content_hash`),
-    computed here because checking the text already encodes it; and the text and metadata in the bytes
-    the database stores (UTF-8, JSON), which the PostgreSQL writer sends as they are instead of encoding
-    the text and dumping the metadata a second time (importer.py)."""
+    computed here because checking the text already encodes it; and the metadata as JSON, dumped here
+    to be checked, which the PostgreSQL writer sends as it is instead of dumping it again (importer.py).
+    (Not the text's UTF-8 too: held from the reader to the writer, it grew the peak memory by a third.)"""
 
     record: DocumentRecord
     content_hash: str
-    text_utf8: bytes = b""
     metadata_json: bytes = b"{}"
 
 
@@ -165,10 +164,9 @@ def prepare(record: DocumentRecord, *, max_chars: int, problems: ProblemLog) -> 
     # A lone \r becomes \n in place (no offset moves, so no remap), but the text still changes.
     unchanged = normalized.text is record.text
     if unchanged and all(new is old for new, old in zip(spans, record.spans, strict=True)):
-        return Prepared(record, hashlib.sha256(encoded).hexdigest(), encoded, metadata_json)
-    encoded = normalized.text.encode("utf-8")
-    digest = hashlib.sha256(encoded).hexdigest()
-    return Prepared(replace(record, text=normalized.text, spans=spans), digest, encoded, metadata_json)
+        return Prepared(record, hashlib.sha256(encoded).hexdigest(), metadata_json)
+    digest = hashlib.sha256(normalized.text.encode("utf-8")).hexdigest()
+    return Prepared(replace(record, text=normalized.text, spans=spans), digest, metadata_json)
 
 
 # Labels already found acceptable (a file uses a handful, half a million times): checked once each.
