@@ -10,14 +10,21 @@ while Python writes the previous chunk.
 
 A set that is not plain (or spans made by several people or at several moments) is read as rows and
 written by `exports._json_line`, which makes the same bytes the slow way.
+
+Building that JSON is most of the database's share of an export. A large export splits it over two
+backends (`SecondReader`): a connection of its own, opened in the reading transaction's snapshot, writes
+half of each chunk's sets while the reading connection writes the other half.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import chain, repeat
 from typing import Any, NamedTuple
 
+import psycopg
 from django.db import connection
+from psycopg import sql
 from psycopg.adapt import Loader
 
 from annotator.annotations.models import Span
@@ -74,10 +81,71 @@ def plain_spans(project_id: int, set_ids: ChunkIds) -> dict[int, PlainSpans | No
     with connection.cursor() as cursor:
         cursor.cursor.adapters.register_loader("text", _Raw)
         cursor.execute(_SQL, [project_id, set_ids.param])
-        return {
-            set_id: PlainSpans(by, at.decode(), spans) if plain else None
-            for set_id, plain, by, at, spans in cursor.fetchall()
+        return _by_set(cursor.fetchall())
+
+
+def _by_set(rows: list[tuple[Any, ...]]) -> dict[int, PlainSpans | None]:
+    return {
+        set_id: PlainSpans(by, at.decode(), spans) if plain else None for set_id, plain, by, at, spans in rows
+    }
+
+
+# What the second connection calls itself in pg_stat_activity.
+SECOND_READER_NAME = "annotator export, second reader"
+
+
+class SecondReader:
+    """A second connection in the snapshot of the export's reading transaction, with a thread of its own:
+    `plain_spans` of part of a chunk runs there while the reading connection runs the rest, so that the
+    JSON is built by two backends (two cores) at once.
+
+    It is made by the reading thread, inside its repeatable read transaction (which exports its snapshot
+    for this one), and is a connection of its own, not one of the web pool's: `close` (always called, in a
+    `finally`, also when the client goes away mid-download) waits for the query under way and closes it.
+    Its session has the reading connection's time zone and date style (the spans' times are read as text)."""
+
+    def __init__(self) -> None:
+        info = connection.connection.info
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_export_snapshot()")
+            (snapshot,) = cursor.fetchone()
+        params = {
+            key: value
+            for key, value in connection.get_connection_params().items()
+            if key not in ("cursor_factory", "context")
         }
+        self._connection = psycopg.connect(**params, application_name=SECOND_READER_NAME)
+        try:
+            with self._connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                cursor.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
+                cursor.execute(
+                    "SELECT set_config('TimeZone', %s, true), set_config('DateStyle', %s, true), "
+                    "set_config('max_parallel_workers_per_gather', '0', true)",
+                    [info.parameter_status("TimeZone"), info.parameter_status("DateStyle")],
+                )
+        except BaseException:
+            self._connection.close()
+            raise
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="export-second-reader")
+
+    def plain_spans(self, project_id: int, set_ids: ChunkIds) -> Future[dict[int, PlainSpans | None]]:
+        """`plain_spans(project_id, set_ids)`, run on this connection while the caller goes on."""
+        return self._thread.submit(self._read, project_id, set_ids)
+
+    def _read(self, project_id: int, set_ids: ChunkIds) -> dict[int, PlainSpans | None]:
+        if not set_ids.ids:
+            return {}
+        with self._connection.cursor() as cursor:
+            cursor.adapters.register_loader("text", _Raw)
+            cursor.execute(_SQL, [project_id, set_ids.param])
+            return _by_set(cursor.fetchall())
+
+    def close(self) -> None:
+        try:
+            self._thread.shutdown(wait=True, cancel_futures=True)
+        finally:
+            self._connection.close()
 
 
 _ID_PIECES = [b'{"id":"T%d' % number for number in range(1, 1025)]
