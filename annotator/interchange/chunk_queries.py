@@ -9,10 +9,51 @@ literal, a JSON list on SQLite), made once per chunk whatever the number of quer
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import connection
 from django.db.models import BooleanField, Expression, F, QuerySet
+
+Rows = list[tuple[Any, ...]]
+
+
+@contextmanager
+def one_round_trip() -> Iterator[None]:
+    """Queries sent (`ChunkQuery.send`) inside this block reach PostgreSQL together and their answers
+    come back together (psycopg's pipeline mode): one round trip for all instead of one each. A round
+    trip costs little CPU, but on a loaded machine each is a wait for the backend to be scheduled and for
+    this thread to get the GIL back from the thread writing the export. On SQLite, one at a time."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    connection.ensure_connection()
+    with connection.connection.pipeline():
+        yield
+
+
+def sent(sql: str, params: list[Any], *, prepare: Callable[[Any], None] | None = None) -> Callable[[], Rows]:
+    """Run a query; return what fetches its rows (in `one_round_trip`, the answer is waited for only
+    then). `prepare` is given the psycopg cursor first (to register loaders)."""
+    cursor = connection.cursor()
+    try:
+        if prepare is not None:
+            prepare(cursor.cursor)
+        cursor.execute(sql, params)
+    except BaseException:
+        cursor.close()
+        raise
+
+    def fetch() -> Rows:
+        with cursor:
+            return cursor.fetchall()
+
+    return fetch
+
+
+def _none() -> Rows:
+    return []
 
 
 class ChunkIds:
@@ -77,10 +118,11 @@ class ChunkQuery:
         self.sql = sql
         self.params = tuple(params)
 
-    def rows(self, ids: ChunkIds) -> list[tuple[Any, ...]]:
+    def rows(self, ids: ChunkIds) -> Rows:
+        return self.send(ids)()
+
+    def send(self, ids: ChunkIds) -> Callable[[], Rows]:
+        """Run the query for these ids; return what fetches its rows (see `one_round_trip`)."""
         if not ids.ids:
-            return []
-        params = [ids.param if param is CHUNK else param for param in self.params]
-        with connection.cursor() as cursor:
-            cursor.execute(self.sql, params)
-            return cursor.fetchall()
+            return _none
+        return sent(self.sql, [ids.param if param is CHUNK else param for param in self.params])

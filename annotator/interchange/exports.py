@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from concurrent.futures import Future
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -50,7 +49,7 @@ from annotator.annotations.models import (
 from annotator.annotations.status import with_status
 from annotator.articles.models import Article, ArticleStatus
 from annotator.core.errors import DomainError
-from annotator.interchange.chunk_queries import CHUNK, ChunkIds, ChunkQuery, InIds
+from annotator.interchange.chunk_queries import CHUNK, ChunkIds, ChunkQuery, InIds, one_round_trip
 from annotator.interchange.formats import FORMATS
 from annotator.interchange.formats.base import (
     DocumentRecord,
@@ -63,7 +62,7 @@ from annotator.interchange.formats.base import (
 )
 from annotator.interchange.formats.jsonl import JsonLinesWriter
 from annotator.interchange.readahead import ReadAhead
-from annotator.interchange.span_json import PlainSpans, SecondReader, entities_json, plain_spans
+from annotator.interchange.span_json import PlainSpans, SecondReader, entities_json, send_plain_spans
 from annotator.jobs.models import Job, JobKind
 from annotator.jobs.services import create_job, enqueue_job
 from annotator.projects.models import EntityType, RelationType
@@ -498,36 +497,42 @@ class ChunkReader:
         names = self.names
         sets = self.sets.rows(ChunkIds([row[0] for row in chunk]))
         set_ids = ChunkIds([row[0] for row in sets])
-        helped: Future[dict[int, PlainSpans | None]] | None = None
         second = self._second_reader() if self.plain_json and len(set_ids) > 1 else None
-        if second is not None:
-            # The second half of the chunk's sets to the second connection now, while this one reads the
-            # rest (a set found special below is made there for nothing, and left out).
-            half = len(set_ids.ids) // 2
-            mine, theirs = set_ids.ids[:half], set_ids.ids[half:]
-            helped = second.plain_spans(self.project.pk, ChunkIds(theirs))
         self.articles_read += len(chunk)
-        link_rows = self.links.rows(set_ids)
-        relation_rows = self.relations.rows(set_ids)
-        decision_rows = self.decisions.rows(set_ids)
-        attribute_rows = self.attributes.rows(set_ids)
+        mine, helped = set_ids, None
+        if second is not None:
+            # The second half of the chunk's sets to the second connection, while this one makes the rest.
+            half = len(set_ids.ids) // 2
+            mine = ChunkIds(set_ids.ids[:half])
+            helped = second.plain_spans(self.project.pk, ChunkIds(set_ids.ids[half:]))
+        with one_round_trip():
+            # The sets' links, relations, decisions and attribute values, and their spans as JSON (for the
+            # sets that turn out to have any of those, made for nothing and left out: they are few in an
+            # export that asks for JSON, and asking for JSON after knowing them cost a round trip).
+            fetches = [
+                query.send(set_ids) for query in (self.links, self.relations, self.decisions, self.attributes)
+            ]
+            own = send_plain_spans(self.project.pk, mine) if self.plain_json else dict
+            link_rows, relation_rows, decision_rows, attribute_rows = [fetch() for fetch in fetches]
+            found = own()
         plain: dict[int, PlainSpans] = {}
         if self.plain_json:
+            if helped is not None:
+                found.update(helped.result())
             # Sets with links, relations, suggestions or attributes are written from rows.
             special = {
                 row[0] for rows in (link_rows, relation_rows, decision_rows, attribute_rows) for row in rows
             }
-            candidates = [pk for pk in set_ids.ids if pk not in special]
-            if helped is None:
-                found = plain_spans(self.project.pk, ChunkIds(candidates))
-            else:
-                found = plain_spans(self.project.pk, ChunkIds([pk for pk in mine if pk not in special]))
-                found.update(helped.result())
             no_spans = PlainSpans(None, "", b"")  # a set without spans (not in `found`) is plain too
-            plain = {pk: made for pk in candidates if (made := found.get(pk, no_spans)) is not None}
-            # Sets made by hand (spans at many moments) are not plain: their aggregate is wasted work for
-            # the database. When a chunk's are mostly such, the rest of the export reads rows only.
-            if len(plain) * 10 < len(candidates):
+            plain = {
+                pk: made
+                for pk in set_ids.ids
+                if pk not in special and (made := found.get(pk, no_spans)) is not None
+            }
+            # Sets made by hand (spans at many moments, or with relations or links) are not plain: their
+            # JSON is wasted work for the database. When a chunk's are mostly such, the rest of the export
+            # reads rows only.
+            if len(plain) * 10 < len(set_ids):
                 self.plain_json = False
         row_ids = ChunkIds([pk for pk in set_ids.ids if pk not in plain]) if plain else set_ids
         span_rows = self.spans.rows(row_ids)

@@ -18,6 +18,7 @@ half of each chunk's sets while the reading connection writes the other half.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import chain, repeat
 from typing import Any, NamedTuple
@@ -28,7 +29,7 @@ from psycopg import sql
 from psycopg.adapt import Loader
 
 from annotator.annotations.models import Span
-from annotator.interchange.chunk_queries import ChunkIds
+from annotator.interchange.chunk_queries import ChunkIds, sent
 from annotator.projects.models import EntityType
 
 # Between two spans' JSON in a set's aggregate: a control character, which JSON strings always escape.
@@ -81,12 +82,19 @@ class PlainSpans(NamedTuple):
 
 def plain_spans(project_id: int, set_ids: ChunkIds) -> dict[int, PlainSpans | None]:
     """For each of these sets with spans: its spans as JSON, or None when they are not plain."""
+    return send_plain_spans(project_id, set_ids)()
+
+
+def send_plain_spans(project_id: int, set_ids: ChunkIds) -> Callable[[], dict[int, PlainSpans | None]]:
+    """`plain_spans`, sent now and fetched when called (see `chunk_queries.one_round_trip`)."""
     if not set_ids.ids:
-        return {}
-    with connection.cursor() as cursor:
-        cursor.cursor.adapters.register_loader("text", _Raw)
-        cursor.execute(_SQL, [project_id, set_ids.param])
-        return _by_set(cursor.fetchall())
+        return dict
+    fetch = sent(_SQL, [project_id, set_ids.param], prepare=_raw_text)
+    return lambda: _by_set(fetch())
+
+
+def _raw_text(cursor: psycopg.Cursor[Any]) -> None:
+    cursor.adapters.register_loader("text", _Raw)
 
 
 def _by_set(rows: list[tuple[Any, ...]]) -> dict[int, PlainSpans | None]:
@@ -142,7 +150,7 @@ class SecondReader:
         if not set_ids.ids:
             return {}
         with self._connection.cursor() as cursor:
-            cursor.adapters.register_loader("text", _Raw)
+            _raw_text(cursor)
             cursor.execute(_SQL, [project_id, set_ids.param])
             return _by_set(cursor.fetchall())
 
