@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.db import connection
-from django.db.models import BooleanField, Expression, F, QuerySet
+from django.db.models import BooleanField, Expression, F, QuerySet, Subquery
 
 Rows = list[tuple[Any, ...]]
 
@@ -104,6 +104,33 @@ class InIds(Expression):
             return f"{column} = ANY(%s::bigint[])", [*params, ids]
         in_json = f"{column} IN (SELECT value FROM json_each(%s))"  # noqa: S608 - a column name, ids bound
         return in_json, [*params, ids]
+
+
+class InSubquery(Expression):
+    """`column IN (subquery)`, on PostgreSQL as `column = ANY(ARRAY(subquery))`: the subquery (a chunk's
+    ids, say) runs once, first, and the column is looked up by index for each id, as with `InIds`;
+    as a semi-join PostgreSQL hashed the subquery and scanned the whole table for every chunk."""
+
+    output_field = BooleanField()
+    conditional = True
+
+    def __init__(self, field: str, queryset: QuerySet[Any]) -> None:
+        super().__init__()
+        self.column = F(field)
+        self.subquery = Subquery(queryset)
+
+    def get_source_expressions(self) -> list[Any]:
+        return [self.column, self.subquery]
+
+    def set_source_expressions(self, exprs: Any) -> None:
+        self.column, self.subquery = exprs
+
+    def as_sql(self, compiler: Any, connection: Any) -> Any:
+        column, params = compiler.compile(self.column)
+        subquery, subquery_params = compiler.compile(self.subquery)
+        if connection.vendor == "postgresql":
+            return f"{column} = ANY(ARRAY{subquery})", [*params, *subquery_params]
+        return f"{column} IN {subquery}", [*params, *subquery_params]
 
 
 class ChunkQuery:

@@ -10,7 +10,7 @@ is one blob) and large selections run as a job that writes a file (`start_export
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -49,7 +49,15 @@ from annotator.annotations.models import (
 from annotator.annotations.status import with_status
 from annotator.articles.models import Article, ArticleStatus
 from annotator.core.errors import DomainError
-from annotator.interchange.chunk_queries import CHUNK, ChunkIds, ChunkQuery, InIds, one_round_trip
+from annotator.interchange.chunk_queries import (
+    CHUNK,
+    ChunkIds,
+    ChunkQuery,
+    InIds,
+    InSubquery,
+    one_round_trip,
+    sent,
+)
 from annotator.interchange.formats import FORMATS
 from annotator.interchange.formats.base import (
     DocumentRecord,
@@ -357,20 +365,11 @@ def _chunk_parts(
     """The selected sets' rows, a chunk of articles at a time (what records and JSON lines are made of).
     `second_reader`: read in a snapshot of its own, which a second connection may share (`ChunkReader`)."""
     size = chunk_size or settings.ANNOTATOR_EXPORT_CHUNK_SIZE
-    last = 0
-    reader: ChunkReader | None = None
+    reader = ChunkReader(project, query, size, plain_json=plain_json, second_reader=second_reader)
     try:
-        while chunk := _rows(
-            selected_articles(project, query, after=last).values_list(
-                "pk", "external_id", "title", "text", as_text("metadata")
-            )[:size]
-        ):
-            last = chunk[-1][0]
-            reader = reader or ChunkReader(project, query, plain_json=plain_json, second_reader=second_reader)
-            yield reader.read(chunk)
+        yield from reader.chunks()
     finally:  # also when the export stops early (a client that went away): the second connection closes
-        if reader is not None:
-            reader.close()
+        reader.close()
 
 
 def _metadata(text: str | None) -> dict[str, Any] | None:
@@ -409,14 +408,12 @@ class SetRows(NamedTuple):
     plain: PlainSpans | None = None  # the spans as JSON, when the set is plain (see span_json)
 
 
-def _rows(queryset: QuerySet[Any]) -> list[tuple[Any, ...]]:
-    """A values_list query's rows read with a bare cursor: Django's row iterator costs more than the
-    database for half a million spans. Only for columns Django converts nothing in (ints, text, the
-    ISO timestamps and JSON text made by the database)."""
+def _send(queryset: QuerySet[Any]) -> Callable[[], list[tuple[Any, ...]]]:
+    """A values_list query run with a bare cursor, and what fetches its rows (see `one_round_trip`):
+    Django's row iterator costs more than the database for half a million spans. Only for columns Django
+    converts nothing in (ints, text, the ISO timestamps and JSON text made by the database)."""
     sql, params = queryset.query.get_compiler(using=queryset.db).as_sql()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+    return sent(sql, list(params))
 
 
 def _in_record_order(rows: list[tuple[Any, ...]], types: dict[int, str]) -> list[tuple[Any, ...]]:
@@ -437,24 +434,23 @@ class ChunkReader:
     small export does not pay for the connection, a large one has its JSON made by two cores."""
 
     def __init__(
-        self, project: Project, query: ExportQuery, *, plain_json: bool = False, second_reader: bool = False
+        self,
+        project: Project,
+        query: ExportQuery,
+        size: int,
+        *,
+        plain_json: bool = False,
+        second_reader: bool = False,
     ) -> None:
         self.project = project
-        self.names = Names(project)
+        self.query = query
+        self.size = size
+        self._names: Names | None = None
         self.plain_json = plain_json and connection.vendor == "postgresql"
         after = settings.ANNOTATOR_EXPORT_SECOND_READER_AFTER
         self.second_reader_after = after if self.plain_json and second_reader and after >= 0 else None
         self.second_reader: SecondReader | None = None
         self.articles_read = 0
-        # The chunk's articles are the project's: joining the articles to check it again scanned all of
-        # the project's articles for every chunk (a tenth of the database's time on 10,000 articles).
-        self.sets = ChunkQuery(
-            matching(AnnotationSet.objects.all(), query)
-            .filter(InIds("article_id", CHUNK))
-            .order_by("article_id", "annotator__username", "name", "id")
-            .values_list("pk", "article_id", "kind", "annotator__username", "status", "version",
-                         "guideline_version__number", iso("updated_at"), "name")
-        )  # fmt: skip
         # In the order of the unique index on (set, start, end, type): no sort and no join. Links are fewer
         # than spans: joined on every span row, their columns cost a third of the span query.
         self.spans = ChunkQuery(
@@ -490,52 +486,99 @@ class ChunkReader:
             .values_list("span__annotation_set_id", "span_id", "attribute__name", as_text("value"))
         )  # fmt: skip
 
-    def read(self, chunk: list[tuple[Any, ...]]) -> ReadChunk:
-        """Six or seven queries: the chunk's sets; their links, relations, decisions and attribute values;
-        the plain sets' spans as JSON (`plain_json`); the other sets' spans as rows (and the usernames of
-        people the export has not met before)."""
-        names = self.names
-        sets = self.sets.rows(ChunkIds([row[0] for row in chunk]))
-        set_ids = ChunkIds([row[0] for row in sets])
-        second = self._second_reader() if self.plain_json and len(set_ids) > 1 else None
-        self.articles_read += len(chunk)
-        mine, helped = set_ids, None
-        if second is not None:
-            # The second half of the chunk's sets to the second connection, while this one makes the rest.
-            half = len(set_ids.ids) // 2
-            mine = ChunkIds(set_ids.ids[:half])
-            helped = second.plain_spans(self.project.pk, ChunkIds(set_ids.ids[half:]))
+    @property
+    def names(self) -> Names:
+        """The names, read when the export has a chunk (an empty export reads none)."""
+        if self._names is None:
+            self._names = Names(self.project)
+        return self._names
+
+    def _send_chunk(self, after: int) -> tuple[Callable[[], list[tuple[Any, ...]]], ...]:
+        """The articles of the chunk after `after`, and their sets: sent, to be fetched."""
+        chunk = selected_articles(self.project, self.query, after=after)[: self.size]
+        # The set query takes the chunk's articles by id, not by a join (which checked again that they
+        # are the project's, scanning all its articles for every chunk).
+        sets = (
+            matching(AnnotationSet.objects.all(), self.query)
+            .filter(InSubquery("article_id", chunk.values("pk")))
+            .order_by("article_id", "annotator__username", "name", "id")
+            .values_list("pk", "article_id", "kind", "annotator__username", "status", "version",
+                         "guideline_version__number", iso("updated_at"), "name")
+        )  # fmt: skip
+        articles = chunk.values_list("pk", "external_id", "title", "text", as_text("metadata"))
+        return _send(articles), _send(sets)
+
+    def chunks(self) -> Iterator[ReadChunk]:
+        """Each chunk's rows, in one round trip per chunk on PostgreSQL (`one_round_trip`): its sets'
+        links, relations, decisions and attribute values; the plain sets' spans as JSON (`plain_json`) or
+        the sets' spans as rows; and the next chunk's articles and sets. The spans of sets that turn out not
+        to be plain take one more, and the usernames of people the export has not met before."""
         with one_round_trip():
-            # The sets' links, relations, decisions and attribute values, and their spans as JSON (for the
-            # sets that turn out to have any of those, made for nothing and left out: they are few in an
-            # export that asks for JSON, and asking for JSON after knowing them cost a round trip).
-            fetches = [
-                query.send(set_ids) for query in (self.links, self.relations, self.decisions, self.attributes)
-            ]
-            own = send_plain_spans(self.project.pk, mine) if self.plain_json else dict
-            link_rows, relation_rows, decision_rows, attribute_rows = [fetch() for fetch in fetches]
-            found = own()
-        plain: dict[int, PlainSpans] = {}
-        if self.plain_json:
-            if helped is not None:
-                found.update(helped.result())
-            # Sets with links, relations, suggestions or attributes are written from rows.
-            special = {
-                row[0] for rows in (link_rows, relation_rows, decision_rows, attribute_rows) for row in rows
-            }
-            no_spans = PlainSpans(None, "", b"")  # a set without spans (not in `found`) is plain too
-            plain = {
-                pk: made
-                for pk in set_ids.ids
-                if pk not in special and (made := found.get(pk, no_spans)) is not None
-            }
-            # Sets made by hand (spans at many moments, or with relations or links) are not plain: their
-            # JSON is wasted work for the database. When a chunk's are mostly such, the rest of the export
-            # reads rows only.
-            if len(plain) * 10 < len(set_ids):
-                self.plain_json = False
-        row_ids = ChunkIds([pk for pk in set_ids.ids if pk not in plain]) if plain else set_ids
-        span_rows = self.spans.rows(row_ids)
+            articles, sets = (fetch() for fetch in self._send_chunk(after=0))
+        while articles:
+            chunk, chunk_sets = articles, sets
+            set_ids = ChunkIds([row[0] for row in chunk_sets])
+            second = self._second_reader() if self.plain_json and len(set_ids) > 1 else None
+            self.articles_read += len(chunk)
+            mine, helped = set_ids, None
+            if second is not None:
+                # The second half of the sets to the second connection, while this one makes the rest.
+                half = len(set_ids.ids) // 2
+                mine = ChunkIds(set_ids.ids[:half])
+                helped = second.plain_spans(self.project.pk, ChunkIds(set_ids.ids[half:]))
+            with one_round_trip():
+                # The JSON is asked for the sets that turn out to have links, relations, decisions or
+                # attributes too, and left out: they are few in an export that asks for JSON, and knowing
+                # them first would cost a round trip.
+                fetches = [
+                    query.send(set_ids)
+                    for query in (self.links, self.relations, self.decisions, self.attributes)
+                ]
+                own = send_plain_spans(self.project.pk, mine) if self.plain_json else dict
+                all_spans = None if self.plain_json else self.spans.send(set_ids)
+                following = self._send_chunk(after=chunk[-1][0])
+                link_rows, relation_rows, decision_rows, attribute_rows = [fetch() for fetch in fetches]
+                found = own()
+                span_rows = all_spans() if all_spans is not None else []
+                articles, sets = (fetch() for fetch in following)
+            plain: dict[int, PlainSpans] = {}
+            if all_spans is None:
+                if helped is not None:
+                    found.update(helped.result())
+                # Sets with links, relations, suggestions or attributes are written from rows.
+                special = {
+                    row[0]
+                    for rows in (link_rows, relation_rows, decision_rows, attribute_rows)
+                    for row in rows
+                }
+                no_spans = PlainSpans(None, "", b"")  # a set without spans (not in `found`) is plain too
+                plain = {
+                    pk: made
+                    for pk in set_ids.ids
+                    if pk not in special and (made := found.get(pk, no_spans)) is not None
+                }
+                # Sets made by hand (spans at many moments, or with relations or links) are not plain: their
+                # JSON is wasted work for the database. When a chunk's are mostly such, the rest of the
+                # export reads rows only.
+                if len(plain) * 10 < len(set_ids):
+                    self.plain_json = False
+                span_rows = self.spans.rows(ChunkIds([pk for pk in set_ids.ids if pk not in plain]))
+            yield self._read(chunk, chunk_sets, span_rows, plain, link_rows, relation_rows, decision_rows,
+                             attribute_rows)  # fmt: skip
+
+    def _read(
+        self,
+        chunk: list[tuple[Any, ...]],
+        sets: list[tuple[Any, ...]],
+        span_rows: list[tuple[Any, ...]],
+        plain: dict[int, PlainSpans],
+        link_rows: list[tuple[Any, ...]],
+        relation_rows: list[tuple[Any, ...]],
+        decision_rows: list[tuple[Any, ...]],
+        attribute_rows: list[tuple[Any, ...]],
+    ) -> ReadChunk:
+        """The chunk's rows, with the names they refer to (the usernames of people not met before read)."""
+        names = self.names
         names.meet_types(set(map(itemgetter(4), span_rows)))
         names.meet(
             set(map(itemgetter(6), span_rows))
