@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -512,20 +513,16 @@ class ChunkReader:
         """Each chunk's rows, in one round trip per chunk on PostgreSQL (`one_round_trip`): its sets'
         links, relations, decisions and attribute values; the plain sets' spans as JSON (`plain_json`) or
         the sets' spans as rows; and the next chunk's articles and sets. The spans of sets that turn out not
-        to be plain take one more, and the usernames of people the export has not met before."""
+        to be plain take one more, and the usernames of people the export has not met before. The second
+        connection (`_split`) is asked for its share of the next chunk before this one is handed on, so
+        that it works while this thread waits for the writer."""
         with one_round_trip():
             articles, sets = (fetch() for fetch in self._send_chunk(after=0))
+        mine, helped = self._split(sets)
         while articles:
             chunk, chunk_sets = articles, sets
             set_ids = ChunkIds([row[0] for row in chunk_sets])
-            second = self._second_reader() if self.plain_json and len(set_ids) > 1 else None
             self.articles_read += len(chunk)
-            mine, helped = set_ids, None
-            if second is not None:
-                # The second half of the sets to the second connection, while this one makes the rest.
-                half = len(set_ids.ids) // 2
-                mine = ChunkIds(set_ids.ids[:half])
-                helped = second.plain_spans(self.project.pk, ChunkIds(set_ids.ids[half:]))
             with one_round_trip():
                 # The JSON is asked for the sets that turn out to have links, relations, decisions or
                 # attributes too, and left out: they are few in an export that asks for JSON, and knowing
@@ -563,8 +560,21 @@ class ChunkReader:
                 if len(plain) * 10 < len(set_ids):
                     self.plain_json = False
                 span_rows = self.spans.rows(ChunkIds([pk for pk in set_ids.ids if pk not in plain]))
+            mine, helped = self._split(sets)
             yield self._read(chunk, chunk_sets, span_rows, plain, link_rows, relation_rows, decision_rows,
                              attribute_rows)  # fmt: skip
+
+    def _split(
+        self, sets: list[tuple[Any, ...]]
+    ) -> tuple[ChunkIds, Future[dict[int, PlainSpans | None]] | None]:
+        """This connection's share of a chunk's sets, and the second connection's JSON of the others (the
+        second half), asked for now, when there is a second connection."""
+        set_ids = ChunkIds([row[0] for row in sets])
+        second = self._second_reader() if self.plain_json and len(set_ids) > 1 else None
+        if second is None:
+            return set_ids, None
+        half = len(set_ids.ids) // 2
+        return ChunkIds(set_ids.ids[:half]), second.plain_spans(self.project.pk, ChunkIds(set_ids.ids[half:]))
 
     def _read(
         self,

@@ -21,9 +21,9 @@ pytestmark = [
 ]
 
 
-def lines():
-    """Seven articles, in chunks of two: the odd, empty and plain sets; a set with a relation (written from
-    rows, though the second connection is asked for it too); plain sets with spans of one extent."""
+def lines(more=3):
+    """The odd, empty and plain sets; a set with a relation (written from rows, though the second
+    connection is asked for it too); `more` plain sets with spans of one extent."""
     related = {"external_id": "related", "text": "Naryshkin visited Minsk.", "entities": [
         {"id": "E1", "start": 0, "end": 9, "label": "PERSON"}, {"id": "E2", "start": 18, "end": 23, "label": "GPE"}],
         "relations": [{"head": "E1", "tail": "E2", "label": "visited"}]}  # fmt: skip
@@ -31,7 +31,7 @@ def lines():
         {"external_id": f"more-{n}", "text": f"Minsk {n} and Vilnius.", "entities": [
             {"start": 0, "end": 5, "label": "GPE"}, {"start": 0, "end": 5, "label": "ORG"},
             {"start": len(f"Minsk {n} and "), "end": len(f"Minsk {n} and Vilnius"), "label": "GPE"}]}
-        for n in range(3)
+        for n in range(more)
     ]  # fmt: skip
     return [*odd_lines(), related, *more]
 
@@ -123,19 +123,22 @@ def test_the_second_connection_opens_only_past_the_threshold(news, settings, rec
 
 
 def test_a_write_during_the_export_is_in_neither_connections_reads(news, settings, recording):
-    load(news.project, lines(), by=news.manager)
+    load(news.project, lines(more=8), by=news.manager)  # six chunks of two
     ids = gold_ids(news.project)
     expected = written_by_records(news.project)
     settings.ANNOTATOR_EXPORT_SECOND_READER_AFTER = 0
     exported = export_json_lines(news.project, ExportQuery(), chunk_size=2)
-    first = next(exported)  # the reader has exported its snapshot and is a chunk or two ahead
+    first = next(exported)
+    # The reader has exported its snapshot, and is at most three chunks ahead (one waiting to be taken,
+    # one waiting to be handed on, the second connection asked for its share of the next).
+    assert len(recording.asked) <= 4
     with observer() as other:
-        # The last chunk's second set is the second connection's to read; the first set is the reader's.
+        # The last chunk's second set is the second connection's to read; its first set is the reader's.
         other.execute("DELETE FROM annotations_span WHERE annotation_set_id IN (%s, %s) AND start = 0",
-                      [ids[5], ids[6]])  # fmt: skip
-        other.execute("UPDATE articles_article SET title = 'changed' WHERE external_id = 'more-2'")
+                      [ids[10], ids[11]])  # fmt: skip
+        other.execute("UPDATE articles_article SET title = 'changed' WHERE external_id = 'more-7'")
     assert first + b"".join(exported) == expected
-    assert [ids[5]] in recording.asked
+    assert recording.asked[-1] == [ids[11]]
     after = [orjson.loads(line) for line in written_by_records(news.project).splitlines()]
     assert [len(line["entities"]) for line in after[-2:]] == [1, 1]
     assert after[-1]["title"] == "changed"
