@@ -431,8 +431,8 @@ class ChunkReader:
     With `plain_json` (a JSON Lines export on PostgreSQL), the spans of plain sets come as JSON made by the
     database (`span_json`), and only the other sets' spans as rows. With `second_reader` too (the reader is
     in a snapshot of its own), once `ANNOTATOR_EXPORT_SECOND_READER_AFTER` articles are read, a second
-    connection in that snapshot makes half of each chunk's JSON at the same time (`SecondReader`): a
-    small export does not pay for the connection, a large one has its JSON made by two cores."""
+    connection in that snapshot makes two thirds of each chunk's JSON at the same time (`SecondReader`,
+    `_split`): a small export does not pay for the connection, a large one has its JSON made by two cores."""
 
     def __init__(
         self,
@@ -567,14 +567,19 @@ class ChunkReader:
     def _split(
         self, sets: list[tuple[Any, ...]]
     ) -> tuple[ChunkIds, Future[dict[int, PlainSpans | None]] | None]:
-        """This connection's share of a chunk's sets, and the second connection's JSON of the others (the
-        second half), asked for now, when there is a second connection."""
+        """This connection's share of a chunk's sets, and the second connection's JSON of the others,
+        asked for now, when there is a second connection. This connection also reads the articles, the
+        sets, their links, relations, decisions and attributes: with a third of the JSON to make, its
+        backend spends about what the second one does (0.50 s against 0.30 s with half each, on the
+        10,000-article bench)."""
         set_ids = ChunkIds([row[0] for row in sets])
         second = self._second_reader() if self.plain_json and len(set_ids) > 1 else None
         if second is None:
             return set_ids, None
-        half = len(set_ids.ids) // 2
-        return ChunkIds(set_ids.ids[:half]), second.plain_spans(self.project.pk, ChunkIds(set_ids.ids[half:]))
+        third = len(set_ids.ids) // 3
+        return ChunkIds(set_ids.ids[:third]), second.plain_spans(
+            self.project.pk, ChunkIds(set_ids.ids[third:])
+        )
 
     def _read(
         self,

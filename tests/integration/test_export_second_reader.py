@@ -90,14 +90,14 @@ def test_two_connections_write_the_bytes_one_connection_writes(news, settings, r
     load(news.project, lines(), by=news.manager)
     expected = written_by_records(news.project)
     settings.ANNOTATOR_EXPORT_SECOND_READER_AFTER = -1
-    one = b"".join(export_json_lines(news.project, ExportQuery(), chunk_size=2))
+    one = b"".join(export_json_lines(news.project, ExportQuery(), chunk_size=3))
     assert recording.asked == []
     settings.ANNOTATOR_EXPORT_SECOND_READER_AFTER = 0
-    two = b"".join(export_json_lines(news.project, ExportQuery(), chunk_size=2))
+    two = b"".join(export_json_lines(news.project, ExportQuery(), chunk_size=3))
     assert one == two == expected
     ids = gold_ids(news.project)
-    # The second of each chunk's two sets (the last chunk's one set is the reader's own).
-    assert recording.asked == [[ids[1]], [ids[3]], [ids[5]]]
+    # The last two of each chunk's three sets (the last chunk's one set is the reader's own).
+    assert recording.asked == [[ids[1], ids[2]], [ids[4], ids[5]]]
     related = next(orjson.loads(line) for line in two.splitlines() if b'"external_id":"related"' in line)
     assert [(r["head"], r["tail"], r["label"]) for r in related["relations"]] == [("T1", "T2", "visited")]
     more = orjson.loads(two.splitlines()[-1])
@@ -111,42 +111,42 @@ def test_two_connections_write_the_bytes_one_connection_writes(news, settings, r
 def test_the_second_connection_opens_only_past_the_threshold(news, settings, recording):
     load(news.project, lines(), by=news.manager)
     ids = gold_ids(news.project)
-    settings.ANNOTATOR_EXPORT_SECOND_READER_AFTER = 4  # from the third chunk of two articles
-    assert b"".join(export_json_lines(news.project, ExportQuery(), chunk_size=2)) == written_by_records(
+    settings.ANNOTATOR_EXPORT_SECOND_READER_AFTER = 3  # from the second chunk of three articles
+    assert b"".join(export_json_lines(news.project, ExportQuery(), chunk_size=3)) == written_by_records(
         news.project
     )
-    assert recording.asked == [[ids[5]]]
+    assert recording.asked == [[ids[4], ids[5]]]
     recording.asked = []
     settings.ANNOTATOR_EXPORT_SECOND_READER_AFTER = 7  # as many as the export holds: never
-    b"".join(export_json_lines(news.project, ExportQuery(), chunk_size=2))
+    b"".join(export_json_lines(news.project, ExportQuery(), chunk_size=3))
     assert recording.asked == []
 
 
 def test_a_write_during_the_export_is_in_neither_connections_reads(news, settings, recording):
-    load(news.project, lines(more=8), by=news.manager)  # six chunks of two
+    load(news.project, lines(more=14), by=news.manager)  # six chunks of three
     ids = gold_ids(news.project)
     expected = written_by_records(news.project)
     settings.ANNOTATOR_EXPORT_SECOND_READER_AFTER = 0
-    exported = export_json_lines(news.project, ExportQuery(), chunk_size=2)
+    exported = export_json_lines(news.project, ExportQuery(), chunk_size=3)
     first = next(exported)
     # The reader has exported its snapshot, and is at most three chunks ahead (one waiting to be taken,
     # one waiting to be handed on, the second connection asked for its share of the next).
     assert len(recording.asked) <= 4
     with observer() as other:
-        # The last chunk's second set is the second connection's to read; its first set is the reader's.
+        # The last chunk's last set is the second connection's to read; its first set is the reader's.
         other.execute("DELETE FROM annotations_span WHERE annotation_set_id IN (%s, %s) AND start = 0",
-                      [ids[10], ids[11]])  # fmt: skip
-        other.execute("UPDATE articles_article SET title = 'changed' WHERE external_id = 'more-7'")
+                      [ids[15], ids[17]])  # fmt: skip
+        other.execute("UPDATE articles_article SET title = 'changed' WHERE external_id = 'more-13'")
     assert first + b"".join(exported) == expected
-    assert recording.asked[-1] == [ids[11]]
+    assert recording.asked[-1] == [ids[16], ids[17]]
     after = [orjson.loads(line) for line in written_by_records(news.project).splitlines()]
-    assert [len(line["entities"]) for line in after[-2:]] == [1, 1]
+    assert [len(line["entities"]) for line in after[-3:]] == [1, 3, 1]
     assert after[-1]["title"] == "changed"
 
 
 def test_a_client_that_goes_away_mid_download_leaves_no_connection_open(client, news, settings, recording):
     load(news.project, lines(), by=news.manager)
-    settings.ANNOTATOR_EXPORT_CHUNK_SIZE = 2
+    settings.ANNOTATOR_EXPORT_CHUNK_SIZE = 3
     settings.ANNOTATOR_EXPORT_SECOND_READER_AFTER = 0
     client.force_login(news.manager)
     url = reverse("api:project-export", args=[news.project.pk])
