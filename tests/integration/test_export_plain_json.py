@@ -43,10 +43,12 @@ def gold_set(external_id):
 
 def odd_lines():
     """Spans over every odd character; spans of one extent with types whose names sort differently by
-    code point than by id or by a collation ("b" < "Z" in most collations, "Z" < "b" < "É" by code point)."""
+    code point than by id or by a collation ("b" < "Z" in most collations, "Z" < "b" < "É" by code point),
+    and one with printf-style "%" in its name."""
     entities = [{"start": at, "end": at + 1, "label": "ODD"} for at in range(0, len(ODD), 3)]
     entities += [
-        {"start": 0, "end": 40, "label": label} for label in ("b", "Z", "É", 'q"uote\\', "\u2028sep")
+        {"start": 0, "end": 40, "label": label}
+        for label in ("b", "Z", "É", 'q"uote\\', "\u2028sep", "%d %s%%")
     ]
     return [
         {"external_id": "odd", "title": "odd", "text": ODD, "entities": entities},
@@ -63,8 +65,9 @@ def test_spans_written_by_the_database_are_the_bytes_the_writer_makes(news):
     assert b"".join(export_json_lines(news.project, ExportQuery(), chunk_size=1)) == expected
     odd = next(orjson.loads(line) for line in expected.splitlines() if b'"external_id":"odd"' in line)
     assert [e["label"] for e in odd["entities"] if (e["start"], e["end"]) == (0, 40)] == [
-        "Z", "b", "q\"uote\\", "É", "\u2028sep",
+        "%d %s%%", "Z", "b", "q\"uote\\", "É", "\u2028sep",
     ]  # fmt: skip
+    assert [e["text"] for e in odd["entities"] if e["start"] == ODD.index("%")] == ["%"]
     assert odd["entities"][0] == {
         "id": "T1", "start": 0, "end": 1, "label": "ODD", "text": "\x01",
         "provenance": odd["entities"][0]["provenance"],
