@@ -113,7 +113,8 @@ def taken(sender, connection, **kwargs):
 
 
 connection_created.connect(taken)
-opened, closing = span_json.SecondReader.__init__, span_json.SecondReader.close
+second = getattr(span_json, "SecondReader", object)
+opened, closing = second.__init__, getattr(second, "close", None)
 
 
 def opening(self):
@@ -128,7 +129,8 @@ def close(self):
     closing(self)
 
 
-span_json.SecondReader.__init__, span_json.SecondReader.close = opening, close
+if hasattr(span_json, "SecondReader"):  # (code from before it, run for a comparison, has none)
+    span_json.SecondReader.__init__, span_json.SecondReader.close = opening, close
 project = Project.objects.get(slug={slug!r})
 backends.clear()
 size, digest = 0, hashlib.sha256()
