@@ -18,6 +18,7 @@ from annotator.core.text import shorten
 
 if TYPE_CHECKING:
     from annotator.annotations.models import Relation, Span
+    from annotator.review.rendering import Block
     from annotator.review.state import BlockRows, SpanRow, SuggestionRow
     from annotator.suggestions.models import Suggestion
 
@@ -89,6 +90,11 @@ def suggestion_row(suggestion: Suggestion | SuggestionRow, block_id: str) -> str
     item = f"g{suggestion.pk}"
     surface: str = suggestion.surface  # type: ignore[union-attr]
     kind = suggestion.kind
+    if kind == "entity":
+        return entity_suggestion_row(
+            suggestion.pk, suggestion.start, suggestion.end, suggestion.entity_type_id,  # type: ignore[arg-type]
+            suggestion.entity_type.name, surface, suggestion.score, suggestion.source, block_id,  # type: ignore[union-attr]
+        )  # fmt: skip
     if kind == "relation":
         tail: str = suggestion.tail_surface  # type: ignore[union-attr,assignment]
         relation_name = suggestion.relation_type.name  # type: ignore[union-attr]
@@ -96,30 +102,71 @@ def suggestion_row(suggestion: Suggestion | SuggestionRow, block_id: str) -> str
             f'<span class="surface">{_cut(surface, 40)}</span> <strong>{escape(relation_name)}</strong> '
             f'<span class="surface">{_cut(tail, 40)}</span>'
         )
-        offsets = ""
         key = filter_text("relation", relation_name, surface, tail)
-    elif kind == "link":
+    else:
         entity = suggestion.kb_entity
         content = (
             f'<span class="surface">{_cut(surface, 40)}</span> → <span class="kb-name">{escape(entity.name)}</span> '  # type: ignore[union-attr]
             f"<code>{escape(entity.kb_id)}</code>"  # type: ignore[union-attr]
         )
-        offsets = ""
         key = filter_text("link", surface, entity.name)  # type: ignore[union-attr]
-    else:
-        # Most rows are entity suggestions, hundreds a page: their pieces are put together in one go.
-        name = suggestion.entity_type.name  # type: ignore[union-attr]
-        content = f'{_chip(suggestion.entity_type_id, name)} <span class="surface">{_cut(surface, 60)}</span>'
-        offsets = f' data-start="{suggestion.start}" data-end="{suggestion.end}"'
-        key = f"entity {name.lower()} {surface.lower()}"[:300]  # filter_text("entity", name, surface)
     return (
-        f'<div class="row suggestion kind-{kind}" tabindex="-1" data-item="{item}" data-kind="{kind}"{offsets} '
+        f'<div class="row suggestion kind-{kind}" tabindex="-1" data-item="{item}" data-kind="{kind}" '
         f'data-filter="{escape(key)}"><a class="row-main" href="#{block_id}" data-item="{item}" tabindex="-1">'
         f'{content} <span class="score" title="{_escaped(suggestion.source)}">{suggestion.score:.2f}</span></a>'
+        f"{_decide_buttons(item)}</div>"
+    )
+
+
+def _decide_buttons(item: str) -> str:
+    return (
         f'<span class="row-actions"><button type="button" class="ok" data-action="accept" data-item="{item}" '
         f'aria-label="Accept" tabindex="-1">✓</button><button type="button" class="no" data-action="reject" '
-        f'data-item="{item}" aria-label="Reject" tabindex="-1">✕</button></span></div>'
+        f'data-item="{item}" aria-label="Reject" tabindex="-1">✕</button></span>'
     )
+
+
+def entity_suggestion_row(
+    pk: int, start: int, end: int, type_id: int, name: str, surface: str, score: float, source: str,
+    block_id: str,
+) -> str:  # fmt: skip
+    """The row of an entity suggestion, from its values: most rows are these, hundreds a page, so the
+    pieces that repeat (the type's chip and filter words, the source, a surface) are escaped once per
+    process and the row is put together in one go."""
+    chip, filter_words, short = _entity_type_pieces(type_id, name)
+    if len(surface) <= short:  # shown whole, and its filter text is not cut
+        shown, lowered = _surface_pieces(surface)
+        key = f"{filter_words}{lowered}"
+    else:
+        shown = _cut(surface, 60)
+        key = escape(f"entity {name.lower()} {surface.lower()}"[:300])  # filter_text("entity", name, surface)
+    item = f"g{pk}"
+    return (
+        f'<div class="row suggestion kind-entity" tabindex="-1" data-item="{item}" data-kind="entity" '
+        f'data-start="{start}" data-end="{end}" data-filter="{key}"><a class="row-main" href="#{block_id}" '
+        f'data-item="{item}" tabindex="-1">{chip} <span class="surface">{shown}</span> '
+        f'<span class="score" title="{_escaped(source)}">{score:.2f}</span></a><span class="row-actions">'
+        f'<button type="button" class="ok" data-action="accept" data-item="{item}" aria-label="Accept" '
+        f'tabindex="-1">✓</button><button type="button" class="no" data-action="reject" data-item="{item}" '
+        f'aria-label="Reject" tabindex="-1">✕</button></span></div>'
+    )
+
+
+@lru_cache(maxsize=1024)
+def _entity_type_pieces(type_id: int, name: str) -> tuple[str, str, int]:
+    """An entity type's chip, the start of its rows' filter text escaped, and the length up to which a
+    surface is shown whole (rows cut at 60) with a filter text ("entity <type> <surface>" in lower case,
+    at most 300 code points) that is not cut, even if lower case doubled every letter ("İ" is two)."""
+    short = min(60, (300 - len("entity  ") - 2 * len(name)) // 2)
+    return _chip(type_id, name), escape(f"entity {name.lower()} "), short
+
+
+@lru_cache(maxsize=8192)
+def _surface_pieces(surface: str) -> tuple[str, str]:
+    """A short surface escaped, and escaped in lower case (escaping writes lower-case entities only, so
+    this is the lower-case surface escaped)."""
+    shown = escape(surface)
+    return shown, shown.lower()
 
 
 def span_row(span: Span | SpanRow, block_id: str) -> str:
@@ -189,13 +236,15 @@ RENDERERS: dict[str, Callable] = {"suggestions": suggestion_row, "spans": span_r
 
 def group(kind: str, rows: BlockRows, *, oob: bool = False, lazy: bool = False) -> SafeString:
     """One block's rows of one list. A lazy group is an empty placeholder the page fills on demand."""
-    block_id = rows.block.dom_id
-    attributes = f'class="group" id="{kind}-{block_id}" data-block="{rows.block.index}"'
-    if oob:
-        attributes += ' hx-swap-oob="true"'
     if lazy:
-        return mark_safe(f'<div {attributes} data-lazy="1"></div>')  # noqa: S308 - no user text
+        return mark_safe(f'{group_opening(kind, rows.block, oob=oob)[:-1]} data-lazy="1"></div>')  # noqa: S308 - no user text
     render = RENDERERS[kind]
-    items = getattr(rows, kind)
-    body = "".join(render(item, block_id) for item in items)
-    return mark_safe(f"<div {attributes}>{body}</div>")  # noqa: S308 - every user string above is escaped
+    block_id = rows.block.dom_id
+    body = "".join(render(item, block_id) for item in getattr(rows, kind))
+    return mark_safe(f"{group_opening(kind, rows.block, oob=oob)}{body}</div>")  # noqa: S308 - every user string above is escaped
+
+
+def group_opening(kind: str, block: Block, *, oob: bool = False) -> str:
+    """The opening tag of one block's group of one list: its rows follow, then `</div>`."""
+    out_of_band = ' hx-swap-oob="true"' if oob else ""
+    return f'<div class="group" id="{kind}-{block.dom_id}" data-block="{block.index}"{out_of_band}>'

@@ -51,7 +51,6 @@ from annotator.review.queue import next_article
 from annotator.review.rendering import blocks_touching, render_plain_blocks, split_blocks
 from annotator.review.rows import FILTER_TEXTS, LISTS
 from annotator.review.state import (
-    SuggestionRow,
     load_page_and_counts,
     load_view,
     pending_suggestions,
@@ -172,10 +171,10 @@ def _page_context(request: AuthedRequest, article: Article, annotation_set: Anno
         "set_guidelines": annotation_set.guideline_version,
         "undo_depth": undo_stack.depth(request.session, annotation_set.pk),
         "set_param": "gold" if annotation_set.kind == SetKind.GOLD else "",
-        "suggestion_sources": _sources(page.view.suggestions if not page.lazy else None, annotation_set),
+        "suggestion_sources": _sources(page.sources, annotation_set),
         "can_curate": can_curate(project.my_role),  # type: ignore[attr-defined]
         **comments_context(request, article, any_comments=getattr(annotation_set, "has_comments", True)),
-        "comment_spans": page.view.spans[:COMMENT_SPANS],
+        "comment_spans": page.spans[:COMMENT_SPANS],
     }
 
 
@@ -190,11 +189,11 @@ def _latest_guidelines(annotation_set: AnnotationSet) -> GuidelineVersion | None
     return GuidelineVersion.objects.filter(project_id=project_id).order_by("-number").first()
 
 
-def _sources(loaded: list[Suggestion | SuggestionRow] | None, annotation_set: AnnotationSet) -> list[str]:
-    """The sources of the pending suggestions, for the bulk form: from the rows the page loaded (no query),
-    or, on a very large article whose rows load lazily, asked of the database."""
+def _sources(loaded: list[str] | None, annotation_set: AnnotationSet) -> list[str]:
+    """The sources of the pending suggestions, for the bulk form: those of the rows the page loaded (no
+    query), or, on a very large article whose rows load lazily, asked of the database."""
     if loaded is not None:
-        return sorted({suggestion.source for suggestion in loaded})
+        return loaded
     pending = Suggestion.objects.filter(pending_suggestions(annotation_set))
     return sorted(pending.order_by().values_list("source", flat=True).distinct()[:50])
 
