@@ -19,7 +19,7 @@ from annotator.core.text import shorten
 if TYPE_CHECKING:
     from annotator.annotations.models import Relation, Span
     from annotator.review.rendering import Block
-    from annotator.review.state import BlockRows, SpanRow, SuggestionRow
+    from annotator.review.state import BlockRows, KBName, SpanRow, SuggestionRow
     from annotator.suggestions.models import Suggestion
 
 LISTS = ("suggestions", "spans", "relations")
@@ -59,6 +59,10 @@ FILTER_TEXTS: dict[str, Callable] = {
     "spans": span_filter_text,
     "relations": relation_filter_text,
 }
+
+
+# Rows write the glyphs of their buttons and arrows as character references: a row of ASCII characters
+# only is copied whole where a page is put together and encoded (see `review.pieces`).
 
 
 # A page repeats a few type names and sources on every row: each is escaped once per process.
@@ -104,12 +108,12 @@ def suggestion_row(suggestion: Suggestion | SuggestionRow, block_id: str) -> str
         )
         key = filter_text("relation", relation_name, surface, tail)
     else:
-        entity = suggestion.kb_entity
+        entity: KBName = suggestion.kb_entity  # type: ignore[union-attr,assignment]
         content = (
-            f'<span class="surface">{_cut(surface, 40)}</span> → <span class="kb-name">{escape(entity.name)}</span> '  # type: ignore[union-attr]
-            f"<code>{escape(entity.kb_id)}</code>"  # type: ignore[union-attr]
+            f'<span class="surface">{_cut(surface, 40)}</span> &#8594; '
+            f'<span class="kb-name">{escape(entity.name)}</span> <code>{escape(entity.kb_id)}</code>'
         )
-        key = filter_text("link", surface, entity.name)  # type: ignore[union-attr]
+        key = filter_text("link", surface, entity.name)
     return (
         f'<div class="row suggestion kind-{kind}" tabindex="-1" data-item="{item}" data-kind="{kind}" '
         f'data-filter="{escape(key)}"><a class="row-main" href="#{block_id}" data-item="{item}" tabindex="-1">'
@@ -121,8 +125,8 @@ def suggestion_row(suggestion: Suggestion | SuggestionRow, block_id: str) -> str
 def _decide_buttons(item: str) -> str:
     return (
         f'<span class="row-actions"><button type="button" class="ok" data-action="accept" data-item="{item}" '
-        f'aria-label="Accept" tabindex="-1">✓</button><button type="button" class="no" data-action="reject" '
-        f'data-item="{item}" aria-label="Reject" tabindex="-1">✕</button></span>'
+        f'aria-label="Accept" tabindex="-1">&#10003;</button><button type="button" class="no" data-action="reject" '
+        f'data-item="{item}" aria-label="Reject" tabindex="-1">&#10005;</button></span>'
     )
 
 
@@ -147,8 +151,8 @@ def entity_suggestion_row(
         f'data-item="{item}" tabindex="-1">{chip} <span class="surface">{shown}</span> '
         f'<span class="score" title="{_escaped(source)}">{score:.2f}</span></a><span class="row-actions">'
         f'<button type="button" class="ok" data-action="accept" data-item="{item}" aria-label="Accept" '
-        f'tabindex="-1">✓</button><button type="button" class="no" data-action="reject" data-item="{item}" '
-        f'aria-label="Reject" tabindex="-1">✕</button></span></div>'
+        f'tabindex="-1">&#10003;</button><button type="button" class="no" data-action="reject" data-item="{item}" '
+        f'aria-label="Reject" tabindex="-1">&#10005;</button></span></div>'
     )
 
 
@@ -178,19 +182,19 @@ def span_row(span: Span | SpanRow, block_id: str) -> str:
     if link is not None and link.kb_entity is not None:
         linked_name = link.kb_entity.name
         kb_id = escape(link.kb_entity.kb_id)
-        content += f' <span class="link-state">→ {escape(linked_name)} <code>{kb_id}</code></span>'
+        content += f' <span class="link-state">&#8594; {escape(linked_name)} <code>{kb_id}</code></span>'
     elif link is not None:
         content += ' <span class="link-state nil">NIL</span>'
     content += _attribute_values(span)
     attributes_button = (
-        _button("attributes", item, "Attributes", "≡") if getattr(span, "has_attributes", False) else ""
+        _button("attributes", item, "Attributes", "&#8801;") if getattr(span, "has_attributes", False) else ""
     )
     return (
         f'<div class="row span" tabindex="-1" data-item="{item}" data-type="{span.entity_type_id}" '
         f'data-start="{span.start}" data-end="{span.end}" data-filter="{escape(span_filter_text(span))}">'
         f'{_main(item, block_id, content)}<span class="row-actions">'
-        f"{attributes_button}{_button('link', item, 'Link to the KB', '🔗')}"
-        f"{_button('delete', item, 'Delete', '✕', 'no')}</span></div>"
+        f"{attributes_button}{_button('link', item, 'Link to the KB', '&#128279;')}"
+        f"{_button('delete', item, 'Delete', '&#10005;', 'no')}</span></div>"
     )
 
 
@@ -206,7 +210,7 @@ def _attribute_values(span: Span | SpanRow) -> str:
     values = getattr(span, "attribute_rows", [])
     if not values:
         return ""
-    shown = " · ".join(
+    shown = " &#183; ".join(
         f"{escape(row.attribute.name)}: {_cut(attribute_text(row.value), 40)}" for row in values
     )
     return f' <span class="attribute-values">{shown}</span>'
@@ -215,7 +219,7 @@ def _attribute_values(span: Span | SpanRow) -> str:
 def relation_row(relation: Relation, block_id: str) -> str:
     item = f"r{relation.pk}"
     kind = relation.relation_type
-    arrow = f"—{escape(kind.name)}→" if kind.directed else f"↔ {escape(kind.name)} ↔"
+    arrow = f"&#8212;{escape(kind.name)}&#8594;" if kind.directed else f"&#8596; {escape(kind.name)} &#8596;"
     content = (
         f'<span class="surface">{_cut(relation.head.surface, 40)}</span> <strong>{arrow}</strong> '
         f'<span class="surface">{_cut(relation.tail.surface, 40)}</span>'
@@ -227,7 +231,7 @@ def relation_row(relation: Relation, block_id: str) -> str:
         f'data-tail-start="{relation.tail.start}" '
         f'data-directed="{int(kind.directed)}" data-filter="{key}">'
         f'{_main(item, block_id, content)}<span class="row-actions">'
-        f"{_button('delete-relation', item, 'Delete the relation', '✕', 'no')}</span></div>"
+        f"{_button('delete-relation', item, 'Delete the relation', '&#10005;', 'no')}</span></div>"
     )
 
 
