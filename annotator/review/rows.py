@@ -96,8 +96,8 @@ def suggestion_row(suggestion: Suggestion | SuggestionRow, block_id: str) -> str
     kind = suggestion.kind
     if kind == "entity":
         return entity_suggestion_row(
-            suggestion.pk, suggestion.start, suggestion.end, suggestion.entity_type_id,  # type: ignore[arg-type]
-            suggestion.entity_type.name, surface, suggestion.score, suggestion.source, block_id,  # type: ignore[union-attr]
+            item, suggestion.start, suggestion.end, suggestion.entity_type_id,  # type: ignore[arg-type]
+            suggestion.entity_type.name, surface, f"{suggestion.score:.2f}", suggestion.source, block_id,  # type: ignore[union-attr]
         )  # fmt: skip
     if kind == "relation":
         tail: str = suggestion.tail_surface  # type: ignore[union-attr,assignment]
@@ -131,12 +131,12 @@ def _decide_buttons(item: str) -> str:
 
 
 def entity_suggestion_row(
-    pk: int, start: int, end: int, type_id: int, name: str, surface: str, score: float, source: str,
+    item: str, start: int, end: int, type_id: int, name: str, surface: str, score: str, source: str,
     block_id: str,
 ) -> str:  # fmt: skip
-    """The row of an entity suggestion, from its values: most rows are these, hundreds a page, so the
-    pieces that repeat (the type's chip and filter words, the source, a surface) are escaped once per
-    process and the row is put together in one go."""
+    """The row of an entity suggestion (`item` g<id>, its score as shown), from its values: most rows are
+    these, hundreds a page, so the pieces that repeat (the type's chip and filter words, the source, a
+    surface) are escaped once per process and the row is put together in one go."""
     chip, filter_words, short = _entity_type_pieces(type_id, name)
     if len(surface) <= short:  # shown whole, and its filter text is not cut
         shown, lowered = _surface_pieces(surface)
@@ -144,12 +144,11 @@ def entity_suggestion_row(
     else:
         shown = _cut(surface, 60)
         key = escape(f"entity {name.lower()} {surface.lower()}"[:300])  # filter_text("entity", name, surface)
-    item = f"g{pk}"
     return (
         f'<div class="row suggestion kind-entity" tabindex="-1" data-item="{item}" data-kind="entity" '
         f'data-start="{start}" data-end="{end}" data-filter="{key}"><a class="row-main" href="#{block_id}" '
         f'data-item="{item}" tabindex="-1">{chip} <span class="surface">{shown}</span> '
-        f'<span class="score" title="{_escaped(source)}">{score:.2f}</span></a><span class="row-actions">'
+        f'<span class="score" title="{_escaped(source)}">{score}</span></a><span class="row-actions">'
         f'<button type="button" class="ok" data-action="accept" data-item="{item}" aria-label="Accept" '
         f'tabindex="-1">&#10003;</button><button type="button" class="no" data-action="reject" data-item="{item}" '
         f'aria-label="Reject" tabindex="-1">&#10005;</button></span></div>'

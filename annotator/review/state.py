@@ -713,24 +713,29 @@ def _whole_text_page(
             rows["spans"][index].append(span_row(span, ids[index]))
     sources = set()
     suggestion_rows = rows["suggestions"]
+    # A page's entity suggestions repeat a few types and scores: each label is formatted once per page.
+    labels: dict[tuple[str, float], tuple[str, str]] = {}
     for row in pending_values:
         pk, kind, start, end, type_id, type_name, score, source = (
             row[0], row[1], row[2], row[3], row[4], row[5], row[10], row[11]
         )  # fmt: skip
-        if kind == SuggestionKind.ENTITY:
-            if (start, end, type_id) in existing:  # the set already has it: nothing to decide
-                continue
-            marks.append(Mark(f"g{pk}", start, end, type_id, f"{type_name} {score:.2f}", suggestion=True))
-        sources.add(source)
-        if (index := index_of(start)) is None:
+        if kind != SuggestionKind.ENTITY:
+            sources.add(source)
+            if (index := index_of(start)) is not None:
+                suggestion_rows[index].append(suggestion_row(_suggestion_row(row, text), ids[index]))
             continue
-        if kind == SuggestionKind.ENTITY:
-            html = entity_suggestion_row(
-                pk, start, end, type_id, type_name, text[start:end], score, source, ids[index]
-            )
-        else:
-            html = suggestion_row(_suggestion_row(row, text), ids[index])
-        suggestion_rows[index].append(html)
+        if existing and (start, end, type_id) in existing:  # the set already has it: nothing to decide
+            continue
+        if (label := labels.get((type_name, score))) is None:
+            label = labels[type_name, score] = (f"{type_name} {score:.2f}", f"{score:.2f}")
+        item = f"g{pk}"
+        marks.append(_new_mark((item, start, end, type_id, label[0], True, "", False)))
+        sources.add(source)
+        if (index := index_of(start)) is not None:
+            suggestion_rows[index].append(
+                entity_suggestion_row(item, start, end, type_id, type_name, text[start:end], label[1], source,
+                                      ids[index])
+            )  # fmt: skip
     if any_relations:
         for relation in _relations(annotation_set, blocks):
             if (index := index_of(relation.head.start)) is not None:
@@ -743,6 +748,9 @@ def _whole_text_page(
         for kind in LISTS
     }
     return PageView(render_blocks(text, blocks, marks), lists, spans, sorted(sources), False)
+
+
+_new_mark = Mark._make  # a Mark from all its fields in order, without the keyword handling of Mark()
 
 
 BLOCK_CACHE_SECONDS = 600
