@@ -18,6 +18,8 @@ from django.db.models import Exists, F, OuterRef, QuerySet, Subquery
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -35,6 +37,8 @@ from annotator.core.compiled import CompiledQuery
 from annotator.core.errors import DomainError, InvalidAnnotation, StaleVersion
 from annotator.core.http import AuthedRequest
 from annotator.core.offsets import whole_number
+from annotator.core.reversing import fast_reverse
+from annotator.core.text import shorten
 from annotator.jobs.models import JobStatus
 from annotator.kb.models import KnowledgeBase
 from annotator.kb.search import find_candidates
@@ -159,6 +163,8 @@ def _page_context(
     return {
         "article": article,
         "project": project,
+        "crumb": shorten(str(article.title or article.external_id or article.pk), 60),
+        "url_attributes": _url_attributes(article.pk),
         "annotation_set": annotation_set,
         "editable": annotation_set.is_editable and may_edit,
         # A finished set is read only; whoever may edit it may reopen it (as the API allows).
@@ -179,6 +185,27 @@ def _page_context(
         **comments_context(request, article, any_comments=getattr(annotation_set, "has_comments", True)),
         "comment_spans": page.spans[:COMMENT_SPANS],
     }
+
+
+# What the page's script posts to and fetches from: `data-<name>-url` on the page's root.
+_PAGE_URLS = (
+    ("act", "review:act", ("ACTION",)), ("undo", "review:undo", ()), ("submit", "review:submit", ()),
+    ("workspace", "review:workspace", ()), ("blocks", "review:blocks", ()),
+    ("filter", "review:filtered_blocks", ()), ("candidates", "review:candidates", ()),
+    ("relation-types", "review:relation_types", ()), ("new-entity", "review:new_kb_entity", ()),
+    ("attributes", "review:attributes", ()),
+)  # fmt: skip
+
+
+def _url_attributes(article_id: int) -> SafeString:
+    """The page's `data-<name>-url` attributes, as `{% url %}` would write them, in one piece (ten
+    template tags cost more than the rest of the page's header)."""
+    return mark_safe(  # noqa: S308 - URLs reversed from whole numbers and constants, and escaped
+        " ".join(
+            f'data-{name}-url="{escape(fast_reverse(view, (article_id, *extra)))}"'
+            for name, view, extra in _PAGE_URLS
+        )
+    )
 
 
 def _latest_guidelines(annotation_set: AnnotationSet) -> GuidelineVersion | None:

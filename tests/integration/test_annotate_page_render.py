@@ -133,3 +133,23 @@ def test_the_whole_page_from_the_values_read_is_what_the_general_path_writes(ric
     assert every_row.count('class="row relation"') == 4
     assert "<script>" not in every_row + "".join(page.blocks)
     assert "<img" not in every_row + "".join(page.blocks)
+
+
+def test_the_breadcrumb_shows_the_title_as_written_cut_at_60_and_the_script_s_urls_are_on_the_page(
+    client, news
+):
+    news.article.title = "Cafe\u0301 " + "x" * 70  # a decomposed é: NFC would write another string
+    news.article.save(update_fields=["title"])
+    client.force_login(news.annotator)
+    html = client.get(f"/articles/{news.article.pk}/annotate/").content.decode()
+    assert f"<bdi>Cafe\u0301 {'x' * 53}…</bdi>" in html
+    pk = news.article.pk
+    assert (
+        f'data-act-url="/articles/{pk}/annotate/do/ACTION/" data-undo-url="/articles/{pk}/annotate/undo/" '
+        f'data-submit-url="/articles/{pk}/annotate/submit/" data-workspace-url="/articles/{pk}/annotate/workspace/" '
+        f'data-blocks-url="/articles/{pk}/annotate/blocks/" data-filter-url="/articles/{pk}/annotate/filter/" '
+        f'data-candidates-url="/articles/{pk}/annotate/candidates/" '
+        f'data-relation-types-url="/articles/{pk}/annotate/relation-types/" '
+        f'data-new-entity-url="/articles/{pk}/annotate/new-kb-entity/" '
+        f'data-attributes-url="/articles/{pk}/annotate/attributes/"'
+    ) in html
