@@ -4,6 +4,7 @@ score and sentence, and a child that fails, dies or is left early never hangs it
 import multiprocessing
 import os
 import signal
+import time
 
 import pytest
 
@@ -54,3 +55,35 @@ def test_a_child_that_dies_is_reported_and_one_left_early_is_ended(suggester):
         next(analyses)
         analyses.close()  # the caller stops with batches still in the child
     assert multiprocessing.active_children() == []
+
+
+def _parent_of_a_pipe_process(suggester, pids):
+    process = PipeProcess(suggester)
+    (child,) = multiprocessing.active_children()
+    pids.send(child.pid)
+    signal.pause()  # until killed
+    process.close()
+
+
+def test_the_child_of_a_parent_killed_outright_ends_by_itself(suggester):
+    receiving, sending = multiprocessing.Pipe(duplex=False)
+    parent = multiprocessing.get_context("fork").Process(
+        target=_parent_of_a_pipe_process, args=(suggester, sending)
+    )
+    parent.start()
+    child = receiving.recv()
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.join()
+    # The orphan notices within a second or two that its parent is gone: waited for, up to a minute.
+    for _ in range(600):
+        try:
+            with open(f"/proc/{child}/stat") as stat:
+                state = stat.read().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            break
+        if state == "Z":  # ended, waiting for whoever adopted it to collect it
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(child, signal.SIGKILL)
+        pytest.fail("the pipeline's child outlived its killed parent for a minute")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from bisect import bisect_right
@@ -244,7 +245,7 @@ class PipeProcess:
         self._parts: Any = context.Queue()
         self._child = context.Process(
             target=_pipe_child,
-            args=(suggester, self._texts, self._parts, batch_size),
+            args=(suggester, self._texts, self._parts, batch_size, os.getpid()),
             name="annotator-pipeline",
             daemon=True,
         )
@@ -323,11 +324,22 @@ def _batched(texts: Iterable[str], size: int) -> Iterator[list[str]]:
         yield batch
 
 
-def _pipe_child(suggester: Suggester, texts: Any, parts: Any, batch_size: int) -> None:
+def _pipe_child(suggester: Suggester, texts: Any, parts: Any, batch_size: int, parent: int) -> None:
     """The child's loop: a batch of texts in, their `pipe_part`s out (as plain tuples), until None. A
-    failure goes back as its traceback."""
+    failure goes back as its traceback; a parent that died (killed: no None comes) ends it too."""
+    import queue
+
     try:
-        while (batch := texts.get()) is not None:
+        while True:
+            try:
+                batch = texts.get(timeout=1.0)
+            except queue.Empty:
+                if os.getppid() != parent:
+                    parts.cancel_join_thread()  # nobody will read what is left
+                    return
+                continue
+            if batch is None:
+                break
             docs = suggester.nlp.pipe([prepare(text) for text in batch], batch_size=batch_size)
             found = []
             for doc, original in zip(docs, batch, strict=True):
