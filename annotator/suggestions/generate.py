@@ -9,12 +9,14 @@ annotations are never touched.
 from __future__ import annotations
 
 import gc
+import math
 import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -203,7 +205,26 @@ def pipe_process_wanted(articles: int, other_workers: int = 0) -> bool:
         return False
     if choice == "on":
         return True
-    return len(os.sched_getaffinity(0)) > other_workers + 1
+    return usable_cores() > other_workers + 1
+
+
+def usable_cores(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
+    """The cores this process may run on, fewer when its control group's CPU quota allows fewer (a
+    container started with a CPU limit sees all of the machine's cores): cgroup v2's cpu.max ("<quota>
+    <period>" or "max <period>"), else v1's cpu/cpu.cfs_quota_us over cpu/cpu.cfs_period_us (-1: none)."""
+    cores = len(os.sched_getaffinity(0))
+    quota: float | None = None
+    try:
+        if (cgroup / "cpu.max").exists():
+            limit, period = (cgroup / "cpu.max").read_text().split()
+            quota = None if limit == "max" else int(limit) / int(period)
+        elif (cgroup / "cpu" / "cpu.cfs_quota_us").exists():
+            limit = (cgroup / "cpu" / "cpu.cfs_quota_us").read_text().strip()
+            period = (cgroup / "cpu" / "cpu.cfs_period_us").read_text().strip()
+            quota = int(limit) / int(period) if int(limit) > 0 else None
+    except (OSError, ValueError):
+        quota = None  # unreadable or unexpected: the affinity mask alone
+    return cores if quota is None else max(1, min(cores, math.ceil(quota)))
 
 
 @contextmanager

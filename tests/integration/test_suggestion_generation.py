@@ -506,6 +506,25 @@ def test_the_pipeline_gets_a_child_process_when_a_core_is_spare_for_it(settings,
     assert wanted(10_000) is False
 
 
+def test_the_usable_cores_are_those_of_the_affinity_mask_within_the_cgroup_quota(monkeypatch, tmp_path):
+    monkeypatch.setattr(generate.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    assert generate.usable_cores(tmp_path) == 4  # no cgroup files
+    (tmp_path / "cpu").mkdir()
+    (tmp_path / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("-1\n")
+    assert generate.usable_cores(tmp_path) == 4  # v1, no limit
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("150000\n")
+    assert generate.usable_cores(tmp_path) == 2  # v1, 1.5 cores: a second one in part
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    assert generate.usable_cores(tmp_path) == 4  # v2 first: no limit
+    (tmp_path / "cpu.max").write_text("100000 100000\n")
+    assert generate.usable_cores(tmp_path) == 1
+    (tmp_path / "cpu.max").write_text("800000 100000\n")
+    assert generate.usable_cores(tmp_path) == 4  # the quota allows more than the mask
+    (tmp_path / "cpu.max").write_text("garbled")
+    assert generate.usable_cores(tmp_path) == 4
+
+
 def test_the_busy_workers_of_this_machine_are_those_running_a_chunk_lately(news, settings):
     import socket
     from datetime import timedelta
