@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import socket
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
+from django.utils import timezone
+
 from annotator.jobs import registry
-from annotator.jobs.chunks import Chunk, ChunkedHandler, article_chunks
-from annotator.jobs.models import Job, JobChunk, JobKind
+from annotator.jobs.chunks import Chunk, ChunkedHandler, article_chunks, worker_name
+from annotator.jobs.models import Job, JobChunk, JobKind, JobStatus
 from annotator.jobs.services import JobFailed, create_job, enqueue_job
 from annotator.suggestions import learning
 from annotator.suggestions.generate import (
@@ -81,8 +86,26 @@ def preannotate_chunk(job: Job, chunk: JobChunk, progress: Progress) -> dict[str
         progress=progress,
         # An article whose page is waiting (a long one, opened: suggest_on_open) needs its links now.
         defer_links=False if "opened" in job.params else None,
+        other_workers=other_busy_workers(),
     )
     return report.as_dict()
+
+
+def other_busy_workers() -> int:
+    """How many other processes (or threads) of this machine run a chunk of a job now, by the chunks
+    marked running with a recent heartbeat (pre-annotation asks before it decides whether its pipeline
+    takes a core of its own: `generate.pipe_process_wanted`)."""
+    host = socket.gethostname()
+    me = worker_name()
+    cutoff = timezone.now() - timedelta(seconds=settings.ANNOTATOR_JOB_HEARTBEAT_TIMEOUT)
+    busy = set(
+        JobChunk.objects.filter(
+            status=JobStatus.RUNNING, worker__startswith=f"{host}:", heartbeat_at__gte=cutoff
+        )
+        .exclude(worker=me)
+        .values_list("worker", flat=True)
+    )
+    return len(busy)
 
 
 def finish_preannotation(job: Job, chunks: list[JobChunk], progress: Progress) -> dict[str, Any]:
