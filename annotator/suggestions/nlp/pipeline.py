@@ -168,7 +168,7 @@ class Suggester:
         (to measure each source on gold)."""
         for doc, original in self._docs(texts, batch_size):
             candidates = self._candidates(doc, original)
-            found = merge_candidates(candidates, merge)
+            found = merge_candidates(candidates, merge, original)
             yield Analysis(
                 entities=tuple(found),
                 sentences=_sentences(doc, original),
