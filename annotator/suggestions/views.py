@@ -106,7 +106,7 @@ def cancel(request: AuthedRequest, project_id: int, suggester_job_id: int) -> Ht
     project = _managed_project(request, project_id)
     kinds = [JobKind.PREANNOTATE, JobKind.TRAIN_SUGGESTER, JobKind.WEIGH_PIPELINE]
     job = get_object_or_404(Job.objects.filter(project=project, kind__in=kinds), pk=suggester_job_id)
-    what = {JobKind.TRAIN_SUGGESTER: "training", JobKind.WEIGH_PIPELINE: "weighing"}.get(job.kind)
+    what = {str(JobKind.TRAIN_SUGGESTER): "training", str(JobKind.WEIGH_PIPELINE): "weighing"}.get(job.kind)
     if what and job.status == JobStatus.RUNNING:
         messages.error(request, f"A {what} cannot be stopped once it runs; it ends on its own.")
     elif what:
