@@ -4,7 +4,7 @@ relation by what the project's gold measured; unmeasured, it only fills the gaps
 import pytest
 
 from annotator.suggestions.nlp import Candidate, FoundEntity, Measured, Merge, merge_candidates
-from annotator.suggestions.nlp.merge import GAP, NARROWER, RELABEL, WIDER, Layered, reads_as_name
+from annotator.suggestions.nlp.merge import GAP, NARROWER, RELABEL, UNNAMED, WIDER, Layered, reads_as_name
 from annotator.suggestions.nlp.weighing import LayerTally, keep_above, layered_evidence
 
 CONLL = frozenset({"PER", "ORG", "LOC", "MISC"})
@@ -211,3 +211,43 @@ def test_unmeasured_a_gap_entity_that_does_not_read_as_a_name_stays_out():
     assert spans(merge_candidates(candidates, merge, text)) == [(29, 41, "PER", "pipeline:x")]
     # Without the text, every gap entity.
     assert len(merge_candidates(candidates, merge)) == 3
+
+
+def test_with_the_text_a_gap_that_does_not_read_as_a_name_is_tallied_and_weighed_apart():
+    text = "Turnout was 59 percent, said Jan Kowalski. The 52-year-old Kowalski won."
+    candidates = [
+        Candidate(0, 7, "PERSON", "pipeline:x"),  # "Turnout": one word opening a sentence
+        Candidate(29, 41, "PERSON", "pipeline:x"),  # "Jan Kowalski"
+        Candidate(47, 58, "DATE", "pipeline:x"),  # "52-year-old"
+    ]
+    gold = {(29, 41, "PER"), (47, 58, "DATE")}
+    merge = Merge(label_map=LABELS, types=CONLL | {"DATE"})
+    tally = LayerTally()
+    tally.add(candidates, gold, merge, text)
+    assert tally.counts == {
+        ("pipeline:x", "PER", UNNAMED): [0, 1, 0, 0],
+        ("pipeline:x", "PER", GAP): [1, 1, 0, 0],
+        ("pipeline:x", "DATE", UNNAMED): [1, 1, 0, 0],
+    }
+    # Without the text, all three are gaps.
+    blind = LayerTally()
+    blind.add(candidates, gold, merge)
+    assert blind.counts == {
+        ("pipeline:x", "PER", GAP): [1, 2, 0, 0],
+        ("pipeline:x", "DATE", GAP): [1, 1, 0, 0],
+    }
+    # Measured: this project's ages are DATEs, right 18 times in 20; its single words opening a sentence
+    # right 2 times in 20: the age goes in, "Turnout" stays out, the name goes in (a gap, by the prior).
+    measured = Merge(
+        label_map=LABELS,
+        types=CONLL | {"DATE"},
+        layered={
+            ("pipeline:x", "DATE", UNNAMED): Layered(Measured(18, 20), Measured(0, 0)),
+            ("pipeline:x", "PER", UNNAMED): Layered(Measured(2, 20), Measured(0, 0)),
+        },
+        layered_keep=0.4,
+    )
+    assert spans(merge_candidates(candidates, measured, text)) == [
+        (29, 41, "PER", "pipeline:x"),
+        (47, 58, "DATE", "pipeline:x"),
+    ]

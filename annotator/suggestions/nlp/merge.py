@@ -24,13 +24,14 @@ the expected F1 only when p is above half of it.
 
 A pretrained pipeline in `add` mode is laid over the other sources (`layered`): they settle among
 themselves first, then each of the pipeline's entities is weighed against what it would displace, by
-how it relates to it (`relation`): a gap (nothing there), the same span (nothing to do), the same span
-with another type, a wider span covering what is there, or a narrower or crossing one. What the project's
+how it relates to it (`relation`): a gap (nothing there; with the text, told apart from a gap where it
+does not read as a name, `reads_as_name`), the same span (nothing to do), the same span with another
+type, a wider span covering what is there, or a narrower or crossing one. What the project's
 gold measured for that pipeline, type and relation decides (`weighing.py` measures it): the entity goes in
 when its expected right answers, less those it displaces, beat what leaving it out keeps (half the other
 sources' F1 per item added or removed). Where nothing was measured, a prior (`_gains_by_prior`): the
 pipeline fills the gaps and a longer entity of its own beats gazetteer and date words inside it, both
-only with what reads as a name in the text (`reads_as_name`); it retypes or cuts nothing else.
+only with what reads as a name in the text; it retypes or cuts nothing else.
 """
 
 from __future__ import annotations
@@ -70,7 +71,8 @@ ALONE, AGREED, CONTESTED = "alone", "agreed", "contested"
 SITUATIONS = (ALONE, AGREED, CONTESTED)
 # How a pretrained pipeline's entity relates to what the other sources settled (see the docstring).
 GAP, SAME, RELABEL, WIDER, NARROWER = "gap", "same", "relabel", "wider", "narrower"
-RELATIONS = (GAP, SAME, RELABEL, WIDER, NARROWER)
+UNNAMED = "unnamed"  # in a gap, but not reading as a name where it stands (`reads_as_name`)
+RELATIONS = (GAP, UNNAMED, SAME, RELABEL, WIDER, NARROWER)
 WORD_SOURCES = frozenset({"kb", "gold", "list", "rule:date"})  # families that match words, blind to context
 ANY_TYPE = "*"  # `Merge.layered` also holds each relation's counts over all of a pipeline's types
 PIPELINE_PREFIX = "pipeline:"  # the source name of an installed pretrained pipeline's entities
@@ -405,8 +407,11 @@ def settle(scored: list[_Scored]) -> list[_Scored]:
     return chosen
 
 
-def relation(entity: _Scored, settled: Sequence[_Scored]) -> tuple[str, list[_Scored]]:
-    """How a pipeline's entity relates to the settled entities (in text order), and those it overlaps."""
+def relation(
+    entity: _Scored, settled: Sequence[_Scored], text: str | None = None
+) -> tuple[str, list[_Scored]]:
+    """How a pipeline's entity relates to the settled entities (in text order), and those it overlaps; with
+    the text, a gap where it does not read as a name is UNNAMED (table cells, headline words, ages)."""
     index = bisect_left(settled, entity.start, key=lambda c: c.end)
     while index < len(settled) and settled[index].end <= entity.start:
         index += 1
@@ -415,6 +420,8 @@ def relation(entity: _Scored, settled: Sequence[_Scored]) -> tuple[str, list[_Sc
         overlapped.append(settled[index])
         index += 1
     if not overlapped:
+        if text is not None and not reads_as_name(text, entity.start, entity.end):
+            return UNNAMED, overlapped
         return GAP, overlapped
     first = overlapped[0]
     if len(overlapped) == 1 and (first.start, first.end) == (entity.start, entity.end):
@@ -435,7 +442,7 @@ def laid_over(
     for entity in sorted(over, key=lambda c: (c.start, -c.end)):
         if entity.start < taken_until:
             continue
-        kind, overlapped = relation(entity, settled)
+        kind, overlapped = relation(entity, settled, text)
         if kind == SAME:
             # Agreed: the suggestion carries the more trusted source, as the one-step merge chooses.
             (there,) = overlapped
@@ -479,14 +486,15 @@ def _gains_by_prior(entity: _Scored, kind: str, displaced: list[_Scored], text: 
     retypes or cuts nothing the other sources settled, the name rules' guesses from a name's shape
     included. Measured with en_core_web_sm on CoNLL-2003's eng.train: its entities in the gaps were right
     33% of the time (43% of those that read as names), those retyping or cutting what the rules settled
-    4% to 16% by type, and what they would displace 64% to 88%; add mode goes from 0.831 to 0.858 there (the rules
-    alone 0.858), fresh news from 0.913 to 0.932 and 0.959 to 0.983 (the rules alone 0.939 and 0.983)."""
+    4% to 16% by type, and what they would displace 64% to 88%; add mode goes from 0.831 to 0.858 there
+    (the rules alone 0.858), fresh news from 0.913 to 0.932 and 0.959 to 0.983 (the rules alone 0.939 and
+    0.983)."""
+    if kind == GAP:  # (with the text, one that reads as a name: else UNNAMED)
+        return True
     if kind == WIDER and all(family(c.source) in WORD_SOURCES for c in displaced):
-        if not any(c is entity for c in settle([entity, *displaced])):
-            return False
-    elif kind != GAP:
-        return False
-    return text is None or reads_as_name(text, entity.start, entity.end)
+        wins = any(c is entity for c in settle([entity, *displaced]))
+        return wins and (text is None or reads_as_name(text, entity.start, entity.end))
+    return False
 
 
 # Words a name may hold in lower case ("Bank of England", "Lloyd 's", "Ludwig van Beethoven").
