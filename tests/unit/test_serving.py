@@ -93,6 +93,11 @@ def test_no_access_line_is_built_when_the_access_log_does_not_write_info(monkeyp
     logger = serving.Logger(config)
     assert logger.access_log_enabled is enabled
     built = []
-    monkeypatch.setattr(logger, "atoms", lambda *args: built.append(args) or {})
+
+    def atoms(*args):
+        built.append(args)
+        return {}
+
+    monkeypatch.setattr(logger, "atoms", atoms)
     logger.access(None, None, {}, None)
     assert len(built) == (1 if enabled else 0)
