@@ -645,7 +645,7 @@ class Importer:
             self.writer.insert(
                 self.tables.raw_articles,
                 (
-                    (pk, project, p.record.external_id, p.record.title, p.record.text, b"\x01" + r.metadata_json,
+                    (pk, project, p.record.external_id, p.record.title, p.record.text, r.metadata_jsonb,
                      p.hash, 1, now, now)
                     for pk, p, r in zip(article_ids, plans, prepared, strict=True)
                 ),

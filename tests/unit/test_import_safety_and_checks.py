@@ -173,8 +173,8 @@ def test_prepare_hands_on_the_stored_text_and_the_metadata_as_the_database_gets_
         assert problems == []
         assert prepared.record.text == (stored or text)
         assert prepared.content_hash == hashlib.sha256((stored or text).encode("utf-8")).hexdigest()
-        assert prepared.metadata_json == orjson.dumps(metadata)
-    assert check(DocumentRecord(text="No metadata.", where=AT))[0].metadata_json == b"{}"
+        assert prepared.metadata_jsonb == b"\x01" + orjson.dumps(metadata)
+    assert check(DocumentRecord(text="No metadata.", where=AT))[0].metadata_jsonb == b"\x01{}"
 
 
 def test_a_nul_is_found_in_a_text_of_wide_characters_with_its_offset():
