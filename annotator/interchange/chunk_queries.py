@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.db import connection
-from django.db.models import BooleanField, Expression, F, QuerySet, Subquery
+from django.db.models import BigIntegerField, BooleanField, Expression, F, QuerySet, Subquery
 
 Rows = list[tuple[Any, ...]]
 
@@ -76,6 +76,42 @@ class _ChunkMarker:
 
 
 CHUNK = _ChunkMarker()
+
+
+class _AfterMarker:
+    """Where a compiled keyset query takes the id it reads after."""
+
+    def __repr__(self) -> str:
+        return "<the id read after>"
+
+
+AFTER = _AfterMarker()
+
+
+class After(Expression):
+    """The id a chunk's articles come after, in a query compiled once (`KeysetQuery`): `pk__gt=After()`."""
+
+    output_field = BigIntegerField()
+
+    def as_sql(self, compiler: Any, connection: Any) -> Any:
+        return "%s", [AFTER]
+
+
+class KeysetQuery:
+    """A values_list queryset that takes `After()`, compiled once and sent for one id after another:
+    building and compiling an export's chunk queries again for every chunk cost Django more CPU (in the
+    thread that reads, beside the one that writes) than the database spent answering them."""
+
+    def __init__(self, queryset: QuerySet[Any]) -> None:
+        sql, params = queryset.query.get_compiler(using=queryset.db).as_sql()
+        if AFTER not in params:
+            raise ValueError("A keyset query takes the id it reads after: filter it with After().")
+        self.sql = sql
+        self.params = tuple(params)
+
+    def send(self, after: int) -> Callable[[], Rows]:
+        """Run the query for the rows after `after`; return what fetches them (see `one_round_trip`)."""
+        return sent(self.sql, [after if param is AFTER else param for param in self.params])
 
 
 class InIds(Expression):

@@ -52,12 +52,13 @@ from annotator.articles.models import Article, ArticleStatus
 from annotator.core.errors import DomainError
 from annotator.interchange.chunk_queries import (
     CHUNK,
+    After,
     ChunkIds,
     ChunkQuery,
     InIds,
     InSubquery,
+    KeysetQuery,
     one_round_trip,
-    sent,
 )
 from annotator.interchange.formats import FORMATS
 from annotator.interchange.formats.base import (
@@ -227,8 +228,9 @@ def selected_sets(project: Project, query: ExportQuery) -> QuerySet[AnnotationSe
     return matching(AnnotationSet.objects.filter(article__project=project), query)
 
 
-def selected_articles(project: Project, query: ExportQuery, *, after: int = 0) -> QuerySet[Article]:
-    """The articles that have a selected set, in id order, from the one after `after`.
+def selected_articles(project: Project, query: ExportQuery, *, after: int | After = 0) -> QuerySet[Article]:
+    """The articles that have a selected set, in id order, from the one after `after` (an id, or `After()`
+    in a query compiled once for every chunk).
 
     The bound is on both sides of the semi-join: PostgreSQL does not carry `id > after` from the
     articles over to the sets, and would read every set before it from the start, for every chunk.
@@ -409,14 +411,6 @@ class SetRows(NamedTuple):
     plain: PlainSpans | None = None  # the spans as JSON, when the set is plain (see span_json)
 
 
-def _send(queryset: QuerySet[Any]) -> Callable[[], list[tuple[Any, ...]]]:
-    """A values_list query run with a bare cursor, and what fetches its rows (see `one_round_trip`):
-    Django's row iterator costs more than the database for half a million spans. Only for columns Django
-    converts nothing in (ints, text, the ISO timestamps and JSON text made by the database)."""
-    sql, params = queryset.query.get_compiler(using=queryset.db).as_sql()
-    return sent(sql, list(params))
-
-
 def _in_record_order(rows: list[tuple[Any, ...]], types: dict[int, str]) -> list[tuple[Any, ...]]:
     """A set's span rows, read in the unique index's order (start, end, type id), in record order: spans
     of the same extent by type name (code point order, as Python sorts), which the index cannot give."""
@@ -447,6 +441,7 @@ class ChunkReader:
         self.query = query
         self.size = size
         self._names: Names | None = None
+        self._chunk_queries: tuple[KeysetQuery, KeysetQuery] | None = None
         self.plain_json = plain_json and connection.vendor == "postgresql"
         after = settings.ANNOTATOR_EXPORT_SECOND_READER_AFTER
         self.second_reader_after = after if self.plain_json and second_reader and after >= 0 else None
@@ -496,18 +491,20 @@ class ChunkReader:
 
     def _send_chunk(self, after: int) -> tuple[Callable[[], list[tuple[Any, ...]]], ...]:
         """The articles of the chunk after `after`, and their sets: sent, to be fetched."""
-        chunk = selected_articles(self.project, self.query, after=after)[: self.size]
-        # The set query takes the chunk's articles by id, not by a join (which checked again that they
-        # are the project's, scanning all its articles for every chunk).
-        sets = (
-            matching(AnnotationSet.objects.all(), self.query)
-            .filter(InSubquery("article_id", chunk.values("pk")))
-            .order_by("article_id", "annotator__username", "name", "id")
-            .values_list("pk", "article_id", "kind", "annotator__username", "status", "version",
-                         "guideline_version__number", iso("updated_at"), "name")
-        )  # fmt: skip
-        articles = chunk.values_list("pk", "external_id", "title", "text", as_text("metadata"))
-        return _send(articles), _send(sets)
+        if self._chunk_queries is None:
+            chunk = selected_articles(self.project, self.query, after=After())[: self.size]
+            # The set query takes the chunk's articles by id, not by a join (which checked again that they
+            # are the project's, scanning all its articles for every chunk).
+            sets = (
+                matching(AnnotationSet.objects.all(), self.query)
+                .filter(InSubquery("article_id", chunk.values("pk")))
+                .order_by("article_id", "annotator__username", "name", "id")
+                .values_list("pk", "article_id", "kind", "annotator__username", "status", "version",
+                             "guideline_version__number", iso("updated_at"), "name")
+            )  # fmt: skip
+            articles = chunk.values_list("pk", "external_id", "title", "text", as_text("metadata"))
+            self._chunk_queries = (KeysetQuery(articles), KeysetQuery(sets))
+        return tuple(query.send(after) for query in self._chunk_queries)
 
     def chunks(self) -> Iterator[ReadChunk]:
         """Each chunk's rows, in one round trip per chunk on PostgreSQL (`one_round_trip`): its sets'

@@ -186,3 +186,25 @@ def test_a_client_that_goes_away_mid_download_leaves_no_connection_open(client, 
         assert settles_at(0, lambda: second_readers(observing))
         assert settles_at(before - 1, pooled)
         assert recording.asked  # the second connection was asked for sets before the client went away
+
+
+def test_a_failing_second_connection_fails_the_export_and_closes_both(news, settings, monkeypatch):
+    load(news.project, lines(), by=news.manager)
+    settings.ANNOTATOR_EXPORT_SECOND_READER_AFTER = 0
+
+    def broken(self, project_id, set_ids):
+        raise RuntimeError("the second connection broke")
+
+    monkeypatch.setattr(SecondReader, "_read", broken)
+    with observer() as observing:
+
+        def readers():
+            return observing.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND backend_type = 'client backend' AND pid <> pg_backend_pid() AND state <> 'idle'"
+            ).fetchone()[0]
+
+        with pytest.raises(RuntimeError, match="the second connection broke"):
+            b"".join(export_json_lines(news.project, ExportQuery(), chunk_size=3))
+        assert settles_at(0, lambda: second_readers(observing))
+        assert settles_at(0, readers)  # no transaction left open (the reader's snapshot ended too)
