@@ -375,6 +375,14 @@ ANNOTATOR_SUGGESTION_FRESHNESS_SECONDS = env.float("ANNOTATOR_SUGGESTION_FRESHNE
 # Articles longer than this (characters) get their suggestions from a background job when the page opens:
 # the page shows at once, says so, and fills in when the job ends. Shorter ones are suggested in the request.
 ANNOTATOR_SUGGEST_INLINE_MAX_CHARS = env.int("ANNOTATOR_SUGGEST_INLINE_MAX_CHARS", default=20_000)
+# Pre-annotation runs its spaCy pipeline in a child process, on the next texts while the worker makes and
+# stores the records of those before: "auto" when the machine has a core for it beside one per busy worker,
+# "on" always (for 256 articles or more), "off" never.
+ANNOTATOR_PIPELINE_PROCESS = env.str("ANNOTATOR_PIPELINE_PROCESS", default="auto")
+if ANNOTATOR_PIPELINE_PROCESS not in ("auto", "on", "off"):
+    raise ImproperlyConfigured(
+        f"ANNOTATOR_PIPELINE_PROCESS is {ANNOTATOR_PIPELINE_PROCESS!r}; it must be auto, on or off."
+    )
 
 # Jobs whose worker has not reported for this long are marked failed by the reaper.
 ANNOTATOR_JOB_HEARTBEAT_TIMEOUT = env.int("ANNOTATOR_JOB_HEARTBEAT_TIMEOUT", default=300)
@@ -409,6 +417,10 @@ ANNOTATOR_DELETE_INLINE_MAX_ARTICLES = env.int("ANNOTATOR_DELETE_INLINE_MAX_ARTI
 # in a format that is not streamed (a DocBin); larger selections run as a job that makes a file.
 ANNOTATOR_EXPORT_CHUNK_SIZE = env.int("ANNOTATOR_EXPORT_CHUNK_SIZE", default=500)
 ANNOTATOR_EXPORT_INLINE_MAX_ARTICLES = env.int("ANNOTATOR_EXPORT_INLINE_MAX_ARTICLES", default=2000)
+# A JSON Lines download on PostgreSQL opens a second connection of its own (not from the pool), in its
+# snapshot, once it has read this many articles: the database's share of a large export on two cores.
+# -1: never.
+ANNOTATOR_EXPORT_SECOND_READER_AFTER = env.int("ANNOTATOR_EXPORT_SECOND_READER_AFTER", default=1000)
 
 # Suggestions (spaCy). An installed pipeline package or a pipeline directory to suggest with, its labels
 # mapped to the project's entity types ("FAC=LOC,CARDINAL=": FAC becomes LOC, CARDINAL is dropped), and

@@ -21,6 +21,11 @@ too: the CPU each document costs the workers and this database's PostgreSQL back
 when the server is on this machine), and the ratio that split allows: one worker's pipeline runs on one
 core while PostgreSQL's share runs on the other; two workers share both, so 2 workers reach at most
 2 / (1 + database / workers).
+With ANNOTATOR_PIPELINE_PROCESS=auto (the default), one worker alone runs its spaCy pipeline in a child
+process on the second core and two workers do not: the ratio then sets two workers against one worker that
+already uses both cores, and the bound above (one worker on one core) does not apply; run with
+ANNOTATOR_PIPELINE_PROCESS=off in the environment to compare one core with two. A worker's CPU includes its
+pipeline processes' (counted when they end, with each chunk).
 The database's CPU is split by backend type; this script's own polling of the job (a query every 0.1 s,
 under a name of its own) is printed beside it and left out of the job's figure.
 """
@@ -50,13 +55,15 @@ def load() -> str:
 
 
 def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU seconds of a process on this machine so far (None when it is gone)."""
+    """User + system CPU seconds of a process on this machine so far, with those of its children that
+    ended and were waited for (a worker's pipeline process, ANNOTATOR_PIPELINE_PROCESS; None when it is
+    gone)."""
     try:
         with open(f"/proc/{pid}/stat") as stat:
             fields = stat.read().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 class CpuMeter:

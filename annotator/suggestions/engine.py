@@ -412,9 +412,17 @@ class SuggestionRunner:
         self.candidates = link_candidates(project_id, kb, limit) if limit > 0 else None
         self.classifier = _classifier(spec)
 
-    def run(self, texts: Iterable[str], *, batch_size: int = 64, links: bool = True) -> Iterator[Suggested]:
+    def run(
+        self,
+        texts: Iterable[str],
+        *,
+        batch_size: int = 64,
+        links: bool = True,
+        process: nlp.PipeProcess | None = None,
+    ) -> Iterator[Suggested]:
         """Suggestions for each text, in order. Streams in batches: a batch's KB candidates are looked
-        up together. `links=False` leaves the KB candidates for later (`Suggested.links_pending`)."""
+        up together. `links=False` leaves the KB candidates for later (`Suggested.links_pending`).
+        `process`: this runner's pipeline in a child process (see `nlp.PipeProcess`)."""
         originals: deque[str] = deque()
 
         def remember() -> Iterator[str]:
@@ -422,7 +430,9 @@ class SuggestionRunner:
                 originals.append(text)
                 yield text
 
-        analyses = self.suggester.analyse(remember(), merge=self.merge, batch_size=batch_size)
+        analyses = self.suggester.analyse(
+            remember(), merge=self.merge, batch_size=batch_size, process=process
+        )
         while batch := list(islice(analyses, batch_size)):
             done = [(originals.popleft(), analysis) for analysis in batch]
             if self.candidates is not None and links:

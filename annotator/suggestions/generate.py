@@ -9,11 +9,14 @@ annotations are never touched.
 from __future__ import annotations
 
 import gc
+import math
+import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -42,6 +45,7 @@ from annotator.suggestions.models import (
     SuggestionKind,
     SuggestionRun,
 )
+from annotator.suggestions.nlp import PipeProcess
 from annotator.suggestions.storing import (
     IDENTITY,
     OCCURRENCE_SOURCE,
@@ -131,6 +135,7 @@ def preannotate_articles(
     progress: Progress | None = None,
     batch_size: int = BATCH_SIZE,
     defer_links: bool | None = None,
+    other_workers: int = 0,
 ) -> PreannotateReport:
     """Run a suggester (the active one unless told) over the project's articles, or those given and/or
     of one status, storing suggestions batch by batch (each batch in its own transaction).
@@ -139,7 +144,11 @@ def preannotate_articles(
     opening, the API asking for its suggestions, a quality report: `complete_links`). Most articles of
     a large batch are opened much later, and the candidates are a third of the rows and the KB
     look-ups. By default they are deferred when pages compute suggestions on open
-    (ANNOTATOR_SUGGEST_ON_OPEN); without that, pre-annotation is all a page gets, links included."""
+    (ANNOTATOR_SUGGEST_ON_OPEN); without that, pre-annotation is all a page gets, links included.
+
+    `other_workers`: how many other processes of this machine are busy with jobs now (the caller's
+    count): the pipeline runs in a child process of its own only when a core is left for it
+    (`pipe_process_wanted`)."""
     if defer_links is None:
         defer_links = settings.ANNOTATOR_SUGGEST_ON_OPEN
     version = suggester_version or ensure_active_suggester(project=project)
@@ -155,9 +164,6 @@ def preannotate_articles(
             found = dict(Article.objects.filter(pk__in=chunk).values_list("pk", "text"))
             yield from (found[pk] for pk in chunk)
 
-    outputs = runner.run(texts(), links=not defer_links)
-    batches = ([(pk, next(outputs)) for pk in chunk] for chunk in _chunks(ids, batch_size))
-
     def store(results: list[tuple[int, Suggested]]) -> Diff:
         return store_batch(version, results, runner.schema, runner.fingerprint)
 
@@ -168,8 +174,11 @@ def preannotate_articles(
     # the rows were written only while the pipeline waited (measured on 1,000 bench articles: inline used
     # 0.12 ms less CPU per article, median of 5 interleaved rounds, and less wall time in 4 of them).
     threaded = not connection.in_atomic_block and connection.vendor != "sqlite"
-    writer = ThreadWriter(store, progress) if threaded else InlineWriter(store, progress)
-    with _fewer_collections():
+    with _fewer_collections(), _pipe_process(runner, len(ids), other_workers) as process:
+        # The child process, if any, is forked before the writer's thread starts.
+        outputs = runner.run(texts(), links=not defer_links, process=process)
+        batches = ([(pk, next(outputs)) for pk in chunk] for chunk in _chunks(ids, batch_size))
+        writer = ThreadWriter(store, progress) if threaded else InlineWriter(store, progress)
         try:
             for results in batches:
                 writer.submit(results)
@@ -180,6 +189,53 @@ def preannotate_articles(
             f"Pre-annotated {len(ids)} articles: {totals.created} suggestions added, {totals.deleted} replaced."
         )
     return PreannotateReport(len(ids), totals.created, totals.deleted, totals.kept, str(version))
+
+
+PIPE_PROCESS_MIN_ARTICLES = 256  # fewer: the child's start (a fork, ~10-30 ms) is not worth it
+
+
+def pipe_process_wanted(articles: int, other_workers: int = 0) -> bool:
+    """Whether pre-annotating this many articles runs the pipeline in a child process while this one
+    makes and stores the records (`nlp.PipeProcess`): ANNOTATOR_PIPELINE_PROCESS "on" or "off", or by
+    default ("auto") when the articles are enough to pay for its start and this machine has a core
+    for each busy worker (this one, `other_workers`) and one more for the child. Two processes then
+    share one worker's work; two workers on two cores are better served by one core each."""
+    choice = settings.ANNOTATOR_PIPELINE_PROCESS
+    if choice == "off" or articles < PIPE_PROCESS_MIN_ARTICLES:
+        return False
+    if choice == "on":
+        return True
+    return usable_cores() > other_workers + 1
+
+
+def usable_cores(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
+    """The cores this process may run on, fewer when its control group's CPU quota allows fewer (a
+    container started with a CPU limit sees all of the machine's cores): cgroup v2's cpu.max ("<quota>
+    <period>" or "max <period>"), else v1's cpu/cpu.cfs_quota_us over cpu/cpu.cfs_period_us (-1: none)."""
+    cores = len(os.sched_getaffinity(0))
+    quota: float | None = None
+    try:
+        if (cgroup / "cpu.max").exists():
+            limit, period = (cgroup / "cpu.max").read_text().split()
+            quota = None if limit == "max" else int(limit) / int(period)
+        elif (cgroup / "cpu" / "cpu.cfs_quota_us").exists():
+            limit = (cgroup / "cpu" / "cpu.cfs_quota_us").read_text().strip()
+            period = (cgroup / "cpu" / "cpu.cfs_period_us").read_text().strip()
+            quota = int(limit) / int(period) if int(limit) > 0 else None
+    except (OSError, ValueError):
+        quota = None  # unreadable or unexpected: the affinity mask alone
+    return cores if quota is None else max(1, min(cores, math.ceil(quota)))
+
+
+@contextmanager
+def _pipe_process(
+    runner: SuggestionRunner, articles: int, other_workers: int
+) -> Iterator[PipeProcess | None]:
+    if not pipe_process_wanted(articles, other_workers):
+        yield None
+        return
+    with PipeProcess(runner.suggester) as process:
+        yield process
 
 
 @contextmanager

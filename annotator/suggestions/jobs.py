@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import socket
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
+from django.utils import timezone
+
 from annotator.jobs import registry
-from annotator.jobs.chunks import Chunk, ChunkedHandler, article_chunks
-from annotator.jobs.models import Job, JobChunk, JobKind
+from annotator.jobs.chunks import Chunk, ChunkedHandler, article_chunks, worker_name
+from annotator.jobs.models import Job, JobChunk, JobKind, JobStatus
 from annotator.jobs.services import JobFailed, create_job, enqueue_job
 from annotator.suggestions import learning
 from annotator.suggestions.generate import (
@@ -81,8 +86,26 @@ def preannotate_chunk(job: Job, chunk: JobChunk, progress: Progress) -> dict[str
         progress=progress,
         # An article whose page is waiting (a long one, opened: suggest_on_open) needs its links now.
         defer_links=False if "opened" in job.params else None,
+        other_workers=other_busy_workers(),
     )
     return report.as_dict()
+
+
+def other_busy_workers() -> int:
+    """How many other processes (or threads) of this machine run a chunk of a job now, by the chunks
+    marked running with a recent heartbeat (pre-annotation asks before it decides whether its pipeline
+    takes a core of its own: `generate.pipe_process_wanted`)."""
+    host = socket.gethostname()
+    me = worker_name()
+    cutoff = timezone.now() - timedelta(seconds=settings.ANNOTATOR_JOB_HEARTBEAT_TIMEOUT)
+    busy = set(
+        JobChunk.objects.filter(
+            status=JobStatus.RUNNING, worker__startswith=f"{host}:", heartbeat_at__gte=cutoff
+        )
+        .exclude(worker=me)
+        .values_list("worker", flat=True)
+    )
+    return len(busy)
 
 
 def finish_preannotation(job: Job, chunks: list[JobChunk], progress: Progress) -> dict[str, Any]:
@@ -134,3 +157,26 @@ def run_training(job: Job, progress: Progress) -> dict[str, Any]:
     if weighed is not None:
         result["pipeline_weighed_on"] = weighed.articles
     return result
+
+
+@registry.register(JobKind.WEIGH_PIPELINE)
+def run_weighing(job: Job, progress: Progress) -> dict[str, Any]:
+    """Weigh the project's pretrained pipeline (add mode) on its curated gold as it now stands (queued
+    after a bulk curation: `learning.maybe_weigh_pipeline`)."""
+    assert job.project is not None
+    weighed = weigh_pipeline(project=job.project, progress=progress)
+    if weighed is None:  # the manager changed the pipeline or its mode meanwhile, or the gold was reopened
+        progress.say(
+            "Nothing to weigh: the project has no pretrained pipeline in add mode, or no curated gold."
+        )
+        return {"pipeline_weighed_on": 0}
+    progress.say(
+        f"{weighed.source} weighed on {weighed.articles} curated gold articles: the gazetteer and rules alone "
+        f"F1 {weighed.others_f1:.3f} there; the merge now lays the pipeline over them by what it measured."
+    )
+    return {
+        "pipeline_weighed_on": weighed.articles,
+        "source": weighed.source,
+        "others_f1": weighed.others_f1,
+        "keep": weighed.keep,
+    }

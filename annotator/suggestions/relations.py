@@ -152,7 +152,10 @@ _GAP_RULES = (
 
 _MEET = r"met|meets|meeting|will\s+meet|held\s+talks\s+with|talked\s+with|spoke\s+with"
 _VISIT = r"visited|visits|will\s+visit|travell?ed\s+to|arrived\s+in|flew\s+to"
-_VERB_CUE = _rx(rf"^(?:,[^.;]{{0,150}}?,)?\s+(?P<verb>{_MEET}|{_VISIT})\s+(?:with\s+)?")
+# Matched at a mention's end (`match(text, end, end + 260)`: anchored there, and no further than a slice
+# of that length would let it; no slice copied per mention).
+_VERB_CUE = _rx(rf"(?:,[^.;]{{0,150}}?,)?\s+(?P<verb>{_MEET}|{_VISIT})\s+(?:with\s+)?")
+_VISIT_VERB = _rx(_VISIT)
 _TALKS_WITH = _rx(r"\b(?:talks|meeting|met|meet|negotiations)\s+with\s+")
 _WINDOW = 60
 
@@ -250,7 +253,7 @@ def sentence_index(mentions: Sequence[Mention], sentences: Sequence[tuple[int, i
 
 def candidate_pairs(mentions: Sequence[Mention], sentence_of: Sequence[int]) -> Iterator[tuple[int, int]]:
     """(left, right) index pairs in text order, in one sentence, at most MAX_GAP characters apart."""
-    order = sorted(range(len(mentions)), key=lambda k: (mentions[k].start, mentions[k].end))
+    order = sorted(range(len(mentions)), key=[m[:2] for m in mentions].__getitem__)  # by (start, end)
     count = len(order)
     for position, i in enumerate(order):
         sentence, end = sentence_of[i], mentions[i].end
@@ -271,21 +274,21 @@ def _verb_rules(
     keep: Any,
 ) -> None:
     """ "X met Y", "X visited Y" (met_with when Y is a person) and "X ... talks with Y"."""
-    order = sorted(range(len(mentions)), key=lambda k: mentions[k].start)
+    order = sorted(range(len(mentions)), key=[m[0] for m in mentions].__getitem__)  # by start
+    cue_at = _VERB_CUE.match
     for position, i in enumerate(order):
         end = mentions[i].end
-        rest = text[end : end + 260]
-        cue = _VERB_CUE.match(rest)
+        cue = cue_at(text, end, end + 260)
         if cue is None:
             continue
-        window_start = mentions[i].end + cue.end()
+        window_start = cue.end()
         following = [
             j
             for j in order[position + 1 :]
             if sentence_of[j] == sentence_of[i]
             and window_start <= mentions[j].start <= window_start + _WINDOW
         ]
-        meeting = not re.match(_VISIT, cue.group("verb"), re.IGNORECASE)
+        meeting = not _VISIT_VERB.match(cue.group("verb"))
         target = _meeting_target(text, mentions, following) if meeting else None
         if meeting and target is not None:
             keep(i, target, "met_with", 0.7, "rule:met")

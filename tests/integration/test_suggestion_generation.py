@@ -34,8 +34,14 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("named_news_kb")]
 
 
 def rows(article, **filters):
+    """The article's suggestions as what they say (every article's when `article` is None)."""
+    found = (
+        Suggestion.objects.filter(**filters)
+        if article is None
+        else Suggestion.objects.filter(article=article, **filters)
+    )
     return sorted(
-        Suggestion.objects.filter(article=article, **filters).values_list(
+        found.values_list(
             "kind",
             "start",
             "end",
@@ -444,3 +450,107 @@ def test_a_batch_of_articles_costs_as_many_queries_as_one_article(news):
     assert twenty == one
     # the rows and the runs: one INSERT each (COPY on PostgreSQL is not a captured query)
     assert one.count("INSERT") == (1 if connection.vendor == "postgresql" else 2)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_preannotation_with_its_pipeline_in_a_child_process_stores_exactly_what_it_stores_without(
+    news, settings, monkeypatch
+):
+    texts = ["Sergey Naryshkin visited Minsk on April 15.", "Minsk welcomed Sergey Naryshkin on Monday."]
+    for n in range(150):
+        ArticleFactory(project=news.project, text=f"{texts[n % 2]} Day {n}.")
+    settings.ANNOTATOR_PIPELINE_PROCESS = "off"
+    without = generate.preannotate_articles(project=news.project, defer_links=False, batch_size=40)
+    expected = rows(None)
+    Suggestion.objects.all().delete()
+    SuggestionRun.objects.all().delete()
+    started = []
+
+    class Watched(generate.PipeProcess):
+        def __init__(self, *args, **kwargs):
+            started.append(sorted(t.name for t in threading.enumerate()))
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(generate, "PipeProcess", Watched)
+    monkeypatch.setattr(generate, "PIPE_PROCESS_MIN_ARTICLES", 100)
+    settings.ANNOTATOR_PIPELINE_PROCESS = "on"
+    report = generate.preannotate_articles(project=news.project, defer_links=False, batch_size=40)
+    (threads,) = started
+    assert "suggestion-writer" not in threads  # forked before the writer's thread started
+    assert rows(None) == expected
+    assert (report.articles, report.created) == (without.articles, without.created) == (151, len(expected))
+    kinds = sorted(Suggestion.objects.values_list("kind", flat=True))
+    # the fixture's article's 3 entities, 2 links, 1 relation; each new one's 3 and 2; "visited" every other
+    assert {k: kinds.count(k) for k in set(kinds)} == {
+        "entity": 3 + 150 * 3,
+        "link": 2 + 150 * 2,
+        "relation": 1 + 75,
+    }
+
+
+def test_the_pipeline_gets_a_child_process_when_a_core_is_spare_for_it(settings, monkeypatch):
+    cores = {0, 1}
+    monkeypatch.setattr(generate.os, "sched_getaffinity", lambda pid: cores)
+    settings.ANNOTATOR_PIPELINE_PROCESS = "auto"
+    wanted = generate.pipe_process_wanted
+    assert wanted(256) is True
+    assert wanted(255) is False  # too few articles to pay for the child's start
+    assert wanted(10_000, other_workers=1) is False  # two workers on two cores: one core each
+    cores = {0, 1, 2, 3}
+    assert (wanted(10_000, other_workers=2), wanted(10_000, other_workers=3)) == (True, False)
+    cores = {0}
+    assert wanted(10_000) is False
+    settings.ANNOTATOR_PIPELINE_PROCESS = "on"
+    assert (wanted(10_000, other_workers=5), wanted(255)) == (True, False)
+    settings.ANNOTATOR_PIPELINE_PROCESS = "off"
+    assert wanted(10_000) is False
+
+
+def test_the_usable_cores_are_those_of_the_affinity_mask_within_the_cgroup_quota(monkeypatch, tmp_path):
+    monkeypatch.setattr(generate.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    assert generate.usable_cores(tmp_path) == 4  # no cgroup files
+    (tmp_path / "cpu").mkdir()
+    (tmp_path / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("-1\n")
+    assert generate.usable_cores(tmp_path) == 4  # v1, no limit
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("150000\n")
+    assert generate.usable_cores(tmp_path) == 2  # v1, 1.5 cores: a second one in part
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    assert generate.usable_cores(tmp_path) == 4  # v2 first: no limit
+    (tmp_path / "cpu.max").write_text("100000 100000\n")
+    assert generate.usable_cores(tmp_path) == 1
+    (tmp_path / "cpu.max").write_text("800000 100000\n")
+    assert generate.usable_cores(tmp_path) == 4  # the quota allows more than the mask
+    (tmp_path / "cpu.max").write_text("garbled")
+    assert generate.usable_cores(tmp_path) == 4
+
+
+def test_the_busy_workers_of_this_machine_are_those_running_a_chunk_lately(news, settings):
+    import socket
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from annotator.jobs.chunks import worker_name
+    from annotator.jobs.models import JobChunk
+    from annotator.suggestions.jobs import other_busy_workers
+
+    host, now = socket.gethostname(), timezone.now()
+    job = Job.objects.create(project=news.project, kind=JobKind.PREANNOTATE, status=JobStatus.RUNNING)
+    late = now - timedelta(seconds=settings.ANNOTATOR_JOB_HEARTBEAT_TIMEOUT + 1)
+    for number, (worker, status, beat) in enumerate(
+        [
+            (worker_name(), JobStatus.RUNNING, now),  # this process
+            (f"{host}:1", JobStatus.RUNNING, now),
+            (f"{host}:1", JobStatus.RUNNING, now),  # the same process: one worker
+            (f"{host}:2/thread-2", JobStatus.RUNNING, now),
+            (f"{host}:3", JobStatus.SUCCEEDED, now),
+            (f"{host}:4", JobStatus.RUNNING, late),  # silent: dead or stuck
+            (f"elsewhere-{host}:5", JobStatus.RUNNING, now),  # another machine
+        ],
+        start=1,
+    ):
+        JobChunk.objects.create(
+            job=job, number=number, label="", status=status, worker=worker, heartbeat_at=beat
+        )
+    assert other_busy_workers() == 2

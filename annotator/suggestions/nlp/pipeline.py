@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from annotator.suggestions.nlp.merge import NO_MERGE, Candidate, FoundEntity, Merge, merge_candidates
@@ -162,18 +164,41 @@ class Suggester:
         merge: Merge = NO_MERGE,
         batch_size: int = 64,
         keep_candidates: bool = False,
+        process: PipeProcess | None = None,
     ) -> Iterator[Analysis]:
         """Records for each text, in order. Streams: texts are read as the pipeline needs them.
         `keep_candidates`: also every source's candidates, unmerged and with the sources' own labels
-        (to measure each source on gold)."""
-        for doc, original in self._docs(texts, batch_size):
-            candidates = self._candidates(doc, original)
-            found = merge_candidates(candidates, merge)
+        (to measure each source on gold). `process`: this suggester's pipeline running in a child
+        process (`PipeProcess`), which then runs the pipeline while this one makes the records of the
+        texts before (same records)."""
+        parts = (
+            process.parts(texts)
+            if process is not None
+            else (self.pipe_part(doc, original) for doc, original in self._docs(texts, batch_size))
+        )
+        names = self.has_ruler and self.lang in NAME_RULE_LANGUAGES
+        for original, candidates, model, sentences in parts:
+            if names:
+                # With a model, guessing from the shape of a name is the model's job.
+                candidates.extend(find_names(original, candidates, guesses=self.name_guesses))
+            if model:
+                candidates.extend(model)
+            found = merge_candidates(candidates, merge, original)
             yield Analysis(
                 entities=tuple(found),
-                sentences=_sentences(doc, original),
+                sentences=sentences,
                 candidates=tuple(candidates) if keep_candidates else (),
             )
+
+    def pipe_part(self, doc: Doc, original: str) -> _PipePart:
+        """What `analyse` takes from a doc: the text, the gazetteer's and rules' candidates, the model's,
+        and the sentences (plain tuples: a child process sends them; see `PipeProcess`)."""
+        found = _ruler_candidates(doc) if self.has_ruler else []
+        model: list[Candidate] = []
+        if self.model_source is not None:
+            source = self.model_source
+            model = [Candidate(_start(ent), ent.end_char, ent.label_, source) for ent in doc.ents]
+        return original, found, model, _sentences(doc, original)
 
     def _docs(self, texts: Iterable[str], batch_size: int) -> Iterator[tuple[Doc, str]]:
         originals: deque[str] = deque()
@@ -190,15 +215,144 @@ class Suggester:
         """The bare pipeline over the prepared texts (what `analyse` costs without its records)."""
         return self.nlp.pipe((prepare(text) for text in texts), batch_size=batch_size)
 
-    def _candidates(self, doc: Doc, original: str) -> list[Candidate]:
-        found = _ruler_candidates(doc) if self.has_ruler else []
-        if self.has_ruler and self.lang in NAME_RULE_LANGUAGES:
-            # With a model, guessing from the shape of a name is the model's job.
-            found.extend(find_names(original, found, guesses=self.name_guesses))
-        if self.model_source is not None:
-            source = self.model_source
-            found.extend(Candidate(_start(ent), ent.end_char, ent.label_, source) for ent in doc.ents)
-        return found
+
+_PipePart = tuple[str, list[Candidate], list[Candidate], tuple[tuple[int, int], ...]]
+
+
+class PipeProcessFailed(RuntimeError):
+    """The child process running the pipeline failed or died."""
+
+
+class PipeProcess:
+    """A suggester's pipeline in a child process (forked: the pipeline and its gazetteer are there
+    already), so that on a spare core it runs on the next texts while this process makes the records
+    of those before. It sends what `Suggester.pipe_part` takes from each doc (candidates, sentences:
+    tuples), batch by batch; the name rules, the merge and everything after stay here, where their
+    share of the work balances the pipeline's.
+
+    Start it before other threads (a fork copies only the forking thread, and the locks other threads
+    held); use it for one `analyse` at a time, and close it (a context manager) to end the child."""
+
+    AHEAD = 2  # batches of texts the child holds at once: one it runs, one waiting
+
+    def __init__(self, suggester: Suggester, *, batch_size: int = 64) -> None:
+        import multiprocessing
+
+        self.suggester = suggester
+        self.batch_size = batch_size
+        context = multiprocessing.get_context("fork")
+        self._texts: Any = context.Queue()
+        self._parts: Any = context.Queue()
+        self._child = context.Process(
+            target=_pipe_child,
+            args=(suggester, self._texts, self._parts, batch_size, os.getpid()),
+            name="annotator-pipeline",
+            daemon=True,
+        )
+        self._child.start()
+        self._outstanding = 0  # batches sent whose parts were not received
+
+    def __enter__(self) -> PipeProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def parts(self, texts: Iterable[str]) -> Iterator[_PipePart]:
+        """`Suggester.pipe_part` of each text, in order, the child running up to AHEAD batches ahead."""
+        batches = _batched(texts, self.batch_size)
+        waiting: deque[list[str]] = deque()
+        for batch in batches:
+            self._send(batch)
+            waiting.append(batch)
+            if len(waiting) >= self.AHEAD:
+                break
+        while waiting:
+            found = self._receive()
+            originals = waiting.popleft()
+            following = next(batches, None)
+            if following is not None:
+                self._send(following)
+                waiting.append(following)
+            make = tuple.__new__  # the child sends plain tuples: candidates again as NamedTuples
+            for original, (ruler, model, sentences) in zip(originals, found, strict=True):
+                yield (
+                    original,
+                    [make(Candidate, c) for c in ruler],
+                    [make(Candidate, c) for c in model],
+                    sentences,
+                )
+
+    def _send(self, batch: list[str]) -> None:
+        self._texts.put(batch)
+        self._outstanding += 1
+
+    def _receive(self) -> list[tuple[list[tuple], list[tuple], tuple[tuple[int, int], ...]]]:
+        import queue
+
+        while True:
+            try:
+                found = self._parts.get(timeout=1.0)
+            except queue.Empty:
+                if not self._child.is_alive():
+                    raise PipeProcessFailed(
+                        f"The pipeline's process ended (exit code {self._child.exitcode})."
+                    ) from None
+                continue
+            if isinstance(found, str):
+                raise PipeProcessFailed(f"The pipeline's process failed:\n{found}")
+            self._outstanding -= 1
+            return found  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        """End the child: at once when it still has texts (the caller stopped early or failed), else
+        when it has read the end of its input."""
+        if self._outstanding == 0 and self._child.is_alive():
+            self._texts.put(None)
+            self._child.join(timeout=10)
+        if self._child.is_alive():
+            self._child.terminate()
+            self._child.join()
+        for channel in (self._texts, self._parts):
+            channel.close()
+            channel.cancel_join_thread()  # nobody reads what is left in them
+
+
+def _batched(texts: Iterable[str], size: int) -> Iterator[list[str]]:
+    iterator = iter(texts)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _pipe_child(suggester: Suggester, texts: Any, parts: Any, batch_size: int, parent: int) -> None:
+    """The child's loop: a batch of texts in, their `pipe_part`s out (as plain tuples), until None. A
+    failure goes back as its traceback; a parent that died (killed: no None comes) ends it too."""
+    import queue
+
+    try:
+        while True:
+            try:
+                batch = texts.get(timeout=1.0)
+            except queue.Empty:
+                if os.getppid() != parent:
+                    parts.cancel_join_thread()  # nobody will read what is left
+                    return
+                continue
+            if batch is None:
+                break
+            docs = suggester.nlp.pipe([prepare(text) for text in batch], batch_size=batch_size)
+            found = []
+            for doc, original in zip(docs, batch, strict=True):
+                _, ruler, model, sentences = suggester.pipe_part(doc, original)
+                found.append(([tuple(c) for c in ruler], [tuple(c) for c in model], sentences))
+            parts.put(found)
+    except BaseException:
+        import traceback
+
+        parts.put(traceback.format_exc())
+    finally:
+        parts.close()
+        parts.join_thread()
 
 
 def _start(ent: Any) -> int:
