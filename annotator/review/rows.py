@@ -46,8 +46,9 @@ def suggestion_filter_text(suggestion: Suggestion | SuggestionRow) -> str:
 
 def span_filter_text(span: Span | SpanRow) -> str:
     link = getattr(span, "link", None)
-    linked_name = link.kb_entity.name if link is not None and link.kb_entity is not None else ""
-    return filter_text(span.entity_type.name, span.surface, linked_name)
+    linked_name = link.kb_entity.name.lower() if link is not None and link.kb_entity is not None else ""
+    # filter_text(type name, surface, linked name), written out: every span row of a page asks for it.
+    return f"{span.entity_type.name.lower()} {span.surface.lower()} {linked_name}"[:300]
 
 
 def relation_filter_text(relation: Relation) -> str:
@@ -76,16 +77,16 @@ def _escaped(text: str) -> str:
     return escape(text)
 
 
-def _main(item: str, block_id: str, content: str) -> str:
+def _main(block_id: str, content: str) -> str:
     # One tab stop per list (the page's script gives the current row tabindex 0); arrows move inside.
-    return f'<a class="row-main" href="#{block_id}" data-item="{item}" tabindex="-1">{content}</a>'
+    # The link and the buttons act on their row's item (`data-item` of the row): the script looks it up.
+    return f'<a class="row-main" href="#{block_id}" tabindex="-1">{content}</a>'
 
 
-def _button(action: str, item: str, label: str, text: str, css: str = "") -> str:
+def _button(action: str, label: str, text: str, css: str = "") -> str:
     css_attribute = f' class="{css}"' if css else ""
     return (
-        f'<button type="button"{css_attribute} data-action="{action}" data-item="{item}" aria-label="{label}" '
-        f'tabindex="-1">'
+        f'<button type="button"{css_attribute} data-action="{action}" aria-label="{label}" tabindex="-1">'
         f"{text}</button>"
     )
 
@@ -116,18 +117,17 @@ def suggestion_row(suggestion: Suggestion | SuggestionRow, block_id: str) -> str
         key = filter_text("link", surface, entity.name)
     return (
         f'<div class="row suggestion kind-{kind}" tabindex="-1" data-item="{item}" data-kind="{kind}" '
-        f'data-filter="{escape(key)}"><a class="row-main" href="#{block_id}" data-item="{item}" tabindex="-1">'
+        f'data-filter="{escape(key)}"><a class="row-main" href="#{block_id}" tabindex="-1">'
         f'{content} <span class="score" title="{_escaped(suggestion.source)}">{suggestion.score:.2f}</span></a>'
-        f"{_decide_buttons(item)}</div>"
+        f"{_DECIDE_BUTTONS}</div>"
     )
 
 
-def _decide_buttons(item: str) -> str:
-    return (
-        f'<span class="row-actions"><button type="button" class="ok" data-action="accept" data-item="{item}" '
-        f'aria-label="Accept" tabindex="-1">&#10003;</button><button type="button" class="no" data-action="reject" '
-        f'data-item="{item}" aria-label="Reject" tabindex="-1">&#10005;</button></span>'
-    )
+_DECIDE_BUTTONS = (
+    '<span class="row-actions"><button type="button" class="ok" data-action="accept" aria-label="Accept" '
+    'tabindex="-1">&#10003;</button><button type="button" class="no" data-action="reject" aria-label="Reject" '
+    'tabindex="-1">&#10005;</button></span>'
+)
 
 
 def entity_suggestion_row(
@@ -147,11 +147,8 @@ def entity_suggestion_row(
     return (
         f'<div class="row suggestion kind-entity" tabindex="-1" data-item="{item}" data-kind="entity" '
         f'data-start="{start}" data-end="{end}" data-filter="{key}"><a class="row-main" href="#{block_id}" '
-        f'data-item="{item}" tabindex="-1">{chip} <span class="surface">{shown}</span> '
-        f'<span class="score" title="{_escaped(source)}">{score}</span></a><span class="row-actions">'
-        f'<button type="button" class="ok" data-action="accept" data-item="{item}" aria-label="Accept" '
-        f'tabindex="-1">&#10003;</button><button type="button" class="no" data-action="reject" data-item="{item}" '
-        f'aria-label="Reject" tabindex="-1">&#10005;</button></span></div>'
+        f'tabindex="-1">{chip} <span class="surface">{shown}</span> '
+        f'<span class="score" title="{_escaped(source)}">{score}</span></a>{_DECIDE_BUTTONS}</div>'
     )
 
 
@@ -173,28 +170,35 @@ def _surface_pieces(surface: str) -> tuple[str, str]:
 
 
 def span_row(span: Span | SpanRow, block_id: str) -> str:
-    item = f"s{span.pk}"
     name = span.entity_type.name
     link = getattr(span, "link", None)
     content = f'{_chip(span.entity_type_id, name)} <span class="surface">{_cut(span.surface, 60)}</span>'
-    linked_name = ""
     if link is not None and link.kb_entity is not None:
-        linked_name = link.kb_entity.name
         kb_id = escape(link.kb_entity.kb_id)
-        content += f' <span class="link-state">&#8594; {escape(linked_name)} <code>{kb_id}</code></span>'
+        content += (
+            f' <span class="link-state">&#8594; {escape(link.kb_entity.name)} <code>{kb_id}</code></span>'
+        )
     elif link is not None:
         content += ' <span class="link-state nil">NIL</span>'
-    content += _attribute_values(span)
-    attributes_button = (
-        _button("attributes", item, "Attributes", "&#8801;") if getattr(span, "has_attributes", False) else ""
-    )
+    if getattr(span, "attribute_rows", None):
+        content += _attribute_values(span)
+    buttons = _SPAN_BUTTONS_WITH_ATTRIBUTES if getattr(span, "has_attributes", False) else _SPAN_BUTTONS
     return (
-        f'<div class="row span" tabindex="-1" data-item="{item}" data-type="{span.entity_type_id}" '
+        f'<div class="row span" tabindex="-1" data-item="s{span.pk}" data-type="{span.entity_type_id}" '
         f'data-start="{span.start}" data-end="{span.end}" data-filter="{escape(span_filter_text(span))}">'
-        f'{_main(item, block_id, content)}<span class="row-actions">'
-        f"{attributes_button}{_button('link', item, 'Link to the KB', '&#128279;')}"
-        f"{_button('delete', item, 'Delete', '&#10005;', 'no')}</span></div>"
+        f'<a class="row-main" href="#{block_id}" tabindex="-1">{content}</a>{buttons}</div>'
     )
+
+
+_SPAN_BUTTONS = (
+    f'<span class="row-actions">{_button("link", "Link to the KB", "&#128279;")}'
+    f"{_button('delete', 'Delete', '&#10005;', 'no')}</span>"
+)
+_SPAN_BUTTONS_WITH_ATTRIBUTES = _SPAN_BUTTONS.replace(
+    '<span class="row-actions">',
+    f'<span class="row-actions">{_button("attributes", "Attributes", "&#8801;")}',
+    1,
+)
 
 
 def attribute_text(value: object) -> str:
@@ -229,8 +233,8 @@ def relation_row(relation: Relation, block_id: str) -> str:
         f'data-tail="s{relation.tail_id}" data-head-start="{relation.head.start}" '
         f'data-tail-start="{relation.tail.start}" '
         f'data-directed="{int(kind.directed)}" data-filter="{key}">'
-        f'{_main(item, block_id, content)}<span class="row-actions">'
-        f"{_button('delete-relation', item, 'Delete the relation', '&#10005;', 'no')}</span></div>"
+        f'{_main(block_id, content)}<span class="row-actions">'
+        f"{_button('delete-relation', 'Delete the relation', '&#10005;', 'no')}</span></div>"
     )
 
 

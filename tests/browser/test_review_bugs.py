@@ -65,7 +65,7 @@ def test_enter_on_a_focused_button_or_link_is_that_controls_own(page, log_in, wo
     open_annotate(page, log_in, world["article"])
     page.keyboard.press("]")
     expect(page.locator(f'.row.current[data-item="g{first.pk}"]')).to_be_visible()
-    page.locator(f'#suggestion-list button[data-action=reject][data-item="g{second.pk}"]').focus()
+    page.locator(f'#suggestion-list .row[data-item="g{second.pk}"] button[data-action=reject]').focus()
     page.keyboard.press("Enter")
     wait_for_version(page, 2)
     assert dict(Decision.objects.values_list("suggestion_id", "verdict")) == {second.pk: Verdict.REJECTED}

@@ -153,3 +153,20 @@ def test_the_breadcrumb_shows_the_title_as_written_cut_at_60_and_the_script_s_ur
         f'data-new-entity-url="/articles/{pk}/annotate/new-kb-entity/" '
         f'data-attributes-url="/articles/{pk}/annotate/attributes/"'
     ) in html
+
+
+def test_the_page_and_its_workspace_put_the_text_and_lists_in_their_places(client, news):
+    suggestion = SuggestionFactory(article=news.article, start=25, end=30, entity_type=news.gpe, score=0.5)
+    client.force_login(news.annotator)
+    for url in (f"/articles/{news.article.pk}/annotate/", f"/articles/{news.article.pk}/annotate/workspace/"):
+        response = client.get(url, HTTP_HX_REQUEST="true")
+        html = response.content.decode()
+        assert response.status_code == 200
+        assert response["Content-Type"] == "text/html; charset=utf-8"
+        assert "\x00" not in html
+        text = html.index('<div id="text"')
+        mark = html.index(f'<mark class="m et-{news.gpe.pk} d0 sugg" data-item="g{suggestion.pk}"')
+        row = html.index(
+            f'<div class="row suggestion kind-entity" tabindex="-1" data-item="g{suggestion.pk}"'
+        )
+        assert text < mark < html.index('id="suggestion-list"') < row < html.index('id="span-list"')

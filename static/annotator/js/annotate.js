@@ -956,7 +956,8 @@
   document.addEventListener("click", (event) => {
     const button = event.target.closest("[data-action]");
     if (button && root.contains(button)) {
-      const item = button.dataset.item || current;
+      // A row's buttons act on the row's item; other buttons (panels, toolbar) name theirs or act on the current.
+      const item = button.dataset.item || button.closest(".rows .row")?.dataset.item || current;
       const action = button.dataset.action;
       if (action === "focus") setCurrent(item);
       else if (action === "accept") accept(item);
@@ -996,7 +997,7 @@
     const rowLink = event.target.closest(".row-main");
     if (rowLink) {
       event.preventDefault();
-      const item = rowLink.dataset.item;
+      const item = rowLink.closest(".row").dataset.item;
       if (tailPicking && kindOf(item) === "span") chooseTail(item);
       else {
         setCurrent(item);
