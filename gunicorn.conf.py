@@ -25,3 +25,17 @@ logconfig_dict["loggers"].update(
         },
     }
 )
+
+# A sync worker's heartbeat touches a file on every request: in memory, not on the image's overlay disk.
+if os.path.isdir("/dev/shm"):  # noqa: S108 - gunicorn makes its file there with mkstemp and unlinks it
+    worker_tmp_dir = "/dev/shm"  # noqa: S108
+# gunicorn builds each access line's fields (headers, the time formatted) before its logger is asked
+# whether it writes INFO at all: annotator.core.serving.Logger asks first.
+logger_class = "annotator.core.serving.Logger"
+
+
+def post_worker_init(worker: object) -> None:
+    """Sync workers close a connection at once when its request was read whole (annotator.core.serving)."""
+    from annotator.core.serving import close_at_once_when_read
+
+    close_at_once_when_read()

@@ -417,6 +417,10 @@ ANNOTATOR_DELETE_INLINE_MAX_ARTICLES = env.int("ANNOTATOR_DELETE_INLINE_MAX_ARTI
 # in a format that is not streamed (a DocBin); larger selections run as a job that makes a file.
 ANNOTATOR_EXPORT_CHUNK_SIZE = env.int("ANNOTATOR_EXPORT_CHUNK_SIZE", default=500)
 ANNOTATOR_EXPORT_INLINE_MAX_ARTICLES = env.int("ANNOTATOR_EXPORT_INLINE_MAX_ARTICLES", default=2000)
+# A JSON Lines download on PostgreSQL opens a second connection of its own (not from the pool), in its
+# snapshot, once it has read this many articles: the database's share of a large export on two cores.
+# -1: never.
+ANNOTATOR_EXPORT_SECOND_READER_AFTER = env.int("ANNOTATOR_EXPORT_SECOND_READER_AFTER", default=1000)
 
 # Suggestions (spaCy). An installed pipeline package or a pipeline directory to suggest with, its labels
 # mapped to the project's entity types ("FAC=LOC,CARDINAL=": FAC becomes LOC, CARDINAL is dropped), and

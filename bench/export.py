@@ -14,8 +14,14 @@
 
 Goals (BENCHMARKS.md, issue 18): 10,000 documents with ~491,000 spans in <= 3 s and >= 0.4x the rate of
 `COPY ... TO`; peak RSS <= 200 MB and flat as N grows. The export's own CPU (both of its threads) is shown
-too: on a loaded machine the wall time is mostly waiting for a core. Runs on SQLite too (without
-DATABASE_URL), without the COPY baseline.
+too, and on PostgreSQL its backends' (read from /proc when the server runs on this machine): on a loaded
+machine the wall time is mostly waiting for a core. Runs on SQLite too (without DATABASE_URL), without the
+COPY baseline.
+
+4. `--compare N` (PostgreSQL): N rounds, each of COPY, the export on one connection and the export on two
+   (ANNOTATOR_EXPORT_SECOND_READER_AFTER -1 and 1000), in turn, so that all three meet the same load:
+   each round's seconds and its ratio to that round's COPY, the medians, and the SHA-256 of every
+   export's bytes (one connection and two must write the same).
 """
 
 from __future__ import annotations
@@ -77,34 +83,85 @@ def import_gold(path: Path) -> float:
 
 
 CHILD = """
-import json, os, sys, time
+import hashlib, json, os, sys, time
 sys.path.insert(0, {root!r})
 import django
 django.setup()
+from django.db.backends.signals import connection_created
+from annotator.interchange import span_json
 from annotator.interchange.exports import ExportQuery, export_bytes
 from annotator.projects.models import Project
 
+
+def backend_cpu(pid):
+    try:  # user + system CPU seconds of a backend, when the server runs on this machine
+        fields = open(f"/proc/{{pid}}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# The export's backends: the reading thread's (taken from the pool when the export starts, still open in
+# the pool after it) and the second reader's (read just before it closes).
+backends, database = {{}}, []
+
+
+def taken(sender, connection, **kwargs):
+    if connection.vendor == "postgresql":
+        pid = connection.connection.info.backend_pid
+        backends.setdefault(pid, backend_cpu(pid))
+
+
+connection_created.connect(taken)
+second = getattr(span_json, "SecondReader", object)
+opened, closing = second.__init__, getattr(second, "close", None)
+
+
+def opening(self):
+    opened(self)
+    self.bench_cpu = backend_cpu(self._connection.info.backend_pid)
+
+
+def close(self):
+    after = backend_cpu(self._connection.info.backend_pid)
+    if None not in (after, self.bench_cpu):
+        database.append(after - self.bench_cpu)
+    closing(self)
+
+
+if hasattr(span_json, "SecondReader"):  # (code from before it, run for a comparison, has none)
+    span_json.SecondReader.__init__, span_json.SecondReader.close = opening, close
 project = Project.objects.get(slug={slug!r})
-size = 0
+backends.clear()
+size, digest = 0, hashlib.sha256()
 before = os.times()
 start = time.perf_counter()
 with open(os.devnull, "wb") as out:
     for chunk in export_bytes(project, ExportQuery(format="jsonl")):
         out.write(chunk)
+        digest.update(chunk)
         size += len(chunk)
 seconds = time.perf_counter() - start
 after = os.times()
 cpu = after.user + after.system - before.user - before.system
+for pid, first in backends.items():
+    last = backend_cpu(pid)
+    if None not in (first, last):
+        database.append(last - first)
 # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec, so a child would report its parent's peak.
 peak = next(line for line in open("/proc/self/status") if line.startswith("VmHWM:"))
-print(json.dumps({{"seconds": seconds, "cpu": cpu, "bytes": size, "peak_rss_mb": int(peak.split()[1]) / 1024}}))
+print(json.dumps({{"seconds": seconds, "cpu": cpu, "bytes": size, "peak_rss_mb": int(peak.split()[1]) / 1024,
+                  "sha256": digest.hexdigest(), "database_cpu": sum(database) if database else None,
+                  "connections": len(database)}}))
 """
 
 
-def run_export() -> dict:
+def run_export(second_reader_after: int | None = None) -> dict:
     """Export the project's gold in a fresh process, so that its peak RSS is the export's own."""
     code = CHILD.format(root=str(ROOT), slug=SLUG)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if second_reader_after is not None:
+        env["ANNOTATOR_EXPORT_SECOND_READER_AFTER"] = str(second_reader_after)
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(done.stderr[-3000:])
@@ -155,6 +212,10 @@ def main() -> None:
         "--length", type=int, default=1000, help="Characters per article (~20 spans per 1,000)."
     )
     parser.add_argument("--repeat", type=int, default=3, help="Baseline runs (the median is shown).")
+    parser.add_argument(
+        "--compare", type=int, default=0, metavar="N",
+        help="Then N rounds of COPY, the export on one connection and on two, interleaved (PostgreSQL).",
+    )  # fmt: skip
     args = parser.parse_args()
     tenth = max(1, args.articles // 10)
     with bench_database("export") as vendor, tempfile.TemporaryDirectory(prefix="annotator-export-") as tmp:
@@ -181,7 +242,7 @@ def main() -> None:
             print(
                 f"JSONL export, {label:<18} {run['seconds']:7.2f} s   {count / run['seconds']:8,.0f} articles/s   "
                 f"{run['bytes'] / 1e6 / run['seconds']:6.1f} MB/s   {run['bytes'] / 1e6:7.1f} MB   "
-                f"peak RSS {run['peak_rss_mb']:6.0f} MB   process CPU {run['cpu']:5.2f} s",
+                f"peak RSS {run['peak_rss_mb']:6.0f} MB   process CPU {run['cpu']:5.2f} s{database_cpu(run)}",
                 flush=True,
             )
         rate = args.articles / full["seconds"]
@@ -201,6 +262,58 @@ def main() -> None:
             f"peak RSS grows x{growth:.2f} from {tenth:,} to {args.articles:,} articles (flat: ~x1)",
             flush=True,
         )
+        print(f"load average {' '.join(f'{value:.1f}' for value in os.getloadavg())}", flush=True)
+        if args.compare and vendor == "postgresql":
+            compare(project.pk, args.articles, args.compare)
+
+
+def database_cpu(run: dict) -> str:
+    if run.get("database_cpu") is None:
+        return ""
+    return f"   database CPU {run['database_cpu']:5.2f} s ({run['connections']} connection(s))"
+
+
+def compare(project_id: int, articles: int, rounds: int) -> None:
+    """COPY, the export on one connection and the export on two, in turn, `rounds` times."""
+    ways = {"one connection": -1, "two connections": 1000}
+    copies: list[float] = []
+    runs: dict[str, list[dict]] = {name: [] for name in ways}
+    for number in range(1, rounds + 1):
+        copies.append(copy_out(project_id))
+        for name, after in ways.items():
+            runs[name].append(run_export(after))
+        print(
+            f"round {number}: load {os.getloadavg()[0]:5.1f}   COPY {copies[-1]:5.2f} s   "
+            + "   ".join(
+                f"{name} {made[-1]['seconds']:5.2f} s (x{copies[-1] / made[-1]['seconds']:.2f}, process CPU "
+                f"{made[-1]['cpu']:.2f} s{database_cpu(made[-1])})"
+                for name, made in runs.items()
+            ),
+            flush=True,
+        )
+    copy = statistics.median(copies)
+    print(f"COPY (SELECT ...) TO STDOUT, median of {rounds}: {copy:.2f} s", flush=True)
+    for name, made in runs.items():
+        seconds = statistics.median(run["seconds"] for run in made)
+        ratios = statistics.median(copies[at] / run["seconds"] for at, run in enumerate(made))
+        cpus = [run["database_cpu"] for run in made if run.get("database_cpu") is not None]
+        print(
+            f"export on {name:<16} median {seconds:5.2f} s   {articles / seconds:7,.0f} articles/s   "
+            f"x{copy / seconds:.2f} of COPY's median rate (median of each round's ratio x{ratios:.2f})   "
+            f"process CPU {statistics.median(run['cpu'] for run in made):.2f} s"
+            + (f"   database CPU {statistics.median(cpus):.2f} s" if cpus else "")
+            + f"   peak RSS {max(run['peak_rss_mb'] for run in made):.0f} MB",
+            flush=True,
+        )
+    digests = {name: {run["sha256"] for run in made} for name, made in runs.items()}
+    same = len(set().union(*digests.values())) == 1
+    print(
+        "SHA-256 of every export: "
+        + "; ".join(f"{name} {', '.join(sorted(found))}" for name, found in digests.items())
+        + (" (all the same bytes)" if same else " (DIFFERENT BYTES)"),
+        flush=True,
+    )
+    print(f"load average {' '.join(f'{value:.1f}' for value in os.getloadavg())}", flush=True)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from tests.factories import (
     RelationTypeFactory,
     UserFactory,
 )
+from tests.process_caches import clear_state_caches
 
 # Property tests check what holds, not how fast inputs are drawn: on a loaded machine (two test workers
 # beside other jobs) a draw can take seconds, which is no failure of the code under test.
@@ -97,20 +98,13 @@ def named_news_kb(news):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_suggestion_merges():
-    """A process reuses a project's merge (label map, measured evidence) for a minute; ids repeat from
-    test to test, so each test starts without one."""
-    from annotator.suggestions.engine import forget_merges
-
-    forget_merges()
-
-
-@pytest.fixture(autouse=True)
-def _fresh_suggestion_fingerprints():
-    """A process trusts a project's gazetteer fingerprint for a few seconds; ids repeat from test to test."""
-    from annotator.suggestions.freshness import forget
-
-    forget()
+def _fresh_suggestion_caches():
+    """Every cache of the suggestion code that a test could inherit from the one before it in this
+    process (merges, fingerprints, KB types and link candidates, pipelines with a project's gazetteer,
+    what was read from pipeline directories) starts empty: ids repeat or shift from test to test, and
+    a merge is reused for a minute. `tests/process_caches.py` lists them; a test there fails on a new
+    cache listed nowhere."""
+    clear_state_caches()
 
 
 @pytest.fixture(autouse=True)
@@ -123,7 +117,11 @@ def _fresh_api_tokens():
 
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits():
-    """API rate-limit counts live in the cache, keyed by token and user ids that tests reuse: start empty."""
+    """API rate-limit counts live in the process (or a shared cache), keyed by token and user ids that
+    tests reuse: start empty."""
     from django.core.cache import cache
 
+    from annotator.api.throttles import forget_counts
+
     cache.clear()
+    forget_counts()

@@ -107,14 +107,22 @@ def _referred(
 class Table:
     """One model's table: the columns a writer fills, and constants for all the others."""
 
-    def __init__(self, model: type[models.Model], columns: Sequence[str]) -> None:
+    def __init__(self, model: type[models.Model], columns: Sequence[str], *, raw: Sequence[str] = ()) -> None:
+        """`raw`: columns whose values come as bytes already in the column's binary COPY form (a text's
+        UTF-8; a jsonb's version byte 1 and its JSON), sent as they are. Such a table is written by binary
+        COPY only (`BulkWriter.takes_raw`)."""
         self.model = model
         self.name = model._meta.db_table
         by_column = {str(field.column): field for field in model._meta.concrete_fields}
-        unknown = set(columns) - by_column.keys()
+        unknown = (set(columns) | set(raw)) - by_column.keys()
         if unknown:
             raise ImproperlyConfigured(f"{self.name} has no column(s) {sorted(unknown)}.")
+        if not set(raw) <= set(columns):
+            raise ImproperlyConfigured(
+                f"{self.name}: raw columns {sorted(set(raw) - set(columns))} not written."
+            )
         self.columns = list(columns)
+        self.raw = frozenset(raw)
         self.constants: dict[str, Any] = {}
         for column, field in by_column.items():
             if column in columns or (field.primary_key and isinstance(field, models.AutoField)):
@@ -151,7 +159,9 @@ class Table:
             declared = (field.db_type(db) or "").split("(")[0].strip()
             if declared not in BINARY_TYPES:
                 return None
-            names.append(BINARY_TYPES[declared])
+            # A raw value goes as bytea, whose binary form is the bytes themselves: the server reads them
+            # as the column's own type (and checks them: UTF-8 for text, the JSON for jsonb).
+            names.append("bytea" if field.column in self.raw else BINARY_TYPES[declared])
         return names
 
     def converters(self, vendor: str, db: BaseDatabaseWrapper) -> list[Converter | None]:
@@ -269,8 +279,18 @@ class BulkWriter:
         self._next_id[table.name] = first + count
         return list(range(first, first + count))
 
+    def takes_raw(self, table: Table) -> bool:
+        """Whether this writer sends the table's rows by binary COPY, so that it may take raw values."""
+        if self.vendor != "postgresql":
+            return False
+        if id(table) not in self._binary:
+            self._binary[id(table)] = table.binary_types(connection)
+        return self._binary[id(table)] is not None
+
     def insert(self, table: Table, rows: Iterable[Sequence[Any]]) -> int:
         """Write the rows (values in `table.columns` order); returns how many were written."""
+        if table.raw and not self.takes_raw(table):
+            raise ImproperlyConfigured(f"{table.name}: raw values need binary COPY (PostgreSQL).")
         columns = ", ".join(f'"{column}"' for column in [*table.columns, *table.constants])
         if self.vendor == "postgresql":
             return self._copy(table, columns, rows)
@@ -296,9 +316,7 @@ class BulkWriter:
     def _copy(self, table: Table, columns: str, rows: Iterable[Sequence[Any]]) -> int:
         """Binary COPY, each row packed by psycopg's C code: 2-3 times as fast as text lines built in Python
         (which the server must parse again)."""
-        if id(table) not in self._binary:
-            self._binary[id(table)] = table.binary_types(connection)
-        types = self._binary[id(table)]
+        types = self._binary[id(table)] if self.takes_raw(table) else None
         if types is None:
             return self._copy_text(table, columns, rows)
         constants = tuple(table.constants.values())

@@ -9,10 +9,51 @@ literal, a JSON list on SQLite), made once per chunk whatever the number of quer
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import connection
-from django.db.models import BooleanField, Expression, F, QuerySet
+from django.db.models import BooleanField, Expression, F, QuerySet, Subquery
+
+Rows = list[tuple[Any, ...]]
+
+
+@contextmanager
+def one_round_trip() -> Iterator[None]:
+    """Queries sent (`ChunkQuery.send`) inside this block reach PostgreSQL together and their answers
+    come back together (psycopg's pipeline mode): one round trip for all instead of one each. A round
+    trip costs little CPU, but on a loaded machine each is a wait for the backend to be scheduled and for
+    this thread to get the GIL back from the thread writing the export. On SQLite, one at a time."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    connection.ensure_connection()
+    with connection.connection.pipeline():
+        yield
+
+
+def sent(sql: str, params: list[Any], *, prepare: Callable[[Any], None] | None = None) -> Callable[[], Rows]:
+    """Run a query; return what fetches its rows (in `one_round_trip`, the answer is waited for only
+    then). `prepare` is given the psycopg cursor first (to register loaders)."""
+    cursor = connection.cursor()
+    try:
+        if prepare is not None:
+            prepare(cursor.cursor)
+        cursor.execute(sql, params)
+    except BaseException:
+        cursor.close()
+        raise
+
+    def fetch() -> Rows:
+        with cursor:
+            return cursor.fetchall()
+
+    return fetch
+
+
+def _none() -> Rows:
+    return []
 
 
 class ChunkIds:
@@ -65,6 +106,33 @@ class InIds(Expression):
         return in_json, [*params, ids]
 
 
+class InSubquery(Expression):
+    """`column IN (subquery)`, on PostgreSQL as `column = ANY(ARRAY(subquery))`: the subquery (a chunk's
+    ids, say) runs once, first, and the column is looked up by index for each id, as with `InIds`;
+    as a semi-join PostgreSQL hashed the subquery and scanned the whole table for every chunk."""
+
+    output_field = BooleanField()
+    conditional = True
+
+    def __init__(self, field: str, queryset: QuerySet[Any]) -> None:
+        super().__init__()
+        self.column = F(field)
+        self.subquery = Subquery(queryset)
+
+    def get_source_expressions(self) -> list[Any]:
+        return [self.column, self.subquery]
+
+    def set_source_expressions(self, exprs: Any) -> None:
+        self.column, self.subquery = exprs
+
+    def as_sql(self, compiler: Any, connection: Any) -> Any:
+        column, params = compiler.compile(self.column)
+        subquery, subquery_params = compiler.compile(self.subquery)
+        if connection.vendor == "postgresql":
+            return f"{column} = ANY(ARRAY{subquery})", [*params, *subquery_params]
+        return f"{column} IN {subquery}", [*params, *subquery_params]
+
+
 class ChunkQuery:
     """A values_list queryset filtered with `InIds(..., CHUNK)`, compiled once, run for chunk after chunk
     with a bare cursor (only for columns Django converts nothing in: ints, floats, text, the ISO times and
@@ -77,10 +145,11 @@ class ChunkQuery:
         self.sql = sql
         self.params = tuple(params)
 
-    def rows(self, ids: ChunkIds) -> list[tuple[Any, ...]]:
+    def rows(self, ids: ChunkIds) -> Rows:
+        return self.send(ids)()
+
+    def send(self, ids: ChunkIds) -> Callable[[], Rows]:
+        """Run the query for these ids; return what fetches its rows (see `one_round_trip`)."""
         if not ids.ids:
-            return []
-        params = [ids.param if param is CHUNK else param for param in self.params]
-        with connection.cursor() as cursor:
-            cursor.execute(self.sql, params)
-            return cursor.fetchall()
+            return _none
+        return sent(self.sql, [ids.param if param is CHUNK else param for param in self.params])

@@ -187,6 +187,20 @@ def import_articles(
     return importer.result
 
 
+# The articles' columns that no query filters, joins or sorts on, left out of the import's ANALYZE: the
+# text (searched through its own index, articles/search.py) and the metadata, whose jsonb statistics were
+# a third of the ANALYZE and 6% of a plain import (server CPU 0.17 s -> 0.10 s for 20,000 articles; the
+# row count, reltuples, is refreshed all the same).
+UNSAMPLED = {"text", "metadata"}
+ANALYZED_COLUMNS = {
+    f'"{Article._meta.db_table}"': " ("
+    + ", ".join(
+        f'"{field.column}"' for field in Article._meta.concrete_fields if field.column not in UNSAMPLED
+    )
+    + ")"
+}
+
+
 def refresh_statistics(result: ImportResult) -> None:
     """ANALYZE the tables a large import filled.
 
@@ -211,7 +225,8 @@ def refresh_statistics(result: ImportResult) -> None:
     tables = [connection.ops.quote_name(model._meta.db_table) for model, rows in wrote.items() if rows]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(f"ANALYZE {', '.join(tables)}")
+            named = [f"{table}{ANALYZED_COLUMNS.get(table, '')}" for table in tables]
+            cursor.execute(f"ANALYZE {', '.join(named)}")
         else:  # SQLite's ANALYZE takes one table at a time
             for table in tables:
                 cursor.execute(f"ANALYZE {table}")

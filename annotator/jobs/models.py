@@ -20,6 +20,7 @@ class JobKind(models.TextChoices):
     INDEX_SEARCH = "index_search", "Index articles for search"
     PREANNOTATE = "preannotate", "Pre-annotate"
     TRAIN_SUGGESTER = "train_suggester", "Train suggester"
+    WEIGH_PIPELINE = "weigh_pipeline", "Weigh the pretrained pipeline"
     EXPORT = "export", "Export"
     DELETE_PROJECT = "delete_project", "Delete a project"
 

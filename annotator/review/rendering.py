@@ -132,23 +132,67 @@ def render_block(text: str, block: Block, marks: Sequence[Mark], *, oob: bool = 
     """One block as HTML. `marks` may include marks outside the block; they are ignored.
 
     With `oob`, the block carries htmx's out-of-band attribute, to replace its old self on the page.
+
+    Marks that overlap no other mark (most of them) are written whole, in one piece each; only a run of
+    overlapping marks is cut into segments. The HTML is the same either way: a lone mark's range holds
+    no other boundary, so it is one segment.
     """
-    inside = [m for m in marks if m.start < block.end and m.end > block.start]
-    cuts = {block.start, block.end}
-    for mark in inside:
-        cuts.add(max(mark.start, block.start))
-        cuts.add(min(mark.end, block.end))
-    boundaries = sorted(cuts)
-    by_start: dict[int, list[Mark]] = {}
-    for mark in inside:
-        by_start.setdefault(max(mark.start, block.start), []).append(mark)
-    # What each mark's tag says apart from its depth, worked out once per mark rather than per segment.
-    shapes = {id(mark): _shape(mark) for mark in inside}
-    active: list[Mark] = []
+    block_start, block_end = block.start, block.end
+    inside = sorted((m for m in marks if m.start < block_end and m.end > block_start), key=_start_of)
+    body = text[block_start:block_end]
+    # Text without &, < or > escapes to itself: most blocks of news skip escaping altogether.
+    plain = "&" not in body and "<" not in body and ">" not in body
     parts = [_opening(block, oob=oob)]
-    for left, right in pairwise(boundaries):
+    position, count, i = block_start, len(inside), 0
+    while i < count:
+        first = inside[i]
+        left = first.start if first.start > block_start else block_start
+        right = first.end if first.end < block_end else block_end
+        j = i + 1
+        while j < count and inside[j].start < right:  # overlaps the run so far: one run
+            if inside[j].end > right:
+                right = inside[j].end if inside[j].end < block_end else block_end
+            j += 1
+        if left > position:
+            segment = text[position:left]
+            parts.append(segment if plain else escape(segment, quote=False))
+        segment = text[left:right]
+        if not plain:
+            segment = escape(segment, quote=False)
+        if j == i + 1:
+            before, after = _tag_parts(first.type_id, first.suggestion, first.linked, first.related)
+            labelled = _label_attribute(first.label) if first.start == left else ""
+            parts.append(f'<mark class="{before}0{after}{first.item}"{labelled}>{segment}</mark>')
+        else:
+            _render_run(parts, text, inside[i:j], left, right, plain)
+        position, i = right, j
+    if position < block_end:
+        segment = text[position:block_end]
+        parts.append(segment if plain else escape(segment, quote=False))
+    parts.append("</div>")
+    return mark_safe("".join(parts))  # noqa: S308 - every piece of text above went through escape()
+
+
+def _start_of(mark: Mark) -> int:
+    return mark.start
+
+
+def _render_run(parts: list[str], text: str, run: Sequence[Mark], low: int, high: int, plain: bool) -> None:
+    """Overlapping marks over [low, high): every place where one starts or ends cuts a segment, and each
+    segment is wrapped in the marks that cover it, longest outermost."""
+    cuts = {low, high}
+    by_start: dict[int, list[Mark]] = {}
+    for mark in run:
+        begins = max(mark.start, low)
+        cuts.add(begins)
+        cuts.add(min(mark.end, high))
+        by_start.setdefault(begins, []).append(mark)
+    # What each mark's tag says apart from its depth, worked out once per mark rather than per segment.
+    shapes = {id(mark): _shape(mark) for mark in run}
+    active: list[Mark] = []
+    for left, right in pairwise(sorted(cuts)):
         active = [m for m in active if m.end > left] + by_start.get(left, [])
-        segment = escape(text[left:right], quote=False)
+        segment = text[left:right] if plain else escape(text[left:right], quote=False)
         if not active:
             parts.append(segment)
             continue
@@ -160,25 +204,30 @@ def render_block(text: str, block: Block, marks: Sequence[Mark], *, oob: bool = 
             labelled = label if mark.start == left else ""
             opening.append(f'<mark class="{before_depth}{min(depth, 4)}{after_depth}{labelled}>')
         parts.append("".join(opening) + segment + "</mark>" * len(layers))
-    parts.append("</div>")
-    return mark_safe("".join(parts))  # noqa: S308 - every piece of text above went through escape()
 
 
 def _shape(mark: Mark) -> tuple[tuple[int, int, str], str, str, str]:
     """A mark's sort key, its tag's text before and after the depth, and its label attribute: the tag is
     `<mark class="{before}{depth}{after}{label}>` with the label on the mark's first segment only, as
     `Mark.classes` and the item and label attributes would write it."""
-    after = " sugg" if mark.suggestion else " span"
-    if mark.linked:
-        after += f" link-{mark.linked}"
-    if mark.related:
-        after += " rel"
+    before, after = _tag_parts(mark.type_id, mark.suggestion, mark.linked, mark.related)
     return (
         (mark.start - mark.end, mark.start, mark.item),
-        f"m et-{mark.type_id} d",
-        f'{after}" data-item="{mark.item}"',
+        before,
+        f'{after}{mark.item}"',
         _label_attribute(mark.label),
     )
+
+
+@lru_cache(maxsize=4096)
+def _tag_parts(type_id: int, suggestion: bool, linked: str, related: bool) -> tuple[str, str]:
+    """A mark's class list up to its depth, and from its depth to its item's id: a page has few kinds."""
+    after = " sugg" if suggestion else " span"
+    if linked:
+        after += f" link-{linked}"
+    if related:
+        after += " rel"
+    return f"m et-{type_id} d", f'{after}" data-item="'
 
 
 @lru_cache(maxsize=4096)

@@ -18,7 +18,8 @@ from annotator.core.text import shorten
 
 if TYPE_CHECKING:
     from annotator.annotations.models import Relation, Span
-    from annotator.review.state import BlockRows, SpanRow, SuggestionRow
+    from annotator.review.rendering import Block
+    from annotator.review.state import BlockRows, KBName, SpanRow, SuggestionRow
     from annotator.suggestions.models import Suggestion
 
 LISTS = ("suggestions", "spans", "relations")
@@ -60,6 +61,10 @@ FILTER_TEXTS: dict[str, Callable] = {
 }
 
 
+# Rows write the glyphs of their buttons and arrows as character references: a row of ASCII characters
+# only is copied whole where a page is put together and encoded (see `review.pieces`).
+
+
 # A page repeats a few type names and sources on every row: each is escaped once per process.
 @lru_cache(maxsize=4096)
 def _chip(type_id: int | None, name: str) -> str:
@@ -89,6 +94,11 @@ def suggestion_row(suggestion: Suggestion | SuggestionRow, block_id: str) -> str
     item = f"g{suggestion.pk}"
     surface: str = suggestion.surface  # type: ignore[union-attr]
     kind = suggestion.kind
+    if kind == "entity":
+        return entity_suggestion_row(
+            item, suggestion.start, suggestion.end, suggestion.entity_type_id,  # type: ignore[arg-type]
+            suggestion.entity_type.name, surface, f"{suggestion.score:.2f}", suggestion.source, block_id,  # type: ignore[union-attr]
+        )  # fmt: skip
     if kind == "relation":
         tail: str = suggestion.tail_surface  # type: ignore[union-attr,assignment]
         relation_name = suggestion.relation_type.name  # type: ignore[union-attr]
@@ -96,30 +106,70 @@ def suggestion_row(suggestion: Suggestion | SuggestionRow, block_id: str) -> str
             f'<span class="surface">{_cut(surface, 40)}</span> <strong>{escape(relation_name)}</strong> '
             f'<span class="surface">{_cut(tail, 40)}</span>'
         )
-        offsets = ""
         key = filter_text("relation", relation_name, surface, tail)
-    elif kind == "link":
-        entity = suggestion.kb_entity
-        content = (
-            f'<span class="surface">{_cut(surface, 40)}</span> → <span class="kb-name">{escape(entity.name)}</span> '  # type: ignore[union-attr]
-            f"<code>{escape(entity.kb_id)}</code>"  # type: ignore[union-attr]
-        )
-        offsets = ""
-        key = filter_text("link", surface, entity.name)  # type: ignore[union-attr]
     else:
-        # Most rows are entity suggestions, hundreds a page: their pieces are put together in one go.
-        name = suggestion.entity_type.name  # type: ignore[union-attr]
-        content = f'{_chip(suggestion.entity_type_id, name)} <span class="surface">{_cut(surface, 60)}</span>'
-        offsets = f' data-start="{suggestion.start}" data-end="{suggestion.end}"'
-        key = f"entity {name.lower()} {surface.lower()}"[:300]  # filter_text("entity", name, surface)
+        entity: KBName = suggestion.kb_entity  # type: ignore[union-attr,assignment]
+        content = (
+            f'<span class="surface">{_cut(surface, 40)}</span> &#8594; '
+            f'<span class="kb-name">{escape(entity.name)}</span> <code>{escape(entity.kb_id)}</code>'
+        )
+        key = filter_text("link", surface, entity.name)
     return (
-        f'<div class="row suggestion kind-{kind}" tabindex="-1" data-item="{item}" data-kind="{kind}"{offsets} '
+        f'<div class="row suggestion kind-{kind}" tabindex="-1" data-item="{item}" data-kind="{kind}" '
         f'data-filter="{escape(key)}"><a class="row-main" href="#{block_id}" data-item="{item}" tabindex="-1">'
         f'{content} <span class="score" title="{_escaped(suggestion.source)}">{suggestion.score:.2f}</span></a>'
-        f'<span class="row-actions"><button type="button" class="ok" data-action="accept" data-item="{item}" '
-        f'aria-label="Accept" tabindex="-1">✓</button><button type="button" class="no" data-action="reject" '
-        f'data-item="{item}" aria-label="Reject" tabindex="-1">✕</button></span></div>'
+        f"{_decide_buttons(item)}</div>"
     )
+
+
+def _decide_buttons(item: str) -> str:
+    return (
+        f'<span class="row-actions"><button type="button" class="ok" data-action="accept" data-item="{item}" '
+        f'aria-label="Accept" tabindex="-1">&#10003;</button><button type="button" class="no" data-action="reject" '
+        f'data-item="{item}" aria-label="Reject" tabindex="-1">&#10005;</button></span>'
+    )
+
+
+def entity_suggestion_row(
+    item: str, start: int, end: int, type_id: int, name: str, surface: str, score: str, source: str,
+    block_id: str,
+) -> str:  # fmt: skip
+    """The row of an entity suggestion (`item` g<id>, its score as shown), from its values: most rows are
+    these, hundreds a page, so the pieces that repeat (the type's chip and filter words, the source, a
+    surface) are escaped once per process and the row is put together in one go."""
+    chip, filter_words, short = _entity_type_pieces(type_id, name)
+    if len(surface) <= short:  # shown whole, and its filter text is not cut
+        shown, lowered = _surface_pieces(surface)
+        key = f"{filter_words}{lowered}"
+    else:
+        shown = _cut(surface, 60)
+        key = escape(f"entity {name.lower()} {surface.lower()}"[:300])  # filter_text("entity", name, surface)
+    return (
+        f'<div class="row suggestion kind-entity" tabindex="-1" data-item="{item}" data-kind="entity" '
+        f'data-start="{start}" data-end="{end}" data-filter="{key}"><a class="row-main" href="#{block_id}" '
+        f'data-item="{item}" tabindex="-1">{chip} <span class="surface">{shown}</span> '
+        f'<span class="score" title="{_escaped(source)}">{score}</span></a><span class="row-actions">'
+        f'<button type="button" class="ok" data-action="accept" data-item="{item}" aria-label="Accept" '
+        f'tabindex="-1">&#10003;</button><button type="button" class="no" data-action="reject" data-item="{item}" '
+        f'aria-label="Reject" tabindex="-1">&#10005;</button></span></div>'
+    )
+
+
+@lru_cache(maxsize=1024)
+def _entity_type_pieces(type_id: int, name: str) -> tuple[str, str, int]:
+    """An entity type's chip, the start of its rows' filter text escaped, and the length up to which a
+    surface is shown whole (rows cut at 60) with a filter text ("entity <type> <surface>" in lower case,
+    at most 300 code points) that is not cut, even if lower case doubled every letter ("İ" is two)."""
+    short = min(60, (300 - len("entity  ") - 2 * len(name)) // 2)
+    return _chip(type_id, name), escape(f"entity {name.lower()} "), short
+
+
+@lru_cache(maxsize=8192)
+def _surface_pieces(surface: str) -> tuple[str, str]:
+    """A short surface escaped, and escaped in lower case (escaping writes lower-case entities only, so
+    this is the lower-case surface escaped)."""
+    shown = escape(surface)
+    return shown, shown.lower()
 
 
 def span_row(span: Span | SpanRow, block_id: str) -> str:
@@ -131,19 +181,19 @@ def span_row(span: Span | SpanRow, block_id: str) -> str:
     if link is not None and link.kb_entity is not None:
         linked_name = link.kb_entity.name
         kb_id = escape(link.kb_entity.kb_id)
-        content += f' <span class="link-state">→ {escape(linked_name)} <code>{kb_id}</code></span>'
+        content += f' <span class="link-state">&#8594; {escape(linked_name)} <code>{kb_id}</code></span>'
     elif link is not None:
         content += ' <span class="link-state nil">NIL</span>'
     content += _attribute_values(span)
     attributes_button = (
-        _button("attributes", item, "Attributes", "≡") if getattr(span, "has_attributes", False) else ""
+        _button("attributes", item, "Attributes", "&#8801;") if getattr(span, "has_attributes", False) else ""
     )
     return (
         f'<div class="row span" tabindex="-1" data-item="{item}" data-type="{span.entity_type_id}" '
         f'data-start="{span.start}" data-end="{span.end}" data-filter="{escape(span_filter_text(span))}">'
         f'{_main(item, block_id, content)}<span class="row-actions">'
-        f"{attributes_button}{_button('link', item, 'Link to the KB', '🔗')}"
-        f"{_button('delete', item, 'Delete', '✕', 'no')}</span></div>"
+        f"{attributes_button}{_button('link', item, 'Link to the KB', '&#128279;')}"
+        f"{_button('delete', item, 'Delete', '&#10005;', 'no')}</span></div>"
     )
 
 
@@ -159,7 +209,7 @@ def _attribute_values(span: Span | SpanRow) -> str:
     values = getattr(span, "attribute_rows", [])
     if not values:
         return ""
-    shown = " · ".join(
+    shown = " &#183; ".join(
         f"{escape(row.attribute.name)}: {_cut(attribute_text(row.value), 40)}" for row in values
     )
     return f' <span class="attribute-values">{shown}</span>'
@@ -168,7 +218,7 @@ def _attribute_values(span: Span | SpanRow) -> str:
 def relation_row(relation: Relation, block_id: str) -> str:
     item = f"r{relation.pk}"
     kind = relation.relation_type
-    arrow = f"—{escape(kind.name)}→" if kind.directed else f"↔ {escape(kind.name)} ↔"
+    arrow = f"&#8212;{escape(kind.name)}&#8594;" if kind.directed else f"&#8596; {escape(kind.name)} &#8596;"
     content = (
         f'<span class="surface">{_cut(relation.head.surface, 40)}</span> <strong>{arrow}</strong> '
         f'<span class="surface">{_cut(relation.tail.surface, 40)}</span>'
@@ -180,7 +230,7 @@ def relation_row(relation: Relation, block_id: str) -> str:
         f'data-tail-start="{relation.tail.start}" '
         f'data-directed="{int(kind.directed)}" data-filter="{key}">'
         f'{_main(item, block_id, content)}<span class="row-actions">'
-        f"{_button('delete-relation', item, 'Delete the relation', '✕', 'no')}</span></div>"
+        f"{_button('delete-relation', item, 'Delete the relation', '&#10005;', 'no')}</span></div>"
     )
 
 
@@ -189,13 +239,15 @@ RENDERERS: dict[str, Callable] = {"suggestions": suggestion_row, "spans": span_r
 
 def group(kind: str, rows: BlockRows, *, oob: bool = False, lazy: bool = False) -> SafeString:
     """One block's rows of one list. A lazy group is an empty placeholder the page fills on demand."""
-    block_id = rows.block.dom_id
-    attributes = f'class="group" id="{kind}-{block_id}" data-block="{rows.block.index}"'
-    if oob:
-        attributes += ' hx-swap-oob="true"'
     if lazy:
-        return mark_safe(f'<div {attributes} data-lazy="1"></div>')  # noqa: S308 - no user text
+        return mark_safe(f'{group_opening(kind, rows.block, oob=oob)[:-1]} data-lazy="1"></div>')  # noqa: S308 - no user text
     render = RENDERERS[kind]
-    items = getattr(rows, kind)
-    body = "".join(render(item, block_id) for item in items)
-    return mark_safe(f"<div {attributes}>{body}</div>")  # noqa: S308 - every user string above is escaped
+    block_id = rows.block.dom_id
+    body = "".join(render(item, block_id) for item in getattr(rows, kind))
+    return mark_safe(f"{group_opening(kind, rows.block, oob=oob)}{body}</div>")  # noqa: S308 - every user string above is escaped
+
+
+def group_opening(kind: str, block: Block, *, oob: bool = False) -> str:
+    """The opening tag of one block's group of one list: its rows follow, then `</div>`."""
+    out_of_band = ' hx-swap-oob="true"' if oob else ""
+    return f'<div class="group" id="{kind}-{block.dom_id}" data-block="{block.index}"{out_of_band}>'

@@ -31,7 +31,15 @@ from annotator.annotations.models import AnnotationSet, Relation, Span, SpanAttr
 from annotator.core.compiled import CompiledQuery
 from annotator.projects.models import EntityType, EntityTypeAttribute
 from annotator.review.rendering import Block, Mark, render_blocks, render_plain_blocks, split_blocks
-from annotator.review.rows import LISTS, group
+from annotator.review.rows import (
+    LISTS,
+    entity_suggestion_row,
+    group,
+    group_opening,
+    relation_row,
+    span_row,
+    suggestion_row,
+)
 from annotator.suggestions.models import Decision, SuggesterVersion, Suggestion, SuggestionKind
 
 
@@ -589,11 +597,14 @@ LAZY_PAST_ROWS = 1500
 
 @dataclass
 class PageView:
-    """What the annotate page shows: every block of text, the side lists, and the rows loaded with them."""
+    """What the annotate page shows: every block of text, the side lists, the spans whose rows it shows
+    (the comment form offers them), and the sources of its pending suggestions (None when they load
+    lazily: the page then holds only some of them)."""
 
     blocks: list[SafeString]
     lists: dict[str, list[SafeString]]
-    view: SetView
+    spans: Sequence[Span | SpanRow]
+    sources: list[str] | None
     lazy: bool
 
 
@@ -613,13 +624,15 @@ def load_page(
     lazy = len(blocks) > LAZY_PAST_BLOCKS or sum(counts.values()) > LAZY_PAST_ROWS
     if not lazy:
         view = load_view(annotation_set, text, pending=pending, any_relations=any_relations)
-        return PageView(view.rendered_blocks(oob=oob), view.row_groups(oob=oob), view, lazy)
+        sources = sorted({suggestion.source for suggestion in view.suggestions})
+        return PageView(view.rendered_blocks(oob=oob), view.row_groups(oob=oob), view.spans, sources, lazy)
     shown, later = blocks[:EAGER_BLOCKS], blocks[EAGER_BLOCKS:]
     view = load_view(annotation_set, text, shown, pending=pending, any_relations=any_relations)
     return PageView(
         [*view.rendered_blocks(oob=oob), *render_plain_blocks(text, later, oob=oob)],
         view.row_groups(oob=oob, later=later),
-        view,
+        view.spans,
+        None,
         lazy,
     )
 
@@ -667,8 +680,77 @@ def _whole_page(
     if settled + len(read[1]) > LAZY_PAST_ROWS:
         return None
     counts = {"spans": len(read[0]), "relations": relations, "suggestions": len(read[1])}
-    view = load_view(annotation_set, text, any_relations=relations > 0, read=read)
-    return counts, PageView(view.rendered_blocks(), view.row_groups(), view, False)
+    return counts, _whole_text_page(annotation_set, text, read, any_relations=relations > 0)
+
+
+def _whole_text_page(
+    annotation_set: AnnotationSet, text: str, read: WholeTextRows, *, any_relations: bool
+) -> PageView:
+    """The page of the whole text from the values read, straight to HTML: what `load_view` and its
+    `rendered_blocks` and `row_groups` make of them, without an object per pending suggestion (a page
+    has hundreds: building rows and marks as objects, then the HTML from them, cost more than the HTML).
+    """
+    span_values, pending_values = read
+    blocks = split_blocks(text)
+    starts = [block.start for block in blocks]
+    ids = [block.dom_id for block in blocks]
+    rows: dict[str, list[list[str]]] = {kind: [[] for _ in blocks] for kind in LISTS}
+
+    def index_of(offset: int) -> int | None:
+        index = bisect_right(starts, offset) - 1
+        return index if index >= 0 and offset < blocks[index].end else None
+
+    spans = attach_attribute_values([_span_row(row) for row in span_values])
+    marks, existing = [], set()
+    for span in spans:
+        existing.add((span.start, span.end, span.entity_type_id))
+        link = span.link
+        marks.append(
+            _span_mark(span.pk, span.start, span.end, span.entity_type_id, span.entity_type.name,
+                       link and link.pk, link and link.kb_entity_id, span.related)
+        )  # fmt: skip
+        if (index := index_of(span.start)) is not None:
+            rows["spans"][index].append(span_row(span, ids[index]))
+    sources = set()
+    suggestion_rows = rows["suggestions"]
+    # A page's entity suggestions repeat a few types and scores: each label is formatted once per page.
+    labels: dict[tuple[str, float], tuple[str, str]] = {}
+    for row in pending_values:
+        pk, kind, start, end, type_id, type_name, score, source = (
+            row[0], row[1], row[2], row[3], row[4], row[5], row[10], row[11]
+        )  # fmt: skip
+        if kind != SuggestionKind.ENTITY:
+            sources.add(source)
+            if (index := index_of(start)) is not None:
+                suggestion_rows[index].append(suggestion_row(_suggestion_row(row, text), ids[index]))
+            continue
+        if existing and (start, end, type_id) in existing:  # the set already has it: nothing to decide
+            continue
+        if (label := labels.get((type_name, score))) is None:
+            label = labels[type_name, score] = (f"{type_name} {score:.2f}", f"{score:.2f}")
+        item = f"g{pk}"
+        marks.append(_new_mark((item, start, end, type_id, label[0], True, "", False)))
+        sources.add(source)
+        if (index := index_of(start)) is not None:
+            suggestion_rows[index].append(
+                entity_suggestion_row(item, start, end, type_id, type_name, text[start:end], label[1], source,
+                                      ids[index])
+            )  # fmt: skip
+    if any_relations:
+        for relation in _relations(annotation_set, blocks):
+            if (index := index_of(relation.head.start)) is not None:
+                rows["relations"][index].append(relation_row(relation, ids[index]))
+    lists = {
+        kind: [
+            mark_safe(f"{group_opening(kind, block)}{''.join(rows[kind][block.index])}</div>")  # noqa: S308 - rows escape
+            for block in blocks
+        ]
+        for kind in LISTS
+    }
+    return PageView(render_blocks(text, blocks, marks), lists, spans, sorted(sources), False)
+
+
+_new_mark = Mark._make  # a Mark from all its fields in order, without the keyword handling of Mark()
 
 
 BLOCK_CACHE_SECONDS = 600

@@ -18,7 +18,8 @@ from django.db.models import Exists, F, OuterRef, QuerySet, Subquery
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.safestring import mark_safe
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -36,6 +37,8 @@ from annotator.core.compiled import CompiledQuery
 from annotator.core.errors import DomainError, InvalidAnnotation, StaleVersion
 from annotator.core.http import AuthedRequest
 from annotator.core.offsets import whole_number
+from annotator.core.reversing import fast_reverse
+from annotator.core.text import shorten
 from annotator.jobs.models import JobStatus
 from annotator.kb.models import KnowledgeBase
 from annotator.kb.search import find_candidates
@@ -47,11 +50,11 @@ from annotator.review import undo as undo_stack
 from annotator.review.actions import ACTIONS, Outcome, Request, link_span, undo
 from annotator.review.comments import comments_context
 from annotator.review.models import Comment
+from annotator.review.pieces import Pieces
 from annotator.review.queue import next_article
 from annotator.review.rendering import blocks_touching, render_plain_blocks, split_blocks
 from annotator.review.rows import FILTER_TEXTS, LISTS
 from annotator.review.state import (
-    SuggestionRow,
     load_page_and_counts,
     load_view,
     pending_suggestions,
@@ -149,7 +152,10 @@ MAX_BLOCKS_PER_REQUEST = 32
 MAX_BLOCKS_PER_ANSWER = 16
 
 
-def _page_context(request: AuthedRequest, article: Article, annotation_set: AnnotationSet) -> dict[str, Any]:
+def _page_context(
+    request: AuthedRequest, article: Article, annotation_set: AnnotationSet, pieces: Pieces
+) -> dict[str, Any]:
+    """The page's context; its text and side lists go in as `pieces`' markers (see `review.pieces`)."""
     project = article.project
     entity_types, counts, page = load_page_and_counts(annotation_set, article.text)
     guidelines = _latest_guidelines(annotation_set)
@@ -157,14 +163,16 @@ def _page_context(request: AuthedRequest, article: Article, annotation_set: Anno
     return {
         "article": article,
         "project": project,
+        "crumb": shorten(str(article.title or article.external_id or article.pk), 60),
+        "url_attributes": _url_attributes(article.pk),
         "annotation_set": annotation_set,
         "editable": annotation_set.is_editable and may_edit,
         # A finished set is read only; whoever may edit it may reopen it (as the API allows).
         "can_reopen": may_edit and not annotation_set.is_editable,
-        # Joined here: a template loop over a long article's 500 blocks and 1,500 groups costs more
-        # than rendering them (every piece is escaped where it is built).
-        "blocks": mark_safe("".join(page.blocks)),  # noqa: S308
-        "lists": {kind: mark_safe("".join(groups)) for kind, groups in page.lists.items()},  # noqa: S308
+        # Not through the template: a template loop over a long article's 500 blocks and 1,500 groups
+        # costs more than rendering them (every piece is escaped where it is built).
+        "blocks": pieces.part(page.blocks),
+        "lists": {kind: pieces.part(groups) for kind, groups in page.lists.items()},
         "lazy": page.lazy,
         "counts": counts,
         "entity_types": entity_types,
@@ -172,11 +180,32 @@ def _page_context(request: AuthedRequest, article: Article, annotation_set: Anno
         "set_guidelines": annotation_set.guideline_version,
         "undo_depth": undo_stack.depth(request.session, annotation_set.pk),
         "set_param": "gold" if annotation_set.kind == SetKind.GOLD else "",
-        "suggestion_sources": _sources(page.view.suggestions if not page.lazy else None, annotation_set),
+        "suggestion_sources": _sources(page.sources, annotation_set),
         "can_curate": can_curate(project.my_role),  # type: ignore[attr-defined]
         **comments_context(request, article, any_comments=getattr(annotation_set, "has_comments", True)),
-        "comment_spans": page.view.spans[:COMMENT_SPANS],
+        "comment_spans": page.spans[:COMMENT_SPANS],
     }
+
+
+# What the page's script posts to and fetches from: `data-<name>-url` on the page's root.
+_PAGE_URLS = (
+    ("act", "review:act", ("ACTION",)), ("undo", "review:undo", ()), ("submit", "review:submit", ()),
+    ("workspace", "review:workspace", ()), ("blocks", "review:blocks", ()),
+    ("filter", "review:filtered_blocks", ()), ("candidates", "review:candidates", ()),
+    ("relation-types", "review:relation_types", ()), ("new-entity", "review:new_kb_entity", ()),
+    ("attributes", "review:attributes", ()),
+)  # fmt: skip
+
+
+def _url_attributes(article_id: int) -> SafeString:
+    """The page's `data-<name>-url` attributes, as `{% url %}` would write them, in one piece (ten
+    template tags cost more than the rest of the page's header)."""
+    return mark_safe(  # noqa: S308 - URLs reversed from whole numbers and constants, and escaped
+        " ".join(
+            f'data-{name}-url="{escape(fast_reverse(view, (article_id, *extra)))}"'
+            for name, view, extra in _PAGE_URLS
+        )
+    )
 
 
 def _latest_guidelines(annotation_set: AnnotationSet) -> GuidelineVersion | None:
@@ -190,11 +219,11 @@ def _latest_guidelines(annotation_set: AnnotationSet) -> GuidelineVersion | None
     return GuidelineVersion.objects.filter(project_id=project_id).order_by("-number").first()
 
 
-def _sources(loaded: list[Suggestion | SuggestionRow] | None, annotation_set: AnnotationSet) -> list[str]:
-    """The sources of the pending suggestions, for the bulk form: from the rows the page loaded (no query),
-    or, on a very large article whose rows load lazily, asked of the database."""
+def _sources(loaded: list[str] | None, annotation_set: AnnotationSet) -> list[str]:
+    """The sources of the pending suggestions, for the bulk form: those of the rows the page loaded (no
+    query), or, on a very large article whose rows load lazily, asked of the database."""
     if loaded is not None:
-        return sorted({suggestion.source for suggestion in loaded})
+        return loaded
     pending = Suggestion.objects.filter(pending_suggestions(annotation_set))
     return sorted(pending.order_by().values_list("source", flat=True).distinct()[:50])
 
@@ -208,8 +237,9 @@ def annotate(request: AuthedRequest, article_id: int) -> HttpResponse:
     except Exception:
         # Suggestions help; they must never stand between a person and the text.
         logger.exception("Could not compute suggestions for article %s", article.pk)
-    context = _page_context(request, article, annotation_set)
-    return render(request, "review/annotate.html", {**context, "suggesting": suggesting})
+    pieces = Pieces()
+    context = _page_context(request, article, annotation_set, pieces)
+    return pieces.render(request, "review/annotate.html", {**context, "suggesting": suggesting})
 
 
 @require_GET
@@ -228,7 +258,10 @@ def suggesting(request: AuthedRequest, article_id: int) -> HttpResponse:
 def workspace(request: AuthedRequest, article_id: int) -> HttpResponse:
     """The whole working area (text, lists, state) again: what "reload" fetches after a conflict."""
     article, annotation_set = _article_and_set(request, article_id)
-    return render(request, "review/annotate.html#workspace", _page_context(request, article, annotation_set))
+    pieces = Pieces()
+    return pieces.render(
+        request, "review/annotate.html#workspace", _page_context(request, article, annotation_set, pieces)
+    )
 
 
 @require_GET

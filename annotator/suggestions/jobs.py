@@ -157,3 +157,26 @@ def run_training(job: Job, progress: Progress) -> dict[str, Any]:
     if weighed is not None:
         result["pipeline_weighed_on"] = weighed.articles
     return result
+
+
+@registry.register(JobKind.WEIGH_PIPELINE)
+def run_weighing(job: Job, progress: Progress) -> dict[str, Any]:
+    """Weigh the project's pretrained pipeline (add mode) on its curated gold as it now stands (queued
+    after a bulk curation: `learning.maybe_weigh_pipeline`)."""
+    assert job.project is not None
+    weighed = weigh_pipeline(project=job.project, progress=progress)
+    if weighed is None:  # the manager changed the pipeline or its mode meanwhile, or the gold was reopened
+        progress.say(
+            "Nothing to weigh: the project has no pretrained pipeline in add mode, or no curated gold."
+        )
+        return {"pipeline_weighed_on": 0}
+    progress.say(
+        f"{weighed.source} weighed on {weighed.articles} curated gold articles: the gazetteer and rules alone "
+        f"F1 {weighed.others_f1:.3f} there; the merge now lays the pipeline over them by what it measured."
+    )
+    return {
+        "pipeline_weighed_on": weighed.articles,
+        "source": weighed.source,
+        "others_f1": weighed.others_f1,
+        "keep": weighed.keep,
+    }

@@ -50,7 +50,7 @@ def weigh_pipeline(*, project: Project, progress: Progress | None = None) -> Wei
     spec = pipeline_spec(choice.ref, PipelineMode.ADD, project.language)
     assert spec.model_source is not None
     by_id = {r.article_id: r for r in records}
-    folds = assign_folds(project.pk, list(by_id), max(1, min(chosen.folds, len(records))))
+    folds = assign_folds(records, max(1, min(chosen.folds, len(records))))
     tally = LayerTally()
     folds = [fold for fold in folds if fold]
     for number, fold in enumerate(folds, start=1):
@@ -63,7 +63,7 @@ def weigh_pipeline(*, project: Project, progress: Progress | None = None) -> Wei
         test = [by_id[pk] for pk in fold]
         analyses = runner.suggester.analyse((r.text for r in test), merge=runner.merge, keep_candidates=True)
         for record, analysis in zip(test, analyses, strict=True):
-            tally.add(analysis.candidates, set(record.entities), runner.merge)
+            tally.add(analysis.candidates, set(record.entities), runner.merge, record.text)
     nlp.forget_suggesters()  # the folds' pipelines are not needed again
     stored = tally.as_json(len(records))
     with transaction.atomic():  # the settings as they are now (a manager may have changed them meanwhile)
@@ -78,6 +78,7 @@ def weigh_pipeline(*, project: Project, progress: Progress | None = None) -> Wei
 
 RELATION_NAMES = {
     "gap": "where no other source speaks",
+    "unnamed": "where no other source speaks, not reading as a name",
     "relabel": "on the same words, another type",
     "wider": "wider, covering what is there",
     "narrower": "narrower or crossing",

@@ -5,6 +5,10 @@ bulk, an import of curated gold): after their transaction commits, one query cou
 annotated articles, and a training job is queued when the count reached the project's threshold (the
 first time) or grew by its "retrain every" since training last started, unless one is already queued or
 running. The job trains, cross-validates and activates the new model only if it measures better.
+
+When many gold sets become curated at once (bulk curation, an import of curated gold) and no training
+starts, a project whose pretrained pipeline is in `add` mode has it weighed again on its gold as it now
+stands (`maybe_weigh_pipeline`: a job of its own); a training job weighs it first anyway.
 """
 
 from __future__ import annotations
@@ -14,10 +18,13 @@ from typing import TYPE_CHECKING
 
 from django.db import transaction
 
+from annotator.annotations.models import AnnotationSet, SetKind, SetStatus
 from annotator.articles.models import Article
 from annotator.jobs.models import Job, JobKind, JobStatus
 from annotator.jobs.services import create_job, enqueue_job
-from annotator.suggestions.models import SuggesterSettings
+from annotator.projects.models import Project
+from annotator.suggestions import sources
+from annotator.suggestions.models import PipelineMode, SuggesterSettings
 from annotator.suggestions.training import count_training_articles
 
 if TYPE_CHECKING:
@@ -63,6 +70,43 @@ def maybe_start_learning(project_id: int) -> Job | None:
         return start_training(project_id=project_id, by=None, automatic=True)
 
 
+def weighing_pending(project_id: int) -> bool:
+    """Whether a job that weighs the project's pipeline (a weighing, or a training: it weighs first) is
+    queued or running."""
+    return Job.objects.filter(
+        project_id=project_id,
+        kind__in=[JobKind.WEIGH_PIPELINE, JobKind.TRAIN_SUGGESTER],
+        status__in=[JobStatus.QUEUED, JobStatus.RUNNING],
+    ).exists()
+
+
+def maybe_weigh_pipeline(project_id: int) -> Job | None:
+    """Queue a job that weighs the project's pretrained pipeline again on its curated gold, when it has
+    one in add mode, some curated gold, and no such job is queued or running."""
+    with transaction.atomic():
+        # The settings row locked (when there is one): two curations at once queue one job.
+        chosen = SuggesterSettings.objects.select_for_update().filter(project_id=project_id).first()
+        choice = sources.pipeline_choice(chosen or sources.project_settings(project_id))
+        if not choice.ref or choice.mode != PipelineMode.ADD:
+            return None
+        curated = AnnotationSet.objects.filter(
+            article__project_id=project_id, kind=SetKind.GOLD, status=SetStatus.CURATED
+        )
+        if not curated.exists() or weighing_pending(project_id):
+            return None
+        project = chosen.project if chosen is not None else Project.objects.get(pk=project_id)
+        job = create_job(
+            kind=JobKind.WEIGH_PIPELINE, project=project, params={"pipeline": choice.ref}, by=None
+        )
+        return enqueue_job(job)
+
+
+def learn_after_curation(project_id: int) -> Job | None:
+    """After many gold sets became curated at once: train if the project learns by itself and enough
+    articles are new, else weigh its pretrained pipeline again."""
+    return maybe_start_learning(project_id) or maybe_weigh_pipeline(project_id)
+
+
 def _learn_after_article(article_id: int) -> None:
     project_id = Article.objects.filter(pk=article_id).values_list("project_id", flat=True).first()
     if project_id is not None:
@@ -70,9 +114,9 @@ def _learn_after_article(article_id: int) -> None:
 
 
 def schedule_learning(*, project_id: int | None = None, article_id: int | None = None) -> None:
-    """After the current transaction commits, see whether the project (or the article's project)
-    should learn again."""
+    """After the current transaction commits, see whether the project (after a bulk curation: see
+    `learn_after_curation`), or the article's project, should learn again."""
     if project_id is not None:
-        transaction.on_commit(partial(maybe_start_learning, project_id))
+        transaction.on_commit(partial(learn_after_curation, project_id))
     elif article_id is not None:
         transaction.on_commit(partial(_learn_after_article, article_id))

@@ -30,7 +30,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Prefetch, Q
 
 from annotator.annotations.models import AnnotationSet, Relation, SetKind, SetStatus, Span
-from annotator.articles.models import Article
+from annotator.articles.models import Article, content_hash
 from annotator.core.errors import DomainError
 from annotator.suggestions import gazetteer, nlp, sources
 from annotator.suggestions.engine import (
@@ -171,22 +171,25 @@ def count_training_articles(project_id: int) -> int:
     )
 
 
-def fold_of(project_id: int, article_id: int, folds: int) -> int:
-    """The article's fold: stable (an article stays in its fold as the project grows)."""
-    digest = hashlib.sha256(f"{project_id}:{article_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") % folds
+def fold_of(key: str, folds: int) -> int:
+    """The fold of an article whose text has this `content_hash`: stable (an article stays in its fold as
+    the project grows), and the same whatever ids the database gave its rows (a restored copy, an
+    import into another instance, a test database whose sequences other tests advanced), so the same
+    annotations always train and measure the same models."""
+    return int(key[:16], 16) % folds
 
 
-def assign_folds(project_id: int, article_ids: Sequence[int], folds: int) -> list[list[int]]:
-    """The articles of each fold; a fold the hash left empty takes an article from the largest one."""
-    groups: list[list[int]] = [[] for _ in range(folds)]
-    for article_id in sorted(article_ids):
-        groups[fold_of(project_id, article_id, folds)].append(article_id)
+def assign_folds(records: Sequence[GoldArticle], folds: int) -> list[list[int]]:
+    """The article ids of each fold, by the articles' texts (never their ids: see `fold_of`); a fold the
+    hash left empty takes the article of the highest hash from the largest one."""
+    groups: list[list[tuple[str, int]]] = [[] for _ in range(folds)]
+    for key, article_id in sorted((content_hash(r.text), r.article_id) for r in records):
+        groups[fold_of(key, folds)].append((key, article_id))
     for group in groups:
         if not group:
             largest = max(groups, key=len)
             group.append(largest.pop())
-    return [sorted(group) for group in groups]
+    return [sorted(article_id for _, article_id in group) for group in groups]
 
 
 # The schedule shrinks as articles grow: what counts is how many updates the model gets, and each epoch
@@ -362,11 +365,17 @@ HELD_OUT_SHARE = 0.1  # of the training articles, kept aside to stop training wh
 
 def held_out_articles(records: Sequence[GoldArticle]) -> set[int]:
     """The training articles kept aside for early stopping: about a tenth, at least one when there are
-    three or more, chosen by a stable hash (the same articles whenever the set is the same)."""
+    three or more, chosen by a stable hash of their texts (the same articles whenever the texts are the
+    same, whatever their ids: see `fold_of`)."""
     if len(records) < 3:
         return set()
     wanted = max(1, round(len(records) * HELD_OUT_SHARE))
-    ranked = sorted(records, key=lambda r: hashlib.sha256(f"held-out:{r.article_id}".encode()).digest())
+
+    def rank(record: GoldArticle) -> tuple[bytes, int]:
+        key = f"held-out:{content_hash(record.text)}"
+        return hashlib.sha256(key.encode()).digest(), record.article_id
+
+    ranked = sorted(records, key=rank)
     return {r.article_id for r in ranked[:wanted]}
 
 
@@ -639,12 +648,15 @@ def _refuse_unless_enough(records: Sequence[GoldArticle], needed: int) -> None:
 def train_suggester(*, project: Project, by: User | None, progress: Progress | None = None) -> TrainingReport:
     """Train, cross-validate and record a new version of the project's model; activate it when it
     measures better than the active suggester on the articles neither learnt from."""
+    # Measured with the project's figures as they are now, never a merge this process made for a request
+    # within the last minute (MERGE_TTL): the same annotations and decisions measure the same.
+    forget_merges()
     chosen = sources.project_settings(project)
     records = training_articles(project)
     _refuse_unless_enough(records, max(chosen.learn_after, 2))
     ids = [r.article_id for r in records]
     k = max(2, min(chosen.folds, len(records)))
-    folds = assign_folds(project.pk, ids, k)
+    folds = assign_folds(records, k)
     schema = ProjectSchema.load(project.pk)
     version_number = _next_version(project)
     model_source = f"{SuggesterKind.TRAINED}:{TRAINED_NAME}-{version_number}"

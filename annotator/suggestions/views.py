@@ -37,8 +37,9 @@ JOBS_SHOWN = 8
 
 
 def _jobs(project: Project) -> dict[str, object]:
-    """The latest pre-annotation and training jobs, and whether the page should keep polling them."""
-    kinds = [JobKind.PREANNOTATE, JobKind.TRAIN_SUGGESTER]
+    """The latest pre-annotation, training and weighing jobs, and whether the page should keep polling
+    them."""
+    kinds = [JobKind.PREANNOTATE, JobKind.TRAIN_SUGGESTER, JobKind.WEIGH_PIPELINE]
     jobs = list(Job.objects.filter(project=project, kind__in=kinds).select_related("created_by")[:JOBS_SHOWN])
     return {"jobs": jobs, "jobs_running": any(not job.is_finished for job in jobs)}
 
@@ -101,14 +102,17 @@ def preannotate(request: AuthedRequest, project_id: int) -> HttpResponseRedirect
 @require_POST
 def cancel(request: AuthedRequest, project_id: int, suggester_job_id: int) -> HttpResponseRedirect:
     """Stop a pre-annotation (the articles it already did keep their new suggestions; running it again
-    does the rest) or a training that has not started; a running training ends on its own."""
+    does the rest), or a training or weighing that has not started; a running one ends on its own."""
     project = _managed_project(request, project_id)
-    kinds = [JobKind.PREANNOTATE, JobKind.TRAIN_SUGGESTER]
+    kinds = [JobKind.PREANNOTATE, JobKind.TRAIN_SUGGESTER, JobKind.WEIGH_PIPELINE]
     job = get_object_or_404(Job.objects.filter(project=project, kind__in=kinds), pk=suggester_job_id)
-    if job.kind == JobKind.TRAIN_SUGGESTER and job.status == JobStatus.RUNNING:
-        messages.error(request, "A training cannot be stopped once it runs; it ends on its own.")
-    elif job.kind == JobKind.TRAIN_SUGGESTER:
-        cancel_from_page(request, job, what="training", cancelled="Training cancelled before it started.")
+    what = {str(JobKind.TRAIN_SUGGESTER): "training", str(JobKind.WEIGH_PIPELINE): "weighing"}.get(job.kind)
+    if what and job.status == JobStatus.RUNNING:
+        messages.error(request, f"A {what} cannot be stopped once it runs; it ends on its own.")
+    elif what:
+        cancel_from_page(
+            request, job, what=what, cancelled=f"{what.capitalize()} cancelled before it started."
+        )
     else:
         done = "Articles it already did keep their new suggestions; pre-annotate again for the rest."
         cancel_from_page(request, job, what="pre-annotation", cancelled=f"Pre-annotation cancelled. {done}")

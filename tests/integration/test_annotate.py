@@ -78,7 +78,7 @@ def test_the_page_shows_text_annotations_suggestions_and_the_version(alice, news
         in html
     )
     assert f'data-item="s{naryshkin.pk}" data-type="{news.person.pk}" data-start="0" data-end="16"' in html
-    assert "→ Sergey Naryshkin <code>sergey-naryshkin</code>" in html
+    assert "&#8594; Sergey Naryshkin <code>sergey-naryshkin</code>" in html
 
 
 def test_the_page_shows_hostile_text_literally(alice, news):

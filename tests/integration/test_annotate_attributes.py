@@ -61,7 +61,7 @@ def test_setting_and_clearing_in_one_action_and_one_undo(client, news, attribute
     assert news.annotation_set.version == before + 1
     assert values(person) == {"negated": True, "certainty": hostile.SCRIPT}
     body = response.content.decode()
-    assert "negated: yes · certainty: &lt;script&gt;" in body
+    assert "negated: yes &#183; certainty: &lt;script&gt;" in body
     assert 'data-action="attributes"' in body
     act(
         client,

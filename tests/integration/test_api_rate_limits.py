@@ -1,5 +1,7 @@
 """API rate limits: one budget per token (or user) for reads, writes, suggestions and exports; 429 with Retry-After."""
 
+import time
+
 import pytest
 from django.conf import settings as django_settings
 from django.urls import reverse
@@ -123,3 +125,67 @@ def test_every_operation_documents_429_with_retry_after():
         refused = operation["responses"]["429"]
         assert refused["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
         assert refused["headers"]["Retry-After"]["schema"] == {"type": "integer"}
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The throttle's clock, moved by the test: [seconds]."""
+    from annotator.api.throttles import ApiRateThrottle
+
+    now = [time.time()]
+    monkeypatch.setattr(ApiRateThrottle, "timer", staticmethod(lambda: now[0]))
+    return now
+
+
+@pytest.fixture(params=["process", "shared"])
+def counts_kept(request, settings, tmp_path):
+    """Where the counts live: the process (the default cache, each process's memory) or a shared cache."""
+    if request.param == "shared":
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                "LOCATION": tmp_path,
+            }
+        }
+    return request.param
+
+
+def test_a_window_opens_with_the_first_call_and_retry_after_is_the_time_to_its_end(
+    client, news, rates, clock, counts_kept
+):
+    rates(read="3/minute")
+    token = bearer(create_token(user=news.annotator, name="reader")[1])
+    url = reverse("api:project-list")
+    opened = clock[0]
+
+    def call_at(seconds):
+        clock[0] = opened + seconds
+        response = client.get(url, **token)
+        return response.status_code, response.get("Retry-After")
+
+    assert [call_at(0), call_at(1), call_at(2)] == [(200, None)] * 3
+    assert call_at(10) == (429, "50")
+    assert client.get(url, **token).json()["error"] == {
+        "code": "throttled",
+        "message": "Too many reads from this token (at most 3/minute). Try again in 50 seconds.",
+        "fields": {},
+        "retry_after": 50,
+    }
+    # A refused call is not counted and does not move the window's end; a part of a second is waited whole.
+    assert call_at(59.5) == (429, "1")
+    # The next call after the end opens a new window of three.
+    assert [call_at(60), call_at(61), call_at(62), call_at(63)] == [(200, None)] * 3 + [(429, "57")]
+
+
+def test_a_process_drops_the_counts_of_closed_windows_when_it_holds_many(monkeypatch):
+    from annotator.api import throttles
+
+    monkeypatch.setattr(throttles, "_PRUNE_AT", 2)
+    windows = throttles.Windows()
+    assert windows.hit("a", 1, 60, now=1000.0) is None
+    assert windows.hit("b", 1, 60, now=1030.0) is None
+    assert windows.hit("a", 1, 60, now=1050.0) == 10.0
+    # At 1065 a's window has closed: a third caller makes room by dropping it, b's stays.
+    assert windows.hit("c", 1, 60, now=1065.0) is None
+    assert windows._counts == {"b": [1090.0, 1], "c": [1125.0, 1]}
+    assert windows.hit("b", 1, 60, now=1066.0) == 24.0

@@ -1,8 +1,11 @@
 """The bulk writer: every table an import writes goes through binary COPY on PostgreSQL, value for value."""
 
+import hashlib
+
 import pytest
 from django.db import connection, transaction
 from django.utils import timezone
+from psycopg import DataError
 
 from annotator.articles.models import Article
 from annotator.interchange.bulk import BulkWriter
@@ -42,6 +45,58 @@ def test_awkward_text_and_json_come_back_exactly_as_written(news):
         metadata,
     )
     assert (stored.revision, stored.created_at) == (1, now)
+
+
+def test_the_articles_metadata_goes_as_the_checks_dumped_it_and_comes_back_exactly(news):
+    import orjson
+    from django.core.exceptions import ImproperlyConfigured
+
+    writer = BulkWriter()
+    tables = Tables()
+    metadata = {"author": AWKWARD, "tags": ["a\tb", None, 1.5, True], "nested": {"x": [1, {"y": "\\"}]}}
+    now = timezone.now()
+    if connection.vendor != "postgresql":  # raw values need binary COPY: refused, loudly, elsewhere
+        assert not writer.takes_raw(tables.raw_articles)
+        with pytest.raises(ImproperlyConfigured, match="raw values need binary COPY"):
+            writer.insert(tables.raw_articles, [])
+        return
+    assert writer.takes_raw(tables.raw_articles)
+    with transaction.atomic():
+        (pk,) = writer.reserve_ids(tables.articles, 1)
+        text = AWKWARD * 3
+        row = (pk, news.project.pk, "raw-1", AWKWARD, text, b"\x01" + orjson.dumps(metadata), "f" * 64,
+               1, now, now)  # fmt: skip
+        assert writer.insert(tables.raw_articles, [row]) == 1
+    stored = Article.objects.get(pk=pk)
+    assert (stored.text, stored.metadata, stored.title) == (text, metadata, AWKWARD)
+    # The server still checks what it is sent: bytes that are not JSON fail, and nothing is kept.
+    with transaction.atomic():
+        (pk,) = writer.reserve_ids(tables.articles, 1)
+        bad = (pk, news.project.pk, "raw-2", "t", "text", b"\x01{not json", "e" * 64, 1, now, now)
+        with pytest.raises(DataError, match="invalid input syntax for type json"):
+            writer.insert(tables.raw_articles, [bad])
+        transaction.set_rollback(True)
+    assert not Article.objects.filter(external_id="raw-2").exists()
+
+
+def test_an_import_writes_each_article_s_text_and_metadata_exactly(news):
+    from tests.integration.test_import_service import jsonl, line, run
+
+    texts = ["Minsk\r\n“joint work”\t2024–2025 🇧🇾 \\N", "plain ascii"]
+    result = run(
+        news,
+        jsonl(*[line(external_id=f"e{i}", text=t, metadata={"n": i, "s": t}) for i, t in enumerate(texts)]),
+    )
+    assert result.created == 2
+    stored = {
+        a.external_id: (a.text, a.metadata, a.content_hash)
+        for a in Article.objects.filter(external_id__startswith="e")
+    }
+    first = "Minsk\n“joint work”\t2024–2025 🇧🇾 \\N"
+    assert stored == {
+        "e0": (first, {"n": 0, "s": texts[0]}, hashlib.sha256(first.encode()).hexdigest()),
+        "e1": ("plain ascii", {"n": 1, "s": "plain ascii"}, hashlib.sha256(b"plain ascii").hexdigest()),
+    }
 
 
 def test_a_batch_looks_up_its_duplicates_by_id_and_by_text_in_one_query_each(news):

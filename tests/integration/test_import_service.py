@@ -160,8 +160,11 @@ def test_a_large_import_refreshes_the_planner_statistics(news, settings):
         run(news, jsonl(ANNOTATED, line(external_id="a2", text="Plain text.")))
     analyzed = [query["sql"] for query in queries if query["sql"].startswith("ANALYZE")]
     quoted = [f'"{table}"' for table in tables]
+    # On PostgreSQL the articles' text and metadata are not sampled: nothing filters or sorts on them.
+    articles = '"articles_article" ("id", "created_at", "updated_at", "project_id", "external_id", "title", ' \
+        '"content_hash", "revision")'  # fmt: skip
     if connection.vendor == "postgresql":
-        assert analyzed == [f"ANALYZE {', '.join(quoted)}"]
+        assert analyzed == [f"ANALYZE {', '.join([articles, *quoted[1:]])}"]
     else:
         assert analyzed == [f"ANALYZE {table}" for table in quoted]
     assert estimated_spans() == Span.objects.count() == 3
@@ -170,7 +173,18 @@ def test_a_large_import_refreshes_the_planner_statistics(news, settings):
     with CaptureQueriesContext(connection) as queries:
         run(news, jsonl(line(external_id="p1", text="First."), line(external_id="p2", text="Second.")))
     analyzed = [query["sql"] for query in queries if query["sql"].startswith("ANALYZE")]
-    assert analyzed == ['ANALYZE "articles_article"']
+    assert analyzed == [
+        f"ANALYZE {articles}" if connection.vendor == "postgresql" else 'ANALYZE "articles_article"'
+    ]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'articles_article'")
+            assert cursor.fetchone()[0] == Article.objects.count()
+            cursor.execute(
+                "SELECT attname FROM pg_stats WHERE tablename = 'articles_article' ORDER BY attname"
+            )
+            sampled = {row[0] for row in cursor.fetchall()}
+        assert {"project_id", "external_id", "content_hash", "title"} <= sampled
 
 
 def test_a_small_import_or_a_dry_run_leaves_the_statistics_to_autovacuum(news, settings):

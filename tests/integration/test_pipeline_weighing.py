@@ -42,13 +42,19 @@ def entities(project, text=TEXT):
     return [(e.text, e.entity_type, e.source) for e in suggest_text(project=project, text=text)[2].entities]
 
 
-def curated_articles(news, count):
-    """`count` articles whose curated gold says the city is GPE (not the airport) and the man a PERSON."""
-    for number in range(count):
+def gold_articles(news, count, first=0):
+    """`count` articles whose gold (in progress) says the city is GPE (not the airport) and the man a
+    PERSON."""
+    for number in range(first, first + count):
         article = ArticleFactory(project=news.project, text=TEXT, external_id=f"gold-{number}")
         gold = get_or_create_gold_set(article=article)
         Span.objects.create(annotation_set=gold, start=0, end=7, entity_type=news.gpe)
         Span.objects.create(annotation_set=gold, start=34, end=53, entity_type=news.person)
+
+
+def curated_articles(news, count):
+    """`count` such articles, their gold curated."""
+    gold_articles(news, count)
     curate_gold_sets(project=news.project, by=news.manager)
 
 
@@ -118,3 +124,93 @@ def test_the_training_job_weighs_the_projects_pipeline_first(news, pipeline, set
     stored = SuggesterSettings.objects.get(project=news.project).measured
     assert stored["layered"]["pipeline:en_tiny-1.0.0"]["articles"] == 6
     assert "sources" in stored  # what the training measured next to it, kept side by side
+
+
+def curate_and_commit(news, django_capture_on_commit_callbacks):
+    """Curate every gold set in progress in bulk and run what its commit runs (the jobs it queues stay
+    queued: their own commit hooks, which would send them to a worker, never run in a test)."""
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        marked = curate_gold_sets(project=news.project, by=news.manager)
+    for callback in callbacks:
+        callback()
+    return marked
+
+
+def test_a_bulk_curation_queues_a_weighing_of_the_pipeline_and_the_job_weighs_it(
+    client, news, pipeline, django_capture_on_commit_callbacks
+):
+    from annotator.jobs.models import Job, JobKind, JobStatus
+    from annotator.jobs.services import run_job
+
+    SuggesterSettings.objects.create(
+        project=news.project, use_site_pipeline=False, pipeline=pipeline, pipeline_mode="add",
+        label_map={"FAC": "GPE"}, learn=False,
+    )  # fmt: skip
+    gold_articles(news, 3)
+    assert curate_and_commit(news, django_capture_on_commit_callbacks) == 3
+    job = Job.objects.get(kind=JobKind.WEIGH_PIPELINE)
+    assert (job.status, job.params, job.project, job.created_by) == (
+        JobStatus.QUEUED, {"pipeline": pipeline}, news.project, None,
+    )  # fmt: skip
+    # Two more curated while it waits: no second job (the queued one weighs on all five).
+    gold_articles(news, 2, first=3)
+    assert curate_and_commit(news, django_capture_on_commit_callbacks) == 2
+    assert Job.objects.filter(kind=JobKind.WEIGH_PIPELINE).count() == 1
+    assert "layered" not in SuggesterSettings.objects.get(project=news.project).measured
+
+    job = run_job(job)
+    # Each article: the list's city and the rules' guess of the man right, the date wrong (3 found, 2
+    # right, 2 in gold): F1 0.8; the pipeline's GPE wider than the city, wrong each time.
+    assert (job.status, job.result) == (
+        JobStatus.SUCCEEDED,
+        {"pipeline_weighed_on": 5, "source": "pipeline:en_tiny-1.0.0", "others_f1": 0.8, "keep": 0.4},
+    )
+    assert job.message == (
+        "pipeline:en_tiny-1.0.0 weighed on 5 curated gold articles: the gazetteer and rules alone F1 0.800 "
+        "there; the merge now lays the pipeline over them by what it measured."
+    )
+    stored = SuggesterSettings.objects.get(project=news.project).measured["layered"]["pipeline:en_tiny-1.0.0"]
+    assert (stored["articles"], stored["evidence"]) == (5, {"pipeline:en_tiny-1.0.0|GPE|wider": [0, 5, 5, 5]})
+    # The Suggesters page lists it with the other jobs.
+    client.force_login(news.manager)
+    page = client.get(reverse("suggestions:suggesters", args=[news.project.pk])).content.decode()
+    assert f'<td>Weigh the pretrained pipeline <small class="muted">#{job.pk}</small></td>' in page
+    # Once it ran, the next bulk curation queues a new one.
+    gold_articles(news, 1, first=5)
+    assert curate_and_commit(news, django_capture_on_commit_callbacks) == 1
+    assert list(Job.objects.filter(kind=JobKind.WEIGH_PIPELINE).values_list("status", flat=True)) == [
+        JobStatus.QUEUED, JobStatus.SUCCEEDED,
+    ]  # fmt: skip
+
+
+def test_a_bulk_curation_that_starts_a_training_or_finds_no_pipeline_in_add_mode_queues_no_weighing(
+    news, pipeline, django_capture_on_commit_callbacks
+):
+    from annotator.jobs.models import Job, JobKind, JobStatus
+    from annotator.jobs.services import run_job
+
+    chosen = SuggesterSettings.objects.create(
+        project=news.project, use_site_pipeline=False, pipeline=pipeline, pipeline_mode="replace",
+        learn=False,
+    )  # fmt: skip
+    gold_articles(news, 2)
+    assert curate_and_commit(news, django_capture_on_commit_callbacks) == 2
+    assert not Job.objects.filter(project=news.project).exists()  # replace mode: nothing to weigh
+    # Add mode, and the project learns by itself from 3 articles: the training (which weighs the
+    # pipeline first) is queued, not a weighing of its own.
+    chosen.pipeline_mode, chosen.learn, chosen.learn_after = "add", True, 3
+    chosen.save()
+    gold_articles(news, 1, first=2)
+    assert curate_and_commit(news, django_capture_on_commit_callbacks) == 1
+    assert list(Job.objects.filter(project=news.project).values_list("kind", "status")) == [
+        (JobKind.TRAIN_SUGGESTER, JobStatus.QUEUED)
+    ]
+    # A weighing job whose project left add mode meanwhile succeeds with nothing to weigh.
+    chosen.pipeline_mode = "replace"
+    chosen.save()
+    job = run_job(Job.objects.create(kind=JobKind.WEIGH_PIPELINE, project=news.project, params={}))
+    assert (job.status, job.result, job.message) == (
+        JobStatus.SUCCEEDED,
+        {"pipeline_weighed_on": 0},
+        "Nothing to weigh: the project has no pretrained pipeline in add mode, or no curated gold.",
+    )

@@ -164,6 +164,42 @@ def test_prepare_hashes_the_stored_text_like_the_articles_do():
     )
 
 
+def test_prepare_hands_on_the_stored_text_and_the_metadata_as_the_database_gets_it():
+    import orjson
+
+    metadata = {"source": "Минск", "score": 0.5, "tags": ["a\tb", None]}
+    for text, stored in (("Minsk “joint work” 2024–2025 🇧🇾", None), ("Minsk\r\n–\rB", "Minsk\n–\nB")):
+        prepared, problems = check(DocumentRecord(text=text, metadata=metadata, where=AT))
+        assert problems == []
+        assert prepared.record.text == (stored or text)
+        assert prepared.content_hash == hashlib.sha256((stored or text).encode("utf-8")).hexdigest()
+        assert prepared.metadata_json == orjson.dumps(metadata)
+    assert check(DocumentRecord(text="No metadata.", where=AT))[0].metadata_json == b"{}"
+
+
+def test_a_nul_is_found_in_a_text_of_wide_characters_with_its_offset():
+    # The check looks for NUL in the UTF-8 bytes: any text, narrow or wide, NUL anywhere.
+    for text, offset, line in (("“a”\x00", 3, 1), ("\x00 🇧🇾", 0, 1), ("🇧🇾\n–\x00", 4, 2)):
+        assert check(DocumentRecord(text=text, where=AT))[1] == [
+            Problem(
+                "f.jsonl", 3, "text", f"The text contains a NUL character at offset {offset} (line {line})."
+            )
+        ]
+
+
+def test_metadata_json_cannot_store_is_refused_with_its_reason():
+    prepared, problems = check(DocumentRecord(text="ok", metadata={"n": 2**64}, where=AT))
+    assert prepared is None
+    assert problems == [
+        Problem(
+            "f.jsonl",
+            3,
+            "metadata",
+            "The metadata is not JSON the database can store: Integer exceeds 64-bit range.",
+        )
+    ]
+
+
 def test_prepare_refuses_texts_the_contract_does_not_store():
     assert check(DocumentRecord(text="", where=AT))[1] == [
         Problem("f.jsonl", 3, "text", "The text is empty.")

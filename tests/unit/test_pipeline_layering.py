@@ -1,13 +1,16 @@
 """A pretrained pipeline in add mode is laid over what the gazetteer and rules settle, weighed per type and
-relation by what the project's gold measured; unmeasured, the one-step merge decides as before."""
+relation by what the project's gold measured; unmeasured, it only fills the gaps with what reads as a name."""
+
+import pytest
 
 from annotator.suggestions.nlp import Candidate, FoundEntity, Measured, Merge, merge_candidates
-from annotator.suggestions.nlp.merge import GAP, NARROWER, RELABEL, WIDER, Layered
+from annotator.suggestions.nlp.merge import GAP, NARROWER, RELABEL, UNNAMED, WIDER, Layered, reads_as_name
 from annotator.suggestions.nlp.weighing import LayerTally, keep_above, layered_evidence
 
 CONLL = frozenset({"PER", "ORG", "LOC", "MISC"})
 LABELS = {"GPE": "LOC", "PERSON": "PER"}
 # "Bayern Munich beat Hertha. Jan Kowalski scored." and a city list, a pipeline "x".
+TEXT = "Bayern Munich beat Hertha. Jan Kowalski scored."
 CANDIDATES = [
     Candidate(0, 13, "ORG", "pipeline:x"),  # "Bayern Munich": wider than the list's city
     Candidate(7, 13, "GPE", "list:cities"),  # "Munich"
@@ -21,12 +24,15 @@ def spans(found):
     return [(e.start, e.end, e.label, e.source) for e in found]
 
 
-def test_unmeasured_the_pipeline_is_merged_as_before_longer_wins_and_the_list_keeps_its_span():
-    assert merge_candidates(CANDIDATES, Merge(label_map=LABELS, types=CONLL)) == [
+def test_unmeasured_the_pipeline_fills_the_gaps_and_a_longer_name_beats_a_list_word_inside_it():
+    expected = [
         FoundEntity(0, 13, "ORG", 0.5, "pipeline:x"),
-        FoundEntity(19, 25, "LOC", 0.8, "list:cities"),  # same span: the more trusted source's type
+        FoundEntity(19, 25, "LOC", 0.8, "list:cities"),  # same span: it does not retype the list's place
         FoundEntity(27, 39, "PER", 0.5, "pipeline:x"),
     ]
+    assert merge_candidates(CANDIDATES, Merge(label_map=LABELS, types=CONLL)) == expected
+    # With the text, where they read as names there (they do).
+    assert merge_candidates(CANDIDATES, Merge(label_map=LABELS, types=CONLL), TEXT) == expected
 
 
 def test_measured_on_gold_the_pipeline_loses_where_it_was_wrong_and_wins_where_it_was_right():
@@ -62,6 +68,9 @@ def test_measured_on_gold_the_pipeline_loses_where_it_was_wrong_and_wins_where_i
         layered={("pipeline:x", "ORG", WIDER): Layered(Measured(0, 9), Measured(9, 9))},
     )
     assert spans(merge_candidates(CANDIDATES[:2], thin)) == [(0, 13, "ORG", "pipeline:x")]
+    # Unmeasured, a longer name over a list word goes in only where it reads as a name in the text.
+    text = "BAYERN MUNICH WIN AGAIN"  # a headline in capitals
+    assert spans(merge_candidates(CANDIDATES[:2], thin, text)) == [(7, 13, "LOC", "list:cities")]
 
 
 def test_one_wider_entity_over_two_is_weighed_against_both():
@@ -132,25 +141,113 @@ def test_a_type_measured_too_few_times_is_weighed_by_its_relation_over_every_typ
     ]
 
 
-def test_unmeasured_the_pipeline_never_retypes_or_cuts_a_name_rule_but_overrides_a_shape_guess():
+def test_unmeasured_the_pipeline_never_retypes_or_cuts_a_name_rule_or_a_shape_guess():
+    text = "Chelsea Football Club signed Anna Smith. Vitebsk Arena hosts April Ryan. Kiev Dynamo won."
     candidates = [
         # "Chelsea Football Club": the pipeline's longer ORG over the team rule's "Chelsea"
         Candidate(0, 21, "ORG", "pipeline:x"),
         Candidate(0, 7, "ORG", "rule:team"),
         # "Anna Smith": the person rule's, the pipeline says ORG on the same words
-        Candidate(23, 33, "PERSON", "rule:person"),
-        Candidate(23, 33, "ORG", "pipeline:x"),
+        Candidate(29, 39, "PERSON", "rule:person"),
+        Candidate(29, 39, "ORG", "pipeline:x"),
         # "Vitebsk Arena": a club guessed from its shape; the pipeline says a place
-        Candidate(35, 48, "ORG", "rule:club-shape"),
-        Candidate(35, 48, "GPE", "pipeline:x"),
+        Candidate(41, 54, "ORG", "rule:club-shape"),
+        Candidate(41, 54, "GPE", "pipeline:x"),
         # "April Ryan": the date rule's "April" inside the pipeline's person (a word, blind to context)
-        Candidate(50, 60, "PERSON", "pipeline:x"),
-        Candidate(50, 55, "DATE", "rule:date"),
+        Candidate(61, 71, "PERSON", "pipeline:x"),
+        Candidate(61, 66, "DATE", "rule:date"),
+        # "Kiev Dynamo": the pipeline's "Kiev" inside the shape guess (narrower)
+        Candidate(73, 77, "GPE", "pipeline:x"),
+        Candidate(73, 84, "ORG", "rule:club-shape"),
+    ]
+    assert [text[c.start : c.end] for c in candidates[::2]] == [
+        "Chelsea Football Club", "Anna Smith", "Vitebsk Arena", "April Ryan", "Kiev",
+    ]  # fmt: skip
+    merge = Merge(label_map=LABELS, types=CONLL | {"DATE"})
+    expected = [
+        (0, 7, "ORG", "rule:team"),
+        (29, 39, "PER", "rule:person"),
+        (41, 54, "ORG", "rule:club-shape"),
+        (61, 71, "PER", "pipeline:x"),
+        (73, 84, "ORG", "rule:club-shape"),
+    ]
+    assert spans(merge_candidates(candidates, merge, text)) == expected
+    assert spans(merge_candidates(candidates, merge)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "reads"),
+    [
+        ("He met Jan Kowalski in Lodz.", "Jan Kowalski", True),
+        ("Shares of Bank of England rose.", "Bank of England", True),
+        ("He told Lloyd 's on Friday.", "Lloyd 's", True),
+        ('He liked " Mission : Impossible " most.', "Mission : Impossible", True),
+        ("The 30-year-old Kane signed.", "30-year-old", False),  # an age: a digit
+        ("Celtic 3 2 1 0 9 4 7", "3 2 1 0", False),  # a table's cells
+        ("Rangers beat\nCeltic on Sunday.", "Rangers beat\nCeltic", False),  # across a line
+        ("They met the communists on Sunday.", "communists", False),  # lower case
+        ("He spoke with Mr Smith and colleagues.", "Smith and colleagues", False),  # a lower-case word
+        ("CRICKET - PAKISTAN WIN BY TEN RUNS", "CRICKET", False),  # a headline in capitals
+        ("W L PCT GB\nNEW YORK 74 54", "W L PCT GB", False),  # a table's header
+        ("Turnout was 59 percent.", "Turnout", False),  # one word opening a sentence
+        ('He said . " Army troops came.', "Army", False),  # after a quote opening a sentence
+        ("Turnout in Lisbon was high.", "Lisbon", True),
+        ("Jan Kowalski scored.", "Jan Kowalski", True),  # two words: a name even where a sentence opens
+    ],
+)
+def test_what_reads_as_a_name_where_it_stands(text, name, reads):
+    start = text.index(name)
+    assert reads_as_name(text, start, start + len(name)) is reads
+
+
+def test_unmeasured_a_gap_entity_that_does_not_read_as_a_name_stays_out():
+    text = "Turnout was 59 percent, said Jan Kowalski. The 52-year-old Kowalski won."
+    candidates = [
+        Candidate(0, 7, "PERSON", "pipeline:x"),  # "Turnout"
+        Candidate(29, 41, "PERSON", "pipeline:x"),  # "Jan Kowalski"
+        Candidate(47, 58, "DATE", "pipeline:x"),  # "52-year-old"
     ]
     merge = Merge(label_map=LABELS, types=CONLL | {"DATE"})
-    assert spans(merge_candidates(candidates, merge)) == [
-        (0, 7, "ORG", "rule:team"),
-        (23, 33, "PER", "rule:person"),
-        (35, 48, "LOC", "pipeline:x"),
-        (50, 60, "PER", "pipeline:x"),
+    assert spans(merge_candidates(candidates, merge, text)) == [(29, 41, "PER", "pipeline:x")]
+    # Without the text, every gap entity.
+    assert len(merge_candidates(candidates, merge)) == 3
+
+
+def test_with_the_text_a_gap_that_does_not_read_as_a_name_is_tallied_and_weighed_apart():
+    text = "Turnout was 59 percent, said Jan Kowalski. The 52-year-old Kowalski won."
+    candidates = [
+        Candidate(0, 7, "PERSON", "pipeline:x"),  # "Turnout": one word opening a sentence
+        Candidate(29, 41, "PERSON", "pipeline:x"),  # "Jan Kowalski"
+        Candidate(47, 58, "DATE", "pipeline:x"),  # "52-year-old"
+    ]
+    gold = {(29, 41, "PER"), (47, 58, "DATE")}
+    merge = Merge(label_map=LABELS, types=CONLL | {"DATE"})
+    tally = LayerTally()
+    tally.add(candidates, gold, merge, text)
+    assert tally.counts == {
+        ("pipeline:x", "PER", UNNAMED): [0, 1, 0, 0],
+        ("pipeline:x", "PER", GAP): [1, 1, 0, 0],
+        ("pipeline:x", "DATE", UNNAMED): [1, 1, 0, 0],
+    }
+    # Without the text, all three are gaps.
+    blind = LayerTally()
+    blind.add(candidates, gold, merge)
+    assert blind.counts == {
+        ("pipeline:x", "PER", GAP): [1, 2, 0, 0],
+        ("pipeline:x", "DATE", GAP): [1, 1, 0, 0],
+    }
+    # Measured: this project's ages are DATEs, right 18 times in 20; its single words opening a sentence
+    # right 2 times in 20: the age goes in, "Turnout" stays out, the name goes in (a gap, by the prior).
+    measured = Merge(
+        label_map=LABELS,
+        types=CONLL | {"DATE"},
+        layered={
+            ("pipeline:x", "DATE", UNNAMED): Layered(Measured(18, 20), Measured(0, 0)),
+            ("pipeline:x", "PER", UNNAMED): Layered(Measured(2, 20), Measured(0, 0)),
+        },
+        layered_keep=0.4,
+    )
+    assert spans(merge_candidates(candidates, measured, text)) == [
+        (29, 41, "PER", "pipeline:x"),
+        (47, 58, "DATE", "pipeline:x"),
     ]

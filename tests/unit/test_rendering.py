@@ -112,3 +112,59 @@ def test_blocks_touching_finds_every_block_a_range_overlaps():
     assert [b.index for b in blocks_touching(blocks, [(150, 250)])] == [0, 1]
     assert [b.index for b in blocks_touching(blocks, [(200, 200)])] == [1]  # an empty range touches its block
     assert [b.index for b in blocks_touching(blocks, [(0, 1), (999, 1000)])] == [0, 4]
+
+
+def _segment_by_segment(text, block, marks):
+    """The rendering as it was first written, one segment at a time: the reference the faster one keeps."""
+    from html import escape
+    from itertools import pairwise
+
+    inside = [m for m in marks if m.start < block.end and m.end > block.start]
+    cuts = {block.start, block.end}
+    by_start = {}
+    for m in inside:
+        cuts.add(max(m.start, block.start))
+        cuts.add(min(m.end, block.end))
+        by_start.setdefault(max(m.start, block.start), []).append(m)
+    active, parts = [], [f'<div class="blk{" flow" if block.is_flow else ""}" id="{block.dom_id}" '
+                         f'data-s="{block.start}" data-e="{block.end}">']  # fmt: skip
+    for left, right in pairwise(sorted(cuts)):
+        active = [m for m in active if m.end > left] + by_start.get(left, [])
+        segment = escape(text[left:right], quote=False)
+        layers = sorted(active, key=lambda m: (m.start - m.end, m.start, m.item))
+        opening = "".join(
+            f'<mark class="{m.classes(depth)}" data-item="{m.item}"'
+            + (f' data-label="{escape(m.label)}"' if m.start == left else "")
+            + ">"
+            for depth, m in enumerate(layers)
+        )
+        parts.append(opening + segment + "</mark>" * len(layers))
+    return "".join(parts) + "</div>"
+
+
+@given(
+    st.text(alphabet=st.sampled_from("ab \n👩‍👧<&>\"'é"), min_size=1, max_size=400),
+    st.lists(
+        st.tuples(
+            st.integers(0, 400),
+            st.integers(1, 60),
+            st.booleans(),
+            st.sampled_from(["", "kb", "nil"]),
+            st.booleans(),
+            st.sampled_from(["PERSON", "ORG 0.82", '<b>"x"</b> & 1']),
+        ),
+        max_size=25,
+    ),
+    st.integers(20, 200),
+)
+def test_marks_alone_are_written_whole_and_the_html_is_what_segment_by_segment_rendering_writes(
+    text, raw_marks, size
+):
+    marks = [
+        mark(f"{'g' if suggestion else 's'}{i}", start, min(start + length, len(text)), 1 + i % 3, label,
+             suggestion=suggestion, linked=linked, related=related)
+        for i, (start, length, suggestion, linked, related, label) in enumerate(raw_marks)
+        if start < len(text)
+    ]  # fmt: skip
+    for block in split_blocks(text, size):
+        assert render_block(text, block, marks) == _segment_by_segment(text, block, marks)

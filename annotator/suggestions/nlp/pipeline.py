@@ -183,7 +183,7 @@ class Suggester:
                 candidates.extend(find_names(original, candidates, guesses=self.name_guesses))
             if model:
                 candidates.extend(model)
-            found = merge_candidates(candidates, merge)
+            found = merge_candidates(candidates, merge, original)
             yield Analysis(
                 entities=tuple(found),
                 sentences=sentences,

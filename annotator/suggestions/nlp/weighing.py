@@ -2,7 +2,8 @@
 
 Pure Python, no spaCy. For each gold article, the other sources settle among themselves as the merge
 settles them; each of the pipeline's entities is then put in its relation to what they settled (a gap,
-the same span, the same span with another type, wider, narrower or crossing: see `merge.relation`), and
+a gap where it does not read as a name, the same span, the same span with another type, wider, narrower
+or crossing: see `merge.relation`), and
 counted right or wrong against the gold, as are the entities it would displace. The merge then lays the
 pipeline over the other sources by these counts (`Merge.layered`), and leaves out what is measured to
 lose more than it gains: a type the pipeline gets wrong here, or its entities in the gaps the gazetteer
@@ -43,8 +44,10 @@ class LayerTally:
     others_found: int = 0
     gold: int = 0
 
-    def add(self, candidates: Iterable[Candidate], gold: Gold, merge: Merge) -> None:
-        """Count one article's candidates (every source's, unmerged) against its gold."""
+    def add(self, candidates: Iterable[Candidate], gold: Gold, merge: Merge, text: str | None = None) -> None:
+        """Count one article's candidates (every source's, unmerged) against its gold; with the article's
+        text, the gaps where the pipeline's entity does not read as a name are counted apart (UNNAMED),
+        as the merge tells them apart."""
         scored = mapped(candidates, merge)
         over = [c for c in scored if is_pipeline(c.source)]
         settled = settle([c for c in scored if not is_pipeline(c.source)])
@@ -52,7 +55,7 @@ class LayerTally:
         self.others_found += len(settled)
         self.others_right += sum((c.start, c.end, c.label) in gold for c in settled)
         for entity in over:
-            kind, overlapped = relation(entity, settled)
+            kind, overlapped = relation(entity, settled, text)
             if kind == SAME:
                 continue
             tally = self.counts.setdefault((entity.source, entity.label, kind), [0, 0, 0, 0])

@@ -148,9 +148,9 @@ class Command(BaseCommand):
                 self.stderr.write(f"warning: {self.where(warning)}")
             self.stdout.write(job.message)
             if job.params.get("curated") and not job.params.get("dry_run") and job.project_id is not None:
-                from annotator.suggestions.learning import maybe_start_learning  # it may learn from them now
+                from annotator.suggestions.learning import learn_after_curation  # it may learn from them now
 
-                maybe_start_learning(job.project_id)
+                learn_after_curation(job.project_id)
             return
         for problem in job.errors:
             self.stderr.write(self.where(problem))
