@@ -376,8 +376,8 @@ ANNOTATOR_SUGGESTION_FRESHNESS_SECONDS = env.float("ANNOTATOR_SUGGESTION_FRESHNE
 # the page shows at once, says so, and fills in when the job ends. Shorter ones are suggested in the request.
 ANNOTATOR_SUGGEST_INLINE_MAX_CHARS = env.int("ANNOTATOR_SUGGEST_INLINE_MAX_CHARS", default=20_000)
 # Pre-annotation runs its spaCy pipeline in a child process, on the next texts while the worker makes and
-# stores the records of those before: "auto" when the machine has a core for it beside one per busy worker,
-# "on" always (for 256 articles or more), "off" never.
+# stores the records of those before: "auto" for a pipeline without a statistical model when the machine has a
+# core for it beside one per busy worker, "on" always (for 256 articles or more), "off" never.
 ANNOTATOR_PIPELINE_PROCESS = env.str("ANNOTATOR_PIPELINE_PROCESS", default="auto")
 if ANNOTATOR_PIPELINE_PROCESS not in ("auto", "on", "off"):
     raise ImproperlyConfigured(

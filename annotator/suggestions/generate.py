@@ -194,18 +194,20 @@ def preannotate_articles(
 PIPE_PROCESS_MIN_ARTICLES = 256  # fewer: the child's start (a fork, ~10-30 ms) is not worth it
 
 
-def pipe_process_wanted(articles: int, other_workers: int = 0) -> bool:
+def pipe_process_wanted(articles: int, other_workers: int = 0, *, model: bool = False) -> bool:
     """Whether pre-annotating this many articles runs the pipeline in a child process while this one
     makes and stores the records (`nlp.PipeProcess`): ANNOTATOR_PIPELINE_PROCESS "on" or "off", or by
     default ("auto") when the articles are enough to pay for its start and this machine has a core
     for each busy worker (this one, `other_workers`) and one more for the child. Two processes then
-    share one worker's work; two workers on two cores are better served by one core each."""
+    share one worker's work; two workers on two cores are better served by one core each. Auto leaves
+    out a pipeline with a statistical `model`: its pipe is most of the work already (little to overlap),
+    and a fork after its maths library started threads is not safe with every build."""
     choice = settings.ANNOTATOR_PIPELINE_PROCESS
     if choice == "off" or articles < PIPE_PROCESS_MIN_ARTICLES:
         return False
     if choice == "on":
         return True
-    return usable_cores() > other_workers + 1
+    return not model and usable_cores() > other_workers + 1
 
 
 def usable_cores(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
@@ -231,7 +233,7 @@ def usable_cores(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
 def _pipe_process(
     runner: SuggestionRunner, articles: int, other_workers: int
 ) -> Iterator[PipeProcess | None]:
-    if not pipe_process_wanted(articles, other_workers):
+    if not pipe_process_wanted(articles, other_workers, model=runner.spec.model is not None):
         yield None
         return
     with PipeProcess(runner.suggester) as process:

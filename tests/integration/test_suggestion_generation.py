@@ -494,6 +494,7 @@ def test_the_pipeline_gets_a_child_process_when_a_core_is_spare_for_it(settings,
     settings.ANNOTATOR_PIPELINE_PROCESS = "auto"
     wanted = generate.pipe_process_wanted
     assert wanted(256) is True
+    assert wanted(10_000, model=True) is False  # a statistical model's pipeline: serial unless "on"
     assert wanted(255) is False  # too few articles to pay for the child's start
     assert wanted(10_000, other_workers=1) is False  # two workers on two cores: one core each
     cores = {0, 1, 2, 3}
@@ -501,7 +502,7 @@ def test_the_pipeline_gets_a_child_process_when_a_core_is_spare_for_it(settings,
     cores = {0}
     assert wanted(10_000) is False
     settings.ANNOTATOR_PIPELINE_PROCESS = "on"
-    assert (wanted(10_000, other_workers=5), wanted(255)) == (True, False)
+    assert (wanted(10_000, other_workers=5), wanted(10_000, model=True), wanted(255)) == (True, True, False)
     settings.ANNOTATOR_PIPELINE_PROCESS = "off"
     assert wanted(10_000) is False
 
