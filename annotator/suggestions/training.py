@@ -597,7 +597,7 @@ def _cross_validate(
         )
         for pk in fold:
             record = by_id[pk]
-            found = _entity_items(record, nlp.merge_candidates(candidates[pk], fold_merge))
+            found = _entity_items(record, nlp.merge_candidates(candidates[pk], fold_merge, record.text))
             result.by_article[pk] = found
             result.predicted += found
             result.expected += _expected(record)

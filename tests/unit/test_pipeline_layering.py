@@ -193,6 +193,11 @@ def test_unmeasured_the_pipeline_never_retypes_or_cuts_a_name_rule_or_a_shape_gu
         ('He said . " Army troops came.', "Army", False),  # after a quote opening a sentence
         ("Turnout in Lisbon was high.", "Lisbon", True),
         ("Jan Kowalski scored.", "Jan Kowalski", True),  # two words: a name even where a sentence opens
+        ("Он приехал в Москву.", "Москву", True),  # another cased script
+        ("он приехал в москву.", "москву", False),
+        ("习近平在北京会见了他。", "北京", True),  # a script without case: only line and digits count
+        ("北京\n2024年", "2024年", False),
+        ("التقى محمد بن سلمان في الرياض", "الرياض", True),
     ],
 )
 def test_what_reads_as_a_name_where_it_stands(text, name, reads):

@@ -508,15 +508,16 @@ SENTENCE_ENDS = frozenset(".!?\"'“”‘’:")
 def reads_as_name(text: str, start: int, end: int) -> bool:
     """Whether text[start:end] reads as a name where it stands: one line, no digit, every word capitalised
     (or a joiner, or punctuation), not on a line in capitals (a headline, a table's header), and not a
-    single word that opens a sentence (where any word is capitalised: "Turnout was 59 percent")."""
+    single word that opens a sentence (where any word is capitalised: "Turnout was 59 percent"). In a
+    script without case (Chinese, Arabic...) only the line and the digits say anything."""
     found = text[start:end]
     if "\n" in found or any(ch.isdigit() for ch in found):
         return False
     words = found.split()
-    if not words or not all(
-        w[0].isupper() or w in NAME_JOINERS or not any(ch.isalpha() for ch in w) for w in words
-    ):
+    if not words or not all(w[0].isupper() or w in NAME_JOINERS or not _cased(w) for w in words):
         return False
+    if not any(_cased(w) for w in words):
+        return True
     line_start = text.rfind("\n", 0, start) + 1
     line_end = text.find("\n", end)
     line = text[line_start : line_end if line_end != -1 else len(text)]
@@ -527,6 +528,11 @@ def reads_as_name(text: str, start: int, end: int) -> bool:
         if not before or before[-1] in SENTENCE_ENDS:
             return False
     return True
+
+
+def _cased(word: str) -> bool:
+    """Whether the word has a letter with upper and lower case (Latin, Cyrillic, Greek...)."""
+    return any(ch.isupper() or ch.islower() for ch in word)
 
 
 def _smoothed(measured: Measured, prior: float) -> float:
