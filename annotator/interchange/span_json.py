@@ -13,7 +13,7 @@ written by `exports._json_line`, which makes the same bytes the slow way.
 
 Building that JSON is most of the database's share of an export. A large export splits it over two
 backends (`SecondReader`): a connection of its own, opened in the reading transaction's snapshot, writes
-half of each chunk's sets while the reading connection writes the other half.
+two thirds of each chunk's sets while the reading connection writes the rest (`exports.ChunkReader`).
 """
 
 from __future__ import annotations
