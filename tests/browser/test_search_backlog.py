@@ -3,11 +3,13 @@ being indexed for search and finds them word by word; once the index job has run
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
+from playwright.sync_api import expect
 
 from annotator.articles.indexing import start_search_indexing
 from annotator.interchange.formats.sources import BytesSource
@@ -51,11 +53,13 @@ def test_the_browser_says_what_search_does_not_see_yet(page, log_in, imported):
     assert notice.get_attribute("role") == "status"
     page.get_by_label("Search articles").fill("mogilev")
     page.get_by_label("Search articles").press("Enter")
-    assert page.locator("#articles tbody tr td:nth-child(2)").all_inner_texts() == ["Frost · read"]
+    # A plain GET form: the new page may still be loading when press() returns, so wait for its rows.
+    expect(page).to_have_url(re.compile(r"[?&]q=mogilev"))
+    expect(page.locator("#articles tbody tr td:nth-child(2)")).to_have_text(["Frost · read"])
     page.screenshot(path=str(SCREENS / "i18bulk-indexing.png"), full_page=True)
     assert_accessible(page, "the articles page while indexing")
     job = start_search_indexing(project=project, by=user, queue=False)
     assert run_job(job).status == "succeeded"
     page.reload()
-    assert page.locator("#search-backlog").count() == 0
-    assert page.locator("#articles tbody tr td:nth-child(2)").all_inner_texts() == ["Frost · read"]
+    expect(page.locator("#search-backlog")).to_have_count(0)
+    expect(page.locator("#articles tbody tr td:nth-child(2)")).to_have_text(["Frost · read"])
