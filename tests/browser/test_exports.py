@@ -5,6 +5,7 @@ from pathlib import Path
 import orjson
 import pytest
 from django.contrib.auth import get_user_model
+from playwright.sync_api import expect
 
 from annotator.interchange.formats.base import Limits, ProblemLog
 from annotator.interchange.formats.docbin import DocBinReader
@@ -42,7 +43,7 @@ def test_a_manager_downloads_gold_and_gets_a_docbin_from_a_background_job(page, 
     log_in("maria")
     page.get_by_role("link", name=HOSTILE).click()
     page.get_by_role("link", name="Export").click()
-    assert page.locator("h1").text_content() == "Export"
+    expect(page.locator("h1")).to_have_text("Export")  # the project page's h1 until the link's page loads
     with page.expect_download() as info:
         page.get_by_role("button", name="Export").click()
     download = info.value
@@ -53,9 +54,9 @@ def test_a_manager_downloads_gold_and_gets_a_docbin_from_a_background_job(page, 
 
     page.get_by_label("Format").select_option("spacy")
     page.get_by_role("button", name="Export").click()
-    page.get_by_role("button", name="Download").wait_for(timeout=15000)
-    assert page.locator("#job-status .job-status").text_content() == "Succeeded"
-    assert page.locator("progress").get_attribute("value") == "100"
+    expect(page.get_by_role("button", name="Download")).to_be_visible()
+    expect(page.locator("#job-status .job-status")).to_have_text("Succeeded")
+    expect(page.locator("progress")).to_have_attribute("value", "100")
     with page.expect_download() as info:
         page.get_by_role("button", name="Download").click()
     data = Path(info.value.path()).read_bytes()
@@ -66,7 +67,7 @@ def test_a_manager_downloads_gold_and_gets_a_docbin_from_a_background_job(page, 
         ("w2", "", []),
     ]
     page.get_by_role("link", name="Export", exact=True).click()
-    assert page.locator(".import-list tbody tr").count() == 1
+    expect(page.locator(".import-list tbody tr")).to_have_count(1)  # waits for the page the link opens
 
 
 def test_a_running_export_is_cancelled_from_its_page_by_keyboard(
@@ -112,8 +113,8 @@ def test_a_running_export_is_cancelled_from_its_page_by_keyboard(
         pytest.fail("Tab never reached the cancel button")
     page.keyboard.press("Enter")
     page.get_by_text("Export cancelled. It leaves no file.").wait_for()
-    assert page.locator("#job-status .job-status").text_content() == "Cancelled"
-    assert page.get_by_role("button", name="Cancel this export").count() == 0
+    expect(page.locator("#job-status .job-status")).to_have_text("Cancelled")
+    expect(page.get_by_role("button", name="Cancel this export")).to_have_count(0)
     page.screenshot(path=SCREENSHOTS / "export-cancelled-320.png", full_page=True)
     assert Job.objects.get(pk=job.pk).status == JobStatus.CANCELLED
     assert not (settings.DATA_DIR / "exports" / f"export-{job.pk}.parts").exists()
