@@ -64,7 +64,9 @@ def gunicorn_process(
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        # A worker's first answer comes after it imported the app; beside another test process on a busy
+        # 2-core machine that can take far longer than on a quiet one (the wait ends at the first answer).
+        deadline = time.monotonic() + 180
         while True:
             try:
                 urllib.request.urlopen(f"{base}/healthz", timeout=2)  # noqa: S310 - our own local server
@@ -107,5 +109,6 @@ def api_call(
         except ValueError:
             parsed = content.decode("utf-8", "replace")  # not JSON: the test shows what it was
         return error.code, error.headers.get("ETag"), parsed
-    except (urllib.error.URLError, http.client.HTTPException, ConnectionError):
+    except (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError):
+        # TimeoutError: no answer within `timeout` (a socket timeout while reading is not wrapped in URLError).
         return DROPPED, None, None
