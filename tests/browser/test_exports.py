@@ -15,6 +15,7 @@ from annotator.interchange.services import import_articles
 from annotator.projects.models import Role
 from annotator.projects.services import add_member
 from tests.browser.axe import assert_accessible
+from tests.browser.polls import polls_held
 from tests.factories import ProjectFactory
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
@@ -91,20 +92,21 @@ def test_a_running_export_is_cancelled_from_its_page_by_keyboard(
     run_chunk(chunks[0].pk, handler)  # one part done; the other waits for a worker that never comes
 
     log_in("maria")
-    page.goto(live_server.url + reverse("exports:detail", args=[project.pk, job.pk]))
-    assert page.locator("#job-status").text_content().split() == [
-        "Running",
-        "1",
-        "of",
-        "2",
-        "parts",
-        "done.",
-        "50%",
-    ]
-    for width in (1280, 320):
-        page.set_viewport_size({"width": width, "height": 800})
-        page.screenshot(path=SCREENSHOTS / f"export-cancel-{width}.png", full_page=True)
-        assert_accessible(page, f"the job page with its cancel button at {width} px")
+    with polls_held(page):  # the job's status stays put while it is looked at
+        page.goto(live_server.url + reverse("exports:detail", args=[project.pk, job.pk]))
+        assert page.locator("#job-status").text_content().split() == [
+            "Running",
+            "1",
+            "of",
+            "2",
+            "parts",
+            "done.",
+            "50%",
+        ]
+        for width in (1280, 320):
+            page.set_viewport_size({"width": width, "height": 800})
+            page.screenshot(path=SCREENSHOTS / f"export-cancel-{width}.png", full_page=True)
+            assert_accessible(page, f"the job page with its cancel button at {width} px")
     for _ in range(40):
         page.keyboard.press("Tab")
         if page.evaluate("document.activeElement.textContent") == "Cancel this export":

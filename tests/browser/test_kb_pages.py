@@ -15,6 +15,7 @@ from annotator.projects.demo import load_demo
 from annotator.projects.models import EntityType, Role
 from annotator.projects.services import add_member
 from tests.browser.axe import assert_accessible
+from tests.browser.polls import polls_held
 
 HOSTILE = '<img src=x onerror=alert(1)><script>alert("kb")</script> {{ 7|add:1 }} \u202egnp.exe'
 
@@ -171,12 +172,13 @@ def test_a_running_kb_import_is_cancelled_from_its_page_by_keyboard(
     run_chunk(chunks[0].pk, handler)
 
     log_in("maria")
-    page.goto(live_server.url + reverse("kb:job", args=[demo.pk, job.pk]))
-    expect(page.locator("#job-progress")).to_contain_text(f"Running 1 of {len(chunks)} parts done.")
-    for width in (1280, 320):
-        page.set_viewport_size({"width": width, "height": 800})
-        page.screenshot(path=screenshots / f"kb-import-cancel-{width}.png", full_page=True)
-        assert_accessible(page, f"the job page with its cancel button at {width} px")
+    with polls_held(page):  # the job's progress stays put while it is looked at
+        page.goto(live_server.url + reverse("kb:job", args=[demo.pk, job.pk]))
+        expect(page.locator("#job-progress")).to_contain_text(f"Running 1 of {len(chunks)} parts done.")
+        for width in (1280, 320):
+            page.set_viewport_size({"width": width, "height": 800})
+            page.screenshot(path=screenshots / f"kb-import-cancel-{width}.png", full_page=True)
+            assert_accessible(page, f"the job page with its cancel button at {width} px")
     for _ in range(40):
         page.keyboard.press("Tab")
         if page.evaluate("document.activeElement.textContent") == "Cancel this import":

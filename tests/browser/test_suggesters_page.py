@@ -16,6 +16,7 @@ from annotator.projects.models import Role
 from annotator.projects.services import add_member
 from annotator.suggestions.models import Suggestion
 from tests.browser.axe import assert_accessible
+from tests.browser.polls import polls_held
 
 
 @pytest.fixture
@@ -134,12 +135,13 @@ def test_a_running_pre_annotation_is_cancelled_from_the_jobs_list_by_keyboard(pa
     assert kept > 0
 
     log_in("manager")
-    page.goto(f"/projects/{demo.pk}/suggesters/")
-    for width in (1280, 320):
-        page.set_viewport_size({"width": width, "height": 800})
-        page.screenshot(path=SCREENS / f"suggesters-cancel-{width}.png", full_page=True)
-        assert_accessible(page, f"the suggesters page with a running job's cancel button at {width} px")
-        page.locator("#job-list").screenshot(path=SCREENS / f"suggesters-jobs-{width}.png")
+    with polls_held(page):  # the job list stays put while it is looked at
+        page.goto(f"/projects/{demo.pk}/suggesters/")
+        for width in (1280, 320):
+            page.set_viewport_size({"width": width, "height": 800})
+            page.screenshot(path=SCREENS / f"suggesters-cancel-{width}.png", full_page=True)
+            assert_accessible(page, f"the suggesters page with a running job's cancel button at {width} px")
+            page.locator("#job-list").screenshot(path=SCREENS / f"suggesters-jobs-{width}.png")
     for _ in range(80):
         page.keyboard.press("Tab")
         if page.evaluate("document.activeElement.id") == f"cancel-job-{job.pk}":
