@@ -31,6 +31,8 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # A wheel scrolls at once, not over an animation: a position read after it is where the page stays.
+    "--disable-smooth-scrolling",
 ]
 
 

@@ -89,7 +89,9 @@ def time_stands_still(page):
     instant of the page's time, however slowly a loaded machine sends them, and a timer the page sets
     there (a save that waits for the keys to rest, a retry) fires only after. The page's clock must be
     Playwright's (`page.clock.install()` before the page opened)."""
-    page.clock.pause_at(page.evaluate("() => Date.now()") + 1)
+    # pause_at takes seconds and only a time ahead of the page's: a minute ahead (timers already due go off
+    # in the jump) is ahead however long a loaded machine takes between reading the time and pausing.
+    page.clock.pause_at(page.evaluate("() => Date.now()") / 1000 + 60)
     yield
     page.clock.resume()
 
