@@ -14,10 +14,10 @@ from contextlib import contextmanager
 def polls_held(page) -> Iterator[None]:
     """Open the page inside (a poll already under way before would still land): htmx's requests (the
     HX-Request header) wait until the block ends; navigations and everything else go through."""
-    held = []
+    held, holding = [], [True]
 
     def hold(route):
-        if route.request.headers.get("hx-request") == "true":
+        if holding[0] and route.request.headers.get("hx-request") == "true":
             held.append(route)
         else:
             route.fallback()
@@ -26,6 +26,9 @@ def polls_held(page) -> Iterator[None]:
     try:
         yield
     finally:
-        page.unroute("**/*", hold)
+        # Let them go before the handler goes: Playwright itself passes on the requests a removed handler
+        # still holds, and a route goes on once only.
+        holding[0] = False
         for route in held:
             route.continue_()
+        page.unroute("**/*", hold)
