@@ -78,7 +78,13 @@ def gunicorn_process(
         yield base, process
     finally:
         process.terminate()
-        process.wait(timeout=20)
+        try:
+            # A graceful stop lets the requests under way end first (gunicorn allows them its graceful
+            # timeout, 30 s): on a loaded machine one can take longer than a quiet machine's whole test.
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()  # its workers see their master gone and end
+            process.wait()
 
 
 def worker_pids(master: subprocess.Popen) -> list[int]:
@@ -103,7 +109,10 @@ def api_call(
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - our own local server
             return response.status, response.headers.get("ETag"), json.loads(response.read() or b"null")
     except urllib.error.HTTPError as error:
-        content = error.read()
+        try:
+            content = error.read()
+        except (http.client.HTTPException, OSError):  # the answer broke off after its status line
+            return DROPPED, None, None
         try:
             parsed = json.loads(content or b"null")
         except ValueError:
