@@ -6,7 +6,7 @@
 doccano runs beside it, set up once outside this repository (nothing of it is installed here):
 
     python3.11 -m venv /work/doccano/.venv
-    /work/doccano/.venv/bin/pip install doccano==1.8.4 psycopg2-binary
+    /work/doccano/.venv/bin/pip install doccano==1.8.4 psycopg2-binary 'marshmallow<4' 'numpy<2'
     export DATABASE_URL='postgres://postgres@127.0.0.1:5432/doccano_bench?sslmode=disable'
     createdb -h 127.0.0.1 -U postgres doccano_bench
     /work/doccano/.venv/bin/doccano init
@@ -25,13 +25,18 @@ first alternating (A B, B A, ...):
   with If-Match);
 - fetch a document: one client reads the document and its annotations `--requests` times, the two requests
   each app's own client makes (doccano: the example, then its spans; here: the article, then the set);
+- who am I: one client makes the cheapest authenticated read each app has (doccano: `GET /v1/me`; here:
+  `GET /api/v1/account`): the request stack, token authentication and one small query, the floor under the rest;
 - mix: `--clients` clients for `--seconds`, each creating a span on its own document and fetching the shared
   one in turn.
 
 Prints p50/p95 per action and app, requests/s of the mix, the CPU each server spent per request (its gunicorn
 processes, found by the socket they listen on, plus its PostgreSQL backends, from /proc) and the ratio
 this app/doccano of each, the CPU this process (the clients) took, and the load average. CPU per request
-hardly depends on what else the machine runs; latencies and requests/s do.
+hardly depends on what else the machine runs; latencies and requests/s do. `--profile DIR` then samples each
+app's gunicorn workers with py-spy (`--native`; py-spy is on PyPI) over `--profile-requests` actions of each
+kind and splits their CPU into layers (gunicorn, middleware, authentication, DRF, ORM, SQL compilation, the
+driver, JSON), each also in milliseconds of the worker CPU per action measured before.
 """
 
 from __future__ import annotations
@@ -60,7 +65,7 @@ from annotate_page import mentions, news_text
 DOCCANO_SETUP = """doccano is not reachable at {url} ({reason}). Set it up beside this app, outside the repository:
 
     python3.11 -m venv /work/doccano/.venv
-    /work/doccano/.venv/bin/pip install doccano==1.8.4 psycopg2-binary
+    /work/doccano/.venv/bin/pip install doccano==1.8.4 psycopg2-binary 'marshmallow<4' 'numpy<2'
     createdb -h 127.0.0.1 -U postgres doccano_bench
     export DATABASE_URL='postgres://postgres@127.0.0.1:5432/doccano_bench?sslmode=disable'
     /work/doccano/.venv/bin/doccano init
