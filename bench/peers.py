@@ -61,6 +61,7 @@ from urllib.parse import urlsplit
 
 from _harness import bench_database
 from annotate_page import mentions, news_text
+from load import cpu_seconds
 
 DOCCANO_SETUP = """doccano is not reachable at {url} ({reason}). Set it up beside this app, outside the repository:
 
@@ -128,19 +129,6 @@ def database_backends(database: str) -> list[int]:
             "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [database]
         )
         return [pid for (pid,) in cursor.fetchall()]
-
-
-def cpu_seconds(pids: list[int]) -> dict[int, float]:
-    """User plus system CPU time of each process still alive."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    used = {}
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        used[pid] = (int(fields[11]) + int(fields[12])) / ticks
-    return used
 
 
 @dataclass
