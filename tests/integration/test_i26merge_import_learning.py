@@ -116,14 +116,20 @@ def test_curated_gold_through_the_api_weighs_the_pipeline_when_no_training_start
     settings.DATA_DIR = tmp_path
     settings.ANNOTATOR_PIPELINES_DIR = tmp_path / "pipelines"
     SuggesterSettings.objects.create(
-        project=news.project, learn=False, use_site_pipeline=False, pipeline="some-pipeline", pipeline_mode="add"
+        project=news.project,
+        learn=False,
+        use_site_pipeline=False,
+        pipeline="some-pipeline",
+        pipeline_mode="add",
     )
     client.force_login(news.manager)
     url = reverse("api:project-imports", args=[news.project.pk])
     upload = SimpleUploadedFile("gold.jsonl", gold_file(), content_type="application/octet-stream")
 
     def post():
-        response = client.post(url, {"file": upload, "format": "jsonl", "set_kind": "gold", "curated": "true"})
+        response = client.post(
+            url, {"file": upload, "format": "jsonl", "set_kind": "gold", "curated": "true"}
+        )
         assert response.status_code == 202, response.content
 
     run_import_and_its_commit(django_capture_on_commit_callbacks, post)
