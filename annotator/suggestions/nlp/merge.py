@@ -22,7 +22,8 @@ right decides which wins, with no margin for length. A candidate whose measured 
 the F1 the combination measured (`mute_below`) is left out: adding an item right with probability p raises
 the expected F1 only when p is above half of it.
 
-A pretrained pipeline in `add` mode is laid over the other sources (`layered`): they settle among
+A pretrained pipeline in `add` mode is laid over the other sources (`layered`; in `replace` mode it is
+the only source and its entities are merged as any source's, `lay_pipeline`): they settle among
 themselves first, then each of the pipeline's entities is weighed against what it would displace, by
 how it relates to it (`relation`): a gap (nothing there; with the text, told apart from a gap where it
 does not read as a name, `reads_as_name`), the same span (nothing to do), the same span with another
@@ -151,6 +152,10 @@ class Merge:
     # entities they would displace), measured on the project's gold: a pretrained pipeline in add mode
     layered: Mapping[tuple[str, str, str], Layered] = field(default_factory=dict)
     layered_keep: float = MUTE_BELOW  # half the F1 the other sources measured on that gold
+    # Whether a pretrained pipeline's entities are laid over the other sources (its add mode). In replace
+    # mode it is the only source: its entities are merged as any source's, none left out for not reading
+    # as a name or for what add mode measured (`engine.project_merge` says which).
+    lay_pipeline: bool = True
 
     def target(self, label: str) -> str:
         mapped = self.label_map.get(label, label)
@@ -322,7 +327,7 @@ def merge_candidates(
                              rule.rounded)  # fmt: skip
     if not by_span:
         return []
-    if any(is_pipeline(source) for _, source in rules):
+    if merge.lay_pipeline and any(is_pipeline(source) for _, source in rules):
         return _merged(mapped(candidates, merge), merge, text=text)
     spans = list(by_span.values())
     if any(c[6] for c in spans):
@@ -357,7 +362,7 @@ def _merged(
     end, type) when the caller collected them from every candidate (else from these)."""
     if not scored:
         return []
-    over = [c for c in scored if is_pipeline(c.source)]
+    over = [c for c in scored if is_pipeline(c.source)] if merge.lay_pipeline else []
     if not over:
         chosen = settle(scored)
     else:
