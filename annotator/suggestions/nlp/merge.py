@@ -100,9 +100,11 @@ def outranks(
     """Whether a candidate beats another on the same span: the better score, then the more trusted family;
     but where a source blind to context and a rule that read it give the span different types, the rule.
     A word source's measured precision is over all its matches, nearly all of them undisputed, and says
-    little about the few where a rule read the context and disagrees: on CoNLL-2003 the shipped lists and
-    the project's gold mentions were right in none of the 159 places (eng.testa, 25 gold documents) where
-    the team rule made a club of a city, yet measured 0.90-0.94 overall against the team rule's 0/2 there."""
+    little about the few where a rule read the context and disagrees. On CoNLL-2003 (the lists and 25 or
+    50 documents' gold mentions) the gold had the rule's type in 141 of 145 such disputes on eng.testa and
+    159 of 186 on documents 600-945 of eng.train, the word source's in 2 and 5 (clubs named after their
+    city, mostly); yet 25 gold documents measured the city list 0.90 precise overall and the team rule 0/2,
+    and the list's places took the clubs' names (ORG F1 0.764 -> 0.691; with this rule 0.765)."""
     if label != other and stands | other_stands == WORD | CONTEXT:
         return stands == CONTEXT
     return (score, -priority) > (other_score, -other_priority)
