@@ -5,7 +5,10 @@ the date and acronym rules, a pretrained pipeline, a trained model. Here:
 
 1. each candidate's label becomes a project type through the label map; a label that maps to nothing,
    or to a type the project lacks, is dropped before it can claim anything;
-2. for one span, the label with the best evidence wins (measured precision of that source and label);
+2. for one span, the label with the best evidence wins (measured precision of that source and label),
+   except that a rule that read this occurrence's context (a club before its score, a person after an
+   age) beats a source blind to context (lists, KB and gold mentions, date words) that gives another type
+   (`outranks`);
 3. between overlapping spans the longer wins (a model's "Bayern Munich" beats the list's "Munich"
    inside it), unless measured evidence says the longer one's source and label are much less precise
    than a shorter one's inside it; crossing spans go the same way;
