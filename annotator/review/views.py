@@ -48,6 +48,7 @@ from annotator.projects.permissions import can_curate
 from annotator.projects.views import get_project
 from annotator.review import undo as undo_stack
 from annotator.review.actions import ACTIONS, Outcome, Request, link_span, undo
+from annotator.review.annotate_page import from_skeleton
 from annotator.review.comments import comments_context
 from annotator.review.models import Comment
 from annotator.review.pieces import Pieces
@@ -152,10 +153,9 @@ MAX_BLOCKS_PER_REQUEST = 32
 MAX_BLOCKS_PER_ANSWER = 16
 
 
-def _page_context(
-    request: AuthedRequest, article: Article, annotation_set: AnnotationSet, pieces: Pieces
-) -> dict[str, Any]:
-    """The page's context; its text and side lists go in as `pieces`' markers (see `review.pieces`)."""
+def _page_context(request: AuthedRequest, article: Article, annotation_set: AnnotationSet) -> dict[str, Any]:
+    """The page's context; its text (`blocks`) and side lists (`lists`) as lists of escaped HTML pieces,
+    which `_rendered` or the skeleton (`review.annotate_page`) put in their places."""
     project = article.project
     entity_types, counts, page = load_page_and_counts(annotation_set, article.text)
     guidelines = _latest_guidelines(annotation_set)
@@ -165,14 +165,15 @@ def _page_context(
         "project": project,
         "crumb": shorten(str(article.title or article.external_id or article.pk), 60),
         "url_attributes": _url_attributes(article.pk),
+        **{f"{name}_url": fast_reverse(f"review:{name}", (article.pk,)) for name in _LINKS},
         "annotation_set": annotation_set,
         "editable": annotation_set.is_editable and may_edit,
         # A finished set is read only; whoever may edit it may reopen it (as the API allows).
         "can_reopen": may_edit and not annotation_set.is_editable,
         # Not through the template: a template loop over a long article's 500 blocks and 1,500 groups
         # costs more than rendering them (every piece is escaped where it is built).
-        "blocks": pieces.part(page.blocks),
-        "lists": {kind: pieces.part(groups) for kind, groups in page.lists.items()},
+        "blocks": page.blocks,
+        "lists": page.lists,
         "lazy": page.lazy,
         "counts": counts,
         "entity_types": entity_types,
@@ -185,6 +186,19 @@ def _page_context(
         **comments_context(request, article, any_comments=getattr(annotation_set, "has_comments", True)),
         "comment_spans": page.spans[:COMMENT_SPANS],
     }
+
+
+# The page's links and forms that name the article: `<name>_url` in its context.
+_LINKS = ("reopen", "submit", "history", "curate")
+
+
+def _rendered(request: AuthedRequest, template_name: str, context: dict[str, Any]) -> HttpResponse:
+    """The page (or one of its partials) through the template, its text and lists put in as pieces."""
+    pieces = Pieces()
+    lists = {kind: pieces.part(groups) for kind, groups in context["lists"].items()}
+    return pieces.render(
+        request, template_name, {**context, "blocks": pieces.part(context["blocks"]), "lists": lists}
+    )
 
 
 # What the page's script posts to and fetches from: `data-<name>-url` on the page's root.
@@ -237,9 +251,11 @@ def annotate(request: AuthedRequest, article_id: int) -> HttpResponse:
     except Exception:
         # Suggestions help; they must never stand between a person and the text.
         logger.exception("Could not compute suggestions for article %s", article.pk)
-    pieces = Pieces()
-    context = _page_context(request, article, annotation_set, pieces)
-    return pieces.render(request, "review/annotate.html", {**context, "suggesting": suggesting})
+    context = {**_page_context(request, article, annotation_set), "suggesting": suggesting}
+    page = from_skeleton(request, context)
+    if page is not None:
+        return HttpResponse(page)
+    return _rendered(request, "review/annotate.html", context)
 
 
 @require_GET
@@ -258,9 +274,8 @@ def suggesting(request: AuthedRequest, article_id: int) -> HttpResponse:
 def workspace(request: AuthedRequest, article_id: int) -> HttpResponse:
     """The whole working area (text, lists, state) again: what "reload" fetches after a conflict."""
     article, annotation_set = _article_and_set(request, article_id)
-    pieces = Pieces()
-    return pieces.render(
-        request, "review/annotate.html#workspace", _page_context(request, article, annotation_set, pieces)
+    return _rendered(
+        request, "review/annotate.html#workspace", _page_context(request, article, annotation_set)
     )
 
 
