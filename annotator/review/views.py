@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -63,6 +64,7 @@ from annotator.review.state import (
     set_counts,
 )
 from annotator.review.suggesting import opening_jobs, suggest_on_open
+from annotator.suggestions.freshness import active_columns, active_from
 from annotator.suggestions.models import Suggestion, SuggestionKind
 
 logger = logging.getLogger(__name__)
@@ -84,18 +86,22 @@ def _wants_gold(request: AuthedRequest) -> bool:
     return (request.GET.get("set") or request.POST.get("set")) == "gold"
 
 
-def _article_and_set(request: AuthedRequest, article_id: int) -> tuple[Article, AnnotationSet]:
+def _article_and_set(
+    request: AuthedRequest, article_id: int, *, opening: bool = False
+) -> tuple[Article, AnnotationSet]:
     """The article (as `get_article` gives it) and the set the page works on (as `_annotation_set`), in
     one query when the set exists: the set with its article, project, guidelines and the user's role.
 
     The set also carries what spares the page other queries: the id of the project's latest guidelines
-    (`latest_guidelines_id`) and whether the article has any comment (`has_comments`). The first open,
-    which creates the set, takes the long way once."""
-    annotation_set = _set_with_article(request, article_id)
+    (`latest_guidelines_id`) and whether the article has any comment (`has_comments`); when `opening`
+    the page with suggestions on open, the active suggester's state too (`freshness.active_columns`).
+    The first open, which creates the set, takes the long way once."""
+    with_suggester = opening and settings.ANNOTATOR_SUGGEST_ON_OPEN
+    annotation_set = _set_with_article(request, article_id, with_suggester)
     if annotation_set is None:
         article = get_article(request, article_id)  # a 404 for non-members
         _annotation_set(request, article)
-        annotation_set = _set_with_article(request, article_id)
+        annotation_set = _set_with_article(request, article_id, with_suggester)
         assert annotation_set is not None  # just made, and the user is a member
     article = annotation_set.article
     article.my_role = annotation_set.my_role  # type: ignore[attr-defined]
@@ -105,11 +111,9 @@ def _article_and_set(request: AuthedRequest, article_id: int) -> tuple[Article, 
     return article, annotation_set
 
 
-def _set_with_article(request: AuthedRequest, article_id: int) -> AnnotationSet | None:
-    if _wants_gold(request):
-        found = _gold_set_with_article(article_id=article_id, user_id=request.user.pk)
-    else:
-        found = _own_set_with_article(article_id=article_id, user_id=request.user.pk)
+def _set_with_article(request: AuthedRequest, article_id: int, with_suggester: bool) -> AnnotationSet | None:
+    query = _SET_QUERIES[_wants_gold(request), with_suggester]
+    found = query(article_id=article_id, user_id=request.user.pk)
     return found[0] if found else None
 
 
@@ -136,6 +140,29 @@ def _own_set_with_article(article_id: int, user_id: int) -> QuerySet[AnnotationS
 @CompiledQuery
 def _gold_set_with_article(article_id: int, user_id: int) -> QuerySet[AnnotationSet]:
     return _sets_with_article(article_id, user_id).filter(kind=SetKind.GOLD)
+
+
+def _with_suggester(sets: QuerySet[AnnotationSet]) -> QuerySet[AnnotationSet]:
+    return sets.annotate(**active_columns(article="article_id", project="article__project_id"))
+
+
+@CompiledQuery
+def _own_set_opening(article_id: int, user_id: int) -> QuerySet[AnnotationSet]:
+    return _with_suggester(_own_set_with_article.build(article_id, user_id))
+
+
+@CompiledQuery
+def _gold_set_opening(article_id: int, user_id: int) -> QuerySet[AnnotationSet]:
+    return _with_suggester(_gold_set_with_article.build(article_id, user_id))
+
+
+# By (gold?, with the active suggester's state?).
+_SET_QUERIES = {
+    (False, False): _own_set_with_article,
+    (True, False): _gold_set_with_article,
+    (False, True): _own_set_opening,
+    (True, True): _gold_set_opening,
+}
 
 
 def _page_url(article: Article, annotation_set: AnnotationSet) -> str:
@@ -244,10 +271,11 @@ def _sources(loaded: list[str] | None, annotation_set: AnnotationSet) -> list[st
 
 @require_GET
 def annotate(request: AuthedRequest, article_id: int) -> HttpResponse:
-    article, annotation_set = _article_and_set(request, article_id)
+    article, annotation_set = _article_and_set(request, article_id, opening=True)
     suggesting = None
     try:
-        suggesting = suggest_on_open(article=article, by=request.user)
+        active = active_from(annotation_set, article.project) if settings.ANNOTATOR_SUGGEST_ON_OPEN else None
+        suggesting = suggest_on_open(article=article, by=request.user, active=active)
     except Exception:
         # Suggestions help; they must never stand between a person and the text.
         logger.exception("Could not compute suggestions for article %s", article.pk)
