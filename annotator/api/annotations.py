@@ -27,7 +27,7 @@ from rest_framework.views import APIView
 from annotator.annotations import services
 from annotator.annotations.models import AnnotationSet, Relation, Span
 from annotator.annotations.status import with_status
-from annotator.api import plain
+from annotator.api import json_rows, plain
 from annotator.api.access import check_can_edit, projects_for, user_of, visible_sets
 from annotator.api.annotation_serializers import (
     AnnotationSetDetailSerializer,
@@ -181,9 +181,13 @@ class ArticleList(generics.ListAPIView):
     unindexed = 0
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        """The serializer's JSON, from rows read as plain values (`api/plain.py`)."""
-        articles = self.filter_queryset(self.get_queryset()).values(*plain.columns(ArticleSerializer))
-        page = self.paginate_queryset(articles)
+        """The serializer's JSON: written by PostgreSQL where it can (`api/json_rows.py`), else from rows
+        read as plain values (`api/plain.py`)."""
+        articles = self.filter_queryset(self.get_queryset())
+        if json_rows.applies(request, articles, ArticleSerializer):
+            page = self.paginate_queryset(json_rows.rows(articles, ArticleSerializer))
+            return json_rows.paginated_response(self.paginator, page or [])  # type: ignore[arg-type]
+        page = self.paginate_queryset(articles.values(*plain.columns(ArticleSerializer)))
         return self.get_paginated_response(plain.represent(ArticleSerializer, page or []))
 
     def get_queryset(self) -> QuerySet[Article]:
