@@ -178,8 +178,12 @@ def run(action: str, count: int, profile: bool = False) -> None:
     server = _server_cpu() - server
     if profile:
         profiler.disable()
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(60)
-        pstats.Stats(profiler).sort_stats("tottime").print_stats(40)
+        stats = pstats.Stats(profiler)
+        stats.sort_stats("cumulative").print_stats(60)
+        stats.sort_stats("tottime").print_stats(40)
+        for name in os.environ.get("PROFILE_CALLEES", "").split(","):
+            if name:
+                stats.sort_stats("cumulative").print_callees(name)
     if count:
         per = 1000 / count
         print(f"{action}: {count} requests, CPU {cpu * per:.3f} ms app + {server * per:.3f} ms database, "
