@@ -120,7 +120,8 @@ class CompiledQuery(Generic[Row]):
             return list(queryset)  # the queryset's own evaluation, which prefetches
         # The queryset's own iterable (model instances, values...) over this call's compiler, as `list(queryset)`
         # without a copy of the queryset and its query (a tenth of a call; the compiler reads the query only).
-        return list(compiled.queryset._iterable_class(_ThisCall(compiled.queryset, compiler, alias)))  # type: ignore[attr-defined]
+        iterable: Any = compiled.queryset._iterable_class  # type: ignore[attr-defined]
+        return list(iterable(_ThisCall(compiled.queryset, compiler, alias)))
 
     def _connection(self, alias: str) -> Any:
         connection = connections[alias]
