@@ -6,7 +6,8 @@
     DATABASE_URL=postgres://... valgrind --tool=callgrind python bench/request_cost.py run ACTION N
 
 ACTION is `span` (POST /api/v1/sets/<id>/spans/ with If-Match), `accept` (POST .../decisions/) or `list`
-(GET /api/v1/projects/<id>/articles/), all with a bearer token, as `bench/load.py` sends them. Each run
+(GET /api/v1/projects/<id>/articles/, 50 articles), as `bench/load.py` sends them, or `set` (GET
+/api/v1/sets/<id>/ of a set with 50 spans: fetching a document's annotations), all with a bearer token. Each run
 takes a fresh annotation set, then makes 20 warm-up requests and N measured ones; instruction counts
 per request come from two callgrind runs, N and 0: (I(N) - I(0)) / N, which hardly depend on the load.
 `setup` writes the database named in DATABASE_URL + "_cost" and keeps it; `drop` removes it.
@@ -29,6 +30,7 @@ WARM = 20
 TEXT = ("Sergey Naryshkin, Director of Russia's Foreign Intelligence Service, visited Minsk. " * 30)[:2500]
 SOLID = [at for at, char in enumerate(TEXT) if not char.isspace()]
 ARTICLES = 50  # the project's articles: the list answers them all (one page)
+SPANS = 50  # the spans of the set that `set` reads
 PENDING = 1000  # suggestions of the set that `accept` decides on (at most PENDING - WARM requests)
 
 
@@ -107,6 +109,23 @@ def _fresh_set(facts: dict[str, object], suggestions: int) -> tuple[int, list[in
     return annotation_set.pk, [s.pk for s in made]
 
 
+def _set_with_spans(facts: dict[str, object]) -> int:
+    """A new set with SPANS spans, one per word (as bench/annotate_page.py's article has)."""
+    import re
+
+    from annotator.annotations.models import AnnotationSet
+    from annotator.annotations.services import create_span
+    from annotator.projects.models import EntityType
+
+    set_id = _fresh_set(facts, 0)[0]
+    annotation_set = AnnotationSet.objects.get(pk=set_id)
+    person = EntityType.objects.get(project_id=facts["project"], name="PERSON")
+    for match in list(re.finditer(r"\w+", TEXT))[:SPANS]:
+        create_span(annotation_set=annotation_set, start=match.start(), end=match.end(), entity_type=person,
+                    by=None, expected_version=annotation_set.version)  # fmt: skip
+    return set_id
+
+
 def requests_for(action: str, count: int) -> list[dict[str, object]]:
     """WSGI environs of `count` requests of the action, in order (each write names the next version)."""
     facts = json.loads(Path(os.environ["ANNOTATOR_DATA_DIR"], "cost.json").read_text())
@@ -118,6 +137,9 @@ def requests_for(action: str, count: int) -> list[dict[str, object]]:
     }  # fmt: skip
     if action == "list":
         path = f"/api/v1/projects/{facts['project']}/articles/"
+        return [{**base, "REQUEST_METHOD": "GET", "PATH_INFO": path} for _ in range(count)]
+    if action == "set":
+        path = f"/api/v1/sets/{_set_with_spans(facts)}/"
         return [{**base, "REQUEST_METHOD": "GET", "PATH_INFO": path} for _ in range(count)]
     # The same work before the measured requests whatever their number: callgrind runs of N and 0 subtract.
     set_id, suggestions = _fresh_set(facts, PENDING if action == "accept" else 0)
@@ -159,7 +181,7 @@ def run(action: str, count: int, profile: bool = False) -> None:
     from annotator.wsgi import application
 
     environs = requests_for(action, WARM + count)
-    wanted = 200 if action == "list" else 201
+    wanted = 200 if action in ("list", "set") else 201
     for environ in environs[:WARM]:
         assert serve(application, environ) == wanted
     measured = environs[WARM:]
