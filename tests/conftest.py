@@ -1,5 +1,6 @@
 """Shared fixtures. State is made through services and factories, never fixture files."""
 
+import warnings
 from types import SimpleNamespace
 
 import hypothesis
@@ -95,6 +96,62 @@ def named_news_kb(news):
         record = EntityRecord(kb_id=entity.kb_id, name=entity.name, type=entity.type)
         upsert_entity(knowledge_base=news.kb, record=record)
     return news
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test databases, and before it drops them, on PostgreSQL: no session of another
+    connection may be left on them. One left makes the drop fail (pytest-django says so in one line and
+    leaves the database behind); this names it instead: its application, state and last query."""
+    yield
+    with django_db_blocker.unblock():
+        left = sessions_left_on_test_databases()
+    if left:
+        warnings.warn(pytest.PytestWarning("\n".join(left)), stacklevel=1)
+
+
+def sessions_left_on_test_databases() -> list[str]:
+    """Other sessions on this process's PostgreSQL test databases once its own connections are closed
+    (they are ended, so that the databases can be dropped), one line each."""
+    from django.db import connections
+
+    found = []
+    for database in connections.all(initialized_only=True):
+        if database.vendor != "postgresql":
+            continue
+        database.close()
+        database.close_pool()  # the idle pooled connections: this process's own
+        found += _other_sessions(database.settings_dict)
+    return found
+
+
+def _other_sessions(settings_dict, wait_s=5.0):
+    """Sessions on the database other than this one's, after waiting up to `wait_s` for those ending (a
+    closed connection's server process takes a moment to go); the ones still there are terminated."""
+    import time
+
+    import psycopg
+
+    name = settings_dict["NAME"]
+    params = {
+        "host": settings_dict["HOST"], "port": settings_dict["PORT"] or None, "user": settings_dict["USER"],
+        "password": settings_dict["PASSWORD"] or None, "dbname": "postgres",
+    }  # fmt: skip
+    query = (
+        "SELECT pid, application_name, state, backend_start, left(query, 300) FROM pg_stat_activity "
+        "WHERE datname = %s AND pid <> pg_backend_pid()"
+    )
+    with psycopg.connect(**{k: v for k, v in params.items() if v is not None}, autocommit=True) as admin:
+        deadline = time.monotonic() + wait_s
+        while (rows := admin.execute(query, [name]).fetchall()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for pid, *_ in rows:
+            admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+    return [
+        f"A session was left on the test database {name}: pid {pid}, application {application!r}, "
+        f"{state}, since {started:%H:%M:%S}, last query: {last!r}"
+        for pid, application, state, started, last in rows
+    ]
 
 
 @pytest.fixture(autouse=True)

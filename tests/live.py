@@ -64,7 +64,9 @@ def gunicorn_process(
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        # A worker's first answer comes after it imported the app; beside another test process on a busy
+        # 2-core machine that can take far longer than on a quiet one (the wait ends at the first answer).
+        deadline = time.monotonic() + 180
         while True:
             try:
                 urllib.request.urlopen(f"{base}/healthz", timeout=2)  # noqa: S310 - our own local server
@@ -76,7 +78,13 @@ def gunicorn_process(
         yield base, process
     finally:
         process.terminate()
-        process.wait(timeout=20)
+        try:
+            # A graceful stop lets the requests under way end first (gunicorn allows them its graceful
+            # timeout, 30 s): on a loaded machine one can take longer than a quiet machine's whole test.
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()  # its workers see their master gone and end
+            process.wait()
 
 
 def worker_pids(master: subprocess.Popen) -> list[int]:
@@ -101,11 +109,15 @@ def api_call(
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - our own local server
             return response.status, response.headers.get("ETag"), json.loads(response.read() or b"null")
     except urllib.error.HTTPError as error:
-        content = error.read()
+        try:
+            content = error.read()
+        except (http.client.HTTPException, OSError):  # the answer broke off after its status line
+            return DROPPED, None, None
         try:
             parsed = json.loads(content or b"null")
         except ValueError:
             parsed = content.decode("utf-8", "replace")  # not JSON: the test shows what it was
         return error.code, error.headers.get("ETag"), parsed
-    except (urllib.error.URLError, http.client.HTTPException, ConnectionError):
+    except (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError):
+        # TimeoutError: no answer within `timeout` (a socket timeout while reading is not wrapped in URLError).
         return DROPPED, None, None

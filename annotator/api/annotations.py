@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils.dateparse import parse_datetime
 from django.utils.decorators import method_decorator
@@ -27,7 +27,7 @@ from rest_framework.views import APIView
 from annotator.annotations import services
 from annotator.annotations.models import AnnotationSet, Relation, Span
 from annotator.annotations.status import with_status
-from annotator.api import plain
+from annotator.api import json_rows, plain, set_contents
 from annotator.api.access import check_can_edit, projects_for, user_of, visible_sets
 from annotator.api.annotation_serializers import (
     AnnotationSetDetailSerializer,
@@ -49,7 +49,7 @@ from annotator.api.annotation_serializers import (
     span_data,
 )
 from annotator.api.reachable import reachable_project_with_backlog
-from annotator.api.set_reads import named, set_for_writing, suggestion_about, type_named
+from annotator.api.set_reads import named, set_for_reading, set_for_writing, suggestion_about, type_named
 from annotator.articles.models import Article, ArticleStatus
 from annotator.articles.search import FALLBACK_MAX, matching
 from annotator.kb.models import KBEntity
@@ -117,17 +117,6 @@ def in_project(queryset: QuerySet[Any], value: Any, what: str) -> Any:
 api_view = method_decorator(login_not_required, name="dispatch")
 
 
-def _set_detail(annotation_set: AnnotationSet) -> AnnotationSet:
-    return (
-        AnnotationSet.objects.select_related("annotator")
-        .prefetch_related(
-            Prefetch("spans", queryset=Span.objects.select_related("entity_type", "link__kb_entity")),
-            Prefetch("relations", queryset=Relation.objects.select_related("relation_type")),
-        )
-        .get(pk=annotation_set.pk)
-    )
-
-
 # Articles
 
 
@@ -181,9 +170,13 @@ class ArticleList(generics.ListAPIView):
     unindexed = 0
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        """The serializer's JSON, from rows read as plain values (`api/plain.py`)."""
-        articles = self.filter_queryset(self.get_queryset()).values(*plain.columns(ArticleSerializer))
-        page = self.paginate_queryset(articles)
+        """The serializer's JSON: written by PostgreSQL where it can (`api/json_rows.py`), else from rows
+        read as plain values (`api/plain.py`)."""
+        articles = self.filter_queryset(self.get_queryset())
+        if json_rows.applies(request, articles, ArticleSerializer):
+            page = self.paginate_queryset(json_rows.rows(articles, ArticleSerializer))
+            return json_rows.paginated_response(self.paginator, page or [])  # type: ignore[arg-type]
+        page = self.paginate_queryset(articles.values(*plain.columns(ArticleSerializer)))
         return self.get_paginated_response(plain.represent(ArticleSerializer, page or []))
 
     def get_queryset(self) -> QuerySet[Article]:
@@ -269,10 +262,15 @@ class SetDetail(APIView):
         },
     )
     def get(self, request: Request, pk: int) -> Response:
-        annotation_set = get_object_or_404(visible_sets(request), pk=pk)
+        annotation_set = set_for_reading(request, pk)
         if request.headers.get("If-None-Match") == etag(annotation_set):
             return with_etag(Response(status=status.HTTP_304_NOT_MODIFIED), annotation_set)
-        data = AnnotationSetDetailSerializer(_set_detail(annotation_set)).data
+        # AnnotationSetDetailSerializer's answer, its spans and relations read as plain rows (set_contents).
+        data = {
+            **AnnotationSetSerializer(annotation_set).data,
+            "spans": set_contents.spans_data(annotation_set.pk),
+            "relations": set_contents.relations_data(annotation_set.pk),
+        }
         return with_etag(Response(data), annotation_set)
 
 

@@ -43,6 +43,12 @@ class ImportRequestSerializer(serializers.Serializer):
     on_duplicate = serializers.ChoiceField(choices=[o.value for o in OnDuplicate], default=OnDuplicate.SKIP)
     create_types = serializers.BooleanField(default=False, help_text="Add labels the schema lacks as types.")
     dry_run = serializers.BooleanField(default=False, help_text="Check everything, keep nothing.")
+    curated = serializers.BooleanField(
+        default=False,
+        help_text="With set_kind gold: the gold sets the import creates are curated (ready to train on); "
+        "the project's model then learns from them, or its pretrained pipeline is weighed on them, as after "
+        "a bulk curation.",
+    )
     strict = serializers.BooleanField(
         default=False,
         help_text="Refuse the import if anything would be skipped or changed (otherwise the job's result "
@@ -61,7 +67,7 @@ class ImportRequestSerializer(serializers.Serializer):
             data["options"] = ImportOptions(
                 format=data["format"], format_options=data["format_options"], set_kind=data["set_kind"],
                 set_name=data["set_name"], on_duplicate=data["on_duplicate"], create_types=data["create_types"],
-                dry_run=data["dry_run"], strict=data["strict"],
+                dry_run=data["dry_run"], curated=data["curated"], strict=data["strict"],
             )  # fmt: skip
         except DomainError as error:
             raise serializers.ValidationError({error.field or "non_field_errors": [error.message]}) from None

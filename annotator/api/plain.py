@@ -29,10 +29,10 @@ _shapes: dict[type[serializers.Serializer[Any]], Shape] = {}
 _lock = threading.Lock()
 
 
-def _shape(serializer_class: type[serializers.Serializer[Any]]) -> Shape:
+def shape(serializer_class: type[serializers.Serializer[Any]]) -> Shape:
     """(output name, column, field or None for a key given as is) for each field the serializer writes."""
-    shape = _shapes.get(serializer_class)
-    if shape is None:
+    found = _shapes.get(serializer_class)
+    if found is None:
         built: list[tuple[str, str, Field[Any, Any, Any, Any] | None]] = []
         for name, field in serializer_class().fields.items():
             if field.write_only:
@@ -50,18 +50,18 @@ def _shape(serializer_class: type[serializers.Serializer[Any]]) -> Shape:
                 raise ValueError(f"{serializer_class.__name__}.{name} needs the related object.")
             else:
                 built.append((name, source, field))
-        shape = tuple(built)
+        found = tuple(built)
         with _lock:
-            _shapes[serializer_class] = shape
-    return shape
+            _shapes[serializer_class] = found
+    return found
 
 
 def columns(serializer_class: type[serializers.Serializer[Any]]) -> list[str]:
     """The columns to read with `values()` for this serializer's fields."""
-    return [column for _, column, _ in _shape(serializer_class)]
+    return [column for _, column, _ in shape(serializer_class)]
 
 
-def _iso_datetime(field: Field[Any, Any, Any, Any] | None) -> bool:
+def iso_datetime(field: Field[Any, Any, Any, Any] | None) -> bool:
     """Whether DRF writes this field's values as ISO 8601 in the current time zone."""
     return (
         type(field) is serializers.DateTimeField
@@ -89,14 +89,14 @@ def represent(
     serializer_class: type[serializers.Serializer[Any]], rows: Iterable[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """What `serializer_class(instances, many=True).data` gives for the instances these rows were read from."""
-    shape = [
-        (name, column, _IsoDateTime(field) if _iso_datetime(field) else field)
-        for name, column, field in _shape(serializer_class)
+    fields = [
+        (name, column, _IsoDateTime(field) if iso_datetime(field) else field)
+        for name, column, field in shape(serializer_class)
     ]
     return [
         {
             name: value if field is None or value is None else field.to_representation(value)
-            for name, column, field in shape
+            for name, column, field in fields
             for value in (row[column],)
         }
         for row in rows

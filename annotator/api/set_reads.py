@@ -61,16 +61,43 @@ def _suggestion_in(project_id: int, suggestion_id: int) -> QuerySet[Suggestion]:
     return related.order_by()[:1]
 
 
-def _member_sets(set_id: int, user_id: int) -> QuerySet[AnnotationSet]:
-    """`visible_sets` of a user (by id) with the role, as `set_for_writing` reads it."""
+def _readable_sets(set_id: int, user_id: int) -> QuerySet[AnnotationSet]:
+    """`visible_sets` of a user (by id), the set `set_id` only."""
     user = get_user_model()(pk=user_id)  # a stand-in: the filters read its id only
     projects = Project.objects.visible_to(user)
-    sets = AnnotationSet.objects.readable_by(user).filter(article__project__in=projects)
+    return AnnotationSet.objects.readable_by(user).filter(article__project__in=projects, pk=set_id)
+
+
+@CompiledQuery
+def _readable_set(set_id: int, user_id: int) -> QuerySet[AnnotationSet]:
+    return _readable_sets(set_id, user_id).select_related("annotator").order_by()
+
+
+@CompiledQuery
+def _readable_set_in(set_id: int, user_id: int, project_id: int) -> QuerySet[AnnotationSet]:
+    """As `_readable_set`, for a token limited to one project."""
+    sets = _readable_sets(set_id, user_id).filter(article__project_id=project_id)
+    return sets.select_related("annotator").order_by()
+
+
+def set_for_reading(request: Request, set_id: int) -> AnnotationSet:
+    """The set if the request may read it (as `visible_sets(request)` finds it), with its annotator."""
+    token = token_of(request)
+    if token is not None and token.project_id is not None:
+        found = _readable_set_in(set_id=set_id, user_id=user_of(request).pk, project_id=token.project_id)
+    else:
+        found = _readable_set(set_id=set_id, user_id=user_of(request).pk)
+    if not found:
+        raise Http404("No AnnotationSet matches the given query.")
+    return found[0]
+
+
+def _member_sets(set_id: int, user_id: int) -> QuerySet[AnnotationSet]:
+    """`visible_sets` of a user (by id) with the role, as `set_for_writing` reads it."""
+    sets = _readable_sets(set_id, user_id)
     role = Membership.objects.filter(project=OuterRef("article__project_id"), user_id=user_id)
     # With the article and the project's span rules: the span checks of the write read nothing more.
-    return with_editing_facts(
-        sets.filter(pk=set_id).annotate(my_role=Subquery(role.order_by().values("role")[:1])).order_by()
-    )
+    return with_editing_facts(sets.annotate(my_role=Subquery(role.order_by().values("role")[:1])).order_by())
 
 
 def _with_type_named(sets: QuerySet[AnnotationSet], name: str) -> QuerySet[AnnotationSet]:

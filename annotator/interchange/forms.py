@@ -69,6 +69,11 @@ class ImportForm(forms.Form):
         ],
         initial=OnDuplicate.SKIP,
     )
+    curated = forms.BooleanField(
+        label="Gold sets the import creates are curated (ready to train on)",
+        required=False,
+        help_text="With the gold standard: the project's model may learn from them at once.",
+    )
     create_types = forms.BooleanField(label="Add labels the schema lacks as new types", required=False)
     dry_run = forms.BooleanField(label="Dry run: check everything, keep nothing", required=False)
     strict = forms.BooleanField(
@@ -122,6 +127,7 @@ class ImportForm(forms.Form):
                 on_duplicate=data["on_duplicate"],
                 create_types=data["create_types"],
                 dry_run=data["dry_run"],
+                curated=data["curated"],
                 strict=data["strict"],
             )
         except DomainError as error:

@@ -184,6 +184,12 @@ def import_articles(
         from annotator.articles.indexing import start_search_indexing
 
         start_search_indexing(project=project, by=by)  # after commit: the import does not wait for it
+    if options.curated and not options.dry_run and (importer.result.created or importer.result.updated):
+        from annotator.suggestions.learning import schedule_learning
+
+        # Curated gold is ready to learn from, as after a bulk curation: whichever way the import came
+        # (page, API, command, worker), the project trains if enough is new, else its pipeline is weighed.
+        schedule_learning(project_id=project.pk)
     return importer.result
 
 

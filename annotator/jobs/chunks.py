@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db import connection, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
@@ -170,16 +170,14 @@ class ChunkProgress(Progress):
 
     def close(self) -> None:
         """Release the second connection (a chunk writes no side file: that is its job's)."""
-        if self._side is not None:
-            self._side.close()
-            self._side = None
+        if self._give_back is not None:
+            self._give_back()
+            self._side, self._give_back = None, None
 
     def _side_connection(self) -> BaseDatabaseWrapper | None:
         if not (connection.in_atomic_block and connection.vendor == "postgresql"):
             return None
-        if self._side is None:
-            self._side = connections.create_connection(DEFAULT_DB_ALIAS)
-        return self._side
+        return self._open_side()
 
 
 def plan_chunks(job: Job, handler: ChunkedHandler, progress: Progress) -> list[JobChunk]:

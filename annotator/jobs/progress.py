@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import weakref
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -55,6 +56,11 @@ def live(job: Job) -> Job:
     return job
 
 
+def _give_back(side: BaseDatabaseWrapper) -> None:
+    side.inc_thread_sharing()  # a finalizer runs in whichever thread dropped the last reference
+    side.close()
+
+
 class Progress:
     """Counts work done and writes it (with a heartbeat) at most every `interval` seconds."""
 
@@ -67,6 +73,17 @@ class Progress:
         self.message = job.message
         self._last_write = 0.0
         self._side: BaseDatabaseWrapper | None = None
+        self._give_back: weakref.finalize | None = None
+
+    def _open_side(self) -> BaseDatabaseWrapper:
+        """The second connection, opened on first need. A Progress dropped without `close` gives it back
+        as soon as nothing refers to it: a connection wrapper sits in reference cycles, so without this it
+        would stay out of the pool (a session on the database) until the cyclic collector ran, which
+        can be never before the process ends (and keeps a test database from being dropped)."""
+        if self._side is None:
+            self._side = connections.create_connection(DEFAULT_DB_ALIAS)
+            self._give_back = weakref.finalize(self, _give_back, self._side)
+        return self._side
 
     def set_total(self, total: int | None) -> None:
         self.total = total
@@ -108,9 +125,7 @@ class Progress:
     def _write_around(self, values: dict[str, Any]) -> bool:
         """Write progress where other sessions see it despite the open transaction; False if it cannot."""
         if connection.vendor == "postgresql":
-            if self._side is None:
-                self._side = connections.create_connection(DEFAULT_DB_ALIAS)
-            with self._side.cursor() as cursor:
+            with self._open_side().cursor() as cursor:
                 cursor.execute(
                     "UPDATE jobs_job SET progress_done = %s, progress_total = %s, message = %s, heartbeat_at = %s "
                     "WHERE id = %s",
@@ -130,7 +145,7 @@ class Progress:
 
     def close(self) -> None:
         """Release the second connection and the side file; the job row holds the final figures."""
-        if self._side is not None:
-            self._side.close()
-            self._side = None
+        if self._give_back is not None:
+            self._give_back()  # closes the second connection (once: a finalizer runs at most once)
+            self._side, self._give_back = None, None
         side_file(self.job.pk).unlink(missing_ok=True)

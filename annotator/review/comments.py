@@ -19,6 +19,7 @@ from annotator.annotations.models import AnnotationSet, Span
 from annotator.articles.views import get_article
 from annotator.core.compiled import CompiledQuery
 from annotator.core.errors import ProjectArchived
+from annotator.core.reversing import fast_reverse
 from annotator.projects.permissions import can_curate
 from annotator.projects.services import ensure_not_archived
 from annotator.review.models import Comment
@@ -78,7 +79,12 @@ def comments_context(
             comments = _own_comments(article_id=article.pk, user_id=request.user.pk)
     for comment in comments:
         comment.article = article  # the quote reads the text already loaded
-    return {"comments": comments, "comment_form": CommentForm(), "comment_next": request.get_full_path()}
+    return {
+        "comments": comments,
+        "comment_form": CommentForm(),
+        "comment_url": fast_reverse("review:comment", (article.pk,)),
+        "comment_next": request.get_full_path(),
+    }
 
 
 def _span(request: AuthedRequest, article: Article, pk: int | None) -> Span | None:

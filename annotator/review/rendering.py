@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from html import escape
 from itertools import pairwise
+from operator import attrgetter, itemgetter
 from typing import NamedTuple
 
 from django.utils.safestring import SafeString, mark_safe
@@ -110,11 +111,14 @@ class Mark(NamedTuple):
         return " ".join(names)
 
 
+_start_of = attrgetter("start")
+
+
 def render_blocks(
     text: str, blocks: Sequence[Block], marks: Sequence[Mark], *, oob: bool = False
 ) -> list[SafeString]:
     """Several blocks (in text order) in one sweep over the marks sorted by start."""
-    ordered = sorted(marks, key=lambda m: m.start)
+    ordered = sorted(marks, key=_start_of)
     rendered: list[SafeString] = []
     carried: list[Mark] = []
     position = 0
@@ -173,50 +177,52 @@ def render_block(text: str, block: Block, marks: Sequence[Mark], *, oob: bool = 
     return mark_safe("".join(parts))  # noqa: S308 - every piece of text above went through escape()
 
 
-def _start_of(mark: Mark) -> int:
-    return mark.start
-
-
 def _render_run(parts: list[str], text: str, run: Sequence[Mark], low: int, high: int, plain: bool) -> None:
     """Overlapping marks over [low, high): every place where one starts or ends cuts a segment, and each
-    segment is wrapped in the marks that cover it, longest outermost."""
+    segment is wrapped in the marks that cover it, longest outermost.
+
+    The marks are put in their layering order once for the run: the marks over any segment, taken in
+    that order, are its layers (the order is each mark's own key, not the segment's)."""
     cuts = {low, high}
-    by_start: dict[int, list[Mark]] = {}
     for mark in run:
-        begins = max(mark.start, low)
-        cuts.add(begins)
-        cuts.add(min(mark.end, high))
-        by_start.setdefault(begins, []).append(mark)
-    # What each mark's tag says apart from its depth, worked out once per mark rather than per segment.
-    shapes = {id(mark): _shape(mark) for mark in run}
-    active: list[Mark] = []
+        cuts.add(mark.start if mark.start > low else low)
+        cuts.add(mark.end if mark.end < high else high)
+    # Each mark's tag apart from its depth, worked out once per mark rather than per segment.
+    layered = sorted((_shape(mark) for mark in run), key=_layer_key)
     for left, right in pairwise(sorted(cuts)):
-        active = [m for m in active if m.end > left] + by_start.get(left, [])
         segment = text[left:right] if plain else escape(text[left:right], quote=False)
-        if not active:
-            parts.append(segment)
-            continue
-        # Longest outermost, so that a nested span sits inside the span that contains it.
-        layers = sorted(active, key=lambda m: shapes[id(m)][0]) if len(active) > 1 else active
         opening = []
-        for depth, mark in enumerate(layers):
-            _, before_depth, after_depth, label = shapes[id(mark)]
-            labelled = label if mark.start == left else ""
-            opening.append(f'<mark class="{before_depth}{min(depth, 4)}{after_depth}{labelled}>')
-        parts.append("".join(opening) + segment + "</mark>" * len(layers))
+        depth = 0
+        for _, start, end, before_depth, after_depth, label in layered:
+            if start <= left < end:
+                labelled = label if start == left else ""
+                opening.append(
+                    f'<mark class="{before_depth}{depth if depth < 4 else 4}{after_depth}{labelled}>'
+                )
+                depth += 1
+        if depth:
+            parts.append(f"{''.join(opening)}{segment}{'</mark>' * depth}")
+        else:
+            parts.append(segment)
 
 
-def _shape(mark: Mark) -> tuple[tuple[int, int, str], str, str, str]:
-    """A mark's sort key, its tag's text before and after the depth, and its label attribute: the tag is
-    `<mark class="{before}{depth}{after}{label}>` with the label on the mark's first segment only, as
-    `Mark.classes` and the item and label attributes would write it."""
+def _shape(mark: Mark) -> tuple[tuple[int, int, str], int, int, str, str, str]:
+    """A mark's layering key (longest first, then by start), its range, its tag's text before and after
+    the depth, and its label attribute: the tag is `<mark class="{before}{depth}{after}{label}>` with the
+    label on the mark's first segment only, as `Mark.classes` and the item and label attributes would
+    write it."""
     before, after = _tag_parts(mark.type_id, mark.suggestion, mark.linked, mark.related)
     return (
         (mark.start - mark.end, mark.start, mark.item),
+        mark.start,
+        mark.end,
         before,
         f'{after}{mark.item}"',
         _label_attribute(mark.label),
     )
+
+
+_layer_key = itemgetter(0)
 
 
 @lru_cache(maxsize=4096)

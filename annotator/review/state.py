@@ -693,6 +693,7 @@ def _whole_text_page(
     span_values, pending_values = read
     blocks = split_blocks(text)
     starts = [block.start for block in blocks]
+    ends = [block.end for block in blocks]
     ids = [block.dom_id for block in blocks]
     rows: dict[str, list[list[str]]] = {kind: [[] for _ in blocks] for kind in LISTS}
 
@@ -700,8 +701,11 @@ def _whole_text_page(
         index = bisect_right(starts, offset) - 1
         return index if index >= 0 and offset < blocks[index].end else None
 
+    # Spans and suggestions come in text order: each one's block is the last one's or one after it.
+    last = len(blocks) - 1
     spans = attach_attribute_values([_span_row(row) for row in span_values])
     marks, existing = [], set()
+    span_rows, at = rows["spans"], 0
     for span in spans:
         existing.add((span.start, span.end, span.entity_type_id))
         link = span.link
@@ -709,32 +713,37 @@ def _whole_text_page(
             _span_mark(span.pk, span.start, span.end, span.entity_type_id, span.entity_type.name,
                        link and link.pk, link and link.kb_entity_id, span.related)
         )  # fmt: skip
-        if (index := index_of(span.start)) is not None:
-            rows["spans"][index].append(span_row(span, ids[index]))
+        while at < last and span.start >= ends[at]:
+            at += 1
+        if last >= 0 and span.start < ends[at]:
+            span_rows[at].append(span_row(span, ids[at]))
     sources = set()
-    suggestion_rows = rows["suggestions"]
+    suggestion_rows, at = rows["suggestions"], 0
     # A page's entity suggestions repeat a few types and scores: each label is formatted once per page.
     labels: dict[tuple[str, float], tuple[str, str]] = {}
     for row in pending_values:
         pk, kind, start, end, type_id, type_name, score, source = (
             row[0], row[1], row[2], row[3], row[4], row[5], row[10], row[11]
         )  # fmt: skip
-        if kind != SuggestionKind.ENTITY:
+        while at < last and start >= ends[at]:
+            at += 1
+        shown = last >= 0 and start < ends[at]
+        if kind != _ENTITY:
             sources.add(source)
-            if (index := index_of(start)) is not None:
-                suggestion_rows[index].append(suggestion_row(_suggestion_row(row, text), ids[index]))
+            if shown:
+                suggestion_rows[at].append(suggestion_row(_suggestion_row(row, text), ids[at]))
             continue
         if existing and (start, end, type_id) in existing:  # the set already has it: nothing to decide
             continue
         if (label := labels.get((type_name, score))) is None:
             label = labels[type_name, score] = (f"{type_name} {score:.2f}", f"{score:.2f}")
         item = f"g{pk}"
-        marks.append(_new_mark((item, start, end, type_id, label[0], True, "", False)))
+        marks.append(_new_mark(Mark, (item, start, end, type_id, label[0], True, "", False)))
         sources.add(source)
-        if (index := index_of(start)) is not None:
-            suggestion_rows[index].append(
+        if shown:
+            suggestion_rows[at].append(
                 entity_suggestion_row(item, start, end, type_id, type_name, text[start:end], label[1], source,
-                                      ids[index])
+                                      ids[at])
             )  # fmt: skip
     if any_relations:
         for relation in _relations(annotation_set, blocks):
@@ -750,7 +759,9 @@ def _whole_text_page(
     return PageView(render_blocks(text, blocks, marks), lists, spans, sorted(sources), False)
 
 
-_new_mark = Mark._make  # a Mark from all its fields in order, without the keyword handling of Mark()
+# A Mark from all its fields in order, without the keyword handling of Mark() or the checks of Mark._make.
+_new_mark = tuple.__new__
+_ENTITY = str(SuggestionKind.ENTITY)  # a plain string: compared once per suggestion
 
 
 BLOCK_CACHE_SECONDS = 600

@@ -11,13 +11,14 @@ from django.conf import settings
 
 from annotator.jobs.models import Job, JobKind, JobStatus
 from annotator.jobs.services import create_job, enqueue_job
-from annotator.suggestions.freshness import suggestions_current
+from annotator.suggestions.freshness import UNREAD, suggestions_current
 from annotator.suggestions.generate import ensure_article_suggestions
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
     from annotator.articles.models import Article
+    from annotator.suggestions.models import SuggesterVersion
 
 WAITING = (JobStatus.QUEUED, JobStatus.RUNNING)
 
@@ -29,9 +30,11 @@ def opening_jobs(article: Article):  # type: ignore[no-untyped-def]
     )
 
 
-def suggest_on_open(*, article: Article, by: User) -> Job | None:
-    """Make the article's suggestions current, or start doing so. Returns the job the page waits on, if any."""
-    if not settings.ANNOTATOR_SUGGEST_ON_OPEN or suggestions_current(article):
+def suggest_on_open(*, article: Article, by: User, active: SuggesterVersion | None = UNREAD) -> Job | None:
+    """Make the article's suggestions current, or start doing so. Returns the job the page waits on, if any.
+    `active`: the project's active suggester with its run on the article, when the caller read it (see
+    `freshness.active_from`)."""
+    if not settings.ANNOTATOR_SUGGEST_ON_OPEN or suggestions_current(article, active):
         return None
     if len(article.text) <= settings.ANNOTATOR_SUGGEST_INLINE_MAX_CHARS:
         ensure_article_suggestions(article=article)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -48,6 +49,7 @@ from annotator.projects.permissions import can_curate
 from annotator.projects.views import get_project
 from annotator.review import undo as undo_stack
 from annotator.review.actions import ACTIONS, Outcome, Request, link_span, undo
+from annotator.review.annotate_page import from_skeleton
 from annotator.review.comments import comments_context
 from annotator.review.models import Comment
 from annotator.review.pieces import Pieces
@@ -62,6 +64,7 @@ from annotator.review.state import (
     set_counts,
 )
 from annotator.review.suggesting import opening_jobs, suggest_on_open
+from annotator.suggestions.freshness import active_columns, active_from
 from annotator.suggestions.models import Suggestion, SuggestionKind
 
 logger = logging.getLogger(__name__)
@@ -83,18 +86,22 @@ def _wants_gold(request: AuthedRequest) -> bool:
     return (request.GET.get("set") or request.POST.get("set")) == "gold"
 
 
-def _article_and_set(request: AuthedRequest, article_id: int) -> tuple[Article, AnnotationSet]:
+def _article_and_set(
+    request: AuthedRequest, article_id: int, *, opening: bool = False
+) -> tuple[Article, AnnotationSet]:
     """The article (as `get_article` gives it) and the set the page works on (as `_annotation_set`), in
     one query when the set exists: the set with its article, project, guidelines and the user's role.
 
     The set also carries what spares the page other queries: the id of the project's latest guidelines
-    (`latest_guidelines_id`) and whether the article has any comment (`has_comments`). The first open,
-    which creates the set, takes the long way once."""
-    annotation_set = _set_with_article(request, article_id)
+    (`latest_guidelines_id`) and whether the article has any comment (`has_comments`); when `opening`
+    the page with suggestions on open, the active suggester's state too (`freshness.active_columns`).
+    The first open, which creates the set, takes the long way once."""
+    with_suggester = opening and settings.ANNOTATOR_SUGGEST_ON_OPEN
+    annotation_set = _set_with_article(request, article_id, with_suggester)
     if annotation_set is None:
         article = get_article(request, article_id)  # a 404 for non-members
         _annotation_set(request, article)
-        annotation_set = _set_with_article(request, article_id)
+        annotation_set = _set_with_article(request, article_id, with_suggester)
         assert annotation_set is not None  # just made, and the user is a member
     article = annotation_set.article
     article.my_role = annotation_set.my_role  # type: ignore[attr-defined]
@@ -104,11 +111,9 @@ def _article_and_set(request: AuthedRequest, article_id: int) -> tuple[Article, 
     return article, annotation_set
 
 
-def _set_with_article(request: AuthedRequest, article_id: int) -> AnnotationSet | None:
-    if _wants_gold(request):
-        found = _gold_set_with_article(article_id=article_id, user_id=request.user.pk)
-    else:
-        found = _own_set_with_article(article_id=article_id, user_id=request.user.pk)
+def _set_with_article(request: AuthedRequest, article_id: int, with_suggester: bool) -> AnnotationSet | None:
+    query = _SET_QUERIES[_wants_gold(request), with_suggester]
+    found = query(article_id=article_id, user_id=request.user.pk)
     return found[0] if found else None
 
 
@@ -137,6 +142,29 @@ def _gold_set_with_article(article_id: int, user_id: int) -> QuerySet[Annotation
     return _sets_with_article(article_id, user_id).filter(kind=SetKind.GOLD)
 
 
+def _with_suggester(sets: QuerySet[AnnotationSet]) -> QuerySet[AnnotationSet]:
+    return sets.annotate(**active_columns(article="article_id", project="article__project_id"))
+
+
+@CompiledQuery
+def _own_set_opening(article_id: int, user_id: int) -> QuerySet[AnnotationSet]:
+    return _with_suggester(_own_set_with_article.build(article_id, user_id))
+
+
+@CompiledQuery
+def _gold_set_opening(article_id: int, user_id: int) -> QuerySet[AnnotationSet]:
+    return _with_suggester(_gold_set_with_article.build(article_id, user_id))
+
+
+# By (gold?, with the active suggester's state?).
+_SET_QUERIES = {
+    (False, False): _own_set_with_article,
+    (True, False): _gold_set_with_article,
+    (False, True): _own_set_opening,
+    (True, True): _gold_set_opening,
+}
+
+
 def _page_url(article: Article, annotation_set: AnnotationSet) -> str:
     url = reverse("review:annotate", args=[article.pk])
     return f"{url}?set=gold" if annotation_set.kind == SetKind.GOLD else url
@@ -152,10 +180,9 @@ MAX_BLOCKS_PER_REQUEST = 32
 MAX_BLOCKS_PER_ANSWER = 16
 
 
-def _page_context(
-    request: AuthedRequest, article: Article, annotation_set: AnnotationSet, pieces: Pieces
-) -> dict[str, Any]:
-    """The page's context; its text and side lists go in as `pieces`' markers (see `review.pieces`)."""
+def _page_context(request: AuthedRequest, article: Article, annotation_set: AnnotationSet) -> dict[str, Any]:
+    """The page's context; its text (`blocks`) and side lists (`lists`) as lists of escaped HTML pieces,
+    which `_rendered` or the skeleton (`review.annotate_page`) put in their places."""
     project = article.project
     entity_types, counts, page = load_page_and_counts(annotation_set, article.text)
     guidelines = _latest_guidelines(annotation_set)
@@ -165,14 +192,15 @@ def _page_context(
         "project": project,
         "crumb": shorten(str(article.title or article.external_id or article.pk), 60),
         "url_attributes": _url_attributes(article.pk),
+        **{f"{name}_url": fast_reverse(f"review:{name}", (article.pk,)) for name in _LINKS},
         "annotation_set": annotation_set,
         "editable": annotation_set.is_editable and may_edit,
         # A finished set is read only; whoever may edit it may reopen it (as the API allows).
         "can_reopen": may_edit and not annotation_set.is_editable,
         # Not through the template: a template loop over a long article's 500 blocks and 1,500 groups
         # costs more than rendering them (every piece is escaped where it is built).
-        "blocks": pieces.part(page.blocks),
-        "lists": {kind: pieces.part(groups) for kind, groups in page.lists.items()},
+        "blocks": page.blocks,
+        "lists": page.lists,
         "lazy": page.lazy,
         "counts": counts,
         "entity_types": entity_types,
@@ -185,6 +213,19 @@ def _page_context(
         **comments_context(request, article, any_comments=getattr(annotation_set, "has_comments", True)),
         "comment_spans": page.spans[:COMMENT_SPANS],
     }
+
+
+# The page's links and forms that name the article: `<name>_url` in its context.
+_LINKS = ("reopen", "submit", "history", "curate")
+
+
+def _rendered(request: AuthedRequest, template_name: str, context: dict[str, Any]) -> HttpResponse:
+    """The page (or one of its partials) through the template, its text and lists put in as pieces."""
+    pieces = Pieces()
+    lists = {kind: pieces.part(groups) for kind, groups in context["lists"].items()}
+    return pieces.render(
+        request, template_name, {**context, "blocks": pieces.part(context["blocks"]), "lists": lists}
+    )
 
 
 # What the page's script posts to and fetches from: `data-<name>-url` on the page's root.
@@ -230,16 +271,19 @@ def _sources(loaded: list[str] | None, annotation_set: AnnotationSet) -> list[st
 
 @require_GET
 def annotate(request: AuthedRequest, article_id: int) -> HttpResponse:
-    article, annotation_set = _article_and_set(request, article_id)
+    article, annotation_set = _article_and_set(request, article_id, opening=True)
     suggesting = None
     try:
-        suggesting = suggest_on_open(article=article, by=request.user)
+        active = active_from(annotation_set, article.project) if settings.ANNOTATOR_SUGGEST_ON_OPEN else None
+        suggesting = suggest_on_open(article=article, by=request.user, active=active)
     except Exception:
         # Suggestions help; they must never stand between a person and the text.
         logger.exception("Could not compute suggestions for article %s", article.pk)
-    pieces = Pieces()
-    context = _page_context(request, article, annotation_set, pieces)
-    return pieces.render(request, "review/annotate.html", {**context, "suggesting": suggesting})
+    context = {**_page_context(request, article, annotation_set), "suggesting": suggesting}
+    page = from_skeleton(request, context)
+    if page is not None:
+        return HttpResponse(page)
+    return _rendered(request, "review/annotate.html", context)
 
 
 @require_GET
@@ -258,9 +302,8 @@ def suggesting(request: AuthedRequest, article_id: int) -> HttpResponse:
 def workspace(request: AuthedRequest, article_id: int) -> HttpResponse:
     """The whole working area (text, lists, state) again: what "reload" fetches after a conflict."""
     article, annotation_set = _article_and_set(request, article_id)
-    pieces = Pieces()
-    return pieces.render(
-        request, "review/annotate.html#workspace", _page_context(request, article, annotation_set, pieces)
+    return _rendered(
+        request, "review/annotate.html#workspace", _page_context(request, article, annotation_set)
     )
 
 

@@ -513,6 +513,8 @@ def project_merge(
         mute_below=mute_below,
         layered=layered,
         layered_keep=layered_keep,
+        # Replace mode: the pipeline alone, nothing to lay its entities over.
+        lay_pipeline=not (spec is not None and spec.kind == SuggesterKind.PIPELINE and not spec.rules),
     )
     if len(_merges) >= 64:
         _merges.clear()

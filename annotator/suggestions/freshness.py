@@ -6,13 +6,16 @@ two aggregate queries over the project's KB aliases and gold sets, whose cost gr
 project asks the same question hundreds of times a second. So each process keeps the fingerprint for a
 few seconds (`ANNOTATOR_SUGGESTION_FRESHNESS_SECONDS`) and a page open costs one indexed query: a KB or
 gold edit reaches the suggestions of pages opened after at most that long.
+
+The annotate page asks it with no query of its own: its first query carries the active suggester and
+its run on the article as columns (`active_columns`, read back by `active_from`).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
@@ -24,6 +27,7 @@ from annotator.suggestions.models import SuggesterSettings, SuggesterVersion, Su
 
 if TYPE_CHECKING:
     from annotator.articles.models import Article
+    from annotator.projects.models import Project
 
 _MEMO_LIMIT = 1000  # projects x suggesters a process remembers before it starts over
 _memo: dict[tuple[str, bool, int, str | None], tuple[float, str]] = {}
@@ -55,11 +59,52 @@ def _active_with_run(article_id: int, project_id: int) -> QuerySet[SuggesterVers
     )
 
 
-def suggestions_current(article: Article) -> bool:
+# The fields of the active suggester that its spec (`engine.spec_for`) reads, as `active_<field>` columns.
+_SPEC_FIELDS = ("pk", "kind", "name", "version", "path", "config")
+UNREAD: Any = object()  # the caller did not read the active suggester: `suggestions_current` does
+
+
+def active_columns(article: str, project: str) -> dict[str, Any]:
+    """What `active_with_run` reads, as columns of another query whose rows name the article and its
+    project in the fields `article` and `project` (e.g. "article_id", "article__project_id"): the active
+    suggester's fields, its run's fingerprint on the article, whether that run left links to look up,
+    and the digest of the project's suggester settings. `active_from` makes the suggester of them."""
+    active = SuggesterVersion.objects.filter(project_id=OuterRef(project), is_active=True).order_by("pk")
+    run = SuggestionRun.objects.filter(
+        article_id=OuterRef(OuterRef(article)), suggester_version=OuterRef("pk")
+    ).order_by()
+    digest = SuggesterSettings.objects.filter(project_id=OuterRef(project)).values("digest")[:1]
+    return {
+        **{f"active_{name}": Subquery(active.values(name)[:1]) for name in _SPEC_FIELDS},
+        "active_fingerprint": Subquery(
+            active.values(fingerprint=Subquery(run.values("fingerprint")[:1]))[:1]
+        ),
+        "active_links_pending": Exists(active.filter(Exists(run.filter(pending_links__isnull=False)))),
+        "active_settings_digest": Subquery(digest),
+    }
+
+
+def active_from(row: object, project: Project) -> SuggesterVersion | None:
+    """The active suggester as `active_with_run` gives it, from a row carrying `active_columns`; None
+    when the project has none."""
+    pk = getattr(row, "active_pk")  # noqa: B009 - an annotation
+    if pk is None:
+        return None
+    fields = {name: getattr(row, f"active_{name}") for name in _SPEC_FIELDS}
+    active = SuggesterVersion(**fields, project=project, is_active=True)
+    active.stored_fingerprint = getattr(row, "active_fingerprint")  # type: ignore[attr-defined]  # noqa: B009
+    active.links_pending = getattr(row, "active_links_pending")  # type: ignore[attr-defined]  # noqa: B009
+    active.settings_digest = getattr(row, "active_settings_digest")  # type: ignore[attr-defined]  # noqa: B009
+    return active
+
+
+def suggestions_current(article: Article, active: SuggesterVersion | None = UNREAD) -> bool:
     """True when the active suggester ran on the article, left no link candidates to look up, and
     nothing it reads changed since (as far as this process knew in the last few seconds). False means:
-    compute them (see generate.py)."""
-    active = active_with_run(article)
+    compute them (see generate.py). `active`: the project's active suggester as `active_with_run` or
+    `active_from` give it, when the caller read it (None: the project has none)."""
+    if active is UNREAD:
+        active = active_with_run(article)
     stored: str | None = getattr(active, "stored_fingerprint", None)
     if active is None or stored is None or getattr(active, "links_pending", False):
         return False

@@ -16,8 +16,10 @@ from playwright.sync_api import expect, sync_playwright
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 # Assertions wait for the page; a loaded 2-core CI host can be slow, so give them room (they pass at once
-# when the page is right, so a long limit costs nothing).
-expect.set_options(timeout=15_000)
+# when the page is right, so a long limit costs nothing). Actions and navigations too: a click can wait on
+# a request that runs a job in the live server (pre-annotation with spaCy), beside another test process.
+expect.set_options(timeout=30_000)
+ACTION_TIMEOUT_MS = 60_000
 
 CHROMIUM = os.environ.get("ANNOTATOR_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -29,6 +31,8 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # A wheel scrolls at once, not over an animation: a position read after it is where the page stays.
+    "--disable-smooth-scrolling",
 ]
 
 
@@ -101,6 +105,7 @@ def watched_page(browser, live_server):
         context = browser.new_context(
             base_url=live_server.url, viewport={"width": 1280, "height": 900}, **context_options
         )
+        context.set_default_timeout(ACTION_TIMEOUT_MS)
         page = context.new_page()
         opened.append((context, watch(page, urlsplit(live_server.url).netloc)))
         return page

@@ -5,6 +5,7 @@ from pathlib import Path
 import orjson
 import pytest
 from django.contrib.auth import get_user_model
+from playwright.sync_api import expect
 
 from annotator.interchange.formats.base import Limits, ProblemLog
 from annotator.interchange.formats.docbin import DocBinReader
@@ -14,6 +15,7 @@ from annotator.interchange.services import import_articles
 from annotator.projects.models import Role
 from annotator.projects.services import add_member
 from tests.browser.axe import assert_accessible
+from tests.browser.polls import polls_held
 from tests.factories import ProjectFactory
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
@@ -42,7 +44,7 @@ def test_a_manager_downloads_gold_and_gets_a_docbin_from_a_background_job(page, 
     log_in("maria")
     page.get_by_role("link", name=HOSTILE).click()
     page.get_by_role("link", name="Export").click()
-    assert page.locator("h1").text_content() == "Export"
+    expect(page.locator("h1")).to_have_text("Export")  # the project page's h1 until the link's page loads
     with page.expect_download() as info:
         page.get_by_role("button", name="Export").click()
     download = info.value
@@ -53,9 +55,9 @@ def test_a_manager_downloads_gold_and_gets_a_docbin_from_a_background_job(page, 
 
     page.get_by_label("Format").select_option("spacy")
     page.get_by_role("button", name="Export").click()
-    page.get_by_role("button", name="Download").wait_for(timeout=15000)
-    assert page.locator("#job-status .job-status").text_content() == "Succeeded"
-    assert page.locator("progress").get_attribute("value") == "100"
+    expect(page.get_by_role("button", name="Download")).to_be_visible()
+    expect(page.locator("#job-status .job-status")).to_have_text("Succeeded")
+    expect(page.locator("progress")).to_have_attribute("value", "100")
     with page.expect_download() as info:
         page.get_by_role("button", name="Download").click()
     data = Path(info.value.path()).read_bytes()
@@ -66,7 +68,7 @@ def test_a_manager_downloads_gold_and_gets_a_docbin_from_a_background_job(page, 
         ("w2", "", []),
     ]
     page.get_by_role("link", name="Export", exact=True).click()
-    assert page.locator(".import-list tbody tr").count() == 1
+    expect(page.locator(".import-list tbody tr")).to_have_count(1)  # waits for the page the link opens
 
 
 def test_a_running_export_is_cancelled_from_its_page_by_keyboard(
@@ -90,20 +92,21 @@ def test_a_running_export_is_cancelled_from_its_page_by_keyboard(
     run_chunk(chunks[0].pk, handler)  # one part done; the other waits for a worker that never comes
 
     log_in("maria")
-    page.goto(live_server.url + reverse("exports:detail", args=[project.pk, job.pk]))
-    assert page.locator("#job-status").text_content().split() == [
-        "Running",
-        "1",
-        "of",
-        "2",
-        "parts",
-        "done.",
-        "50%",
-    ]
-    for width in (1280, 320):
-        page.set_viewport_size({"width": width, "height": 800})
-        page.screenshot(path=SCREENSHOTS / f"export-cancel-{width}.png", full_page=True)
-        assert_accessible(page, f"the job page with its cancel button at {width} px")
+    with polls_held(page):  # the job's status stays put while it is looked at
+        page.goto(live_server.url + reverse("exports:detail", args=[project.pk, job.pk]))
+        assert page.locator("#job-status").text_content().split() == [
+            "Running",
+            "1",
+            "of",
+            "2",
+            "parts",
+            "done.",
+            "50%",
+        ]
+        for width in (1280, 320):
+            page.set_viewport_size({"width": width, "height": 800})
+            page.screenshot(path=SCREENSHOTS / f"export-cancel-{width}.png", full_page=True)
+            assert_accessible(page, f"the job page with its cancel button at {width} px")
     for _ in range(40):
         page.keyboard.press("Tab")
         if page.evaluate("document.activeElement.textContent") == "Cancel this export":
@@ -112,8 +115,8 @@ def test_a_running_export_is_cancelled_from_its_page_by_keyboard(
         pytest.fail("Tab never reached the cancel button")
     page.keyboard.press("Enter")
     page.get_by_text("Export cancelled. It leaves no file.").wait_for()
-    assert page.locator("#job-status .job-status").text_content() == "Cancelled"
-    assert page.get_by_role("button", name="Cancel this export").count() == 0
+    expect(page.locator("#job-status .job-status")).to_have_text("Cancelled")
+    expect(page.get_by_role("button", name="Cancel this export")).to_have_count(0)
     page.screenshot(path=SCREENSHOTS / "export-cancelled-320.png", full_page=True)
     assert Job.objects.get(pk=job.pk).status == JobStatus.CANCELLED
     assert not (settings.DATA_DIR / "exports" / f"export-{job.pk}.parts").exists()

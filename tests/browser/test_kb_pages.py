@@ -15,6 +15,7 @@ from annotator.projects.demo import load_demo
 from annotator.projects.models import EntityType, Role
 from annotator.projects.services import add_member
 from tests.browser.axe import assert_accessible
+from tests.browser.polls import polls_held
 
 HOSTILE = '<img src=x onerror=alert(1)><script>alert("kb")</script> {{ 7|add:1 }} \u202egnp.exe'
 
@@ -65,17 +66,20 @@ def test_search_the_kb_as_you_type_and_link_every_mention_from_the_entitys_page(
 
     results.get_by_role("link", name="Sergey Naryshkin").click()
     page.get_by_role("heading", name="Sergey Naryshkin", level=1).wait_for()
-    assert page.get_by_text("No mention is linked to Sergey Naryshkin yet.").is_visible()
+    # The box that selects them all works through the page's JS module, which runs once the page is parsed.
+    page.wait_for_load_state()
+    expect(page.get_by_text("No mention is linked to Sergey Naryshkin yet.")).to_be_visible()
     page.get_by_role("checkbox", name="Select every unlinked mention").check()  # the page's JS module
     boxes = page.locator('input[name="spans"][data-group="unlinked"]')
-    assert boxes.count() == len(unlinked_naryshkins)
-    assert all(boxes.nth(i).is_checked() for i in range(boxes.count()))
+    expect(boxes).to_have_count(len(unlinked_naryshkins))
+    for n in range(len(unlinked_naryshkins)):
+        expect(boxes.nth(n)).to_be_checked()
     page.get_by_role("button", name="Apply to the selected mentions").click()
 
     count = len(unlinked_naryshkins)
     page.get_by_text(f"{count} mentions linked to Sergey Naryshkin, in 2 annotation sets.").wait_for()
-    assert page.get_by_role("heading", name=f"Linked mentions {count}").is_visible()
-    assert page.get_by_text("No unlinked mention has one of its names.").is_visible()
+    expect(page.get_by_role("heading", name=f"Linked mentions {count}")).to_be_visible()
+    expect(page.get_by_text("No unlinked mention has one of its names.")).to_be_visible()
     naryshkin = KBEntity.objects.get(kb_id="sergey-naryshkin")
     assert EntityLink.objects.filter(span__in=unlinked_naryshkins, kb_entity=naryshkin).count() == count
 
@@ -103,7 +107,7 @@ def test_upload_a_kb_file_and_watch_a_running_job_update_itself(page, log_in, de
     page.get_by_label(re.compile("^Knowledge base")).select_option(label="Demo KB")
     page.get_by_role("button", name="Import").click()
     page.get_by_text("Imported 1 entities into Demo KB: 1 new, 0 updated, 0 unchanged.").wait_for()
-    assert page.locator("#job-progress progress").get_attribute("value") == "100"
+    expect(page.locator("#job-progress progress")).to_have_attribute("value", "100")
 
     kb_id = KBEntity.objects.get(kb_id="tertel").knowledge_base_id
     job = Job.objects.create(
@@ -114,14 +118,15 @@ def test_upload_a_kb_file_and_watch_a_running_job_update_itself(page, log_in, de
     page.goto(f"/projects/{demo.pk}/kb/import/{job.pk}/")
     assert page.locator("#job-progress progress").get_attribute("value") == "10"
     Job.objects.filter(pk=job.pk).update(progress_done=60, message="Importing: 6,000 entities read.")
-    page.get_by_text("Importing: 6,000 entities read.").wait_for(timeout=5000)  # polled, not reloaded
-    assert page.locator("#job-progress progress").get_attribute("value") == "60"
+    # Polled every second, not reloaded; the default limit (15 s) leaves a loaded machine room for a few polls.
+    expect(page.get_by_text("Importing: 6,000 entities read.")).to_be_visible()
+    expect(page.locator("#job-progress progress")).to_have_attribute("value", "60")
     Job.objects.filter(pk=job.pk).update(
         status=JobStatus.FAILED, message="1 error in big.json.gz; nothing was imported.",
         errors=[{"file": "big.json.gz", "line": 12, "field": "labels", "message": HOSTILE}],
     )  # fmt: skip
-    page.get_by_role("cell", name=HOSTILE).wait_for(timeout=5000)
-    assert page.locator("#job-progress[hx-trigger]").count() == 0  # it stopped polling
+    expect(page.get_by_role("cell", name=HOSTILE)).to_be_visible()
+    expect(page.locator("#job-progress[hx-trigger]")).to_have_count(0)  # it stopped polling
 
 
 def test_hostile_kb_text_runs_nothing(page, log_in, demo):
@@ -167,12 +172,13 @@ def test_a_running_kb_import_is_cancelled_from_its_page_by_keyboard(
     run_chunk(chunks[0].pk, handler)
 
     log_in("maria")
-    page.goto(live_server.url + reverse("kb:job", args=[demo.pk, job.pk]))
-    expect(page.locator("#job-progress")).to_contain_text(f"Running 1 of {len(chunks)} parts done.")
-    for width in (1280, 320):
-        page.set_viewport_size({"width": width, "height": 800})
-        page.screenshot(path=screenshots / f"kb-import-cancel-{width}.png", full_page=True)
-        assert_accessible(page, f"the job page with its cancel button at {width} px")
+    with polls_held(page):  # the job's progress stays put while it is looked at
+        page.goto(live_server.url + reverse("kb:job", args=[demo.pk, job.pk]))
+        expect(page.locator("#job-progress")).to_contain_text(f"Running 1 of {len(chunks)} parts done.")
+        for width in (1280, 320):
+            page.set_viewport_size({"width": width, "height": 800})
+            page.screenshot(path=screenshots / f"kb-import-cancel-{width}.png", full_page=True)
+            assert_accessible(page, f"the job page with its cancel button at {width} px")
     for _ in range(40):
         page.keyboard.press("Tab")
         if page.evaluate("document.activeElement.textContent") == "Cancel this import":

@@ -82,6 +82,7 @@ def test_a_manager_sets_up_a_study_and_an_annotator_sets_an_attribute(watched_pa
     expect(page.locator("#legibility")).to_contain_text("Hard to read.")
     shot(page, "02-entity-type-contrast")
     page.locator("#legibility button").click()
+    expect(page.get_by_text("Saved the entity type DRUG.")).to_be_visible()  # the save has answered
     drug.refresh_from_db()
     assert drug.colour != "#d0e4ff"
     page.goto(f"/projects/{project.pk}/schema/types/{drug.pk}/")

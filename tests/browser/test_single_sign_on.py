@@ -62,10 +62,10 @@ def provider(live_server):
             yield url
         finally:
             server.terminate()
-            server.wait(timeout=10)
+            server.wait(timeout=30)
 
 
-def wait_for(url, server, seconds=60):
+def wait_for(url, server, seconds=180):  # a Django start beside other test processes can be slow
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if server.poll() is not None:

@@ -16,6 +16,7 @@ from annotator.projects.models import Role
 from annotator.projects.services import add_member
 from annotator.suggestions.models import Suggestion
 from tests.browser.axe import assert_accessible
+from tests.browser.polls import polls_held
 
 
 @pytest.fixture
@@ -31,10 +32,11 @@ def test_a_manager_pre_annotates_the_demo_and_reads_the_suggestions(page, log_in
     page.get_by_role("link", name="Russia–Belarus intelligence (demo)").click()
     page.get_by_role("link", name="Suggesters").click()
     page.get_by_role("heading", name="Suggesters", level=1).wait_for()
-    assert page.get_by_text("No pre-annotation or training job yet.").is_visible()
+    expect(page.get_by_text("No pre-annotation or training job yet.")).to_be_visible()
     page.get_by_label("Pre-annotate articles with the active suggester").select_option("")
     page.get_by_role("button", name="Pre-annotate").click()
     page.get_by_text("Pre-annotation started").wait_for()
+    page.wait_for_load_state()  # the page whole, not only as far as the parser has come
     job_row = page.locator("#job-list tbody tr").first
     assert "Succeeded" in job_row.text_content()
     assert "Pre-annotated 2 articles: 258 suggestions added, 0 replaced." in job_row.text_content()
@@ -61,11 +63,12 @@ def test_the_jobs_region_follows_a_running_job_until_it_ends(page, log_in, demo)
     page.goto(f"/projects/{demo.pk}/suggesters/")
     assert page.locator("#job-list progress").get_attribute("value") == "1"
     Job.objects.filter(pk=job.pk).update(progress_done=3)
-    expect(page.locator("#job-list progress")).to_have_attribute("value", "3", timeout=8000)
+    # Polled every 2 s: the default limit (15 s) leaves a loaded machine room for a few polls.
+    expect(page.locator("#job-list progress")).to_have_attribute("value", "3")
     Job.objects.filter(pk=job.pk).update(
         status=JobStatus.SUCCEEDED, progress_done=4, message="Pre-annotated 4 articles."
     )
-    page.get_by_text("Pre-annotated 4 articles.").wait_for(timeout=8000)
+    expect(page.get_by_text("Pre-annotated 4 articles.")).to_be_visible()
     assert page.locator("#job-list").get_attribute("hx-trigger") is None  # finished: polling stops
 
 
@@ -89,7 +92,7 @@ def test_a_manager_maps_labels_and_sets_the_learning_loop_with_the_keyboard(page
     after.fill("12")
     after.press("Enter")  # submits the form
     page.get_by_text("The learning settings saved.").wait_for()
-    assert page.get_by_text("The project's model trains by itself at 12 annotated articles.").is_visible()
+    expect(page.get_by_text("The project's model trains by itself at 12 annotated articles.")).to_be_visible()
     page.screenshot(path=str(SCREENS / "suggesters-settings.png"), full_page=True)
     page.set_viewport_size({"width": 320, "height": 900})
     page.reload()
@@ -132,24 +135,28 @@ def test_a_running_pre_annotation_is_cancelled_from_the_jobs_list_by_keyboard(pa
     assert kept > 0
 
     log_in("manager")
-    page.goto(f"/projects/{demo.pk}/suggesters/")
-    for width in (1280, 320):
-        page.set_viewport_size({"width": width, "height": 800})
-        page.screenshot(path=SCREENS / f"suggesters-cancel-{width}.png", full_page=True)
-        assert_accessible(page, f"the suggesters page with a running job's cancel button at {width} px")
-        page.locator("#job-list").screenshot(path=SCREENS / f"suggesters-jobs-{width}.png")
+    with polls_held(page):  # the job list stays put while it is looked at
+        page.goto(f"/projects/{demo.pk}/suggesters/")
+        for width in (1280, 320):
+            page.set_viewport_size({"width": width, "height": 800})
+            page.screenshot(path=SCREENS / f"suggesters-cancel-{width}.png", full_page=True)
+            assert_accessible(page, f"the suggesters page with a running job's cancel button at {width} px")
+            page.locator("#job-list").screenshot(path=SCREENS / f"suggesters-jobs-{width}.png")
     for _ in range(80):
         page.keyboard.press("Tab")
         if page.evaluate("document.activeElement.id") == f"cancel-job-{job.pk}":
             break
     else:
         pytest.fail("Tab never reached the job's cancel button")
-    page.wait_for_timeout(2500)  # at least one poll of the jobs list swaps the button out and in again
+    # At least one poll of the jobs list swaps the button out and in again: the list the page has now is
+    # marked, and the mark is gone once a poll has put a new list in its place.
+    page.evaluate("() => { document.getElementById('job-list').dataset.before = 'poll'; }")
+    expect(page.locator("#job-list")).not_to_have_attribute("data-before", "poll")
     assert page.evaluate("document.activeElement.id") == f"cancel-job-{job.pk}"
     page.keyboard.press("Enter")
     page.get_by_text("Pre-annotation cancelled.").wait_for()
     row = page.locator("#job-list tbody tr").first
-    assert "Cancelled with 1 of 2 parts done." in row.text_content()
-    assert page.get_by_role("button", name=f"Cancel job {job.pk}").count() == 0
+    expect(row).to_contain_text("Cancelled with 1 of 2 parts done.")
+    expect(page.get_by_role("button", name=f"Cancel job {job.pk}")).to_have_count(0)
     assert Job.objects.get(pk=job.pk).status == JobStatus.CANCELLED
     assert Suggestion.objects.count() == kept

@@ -157,3 +157,11 @@ def test_quickstart_prints_the_demo_password_once_and_reuses_everything(db, sett
     assert "its password was printed when it was created" in second.getvalue()
     assert get_user_model().objects.count() == 1
     assert Project.objects.count() == 1
+
+
+def test_quickstart_says_where_serve_will_listen(db, settings, tmp_path, monkeypatch):
+    settings.STATIC_ROOT = tmp_path / "static"
+    monkeypatch.setenv("ANNOTATOR_BIND", "0.0.0.0:9000")
+    out = StringIO()
+    call_command("quickstart", stdout=out)
+    assert "|  Log in at http://127.0.0.1:9000/" in out.getvalue()

@@ -187,3 +187,38 @@ def test_a_real_worker_runs_a_job_from_the_database_queue(settings, handler):
     job.refresh_from_db()
     assert (job.status, job.progress_done, job.progress_total) == (JobStatus.SUCCEEDED, 2, 2)
     assert job.result["pid"] != os.getpid()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="progress goes around a transaction on PostgreSQL"
+)
+@pytest.mark.parametrize("kind", ["job", "chunk"])
+def test_a_progress_dropped_without_close_gives_its_second_connection_back(news, kind):
+    """A connection wrapper sits in reference cycles: one nobody closed stayed out of the pool (a session
+    on the database) until the cyclic collector ran, and kept pytest from dropping a test database."""
+    import gc
+
+    from django.db import transaction
+
+    from annotator.jobs.chunks import ChunkProgress
+    from annotator.jobs.models import JobChunk
+    from annotator.jobs.progress import Progress
+
+    job = Job.objects.create(project=news.project, kind=JobKind.EXPORT, status=JobStatus.RUNNING)
+    chunk = JobChunk.objects.create(job=job, number=1, label="part 1", status=JobStatus.RUNNING)
+    collecting = gc.isenabled()
+    gc.disable()  # what frees the connection must not be the collector
+    try:
+        with transaction.atomic():
+            progress = Progress(job) if kind == "job" else ChunkProgress(chunk)
+            progress.flush()  # inside a transaction: through the second connection
+            side = progress._side
+            assert side is not None
+            assert side.connection is not None
+        del progress
+        assert side.connection is None  # closed: back in the pool
+    finally:
+        if collecting:
+            gc.enable()
+    assert Job.objects.get(pk=job.pk).heartbeat_at is not None

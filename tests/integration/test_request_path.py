@@ -58,9 +58,9 @@ def test_a_page_whose_suggestions_are_current_reads_a_fixed_handful_and_suggests
     assert tables(queries) == [
         "django_session",
         "auth_user",
-        # the set with its article, project, guidelines, the user's role, whether there are comments
+        # the set with its article, project, guidelines, the user's role, whether there are comments,
+        # and the freshness check's active suggester and its run on the article
         "annotations_annotationset",
-        "suggestions_suggesterversion",  # the freshness check: the active suggester and its run
         "projects_entitytype",  # the types, each row carrying the set's counts
         "annotations_span",
         "suggestions_suggestion",
@@ -90,7 +90,7 @@ def test_relations_comments_and_newer_guidelines_each_cost_one_query_more_and_sh
     with CaptureQueriesContext(connection) as queries:
         html = alice.get(page(news)).content.decode()
     read = tables(queries)
-    assert len(read) == 10
+    assert len(read) == 9
     assert [read.count(table) for table in ("annotations_relation", "projects_guidelineversion")] == [1, 1]
     assert read.count("review_comment") == 1  # hers only: she is an annotator
     assert "Is this the SVR director?" in html

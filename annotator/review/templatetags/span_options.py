@@ -28,7 +28,11 @@ def _label(surface: str) -> str:
 
 
 @register.filter
-def span_options(spans: Iterable[Span | SpanRow]) -> SafeString:
+def span_options(spans: Iterable[Span | SpanRow] | SafeString) -> SafeString:
+    """The options of the spans; options already built (as the annotate page's skeleton has them, see
+    `review.annotate_page`) as they are."""
+    if isinstance(spans, SafeString):
+        return spans
     options = (
         f'<option value="{span.pk}">{escape(isolate(span.entity_type.name))} “{_label(span.surface)}” '
         f"[{span.start}, {span.end})</option>"

@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
+from annotator.core.binding import DEFAULT_BIND, configured_bind, local_url
 from annotator.projects.demo import load_demo
 from annotator.projects.models import Role
 from annotator.projects.services import add_member
@@ -21,7 +22,11 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--url", default="http://127.0.0.1:8000/", help="Where the server will listen.")
+        parser.add_argument(
+            "--url",
+            default=local_url(configured_bind()) or local_url(DEFAULT_BIND),
+            help="Where the server will listen (default: from ANNOTATOR_BIND, as `manage.py serve`).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         call_command("migrate", interactive=False, verbosity=0)

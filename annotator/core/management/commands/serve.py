@@ -11,6 +11,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from annotator.core.binding import configured_bind, local_url
 from annotator.jobs.services import reap_stale_jobs
 from annotator.jobs.uploads import reap_old_uploads
 from annotator.signins.records import forget_old_events
@@ -23,7 +24,7 @@ class Command(BaseCommand):
     help = "Run the web server (gunicorn) and a task worker together; stop both on Ctrl+C or if either dies."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--bind", default=os.environ.get("ANNOTATOR_BIND", "127.0.0.1:8000"))
+        parser.add_argument("--bind", default=configured_bind())
         parser.add_argument("--web-workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2")))
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -82,16 +83,14 @@ class Command(BaseCommand):
 def _wait_until_listening(bind: str, web: subprocess.Popen[bytes], timeout: float = 60.0) -> bool:
     """Whether the server at `host:port` answers /healthz within `timeout` seconds (False at once if it
     exits; a unix socket or an odd bind is not waited for)."""
-    host, _, port = bind.rpartition(":")
-    if not port.isdigit():
+    base = local_url(bind)
+    if base is None:
         return False
-    host = host.strip("[]") or "127.0.0.1"
-    host = "127.0.0.1" if host == "0.0.0.0" else host  # noqa: S104 - where to knock, not what to bind
-    url = f"http://{host if ':' not in host else f'[{host}]'}:{port}/healthz"
+    url = f"{base}healthz"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and web.poll() is None:
         try:  # a worker answers: gunicorn has booted its workers and said so
-            with urllib.request.urlopen(url, timeout=2):
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - local_url gives http:// only
                 return True
         except OSError:
             time.sleep(0.2)

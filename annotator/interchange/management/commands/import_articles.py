@@ -146,11 +146,7 @@ class Command(BaseCommand):
         if job.status == JobStatus.SUCCEEDED:
             for warning in job.result.get("warnings", []):
                 self.stderr.write(f"warning: {self.where(warning)}")
-            self.stdout.write(job.message)
-            if job.params.get("curated") and not job.params.get("dry_run") and job.project_id is not None:
-                from annotator.suggestions.learning import learn_after_curation  # it may learn from them now
-
-                learn_after_curation(job.project_id)
+            self.stdout.write(job.message)  # curated gold: the import itself started any learning
             return
         for problem in job.errors:
             self.stderr.write(self.where(problem))

@@ -1,0 +1,247 @@
+"""What one API request of the reviewers' mix costs the app, through Django's WSGI handler (no HTTP, no gunicorn).
+
+    DATABASE_URL=postgres://... python bench/request_cost.py setup          # make the data (kept)
+    DATABASE_URL=postgres://... python bench/request_cost.py run ACTION N   # N requests, CPU per request
+    DATABASE_URL=postgres://... python bench/request_cost.py profile ACTION N   # cProfile, top functions
+    DATABASE_URL=postgres://... valgrind --tool=callgrind python bench/request_cost.py run ACTION N
+
+ACTION is `span` (POST /api/v1/sets/<id>/spans/ with If-Match), `accept` (POST .../decisions/) or `list`
+(GET /api/v1/projects/<id>/articles/, 50 articles), as `bench/load.py` sends them, or `set` (GET
+/api/v1/sets/<id>/ of a set with 50 spans: fetching a document's annotations), all with a bearer token. Each run
+takes a fresh annotation set, then makes 20 warm-up requests and N measured ones; instruction counts
+per request come from two callgrind runs, N and 0: (I(N) - I(0)) / N, which hardly depend on the load.
+`setup` writes the database named in DATABASE_URL + "_cost" and keeps it; `drop` removes it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+WARM = 20
+TEXT = ("Sergey Naryshkin, Director of Russia's Foreign Intelligence Service, visited Minsk. " * 30)[:2500]
+SOLID = [at for at, char in enumerate(TEXT) if not char.isspace()]
+ARTICLES = 50  # the project's articles: the list answers them all (one page)
+SPANS = 50  # the spans of the set that `set` reads
+PENDING = 1000  # suggestions of the set that `accept` decides on (at most PENDING - WARM requests)
+
+
+def _configure() -> str:
+    """Point Django at the kept database (production settings); return the admin URL."""
+    url = os.environ["DATABASE_URL"]
+    parts = urlsplit(url)
+    os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=parts.path + "_cost"))
+    os.environ.setdefault("DJANGO_SECRET_KEY", "benchmark-only-secret-key-" + "x" * 30)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "annotator.settings"
+    os.environ["ANNOTATOR_ENV_FILE"] = os.devnull
+    os.environ["DJANGO_DEBUG"] = "false"
+    os.environ["DJANGO_ALLOWED_HOSTS"] = "127.0.0.1"
+    os.environ["ANNOTATOR_API_RATE_READ"] = "1000000/minute"
+    os.environ["ANNOTATOR_API_RATE_WRITE"] = "1000000/minute"
+    # Kept between `setup` and the runs (the token's secret), so not a fresh temporary directory.
+    os.environ.setdefault("ANNOTATOR_DATA_DIR", str(Path(tempfile.gettempdir(), "annotator-request-cost")))
+    return url
+
+
+def setup() -> None:
+    import psycopg
+
+    url = _configure()
+    name = urlsplit(os.environ["DATABASE_URL"]).path.strip("/")
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+    from django.contrib.auth import get_user_model
+
+    from annotator.api.tokens import create_token
+    from annotator.articles.models import Article
+    from annotator.projects.models import EntityType, Membership, Project, Role
+    from annotator.suggestions.models import SuggesterVersion
+
+    project = Project.objects.create(name="Cost", slug="cost")
+    EntityType.objects.create(project=project, name="PERSON")
+    SuggesterVersion.objects.create(project=project, name="bench", kind="rules", version="1", is_active=True)
+    user = get_user_model().objects.create_user("reviewer")
+    Membership.objects.create(project=project, user=user, role=Role.ANNOTATOR)
+    for number in range(ARTICLES):
+        Article.objects.create(project=project, text=TEXT, external_id=f"a{number}", title=f"A {number}")
+    secret = create_token(user=user, name="cost", scope="write")[1]
+    Path(os.environ["ANNOTATOR_DATA_DIR"]).mkdir(parents=True, exist_ok=True)
+    Path(os.environ["ANNOTATOR_DATA_DIR"], "cost.json").write_text(
+        json.dumps({"project": project.pk, "user": user.pk, "token": secret})
+    )
+    print(f"made {os.environ['DATABASE_URL']}")
+
+
+def _fresh_set(facts: dict[str, object], suggestions: int) -> tuple[int, list[int]]:
+    """A new article's set of the reviewer, with `suggestions` pending entity suggestions."""
+    from annotator.annotations.services import get_or_create_own_set
+    from annotator.articles.models import Article
+    from annotator.projects.models import EntityType
+    from annotator.suggestions.models import SuggesterVersion, Suggestion, SuggestionKind
+
+    article = Article.objects.create(project_id=facts["project"], text=TEXT, external_id=f"x{time.time_ns()}")
+    person = EntityType.objects.get(project_id=facts["project"], name="PERSON")
+    version = SuggesterVersion.objects.get(project_id=facts["project"])
+    made = Suggestion.objects.bulk_create(
+        Suggestion(article=article, suggester_version=version, kind=SuggestionKind.ENTITY, start=at,
+                   end=at + 1, entity_type=person, score=0.9, source="bench")
+        for at in SOLID[:suggestions]
+    )  # fmt: skip
+    from django.contrib.auth import get_user_model
+
+    annotation_set = get_or_create_own_set(
+        article=article, user=get_user_model().objects.get(pk=facts["user"])
+    )
+    return annotation_set.pk, [s.pk for s in made]
+
+
+def _set_with_spans(facts: dict[str, object]) -> int:
+    """A new set with SPANS spans, one per word (as bench/annotate_page.py's article has)."""
+    import re
+
+    from annotator.annotations.models import AnnotationSet
+    from annotator.annotations.services import create_span
+    from annotator.projects.models import EntityType
+
+    set_id = _fresh_set(facts, 0)[0]
+    annotation_set = AnnotationSet.objects.get(pk=set_id)
+    person = EntityType.objects.get(project_id=facts["project"], name="PERSON")
+    for match in list(re.finditer(r"\w+", TEXT))[:SPANS]:
+        create_span(annotation_set=annotation_set, start=match.start(), end=match.end(), entity_type=person,
+                    by=None, expected_version=annotation_set.version)  # fmt: skip
+    return set_id
+
+
+def requests_for(action: str, count: int) -> list[dict[str, object]]:
+    """WSGI environs of `count` requests of the action, in order (each write names the next version)."""
+    facts = json.loads(Path(os.environ["ANNOTATOR_DATA_DIR"], "cost.json").read_text())
+    base = {
+        "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000", "HTTP_HOST": "127.0.0.1",
+        "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http", "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_AUTHORIZATION": f"Bearer {facts['token']}", "QUERY_STRING": "", "SCRIPT_NAME": "",
+        "HTTP_ACCEPT_ENCODING": "identity", "HTTP_USER_AGENT": "Python-urllib/3.11",
+    }  # fmt: skip
+    if action == "list":
+        path = f"/api/v1/projects/{facts['project']}/articles/"
+        return [{**base, "REQUEST_METHOD": "GET", "PATH_INFO": path} for _ in range(count)]
+    if action == "set":
+        path = f"/api/v1/sets/{_set_with_spans(facts)}/"
+        return [{**base, "REQUEST_METHOD": "GET", "PATH_INFO": path} for _ in range(count)]
+    # The same work before the measured requests whatever their number: callgrind runs of N and 0 subtract.
+    set_id, suggestions = _fresh_set(facts, PENDING if action == "accept" else 0)
+    environs = []
+    for n in range(count):
+        if action == "span":
+            at = SOLID[n % len(SOLID)]
+            body = {"start": at, "end": at + 1 + n // len(SOLID), "type": "PERSON"}
+            path = f"/api/v1/sets/{set_id}/spans/"
+        else:
+            body = {"suggestion": suggestions[n], "verdict": "accepted"}
+            path = f"/api/v1/sets/{set_id}/decisions/"
+        environs.append({
+            **base, "REQUEST_METHOD": "POST", "PATH_INFO": path, "CONTENT_TYPE": "application/json",
+            "HTTP_IF_MATCH": f'"{n + 1}"', "body": json.dumps(body).encode(),
+        })  # fmt: skip
+    return environs
+
+
+def serve(application: object, environ: dict[str, object]) -> int:
+    """One request as gunicorn makes it: the handler's answer read whole, then closed."""
+    environ = dict(environ)
+    body = environ.pop("body", b"")
+    environ["CONTENT_LENGTH"] = str(len(body))  # type: ignore[arg-type]
+    environ["wsgi.input"] = io.BytesIO(body)  # type: ignore[arg-type]
+    environ["wsgi.errors"] = sys.stderr
+    statuses = []
+    response = application(environ, lambda status, headers, exc_info=None: statuses.append(status))  # type: ignore[operator]
+    try:
+        for _ in response:
+            pass
+    finally:
+        response.close()
+    return int(statuses[0].split()[0])
+
+
+def run(action: str, count: int, profile: bool = False) -> None:
+    _configure()
+    from annotator.wsgi import application
+
+    environs = requests_for(action, WARM + count)
+    wanted = 200 if action in ("list", "set") else 201
+    for environ in environs[:WARM]:
+        assert serve(application, environ) == wanted
+    measured = environs[WARM:]
+    if profile:
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile(time.process_time)  # CPU, not waiting on the database
+        profiler.enable()
+    server = _server_cpu()
+    cpu, began = time.process_time(), time.perf_counter()
+    for environ in measured:
+        status = serve(application, environ)
+        assert status == wanted, status
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - began
+    server = _server_cpu() - server
+    if profile:
+        profiler.disable()
+        stats = pstats.Stats(profiler)
+        stats.sort_stats("cumulative").print_stats(60)
+        stats.sort_stats("tottime").print_stats(40)
+        for name in os.environ.get("PROFILE_CALLEES", "").split(","):
+            if name:
+                stats.sort_stats("cumulative").print_callees(name)
+    if count:
+        per = 1000 / count
+        print(f"{action}: {count} requests, CPU {cpu * per:.3f} ms app + {server * per:.3f} ms database, "
+              f"wall {wall * per:.3f} ms per request; load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+
+
+def _server_cpu() -> float:
+    """CPU seconds of the PostgreSQL server processes of this database (the pool's connections, the one
+    that asks among them)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        pids = [pid for (pid,) in cursor.fetchall()]
+    connection.close()
+    used = 0.0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        used += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return used
+
+
+def drop() -> None:
+    import psycopg
+
+    url = _configure()
+    name = urlsplit(os.environ["DATABASE_URL"]).path.strip("/")
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    command = sys.argv[1]
+    if command == "setup":
+        setup()
+    elif command == "drop":
+        drop()
+    else:
+        run(sys.argv[2], int(sys.argv[3]), profile=command == "profile")
