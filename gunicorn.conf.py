@@ -4,6 +4,7 @@ ANNOTATOR_LOG_FORMAT, and each access line carries the request id the app answer
 (annotator.core.logs.RequestIdFilter reads it from the response's headers)."""
 
 import os
+from typing import Any
 
 from annotator.core.logs import logging_config
 
@@ -32,6 +33,19 @@ if os.path.isdir("/dev/shm"):  # noqa: S108 - gunicorn makes its file there with
 # gunicorn builds each access line's fields (headers, the time formatted) before its logger is asked
 # whether it writes INFO at all: annotator.core.serving.Logger asks first.
 logger_class = "annotator.core.serving.Logger"
+
+
+# The master loads the app, then forks the workers: they start with Django (and spaCy, below) loaded and
+# share those pages; a worker started in a dead one's place serves at once. The master opens no database
+# connection (nothing runs a query on import): each worker opens its own.
+preload_app = True
+
+
+def when_ready(server: Any) -> None:
+    """Before the first worker is forked (annotator.core.serving.load_before_forking)."""
+    from annotator.core.serving import load_before_forking
+
+    load_before_forking(server.cfg.preload_app)
 
 
 def post_worker_init(worker: object) -> None:
