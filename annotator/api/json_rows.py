@@ -12,10 +12,10 @@ ISO 8601 with `Z` and six digits of microseconds unless they are zero. A JSON do
 written as PostgreSQL keeps it (jsonb): the same keys in the same order and the same values, with a
 space after each `:` and `,` and PostgreSQL's writing of numbers (`1e-07` reads `0.0000001`).
 
-Only where it holds: PostgreSQL, the current time zone UTC (elsewhere the offset of each value would have
-to match Python's reading of the time zone database), the JSON renderer without indentation, and flat
-serializers of the field kinds below (`plain.columns` refuses the others). Anything else takes the
-general path.
+Only where it holds: PostgreSQL, aware date-times (USE_TZ) in the current time zone UTC (elsewhere the
+offset of each value would have to match Python's reading of the time zone database), the JSON renderer
+without indentation, and flat serializers of the field kinds below (`plain.columns` refuses the others).
+Anything else takes the general path.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import json
 import threading
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.db import connections
 from django.db.models import Model, QuerySet
 from django.db.models.expressions import RawSQL
@@ -112,6 +113,7 @@ def applies(request: Request, queryset: QuerySet[Any], serializer_class: type[An
         type(renderer) is JSONRenderer
         and request.accepted_media_type == JSONRenderer.media_type
         and connections[queryset.db].vendor == "postgresql"
+        and settings.USE_TZ
         and timezone.get_current_timezone_name() == "UTC"
         and _expression(serializer_class, queryset.model, queryset.db) is not None
     )

@@ -56,7 +56,7 @@ def live(job: Job) -> Job:
     return job
 
 
-def _give_back(side: BaseDatabaseWrapper) -> None:
+def _close_side(side: BaseDatabaseWrapper) -> None:
     side.inc_thread_sharing()  # a finalizer runs in whichever thread dropped the last reference
     side.close()
 
@@ -82,7 +82,8 @@ class Progress:
         can be never before the process ends (and keeps a test database from being dropped)."""
         if self._side is None:
             self._side = connections.create_connection(DEFAULT_DB_ALIAS)
-            self._give_back = weakref.finalize(self, _give_back, self._side)
+            self._give_back = weakref.finalize(self, _close_side, self._side)
+            self._give_back.atexit = False  # a process that ends closes its connections anyway
         return self._side
 
     def set_total(self, total: int | None) -> None:

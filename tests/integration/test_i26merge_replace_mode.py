@@ -8,6 +8,7 @@ import pytest
 from annotator.suggestions import nlp
 from annotator.suggestions.generate import suggest_text
 from annotator.suggestions.models import SuggesterSettings
+from tests.unit.test_suggestion_nlp import saved_pipeline
 
 pytestmark = pytest.mark.django_db
 
@@ -19,22 +20,13 @@ TEXT = "Vitebsk Airport closed. Buses left the capital on Route 66."
 @pytest.fixture
 def pipeline(settings, tmp_path):
     """A pipeline directory whose "NER" (an entity ruler) finds the airport, the capital and the road."""
-    import spacy
-
-    settings.ANNOTATOR_PIPELINES_DIR = tmp_path / "pipelines"
-    settings.ANNOTATOR_PIPELINES_DIR.mkdir()
-    made = spacy.blank("en")
-    made.meta["name"], made.meta["version"] = "tiny", "1.0.0"
-    made.add_pipe("entity_ruler").add_patterns(
-        [
-            {"label": "FAC", "pattern": "Vitebsk Airport"},
-            {"label": "GPE", "pattern": "the capital"},
-            {"label": "FAC", "pattern": "Route 66"},
-        ]
-    )
-    path = settings.ANNOTATOR_PIPELINES_DIR / "tiny"
-    made.to_disk(path)
-    yield str(path)
+    patterns = [
+        {"label": "FAC", "pattern": "Vitebsk Airport"},
+        {"label": "GPE", "pattern": "the capital"},
+        {"label": "FAC", "pattern": "Route 66"},
+    ]
+    settings.ANNOTATOR_PIPELINES_DIR = tmp_path  # the pipelines a manager may pick: this one
+    yield str(saved_pipeline(tmp_path, name="tiny", version="1.0.0", patterns=patterns))
     nlp.forget_suggesters()
 
 

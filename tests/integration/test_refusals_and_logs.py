@@ -315,7 +315,7 @@ def test_gunicorn_writes_its_access_log_as_json_lines_with_the_request_id(transa
             env=app_environment(DJANGO_ALLOWED_HOSTS="127.0.0.1", DJANGO_DEBUG="false", ANNOTATOR_LOG_FORMAT="json"),
         )  # fmt: skip
         try:
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + 180  # the first answer waits for the app's import: slow when loaded
             while True:
                 try:
                     answer = urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)

@@ -146,22 +146,23 @@ def test_the_gazetteer_is_reloaded_only_when_its_fingerprint_moves_and_then_only
     ]
 
 
-def saved_pipeline(tmp_path):
-    """A pipeline directory as `spacy package` or training would leave it: here an entity ruler."""
+TINY_NEWS = [
+    {"label": "PER", "pattern": "Zygmunt Quackenbush"},
+    {"label": "FAC", "pattern": "Vitebsk Arena"},
+    {"label": "CARDINAL", "pattern": "three"},
+]
+
+
+def saved_pipeline(tmp_path, *, name="tiny_news", version="0.2.0", patterns=TINY_NEWS):
+    """A pipeline directory as `spacy package` or training would leave it: here an entity ruler with the
+    given patterns, in `tmp_path / name`."""
     import spacy
 
     pipeline = spacy.blank("en")
-    pipeline.meta["name"] = "tiny_news"
-    pipeline.meta["version"] = "0.2.0"
-    ruler = pipeline.add_pipe("entity_ruler")
-    ruler.add_patterns(
-        [
-            {"label": "PER", "pattern": "Zygmunt Quackenbush"},
-            {"label": "FAC", "pattern": "Vitebsk Arena"},
-            {"label": "CARDINAL", "pattern": "three"},
-        ]
-    )
-    path = tmp_path / "tiny_news"
+    pipeline.meta["name"] = name
+    pipeline.meta["version"] = version
+    pipeline.add_pipe("entity_ruler").add_patterns(patterns)
+    path = tmp_path / name
     pipeline.to_disk(path)
     return path
 
