@@ -48,9 +48,12 @@ def test_workers_are_forked_with_spacy_loaded_and_the_master_holds_no_database_c
         assert get(f"{base}/healthz") == 200
         [worker] = worker_pids(master)
         assert (spacy_loaded(master.pid), spacy_loaded(worker)) == (True, True)
-        # The worker answered /healthz with a connection of its own; the master, which forks every
-        # worker, must never have one to hand down.
-        assert (database_handles(master.pid), database_handles(worker)) == (0, 1)
+        # The master, which forks every worker, must never have a connection to hand down. On PostgreSQL
+        # the worker keeps the one it answered /healthz with in its pool (there may be more): the count
+        # sees connections. SQLite's is closed at the end of each request.
+        assert database_handles(master.pid) == 0
+        if connection.vendor == "postgresql":
+            assert database_handles(worker) >= 1
 
 
 def test_spacy_stays_out_of_the_server_when_pages_do_not_suggest():
