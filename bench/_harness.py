@@ -21,6 +21,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User plus system CPU seconds of a process on this machine (a gunicorn worker, a PostgreSQL backend);
+    None when it is gone or not here (a database server on another machine)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
 def bench_database(label: str) -> Iterator[str]:
     """Point Django at a fresh, migrated database for this benchmark; yield its vendor."""

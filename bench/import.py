@@ -36,7 +36,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _harness import ROOT, bench_database
+from _harness import ROOT, bench_database, cpu_seconds
 
 FIRST = ["Sergey", "Alexander", "Viktor", "Anna", "Olga", "Dmitry", "Ivan", "Natalia", "Pavel", "Elena"]
 LAST = ["Naryshkin", "Lukashenko", "Tertel", "Volkova", "Petrov", "Sidorova", "Kuznetsov", "Orlova"]
@@ -99,15 +99,6 @@ def write_jsonl(path: Path, count: int, *, with_spans: bool, seed: int = 7) -> i
             spans += len(record.get("entities", ()))
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
     return spans
-
-
-def backend_cpu(pid: int) -> float | None:
-    """User plus system CPU seconds of a PostgreSQL backend, when the server runs on this machine."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def copy_text(value: str) -> str:
@@ -177,9 +168,9 @@ def baselines(path: Path, vendor: str, repeat: int = 3) -> tuple[float, float | 
             cursor.execute(
                 "CREATE TABLE bench_bare (external_id text, title text, text text, metadata jsonb)"
             )
-        before = backend_cpu(backend)
+        before = cpu_seconds(backend)
         bare_times.append(copy("COPY bench_bare FROM STDIN", bare))
-        after = backend_cpu(backend)
+        after = cpu_seconds(backend)
         if before is not None and after is not None:
             bare_cpu.append(after - before)
         with connection.cursor() as cursor:

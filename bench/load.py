@@ -30,6 +30,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from _harness import bench_database
+from _harness import cpu_seconds as process_cpu_seconds
 
 DROPPED = 0  # the status of a request whose connection broke before any answer
 
@@ -192,15 +193,7 @@ def people_for(vendor: str) -> list[dict[str, object]]:
 
 def cpu_seconds(pids: list[int]) -> dict[int, float]:
     """User plus system CPU time of each process still alive."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    used = {}
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        used[pid] = (int(fields[11]) + int(fields[12])) / ticks
-    return used
+    return {pid: used for pid in pids if (used := process_cpu_seconds(pid)) is not None}
 
 
 def server_pids(master: object) -> tuple[list[int], list[int]]:

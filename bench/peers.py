@@ -52,6 +52,7 @@ import subprocess
 import sys
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -188,7 +189,9 @@ class Document:
 
 
 @dataclass
-class Peer:
+class Peer(ABC):
+    """One app under the same harness: each says how it does the timed actions through its own REST API."""
+
     name: str
     base: str
     database: str
@@ -197,22 +200,25 @@ class Peer:
     def port(self) -> int:
         return urlsplit(self.base).port or 80
 
+    @abstractmethod
     def create_span(self, connection: Connection, document: Document) -> int:
-        raise NotImplementedError
+        """Status of one request that creates a span in `document`."""
 
+    @abstractmethod
     def fetch_document(self, connection: Connection, document: Document) -> list[int]:
         """Statuses of the requests that read a document and its annotations."""
-        raise NotImplementedError
 
+    @abstractmethod
     def new_document(self, text: str, spans: list[tuple[int, int, str]], free: list[int]) -> Document:
-        raise NotImplementedError
+        """A document with `text` and `spans`, made as the app's users would get one."""
 
+    @abstractmethod
     def who_am_i(self, connection: Connection) -> int:
         """The cheapest authenticated read each app has: the stack, authentication, one small query."""
-        raise NotImplementedError
 
     def finish(self) -> None:
         """Remove what the benchmark made, where the app lets it."""
+        return  # by default nothing: the benchmark's own database goes with it
 
 
 class Annotator(Peer):

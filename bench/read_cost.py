@@ -19,11 +19,10 @@ import pstats
 import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 os.environ.setdefault("LOAD_CLIENTS", "4")  # people_for makes this many reviewers
 
-from _harness import bench_database
+from _harness import bench_database, cpu_seconds
 
 REPEAT = int(os.environ.get("READ_REPEAT", "300"))
 PROFILE = os.environ.get("READ_PROFILE", "") not in ("", "0")
@@ -31,13 +30,7 @@ SHOW_SQL = os.environ.get("READ_SQL", "") not in ("", "0")
 
 
 def backend_cpu_seconds(pid: int | None) -> float:
-    if pid is None:
-        return 0.0
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return (cpu_seconds(pid) or 0.0) if pid is not None else 0.0
 
 
 def backend_pid() -> int | None:

@@ -26,6 +26,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _harness import cpu_seconds
+
 WARM = 20
 TEXT = ("Sergey Naryshkin, Director of Russia's Foreign Intelligence Service, visited Minsk. " * 30)[:2500]
 SOLID = [at for at, char in enumerate(TEXT) if not char.isspace()]
@@ -221,11 +223,7 @@ def _server_cpu() -> float:
         cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
         pids = [pid for (pid,) in cursor.fetchall()]
     connection.close()
-    used = 0.0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        used += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return used
+    return sum(cpu_seconds(pid) or 0.0 for pid in pids)
 
 
 def drop() -> None:

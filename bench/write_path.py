@@ -18,9 +18,8 @@ import itertools
 import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 
-from _harness import bench_database, report, timed
+from _harness import bench_database, cpu_seconds, report, timed
 
 REPEAT = 400
 TEXT = ("Sergey Naryshkin, Director of Russia’s Foreign Intelligence Service (SVR), visited Minsk. 🇧🇾 " * 28)[
@@ -174,8 +173,7 @@ def timed_cpu(action: Callable[[], object], repeat: int) -> list[float]:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_backend_pid()")
             (pid,) = cursor.fetchone()
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds(pid) or 0.0
 
     app, database = time.process_time(), database_cpu()
     times = timed(action, repeat)
