@@ -5,7 +5,7 @@
     DATABASE_URL=postgres://... python bench/request_cost.py profile ACTION N   # cProfile, top functions
     DATABASE_URL=postgres://... python bench/request_cost.py callgrind ACTION[,ACTION...] N   # instructions
 
-ACTION is `span` (POST /api/v1/sets/<id>/spans/ with If-Match), `accept` (POST .../decisions/) or `list`
+ACTION is `span` (POST /api/v1/sets/<id>/spans/ with If-Match), `accept` or `reject` (POST .../decisions/), `list`
 (GET /api/v1/projects/<id>/articles/, 50 articles), as `bench/load.py` sends them, `set` (GET
 /api/v1/sets/<id>/ of a set with 50 spans: fetching a document's annotations) or `me` (GET /api/v1/account,
 bench/peers.py's "who am I"), all with a bearer token; `page` (GET /articles/<id>/annotate/ of an article
@@ -39,7 +39,9 @@ TEXT = ("Sergey Naryshkin, Director of Russia's Foreign Intelligence Service, vi
 SOLID = [at for at, char in enumerate(TEXT) if not char.isspace()]
 ARTICLES = 50  # the project's articles: the list answers them all (one page)
 SPANS = 50  # the spans of the set that `set` reads
-PENDING = 1000  # suggestions of the set that `accept` decides on (at most PENDING - WARM requests)
+PENDING = (
+    1000  # suggestions of the set that `accept` or `reject` decides on (at most PENDING - WARM requests)
+)
 
 
 def _configure() -> str:
@@ -188,7 +190,7 @@ def requests_for(action: str, count: int) -> list[dict[str, object]]:
             {**base, "REQUEST_METHOD": "GET", "PATH_INFO": path, "HTTP_COOKIE": cookie} for _ in range(count)
         ]
     # The same work before the measured requests whatever their number.
-    set_id, suggestions = _fresh_set(facts, PENDING if action == "accept" else 0)
+    set_id, suggestions = _fresh_set(facts, PENDING if action in ("accept", "reject") else 0)
     environs = []
     for n in range(count):
         if action == "span":
@@ -196,7 +198,7 @@ def requests_for(action: str, count: int) -> list[dict[str, object]]:
             body = {"start": at, "end": at + 1 + n // len(SOLID), "type": "PERSON"}
             path = f"/api/v1/sets/{set_id}/spans/"
         else:
-            body = {"suggestion": suggestions[n], "verdict": "accepted"}
+            body = {"suggestion": suggestions[n], "verdict": f"{action}ed"}
             path = f"/api/v1/sets/{set_id}/decisions/"
         environs.append({
             **base, "REQUEST_METHOD": "POST", "PATH_INFO": path, "CONTENT_TYPE": "application/json",
@@ -227,7 +229,7 @@ def run(action: str, count: int, profile: bool = False) -> None:
     from annotator.wsgi import application
 
     environs = requests_for(action, WARM + count)
-    wanted = 201 if action in ("span", "accept") else 200
+    wanted = 201 if action in ("span", "accept", "reject") else 200
     for environ in environs[:WARM]:
         assert serve(application, environ) == wanted
     measured = environs[WARM:]
