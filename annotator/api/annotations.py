@@ -55,7 +55,7 @@ from annotator.articles.models import Article, ArticleStatus
 from annotator.articles.search import FALLBACK_MAX, matching
 from annotator.core.compiled import CompiledQuery
 from annotator.kb.models import KBEntity
-from annotator.projects.models import EntityType, Project, RelationType
+from annotator.projects.models import EntityType, RelationType
 from annotator.suggestions import services as decisions
 from annotator.suggestions.models import Decision, Verdict
 
@@ -176,8 +176,7 @@ class ArticleList(generics.ListAPIView):
         read as plain values (`api/plain.py`). The usual call, the first page without filters, reads its
         rows with a query compiled once (`_first_page`)."""
         if not request.query_params and json_rows.applies(request, Article.objects.all(), ArticleSerializer):
-            project = self.reachable_project()
-            first = self.paginate_queryset(_FirstPage(project.pk))  # type: ignore[arg-type]
+            first = self.paginate_queryset(_FirstPage(self.reachable_project()))  # type: ignore[arg-type]
             return json_rows.paginated_response(self.paginator, first or [])  # type: ignore[arg-type]
         articles = self.filter_queryset(self.get_queryset())
         if json_rows.applies(request, articles, ArticleSerializer):
@@ -186,22 +185,21 @@ class ArticleList(generics.ListAPIView):
         page = self.paginate_queryset(articles.values(*plain.columns(ArticleSerializer)))
         return self.get_paginated_response(plain.represent(ArticleSerializer, page or []))
 
-    def reachable_project(self) -> Project:
-        """The project (if the caller's) and its count of articles search cannot see yet, in one query."""
-        project = reachable_project_with_backlog(self.request, self.kwargs["project_id"])
-        self.unindexed = project.unindexed or 0  # type: ignore[attr-defined]
-        return project
+    def reachable_project(self) -> int:
+        """The project's id (if the caller's); its count of articles search cannot see yet, in one query."""
+        project_id, self.unindexed = reachable_project_with_backlog(self.request, self.kwargs["project_id"])
+        return project_id
 
     def get_queryset(self) -> QuerySet[Article]:
         if getattr(self, "swagger_fake_view", False):  # the schema generator has no project
             return Article.objects.none()
-        project = self.reachable_project()
-        articles = Article.objects.filter(project=project).defer("text")
+        project_id = self.reachable_project()
+        articles = Article.objects.filter(project_id=project_id).defer("text")
         params = self.request.query_params
         if query := params.get("q", "").strip():
             articles = articles.filter(Q(title__icontains=query) | Q(external_id__icontains=query))
         if words := params.get("search", "").strip():
-            articles = matching(articles, words, project_id=project.pk, waiting=self.unindexed)
+            articles = matching(articles, words, project_id=project_id, waiting=self.unindexed)
         if external_id := params.get("external_id"):
             articles = articles.filter(external_id=external_id)
         if since := params.get("updated_since"):
@@ -225,7 +223,7 @@ _FIRST_PAGE_ROWS = IdCursorPagination.page_size + 1
 
 
 @CompiledQuery
-def _first_page(project_id: int) -> QuerySet[Article, dict[str, Any]]:
+def _first_page(project_id: int) -> QuerySet[Article, Any]:
     articles = Article.objects.filter(project_id=project_id)
     return json_rows.rows(articles, ArticleSerializer).order_by(IdCursorPagination.ordering)[
         :_FIRST_PAGE_ROWS
@@ -245,7 +243,7 @@ class _FirstPage:
             raise ValueError(f"The first page is ordered by {IdCursorPagination.ordering}, not {ordering}.")
         return self
 
-    def __getitem__(self, rows: slice) -> list[dict[str, Any]]:
+    def __getitem__(self, rows: slice) -> list[Any]:
         if rows != slice(0, _FIRST_PAGE_ROWS):
             raise ValueError(f"The first page is rows [0, {_FIRST_PAGE_ROWS}), not {rows}.")
         return _first_page(project_id=self.project_id)
