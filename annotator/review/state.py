@@ -10,7 +10,7 @@ import hashlib
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from django.core.cache import cache
 from django.db.models import (
@@ -30,6 +30,9 @@ from django.db.models import (
     Subquery,
 )
 from django.db.models.expressions import RawSQL
+
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils.safestring import SafeString, mark_safe
 
 from annotator.annotations.models import AnnotationSet, Relation, Span, SpanAttribute
@@ -460,10 +463,16 @@ def _all_pending_values(
 WholeTextRows = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]
 
 
-def _constant(sql: str, output_field: Field[Any, Any]) -> RawSQL:
-    """A constant column written into the SQL: as a parameter, a UNION's column has no type to take
-    on PostgreSQL, and `CompiledQuery` would bind it on every call."""
-    return RawSQL(sql, (), output_field=output_field)  # noqa: S611 - constants of this module, no values
+class _Constant(RawSQL):
+    """A constant column, written into the SQL and read back as the database gives it: as a parameter,
+    a UNION's column has no type to take on PostgreSQL; and the union's columns are converted as its
+    first branch's are, so a conversion here (`int()` of an IntegerField) would run on every row."""
+
+    def __init__(self, sql: str, output_field: Field[Any, Any]) -> None:
+        super().__init__(sql, (), output_field=output_field)
+
+    def get_db_converters(self, connection: BaseDatabaseWrapper) -> list[Any]:
+        return []
 
 
 # The columns of `_spans_and_first_pending`: a pending suggestion's values as `_all_pending_values`
@@ -490,23 +499,23 @@ def _spans_and_first_pending(
     span of the set first (`which` 0; the caller has counted at most `LAZY_PAST_ROWS`), then its pending
     suggestions (`which` 1), at least one more than a page shows at once when there are that many. One
     statement instead of two: each cost the page a round trip and Django's reading of a result."""
-    nothing = {name: _constant("NULL", field) for name, field in
+    nothing = {name: _Constant("NULL", field) for name, field in
                (("score", FloatField()), ("source", CharField()), ("tail_end", IntegerField()))}  # fmt: skip
     spans = with_attributes(
         Span.objects.filter(annotation_set_id=set_id).annotate(
             related=_in_relation(),
-            which=_constant("0", IntegerField()),
-            kind=_constant("''", CharField()),
-            rank=_constant("0", IntegerField()),
+            which=_Constant("0", IntegerField()),
+            kind=_Constant("''", CharField()),
+            rank=_Constant("0", IntegerField()),
             **nothing,
         )
     ).order_by()
     pending = (
         Suggestion.objects.filter(_pending(set_id, article_id, project_id))
         .annotate(
-            which=_constant("1", IntegerField()),
-            related=_constant("NULL", BooleanField()),
-            has_attributes=_constant("NULL", BooleanField()),
+            which=_Constant("1", IntegerField()),
+            related=_Constant("NULL", BooleanField()),
+            has_attributes=_Constant("NULL", BooleanField()),
         )
         .order_by()
     )
