@@ -503,12 +503,51 @@ class Importer:
 
     # Resolving references
 
+    def draft(self, prepared: Prepared) -> Prepared:
+        """The record with its span rows made, when every label is a known type and no span has attributes
+        (what `plan` would make of them, reporting nothing); else the record as it was, for `plan`.
+
+        The import's hot loop, run by the reader thread while the database writes the batch before: the
+        writer's own Python work is time the database waits (one connection, one transaction). Types
+        are only ever added during an import, and a type's id never changes, so the dict read here while
+        the writer may add to it gives the ids `plan` would give."""
+        known, text = self.schema.entity_types, prepared.record.text
+        rows = []
+        for span in prepared.record.spans:
+            type_id = known.get(span.label)
+            if type_id is None or span.attributes:
+                return prepared
+            fragments = [list(piece) for piece in span.fragments] if span.fragments else None
+            rows.append((span.start, span.end, type_id, text[span.start : span.end], fragments))
+        return prepared._replace(spans=rows)
+
     def plan(self, record: DocumentRecord, digest: str, prepared: Prepared | None = None) -> Plan | None:
         before = len(self.problems)
         failed = False
         plan = Plan(record, digest, prepared)
-        # The hot loop of an import with spans (half a million of them): known labels straight from the
-        # dict, the message strings only when something is wrong.
+        if prepared is not None and prepared.spans is not None:  # drafted by the reader (`draft`)
+            plan.spans = prepared.spans
+            if record.links or record.relations:
+                plan.span_index = {span.id: position for position, span in enumerate(record.spans)}
+        else:
+            failed = self._plan_spans(record, plan)
+        if not self.overlaps_allowed:
+            failed |= self._overlapping(record)
+        for link in record.links:
+            where = link.where or record.where
+            if link.keep_unknown and link.kb_id is not None and not self.kb.has(link.kb_id):
+                failed |= not self._reference(link, plan, where)
+                continue
+            resolved, entity = self.kb.entity(link, where)
+            failed |= not resolved
+            plan.links.append((plan.span_index[link.span], entity))
+        failed |= not self._relations(record, plan)
+        return None if failed or len(self.problems) > before else plan
+
+    def _plan_spans(self, record: DocumentRecord, plan: Plan) -> bool:
+        """The span rows and attributes of the plan, with unknown labels reported; whether any failed."""
+        failed = False
+        # Known labels straight from the dict, the message strings only when something is wrong.
         known, text, spans, index = self.schema.entity_types, record.text, plan.spans, plan.span_index
         for span in record.spans:
             type_id = known.get(span.label)
@@ -524,18 +563,7 @@ class Importer:
             if span.attributes and type_id is not None:
                 where = span.where or record.where
                 failed |= not self._attributes(span, type_id, len(spans) - 1, plan, where)
-        if not self.overlaps_allowed:
-            failed |= self._overlapping(record)
-        for link in record.links:
-            where = link.where or record.where
-            if link.keep_unknown and link.kb_id is not None and not self.kb.has(link.kb_id):
-                failed |= not self._reference(link, plan, where)
-                continue
-            resolved, entity = self.kb.entity(link, where)
-            failed |= not resolved
-            plan.links.append((plan.span_index[link.span], entity))
-        failed |= not self._relations(record, plan)
-        return None if failed or len(self.problems) > before else plan
+        return failed
 
     def _attributes(self, span: SpanRecord, type_id: int, position: int, plan: Plan, where: Where) -> bool:
         ok = True
@@ -754,6 +782,9 @@ class Importer:
         self.result.attributes += len(values)
 
     def insert_rows(self, name: str, rows: list[tuple[Any, ...]], history: tuple[Any, ...]) -> None:
+        """The rows of one table (ids first), then their history rows, `history` being their HISTORY values."""
         if rows:
-            self.writer.insert(getattr(self.tables, name), rows)
-            self.writer.insert(self.tables.history[name], (row + history for row in rows))
+            table = getattr(self.tables, name)
+            self.writer.insert(table, rows)
+            values = dict(zip(HISTORY, history, strict=True))
+            self.writer.insert_history(table, self.tables.history[name], rows, values)
