@@ -282,10 +282,15 @@ class BulkWriter:
                 if table.name not in self._sequences:
                     cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table.name])
                     self._sequences[table.name] = cursor.fetchone()[0]
+                # Summed up by the server: the ids come in one run unless another session took some of
+                # the sequence's values meanwhile, and a run is two numbers, not `count` rows to fetch.
                 cursor.execute(
-                    "SELECT nextval(%s) FROM generate_series(1, %s)", [self._sequences[table.name], count]
+                    "SELECT min(id), max(id), CASE WHEN max(id) - min(id) + 1 <> count(*) THEN array_agg(id) "
+                    "END FROM (SELECT nextval(%s) AS id FROM generate_series(1, %s)) AS taken",
+                    [self._sequences[table.name], count],
                 )
-                return [row[0] for row in cursor.fetchall()]
+                low, high, scattered = cursor.fetchone()
+                return list(range(low, high + 1)) if scattered is None else list(scattered)
             if table.name not in self._next_id:
                 cursor.execute(f'SELECT MAX(id) FROM "{table.name}"')  # noqa: S608  # a model's table name
                 largest = cursor.fetchone()[0] or 0

@@ -10,7 +10,7 @@ same database lookup as a duplicate of an older import).
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -409,6 +409,8 @@ class Importer:
             .first()
         )
         self.overlaps_allowed = project.allow_overlapping_spans
+        # Where lists of rows go once written (ReadAhead.discard: freed by the reader thread).
+        self.discard: Callable[[list[Any]], None] = lambda rows: None
 
     # Sorting out what each record is
 
@@ -426,6 +428,7 @@ class Importer:
             self.unwritten.update(self._key(plan.record, plan.hash) for plan in plans)
             return
         self.write(plans)
+        self.discard(plans)
         if updates:
             from annotator.interchange.revisions import update_article
 
@@ -726,16 +729,17 @@ class Importer:
                 for set_id, article_id, _ in targets
             ]
             self.insert_rows("sets", sets, history)
-        span_ids = iter(self.writer.reserve_ids(self.tables.spans, sum(len(p.spans) for _, _, p in targets)))
+        span_ids = self.writer.reserve_ids(self.tables.spans, sum(len(p.spans) for _, _, p in targets))
         spans: list[tuple[Any, ...]] = []
         links: list[tuple[int, int | None]] = []
         attributes: list[tuple[int, int, AttributeValue]] = []
         relations: list[tuple[int, int, int, int]] = []
+        taken = 0
         for set_id, _, plan in targets:
-            ids = [next(span_ids) for _ in plan.spans]
+            ids = span_ids[taken : taken + len(plan.spans)]
+            taken += len(ids)
             spans.extend(
-                (span_id, set_id, start, end, type_id, surface, fragments, by, now, now)
-                for span_id, (start, end, type_id, surface, fragments) in zip(ids, plan.spans, strict=True)
+                [(span_id, set_id, *row, by, now, now) for span_id, row in zip(ids, plan.spans, strict=True)]
             )
             links.extend((ids[position], entity) for position, entity in plan.links)
             attributes.extend(
@@ -745,6 +749,8 @@ class Importer:
                 (set_id, ids[head], ids[tail], type_id) for head, tail, type_id in plan.relations
             )
         self.insert_rows("spans", spans, history)
+        self.result.spans += len(spans)
+        self.discard(spans)
         link_ids = self.writer.reserve_ids(self.tables.links, len(links))
         self.insert_rows(
             "links",
@@ -761,7 +767,6 @@ class Importer:
             ],
             history,
         )
-        self.result.spans += len(spans)
         self.result.links += len(links)
         self.result.relations += len(relations)
 

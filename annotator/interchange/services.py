@@ -150,8 +150,10 @@ def import_articles(
         importer = Importer(project=project, options=options, by=by, job=job, problems=problems)
         try:
             with ReadAhead(batches(importer)) as ahead:
+                importer.discard = ahead.discard
                 for batch, read in ahead:
                     importer.add_batch(batch)
+                    ahead.discard(batch)
                     if progress is not None:
                         progress.set_done(source.bytes_read)
                         progress.say(f"Read {read:,} articles from {isolate(source.name)}.")
