@@ -11,7 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -57,13 +57,14 @@ def gunicorn(*, workers: int = 4, threads: int = 1) -> Iterator[str]:
 
 @contextmanager
 def gunicorn_process(
-    *, workers: int = 4, threads: int = 1, **env: str
+    *, workers: int = 4, threads: int = 1, arguments: Sequence[str] = (), **env: str
 ) -> Iterator[tuple[str, subprocess.Popen]]:
-    """gunicorn as above; yields its base URL and its master process (whose children are the workers)."""
+    """gunicorn as above (`arguments`: more of its command-line options); yields its base URL and its master
+    process (whose children are the workers)."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "annotator.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers), "--threads", str(threads), "--log-level", "warning"],
+         "--workers", str(workers), "--threads", str(threads), "--log-level", "warning", *arguments],
         cwd=ROOT, env=app_environment(DJANGO_ALLOWED_HOSTS="127.0.0.1", **env),
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
