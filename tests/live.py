@@ -60,11 +60,13 @@ def gunicorn_process(
     *, workers: int = 4, threads: int = 1, arguments: Sequence[str] = (), **env: str
 ) -> Iterator[tuple[str, subprocess.Popen]]:
     """gunicorn as above (`arguments`: more of its command-line options); yields its base URL and its master
-    process (whose children are the workers)."""
+    process (whose children are the workers). One thread is a sync worker, as gunicorn makes it by default;
+    more run in gunicorn.conf.py's worker (the served one), unless `arguments` name another."""
     port = free_port()
+    sync = ["--worker-class", "sync"] if threads == 1 and "--worker-class" not in arguments else []
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "annotator.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers), "--threads", str(threads), "--log-level", "warning", *arguments],
+         "--workers", str(workers), "--threads", str(threads), "--log-level", "warning", *sync, *arguments],
         cwd=ROOT, env=app_environment(DJANGO_ALLOWED_HOSTS="127.0.0.1", **env),
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"

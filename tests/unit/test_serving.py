@@ -121,6 +121,7 @@ def test_gunicorn_conf_serves_web_concurrency_workers_of_web_threads_threads(
         monkeypatch.setenv(name, value)
     conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
     assert (conf["workers"], conf["threads"]) == expected
+    assert conf["worker_class"] == "annotator.core.serving.PriorityThreadWorker"
 
 
 @pytest.mark.parametrize("value", ["0", "-2", "two", "1.5"])
@@ -134,7 +135,7 @@ class Log:
     def __init__(self):
         self.lines = []
 
-    def warning(self, message, *args):
+    def info(self, message, *args):
         self.lines.append(message % args)
 
 
