@@ -11,7 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -65,15 +65,18 @@ def gunicorn(*, workers: int = 4, threads: int = 1) -> Iterator[str]:
 
 @contextmanager
 def gunicorn_process(
-    *, workers: int = 4, threads: int = 1, **env: str
+    *, workers: int = 4, threads: int = 1, arguments: Sequence[str] = (), **env: str
 ) -> Iterator[tuple[str, subprocess.Popen]]:
-    """gunicorn as above; yields its base URL and its master process (whose children are the workers)."""
+    """gunicorn as above (`arguments`: more of its command-line options); yields its base URL and its master
+    process (whose children are the workers). One thread is a sync worker, as gunicorn makes it by default;
+    more run in gunicorn.conf.py's worker (the served one), unless `arguments` name another."""
     listener = listening_socket()
     base = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    sync = ["--worker-class", "sync"] if threads == 1 and "--worker-class" not in arguments else []
     try:
         process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "annotator.wsgi:application", "--bind", f"fd://{listener.fileno()}",
-             "--workers", str(workers), "--threads", str(threads), "--log-level", "warning"],
+             "--workers", str(workers), "--threads", str(threads), "--log-level", "warning", *sync, *arguments],
             cwd=ROOT, env=app_environment(DJANGO_ALLOWED_HOSTS="127.0.0.1", **env), pass_fds=[listener.fileno()],
         )  # fmt: skip
     finally:
