@@ -15,7 +15,7 @@ ones. `callgrind` runs `run` under valgrind's callgrind and counts the instructi
 alone (callgrind.h's client requests, built with the C compiler, start and stop the counting around them; the
 rest runs uninstrumented, ~5x faster): per request, they hardly depend on the load. Measured requests run ~50
 times slower under callgrind, so the runs remember a token for an hour (ANNOTATOR_TOKEN_CACHE_SECONDS), as a
-busy client's process does within the 5 seconds of production.
+busy client's process does within the 5 seconds of production, and the page's freshness window is an hour.
 `setup` writes the database named in DATABASE_URL + "_cost" and keeps it; `drop` removes it.
 """
 
@@ -57,6 +57,9 @@ def _configure() -> str:
     os.environ["ANNOTATOR_API_RATE_READ"] = "1000000/minute"
     os.environ["ANNOTATOR_API_RATE_WRITE"] = "1000000/minute"
     os.environ.setdefault("ANNOTATOR_TOKEN_CACHE_SECONDS", "3600")
+    # The page's check that its suggestions are current rereads the KB's and gold's state once per window:
+    # under callgrind, how many windows N requests span would depend on the load.
+    os.environ.setdefault("ANNOTATOR_SUGGESTION_FRESHNESS_SECONDS", "3600")
     # Kept between `setup` and the runs (the token's secret), so not a fresh temporary directory; one per
     # database, so that benches of several checkouts on one machine keep their own.
     folder = f"annotator-request-cost-{Path(parts.path).name}"
