@@ -1,6 +1,7 @@
 """What gunicorn.conf.py changes in gunicorn: closing a connection whose request was read whole at once,
 and no access line built when the access log does not write INFO."""
 
+import collections
 import logging
 import runpy
 import socket
@@ -176,3 +177,77 @@ def test_a_pool_as_large_as_the_threads_or_larger_is_left_as_it_is(pools):
     assert pools["default"]["OPTIONS"]["pool"] == {"min_size": 1, "max_size": 10}
     assert pools["other"]["OPTIONS"]["pool"] is True
     assert log.lines == []
+
+
+@pytest.mark.parametrize(
+    ("head", "priority"),
+    [
+        (
+            b'POST /api/v1/sets/3/spans/ HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\n\r\n{"start": 0',
+            serving.SAVES,
+        ),
+        (b"DELETE /api/v1/sets/3/spans/9/ HTTP/1.1\r\nHost: x\r\n\r\n", serving.SAVES),
+        (b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", serving.SAVES),
+        (b"GET /articles/1/annotate/ HTTP/1.1\r\nHost: x\r\n\r\n", serving.READS),
+        (b"GET /healthz?full=1 HTTP/1.1\r\nHost: x\r\n\r\n", serving.READS),
+        (b"POST /projects/1/import/ HTTP/1.1\r\nContent-Length: 65537\r\n\r\n", serving.READS),
+        (b"POST /api/v1/x/ HTTP/1.1\r\ncontent-length: 65536\r\n\r\n", serving.SAVES),
+        (b"POST /api/v1/x/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", serving.READS),
+        (b"POST /api/v1/x/ HTTP/1.1\r\nContent-Length: -1\r\n\r\n", serving.READS),
+        (
+            b"POST /api/v1/sets/3/spans/ HTTP/1.1\r\nHost: x\r\nCookie: a",
+            serving.READS,
+        ),  # headers not all here
+        (b"", serving.READS),
+        (b"OPTIONS / HTTP/1.1\r\n\r\n", serving.READS),
+    ],
+)
+def test_small_writes_and_healthz_are_saves_and_everything_else_a_read(head, priority):
+    assert serving.request_priority(head) == priority
+
+
+def test_waiting_work_is_handed_out_saves_first_each_in_arrival_order_and_the_stop_signal_last():
+    work = serving._PriorityWork()
+
+    def item(name, priority):
+        return SimpleNamespace(name=name, args=(SimpleNamespace(priority=priority),))
+
+    for name, priority in [("page", serving.READS), ("span", serving.SAVES), ("list", serving.READS)]:
+        work.put(item(name, priority))
+    work.put(None)
+    work.put(item("decision", serving.SAVES))
+    taken = [work.get_nowait() for _ in range(5)]
+    assert [None if got is None else got.name for got in taken] == ["span", "decision", "page", "list", None]
+
+
+def test_a_kept_alive_connection_whose_request_came_as_it_expired_is_served_not_closed(connection):
+    server, client = connection
+    client.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    other_server, other_client = socket.socketpair()
+    closed, served = [], []
+
+    def kept(sock, timeout):
+        return SimpleNamespace(sock=sock, timeout=timeout, parser=None, cfg=SimpleNamespace(is_ssl=False),
+                               close=lambda: closed.append(sock))  # fmt: skip
+
+    expired_with_request, expired_idle, alive = (
+        kept(server, 0.0),
+        kept(other_server, 0.0),
+        kept(other_server, 1e12),
+    )
+    worker = SimpleNamespace(
+        keepalived_conns=collections.deque([expired_with_request, expired_idle, alive]),
+        poller=SimpleNamespace(unregister=lambda sock: None),
+        alive=True,
+        nr_conns=3,
+        enqueue_req=served.append,
+    )
+    serving.PriorityThreadWorker.murder_keepalived(worker)
+    assert (served, closed, list(worker.keepalived_conns), worker.nr_conns) == (
+        [expired_with_request],
+        [other_server],
+        [alive],
+        2,
+    )
+    other_client.close()
+    other_server.close()

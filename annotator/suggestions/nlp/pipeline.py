@@ -201,15 +201,14 @@ class Suggester:
         return original, found, model, _sentences(doc, original)
 
     def _docs(self, texts: Iterable[str], batch_size: int) -> Iterator[tuple[Doc, str]]:
-        originals: deque[str] = deque()
-
-        def prepared() -> Iterator[str]:
-            for text in texts:
-                originals.append(text)
-                yield prepare(text)
-
-        for doc in self.nlp.pipe(prepared(), batch_size=batch_size):
-            yield doc, originals.popleft()
+        """Each text's doc, a batch at a time. The pipeline runs under the lock `ensure_patterns` changes
+        the gazetteer under: a web process serves requests in threads (gunicorn.conf.py), and a batch read
+        while another thread replaced the ruler's patterns would match some, none or half of them."""
+        remaining = iter(texts)
+        while batch := list(islice(remaining, batch_size)):
+            with self._lock:
+                docs = list(self.nlp.pipe([prepare(text) for text in batch], batch_size=batch_size))
+            yield from zip(docs, batch, strict=True)
 
     def docs(self, texts: Iterable[str], *, batch_size: int = 64) -> Iterator[Doc]:
         """The bare pipeline over the prepared texts (what `analyse` costs without its records)."""
