@@ -15,10 +15,11 @@
    <= 10 s; then the same file with one bad offset in its last article, and in its middle one: nothing
    written (from the first problem on, an import only reads and checks the rest, for the report).
 
-Each import also prints its CPU: the importing process's (reader thread included) and its PostgreSQL
-backend's (read from /proc when the server runs on this machine), per article or span. On a shared machine
-seconds follow the load; CPU hardly does, so compare runs (A/B) by those lines. `--spans-only` runs part 3
-alone.
+Each import also prints its CPU: the importing process's (reader thread included; its writer thread's
+alone in brackets) and its PostgreSQL backend's (read from /proc when the server runs on this machine), per
+article or span; and the writer thread's plus the backend's, which take turns on one connection: a floor
+under the import's time on an idle machine. On a shared machine seconds follow the load; CPU hardly
+does, so compare runs (A/B) by those lines. `--spans-only` runs part 3 alone.
 
 Runs on SQLite too (without DATABASE_URL), where the baseline is an executemany INSERT into a bare table.
 """
@@ -215,7 +216,7 @@ def backend_cpu():
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-database_before, cpu_before = backend_cpu(), time.process_time()
+database_before, cpu_before, writer_before = backend_cpu(), time.process_time(), time.thread_time()
 start = time.perf_counter()
 try:
     result = import_articles(project=project, source=source, options=ImportOptions(format="jsonl"), by=user)
@@ -226,6 +227,7 @@ seconds = time.perf_counter() - start
 # CPU of the import (this process, reader thread included, and its database backend), before the index
 # job below adds to either.
 outcome["cpu"] = time.process_time() - cpu_before
+outcome["writer_cpu"] = time.thread_time() - writer_before  # this thread: the writer (the rest: the reader)
 database_after = backend_cpu()
 outcome["database_cpu"] = None if database_after is None else database_after - database_before
 outcome["vendor"] = connection.vendor
@@ -262,7 +264,7 @@ def cpu_line(run: dict, units: int, unit: str, floor_cpu: float | None = None) -
     database = run["database_cpu"]
     both = run["cpu"] + (database or 0.0)
     line = (
-        f"CPU: importer {run['cpu']:.2f} s + database "
+        f"CPU: importer {run['cpu']:.2f} s (writer thread {run['writer_cpu']:.2f} s) + database "
         + (
             f"{database:.2f} s"
             if database is not None
@@ -274,6 +276,10 @@ def cpu_line(run: dict, units: int, unit: str, floor_cpu: float | None = None) -
     )
     if floor_cpu is not None:
         line += f"; the bare COPY's server CPU is x{floor_cpu / both:.2f} of it"
+    if database is not None:
+        # The writer thread and its backend take turns (one connection): their sum is the import's least
+        # time on an idle machine, whatever the reader thread does beside them.
+        line += f"; writer + database {(run['writer_cpu'] + database) * 1e6 / units:.1f} µs per {unit}"
     return line
 
 

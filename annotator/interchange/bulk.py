@@ -105,12 +105,12 @@ def _referred(
 
 
 def id_runs(ids: Sequence[int]) -> list[tuple[int, int]]:
-    """The distinct ids as (first, last) runs of consecutive values, in order: one run for ids reserved at
-    once."""
+    """Distinct ids (as reserved from a sequence) as (first, last) runs of consecutive values, in order: one
+    run for ids reserved at once."""
     if not ids:
         return []
     low, high = min(ids), max(ids)
-    if high - low + 1 == len(ids) == len(set(ids)):
+    if high - low + 1 == len(ids):
         return [(low, high)]
     runs: list[tuple[int, int]] = []
     for value in sorted(ids):

@@ -173,6 +173,7 @@ def test_ids_reserved_at_once_are_one_run_else_runs_in_order():
     assert id_runs([7, 8, 9, 10]) == [(7, 10)]
     assert id_runs([10, 8, 9, 7]) == [(7, 10)]
     assert id_runs([1, 4, 7, 8, 20]) == [(1, 1), (4, 4), (7, 8), (20, 20)]
+    assert id_runs([20, 8, 1, 7, 4]) == [(1, 1), (4, 4), (7, 8), (20, 20)]
 
 
 def test_span_rows_of_known_types_are_drafted_by_the_reader_thread_and_not_planned_again(
