@@ -22,6 +22,14 @@ COPY baseline.
    (ANNOTATOR_EXPORT_SECOND_READER_AFTER -1 and 1000), in turn, so that all three meet the same load:
    each round's seconds and its ratio to that round's COPY, the medians, and the SHA-256 of every
    export's bytes (one connection and two must write the same).
+5. `--formats all` (or a list, `conll,spacy`): each format's streamed export in a fresh process, right
+   after a COPY of the same rows: seconds and their ratio to that COPY, CPU (the process's and its
+   backends') per span and against JSONL's and COPY's CPU, peak RSS, SHA-256. With `--workers N`, each
+   format also as an export job whose chunks N worker processes share (run as `db_worker` runs them):
+   seconds from the job's start to its whole file, the workers' CPU and peak RSS, and whether the file
+   has the streamed bytes (a brat zip stamps its members with the time written, so it differs by that).
+
+    DATABASE_URL=postgres://... python bench/export.py --articles 10000 --length 2500 --formats all --workers 2
 """
 
 from __future__ import annotations
@@ -38,7 +46,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _harness import ROOT, bench_database
+from _harness import ROOT, bench_database, cpu_seconds
 
 generate = importlib.import_module("import")  # bench/import.py: its article generator
 
@@ -132,12 +140,13 @@ def close(self):
 if hasattr(span_json, "SecondReader"):  # (code from before it, run for a comparison, has none)
     span_json.SecondReader.__init__, span_json.SecondReader.close = opening, close
 project = Project.objects.get(slug={slug!r})
+export_format = os.environ.get("BENCH_EXPORT_FORMAT", "jsonl")
 backends.clear()
 size, digest = 0, hashlib.sha256()
 before = os.times()
 start = time.perf_counter()
 with open(os.devnull, "wb") as out:
-    for chunk in export_bytes(project, ExportQuery(format="jsonl")):
+    for chunk in export_bytes(project, ExportQuery(format=export_format)):
         out.write(chunk)
         digest.update(chunk)
         size += len(chunk)
@@ -156,10 +165,10 @@ print(json.dumps({{"seconds": seconds, "cpu": cpu, "bytes": size, "peak_rss_mb":
 """
 
 
-def run_export(second_reader_after: int | None = None) -> dict:
+def run_export(second_reader_after: int | None = None, export_format: str = "jsonl") -> dict:
     """Export the project's gold in a fresh process, so that its peak RSS is the export's own."""
     code = CHILD.format(root=str(ROOT), slug=SLUG)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_EXPORT_FORMAT": export_format}
     if second_reader_after is not None:
         env["ANNOTATOR_EXPORT_SECOND_READER_AFTER"] = str(second_reader_after)
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
@@ -180,15 +189,27 @@ SPANS_SQL = (
 
 def copy_out(project_id: int) -> float:
     """Seconds to COPY the articles and their gold spans out as text (PostgreSQL's own floor)."""
+    return copy_cost(project_id)[0]
+
+
+def copy_cost(project_id: int) -> tuple[float, float | None]:
+    """`copy_out`'s seconds, and the CPU seconds it costs: this process's and its backend's (None when the
+    server runs on another machine)."""
     from django.db import connection
 
+    connection.ensure_connection()
+    backend = connection.connection.info.backend_pid
+    first, before = cpu_seconds(backend), os.times()
     start = time.perf_counter()
     with connection.cursor() as cursor:
         for sql in (ARTICLES_SQL, SPANS_SQL):
             with cursor.cursor.copy(f"COPY ({sql.format(p=project_id)}) TO STDOUT") as copy:
                 for _ in copy:
                     pass
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    after, last = os.times(), cpu_seconds(backend)
+    own = after.user + after.system - before.user - before.system
+    return seconds, (own + last - first) if None not in (first, last) else None
 
 
 def raw_lines(project_id: int) -> float:
@@ -215,6 +236,14 @@ def main() -> None:
     parser.add_argument(
         "--compare", type=int, default=0, metavar="N",
         help="Then N rounds of COPY, the export on one connection and on two, interleaved (PostgreSQL).",
+    )  # fmt: skip
+    parser.add_argument(
+        "--formats", default="", metavar="F,G",
+        help="Then each format's streamed export (`all`: every format), each beside a COPY of the same rows.",
+    )  # fmt: skip
+    parser.add_argument(
+        "--workers", type=int, default=0, metavar="N",
+        help="With --formats: each format also as an export job, its chunks shared by N worker processes.",
     )  # fmt: skip
     args = parser.parse_args()
     tenth = max(1, args.articles // 10)
@@ -265,6 +294,8 @@ def main() -> None:
         print(f"load average {' '.join(f'{value:.1f}' for value in os.getloadavg())}", flush=True)
         if args.compare and vendor == "postgresql":
             compare(project.pk, args.articles, args.compare)
+        if args.formats:
+            per_format(project.pk, spans, full, args.formats, args.workers)
 
 
 def database_cpu(run: dict) -> str:
@@ -313,6 +344,117 @@ def compare(project_id: int, articles: int, rounds: int) -> None:
         + (" (all the same bytes)" if same else " (DIFFERENT BYTES)"),
         flush=True,
     )
+    print(f"load average {' '.join(f'{value:.1f}' for value in os.getloadavg())}", flush=True)
+
+
+JOB_WORKER = """
+import hashlib, json, os, sys, time
+sys.path.insert(0, {root!r})
+import django
+django.setup()
+from annotator.interchange.exports import export_path
+from annotator.jobs.chunks import run_chunk
+from annotator.jobs.models import Job, JobChunk, JobStatus
+from annotator.jobs.registry import handler_for
+from annotator.jobs.services import run_job
+
+job = Job.objects.get(pk={job!r})
+handler = handler_for(job.kind)
+before, ran = os.times(), 0
+if {first!r}:  # the worker that took the job's task: it plans the chunks and runs the first
+    run_job(job, spread=True)
+    ran += 1
+while True:  # then, like every worker, the queued chunks any worker may take, until the job ends
+    status = Job.objects.filter(pk=job.pk).values_list("status", flat=True).get()
+    if status not in (JobStatus.QUEUED, JobStatus.RUNNING):
+        break
+    queued = JobChunk.objects.filter(job=job, status=JobStatus.QUEUED).order_by("number")
+    chunk = queued.values_list("pk", flat=True).first()
+    if chunk is None:
+        time.sleep(0.02)
+        continue
+    run_chunk(chunk, handler)
+    ran += 1
+after = os.times()
+peak = next(line for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(json.dumps({{"cpu": after.user + after.system - before.user - before.system, "chunks": ran,
+                  "peak_rss_mb": int(peak.split()[1]) / 1024, "status": status}}))
+"""
+
+
+def run_job_export(export_format: str, workers: int) -> dict:
+    """The export as a job whose chunks `workers` processes share (each runs chunks as a `db_worker` does,
+    taking them from the job's queued chunks): seconds from the job's start to the file whole (the workers'
+    start-up not counted), every worker's CPU, the largest peak RSS, the file's SHA-256."""
+    import hashlib
+
+    from annotator.interchange.exports import ExportQuery, export_path, start_export
+    from annotator.projects.models import Project
+
+    job = start_export(
+        project=Project.objects.get(slug=SLUG), query=ExportQuery(format=export_format), by=None, queue=False
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", JOB_WORKER.format(root=str(ROOT), job=job.pk, first=number == 0)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for number in range(workers)
+    ]
+    outputs = [child.communicate() for child in children]
+    if any(child.returncode for child in children):
+        raise SystemExit("\n".join(err[-3000:] for _, err in outputs))
+    runs = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+    job.refresh_from_db()
+    if job.status != "succeeded":
+        raise SystemExit(f"The export job ended {job.status}: {job.message}")
+    seconds = (job.finished_at - job.started_at).total_seconds()
+    path = export_path(job)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    size = path.stat().st_size
+    path.unlink()
+    return {"seconds": seconds, "cpu": sum(run["cpu"] for run in runs), "bytes": size, "sha256": digest,
+            "peak_rss_mb": max(run["peak_rss_mb"] for run in runs),
+            "chunks": [run["chunks"] for run in runs]}  # fmt: skip
+
+
+def per_format(project_id: int, spans: int, jsonl: dict, formats: str, workers: int) -> None:
+    """Each format's streamed export in a fresh process, right after a COPY of the same rows (so that both
+    meet the same load), and with `workers`, as a job shared by that many worker processes."""
+    from annotator.interchange.formats import FORMATS
+
+    names = sorted(FORMATS.writers) if formats == "all" else formats.split(",")
+    jsonl_cpu = jsonl["cpu"] + (jsonl.get("database_cpu") or 0)
+    for name in names:
+        copy, copy_cpu = copy_cost(project_id)
+        run = run_export(export_format=name)
+        cpu = run["cpu"] + (run.get("database_cpu") or 0)
+        print(
+            f"{name:<12} streamed {run['seconds']:6.2f} s (x{copy / run['seconds']:.2f} of COPY's {copy:.2f} s)   "
+            f"CPU {run['cpu']:5.2f} s + database {run.get('database_cpu') or 0:4.2f} s = "
+            f"{cpu * 1e6 / spans:5.1f} us/span (x{cpu / jsonl_cpu:4.1f} JSONL's"
+            + (f", x{cpu / copy_cpu:4.1f} COPY's {copy_cpu:.2f} s" if copy_cpu else "")
+            + f")   {run['bytes'] / 1e6:6.1f} MB   peak RSS {run['peak_rss_mb']:5.0f} MB   "
+            f"sha256 {run['sha256'][:16]}   load {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
+        if workers:
+            job = run_job_export(name, workers)
+            print(
+                f"{name:<12} job, {workers} worker(s) {job['seconds']:6.2f} s   workers' CPU {job['cpu']:5.2f} s   "
+                f"chunks per worker {job['chunks']}   peak RSS {job['peak_rss_mb']:5.0f} MB   "
+                f"sha256 {job['sha256'][:16]}"
+                + (
+                    " (= streamed)"
+                    if job["sha256"] == run["sha256"]
+                    else " (not the streamed bytes: brat's zip times)"
+                ),
+                flush=True,
+            )
     print(f"load average {' '.join(f'{value:.1f}' for value in os.getloadavg())}", flush=True)
 
 

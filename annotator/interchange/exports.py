@@ -840,12 +840,19 @@ def _json_line(rows: SetRows) -> dict[str, Any]:
 
 
 def export_json_lines(
-    project: Project, query: ExportQuery, *, chunk_size: int | None = None
+    project: Project,
+    query: ExportQuery,
+    *,
+    chunk_size: int | None = None,
+    on_articles: Callable[[int], None] | None = None,
 ) -> Iterator[bytes]:
     """The JSON Lines export, one chunk of articles' lines at a time: the bytes `JsonLinesWriter` writes
-    from `export_records`, made without the records."""
+    from `export_records`, made without the records. `on_articles` hears how many articles each chunk's
+    lines hold (an article's sets are all in one chunk)."""
     dumps = orjson.dumps
     for parts in _read_chunks(project, query, chunk_size, plain_json=True):
+        if on_articles is not None:
+            on_articles(len({rows.article[0] for rows in parts}))
         yield b"".join([dumps(_json_line(rows)) + b"\n" for rows in parts])
 
 

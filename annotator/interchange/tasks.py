@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -12,11 +12,13 @@ from typing import Any
 from annotator.core.text import isolate
 from annotator.interchange.exports import (
     ExportQuery,
+    export_json_lines,
     export_path,
     export_records,
     file_name,
     selected_articles,
 )
+from annotator.interchange.formats import FORMATS
 from annotator.interchange.formats.base import DocumentRecord
 from annotator.interchange.formats.sources import SourceError, open_source
 from annotator.interchange.options import ImportOptions
@@ -74,17 +76,62 @@ def parts_dir(job: Job) -> Path:
     return export_path(job).parent / f"export-{job.pk}.parts"
 
 
+# Formats whose file is a head (the same for any documents: b"" or a first line) and then each document's
+# bytes: a chunk writes its documents' bytes and the file is the head and the chunks' bytes in order, so
+# that the writing (a CoNLL export's tokenising) is spread over the workers too. A JSON Lines chunk makes
+# its lines straight from the rows (`export_json_lines`), as a download does. The other formats' chunks
+# keep records, and the last chunk writes the file from them (a zip's directory, a DocBin's one message).
+CONCATENATED = frozenset({"jsonl", "doccano", "conll", "csv"})
+
+
 def export_chunk(job: Job, chunk: JobChunk, progress: Progress) -> dict[str, Any]:
-    """Read the chunk's articles into records (the database's and the record building's share of an
-    export) and keep them in a part file, replaced whole, so that a chunk run again leaves one."""
+    """Read the chunk's articles (the database's share of an export) and keep, in a part file replaced
+    whole (so that a chunk run again leaves one), their bytes in the format (`CONCATENATED`) or their
+    records, for the job's finish to put together."""
     assert job.project is not None
     query = replace(ExportQuery.from_params(job.params), article_ids=tuple(chunk.params["article_ids"]))
-    records = 0
-    with part_writer(parts_dir(job), chunk) as keep:
-        for record in counted(export_records(job.project, query), progress):
-            keep(record)
-            records += 1
-    return {"articles": progress.done, "records": records}
+    if query.format not in CONCATENATED:
+        records = 0
+        with part_writer(parts_dir(job), chunk) as keep:
+            for record in counted(export_records(job.project, query), progress):
+                keep(record)
+                records += 1
+        return {"articles": progress.done, "records": records}
+    if query.format == "jsonl":
+
+        def articles(count: int) -> None:
+            progress.set_done(progress.done + count)
+
+        pieces = export_json_lines(job.project, query, on_articles=articles)
+    else:
+        pieces = without_head(query.writer.write(counted(export_records(job.project, query), progress)),
+                              head(query.format))  # fmt: skip
+    path = parts_dir(job) / f"{chunk.number:06d}.bytes"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.partial")
+    with open(partial, "wb") as out:
+        for piece in pieces:
+            out.write(piece)
+    os.replace(partial, path)
+    return {"articles": progress.done}
+
+
+def head(format_name: str) -> bytes:
+    """What a `CONCATENATED` format writes before any document (what it writes for none)."""
+    return b"".join(FORMATS.writer(format_name).write([]))
+
+
+def without_head(pieces: Iterable[bytes], first: bytes) -> Iterator[bytes]:
+    """The writer's bytes after its head."""
+    left = first
+    for piece in pieces:
+        if left:
+            cut = min(len(left), len(piece))
+            if piece[:cut] != left[:cut]:
+                raise ValueError("The writer's bytes do not start with its head.")
+            piece, left = piece[cut:], left[cut:]
+        if piece:
+            yield piece
 
 
 def counted(records: Iterator[DocumentRecord], progress: Progress) -> Iterator[DocumentRecord]:
@@ -99,7 +146,7 @@ def counted(records: Iterator[DocumentRecord], progress: Progress) -> Iterator[D
 
 
 def finish_export(job: Job, chunks: list[JobChunk], progress: Progress) -> dict[str, Any]:
-    """Write the file from the chunks' records, in article order, under its final name only when whole."""
+    """Write the file from the chunks' parts, in article order, under its final name only when whole."""
     assert job.project is not None
     project, query = job.project, ExportQuery.from_params(job.params)
     articles = sum(chunk.result["articles"] for chunk in chunks)
@@ -108,8 +155,14 @@ def finish_export(job: Job, chunks: list[JobChunk], progress: Progress) -> dict[
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(path.suffix + ".partial")
     with open(partial, "wb") as out:
-        for piece in query.writer.write(read_parts(parts_dir(job), chunks, "records")):
-            out.write(piece)
+        if query.format in CONCATENATED:
+            out.write(head(query.format))
+            for chunk in chunks:
+                with open(parts_dir(job) / f"{chunk.number:06d}.bytes", "rb") as part:
+                    shutil.copyfileobj(part, out)
+        else:
+            for piece in query.writer.write(read_parts(parts_dir(job), chunks, "records")):
+                out.write(piece)
     os.replace(partial, path)  # a file under the final name is always whole
     shutil.rmtree(parts_dir(job), ignore_errors=True)
     size = path.stat().st_size

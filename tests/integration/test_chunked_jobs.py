@@ -427,7 +427,7 @@ def test_queue_workers_share_a_preannotation_job_and_store_what_one_worker_does(
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("fmt", sorted(FORMATS.writers))
-def test_an_export_in_chunks_writes_the_bytes_of_one_piece(news, settings, tmp_path, monkeypatch, fmt):
+def test_an_export_in_chunks_writes_the_bytes_of_one_piece(news, settings, tmp_path, monkeypatch, today, fmt):
     # brat's zip stamps its files with the time they are written (in 2-s steps): the chunked export and the
     # one-piece export it is compared with ran across a step on a loaded machine. Both at one moment here.
     monkeypatch.setattr(brat, "time", SimpleNamespace(localtime=lambda: (2026, 12, 7, 12, 0, 0)))
@@ -447,21 +447,25 @@ def test_an_export_in_chunks_writes_the_bytes_of_one_piece(news, settings, tmp_p
 
 
 @pytest.mark.django_db
-def test_an_export_whose_chunk_fails_leaves_no_file_and_no_parts(news, settings, tmp_path, monkeypatch):
+@pytest.mark.parametrize("fmt", ["jsonl", "conll", "spacy"])  # lines from rows, bytes from records, records
+def test_an_export_whose_chunk_fails_leaves_no_file_and_no_parts(news, settings, tmp_path, monkeypatch, fmt):
     gold = with_gold(news)
     settings.DATA_DIR = tmp_path
     settings.ANNOTATOR_JOB_CHUNK_ARTICLES = 1
     ids = sorted(gold.project.articles.filter(annotation_sets__kind="gold").values_list("pk", flat=True))
-    real = interchange_tasks.export_records
 
-    def records(project, query):
-        if query.article_ids == (ids[2],):
-            raise OSError("disk full")
-        return real(project, query)
+    def failing(real):
+        def read(project, query, **options):
+            yield from real(project, query, **options)
+            if query.article_ids == (ids[2],):  # after all its bytes or records: a part file was begun
+                raise OSError("disk full")
 
-    monkeypatch.setattr(interchange_tasks, "export_records", records)
+        return read
+
+    for name in ("export_records", "export_json_lines"):
+        monkeypatch.setattr(interchange_tasks, name, failing(getattr(interchange_tasks, name)))
     job = run_job(
-        start_export(project=gold.project, query=ExportQuery(format="jsonl"), by=gold.manager, queue=False)
+        start_export(project=gold.project, query=ExportQuery(format=fmt), by=gold.manager, queue=False)
     )
     assert (job.status, job.message) == (
         JobStatus.FAILED,

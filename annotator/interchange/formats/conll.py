@@ -24,9 +24,10 @@ never inside an entity; labels with spaces get `_` instead.
 
 from __future__ import annotations
 
-import re
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import IO, Any, ClassVar
 
 from annotator.interchange.formats.base import (
@@ -39,10 +40,9 @@ from annotator.interchange.formats.base import (
     Where,
 )
 from annotator.interchange.formats.lines import byte_lines, decode
-from annotator.interchange.formats.tokens import pieces, tokenizer_name
+from annotator.interchange.formats.tokens import token_offsets, tokenizer_name
 from annotator.interchange.formats.writing import one_layer, token_label
 
-_NOT_SPACE = re.compile(r"\S+")
 _PREFIXES = frozenset("BIELSU")
 TAG_HELP = "O or PREFIX-TYPE with B, I, E, L, S or U (IOB1, IOB2, IOBES, BILOU)"
 
@@ -372,27 +372,79 @@ class ConllWriter:
 
     @staticmethod
     def document(record: DocumentRecord) -> str:
+        """The document's lines, worked out over arrays of character offsets (`_tokens`, `_tags`): only
+        the lines themselves are made one at a time."""
         text = record.text
         spans = one_layer(record.spans)
-        cuts = {offset for span in spans for offset in (span.start, span.end)}
-        cut, sentence_starts = pieces(text, cuts, sentences=True)
-        tokens = [match.span() for start, end in cut for match in _NOT_SPACE.finditer(text, start, end)]
-        lines = ["-DOCSTART- -X- -X- O", ""]
-        entity = iter(spans)
-        current = next(entity, None)
-        previous_end, previous_entity = None, None
-        for start, end in tokens:
-            while current is not None and current.end <= start:
-                current = next(entity, None)
-            inside = current if current is not None and current.start <= start else None
-            continuing = inside is not None and inside is previous_entity
-            new_sentence = previous_end is not None and (
-                "\n" in text[previous_end:start] or start in sentence_starts
+        starts, ends, blank, tags = _tags(text, spans)
+        names = ["O"]
+        for span in spans:
+            label = token_label(span.label)
+            names += (f"B-{label}", f"I-{label}")
+        before = ("", "\n")  # a blank line before the token's own: a new sentence
+        lines = [
+            f"{before[new]}{text[start:end]} {names[tag]}\n"
+            for start, end, new, tag in zip(
+                starts.tolist(), ends.tolist(), blank.tolist(), tags.tolist(), strict=True
             )
-            if new_sentence and not continuing:
-                lines.append("")
-            tag = "O" if inside is None else ("I-" if continuing else "B-") + token_label(inside.label)
-            lines.append(f"{text[start:end]} {tag}")
-            previous_end, previous_entity = end, inside
-        lines.append("")
-        return "\n".join(lines) + "\n"
+        ]
+        return "-DOCSTART- -X- -X- O\n\n" + "".join(lines) + "\n"
+
+
+@cache
+def _whitespace() -> Any:
+    """Whether each code point is one `\\s` matches (str.isspace): a table indexed by code point."""
+    import numpy
+
+    table = numpy.zeros(sys.maxunicode + 1, dtype=bool)
+    table[[code for code in range(sys.maxunicode + 1) if chr(code).isspace()]] = True
+    return table
+
+
+def _tokens(text: str, cuts: Any) -> tuple[Any, Any, Any]:
+    """The CoNLL tokens: the text's runs of non-space characters, cut at spaCy's token edges and at
+    `cuts` (what the regular expression `\\S+` finds in each of `tokens.pieces`), as arrays of start and
+    end offsets; and the offsets where spaCy's sentencizer starts a sentence."""
+    import numpy
+
+    size = len(text)
+    token_starts, token_ends, sentence_starts = token_offsets(text, sentences=True)
+    edge = numpy.zeros(size + 1, dtype=bool)
+    edge[token_starts] = edge[token_ends] = True
+    edge[cuts[(cuts >= 0) & (cuts <= size)]] = True
+    codes = numpy.frombuffer(text.encode("utf-32-le"), dtype="uint32")
+    solid = ~_whitespace()[codes]
+    after_space = numpy.ones(size, dtype=bool)  # the character before is a space, or there is none
+    after_space[1:] = ~solid[:-1]
+    before_space = numpy.ones(size, dtype=bool)
+    before_space[:-1] = ~solid[1:]
+    starts = numpy.flatnonzero(solid & (after_space | edge[:-1]))
+    ends = numpy.flatnonzero(solid & (before_space | edge[1:])) + 1
+    return starts, ends, sentence_starts
+
+
+def _tags(text: str, spans: list[SpanRecord]) -> tuple[Any, Any, Any, Any]:
+    """The tokens' start and end offsets; whether a blank line (a new sentence) comes before each; and
+    each one's tag as a number: 0 for O, 1 + 2 * i for B- of the i-th span, 2 + 2 * i for its I-.
+
+    A sentence starts where spaCy's sentencizer starts one or a line breaks between two tokens, never
+    inside an entity. The spans are one layer, in text order, so their ends rise: the span a token may be
+    in is the first that ends after the token starts."""
+    import numpy
+
+    span_starts = numpy.array([span.start for span in spans], dtype="int64")
+    span_ends = numpy.array([span.end for span in spans], dtype="int64")
+    starts, ends, sentence_starts = _tokens(text, numpy.concatenate((span_starts, span_ends)))
+    which = numpy.searchsorted(span_ends, starts, side="right")
+    inside = which < len(spans)
+    inside[inside] = span_starts[which[inside]] <= starts[inside]
+    entity = numpy.where(inside, which, -1)
+    continuing = numpy.zeros(len(starts), dtype=bool)
+    continuing[1:] = inside[1:] & (entity[1:] == entity[:-1])
+    newlines = numpy.zeros(len(text) + 1, dtype="int64")
+    numpy.cumsum(numpy.frombuffer(text.encode("utf-32-le"), dtype="uint32") == 10, out=newlines[1:])
+    blank = numpy.zeros(len(starts), dtype=bool)
+    blank[1:] = (newlines[starts[1:]] > newlines[ends[:-1]]) | numpy.isin(starts[1:], sentence_starts)
+    blank &= ~continuing
+    tags = numpy.where(inside, 1 + 2 * entity + continuing, 0)
+    return starts, ends, blank, tags

@@ -33,6 +33,7 @@ from annotator.interchange.formats.base import (
     Where,
 )
 from annotator.interchange.formats.docbin_bytes import DocBinError, open_docbin
+from annotator.interchange.formats.docbin_stream import docbin_chunks
 from annotator.interchange.formats.tokens import pieces, pipeline
 from annotator.interchange.formats.writing import links_by_span, one_layer
 
@@ -159,13 +160,10 @@ class DocBinWriter:
     streamable: ClassVar[bool] = False
 
     def write(self, documents: Iterable[DocumentRecord]) -> Iterator[bytes]:
-        from spacy.tokens import DocBin
-
+        """The bytes of `DocBin(store_user_data=True)` with every document added, `.to_bytes()`, made
+        without holding them (`docbin_stream`): the token arrays wait in a temporary file."""
         vocab = pipeline().vocab
-        docs = DocBin(store_user_data=True)
-        for record in documents:
-            docs.add(self.doc(record, vocab))
-        yield docs.to_bytes()
+        return docbin_chunks(self.doc(record, vocab) for record in documents)
 
     @staticmethod
     def doc(record: DocumentRecord, vocab: Vocab) -> Doc:
