@@ -6,7 +6,7 @@
 Prints p50/p95 of: a bare INSERT of a span row in its own transaction (the floor the database sets),
 `create_span` (claim the set's version, check offsets and surface against the text, insert, history),
 `accept_suggestion` (the same plus the decision and its provenance), and the whole REST calls
-`POST /api/v1/sets/<id>/spans/` and `POST /api/v1/sets/<id>/decisions/` (accept) with a bearer token and
+`POST /api/v1/sets/<id>/spans/` and `POST /api/v1/sets/<id>/decisions/` (accept, reject) with a bearer token and
 If-Match, through Django's test client (every middleware, authentication, scoping; no network), with the
 CPU each REST call costs the app and, on PostgreSQL, the database server. The BENCHMARKS.md goal for that call is
 sequential p95 <= 15 ms.
@@ -155,10 +155,41 @@ def main() -> None:
             )
             assert response.status_code == 201, response.content[:300]
 
+        rest_accept()  # the token is remembered for a few seconds only: read again if it was forgotten
         with CaptureQueriesContext(connection) as queries:
             rest_accept()
         print(f"   the REST call makes {len(queries)} queries")
-        report("POST /api/v1/sets/<id>/decisions/ (REST)", timed_cpu(rest_accept, REPEAT - 1), baseline)
+        report(
+            "POST /api/v1/sets/<id>/decisions/ (REST, accept)", timed_cpu(rest_accept, REPEAT - 2), baseline
+        )
+
+        reject_set = fresh_set()
+        rejected = iter(
+            Suggestion.objects.bulk_create(
+                Suggestion(article=reject_set.article, suggester_version=version, kind=SuggestionKind.ENTITY,
+                           start=at, end=at + 1, entity_type=person, score=0.9, source="bench")
+                for at in SOLID[: REPEAT + 1]
+            )
+        )  # fmt: skip
+        reject_url = reverse("api:set-decisions", args=[reject_set.pk])
+        reject_versions = itertools.count(1)
+
+        def rest_reject() -> None:
+            response = client.post(
+                reject_url,
+                {"suggestion": next(rejected).pk, "verdict": "rejected"},
+                content_type="application/json",
+                HTTP_IF_MATCH=f'"{next(reject_versions)}"',
+            )
+            assert response.status_code == 201, response.content[:300]
+
+        rest_reject()
+        with CaptureQueriesContext(connection) as queries:
+            rest_reject()
+        print(f"   the REST call makes {len(queries)} queries")
+        report(
+            "POST /api/v1/sets/<id>/decisions/ (REST, reject)", timed_cpu(rest_reject, REPEAT - 2), baseline
+        )
 
 
 def timed_cpu(action: Callable[[], object], repeat: int) -> list[float]:

@@ -169,6 +169,10 @@ class RowParts:
     column_names: tuple[str, ...]  # the columns' names, unquoted, in order
 
 
+# The SQL text of `row_parts` per (model, database alias, source): it depends on nothing else.
+_parts_sql: dict[tuple[type[Model], str, str], tuple[str, str, str, tuple[str, ...]]] = {}
+
+
 def row_parts(instance: Model, *, by: User | None, source: str) -> RowParts:
     """The parts of `insert_with_history`'s statement, for a statement that writes this row with others
     (its timestamps filled in): the history row copies the row from `source`, a CTE that returns it
@@ -179,21 +183,16 @@ def row_parts(instance: Model, *, by: User | None, source: str) -> RowParts:
     if statements is None:
         statements = _build(model, connection.vendor, connection.ops.quote_name)
         _statements[(model, connection.alias)] = statements
-    quote: Any = connection.ops.quote_name
-    history_model = model.history.model  # type: ignore[attr-defined]
-    pk = model._meta.pk
-    assert pk is not None
+    sql = _parts_sql.get((model, connection.alias, source))
+    if sql is None:
+        sql = _parts_sql[(model, connection.alias, source)] = _parts_text(
+            model, statements, connection, source
+        )
+    table, columns, history, column_names = sql
     raw = [field.pre_save(instance, True) for field in statements.fields]
-    copied = ", ".join(f"{source}.{quote(f.column)}" for f in (pk, *statements.fields))
-    columns = ", ".join(quote(f.column) for f in (pk, *statements.history_fields))
-    history = (
-        f"INSERT INTO {quote(history_model._meta.db_table)} ({columns}, {quote('history_date')}, "  # noqa: S608
-        f"{quote('history_change_reason')}, {quote('history_type')}, {quote('history_user_id')}) "
-        f"SELECT {copied}, %s, %s, '+', %s FROM {source}"
-    )
     return RowParts(
-        table=quote(model._meta.db_table),
-        columns=", ".join(quote(f.column) for f in statements.fields),
+        table=table,
+        columns=columns,
         values=[f.get_db_prep_save(v, connection) for f, v in zip(statements.fields, raw, strict=True)],
         history=history,
         history_values=[
@@ -201,5 +200,28 @@ def row_parts(instance: Model, *, by: User | None, source: str) -> RowParts:
             getattr(instance, "_change_reason", None),
             by.pk if by is not None else None,
         ],
-        column_names=tuple(str(f.column) for f in statements.fields),
+        column_names=column_names,
+    )
+
+
+def _parts_text(
+    model: type[Model], statements: _Statements, connection: Any, source: str
+) -> tuple[str, str, str, tuple[str, ...]]:
+    """`row_parts`' table, columns, history statement and column names."""
+    quote: Any = connection.ops.quote_name
+    history_model = model.history.model  # type: ignore[attr-defined]
+    pk = model._meta.pk
+    assert pk is not None
+    copied = ", ".join(f"{source}.{quote(f.column)}" for f in (pk, *statements.fields))
+    columns = ", ".join(quote(f.column) for f in (pk, *statements.history_fields))
+    history = (
+        f"INSERT INTO {quote(history_model._meta.db_table)} ({columns}, {quote('history_date')}, "  # noqa: S608
+        f"{quote('history_change_reason')}, {quote('history_type')}, {quote('history_user_id')}) "
+        f"SELECT {copied}, %s, %s, '+', %s FROM {source}"
+    )
+    return (
+        quote(model._meta.db_table),
+        ", ".join(quote(f.column) for f in statements.fields),
+        history,
+        tuple(str(f.column) for f in statements.fields),
     )

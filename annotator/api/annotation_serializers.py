@@ -10,6 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from annotator.annotations.models import AnnotationSet, EntityLink, Relation, Span
+from annotator.api import plain
 from annotator.articles.models import Article
 from annotator.core.offsets import OFFSET_MAX, OffsetError, parse_offset
 from annotator.suggestions.models import Decision, Verdict
@@ -275,5 +276,5 @@ def decision_data(decision: Decision) -> dict[str, Any]:
         "relation": decision.relation_id,
         "link": decision.link_id,
         "result": decision.result,
-        "created_at": _DATETIME.to_representation(decision.created_at),
+        "created_at": plain.datetime_text(_DATETIME, decision.created_at),
     }

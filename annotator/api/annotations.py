@@ -90,7 +90,8 @@ class PreconditionRequired(exceptions.APIException):
 
 
 def expected_version(request: Request) -> int:
-    header = request.headers.get("If-Match", "").strip()
+    # From META: `request.headers` would build a mapping of every header on first use, for one of them.
+    header = request.META.get("HTTP_IF_MATCH", "").strip()
     if not header:
         raise PreconditionRequired()
     found = re.fullmatch(r'(?:W/)?"?(\d+)"?', header)
@@ -304,7 +305,7 @@ class SetDetail(APIView):
     )
     def get(self, request: Request, pk: int) -> Response:
         annotation_set = set_for_reading(request, pk)
-        if request.headers.get("If-None-Match") == etag(annotation_set):
+        if request.META.get("HTTP_IF_NONE_MATCH") == etag(annotation_set):  # as `expected_version` reads
             return with_etag(Response(status=status.HTTP_304_NOT_MODIFIED), annotation_set)
         # AnnotationSetDetailSerializer's answer, its spans and relations read as plain rows (set_contents).
         data = {

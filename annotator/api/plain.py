@@ -70,7 +70,7 @@ def iso_datetime(field: Field[Any, Any, Any, Any] | None) -> bool:
     )
 
 
-class _IsoDateTime:
+class IsoDateTime:
     """DateTimeField.to_representation for an aware value, with the current time zone read once."""
 
     def __init__(self, field: Any) -> None:
@@ -85,12 +85,17 @@ class _IsoDateTime:
         return self.field.to_representation(value)  # naive values too
 
 
+def datetime_text(field: Field[Any, Any, Any, Any], value: Any) -> Any:
+    """`field.to_representation(value)` for a DateTimeField, the current time zone read once."""
+    return (IsoDateTime(field) if iso_datetime(field) else field).to_representation(value)
+
+
 def represent(
     serializer_class: type[serializers.Serializer[Any]], rows: Iterable[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """What `serializer_class(instances, many=True).data` gives for the instances these rows were read from."""
     fields = [
-        (name, column, _IsoDateTime(field) if iso_datetime(field) else field)
+        (name, column, IsoDateTime(field) if iso_datetime(field) else field)
         for name, column, field in shape(serializer_class)
     ]
     return [
