@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef, QuerySet, Subquery
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_POST
@@ -238,15 +238,23 @@ _PAGE_URLS = (
 )  # fmt: skip
 
 
+# An article id no article has, which the page's URLs hold in the article's place and nowhere else.
+_ANY_ARTICLE = 987_654_321_987
+_url_attributes_of_any: dict[tuple[str, Any], str] = {}  # by script prefix and URLconf, as fast_reverse
+
+
 def _url_attributes(article_id: int) -> SafeString:
     """The page's `data-<name>-url` attributes, as `{% url %}` would write them, in one piece (ten
-    template tags cost more than the rest of the page's header)."""
-    return mark_safe(  # noqa: S308 - URLs reversed from whole numbers and constants, and escaped
-        " ".join(
-            f'data-{name}-url="{escape(fast_reverse(view, (article_id, *extra)))}"'
+    template tags cost more than the rest of the page's header): written once per process for any
+    article, then given this one's id (ten reverses and escapes cost 0.15 ms an open)."""
+    key = (get_script_prefix(), get_urlconf())
+    if (attributes := _url_attributes_of_any.get(key)) is None:
+        attributes = _url_attributes_of_any[key] = " ".join(
+            f'data-{name}-url="{escape(fast_reverse(view, (_ANY_ARTICLE, *extra)))}"'
             for name, view, extra in _PAGE_URLS
         )
-    )
+    # URLs reversed from whole numbers and constants, and escaped
+    return mark_safe(attributes.replace(str(_ANY_ARTICLE), str(article_id)))  # noqa: S308
 
 
 def _latest_guidelines(annotation_set: AnnotationSet) -> GuidelineVersion | None:

@@ -91,3 +91,15 @@ def test_the_page_reads_the_active_suggester_s_state_through_joins_not_a_subquer
     assert first.count('"suggestions_suggestionrun"') == 1
     assert 'LEFT OUTER JOIN "suggestions_suggesterversion"' in first
     assert SuggestionRun.objects.get().suggester_version.name == "kb-ruler"
+
+
+def test_each_article_s_page_names_its_own_urls_from_the_attributes_written_once(client, news):
+    from tests.factories import ArticleFactory
+
+    other = ArticleFactory(project=news.project, text="Another text.")
+    client.force_login(news.annotator)
+    for article in (news.article, other, news.article):
+        html = client.get(reverse("review:annotate", args=[article.pk])).content.decode()
+        assert f'data-act-url="/articles/{article.pk}/annotate/do/ACTION/" ' in html
+        assert f'data-attributes-url="/articles/{article.pk}/annotate/attributes/"' in html
+        assert "987654321987" not in html
