@@ -7,6 +7,15 @@ import os
 from typing import Any
 
 from annotator.core.logs import logging_config
+from annotator.core.serving import web_threads, web_workers
+
+# Worker processes, threads in each, and the worker: gunicorn's threaded one (connections kept open
+# between requests) taking waiting saves before waiting reads (annotator.core.serving). Every way of
+# serving reads them here: `manage.py serve`, the Dockerfile, docker-compose.yml, bench/load.py by default.
+# Options on the command line (tests/live.py's) win over these.
+workers = web_workers()
+threads = web_threads()
+worker_class = "annotator.core.serving.PriorityThreadWorker"
 
 access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)sms'
 logconfig_dict = logging_config(
@@ -48,8 +57,10 @@ def when_ready(server: Any) -> None:
     load_before_forking(server.cfg.preload_app)
 
 
-def post_worker_init(worker: object) -> None:
-    """Sync workers close a connection at once when its request was read whole (annotator.core.serving)."""
-    from annotator.core.serving import close_at_once_when_read
+def post_worker_init(worker: Any) -> None:
+    """A connection whose request was read whole is closed at once, and each of the worker's threads has a
+    pooled database connection to take (annotator.core.serving)."""
+    from annotator.core.serving import close_at_once_when_read, size_pools_for_threads
 
     close_at_once_when_read()
+    size_pools_for_threads(worker.cfg.threads, worker.log)

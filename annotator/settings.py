@@ -76,11 +76,12 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Every page needs a login unless it is marked @login_not_required: closed by default.
-    "django.contrib.auth.middleware.LoginRequiredMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    # Django's, asking the view before the session: annotator/core/middleware.py.
+    "annotator.core.middleware.LoginRequiredMiddleware",
+    "annotator.core.middleware.LazyMessageMiddleware",  # Django's, its storage made only when used
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "simple_history.middleware.HistoryRequestMiddleware",
+    "annotator.core.middleware.HistoryRequestMiddleware",  # simple_history's, without its generator
     "annotator.core.middleware.ContentSecurityPolicyMiddleware",
     "annotator.core.middleware.DatabaseUnavailableMiddleware",
     "annotator.core.middleware.ProjectArchivedMiddleware",

@@ -1,19 +1,27 @@
 """Load: concurrent simulated reviewers against a real gunicorn, with a baseline measured in the same run.
 
     python bench/load.py                                   # SQLite (temporary file)
-    DATABASE_URL=postgres://... LOAD_CLIENTS=50 LOAD_SECONDS=60 python bench/load.py
-    WEB_CONCURRENCY=4 ...                                  # gunicorn workers (default 2, as `manage.py serve`)
+    DATABASE_URL=postgres://... LOAD_CLIENTS=50 LOAD_SECONDS=30 python bench/load.py
+    WEB_CONCURRENCY=4 WEB_THREADS=1 ...                    # gunicorn's workers and threads (default: as served)
+    LOAD_CONFIGS=2,4,2x8,2x8c LOAD_ROUNDS=2 ...            # several configurations, interleaved, and a table
 
 The server runs with production settings: DJANGO_DEBUG off, static files from the collected manifest,
-suggestions computed on open when they are not current (ANNOTATOR_SUGGEST_ON_OPEN's default), gunicorn.conf.py.
+suggestions computed on open when they are not current (ANNOTATOR_SUGGEST_ON_OPEN's default), gunicorn.conf.py,
+and by default the workers and threads `manage.py serve`, the Dockerfile and docker-compose.yml run
+(WEB_CONCURRENCY, WEB_THREADS; annotator.core.serving). LOAD_CONFIGS names others: "3" is 3 sync workers,
+"2x8" 2 workers of 8 threads (gunicorn's gthread worker, which keeps connections open between requests),
+"2x8c" the same closing each connection as sync workers do. Every run (each configuration in each of
+LOAD_ROUNDS rounds, the configurations in turn) serves a fresh copy of the same database.
 
 Each reviewer (a thread with its own article, session and write token) loops over a realistic mix: open
 the annotate page, create a span (REST, If-Match), accept a suggestion (REST), list the project's
 articles (REST). First the same clients hit /healthz alone: the baseline of the machine, gunicorn and
-the HTTP stack with no app work. Prints requests/s, p50/p95/p99 per kind, every non-2xx answer, the mix's
-throughput as a ratio of /healthz's, the CPU time the gunicorn workers and the database server spent per
-request (steadier than requests/s on a busy machine), the CPU the reviewers themselves took per request (they
-share the machine's cores with the server), and the load average.
+the HTTP stack with no app work. Both plans are driven the same way: one connection per reviewer, kept
+open when the server keeps it (threaded workers), made anew when it closes it (sync workers). Prints
+requests/s, p50/p95/p99 per kind, every non-2xx answer, the mix's throughput as a ratio of /healthz's, the
+CPU time the gunicorn workers and the database server spent per request (steadier than requests/s on a
+busy machine), the CPU the reviewers themselves took per request (they share the machine's cores with the
+server), and the load average; with several runs, a table of them all.
 """
 
 from __future__ import annotations
@@ -22,11 +30,16 @@ import http.client
 import json
 import os
 import re
+import sqlite3
 import sys
 import threading
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from _harness import bench_database
@@ -36,10 +49,11 @@ DROPPED = 0  # the status of a request whose connection broke before any answer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from annotator.core.serving import web_threads, web_workers  # noqa: E402 - after the path above
+
 CLIENTS = int(os.environ.get("LOAD_CLIENTS", "16"))
 SECONDS = float(os.environ.get("LOAD_SECONDS", "15"))
-WORKERS = int(os.environ.get("WEB_CONCURRENCY", "2"))
-THREADS = int(os.environ.get("WEB_THREADS", "1"))
+ROUNDS = int(os.environ.get("LOAD_ROUNDS", "1"))
 SUGGESTIONS = 200
 TEXT = ("Sergey Naryshkin, Director of Russia's Foreign Intelligence Service, visited Minsk. " * 30)[:2500]
 # Suggestions are words: a span (and so an accepted suggestion) never starts or ends with white space.
@@ -54,7 +68,8 @@ def percentile(times: list[float], fraction: float) -> float:
 class Reviewer:
     """One reviewer: a thread of the load, with its own http.client connection (urllib's opener and
     handlers cost this process, which shares the server's cores, 0.47 ms of CPU per /healthz call against
-    0.37 ms). gunicorn's sync workers close each connection after answering: each request connects anew."""
+    0.37 ms). gunicorn's sync workers close each connection after answering: the next request connects
+    anew; a threaded worker keeps it open, and http.client sends the next request on it."""
 
     def __init__(self, base: str, number: int, who: dict[str, object]) -> None:
         self.base, self.number, self.who = base, number, who
@@ -131,7 +146,10 @@ def run(
         status, me.etag = me.api("GET", f"/sets/{people[number]['set']}/")
         healthz = [("baseline: /healthz", me.healthz)]
         actions = healthz if plan == "baseline" else me.actions()
-        turn = 0
+        # Reviewers start at different points of the mix, as people do: started in step, every request in the
+        # server's queue was of one kind at a time (all pages, then all creates...) and each kind's times
+        # said more about what it queued behind than about itself.
+        turn = number
         while time.monotonic() < stop:
             kind, action = actions[turn % len(actions)]
             turn += 1
@@ -196,77 +214,252 @@ def cpu_seconds(pids: list[int]) -> dict[int, float]:
     return {pid: used for pid in pids if (used := process_cpu_seconds(pid)) is not None}
 
 
-def server_pids(master: object) -> tuple[list[int], list[int]]:
-    """The gunicorn workers, and the database server processes serving this benchmark's database."""
-    from django.db import connection
-
-    from tests.live import worker_pids
-
-    database: list[int] = []
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
-            database = [pid for (pid,) in cursor.fetchall()]
-    return worker_pids(master), database  # type: ignore[arg-type]
-
-
 def cpu_per_request(before: dict[int, float], after: dict[int, float], requests: int) -> float:
     """Milliseconds of CPU per request, from processes alive at the end (one started during the run
     counts from zero)."""
     return sum(used - before.get(pid, 0.0) for pid, used in after.items()) / max(requests, 1) * 1000
 
 
-def main() -> None:
-    with bench_database("load") as vendor:
-        from tests.live import gunicorn_process
+WORKER_CLASSES = {
+    "sync": "sync",
+    "gthread": "gthread",
+    "priority": "annotator.core.serving.PriorityThreadWorker",
+}
 
-        people = people_for(vendor)
-        print(f"database: {vendor}; {CLIENTS} reviewers, {WORKERS} gunicorn workers (WEB_CONCURRENCY) of "
-              f"{THREADS} thread(s) (WEB_THREADS), "
-              f"{SECONDS:.0f} s per run; load average {os.getloadavg()[0]:.1f}")  # fmt: skip
-        # Production settings, but API budgets no person reaches: each reviewer here writes as fast as the
-        # server answers (12 writes a second at 200 requests a second from 8), past the 300 a minute allowed.
-        with gunicorn_process(
-            workers=WORKERS,
-            threads=THREADS,
+
+@dataclass(frozen=True)
+class Config:
+    """How gunicorn serves: processes, threads per process, the worker class (None: gunicorn.conf.py's, as
+    served) and whether a threaded worker keeps connections open between requests (sync workers never do)."""
+
+    workers: int
+    threads: int
+    kind: str | None = None
+    keepalive: bool = True
+
+    @classmethod
+    def parse(cls, text: str) -> Config:
+        """ "2": 2 sync workers; "2x8": 2 gthread workers of 8 threads; "2x8p": the same taking saves first
+        (annotator.core.serving.PriorityThreadWorker); "2x8c": gthread closing each connection."""
+        match = re.fullmatch(r"(\d+)(?:x(\d+)([pc]?))?", text.strip())
+        if match is None or int(match[1]) < 1 or (match[2] is not None and int(match[2]) < 1):
+            raise SystemExit(
+                f"LOAD_CONFIGS: {text!r} is not W (sync workers), WxT (gthread), WxTp (saves first) or WxTc."
+            )
+        if match[2] is None:
+            return cls(int(match[1]), 1, "sync")
+        return cls(
+            int(match[1]), int(match[2]), "priority" if match[3] == "p" else "gthread", match[3] != "c"
+        )
+
+    @property
+    def name(self) -> str:
+        if self.kind is None:
+            return f"as served {self.workers}x{self.threads}"
+        if self.kind == "sync":
+            return f"sync {self.workers}"
+        return f"{self.kind} {self.workers}x{self.threads}" + ("" if self.keepalive else " close")
+
+    @property
+    def arguments(self) -> list[str]:
+        chosen = [] if self.kind is None else ["--worker-class", WORKER_CLASSES[self.kind]]
+        return chosen + ([] if self.keepalive else ["--keep-alive", "0"])
+
+
+def configs() -> list[Config]:
+    """LOAD_CONFIGS (comma-separated), else what `manage.py serve` runs: WEB_CONCURRENCY x WEB_THREADS of
+    gunicorn.conf.py's worker class."""
+    if listed := os.environ.get("LOAD_CONFIGS", "").strip():
+        return [Config.parse(text) for text in listed.split(",")]
+    return [Config(web_workers(), web_threads())]
+
+
+class Copies:
+    """A fresh copy of the benchmark's database for each run, so that every configuration starts from the
+    same rows (a run adds spans and decisions, which later pages would show). PostgreSQL copies it with
+    CREATE DATABASE ... TEMPLATE, SQLite with its backup API. Nothing may be connected to the original."""
+
+    def __init__(self, vendor: str) -> None:
+        from django.db import connection
+
+        self.vendor = vendor
+        self.settings = dict(connection.settings_dict)
+        self.count = 0
+
+    def _admin(self) -> Any:
+        import psycopg
+
+        s = self.settings
+        return psycopg.connect(host=s["HOST"], port=s["PORT"] or 5432, user=s["USER"], password=s["PASSWORD"] or None,
+                               dbname="postgres", autocommit=True)  # fmt: skip
+
+    @contextmanager
+    def copy(self) -> Iterator[tuple[str, str]]:
+        """A copy: (its DATABASE_URL, its name)."""
+        from django.db import connections
+
+        connections.close_all()
+        for alias in connections:
+            if hasattr(connections[alias], "close_pool"):
+                connections[alias].close_pool()
+        self.count += 1
+        original = self.settings["NAME"]
+        name = f"{original}_run{self.count}"
+        if self.vendor == "sqlite":
+            name = f"{original}.run{self.count}"
+            with sqlite3.connect(original) as source, sqlite3.connect(name) as target:
+                source.backup(target)
+            try:
+                yield f"sqlite:///{name}", name
+            finally:
+                for suffix in ("", "-wal", "-shm"):
+                    Path(name + suffix).unlink(missing_ok=True)
+            return
+        s = self.settings
+        password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
+        with self._admin() as admin:
+            admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{original}"')
+        try:
+            yield f"postgres://{s['USER']}{password}@{s['HOST']}:{s['PORT'] or 5432}/{name}", name
+        finally:
+            with self._admin() as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def database_pids(self, name: str) -> list[int]:
+        """The PostgreSQL server processes serving the copy (none on SQLite)."""
+        if self.vendor != "postgresql":
+            return []
+        with self._admin() as admin:
+            rows = admin.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [name]).fetchall()
+        return [pid for (pid,) in rows]
+
+
+@dataclass
+class Result:
+    """One plan's run on one configuration."""
+
+    requests: int
+    seconds: float
+    times: dict[str, list[float]]
+    errors: Counter
+    app_cpu: float  # ms per request: the gunicorn workers
+    database_cpu: float  # ms per request: the copy's PostgreSQL backends
+    generator_cpu: float  # ms per request: this process (the reviewers)
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+
+def measure(
+    base: str, master: Any, copies: Copies, name: str, people: list[dict[str, object]], plan: str
+) -> Result:
+    from tests.live import worker_pids
+
+    app_before = cpu_seconds(worker_pids(master))
+    database_before = cpu_seconds(copies.database_pids(name))
+    generator_before = os.times()
+    times, errors, elapsed = run(base, people, plan)
+    generator = os.times()
+    total = sum(len(t) for t in times.values())
+    # CPU per request hardly depends on what else the machine runs, unlike requests/s. The reviewers run
+    # here, on the same cores as the server: what they take is not the server's.
+    return Result(
+        requests=total,
+        seconds=elapsed,
+        times=dict(times),
+        errors=errors,
+        app_cpu=cpu_per_request(app_before, cpu_seconds(worker_pids(master)), total),
+        database_cpu=cpu_per_request(database_before, cpu_seconds(copies.database_pids(name)), total),
+        generator_cpu=(sum(generator[:2]) - sum(generator_before[:2])) / max(total, 1) * 1000,
+    )
+
+
+def print_result(plan: str, result: Result) -> None:
+    print(f"\n{plan}: {result.requests} requests in {result.seconds:.1f} s = {result.rate:.0f} requests/s")
+    print(f"  CPU per request: gunicorn workers {result.app_cpu:.2f} ms, database {result.database_cpu:.2f} ms, "
+          f"load generator (this process) {result.generator_cpu:.2f} ms")  # fmt: skip
+    for kind, took in sorted(result.times.items()):
+        p50, p95, p99 = (percentile(took, f) for f in (0.5, 0.95, 0.99))
+        print(f"  {kind:22} n={len(took):6}  {len(took) / result.seconds:6.0f}/s"
+              f"  p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  p99 {p99:6.1f} ms")  # fmt: skip
+    print(f"  errors: {dict(result.errors) or 'none'}", flush=True)
+
+
+def serve_and_measure(config: Config, copies: Copies, people: list[dict[str, object]]) -> dict[str, Result]:
+    from tests.live import gunicorn_process
+
+    with (
+        copies.copy() as (url, name),
+        gunicorn_process(
+            workers=config.workers,
+            threads=config.threads,
+            arguments=config.arguments,
+            DATABASE_URL=url,
             DJANGO_DEBUG="false",
             ANNOTATOR_LOG_LEVEL="WARNING",
+            # Production settings, but API budgets no person reaches: each reviewer here writes as fast as the
+            # server answers (12 writes a second at 200 requests a second from 8), past the 300 a minute allowed.
             ANNOTATOR_API_RATE_READ="1000000/minute",
             ANNOTATOR_API_RATE_WRITE="1000000/minute",
-        ) as (base, master):
-            # Warm up: each worker loads the suggester, each article gets its suggestions on first open.
-            warm = [threading.Thread(target=Reviewer(base, n, people[n]).page) for n in range(CLIENTS)]
-            for thread in warm:
-                thread.start()
-            for thread in warm:
-                thread.join()
-            throughput = {}
-            for plan in ("baseline", "mix"):
-                app, database = server_pids(master)
-                app_before, database_before = cpu_seconds(app), cpu_seconds(database)
-                generator_before = os.times()
-                times, errors, elapsed = run(base, people, plan)
-                generator = os.times()
-                app, database = server_pids(master)
-                total = sum(len(t) for t in times.values())
-                throughput[plan] = total / elapsed
-                print(f"\n{plan}: {total} requests in {elapsed:.1f} s = {total / elapsed:.0f} requests/s")
-                # CPU per request hardly depends on what else the machine runs, unlike requests/s.
-                app_cpu = cpu_per_request(app_before, cpu_seconds(app), total)
-                database_cpu = cpu_per_request(database_before, cpu_seconds(database), total)
-                # The reviewers run here, on the same cores as the server: what they take is not the server's.
-                generator_cpu = sum(generator[:2]) - sum(generator_before[:2])
-                print(f"  CPU per request: gunicorn workers {app_cpu:.2f} ms, database {database_cpu:.2f} ms, "
-                      f"load generator (this process) {generator_cpu / max(total, 1) * 1000:.2f} ms")  # fmt: skip
-                for kind, took in sorted(times.items()):
-                    p50, p95, p99 = (percentile(took, f) for f in (0.5, 0.95, 0.99))
-                    print(f"  {kind:22} n={len(took):6}  {len(took) / elapsed:6.0f}/s"
-                          f"  p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  p99 {p99:6.1f} ms")  # fmt: skip
-                print(f"  errors: {dict(errors) or 'none'}")
-            ratio = throughput["mix"] / throughput["baseline"]
-            print(f"\nmix throughput = {ratio:.2f}x /healthz's; load average {os.getloadavg()[0]:.1f}")
+        ) as (base, master),
+    ):
+        # Warm up: each worker loads the suggester, each article gets its suggestions on first open.
+        warm = [threading.Thread(target=Reviewer(base, n, people[n]).page) for n in range(CLIENTS)]
+        for thread in warm:
+            thread.start()
+        for thread in warm:
+            thread.join()
+        results = {}
+        for plan in ("baseline", "mix"):
+            results[plan] = measure(base, master, copies, name, people, plan)
+            print_result(plan, results[plan])
+        return results
+
+
+def table(rows: list[tuple[Config, int, dict[str, Result], tuple[float, float]]]) -> None:
+    """Every run, one line each: the figures the configurations are chosen by."""
+    kinds = ("create span", "accept suggestion", "open annotate page", "list articles (API)")
+    print("\n| config | round | /healthz req/s | mix req/s | ratio | "
+          + " | ".join(f"{kind} p50/p95/p99 ms" for kind in kinds)
+          + " | CPU ms/req: workers + database + generator | errors | load average |")  # fmt: skip
+    print("|" + " --- |" * (8 + len(kinds)))
+    for config, number, results, (load_before, load_after) in rows:
+        baseline, mix = results["baseline"], results["mix"]
+        cells = []
+        for kind in kinds:
+            took = mix.times.get(kind, [])
+            cells.append("/".join(f"{percentile(took, f):.0f}" for f in (0.5, 0.95, 0.99)) if took else "-")
+        errors = sum(baseline.errors.values()) + sum(mix.errors.values())
+        print(f"| {config.name} | {number} | {baseline.rate:.0f} | {mix.rate:.0f} | {mix.rate / baseline.rate:.2f} | "
+              + " | ".join(cells)
+              + f" | {mix.app_cpu:.2f} + {mix.database_cpu:.2f} + {mix.generator_cpu:.2f} | {errors} "
+              f"| {load_before:.1f}-{load_after:.1f} |", flush=True)  # fmt: skip
+
+
+def main() -> None:
+    chosen = configs()
+    with bench_database("load") as vendor:
+        people = people_for(vendor)
+        copies = Copies(vendor)
+        print(f"database: {vendor}; {CLIENTS} reviewers, {SECONDS:.0f} s per plan; configurations "
+              f"{', '.join(c.name for c in chosen)}, {ROUNDS} round(s), interleaved; "
+              f"load average {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
+        rows = []
+        for number in range(1, ROUNDS + 1):
+            for config in chosen:
+                load_before = os.getloadavg()[0]
+                print(f"\n== {config.name}: {config.workers} gunicorn worker(s) of {config.threads} thread(s), "
+                      f"round {number}; load average {load_before:.1f}", flush=True)  # fmt: skip
+                results = serve_and_measure(config, copies, people)
+                load_after = os.getloadavg()[0]
+                ratio = results["mix"].rate / results["baseline"].rate
+                print(
+                    f"\nmix throughput = {ratio:.2f}x /healthz's; load average {load_after:.1f}", flush=True
+                )
+                rows.append((config, number, results, (load_before, load_after)))
+        if len(rows) > 1:
+            table(rows)
 
 
 if __name__ == "__main__":

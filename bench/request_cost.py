@@ -3,13 +3,19 @@
     DATABASE_URL=postgres://... python bench/request_cost.py setup          # make the data (kept)
     DATABASE_URL=postgres://... python bench/request_cost.py run ACTION N   # N requests, CPU per request
     DATABASE_URL=postgres://... python bench/request_cost.py profile ACTION N   # cProfile, top functions
-    DATABASE_URL=postgres://... valgrind --tool=callgrind python bench/request_cost.py run ACTION N
+    DATABASE_URL=postgres://... python bench/request_cost.py callgrind ACTION[,ACTION...] N   # instructions
 
 ACTION is `span` (POST /api/v1/sets/<id>/spans/ with If-Match), `accept` (POST .../decisions/) or `list`
-(GET /api/v1/projects/<id>/articles/, 50 articles), as `bench/load.py` sends them, or `set` (GET
-/api/v1/sets/<id>/ of a set with 50 spans: fetching a document's annotations), all with a bearer token. Each run
-takes a fresh annotation set, then makes 20 warm-up requests and N measured ones; instruction counts
-per request come from two callgrind runs, N and 0: (I(N) - I(0)) / N, which hardly depend on the load.
+(GET /api/v1/projects/<id>/articles/, 50 articles), as `bench/load.py` sends them, `set` (GET
+/api/v1/sets/<id>/ of a set with 50 spans: fetching a document's annotations) or `me` (GET /api/v1/account,
+bench/peers.py's "who am I"), all with a bearer token; `page` (GET /articles/<id>/annotate/ of an article
+whose set has 50 spans, signed in with a session cookie, as a browser opens it); `healthz` (GET /healthz, no
+credentials: the floor). Each run takes a fresh annotation set, then makes 20 warm-up requests and N measured
+ones. `callgrind` runs `run` under valgrind's callgrind and counts the instructions of the N measured requests
+alone (callgrind.h's client requests, built with the C compiler, start and stop the counting around them; the
+rest runs uninstrumented, ~5x faster): per request, they hardly depend on the load. Measured requests run ~50
+times slower under callgrind, so the runs remember a token for an hour (ANNOTATOR_TOKEN_CACHE_SECONDS), as a
+busy client's process does within the 5 seconds of production.
 `setup` writes the database named in DATABASE_URL + "_cost" and keeps it; `drop` removes it.
 """
 
@@ -48,8 +54,11 @@ def _configure() -> str:
     os.environ["DJANGO_ALLOWED_HOSTS"] = "127.0.0.1"
     os.environ["ANNOTATOR_API_RATE_READ"] = "1000000/minute"
     os.environ["ANNOTATOR_API_RATE_WRITE"] = "1000000/minute"
-    # Kept between `setup` and the runs (the token's secret), so not a fresh temporary directory.
-    os.environ.setdefault("ANNOTATOR_DATA_DIR", str(Path(tempfile.gettempdir(), "annotator-request-cost")))
+    os.environ.setdefault("ANNOTATOR_TOKEN_CACHE_SECONDS", "3600")
+    # Kept between `setup` and the runs (the token's secret), so not a fresh temporary directory; one per
+    # database, so that benches of several checkouts on one machine keep their own.
+    folder = f"annotator-request-cost-{Path(parts.path).name}"
+    os.environ.setdefault("ANNOTATOR_DATA_DIR", str(Path(tempfile.gettempdir(), folder)))
     return url
 
 
@@ -66,6 +75,7 @@ def setup() -> None:
 
     django.setup()
     call_command("migrate", verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)  # the page names its files by hash
     from django.contrib.auth import get_user_model
 
     from annotator.api.tokens import create_token
@@ -128,6 +138,28 @@ def _set_with_spans(facts: dict[str, object]) -> int:
     return set_id
 
 
+def _article_of(set_id: int) -> int:
+    from annotator.annotations.models import AnnotationSet
+
+    return AnnotationSet.objects.values_list("article_id", flat=True).get(pk=set_id)
+
+
+def _session(facts: dict[str, object]) -> str:
+    """The key of a new session signed in as the reviewer, as the sign-in page leaves it."""
+    from importlib import import_module
+
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+
+    user = get_user_model().objects.get(pk=facts["user"])
+    session = import_module(settings.SESSION_ENGINE).SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.create()
+    return session.session_key
+
+
 def requests_for(action: str, count: int) -> list[dict[str, object]]:
     """WSGI environs of `count` requests of the action, in order (each write names the next version)."""
     facts = json.loads(Path(os.environ["ANNOTATOR_DATA_DIR"], "cost.json").read_text())
@@ -143,7 +175,19 @@ def requests_for(action: str, count: int) -> list[dict[str, object]]:
     if action == "set":
         path = f"/api/v1/sets/{_set_with_spans(facts)}/"
         return [{**base, "REQUEST_METHOD": "GET", "PATH_INFO": path} for _ in range(count)]
-    # The same work before the measured requests whatever their number: callgrind runs of N and 0 subtract.
+    if action == "me":
+        return [{**base, "REQUEST_METHOD": "GET", "PATH_INFO": "/api/v1/account"} for _ in range(count)]
+    if action == "healthz":
+        del base["HTTP_AUTHORIZATION"]
+        return [{**base, "REQUEST_METHOD": "GET", "PATH_INFO": "/healthz"} for _ in range(count)]
+    if action == "page":
+        del base["HTTP_AUTHORIZATION"]
+        path = f"/articles/{_article_of(_set_with_spans(facts))}/annotate/"
+        cookie = f"sessionid={_session(facts)}"
+        return [
+            {**base, "REQUEST_METHOD": "GET", "PATH_INFO": path, "HTTP_COOKIE": cookie} for _ in range(count)
+        ]
+    # The same work before the measured requests whatever their number.
     set_id, suggestions = _fresh_set(facts, PENDING if action == "accept" else 0)
     environs = []
     for n in range(count):
@@ -183,7 +227,7 @@ def run(action: str, count: int, profile: bool = False) -> None:
     from annotator.wsgi import application
 
     environs = requests_for(action, WARM + count)
-    wanted = 200 if action in ("list", "set") else 201
+    wanted = 201 if action in ("span", "accept") else 200
     for environ in environs[:WARM]:
         assert serve(application, environ) == wanted
     measured = environs[WARM:]
@@ -193,11 +237,16 @@ def run(action: str, count: int, profile: bool = False) -> None:
 
         profiler = cProfile.Profile(time.process_time)  # CPU, not waiting on the database
         profiler.enable()
+    marks = _callgrind_marks()
     server = _server_cpu()
     cpu, began = time.process_time(), time.perf_counter()
+    if marks is not None:
+        marks.measure_on()
     for environ in measured:
         status = serve(application, environ)
         assert status == wanted, status
+    if marks is not None:
+        marks.measure_off()
     cpu, wall = time.process_time() - cpu, time.perf_counter() - began
     server = _server_cpu() - server
     if profile:
@@ -212,6 +261,47 @@ def run(action: str, count: int, profile: bool = False) -> None:
         per = 1000 / count
         print(f"{action}: {count} requests, CPU {cpu * per:.3f} ms app + {server * per:.3f} ms database, "
               f"wall {wall * per:.3f} ms per request; load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+
+
+MARKS_C = r"""
+#include <valgrind/callgrind.h>
+void measure_on(void) { CALLGRIND_START_INSTRUMENTATION; CALLGRIND_ZERO_STATS; }
+void measure_off(void) { CALLGRIND_DUMP_STATS_AT("measured"); CALLGRIND_STOP_INSTRUMENTATION; }
+"""
+
+
+def _callgrind_marks() -> object | None:
+    """Under `callgrind`, a library whose two functions start and stop callgrind's counting; else None."""
+    folder = os.environ.get("REQUEST_COST_CALLGRIND")
+    if not folder:
+        return None
+    import ctypes
+    import subprocess
+
+    source, library = Path(folder, "marks.c"), Path(folder, "marks.so")
+    source.write_text(MARKS_C)
+    subprocess.run(["cc", "-O1", "-shared", "-fPIC", "-o", str(library), str(source)], check=True)
+    return ctypes.CDLL(str(library))
+
+
+def callgrind(actions: str, count: int) -> None:
+    """`run` each action under callgrind; print the instructions per measured request."""
+    import re
+    import subprocess
+
+    for action in actions.split(","):
+        with tempfile.TemporaryDirectory() as folder:
+            command = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={folder}/out.%p",
+                       sys.executable, __file__, "run", action, str(count)]  # fmt: skip
+            done = subprocess.run(command, env={**os.environ, "REQUEST_COST_CALLGRIND": folder},
+                                  capture_output=True, text=True)  # fmt: skip
+            if done.returncode:
+                sys.exit(done.stderr[-3000:])
+            # The dump of the measured requests (the one at exit, after STOP_INSTRUMENTATION, is empty).
+            dumps = [f.read_text() for f in Path(folder).glob("out.*") if "measured" in f.read_text()]
+            instructions = int(re.search(r"^summary: (\d+)", dumps[0], re.MULTILINE).group(1))  # type: ignore[union-attr]
+            print(f"{action}: {instructions / count / 1e6:.3f} M instructions per request ({count} requests; "
+                  f"load average {os.getloadavg()[0]:.1f})")  # fmt: skip
 
 
 def _server_cpu() -> float:
@@ -241,5 +331,7 @@ if __name__ == "__main__":
         setup()
     elif command == "drop":
         drop()
+    elif command == "callgrind":
+        callgrind(sys.argv[2], int(sys.argv[3]))
     else:
         run(sys.argv[2], int(sys.argv[3]), profile=command == "profile")

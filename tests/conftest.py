@@ -154,6 +154,22 @@ def _other_sessions(settings_dict, wait_s=5.0):
     ]
 
 
+@pytest.fixture
+def today(monkeypatch):
+    """Today's local date, held for the whole test: the code under test and the test each read it once
+    (an export's file name carries it), and a run that passes midnight between the two reads saw two days.
+    `timezone.localdate()` answers this date; asked about a given moment, it still converts that one."""
+    from django.utils import timezone
+
+    day, real = timezone.localdate(), timezone.localdate
+
+    def held(value=None, timezone=None):
+        return day if value is None else real(value, timezone)
+
+    monkeypatch.setattr(timezone, "localdate", held)
+    return day
+
+
 @pytest.fixture(autouse=True)
 def _fresh_suggestion_caches():
     """Every cache of the suggestion code that a test could inherit from the one before it in this

@@ -11,7 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -42,10 +42,18 @@ def app_environment(**extra: str) -> dict[str, str]:
     return env
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def listening_socket() -> socket.socket:
+    """A socket on a free port of 127.0.0.1, bound and listening, for a server process to inherit
+    (gunicorn's `--bind fd://N`). A port only probed (bound, closed, its number passed on) is free again
+    until the server binds it, and gunicorn binds after importing the app, seconds later on a loaded
+    machine: meanwhile any connection of the machine can get it as its local port (gunicorn then fails to
+    bind, "Connection in use"), or another test run's server can listen there and answer this test. A port
+    held from the start is this test's."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
 
 
 @contextmanager
@@ -57,16 +65,22 @@ def gunicorn(*, workers: int = 4, threads: int = 1) -> Iterator[str]:
 
 @contextmanager
 def gunicorn_process(
-    *, workers: int = 4, threads: int = 1, **env: str
+    *, workers: int = 4, threads: int = 1, arguments: Sequence[str] = (), **env: str
 ) -> Iterator[tuple[str, subprocess.Popen]]:
-    """gunicorn as above; yields its base URL and its master process (whose children are the workers)."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "annotator.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers), "--threads", str(threads), "--log-level", "warning"],
-        cwd=ROOT, env=app_environment(DJANGO_ALLOWED_HOSTS="127.0.0.1", **env),
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
+    """gunicorn as above (`arguments`: more of its command-line options); yields its base URL and its master
+    process (whose children are the workers). One thread is a sync worker, as gunicorn makes it by default;
+    more run in gunicorn.conf.py's worker (the served one), unless `arguments` name another."""
+    listener = listening_socket()
+    base = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    sync = ["--worker-class", "sync"] if threads == 1 and "--worker-class" not in arguments else []
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "annotator.wsgi:application", "--bind", f"fd://{listener.fileno()}",
+             "--workers", str(workers), "--threads", str(threads), "--log-level", "warning", *sync, *arguments],
+            cwd=ROOT, env=app_environment(DJANGO_ALLOWED_HOSTS="127.0.0.1", **env), pass_fds=[listener.fileno()],
+        )  # fmt: skip
+    finally:
+        listener.close()  # gunicorn holds its own copy; this one would keep the port listening after it ends
     try:
         # A worker's first answer comes after it imported the app; beside another test process on a busy
         # 2-core machine that can take far longer than on a quiet one (the wait ends at the first answer).

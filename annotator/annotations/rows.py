@@ -41,6 +41,9 @@ _HISTORY_COLUMNS = ("history_date", "history_change_reason", "history_type", "hi
 class _Statements:
     fields: tuple[Field, ...]  # the model's columns written, its key left out
     history_fields: tuple[Field, ...]  # the history's copies of the model's columns, its key left out
+    # Whether each copy is of its column's own field class (simple-history copies fields): a copy then
+    # prepares a value for the database as its column does, and the row's prepared values serve both.
+    same_preparation: bool
     combined: str | None  # PostgreSQL: both rows in one statement
     guarded: str | None  # PostgreSQL: the same, if a guard statement (an UPDATE ... RETURNING) gives a row
     row: str  # SQLite: the row, returning its key
@@ -62,6 +65,7 @@ def _build(model: type[Model], vendor: str, quote: Any) -> _Statements:
     if set(copies) != own:
         raise TypeError(f"{history_model.__name__} does not copy exactly the columns of {model.__name__}.")
     history_fields = tuple(copies[f.attname] for f in fields)
+    same_preparation = all(type(copy) is type(f) for copy, f in zip(history_fields, fields, strict=True))
     table, history_table = quote(model._meta.db_table), quote(history_model._meta.db_table)
     key = quote(pk.column)
     columns = ", ".join(quote(f.column) for f in fields)
@@ -86,7 +90,7 @@ def _build(model: type[Model], vendor: str, quote: Any) -> _Statements:
             f'WITH "new" AS ({row}) INSERT INTO {history_table} ({history_columns}) '  # noqa: S608
             f'SELECT "new".{key}, {history_values} FROM "new" RETURNING {key}'
         )
-    return _Statements(fields, history_fields, combined, guarded, row, history)
+    return _Statements(fields, history_fields, same_preparation, combined, guarded, row, history)
 
 
 def insert_with_history(instance: Model, *, by: User | None) -> bool:
@@ -117,9 +121,13 @@ def _insert(instance: Model, by: User | None, guard: tuple[str, list[Any]] | Non
     values = [
         field.get_db_prep_save(value, connection) for field, value in zip(statements.fields, raw, strict=True)
     ]
+    copied = (
+        values
+        if statements.same_preparation
+        else [f.get_db_prep_save(v, connection) for f, v in zip(statements.history_fields, raw, strict=True)]
+    )
     history_values = [
-        *(field.get_db_prep_save(value, connection)
-          for field, value in zip(statements.history_fields, raw, strict=True)),
+        *copied,
         connection.ops.adapt_datetimefield_value(getattr(instance, "_history_date", None) or timezone.now()),
         getattr(instance, "_change_reason", None),
         "+",

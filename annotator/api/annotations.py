@@ -48,10 +48,12 @@ from annotator.api.annotation_serializers import (
     span_create_data,
     span_data,
 )
+from annotator.api.pagination import IdCursorPagination
 from annotator.api.reachable import reachable_project_with_backlog
 from annotator.api.set_reads import named, set_for_reading, set_for_writing, suggestion_about, type_named
 from annotator.articles.models import Article, ArticleStatus
 from annotator.articles.search import FALLBACK_MAX, matching
+from annotator.core.compiled import CompiledQuery
 from annotator.kb.models import KBEntity
 from annotator.projects.models import EntityType, RelationType
 from annotator.suggestions import services as decisions
@@ -171,7 +173,11 @@ class ArticleList(generics.ListAPIView):
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """The serializer's JSON: written by PostgreSQL where it can (`api/json_rows.py`), else from rows
-        read as plain values (`api/plain.py`)."""
+        read as plain values (`api/plain.py`). The usual call, the first page without filters, reads its
+        rows with a query compiled once (`_first_page`)."""
+        if not request.query_params and json_rows.applies(request, Article.objects.all(), ArticleSerializer):
+            first = self.paginate_queryset(_FirstPage(self.reachable_project()))  # type: ignore[arg-type]
+            return json_rows.paginated_response(self.paginator, first or [])  # type: ignore[arg-type]
         articles = self.filter_queryset(self.get_queryset())
         if json_rows.applies(request, articles, ArticleSerializer):
             page = self.paginate_queryset(json_rows.rows(articles, ArticleSerializer))
@@ -179,18 +185,21 @@ class ArticleList(generics.ListAPIView):
         page = self.paginate_queryset(articles.values(*plain.columns(ArticleSerializer)))
         return self.get_paginated_response(plain.represent(ArticleSerializer, page or []))
 
+    def reachable_project(self) -> int:
+        """The project's id (if the caller's); its count of articles search cannot see yet, in one query."""
+        project_id, self.unindexed = reachable_project_with_backlog(self.request, self.kwargs["project_id"])
+        return project_id
+
     def get_queryset(self) -> QuerySet[Article]:
         if getattr(self, "swagger_fake_view", False):  # the schema generator has no project
             return Article.objects.none()
-        # The project (if the caller's) and its count of articles search cannot see yet, in one query.
-        project = reachable_project_with_backlog(self.request, self.kwargs["project_id"])
-        articles = Article.objects.filter(project=project).defer("text")
+        project_id = self.reachable_project()
+        articles = Article.objects.filter(project_id=project_id).defer("text")
         params = self.request.query_params
-        self.unindexed = project.unindexed or 0  # type: ignore[attr-defined]
         if query := params.get("q", "").strip():
             articles = articles.filter(Q(title__icontains=query) | Q(external_id__icontains=query))
         if words := params.get("search", "").strip():
-            articles = matching(articles, words, project_id=project.pk, waiting=self.unindexed)
+            articles = matching(articles, words, project_id=project_id, waiting=self.unindexed)
         if external_id := params.get("external_id"):
             articles = articles.filter(external_id=external_id)
         if since := params.get("updated_since"):
@@ -206,6 +215,38 @@ class ArticleList(generics.ListAPIView):
                 )
             articles = with_status(articles).filter(status=wanted)  # type: ignore[misc]
         return articles
+
+
+# The first page of a project's articles without filters, as `ArticleList` reads it (`json_rows.rows`, in
+# the pagination's order, one row more than a page: whether there is a next page), compiled once.
+_FIRST_PAGE_ROWS = IdCursorPagination.page_size + 1
+
+
+@CompiledQuery
+def _first_page(project_id: int) -> QuerySet[Article, Any]:
+    articles = Article.objects.filter(project_id=project_id)
+    return json_rows.rows(articles, ArticleSerializer).order_by(IdCursorPagination.ordering)[
+        :_FIRST_PAGE_ROWS
+    ]
+
+
+class _FirstPage:
+    """The rows of `_first_page` as the cursor pagination reads a queryset's first page: ordered by its
+    ordering, then sliced to a page and one row. Anything else it would ask is refused (a pagination that
+    asked it would not be reading a first page)."""
+
+    def __init__(self, project_id: int) -> None:
+        self.project_id = project_id
+
+    def order_by(self, *ordering: str) -> _FirstPage:
+        if ordering != (IdCursorPagination.ordering,):
+            raise ValueError(f"The first page is ordered by {IdCursorPagination.ordering}, not {ordering}.")
+        return self
+
+    def __getitem__(self, rows: slice) -> list[Any]:
+        if rows != slice(0, _FIRST_PAGE_ROWS):
+            raise ValueError(f"The first page is rows [0, {_FIRST_PAGE_ROWS}), not {rows}.")
+        return _first_page(project_id=self.project_id)
 
 
 @api_view

@@ -120,20 +120,21 @@ def applies(request: Request, queryset: QuerySet[Any], serializer_class: type[An
 
 
 def rows(queryset: QuerySet[Any], serializer_class: type[Any]) -> QuerySet[Any]:
-    """The queryset as `values()` rows of its key (by the key's name: the cursor pagination reads it) and
-    its JSON text (`ROW`)."""
+    """The queryset as named tuples of its key (by the key's name: the cursor pagination reads it) and its
+    JSON text (`ROW`), the last: tuples as the database gives them, not a dict built for each row."""
     expression = _expression(serializer_class, queryset.model, queryset.db)
     assert expression is not None
     key = queryset.model._meta.pk.name  # type: ignore[union-attr]
     # The SQL names the model's own table and columns, quoted; it takes no values.
-    return queryset.values(key, **{ROW: RawSQL(expression, ())})  # type: ignore[arg-type]  # noqa: S611
+    written = queryset.annotate(**{ROW: RawSQL(expression, ())})  # noqa: S611
+    return written.values_list(key, ROW, named=True)
 
 
-def paginated_response(paginator: BasePagination, page: list[dict[str, Any]]) -> Response:
-    """What `get_paginated_response` renders for the page, its results written by the database."""
+def paginated_response(paginator: BasePagination, page: list[Any]) -> Response:
+    """What `get_paginated_response` renders for the page (`rows`), its results written by the database."""
     links = {"next": paginator.get_next_link(), "previous": paginator.get_previous_link()}  # type: ignore[attr-defined]
     head = json.dumps(links, ensure_ascii=False, separators=(",", ":"))[:-1]
-    body = f'{head},"results":[{",".join(row[ROW] for row in page)}]}}'
+    body = f'{head},"results":[{",".join(row[-1] for row in page)}]}}'
     return WrittenResponse(body.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").encode())
 
 

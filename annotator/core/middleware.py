@@ -1,20 +1,29 @@
 """Cross-cutting answers: a request id on every response and log line, a strict Content Security Policy
-(every script and style is a vendored file served by us), one body size limit for every kind of body, and
-503 instead of a 500 while the database is unreachable."""
+(every script and style is a vendored file served by us), one body size limit for every kind of body,
+503 instead of a 500 while the database is unreachable; and Django's and our apps' middleware made cheaper
+for the requests that do not need what they prepare (most are API calls with a token, which need no
+session, no messages and no login check), every answer and every refusal the same."""
 
 from __future__ import annotations
 
 import logging
 import re
-import uuid
+import secrets
 from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLoginRequiredMiddleware
+from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.messages.storage import default_storage
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError, connections
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect, JsonResponse
+from django.utils.functional import SimpleLazyObject, empty
 from django.utils.http import url_has_allowed_host_and_scheme
+from simple_history.models import HistoricalRecords
 
 from annotator.core.errors import ProjectArchived
 from annotator.core.logs import REQUEST_ID
@@ -51,7 +60,7 @@ class RequestIdMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         incoming = request.META.get("HTTP_X_REQUEST_ID", "")
         trusted = settings.ANNOTATOR_TRUST_REQUEST_ID and SANE_REQUEST_ID.fullmatch(incoming)
-        request_id = incoming if trusted else uuid.uuid4().hex
+        request_id = incoming if trusted else secrets.token_hex(16)  # uuid4().hex's form, without a UUID
         request.request_id = request_id  # type: ignore[attr-defined]  # read by the log filter
         token = REQUEST_ID.set(request_id)
         try:
@@ -60,6 +69,62 @@ class RequestIdMiddleware:
             REQUEST_ID.reset(token)
         response["X-Request-ID"] = request_id
         return response
+
+
+class LazyMessageMiddleware(MessageMiddleware):
+    """Django's messages, their storage made when a view, a template or another middleware first reads or
+    adds one. Most requests are API calls, which never do; making the storage (a signer for its cookie
+    and a reader of the session) cost about a tenth of a `/healthz` request. A storage nobody touched
+    stores nothing at the end (Django's `update()` writes only what was read or added), so skipping it
+    changes no answer."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        request._messages = SimpleLazyObject(partial(default_storage, request))  # type: ignore[attr-defined]
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        storage = getattr(request, "_messages", None)
+        # type(), not isinstance(): a lazy object answers isinstance() by making what it wraps.
+        if type(storage) is SimpleLazyObject and storage._wrapped is empty:
+            return response
+        return super().process_response(request, response)
+
+
+class LoginRequiredMiddleware(DjangoLoginRequiredMiddleware):
+    """Django's, asking the view whether it needs a login before asking who the user is. Django's asks
+    the user first, so every request read its session, even for a view open to all (`/healthz`, and the
+    API's, which authenticate on their own: a token, or the session with its CSRF check); the answer is
+    the same either way, and a page that needs a login still reads the session here."""
+
+    def process_view(
+        self,
+        request: HttpRequest,
+        view_func: Callable[..., HttpResponseBase],
+        view_args: Any,
+        view_kwargs: Any,
+    ) -> HttpResponseBase | None:
+        if not getattr(view_func, "login_required", True):
+            return None
+        return super().process_view(request, view_func, view_args, view_kwargs)
+
+
+class HistoryRequestMiddleware:
+    """simple_history's: the request for the history rows its changes write (who made them), set for
+    the time the request is answered. A plain class instead of its generator-based context manager,
+    which cost as much as two of Django's middleware."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        context = HistoricalRecords.context
+        context.request = request
+        try:
+            return self.get_response(request)
+        finally:
+            try:  # noqa: SIM105 (contextlib.suppress is one more context manager per request)
+                del context.request
+            except AttributeError:
+                pass
 
 
 class ContentSecurityPolicyMiddleware:

@@ -104,6 +104,23 @@ def _referred(
     return found
 
 
+def id_runs(ids: Sequence[int]) -> list[tuple[int, int]]:
+    """The distinct ids as (first, last) runs of consecutive values, in order: one run for ids reserved at
+    once."""
+    if not ids:
+        return []
+    low, high = min(ids), max(ids)
+    if high - low + 1 == len(ids) == len(set(ids)):
+        return [(low, high)]
+    runs: list[tuple[int, int]] = []
+    for value in sorted(ids):
+        if runs and runs[-1][1] + 1 == value:
+            runs[-1] = (runs[-1][0], value)
+        elif not runs or runs[-1][1] != value:
+            runs.append((value, value))
+    return runs
+
+
 class Table:
     """One model's table: the columns a writer fills, and constants for all the others."""
 
@@ -265,10 +282,15 @@ class BulkWriter:
                 if table.name not in self._sequences:
                     cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table.name])
                     self._sequences[table.name] = cursor.fetchone()[0]
+                # Summed up by the server: the ids come in one run unless another session took some of
+                # the sequence's values meanwhile, and a run is two numbers, not `count` rows to fetch.
                 cursor.execute(
-                    "SELECT nextval(%s) FROM generate_series(1, %s)", [self._sequences[table.name], count]
+                    "SELECT min(id), max(id), CASE WHEN max(id) - min(id) + 1 <> count(*) THEN array_agg(id) "
+                    "END FROM (SELECT nextval(%s) AS id FROM generate_series(1, %s)) AS taken",
+                    [self._sequences[table.name], count],
                 )
-                return [row[0] for row in cursor.fetchall()]
+                low, high, scattered = cursor.fetchone()
+                return list(range(low, high + 1)) if scattered is None else list(scattered)
             if table.name not in self._next_id:
                 cursor.execute(f'SELECT MAX(id) FROM "{table.name}"')  # noqa: S608  # a model's table name
                 largest = cursor.fetchone()[0] or 0
@@ -344,6 +366,51 @@ class BulkWriter:
                 cursor.execute("SET LOCAL session_replication_role = origin")
                 for key, values in zip(keys, seen, strict=True):
                     key.check(cursor, values, table.name)
+        return count
+
+    def insert_history(
+        self, table: Table, history: Table, rows: Sequence[Sequence[Any]], values: dict[str, Any]
+    ) -> int:
+        """The history rows of `rows`, just written to `table` (their ids first): each row's columns as
+        stored, then `values` for the history's own columns (date, reason, type, user).
+
+        On PostgreSQL the server copies them itself, `INSERT ... SELECT` from the rows by their ids: no row
+        goes through Python or COPY's parser a second time (the writer's half of an import's span rows).
+        The ids are this transaction's own (reserved from the sequence), so the ranges they make hold
+        these rows and no others. Elsewhere, or for a history table with a foreign key on a copied column
+        (checked by the server row by row, or here from the rows), rows are written as they are."""
+        if not rows:
+            return 0
+        order = [*history.columns, *history.constants]
+        copied = [column for column in order if column not in values]
+        known = {*table.columns, *table.constants}
+        keys = self._foreign_keys(history) if self.vendor == "postgresql" else None
+        simple = self.vendor == "postgresql" and set(copied) <= known and "id" in table.columns
+        if simple and keys:
+            simple = all(column in values for key in keys for column in key.columns)
+        if not simple:
+            constants = tuple(values[column] for column in history.columns if column in values)
+            return self.insert(history, (tuple(row) + constants for row in rows))
+        runs = id_runs([row[0] for row in rows])
+        given = [column for column in order if column in values]
+        names = ", ".join(f'"{column}"' for column in [*copied, *given])
+        sources = ", ".join([*(f's."{column}"' for column in copied), *(["%s"] * len(given))])
+        with connection.cursor() as cursor:
+            if keys:
+                cursor.execute("SET LOCAL session_replication_role = replica")
+            cursor.execute(
+                f'INSERT INTO "{history.name}" ({names}) SELECT {sources} FROM "{table.name}" s '  # noqa: S608
+                "JOIN unnest(%s::bigint[], %s::bigint[]) AS r(low, high) ON s.id BETWEEN r.low AND r.high",
+                [*(values[column] for column in given), [low for low, _ in runs], [high for _, high in runs]],
+            )
+            count = cursor.rowcount
+            if keys:
+                cursor.execute("SET LOCAL session_replication_role = origin")
+                for key in keys:
+                    value = tuple(values[column] for column in key.columns)
+                    key.check(cursor, {value if len(value) > 1 else value[0]}, history.name)
+        if count != len(rows):  # the ids were not all this table's new rows: a caller's mistake, loudly
+            raise DatabaseError(f"{history.name}: {count} history rows for {len(rows)} rows.")
         return count
 
     def _foreign_keys(self, table: Table) -> list[ForeignKey] | None:

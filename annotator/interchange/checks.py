@@ -125,6 +125,9 @@ class Prepared(NamedTuple):
     record: DocumentRecord
     content_hash: str
     metadata_jsonb: bytes = b"\x01{}"
+    # The span rows, (start, end, entity type id, surface, fragments), when the reader could make them from
+    # the types known when it read the record (importer.draft_spans); None leaves them to Importer.plan.
+    spans: list[tuple[int, int, int, str, Any]] | None = None
 
 
 def prepare(record: DocumentRecord, *, max_chars: int, problems: ProblemLog) -> Prepared | None:

@@ -10,7 +10,7 @@ same database lookup as a duplicate of an older import).
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -409,6 +409,8 @@ class Importer:
             .first()
         )
         self.overlaps_allowed = project.allow_overlapping_spans
+        # Where lists of rows go once written (ReadAhead.discard: freed by the reader thread).
+        self.discard: Callable[[list[Any]], None] = lambda rows: None
 
     # Sorting out what each record is
 
@@ -426,6 +428,7 @@ class Importer:
             self.unwritten.update(self._key(plan.record, plan.hash) for plan in plans)
             return
         self.write(plans)
+        self.discard(plans)
         if updates:
             from annotator.interchange.revisions import update_article
 
@@ -503,12 +506,51 @@ class Importer:
 
     # Resolving references
 
+    def draft(self, prepared: Prepared) -> Prepared:
+        """The record with its span rows made, when every label is a known type and no span has attributes
+        (what `plan` would make of them, reporting nothing); else the record as it was, for `plan`.
+
+        The import's hot loop, run by the reader thread while the database writes the batch before: the
+        writer's own Python work is time the database waits (one connection, one transaction). Types
+        are only ever added during an import, and a type's id never changes, so the dict read here while
+        the writer may add to it gives the ids `plan` would give."""
+        known, text = self.schema.entity_types, prepared.record.text
+        rows = []
+        for span in prepared.record.spans:
+            type_id = known.get(span.label)
+            if type_id is None or span.attributes:
+                return prepared
+            fragments = [list(piece) for piece in span.fragments] if span.fragments else None
+            rows.append((span.start, span.end, type_id, text[span.start : span.end], fragments))
+        return prepared._replace(spans=rows)
+
     def plan(self, record: DocumentRecord, digest: str, prepared: Prepared | None = None) -> Plan | None:
         before = len(self.problems)
         failed = False
         plan = Plan(record, digest, prepared)
-        # The hot loop of an import with spans (half a million of them): known labels straight from the
-        # dict, the message strings only when something is wrong.
+        if prepared is not None and prepared.spans is not None:  # drafted by the reader (`draft`)
+            plan.spans = prepared.spans
+            if record.links or record.relations:
+                plan.span_index = {span.id: position for position, span in enumerate(record.spans)}
+        else:
+            failed = self._plan_spans(record, plan)
+        if not self.overlaps_allowed:
+            failed |= self._overlapping(record)
+        for link in record.links:
+            where = link.where or record.where
+            if link.keep_unknown and link.kb_id is not None and not self.kb.has(link.kb_id):
+                failed |= not self._reference(link, plan, where)
+                continue
+            resolved, entity = self.kb.entity(link, where)
+            failed |= not resolved
+            plan.links.append((plan.span_index[link.span], entity))
+        failed |= not self._relations(record, plan)
+        return None if failed or len(self.problems) > before else plan
+
+    def _plan_spans(self, record: DocumentRecord, plan: Plan) -> bool:
+        """The span rows and attributes of the plan, with unknown labels reported; whether any failed."""
+        failed = False
+        # Known labels straight from the dict, the message strings only when something is wrong.
         known, text, spans, index = self.schema.entity_types, record.text, plan.spans, plan.span_index
         for span in record.spans:
             type_id = known.get(span.label)
@@ -524,18 +566,7 @@ class Importer:
             if span.attributes and type_id is not None:
                 where = span.where or record.where
                 failed |= not self._attributes(span, type_id, len(spans) - 1, plan, where)
-        if not self.overlaps_allowed:
-            failed |= self._overlapping(record)
-        for link in record.links:
-            where = link.where or record.where
-            if link.keep_unknown and link.kb_id is not None and not self.kb.has(link.kb_id):
-                failed |= not self._reference(link, plan, where)
-                continue
-            resolved, entity = self.kb.entity(link, where)
-            failed |= not resolved
-            plan.links.append((plan.span_index[link.span], entity))
-        failed |= not self._relations(record, plan)
-        return None if failed or len(self.problems) > before else plan
+        return failed
 
     def _attributes(self, span: SpanRecord, type_id: int, position: int, plan: Plan, where: Where) -> bool:
         ok = True
@@ -698,16 +729,17 @@ class Importer:
                 for set_id, article_id, _ in targets
             ]
             self.insert_rows("sets", sets, history)
-        span_ids = iter(self.writer.reserve_ids(self.tables.spans, sum(len(p.spans) for _, _, p in targets)))
+        span_ids = self.writer.reserve_ids(self.tables.spans, sum(len(p.spans) for _, _, p in targets))
         spans: list[tuple[Any, ...]] = []
         links: list[tuple[int, int | None]] = []
         attributes: list[tuple[int, int, AttributeValue]] = []
         relations: list[tuple[int, int, int, int]] = []
+        taken = 0
         for set_id, _, plan in targets:
-            ids = [next(span_ids) for _ in plan.spans]
+            ids = span_ids[taken : taken + len(plan.spans)]
+            taken += len(ids)
             spans.extend(
-                (span_id, set_id, start, end, type_id, surface, fragments, by, now, now)
-                for span_id, (start, end, type_id, surface, fragments) in zip(ids, plan.spans, strict=True)
+                [(span_id, set_id, *row, by, now, now) for span_id, row in zip(ids, plan.spans, strict=True)]
             )
             links.extend((ids[position], entity) for position, entity in plan.links)
             attributes.extend(
@@ -717,6 +749,8 @@ class Importer:
                 (set_id, ids[head], ids[tail], type_id) for head, tail, type_id in plan.relations
             )
         self.insert_rows("spans", spans, history)
+        self.result.spans += len(spans)
+        self.discard(spans)
         link_ids = self.writer.reserve_ids(self.tables.links, len(links))
         self.insert_rows(
             "links",
@@ -733,7 +767,6 @@ class Importer:
             ],
             history,
         )
-        self.result.spans += len(spans)
         self.result.links += len(links)
         self.result.relations += len(relations)
 
@@ -754,6 +787,9 @@ class Importer:
         self.result.attributes += len(values)
 
     def insert_rows(self, name: str, rows: list[tuple[Any, ...]], history: tuple[Any, ...]) -> None:
+        """The rows of one table (ids first), then their history rows, `history` being their HISTORY values."""
         if rows:
-            self.writer.insert(getattr(self.tables, name), rows)
-            self.writer.insert(self.tables.history[name], (row + history for row in rows))
+            table = getattr(self.tables, name)
+            self.writer.insert(table, rows)
+            values = dict(zip(HISTORY, history, strict=True))
+            self.writer.insert_history(table, self.tables.history[name], rows, values)

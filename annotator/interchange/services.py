@@ -130,14 +130,16 @@ def import_articles(
         progress.set_total(source.bytes_total)
         progress.say(f"Reading {isolate(source.name)}.")
 
-    def batches() -> Iterator[tuple[list[Prepared], int]]:
-        """Checked records in batches, with how many records were read so far (in the read-ahead thread)."""
+    def batches(importer: Importer) -> Iterator[tuple[list[Prepared], int]]:
+        """Checked records in batches, with their span rows drafted, and how many records were read so far
+        (in the read-ahead thread)."""
         batch: list[Prepared] = []
         count = 0
+        draft = importer.draft
         for record in reader.read(source, problems, options.format_options):
             count += 1
             if (prepared := prepare(record, max_chars=max_chars, problems=problems)) is not None:
-                batch.append(prepared)
+                batch.append(draft(prepared) if prepared.record.spans else prepared)
             if len(batch) >= batch_size:
                 yield batch, count
                 batch = []
@@ -147,9 +149,11 @@ def import_articles(
     with collector_paused(), transaction.atomic():
         importer = Importer(project=project, options=options, by=by, job=job, problems=problems)
         try:
-            with ReadAhead(batches()) as ahead:
+            with ReadAhead(batches(importer)) as ahead:
+                importer.discard = ahead.discard
                 for batch, read in ahead:
                     importer.add_batch(batch)
+                    ahead.discard(batch)
                     if progress is not None:
                         progress.set_done(source.bytes_read)
                         progress.say(f"Read {read:,} articles from {isolate(source.name)}.")

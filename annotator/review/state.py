@@ -10,13 +10,17 @@ import hashlib
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from django.core.cache import cache
 from django.db.models import (
+    BooleanField,
+    CharField,
     Exists,
     ExpressionWrapper,
     F,
+    Field,
+    FloatField,
     Func,
     IntegerField,
     Max,
@@ -25,6 +29,10 @@ from django.db.models import (
     QuerySet,
     Subquery,
 )
+from django.db.models.expressions import RawSQL
+
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils.safestring import SafeString, mark_safe
 
 from annotator.annotations.models import AnnotationSet, Relation, Span, SpanAttribute
@@ -450,17 +458,80 @@ def _all_pending_values(
     )  # fmt: skip
 
 
-@CompiledQuery
-def _first_pending_values(
-    set_id: int, article_id: int, project_id: int
-) -> QuerySet[Suggestion, tuple[Any, ...]]:
-    """As `_all_pending_values`, but no more than a page shows at once (one more tells there are more)."""
-    return _all_pending_values.build(set_id, article_id, project_id)[: LAZY_PAST_ROWS + 1]
-
-
 # The whole text's span values and pending suggestion values, as `_all_span_values` and
 # `_all_pending_values` read them.
 WholeTextRows = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]
+
+
+class _Constant(RawSQL):
+    """A constant column, written into the SQL and read back as the database gives it: as a parameter,
+    a UNION's column has no type to take on PostgreSQL; and the union's columns are converted as its
+    first branch's are, so a conversion here (`int()` of an IntegerField) would run on every row."""
+
+    def __init__(self, sql: str, output_field: Field[Any, Any]) -> None:
+        super().__init__(sql, (), output_field=output_field)
+
+    def get_db_converters(self, connection: BaseDatabaseWrapper) -> list[Any]:
+        return []
+
+
+# The columns of `_spans_and_first_pending`: a pending suggestion's values as `_all_pending_values`
+# reads them, with the span's where their types agree (its link in the relation type's place, its text
+# in the relation type name's, its link's KB entity in the tail's start), then the rows' order and the
+# span's flags.
+_UNION_SUGGESTION_COLUMNS = (
+    "which", "pk", "kind", "start", "end", "entity_type_id", "entity_type__name", "relation_type_id",
+    "relation_type__name", "kb_entity__name", "kb_entity__kb_id", "score", "source", "tail_start", "tail_end",
+    "rank", "related", "has_attributes",
+)  # fmt: skip
+_UNION_SPAN_COLUMNS = (
+    "which", "pk", "kind", "start", "end", "entity_type_id", "entity_type__name", "link__id", "surface",
+    "link__kb_entity__name", "link__kb_entity__kb_id", "score", "source", "link__kb_entity_id", "tail_end",
+    "rank", "related", "has_attributes",
+)  # fmt: skip
+
+
+@CompiledQuery
+def _spans_and_first_pending(
+    set_id: int, article_id: int, project_id: int
+) -> QuerySet[Span, tuple[Any, ...]]:
+    """`_all_span_values` and the first of `_all_pending_values` in one statement (UNION ALL): every
+    span of the set first (`which` 0; the caller has counted at most `LAZY_PAST_ROWS`), then its pending
+    suggestions (`which` 1), at least one more than a page shows at once when there are that many. One
+    statement instead of two: each cost the page a round trip and Django's reading of a result."""
+    nothing = {name: _Constant("NULL", field) for name, field in
+               (("score", FloatField()), ("source", CharField()), ("tail_end", IntegerField()))}  # fmt: skip
+    spans = with_attributes(
+        Span.objects.filter(annotation_set_id=set_id).annotate(
+            related=_in_relation(),
+            which=_Constant("0", IntegerField()),
+            kind=_Constant("''", CharField()),
+            rank=_Constant("0", IntegerField()),
+            **nothing,
+        )
+    ).order_by()
+    pending = (
+        Suggestion.objects.filter(_pending(set_id, article_id, project_id))
+        .annotate(
+            which=_Constant("1", IntegerField()),
+            related=_Constant("NULL", BooleanField()),
+            has_attributes=_Constant("NULL", BooleanField()),
+        )
+        .order_by()
+    )
+    both = spans.values_list(*_UNION_SPAN_COLUMNS).union(
+        pending.values_list(*_UNION_SUGGESTION_COLUMNS), all=True
+    )
+    return both.order_by("which", "start", "end", "kind", "rank", "pk")[: 2 * LAZY_PAST_ROWS + 1]  # type: ignore[misc]
+
+
+def _split_union(rows: list[tuple[Any, ...]]) -> WholeTextRows:
+    """The rows of `_spans_and_first_pending` as `_all_span_values` and `_all_pending_values` give them."""
+    split = next((at for at, row in enumerate(rows) if row[0]), len(rows))
+    spans = [
+        (r[1], r[3], r[4], r[5], r[6], r[8], r[7], r[13], r[9], r[10], r[16], r[17]) for r in rows[:split]
+    ]
+    return spans, [row[1:15] for row in rows[split:]]
 
 
 def _suggestion_row(row: tuple[Any, ...], text: str) -> SuggestionRow:
@@ -675,8 +746,7 @@ def _whole_page(
     settled = int(types[0].n_spans or 0) + relations  # type: ignore[attr-defined]
     if settled > LAZY_PAST_ROWS:
         return None
-    ids = _ids(annotation_set)
-    read = (_all_span_values(set_id=ids["set_id"]), _first_pending_values(**ids))
+    read = _split_union(_spans_and_first_pending(**_ids(annotation_set)))
     if settled + len(read[1]) > LAZY_PAST_ROWS:
         return None
     counts = {"spans": len(read[0]), "relations": relations, "suggestions": len(read[1])}

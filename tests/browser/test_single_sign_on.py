@@ -5,7 +5,6 @@ there to sign in and consent, comes back with a code, and the app trades it for 
 """
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,23 +19,18 @@ from playwright.sync_api import expect
 from annotator.projects.models import Membership, Role
 from annotator.signins.models import EventKind, SignInEvent, SsoIdentity
 from tests.factories import ProjectFactory
+from tests.live import listening_socket
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT_ID, CLIENT_SECRET = "annotator", "client-secret-for-tests"
 
 
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def provider(live_server):
     """The provider's base URL; it knows the live server's callback as its client's only redirect URI."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryDirectory() as directory:
+    listener = listening_socket()  # the port is this test's from now on (see tests/oidc_provider/serve.py)
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    with listener, tempfile.TemporaryDirectory() as directory:
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "tests.oidc_provider.settings",
@@ -55,8 +49,16 @@ def provider(live_server):
             signed_out,
         ]
         subprocess.run(setup, cwd=ROOT, env=env, check=True, capture_output=True)
-        serve = [sys.executable, "-m", "django", "runserver", f"127.0.0.1:{port}", "--noreload"]
-        server = subprocess.Popen(serve, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        serve = [sys.executable, "-m", "tests.oidc_provider.serve", str(listener.fileno())]
+        server = subprocess.Popen(
+            serve,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            pass_fds=[listener.fileno()],
+        )
+        listener.close()  # the provider holds its own copy
         try:
             wait_for(f"{url}/openid/.well-known/openid-configuration", server)
             yield url

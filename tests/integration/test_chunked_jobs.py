@@ -427,7 +427,7 @@ def test_queue_workers_share_a_preannotation_job_and_store_what_one_worker_does(
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("fmt", sorted(FORMATS.writers))
-def test_an_export_in_chunks_writes_the_bytes_of_one_piece(news, settings, tmp_path, monkeypatch, fmt):
+def test_an_export_in_chunks_writes_the_bytes_of_one_piece(news, settings, tmp_path, monkeypatch, today, fmt):
     # brat's zip stamps its files with the time they are written (in 2-s steps): the chunked export and the
     # one-piece export it is compared with ran across a step on a loaded machine. Both at one moment here.
     monkeypatch.setattr(brat, "time", SimpleNamespace(localtime=lambda: (2026, 12, 7, 12, 0, 0)))

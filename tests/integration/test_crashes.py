@@ -152,7 +152,9 @@ def terminate_app_connections():
     live server of other tests shares the database)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = %s",
+            # This database's only: the same test of another run (another checkout, CI) cuts its own.
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE application_name = %s AND datname = current_database()",
             [APP_NAME],
         )
         return cursor.fetchone()[0]

@@ -7,7 +7,6 @@ import zipfile
 import orjson
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
 from annotator.api.tokens import create_token
 from annotator.interchange.exports import ExportQuery, export_bytes
@@ -18,7 +17,6 @@ from tests.factories import ArticleFactory, MembershipFactory, ProjectFactory, U
 from tests.integration.test_export_service import with_gold
 
 pytestmark = pytest.mark.django_db
-TODAY = f"{timezone.localdate():%Y-%m-%d}"
 
 
 @pytest.fixture
@@ -38,13 +36,13 @@ def body(response):
     return b"".join(response.streaming_content)
 
 
-def test_a_manager_streams_gold_as_jsonl_with_its_type_and_file_name(client, gold):
+def test_a_manager_streams_gold_as_jsonl_with_its_type_and_file_name(client, gold, today):
     client.force_login(gold.manager)
     response = client.get(*url(gold.project), HTTP_ACCEPT="application/x-ndjson")
     assert response.status_code == 200
     assert response.streaming
     assert response["Content-Type"] == "application/x-ndjson"
-    assert response["Content-Disposition"] == f'attachment; filename="news-gold-{TODAY}.jsonl"'
+    assert response["Content-Disposition"] == f'attachment; filename="news-gold-{today:%Y-%m-%d}.jsonl"'
     data = body(response)
     assert data == b"".join(export_bytes(gold.project, ExportQuery()))
     assert [orjson.loads(line)["external_id"] for line in data.splitlines()] == ["a1", "a2", "a3"]
@@ -61,11 +59,11 @@ def test_a_manager_streams_gold_as_jsonl_with_its_type_and_file_name(client, gol
         ("csv", "text/csv; charset=utf-8", "csv"),
     ],
 )
-def test_every_format_downloads_with_its_content_type(client, gold, fmt, content_type, extension):
+def test_every_format_downloads_with_its_content_type(client, gold, today, fmt, content_type, extension):
     client.force_login(gold.manager)
     response = client.get(*url(gold.project, format=fmt))
     assert (response.status_code, response["Content-Type"]) == (200, content_type)
-    assert response["Content-Disposition"].endswith(f'-{TODAY}.{extension}"')
+    assert response["Content-Disposition"].endswith(f'-{today:%Y-%m-%d}.{extension}"')
     expected = b"".join(export_bytes(gold.project, ExportQuery(format=fmt)))
     if fmt == "brat":  # zip members carry the time they were written: compare what they hold
         response_data, expected = unzipped(body(response)), unzipped(expected)
@@ -139,7 +137,7 @@ def test_a_docbin_too_large_for_one_request_is_a_409_that_points_at_the_job(clie
     assert client.get(*url(gold.project, format="jsonl")).status_code == 200  # streamed formats stream
 
 
-def test_a_read_token_starts_an_export_job_and_fetches_its_file(client, gold, settings, tmp_path):
+def test_a_read_token_starts_an_export_job_and_fetches_its_file(client, gold, settings, tmp_path, today):
     settings.DATA_DIR = tmp_path
     headers = bearer(gold.manager, scope="read", project=gold.project)
     response = client.post(
@@ -162,7 +160,7 @@ def test_a_read_token_starts_an_export_job_and_fetches_its_file(client, gold, se
     assert run_job(job).status == JobStatus.SUCCEEDED
     response = client.get(file_url, **headers)
     assert response.status_code == 200
-    assert response["Content-Disposition"] == f'attachment; filename="news-gold-{TODAY}.spacy"'
+    assert response["Content-Disposition"] == f'attachment; filename="news-gold-{today:%Y-%m-%d}.spacy"'
     assert body(response) == b"".join(export_bytes(gold.project, ExportQuery(format="spacy")))
     assert client.get(file_url, **bearer(gold.annotator)).status_code == 403
 

@@ -5,7 +5,6 @@ import orjson
 import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
-from django.utils import timezone
 
 from annotator.interchange.exports import ExportQuery, export_bytes
 from annotator.jobs.models import Job, JobKind, JobStatus
@@ -58,17 +57,14 @@ def test_annotators_cannot_export_and_do_not_see_the_link(client, gold):
     )
 
 
-def test_a_curator_downloads_at_once_what_streams(client, gold):
+def test_a_curator_downloads_at_once_what_streams(client, gold, today):
     curator = UserFactory(username="carl")
     MembershipFactory(project=gold.project, user=curator, role=Role.CURATOR)
     client.force_login(curator)
     a1 = gold.project.articles.get(external_id="a1")
     response = client.post(page(gold.project), {"format": "jsonl", "sets": "gold", "ids": f" {a1.pk}, "})
     assert response.status_code == 200
-    assert (
-        response["Content-Disposition"]
-        == f'attachment; filename="news-gold-{timezone.localdate():%Y-%m-%d}.jsonl"'
-    )
+    assert response["Content-Disposition"] == f'attachment; filename="news-gold-{today:%Y-%m-%d}.jsonl"'
     data = b"".join(response.streaming_content)
     assert data == b"".join(export_bytes(gold.project, ExportQuery(article_ids=(a1.pk,))))
     assert orjson.loads(data)["external_id"] == "a1"

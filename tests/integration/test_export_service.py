@@ -346,7 +346,7 @@ def test_the_number_of_queries_is_constant_per_chunk_of_articles(gold):
     assert queries(article_status=("new",)) == (9, 2 + 3 * 7 + 2 + 1)
 
 
-def test_an_export_job_writes_the_same_bytes_to_a_file_and_counts_articles(gold, settings, tmp_path):
+def test_an_export_job_writes_the_same_bytes_to_a_file_and_counts_articles(gold, settings, tmp_path, today):
     settings.DATA_DIR = tmp_path
     query = ExportQuery(format="jsonl")
     job = run_job(start_export(project=gold.project, query=query, by=gold.manager, queue=False))
@@ -356,7 +356,7 @@ def test_an_export_job_writes_the_same_bytes_to_a_file_and_counts_articles(gold,
         "file_name": file_name(gold.project, query), "articles": 3, "bytes": export_path(job).stat().st_size,
     }  # fmt: skip
     assert (job.progress_done, job.progress_total) == (3, 3)
-    assert job.result["file_name"] == f"news-gold-{timezone.localdate():%Y-%m-%d}.jsonl"
+    assert job.result["file_name"] == f"news-gold-{today:%Y-%m-%d}.jsonl"
 
 
 @pytest.mark.django_db(transaction=True)

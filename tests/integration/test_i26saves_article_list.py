@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from annotator.api import json_rows
 from annotator.api.tokens import create_token
-from annotator.articles.models import Article
+from annotator.articles.models import Article, content_hash
 from tests.factories import ArticleFactory
 from tests.hostile import CLOSERS, CONTROLS, RLO, SCRIPT, ZWJ_FAMILY
 
@@ -138,3 +138,45 @@ def test_sqlite_or_postgresql_the_list_costs_two_queries_and_never_reads_the_tex
         assert len(get(url).json()["results"]) == 4
     assert len(queries) == 2
     assert '"articles_article"."text"' not in queries[1]["sql"]
+
+
+@postgres_only
+@pytest.mark.parametrize("articles", [0, 99, 100, 101, 205])
+def test_the_first_page_without_filters_is_one_compiled_query_and_the_general_paths_answer(
+    get, news, monkeypatch, articles
+):
+    from annotator.api.annotations import _first_page
+
+    Article.objects.filter(project=news.project).delete()
+    texts = [f"Text {n}." for n in range(articles)]
+    # Metadata {} as above: PostgreSQL writes a document's JSON with spaces (the general path without).
+    Article.objects.bulk_create(
+        Article(
+            project=news.project, text=text, content_hash=content_hash(text), external_id=text, metadata={}
+        )
+        for text in texts
+    )
+    url = reverse("api:article-list", args=[news.project.pk])
+    assert get(url).status_code == 200  # the token is read, then remembered
+    with CaptureQueriesContext(connection) as queries:
+        fast = get(url)
+    # The project with its search backlog, then the page: both compiled once (the page's SQL as compiled).
+    assert len(queries) == 2
+    assert queries[1]["sql"] == _first_page.sql()
+    assert "LIMIT 101" in queries[1]["sql"]
+    expected = general(monkeypatch, get, url)
+    assert fast.content == expected.content
+    assert fast["X-Articles-Unindexed"] == expected["X-Articles-Unindexed"]
+    body = fast.json()
+    assert len(body["results"]) == min(articles, 100)
+    assert (body["next"] is not None, body["previous"]) == (articles > 100, None)
+
+
+def test_the_first_page_of_a_project_you_do_not_reach_is_a_404_as_before(get, news, client):
+    from annotator.projects.models import Project
+
+    other = Project.objects.create(name="Other", slug="other")
+    ArticleFactory(project=other)
+    answer = get(reverse("api:article-list", args=[other.pk]))
+    assert answer.status_code == 404
+    assert answer.json() == {"error": {"code": "not_found", "message": "Not found.", "fields": {}}}

@@ -303,17 +303,18 @@ def test_gunicorn_writes_its_access_log_as_json_lines_with_the_request_id(transa
     import time
     import urllib.request
 
-    from tests.live import ROOT, app_environment, free_port
+    from tests.live import ROOT, app_environment, listening_socket
 
-    port = free_port()
     log = tmp_path / "gunicorn.log"
-    with log.open("w") as output:
+    with log.open("w") as output, listening_socket() as listener:  # the port is ours before gunicorn starts
+        port = listener.getsockname()[1]
         server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "annotator.wsgi:application", "--bind", f"127.0.0.1:{port}",
+            [sys.executable, "-m", "gunicorn", "annotator.wsgi:application", "--bind", f"fd://{listener.fileno()}",
              "--workers", "1", "--access-logfile", "-"],
-            cwd=ROOT, stdout=output, stderr=subprocess.STDOUT,
+            cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, pass_fds=[listener.fileno()],
             env=app_environment(DJANGO_ALLOWED_HOSTS="127.0.0.1", DJANGO_DEBUG="false", ANNOTATOR_LOG_FORMAT="json"),
         )  # fmt: skip
+        listener.close()  # gunicorn holds its own copy
         try:
             deadline = time.monotonic() + 180  # the first answer waits for the app's import: slow when loaded
             while True:
@@ -330,7 +331,13 @@ def test_gunicorn_writes_its_access_log_as_json_lines_with_the_request_id(transa
                 refused = error
         finally:
             server.terminate()
-            server.wait(timeout=20)
+            try:
+                # Its workers and then the master end their interpreters with the app (and spaCy) loaded: a
+                # loaded machine (load 29) took more than 20 s. The lines read below were written long before.
+                server.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
     entries = [json.loads(line) for line in log.read_text().splitlines()]  # every line is JSON
     access = [entry for entry in entries if entry["logger"] == "gunicorn.access"]
     by_id = {entry["request_id"]: entry for entry in access}

@@ -113,15 +113,19 @@ def test_with_passwords_off_the_form_is_gone_and_a_password_post_is_refused(clie
     assert "_auth_user_id" not in client.session
 
 
+@pytest.fixture
 def unused_port():
-    with socket.socket() as probe:  # nothing listens on it once closed
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A port where nothing answers: bound by this test and never listening, so a connection is refused.
+    Held for the whole test: a port only probed and closed could meanwhile be taken by another test run's
+    server, which would answer."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield held.getsockname()[1]
 
 
 @pytest.mark.django_db
-def test_a_provider_that_does_not_answer_is_a_message_on_the_sign_in_page(client, settings):
-    settings.ANNOTATOR_OIDC_ISSUER = f"http://127.0.0.1:{unused_port()}/realms/gone"
+def test_a_provider_that_does_not_answer_is_a_message_on_the_sign_in_page(client, settings, unused_port):
+    settings.ANNOTATOR_OIDC_ISSUER = f"http://127.0.0.1:{unused_port}/realms/gone"
     settings.ANNOTATOR_OIDC_LABEL = "Example University"
     response = client.get(reverse("signins:oidc-start"), follow=True)
     assert response.redirect_chain == [(reverse("login"), 302)]
@@ -132,8 +136,8 @@ def test_a_provider_that_does_not_answer_is_a_message_on_the_sign_in_page(client
 
 
 @pytest.mark.django_db
-def test_passwords_still_sign_in_while_the_provider_is_down(client, settings):
-    settings.ANNOTATOR_OIDC_ISSUER = f"http://127.0.0.1:{unused_port()}/realms/gone"
+def test_passwords_still_sign_in_while_the_provider_is_down(client, settings, unused_port):
+    settings.ANNOTATOR_OIDC_ISSUER = f"http://127.0.0.1:{unused_port}/realms/gone"
     settings.AUTHENTICATION_BACKENDS = [
         "axes.backends.AxesStandaloneBackend",
         "annotator.signins.oidc.SignInBackend",

@@ -6,6 +6,7 @@ import runpy
 import socket
 import ssl
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from gunicorn import glogging, util
@@ -71,7 +72,8 @@ def test_a_tls_connection_gets_gunicorn_s_lingering_close(connection, lingered):
 
 def test_the_worker_hook_puts_it_in_gunicorn_s_place(monkeypatch):
     monkeypatch.setattr(util, "close_graceful", util.close_graceful)
-    runpy.run_path(str(ROOT / "gunicorn.conf.py"))["post_worker_init"](object())
+    worker = SimpleNamespace(cfg=SimpleNamespace(threads=1), log=Log())
+    runpy.run_path(str(ROOT / "gunicorn.conf.py"))["post_worker_init"](worker)
     assert util.close_graceful is serving.close_now_or_linger
 
 
@@ -101,3 +103,76 @@ def test_no_access_line_is_built_when_the_access_log_does_not_write_info(monkeyp
     monkeypatch.setattr(logger, "atoms", atoms)
     logger.access(None, None, {}, None)
     assert len(built) == (1 if enabled else 0)
+
+
+@pytest.mark.parametrize(
+    ("environment", "expected"),
+    [
+        ({}, (serving.DEFAULT_WORKERS, serving.DEFAULT_THREADS)),
+        ({"WEB_CONCURRENCY": "3", "WEB_THREADS": "6"}, (3, 6)),
+    ],
+)
+def test_gunicorn_conf_serves_web_concurrency_workers_of_web_threads_threads(
+    monkeypatch, environment, expected
+):
+    monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
+    monkeypatch.delenv("WEB_THREADS", raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert (conf["workers"], conf["threads"]) == expected
+    assert conf["worker_class"] == "annotator.core.serving.PriorityThreadWorker"
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "two", "1.5"])
+def test_a_worker_or_thread_count_that_is_not_a_whole_number_above_zero_is_refused(monkeypatch, value):
+    monkeypatch.setenv("WEB_THREADS", value)
+    with pytest.raises(ValueError, match=f"WEB_THREADS must be a whole number of at least 1, not '{value}'"):
+        serving.web_threads()
+
+
+class Log:
+    def __init__(self):
+        self.lines = []
+
+    def info(self, message, *args):
+        self.lines.append(message % args)
+
+
+@pytest.fixture
+def pools(monkeypatch):
+    """A PostgreSQL alias with a pool and a SQLite alias, as ConnectionHandler.settings holds them."""
+    from django.db import connections
+
+    databases = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "OPTIONS": {"pool": {"min_size": 1, "max_size": 10}},
+        },
+        "other": {"ENGINE": "django.db.backends.postgresql", "OPTIONS": {"pool": True}},
+        "local": {"ENGINE": "django.db.backends.sqlite3", "OPTIONS": {}},
+    }
+    monkeypatch.setattr(connections, "settings", databases, raising=False)
+    return databases
+
+
+def test_a_pool_smaller_than_the_worker_s_threads_is_raised_to_them_and_the_log_says_so(pools):
+    log = Log()
+    serving.size_pools_for_threads(16, log)
+    assert pools["default"]["OPTIONS"]["pool"] == {"min_size": 1, "max_size": 16}
+    assert pools["other"]["OPTIONS"]["pool"] == {"max_size": 16}  # psycopg_pool's default was 4
+    assert pools["local"]["OPTIONS"] == {}
+    assert log.lines == [
+        "Database default: a pool of at most 10 connections (ANNOTATOR_DB_POOL_MAX) for 16 threads per worker; "
+        "each worker's pool holds 16.",
+        "Database other: a pool of at most 4 connections (ANNOTATOR_DB_POOL_MAX) for 16 threads per worker; "
+        "each worker's pool holds 16.",
+    ]
+
+
+def test_a_pool_as_large_as_the_threads_or_larger_is_left_as_it_is(pools):
+    log = Log()
+    serving.size_pools_for_threads(4, log)
+    assert pools["default"]["OPTIONS"]["pool"] == {"min_size": 1, "max_size": 10}
+    assert pools["other"]["OPTIONS"]["pool"] is True
+    assert log.lines == []

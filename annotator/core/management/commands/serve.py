@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -12,6 +11,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from annotator.core.binding import configured_bind, local_url
+from annotator.core.serving import web_workers
 from annotator.jobs.services import reap_stale_jobs
 from annotator.jobs.uploads import reap_old_uploads
 from annotator.signins.records import forget_old_events
@@ -25,7 +25,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--bind", default=configured_bind())
-        parser.add_argument("--web-workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2")))
+        parser.add_argument("--web-workers", type=int, default=web_workers())  # threads: gunicorn.conf.py
 
     def handle(self, *args: Any, **options: Any) -> None:
         python = sys.executable
