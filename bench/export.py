@@ -373,8 +373,8 @@ while True:  # then, like every worker, the queued chunks any worker may take, u
     if chunk is None:
         time.sleep(0.02)
         continue
-    run_chunk(chunk, handler)
-    ran += 1
+    if run_chunk(chunk, handler) == JobStatus.SUCCEEDED:  # (not when another worker claimed it first)
+        ran += 1
 after = os.times()
 peak = next(line for line in open("/proc/self/status") if line.startswith("VmHWM:"))
 print(json.dumps({{"cpu": after.user + after.system - before.user - before.system, "chunks": ran,
