@@ -218,11 +218,13 @@ class PriorityThreadWorker(ThreadWorker):
     def enqueue_req(self, conn: Any) -> None:
         head = _waiting_request(conn)
         if not head and not (conn.initialized or conn.data_ready or conn.cfg.is_ssl):
-            # A new connection whose request has not arrived yet (a browser's, after a pause longer than
-            # the keep-alive): it waits for it in the poller, as gunicorn's own does after 5 s in a thread,
-            # and takes its place in the queue once there is something to place it by.
+            # A new connection whose request has not arrived yet (a browser's preconnect, a slow link): it
+            # waits for it in the poller, not on a thread, and takes its place in the queue once there is
+            # something to place it by. It is given as long as gunicorn's own worker gives it (5 s in a
+            # thread, then the keep-alive in the poller), not only the keep-alive: a request sent 2-7 s
+            # after its connection would otherwise find the connection closed.
             conn.sock.setblocking(False)
-            conn.timeout = time.monotonic() + (self.cfg.keepalive or DEFAULT_WORKER_DATA_TIMEOUT)
+            conn.timeout = time.monotonic() + DEFAULT_WORKER_DATA_TIMEOUT + self.cfg.keepalive
             self.pending_conns.append(conn)
             self.poller.register(
                 conn.sock, selectors.EVENT_READ, functools.partial(self.on_pending_socket_readable, conn)

@@ -22,6 +22,9 @@ from django.urls import Resolver404, get_urlconf, resolve
 # Paths remembered per process before the memo starts again: a client that walks ids (every article of a
 # project) must not make it grow without end.
 _MEMO_LIMIT = 10_000
+# Only paths up to this long are remembered: the app's own are far shorter, and a client sending random
+# paths of gunicorn's 4 KB limit would otherwise hold some 40 MB per process until the memo starts again.
+_MEMO_PATH_LIMIT = 300
 # (URL map, path as asked) -> the form of it that resolves, or None when neither does.
 _memo: dict[tuple[object, str], str | None] = {}
 
@@ -46,9 +49,10 @@ class EitherSlashMiddleware:
                 form = _memo[key]
             except KeyError:
                 form = _resolving_form(path)
-                if len(_memo) >= _MEMO_LIMIT:
-                    _memo.clear()
-                _memo[key] = form
+                if len(path) <= _MEMO_PATH_LIMIT:
+                    if len(_memo) >= _MEMO_LIMIT:
+                        _memo.clear()
+                    _memo[key] = form
             if form is not None and form != path:
                 request.path_info = form
                 request.path = f"{request.path[: len(request.path) - len(path)]}{form}"

@@ -264,3 +264,12 @@ def test_a_path_that_resolves_in_neither_form_stays_a_404(client, news, secret, 
         response = client.get("/api/v1/no-such-thing", HTTP_AUTHORIZATION=f"Bearer {secret}")
         assert response.status_code == 404
     assert resolves == ["/api/v1/no-such-thing", "/api/v1/no-such-thing/"]
+
+
+def test_a_path_longer_than_the_app_s_own_is_answered_but_not_remembered(client, news, secret, resolves):
+    long_path = "/api/v1/" + "x" * slashes._MEMO_PATH_LIMIT
+    for _ in range(2):
+        response = client.get(long_path, HTTP_AUTHORIZATION=f"Bearer {secret}")
+        assert response.status_code == 404
+    assert resolves == [long_path, f"{long_path}/"] * 2
+    assert all(path != long_path for _, path in slashes._memo)

@@ -251,3 +251,22 @@ def test_a_kept_alive_connection_whose_request_came_as_it_expired_is_served_not_
     )
     other_client.close()
     other_server.close()
+
+
+def test_a_new_connection_whose_request_has_not_come_waits_as_long_as_gunicorns_own_worker_lets_it(
+    connection, monkeypatch
+):
+    server, _client = connection  # connected, nothing sent
+    registered = []
+    conn = SimpleNamespace(sock=server, parser=None, initialized=False, data_ready=False, timeout=None,
+                           cfg=SimpleNamespace(is_ssl=False))  # fmt: skip
+    worker = SimpleNamespace(
+        cfg=SimpleNamespace(keepalive=2),
+        pending_conns=collections.deque(),
+        poller=SimpleNamespace(register=lambda sock, events, callback: registered.append(sock)),
+        on_pending_socket_readable=lambda conn: None,
+    )
+    monkeypatch.setattr(serving.time, "monotonic", lambda: 1000.0)
+    serving.PriorityThreadWorker.enqueue_req(worker, conn)
+    # gunicorn's gthread: 5 s waiting in a thread (DEFAULT_WORKER_DATA_TIMEOUT), then the keep-alive
+    assert (list(worker.pending_conns), registered, conn.timeout) == ([conn], [server], 1007.0)
