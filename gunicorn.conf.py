@@ -7,15 +7,15 @@ import os
 from typing import Any
 
 from annotator.core.logs import logging_config
-from annotator.core.serving import web_threads, web_workers
+from annotator.core.serving import web_threads, web_worker_class, web_workers
 
-# Worker processes, threads in each, and the worker: gunicorn's threaded one (connections kept open
-# between requests) taking waiting saves before waiting reads (annotator.core.serving). Every way of
-# serving reads them here: `manage.py serve`, the Dockerfile, docker-compose.yml, bench/load.py by default.
-# Options on the command line (tests/live.py's) win over these.
+# Worker processes, threads in each, and the worker: sync for one thread (the default), else gunicorn's
+# threaded one (connections kept open between requests) taking waiting saves before waiting reads
+# (annotator.core.serving). Every way of serving reads them here: `manage.py serve`, the Dockerfile,
+# docker-compose.yml, bench/load.py by default. Options on the command line (tests/live.py's) win over these.
 workers = web_workers()
 threads = web_threads()
-worker_class = "annotator.core.serving.PriorityThreadWorker"
+worker_class = web_worker_class(threads)
 
 access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)sms'
 logconfig_dict = logging_config(

@@ -30,12 +30,17 @@ from gunicorn.workers.gthread import DEFAULT_WORKER_DATA_TIMEOUT, ThreadWorker
 _linger = util.close_graceful
 
 # What every way of serving runs (gunicorn.conf.py, so `manage.py serve`, the Dockerfile and
-# docker-compose.yml alike, and bench/load.py): WEB_CONCURRENCY processes of WEB_THREADS threads each, in
-# PriorityThreadWorker. 2 x 16 against 2 sync workers, 50 reviewers (bench/load.py, README "How fast it
-# is"): several times the throughput, 1.5 ms less worker CPU per request (kept-alive connections), saves
-# first; 16 threads overlap the database's time with Python's where 4 or 8 left the cores idle.
+# docker-compose.yml alike, and bench/load.py): WEB_CONCURRENCY processes of WEB_THREADS threads each; one
+# thread is gunicorn's sync worker, more are PriorityThreadWorker (below). The default stays 2 sync workers:
+# on a quiet machine, 50 reviewers, the same minutes (README "How fast it is"), 2 x 16 threads served fewer
+# requests (360-369 against 403 req/s), spent more CPU per request (3.5-3.6 + 1.3 ms of workers and database
+# against 3.2 + 1.0) and made pages wait twice as long (p95 362-424 against 190 ms) for saves about as fast;
+# threads won only on a machine whose cores other work held (load 13-38), where a sync worker waiting for a
+# core holds its only request slot.
 DEFAULT_WORKERS = 2
-DEFAULT_THREADS = 16
+DEFAULT_THREADS = 1
+SYNC_WORKER = "sync"
+THREAD_WORKER = "annotator.core.serving.PriorityThreadWorker"
 
 
 def web_workers() -> int:
@@ -46,6 +51,11 @@ def web_workers() -> int:
 def web_threads() -> int:
     """Threads per worker process: WEB_THREADS, else DEFAULT_THREADS (more than 1: gunicorn's gthread worker)."""
     return _positive("WEB_THREADS", DEFAULT_THREADS)
+
+
+def web_worker_class(threads: int) -> str:
+    """gunicorn's worker for `threads` threads per process: sync for one, PriorityThreadWorker for more."""
+    return SYNC_WORKER if threads == 1 else THREAD_WORKER
 
 
 def _positive(name: str, default: int) -> int:

@@ -109,8 +109,9 @@ def test_no_access_line_is_built_when_the_access_log_does_not_write_info(monkeyp
 @pytest.mark.parametrize(
     ("environment", "expected"),
     [
-        ({}, (serving.DEFAULT_WORKERS, serving.DEFAULT_THREADS)),
-        ({"WEB_CONCURRENCY": "3", "WEB_THREADS": "6"}, (3, 6)),
+        ({}, (2, 1, "sync")),
+        ({"WEB_THREADS": "1"}, (2, 1, "sync")),
+        ({"WEB_CONCURRENCY": "3", "WEB_THREADS": "6"}, (3, 6, "annotator.core.serving.PriorityThreadWorker")),
     ],
 )
 def test_gunicorn_conf_serves_web_concurrency_workers_of_web_threads_threads(
@@ -121,8 +122,7 @@ def test_gunicorn_conf_serves_web_concurrency_workers_of_web_threads_threads(
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
-    assert (conf["workers"], conf["threads"]) == expected
-    assert conf["worker_class"] == "annotator.core.serving.PriorityThreadWorker"
+    assert (conf["workers"], conf["threads"], conf["worker_class"]) == expected
 
 
 @pytest.mark.parametrize("value", ["0", "-2", "two", "1.5"])
