@@ -18,6 +18,7 @@ import itertools
 import os
 import time
 from collections.abc import Callable
+from typing import Any
 
 from _harness import bench_database, cpu_seconds, report, timed
 
@@ -135,61 +136,45 @@ def main() -> None:
         print(f"   the REST call makes {len(queries)} queries")
         report("POST /api/v1/sets/<id>/spans/ (REST)", timed_cpu(rest_call, REPEAT), baseline)
 
-        accept_set = fresh_set()
-        pending = iter(
-            Suggestion.objects.bulk_create(
-                Suggestion(article=accept_set.article, suggester_version=version, kind=SuggestionKind.ENTITY,
-                           start=at, end=at + 1, entity_type=person, score=0.9, source="bench")
-                for at in SOLID[: REPEAT + 1]
-            )
-        )  # fmt: skip
-        decisions_url = reverse("api:set-decisions", args=[accept_set.pk])
-        accept_versions = itertools.count(1)
+        for verdict in ("accepted", "rejected"):
+            decide = decision_call(client, fresh_set(), version, person, verdict)
+            decide()  # the token is remembered for a few seconds only: read again if it was forgotten
+            with CaptureQueriesContext(connection) as queries:
+                decide()
+            print(f"   the REST call makes {len(queries)} queries")
+            name = f"POST /api/v1/sets/<id>/decisions/ (REST, {verdict.removesuffix('ed')})"
+            report(name, timed_cpu(decide, REPEAT - 2), baseline)
 
-        def rest_accept() -> None:
-            response = client.post(
-                decisions_url,
-                {"suggestion": next(pending).pk, "verdict": "accepted"},
-                content_type="application/json",
-                HTTP_IF_MATCH=f'"{next(accept_versions)}"',
-            )
-            assert response.status_code == 201, response.content[:300]
 
-        rest_accept()  # the token is remembered for a few seconds only: read again if it was forgotten
-        with CaptureQueriesContext(connection) as queries:
-            rest_accept()
-        print(f"   the REST call makes {len(queries)} queries")
-        report(
-            "POST /api/v1/sets/<id>/decisions/ (REST, accept)", timed_cpu(rest_accept, REPEAT - 2), baseline
+def decision_call(
+    client: Any, annotation_set: Any, version: Any, entity_type: Any, verdict: str
+) -> Callable[[], None]:
+    """A REST call that decides the set's next pending suggestion (`verdict`: accepted or rejected), each call
+    on a suggestion of its own, with the set's version it expects."""
+    from django.urls import reverse
+
+    from annotator.suggestions.models import Suggestion, SuggestionKind
+
+    pending = iter(
+        Suggestion.objects.bulk_create(
+            Suggestion(article=annotation_set.article, suggester_version=version, kind=SuggestionKind.ENTITY,
+                       start=at, end=at + 1, entity_type=entity_type, score=0.9, source="bench")
+            for at in SOLID[: REPEAT + 1]
         )
+    )  # fmt: skip
+    url = reverse("api:set-decisions", args=[annotation_set.pk])
+    versions = itertools.count(1)
 
-        reject_set = fresh_set()
-        rejected = iter(
-            Suggestion.objects.bulk_create(
-                Suggestion(article=reject_set.article, suggester_version=version, kind=SuggestionKind.ENTITY,
-                           start=at, end=at + 1, entity_type=person, score=0.9, source="bench")
-                for at in SOLID[: REPEAT + 1]
-            )
-        )  # fmt: skip
-        reject_url = reverse("api:set-decisions", args=[reject_set.pk])
-        reject_versions = itertools.count(1)
-
-        def rest_reject() -> None:
-            response = client.post(
-                reject_url,
-                {"suggestion": next(rejected).pk, "verdict": "rejected"},
-                content_type="application/json",
-                HTTP_IF_MATCH=f'"{next(reject_versions)}"',
-            )
-            assert response.status_code == 201, response.content[:300]
-
-        rest_reject()
-        with CaptureQueriesContext(connection) as queries:
-            rest_reject()
-        print(f"   the REST call makes {len(queries)} queries")
-        report(
-            "POST /api/v1/sets/<id>/decisions/ (REST, reject)", timed_cpu(rest_reject, REPEAT - 2), baseline
+    def decide() -> None:
+        response = client.post(
+            url,
+            {"suggestion": next(pending).pk, "verdict": verdict},
+            content_type="application/json",
+            HTTP_IF_MATCH=f'"{next(versions)}"',
         )
+        assert response.status_code == 201, response.content[:300]
+
+    return decide
 
 
 def timed_cpu(action: Callable[[], object], repeat: int) -> list[float]:
