@@ -110,6 +110,15 @@ TEMPLATES = [
 ]
 
 
+def _sqlite_options() -> dict:
+    # WAL lets the web server read while the worker writes; IMMEDIATE takes the write lock at BEGIN so two
+    # writers queue on busy_timeout instead of failing with "database is locked".
+    return {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000",
+        "transaction_mode": "IMMEDIATE",
+    }
+
+
 def _database_from_env() -> dict:
     """DATABASE_URL when set (PostgreSQL with a connection pool), else a local SQLite file in WAL mode."""
     url = env.str("DATABASE_URL", default="")
@@ -118,16 +127,13 @@ def _database_from_env() -> dict:
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": DATA_DIR / "annotator.sqlite3",
-            "OPTIONS": {
-                # WAL lets the web server read while the worker writes; IMMEDIATE takes the write lock at
-                # BEGIN so two writers queue on busy_timeout instead of failing with "database is locked".
-                "init_command": (
-                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000"
-                ),
-                "transaction_mode": "IMMEDIATE",
-            },
+            "OPTIONS": _sqlite_options(),
         }
     database = env.db_url_config(url)
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        # A sqlite:/// URL is the same file-based SQLite (the live-server tests name theirs so): the same
+        # options, or two writers fail at once with "database is locked" (Python's 5-s timeout, DEFERRED).
+        database["OPTIONS"] = {**_sqlite_options(), **database.get("OPTIONS", {})}
     if database["ENGINE"] == "django.db.backends.postgresql" and not env.bool(
         "ANNOTATOR_DB_JIT", default=False
     ):

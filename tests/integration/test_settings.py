@@ -50,6 +50,22 @@ def test_debug_is_off_by_default_and_sqlite_runs_in_wal_mode(tmp_path):
     assert loaded["renderers"] == ["rest_framework.renderers.JSONRenderer"]  # no browsable API in production
 
 
+def test_a_sqlite_database_url_runs_in_wal_mode_with_the_defaults_lock_waits(tmp_path):
+    """The file named by a sqlite:/// URL (the live-server tests' servers and workers open theirs so) gets
+    the default's options: without them a second writer failed at once ("database is locked")."""
+    expected = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000",
+        "transaction_mode": "IMMEDIATE",
+    }
+    default = json.loads(start(tmp_path, DJANGO_SECRET_KEY="k" * 50).stdout)
+    url = f"sqlite:///{tmp_path / 'other.sqlite3'}"
+    result = start(tmp_path, DJANGO_SECRET_KEY="k" * 50, DATABASE_URL=url)
+    assert result.returncode == 0, result.stderr
+    loaded = json.loads(result.stdout)
+    assert loaded["engine"] == "django.db.backends.sqlite3"
+    assert (default["options"], loaded["options"]) == (expected, expected)
+
+
 def test_database_url_selects_postgresql_with_a_connection_pool(tmp_path):
     result = start(
         tmp_path,
