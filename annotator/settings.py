@@ -128,12 +128,8 @@ def _database_from_env() -> dict:
             },
         }
     database = env.db_url_config(url)
-    if database["ENGINE"] == "django.db.backends.postgresql" and not env.bool(
-        "ANNOTATOR_DB_JIT", default=False
-    ):
-        # PostgreSQL's JIT compiles any query whose estimated cost is high, and a page of 50 rows filtered
-        # over a million articles is estimated high: it spent 370 ms compiling a query that ran in 15.
-        database.setdefault("OPTIONS", {})["options"] = "-c jit=off"
+    if database["ENGINE"] == "django.db.backends.postgresql":
+        database.setdefault("OPTIONS", {})["options"] = _session_options()
     if database["ENGINE"] == "django.db.backends.postgresql" and env.bool("ANNOTATOR_DB_POOL", default=True):
         database.setdefault("OPTIONS", {})["pool"] = {
             "min_size": env.int("ANNOTATOR_DB_POOL_MIN", default=1),
@@ -148,10 +144,28 @@ def _database_from_env() -> dict:
     return database
 
 
-DATABASES = {"default": _database_from_env()}
+def _session_options() -> str:
+    """The PostgreSQL settings of each connection, sent as it opens (no statement, no round trip)."""
+    options = []
+    if not env.bool("ANNOTATOR_DB_JIT", default=False):
+        # PostgreSQL's JIT compiles any query whose estimated cost is high, and a page of 50 rows filtered
+        # over a million articles is estimated high: it spent 370 ms compiling a query that ran in 15.
+        options.append("-c jit=off")
+    if ANNOTATOR_DB_PREPARED:
+        # A prepared statement is planned once only when PostgreSQL keeps its generic plan, and it keeps it
+        # only while that plan's estimated cost stays near the cost of plans made for the values. Once
+        # ANALYZE has run on the tables (autovacuum does, as they grow), the annotate page's two largest
+        # statements were planned again on every run: 0.29 -> 0.83 ms of database CPU for the spans and
+        # suggestions alone (bench/db_cost.py). The statements prepared here (core/compiled.py, the hot
+        # writes) look rows up by ids, which one plan serves for every value.
+        options.append("-c plan_cache_mode=force_generic_plan")
+    return " ".join(options)
+
+
 # PostgreSQL: the hot queries (core/compiled.py) and the hot writes' few statements are prepared once per
 # pooled connection (annotator.core.prepared). Off behind a PgBouncer older than 1.21 in transaction mode.
 ANNOTATOR_DB_PREPARED = env.bool("ANNOTATOR_DB_PREPARED", default=True)
+DATABASES = {"default": _database_from_env()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
