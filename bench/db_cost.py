@@ -153,6 +153,7 @@ def cpu(actions: str, count: int, rounds: int) -> None:
 
     django.setup()
     results: collections.defaultdict[str, list[tuple[float, float]]] = collections.defaultdict(list)
+    backends: set[int] = set()  # how many server processes the pool had (it may grow to two at the start)
     for _ in range(rounds):
         for action in actions.split(","):
             measured, application = _served(action, count)
@@ -164,12 +165,13 @@ def cpu(actions: str, count: int, rounds: int) -> None:
             app = time.process_time() - app
             server = sum(map(cpu_seconds, pids)) - server
             results[action].append((app * 1000 / count, server * 1000 / count))
+            backends.add(len(pids))
     load = os.getloadavg()[0]
     for action, runs in results.items():
         apps = ", ".join(f"{a:.3f}" for a, _ in runs)
         servers = ", ".join(f"{s:.3f}" for _, s in runs)
         print(f"{action}: CPU per request, app {apps} ms; database {servers} ms ({count} requests a round)")
-    print(f"load average {load:.1f}")
+    print(f"server processes of the pool: {', '.join(map(str, sorted(backends)))}; load average {load:.1f}")
 
 
 if __name__ == "__main__":

@@ -121,3 +121,31 @@ def test_the_reviewers_requests_open_no_transaction_and_no_savepoint_on_postgres
             "accept": [("SELECT", False), *in_one, *[("INSERT", True)] * 3],
             "page": [("SELECT", False)] * 5,
         }
+
+
+def _indexes(table: str) -> dict[str, tuple[str, ...]]:
+    with connection.cursor() as cursor:
+        found = connection.introspection.get_constraints(cursor, table)
+    return {
+        name: tuple(c["columns"])
+        for name, c in found.items()
+        if (c["index"] or c["unique"]) and not c["primary_key"]
+    }
+
+
+@pytest.mark.django_db
+def test_a_decision_and_its_history_row_update_only_the_indexes_something_reads():
+    # Each index is a B-tree insertion and a WAL record per accepted or rejected suggestion. The history is
+    # read by set (the article's history page, re-queueing), by decision (the admin) and by its own key.
+    assert _indexes("suggestions_decision") == {
+        "one_decision_per_set": ("suggestion_id", "annotation_set_id"),  # also finds a suggestion's decisions
+        "suggestions_decision_annotation_set_id_0f385bd3": ("annotation_set_id",),
+        "suggestions_decision_decided_by_id_0c3bae3c": ("decided_by_id",),
+        "suggestions_decision_link_id_dc82f638": ("link_id",),
+        "suggestions_decision_relation_id_7c4b8278": ("relation_id",),
+        "suggestions_decision_span_id_8021f9fe": ("span_id",),
+    }
+    assert _indexes("suggestions_historicaldecision") == {
+        "suggestions_historicaldecision_annotation_set_id_381dd9fd": ("annotation_set_id",),
+        "suggestions_historicaldecision_id_d2e114dc": ("id",),
+    }
