@@ -132,7 +132,14 @@ def _database_from_env() -> dict:
         database.setdefault("OPTIONS", {})["options"] = _session_options()
     if database["ENGINE"] == "django.db.backends.postgresql" and env.bool("ANNOTATOR_DB_POOL", default=True):
         database.setdefault("OPTIONS", {})["pool"] = {
-            "min_size": env.int("ANNOTATOR_DB_POOL_MIN", default=1),
+            # None kept open from the start: psycopg_pool opens its first min_size connections in the
+            # background, so the first request, finding none ready, has the pool open one more; a sync
+            # worker (one request at a time) then takes its two in turn (the pool hands out the one idle
+            # longest) until the pool's idle check closes one ten minutes later. Two server processes
+            # serving alternate requests cost the database 2-15% more CPU per request than one (the
+            # reviewers' mix, bench/db_cost.py, six interleaved pairs, load 14-19). The pool still grows
+            # to one connection per busy thread, and keeps them while they are used.
+            "min_size": env.int("ANNOTATOR_DB_POOL_MIN", default=0),
             "max_size": env.int("ANNOTATOR_DB_POOL_MAX", default=10),
             "timeout": env.int("ANNOTATOR_DB_POOL_TIMEOUT", default=10),
         }

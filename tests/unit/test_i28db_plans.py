@@ -149,3 +149,27 @@ def test_a_decision_and_its_history_row_update_only_the_indexes_something_reads(
         "suggestions_historicaldecision_annotation_set_id_381dd9fd": ("annotation_set_id",),
         "suggestions_historicaldecision_id_d2e114dc": ("id",),
     }
+
+
+@pytest.mark.django_db
+def test_a_decision_history_without_those_indexes_still_records_and_follows_its_decider(news):
+    from annotator.suggestions.models import Decision, SuggesterVersion, Suggestion, SuggestionKind
+    from annotator.suggestions.services import accept_suggestion
+
+    version = SuggesterVersion.objects.create(project=news.project, name="t", kind="rules", version="1")
+    suggestion = Suggestion.objects.create(
+        article=news.article, suggester_version=version, start=25, end=30, kind=SuggestionKind.ENTITY,
+        entity_type=news.gpe, score=0.9, source="t",
+    )  # fmt: skip
+    decision = accept_suggestion(
+        suggestion=suggestion, annotation_set=news.annotation_set, by=news.manager, expected_version=1
+    )
+    history = Decision.history.model.objects.filter(annotation_set_id=news.annotation_set.pk)
+    row = ("accepted", "+", suggestion.pk, decision.span_id, news.manager.pk, news.manager.pk)
+    fields = ("verdict", "history_type", "suggestion_id", "span_id", "decided_by_id", "history_user_id")
+    assert list(history.values_list(*fields)) == [row]
+    assert list(Decision.objects.filter(suggestion=suggestion).values_list("pk", flat=True)) == [decision.pk]
+    # The author's column has no index now: deleting the user still sets it to NULL (Django's SET_NULL); the
+    # decider's copy in the history is a plain column, kept as it was.
+    news.manager.delete()
+    assert list(history.values_list(*fields)) == [(*row[:5], None)]
