@@ -2,6 +2,7 @@
 
     DATABASE_URL=postgres://... python bench/request_cost.py setup            # the data (bench/request_cost.py's)
     DATABASE_URL=postgres://... python bench/db_cost.py statements ACTION N    # the statements of N requests
+    DATABASE_URL=postgres://... python bench/db_cost.py repeat ACTION N        # each read statement N times
     DATABASE_URL=postgres://... python bench/db_cost.py cpu ACTION[,ACTION...] N [ROUNDS]   # server CPU
 
 ACTION is one of bench/request_cost.py's (`healthz`, `me`, `span`, `accept`, `reject`, `list`, `page`, `set`),
@@ -12,7 +13,10 @@ SET, which a superuser may do without touching postgresql.conf or restarting the
 measured requests between two marker statements, turns the setting off again and prints, from the server's log,
 every statement the measured requests sent (BEGIN, COMMIT, SAVEPOINT, SET and prepared statements' executions
 included: the server logs each message it runs) with its count per request and the time the server took.
-`log_min_duration_statement` costs the server a log write per statement, so `cpu` measures with it off: the CPU
+`repeat` runs each read statement of one such request again, alone, N times (prepared, with the values it was
+sent with, on a connection with the app's options): the server's CPU per run, with warm caches (a request's
+statements cost more: the backend sleeps between them while the app works). `log_min_duration_statement`
+costs the server a log write per statement, so `cpu` measures with it off: the CPU
 the server process(es) of this database used (from /proc/<pid>/stat) around N requests, per request, and the
 same for the process serving them, ROUNDS times, interleaved action by action.
 """
@@ -74,7 +78,8 @@ _LINE = re.compile(
 )
 
 
-def statements(action: str, count: int) -> None:
+def _logged(action: str, count: int) -> tuple[str, list[str]]:
+    """Serve `count` measured requests of the action with statement logging on; their log entries."""
     url = request_cost._configure()
     name = _database()
     _admin(url, f'ALTER DATABASE "{name}" SET log_min_duration_statement = 0')
@@ -99,9 +104,14 @@ def statements(action: str, count: int) -> None:
         log.seek(start)
         text = log.read().decode(errors="replace")
     text = text.split("SELECT 'db_cost begin'", 1)[1].split("SELECT 'db_cost end'", 1)[0]
+    return name, _joined(text)
+
+
+def statements(action: str, count: int) -> None:
+    name, entries = _logged(action, count)
     kinds: collections.Counter[str] = collections.Counter()
     took: collections.defaultdict[str, float] = collections.defaultdict(float)
-    for line in _joined(text):
+    for line in entries:
         found = _LINE.search(line)
         if not found or found.group(2) != name or not found.group(5).strip():
             continue
@@ -115,6 +125,43 @@ def statements(action: str, count: int) -> None:
           f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
     for key, seen in kinds.most_common():
         print(f"  {seen / count:5.2f} x  {took[key] / seen * 1000:7.1f} us  {key}")
+
+
+def repeat(action: str, times: int) -> None:
+    """Each read statement one request of the action sent, run again `times` times alone (prepared, with its
+    logged values) on a connection of its own with the app's options: the server's CPU per run, warm."""
+    import psycopg
+    from django.conf import settings
+
+    name, entries = _logged(action, 1)
+    options = settings.DATABASES["default"]["OPTIONS"].get("options", "")
+    reads = []
+    for at, line in enumerate(entries):
+        found = _LINE.search(line)
+        if not found or found.group(2) != name or not found.group(4).startswith(("execute", "statement")):
+            continue
+        sql = found.group(5)
+        if not sql.lstrip().upper().startswith(("SELECT", "(SELECT")):
+            continue  # a write would change the data it is measured on
+        values = []
+        if at + 1 < len(entries) and "DETAIL:  parameters: " in entries[at + 1]:
+            listed = entries[at + 1].split("parameters: ", 1)[1]
+            values = [None if v == "NULL" else v[1:-1].replace("''", "'")
+                      for v in re.findall(r"\$\d+ = (NULL|'(?:[^']|'')*')", listed)]  # fmt: skip
+        reads.append((re.sub(r"\$\d+", "%s", sql.replace("%", "%%")), values))
+    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True, options=options) as connection:
+        pid = connection.info.backend_pid
+        for sql, values in reads:
+            for _ in range(20):  # prepared, planned, cached
+                connection.execute(sql, values, prepare=bool(values)).fetchall()
+            used = cpu_seconds(pid)
+            for _ in range(times):
+                rows = connection.execute(sql, values, prepare=bool(values)).fetchall()
+            used = cpu_seconds(pid) - used
+            print(
+                f"{used / times * 1e6:8.1f} us server CPU per run, {len(rows):4} rows  {' '.join(sql.split())[:100]}"
+            )
+    print(f"{action}: options {options!r}; load average {os.getloadavg()[0]:.1f}")
 
 
 def _joined(text: str) -> list[str]:
@@ -177,5 +224,7 @@ def cpu(actions: str, count: int, rounds: int) -> None:
 if __name__ == "__main__":
     if sys.argv[1] == "statements":
         statements(sys.argv[2], int(sys.argv[3]))
+    elif sys.argv[1] == "repeat":
+        repeat(sys.argv[2], int(sys.argv[3]))
     else:
         cpu(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else 3)
