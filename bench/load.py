@@ -214,16 +214,26 @@ def people_for(vendor: str) -> list[dict[str, object]]:
 
 
 def analyse(vendor: str) -> None:
-    """PostgreSQL's statistics of the filled tables, which every copy (CREATE DATABASE ... TEMPLATE) inherits:
-    without them the planner chose plans for empty tables, as a served database that autovacuum has analysed
-    never does. SQLite is left as served: it keeps statistics only of what ANALYZE ran on (the app analyses the
-    KB tables it imports), not of these tables."""
+    """PostgreSQL's statistics of the tables the setup filled, which every copy (CREATE DATABASE ... TEMPLATE)
+    inherits: without them the planner chose plans for empty tables, as a served database that autovacuum has
+    analysed never does. The tables the setup leaves empty (spans, decisions, history: the run fills them) are
+    not analysed: statistics of "no rows" would plan each insert-heavy run's reads as scans of an empty table
+    (measured at 16 reviewers, sync 2, load 12-15: database CPU 1.31 ms per request without ANALYZE, 2.16 with
+    every table analysed), while the planner's default for a table never analysed assumes some rows, as the
+    statistics of a served database's full tables do. SQLite is left as served: it keeps statistics only of
+    what ANALYZE ran on (the app analyses the KB tables it imports), not of these tables."""
     if vendor != "postgresql":
         return
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
+        filled = []
+        for table in connection.introspection.table_names(cursor):
+            cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {connection.ops.quote_name(table)})")
+            if cursor.fetchone()[0]:
+                filled.append(connection.ops.quote_name(table))
+        if filled:
+            cursor.execute(f"ANALYZE {', '.join(filled)}")
 
 
 def cpu_seconds(pids: list[int]) -> dict[int, float]:
