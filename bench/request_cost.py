@@ -7,7 +7,9 @@
 
 ACTION is `span` (POST /api/v1/sets/<id>/spans/ with If-Match), `accept` or `reject` (POST .../decisions/), `list`
 (GET /api/v1/projects/<id>/articles/, 50 articles), as `bench/load.py` sends them, `set` (GET
-/api/v1/sets/<id>/ of a set with 50 spans: fetching a document's annotations) or `me` (GET /api/v1/account,
+/api/v1/sets/<id>/ of a set with 50 spans: fetching a document's annotations), `article` (GET
+/api/v1/articles/<id>/ of that set's article: fetching the document's text, the other half of peers.py's
+"fetch a document") or `me` (GET /api/v1/account,
 bench/peers.py's "who am I"), all with a bearer token; `page` (GET /articles/<id>/annotate/ of an article
 whose set has 50 spans, signed in with a session cookie, as a browser opens it); `healthz` (GET /healthz, no
 credentials: the floor). Each run takes a fresh annotation set, then makes 20 warm-up requests and N measured
@@ -179,6 +181,9 @@ def requests_for(action: str, count: int) -> list[dict[str, object]]:
         return [{**base, "REQUEST_METHOD": "GET", "PATH_INFO": path} for _ in range(count)]
     if action == "set":
         path = f"/api/v1/sets/{_set_with_spans(facts)}/"
+        return [{**base, "REQUEST_METHOD": "GET", "PATH_INFO": path} for _ in range(count)]
+    if action == "article":
+        path = f"/api/v1/articles/{_article_of(_set_with_spans(facts))}/"
         return [{**base, "REQUEST_METHOD": "GET", "PATH_INFO": path} for _ in range(count)]
     if action == "me":
         return [{**base, "REQUEST_METHOD": "GET", "PATH_INFO": "/api/v1/account"} for _ in range(count)]
