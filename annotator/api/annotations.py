@@ -27,7 +27,7 @@ from rest_framework.views import APIView
 from annotator.annotations import services
 from annotator.annotations.models import AnnotationSet, Relation, Span
 from annotator.annotations.status import with_status
-from annotator.api import document_reads, json_rows, plain, set_contents
+from annotator.api import document_reads, json_rows, plain, set_contents, set_writes_at_once
 from annotator.api.access import check_can_edit, projects_for, user_of, visible_sets
 from annotator.api.annotation_serializers import (
     AnnotationSetDetailSerializer,
@@ -363,6 +363,8 @@ class SetSpans(APIView):
     )
     def post(self, request: Request, pk: int) -> Response:
         usual = span_create_data(request.data)  # the set is read with the type it names
+        if usual is not None and (done := set_writes_at_once.create_span(request, pk, usual)) is not None:
+            return _created(done)  # one statement: the usual way's checks, the set's read and the write
         annotation_set = set_for_writing(request, pk, type_name=usual["type"] if usual else None)
         data = usual or _validated(SpanCreateSerializer, request)
         span = services.create_span(
@@ -375,6 +377,12 @@ class SetSpans(APIView):
             expected_version=expected_version(request),
         )
         return with_etag(Response(span_data(span), status=status.HTTP_201_CREATED), annotation_set)
+
+
+def _created(done: set_writes_at_once.Written) -> Response:
+    response = Response(done.body, status=status.HTTP_201_CREATED)
+    response["ETag"] = f'"{done.version}"'
+    return response
 
 
 def _validated(serializer: Any, request: Request) -> Any:
@@ -526,6 +534,8 @@ class SetDecisions(APIView):
     )
     def post(self, request: Request, pk: int) -> Response:
         usual = decision_create_data(request.data)  # the set is read with the suggestion it names
+        if usual is not None and (done := set_writes_at_once.decide(request, pk, usual)) is not None:
+            return _created(done)  # one statement, as a new span's
         annotation_set = set_for_writing(request, pk, suggestion_id=usual["suggestion"] if usual else None)
         data = usual or _validated(DecisionCreateSerializer, request)
         project_id = annotation_set.article.project_id
