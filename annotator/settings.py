@@ -70,9 +70,9 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "annotator.core.middleware.RequestBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "annotator.core.sessions.SessionMiddleware",  # Django's, an untouched session answered at once
     "annotator.core.slashes.EitherSlashMiddleware",  # before CommonMiddleware: no 301 that drops a POST
-    "django.middleware.common.CommonMiddleware",
+    "annotator.core.hosts.CommonMiddleware",  # Django's, a Host header that passed remembered
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Every page needs a login unless it is marked @login_not_required: closed by default.
