@@ -74,7 +74,7 @@ MIDDLEWARE = [
     "annotator.core.slashes.EitherSlashMiddleware",  # before CommonMiddleware: no 301 that drops a POST
     "annotator.core.hosts.CommonMiddleware",  # Django's, a Host header that passed remembered
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "annotator.core.middleware.AuthenticationMiddleware",  # Django's, as a plain middleware
     # Every page needs a login unless it is marked @login_not_required: closed by default.
     # Django's, asking the view before the session: annotator/core/middleware.py.
     "annotator.core.middleware.LoginRequiredMiddleware",

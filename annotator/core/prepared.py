@@ -18,6 +18,8 @@ transaction's server connection to the next.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -50,13 +52,21 @@ def prepared_cursor(connection: BaseDatabaseWrapper) -> CursorWrapper:
 
 def _match_time_zone(connection: BaseDatabaseWrapper, cursor: Any) -> None:
     """What Django's `create_cursor` does to each cursor: read timestamps in the connection's zone."""
+    timestamptz, text, register_tzloader = _time_zone_tools()
+    loader = connection.connection.adapters.get_loader(timestamptz, text)
+    if connection.timezone != loader.timezone:
+        register_tzloader(connection.timezone, cursor)
+
+
+@cache
+def _time_zone_tools() -> tuple[int, Any, Callable[..., None]]:
+    """Imported on first use (the PostgreSQL backend, psycopg), once: an import statement in the function
+    above ran on every cursor, a sixth of what making one costs."""
     from django.db.backends.postgresql.base import TIMESTAMPTZ_OID
     from django.db.backends.postgresql.psycopg_any import register_tzloader
     from psycopg.pq import Format
 
-    loader = connection.connection.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT)
-    if connection.timezone != loader.timezone:
-        register_tzloader(connection.timezone, cursor)
+    return TIMESTAMPTZ_OID, Format.TEXT, register_tzloader
 
 
 _cursor_class: type | None = None
