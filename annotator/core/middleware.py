@@ -26,6 +26,7 @@ from django.utils.functional import SimpleLazyObject, empty
 from django.utils.http import url_has_allowed_host_and_scheme
 from simple_history.models import HistoricalRecords
 
+from annotator.accounts.signed_in import cached_user
 from annotator.core.errors import ProjectArchived
 from annotator.core.logs import REQUEST_ID
 
@@ -98,15 +99,16 @@ def lazy(setup: Callable[[], Any]) -> Any:
 
 
 class AuthenticationMiddleware(auth_middleware.AuthenticationMiddleware):
-    """Django's: `request.user` read from the session when first asked, as a plain middleware (Django's
-    mixin asks for each hook on every request) with a cheaper lazy object."""
+    """Django's: `request.user` read from the session when first asked (its password sign-ins' user read
+    compiled: annotator/accounts/signed_in.py), as a plain middleware (Django's mixin asks for each hook
+    on every request) with a cheaper lazy object."""
 
     async_capable = False  # a plain __call__ (under ASGI, Django adapts it)
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         if not hasattr(request, "session"):
             self.process_request(request)  # Django's ImproperlyConfigured: no session middleware before
-        request.user = lazy(partial(auth_middleware.get_user, request))
+        request.user = lazy(partial(cached_user, request))
         request.auser = partial(auth_middleware.auser, request)  # type: ignore[attr-defined]
         return cast(HttpResponseBase, self.get_response(request))
 
