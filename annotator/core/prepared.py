@@ -23,6 +23,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.utils.connection import ConnectionProxy
 
 if TYPE_CHECKING:
     from django.db.backends.base.base import BaseDatabaseWrapper
@@ -37,6 +38,10 @@ _ONLY_WHEN_ASKED = 2**62
 def prepared_cursor(connection: BaseDatabaseWrapper) -> CursorWrapper:
     """A cursor of `connection` (as `connection.cursor()`: logged, wrapped, its errors Django's) whose
     statements are prepared on PostgreSQL; a plain cursor elsewhere or when ANNOTATOR_DB_PREPARED is off."""
+    if isinstance(connection, ConnectionProxy):
+        # `django.db.connection` looks this thread's connection up again on each attribute read (an
+        # asgiref Local, ~5 K instructions); this function reads nine: look it up once.
+        connection = connection._connections[connection._alias]  # type: ignore[attr-defined]
     if connection.vendor != "postgresql" or not settings.ANNOTATOR_DB_PREPARED:
         return connection.cursor()
     connection.close_if_health_check_failed()

@@ -251,3 +251,18 @@ def test_the_wsgi_application_is_the_remembering_handler():
 
     assert type(application) is AnnotatorWSGIHandler
     assert settings.SESSION_ENGINE == "annotator.core.sessions"
+
+
+def test_a_prepared_cursor_of_django_s_connection_proxy_is_one_of_the_thread_s_connection():
+    from django.db import connections
+
+    from annotator.core.prepared import prepared_cursor
+
+    with CaptureQueriesContext(connection) as queries:
+        with prepared_cursor(connection) as through_proxy:
+            through_proxy.execute("SELECT %s", [7])
+            assert through_proxy.fetchall() == [(7,)]
+        assert through_proxy.db is connections["default"]
+    assert [query["sql"] for query in queries] == [
+        "SELECT %s" if connection.vendor == "postgresql" else "SELECT 7"
+    ]
