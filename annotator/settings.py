@@ -89,6 +89,9 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
+# Django's messages (a cookie, then the session), the cookie's signer made only when a cookie is used.
+MESSAGE_STORAGE = "annotator.core.messages.FallbackStorage"
+
 ROOT_URLCONF = "annotator.urls"
 WSGI_APPLICATION = "annotator.wsgi.application"
 

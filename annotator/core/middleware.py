@@ -18,7 +18,6 @@ from django.contrib import messages
 from django.contrib.auth import middleware as auth_middleware
 from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLoginRequiredMiddleware
 from django.contrib.messages.middleware import MessageMiddleware
-from django.contrib.messages.storage import default_storage
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError, connections
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect, JsonResponse
@@ -29,6 +28,7 @@ from simple_history.models import HistoricalRecords
 from annotator.accounts.signed_in import cached_user
 from annotator.core.errors import ProjectArchived
 from annotator.core.logs import REQUEST_ID
+from annotator.core.messages import storage_class
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +127,9 @@ class LazyMessageMiddleware(MessageMiddleware):
         return self.process_response(request, cast(HttpResponse, self.get_response(request)))
 
     def process_request(self, request: HttpRequest) -> None:
-        request._messages = lazy(partial(default_storage, request))  # type: ignore[attr-defined]
+        # Django's default_storage(request), the class imported once per MESSAGE_STORAGE.
+        storage = storage_class(settings.MESSAGE_STORAGE)
+        request._messages = lazy(partial(storage, request))  # type: ignore[attr-defined]
 
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         storage = getattr(request, "_messages", None)

@@ -266,3 +266,21 @@ def test_a_prepared_cursor_of_django_s_connection_proxy_is_one_of_the_thread_s_c
     assert [query["sql"] for query in queries] == [
         "SELECT %s" if connection.vendor == "postgresql" else "SELECT 7"
     ]
+
+
+def test_the_message_cookie_is_django_s_and_its_signer_is_made_only_when_used(rf):
+    from django.contrib.messages import constants
+    from django.contrib.messages.storage.base import Message
+    from django.contrib.messages.storage.cookie import CookieStorage as DjangoCookieStorage
+
+    from annotator.core.messages import CookieStorage
+
+    request = rf.get("/")
+    ours, django = CookieStorage(request), DjangoCookieStorage(request)
+    assert "signer" not in ours.__dict__
+    messages = [Message(constants.SUCCESS, "Saved the entity type EVENT."), Message(constants.ERROR, "Nö")]
+    encoded = ours._encode(messages)
+    assert encoded == django._encode(messages)
+    assert [(m.level, m.message) for m in django._decode(encoded)] == [(m.level, m.message) for m in messages]
+    assert [(m.level, m.message) for m in ours._decode(encoded)] == [(m.level, m.message) for m in messages]
+    assert ours._decode(encoded[:-1] + "x") is None  # a forged cookie is refused as Django refuses it
