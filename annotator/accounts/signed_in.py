@@ -23,6 +23,7 @@ from django.contrib.auth import (
     load_backend,
 )
 from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -49,8 +50,30 @@ def _backend_user(backend_path: str, user_id: Any) -> Any:
     return found[0] if _model_backend.user_can_authenticate(found[0]) else None
 
 
+# (SECRET_KEY, password hash) -> the session hash Django's get_session_auth_hash makes of them: an HMAC
+# whose key is derived anew on each call (45 K instructions a page). A changed password or secret is
+# another key, so a stale hash is never answered.
+_HASHES_LIMIT = 2_000
+_hashes: dict[tuple[str, str], str] = {}
+
+
+def _session_auth_hash(user: Any) -> str:
+    """`user.get_session_auth_hash()`, remembered when it is Django's own method."""
+    if type(user).get_session_auth_hash is not AbstractBaseUser.get_session_auth_hash:
+        return str(user.get_session_auth_hash())
+    key = (settings.SECRET_KEY, user.password)
+    found = _hashes.get(key)
+    if found is None:
+        found = user.get_session_auth_hash()
+        if len(_hashes) >= _HASHES_LIMIT:
+            _hashes.clear()
+        _hashes[key] = found
+    return found
+
+
 def get_user(request: HttpRequest) -> Any:
-    """Django's `django.contrib.auth.get_user` (5.2), line for line but for the backend's read."""
+    """Django's `django.contrib.auth.get_user` (5.2), line for line but for the backend's read and the
+    session hash's memo."""
     user = None
     try:
         # As Django's _get_user_session_key: the session keeps the id as a string.
@@ -67,7 +90,7 @@ def get_user(request: HttpRequest) -> Any:
                 if not session_hash:
                     session_hash_verified = False
                 else:
-                    session_auth_hash = user.get_session_auth_hash()
+                    session_auth_hash = _session_auth_hash(user)
                     session_hash_verified = constant_time_compare(session_hash, session_auth_hash)
                 if not session_hash_verified:
                     # If the current secret does not verify the session, try with the fallback secrets

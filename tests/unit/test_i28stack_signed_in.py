@@ -93,3 +93,31 @@ def test_a_session_signed_with_an_old_secret_is_kept_and_re_signed_as_django_doe
 def test_an_anonymous_session_is_nobody():
     mine, theirs, _, _ = both({})
     assert (mine.is_anonymous, theirs.is_anonymous) == (True, True)
+
+
+def test_a_remembered_session_hash_never_signs_in_after_the_password_or_the_secret_changes(settings):
+    user = UserFactory()
+    data = signed_in(user)
+    assert get_user(request_with(data)).pk == user.pk  # the hash now remembered
+    settings.SECRET_KEY = "another-secret-key-" + "s" * 40
+    mine, theirs, _, _ = both(data)
+    assert (mine.is_anonymous, theirs.is_anonymous) == (True, True)
+    data = signed_in(user)  # signed in again under the new secret
+    assert get_user(request_with(data)).pk == user.pk
+    user.set_password("a new password, 2026")
+    user.save()
+    mine, theirs, _, _ = both(data)
+    assert (mine.is_anonymous, theirs.is_anonymous) == (True, True)
+
+
+def test_session_data_decodes_to_a_copy_of_its_own_and_changed_or_forged_data_is_read_anew():
+    store = SessionStore()
+    signed = store.encode({"cart": ["a"], SESSION_KEY: "1"})
+    first = store.decode(signed)
+    first["cart"].append("b")
+    assert store.decode(signed) == {"cart": ["a"], SESSION_KEY: "1"}
+    changed = store.encode({"cart": ["a", "c"], SESSION_KEY: "1"})
+    assert store.decode(changed) == {"cart": ["a", "c"], SESSION_KEY: "1"}
+    forged = signed[:-3] + ("xyz" if not signed.endswith("xyz") else "abc")
+    assert store.decode(forged) == {}
+    assert store.decode(forged) == {}  # refused again, not remembered
