@@ -70,11 +70,11 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "annotator.core.middleware.RequestBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "annotator.core.sessions.SessionMiddleware",  # Django's, an untouched session answered at once
     "annotator.core.slashes.EitherSlashMiddleware",  # before CommonMiddleware: no 301 that drops a POST
-    "django.middleware.common.CommonMiddleware",
+    "annotator.core.hosts.CommonMiddleware",  # Django's, a Host header that passed remembered
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "annotator.core.middleware.AuthenticationMiddleware",  # Django's, as a plain middleware
     # Every page needs a login unless it is marked @login_not_required: closed by default.
     # Django's, asking the view before the session: annotator/core/middleware.py.
     "annotator.core.middleware.LoginRequiredMiddleware",
@@ -88,6 +88,9 @@ MIDDLEWARE = [
     # Last, as django-axes asks: it turns a sign-in refused for too many failures into the lock-out page.
     "axes.middleware.AxesMiddleware",
 ]
+
+# Django's messages (a cookie, then the session), the cookie's signer made only when a cookie is used.
+MESSAGE_STORAGE = "annotator.core.messages.FallbackStorage"
 
 ROOT_URLCONF = "annotator.urls"
 WSGI_APPLICATION = "annotator.wsgi.application"
