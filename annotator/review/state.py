@@ -44,6 +44,7 @@ from annotator.review.rows import (
     entity_suggestion_row,
     group,
     group_opening,
+    plain_span_row,
     relation_row,
     span_row,
     suggestion_row,
@@ -779,14 +780,21 @@ def _whole_text_page(
     for span in spans:
         existing.add((span.start, span.end, span.entity_type_id))
         link = span.link
+        linked = "" if link is None else ("nil" if link.kb_entity_id is None else "kb")  # as _span_mark
         marks.append(
-            _span_mark(span.pk, span.start, span.end, span.entity_type_id, span.entity_type.name,
-                       link and link.pk, link and link.kb_entity_id, span.related)
+            _new_mark(Mark, (f"s{span.pk}", span.start, span.end, span.entity_type_id, span.entity_type.name,
+                             False, linked, span.related))
         )  # fmt: skip
         while at < last and span.start >= ends[at]:
             at += 1
         if last >= 0 and span.start < ends[at]:
-            span_rows[at].append(span_row(span, ids[at]))
+            if link is None and not span.attribute_rows:
+                span_rows[at].append(
+                    plain_span_row(span.pk, span.start, span.end, span.entity_type_id, span.entity_type.name,
+                                   span.surface, span.has_attributes, ids[at])
+                )  # fmt: skip
+            else:
+                span_rows[at].append(span_row(span, ids[at]))
     sources = set()
     suggestion_rows, at = rows["suggestions"], 0
     # A page's entity suggestions repeat a few types and scores: each label is formatted once per page.
