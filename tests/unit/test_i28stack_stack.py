@@ -110,6 +110,8 @@ def _masked(name: str, value: str) -> tuple[str, str]:
     if name == "X-Request-ID":
         return name, "<id>"
     if name == "Set-Cookie":
+        # The value is random; a new cookie's expiry is a second-resolution date a year from now.
+        value = re.sub(r"expires=[^;]+;", "expires=<date>;", value) if "Max-Age=0" not in value else value
         return name, re.sub(r"^( ?\w+)=[^;]*;", r"\1=<value>;", value)
     return name, value
 
