@@ -209,19 +209,41 @@ def _parts_text(
 ) -> tuple[str, str, str, tuple[str, ...]]:
     """`row_parts`' table, columns, history statement and column names."""
     quote: Any = connection.ops.quote_name
-    history_model = model.history.model  # type: ignore[attr-defined]
-    pk = model._meta.pk
-    assert pk is not None
-    copied = ", ".join(f"{source}.{quote(f.column)}" for f in (pk, *statements.fields))
-    columns = ", ".join(quote(f.column) for f in (pk, *statements.history_fields))
-    history = (
-        f"INSERT INTO {quote(history_model._meta.db_table)} ({columns}, {quote('history_date')}, "  # noqa: S608
-        f"{quote('history_change_reason')}, {quote('history_type')}, {quote('history_user_id')}) "
-        f"SELECT {copied}, %s, %s, '+', %s FROM {source}"
-    )
+    history = _history_copy(model, statements, quote, source, ("%s", "%s", "%s"))
     return (
         quote(model._meta.db_table),
         ", ".join(quote(f.column) for f in statements.fields),
         history,
         tuple(str(f.column) for f in statements.fields),
     )
+
+
+def _history_copy(
+    model: type[Model], statements: _Statements, quote: Any, source: str, values: tuple[str, str, str]
+) -> str:
+    """`INSERT INTO <history> (...) SELECT <source>.<key>, <source>.<column>..., <date>, <reason>, '+',
+    <user> FROM <source>`, the three `values` SQL expressions."""
+    history_model = model.history.model  # type: ignore[attr-defined]
+    pk = model._meta.pk
+    assert pk is not None
+    copied = ", ".join(f"{source}.{quote(f.column)}" for f in (pk, *statements.fields))
+    columns = ", ".join(quote(f.column) for f in (pk, *statements.history_fields))
+    date, reason, user = values
+    return (
+        f"INSERT INTO {quote(history_model._meta.db_table)} ({columns}, {quote('history_date')}, "  # noqa: S608
+        f"{quote('history_change_reason')}, {quote('history_type')}, {quote('history_user_id')}) "
+        f"SELECT {copied}, {date}, {reason}, '+', {user} FROM {source}"
+    )
+
+
+def history_insert(model: type[Model], connection: Any, source: str) -> str:
+    """The history rows ("+", as simple-history writes a creation: no change reason) of the rows `source`
+    returns (a CTE's `INSERT ... RETURNING *`), for a statement with named parameters: the date is
+    `%(now)s`, the user `%(user)s`."""
+    statements = _statements.get((model, connection.alias))
+    if statements is None:
+        statements = _statements[(model, connection.alias)] = _build(
+            model, connection.vendor, connection.ops.quote_name
+        )
+    quote = connection.ops.quote_name
+    return _history_copy(model, statements, quote, source, ("%(now)s", "NULL", "%(user)s::integer"))

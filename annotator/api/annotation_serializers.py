@@ -276,5 +276,10 @@ def decision_data(decision: Decision) -> dict[str, Any]:
         "relation": decision.relation_id,
         "link": decision.link_id,
         "result": decision.result,
-        "created_at": plain.datetime_text(_DATETIME, decision.created_at),
+        "created_at": decision_created_at(decision.created_at),
     }
+
+
+def decision_created_at(moment: Any) -> Any:
+    """A decision's `created_at` as DecisionSerializer writes it."""
+    return plain.datetime_text(_DATETIME, moment)

@@ -27,7 +27,7 @@ from rest_framework.views import APIView
 from annotator.annotations import services
 from annotator.annotations.models import AnnotationSet, Relation, Span
 from annotator.annotations.status import with_status
-from annotator.api import json_rows, plain, set_contents
+from annotator.api import document_reads, json_rows, plain, set_contents, set_writes_at_once
 from annotator.api.access import check_can_edit, projects_for, user_of, visible_sets
 from annotator.api.annotation_serializers import (
     AnnotationSetDetailSerializer,
@@ -258,7 +258,8 @@ class ArticleDetail(generics.RetrieveAPIView):
 
     @extend_schema(responses={200: ArticleDetailSerializer, **ERRORS})
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
+        # The retrieve's answer, read as one compiled row (api/document_reads.py).
+        return Response(document_reads.article_data(request, kwargs["pk"]))
 
     def get_queryset(self) -> QuerySet[Article]:
         return Article.objects.filter(project__in=projects_for(self.request))
@@ -304,6 +305,8 @@ class SetDetail(APIView):
         },
     )
     def get(self, request: Request, pk: int) -> Response:
+        if document_reads.written_by_database(request):  # the whole answer in one statement
+            return document_reads.set_response(request, pk)
         annotation_set = set_for_reading(request, pk)
         if request.META.get("HTTP_IF_NONE_MATCH") == etag(annotation_set):  # as `expected_version` reads
             return with_etag(Response(status=status.HTTP_304_NOT_MODIFIED), annotation_set)
@@ -360,6 +363,8 @@ class SetSpans(APIView):
     )
     def post(self, request: Request, pk: int) -> Response:
         usual = span_create_data(request.data)  # the set is read with the type it names
+        if usual is not None and (done := set_writes_at_once.create_span(request, pk, usual)) is not None:
+            return _created(done)  # one statement: the usual way's checks, the set's read and the write
         annotation_set = set_for_writing(request, pk, type_name=usual["type"] if usual else None)
         data = usual or _validated(SpanCreateSerializer, request)
         span = services.create_span(
@@ -372,6 +377,12 @@ class SetSpans(APIView):
             expected_version=expected_version(request),
         )
         return with_etag(Response(span_data(span), status=status.HTTP_201_CREATED), annotation_set)
+
+
+def _created(done: set_writes_at_once.Written) -> Response:
+    response = Response(done.body, status=status.HTTP_201_CREATED)
+    response["ETag"] = f'"{done.version}"'
+    return response
 
 
 def _validated(serializer: Any, request: Request) -> Any:
@@ -523,6 +534,8 @@ class SetDecisions(APIView):
     )
     def post(self, request: Request, pk: int) -> Response:
         usual = decision_create_data(request.data)  # the set is read with the suggestion it names
+        if usual is not None and (done := set_writes_at_once.decide(request, pk, usual)) is not None:
+            return _created(done)  # one statement, as a new span's
         annotation_set = set_for_writing(request, pk, suggestion_id=usual["suggestion"] if usual else None)
         data = usual or _validated(DecisionCreateSerializer, request)
         project_id = annotation_set.article.project_id

@@ -293,13 +293,11 @@ def test_creating_a_span_through_the_api_costs_a_fixed_number_of_queries(client,
         assert post(7, 16, 2).status_code == 201
     # No token query (the client's token is remembered), no article query (the set's query reads what the
     # offsets check needs), no duplicate check (the INSERT refuses a duplicate), the history with the span.
-    if connection.vendor == "postgresql":  # the claim, the span and its history: one statement, autocommit
-        assert tables(queries) == [
-            # the set with the caller's role, its article, the span rules and the type the body names
-            "annotations_annotationset",
-            "annotations_historicalspan",  # WITH guard AS (UPDATE set), new AS (INSERT span) INSERT history
-        ]
-        assert len(queries) == 2
+    if connection.vendor == "postgresql":
+        # One statement, autocommit (api/set_writes_at_once.py): the set with the caller's right to edit it,
+        # its article, the span rules and the type the body names; the claim, the span and its history.
+        assert tables(queries) == ["new_span"]  # WITH target AS (...), ... SELECT ... FROM new_span
+        assert len(queries) == 1
     else:
         assert tables(queries) == [
             "annotations_annotationset",
