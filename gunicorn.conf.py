@@ -9,10 +9,12 @@ from typing import Any
 from annotator.core.logs import logging_config
 from annotator.core.serving import web_threads, web_worker_class, web_workers
 
-# Worker processes, threads in each, and the worker: sync for one thread (the default), else gunicorn's
-# threaded one (connections kept open between requests) taking waiting saves before waiting reads
-# (annotator.core.serving). Every way of serving reads them here: `manage.py serve`, the Dockerfile,
-# docker-compose.yml, bench/load.py by default. Options on the command line (tests/live.py's) win over these.
+# Worker processes, threads in each, and the worker: for one thread gunicorn's sync worker, or with
+# WEB_SAVES_FIRST annotator.core.serving.SavesFirstWorker (one request at a time, connections kept open,
+# waiting saves served before waiting reads); for more, gunicorn's threaded worker taking waiting saves
+# before waiting reads (annotator.core.serving.PriorityThreadWorker). Every way of serving reads them here:
+# `manage.py serve`, the Dockerfile, docker-compose.yml, bench/load.py by default. Options on the command line
+# (tests/live.py's) win over these.
 workers = web_workers()
 threads = web_threads()
 worker_class = web_worker_class(threads)

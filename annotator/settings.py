@@ -70,11 +70,11 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "annotator.core.middleware.RequestBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "annotator.core.sessions.SessionMiddleware",  # Django's, an untouched session answered at once
     "annotator.core.slashes.EitherSlashMiddleware",  # before CommonMiddleware: no 301 that drops a POST
-    "django.middleware.common.CommonMiddleware",
+    "annotator.core.hosts.CommonMiddleware",  # Django's, a Host header that passed remembered
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "annotator.core.middleware.AuthenticationMiddleware",  # Django's, as a plain middleware
     # Every page needs a login unless it is marked @login_not_required: closed by default.
     # Django's, asking the view before the session: annotator/core/middleware.py.
     "annotator.core.middleware.LoginRequiredMiddleware",
@@ -88,6 +88,9 @@ MIDDLEWARE = [
     # Last, as django-axes asks: it turns a sign-in refused for too many failures into the lock-out page.
     "axes.middleware.AxesMiddleware",
 ]
+
+# Django's messages (a cookie, then the session), the cookie's signer made only when a cookie is used.
+MESSAGE_STORAGE = "annotator.core.messages.FallbackStorage"
 
 ROOT_URLCONF = "annotator.urls"
 WSGI_APPLICATION = "annotator.wsgi.application"
@@ -110,6 +113,15 @@ TEMPLATES = [
 ]
 
 
+def _sqlite_options() -> dict:
+    # WAL lets the web server read while the worker writes; IMMEDIATE takes the write lock at BEGIN so two
+    # writers queue on busy_timeout instead of failing with "database is locked".
+    return {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000",
+        "transaction_mode": "IMMEDIATE",
+    }
+
+
 def _database_from_env() -> dict:
     """DATABASE_URL when set (PostgreSQL with a connection pool), else a local SQLite file in WAL mode."""
     url = env.str("DATABASE_URL", default="")
@@ -118,25 +130,25 @@ def _database_from_env() -> dict:
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": DATA_DIR / "annotator.sqlite3",
-            "OPTIONS": {
-                # WAL lets the web server read while the worker writes; IMMEDIATE takes the write lock at
-                # BEGIN so two writers queue on busy_timeout instead of failing with "database is locked".
-                "init_command": (
-                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000"
-                ),
-                "transaction_mode": "IMMEDIATE",
-            },
+            "OPTIONS": _sqlite_options(),
         }
     database = env.db_url_config(url)
-    if database["ENGINE"] == "django.db.backends.postgresql" and not env.bool(
-        "ANNOTATOR_DB_JIT", default=False
-    ):
-        # PostgreSQL's JIT compiles any query whose estimated cost is high, and a page of 50 rows filtered
-        # over a million articles is estimated high: it spent 370 ms compiling a query that ran in 15.
-        database.setdefault("OPTIONS", {})["options"] = "-c jit=off"
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        # A sqlite:/// URL is the same file-based SQLite (the live-server tests name theirs so): the same
+        # options, or two writers fail at once with "database is locked" (Python's 5-s timeout, DEFERRED).
+        database["OPTIONS"] = {**_sqlite_options(), **database.get("OPTIONS", {})}
+    if database["ENGINE"] == "django.db.backends.postgresql":
+        database.setdefault("OPTIONS", {})["options"] = _session_options()
     if database["ENGINE"] == "django.db.backends.postgresql" and env.bool("ANNOTATOR_DB_POOL", default=True):
         database.setdefault("OPTIONS", {})["pool"] = {
-            "min_size": env.int("ANNOTATOR_DB_POOL_MIN", default=1),
+            # None kept open from the start: psycopg_pool opens its first min_size connections in the
+            # background, so the first request, finding none ready, has the pool open one more; a sync
+            # worker (one request at a time) then takes its two in turn (the pool hands out the one idle
+            # longest) until the pool's idle check closes one ten minutes later. Two server processes
+            # serving alternate requests cost the database 2-15% more CPU per request than one (the
+            # reviewers' mix, bench/db_cost.py, six interleaved pairs, load 14-19). The pool still grows
+            # to one connection per busy thread, and keeps them while they are used.
+            "min_size": env.int("ANNOTATOR_DB_POOL_MIN", default=0),
             "max_size": env.int("ANNOTATOR_DB_POOL_MAX", default=10),
             "timeout": env.int("ANNOTATOR_DB_POOL_TIMEOUT", default=10),
         }
@@ -148,10 +160,30 @@ def _database_from_env() -> dict:
     return database
 
 
-DATABASES = {"default": _database_from_env()}
+def _session_options() -> str:
+    """The PostgreSQL settings of each connection, sent as it opens (no statement, no round trip)."""
+    options = []
+    if not env.bool("ANNOTATOR_DB_JIT", default=False):
+        # PostgreSQL's JIT compiles any query whose estimated cost is high, and a page of 50 rows filtered
+        # over a million articles is estimated high: it spent 370 ms compiling a query that ran in 15.
+        options.append("-c jit=off")
+    if ANNOTATOR_DB_PREPARED:
+        # A prepared statement is planned once only when PostgreSQL keeps its generic plan, and it keeps it
+        # only while that plan's estimated cost stays near the cost of plans made for the values. Once
+        # ANALYZE has run on the tables (autovacuum does, as they grow), the annotate page's two largest
+        # statements were planned again on every run: 0.29 -> 0.83 ms of database CPU for the spans and
+        # suggestions alone (run alone 3,000 times, as `bench/db_cost.py repeat page` does), 1.9-2.1 -> 1.0-1.3
+        # ms per page open. The statements prepared here (core/compiled.py, the hot writes) look rows up by
+        # ids, which one plan serves for every value; for a 1 MB article with 5,625 spans the generic plan
+        # took 14 ms where the plans made for its values took 20.
+        options.append("-c plan_cache_mode=force_generic_plan")
+    return " ".join(options)
+
+
 # PostgreSQL: the hot queries (core/compiled.py) and the hot writes' few statements are prepared once per
 # pooled connection (annotator.core.prepared). Off behind a PgBouncer older than 1.21 in transaction mode.
 ANNOTATOR_DB_PREPARED = env.bool("ANNOTATOR_DB_PREPARED", default=True)
+DATABASES = {"default": _database_from_env()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

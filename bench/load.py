@@ -2,16 +2,19 @@
 
     python bench/load.py                                   # SQLite (temporary file)
     DATABASE_URL=postgres://... LOAD_CLIENTS=50 LOAD_SECONDS=30 python bench/load.py
-    WEB_CONCURRENCY=4 WEB_THREADS=1 ...                    # gunicorn's workers and threads (default: as served)
-    LOAD_CONFIGS=2,4,2x8,2x8c LOAD_ROUNDS=2 ...            # several configurations, interleaved, and a table
+    WEB_CONCURRENCY=4 WEB_THREADS=1 WEB_SAVES_FIRST=true   # gunicorn's workers and threads (default: as served)
+    LOAD_CONFIGS=2,2s,2x8p,2x8c LOAD_ROUNDS=3 ...          # several configurations, interleaved, and a table
 
 The server runs with production settings: DJANGO_DEBUG off, static files from the collected manifest,
 suggestions computed on open when they are not current (ANNOTATOR_SUGGEST_ON_OPEN's default), gunicorn.conf.py,
 and by default the workers and threads `manage.py serve`, the Dockerfile and docker-compose.yml run
-(WEB_CONCURRENCY, WEB_THREADS; annotator.core.serving). LOAD_CONFIGS names others: "3" is 3 sync workers,
-"2x8" 2 workers of 8 threads (gunicorn's gthread worker, which keeps connections open between requests),
-"2x8c" the same closing each connection as sync workers do. Every run (each configuration in each of
-LOAD_ROUNDS rounds, the configurations in turn) serves a fresh copy of the same database.
+(WEB_CONCURRENCY, WEB_THREADS, WEB_SAVES_FIRST; annotator.core.serving). LOAD_CONFIGS names others: "3" is
+3 sync workers, "2s" 2 one-request-at-a-time workers that keep connections open and serve waiting saves first
+(SavesFirstWorker), "2x8" 2 workers of 8 threads (gunicorn's gthread worker, which keeps connections open
+between requests), "2x8p" the same taking saves first (PriorityThreadWorker), "2x8c" gthread closing each
+connection as sync workers do. Every run (each configuration in each of LOAD_ROUNDS rounds, the
+configurations in turn) serves a fresh copy of the same database, whose tables were analysed once filled
+(the planner then plans with the rows the run reads, not with an empty table's guesses).
 
 Each reviewer (a thread with its own article, session and write token) loops over a realistic mix: open
 the annotate page, create a span (REST, If-Match), accept a suggestion (REST), list the project's
@@ -21,7 +24,8 @@ open when the server keeps it (threaded workers), made anew when it closes it (s
 requests/s, p50/p95/p99 per kind, every non-2xx answer, the mix's throughput as a ratio of /healthz's, the
 CPU time the gunicorn workers and the database server spent per request (steadier than requests/s on a
 busy machine), the CPU the reviewers themselves took per request (they share the machine's cores with the
-server), and the load average; with several runs, a table of them all.
+server), the context switches of the workers and the database per request (a thread that waits for the
+GIL or a lock is switched out and in again), and the load average; with several runs, a table of them all.
 """
 
 from __future__ import annotations
@@ -49,7 +53,7 @@ DROPPED = 0  # the status of a request whose connection broke before any answer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from annotator.core.serving import web_threads, web_workers  # noqa: E402 - after the path above
+from annotator.core.serving import web_threads, web_worker_class, web_workers  # noqa: E402 - after the path
 
 CLIENTS = int(os.environ.get("LOAD_CLIENTS", "16"))
 SECONDS = float(os.environ.get("LOAD_SECONDS", "15"))
@@ -209,9 +213,49 @@ def people_for(vendor: str) -> list[dict[str, object]]:
     return people
 
 
+def analyse(vendor: str) -> None:
+    """PostgreSQL's statistics of the tables the setup filled, which every copy (CREATE DATABASE ... TEMPLATE)
+    inherits: without them the planner chose plans for empty tables, as a served database that autovacuum has
+    analysed never does. The tables the setup leaves empty (spans, decisions, history: the run fills them) are
+    not analysed: statistics of "no rows" would plan each insert-heavy run's reads as scans of an empty table
+    (measured at 16 reviewers, sync 2, load 12-15: database CPU 1.31 ms per request without ANALYZE, 2.16 with
+    every table analysed), while the planner's default for a table never analysed assumes some rows, as the
+    statistics of a served database's full tables do. SQLite is left as served: it keeps statistics only of
+    what ANALYZE ran on (the app analyses the KB tables it imports), not of these tables."""
+    if vendor != "postgresql":
+        return
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        filled = []
+        for table in connection.introspection.table_names(cursor):
+            cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {connection.ops.quote_name(table)})")
+            if cursor.fetchone()[0]:
+                filled.append(connection.ops.quote_name(table))
+        if filled:
+            cursor.execute(f"ANALYZE {', '.join(filled)}")
+
+
 def cpu_seconds(pids: list[int]) -> dict[int, float]:
     """User plus system CPU time of each process still alive."""
     return {pid: used for pid in pids if (used := process_cpu_seconds(pid)) is not None}
+
+
+def context_switches(pids: list[int]) -> dict[int, int]:
+    """Voluntary plus involuntary context switches of each process still alive, all its threads."""
+    counts = {}
+    for pid in pids:
+        try:
+            tasks = list(Path(f"/proc/{pid}/task").iterdir())
+            total = 0
+            for task in tasks:
+                for line in (task / "status").read_text().splitlines():
+                    if "ctxt_switches:" in line:
+                        total += int(line.split()[1])
+        except (OSError, ValueError):
+            continue  # gone meanwhile
+        counts[pid] = total
+    return counts
 
 
 def cpu_per_request(before: dict[int, float], after: dict[int, float], requests: int) -> float:
@@ -224,6 +268,7 @@ WORKER_CLASSES = {
     "sync": "sync",
     "gthread": "gthread",
     "priority": "annotator.core.serving.PriorityThreadWorker",
+    "saves": "annotator.core.serving.SavesFirstWorker",
 }
 
 
@@ -239,13 +284,17 @@ class Config:
 
     @classmethod
     def parse(cls, text: str) -> Config:
-        """ "2": 2 sync workers; "2x8": 2 gthread workers of 8 threads; "2x8p": the same taking saves first
+        """ "2": 2 sync workers; "2s": 2 SavesFirstWorkers (one request at a time, saves first); "2x8": 2
+        gthread workers of 8 threads; "2x8p": the same taking saves first
         (annotator.core.serving.PriorityThreadWorker); "2x8c": gthread closing each connection."""
-        match = re.fullmatch(r"(\d+)(?:x(\d+)([pc]?))?", text.strip())
+        match = re.fullmatch(r"(\d+)(?:x(\d+)([pc]?)|(s))?", text.strip())
         if match is None or int(match[1]) < 1 or (match[2] is not None and int(match[2]) < 1):
             raise SystemExit(
-                f"LOAD_CONFIGS: {text!r} is not W (sync workers), WxT (gthread), WxTp (saves first) or WxTc."
+                f"LOAD_CONFIGS: {text!r} is not W (sync workers), Ws (saves first, one request at a time), "
+                "WxT (gthread), WxTp (saves first) or WxTc."
             )
+        if match[4]:
+            return cls(int(match[1]), 1, "saves")
         if match[2] is None:
             return cls(int(match[1]), 1, "sync")
         return cls(
@@ -258,11 +307,15 @@ class Config:
             return f"as served {self.workers}x{self.threads}"
         if self.kind == "sync":
             return f"sync {self.workers}"
+        if self.kind == "saves":
+            return f"saves-first {self.workers}"
         return f"{self.kind} {self.workers}x{self.threads}" + ("" if self.keepalive else " close")
 
     @property
     def arguments(self) -> list[str]:
-        chosen = [] if self.kind is None else ["--worker-class", WORKER_CLASSES[self.kind]]
+        # As served: gunicorn.conf.py's class, named here because tests.live starts one thread as sync.
+        served = web_worker_class(self.threads)
+        chosen = ["--worker-class", served if self.kind is None else WORKER_CLASSES[self.kind]]
         return chosen + ([] if self.keepalive else ["--keep-alive", "0"])
 
 
@@ -345,6 +398,8 @@ class Result:
     app_cpu: float  # ms per request: the gunicorn workers
     database_cpu: float  # ms per request: the copy's PostgreSQL backends
     generator_cpu: float  # ms per request: this process (the reviewers)
+    app_switches: float = 0.0  # context switches per request: the gunicorn workers (all their threads)
+    database_switches: float = 0.0  # the same: the copy's PostgreSQL backends
 
     @property
     def rate(self) -> float:
@@ -358,9 +413,13 @@ def measure(
 
     app_before = cpu_seconds(worker_pids(master))
     database_before = cpu_seconds(copies.database_pids(name))
+    app_switches_before = context_switches(worker_pids(master))
+    database_switches_before = context_switches(copies.database_pids(name))
     generator_before = os.times()
     times, errors, elapsed = run(base, people, plan)
     generator = os.times()
+    app_switches = context_switches(worker_pids(master))
+    database_switches = context_switches(copies.database_pids(name))
     total = sum(len(t) for t in times.values())
     # CPU per request hardly depends on what else the machine runs, unlike requests/s. The reviewers run
     # here, on the same cores as the server: what they take is not the server's.
@@ -372,13 +431,21 @@ def measure(
         app_cpu=cpu_per_request(app_before, cpu_seconds(worker_pids(master)), total),
         database_cpu=cpu_per_request(database_before, cpu_seconds(copies.database_pids(name)), total),
         generator_cpu=(sum(generator[:2]) - sum(generator_before[:2])) / max(total, 1) * 1000,
+        app_switches=per_request(app_switches_before, app_switches, total),
+        database_switches=per_request(database_switches_before, database_switches, total),
     )
+
+
+def per_request(before: dict[int, int], after: dict[int, int], requests: int) -> float:
+    return sum(count - before.get(pid, 0) for pid, count in after.items()) / max(requests, 1)
 
 
 def print_result(plan: str, result: Result) -> None:
     print(f"\n{plan}: {result.requests} requests in {result.seconds:.1f} s = {result.rate:.0f} requests/s")
     print(f"  CPU per request: gunicorn workers {result.app_cpu:.2f} ms, database {result.database_cpu:.2f} ms, "
           f"load generator (this process) {result.generator_cpu:.2f} ms")  # fmt: skip
+    print(f"  context switches per request: gunicorn workers {result.app_switches:.1f}, "
+          f"database {result.database_switches:.1f}")  # fmt: skip
     for kind, took in sorted(result.times.items()):
         p50, p95, p99 = (percentile(took, f) for f in (0.5, 0.95, 0.99))
         print(f"  {kind:22} n={len(took):6}  {len(took) / result.seconds:6.0f}/s"
@@ -441,6 +508,7 @@ def main() -> None:
     chosen = configs()
     with bench_database("load") as vendor:
         people = people_for(vendor)
+        analyse(vendor)
         copies = Copies(vendor)
         print(f"database: {vendor}; {CLIENTS} reviewers, {SECONDS:.0f} s per plan; configurations "
               f"{', '.join(c.name for c in chosen)}, {ROUNDS} round(s), interleaved; "

@@ -4,10 +4,13 @@
     DATABASE_URL=postgres://... python bench/request_cost.py run ACTION N   # N requests, CPU per request
     DATABASE_URL=postgres://... python bench/request_cost.py profile ACTION N   # cProfile, top functions
     DATABASE_URL=postgres://... python bench/request_cost.py callgrind ACTION[,ACTION...] N   # instructions
+    DATABASE_URL=postgres://... python bench/request_cost.py layers ACTION N   # what each middleware costs
 
 ACTION is `span` (POST /api/v1/sets/<id>/spans/ with If-Match), `accept` or `reject` (POST .../decisions/), `list`
 (GET /api/v1/projects/<id>/articles/, 50 articles), as `bench/load.py` sends them, `set` (GET
-/api/v1/sets/<id>/ of a set with 50 spans: fetching a document's annotations) or `me` (GET /api/v1/account,
+/api/v1/sets/<id>/ of a set with 50 spans: fetching a document's annotations), `article` (GET
+/api/v1/articles/<id>/ of that set's article: fetching the document's text, the other half of peers.py's
+"fetch a document") or `me` (GET /api/v1/account,
 bench/peers.py's "who am I"), all with a bearer token; `page` (GET /articles/<id>/annotate/ of an article
 whose set has 50 spans, signed in with a session cookie, as a browser opens it); `healthz` (GET /healthz, no
 credentials: the floor). Each run takes a fresh annotation set, then makes 20 warm-up requests and N measured
@@ -16,6 +19,10 @@ alone (callgrind.h's client requests, built with the C compiler, start and stop 
 rest runs uninstrumented, ~5x faster): per request, they hardly depend on the load. Measured requests run ~50
 times slower under callgrind, so the runs remember a token for an hour (ANNOTATOR_TOKEN_CACHE_SECONDS), as a
 busy client's process does within the 5 seconds of production, and the page's freshness window is an hour.
+`layers` counts, in one callgrind run, the instructions per request of a bare WSGI callable (what gunicorn
+would call with no Django), of Django's handler with no middleware, of the whole stack, and of the whole
+stack without each middleware in turn: the difference is what that middleware costs the action (a request
+that needs the one left out may answer differently: its status is printed).
 `setup` writes the database named in DATABASE_URL + "_cost" and keeps it; `drop` removes it.
 """
 
@@ -180,6 +187,9 @@ def requests_for(action: str, count: int) -> list[dict[str, object]]:
     if action == "set":
         path = f"/api/v1/sets/{_set_with_spans(facts)}/"
         return [{**base, "REQUEST_METHOD": "GET", "PATH_INFO": path} for _ in range(count)]
+    if action == "article":
+        path = f"/api/v1/articles/{_article_of(_set_with_spans(facts))}/"
+        return [{**base, "REQUEST_METHOD": "GET", "PATH_INFO": path} for _ in range(count)]
     if action == "me":
         return [{**base, "REQUEST_METHOD": "GET", "PATH_INFO": "/api/v1/account"} for _ in range(count)]
     if action == "healthz":
@@ -272,6 +282,7 @@ MARKS_C = r"""
 #include <valgrind/callgrind.h>
 void measure_on(void) { CALLGRIND_START_INSTRUMENTATION; CALLGRIND_ZERO_STATS; }
 void measure_off(void) { CALLGRIND_DUMP_STATS_AT("measured"); CALLGRIND_STOP_INSTRUMENTATION; }
+void measure_off_as(const char *name) { CALLGRIND_DUMP_STATS_AT(name); CALLGRIND_STOP_INSTRUMENTATION; }
 """
 
 
@@ -309,6 +320,81 @@ def callgrind(actions: str, count: int) -> None:
                   f"load average {os.getloadavg()[0]:.1f})")  # fmt: skip
 
 
+def _bare_wsgi(environ: dict[str, object], start_response: object) -> list[bytes]:
+    """The floor: a WSGI callable that answers without Django."""
+    start_response("200 OK", [("Content-Type", "application/json")])  # type: ignore[operator]
+    return _Body([b'{"status": "ok"}'])
+
+
+class _Body(list):  # type: ignore[type-arg]
+    def close(self) -> None:
+        pass
+
+
+def run_layers(action: str, count: int) -> None:
+    """Under callgrind (`layers`): each variant of the stack measured on its own requests, one dump each."""
+    _configure()
+    import ctypes
+
+    from django.conf import settings
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.test.utils import override_settings
+
+    from annotator.wsgi import application
+
+    def handler(middleware: list[str]) -> object:
+        with override_settings(MIDDLEWARE=middleware):
+            return WSGIHandler()
+
+    stack = list(settings.MIDDLEWARE)
+    variants = [("bare WSGI callable", _bare_wsgi), ("Django, no middleware", handler([])),
+                ("whole stack", application)]  # fmt: skip
+    variants += [(f"without {name}", handler([m for m in stack if m != name])) for name in stack]
+    marks = _callgrind_marks()
+    assert marks is not None
+    for label, app in variants:
+        environs = requests_for(action, WARM + count)
+        for environ in environs[:WARM]:
+            serve(app, environ)
+        statuses = set()
+        marks.measure_on()  # type: ignore[attr-defined]
+        for environ in environs[WARM:]:
+            statuses.add(serve(app, environ))
+        marks.measure_off_as(ctypes.c_char_p(label.encode()))  # type: ignore[attr-defined]
+        print(f"{label}\t{','.join(map(str, sorted(statuses)))}", flush=True)
+
+
+def layers(action: str, count: int) -> None:
+    """`run_layers` under callgrind; print each variant's instructions per request and the difference."""
+    import re
+    import subprocess
+
+    with tempfile.TemporaryDirectory() as folder:
+        command = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={folder}/out.%p",
+                   sys.executable, __file__, "run-layers", action, str(count)]  # fmt: skip
+        done = subprocess.run(command, env={**os.environ, "REQUEST_COST_CALLGRIND": folder},
+                              capture_output=True, text=True)  # fmt: skip
+        if done.returncode:
+            sys.exit(done.stderr[-3000:])
+        statuses = dict(line.split("\t") for line in done.stdout.splitlines() if "\t" in line)
+        counts = {}
+        for dump in Path(folder).glob("out.*"):
+            text = dump.read_text()
+            trigger = re.search(r"^desc: Trigger: Client Request: (.+)$", text, re.MULTILINE)
+            summary = re.search(r"^summary: (\d+)", text, re.MULTILINE)
+            if trigger and summary:
+                counts[trigger.group(1)] = int(summary.group(1)) / count
+    whole = counts["whole stack"]
+    print(f"{action}: instructions per request ({count} requests; load average {os.getloadavg()[0]:.1f})")
+    for label, status in statuses.items():
+        own = (
+            f"  (whole stack - this: {(whole - counts[label]) / 1e3:7.1f} K)"
+            if label.startswith("without")
+            else ""
+        )
+        print(f"{counts[label] / 1e6:7.3f} M  {label} [{status}]{own}")
+
+
 def _server_cpu() -> float:
     """CPU seconds of the PostgreSQL server processes of this database (the pool's connections, the one
     that asks among them)."""
@@ -338,5 +424,9 @@ if __name__ == "__main__":
         drop()
     elif command == "callgrind":
         callgrind(sys.argv[2], int(sys.argv[3]))
+    elif command == "layers":
+        layers(sys.argv[2], int(sys.argv[3]))
+    elif command == "run-layers":
+        run_layers(sys.argv[2], int(sys.argv[3]))
     else:
         run(sys.argv[2], int(sys.argv[3]), profile=command == "profile")

@@ -8,6 +8,7 @@ import pytest
 
 from annotator.annotations.services import get_or_create_own_set
 from annotator.projects.models import Role
+from tests import run_databases
 from tests.factories import (
     ArticleFactory,
     EntityTypeFactory,
@@ -96,6 +97,56 @@ def named_news_kb(news):
         record = EntityRecord(kb_id=entity.kb_id, name=entity.name, type=entity.type)
         upsert_entity(knowledge_base=news.kb, record=record)
     return news
+
+
+_RUN_ID = pytest.StashKey[str]()
+_RUN_LOCK = pytest.StashKey[object]()
+
+
+def pytest_configure(config):
+    """This run's id for its PostgreSQL test databases (tests/run_databases.py): made by the run's first
+    process (xdist's controller, or the only one), which holds its lock and first drops what killed runs
+    left; handed to xdist's workers."""
+    worker_input = getattr(config, "workerinput", None)
+    if worker_input is not None:
+        if run_databases.WORKER_INPUT_KEY in worker_input:
+            config.stash[_RUN_ID] = worker_input[run_databases.WORKER_INPUT_KEY]
+        return
+    if config.getvalue("reuse_db"):
+        return
+    from django.conf import settings
+
+    found = run_databases.postgresql_databases(settings.DATABASES)
+    if not found:
+        return
+    run_id = run_databases.new_run_id()
+    with run_databases.admin_connection(found[0]) as admin:
+        for settings_dict in found:
+            run_databases.drop_databases_of_ended_runs(admin, settings_dict["NAME"])
+    config.stash[_RUN_LOCK] = run_databases.hold_run_lock(found[0], run_id)
+    config.stash[_RUN_ID] = run_id
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    """xdist: a worker names its databases for the run it belongs to."""
+    if _RUN_ID in node.config.stash:
+        node.workerinput[run_databases.WORKER_INPUT_KEY] = node.config.stash[_RUN_ID]
+
+
+def pytest_unconfigure(config):
+    lock = config.stash.get(_RUN_LOCK, None)
+    if lock is not None:
+        lock.close()
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, request):
+    """Test databases named for this run (after the worker's suffix): two runs at once never share one."""
+    from django.conf import settings
+
+    if _RUN_ID in request.config.stash:
+        run_databases.name_test_databases_for_run(settings.DATABASES, request.config.stash[_RUN_ID])
 
 
 @pytest.fixture(scope="session")

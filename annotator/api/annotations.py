@@ -27,7 +27,14 @@ from rest_framework.views import APIView
 from annotator.annotations import services
 from annotator.annotations.models import AnnotationSet, Relation, Span
 from annotator.annotations.status import with_status
-from annotator.api import article_first_page, json_rows, plain, set_contents, set_writes_at_once
+from annotator.api import (
+    article_first_page,
+    document_reads,
+    json_rows,
+    plain,
+    set_contents,
+    set_writes_at_once,
+)
 from annotator.api.access import check_can_edit, projects_for, user_of, visible_sets
 from annotator.api.annotation_serializers import (
     AnnotationSetDetailSerializer,
@@ -253,7 +260,8 @@ class ArticleDetail(generics.RetrieveAPIView):
 
     @extend_schema(responses={200: ArticleDetailSerializer, **ERRORS})
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
+        # The retrieve's answer, read as one compiled row (api/document_reads.py).
+        return Response(document_reads.article_data(request, kwargs["pk"]))
 
     def get_queryset(self) -> QuerySet[Article]:
         return Article.objects.filter(project__in=projects_for(self.request))
@@ -299,6 +307,8 @@ class SetDetail(APIView):
         },
     )
     def get(self, request: Request, pk: int) -> Response:
+        if document_reads.written_by_database(request):  # the whole answer in one statement
+            return document_reads.set_response(request, pk)
         annotation_set = set_for_reading(request, pk)
         if request.META.get("HTTP_IF_NONE_MATCH") == etag(annotation_set):  # as `expected_version` reads
             return with_etag(Response(status=status.HTTP_304_NOT_MODIFIED), annotation_set)

@@ -30,7 +30,11 @@ class UsualContentNegotiation(DefaultContentNegotiation):
             and format_suffix is None
             and renderers
             and renderers[0].media_type == "application/json"
-            and self.settings.URL_FORMAT_OVERRIDE not in request.query_params
+            # No query string, no ?format=: asked before `query_params`, which parses it into a QueryDict.
+            and (
+                not request.META.get("QUERY_STRING")
+                or self.settings.URL_FORMAT_OVERRIDE not in request.query_params
+            )
         ):
             return renderers[0], renderers[0].media_type
         return super().select_renderer(request, renderers, format_suffix)

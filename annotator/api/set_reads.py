@@ -63,7 +63,7 @@ def _suggestion_in(project_id: int, suggestion_id: int) -> QuerySet[Suggestion]:
     return related.order_by()[:1]
 
 
-def _readable_sets(set_id: int, user_id: int) -> QuerySet[AnnotationSet]:
+def readable_sets(set_id: int, user_id: int) -> QuerySet[AnnotationSet]:
     """`visible_sets` of a user (by id), the set `set_id` only."""
     user = get_user_model()(pk=user_id)  # a stand-in: the filters read its id only
     projects = Project.objects.visible_to(user)
@@ -72,13 +72,13 @@ def _readable_sets(set_id: int, user_id: int) -> QuerySet[AnnotationSet]:
 
 @CompiledQuery
 def _readable_set(set_id: int, user_id: int) -> QuerySet[AnnotationSet]:
-    return _readable_sets(set_id, user_id).select_related("annotator").order_by()
+    return readable_sets(set_id, user_id).select_related("annotator").order_by()
 
 
 @CompiledQuery
 def _readable_set_in(set_id: int, user_id: int, project_id: int) -> QuerySet[AnnotationSet]:
     """As `_readable_set`, for a token limited to one project."""
-    sets = _readable_sets(set_id, user_id).filter(article__project_id=project_id)
+    sets = readable_sets(set_id, user_id).filter(article__project_id=project_id)
     return sets.select_related("annotator").order_by()
 
 
@@ -96,7 +96,7 @@ def set_for_reading(request: Request, set_id: int) -> AnnotationSet:
 
 def _member_sets(set_id: int, user_id: int) -> QuerySet[AnnotationSet]:
     """`visible_sets` of a user (by id) with the role, as `set_for_writing` reads it."""
-    sets = _readable_sets(set_id, user_id)
+    sets = readable_sets(set_id, user_id)
     role = Membership.objects.filter(project=OuterRef("article__project_id"), user_id=user_id)
     # With the article and the project's span rules: the span checks of the write read nothing more.
     return with_editing_facts(sets.annotate(my_role=Subquery(role.order_by().values("role")[:1])).order_by())

@@ -95,7 +95,9 @@ def _read_token(key: str) -> ApiToken | None:
                 _memo.clear()
             _memo[key] = (now + settings.ANNOTATOR_TOKEN_CACHE_SECONDS, _copy(found))
         token = found
-    token.user = _copy(token.user)
+    # `token.user = ...` as its descriptor would set it (the same user, so the same user_id), without the
+    # descriptor's checks of the instance's type and database (a fifth of authenticating a remembered token).
+    token._state.fields_cache["user"] = _copy(token.user)
     return token
 
 

@@ -11,13 +11,13 @@ import re
 import secrets
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import middleware as auth_middleware
 from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLoginRequiredMiddleware
 from django.contrib.messages.middleware import MessageMiddleware
-from django.contrib.messages.storage import default_storage
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError, connections
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect, JsonResponse
@@ -25,8 +25,10 @@ from django.utils.functional import SimpleLazyObject, empty
 from django.utils.http import url_has_allowed_host_and_scheme
 from simple_history.models import HistoricalRecords
 
+from annotator.accounts.signed_in import cached_user
 from annotator.core.errors import ProjectArchived
 from annotator.core.logs import REQUEST_ID
+from annotator.core.messages import storage_class
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +47,18 @@ POLICY = "; ".join(
     ]
 )
 
+
+def _stored(name: str, value: str) -> tuple[str, tuple[str, str]]:
+    """A header as a response keeps it (`response.headers._store`: lower-cased name -> (name, value)),
+    made by Django's own checks (latin-1, no newline): a constant header is then set by one dict write,
+    where `response[name] = value` checks and encodes both strings on every response (~6 K instructions).
+    tests/unit/test_i28stack_stack.py compares the headers with Django's own way of setting them."""
+    sample = HttpResponse()
+    sample.headers[name] = value
+    return name.lower(), sample.headers._store[name.lower()]  # type: ignore[attr-defined]
+
+
+_POLICY_HEADER = _stored("Content-Security-Policy", POLICY)
 
 # What an incoming X-Request-ID may be: short, and nothing that could forge or break a log line.
 SANE_REQUEST_ID = re.compile("[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,127}")
@@ -67,8 +81,36 @@ class RequestIdMiddleware:
             response = self.get_response(request)
         finally:
             REQUEST_ID.reset(token)
-        response["X-Request-ID"] = request_id
+        # As `response["X-Request-ID"] = request_id` stores it: the id is ASCII with no newline (a made one is
+        # hex; an incoming one matched SANE_REQUEST_ID), all that Django's check of the value would check.
+        response.headers._store["x-request-id"] = ("X-Request-ID", request_id)  # type: ignore[attr-defined]
         return response
+
+
+def lazy(setup: Callable[[], Any]) -> Any:
+    """`SimpleLazyObject(setup)`: the same object, made without its __init__, whose two writes each pass
+    through LazyObject's Python-level __getattribute__ and __setattr__ (12 K instructions, twice a request:
+    the user and the messages)."""
+    made = SimpleLazyObject.__new__(SimpleLazyObject)
+    attributes = object.__getattribute__(made, "__dict__")
+    attributes["_setupfunc"] = setup
+    attributes["_wrapped"] = empty
+    return made
+
+
+class AuthenticationMiddleware(auth_middleware.AuthenticationMiddleware):
+    """Django's: `request.user` read from the session when first asked (its password sign-ins' user read
+    compiled: annotator/accounts/signed_in.py), as a plain middleware (Django's mixin asks for each hook
+    on every request) with a cheaper lazy object."""
+
+    async_capable = False  # a plain __call__ (under ASGI, Django adapts it)
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        if not hasattr(request, "session"):
+            self.process_request(request)  # Django's ImproperlyConfigured: no session middleware before
+        request.user = lazy(partial(cached_user, request))
+        request.auser = partial(auth_middleware.auser, request)  # type: ignore[attr-defined]
+        return cast(HttpResponseBase, self.get_response(request))
 
 
 class LazyMessageMiddleware(MessageMiddleware):
@@ -78,8 +120,16 @@ class LazyMessageMiddleware(MessageMiddleware):
     stores nothing at the end (Django's `update()` writes only what was read or added), so skipping it
     changes no answer."""
 
+    async_capable = False  # a plain __call__ (under ASGI, Django adapts it)
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        self.process_request(request)
+        return self.process_response(request, cast(HttpResponse, self.get_response(request)))
+
     def process_request(self, request: HttpRequest) -> None:
-        request._messages = SimpleLazyObject(partial(default_storage, request))  # type: ignore[attr-defined]
+        # Django's default_storage(request), the class imported once per MESSAGE_STORAGE.
+        storage = storage_class(settings.MESSAGE_STORAGE)
+        request._messages = lazy(partial(storage, request))  # type: ignore[attr-defined]
 
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         storage = getattr(request, "_messages", None)
@@ -128,12 +178,16 @@ class HistoryRequestMiddleware:
 
 
 class ContentSecurityPolicyMiddleware:
+    """The policy on every answer that has none of its own (`headers.setdefault`), the header made once."""
+
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        response.headers.setdefault("Content-Security-Policy", POLICY)
+        store = response.headers._store  # type: ignore[attr-defined]
+        if _POLICY_HEADER[0] not in store:
+            store[_POLICY_HEADER[0]] = _POLICY_HEADER[1]
         return response
 
 

@@ -11,7 +11,9 @@ as gunicorn did before 27; otherwise it still lingers.
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import errno
 import functools
 import itertools
 import logging
@@ -25,7 +27,8 @@ from concurrent import futures
 from typing import Any
 
 from gunicorn import glogging, util
-from gunicorn.workers.gthread import DEFAULT_WORKER_DATA_TIMEOUT, ThreadWorker
+from gunicorn.workers import base
+from gunicorn.workers.gthread import DEFAULT_WORKER_DATA_TIMEOUT, STOP_KEEPALIVE_LINGER, TConn, ThreadWorker
 
 _linger = util.close_graceful
 
@@ -41,6 +44,8 @@ DEFAULT_WORKERS = 2
 DEFAULT_THREADS = 1
 SYNC_WORKER = "sync"
 THREAD_WORKER = "annotator.core.serving.PriorityThreadWorker"
+SAVES_FIRST_WORKER = "annotator.core.serving.SavesFirstWorker"
+DEFAULT_SAVES_FIRST = False
 
 
 def web_workers() -> int:
@@ -53,9 +58,23 @@ def web_threads() -> int:
     return _positive("WEB_THREADS", DEFAULT_THREADS)
 
 
+def web_saves_first() -> bool:
+    """WEB_SAVES_FIRST: whether one-thread processes serve waiting saves before waiting reads
+    (SavesFirstWorker, below) rather than in arrival order (gunicorn's sync worker); else DEFAULT_SAVES_FIRST."""
+    text = os.environ.get("WEB_SAVES_FIRST", "").strip().lower()
+    if not text:
+        return DEFAULT_SAVES_FIRST
+    if text not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+        raise ValueError(f"WEB_SAVES_FIRST must be true or false, not {text!r}.")
+    return text in ("true", "1", "yes", "on")
+
+
 def web_worker_class(threads: int) -> str:
-    """gunicorn's worker for `threads` threads per process: sync for one, PriorityThreadWorker for more."""
-    return SYNC_WORKER if threads == 1 else THREAD_WORKER
+    """gunicorn's worker for `threads` threads per process: for one, SavesFirstWorker when WEB_SAVES_FIRST
+    is on, else sync; PriorityThreadWorker (saves first among threads) for more."""
+    if threads > 1:
+        return THREAD_WORKER
+    return SAVES_FIRST_WORKER if web_saves_first() else SYNC_WORKER
 
 
 def _positive(name: str, default: int) -> int:
@@ -261,3 +280,189 @@ class PriorityThreadWorker(ThreadWorker):
                 continue
             self.nr_conns -= 1
             conn.close()
+
+
+# One request at a time, saves first: what WEB_SAVES_FIRST serves with one thread per process.
+READ_WAIT_MS = 500  # how far ahead of a read a save may be served (WEB_READ_WAIT_MS; WaitingRequests)
+
+
+def read_wait_seconds() -> float:
+    """How long a read may wait while saves that came after it go before it: WEB_READ_WAIT_MS, else
+    READ_WAIT_MS."""
+    text = os.environ.get("WEB_READ_WAIT_MS", "").strip()
+    if not text:
+        return READ_WAIT_MS / 1000
+    if not text.isdigit():
+        raise ValueError(f"WEB_READ_WAIT_MS must be a whole number of milliseconds, not {text!r}.")
+    return int(text) / 1000
+
+
+class WaitingRequests:
+    """The requests a SavesFirstWorker has seen arrive and not yet served, served by deadline: a save's is its
+    arrival, a read's its arrival plus `read_wait` seconds, so a save goes before every read that arrived less
+    than `read_wait` before it, and a read that has waited `read_wait` goes before the saves that arrived
+    after its deadline. Each kind keeps its arrival order.
+
+    Not a plain "a read that waited `read_wait` goes next": when the process is behind by more than that (a
+    busy machine), every read is past it, and reads would then always go first, saves last. Deadlines keep
+    the head start at `read_wait` however far behind, and no request waits for ever: each one's deadline
+    comes round."""
+
+    def __init__(self, read_wait: float) -> None:
+        self.read_wait = read_wait
+        self._saves: collections.deque[tuple[float, Any]] = collections.deque()
+        self._reads: collections.deque[tuple[float, Any]] = collections.deque()
+
+    def __len__(self) -> int:
+        return len(self._saves) + len(self._reads)
+
+    def add(self, request: Any, priority: int, now: float) -> None:
+        """`request` arrived at `now` (time.monotonic()), a save or a read (request_priority)."""
+        if priority == SAVES:
+            self._saves.append((now, request))
+        else:
+            self._reads.append((now + self.read_wait, request))
+
+    def take(self) -> Any | None:
+        """The request to serve next (None when nothing waits)."""
+        saves, reads = self._saves, self._reads
+        if reads and (not saves or reads[0][0] < saves[0][0]):
+            return reads.popleft()[1]
+        if saves:
+            return saves.popleft()[1]
+        return None
+
+    def clear(self) -> list[Any]:
+        """Every waiting request, saves first, leaving none."""
+        everything = [request for _, request in itertools.chain(self._saves, self._reads)]
+        self._saves.clear()
+        self._reads.clear()
+        return everything
+
+
+class SavesFirstWorker(ThreadWorker):
+    """One request at a time per process, as gunicorn's sync worker runs them (one thread: no GIL handed
+    between threads, one database connection per process), with what the threaded worker has besides: a
+    poller that accepts connections and keeps them open between requests, so that the requests waiting
+    for this process are known to it. Between two requests it polls without waiting, then serves the
+    waiting request WaitingRequests puts first: a save before the reads that came at most WEB_READ_WAIT_MS
+    before it.
+
+    A sync worker's queue is the kernel's backlog of connections, served in arrival order: with 50
+    closed-loop reviewers a save waited behind every page open queued before it. Here the queue is the
+    process's own. A request is taken from the socket only when it is served (its priority comes from a
+    peek at its first bytes, request_priority), so nothing is read twice and its bytes reach the app as
+    sent. It serves HTTP/1.x; a TLS handshake and a request whose head comes in pieces are read while the
+    process waits for them, as a sync worker does."""
+
+    def init_process(self) -> None:
+        # gunicorn's threaded worker makes its thread pool and the pipe its threads report on here: this
+        # worker has neither. The signal pipe (base.Worker's) wakes the poller instead.
+        self.poller = selectors.DefaultSelector()
+        self.waiting = WaitingRequests(read_wait_seconds())
+        base.Worker.init_process(self)
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        self.alive = False  # the signal's byte in the wake-up pipe ends the poller's wait
+
+    def handle_quit(self, sig: int, frame: Any) -> None:
+        base.Worker.handle_quit(self, sig, frame)
+
+    def enqueue_req(self, conn: Any) -> None:
+        """Place a connection whose request has arrived among the waiting ones; a new connection with
+        nothing sent yet waits in the poller (PriorityThreadWorker.enqueue_req: as long as gthread gives it)."""
+        head = _waiting_request(conn)
+        if not head and not (conn.initialized or conn.data_ready or conn.cfg.is_ssl):
+            conn.timeout = time.monotonic() + DEFAULT_WORKER_DATA_TIMEOUT + self.cfg.keepalive
+            self.pending_conns.append(conn)
+            self.poller.register(
+                conn.sock, selectors.EVENT_READ, functools.partial(self.on_pending_socket_readable, conn)
+            )
+            return
+        conn.data_ready = True  # handle() reads it at once, without waiting in a selector of its own
+        self.waiting.add(conn, request_priority(head), time.monotonic())
+
+    def accept(self, listener: socket.socket) -> None:
+        """One connection (each pass of the loop takes at most one per listener: a process busy with its
+        requests leaves the next connections to an idle one)."""
+        try:
+            sock, client = listener.accept()
+        except OSError as error:
+            if error.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+                raise
+            return
+        self.nr_conns += 1
+        self.enqueue_req(TConn(self.cfg, sock, client, listener.getsockname()))
+
+    murder_keepalived = PriorityThreadWorker.murder_keepalived
+
+    def serve_next(self) -> None:
+        conn = self.waiting.take()
+        if conn is None:
+            return
+        try:
+            keepalive = self.handle(conn)  # gthread's: parses the request, runs the app, answers
+        except Exception:  # handle() answers errors itself; anything past it closes the connection
+            self.log.exception("Error serving a connection")
+            keepalive = False
+        if not keepalive:
+            self.nr_conns -= 1
+            with contextlib.suppress(Exception):
+                conn.close(graceful=True)
+            return
+        if conn.parser.unreader.buf.getvalue():  # the next request was read ahead with this one's body
+            self.enqueue_req(conn)
+            return
+        conn.set_timeout()
+        if not self.alive:
+            conn.timeout = min(conn.timeout, time.monotonic() + STOP_KEEPALIVE_LINGER)
+        self.keepalived_conns.append(conn)
+        self.poller.register(
+            conn.sock, selectors.EVENT_READ, functools.partial(self.on_client_socket_readable, conn)
+        )
+
+    def _drain_signal_pipe(self, pipe: int) -> None:
+        with contextlib.suppress(OSError):
+            os.read(pipe, 4096)
+
+    def _pass(self, timeout: float) -> None:
+        """One turn of the loop: what arrived (without waiting when requests wait), connections past their
+        time closed, then one request served."""
+        self.wait_for_and_dispatch_events(timeout=0 if self.waiting else timeout)
+        self.murder_keepalived()
+        self.murder_pending()
+        self.serve_next()
+
+    def run(self) -> None:
+        os.set_blocking(self.PIPE[0], False)
+        self.poller.register(self.PIPE[0], selectors.EVENT_READ, self._drain_signal_pipe)
+        self.set_accept_enabled(True)
+        notified = 0.0
+        while self.alive:
+            now = time.monotonic()
+            if now - notified >= 1:  # the master's heartbeat: once a second is plenty for its timeout
+                self.notify()
+                notified = now
+            can_accept = self.nr_conns < self.worker_connections
+            if can_accept != self._accepting:
+                self.set_accept_enabled(can_accept)
+            self._pass(timeout=1.0)
+            if not self.is_parent_alive():
+                break
+
+        # Stopping: no new connections; the requests that arrived are served (answered "Connection: close"),
+        # kept-alive connections stay open STOP_KEEPALIVE_LINGER for one already on its way, as gthread does.
+        self.set_accept_enabled(False)
+        self._cap_keepalive(time.monotonic() + STOP_KEEPALIVE_LINGER)
+        deadline = time.monotonic() + self.cfg.graceful_timeout
+        while self.nr_conns > 0 and time.monotonic() < deadline:
+            self.notify()
+            ahead = self.keepalived_conns[0].timeout - time.monotonic() if self.keepalived_conns else 1.0
+            self._pass(timeout=min(1.0, max(ahead, 0.0)))
+        self.murder_keepalived(force=True)
+        for conn in [*self.waiting.clear(), *self.pending_conns]:
+            with contextlib.suppress(Exception):
+                conn.close()
+        self.poller.close()
+        for listener in self.sockets:
+            listener.close()

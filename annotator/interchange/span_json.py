@@ -132,9 +132,12 @@ class SecondReader:
             with self._connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 cursor.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
+                # Its statements bind on the server, so PostgreSQL plans them for their values as before
+                # (plan_cache_mode='auto'): the web pool's connections force generic plans (settings.py).
                 cursor.execute(
                     "SELECT set_config('TimeZone', %s, true), set_config('DateStyle', %s, true), "
-                    "set_config('max_parallel_workers_per_gather', '0', true)",
+                    "set_config('max_parallel_workers_per_gather', '0', true), "
+                    "set_config('plan_cache_mode', 'auto', true)",
                     [info.parameter_status("TimeZone"), info.parameter_status("DateStyle")],
                 )
         except BaseException:

@@ -11,16 +11,16 @@ template as before: they are rare, and each would add shapes for one open.
 
 from __future__ import annotations
 
+from html import escape
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django.conf import settings
 from django.contrib.messages import get_messages
-from django.middleware.csrf import get_token
 from django.utils.formats import localize
-from django.utils.html import escape
 from django.utils.safestring import SafeString
 
 from annotator.review.comments import CommentForm
+from annotator.review.page_token import page_token
 from annotator.review.skeleton import fill, skeleton
 from annotator.review.templatetags.span_options import span_options
 
@@ -108,6 +108,11 @@ class PageShape(NamedTuple):
     comment_spans: SafeString | str
 
 
+# The markers of the values a request fills in, made once: every open asks for each.
+_M = {name: fill(name) for name in (
+    "title", "version", "username", "csrf_token", "crumb", "url_attributes", "reopen_url", "submit_url",
+    "history_url", "curate_url", "undo_depth", "blocks", "comment_url", "comment_next", "comment_spans",
+)}  # fmt: skip
 _EMPTY_FORM = CommentForm()  # unbound: what the page's comment form shows on every open
 _LISTS = Triple(fill("list_suggestions"), fill("list_spans"), fill("list_relations"))
 _COUNTS = Triple(fill("count_suggestions"), fill("count_spans"), fill("count_relations"))
@@ -125,27 +130,27 @@ def shape(request: AuthedRequest, context: dict[str, Any]) -> PageShape:
     project, annotation_set = context["project"], context["annotation_set"]
     guidelines, started_under = context["guidelines"], context["set_guidelines"]
     return PageShape(
-        article=ArticleShape(fill("title")),
+        article=ArticleShape(_M["title"]),
         project=ProjectShape(project.pk, project.name),
         annotation_set=SetShape(
-            annotation_set.kind, annotation_set.status, annotation_set.get_status_display(), fill("version")
+            annotation_set.kind, annotation_set.status, annotation_set.get_status_display(), _M["version"]
         ),
-        user=UserShape(request.user.is_authenticated, request.user.is_staff, fill("username")),
-        csrf_token=fill("csrf_token"),
-        crumb=fill("crumb"),
-        url_attributes=fill("url_attributes"),
+        user=UserShape(request.user.is_authenticated, request.user.is_staff, _M["username"]),
+        csrf_token=_M["csrf_token"],
+        crumb=_M["crumb"],
+        url_attributes=_M["url_attributes"],
         set_param=context["set_param"],
         editable=context["editable"],
         can_reopen=context["can_reopen"],
         can_curate=context["can_curate"],
-        reopen_url=fill("reopen_url"),
-        submit_url=fill("submit_url"),
-        history_url=fill("history_url"),
-        curate_url=fill("curate_url"),
+        reopen_url=_M["reopen_url"],
+        submit_url=_M["submit_url"],
+        history_url=_M["history_url"],
+        curate_url=_M["curate_url"],
         guidelines=guidelines and GuidelinesShape(guidelines.number, guidelines.text),
         set_guidelines=started_under and GuidelinesShape(started_under.number, ""),
-        undo_depth=fill("undo_depth"),
-        blocks=fill("blocks"),
+        undo_depth=_M["undo_depth"],
+        blocks=_M["blocks"],
         lists=_LISTS,
         counts=_COUNTS,
         entity_types=tuple(TypeShape(kind.pk, kind.name, kind.key) for kind in context["entity_types"]),
@@ -153,9 +158,9 @@ def shape(request: AuthedRequest, context: dict[str, Any]) -> PageShape:
         suggesting=None,
         comments=(),
         comment_form=_EMPTY_FORM,
-        comment_url=fill("comment_url"),
-        comment_next=fill("comment_next"),
-        comment_spans=fill("comment_spans") if context["comment_spans"] else "",
+        comment_url=_M["comment_url"],
+        comment_next=_M["comment_next"],
+        comment_spans=_M["comment_spans"] if context["comment_spans"] else "",
     )
 
 
@@ -167,7 +172,7 @@ def values(request: AuthedRequest, context: dict[str, Any]) -> dict[str, str | l
         "title": escape(article.title) if article.title else "(untitled)",
         "version": _number(context["annotation_set"].version),
         "username": escape(request.user.get_username()),
-        "csrf_token": escape(get_token(request)),
+        "csrf_token": page_token(request),  # letters and digits: nothing to escape
         "crumb": escape(context["crumb"]),
         "url_attributes": context["url_attributes"],
         "reopen_url": escape(context["reopen_url"]),

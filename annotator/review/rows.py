@@ -170,6 +170,58 @@ def _surface_pieces(surface: str) -> tuple[str, str]:
 
 
 def span_row(span: Span | SpanRow, block_id: str) -> str:
+    link = getattr(span, "link", None)
+    if link is None and not getattr(span, "attribute_rows", None):
+        return plain_span_row(
+            span.pk, span.start, span.end, span.entity_type_id, span.entity_type.name, span.surface,
+            getattr(span, "has_attributes", False), block_id,
+        )  # fmt: skip
+    return general_span_row(span, block_id)
+
+
+def plain_span_row(
+    pk: int, start: int, end: int, type_id: int, name: str, surface: str, has_attributes: bool, block_id: str
+) -> str:
+    """The row of a span without a link or attribute values (most of a page's spans), from its values:
+    what `general_span_row` writes, with the pieces that repeat (the type's chip and filter word, a short
+    surface shown and in lower case) escaped once per process and the row put together in one go."""
+    chip, lowered_name, name_length = _span_type_pieces(type_id, name)
+    if len(surface) <= _SHORT_SURFACE:
+        shown, lowered, surface_length = _span_surface_pieces(surface)
+    else:
+        shown, lowered, surface_length = _cut(surface, 60), escape(surface.lower()), len(surface.lower())
+    if name_length + surface_length + 2 <= 300:  # the filter text "<type> <surface> " is not cut
+        key = f"{lowered_name} {lowered} "
+    else:
+        key = escape(f"{name.lower()} {surface.lower()} "[:300])
+    buttons = _SPAN_BUTTONS_WITH_ATTRIBUTES if has_attributes else _SPAN_BUTTONS
+    return (
+        f'<div class="row span" tabindex="-1" data-item="s{pk}" data-type="{type_id}" data-start="{start}" '
+        f'data-end="{end}" data-filter="{key}"><a class="row-main" href="#{block_id}" tabindex="-1">{chip} '
+        f'<span class="surface">{shown}</span></a>{buttons}</div>'
+    )
+
+
+_SHORT_SURFACE = 60  # shown whole (rows cut at 60), and kept once per process
+
+
+@lru_cache(maxsize=1024)
+def _span_type_pieces(type_id: int, name: str) -> tuple[str, str, int]:
+    """An entity type's chip, its name in lower case escaped, and that lower-case name's length."""
+    lowered = name.lower()
+    return _chip(type_id, name), escape(lowered), len(lowered)
+
+
+@lru_cache(maxsize=8192)
+def _span_surface_pieces(surface: str) -> tuple[str, str, int]:
+    """A short surface escaped, in lower case escaped (escaping writes lower-case entities only), and the
+    length of its lower case (longer than the surface for "İ")."""
+    shown = escape(surface)
+    return shown, shown.lower(), len(surface.lower())
+
+
+def general_span_row(span: Span | SpanRow, block_id: str) -> str:
+    """The row of any span: with its link (to a KB entity, or NIL) and its attribute values."""
     name = span.entity_type.name
     link = getattr(span, "link", None)
     content = f'{_chip(span.entity_type_id, name)} <span class="surface">{_cut(span.surface, 60)}</span>'

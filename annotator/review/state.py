@@ -44,6 +44,7 @@ from annotator.review.rows import (
     entity_suggestion_row,
     group,
     group_opening,
+    plain_span_row,
     relation_row,
     span_row,
     suggestion_row,
@@ -155,11 +156,32 @@ def _types_with_counts(set_id: int, article_id: int, project_id: int) -> QuerySe
     return types.annotate(**_count_columns(set_id, article_id, project_id)).order_by("position", "name")
 
 
+class TypeWithCounts(NamedTuple):
+    """What the annotate page shows of an entity type (its pickers and its help: id, name and key), with
+    the set's counts of spans and relations, the same on every type's row."""
+
+    pk: int
+    name: str
+    key: str
+    n_spans: int | None
+    n_relations: int | None
+
+
 @CompiledQuery
-def _types_with_set_counts(set_id: int, project_id: int) -> QuerySet[EntityType]:
-    """The project's entity types, each carrying the set's counts of spans and relations."""
-    types = EntityType.objects.filter(project_id=project_id)
-    return types.annotate(**_set_count_columns(set_id)).order_by("position", "name")
+def _type_values_with_set_counts(set_id: int, project_id: int) -> QuerySet[EntityType, tuple[Any, ...]]:
+    types = EntityType.objects.filter(project_id=project_id).annotate(**_set_count_columns(set_id))
+    return types.order_by("position", "name").values_list(  # type: ignore[misc]  # annotations
+        "pk", "name", "key", "n_spans", "n_relations"
+    )
+
+
+def _types_with_set_counts(set_id: int, project_id: int) -> list[TypeWithCounts]:
+    """The project's entity types, each carrying the set's counts of spans and relations, as plain values:
+    the page reads three fields of a type, and a model instance per type cost more than its query."""
+    return [
+        TypeWithCounts._make(row)
+        for row in _type_values_with_set_counts(set_id=set_id, project_id=project_id)
+    ]
 
 
 def types_and_counts(annotation_set: AnnotationSet) -> tuple[list[EntityType], dict[str, int]]:
@@ -710,7 +732,7 @@ def load_page(
 
 def load_page_and_counts(
     annotation_set: AnnotationSet, text: str
-) -> tuple[list[EntityType], dict[str, int], PageView]:
+) -> tuple[Sequence[EntityType | TypeWithCounts], dict[str, int], PageView]:
     """The project's entity types, the set's counts (spans, relations, pending suggestions) and the page.
 
     A page that shows the whole article shows every span and pending suggestion, so those rows give
@@ -729,21 +751,21 @@ def load_page_and_counts(
             )
         if (whole := _whole_page(annotation_set, text, types)) is not None:
             return types, *whole
-    types, counts = types_and_counts(annotation_set)
+    all_types, counts = types_and_counts(annotation_set)
     return (
-        types,
+        all_types,
         counts,
         load_page(annotation_set, text, counts=counts, any_relations=counts["relations"] > 0),
     )
 
 
 def _whole_page(
-    annotation_set: AnnotationSet, text: str, types: list[EntityType]
+    annotation_set: AnnotationSet, text: str, types: list[TypeWithCounts]
 ) -> tuple[dict[str, int], PageView] | None:
     """The counts and the page of an article short enough to show whole, the types (with their counts of
     spans and relations) read; None when its rows are more than one page shows at once."""
-    relations = int(types[0].n_relations or 0)  # type: ignore[attr-defined]
-    settled = int(types[0].n_spans or 0) + relations  # type: ignore[attr-defined]
+    relations = int(types[0].n_relations or 0)
+    settled = int(types[0].n_spans or 0) + relations
     if settled > LAZY_PAST_ROWS:
         return None
     read = _split_union(_spans_and_first_pending(**_ids(annotation_set)))
@@ -779,14 +801,21 @@ def _whole_text_page(
     for span in spans:
         existing.add((span.start, span.end, span.entity_type_id))
         link = span.link
+        linked = "" if link is None else ("nil" if link.kb_entity_id is None else "kb")  # as _span_mark
         marks.append(
-            _span_mark(span.pk, span.start, span.end, span.entity_type_id, span.entity_type.name,
-                       link and link.pk, link and link.kb_entity_id, span.related)
+            _new_mark(Mark, (f"s{span.pk}", span.start, span.end, span.entity_type_id, span.entity_type.name,
+                             False, linked, span.related))
         )  # fmt: skip
         while at < last and span.start >= ends[at]:
             at += 1
         if last >= 0 and span.start < ends[at]:
-            span_rows[at].append(span_row(span, ids[at]))
+            if link is None and not span.attribute_rows:
+                span_rows[at].append(
+                    plain_span_row(span.pk, span.start, span.end, span.entity_type_id, span.entity_type.name,
+                                   span.surface, span.has_attributes, ids[at])
+                )  # fmt: skip
+            else:
+                span_rows[at].append(span_row(span, ids[at]))
     sources = set()
     suggestion_rows, at = rows["suggestions"], 0
     # A page's entity suggestions repeat a few types and scores: each label is formatted once per page.

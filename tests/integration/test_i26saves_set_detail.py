@@ -90,15 +90,17 @@ def test_the_answer_is_the_detail_serializer_s_in_three_queries(get, news, rich_
     ]
     assert len(answer.json()["relations"]) == 2
     reads = [q["sql"] for q in queries if q["sql"].startswith("SELECT")]
-    assert len(reads) == 4  # the token's secret is new each call: its read, then the set, spans, relations
-    assert [
-        ("annotations_annotationset" in r, "annotations_span" in r, "annotations_relation" in r)
-        for r in reads[1:]
-    ] == [
+    # The token's secret is new each call: its read, then the set, spans, relations; on PostgreSQL the set
+    # with its spans and relations, written as JSON by the database (api/document_reads.py).
+    together = [(True, True, True)] if connection.vendor == "postgresql" else [
         (True, False, False),
         (False, True, False),
         (False, False, True),
-    ]
+    ]  # fmt: skip
+    assert [
+        ("annotations_annotationset" in r, "annotations_span" in r, "annotations_relation" in r)
+        for r in reads[1:]
+    ] == together
 
 
 def test_an_empty_set_and_an_unchanged_one(get, news):

@@ -226,13 +226,13 @@ def resolves(monkeypatch):
     """The calls of the slash middleware to Django's resolver, from an empty memo."""
     monkeypatch.setattr(slashes, "_memo", {}, raising=False)
     calls = []
-    real = slashes.resolve
+    real = slashes.resolve_path
 
-    def counted(path, *args, **kwargs):
+    def counted(resolver, path):
         calls.append(path)
-        return real(path, *args, **kwargs)
+        return real(resolver, path)
 
-    monkeypatch.setattr(slashes, "resolve", counted)
+    monkeypatch.setattr(slashes, "resolve_path", counted)
     return calls
 
 

@@ -50,6 +50,22 @@ def test_debug_is_off_by_default_and_sqlite_runs_in_wal_mode(tmp_path):
     assert loaded["renderers"] == ["rest_framework.renderers.JSONRenderer"]  # no browsable API in production
 
 
+def test_a_sqlite_database_url_runs_in_wal_mode_with_the_defaults_lock_waits(tmp_path):
+    """The file named by a sqlite:/// URL (the live-server tests' servers and workers open theirs so) gets
+    the default's options: without them a second writer failed at once ("database is locked")."""
+    expected = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000",
+        "transaction_mode": "IMMEDIATE",
+    }
+    default = json.loads(start(tmp_path, DJANGO_SECRET_KEY="k" * 50).stdout)
+    url = f"sqlite:///{tmp_path / 'other.sqlite3'}"
+    result = start(tmp_path, DJANGO_SECRET_KEY="k" * 50, DATABASE_URL=url)
+    assert result.returncode == 0, result.stderr
+    loaded = json.loads(result.stdout)
+    assert loaded["engine"] == "django.db.backends.sqlite3"
+    assert (default["options"], loaded["options"]) == (expected, expected)
+
+
 def test_database_url_selects_postgresql_with_a_connection_pool(tmp_path):
     result = start(
         tmp_path,
@@ -61,7 +77,9 @@ def test_database_url_selects_postgresql_with_a_connection_pool(tmp_path):
     assert result.returncode == 0, result.stderr
     loaded = json.loads(result.stdout)
     assert loaded["engine"] == "django.db.backends.postgresql"
-    assert loaded["options"]["pool"] == str({"min_size": 1, "max_size": 10, "timeout": 10})
+    # No connection opened ahead of the first request (settings.py says why), statements planned once.
+    assert loaded["options"]["pool"] == str({"min_size": 0, "max_size": 10, "timeout": 10})
+    assert loaded["options"]["options"] == "-c jit=off -c plan_cache_mode=force_generic_plan"
     assert loaded["hosts"] == ["annotator.example", "10.0.0.5"]
     assert loaded["ssl_redirect"] is True
 

@@ -112,6 +112,12 @@ def test_no_access_line_is_built_when_the_access_log_does_not_write_info(monkeyp
         ({}, (2, 1, "sync")),
         ({"WEB_THREADS": "1"}, (2, 1, "sync")),
         ({"WEB_CONCURRENCY": "3", "WEB_THREADS": "6"}, (3, 6, "annotator.core.serving.PriorityThreadWorker")),
+        ({"WEB_SAVES_FIRST": "true"}, (2, 1, "annotator.core.serving.SavesFirstWorker")),
+        ({"WEB_SAVES_FIRST": "false"}, (2, 1, "sync")),
+        (
+            {"WEB_SAVES_FIRST": "true", "WEB_THREADS": "4"},
+            (2, 4, "annotator.core.serving.PriorityThreadWorker"),
+        ),
     ],
 )
 def test_gunicorn_conf_serves_web_concurrency_workers_of_web_threads_threads(
@@ -119,6 +125,7 @@ def test_gunicorn_conf_serves_web_concurrency_workers_of_web_threads_threads(
 ):
     monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
     monkeypatch.delenv("WEB_THREADS", raising=False)
+    monkeypatch.delenv("WEB_SAVES_FIRST", raising=False)
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
@@ -130,6 +137,12 @@ def test_a_worker_or_thread_count_that_is_not_a_whole_number_above_zero_is_refus
     monkeypatch.setenv("WEB_THREADS", value)
     with pytest.raises(ValueError, match=f"WEB_THREADS must be a whole number of at least 1, not '{value}'"):
         serving.web_threads()
+
+
+def test_a_saves_first_setting_that_is_not_true_or_false_is_refused(monkeypatch):
+    monkeypatch.setenv("WEB_SAVES_FIRST", "maybe")
+    with pytest.raises(ValueError, match="WEB_SAVES_FIRST must be true or false, not 'maybe'"):
+        serving.web_saves_first()
 
 
 class Log:

@@ -7,6 +7,7 @@ of the annotate page's template together.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 from html import escape
 from typing import TYPE_CHECKING
 
@@ -24,7 +25,21 @@ register = template.Library()
 
 def _label(surface: str) -> str:
     """Cut to 50 code points as written (never normalised), isolated: an <option> can hold no <bdi>."""
-    return escape(isolate(shorten(surface, 50)))
+    return _short_label(surface) if len(surface) <= _KEPT_LENGTH else escape(isolate(shorten(surface, 50)))
+
+
+# A page's options repeat a few type names and many short surfaces: each is escaped once per process.
+_KEPT_LENGTH = 50
+
+
+@lru_cache(maxsize=8192)
+def _short_label(surface: str) -> str:
+    return escape(isolate(surface))
+
+
+@lru_cache(maxsize=1024)
+def _type_label(name: str) -> str:
+    return escape(isolate(name))
 
 
 @register.filter
@@ -34,7 +49,7 @@ def span_options(spans: Iterable[Span | SpanRow] | SafeString) -> SafeString:
     if isinstance(spans, SafeString):
         return spans
     options = (
-        f'<option value="{span.pk}">{escape(isolate(span.entity_type.name))} “{_label(span.surface)}” '
+        f'<option value="{span.pk}">{_type_label(span.entity_type.name)} “{_label(span.surface)}” '
         f"[{span.start}, {span.end})</option>"
         for span in spans
     )
