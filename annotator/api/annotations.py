@@ -27,7 +27,14 @@ from rest_framework.views import APIView
 from annotator.annotations import services
 from annotator.annotations.models import AnnotationSet, Relation, Span
 from annotator.annotations.status import with_status
-from annotator.api import document_reads, json_rows, plain, set_contents, set_writes_at_once
+from annotator.api import (
+    article_first_page,
+    document_reads,
+    json_rows,
+    plain,
+    set_contents,
+    set_writes_at_once,
+)
 from annotator.api.access import check_can_edit, projects_for, user_of, visible_sets
 from annotator.api.annotation_serializers import (
     AnnotationSetDetailSerializer,
@@ -53,7 +60,6 @@ from annotator.api.reachable import reachable_project_with_backlog
 from annotator.api.set_reads import named, set_for_reading, set_for_writing, suggestion_about, type_named
 from annotator.articles.models import Article, ArticleStatus
 from annotator.articles.search import FALLBACK_MAX, matching
-from annotator.core.compiled import CompiledQuery
 from annotator.kb.models import KBEntity
 from annotator.projects.models import EntityType, RelationType
 from annotator.suggestions import services as decisions
@@ -177,7 +183,10 @@ class ArticleList(generics.ListAPIView):
         read as plain values (`api/plain.py`). The usual call, the first page without filters, reads its
         rows with a query compiled once (`_first_page`)."""
         if not request.query_params and json_rows.applies(request, Article.objects.all(), ArticleSerializer):
-            first = self.paginate_queryset(_FirstPage(self.reachable_project()))  # type: ignore[arg-type]
+            self.unindexed, rows = article_first_page.first_page(
+                request, self.kwargs["project_id"], ArticleSerializer, _FIRST_PAGE_ROWS
+            )
+            first = self.paginate_queryset(_FirstPage(rows))  # type: ignore[arg-type]
             return json_rows.paginated_response(self.paginator, first or [])  # type: ignore[arg-type]
         articles = self.filter_queryset(self.get_queryset())
         if json_rows.applies(request, articles, ArticleSerializer):
@@ -219,35 +228,28 @@ class ArticleList(generics.ListAPIView):
 
 
 # The first page of a project's articles without filters, as `ArticleList` reads it (`json_rows.rows`, in
-# the pagination's order, one row more than a page: whether there is a next page), compiled once.
+# the pagination's order, one row more than a page: whether there is a next page), in one statement
+# (`article_first_page`).
 _FIRST_PAGE_ROWS = IdCursorPagination.page_size + 1
 
 
-@CompiledQuery
-def _first_page(project_id: int) -> QuerySet[Article, Any]:
-    articles = Article.objects.filter(project_id=project_id)
-    return json_rows.rows(articles, ArticleSerializer).order_by(IdCursorPagination.ordering)[
-        :_FIRST_PAGE_ROWS
-    ]
-
-
 class _FirstPage:
-    """The rows of `_first_page` as the cursor pagination reads a queryset's first page: ordered by its
-    ordering, then sliced to a page and one row. Anything else it would ask is refused (a pagination that
-    asked it would not be reading a first page)."""
+    """The rows `article_first_page` read, as the cursor pagination reads a queryset's first page: ordered
+    by its ordering, then sliced to a page and one row. Anything else it would ask is refused (a pagination
+    that asked it would not be reading a first page)."""
 
-    def __init__(self, project_id: int) -> None:
-        self.project_id = project_id
+    def __init__(self, rows: list[article_first_page.Row]) -> None:
+        self.rows = rows
 
     def order_by(self, *ordering: str) -> _FirstPage:
         if ordering != (IdCursorPagination.ordering,):
             raise ValueError(f"The first page is ordered by {IdCursorPagination.ordering}, not {ordering}.")
         return self
 
-    def __getitem__(self, rows: slice) -> list[Any]:
+    def __getitem__(self, rows: slice) -> list[article_first_page.Row]:
         if rows != slice(0, _FIRST_PAGE_ROWS):
             raise ValueError(f"The first page is rows [0, {_FIRST_PAGE_ROWS}), not {rows}.")
-        return _first_page(project_id=self.project_id)
+        return self.rows
 
 
 @api_view

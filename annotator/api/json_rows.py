@@ -106,6 +106,12 @@ def _build(serializer_class: type[Any], model: type[Model], quote: Any) -> str |
     return "'{' || " + " || ',' || ".join(parts) + " || '}'"
 
 
+def expression(serializer_class: type[Any], model: type[Model], alias: str) -> str | None:
+    """The SQL that writes a row's JSON object as `rows` reads it, its columns qualified by the model's
+    table; None where the serializer has a field of a kind not written here."""
+    return _expression(serializer_class, model, alias)
+
+
 def applies(request: Request, queryset: QuerySet[Any], serializer_class: type[Any]) -> bool:
     """Whether rows of this queryset, answered to this request, can be written by the database."""
     renderer = getattr(request, "accepted_renderer", None)
