@@ -26,11 +26,12 @@ from __future__ import annotations
 import json
 import re
 import sys
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from django.db import connections, router
+from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
 from psycopg.types.numeric import Int8
 
@@ -129,9 +130,20 @@ def _scope_params(request: Request, set_id: int, expected: int, now: datetime) -
 
 
 def _run(sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
-    with prepared_cursor(connections[router.db_for_write(AnnotationSet)]) as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone()
+    """The statement's row, or None when it wrote nothing. A row another request wrote under a unique key
+    after this statement's snapshot (a client sending its next write before the answer to the last) makes
+    the statement fail whole, the version claim with it, instead of claiming a version for no row; the
+    usual way then answers what happened."""
+    connection = connections[router.db_for_write(AnnotationSet)]
+    # Inside a transaction (a caller's atomic block, the tests') the failed statement must not end the
+    # transaction: a savepoint around it. Outside one the statement is its own transaction.
+    scope = transaction.atomic(using=connection.alias) if connection.in_atomic_block else nullcontext()
+    try:
+        with scope, prepared_cursor(connection) as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+    except IntegrityError:
+        return None
 
 
 # The statements' SQL per kind, built once per process (names from the models' metadata, quoted).
@@ -207,7 +219,7 @@ def _build(kind: str) -> str:
             '(SELECT "type_id" FROM "checked")) RETURNING "id"), '
             f'"new_span" AS (INSERT INTO {spans} ({span_columns}) SELECT %(now)s, %(now)s, "guard"."id", '
             '%(start)s, %(end)s, "checked"."type_id", "checked"."surface", NULL, %(user)s::integer '
-            'FROM "guard", "checked" ON CONFLICT DO NOTHING RETURNING *), '
+            'FROM "guard", "checked" RETURNING *), '
             f'"span_history" AS ({span_history}) '
             'SELECT "id", "entity_type_id", "surface" FROM "new_span"'
         )
@@ -219,7 +231,7 @@ def _build(kind: str) -> str:
             f'"guard" AS ({claim} AND {undecided} RETURNING "id"), '
             f'"new_decision" AS (INSERT INTO {decisions} ({decision_columns}) SELECT %(suggestion)s, '
             f""""guard"."id", '{Verdict.REJECTED.value}', NULL, NULL, NULL, '{{"created": []}}'::jsonb, """
-            '%(user)s::integer, %(now)s FROM "guard" ON CONFLICT DO NOTHING RETURNING *), '
+            '%(user)s::integer, %(now)s FROM "guard" RETURNING *), '
             f'"decision_history" AS ({decision_history}) '
             'SELECT "id", "span_id", "result" FROM "new_decision"'
         )
@@ -243,7 +255,7 @@ def _build(kind: str) -> str:
         f'"new_span" AS (INSERT INTO {spans} ({span_columns}) SELECT %(now)s, %(now)s, "guard"."id", '
         '"checked"."start", "checked"."end", "checked"."type_id", "checked"."surface", NULL, '
         '%(user)s::integer FROM "guard", "checked" WHERE NOT EXISTS (SELECT 1 FROM "existing") '
-        "ON CONFLICT DO NOTHING RETURNING *), "
+        "RETURNING *), "
         f'"span_history" AS ({span_history}), '
         '"chosen" AS (SELECT "id", TRUE AS "made" FROM "new_span" UNION ALL SELECT "existing"."id", FALSE '
         'FROM "existing", "guard"), '
@@ -252,7 +264,7 @@ def _build(kind: str) -> str:
         """"chosen"."made" THEN jsonb_build_array('span:' || "chosen"."id") ELSE '[]'::jsonb END, 'span', """
         """jsonb_build_object('start', "checked"."start", 'end', "checked"."end", 'type', "checked"."type_name", """
         """'text', "checked"."surface")), %(user)s::integer, %(now)s FROM "chosen", "checked" """
-        "ON CONFLICT DO NOTHING RETURNING *), "
+        "RETURNING *), "
         f'"decision_history" AS ({decision_history}) '
         'SELECT "id", "span_id", "result" FROM "new_decision"'
     )
