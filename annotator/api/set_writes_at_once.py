@@ -26,12 +26,11 @@ from __future__ import annotations
 import json
 import re
 import sys
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from django.db import IntegrityError, connections, router, transaction
+from django.db import IntegrityError, connections, router
 from django.utils import timezone
 from psycopg.types.numeric import Int8
 
@@ -135,15 +134,14 @@ def _run(sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
     the statement fail whole, the version claim with it, instead of claiming a version for no row; the
     usual way then answers what happened."""
     connection = connections[router.db_for_write(AnnotationSet)]
-    # Inside a transaction (a caller's atomic block, the tests') the failed statement must not end the
-    # transaction: a savepoint around it. Outside one the statement is its own transaction.
-    scope = transaction.atomic(using=connection.alias) if connection.in_atomic_block else nullcontext()
     try:
-        with scope, prepared_cursor(connection) as cursor:
+        with prepared_cursor(connection) as cursor:
             cursor.execute(sql, params)
             return cursor.fetchone()
     except IntegrityError:
-        return None
+        if connection.in_atomic_block:
+            raise  # a caller's transaction (none around a request) is spoilt: its atomic block undoes it
+        return None  # autocommit: the statement was its own transaction, undone whole
 
 
 # The statements' SQL per kind, built once per process (names from the models' metadata, quoted).

@@ -131,9 +131,6 @@ def test_the_white_space_the_statement_refuses_is_exactly_pythons():
     assert "\u200b" not in set_writes_at_once.WHITE_SPACE  # Python keeps a zero-width space in a span
 
 
-# The statement counts are production's: no transaction around the request (in a test's transaction the
-# statement runs inside a savepoint, so that a unique-key failure does not end that transaction).
-@pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(not POSTGRES, reason="one statement is PostgreSQL's")
 def test_a_span_an_acceptance_and_a_rejection_each_cost_one_statement(client, world):
     url_of = {kind: reverse(f"api:set-{kind}", args=[world.sets[0].pk]) for kind in ("spans", "decisions")}
@@ -409,9 +406,6 @@ def test_a_refusal_is_the_usual_ways_word_for_word_and_writes_nothing(client, wo
     assert refused.content == expected.content
 
 
-# The statement counts are production's: no transaction around the request (in a test's transaction the
-# statement runs inside a savepoint, so that a unique-key failure does not end that transaction).
-@pytest.mark.django_db(transaction=True)
 def test_a_refusal_costs_the_statement_then_the_usual_way(client, world, usual_way):
     url, body, token, if_match = _span(world, {"start": 0, "end": 16, "type": "PERSON"}, if_match='"5"')
     post(client, url, body, token, if_match)  # the token's first use reads it
@@ -424,6 +418,7 @@ def test_a_refusal_costs_the_statement_then_the_usual_way(client, world, usual_w
 
 
 @pytest.mark.skipif(not POSTGRES, reason="one statement is PostgreSQL's")
+@pytest.mark.django_db(transaction=True)  # as a request runs: no transaction around it
 def test_a_row_written_after_the_statement_s_snapshot_claims_no_version(client, world, monkeypatch):
     """A client that sends its next write before the answer to its last can meet a span that another
     statement wrote after this one's snapshot: the check for an existing span finds none, the insert meets
