@@ -434,7 +434,12 @@ def test_the_article_list_costs_two_queries_with_a_remembered_token(bearer, news
     if connection.vendor == "postgresql":
         assert len(queries) == 1
         sql = queries[0]["sql"]
-        for table in ("projects_project", "projects_membership", "articles_searchbacklog", "articles_article"):
+        for table in (
+            "projects_project",
+            "projects_membership",
+            "articles_searchbacklog",
+            "articles_article",
+        ):
             assert f'"{table}"' in sql
     else:
         assert tables(queries) == ["projects_project", "articles_article"]
