@@ -180,8 +180,8 @@ class ArticleList(generics.ListAPIView):
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """The serializer's JSON: written by PostgreSQL where it can (`api/json_rows.py`), else from rows
-        read as plain values (`api/plain.py`). The usual call, the first page without filters, reads its
-        rows with a query compiled once (`_first_page`)."""
+        read as plain values (`api/plain.py`). The usual call, the first page without filters, reads the
+        project, its backlog and its rows in one statement (`api/article_first_page.py`)."""
         if not request.query_params and json_rows.applies(request, Article.objects.all(), ArticleSerializer):
             self.unindexed, rows = article_first_page.first_page(
                 request, self.kwargs["project_id"], ArticleSerializer, _FIRST_PAGE_ROWS

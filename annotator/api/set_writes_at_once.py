@@ -128,6 +128,11 @@ def _scope_params(request: Request, set_id: int, expected: int, now: datetime) -
             "project": None if project is None else Int8(project), "now": now, "white": WHITE_SPACE}  # fmt: skip
 
 
+# A unique key met (a row written after the statement's snapshot) or a row it refers to deleted since: a
+# race the usual way answers. Any other refusal (a CHECK, NOT NULL) is a bug of the statement: raised.
+_RACED = {"23505", "23503"}
+
+
 def _run(sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
     """The statement's row, or None when it wrote nothing. A row another request wrote under a unique key
     after this statement's snapshot (a client sending its next write before the answer to the last) makes
@@ -138,9 +143,9 @@ def _run(sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
         with prepared_cursor(connection) as cursor:
             cursor.execute(sql, params)
             return cursor.fetchone()
-    except IntegrityError:
-        if connection.in_atomic_block:
-            raise  # a caller's transaction (none around a request) is spoilt: its atomic block undoes it
+    except IntegrityError as error:
+        if getattr(error.__cause__, "sqlstate", None) not in _RACED or connection.in_atomic_block:
+            raise  # not a race, or in a caller's transaction (none around a request), which its atomic block undoes
         return None  # autocommit: the statement was its own transaction, undone whole
 
 
