@@ -469,6 +469,9 @@ def test_the_annotate_page_shows_hostile_text_literally_with_exact_offsets(hosti
     choose(page, naryshkin)
     page.keyboard.press("/")
     expect(page.locator("#link-panel")).to_be_visible()
+    # Type only once htmx has taken up the panel's search field (it keeps its state on the element): typed
+    # into a panel swapped in but not yet processed, on a loaded machine, the input fired no search.
+    page.wait_for_function("() => Boolean(document.querySelector('#kb-query')?.['htmx-internal-data'])")
     # Wait for the search itself (typed into a panel htmx has just swapped in), not only for its rows.
     with page.expect_response(lambda response: "candidates" in response.url and "q=Minsk" in response.url):
         page.locator("#kb-query").fill("Minsk")
