@@ -86,7 +86,8 @@ def _preparing_cursor_class() -> type:
         class PreparingCursor(ServerBindingCursor):  # type: ignore[misc, valid-type]
             def execute(self, query: Any, params: Any = None, *, prepare: bool | None = None,
                         binary: bool | None = None) -> Any:  # fmt: skip
-                statements = self.connection._prepared  # psycopg's PrepareManager of the connection
+                # psycopg's PrepareManager of the connection: which name a statement prepared now takes
+                statements = self.connection._prepared  # type: ignore[attr-defined]
                 named = statements._prepared_idx
                 try:
                     return super().execute(query, params, prepare=True, binary=binary)  # type: ignore[misc]
