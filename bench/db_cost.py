@@ -14,6 +14,9 @@ SET, which a superuser may do without touching postgresql.conf or restarting the
 measured requests between two marker statements, turns the setting off again and prints, from the server's log,
 every statement the measured requests sent (BEGIN, COMMIT, SAVEPOINT, SET and prepared statements' executions
 included: the server logs each message it runs) with its count per request and the time the server took.
+`plans` serves N requests the same way with auto_explain loaded by the measured database's new sessions only
+(ALTER DATABASE ... SET session_preload_libraries, reset afterwards) and prints every statement's plan as it ran:
+rows, time and buffers of each node (timing each node costs the server more: not for CPU figures).
 `repeat` runs each read statement of one such request again, alone, N times (prepared, with the values it was
 sent with, on a connection with the app's options): the server's CPU per run, with warm caches (a request's
 statements cost more: the backend sleeps between them while the app works). `log_min_duration_statement`
