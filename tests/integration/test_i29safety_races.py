@@ -22,7 +22,7 @@ from annotator.annotations import services as annotation_services
 from annotator.annotations.editing import with_editing_facts
 from annotator.annotations.models import AnnotationSet, Span
 from annotator.api.tokens import create_token
-from annotator.core.errors import InvalidAnnotation
+from annotator.core.errors import InvalidAnnotation, StaleVersion
 from annotator.suggestions import services as decisions
 from annotator.suggestions.models import Decision, SuggesterVersion, Suggestion, SuggestionKind, Verdict
 
@@ -276,3 +276,19 @@ def test_the_api_s_acceptance_does_not_reuse_a_span_retyped_while_it_waited(worl
         made.pk,
         [f"span:{made.pk}"],
     )
+
+
+def test_an_acceptance_of_a_suggestion_deleted_while_it_waited_is_refused_as_stale_and_writes_nothing(world):
+    annotation_set = loaded_set(world)
+    outcome = race(
+        world.set_id, Suggestion.objects.filter(pk=world.suggestion.pk).delete, accept(world, annotation_set)
+    )
+    # Before: the decision's foreign key raised an IntegrityError (a 500).
+    assert isinstance(outcome.raised, StaleVersion), outcome
+    assert str(outcome.raised) == (
+        "This annotation set changed since you loaded it (you had version 1, it is now at version None). "
+        "Reload to see the changes, then apply yours again."
+    )
+    assert version(world) == 1
+    assert not Span.objects.filter(annotation_set_id=world.set_id).exists()
+    assert not Decision.objects.exists()
