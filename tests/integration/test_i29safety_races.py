@@ -21,6 +21,7 @@ from django.urls import reverse
 from annotator.annotations import services as annotation_services
 from annotator.annotations.editing import with_editing_facts
 from annotator.annotations.models import AnnotationSet, Span
+from annotator.annotations.services import get_or_create_gold_set
 from annotator.api.tokens import create_token
 from annotator.core.errors import InvalidAnnotation, StaleVersion
 from annotator.suggestions import services as decisions
@@ -292,3 +293,31 @@ def test_an_acceptance_of_a_suggestion_deleted_while_it_waited_is_refused_as_sta
     assert version(world) == 1
     assert not Span.objects.filter(annotation_set_id=world.set_id).exists()
     assert not Decision.objects.exists()
+
+
+# The REST API on a gold set: the one statement of api/set_writes_at_once.py covers only annotator sets,
+# so a curator's acceptance is suggestions.services' statement.
+
+
+def test_a_curator_s_acceptance_through_the_api_reuses_a_span_written_while_it_waited(world, client):
+    gold = get_or_create_gold_set(article=world.news.article)
+    world.set_id = gold.pk
+    token = create_token(user=world.news.manager, name="curator", scope="write")[1]
+    written = {}
+
+    def post():
+        response = client.post(
+            reverse("api:set-decisions", args=[gold.pk]),
+            {"suggestion": world.suggestion.pk, "verdict": "accepted"}, content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_IF_MATCH=f'"{gold.version}"',
+        )  # fmt: skip
+        return response.status_code, response.get("ETag"), response.json()
+
+    outcome = race(gold.pk, lambda: written.setdefault("span", span(world)), post)
+    # Before: 412 (the claim written for no row moved the version) and the version moved.
+    assert outcome.raised is None, outcome.raised
+    status, etag, body = outcome.returned
+    assert (status, etag) == (201, f'"{gold.version + 1}"'), body
+    assert (body["span"], body["result"]["created"]) == (written["span"].pk, [])
+    assert version(world) == gold.version + 1
+    assert Span.objects.filter(annotation_set_id=gold.pk).count() == 1
