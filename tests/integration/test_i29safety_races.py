@@ -321,3 +321,27 @@ def test_a_curator_s_acceptance_through_the_api_reuses_a_span_written_while_it_w
     assert (body["span"], body["result"]["created"]) == (written["span"].pk, [])
     assert version(world) == gold.version + 1
     assert Span.objects.filter(annotation_set_id=gold.pk).count() == 1
+
+
+def test_a_correction_reuses_a_span_of_the_corrected_type_written_while_it_waited(world):
+    annotation_set = loaded_set(world)
+    written = {}
+    outcome = race(
+        world.set_id,
+        lambda: written.setdefault("span", span(world, world.news.org)),
+        lambda: decisions.correct_suggestion(
+            suggestion=world.suggestion,
+            annotation_set=annotation_set,
+            by=world.news.annotator,
+            expected_version=1,
+            entity_type=world.news.org,
+        ),
+    )
+    # Before: the claim was written, no decision (version 2), and the answer was a stale version.
+    assert outcome.raised is None, outcome.raised
+    decision = Decision.objects.get(annotation_set_id=world.set_id)
+    assert (decision.verdict, decision.span_id, decision.result["created"]) == (
+        Verdict.CORRECTED, written["span"].pk, [],
+    )  # fmt: skip
+    assert version(world) == 2
+    assert Span.objects.filter(annotation_set_id=world.set_id).count() == 1
