@@ -142,11 +142,11 @@ def pytest_unconfigure(config):
 
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, request):
-    """Test databases named for this run (after the worker's suffix): two runs at once never share one."""
+    """Test databases named for this run (after the worker's suffix): two runs at once never share one.
+    Under `--reuse-db` (no run id) the fixed names, each fitted in PostgreSQL's 63 bytes all the same."""
     from django.conf import settings
 
-    if _RUN_ID in request.config.stash:
-        run_databases.name_test_databases_for_run(settings.DATABASES, request.config.stash[_RUN_ID])
+    run_databases.name_test_databases_for_run(settings.DATABASES, request.config.stash.get(_RUN_ID, None))
 
 
 @pytest.fixture(scope="session")
