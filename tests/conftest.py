@@ -108,6 +108,7 @@ def pytest_configure(config):
     process (xdist's controller, or the only one), which holds its lock and first drops what killed runs
     left; handed to xdist's workers."""
     worker_input = getattr(config, "workerinput", None)
+    name_postgresql_sessions(worker_input)
     if worker_input is not None:
         if run_databases.WORKER_INPUT_KEY in worker_input:
             config.stash[_RUN_ID] = worker_input[run_databases.WORKER_INPUT_KEY]
@@ -125,6 +126,16 @@ def pytest_configure(config):
             run_databases.drop_databases_of_ended_runs(admin, settings_dict["NAME"])
     config.stash[_RUN_LOCK] = run_databases.hold_run_lock(found[0], run_id)
     config.stash[_RUN_ID] = run_id
+
+
+def name_postgresql_sessions(worker_input) -> None:
+    """Every PostgreSQL session this test process opens is named for it (libpq's PGAPPNAME, unless a
+    connection names itself): a session left on a test database then says whose it was, this process's
+    or a server's it started (tests/live.py names those)."""
+    import os
+
+    worker = (worker_input or {}).get("workerid", "main")
+    os.environ["PGAPPNAME"] = f"annotator-tests-{worker}"
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -203,6 +214,53 @@ def _other_sessions(settings_dict, wait_s=5.0):
         f"{state}, since {started:%H:%M:%S}, last query: {last!r}"
         for pid, application, state, started, last in rows
     ]
+
+
+@pytest.fixture(autouse=True)
+def _pooled_connections_given_back(request):
+    """On PostgreSQL: after each test, every connection taken from this process's pool is back in it, but
+    the test thread's own. One still out after the test (a thread's connection never closed, a wrapper
+    dropped in a reference cycle) is a session on the test database that outlives its test, and at the
+    end of the run one that stops pytest-django from dropping the database; this names the test that
+    left it. Nothing is asked of the database: the pool counts its connections."""
+    yield
+    out = connections_out_of_the_pool()
+    if not out:
+        return
+    import gc
+    import threading
+    import time
+
+    deadline = time.monotonic() + 10  # another thread (the live server's) may be ending its request
+    while (out := connections_out_of_the_pool()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not out:
+        return
+    gc.collect()
+    freed = not connections_out_of_the_pool()
+    threads = sorted(thread.name for thread in threading.enumerate())
+    how = "given back by the garbage collector" if freed else "still out"
+    warnings.warn(
+        pytest.PytestWarning(
+            f"{request.node.nodeid} left {out} pooled connection(s) taken by another thread or dropped "
+            f"without close ({how}); threads: {threads}"
+        ),
+        stacklevel=1,
+    )
+
+
+def connections_out_of_the_pool() -> int:
+    """Connections of this process's PostgreSQL pools taken and not given back, but this thread's own."""
+    from django.db import connections
+
+    out = 0
+    for database in connections.all(initialized_only=True):
+        pool = getattr(database, "_connection_pools", {}).get(database.alias)
+        if pool is None:
+            continue
+        stats = pool.get_stats()
+        out += stats["pool_size"] - stats["pool_available"] - (database.connection is not None)
+    return out
 
 
 @pytest.fixture
