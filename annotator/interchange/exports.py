@@ -73,7 +73,14 @@ from annotator.interchange.formats.base import (
 from annotator.interchange.formats.jsonl import JsonLinesWriter
 from annotator.interchange.json_text import json_string, raw_text
 from annotator.interchange.readahead import ReadAhead
-from annotator.interchange.span_json import PlainSpans, SecondReader, entities_json, send_plain_spans
+from annotator.interchange.span_json import (
+    PlainSpans,
+    SecondReader,
+    SpanTypes,
+    entities_json,
+    send_plain_spans,
+    span_types,
+)
 from annotator.jobs.models import Job, JobKind
 from annotator.jobs.services import create_job, enqueue_job
 from annotator.projects.models import EntityType, RelationType
@@ -327,6 +334,7 @@ class Names:
         }
         self.project = project
         self.entity_types: dict[int, str] = {}
+        self._span_types: tuple[dict[int, str], SpanTypes] | None = None
         self.people: dict[int | None, str | None] = {None: None}
         self.stamps: dict[tuple[int | None, str], bytes] = {}
 
@@ -342,8 +350,20 @@ class Names:
         """Read the project's entity types when a span has one not read yet (the first time; again when
         one was made during an export read without a snapshot, on SQLite)."""
         if not types <= self.entity_types.keys():
-            rows = EntityType.objects.filter(project=self.project).values_list("pk", "name")
-            self.entity_types = dict(rows)
+            self._read_types()
+
+    def _read_types(self) -> None:
+        rows = EntityType.objects.filter(project=self.project).values_list("pk", "name")
+        self.entity_types = dict(rows)
+
+    def span_types(self) -> SpanTypes:
+        """The entity types as the span JSON query takes them (`span_json.SpanTypes`): read with the
+        first chunk, made again only when the types are read again."""
+        if not self.entity_types:
+            self._read_types()
+        if self._span_types is None or self._span_types[0] is not self.entity_types:
+            self._span_types = (self.entity_types, span_types(self.entity_types))
+        return self._span_types[1]
 
     def person(self, pk: int | None) -> str | None:
         return self.people[pk]
@@ -524,6 +544,7 @@ class ChunkReader:
             chunk, chunk_sets = articles, sets
             set_ids = ChunkIds([row[0] for row in chunk_sets])
             self.articles_read += len(chunk)
+            types = self.names.span_types() if self.plain_json else None  # (read before the round trip)
             with one_round_trip():
                 # The JSON is asked for the sets that turn out to have links, relations, decisions or
                 # attributes too, and left out: they are few in an export that asks for JSON, and knowing
@@ -532,7 +553,7 @@ class ChunkReader:
                     query.send(set_ids)
                     for query in (self.links, self.relations, self.decisions, self.attributes)
                 ]
-                own = send_plain_spans(self.project.pk, mine) if self.plain_json else dict
+                own = send_plain_spans(types, mine) if types is not None else dict
                 all_spans = None if self.plain_json else self.spans.send(set_ids)
                 following = self._send_chunk(after=chunk[-1][0])
                 link_rows, relation_rows, decision_rows, attribute_rows = [fetch() for fetch in fetches]
@@ -579,7 +600,7 @@ class ChunkReader:
             return set_ids, None
         third = len(set_ids.ids) // 3
         return ChunkIds(set_ids.ids[:third]), second.plain_spans(
-            self.project.pk, ChunkIds(set_ids.ids[third:])
+            self.names.span_types(), ChunkIds(set_ids.ids[third:])
         )
 
     def _read(

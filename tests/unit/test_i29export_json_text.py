@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from annotator.interchange.json_text import json_string
-from annotator.interchange.span_json import PlainSpans, entities_json
+from annotator.interchange.span_json import PlainSpans, SpanTypes, entities_json, span_types
 
 TEXTS = [
     "",
@@ -81,3 +81,12 @@ def test_a_provenance_with_a_percent_sign_and_a_set_without_spans():
     provenance = b'{"created_by":"100%d","created_at":null}'
     assert entities_json(PlainSpans(None, "", spans, 2), provenance) == split_and_join(spans, provenance)
     assert entities_json(PlainSpans(None, "", b"", 0), provenance) == b"[]"
+
+
+def test_span_types_are_in_code_point_order_with_the_label_json_orjson_writes():
+    types = span_types({7: "b", 3: "Z", 12: "É", 5: 'q"uote\\', 9: "\u2028sep"})
+    # By code point: "Z" < "b" < 'q"' < "É" < "\u2028" (not by id, nor by a collation).
+    assert types.ids == "{3,7,5,12,9}"
+    assert types.labels[0] == ',"label":"Z","text":'
+    assert types.labels[2] == ',"label":"q\\"uote\\\\","text":'
+    assert span_types({}) == SpanTypes("{}", [])
