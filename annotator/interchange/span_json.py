@@ -106,7 +106,7 @@ class PlainSpans(NamedTuple):
     created_by: int | None
     created_at: str
     spans: bytes
-    count: int = 0
+    span_count: int = 0
 
 
 def plain_spans(project_id: int, set_ids: ChunkIds) -> dict[int, PlainSpans | None]:
@@ -223,4 +223,4 @@ def entities_json(plain: PlainSpans, provenance: bytes) -> bytes:
     if spans.find(b"%") != -1:  # a `%` in a surface or a type's name is the template's `%%`
         spans = spans.replace(b"%", b"%%")
     template = b"".join((b'[{"id":"T1', spans.replace(_SEPARATOR, tail + b',{"id":"T%b'), tail, b"]"))
-    return template % _numbers(plain.count)
+    return template % _numbers(plain.span_count)

@@ -32,7 +32,7 @@ def test_a_set_with_a_type_the_arrays_do_not_hold_is_not_plain(news):
     every = project_span_types(news.project.pk)
     made = send_plain_spans(every, ids)()[gold.pk]
     assert made is not None
-    assert made.count == 2
+    assert made.span_count == 2
     assert made.spans.split(b"\x1f")[1] == b'","start":10,"end":17,"label":"ORG","text":"Vilnius"'
     without_org = span_types({news.gpe.pk: "GPE", news.person.pk: "PERSON"})
     assert send_plain_spans(without_org, ids)() == {gold.pk: None}
