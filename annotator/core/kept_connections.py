@@ -48,7 +48,13 @@ def keep_clean_connections_after(response: HttpResponseBase) -> None:
 def keep_clean_connections() -> None:
     """Mark each clean pooled connection of this thread to outlive the request, and every other one to be
     returned to its pool now: their `close_at`, which Django's `close_old_connections` reads next."""
-    for connection in connections.all(initialized_only=True):
+    # `connections.all(initialized_only=True)` asks the thread-local store twice per alias (~5 K
+    # instructions each); one `getattr` per alias answers the same.
+    local = connections._connections  # type: ignore[attr-defined]
+    for alias in connections.settings:
+        connection = getattr(local, alias, None)
+        if connection is None:
+            continue  # not made in this thread yet
         raw = connection.connection
         pool = getattr(raw, "_pool", None)  # psycopg_pool's, on each connection it hands out
         if pool is None:
