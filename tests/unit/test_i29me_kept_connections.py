@@ -223,3 +223,29 @@ def test_without_a_pool_the_connection_follows_django_s_own_settings(app):
         resolving.forget_paths()
         assert call(app, "GET", "/healthz")[0] == 200
     assert connection.connection is None  # CONN_MAX_AGE 0: closed at the end of each request, as before
+
+
+@pooled
+def test_sync_workers_whose_kept_connections_are_cut_mid_burst_give_503_at_worst_and_recover(news):
+    """gunicorn's sync workers (the default), each keeping its connection, while a database restart cuts
+    them again and again: no acknowledged save is lost, a cut answers 503 at worst, the app recovers."""
+    from tests.integration.test_crashes import (
+        APP_NAME,
+        Burst,
+        assert_consistent_and_recovered,
+        set_up,
+        terminate_app_connections,
+    )
+    from tests.live import database_url, gunicorn_process
+
+    token, set_id = set_up(news)
+    named = f"{database_url()}?application_name={APP_NAME}"
+    with gunicorn_process(workers=2, threads=1, DATABASE_URL=named) as (base, _):
+        with Burst(base, token, set_id) as burst:
+            cut = 0
+            for round_ in range(4):
+                burst.wait_for(10 * (round_ + 1))
+                cut += terminate_app_connections()
+            burst.wait_for(burst.saves() + 20)
+        assert cut >= 4  # the workers' kept connections really were cut
+        assert_consistent_and_recovered(base, token, set_id, burst.results)
