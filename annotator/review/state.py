@@ -791,7 +791,9 @@ def _whole_text_page(
 
     # Spans and suggestions come in text order: each one's block is the last one's or one after it.
     last = len(blocks) - 1
-    spans = attach_attribute_values([_span_row(row) for row in span_values])
+    spans = [_span_row(row) for row in span_values]
+    if any(row[11] for row in span_values):  # a span whose type has attributes (a SpanRow has none yet)
+        attach_attribute_values(spans)
     marks, existing = [], set()
     span_rows, at = rows["spans"], 0
     for span in spans:

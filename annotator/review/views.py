@@ -160,24 +160,37 @@ def _gold_set_opening(article_id: int, user_id: int) -> QuerySet[AnnotationSet]:
     return _with_suggester(_gold_set_with_article.build(article_id, user_id))
 
 
+# The time stamps the annotate page never shows or writes: each costs Django's Python reading of a
+# PostgreSQL timestamptz (about 35 K instructions, 6 a page: 2% of an open), so its set query leaves
+# them out. Those that are NULL most of the time (submitted, archived) cost nothing and stay.
+_UNREAD_BY_THE_PAGE = (
+    "created_at", "updated_at", "article__created_at", "article__updated_at", "article__project__created_at",
+    "article__project__updated_at", "guideline_version__created_at",
+)  # fmt: skip
+
+
+def _for_page(sets: QuerySet[AnnotationSet]) -> QuerySet[AnnotationSet]:
+    return with_types_and_counts(sets).defer(*_UNREAD_BY_THE_PAGE)
+
+
 @CompiledQuery
 def _own_set_for_page(article_id: int, user_id: int) -> QuerySet[AnnotationSet]:
-    return with_types_and_counts(_own_set_with_article.build(article_id, user_id))
+    return _for_page(_own_set_with_article.build(article_id, user_id))
 
 
 @CompiledQuery
 def _gold_set_for_page(article_id: int, user_id: int) -> QuerySet[AnnotationSet]:
-    return with_types_and_counts(_gold_set_with_article.build(article_id, user_id))
+    return _for_page(_gold_set_with_article.build(article_id, user_id))
 
 
 @CompiledQuery
 def _own_set_opening_page(article_id: int, user_id: int) -> QuerySet[AnnotationSet]:
-    return with_types_and_counts(_own_set_opening.build(article_id, user_id))
+    return _for_page(_own_set_opening.build(article_id, user_id))
 
 
 @CompiledQuery
 def _gold_set_opening_page(article_id: int, user_id: int) -> QuerySet[AnnotationSet]:
-    return with_types_and_counts(_gold_set_opening.build(article_id, user_id))
+    return _for_page(_gold_set_opening.build(article_id, user_id))
 
 
 # By (gold?, with the active suggester's state?, with the page's types and counts?).
