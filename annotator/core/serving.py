@@ -500,6 +500,18 @@ class SavesFirstWorker(ThreadWorker):
 
     murder_keepalived = PriorityThreadWorker.murder_keepalived
 
+    def murder_pending(self) -> None:
+        """Close the connections whose request has not come whole in its time. Not gthread's, which stops at
+        the first one still in time: here a request's first bytes give it WEB_CLIENT_TIMEOUT from then, a
+        new connection gunicorn's 7 s from its accept, so the queue is not in deadline order."""
+        now = time.monotonic()
+        for conn in [conn for conn in self.pending_conns if conn.timeout <= now]:
+            self.pending_conns.remove(conn)
+            with contextlib.suppress(OSError, KeyError, ValueError):
+                self.poller.unregister(conn.sock)
+            self.nr_conns -= 1
+            conn.close()
+
     def serve_next(self) -> None:
         conn = self.waiting.take()
         if conn is None:

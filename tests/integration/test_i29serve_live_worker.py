@@ -98,9 +98,12 @@ def client(address: tuple[str, int]) -> socket.socket:
     return sock
 
 
+_read_ahead: dict[int, bytes] = {}  # bytes of the next answer read with the last one, by socket
+
+
 def answer(sock: socket.socket) -> bytes:
     """One answer read whole (head and body); b"" when the connection closed without one."""
-    data = b""
+    data = _read_ahead.pop(id(sock), b"")
     while b"\r\n\r\n" not in data:
         chunk = sock.recv(65536)
         if not chunk:
@@ -112,7 +115,9 @@ def answer(sock: socket.socket) -> bytes:
     )
     while len(body) < length:
         body += sock.recv(65536)
-    return head + b"\r\n\r\n" + body
+    if body[length:]:
+        _read_ahead[id(sock)] = body[length:]
+    return head + b"\r\n\r\n" + body[:length]
 
 
 def kept_alive(address: tuple[str, int]) -> socket.socket:

@@ -152,6 +152,26 @@ def test_a_request_that_does_not_come_whole_within_the_client_timeout_is_closed(
     assert (worker.nr_conns, len(worker.waiting)) == (0, 0)
 
 
+def test_each_connection_waiting_for_its_request_is_closed_at_its_own_deadline(worker):
+    stalled, idle, partial = connect(worker), connect(worker), connect(worker)
+    stalled.sendall(SAVE[:30])
+    partial.sendall(SAVE[:10])
+
+    def gathering():
+        return [conn for conn in worker.pending_conns if conn.parser and conn.parser.unreader.buf.getvalue()]
+
+    while len(gathering()) < 2:
+        worker.wait_for_and_dispatch_events(timeout=5)
+    new, first, second = worker.pending_conns  # the two with bytes went back in after the idle one
+    assert new.parser.unreader.buf.getvalue() == b""
+    first.timeout, second.timeout, new.timeout = 1e12, 0.0, 1e12  # only one in the middle is past its time
+    worker.murder_pending()
+    assert list(worker.pending_conns) == [new, first]
+    assert worker.nr_conns == 2
+    for client in (stalled, idle, partial):
+        client.close()
+
+
 def test_at_the_waiting_cap_new_connections_stay_in_the_backlog_and_kept_alive_requests_in_their_sockets(
     worker,
 ):
