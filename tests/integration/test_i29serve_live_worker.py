@@ -8,6 +8,7 @@ time to pass."""
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import socket
@@ -20,7 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.live import app_environment, listening_socket, worker_pids
+from annotator.api.tokens import create_token
+from annotator.core.serving import web_threads, web_worker_class
+from tests.conftest import NARYSHKIN
+from tests.live import api_call, app_environment, gunicorn_process, listening_socket, worker_pids
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -222,3 +226,33 @@ def test_a_kept_alive_connection_serves_one_request_after_another(tmp_path, pipe
             sock.sendall(GET)
         assert answer(sock).endswith(b"GET /ok 0")
         assert sock.recv(100) == b""  # closed once idle for the keep-alive (2 s)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_app_served_by_the_default_worker_saves_and_keeps_connections_open(news, monkeypatch):
+    """The Django app behind the default worker: a span saved with its ETag, a stale one refused, the set read
+    back, and two calls on one kept-alive connection."""
+    monkeypatch.delenv("WEB_SAVES_FIRST", raising=False)
+    monkeypatch.delenv("WEB_THREADS", raising=False)
+    default = web_worker_class(web_threads())
+    assert default == "annotator.core.serving.SavesFirstWorker"
+    token = create_token(user=news.annotator, name="default", scope="write")[1]
+    set_url = f"/api/v1/sets/{news.annotation_set.pk}/"
+    span = {"start": NARYSHKIN[0], "end": NARYSHKIN[1], "type": "PERSON"}
+    with gunicorn_process(workers=1, arguments=["--worker-class", default]) as (base, _):
+        assert api_call("POST", f"{base}{set_url}spans/", token, span, if_match='"1"')[:2] == (201, '"2"')
+        assert api_call("POST", f"{base}{set_url}spans/", token, span, if_match='"1"')[0] == 412
+        status, etag, body = api_call("GET", base + set_url, token)
+        assert (status, etag) == (200, '"2"')
+        assert [(s["start"], s["end"]) for s in body["spans"]] == [NARYSHKIN]  # type: ignore[index]
+        kept = http.client.HTTPConnection(base.removeprefix("http://"), timeout=60)
+        kept.request("GET", "/healthz")
+        first = kept.getresponse()
+        first.read()
+        sock = kept.sock
+        kept.request("GET", "/healthz")
+        second = kept.getresponse()
+        second.read()
+        assert (first.status, second.status, first.getheader("Connection")) == (200, 200, "keep-alive")
+        assert kept.sock is sock  # the same connection
+        kept.close()
