@@ -54,6 +54,13 @@ def request_is_whole(data: bytes) -> bool:
     end = data.find(b"\r\n\r\n")
     if end < 0:
         return len(data) >= HEAD_LIMIT_BYTES
+    lowered = data[:end].lower()
+    if (
+        b"\ncontent-length" not in lowered
+        and b"\ntransfer-encoding" not in lowered
+        and b"\nexpect" not in lowered
+    ):
+        return True  # no body (most reads): whole with its head, without going through its lines
     length = 0
     for line in data[:end].split(b"\r\n")[1:]:
         name, _, value = line.partition(b":")

@@ -390,12 +390,17 @@ class SavesFirstWorker(ThreadWorker):
     It serves HTTP/1.x; under TLS a request joins the queue as its connection does (nothing can be read
     before the handshake), the handshake and head read while it is served, within WEB_CLIENT_TIMEOUT."""
 
+    alive: bool  # gunicorn's base.Worker sets it
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.waiting = WaitingRequests(read_wait_seconds())
         self.client_timeout = client_timeout_seconds()
         self.waiting_max = waiting_max()
         self.serving_conn: Any = None
+        # Whether a connection may need its first bytes read by gunicorn itself (a TLS handshake, an HTTP/2
+        # preface): asked of the settings once, not per request (each is a look-up through gunicorn's Config).
+        self.sniffs_first = bool(self.cfg.is_ssl) or self.cfg.http2_cleartext in ("prior-knowledge", "both")
 
     def init_process(self) -> None:
         # gunicorn's threaded worker makes its thread pool and the pipe its threads report on here: this
@@ -448,7 +453,9 @@ class SavesFirstWorker(ThreadWorker):
     def enqueue_req(self, conn: Any) -> None:
         """Gather what the client sent (without waiting) into its parser; once its request is whole, place it
         among the waiting ones, else wait in the poller for the rest."""
-        if conn.cfg.is_ssl or negotiation.prior_knowledge_allowed(conn.cfg, conn.client):
+        if self.sniffs_first and (
+            conn.cfg.is_ssl or negotiation.prior_knowledge_allowed(conn.cfg, conn.client)
+        ):
             conn.data_ready = True  # nothing can be read before the handshake or the preface: served as is
             self.waiting.add(conn, READS, time.monotonic())
             return

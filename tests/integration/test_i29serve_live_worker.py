@@ -21,9 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from annotator.api.tokens import create_token
 from annotator.core.serving import web_threads, web_worker_class
-from tests.conftest import NARYSHKIN
 from tests.live import api_call, app_environment, gunicorn_process, listening_socket, worker_pids
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -232,6 +230,10 @@ def test_a_kept_alive_connection_serves_one_request_after_another(tmp_path, pipe
 def test_the_app_served_by_the_default_worker_saves_and_keeps_connections_open(news, monkeypatch):
     """The Django app behind the default worker: a span saved with its ETag, a stale one refused, the set read
     back, and two calls on one kept-alive connection."""
+    # Here, not at the top: gunicorn imports this module for `app`, before Django has loaded its models.
+    from annotator.api.tokens import create_token
+    from tests.conftest import NARYSHKIN
+
     monkeypatch.delenv("WEB_SAVES_FIRST", raising=False)
     monkeypatch.delenv("WEB_THREADS", raising=False)
     default = web_worker_class(web_threads())

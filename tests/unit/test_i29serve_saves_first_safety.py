@@ -28,6 +28,11 @@ PAGE = b"GET /articles/1/annotate/ HTTP/1.1\r\nHost: x\r\n\r\n"
     [
         (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", True),
         (b"GET / HTTP/1.1\r\nHost: x\r\n", False),  # the head has not ended
+        (
+            b"GET / HTTP/1.1\r\nContent-Length: 5\r\nHost: x\r\n\r\nab",
+            False,
+        ),  # a read with a body, part of it
+        (b"GET / HTTP/1.1\r\nHost: x\r\ncontent-length: 2\r\n\r\nab", True),
         (b"", False),
         (SAVE, True),
         (SAVE[:-1], False),  # one byte of the body missing
