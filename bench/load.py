@@ -16,11 +16,14 @@ connection as sync workers do. Every run (each configuration in each of LOAD_ROU
 configurations in turn) serves a fresh copy of the same database, whose tables were analysed once filled
 (the planner then plans with the rows the run reads, not with an empty table's guesses).
 
-Each reviewer (a thread with its own article, session and write token) loops over a realistic mix: open
+Each reviewer (a thread with its own articles, session and write token) loops over a realistic mix: open
 the annotate page, create a span (REST, If-Match), accept a suggestion (REST), list the project's
-articles (REST). First the same clients hit /healthz alone: the baseline of the machine, gunicorn and
-the HTTP stack with no app work. Both plans are driven the same way: one connection per reviewer, kept
-open when the server keeps it (threaded workers), made anew when it closes it (sync workers). Prints
+articles (REST); it moves to its next article once it has accepted every suggestion of one, and has as many
+as it could finish (articles_per_reviewer). Requests go through bench/_raw_http.py (LOAD_CLIENT=raw, the
+bytes http.client sends, read for less CPU; LOAD_CLIENT=http.client for http.client itself). First the
+same clients hit /healthz alone: the baseline of the machine, gunicorn and the HTTP stack with no app work.
+Both plans are driven the same way: one connection per reviewer, kept open when the server keeps it (saves
+first, threaded workers), made anew when it closes it (sync workers). Prints
 requests/s, p50/p95/p99 per kind, every non-2xx answer, the mix's throughput as a ratio of /healthz's, the
 CPU time the gunicorn workers and the database server spent per request (steadier than requests/s on a
 busy machine), the CPU the reviewers themselves took per request (they share the machine's cores with the
