@@ -10,7 +10,8 @@ descriptor, not the thread.
 
 A request the process took but cannot serve (it is being stopped past its graceful timeout, or killed for
 its own timeout) is answered 503 with Retry-After (`refuse_unserved`): it was never begun, so the client may
-safely send it again, and it is told so instead of finding its connection closed.
+safely send it again, and it is told so instead of finding its connection closed. The request cut short
+while it ran is answered 500 (CUT_SHORT), without Retry-After: it may have taken effect.
 """
 
 from __future__ import annotations
@@ -32,6 +33,15 @@ UNAVAILABLE = (
     b"Retry-After: %d\r\n"
     b"Connection: close\r\n"
     b"Content-Length: %d\r\n\r\n%s" % (RETRY_AFTER_SECONDS, len(_UNAVAILABLE_BODY), _UNAVAILABLE_BODY)
+)
+
+
+_CUT_SHORT_BODY = b"The request took longer than the server allows; it may or may not have taken effect.\n"
+CUT_SHORT = (
+    b"HTTP/1.1 500 Internal Server Error\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n"
+    b"Connection: close\r\n"
+    b"Content-Length: %d\r\n\r\n%s" % (len(_CUT_SHORT_BODY), _CUT_SHORT_BODY)
 )
 
 
@@ -129,14 +139,15 @@ class ClientSocket(socket.socket):
         return super().sendfile(file, offset, count)
 
 
-def refuse_unserved(sock: socket.socket) -> None:
-    """Answer 503 (Retry-After) on a connection whose request was taken but will not be served, then close
+def refuse_unserved(sock: socket.socket, answer: bytes = UNAVAILABLE) -> None:
+    """Answer 503 (Retry-After) on a connection whose request was taken but will not be served (or `answer`:
+    CUT_SHORT for one cut short while it ran, which may have taken effect, so no "send it again"), then close
     it without resetting it: the unread request bytes are read away first (they are there: the request had
     arrived), so the kernel sends the answer and a FIN, not an RST that could cut the answer short. Never
     waits: the process may have a second at most before it is killed."""
     with contextlib.suppress(OSError):
         sock.settimeout(0.0)
-        sock.send(UNAVAILABLE)  # an empty send buffer takes these few bytes at once
+        sock.send(answer)  # an empty send buffer takes these few bytes at once
         sock.shutdown(socket.SHUT_WR)
         for _ in range(16):  # at most 1 MiB read away
             if not sock.recv(65536):

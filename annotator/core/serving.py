@@ -33,6 +33,7 @@ from gunicorn.workers import base
 from gunicorn.workers.gthread import DEFAULT_WORKER_DATA_TIMEOUT, STOP_KEEPALIVE_LINGER, TConn, ThreadWorker
 
 from annotator.core.client_io import (
+    CUT_SHORT,
     SMALL_BODY_BYTES,
     ClientSocket,
     client_timeout_seconds,
@@ -384,8 +385,9 @@ class SavesFirstWorker(ThreadWorker):
       in the listen backlog, for the other processes) nor reads its kept-alive connections (their requests
       stay in their sockets) until it has served one.
     - A request taken and not served is answered 503 with Retry-After, never dropped: when a stop outlasts
-      the graceful timeout, and when the master kills the process for its timeout (SIGABRT; the request under
-      way too, if nothing of its answer was written). A stop serves the waiting requests first, as gthread.
+      the graceful timeout, and when the master kills the process for its timeout (SIGABRT). The request under
+      way then is answered 500 if nothing of its answer was written (it may have taken effect: no "send it
+      again"). A stop serves the waiting requests first, as gthread.
 
     It serves HTTP/1.x; under TLS a request joins the queue as its connection does (nothing can be read
     before the handshake), the handshake and head read while it is served, within WEB_CLIENT_TIMEOUT."""
@@ -428,7 +430,7 @@ class SavesFirstWorker(ThreadWorker):
     def handle_abort(self, sig: int, frame: Any) -> None:
         """The master's timeout (SIGABRT; SIGKILL follows a second later): every request taken and not
         begun is answered 503, then the process exits (SystemExit, raised in the request under way, which
-        serve_next answers too)."""
+        serve_next answers 500)."""
         self.alive = False
         self.refuse_waiting()
         self.cfg.worker_abort(self)
@@ -530,9 +532,10 @@ class SavesFirstWorker(ThreadWorker):
         try:
             keepalive = self.handle(conn)  # gthread's: parses the request, runs the app, answers
         except SystemExit:
-            # The master's timeout, raised in this request: answered 503 unless its answer had begun.
+            # The master's timeout, raised in this request: answered 500 unless its answer had begun (not 503
+            # "send it again": what it had done may have been committed).
             if isinstance(sock, ClientSocket) and not sock.sent:
-                refuse_unserved(sock)
+                refuse_unserved(sock, CUT_SHORT)
             raise
         except Exception:  # handle() answers errors itself; anything past it closes the connection
             self.log.exception("Error serving a connection")
