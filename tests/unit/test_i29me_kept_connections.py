@@ -226,9 +226,13 @@ def test_without_a_pool_the_connection_follows_django_s_own_settings(app):
 
 
 @pooled
-def test_sync_workers_whose_kept_connections_are_cut_mid_burst_give_503_at_worst_and_recover(news):
-    """gunicorn's sync workers (the default), each keeping its connection, while a database restart cuts
-    them again and again: no acknowledged save is lost, a cut answers 503 at worst, the app recovers."""
+@pytest.mark.parametrize("worker", ["sync", "annotator.core.serving.SavesFirstWorker"])
+def test_one_thread_workers_whose_kept_connections_are_cut_mid_burst_give_503_at_worst_and_recover(
+    news, worker
+):
+    """gunicorn's one-thread workers (sync, and the saves-first default), each keeping its connection,
+    while a database restart cuts them again and again: no acknowledged save is lost, a cut answers 503
+    at worst, the app recovers."""
     from tests.integration.test_crashes import (
         APP_NAME,
         Burst,
@@ -240,7 +244,7 @@ def test_sync_workers_whose_kept_connections_are_cut_mid_burst_give_503_at_worst
 
     token, set_id = set_up(news)
     named = f"{database_url()}?application_name={APP_NAME}"
-    with gunicorn_process(workers=2, threads=1, DATABASE_URL=named) as (base, _):
+    with gunicorn_process(workers=2, arguments=["--worker-class", worker], DATABASE_URL=named) as (base, _):
         with Burst(base, token, set_id) as burst:
             cut = 0
             for round_ in range(4):
