@@ -169,6 +169,21 @@ def test_a_kept_connection_that_died_answers_one_503_then_the_next_request_recov
     resolving.forget_paths()
 
 
+@pooled
+def test_after_a_quiet_spell_a_kept_connection_that_died_is_replaced_before_the_request_uses_it(app, news):
+    from annotator.core import kept_connections
+
+    assert call(app, "GET", "/status")[0] == 200
+    kept = connection.connection
+    with psycopg.connect(**_params(), autocommit=True) as other:  # dropped while nobody worked
+        other.execute("SELECT pg_terminate_backend(%s)", [kept.info.backend_pid])
+    kept_connections._test_after = 0.0  # QUIET_SECONDS passed since the last request
+    status, body = call(app, "GET", "/status")
+    assert status == 200  # not a 503: the dead connection was tested and dropped first
+    assert pid_of(body) != kept.info.backend_pid
+    assert kept_connections._test_after > 0.0  # kept again, tested again only after the next quiet spell
+
+
 def _params() -> dict[str, Any]:
     settings = connection.settings_dict
     return {
