@@ -2,9 +2,9 @@
 process) in a real gunicorn, over real sockets: a stalled client does not hold the process, and neither the
 master's worker timeout nor a stop that outlasts the graceful timeout drops the requests the process had
 taken: each waiting one is answered 503 with Retry-After, the one cut short 500 (it may have taken effect),
-and a connection still in the listen backlog is served by the worker started in the killed one's place. The app is this module's `app` (no Django, no database), so what
-is tested is the serving alone. The tests wait for events (an answer, a file the app writes), never for a
-time to pass."""
+and a connection still in the listen backlog is served by the worker started in the killed one's place.
+The app is this module's `app` (no Django, no database), so what is tested is the serving alone. The tests
+wait for events (an answer, a file the app writes), never for a time to pass."""
 
 from __future__ import annotations
 
