@@ -66,8 +66,9 @@ def test_kept_connections_after_a_quiet_spell() -> None:
     local = connections._connections  # type: ignore[attr-defined]
     for alias in connections.settings:
         connection = getattr(local, alias, None)
-        raw = getattr(connection, "connection", None)
-        if getattr(raw, "_pool", None) is not None and not connection.is_usable():
+        if connection is None or getattr(connection.connection, "_pool", None) is None:
+            continue  # not made in this thread, not connected, or not pooled: nothing kept
+        if not connection.is_usable():
             connection.close()
 
 
