@@ -29,7 +29,7 @@ from annotator.suggestions.models import Decision, SuggesterVersion, Suggestion,
 
 POSTGRES = connection.vendor == "postgresql"
 pytestmark = [
-    pytest.mark.skipif(not POSTGRES, reason="the one-statement writes and their row locks are PostgreSQL's"),
+    pytest.mark.skipif(not POSTGRES, reason="needs PostgreSQL: the one-statement writes and their row locks"),
     pytest.mark.django_db(transaction=True),  # as a request runs: no transaction around it
 ]
 

@@ -218,7 +218,7 @@ def test_a_kept_connection_goes_back_once_the_pool_s_lifetime_is_over(app, monke
 
 def test_without_a_pool_the_connection_follows_django_s_own_settings(app):
     if connection.settings_dict["OPTIONS"].get("pool"):
-        pytest.skip("the pooled case is the tests above; this one needs a database without a pool (SQLite)")
+        pytest.skip("needs a database without a pool (SQLite); the pooled case is the tests above")
     with override_settings(ROOT_URLCONF="annotator.urls"):
         resolving.forget_paths()
         assert call(app, "GET", "/healthz")[0] == 200
