@@ -17,7 +17,7 @@ pytestmark = [
     pytest.mark.django_db,
     pytest.mark.skipif(
         connection.vendor != "postgresql",
-        reason="needs PostgreSQL: it writes the span JSON (SQLite exports read rows)",
+        reason="needs PostgreSQL: span JSON written by the database; SQLite exports read rows",
     ),
 ]
 
