@@ -87,12 +87,13 @@ def keep_clean_connections() -> None:
         pool = getattr(raw, "_pool", None)  # psycopg_pool's, on each connection it hands out
         if pool is None:
             continue  # not connected, SQLite, or PostgreSQL without a pool: Django's CONN_MAX_AGE decides
-        # Returned now unless clean: one kept by an earlier request has a deadline still to come.
+        # Returned now unless clean: one kept by an earlier request has a deadline still to come. Marked
+        # returned first, so that a check that raises (Django swallows errors of response closers) cannot
+        # leave an earlier request's "kept" on a connection whose state is unknown.
+        connection.close_at = 0.0
         if _is_clean(connection, raw):
             connection.close_at = _kept_until(connection, raw, pool)
             _test_after = time.monotonic() + QUIET_SECONDS
-        else:
-            connection.close_at = 0.0
 
 
 def _is_clean(connection: Any, raw: Any) -> bool:

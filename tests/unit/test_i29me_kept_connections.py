@@ -149,6 +149,23 @@ def test_a_connection_left_in_a_transaction_or_in_error_goes_back_to_the_pool(ap
 
 
 @pooled
+def test_a_keep_check_that_fails_hands_the_connection_back_even_if_an_earlier_request_kept_it(app, monkeypatch):
+    from annotator.core import kept_connections
+
+    assert call(app, "GET", "/status")[0] == 200
+    assert connection.connection is not None  # kept by that request: its close_at is in the future
+    pool = CountingPool(monkeypatch)
+
+    def broken(*args: Any) -> bool:
+        raise RuntimeError("the check itself failed")
+
+    monkeypatch.setattr(kept_connections, "_is_clean", broken)
+    call(app, "GET", "/status")  # Django swallows the closer's error; the answer is not the point
+    assert pool.returned == 1  # the earlier "kept" did not stand: the state is unknown, so it went back
+    assert connection.connection is None
+
+
+@pooled
 def test_a_kept_connection_that_died_answers_one_503_then_the_next_request_recovers(app, news):
     secret = create_token(user=news.annotator, name="script", scope="read")[1]
     forget_tokens()
