@@ -149,7 +149,9 @@ def test_a_connection_left_in_a_transaction_or_in_error_goes_back_to_the_pool(ap
 
 
 @pooled
-def test_a_keep_check_that_fails_hands_the_connection_back_even_if_an_earlier_request_kept_it(app, monkeypatch):
+def test_a_keep_check_that_fails_hands_the_connection_back_even_if_an_earlier_request_kept_it(
+    app, monkeypatch
+):
     from annotator.core import kept_connections
 
     assert call(app, "GET", "/status")[0] == 200
