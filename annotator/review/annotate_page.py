@@ -19,7 +19,7 @@ from django.contrib.messages import get_messages
 from django.utils.formats import localize
 from django.utils.safestring import SafeString
 
-from annotator.review.comments import CommentForm
+from annotator.review.comments import UNBOUND_FORM, CommentForm
 from annotator.review.page_token import page_token
 from annotator.review.skeleton import fill, skeleton
 from annotator.review.templatetags.span_options import span_options
@@ -113,7 +113,6 @@ _M = {name: fill(name) for name in (
     "title", "version", "username", "csrf_token", "crumb", "url_attributes", "reopen_url", "submit_url",
     "history_url", "curate_url", "undo_depth", "blocks", "comment_url", "comment_next", "comment_spans",
 )}  # fmt: skip
-_EMPTY_FORM = CommentForm()  # unbound: what the page's comment form shows on every open
 _LISTS = Triple(fill("list_suggestions"), fill("list_spans"), fill("list_relations"))
 _COUNTS = Triple(fill("count_suggestions"), fill("count_spans"), fill("count_relations"))
 
@@ -157,7 +156,7 @@ def shape(request: AuthedRequest, context: dict[str, Any]) -> PageShape:
         suggestion_sources=tuple(context["suggestion_sources"]),
         suggesting=None,
         comments=(),
-        comment_form=_EMPTY_FORM,
+        comment_form=UNBOUND_FORM,
         comment_url=_M["comment_url"],
         comment_next=_M["comment_next"],
         comment_spans=_M["comment_spans"] if context["comment_spans"] else "",

@@ -135,21 +135,37 @@ def entity_suggestion_row(
     block_id: str,
 ) -> str:  # fmt: skip
     """The row of an entity suggestion (`item` g<id>, its score as shown), from its values: most rows are
-    these, hundreds a page, so the pieces that repeat (the type's chip and filter words, the source, a
-    surface) are escaped once per process and the row is put together in one go."""
-    chip, filter_words, short = _entity_type_pieces(type_id, name)
+    these, hundreds a page, so what its type, score, source and block decide (the chip, the start of the
+    filter text, the link, the score and the buttons) is put together once per process, and a short
+    surface escaped once: the row is then a few pieces joined (11 K instructions a row before, in 21)."""
+    filter_words, middle, after, short = _entity_suggestion_pieces(type_id, name, score, source, block_id)
     if len(surface) <= short:  # shown whole, and its filter text is not cut
         shown, lowered = _surface_pieces(surface)
-        key = f"{filter_words}{lowered}"
-    else:
-        shown = _cut(surface, 60)
-        key = escape(f"entity {name.lower()} {surface.lower()}"[:300])  # filter_text("entity", name, surface)
+        return (
+            f'{_SUGGESTION_OPENING}{item}" data-kind="entity" data-start="{start}" data-end="{end}" '
+            f'data-filter="{filter_words}{lowered}{middle}{shown}{after}'
+        )
+    key = escape(f"entity {name.lower()} {surface.lower()}"[:300])  # filter_text("entity", name, surface)
     return (
-        f'<div class="row suggestion kind-entity" tabindex="-1" data-item="{item}" data-kind="entity" '
-        f'data-start="{start}" data-end="{end}" data-filter="{key}"><a class="row-main" href="#{block_id}" '
-        f'tabindex="-1">{chip} <span class="surface">{shown}</span> '
-        f'<span class="score" title="{_escaped(source)}">{score}</span></a>{_DECIDE_BUTTONS}</div>'
+        f'{_SUGGESTION_OPENING}{item}" data-kind="entity" data-start="{start}" data-end="{end}" '
+        f'data-filter="{key}{middle}{_cut(surface, 60)}{after}'
     )
+
+
+_SUGGESTION_OPENING = '<div class="row suggestion kind-entity" tabindex="-1" data-item="'
+
+
+@lru_cache(maxsize=2048)  # about 600 bytes each
+def _entity_suggestion_pieces(
+    type_id: int, name: str, score: str, source: str, block_id: str
+) -> tuple[str, str, str, int]:
+    """An entity suggestion row's pieces that do not depend on its own values: the start of its filter
+    text, what comes between the filter text and the surface, and after the surface; and the length up to
+    which a surface is shown whole (see `_entity_type_pieces`)."""
+    chip, filter_words, short = _entity_type_pieces(type_id, name)
+    middle = f'"><a class="row-main" href="#{block_id}" tabindex="-1">{chip} <span class="surface">'
+    after = f'</span> <span class="score" title="{escape(source)}">{score}</span></a>{_DECIDE_BUTTONS}</div>'
+    return filter_words, middle, after, short
 
 
 @lru_cache(maxsize=1024)

@@ -49,6 +49,7 @@ from annotator.review.rows import (
     span_row,
     suggestion_row,
 )
+from annotator.review.set_row_types import CarriedTypes, TypeWithCounts
 from annotator.suggestions.models import Decision, SuggesterVersion, Suggestion, SuggestionKind
 
 
@@ -154,17 +155,6 @@ def set_counts(annotation_set: AnnotationSet) -> dict[str, int]:
 def _types_with_counts(set_id: int, article_id: int, project_id: int) -> QuerySet[EntityType]:
     types = EntityType.objects.filter(project_id=project_id)
     return types.annotate(**_count_columns(set_id, article_id, project_id)).order_by("position", "name")
-
-
-class TypeWithCounts(NamedTuple):
-    """What the annotate page shows of an entity type (its pickers and its help: id, name and key), with
-    the set's counts of spans and relations, the same on every type's row."""
-
-    pk: int
-    name: str
-    key: str
-    n_spans: int | None
-    n_relations: int | None
 
 
 @CompiledQuery
@@ -731,26 +721,32 @@ def load_page(
 
 
 def load_page_and_counts(
-    annotation_set: AnnotationSet, text: str
+    annotation_set: AnnotationSet, text: str, carried: CarriedTypes | None = None
 ) -> tuple[Sequence[EntityType | TypeWithCounts], dict[str, int], PageView]:
     """The project's entity types, the set's counts (spans, relations, pending suggestions) and the page.
 
     A page that shows the whole article shows every span and pending suggestion, so those rows give
     their own counts: the types come with the counts of spans and relations only (index counts), and
     the pending suggestions are read once instead of also counted (the count repeated the rows'
-    anti-joins: a fifth of the page's database time). A long article, or one with more rows than a
-    page shows at once, is counted first and loads lazily, as `load_page` does."""
+    anti-joins: a fifth of the page's database time). The types and those counts are `carried` by the
+    set's row when the caller read them with it (`review.set_row_types`), or read here. A long article,
+    or one with more rows than a page shows at once, is counted first and loads lazily, as `load_page`
+    does."""
     if len(split_blocks(text)) <= LAZY_PAST_BLOCKS:
-        types = _types_with_set_counts(set_id=annotation_set.pk, project_id=annotation_set.article.project_id)
-        if not types:  # no row to carry the counts: counted apart
-            counts = set_counts(annotation_set)
-            return (
-                [],
-                counts,
-                load_page(annotation_set, text, counts=counts, any_relations=counts["relations"] > 0),
+        if carried is None:
+            types = _types_with_set_counts(
+                set_id=annotation_set.pk, project_id=annotation_set.article.project_id
             )
-        if (whole := _whole_page(annotation_set, text, types)) is not None:
-            return types, *whole
+            if not types:  # no row to carry the counts: counted apart
+                counts = set_counts(annotation_set)
+                return (
+                    [],
+                    counts,
+                    load_page(annotation_set, text, counts=counts, any_relations=counts["relations"] > 0),
+                )
+            carried = CarriedTypes(types, int(types[0].n_spans or 0), int(types[0].n_relations or 0))
+        if (whole := _whole_page(annotation_set, text, carried)) is not None:
+            return carried.types, *whole
     all_types, counts = types_and_counts(annotation_set)
     return (
         all_types,
@@ -760,12 +756,12 @@ def load_page_and_counts(
 
 
 def _whole_page(
-    annotation_set: AnnotationSet, text: str, types: list[TypeWithCounts]
+    annotation_set: AnnotationSet, text: str, carried: CarriedTypes
 ) -> tuple[dict[str, int], PageView] | None:
-    """The counts and the page of an article short enough to show whole, the types (with their counts of
-    spans and relations) read; None when its rows are more than one page shows at once."""
-    relations = int(types[0].n_relations or 0)
-    settled = int(types[0].n_spans or 0) + relations
+    """The counts and the page of an article short enough to show whole, the set's counts of spans and
+    relations known; None when its rows are more than one page shows at once."""
+    relations = carried.n_relations
+    settled = carried.n_spans + relations
     if settled > LAZY_PAST_ROWS:
         return None
     read = _split_union(_spans_and_first_pending(**_ids(annotation_set)))
@@ -795,7 +791,9 @@ def _whole_text_page(
 
     # Spans and suggestions come in text order: each one's block is the last one's or one after it.
     last = len(blocks) - 1
-    spans = attach_attribute_values([_span_row(row) for row in span_values])
+    spans = [_span_row(row) for row in span_values]
+    if any(row[11] for row in span_values):  # a span whose type has attributes (a SpanRow has none yet)
+        attach_attribute_values(spans)
     marks, existing = [], set()
     span_rows, at = rows["spans"], 0
     for span in spans:

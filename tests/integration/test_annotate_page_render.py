@@ -4,9 +4,9 @@ path (`load_view`, then its blocks and row groups) writes: the same bytes for ev
 import pytest
 
 from annotator.annotations import services
-from annotator.annotations.models import AnnotationSet
 from annotator.projects.models import EntityTypeAttribute
-from annotator.review import state
+from annotator.review import state, views
+from annotator.review.set_row_types import carried_types
 from annotator.suggestions.models import SuggestionKind
 from tests import hostile
 from tests.factories import EntityTypeFactory, KBEntityFactory, SuggestionFactory
@@ -111,10 +111,12 @@ def rich(news):
 
 
 def test_the_whole_page_from_the_values_read_is_what_the_general_path_writes(rich):
-    annotation_set = AnnotationSet.objects.select_related("article__project").get(pk=rich.annotation_set.pk)
+    # The set as the page reads it: with the project's types and the set's counts on its row.
+    (annotation_set,) = views._own_set_for_page(article_id=rich.article.pk, user_id=rich.annotator.pk)
     text = annotation_set.article.text
-    types = state._types_with_set_counts(set_id=annotation_set.pk, project_id=rich.project.pk)
-    counts, page = state._whole_page(annotation_set, text, types)
+    carried = carried_types(annotation_set)
+    assert carried.types == state._types_with_set_counts(set_id=annotation_set.pk, project_id=rich.project.pk)
+    counts, page = state._whole_page(annotation_set, text, carried)
 
     view = state.load_view(annotation_set, text)
     assert len(view.blocks) == 3

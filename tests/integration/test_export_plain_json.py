@@ -122,7 +122,9 @@ def test_a_streamed_download_holds_one_pooled_connection_while_it_reads(client, 
     """The request's own connection goes back to the pool when the export starts streaming: the thread
     that reads ahead holds the only one, and gives it back when the download ends or stops early."""
     if connection.vendor != "postgresql":
-        pytest.skip("SQLite exports read in the writer's thread, on its connection")
+        pytest.skip(
+            "needs PostgreSQL: a pooled connection for the reading thread (SQLite reads in the writer's)"
+        )
     import psycopg
 
     load(news.project, odd_lines(), by=news.manager)
@@ -175,7 +177,7 @@ def test_a_streamed_download_holds_one_pooled_connection_while_it_reads(client, 
 
 def test_an_export_of_sets_made_by_hand_stops_asking_for_json_after_a_chunk_without_plain_sets(news):
     if connection.vendor != "postgresql":
-        pytest.skip("SQLite exports read rows only")
+        pytest.skip("needs PostgreSQL: JSON made by the database (SQLite exports read rows only)")
     load(news.project, odd_lines(), by=news.manager)
     first = gold_set("odd")  # the first chunk's set, now with spans made at two moments
     annotations.create_span(annotation_set=first, start=1, end=2, entity_type=news.gpe, by=news.manager,

@@ -68,7 +68,7 @@ def test_a_page_shows_every_row_up_to_what_it_shows_at_once_and_counts_past_it(c
         html = client.get(url).content.decode()
     assert _counts(html) == [pending, 2, 0]
     assert html.count('class="row suggestion kind-entity"') == pending  # one block: all of it shown
-    whole = ["projects_entitytype", "annotations_span UNION suggestions_suggestion"]
+    whole = ["annotations_span UNION suggestions_suggestion"]  # the types and counts come with the set
     # One more row than a page shows at once: it is counted, and read as a long article's first blocks are.
     past = ["projects_entitytype", "annotations_span", "suggestions_suggestion", "suggestions_suggestion"]
     assert tables(queries)[3:] == (whole + past if over else whole)

@@ -118,7 +118,7 @@ def test_a_whole_article_s_pending_suggestions_are_read_once_and_counted_from_th
     assert _counts(html) == [5, 1, 0]
     assert all(f'data-item="g{suggestion.pk}"' in html for suggestion in suggestions)
     reading_suggestions = [q["sql"] for q in queries if "suggestions_suggestion" in q["sql"]]
-    assert len(reading_suggestions) == 1  # the rows; the types' query counts spans and relations only
+    assert len(reading_suggestions) == 1  # the rows; the set's query counts spans and relations only
     assert 'FROM "projects_entitytype"' in next(
         q["sql"] for q in queries if "annotations_relation" in q["sql"]
     )

@@ -85,9 +85,9 @@ def test_a_page_whose_suggestions_are_current_reads_a_fixed_handful_and_suggests
         "django_session",
         "auth_user",
         # the set with its article, project, guidelines, the user's role, whether there are comments,
-        # and the freshness check's active suggester and its run on the article
+        # the freshness check's active suggester and its run on the article, the project's types and
+        # the set's counts of spans and relations
         "annotations_annotationset",
-        "projects_entitytype",  # the types, each row carrying the set's counts
         "annotations_span UNION suggestions_suggestion",  # the spans, then the pending suggestions
     ]
     assert SuggestionRun.objects.get(article=news.article).updated_at == run.updated_at  # not run again
@@ -115,7 +115,7 @@ def test_relations_comments_and_newer_guidelines_each_cost_one_query_more_and_sh
     with CaptureQueriesContext(connection) as queries:
         html = alice.get(page(news)).content.decode()
     read = tables(queries)
-    assert len(read) == 8
+    assert len(read) == 7
     assert [read.count(table) for table in ("annotations_relation", "projects_guidelineversion")] == [1, 1]
     assert read.count("review_comment") == 1  # hers only: she is an annotator
     assert "Is this the SVR director?" in html
@@ -128,7 +128,7 @@ def _count(html, name):
     return int(re.search(rf'<span class="count" id="count-{name}">(\d+)</span>', html).group(1))
 
 
-def test_the_counts_come_with_the_types_and_count_what_the_set_still_has_to_decide(alice, news):
+def test_the_counts_come_with_the_set_and_count_what_the_set_still_has_to_decide(alice, news):
     from annotator.annotations.services import create_relation, create_span
     from annotator.suggestions.services import reject_suggestion
     from tests.factories import SuggestionFactory
@@ -169,10 +169,11 @@ def test_a_project_without_types_still_counts_its_set(client, news):
     with CaptureQueriesContext(connection) as queries:
         html = client.get(url).content.decode()
     assert [_count(html, name) for name in ("suggestions", "spans", "relations")] == [0, 0, 0]
-    assert tables(queries)[3:5] == [
-        "projects_entitytype",
+    # The set's row carries the counts (and no type): no query of their own.
+    assert tables(queries)[2:] == [
         "annotations_annotationset",
-    ]  # no row: counts apart
+        "annotations_span UNION suggestions_suggestion",
+    ]
 
 
 def test_a_kb_edit_reaches_the_suggestions_of_pages_opened_after_the_freshness_window(
