@@ -803,7 +803,8 @@ def _whole_text_page(
     if any(row[11] for row in span_values):  # a span whose type has attributes
         attributed = attach_attribute_values([_span_row(row) for row in span_values if row[11]])
         with_values = {span.pk: span for span in attributed if span.attribute_rows}
-    marks, existing, options = [], set(), []
+    marks, existing = [], set()
+    options: list[str] = []
     span_rows, at = rows["spans"], 0
     for row in span_values:
         pk, start, end, type_id, type_name, surface, link_id, kb_entity_id, _, _, related, has_attributes = (
