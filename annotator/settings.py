@@ -83,8 +83,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "annotator.core.middleware.HistoryRequestMiddleware",  # simple_history's, without its generator
     "annotator.core.middleware.ContentSecurityPolicyMiddleware",
-    "annotator.core.middleware.DatabaseUnavailableMiddleware",
-    "annotator.core.middleware.ProjectArchivedMiddleware",
+    # A lost database: 503; a page's change to an archived project: back to the page, saying why.
+    "annotator.core.middleware.ExpectedErrorsMiddleware",
     # Last, as django-axes asks: it turns a sign-in refused for too many failures into the lock-out page.
     "axes.middleware.AxesMiddleware",
 ]

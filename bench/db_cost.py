@@ -2,6 +2,7 @@
 
     DATABASE_URL=postgres://... python bench/request_cost.py setup            # the data (bench/request_cost.py's)
     DATABASE_URL=postgres://... python bench/db_cost.py statements ACTION N    # the statements of N requests
+    DATABASE_URL=postgres://... python bench/db_cost.py plans ACTION N         # their plans, as they ran
     DATABASE_URL=postgres://... python bench/db_cost.py repeat ACTION N        # each read statement N times
     DATABASE_URL=postgres://... python bench/db_cost.py cpu ACTION[,ACTION...] N [ROUNDS]   # server CPU
 
@@ -13,6 +14,9 @@ SET, which a superuser may do without touching postgresql.conf or restarting the
 measured requests between two marker statements, turns the setting off again and prints, from the server's log,
 every statement the measured requests sent (BEGIN, COMMIT, SAVEPOINT, SET and prepared statements' executions
 included: the server logs each message it runs) with its count per request and the time the server took.
+`plans` serves N requests the same way with auto_explain loaded by the measured database's new sessions only
+(ALTER DATABASE ... SET session_preload_libraries, reset afterwards) and prints every statement's plan as it ran:
+rows, time and buffers of each node (timing each node costs the server more: not for CPU figures).
 `repeat` runs each read statement of one such request again, alone, N times (prepared, with the values it was
 sent with, on a connection with the app's options): the server's CPU per run, with warm caches (a request's
 statements cost more: the backend sleeps between them while the app works). `log_min_duration_statement`
@@ -78,11 +82,25 @@ _LINE = re.compile(
 )
 
 
-def _logged(action: str, count: int) -> tuple[str, list[str]]:
-    """Serve `count` measured requests of the action with statement logging on; their log entries."""
+# The server settings `plans` turns on for the measured database: every statement's plan as it ran, with the
+# time and buffers of each node (auto_explain, loaded by each new session of that database only).
+_PLAN_SETTINGS = {
+    "session_preload_libraries": "auto_explain",
+    "auto_explain.log_min_duration": "0",
+    "auto_explain.log_analyze": "on",
+    "auto_explain.log_buffers": "on",
+    "auto_explain.log_timing": "on",
+}
+
+
+def _logged(action: str, count: int, settings: dict[str, str] | None = None) -> tuple[str, list[str]]:
+    """Serve `count` measured requests of the action with statement logging on (or the given server
+    settings); their log entries."""
     url = request_cost._configure()
     name = _database()
-    _admin(url, f'ALTER DATABASE "{name}" SET log_min_duration_statement = 0')
+    settings = settings or {"log_min_duration_statement": "0"}
+    for setting, value in settings.items():
+        _admin(url, f"ALTER DATABASE \"{name}\" SET {setting} = '{value}'")
     try:
         import django
 
@@ -98,13 +116,33 @@ def _logged(action: str, count: int) -> tuple[str, list[str]]:
         _mark("db_cost end")
         connections.close_all()
     finally:
-        _admin(url, f'ALTER DATABASE "{name}" RESET log_min_duration_statement')
+        for setting in settings:
+            _admin(url, f'ALTER DATABASE "{name}" RESET {setting}')
     time.sleep(0.5)  # the server writes its log asynchronously to us
     with LOG.open("rb") as log:
         log.seek(start)
         text = log.read().decode(errors="replace")
+    if settings.get("session_preload_libraries") == "auto_explain":
+        # The markers' own sessions do not load auto_explain: the requests' plans are between the log
+        # lines of the two markers' connections (their "connection authorized" lines).
+        text = text.split("db_cost begin", 1)[1].rsplit("db_cost end", 1)[0]
+        return name, text.splitlines()
     text = text.split("SELECT 'db_cost begin'", 1)[1].split("SELECT 'db_cost end'", 1)[0]
     return name, _joined(text)
+
+
+def plans(action: str, count: int) -> None:
+    """The plan of every statement `count` requests of the action sent, as the server ran it (auto_explain:
+    rows, time and buffers of each node), from the server's log."""
+    name, lines = _logged(action, count, _PLAN_SETTINGS)
+    shown = 0
+    for line in lines:
+        if f"@{name} LOG:  duration:" in line and "plan:" in line:
+            shown += 1
+            print(f"--- {line.split(' LOG:  ', 1)[1]}")
+        elif shown and (line.startswith(("\t", " ")) or not re.match(r"\d{4}-\d\d-\d\d ", line)):
+            print(line.replace("\t", "  ", 1))
+    print(f"{action}: {shown} plans from {count} requests; load average {os.getloadavg()[0]:.1f}")
 
 
 def statements(action: str, count: int) -> None:
@@ -224,6 +262,8 @@ def cpu(actions: str, count: int, rounds: int) -> None:
 if __name__ == "__main__":
     if sys.argv[1] == "statements":
         statements(sys.argv[2], int(sys.argv[3]))
+    elif sys.argv[1] == "plans":
+        plans(sys.argv[2], int(sys.argv[3]))
     elif sys.argv[1] == "repeat":
         repeat(sys.argv[2], int(sys.argv[3]))
     else:

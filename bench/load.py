@@ -16,11 +16,14 @@ connection as sync workers do. Every run (each configuration in each of LOAD_ROU
 configurations in turn) serves a fresh copy of the same database, whose tables were analysed once filled
 (the planner then plans with the rows the run reads, not with an empty table's guesses).
 
-Each reviewer (a thread with its own article, session and write token) loops over a realistic mix: open
+Each reviewer (a thread with its own articles, session and write token) loops over a realistic mix: open
 the annotate page, create a span (REST, If-Match), accept a suggestion (REST), list the project's
-articles (REST). First the same clients hit /healthz alone: the baseline of the machine, gunicorn and
-the HTTP stack with no app work. Both plans are driven the same way: one connection per reviewer, kept
-open when the server keeps it (threaded workers), made anew when it closes it (sync workers). Prints
+articles (REST); it moves to its next article once it has accepted every suggestion of one, and has as many
+as it could finish (articles_per_reviewer). Requests go through bench/_raw_http.py (LOAD_CLIENT=raw, the
+bytes http.client sends, read for less CPU; LOAD_CLIENT=http.client for http.client itself). First the
+same clients hit /healthz alone: the baseline of the machine, gunicorn and the HTTP stack with no app work.
+Both plans are driven the same way: one connection per reviewer, kept open when the server keeps it (saves
+first, threaded workers), made anew when it closes it (sync workers). Prints
 requests/s, p50/p95/p99 per kind, every non-2xx answer, the mix's throughput as a ratio of /healthz's, the
 CPU time the gunicorn workers and the database server spent per request (steadier than requests/s on a
 busy machine), the CPU the reviewers themselves took per request (they share the machine's cores with the
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import math
 import os
 import re
 import sqlite3
@@ -48,8 +52,10 @@ from urllib.parse import urlsplit
 
 from _harness import bench_database
 from _harness import cpu_seconds as process_cpu_seconds
+from _raw_http import Connection
 
 DROPPED = 0  # the status of a request whose connection broke before any answer
+NOTHING_LEFT = -1  # an accept with no suggestion left to accept: no request (counted apart, never timed)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -58,7 +64,9 @@ from annotator.core.serving import web_threads, web_worker_class, web_workers  #
 CLIENTS = int(os.environ.get("LOAD_CLIENTS", "16"))
 SECONDS = float(os.environ.get("LOAD_SECONDS", "15"))
 ROUNDS = int(os.environ.get("LOAD_ROUNDS", "1"))
-SUGGESTIONS = 200
+SUGGESTIONS = 200  # per article
+WORK_RATE = 1500  # mix requests/s, more than this 2-core machine served (quiet: 491-618)
+CLIENT = os.environ.get("LOAD_CLIENT", "raw")  # "raw" (bench/_raw_http.py) or "http.client"
 TEXT = ("Sergey Naryshkin, Director of Russia's Foreign Intelligence Service, visited Minsk. " * 30)[:2500]
 # Suggestions are words: a span (and so an accepted suggestion) never starts or ends with white space.
 WORDS = [match.span() for match in re.finditer(r"\w+", TEXT)]
@@ -70,24 +78,43 @@ def percentile(times: list[float], fraction: float) -> float:
 
 
 class Reviewer:
-    """One reviewer: a thread of the load, with its own http.client connection (urllib's opener and
-    handlers cost this process, which shares the server's cores, 0.47 ms of CPU per /healthz call against
-    0.37 ms). gunicorn's sync workers close each connection after answering: the next request connects
-    anew; a threaded worker keeps it open, and http.client sends the next request on it."""
+    """One reviewer: a thread of the load, with its own connection (LOAD_CLIENT: `raw`, bench/_raw_http.py,
+    or `http.client`; both send the same bytes, the first reads answers for a fraction of the CPU, and this
+    process shares the server's cores). gunicorn's sync workers close each connection after answering: the
+    next request connects anew; the other workers keep it open, and the next request goes on it.
+
+    Its work is a queue of articles, each with its own set and suggestions (`who["work"]`): the page, the
+    spans and the accepts are the current article's, and once every suggestion of it is accepted the
+    reviewer goes on to the next, as a person does (8 reviewers accepted 200 suggestions each within
+    30 s and then "accepted" nothing)."""
 
     def __init__(self, base: str, number: int, who: dict[str, object]) -> None:
         self.base, self.number, self.who = base, number, who
         self.spans = 0
-        self.suggestions = list(who["suggestions"])  # type: ignore[call-overload]
-        self.connection = http.client.HTTPConnection(urlsplit(base).netloc, timeout=30)
+        self.moved = 0  # articles finished
+        self.work = [dict(item) for item in who["work"]]  # type: ignore[attr-defined]
+        self.current = self.work.pop(0)
+        self.suggestions = list(self.current["suggestions"])
+        self.etag = str(self.current["etag"])
+        host = urlsplit(base).netloc
+        self.connection: Any = (
+            http.client.HTTPConnection(host, timeout=30) if CLIENT == "http.client" else Connection(host)
+        )
         self.token = {"Authorization": f"Bearer {who['token']}", "Content-Type": "application/json"}
 
     def send(
         self, method: str, path: str, headers: dict[str, str], body: dict[str, object] | None = None
     ) -> tuple[int, str | None]:
         """(status, ETag) of a request; DROPPED when no answer came."""
+        data = json.dumps(body) if body else None
+        if CLIENT != "http.client":
+            try:
+                answer = self.connection.request(method, path, data, headers)
+            except (OSError, ValueError):
+                return DROPPED, None
+            return answer.status, answer.header("etag")
         try:
-            self.connection.request(method, path, json.dumps(body) if body else None, headers)
+            self.connection.request(method, path, data, headers)
             response = self.connection.getresponse()
             response.read()
         except (http.client.HTTPException, OSError):
@@ -95,10 +122,10 @@ class Reviewer:
             return DROPPED, None
         return response.status, response.getheader("ETag")
 
-    def page(self) -> int:
+    def page(self, article: object = None) -> int:
         return self.send(
             "GET",
-            f"/articles/{self.who['article']}/annotate/",
+            f"/articles/{article or self.current['article']}/annotate/",
             {"Cookie": f"sessionid={self.who['session']}"},
         )[0]
 
@@ -110,18 +137,17 @@ class Reviewer:
         return self.send(method, f"/api/v1{path}", headers, body)
 
     def actions(self) -> list[tuple[str, object]]:
-        set_path = f"/sets/{self.who['set']}/"
         return [
             ("open annotate page", self.page),
-            ("create span", lambda: self.write(f"{set_path}spans/", self.next_span())),
-            ("accept suggestion", lambda: self.write(f"{set_path}decisions/", self.next_decision())),
+            ("create span", lambda: self.write("spans/", self.next_span())),
+            ("accept suggestion", lambda: self.write("decisions/", self.next_decision())),
             ("list articles (API)", lambda: self.api("GET", f"/projects/{self.who['project']}/articles/")[0]),
         ]
 
     def write(self, path: str, body: dict[str, object] | None) -> int:
         if body is None:
-            return 200  # nothing left to accept: not a request
-        status, etag = self.api("POST", path, body)
+            return NOTHING_LEFT  # in any article: not a request
+        status, etag = self.api("POST", f"/sets/{self.current['set']}/{path}", body)
         if etag:
             self.etag = etag
         return status
@@ -134,6 +160,12 @@ class Reviewer:
         return {"start": start, "end": start + 1, "type": "PERSON"}
 
     def next_decision(self) -> dict[str, object] | None:
+        if not self.suggestions and self.work:  # this article is done: the next one
+            self.current = self.work.pop(0)
+            self.suggestions = list(self.current["suggestions"])
+            self.etag = str(self.current["etag"])
+            self.spans = 0
+            self.moved += 1
         return {"suggestion": self.suggestions.pop(), "verdict": "accepted"} if self.suggestions else None
 
 
@@ -147,7 +179,7 @@ def run(
 
     def reviewer(number: int) -> None:
         me = Reviewer(base, number, people[number])
-        status, me.etag = me.api("GET", f"/sets/{people[number]['set']}/")
+        status, me.etag = me.api("GET", f"/sets/{me.current['set']}/")
         healthz = [("baseline: /healthz", me.healthz)]
         actions = healthz if plan == "baseline" else me.actions()
         # Reviewers start at different points of the mix, as people do: started in step, every request in the
@@ -161,6 +193,9 @@ def run(
             status = action()  # type: ignore[operator]
             took = time.perf_counter() - began
             with lock:
+                if status == NOTHING_LEFT:
+                    errors[(kind, "nothing left")] += 1
+                    continue
                 times[kind].append(took)
                 if status >= 300 or status == DROPPED:
                     errors[(kind, status)] += 1
@@ -174,7 +209,17 @@ def run(
     return times, errors, time.monotonic() - began
 
 
+def articles_per_reviewer() -> int:
+    """Articles each reviewer gets, so that none runs out of suggestions to accept within a plan: a quarter
+    of its requests are accepts, and the whole mix is taken at WORK_RATE requests a second at most."""
+    accepts = SECONDS * WORK_RATE / CLIENTS / 4
+    return max(1, math.ceil(accepts / SUGGESTIONS))
+
+
 def people_for(vendor: str) -> list[dict[str, object]]:
+    """Each reviewer's user, session, write token and work: an article in the project "Load" (one each, so
+    its article list is what it always was), then, when one article's suggestions could run out within a
+    plan (articles_per_reviewer), more articles in a second project it belongs to, "Load, more work"."""
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
     from django.contrib.sessions.backends.db import SessionStore
 
@@ -184,32 +229,49 @@ def people_for(vendor: str) -> list[dict[str, object]]:
     from annotator.projects.models import EntityType, Membership, Project, Role
     from annotator.suggestions.models import SuggesterKind, SuggesterVersion, Suggestion, SuggestionKind
 
-    project = Project.objects.create(name="Load", slug="load")
-    person = EntityType.objects.create(project=project, name="PERSON")
-    suggester = SuggesterVersion.objects.create(project=project, name="kb-ruler", kind=SuggesterKind.RULES,
-                                                version="1", is_active=True)  # fmt: skip
-    people = []
-    for number in range(CLIENTS):
-        user = get_user_model().objects.create_user(f"reviewer{number}")
-        Membership.objects.create(project=project, user=user, role=Role.ANNOTATOR)
-        article = Article.objects.create(
-            project=project, text=TEXT, external_id=f"a{number}", title=f"A {number}"
-        )
+    def project_named(name: str, slug: str) -> tuple[Any, Any, Any]:
+        project = Project.objects.create(name=name, slug=slug)
+        person = EntityType.objects.create(project=project, name="PERSON")
+        suggester = SuggesterVersion.objects.create(project=project, name="kb-ruler", kind=SuggesterKind.RULES,
+                                                    version="1", is_active=True)  # fmt: skip
+        return project, person, suggester
+
+    def work(user: Any, in_project: tuple[Any, Any, Any], external_id: str, title: str) -> dict[str, object]:
+        project, person, suggester = in_project
+        article = Article.objects.create(project=project, text=TEXT, external_id=external_id, title=title)
         suggestions = Suggestion.objects.bulk_create(
             Suggestion(article=article, suggester_version=suggester, kind=SuggestionKind.ENTITY, start=start,
                        end=end, entity_type=person, score=0.9, source="kb-ruler")
             for start, end in WORDS[:SUGGESTIONS]
         )  # fmt: skip
+        annotation_set = get_or_create_own_set(article=article, user=user)
+        return {"article": article.pk, "set": annotation_set.pk, "etag": f'"{annotation_set.version}"',
+                "suggestions": [s.pk for s in suggestions]}  # fmt: skip
+
+    load = project_named("Load", "load")
+    people = []
+    for number in range(CLIENTS):
+        user = get_user_model().objects.create_user(f"reviewer{number}")
+        Membership.objects.create(project=load[0], user=user, role=Role.ANNOTATOR)
+        first = work(user, load, f"a{number}", f"A {number}")
         session = SessionStore()
         session.update({SESSION_KEY: str(user.pk), HASH_SESSION_KEY: user.get_session_auth_hash(),
                         BACKEND_SESSION_KEY: "django.contrib.auth.backends.ModelBackend"})  # fmt: skip
         session.create()
         people.append({
-            "project": project.pk, "article": article.pk, "session": session.session_key,
-            "set": get_or_create_own_set(article=article, user=user).pk,
+            "user": user, "project": load[0].pk, "session": session.session_key, "work": [first],
             "token": create_token(user=user, name="load", scope="write")[1],
-            "suggestions": [s.pk for s in suggestions],
         })  # fmt: skip
+    more = articles_per_reviewer() - 1
+    if more:
+        extra = project_named("Load, more work", "load-more")
+        for number, who in enumerate(people):
+            Membership.objects.create(project=extra[0], user=who["user"], role=Role.ANNOTATOR)
+            who["work"] += [
+                work(who["user"], extra, f"b{number}-{k}", f"B {number}.{k}") for k in range(more)
+            ]  # type: ignore[operator]
+    for who in people:
+        del who["user"]
     return people
 
 
@@ -453,6 +515,11 @@ def print_result(plan: str, result: Result) -> None:
     print(f"  errors: {dict(result.errors) or 'none'}", flush=True)
 
 
+def warm_up(reviewer: Reviewer) -> None:
+    for item in [reviewer.current, *reviewer.work]:
+        reviewer.page(item["article"])
+
+
 def serve_and_measure(config: Config, copies: Copies, people: list[dict[str, object]]) -> dict[str, Result]:
     from tests.live import gunicorn_process
 
@@ -472,7 +539,9 @@ def serve_and_measure(config: Config, copies: Copies, people: list[dict[str, obj
         ) as (base, master),
     ):
         # Warm up: each worker loads the suggester, each article gets its suggestions on first open.
-        warm = [threading.Thread(target=Reviewer(base, n, people[n]).page) for n in range(CLIENTS)]
+        warm = [
+            threading.Thread(target=warm_up, args=(Reviewer(base, n, people[n]),)) for n in range(CLIENTS)
+        ]
         for thread in warm:
             thread.start()
         for thread in warm:
@@ -497,7 +566,12 @@ def table(rows: list[tuple[Config, int, dict[str, Result], tuple[float, float]]]
         for kind in kinds:
             took = mix.times.get(kind, [])
             cells.append("/".join(f"{percentile(took, f):.0f}" for f in (0.5, 0.95, 0.99)) if took else "-")
-        errors = sum(baseline.errors.values()) + sum(mix.errors.values())
+        errors = sum(
+            n
+            for result in (baseline, mix)
+            for (_, status), n in result.errors.items()
+            if status != "nothing left"
+        )
         print(f"| {config.name} | {number} | {baseline.rate:.0f} | {mix.rate:.0f} | {mix.rate / baseline.rate:.2f} | "
               + " | ".join(cells)
               + f" | {mix.app_cpu:.2f} + {mix.database_cpu:.2f} + {mix.generator_cpu:.2f} | {errors} "

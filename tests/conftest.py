@@ -108,6 +108,7 @@ def pytest_configure(config):
     process (xdist's controller, or the only one), which holds its lock and first drops what killed runs
     left; handed to xdist's workers."""
     worker_input = getattr(config, "workerinput", None)
+    name_postgresql_sessions(worker_input)
     if worker_input is not None:
         if run_databases.WORKER_INPUT_KEY in worker_input:
             config.stash[_RUN_ID] = worker_input[run_databases.WORKER_INPUT_KEY]
@@ -127,6 +128,16 @@ def pytest_configure(config):
     config.stash[_RUN_ID] = run_id
 
 
+def name_postgresql_sessions(worker_input) -> None:
+    """Every PostgreSQL session this test process opens is named for it (libpq's PGAPPNAME, unless a
+    connection names itself): a session left on a test database then says whose it was, this process's
+    or a server's it started (tests/live.py names those)."""
+    import os
+
+    worker = (worker_input or {}).get("workerid", "main")
+    os.environ["PGAPPNAME"] = f"annotator-tests-{worker}"
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node):
     """xdist: a worker names its databases for the run it belongs to."""
@@ -142,11 +153,11 @@ def pytest_unconfigure(config):
 
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, request):
-    """Test databases named for this run (after the worker's suffix): two runs at once never share one."""
+    """Test databases named for this run (after the worker's suffix): two runs at once never share one.
+    Under `--reuse-db` (no run id) the fixed names, each fitted in PostgreSQL's 63 bytes all the same."""
     from django.conf import settings
 
-    if _RUN_ID in request.config.stash:
-        run_databases.name_test_databases_for_run(settings.DATABASES, request.config.stash[_RUN_ID])
+    run_databases.name_test_databases_for_run(settings.DATABASES, request.config.stash.get(_RUN_ID, None))
 
 
 @pytest.fixture(scope="session")
@@ -203,6 +214,53 @@ def _other_sessions(settings_dict, wait_s=5.0):
         f"{state}, since {started:%H:%M:%S}, last query: {last!r}"
         for pid, application, state, started, last in rows
     ]
+
+
+@pytest.fixture(autouse=True)
+def _pooled_connections_given_back(request):
+    """On PostgreSQL: after each test, every connection taken from this process's pool is back in it, but
+    the test thread's own. One still out after the test (a thread's connection never closed, a wrapper
+    dropped in a reference cycle) is a session on the test database that outlives its test, and at the
+    end of the run one that stops pytest-django from dropping the database; this names the test that
+    left it. Nothing is asked of the database: the pool counts its connections."""
+    yield
+    out = connections_out_of_the_pool()
+    if not out:
+        return
+    import gc
+    import threading
+    import time
+
+    deadline = time.monotonic() + 10  # another thread (the live server's) may be ending its request
+    while (out := connections_out_of_the_pool()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not out:
+        return
+    gc.collect()
+    freed = not connections_out_of_the_pool()
+    threads = sorted(thread.name for thread in threading.enumerate())
+    how = "given back by the garbage collector" if freed else "still out"
+    warnings.warn(
+        pytest.PytestWarning(
+            f"{request.node.nodeid} left {out} pooled connection(s) taken by another thread or dropped "
+            f"without close ({how}); threads: {threads}"
+        ),
+        stacklevel=1,
+    )
+
+
+def connections_out_of_the_pool() -> int:
+    """Connections of this process's PostgreSQL pools taken and not given back, but this thread's own."""
+    from django.db import connections
+
+    out = 0
+    for database in connections.all(initialized_only=True):
+        pool = getattr(database, "_connection_pools", {}).get(database.alias)
+        if pool is None:
+            continue
+        stats = pool.get_stats()
+        out += stats["pool_size"] - stats["pool_available"] - (database.connection is not None)
+    return out
 
 
 @pytest.fixture

@@ -34,6 +34,8 @@ def app_environment(**extra: str) -> dict[str, str]:
     env.setdefault("DJANGO_SECRET_KEY", "live-test-secret-key-" + "x" * 30)
     env["ANNOTATOR_ENV_FILE"] = os.devnull
     env["DJANGO_DEBUG"] = "true"  # static files from the finders: no collectstatic in tests
+    # Its PostgreSQL sessions say they are a server's, not the test process's (a URL's own name still wins).
+    env["PGAPPNAME"] = "annotator-tests-live-process"
     # A gunicorn worker imports most of the app on its first request: beside other test processes on a busy
     # 2-core machine that took more than gunicorn's 30-s worker timeout, and the master killed it again and
     # again (WORKER TIMEOUT), so the server never answered. No test here relies on that timeout.

@@ -7,10 +7,16 @@ PostgreSQL advisory lock for as long as the run lives, and its test databases en
 drops them at the end of the run; a run that was killed before that leaves them, and the next run on the same
 NAME drops every test database whose run no longer holds its lock (a lock ends with its session, however the
 process ended, on any machine). `--reuse-db` keeps the fixed names: databases meant to outlive the run.
+
+PostgreSQL keeps the first 63 bytes of a name and drops the rest without an error: under a long NAME every
+worker's and every run's name came out the same (the second CREATE DATABASE found the first's and, told
+not to ask, dropped it). A name that would not fit keeps the start of `test_<NAME>` and a digest of the
+whole, then the worker's and run's suffixes whole.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 from typing import Any
@@ -21,6 +27,12 @@ import psycopg
 LOCK_CLASS = 0x616E6E6F
 WORKER_INPUT_KEY = "annotator_test_run"
 _ID_DIGITS = 8
+MAX_NAME_BYTES = 63  # PostgreSQL's NAMEDATALEN - 1
+_WORKER_SUFFIX = re.compile(r"_gw\d+$")  # pytest-xdist's worker, added by pytest-django
+# Room kept after the stem for any worker's suffix and the run's, so that a NAME's stem is the same in
+# every worker and run (the pattern of its databases is one).
+_SUFFIX_ROOM = len("_gw999") + len("_run") + _ID_DIGITS
+_DIGEST_DIGITS = 8
 
 
 def new_run_id() -> str:
@@ -53,9 +65,35 @@ def hold_run_lock(settings_dict: dict[str, Any], run_id: str) -> psycopg.Connect
     return holder
 
 
+def fitted_stem(stem: str) -> str:
+    """`stem` (`test_<NAME>`) if a worker's and a run's suffix fit after it in 63 bytes; else its first
+    bytes (whole characters) and a digest of all of it: two NAMEs that differ only past the cut still differ."""
+    encoded = stem.encode()
+    room = MAX_NAME_BYTES - _SUFFIX_ROOM
+    if len(encoded) <= room:
+        return stem
+    digest = hashlib.sha256(encoded).hexdigest()[:_DIGEST_DIGITS]
+    return f"{encoded[: room - _DIGEST_DIGITS - 1].decode(errors='ignore')}_{digest}"
+
+
+def fitted_test_name(test_name: str, run_id: str | None) -> str:
+    """The name PostgreSQL keeps whole: `test_name` (`test_<NAME>[_gwN]`, pytest-django's) with its stem
+    fitted, its worker's suffix, and `_run<id>` when the run has an id."""
+    worker = _WORKER_SUFFIX.search(test_name)
+    stem, suffix = (test_name[: worker.start()], worker.group()) if worker else (test_name, "")
+    name = fitted_stem(stem) + suffix + (f"_run{run_id}" if run_id else "")
+    if len(name.encode()) > MAX_NAME_BYTES:
+        raise ValueError(
+            f"{name!r} is longer than PostgreSQL's {MAX_NAME_BYTES} bytes (a worker past gw999?)"
+        )
+    return name
+
+
 def run_database_pattern(name: str) -> re.Pattern[str]:
-    """Names of this NAME's test databases made by a run: `test_<NAME>[_gwN]_run<id>`; group 1 is the id."""
-    return re.compile(rf"test_{re.escape(name)}(?:_gw\d+)?_run([0-9a-f]{{{_ID_DIGITS}}})")
+    """Names of this NAME's test databases made by a run: `test_<NAME>[_gwN]_run<id>` (the stem fitted as
+    above); group 1 is the id."""
+    stem = re.escape(fitted_stem(f"test_{name}"))
+    return re.compile(rf"{stem}(?:_gw\d+)?_run([0-9a-f]{{{_ID_DIGITS}}})")
 
 
 def drop_databases_of_ended_runs(admin: psycopg.Connection, name: str) -> list[str]:
@@ -90,9 +128,9 @@ def postgresql_databases(databases: dict[str, dict[str, Any]]) -> list[dict[str,
     ]
 
 
-def name_test_databases_for_run(databases: dict[str, dict[str, Any]], run_id: str) -> None:
+def name_test_databases_for_run(databases: dict[str, dict[str, Any]], run_id: str | None) -> None:
     """Appends `_run<id>` to the test database name of every PostgreSQL database (after pytest-django's
-    worker suffix, `_gw0`)."""
+    worker suffix, `_gw0`), fitting it in 63 bytes; without a run id (`--reuse-db`), only fits it."""
     for settings_dict in postgresql_databases(databases):
         test = settings_dict.setdefault("TEST", {})
-        test["NAME"] = f"{test.get('NAME') or 'test_' + settings_dict['NAME']}_run{run_id}"
+        test["NAME"] = fitted_test_name(test.get("NAME") or f"test_{settings_dict['NAME']}", run_id)

@@ -12,7 +12,14 @@ writes exactly the same two rows (the history row as simple-history writes it fo
 
 `ON CONFLICT DO NOTHING` makes a row that a unique constraint refuses (the same span twice, a second
 decision on one suggestion) come back as `False` instead of an IntegrityError that would abort the
-transaction: the caller says why, and its transaction rolls back whatever it wrote before.
+transaction: the caller says why, and its transaction rolls back whatever it wrote before (its claim of
+the set's version, in an earlier statement).
+
+The guarded form (`insert_with_history_if`) writes the claim in the same statement as the row, so it has
+no `DO NOTHING`: a row written under the same unique key after the statement's snapshot (which the
+guard's own "no such row yet" condition cannot see) would otherwise leave the claim written for no row.
+The unique key's error fails the statement whole instead, and, in autocommit, comes back as `False`
+with nothing written, as a duplicate the guard found does.
 
 The app has no other `post_save` receivers on these models (the history was the only one); a model
 whose history does not have exactly the model's own columns plus simple-history's four is refused.
@@ -24,7 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import connections, router
+from django.db import IntegrityError, connections, router
 from django.utils import timezone
 
 from annotator.core.prepared import prepared_cursor
@@ -32,6 +39,9 @@ from annotator.core.prepared import prepared_cursor
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
     from django.db.models import Field, Model
+
+# PostgreSQL's SQLSTATE for a unique key's refusal.
+_UNIQUE_VIOLATION = "23505"
 
 # The columns simple-history adds to a model's own in its history table (besides its own key).
 _HISTORY_COLUMNS = ("history_date", "history_change_reason", "history_type", "history_user")
@@ -82,7 +92,7 @@ def _build(model: type[Model], vendor: str, quote: Any) -> _Statements:
     if vendor == "postgresql":
         guarded = (
             f'WITH "guard" AS ({_GUARD}), "new" AS (INSERT INTO {table} ({columns}) '  # noqa: S608
-            f'SELECT {values} FROM "guard" ON CONFLICT DO NOTHING RETURNING {key}) '
+            f'SELECT {values} FROM "guard" RETURNING {key}) '
             f"INSERT INTO {history_table} ({history_columns}) "
             f'SELECT "new".{key}, {history_values} FROM "new" RETURNING {key}'
         )
@@ -102,9 +112,17 @@ def insert_with_history(instance: Model, *, by: User | None) -> bool:
 def insert_with_history_if(guard: tuple[str, list[Any]], instance: Model, *, by: User | None) -> bool:
     """PostgreSQL: as `insert_with_history`, in one statement with `guard`, a data-changing statement
     (`UPDATE ... RETURNING ...`) that the rows are written after, and only if it returns a row: both
-    happen, or neither (an UPDATE that finds its row but whose INSERT a constraint refuses is written
-    all the same: the guard's conditions must rule that out). False when nothing was written."""
-    return _insert(instance, by, guard)
+    happen, or neither. False when nothing was written: the guard returned no row, or (in autocommit)
+    a unique key refused the row, one written after the statement's snapshot, and the statement failed
+    whole. In a caller's transaction that error is raised: the transaction is aborted, and its atomic
+    block undoes it (no request runs in one)."""
+    try:
+        return _insert(instance, by, guard)
+    except IntegrityError as error:
+        connection = connections[router.db_for_write(type(instance))]
+        if getattr(error.__cause__, "sqlstate", None) != _UNIQUE_VIOLATION or connection.in_atomic_block:
+            raise
+        return False  # autocommit: the statement was its own transaction, undone whole
 
 
 def _insert(instance: Model, by: User | None, guard: tuple[str, list[Any]] | None) -> bool:

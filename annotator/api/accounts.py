@@ -11,12 +11,15 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_not_required
+from django.db import connections, router
 from django.db.models import Count, Q, QuerySet
+from django.http import HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.decorators import method_decorator
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import exceptions, generics, serializers, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -33,6 +36,7 @@ from annotator.api.access import user_of
 from annotator.api.jobs import error_responses
 from annotator.api.kb import member_project
 from annotator.core.compiled import CompiledQuery
+from annotator.core.prepared import prepared_cursor
 from annotator.projects.models import Membership, Project, Role
 from annotator.projects.permissions import can_manage
 
@@ -63,24 +67,19 @@ class Account(APIView):
     @extend_schema(
         summary="Who you are, and your projects with your role in each", responses=AccountSerializer
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> HttpResponseBase:
         # What AccountSerializer gives, built directly: the cheapest authenticated read, which a client
         # makes to check its token, should cost the request stack and one query compiled once.
         user = user_of(request)
-        projects = [
-            {"id": row["project_id"], "name": row["project__name"], "role": row["role"]}
-            for row in _memberships(user_id=user.pk)
-        ]
-        return Response(
-            {
-                "id": user.pk,
-                "username": user.get_username(),
-                "full_name": user.get_full_name(),
-                "email": user.email,
-                "is_staff": user.is_staff,
-                "projects": projects,
-            }
-        )
+        data = {
+            "id": user.pk,
+            "username": user.get_username(),
+            "full_name": user.get_full_name(),
+            "email": user.email,
+            "is_staff": user.is_staff,
+            "projects": projects_of(user.pk),
+        }
+        return answer_in_json(request, data)
 
 
 @CompiledQuery
@@ -90,6 +89,30 @@ def _memberships(user_id: int) -> QuerySet[Membership, Any]:
         .order_by("project__name", "project_id")
         .values("project_id", "project__name", "role")
     )
+
+
+def projects_of(user_id: int) -> list[dict[str, object]]:
+    """The user's projects as the account lists them: `_memberships`' SQL, compiled once, on a prepared
+    cursor, its rows read as they come (whole numbers and texts, which Django converts in no database).
+    Through the queryset's own `values()` iterable the same rows cost a tenth of a who-am-I call."""
+    with prepared_cursor(connections[router.db_for_read(Membership)]) as cursor:
+        cursor.execute(_memberships.sql(), (user_id,))
+        return [{"id": project, "name": name, "role": role} for project, name, role in cursor.fetchall()]
+
+
+_JSON = JSONRenderer()
+
+
+def answer_in_json(request: Request, data: dict[str, Any]) -> HttpResponseBase:
+    """`Response(data)`, as the JSON renderer would render it, made at once when that renderer and its
+    plain media type were chosen (no `indent`, the answer of every usual Accept header): DRF's template
+    response, rendered after the view, cost a twentieth of a who-am-I call for the same status, headers
+    and bytes. Any other choice (the browsable API in debug, `application/json; indent=4`) takes DRF's."""
+    if type(request.accepted_renderer) is not JSONRenderer or request.accepted_media_type != _JSON.media_type:
+        return Response(data)
+    response = HttpResponse(_JSON.render(data), content_type=_JSON.media_type)
+    response.data = data  # type: ignore[attr-defined]  # as DRF's answer carries it (tests read it)
+    return response
 
 
 def _managed(request: Request, project_id: int) -> Project:

@@ -19,7 +19,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         # The header from META, as DRF's get_authorization_header() reads it from `request.headers`, which
         # Django builds from every header of the request the first time anything asks (a tenth of the
         # cost of authenticating a remembered token).
-        raw = request.META.get("HTTP_AUTHORIZATION", "")
+        raw = request._request.META.get("HTTP_AUTHORIZATION", "")  # not through DRF's __getattr__
         header = (raw.decode("latin-1") if isinstance(raw, bytes) else raw).split()
         if not header or header[0].lower() not in self.keywords:
             return None

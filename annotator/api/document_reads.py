@@ -37,12 +37,12 @@ from rest_framework.request import Request
 
 from annotator.annotations.models import AnnotationSet, EntityLink, Relation, Span
 from annotator.api import plain
-from annotator.api.access import token_of, user_of
+from annotator.api.access import user_of
 from annotator.api.annotation_serializers import ArticleDetailSerializer
 from annotator.api.json_rows import WrittenResponse
-from annotator.api.set_reads import readable_sets
+from annotator.api.set_reads import readable_sets, token_project
 from annotator.articles.models import Article
-from annotator.core.compiled import CompiledQuery
+from annotator.core.compiled import Scope, project_scoped
 from annotator.kb.models import KBEntity
 from annotator.projects.models import EntityType, Project, RelationType
 
@@ -57,25 +57,15 @@ def _reachable_articles(article_id: int, user_id: int) -> QuerySet[Article, dict
     return articles.order_by().values(*plain.columns(ArticleDetailSerializer))
 
 
-@CompiledQuery
-def _article(article_id: int, user_id: int) -> QuerySet[Article, dict[str, Any]]:
-    return _reachable_articles(article_id, user_id)
-
-
-@CompiledQuery
-def _article_in(article_id: int, user_id: int, project_id: int) -> QuerySet[Article, dict[str, Any]]:
-    """As `_article`, for a token limited to one project."""
-    return _reachable_articles(article_id, user_id).filter(project_id=project_id)
+@project_scoped("project_id")
+def _article(article_id: int, user_id: int, in_scope: Scope) -> QuerySet[Article, dict[str, Any]]:
+    return in_scope(_reachable_articles(article_id, user_id))
 
 
 def article_data(request: Request, article_id: int) -> dict[str, Any]:
     """`ArticleDetailSerializer(article).data` of the article the request may read, else 404 (the message
     of `get_object_or_404` over `projects_for(request)`)."""
-    token = token_of(request)
-    if token is not None and token.project_id is not None:
-        found = _article_in(article_id=article_id, user_id=user_of(request).pk, project_id=token.project_id)
-    else:
-        found = _article(article_id=article_id, user_id=user_of(request).pk)
+    found = _article(article_id=article_id, user_id=user_of(request).pk, project_id=token_project(request))
     if not found:
         raise Http404("No Article matches the given query.")
     return plain.represent(ArticleDetailSerializer, found)[0]
@@ -212,25 +202,15 @@ def _written(sets: QuerySet[AnnotationSet]) -> QuerySet[AnnotationSet, tuple[Any
     return sets.order_by().annotate(**texts).values_list("version", *texts)
 
 
-@CompiledQuery
-def _set(set_id: int, user_id: int) -> QuerySet[AnnotationSet, tuple[Any, ...]]:
-    return _written(readable_sets(set_id, user_id))
-
-
-@CompiledQuery
-def _set_in(set_id: int, user_id: int, project_id: int) -> QuerySet[AnnotationSet, tuple[Any, ...]]:
-    """As `_set`, for a token limited to one project."""
-    return _written(readable_sets(set_id, user_id).filter(article__project_id=project_id))
+@project_scoped("article__project_id")
+def _set(set_id: int, user_id: int, in_scope: Scope) -> QuerySet[AnnotationSet, tuple[Any, ...]]:
+    return _written(in_scope(readable_sets(set_id, user_id)))
 
 
 def set_response(request: Request, set_id: int) -> WrittenResponse:
     """The answer of `GET /api/v1/sets/{id}/` (`written_by_database` must hold): the set the request may
     read (as `set_for_reading` finds it, else 404) with its spans and relations, and its ETag."""
-    token = token_of(request)
-    if token is not None and token.project_id is not None:
-        found = _set_in(set_id=set_id, user_id=user_of(request).pk, project_id=token.project_id)
-    else:
-        found = _set(set_id=set_id, user_id=user_of(request).pk)
+    found = _set(set_id=set_id, user_id=user_of(request).pk, project_id=token_project(request))
     if not found:
         raise Http404("No AnnotationSet matches the given query.")
     version, set_json, spans, relations = found[0]

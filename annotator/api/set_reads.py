@@ -23,7 +23,7 @@ from annotator.annotations.editing import with_editing_facts
 from annotator.annotations.models import AnnotationSet
 from annotator.api.access import check_can_edit, token_of, user_of
 from annotator.articles.models import Article
-from annotator.core.compiled import CompiledQuery
+from annotator.core.compiled import CompiledQuery, Scope, project_scoped
 from annotator.projects.models import EntityType, Membership, Project, RelationType
 from annotator.suggestions.models import Suggestion, SuggestionKind
 
@@ -63,6 +63,12 @@ def _suggestion_in(project_id: int, suggestion_id: int) -> QuerySet[Suggestion]:
     return related.order_by()[:1]
 
 
+def token_project(request: Request) -> int | None:
+    """The one project the request's token is limited to, if it is (None: a session, or any project)."""
+    token = token_of(request)
+    return None if token is None else token.project_id
+
+
 def readable_sets(set_id: int, user_id: int) -> QuerySet[AnnotationSet]:
     """`visible_sets` of a user (by id), the set `set_id` only."""
     user = get_user_model()(pk=user_id)  # a stand-in: the filters read its id only
@@ -70,25 +76,14 @@ def readable_sets(set_id: int, user_id: int) -> QuerySet[AnnotationSet]:
     return AnnotationSet.objects.readable_by(user).filter(article__project__in=projects, pk=set_id)
 
 
-@CompiledQuery
-def _readable_set(set_id: int, user_id: int) -> QuerySet[AnnotationSet]:
-    return readable_sets(set_id, user_id).select_related("annotator").order_by()
-
-
-@CompiledQuery
-def _readable_set_in(set_id: int, user_id: int, project_id: int) -> QuerySet[AnnotationSet]:
-    """As `_readable_set`, for a token limited to one project."""
-    sets = readable_sets(set_id, user_id).filter(article__project_id=project_id)
-    return sets.select_related("annotator").order_by()
+@project_scoped("article__project_id")
+def _readable_set(set_id: int, user_id: int, in_scope: Scope) -> QuerySet[AnnotationSet]:
+    return in_scope(readable_sets(set_id, user_id)).select_related("annotator").order_by()
 
 
 def set_for_reading(request: Request, set_id: int) -> AnnotationSet:
     """The set if the request may read it (as `visible_sets(request)` finds it), with its annotator."""
-    token = token_of(request)
-    if token is not None and token.project_id is not None:
-        found = _readable_set_in(set_id=set_id, user_id=user_of(request).pk, project_id=token.project_id)
-    else:
-        found = _readable_set(set_id=set_id, user_id=user_of(request).pk)
+    found = _readable_set(set_id=set_id, user_id=user_of(request).pk, project_id=token_project(request))
     if not found:
         raise Http404("No AnnotationSet matches the given query.")
     return found[0]
@@ -150,57 +145,24 @@ def _with_suggestion(sets: QuerySet[AnnotationSet], suggestion_id: int) -> Query
     return sets.annotate(suggestion_facts=Subquery(facts, output_field=JSONField()))
 
 
-@CompiledQuery
-def _member_set(set_id: int, user_id: int) -> QuerySet[AnnotationSet, tuple[Any, ...]]:
-    return _as_rows(_member_sets(set_id, user_id))
+@project_scoped("article__project_id")
+def _member_set(set_id: int, user_id: int, in_scope: Scope) -> QuerySet[AnnotationSet, tuple[Any, ...]]:
+    return _as_rows(in_scope(_member_sets(set_id, user_id)))
 
 
-@CompiledQuery
-def _member_set_in(set_id: int, user_id: int, project_id: int) -> QuerySet[AnnotationSet, tuple[Any, ...]]:
-    """As `_member_set`, for a token limited to one project."""
-    return _as_rows(_member_sets(set_id, user_id).filter(article__project_id=project_id))
-
-
-@CompiledQuery
-def _member_set_typed(set_id: int, user_id: int, type_name: str) -> QuerySet[AnnotationSet, tuple[Any, ...]]:
-    return _as_rows(_with_type_named(_member_sets(set_id, user_id), type_name), "named_type_id")
-
-
-@CompiledQuery
-def _member_set_in_typed(
-    set_id: int, user_id: int, project_id: int, type_name: str
+@project_scoped("article__project_id")
+def _member_set_typed(
+    set_id: int, user_id: int, type_name: str, in_scope: Scope
 ) -> QuerySet[AnnotationSet, tuple[Any, ...]]:
-    sets = _member_sets(set_id, user_id).filter(article__project_id=project_id)
-    return _as_rows(_with_type_named(sets, type_name), "named_type_id")
+    return _as_rows(_with_type_named(in_scope(_member_sets(set_id, user_id)), type_name), "named_type_id")
 
 
-@CompiledQuery
+@project_scoped("article__project_id")
 def _member_set_deciding(
-    set_id: int, user_id: int, suggestion_id: int
+    set_id: int, user_id: int, suggestion_id: int, in_scope: Scope
 ) -> QuerySet[AnnotationSet, tuple[Any, ...]]:
-    return _as_rows(_with_suggestion(_member_sets(set_id, user_id), suggestion_id), "suggestion_facts")
-
-
-@CompiledQuery
-def _member_set_in_deciding(
-    set_id: int, user_id: int, project_id: int, suggestion_id: int
-) -> QuerySet[AnnotationSet, tuple[Any, ...]]:
-    sets = _member_sets(set_id, user_id).filter(article__project_id=project_id)
+    sets = in_scope(_member_sets(set_id, user_id))
     return _as_rows(_with_suggestion(sets, suggestion_id), "suggestion_facts")
-
-
-# The set's reads, by the ids they take, with the annotations their rows end with.
-_READS = {
-    frozenset({"set_id", "user_id"}): (_member_set, ()),
-    frozenset({"set_id", "user_id", "project_id"}): (_member_set_in, ()),
-    frozenset({"set_id", "user_id", "type_name"}): (_member_set_typed, ("named_type_id",)),
-    frozenset({"set_id", "user_id", "project_id", "type_name"}): (_member_set_in_typed, ("named_type_id",)),
-    frozenset({"set_id", "user_id", "suggestion_id"}): (_member_set_deciding, ("suggestion_facts",)),
-    frozenset({"set_id", "user_id", "project_id", "suggestion_id"}): (
-        _member_set_in_deciding,
-        ("suggestion_facts",),
-    ),
-}
 
 
 def set_for_writing(
@@ -209,16 +171,20 @@ def set_for_writing(
     """The set, if the request may read it (as `with_role(visible_sets(request))`), and may edit it; with
     `type_name`, also its project's entity type of that name (`type_named`), with `suggestion_id` the
     suggestion of its project (`suggestion_about`)."""
-    token = token_of(request)
-    ids: dict[str, int | str] = {"set_id": set_id, "user_id": user_of(request).pk}
-    if token is not None and token.project_id is not None:
-        ids["project_id"] = token.project_id
+    project_id = token_project(request)
+    user_id = user_of(request).pk
+    extra: tuple[str, ...]
     if type_name is not None:
-        ids["type_name"] = type_name
+        found = _member_set_typed(set_id=set_id, user_id=user_id, type_name=type_name, project_id=project_id)
+        extra = ("named_type_id",)
     elif suggestion_id is not None:
-        ids["suggestion_id"] = suggestion_id
-    read, extra = _READS[frozenset(ids)]
-    found = read(**ids)
+        found = _member_set_deciding(
+            set_id=set_id, user_id=user_id, suggestion_id=suggestion_id, project_id=project_id
+        )
+        extra = ("suggestion_facts",)
+    else:
+        found = _member_set(set_id=set_id, user_id=user_id, project_id=project_id)
+        extra = ()
     if not found:
         raise Http404("No AnnotationSet matches the given query.")
     annotation_set = _from_row(found[0], router.db_for_read(AnnotationSet), extra)

@@ -239,7 +239,10 @@ def _build(kind: str) -> str:
             'SELECT "id", "span_id", "result" FROM "new_decision"'
         )
     # Accepting an entity suggestion of the set's article, of a type of its project: the set's span with
-    # its key is reused, or made; the decision records which, with a snapshot of the span.
+    # its key is reused, or made; the decision records which, with a snapshot of the span. The span reused
+    # is read once the claim holds the set's row (the locks in every set edit's order) and locked FOR
+    # SHARE: its latest committed version, so that a span another writer deleted or changed while this
+    # statement waited for the set's row is not chosen (as suggestions.services reads it).
     return (
         f'WITH {target}, "suggested" AS MATERIALIZED (SELECT "id", "article_id", "kind", "start", "end", '  # noqa: S608
         f'"entity_type_id" FROM {suggestions} WHERE "id" = %(suggestion)s), '
@@ -252,9 +255,10 @@ def _build(kind: str) -> str:
         'AND "g"."start" < "g"."end" AND char_length("a"."text") >= "g"."end"), '
         f'"checked" AS (SELECT * FROM "facts" WHERE {edges}), '
         f'"guard" AS ({claim} AND {undecided} RETURNING "id"), '
-        f'"existing" AS (SELECT "x"."id" FROM {spans} "x", "checked" WHERE "x"."annotation_set_id" = %(set)s '
-        'AND "x"."start" = "checked"."start" AND "x"."end" = "checked"."end" AND "x"."entity_type_id" = '
-        '"checked"."type_id" ORDER BY "x"."id" LIMIT 1), '
+        f'"existing" AS (SELECT "x"."id" FROM {spans} "x", "checked" WHERE EXISTS (SELECT 1 FROM "guard") '
+        'AND "x"."annotation_set_id" = %(set)s AND "x"."start" = "checked"."start" AND "x"."end" = '
+        '"checked"."end" AND "x"."entity_type_id" = "checked"."type_id" ORDER BY "x"."id" LIMIT 1 '
+        'FOR SHARE OF "x"), '
         f'"new_span" AS (INSERT INTO {spans} ({span_columns}) SELECT %(now)s, %(now)s, "guard"."id", '
         '"checked"."start", "checked"."end", "checked"."type_id", "checked"."surface", NULL, '
         '%(user)s::integer FROM "guard", "checked" WHERE NOT EXISTS (SELECT 1 FROM "existing") '

@@ -86,8 +86,14 @@ def _preparing_cursor_class() -> type:
         class PreparingCursor(ServerBindingCursor):  # type: ignore[misc, valid-type]
             def execute(self, query: Any, params: Any = None, *, prepare: bool | None = None,
                         binary: bool | None = None) -> Any:  # fmt: skip
+                # psycopg's PrepareManager of the connection: which name a statement prepared now takes
+                statements = self.connection._prepared  # type: ignore[attr-defined]
+                named = statements._prepared_idx
                 try:
                     return super().execute(query, params, prepare=True, binary=binary)  # type: ignore[misc]
+                except Exception:
+                    _forget_on_the_server(statements, named)
+                    raise
                 finally:
                     # Django's query log (tests' query counts, DEBUG) reads the statement sent from here,
                     # which psycopg leaves empty when it runs a prepared one: the SQL, placeholders kept.
@@ -95,6 +101,32 @@ def _preparing_cursor_class() -> type:
 
         _cursor_class = PreparingCursor
     return _cursor_class
+
+
+def _forget_on_the_server(statements: Any, named: int) -> None:
+    """After a statement failed: if this run was the one to prepare it, have the server drop it too.
+
+    psycopg prepares a statement (Parse, under a new name) and then runs it; when the run fails (a unique
+    key, a value out of range, a cancelled statement), it forgets the name and prepares the statement
+    again under another the next time, but the server keeps the first: a pooled connection that lives
+    for days would collect one plan per such failure. The name goes on psycopg's own list of statements
+    to close (the list its cache sends when it evicts one), closed with the next statement the connection
+    runs: a protocol Close, which a name the server never made (the Parse itself failed) does not
+    trouble, and which PgBouncer 1.21+ forwards."""
+    if statements._prepared_idx == named or not _closes_by_protocol():
+        # Prepared already (psycopg keeps it), or a libpq before 17, which would close it with a DEALLOCATE
+        # statement: that fails for a name the server never made and in a transaction that failed.
+        return
+    name = f"_pg3_{named}".encode()
+    if name not in statements._names.values():
+        statements._to_flush.append(name)
+
+
+@cache
+def _closes_by_protocol() -> bool:
+    from psycopg._connection_base import _HAS_SEND_CLOSE
+
+    return bool(_HAS_SEND_CLOSE)
 
 
 class _Sent:

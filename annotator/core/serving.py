@@ -20,15 +20,26 @@ import logging
 import os
 import queue
 import selectors
+import signal
 import socket
 import ssl
 import time
 from concurrent import futures
 from typing import Any
 
-from gunicorn import glogging, util
+from gunicorn import glogging, http, util
+from gunicorn.http2 import negotiation
 from gunicorn.workers import base
 from gunicorn.workers.gthread import DEFAULT_WORKER_DATA_TIMEOUT, STOP_KEEPALIVE_LINGER, TConn, ThreadWorker
+
+from annotator.core.client_io import (
+    CUT_SHORT,
+    SMALL_BODY_BYTES,
+    ClientSocket,
+    client_timeout_seconds,
+    refuse_unserved,
+    request_is_whole,
+)
 
 _linger = util.close_graceful
 
@@ -45,7 +56,7 @@ DEFAULT_THREADS = 1
 SYNC_WORKER = "sync"
 THREAD_WORKER = "annotator.core.serving.PriorityThreadWorker"
 SAVES_FIRST_WORKER = "annotator.core.serving.SavesFirstWorker"
-DEFAULT_SAVES_FIRST = False
+DEFAULT_SAVES_FIRST = True
 
 
 def web_workers() -> int:
@@ -92,6 +103,9 @@ def close_now_or_linger(sock: socket.socket, *args: Any, **kwargs: Any) -> None:
         _linger(sock, *args, **kwargs)
         return
     try:
+        # With a timeout set (ClientSocket), Python waits for the socket to be readable even under
+        # MSG_DONTWAIT: made non-blocking first, it only looks. gunicorn's close sets its own timeout.
+        sock.settimeout(0.0)
         unread = sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
     except BlockingIOError:
         unread = b""  # nothing waiting: the request was read whole
@@ -169,7 +183,7 @@ def size_pools_for_threads(threads: int, log: logging.Logger | Any) -> None:
 SAVES = 0  # small writes (a span, a decision, a form) and /healthz
 READS = 1  # everything else, and whatever cannot be told from its first bytes
 PEEKED_BYTES = 4096  # the request line and headers looked at; a longer head is a read
-SMALL_BODY_BYTES = 65536  # a write with a larger body (an upload) waits its turn with the reads
+# SMALL_BODY_BYTES (annotator.core.client_io): a write with a larger body (an upload) waits with the reads
 _WRITES = (b"POST", b"PUT", b"PATCH", b"DELETE")
 
 
@@ -340,6 +354,15 @@ class WaitingRequests:
         return everything
 
 
+WAITING_MAX = 32  # requests a SavesFirstWorker holds at most before it stops taking more (WEB_WAITING_MAX)
+
+
+def waiting_max() -> int:
+    """WEB_WAITING_MAX, else WAITING_MAX: how many requests a one-thread process holds waiting before it
+    stops accepting connections and reading its kept-alive ones until it has served some."""
+    return _positive("WEB_WAITING_MAX", WAITING_MAX)
+
+
 class SavesFirstWorker(ThreadWorker):
     """One request at a time per process, as gunicorn's sync worker runs them (one thread: no GIL handed
     between threads, one database connection per process), with what the threaded worker has besides: a
@@ -350,37 +373,126 @@ class SavesFirstWorker(ThreadWorker):
 
     A sync worker's queue is the kernel's backlog of connections, served in arrival order: with 50
     closed-loop reviewers a save waited behind every page open queued before it. Here the queue is the
-    process's own. A request is taken from the socket only when it is served (its priority comes from a
-    peek at its first bytes, request_priority), so nothing is read twice and its bytes reach the app as
-    sent. It serves HTTP/1.x; a TLS handshake and a request whose head comes in pieces are read while the
-    process waits for them, as a sync worker does."""
+    process's own, and what makes that safe:
+
+    - A request joins it only once it has arrived whole (annotator.core.client_io.request_is_whole: its head,
+      and a body of at most 64 KiB): the poller gathers its bytes into the connection's parser while the
+      thread serves others, so a stalled client holds a file descriptor, not the thread, and is closed
+      WEB_CLIENT_TIMEOUT after its request began (a new connection: gunicorn's 5 s plus the keep-alive). The
+      bytes reach the app as sent, read once. While a request is served, what is left of a larger body must
+      come within WEB_CLIENT_TIMEOUT in all, and each write of the answer within it (ClientSocket).
+    - It holds at most WEB_WAITING_MAX requests: at that, the process neither accepts (new connections stay
+      in the listen backlog, for the other processes) nor reads its kept-alive connections (their requests
+      stay in their sockets) until it has served one.
+    - A request taken and not served is answered 503 with Retry-After, never dropped: when a stop outlasts
+      the graceful timeout, and when the master kills the process for its timeout (SIGABRT). The request under
+      way then is answered 500 if nothing of its answer was written (it may have taken effect: no "send it
+      again"). A stop serves the waiting requests first, as gthread.
+
+    It serves HTTP/1.x; under TLS a request joins the queue as its connection does (nothing can be read
+    before the handshake), the handshake and head read while it is served, within WEB_CLIENT_TIMEOUT."""
+
+    alive: bool  # gunicorn's base.Worker sets it
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.waiting = WaitingRequests(read_wait_seconds())
+        self.client_timeout = client_timeout_seconds()
+        self.waiting_max = waiting_max()
+        self.serving_conn: Any = None
+        # Whether a connection may need its first bytes read by gunicorn itself (a TLS handshake, an HTTP/2
+        # preface): asked of the settings once, not per request (each is a look-up through gunicorn's Config).
+        self.sniffs_first = bool(self.cfg.is_ssl) or self.cfg.http2_cleartext in ("prior-knowledge", "both")
 
     def init_process(self) -> None:
         # gunicorn's threaded worker makes its thread pool and the pipe its threads report on here: this
         # worker has neither. The signal pipe (base.Worker's) wakes the poller instead.
         self.poller = selectors.DefaultSelector()
-        self.waiting = WaitingRequests(read_wait_seconds())
         base.Worker.init_process(self)
 
     def handle_exit(self, sig: int, frame: Any) -> None:
+        """A graceful stop (SIGTERM): what waits is served, as the loop comes round; a second before the
+        master's graceful timeout ends, whatever is still taken and not begun is answered 503, even when
+        one request holds the thread that long (SIGALRM)."""
+        if self.alive:
+            signal.signal(signal.SIGALRM, self.handle_overdue_stop)
+            signal.setitimer(signal.ITIMER_REAL, max(self.cfg.graceful_timeout - 1, 0.5))
         self.alive = False  # the signal's byte in the wake-up pipe ends the poller's wait
 
+    def handle_overdue_stop(self, sig: int, frame: Any) -> None:
+        self.refuse_waiting()
+        raise SystemExit(0)
+
     def handle_quit(self, sig: int, frame: Any) -> None:
+        self.refuse_waiting()
         base.Worker.handle_quit(self, sig, frame)
 
+    def handle_abort(self, sig: int, frame: Any) -> None:
+        """The master's timeout (SIGABRT; SIGKILL follows a second later): every request taken and not
+        begun is answered 503, then the process exits (SystemExit, raised in the request under way, which
+        serve_next answers 500)."""
+        self.alive = False
+        self.refuse_waiting()
+        self.cfg.worker_abort(self)
+        raise SystemExit(1)
+
+    def refuse_waiting(self) -> None:
+        """503 to every request taken and not begun: those waiting, and those that arrived on kept-alive or
+        new connections without being read yet; the connections idle are closed."""
+        for conn in [*self.waiting.clear(), *self.keepalived_conns, *self.pending_conns]:
+            with contextlib.suppress(Exception):
+                self.poller.unregister(conn.sock)
+            polled = conn in self.keepalived_conns or conn in self.pending_conns
+            if polled and not _waiting_request(conn):
+                with contextlib.suppress(OSError):
+                    conn.sock.close()  # idle: nothing asked, nothing to answer
+                continue
+            refuse_unserved(conn.sock)
+        self.keepalived_conns.clear()
+        self.pending_conns.clear()
+        self.nr_conns = 0 if self.serving_conn is None else 1
+
     def enqueue_req(self, conn: Any) -> None:
-        """Place a connection whose request has arrived among the waiting ones; a new connection with
-        nothing sent yet waits in the poller (PriorityThreadWorker.enqueue_req: as long as gthread gives it)."""
-        head = _waiting_request(conn)
-        if not head and not (conn.initialized or conn.data_ready or conn.cfg.is_ssl):
-            conn.timeout = time.monotonic() + DEFAULT_WORKER_DATA_TIMEOUT + self.cfg.keepalive
-            self.pending_conns.append(conn)
-            self.poller.register(
-                conn.sock, selectors.EVENT_READ, functools.partial(self.on_pending_socket_readable, conn)
-            )
+        """Gather what the client sent (without waiting) into its parser; once its request is whole, place it
+        among the waiting ones, else wait in the poller for the rest."""
+        if self.sniffs_first and (
+            conn.cfg.is_ssl or negotiation.prior_knowledge_allowed(conn.cfg, conn.client)
+        ):
+            conn.data_ready = True  # nothing can be read before the handshake or the preface: served as is
+            self.waiting.add(conn, READS, time.monotonic())
             return
-        conn.data_ready = True  # handle() reads it at once, without waiting in a selector of its own
-        self.waiting.add(conn, request_priority(head), time.monotonic())
+        if conn.parser is None:
+            conn.parser = http.get_parser(self.cfg, conn.sock, conn.client)
+        buffered = conn.parser.unreader.buf
+        had = buffered.seek(0, os.SEEK_END)  # bytes gathered before (or read ahead with the last request)
+        try:
+            chunk = conn.sock.recv(65536)
+        except BlockingIOError:
+            chunk = None  # nothing more yet
+        except OSError:
+            chunk = b""  # the connection is gone
+        if chunk == b"" and not (had and request_is_whole(buffered.getvalue())):
+            self.nr_conns -= 1  # closed by the client before a whole request came: nothing to answer
+            conn.close()
+            return
+        if chunk:
+            buffered.write(chunk)
+        data = buffered.getvalue()
+        now = time.monotonic()
+        if request_is_whole(data):
+            conn.data_ready = True  # handle() reads it at once, without waiting in a selector of its own
+            conn.gathering = False
+            self.waiting.add(conn, request_priority(data[:PEEKED_BYTES]), now)
+            return
+        if not data:  # a new connection with nothing sent yet: as long as gunicorn's gthread gives it
+            conn.timeout = now + DEFAULT_WORKER_DATA_TIMEOUT + self.cfg.keepalive
+        elif not getattr(conn, "gathering", False):  # a request's first bytes: all of it within the timeout
+            conn.gathering = True
+            conn.timeout = now + self.client_timeout
+        self.pending_conns.append(conn)
+        self.poller.register(
+            conn.sock, selectors.EVENT_READ, functools.partial(self.on_pending_socket_readable, conn)
+        )
 
     def accept(self, listener: socket.socket) -> None:
         """One connection (each pass of the loop takes at most one per listener: a process busy with its
@@ -392,24 +504,52 @@ class SavesFirstWorker(ThreadWorker):
                 raise
             return
         self.nr_conns += 1
+        sock = ClientSocket.adopt(sock, self.client_timeout)
         self.enqueue_req(TConn(self.cfg, sock, client, listener.getsockname()))
 
     murder_keepalived = PriorityThreadWorker.murder_keepalived
+
+    def murder_pending(self) -> None:
+        """Close the connections whose request has not come whole in its time. Not gthread's, which stops at
+        the first one still in time: here a request's first bytes give it WEB_CLIENT_TIMEOUT from then, a
+        new connection gunicorn's 7 s from its accept, so the queue is not in deadline order."""
+        now = time.monotonic()
+        for conn in [conn for conn in self.pending_conns if conn.timeout <= now]:
+            self.pending_conns.remove(conn)
+            with contextlib.suppress(OSError, KeyError, ValueError):
+                self.poller.unregister(conn.sock)
+            self.nr_conns -= 1
+            conn.close()
 
     def serve_next(self) -> None:
         conn = self.waiting.take()
         if conn is None:
             return
+        sock = conn.sock
+        if isinstance(sock, ClientSocket):
+            sock.serving(time.monotonic())
+        self.serving_conn = conn
         try:
             keepalive = self.handle(conn)  # gthread's: parses the request, runs the app, answers
+        except SystemExit:
+            # The master's timeout, raised in this request: answered 500 unless its answer had begun (not 503
+            # "send it again": what it had done may have been committed).
+            if isinstance(sock, ClientSocket) and not sock.sent:
+                refuse_unserved(sock, CUT_SHORT)
+            raise
         except Exception:  # handle() answers errors itself; anything past it closes the connection
             self.log.exception("Error serving a connection")
             keepalive = False
+        finally:
+            self.serving_conn = None
+            if isinstance(sock, ClientSocket):
+                sock.served()
         if not keepalive:
             self.nr_conns -= 1
             with contextlib.suppress(Exception):
                 conn.close(graceful=True)
             return
+        conn.sock.setblocking(False)  # polled, and read by enqueue_req, without waiting
         if conn.parser.unreader.buf.getvalue():  # the next request was read ahead with this one's body
             self.enqueue_req(conn)
             return
@@ -425,10 +565,16 @@ class SavesFirstWorker(ThreadWorker):
         with contextlib.suppress(OSError):
             os.read(pipe, 4096)
 
+    def take_arrivals(self, timeout: float) -> None:
+        """What arrived: new connections, requests, the rest of requests (waiting up to `timeout` when none
+        waits to be served); nothing while WEB_WAITING_MAX wait, which leaves new connections in the
+        listen backlog for the other processes and kept-alive clients' requests in their sockets."""
+        if len(self.waiting) < self.waiting_max:
+            self.wait_for_and_dispatch_events(timeout=0 if self.waiting else timeout)
+
     def _pass(self, timeout: float) -> None:
-        """One turn of the loop: what arrived (without waiting when requests wait), connections past their
-        time closed, then one request served."""
-        self.wait_for_and_dispatch_events(timeout=0 if self.waiting else timeout)
+        """One turn of the loop: what arrived, connections past their time closed, one request served."""
+        self.take_arrivals(timeout)
         self.murder_keepalived()
         self.murder_pending()
         self.serve_next()
@@ -452,17 +598,16 @@ class SavesFirstWorker(ThreadWorker):
 
         # Stopping: no new connections; the requests that arrived are served (answered "Connection: close"),
         # kept-alive connections stay open STOP_KEEPALIVE_LINGER for one already on its way, as gthread does.
+        # What is still waiting a second before the master's graceful timeout is answered 503.
         self.set_accept_enabled(False)
         self._cap_keepalive(time.monotonic() + STOP_KEEPALIVE_LINGER)
-        deadline = time.monotonic() + self.cfg.graceful_timeout
+        deadline = time.monotonic() + max(self.cfg.graceful_timeout - 1, 0)
         while self.nr_conns > 0 and time.monotonic() < deadline:
             self.notify()
             ahead = self.keepalived_conns[0].timeout - time.monotonic() if self.keepalived_conns else 1.0
             self._pass(timeout=min(1.0, max(ahead, 0.0)))
-        self.murder_keepalived(force=True)
-        for conn in [*self.waiting.clear(), *self.pending_conns]:
-            with contextlib.suppress(Exception):
-                conn.close()
+        self.refuse_waiting()
+        signal.setitimer(signal.ITIMER_REAL, 0)  # the overdue stop's alarm, if a graceful stop set it
         self.poller.close()
         for listener in self.sockets:
             listener.close()

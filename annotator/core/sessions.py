@@ -105,9 +105,10 @@ setting_changed.connect(_forget)
 
 class SessionMiddleware(middleware.SessionMiddleware):
     """Django's. A session nobody read or changed needs nothing from its process_response: not saved (not
-    modified), no Vary (not accessed), and its cookie deleted only when the cookie is there but empty,
-    which Django's answers as an empty session; that one case, and every session that was read or
-    changed, goes through Django's own process_response."""
+    modified), no Vary (not accessed), and its cookie deleted only when the cookie is there but names no
+    key a session can have (empty, or refused by `_validate_session_key`: shorter than 8 characters),
+    which Django's answers as an empty session; that case, and every session that was read or changed,
+    goes through Django's own process_response."""
 
     async_capable = False  # a plain __call__ (under ASGI, Django adapts it)
 
@@ -120,7 +121,7 @@ class SessionMiddleware(middleware.SessionMiddleware):
             request.__dict__.get("session") is session
             and not session.accessed
             and not session.modified
-            and session_key != ""
+            and (session_key is None or session._session_key is not None)  # no cookie, or a valid key
             and not save_every_request
         ):
             return response

@@ -102,16 +102,18 @@ class KeysetQuery:
     building and compiling an export's chunk queries again for every chunk cost Django more CPU (in the
     thread that reads, beside the one that writes) than the database spent answering them."""
 
-    def __init__(self, queryset: QuerySet[Any]) -> None:
+    def __init__(self, queryset: QuerySet[Any], *, prepare: Callable[[Any], None] | None = None) -> None:
         sql, params = queryset.query.get_compiler(using=queryset.db).as_sql()
         if AFTER not in params:
             raise ValueError("A keyset query takes the id it reads after: filter it with After().")
         self.sql = sql
         self.params = tuple(params)
+        self.prepare = prepare  # given the psycopg cursor before each run (see `sent`)
 
     def send(self, after: int) -> Callable[[], Rows]:
         """Run the query for the rows after `after`; return what fetches them (see `one_round_trip`)."""
-        return sent(self.sql, [after if param is AFTER else param for param in self.params])
+        params = [after if param is AFTER else param for param in self.params]
+        return sent(self.sql, params, prepare=self.prepare)
 
 
 class InIds(Expression):

@@ -71,8 +71,16 @@ from annotator.interchange.formats.base import (
     attribute_pairs,
 )
 from annotator.interchange.formats.jsonl import JsonLinesWriter
+from annotator.interchange.json_text import json_string, raw_text
 from annotator.interchange.readahead import ReadAhead
-from annotator.interchange.span_json import PlainSpans, SecondReader, entities_json, send_plain_spans
+from annotator.interchange.span_json import (
+    PlainSpans,
+    SecondReader,
+    SpanTypes,
+    entities_json,
+    send_plain_spans,
+    span_types,
+)
 from annotator.jobs.models import Job, JobKind
 from annotator.jobs.services import create_job, enqueue_job
 from annotator.projects.models import EntityType, RelationType
@@ -326,6 +334,7 @@ class Names:
         }
         self.project = project
         self.entity_types: dict[int, str] = {}
+        self._span_types: tuple[dict[int, str], SpanTypes] | None = None
         self.people: dict[int | None, str | None] = {None: None}
         self.stamps: dict[tuple[int | None, str], bytes] = {}
 
@@ -341,8 +350,20 @@ class Names:
         """Read the project's entity types when a span has one not read yet (the first time; again when
         one was made during an export read without a snapshot, on SQLite)."""
         if not types <= self.entity_types.keys():
-            rows = EntityType.objects.filter(project=self.project).values_list("pk", "name")
-            self.entity_types = dict(rows)
+            self._read_types()
+
+    def _read_types(self) -> None:
+        rows = EntityType.objects.filter(project=self.project).values_list("pk", "name")
+        self.entity_types = dict(rows)
+
+    def span_types(self) -> SpanTypes:
+        """The entity types as the span JSON query takes them (`span_json.SpanTypes`): read with the
+        first chunk, made again only when the types are read again."""
+        if not self.entity_types:
+            self._read_types()
+        if self._span_types is None or self._span_types[0] is not self.entity_types:
+            self._span_types = (self.entity_types, span_types(self.entity_types))
+        return self._span_types[1]
 
     def person(self, pk: int | None) -> str | None:
         return self.people[pk]
@@ -375,12 +396,12 @@ def _chunk_parts(
         reader.close()
 
 
-def _metadata(text: str | None) -> dict[str, Any] | None:
-    """An article's metadata from its JSON text, as Django's JSONField reads it (json.loads: orjson only
-    refuses what JSON allows beyond its 64-bit integers)."""
+def _metadata(text: str | bytes | None) -> dict[str, Any] | None:
+    """An article's metadata from its JSON text (or its UTF-8 bytes), as Django's JSONField reads it
+    (json.loads: orjson only refuses what JSON allows beyond its 64-bit integers)."""
     if text is None:
         return None
-    if text == "{}":
+    if text in ("{}", b"{}"):
         return {}
     try:
         return orjson.loads(text)  # type: ignore[no-any-return]
@@ -443,6 +464,8 @@ class ChunkReader:
         self._names: Names | None = None
         self._chunk_queries: tuple[KeysetQuery, KeysetQuery] | None = None
         self.plain_json = plain_json and connection.vendor == "postgresql"
+        # The articles' texts as their UTF-8 bytes: a JSON line writes them as they are (`json_text`).
+        self.raw_text = self.plain_json
         after = settings.ANNOTATOR_EXPORT_SECOND_READER_AFTER
         self.second_reader_after = after if self.plain_json and second_reader and after >= 0 else None
         self.second_reader: SecondReader | None = None
@@ -503,7 +526,8 @@ class ChunkReader:
                              "guideline_version__number", iso("updated_at"), "name")
             )  # fmt: skip
             articles = chunk.values_list("pk", "external_id", "title", "text", as_text("metadata"))
-            self._chunk_queries = (KeysetQuery(articles), KeysetQuery(sets))
+            prepare = raw_text if self.raw_text else None  # (the metadata's text comes as bytes too)
+            self._chunk_queries = (KeysetQuery(articles, prepare=prepare), KeysetQuery(sets))
         return tuple(query.send(after) for query in self._chunk_queries)
 
     def chunks(self) -> Iterator[ReadChunk]:
@@ -520,6 +544,7 @@ class ChunkReader:
             chunk, chunk_sets = articles, sets
             set_ids = ChunkIds([row[0] for row in chunk_sets])
             self.articles_read += len(chunk)
+            types = self.names.span_types() if self.plain_json else None  # (read before the round trip)
             with one_round_trip():
                 # The JSON is asked for the sets that turn out to have links, relations, decisions or
                 # attributes too, and left out: they are few in an export that asks for JSON, and knowing
@@ -528,7 +553,7 @@ class ChunkReader:
                     query.send(set_ids)
                     for query in (self.links, self.relations, self.decisions, self.attributes)
                 ]
-                own = send_plain_spans(self.project.pk, mine) if self.plain_json else dict
+                own = send_plain_spans(types, mine) if types is not None else dict
                 all_spans = None if self.plain_json else self.spans.send(set_ids)
                 following = self._send_chunk(after=chunk[-1][0])
                 link_rows, relation_rows, decision_rows, attribute_rows = [fetch() for fetch in fetches]
@@ -575,7 +600,7 @@ class ChunkReader:
             return set_ids, None
         third = len(set_ids.ids) // 3
         return ChunkIds(set_ids.ids[:third]), second.plain_spans(
-            self.project.pk, ChunkIds(set_ids.ids[third:])
+            self.names.span_types(), ChunkIds(set_ids.ids[third:])
         )
 
     def _read(
@@ -617,7 +642,7 @@ class ReadChunk(NamedTuple):
     """A chunk's rows as the queries return them, read in the reading thread (`ChunkReader.read`) and put
     together in the writing one (`_assemble`), so that the reading thread keeps the database busy."""
 
-    articles: list[tuple[Any, ...]]  # pk, external id, title, text, metadata JSON
+    articles: list[tuple[Any, ...]]  # pk, external id, title, text (or its UTF-8 bytes), metadata JSON
     sets: list[tuple[Any, ...]]
     span_rows: list[tuple[Any, ...]]
     plain: dict[int, PlainSpans]
@@ -780,6 +805,11 @@ def _json_line(rows: SetRows) -> dict[str, Any]:
     ) = rows
     article_id, external_id, title, text, metadata = article
     _, _, kind, annotator, status, version, guidelines, updated_at, set_name = set_row
+    if isinstance(text, bytes):  # read as its UTF-8 bytes (`ChunkReader.raw_text`): written as they are
+        line_text: Any = orjson.Fragment(json_string(text))
+        text = text.decode() if span_rows else ""
+    else:
+        line_text = text
     types, people = names.entity_types, names.people
     ids: dict[int, str] = {}
     entities = []
@@ -829,14 +859,14 @@ def _json_line(rows: SetRows) -> dict[str, Any]:
             entity_provenance = {**entity_provenance, "link": link}
         entity["provenance"] = entity_provenance
         entities.append(entity)
-    line: dict[str, Any] = {"external_id": external_id, "title": title, "text": text}
+    line: dict[str, Any] = {"external_id": external_id, "title": title, "text": line_text}
     if metadata:
         line["metadata"] = metadata
     if plain_spans is None:
         line["entities"] = entities
     elif plain_spans.spans:  # written by PostgreSQL (span_json): the ids and provenance spliced in here
         stamp = names.stamp_json(plain_spans.created_by, plain_spans.created_at)
-        line["entities"] = orjson.Fragment(entities_json(plain_spans.spans, stamp))
+        line["entities"] = orjson.Fragment(entities_json(plain_spans, stamp))
     else:
         line["entities"] = []
     line["relations"] = [
@@ -863,11 +893,11 @@ def export_json_lines(
     """The JSON Lines export, one chunk of articles' lines at a time: the bytes `JsonLinesWriter` writes
     from `export_records`, made without the records. `on_articles` hears how many articles each chunk's
     lines hold (an article's sets are all in one chunk)."""
-    dumps = orjson.dumps
+    dumps, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE  # (not `+ b"\n"`: a copy of every line)
     for parts in _read_chunks(project, query, chunk_size, plain_json=True):
         if on_articles is not None:
             on_articles(len({rows.article[0] for rows in parts}))
-        yield b"".join([dumps(_json_line(rows)) + b"\n" for rows in parts])
+        yield b"".join([dumps(_json_line(rows), option=newline) for rows in parts])
 
 
 def export_bytes(project: Project, query: ExportQuery) -> Iterator[bytes]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from django.db import connections, router
+from django.db import IntegrityError, connections, router
 from django.db.models import QuerySet
 
 from annotator.annotations.editing import (
@@ -202,6 +202,21 @@ def _refusal(suggestion: Suggestion, annotation_set: AnnotationSet, expected_ver
     return StaleVersion(expected=expected_version, current=None)  # another writer came in between
 
 
+# PostgreSQL's SQLSTATEs for a unique key's and a foreign key's refusal: a race with another writer.
+_UNIQUE_VIOLATION, _FOREIGN_KEY_VIOLATION = "23505", "23503"
+
+# The set's span the acceptance reuses, read only once the claim ("guard") holds the set's row, and locked:
+# `FOR SHARE` reads the span's latest committed version, not the statement's snapshot, so a span deleted
+# or changed (moved, retyped) by a writer that committed while this statement waited for the set's row is
+# not chosen (the span is made anew). Taking the set's row first, as every set edit does, keeps the locks
+# in one order (no deadlock with an edit that holds the set and deletes the span).
+_EXISTING_SPAN = (
+    'SELECT "x"."id" FROM "annotations_span" "x" WHERE EXISTS (SELECT 1 FROM "guard") '
+    'AND "x"."annotation_set_id" = %s AND "x"."start" = %s AND "x"."end" = %s AND "x"."entity_type_id" = %s '
+    'ORDER BY "x"."id" LIMIT 1 FOR SHARE OF "x"'
+)
+
+
 def _decide_entity_at_once(
     suggestion: Suggestion,
     annotation_set: AnnotationSet,
@@ -222,7 +237,9 @@ def _decide_entity_at_once(
     archived and has not decided on the suggestion; reuses the set's span with that key or inserts it
     (with its history); and records the decision (with its history) on that span. All of it or nothing.
     A check that fails before the statement leaves the refusal to the long way, which says it in its own
-    order; when the statement wrote nothing, `_refusal` says why."""
+    order; when the statement wrote nothing, `_refusal` says why. A span or decision written under its
+    unique key after the statement's snapshot fails the statement whole (no version claimed for no row):
+    None, and the long way, which sees it, answers."""
     if not _at_once_possible():
         return None
     editor = SetEditor(annotation_set, by)
@@ -269,10 +286,9 @@ def _decide_entity_at_once(
     span_values = ", ".join(["%s"] * len(span_parts.values))
     sql = (
         f'WITH "guard" AS ({guard} RETURNING "id"), '  # noqa: S608
-        '"existing" AS (SELECT "id" FROM "annotations_span" WHERE "annotation_set_id" = %s AND "start" = %s '
-        'AND "end" = %s AND "entity_type_id" = %s ORDER BY "id" LIMIT 1), '
+        f'"existing" AS ({_EXISTING_SPAN}), '
         f'"new_span" AS (INSERT INTO {span_parts.table} ({span_parts.columns}) SELECT {span_values} '
-        'FROM "guard" WHERE NOT EXISTS (SELECT 1 FROM "existing") ON CONFLICT DO NOTHING RETURNING *), '
+        'FROM "guard" WHERE NOT EXISTS (SELECT 1 FROM "existing") RETURNING *), '
         f'"span_history" AS ({span_parts.history}), '
         '"chosen" AS (SELECT "id", TRUE AS made FROM "new_span" UNION ALL '
         'SELECT "existing"."id", FALSE FROM "existing", "guard"), '
@@ -283,9 +299,22 @@ def _decide_entity_at_once(
     )  # fmt: skip
     params = [*guard_params, annotation_set.pk, start, end, entity_type.pk, *span_parts.values,
               *span_parts.history_values, *decision_params, *decision_parts.history_values]  # fmt: skip
-    with prepared_cursor(connections[router.db_for_write(Decision)]) as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
+    connection = connections[router.db_for_write(Decision)]
+    try:
+        with prepared_cursor(connection) as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+    except IntegrityError as error:
+        raced = getattr(error.__cause__, "sqlstate", None)
+        if raced not in (_UNIQUE_VIOLATION, _FOREIGN_KEY_VIOLATION) or connection.in_atomic_block:
+            raise  # not a race, or in a caller's transaction (none around a request): its atomic block undoes it
+        if raced == _UNIQUE_VIOLATION:
+            # The span (or a decision) was written after the statement's snapshot: the statement failed
+            # whole, and the long way reads it and answers as if it had been there before (reuses the
+            # span, or refuses a second decision).
+            return None
+        # A row the statement refers to (the suggestion, the entity type) was deleted since its snapshot.
+        raise _refusal(suggestion, annotation_set, expected_version) from None
     if row is None:
         raise _refusal(suggestion, annotation_set, expected_version)
     decision.pk, span.pk, decision.result, made = row[0], row[1], row[2], row[3]

@@ -9,6 +9,7 @@ import shutil
 from urllib.parse import urlsplit
 
 import pytest
+from django.db import connections
 from playwright.sync_api import expect, sync_playwright
 
 # Playwright's sync API runs an event loop in the test thread; Django's ORM refuses to run inside one
@@ -46,10 +47,20 @@ def pytest_collection_modifyitems(items):
 def browser():
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"No chromium at {CHROMIUM}: install Debian's package (apt-get install chromium).")
+    # While Playwright runs, its event loop is this thread's running loop between its calls, and Django
+    # keeps this thread's connections apart from those before and after (asgiref's Local holds them per
+    # context while a loop runs): every test of the process from here on uses a second set. Each set is
+    # closed as its time ends. The second set's last connection (left by a test in a transaction, or by a
+    # flush) stayed out of the pool once Playwright had stopped, where no close could reach it: a session
+    # on the test database at the end of the run, which the teardown guard then had to end.
+    connections.close_all()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
+        try:
+            yield browser
+        finally:
+            browser.close()
+            connections.close_all()
 
 
 class PageProblems(list):

@@ -8,7 +8,9 @@ from annotator.articles.models import Article
 
 pytestmark = pytest.mark.django_db
 
-postgres_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's TOAST compression")
+postgres_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="needs PostgreSQL: TOAST compression"
+)
 
 
 def lz4_available() -> bool:
@@ -22,7 +24,7 @@ def lz4_available() -> bool:
 @postgres_only
 def test_a_long_article_text_is_stored_lz4_compressed_and_reads_back_exactly(news):
     if not lz4_available():
-        pytest.skip("this PostgreSQL was built without LZ4")
+        pytest.skip("needs a PostgreSQL built with LZ4 (this one was built without)")
     from tests.integration.test_import_service import jsonl, line, run
 
     text = "Officials in Minsk said the talks covered “joint work”.\n" * 200  # 11 KB: compressed

@@ -147,7 +147,10 @@ def test_handing_out_takes_a_constant_number_of_queries(three, django_assert_max
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks (SKIP LOCKED) need PostgreSQL")
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="needs PostgreSQL: row locks (FOR UPDATE SKIP LOCKED); SQLite locks the whole file",
+)
 def test_people_asking_at_once_never_share_the_last_place():
     from annotator.projects.models import Project
 

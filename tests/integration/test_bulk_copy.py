@@ -18,7 +18,7 @@ AWKWARD = "tab\there, line\nbreak, CR\r, back\\slash, \\N, emoji 👩‍👩‍�
 
 def test_every_table_an_import_writes_has_a_binary_copy_form():
     if connection.vendor != "postgresql":
-        pytest.skip("binary COPY is PostgreSQL's")
+        pytest.skip("needs PostgreSQL: binary COPY")
     tables = Tables()
     every = [tables.articles, tables.sets, tables.spans, tables.links, tables.relations, tables.attributes]
     every += list(tables.history.values())
@@ -131,7 +131,10 @@ def test_a_batch_looks_up_its_duplicates_by_id_and_by_text_in_one_query_each(new
 
 # Foreign keys checked once per COPY (PostgreSQL, when the role may set session_replication_role).
 
-postgres_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's per-row checks")
+postgres_only = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="needs PostgreSQL: foreign keys checked per COPY (session_replication_role)",
+)
 
 
 def span_row(pk, set_id, type_id, by, now, start=0):

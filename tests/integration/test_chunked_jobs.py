@@ -380,7 +380,7 @@ def test_queue_workers_share_a_preannotation_job_and_store_what_one_worker_does(
     news, settings, monkeypatch, workers
 ):
     if workers > 1 and connection.vendor != "postgresql":
-        pytest.skip("Several workers share a queue on PostgreSQL; SQLite runs one worker.")
+        pytest.skip("needs PostgreSQL: several queue workers at once (SQLite runs one)")
     add_articles(news, 12)
     settings.ANNOTATOR_JOB_CHUNK_ARTICLES = 5
     run_job(preannotation(news))  # one process, inline: the reference
@@ -599,7 +599,8 @@ def test_a_chunked_kb_import_that_fails_while_writing_leaves_the_kb_as_it_was(
 ):
     if connection.vendor != "postgresql":
         pytest.skip(
-            "SQLite writes a KB import in batches (one long write would lock every other writer out)."
+            "needs PostgreSQL: a KB import written in one transaction (SQLite writes it in batches, or one long "
+            "write would lock every other writer out)"
         )
     settings.DATA_DIR = tmp_path
     settings.ANNOTATOR_KB_IMPORT_CHUNK_MB = 400 / 2**20

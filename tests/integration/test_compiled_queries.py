@@ -93,7 +93,7 @@ def _prepared_statements():
         return [statement for (statement,) in cursor.fetchall()]
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL: prepared statements")
 def test_on_postgresql_a_compiled_query_is_prepared_once_per_connection(news):
     other = ProjectFactory(name="Other", slug="other")
     EntityType.objects.create(project=other, name="DRUG", key="d")
@@ -106,7 +106,7 @@ def test_on_postgresql_a_compiled_query_is_prepared_once_per_connection(news):
     assert len(_prepared_statements()) == 1
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL: prepared statements")
 def test_prepared_statements_can_be_turned_off(news, settings):
     settings.ANNOTATOR_DB_PREPARED = False
     assert len(types_of(project_id=news.project.pk)) == 4

@@ -163,7 +163,7 @@ def terminate_app_connections():
 @pytest.mark.django_db(transaction=True)
 def test_database_connections_cut_mid_burst_give_503_at_worst_and_the_pool_reconnects(news):
     if connection.vendor != "postgresql":
-        pytest.skip("cuts PostgreSQL connections")
+        pytest.skip("needs PostgreSQL: cuts its connections with pg_terminate_backend")
     token, set_id = set_up(news)
     named = f"{database_url()}?application_name={APP_NAME}"
     with gunicorn_process(workers=2, threads=2, DATABASE_URL=named) as (base, _):
@@ -181,11 +181,11 @@ def test_database_connections_cut_mid_burst_give_503_at_worst_and_the_pool_recon
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(
     not os.environ.get("ANNOTATOR_TEST_PG_RESTART"),
-    reason="restarts the shared PostgreSQL server: set ANNOTATOR_TEST_PG_RESTART=<version>/<cluster>, e.g. 15/main",
+    reason="needs ANNOTATOR_TEST_PG_RESTART=<version>/<cluster> (e.g. 15/main): restarts the shared PostgreSQL server",
 )
 def test_postgresql_restarted_mid_burst_gives_503_at_worst_and_the_app_recovers(news):
     if connection.vendor != "postgresql":
-        pytest.skip("restarts PostgreSQL")
+        pytest.skip("needs PostgreSQL: restarts its server")
     version, cluster = os.environ["ANNOTATOR_TEST_PG_RESTART"].split("/")
     token, set_id = set_up(news)
     with gunicorn_process(workers=2, threads=2) as (base, _):

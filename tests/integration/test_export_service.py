@@ -362,7 +362,9 @@ def test_an_export_job_writes_the_same_bytes_to_a_file_and_counts_articles(gold,
 @pytest.mark.django_db(transaction=True)
 def test_on_postgresql_an_export_reads_one_snapshot_while_others_write(news):
     if connection.vendor != "postgresql":
-        pytest.skip("SQLite exports read without a transaction (one would take the write lock)")
+        pytest.skip(
+            "needs PostgreSQL: a snapshot read beside writers (SQLite exports read without a transaction)"
+        )
     import psycopg
 
     with_gold(news)
@@ -483,7 +485,9 @@ def test_span_times_read_as_text_are_written_as_iso_8601_like_the_other_times():
 @pytest.mark.django_db(transaction=True)
 def test_on_postgresql_the_reading_thread_gives_its_connection_back_also_when_the_export_stops_early(news):
     if connection.vendor != "postgresql":
-        pytest.skip("SQLite exports read in the writer's thread")
+        pytest.skip(
+            "needs PostgreSQL: a reading thread with a connection of its own (SQLite reads in the writer's)"
+        )
     import time
 
     with_gold(news)

@@ -16,7 +16,11 @@ from tests.factories import ArticleFactory
 from tests.hostile import CLOSERS, CONTROLS, RLO, SCRIPT, ZWJ_FAMILY
 
 pytestmark = pytest.mark.django_db
-postgres_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL writes the JSON")
+postgres_only = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="needs PostgreSQL: the list's JSON written by the database (api/json_rows.py); SQLite has only "
+    "the general path",
+)
 
 # Every character the JSON writers escape, or might: quotes, backslashes, control characters, the line and
 # paragraph separators (DRF escapes them), DEL, right-to-left overrides, astral characters.

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 
 def postgres_only() -> None:
     if connection.vendor != "postgresql":
-        pytest.skip("PostgreSQL's path")
+        pytest.skip("needs PostgreSQL: the bulk path (binary COPY, ids by sequence)")
 
 
 # Seven articles in batches of two: the last one (line 7) has a span ending after its text.

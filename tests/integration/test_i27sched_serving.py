@@ -136,7 +136,7 @@ def test_every_thread_of_a_worker_gets_a_database_connection_of_its_own_beyond_t
     """12 threads, ANNOTATOR_DB_POOL_MAX=2: the worker's pool is raised to 12 connections, so 12 reads that
     wait on a lock longer than the pool's timeout each wait on a connection of their own and all answer."""
     if connection.vendor != "postgresql":
-        pytest.skip("the connection pool is PostgreSQL's")
+        pytest.skip("needs PostgreSQL: the connection pool")
     token = create_token(user=news.annotator, name="pool", scope="read")[1]
     url = f"/api/v1/sets/{news.annotation_set.pk}/"
     with gunicorn_process(

@@ -191,7 +191,8 @@ def test_a_real_worker_runs_a_job_from_the_database_queue(settings, handler):
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="progress goes around a transaction on PostgreSQL"
+    connection.vendor != "postgresql",
+    reason="needs PostgreSQL: progress written on a second connection, around the job's transaction",
 )
 @pytest.mark.parametrize("kind", ["job", "chunk"])
 def test_a_progress_dropped_without_close_gives_its_second_connection_back(news, kind):

@@ -202,7 +202,7 @@ def test_every_alias_two_edits_from_a_mention_passes_its_trigram_threshold():
     from annotator.kb.retrieval import LOWEST_THRESHOLD, trigram_threshold
 
     if connection.vendor != "postgresql":
-        pytest.skip("pg_trgm is PostgreSQL's")
+        pytest.skip("needs PostgreSQL: the pg_trgm extension")
     rng = random.Random(18)
     letters = "abcdefghijklmnopqrstuvwxyz"
     pairs = []

@@ -14,7 +14,7 @@ from annotator.core.prepared import prepared_cursor
 
 pytestmark = [
     pytest.mark.django_db,
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's"),
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL: prepared statements"),
 ]
 
 

@@ -249,7 +249,7 @@ def test_changing_the_id_of_a_referenced_row_is_refused(news, version, model):
     assert Suggestion.objects.count() == 3
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="TRUNCATE is PostgreSQL's")
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL: TRUNCATE ... CASCADE")
 @pytest.mark.django_db(transaction=True)  # TRUNCATE waits for no other statement's checks
 def test_truncating_the_kb_deletes_the_link_suggestions_only(news, version):
     one_of_each(news, version)
@@ -258,7 +258,9 @@ def test_truncating_the_kb_deletes_the_link_suggestions_only(news, version):
     assert sorted(Suggestion.objects.values_list("kind", flat=True)) == ["entity", "relation"]
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrent writers are PostgreSQL's")
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="needs PostgreSQL: two writers at once (SQLite has one)"
+)
 @pytest.mark.django_db(transaction=True)
 def test_an_article_being_suggested_on_cannot_be_deleted_until_the_writer_commits(news, version):
     """As a foreign key does: the writer's statement locks the rows it refers to (FOR KEY SHARE), so a

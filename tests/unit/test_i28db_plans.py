@@ -27,7 +27,7 @@ def _plans(sql: str) -> tuple[int, int]:
         return cursor.fetchone()
 
 
-@pytest.mark.skipif(not POSTGRES, reason="prepared statements and plan caching are PostgreSQL's")
+@pytest.mark.skipif(not POSTGRES, reason="needs PostgreSQL: prepared statements and plan caching")
 @pytest.mark.django_db
 def test_a_prepared_statement_is_planned_once_after_analyze(news, client):
     # The statistics autovacuum gathers as tables grow: with them, PostgreSQL's default (plan_cache_mode =

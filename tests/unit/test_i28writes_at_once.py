@@ -131,7 +131,7 @@ def test_the_white_space_the_statement_refuses_is_exactly_pythons():
     assert "\u200b" not in set_writes_at_once.WHITE_SPACE  # Python keeps a zero-width space in a span
 
 
-@pytest.mark.skipif(not POSTGRES, reason="one statement is PostgreSQL's")
+@pytest.mark.skipif(not POSTGRES, reason="needs PostgreSQL: a write made in one statement")
 def test_a_span_an_acceptance_and_a_rejection_each_cost_one_statement(client, world):
     url_of = {kind: reverse(f"api:set-{kind}", args=[world.sets[0].pk]) for kind in ("spans", "decisions")}
     accepted, rejected = suggest(world, world.sets[0], 25, 30), suggest(world, world.sets[0], 34, 39)
@@ -417,7 +417,7 @@ def test_a_refusal_costs_the_statement_then_the_usual_way(client, world, usual_w
     assert len(tried) == len(usual) + (1 if POSTGRES else 0)
 
 
-@pytest.mark.skipif(not POSTGRES, reason="one statement is PostgreSQL's")
+@pytest.mark.skipif(not POSTGRES, reason="needs PostgreSQL: a write made in one statement")
 @pytest.mark.django_db(transaction=True)  # as a request runs: no transaction around it
 def test_a_row_written_after_the_statement_s_snapshot_claims_no_version(client, world, monkeypatch):
     """A client that sends its next write before the answer to its last can meet a span that another

@@ -10,8 +10,8 @@ from tests import run_databases
 
 postgresql_only = pytest.mark.skipif(
     connection.vendor != "postgresql",
-    reason="PostgreSQL test databases: SQLite's are files in a directory of the run's own process "
-    "(annotator/settings_test.py)",
+    reason="needs PostgreSQL: test databases by name (SQLite's are files of the run's own process, "
+    "tests/unit/test_test_database.py)",
 )
 
 

@@ -109,8 +109,8 @@ def test_no_access_line_is_built_when_the_access_log_does_not_write_info(monkeyp
 @pytest.mark.parametrize(
     ("environment", "expected"),
     [
-        ({}, (2, 1, "sync")),
-        ({"WEB_THREADS": "1"}, (2, 1, "sync")),
+        ({}, (2, 1, "annotator.core.serving.SavesFirstWorker")),
+        ({"WEB_THREADS": "1"}, (2, 1, "annotator.core.serving.SavesFirstWorker")),
         ({"WEB_CONCURRENCY": "3", "WEB_THREADS": "6"}, (3, 6, "annotator.core.serving.PriorityThreadWorker")),
         ({"WEB_SAVES_FIRST": "true"}, (2, 1, "annotator.core.serving.SavesFirstWorker")),
         ({"WEB_SAVES_FIRST": "false"}, (2, 1, "sync")),

@@ -61,7 +61,7 @@ def test_a_killed_runs_directory_is_removed_by_the_next_run():
 @pytest.mark.django_db
 def test_this_run_uses_its_own_file_on_sqlite():
     if connection.vendor != "sqlite":
-        pytest.skip("on PostgreSQL the database is the run's own by DATABASE_URL")
+        pytest.skip("needs SQLite: a file of the run's own (on PostgreSQL, tests/unit/test_run_databases.py)")
     name = Path(connection.settings_dict["NAME"])
     assert name.parent.name.startswith("annotator-test-")
     assert name.parent.is_dir()

@@ -1,0 +1,156 @@
+"""How long the one thread of a SavesFirstWorker (annotator.core.serving) may wait for a client, and what a
+client whose request will not be served is told.
+
+A process that serves one request at a time must never wait on a client for long: every other request it
+holds waits too. So a request is taken into the queue only once it has arrived whole (its head, and its body
+when that is small: `request_is_whole`), the bytes gathered by the process's poller while it serves others;
+and while a request is served, its socket (ClientSocket) bounds the waits that are left: the rest of a large
+or streamed body, in all, and each write of the answer. A stalled client (slowloris) then holds a file
+descriptor, not the thread.
+
+A request the process took but cannot serve (it is being stopped past its graceful timeout, or killed for
+its own timeout) is answered 503 with Retry-After (`refuse_unserved`): it was never begun, so the client may
+safely send it again, and it is told so instead of finding its connection closed. The request cut short
+while it ran is answered 500 (CUT_SHORT), without Retry-After: it may have taken effect.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import time
+from typing import Any
+
+SMALL_BODY_BYTES = 65536  # a body up to this size is gathered before the request is served
+HEAD_LIMIT_BYTES = 32768  # a head that has not ended within this is served as it is (gunicorn refuses it)
+CLIENT_TIMEOUT = 10  # seconds (WEB_CLIENT_TIMEOUT)
+RETRY_AFTER_SECONDS = 1
+_UNAVAILABLE_BODY = b"The server is restarting: send the request again.\n"
+UNAVAILABLE = (
+    b"HTTP/1.1 503 Service Unavailable\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n"
+    b"Retry-After: %d\r\n"
+    b"Connection: close\r\n"
+    b"Content-Length: %d\r\n\r\n%s" % (RETRY_AFTER_SECONDS, len(_UNAVAILABLE_BODY), _UNAVAILABLE_BODY)
+)
+
+
+_CUT_SHORT_BODY = b"The request took longer than the server allows; it may or may not have taken effect.\n"
+CUT_SHORT = (
+    b"HTTP/1.1 500 Internal Server Error\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n"
+    b"Connection: close\r\n"
+    b"Content-Length: %d\r\n\r\n%s" % (len(_CUT_SHORT_BODY), _CUT_SHORT_BODY)
+)
+
+
+def client_timeout_seconds() -> float:
+    """WEB_CLIENT_TIMEOUT, else CLIENT_TIMEOUT: how long a request's body may take to come, in all, once the
+    request is being served, and how long each write of its answer may wait for the client to read."""
+    text = os.environ.get("WEB_CLIENT_TIMEOUT", "").strip()
+    if not text:
+        return CLIENT_TIMEOUT
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"WEB_CLIENT_TIMEOUT must be a whole number of seconds, at least 1, not {text!r}.")
+    return int(text)
+
+
+def request_is_whole(data: bytes) -> bool:
+    """Whether `data`, the start of a request, is all the process needs to serve it without waiting on the
+    client: its head and, when it declares a body of at most SMALL_BODY_BYTES, that body. A larger or
+    streamed body, or one the client sends only once told to (Expect: 100-continue), is read while it is
+    served; a head past HEAD_LIMIT_BYTES is served as it is, for gunicorn to refuse."""
+    end = data.find(b"\r\n\r\n")
+    if end < 0:
+        return len(data) >= HEAD_LIMIT_BYTES
+    lowered = data[:end].lower()
+    if (
+        b"\ncontent-length" not in lowered
+        and b"\ntransfer-encoding" not in lowered
+        and b"\nexpect" not in lowered
+    ):
+        return True  # no body (most reads): whole with its head, without going through its lines
+    length = 0
+    for line in data[:end].split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        name = name.strip().lower()
+        if name == b"transfer-encoding" or (name == b"expect" and value.strip().lower() == b"100-continue"):
+            return True
+        if name == b"content-length":
+            value = value.strip()
+            if not value.isdigit():
+                return True  # gunicorn refuses it
+            length = int(value)
+    return length > SMALL_BODY_BYTES or len(data) >= end + 4 + length
+
+
+class ClientSocket(socket.socket):
+    """A connection's socket whose blocking waits are bounded: gunicorn sets it blocking to read a request
+    and write its answer; here that means `limit` seconds per write, and, once `read_by` is set (a deadline,
+    time.monotonic()), reads that give up at that deadline. Made from an accepted socket (`adopt`)."""
+
+    limit: float = CLIENT_TIMEOUT
+    read_by: float | None = None
+    sent = False  # whether any byte of an answer was written since `serving` (a 503 must not follow it)
+
+    @classmethod
+    def adopt(cls, sock: socket.socket, limit: float) -> ClientSocket:
+        made = cls(sock.family, sock.type, sock.proto, fileno=sock.detach())
+        made.limit = limit
+        return made
+
+    def serving(self, now: float) -> None:
+        """A request is served from `now`: what is left of its body must come within the limit."""
+        self.read_by, self.sent = now + self.limit, False
+
+    def served(self) -> None:
+        self.read_by = None
+
+    def setblocking(self, flag: bool) -> None:
+        self.settimeout(self.limit if flag else 0.0)
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        if self.read_by is not None and (waits := self.gettimeout()):
+            self.settimeout(min(waits, max(self.read_by - time.monotonic(), 0.001)))
+        return super().recv(bufsize, flags)
+
+    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
+        if self.read_by is not None and (waits := self.gettimeout()):
+            self.settimeout(min(waits, max(self.read_by - time.monotonic(), 0.001)))
+        return super().recv_into(buffer, nbytes, flags)
+
+    def send(self, data: Any, flags: int = 0) -> int:
+        self.sent = True
+        if self.gettimeout():
+            self.settimeout(self.limit)
+        return super().send(data, flags)
+
+    def sendall(self, data: Any, flags: int = 0) -> None:
+        self.sent = True
+        if self.gettimeout():
+            self.settimeout(self.limit)  # Python bounds the whole sendall by it
+        super().sendall(data, flags)
+
+    def sendfile(self, file: Any, offset: int = 0, count: int | None = None) -> int:
+        self.sent = True
+        if self.gettimeout():
+            self.settimeout(self.limit)
+        return super().sendfile(file, offset, count)
+
+
+def refuse_unserved(sock: socket.socket, answer: bytes = UNAVAILABLE) -> None:
+    """Answer 503 (Retry-After) on a connection whose request was taken but will not be served (or `answer`:
+    CUT_SHORT for one cut short while it ran, which may have taken effect, so no "send it again"), then close
+    it without resetting it: the unread request bytes are read away first (they are there: the request had
+    arrived), so the kernel sends the answer and a FIN, not an RST that could cut the answer short. Never
+    waits: the process may have a second at most before it is killed."""
+    with contextlib.suppress(OSError):
+        sock.settimeout(0.0)
+        sock.send(answer)  # an empty send buffer takes these few bytes at once
+        sock.shutdown(socket.SHUT_WR)
+        for _ in range(16):  # at most 1 MiB read away
+            if not sock.recv(65536):
+                break
+    with contextlib.suppress(OSError):
+        sock.close()

@@ -1,0 +1,83 @@
+"""A process that serves one request at a time keeps its pooled database connection between requests.
+
+Django returns a pooled connection to psycopg_pool at the end of every request (its CONN_MAX_AGE is 0 with a
+pool) and takes one again at the first query of the next: the pool's lock and bookkeeping, Django's
+`connect()` (connection parameters, autocommit, time zone, the `connection_created` signal) and the pool's
+return checks, about 0.2 M instructions of a 1.5 M who-am-I call. A sync worker (gunicorn's, or
+core/serving.py's SavesFirstWorker) runs its requests one after the other on its main thread and takes the
+same connection back each time: handing it to the pool bought nothing. Such a request keeps it instead,
+when it is clean: in autocommit, outside any atomic block, no error since the last statement, and idle at
+the protocol level (no transaction open, none failed). Anything else is left to Django, which returns it
+to the pool; the pool rolls back or discards it, as for every request before. So a connection in a
+transaction or in error never reaches the next request, and a dead one (a database restart) is dropped
+at the end of the request that met it (its 503, core/middleware.py), the next request taking a new one.
+
+Kept until the pool's `max_lifetime` from the time it was first kept (then returned, and the pool
+replaces it as it replaces its own): a long-lived backend's memory is recycled as before. Requests on any
+other thread (gunicorn's threaded workers, Django's development and live-test servers) and everything that
+does not go through the WSGI handler (management commands, the task worker) keep Django's behaviour.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from django.db import connections
+
+if TYPE_CHECKING:
+    from django.http import HttpResponseBase
+
+_MAIN_THREAD = threading.main_thread()
+# psycopg's TransactionStatus.IDLE: connected, outside any transaction (not ACTIVE, INTRANS, INERROR, UNKNOWN).
+_IDLE = 0
+
+
+def serves_one_at_a_time() -> bool:
+    """Whether this request runs on the process's main thread, where a sync worker runs all of its own."""
+    return threading.current_thread() is _MAIN_THREAD
+
+
+def keep_clean_connections_after(response: HttpResponseBase) -> None:
+    """Have `response`'s close (the server calls it once the answer is sent) keep the clean pooled
+    connections, before Django's end-of-request handling (`request_finished`) would return them."""
+    response._resource_closers.append(keep_clean_connections)  # type: ignore[attr-defined]
+
+
+def keep_clean_connections() -> None:
+    """Mark each clean pooled connection of this thread to outlive the request, and every other one to be
+    returned to its pool now: their `close_at`, which Django's `close_old_connections` reads next."""
+    # `connections.all(initialized_only=True)` asks the thread-local store twice per alias (~5 K
+    # instructions each); one `getattr` per alias answers the same.
+    local = connections._connections  # type: ignore[attr-defined]
+    for alias in connections.settings:
+        connection = getattr(local, alias, None)
+        if connection is None:
+            continue  # not made in this thread yet
+        raw = connection.connection
+        pool = getattr(raw, "_pool", None)  # psycopg_pool's, on each connection it hands out
+        if pool is None:
+            continue  # not connected, SQLite, or PostgreSQL without a pool: Django's CONN_MAX_AGE decides
+        # Returned now unless clean: one kept by an earlier request has a deadline still to come.
+        connection.close_at = _kept_until(connection, raw, pool) if _is_clean(connection, raw) else 0.0
+
+
+def _is_clean(connection: Any, raw: Any) -> bool:
+    return (
+        not connection.in_atomic_block
+        and not connection.errors_occurred
+        and not connection.closed_in_transaction
+        and connection.autocommit
+        and not raw.closed
+        and raw.info.transaction_status == _IDLE
+    )
+
+
+def _kept_until(connection: Any, raw: Any, pool: Any) -> float:
+    """When the kept connection goes back to its pool: the pool's max_lifetime after it was first kept."""
+    kept = connection.__dict__.get("_kept")
+    if kept is None or kept[0] is not raw:
+        kept = (raw, time.monotonic() + pool.max_lifetime)
+        connection._kept = kept
+    return kept[1]

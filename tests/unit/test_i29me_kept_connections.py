@@ -1,0 +1,251 @@
+"""A process serving one request at a time keeps its clean pooled connection between requests
+(annotator/core/kept_connections.py); everything else keeps the pool's behaviour.
+
+Each request goes through the app's WSGI handler with Django's own end-of-request handling
+(`close_old_connections` on request_started and request_finished), in autocommit as gunicorn serves it
+(transactional tests: no test transaction around the requests).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import sys
+import threading
+from typing import Any
+
+import psycopg
+import pytest
+from django.contrib.auth.decorators import login_not_required
+from django.db import DataError, close_old_connections, connection
+from django.http import HttpRequest, JsonResponse
+from django.test.utils import override_settings
+from django.urls import path
+
+from annotator.api.tokens import create_token, forget_tokens
+from annotator.core import resolving
+from annotator.core.handler import AnnotatorWSGIHandler
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+pooled = pytest.mark.skipif(
+    connection.vendor != "postgresql" or not connection.settings_dict["OPTIONS"].get("pool"),
+    reason="needs PostgreSQL with psycopg_pool (DATABASE_URL=postgres://...): SQLite has no pool",
+)
+
+
+@login_not_required
+def _status(request: HttpRequest) -> JsonResponse:
+    """What the connection looks like to a request: its backend and transaction status."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    return JsonResponse({"pid": pid, "status": int(connection.connection.info.transaction_status)})
+
+
+@login_not_required
+def _leave_a_transaction_open(request: HttpRequest) -> JsonResponse:
+    """A bug: a transaction begun behind Django's back and never ended."""
+    with connection.cursor() as cursor:
+        cursor.execute("BEGIN")
+        cursor.execute("CREATE TEMPORARY TABLE i29me_left_behind (n int)")
+    return JsonResponse({})
+
+
+@login_not_required
+def _leave_a_failed_transaction(request: HttpRequest) -> JsonResponse:
+    """A bug: a transaction begun behind Django's back, failed, and left so."""
+    with connection.cursor() as cursor:
+        cursor.execute("BEGIN")
+        with contextlib.suppress(DataError):  # the failure is the point
+            cursor.execute("SELECT 1 / 0")
+    return JsonResponse({})
+
+
+urlpatterns = [
+    path("status", _status),
+    path("open", _leave_a_transaction_open),
+    path("failed", _leave_a_failed_transaction),
+]
+
+
+def call(app: Any, method: str, target: str, **headers: str) -> tuple[int, bytes]:
+    """One request as gunicorn makes it: the answer read whole, then closed (request_finished)."""
+    environ = {
+        "REQUEST_METHOD": method, "PATH_INFO": target, "QUERY_STRING": "", "SCRIPT_NAME": "",
+        "SERVER_NAME": "testserver", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": "testserver", "REMOTE_ADDR": "127.0.0.1", "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(b""), "wsgi.errors": sys.stderr, "CONTENT_LENGTH": "0", **headers,
+    }  # fmt: skip
+    answer: list[Any] = []
+    response = app(environ, lambda status, headers, exc_info=None: answer.append(status))
+    body = b"".join(response)
+    response.close()
+    return int(answer[0].split()[0]), body
+
+
+class CountingPool:
+    """Counts the pool's hand-outs and returns (the pool stays psycopg_pool's)."""
+
+    def __init__(self, monkeypatch: Any) -> None:
+        self.taken = self.returned = 0
+        pool = connection.pool
+        take, give = pool.getconn, pool.putconn
+
+        def getconn(*args: Any, **kwargs: Any) -> Any:
+            self.taken += 1
+            return take(*args, **kwargs)
+
+        def putconn(*args: Any, **kwargs: Any) -> Any:
+            self.returned += 1
+            return give(*args, **kwargs)
+
+        monkeypatch.setattr(pool, "getconn", getconn)
+        monkeypatch.setattr(pool, "putconn", putconn)
+
+
+@pytest.fixture
+def app():
+    resolving.forget_paths()
+    connection.close()  # each test starts with the connection in the pool
+    with override_settings(ROOT_URLCONF=__name__):
+        yield AnnotatorWSGIHandler()
+    connection.close()
+    resolving.forget_paths()
+
+
+def pid_of(body: bytes) -> int:
+    import json
+
+    return json.loads(body)["pid"]
+
+
+@pooled
+def test_a_sync_worker_takes_its_connection_once_and_keeps_it(app, monkeypatch):
+    pool = CountingPool(monkeypatch)
+    answers = [call(app, "GET", "/status") for _ in range(3)]
+    assert [status for status, _ in answers] == [200, 200, 200]
+    assert len({pid_of(body) for _, body in answers}) == 1  # the same backend every time
+    assert (pool.taken, pool.returned) == (1, 0)
+    assert connection.connection is not None  # kept after the last request, in autocommit, idle
+    assert connection.connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+
+
+@pooled
+@pytest.mark.parametrize("bug", ["/open", "/failed"])
+def test_a_connection_left_in_a_transaction_or_in_error_goes_back_to_the_pool(app, monkeypatch, bug):
+    first = pid_of(call(app, "GET", "/status")[1])
+    pool = CountingPool(monkeypatch)
+    assert call(app, "GET", bug)[0] == 200
+    assert (pool.taken, pool.returned) == (0, 1)  # handed back: the pool rolls it back
+    assert connection.connection is None
+    status, body = call(app, "GET", "/status")
+    assert (status, pool.taken) == (200, 1)
+    assert b'"status": 0' in body  # the next request starts outside any transaction (IDLE)
+    with connection.cursor() as cursor:  # what the bug made in its transaction was rolled back
+        cursor.execute("SELECT to_regclass('pg_temp.i29me_left_behind') IS NULL")
+        assert cursor.fetchone() == (True,)
+    assert first  # (the first request's connection was the kept one)
+
+
+@pooled
+def test_a_kept_connection_that_died_answers_one_503_then_the_next_request_recovers(app, news):
+    secret = create_token(user=news.annotator, name="script", scope="read")[1]
+    forget_tokens()
+    token = {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
+    with override_settings(ROOT_URLCONF="annotator.urls"):
+        resolving.forget_paths()
+        assert call(app, "GET", "/api/v1/account", **token)[0] == 200
+        kept = connection.connection
+        assert kept is not None
+        # A database restart, as the worker's connection sees it: its backend is gone.
+        with psycopg.connect(**_params(), autocommit=True) as other:
+            other.execute("SELECT pg_terminate_backend(%s)", [kept.info.backend_pid])
+        status, body = call(app, "GET", "/api/v1/account", **token)
+        assert (status, b"database_unavailable" in body) == (503, True)
+        assert connection.connection is None  # the dead one was dropped, not kept
+        assert call(app, "GET", "/api/v1/account", **token)[0] == 200
+        assert connection.connection is not kept
+    resolving.forget_paths()
+
+
+def _params() -> dict[str, Any]:
+    settings = connection.settings_dict
+    return {
+        "host": settings["HOST"] or None, "port": settings["PORT"] or None,
+        "user": settings["USER"] or None, "password": settings["PASSWORD"] or None,
+        "dbname": settings["NAME"],
+    }  # fmt: skip
+
+
+@pooled
+def test_a_request_on_another_thread_returns_its_connection_as_before(app):
+    seen: dict[str, Any] = {}
+
+    def serve() -> None:
+        seen["status"] = call(app, "GET", "/status")[0]
+        seen["connection after"] = connection.connection
+        connection.close()
+
+    worker = threading.Thread(target=serve)  # as gunicorn's threaded worker serves (not its main thread)
+    worker.start()
+    worker.join()
+    assert seen == {"status": 200, "connection after": None}
+
+
+@pooled
+def test_code_outside_the_handler_keeps_django_s_behaviour(monkeypatch):
+    """Management commands and the task worker run queries and Django's end-of-work handling without
+    the WSGI handler: their connection goes back to the pool as before."""
+    connection.close()
+    pool = CountingPool(monkeypatch)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    close_old_connections()
+    assert (pool.taken, pool.returned, connection.connection) == (1, 1, None)
+
+
+@pooled
+def test_a_kept_connection_goes_back_once_the_pool_s_lifetime_is_over(app, monkeypatch):
+    first = pid_of(call(app, "GET", "/status")[1])
+    pool = CountingPool(monkeypatch)
+    assert pid_of(call(app, "GET", "/status")[1]) == first
+    connection.close_at = 0.0  # the pool's max_lifetime after it was first kept, passed
+    call(app, "GET", "/status")
+    assert pool.returned == 1  # returned at the request's start, then taken again
+    assert pool.taken == 1
+
+
+def test_without_a_pool_the_connection_follows_django_s_own_settings(app):
+    if connection.settings_dict["OPTIONS"].get("pool"):
+        pytest.skip("needs a database without a pool (SQLite): the pooled case is the tests above")
+    with override_settings(ROOT_URLCONF="annotator.urls"):
+        resolving.forget_paths()
+        assert call(app, "GET", "/healthz")[0] == 200
+    assert connection.connection is None  # CONN_MAX_AGE 0: closed at the end of each request, as before
+
+
+@pooled
+def test_sync_workers_whose_kept_connections_are_cut_mid_burst_give_503_at_worst_and_recover(news):
+    """gunicorn's sync workers (the default), each keeping its connection, while a database restart cuts
+    them again and again: no acknowledged save is lost, a cut answers 503 at worst, the app recovers."""
+    from tests.integration.test_crashes import (
+        APP_NAME,
+        Burst,
+        assert_consistent_and_recovered,
+        set_up,
+        terminate_app_connections,
+    )
+    from tests.live import database_url, gunicorn_process
+
+    token, set_id = set_up(news)
+    named = f"{database_url()}?application_name={APP_NAME}"
+    with gunicorn_process(workers=2, threads=1, DATABASE_URL=named) as (base, _):
+        with Burst(base, token, set_id) as burst:
+            cut = 0
+            for round_ in range(4):
+                burst.wait_for(10 * (round_ + 1))
+                cut += terminate_app_connections()
+            burst.wait_for(burst.saves() + 20)
+        assert cut >= 4  # the workers' kept connections really were cut
+        assert_consistent_and_recovered(base, token, set_id, burst.results)
