@@ -128,12 +128,16 @@ def render_blocks(
             if ordered[position].end > block.start:
                 carried.append(ordered[position])
             position += 1
-        rendered.append(render_block(text, block, carried, oob=oob))
+        # `carried` is what render_block would pick: the marks over the block, sorted by start.
+        rendered.append(render_block(text, block, carried, oob=oob, inside=True))
     return rendered
 
 
-def render_block(text: str, block: Block, marks: Sequence[Mark], *, oob: bool = False) -> SafeString:
-    """One block as HTML. `marks` may include marks outside the block; they are ignored.
+def render_block(
+    text: str, block: Block, marks: Sequence[Mark], *, oob: bool = False, inside: bool = False
+) -> SafeString:
+    """One block as HTML. `marks` may include marks outside the block; they are ignored (`inside`: the
+    caller gives only marks over the block, sorted by start).
 
     With `oob`, the block carries htmx's out-of-band attribute, to replace its old self on the page.
 
@@ -142,20 +146,21 @@ def render_block(text: str, block: Block, marks: Sequence[Mark], *, oob: bool = 
     no other boundary, so it is one segment.
     """
     block_start, block_end = block.start, block.end
-    inside = sorted((m for m in marks if m.start < block_end and m.end > block_start), key=_start_of)
+    if not inside:
+        marks = sorted((m for m in marks if m.start < block_end and m.end > block_start), key=_start_of)
     body = text[block_start:block_end]
     # Text without &, < or > escapes to itself: most blocks of news skip escaping altogether.
     plain = "&" not in body and "<" not in body and ">" not in body
     parts = [_opening(block, oob=oob)]
-    position, count, i = block_start, len(inside), 0
+    position, count, i = block_start, len(marks), 0
     while i < count:
-        first = inside[i]
+        first = marks[i]
         left = first.start if first.start > block_start else block_start
         right = first.end if first.end < block_end else block_end
         j = i + 1
-        while j < count and inside[j].start < right:  # overlaps the run so far: one run
-            if inside[j].end > right:
-                right = inside[j].end if inside[j].end < block_end else block_end
+        while j < count and marks[j].start < right:  # overlaps the run so far: one run
+            if marks[j].end > right:
+                right = marks[j].end if marks[j].end < block_end else block_end
             j += 1
         if left > position:
             segment = text[position:left]
@@ -168,7 +173,7 @@ def render_block(text: str, block: Block, marks: Sequence[Mark], *, oob: bool = 
             labelled = _label_attribute(first.label) if first.start == left else ""
             parts.append(f'<mark class="{before}0{after}{first.item}"{labelled}>{segment}</mark>')
         else:
-            _render_run(parts, text, inside[i:j], left, right, plain)
+            _render_run(parts, text, marks[i:j], left, right, plain)
         position, i = right, j
     if position < block_end:
         segment = text[position:block_end]

@@ -11,6 +11,7 @@ JSON texts are read with `json.loads` on both databases (PostgreSQL's `json` cas
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from django.db.models import Expression, F, Func, IntegerField, OuterRef, QuerySet, Subquery, TextField
@@ -49,7 +50,7 @@ class ProjectTypesJson(Expression):
     def get_source_expressions(self) -> list[Any]:
         return [self.project_id]
 
-    def set_source_expressions(self, exprs: list[Any]) -> None:
+    def set_source_expressions(self, exprs: Sequence[Any]) -> None:
         (self.project_id,) = exprs
 
     def _columns(self, connection: Any, prefix: str = "") -> dict[str, str]:
@@ -81,7 +82,7 @@ class ProjectTypesJson(Expression):
         sql = f"(SELECT json_group_array(json_array({columns})) FROM ({rows}))"  # noqa: S608 - as above
         return sql, list(params)
 
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, Any]:
         raise NotImplementedError(f"No JSON aggregate for {connection.vendor}.")
 
 

@@ -10,7 +10,7 @@ import hashlib
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, overload
 
 from django.core.cache import cache
 from django.db.models import (
@@ -50,6 +50,7 @@ from annotator.review.rows import (
     suggestion_row,
 )
 from annotator.review.set_row_types import CarriedTypes, TypeWithCounts
+from annotator.review.templatetags.span_options import span_option
 from annotator.suggestions.models import Decision, SuggesterVersion, Suggestion, SuggestionKind
 
 
@@ -670,6 +671,9 @@ def _rows(
     return {"spans": spans, "relations": _relations(annotation_set, blocks), "suggestions": suggestions}
 
 
+# The comment form offers the spans the page shows by name (a long article: those of its first blocks),
+# at most these; past them, comments go on the article.
+COMMENT_SPANS = 500
 # A page shows its first blocks with their annotations and the rest as text alone, which it loads block
 # by block as they come into view (the block endpoint): the page costs the same for 20 KB or 1 MB.
 EAGER_BLOCKS = 8
@@ -689,6 +693,8 @@ class PageView:
     spans: Sequence[Span | SpanRow]
     sources: list[str] | None
     lazy: bool
+    # The comment form's options for the first COMMENT_SPANS spans, when written with the page.
+    span_options: SafeString | None = None
 
 
 def load_page(
@@ -791,29 +797,33 @@ def _whole_text_page(
 
     # Spans and suggestions come in text order: each one's block is the last one's or one after it.
     last = len(blocks) - 1
-    spans = [_span_row(row) for row in span_values]
-    if any(row[11] for row in span_values):  # a span whose type has attributes (a SpanRow has none yet)
-        attach_attribute_values(spans)
+    # Spans are written from their values (a SpanRow is made only for a span with a link or attribute
+    # values, whose row is the general one), the comment form's options with them.
+    with_values: dict[int, SpanRow] = {}
+    if any(row[11] for row in span_values):  # a span whose type has attributes
+        attributed = attach_attribute_values([_span_row(row) for row in span_values if row[11]])
+        with_values = {span.pk: span for span in attributed if span.attribute_rows}
     marks, existing = [], set()
+    options: list[str] = []
     span_rows, at = rows["spans"], 0
-    for span in spans:
-        existing.add((span.start, span.end, span.entity_type_id))
-        link = span.link
-        linked = "" if link is None else ("nil" if link.kb_entity_id is None else "kb")  # as _span_mark
-        marks.append(
-            _new_mark(Mark, (f"s{span.pk}", span.start, span.end, span.entity_type_id, span.entity_type.name,
-                             False, linked, span.related))
-        )  # fmt: skip
-        while at < last and span.start >= ends[at]:
+    for row in span_values:
+        pk, start, end, type_id, type_name, surface, link_id, kb_entity_id, _, _, related, has_attributes = (
+            row
+        )
+        existing.add((start, end, type_id))
+        linked = "" if link_id is None else ("nil" if kb_entity_id is None else "kb")  # as _span_mark
+        marks.append(_new_mark(Mark, (f"s{pk}", start, end, type_id, type_name, False, linked, related)))
+        if len(options) < COMMENT_SPANS:
+            options.append(span_option(pk, type_name, surface, start, end))
+        while at < last and start >= ends[at]:
             at += 1
-        if last >= 0 and span.start < ends[at]:
-            if link is None and not span.attribute_rows:
+        if last >= 0 and start < ends[at]:
+            if link_id is None and pk not in with_values:
                 span_rows[at].append(
-                    plain_span_row(span.pk, span.start, span.end, span.entity_type_id, span.entity_type.name,
-                                   span.surface, span.has_attributes, ids[at])
-                )  # fmt: skip
+                    plain_span_row(pk, start, end, type_id, type_name, surface, has_attributes, ids[at])
+                )
             else:
-                span_rows[at].append(span_row(span, ids[at]))
+                span_rows[at].append(span_row(with_values.get(pk) or _span_row(row), ids[at]))
     sources = set()
     suggestion_rows, at = rows["suggestions"], 0
     # A page's entity suggestions repeat a few types and scores: each label is formatted once per page.
@@ -853,7 +863,34 @@ def _whole_text_page(
         ]
         for kind in LISTS
     }
-    return PageView(render_blocks(text, blocks, marks), lists, spans, sorted(sources), False)
+    return PageView(
+        render_blocks(text, blocks, marks),
+        lists,
+        _SpanRows(span_values),
+        sorted(sources),
+        False,
+        mark_safe("".join(options)),  # noqa: S308 - span_option escapes
+    )
+
+
+class _SpanRows(Sequence[SpanRow]):
+    """The whole text's spans as SpanRows (without attribute values), each made when read: the page itself
+    reads none (its rows, marks and options are written from the values)."""
+
+    def __init__(self, values: list[tuple[Any, ...]]) -> None:
+        self._values = values
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    @overload
+    def __getitem__(self, index: int) -> SpanRow: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[SpanRow]: ...
+    def __getitem__(self, index: int | slice) -> SpanRow | list[SpanRow]:
+        if isinstance(index, slice):
+            return [_span_row(row) for row in self._values[index]]
+        return _span_row(self._values[index])
 
 
 # A Mark from all its fields in order, without the keyword handling of Mark() or the checks of Mark._make.

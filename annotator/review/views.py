@@ -58,6 +58,7 @@ from annotator.review.rendering import blocks_touching, render_plain_blocks, spl
 from annotator.review.rows import FILTER_TEXTS, LISTS
 from annotator.review.set_row_types import carried_types, with_types_and_counts
 from annotator.review.state import (
+    COMMENT_SPANS,
     load_page_and_counts,
     load_view,
     pending_suggestions,
@@ -211,9 +212,6 @@ def _page_url(article: Article, annotation_set: AnnotationSet) -> str:
     return f"{url}?set=gold" if annotation_set.kind == SetKind.GOLD else url
 
 
-# The comment form offers the spans the page shows by name (a long article: those of its first blocks),
-# at most these; past them, comments go on the article.
-COMMENT_SPANS = 500
 # The most blocks one request of the block endpoint renders (the page asks for a few at a time).
 MAX_BLOCKS_PER_REQUEST = 32
 # An action that touches more blocks than this (a bulk decision over the whole article) answers with
@@ -254,7 +252,7 @@ def _page_context(request: AuthedRequest, article: Article, annotation_set: Anno
         "suggestion_sources": _sources(page.sources, annotation_set),
         "can_curate": can_curate(project.my_role),  # type: ignore[attr-defined]
         **comments_context(request, article, any_comments=getattr(annotation_set, "has_comments", True)),
-        "comment_spans": page.spans[:COMMENT_SPANS],
+        "comment_spans": page.spans[:COMMENT_SPANS] if page.span_options is None else page.span_options,
     }
 
 

@@ -49,8 +49,11 @@ def span_options(spans: Iterable[Span | SpanRow] | SafeString) -> SafeString:
     if isinstance(spans, SafeString):
         return spans
     options = (
-        f'<option value="{span.pk}">{_type_label(span.entity_type.name)} “{_label(span.surface)}” '
-        f"[{span.start}, {span.end})</option>"
-        for span in spans
+        span_option(span.pk, span.entity_type.name, span.surface, span.start, span.end) for span in spans
     )
-    return mark_safe("".join(options))  # noqa: S308 - the type name and the surface are escaped above
+    return mark_safe("".join(options))  # noqa: S308 - span_option escapes
+
+
+def span_option(pk: int, type_name: str, surface: str, start: int, end: int) -> str:
+    """One span's option, its type name and surface escaped."""
+    return f'<option value="{pk}">{_type_label(type_name)} “{_label(surface)}” [{start}, {end})</option>'
