@@ -3,8 +3,9 @@ process) in a real gunicorn, over real sockets: a stalled client does not hold t
 master's worker timeout nor a stop that outlasts the graceful timeout drops the requests the process had
 taken: each waiting one is answered 503 with Retry-After, the one cut short 500 (it may have taken effect),
 and a connection still in the listen backlog is served by the worker started in the killed one's place.
-The app is this module's `app` (no Django, no database), so what is tested is the serving alone. The tests wait for events (an answer, a file the app writes), never for a
-time to pass."""
+A stalled client is answered 408. The app is this module's `app` (no Django, no database), so what is
+tested is the serving alone. The tests wait for events (an answer, a file the app writes), never for a time
+to pass."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from annotator.core import client_io
 from annotator.core.serving import web_threads, web_worker_class
 from tests.live import api_call, app_environment, gunicorn_process, listening_socket, worker_pids
 
@@ -154,9 +156,11 @@ def test_a_stalled_client_does_not_hold_the_one_thread(tmp_path):
         stalled_body.sendall(SAVE[:-3])  # a small body that stops 3 bytes short
         prompt.sendall(SAVE)
         assert answer(prompt).endswith(b"\r\n\r\nPOST /save 12")
-        # Neither is ever served: each is closed once the client timeout (1 s) after its first byte is past.
-        assert stalled_head.recv(100) == b""
-        assert stalled_body.recv(100) == b""
+        # Neither is ever served: each is answered 408 and closed once the client timeout (1 s) after its
+        # first byte is past.
+        for stalled in (stalled_head, stalled_body):
+            assert answer(stalled) == client_io.TIMED_OUT
+            assert stalled.recv(100) == b""
         prompt.sendall(GET)  # and the process goes on serving
         assert answer(prompt).endswith(b"GET /ok 0")
 
