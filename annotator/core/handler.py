@@ -7,14 +7,21 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.http import HttpRequest, HttpResponseBase
 from django.urls import ResolverMatch, get_resolver
 
-from annotator.core.kept_connections import keep_clean_connections_after, serves_one_at_a_time
+from annotator.core.kept_connections import (
+    keep_clean_connections_after,
+    serves_one_at_a_time,
+    test_kept_connections_after_a_quiet_spell,
+)
 from annotator.core.resolving import resolve_path
 
 
 class AnnotatorWSGIHandler(WSGIHandler):
     def get_response(self, request: HttpRequest) -> HttpResponseBase:
+        one_at_a_time = serves_one_at_a_time()
+        if one_at_a_time:
+            test_kept_connections_after_a_quiet_spell()
         response = super().get_response(request)
-        if serves_one_at_a_time():
+        if one_at_a_time:
             keep_clean_connections_after(response)
         return response
 

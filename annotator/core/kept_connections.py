@@ -13,13 +13,19 @@ transaction or in error never reaches the next request, and a dead one (a databa
 at the end of the request that met it (its 503, core/middleware.py), the next request taking a new one.
 
 Kept until the pool's `max_lifetime` from the time it was first kept (then returned, and the pool
-replaces it as it replaces its own): a long-lived backend's memory is recycled as before. Requests on any
+replaces it as it replaces its own): a long-lived backend's memory is recycled as before. A connection
+kept through a quiet spell (no request for QUIET_SECONDS) may have been dropped meanwhile (a night, a
+load balancer's or the server's idle timeout, a failover): the first request after it tests the kept
+connection (one round trip) and gives a dead one back to be discarded, so its first query gets a live
+one instead of answering 503. Each one-thread worker holds its one connection while idle (the pool's
+`max_idle` no longer closes it): count WEB_CONCURRENCY of them in PostgreSQL's `max_connections`. Requests on any
 other thread (gunicorn's threaded workers, Django's development and live-test servers) and everything that
 does not go through the WSGI handler (management commands, the task worker) keep Django's behaviour.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -30,6 +36,10 @@ if TYPE_CHECKING:
     from django.http import HttpResponseBase
 
 _MAIN_THREAD = threading.main_thread()
+# How long the kept connections may wait for the next request before it tests them first.
+QUIET_SECONDS = 60.0
+# When the main thread's kept connections are next tested (none kept: never).
+_test_after = math.inf
 # psycopg's TransactionStatus.IDLE: connected, outside any transaction (not ACTIVE, INTRANS, INERROR, UNKNOWN).
 _IDLE = 0
 
@@ -45,9 +55,27 @@ def keep_clean_connections_after(response: HttpResponseBase) -> None:
     response._resource_closers.append(keep_clean_connections)  # type: ignore[attr-defined]
 
 
+def test_kept_connections_after_a_quiet_spell() -> None:
+    """At the start of a request on the main thread: after QUIET_SECONDS without one, drop each kept
+    connection that no longer answers (Django's `is_usable`, a round trip), back to its pool, which
+    discards it; the request's first query takes a live one."""
+    global _test_after  # the main thread's own, as its kept connections are
+    if time.monotonic() < _test_after:
+        return
+    _test_after = math.inf
+    local = connections._connections  # type: ignore[attr-defined]
+    for alias in connections.settings:
+        connection = getattr(local, alias, None)
+        if connection is None or getattr(connection.connection, "_pool", None) is None:
+            continue  # not made in this thread, not connected, or not pooled: nothing kept
+        if not connection.is_usable():
+            connection.close()
+
+
 def keep_clean_connections() -> None:
     """Mark each clean pooled connection of this thread to outlive the request, and every other one to be
     returned to its pool now: their `close_at`, which Django's `close_old_connections` reads next."""
+    global _test_after  # the main thread's own, as its kept connections are
     # `connections.all(initialized_only=True)` asks the thread-local store twice per alias (~5 K
     # instructions each); one `getattr` per alias answers the same.
     local = connections._connections  # type: ignore[attr-defined]
@@ -59,8 +87,13 @@ def keep_clean_connections() -> None:
         pool = getattr(raw, "_pool", None)  # psycopg_pool's, on each connection it hands out
         if pool is None:
             continue  # not connected, SQLite, or PostgreSQL without a pool: Django's CONN_MAX_AGE decides
-        # Returned now unless clean: one kept by an earlier request has a deadline still to come.
-        connection.close_at = _kept_until(connection, raw, pool) if _is_clean(connection, raw) else 0.0
+        # Returned now unless clean: one kept by an earlier request has a deadline still to come. Marked
+        # returned first, so that a check that raises (Django swallows errors of response closers) cannot
+        # leave an earlier request's "kept" on a connection whose state is unknown.
+        connection.close_at = 0.0
+        if _is_clean(connection, raw):
+            connection.close_at = _kept_until(connection, raw, pool)
+            _test_after = time.monotonic() + QUIET_SECONDS
 
 
 def _is_clean(connection: Any, raw: Any) -> bool:

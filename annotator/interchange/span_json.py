@@ -50,7 +50,8 @@ _SEPARATOR = b"\x1f"
 # set on its own (PostgreSQL 15 does not use sorted input for it), a sixth of the query's CPU. Nothing
 # between the subquery and the aggregate reorders rows (no join, no parallel workers), so each set's
 # spans reach string_agg in this order; the tests hold ties of types whose names sort differently by
-# code point, by id and by collation.
+# code point, by id and by collation. `||` rather than concat(): concat looks up each argument's output
+# function on every row (4% of the query's backend CPU); a NULL label (no rank) only in a set not plain.
 _SQL = f"""
 SELECT s.annotation_set_id,
        bool_and(s.fragments IS NULL AND s.rank IS NOT NULL)
@@ -59,8 +60,8 @@ SELECT s.annotation_set_id,
        nullif(min(coalesce(s.created_by_id, 0)), 0),
        min(s.created_at)::text,
        count(*),
-       string_agg(concat('","start":', s.start, ',"end":', s."end", (%s::text[])[s.rank], to_json(s.surface)),
-                  E'\\x1f')
+       string_agg('","start":' || s.start::text || ',"end":' || s."end"::text || (%s::text[])[s.rank]
+                  || to_json(s.surface)::text, E'\\x1f')
 FROM (SELECT s.annotation_set_id, s.start, s."end", s.surface, s.fragments, s.created_by_id, s.created_at,
              array_position(%s::bigint[], s.entity_type_id) AS rank
       FROM {Span._meta.db_table} s

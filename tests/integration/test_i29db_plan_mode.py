@@ -20,7 +20,7 @@ from annotator.projects.models import Project
 
 POSTGRES = connection.vendor == "postgresql"
 pytestmark = [
-    pytest.mark.skipif(not POSTGRES, reason="needs PostgreSQL: plan caching is its own (SQLite plans every statement)"),
+    pytest.mark.skipif(not POSTGRES, reason="needs PostgreSQL: plan caching (SQLite plans every statement)"),
     pytest.mark.django_db,
 ]
 

@@ -7,7 +7,7 @@ from annotator.core.prepared import prepared_cursor
 
 POSTGRES = connection.vendor == "postgresql"
 pytestmark = [
-    pytest.mark.skipif(not POSTGRES, reason="needs PostgreSQL: prepared statements live in its server sessions"),
+    pytest.mark.skipif(not POSTGRES, reason="needs PostgreSQL: prepared statements (SQLite has no server)"),
     pytest.mark.django_db(transaction=True),  # autocommit, as the hot requests run
 ]
 

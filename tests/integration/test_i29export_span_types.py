@@ -16,7 +16,8 @@ from annotator.interchange.span_json import project_span_types, send_plain_spans
 pytestmark = [
     pytest.mark.django_db,
     pytest.mark.skipif(
-        connection.vendor != "postgresql", reason="needs PostgreSQL: it writes the span JSON (SQLite exports read rows)"
+        connection.vendor != "postgresql",
+        reason="needs PostgreSQL: span JSON written by the database; SQLite exports read rows",
     ),
 ]
 

@@ -149,6 +149,25 @@ def test_a_connection_left_in_a_transaction_or_in_error_goes_back_to_the_pool(ap
 
 
 @pooled
+def test_a_keep_check_that_fails_hands_the_connection_back_even_if_an_earlier_request_kept_it(
+    app, monkeypatch
+):
+    from annotator.core import kept_connections
+
+    assert call(app, "GET", "/status")[0] == 200
+    assert connection.connection is not None  # kept by that request: its close_at is in the future
+    pool = CountingPool(monkeypatch)
+
+    def broken(*args: Any) -> bool:
+        raise RuntimeError("the check itself failed")
+
+    monkeypatch.setattr(kept_connections, "_is_clean", broken)
+    call(app, "GET", "/status")  # Django swallows the closer's error; the answer is not the point
+    assert pool.returned == 1  # the earlier "kept" did not stand: the state is unknown, so it went back
+    assert connection.connection is None
+
+
+@pooled
 def test_a_kept_connection_that_died_answers_one_503_then_the_next_request_recovers(app, news):
     secret = create_token(user=news.annotator, name="script", scope="read")[1]
     forget_tokens()
@@ -167,6 +186,21 @@ def test_a_kept_connection_that_died_answers_one_503_then_the_next_request_recov
         assert call(app, "GET", "/api/v1/account", **token)[0] == 200
         assert connection.connection is not kept
     resolving.forget_paths()
+
+
+@pooled
+def test_after_a_quiet_spell_a_kept_connection_that_died_is_replaced_before_the_request_uses_it(app, news):
+    from annotator.core import kept_connections
+
+    assert call(app, "GET", "/status")[0] == 200
+    kept = connection.connection
+    with psycopg.connect(**_params(), autocommit=True) as other:  # dropped while nobody worked
+        other.execute("SELECT pg_terminate_backend(%s)", [kept.info.backend_pid])
+    kept_connections._test_after = 0.0  # QUIET_SECONDS passed since the last request
+    status, body = call(app, "GET", "/status")
+    assert status == 200  # not a 503: the dead connection was tested and dropped first
+    assert pid_of(body) != kept.info.backend_pid
+    assert kept_connections._test_after > 0.0  # kept again, tested again only after the next quiet spell
 
 
 def _params() -> dict[str, Any]:
@@ -226,9 +260,13 @@ def test_without_a_pool_the_connection_follows_django_s_own_settings(app):
 
 
 @pooled
-def test_sync_workers_whose_kept_connections_are_cut_mid_burst_give_503_at_worst_and_recover(news):
-    """gunicorn's sync workers (the default), each keeping its connection, while a database restart cuts
-    them again and again: no acknowledged save is lost, a cut answers 503 at worst, the app recovers."""
+@pytest.mark.parametrize("worker", ["sync", "annotator.core.serving.SavesFirstWorker"])
+def test_one_thread_workers_whose_kept_connections_are_cut_mid_burst_give_503_at_worst_and_recover(
+    news, worker
+):
+    """gunicorn's one-thread workers (sync, and the saves-first default), each keeping its connection,
+    while a database restart cuts them again and again: no acknowledged save is lost, a cut answers 503
+    at worst, the app recovers."""
     from tests.integration.test_crashes import (
         APP_NAME,
         Burst,
@@ -240,7 +278,7 @@ def test_sync_workers_whose_kept_connections_are_cut_mid_burst_give_503_at_worst
 
     token, set_id = set_up(news)
     named = f"{database_url()}?application_name={APP_NAME}"
-    with gunicorn_process(workers=2, threads=1, DATABASE_URL=named) as (base, _):
+    with gunicorn_process(workers=2, arguments=["--worker-class", worker], DATABASE_URL=named) as (base, _):
         with Burst(base, token, set_id) as burst:
             cut = 0
             for round_ in range(4):
