@@ -183,9 +183,11 @@ class ClientSocket(socket.socket):
         if not self.gettimeout():
             super().sendall(data, flags)
             return
-        left = memoryview(data).cast("B")
-        while left:
-            left = left[self.send(left, flags) :]
+        sent = self.send(data, flags)  # most answers fit the socket's buffer: sent at once
+        if sent < len(data):
+            left = memoryview(data).cast("B")[sent:]
+            while left:
+                left = left[self.send(left, flags) :]
 
     def sendfile(self, file: Any, offset: int = 0, count: int | None = None) -> int:
         self.sent = True  # Python's sendfile applies the timeout to each wait already

@@ -1,6 +1,6 @@
 """A large upload to the default worker (SavesFirstWorker) in a real gunicorn: one that keeps arriving is read
-whole however long it takes, past WEB_CLIENT_TIMEOUT (1 s here) and past the master's worker timeout
-(--timeout 4: the process tells the master it is alive while the body moves). The client is paced by waits on
+whole however long it takes, past WEB_CLIENT_TIMEOUT (3 s here) and past the master's worker timeout
+(--timeout 6: the process tells the master it is alive while the body moves). The client is paced by waits on
 an event, so that more than both pass; nothing asserts a duration."""
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ import threading
 from tests.integration.test_i29serve_live_worker import answer, client, served
 
 CHUNK = 256 * 1024
-CHUNKS = 24  # 6 MiB, 0.3 s apart: 7 s or more in all
+CHUNKS = 30  # 7.5 MiB, 0.3 s apart: 9 s or more in all
 
 
 def test_an_upload_that_keeps_arriving_is_read_whole_past_the_client_and_worker_timeouts(tmp_path):
-    with served(tmp_path, "--timeout 4") as (address, _):
+    with served(tmp_path, "--timeout 6", client_timeout=3) as (address, _):
         sock = client(address)
         sock.sendall(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (CHUNK * CHUNKS))
         pause = threading.Event()
