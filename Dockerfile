@@ -23,6 +23,7 @@ USER annotator
 
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz')"
-# Workers, threads and order: WEB_CONCURRENCY, WEB_THREADS, WEB_SAVES_FIRST and WEB_READ_WAIT_MS, read by
-# gunicorn.conf.py (README, "Running it for a team").
+# Workers, threads and order: WEB_CONCURRENCY, WEB_THREADS, WEB_SAVES_FIRST, WEB_READ_WAIT_MS,
+# WEB_CLIENT_TIMEOUT and WEB_WAITING_MAX, read by gunicorn.conf.py and its worker (README, "Running it for a
+# team").
 CMD ["gunicorn", "annotator.wsgi:application", "--bind", "0.0.0.0:8000", "--access-logfile", "-"]

@@ -4,9 +4,10 @@ client whose request will not be served is told.
 A process that serves one request at a time must never wait on a client for long: every other request it
 holds waits too. So a request is taken into the queue only once it has arrived whole (its head, and its body
 when that is small: `request_is_whole`), the bytes gathered by the process's poller while it serves others;
-and while a request is served, its socket (ClientSocket) bounds the waits that are left: the rest of a large
-or streamed body, in all, and each write of the answer. A stalled client (slowloris) then holds a file
-descriptor, not the thread.
+and while a request is served, its socket (ClientSocket) bounds each wait that is left: each read of the rest
+of a large or streamed body and each write of the answer, with a minimum rate over them. A stalled client
+(slowloris) then holds a file descriptor, not the thread; a large upload that keeps arriving is not cut. A
+request that began to arrive and stopped part-way is answered 408 (TIMED_OUT).
 
 A request the process took but cannot serve (it is being stopped past its graceful timeout, or killed for
 its own timeout) is answered 503 with Retry-After (`refuse_unserved`): it was never begun, so the client may
@@ -20,11 +21,13 @@ import contextlib
 import os
 import socket
 import time
+from collections.abc import Callable
 from typing import Any
 
 SMALL_BODY_BYTES = 65536  # a body up to this size is gathered before the request is served
 HEAD_LIMIT_BYTES = 32768  # a head that has not ended within this is served as it is (gunicorn refuses it)
 CLIENT_TIMEOUT = 10  # seconds (WEB_CLIENT_TIMEOUT)
+MIN_RATE_BYTES = 1024  # a second, averaged over each WEB_CLIENT_TIMEOUT of waiting on a client being served
 RETRY_AFTER_SECONDS = 1
 _UNAVAILABLE_BODY = b"The server is restarting: send the request again.\n"
 UNAVAILABLE = (
@@ -36,6 +39,14 @@ UNAVAILABLE = (
 )
 
 
+_TIMED_OUT_BODY = b"The request did not arrive whole in time.\n"
+TIMED_OUT = (
+    b"HTTP/1.1 408 Request Timeout\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n"
+    b"Connection: close\r\n"
+    b"Content-Length: %d\r\n\r\n%s" % (len(_TIMED_OUT_BODY), _TIMED_OUT_BODY)
+)
+
 _CUT_SHORT_BODY = b"The request took longer than the server allows; it may or may not have taken effect.\n"
 CUT_SHORT = (
     b"HTTP/1.1 500 Internal Server Error\r\n"
@@ -46,8 +57,9 @@ CUT_SHORT = (
 
 
 def client_timeout_seconds() -> float:
-    """WEB_CLIENT_TIMEOUT, else CLIENT_TIMEOUT: how long a request's body may take to come, in all, once the
-    request is being served, and how long each write of its answer may wait for the client to read."""
+    """WEB_CLIENT_TIMEOUT, else CLIENT_TIMEOUT: how long a request may take to come whole before it is
+    queued (head and small body), and, once it is served, how long each read of the rest of its body and each
+    write of its answer may wait for the client (with at least MIN_RATE_BYTES a second over that time)."""
     text = os.environ.get("WEB_CLIENT_TIMEOUT", "").strip()
     if not text:
         return CLIENT_TIMEOUT
@@ -87,55 +99,98 @@ def request_is_whole(data: bytes) -> bool:
 
 class ClientSocket(socket.socket):
     """A connection's socket whose blocking waits are bounded: gunicorn sets it blocking to read a request
-    and write its answer; here that means `limit` seconds per write, and, once `read_by` is set (a deadline,
-    time.monotonic()), reads that give up at that deadline. Made from an accepted socket (`adopt`)."""
+    and write its answer; here that means each read and each write waits at most `limit` seconds for the
+    client (an inactivity limit, not a deadline for the whole body or answer: a large upload or export that
+    keeps moving is never cut), and, while a request is served (`serving`), the client must move at least
+    MIN_RATE_BYTES a second on average over each `limit` seconds the thread spent waiting on it, so that one
+    trickling a byte now and then cannot hold the thread for ever. Every second of such waiting it calls
+    `heartbeat` (the worker's notify), so the master's timeout does not kill a process busy moving a large
+    body. Made from an accepted socket (`adopt`)."""
 
     limit: float = CLIENT_TIMEOUT
-    read_by: float | None = None
+    heartbeat: Callable[[], None] | None = None
     sent = False  # whether any byte of an answer was written since `serving` (a 503 must not follow it)
+    _metering = False  # whether the minimum rate applies (a request is being served)
+    _waited = 0.0  # seconds spent in blocking reads and writes in the current window
+    _moved = 0  # bytes read or written in the current window
+    _beaten = 0.0  # when `heartbeat` was last called (time.monotonic())
 
     @classmethod
-    def adopt(cls, sock: socket.socket, limit: float) -> ClientSocket:
+    def adopt(
+        cls, sock: socket.socket, limit: float, heartbeat: Callable[[], None] | None = None
+    ) -> ClientSocket:
         made = cls(sock.family, sock.type, sock.proto, fileno=sock.detach())
-        made.limit = limit
+        made.limit, made.heartbeat = limit, heartbeat
         return made
 
     def serving(self, now: float) -> None:
-        """A request is served from `now`: what is left of its body must come within the limit."""
-        self.read_by, self.sent = now + self.limit, False
+        """A request is served from `now`: its reads and writes are metered from here."""
+        self._metering, self._waited, self._moved, self.sent = True, 0.0, 0, False
+        self._beaten = now
 
     def served(self) -> None:
-        self.read_by = None
+        self._metering = False
 
     def setblocking(self, flag: bool) -> None:
         self.settimeout(self.limit if flag else 0.0)
 
+    def _progress(self, count: int, started: float) -> None:
+        """`count` bytes moved in a blocking call begun at `started`. Raises TimeoutError once the client has
+        moved fewer than MIN_RATE_BYTES a second over a window of `limit` seconds of waiting on it."""
+        now = time.monotonic()
+        if self._metering:
+            self._waited += now - started
+            self._moved += count
+            if self._waited >= self.limit:
+                if self._moved < MIN_RATE_BYTES * self._waited:
+                    raise TimeoutError(
+                        f"the client moved {self._moved} bytes in {self._waited:.1f} s of waiting on it"
+                    )
+                self._waited, self._moved = 0.0, 0
+        if self.heartbeat is not None and now - self._beaten >= 1:
+            self._beaten = now
+            self.heartbeat()
+
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
-        if self.read_by is not None and (waits := self.gettimeout()):
-            self.settimeout(min(waits, max(self.read_by - time.monotonic(), 0.001)))
-        return super().recv(bufsize, flags)
+        if not self.gettimeout():
+            return super().recv(bufsize, flags)  # polled: never waits
+        started = time.monotonic()
+        data = super().recv(bufsize, flags)
+        self._progress(len(data), started)
+        return data
 
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
-        if self.read_by is not None and (waits := self.gettimeout()):
-            self.settimeout(min(waits, max(self.read_by - time.monotonic(), 0.001)))
-        return super().recv_into(buffer, nbytes, flags)
+        if not self.gettimeout():
+            return super().recv_into(buffer, nbytes, flags)
+        started = time.monotonic()
+        count = super().recv_into(buffer, nbytes, flags)
+        self._progress(count, started)
+        return count
 
     def send(self, data: Any, flags: int = 0) -> int:
         self.sent = True
-        if self.gettimeout():
-            self.settimeout(self.limit)
-        return super().send(data, flags)
+        if not self.gettimeout():
+            return super().send(data, flags)
+        started = time.monotonic()
+        count = super().send(data, flags)  # waits at most `limit` for room, then sends what fits
+        self._progress(count, started)
+        return count
 
     def sendall(self, data: Any, flags: int = 0) -> None:
+        """As socket.sendall, but `limit` bounds each wait for the client to make room, not the whole call
+        (Python's sendall applies its timeout to all of it: a slow reader of a big answer would be cut)."""
         self.sent = True
-        if self.gettimeout():
-            self.settimeout(self.limit)  # Python bounds the whole sendall by it
-        super().sendall(data, flags)
+        if not self.gettimeout():
+            super().sendall(data, flags)
+            return
+        sent = self.send(data, flags)  # most answers fit the socket's buffer: sent at once
+        if sent < len(data):
+            left = memoryview(data).cast("B")[sent:]
+            while left:
+                left = left[self.send(left, flags) :]
 
     def sendfile(self, file: Any, offset: int = 0, count: int | None = None) -> int:
-        self.sent = True
-        if self.gettimeout():
-            self.settimeout(self.limit)
+        self.sent = True  # Python's sendfile applies the timeout to each wait already
         return super().sendfile(file, offset, count)
 
 

@@ -35,6 +35,7 @@ from gunicorn.workers.gthread import DEFAULT_WORKER_DATA_TIMEOUT, STOP_KEEPALIVE
 from annotator.core.client_io import (
     CUT_SHORT,
     SMALL_BODY_BYTES,
+    TIMED_OUT,
     ClientSocket,
     client_timeout_seconds,
     refuse_unserved,
@@ -378,12 +379,15 @@ class SavesFirstWorker(ThreadWorker):
     - A request joins it only once it has arrived whole (annotator.core.client_io.request_is_whole: its head,
       and a body of at most 64 KiB): the poller gathers its bytes into the connection's parser while the
       thread serves others, so a stalled client holds a file descriptor, not the thread, and is closed
-      WEB_CLIENT_TIMEOUT after its request began (a new connection: gunicorn's 5 s plus the keep-alive). The
-      bytes reach the app as sent, read once. While a request is served, what is left of a larger body must
-      come within WEB_CLIENT_TIMEOUT in all, and each write of the answer within it (ClientSocket).
+      WEB_CLIENT_TIMEOUT after its request began (a new connection: gunicorn's 5 s plus the keep-alive);
+      answered 408 when it began and stopped part-way. The bytes reach the app as sent, read once. While a
+      request is served, each read of what is left of a larger body and each write of the answer waits at
+      most WEB_CLIENT_TIMEOUT, at 1 KiB/s at least over that time (ClientSocket): a large upload or export
+      that keeps moving is never cut.
     - It holds at most WEB_WAITING_MAX requests: at that, the process neither accepts (new connections stay
       in the listen backlog, for the other processes) nor reads its kept-alive connections (their requests
-      stay in their sockets) until it has served one.
+      stay in their sockets) until it has served one. A connection past its deadline is read before it is
+      closed, so a request that came whole while the process was at the cap is queued, not dropped.
     - A request taken and not served is answered 503 with Retry-After, never dropped: when a stop outlasts
       the graceful timeout, and when the master kills the process for its timeout (SIGABRT). The request under
       way then is answered 500 if nothing of its answer was written (it may have taken effect: no "send it
@@ -439,18 +443,21 @@ class SavesFirstWorker(ThreadWorker):
     def refuse_waiting(self) -> None:
         """503 to every request taken and not begun: those waiting, and those that arrived on kept-alive or
         new connections without being read yet; the connections idle are closed."""
-        for conn in [*self.waiting.clear(), *self.keepalived_conns, *self.pending_conns]:
+        # The lists are emptied before any answer is sent: a signal handler running this again from inside
+        # (the overdue stop's alarm, the master's abort) then finds nothing to answer twice.
+        waiting = self.waiting.clear()
+        polled = [*self.keepalived_conns, *self.pending_conns]
+        self.keepalived_conns.clear()
+        self.pending_conns.clear()
+        self.nr_conns = 0 if self.serving_conn is None else 1
+        for conn in [*waiting, *polled]:
             with contextlib.suppress(Exception):
                 self.poller.unregister(conn.sock)
-            polled = conn in self.keepalived_conns or conn in self.pending_conns
-            if polled and not _waiting_request(conn):
+            if conn in polled and not _waiting_request(conn):
                 with contextlib.suppress(OSError):
                     conn.sock.close()  # idle: nothing asked, nothing to answer
                 continue
             refuse_unserved(conn.sock)
-        self.keepalived_conns.clear()
-        self.pending_conns.clear()
-        self.nr_conns = 0 if self.serving_conn is None else 1
 
     def enqueue_req(self, conn: Any) -> None:
         """Gather what the client sent (without waiting) into its parser; once its request is whole, place it
@@ -504,22 +511,56 @@ class SavesFirstWorker(ThreadWorker):
                 raise
             return
         self.nr_conns += 1
-        sock = ClientSocket.adopt(sock, self.client_timeout)
+        sock = ClientSocket.adopt(sock, self.client_timeout, heartbeat=self.notify)
         self.enqueue_req(TConn(self.cfg, sock, client, listener.getsockname()))
 
     murder_keepalived = PriorityThreadWorker.murder_keepalived
 
     def murder_pending(self) -> None:
-        """Close the connections whose request has not come whole in its time. Not gthread's, which stops at
-        the first one still in time: here a request's first bytes give it WEB_CLIENT_TIMEOUT from then, a
-        new connection gunicorn's 7 s from its accept, so the queue is not in deadline order."""
+        """Close the connections whose request has not come whole in its time. What the client sent is read
+        first, without waiting: while the process was at WEB_WAITING_MAX it gathered nothing, so a request
+        may have come whole in the socket since; it is queued (even past the cap: it was taken). A request
+        that came only in part is answered 408; a connection that sent nothing is just closed. Not gthread's,
+        which stops at the first one still in time: here a request's first bytes give it WEB_CLIENT_TIMEOUT
+        from then, a new connection gunicorn's 7 s from its accept, so the queue is not in deadline order."""
         now = time.monotonic()
         for conn in [conn for conn in self.pending_conns if conn.timeout <= now]:
             self.pending_conns.remove(conn)
             with contextlib.suppress(OSError, KeyError, ValueError):
                 self.poller.unregister(conn.sock)
+            data, ended = self._gather_without_waiting(conn)
+            if request_is_whole(data):
+                conn.data_ready, conn.gathering = True, False
+                self.waiting.add(conn, request_priority(data[:PEEKED_BYTES]), now)
+                continue
             self.nr_conns -= 1
-            conn.close()
+            if data and not ended:
+                refuse_unserved(conn.sock, TIMED_OUT)  # it began and stopped part-way: told, not dropped
+            else:
+                conn.close()  # nothing asked, or the client has gone
+
+    @staticmethod
+    def _gather_without_waiting(conn: Any) -> tuple[bytes, bool]:
+        """Everything the client has sent so far, read into its parser's buffer without waiting, and whether
+        the client closed its side (or the connection broke)."""
+        buffered = conn.parser.unreader.buf
+        buffered.seek(0, os.SEEK_END)
+        ended = False
+        for _ in range(16):  # at most 1 MiB: more than a whole head and small body
+            try:
+                chunk = conn.sock.recv(65536)
+            except BlockingIOError:
+                break
+            except OSError:
+                ended = True
+                break
+            if not chunk:
+                ended = True
+                break
+            buffered.write(chunk)
+            if request_is_whole(buffered.getvalue()):
+                break
+        return buffered.getvalue(), ended
 
     def serve_next(self) -> None:
         conn = self.waiting.take()
@@ -606,8 +647,8 @@ class SavesFirstWorker(ThreadWorker):
             self.notify()
             ahead = self.keepalived_conns[0].timeout - time.monotonic() if self.keepalived_conns else 1.0
             self._pass(timeout=min(1.0, max(ahead, 0.0)))
+        signal.setitimer(signal.ITIMER_REAL, 0)  # the overdue stop's alarm: not to fire inside what follows
         self.refuse_waiting()
-        signal.setitimer(signal.ITIMER_REAL, 0)  # the overdue stop's alarm, if a graceful stop set it
         self.poller.close()
         for listener in self.sockets:
             listener.close()

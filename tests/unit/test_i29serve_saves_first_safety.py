@@ -153,7 +153,16 @@ def test_a_request_that_does_not_come_whole_within_the_client_timeout_is_closed(
     assert now < conn.timeout <= now + 1  # WEB_CLIENT_TIMEOUT from its first bytes
     conn.timeout = 0.0
     worker.murder_pending()
-    assert everything(stalled) == b""  # closed, no answer: the request never came
+    assert everything(stalled) == client_io.TIMED_OUT  # it began and stopped: told so, not dropped
+    assert (worker.nr_conns, len(worker.waiting)) == (0, 0)
+
+
+def test_a_connection_that_sent_nothing_in_its_time_is_closed_without_an_answer(worker):
+    idle = connect(worker)
+    (conn,) = worker.pending_conns
+    conn.timeout = 0.0
+    worker.murder_pending()
+    assert everything(idle) == b""
     assert (worker.nr_conns, len(worker.waiting)) == (0, 0)
 
 
@@ -288,8 +297,8 @@ def test_a_client_socket_bounds_its_waits_and_says_whether_an_answer_began():
     sock.setblocking(False)
     assert sock.gettimeout() == 0.0
     sock.setblocking(True)
-    sock.serving(now=serving.time.monotonic() - 5)  # its deadline long past
-    with pytest.raises(TimeoutError):
+    sock.serving(now=serving.time.monotonic())
+    with pytest.raises(TimeoutError):  # nothing comes: the read gives up after `limit`
         sock.recv(10)
     assert sock.sent is False
     sock.sendall(b"x")
