@@ -139,6 +139,12 @@ def _database_from_env() -> dict:
         database["OPTIONS"] = {**_sqlite_options(), **database.get("OPTIONS", {})}
     if database["ENGINE"] == "django.db.backends.postgresql":
         database.setdefault("OPTIONS", {})["options"] = _session_options()
+        # A peer that vanished without a reset (a failover, a NAT or firewall dropping an idle flow) is found
+        # within about two minutes instead of the kernel's ~15 (TCP retransmissions): a one-request-at-a-time
+        # worker keeps its connection between requests (core/kept_connections.py) and tests it after a while;
+        # that test, or any statement, must not hang on a dead socket. libpq's own parameters.
+        for name, value in _TCP_LIVENESS.items():
+            database["OPTIONS"].setdefault(name, value)
     if database["ENGINE"] == "django.db.backends.postgresql" and env.bool("ANNOTATOR_DB_POOL", default=True):
         database.setdefault("OPTIONS", {})["pool"] = {
             # None kept open from the start: psycopg_pool opens its first min_size connections in the
@@ -158,6 +164,11 @@ def _database_from_env() -> dict:
         database["CONN_HEALTH_CHECKS"] = False
         database["CONN_MAX_AGE"] = 0  # Django refuses persistent connections together with the pool.
     return database
+
+
+# Probes after 60 s idle, every 10 s, 5 unanswered: dead; data unacknowledged for 120 s: dead.
+_TCP_LIVENESS = {"keepalives": 1, "keepalives_idle": 60, "keepalives_interval": 10, "keepalives_count": 5,
+                 "tcp_user_timeout": 120_000}  # fmt: skip
 
 
 def _session_options() -> str:

@@ -8,9 +8,9 @@ from django.http import HttpRequest, HttpResponseBase
 from django.urls import ResolverMatch, get_resolver
 
 from annotator.core.kept_connections import (
+    check_kept_connections_after_a_while,
     keep_clean_connections_after,
     serves_one_at_a_time,
-    test_kept_connections_after_a_quiet_spell,
 )
 from annotator.core.resolving import resolve_path
 
@@ -19,7 +19,7 @@ class AnnotatorWSGIHandler(WSGIHandler):
     def get_response(self, request: HttpRequest) -> HttpResponseBase:
         one_at_a_time = serves_one_at_a_time()
         if one_at_a_time:
-            test_kept_connections_after_a_quiet_spell()
+            check_kept_connections_after_a_while()
         response = super().get_response(request)
         if one_at_a_time:
             keep_clean_connections_after(response)

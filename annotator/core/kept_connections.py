@@ -15,9 +15,13 @@ at the end of the request that met it (its 503, core/middleware.py), the next re
 Kept until the pool's `max_lifetime` from the time it was first kept (then returned, and the pool
 replaces it as it replaces its own): a long-lived backend's memory is recycled as before. A connection
 kept through a quiet spell (no request for QUIET_SECONDS) may have been dropped meanwhile (a night, a
-load balancer's or the server's idle timeout, a failover): the first request after it tests the kept
-connection (one round trip) and gives a dead one back to be discarded, so its first query gets a live
-one instead of answering 503. Each one-thread worker holds its one connection while idle (the pool's
+load balancer's or the server's idle timeout, a failover): so the first request once QUIET_SECONDS have
+passed since the kept connections were last tested (or first kept) tests them (one round trip, at most one
+a minute however busy the worker: requests that send nothing, such as static files, must not put the test
+off) and gives a dead one back to be discarded, so its first query gets a live one instead of answering
+503. A connection that dies between two tests still costs the request that meets it one 503, as a pooled
+one did. libpq's TCP keepalives and user timeout (settings.py) bound how long a test, or any statement, can
+wait on a peer that vanished without a reset. Each one-thread worker holds its one connection while idle (the pool's
 `max_idle` no longer closes it): count WEB_CONCURRENCY of them in PostgreSQL's `max_connections`. Requests on any
 other thread (gunicorn's threaded workers, Django's development and live-test servers) and everything that
 does not go through the WSGI handler (management commands, the task worker) keep Django's behaviour.
@@ -25,6 +29,7 @@ does not go through the WSGI handler (management commands, the task worker) keep
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
@@ -36,7 +41,7 @@ if TYPE_CHECKING:
     from django.http import HttpResponseBase
 
 _MAIN_THREAD = threading.main_thread()
-# How long the kept connections may wait for the next request before it tests them first.
+# How long after their last test (or their first keeping) the next request tests the kept connections.
 QUIET_SECONDS = 60.0
 # When the main thread's kept connections are next tested (none kept: never).
 _test_after = math.inf
@@ -55,10 +60,10 @@ def keep_clean_connections_after(response: HttpResponseBase) -> None:
     response._resource_closers.append(keep_clean_connections)  # type: ignore[attr-defined]
 
 
-def test_kept_connections_after_a_quiet_spell() -> None:
-    """At the start of a request on the main thread: after QUIET_SECONDS without one, drop each kept
-    connection that no longer answers (Django's `is_usable`, a round trip), back to its pool, which
-    discards it; the request's first query takes a live one."""
+def check_kept_connections_after_a_while() -> None:
+    """At the start of a request on the main thread, QUIET_SECONDS after the last test: drop each kept
+    connection that no longer answers (Django's `is_usable`, a round trip; any error counts as no answer),
+    back to its pool, which discards it; the request's first query takes a live one."""
     global _test_after  # the main thread's own, as its kept connections are
     if time.monotonic() < _test_after:
         return
@@ -68,8 +73,13 @@ def test_kept_connections_after_a_quiet_spell() -> None:
         connection = getattr(local, alias, None)
         if connection is None or getattr(connection.connection, "_pool", None) is None:
             continue  # not made in this thread, not connected, or not pooled: nothing kept
-        if not connection.is_usable():
-            connection.close()
+        try:
+            usable = connection.is_usable()
+        except Exception:  # runs before Django's handling of the request: nothing here may escape
+            usable = False
+        if not usable:
+            with contextlib.suppress(Exception):  # Django forgets the connection even when closing fails
+                connection.close()
 
 
 def keep_clean_connections() -> None:
@@ -93,7 +103,8 @@ def keep_clean_connections() -> None:
         connection.close_at = 0.0
         if _is_clean(connection, raw):
             connection.close_at = _kept_until(connection, raw, pool)
-            _test_after = time.monotonic() + QUIET_SECONDS
+            if _test_after == math.inf:  # just tested, or kept for the first time: the next test's time
+                _test_after = time.monotonic() + QUIET_SECONDS
 
 
 def _is_clean(connection: Any, raw: Any) -> bool:

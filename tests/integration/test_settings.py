@@ -80,6 +80,15 @@ def test_database_url_selects_postgresql_with_a_connection_pool(tmp_path):
     # No connection opened ahead of the first request (settings.py says why), statements planned once.
     assert loaded["options"]["pool"] == str({"min_size": 0, "max_size": 10, "timeout": 10})
     assert loaded["options"]["options"] == "-c jit=off -c plan_cache_mode=force_generic_plan"
+    # A peer that vanished is found in minutes (a kept connection is tested, and must not hang on it).
+    liveness = (
+        "keepalives",
+        "keepalives_idle",
+        "keepalives_interval",
+        "keepalives_count",
+        "tcp_user_timeout",
+    )
+    assert [loaded["options"][name] for name in liveness] == ["1", "60", "10", "5", "120000"]
     assert loaded["hosts"] == ["annotator.example", "10.0.0.5"]
     assert loaded["ssl_redirect"] is True
 

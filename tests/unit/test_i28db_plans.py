@@ -110,7 +110,8 @@ def test_the_reviewers_requests_open_no_transaction_and_no_savepoint_on_postgres
             # One statement each: the set's read, its checks and the write (i28writes' fold).
             "span": [("WITH", False)],
             "accept": [("WITH", False)],
-            "page": [("SELECT", False)] * 4 + [("(SELECT", False)],  # the spans UNION ALL the suggestions
+            # session, user, the set with its types and counts (i29page), the spans UNION ALL the suggestions
+            "page": [("SELECT", False)] * 3 + [("(SELECT", False)],
         }
     else:
         # BEGIN IMMEDIATE as a statement of Django's; the COMMIT goes through the driver (not logged here).
@@ -120,7 +121,7 @@ def test_the_reviewers_requests_open_no_transaction_and_no_savepoint_on_postgres
             "list": [("SELECT", False)] * 2,
             "span": [("SELECT", False), *in_one, ("INSERT", True)],
             "accept": [("SELECT", False), *in_one, *[("INSERT", True)] * 3],
-            "page": [("SELECT", False)] * 5,
+            "page": [("SELECT", False)] * 4,
         }
 
 

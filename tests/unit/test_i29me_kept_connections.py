@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import sys
 import threading
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import psycopg
 import pytest
 from django.contrib.auth.decorators import login_not_required
-from django.db import DataError, close_old_connections, connection
+from django.db import DataError, close_old_connections, connection, connections
 from django.http import HttpRequest, JsonResponse
 from django.test.utils import override_settings
 from django.urls import path
@@ -196,11 +197,44 @@ def test_after_a_quiet_spell_a_kept_connection_that_died_is_replaced_before_the_
     kept = connection.connection
     with psycopg.connect(**_params(), autocommit=True) as other:  # dropped while nobody worked
         other.execute("SELECT pg_terminate_backend(%s)", [kept.info.backend_pid])
-    kept_connections._test_after = 0.0  # QUIET_SECONDS passed since the last request
+    kept_connections._test_after = 0.0  # QUIET_SECONDS passed since the last test
     status, body = call(app, "GET", "/status")
     assert status == 200  # not a 503: the dead connection was tested and dropped first
     assert pid_of(body) != kept.info.backend_pid
     assert kept_connections._test_after > 0.0  # kept again, tested again only after the next quiet spell
+
+
+@pooled
+def test_requests_that_send_nothing_do_not_put_the_test_of_a_kept_connection_off(app, monkeypatch):
+    from annotator.core import kept_connections
+
+    monkeypatch.setattr(kept_connections, "_test_after", kept_connections._test_after)
+    assert call(app, "GET", "/status")[0] == 200
+    kept = connection.connection
+    due = kept_connections._test_after
+    assert due < math.inf  # the first keeping set the next test's time
+    for _ in range(3):  # static files, 404s, a login page: kept, nothing sent on it
+        call(app, "GET", "/nothing-here/")
+    assert kept_connections._test_after == due  # not pushed back by them
+    with psycopg.connect(**_params(), autocommit=True) as other:  # dropped meanwhile
+        other.execute("SELECT pg_terminate_backend(%s)", [kept.info.backend_pid])
+    monkeypatch.setattr(kept_connections, "_test_after", 0.0)  # its time came (the clock is not patched)
+    status, body = call(app, "GET", "/status")
+    assert status == 200  # tested first: not a 503
+    assert pid_of(body) != kept.info.backend_pid
+
+
+@pooled
+def test_within_the_minute_a_kept_connection_is_not_tested_again(app, monkeypatch):
+    from annotator.core import kept_connections
+
+    assert call(app, "GET", "/status")[0] == 200
+    tests = []
+    monkeypatch.setattr(type(connections["default"]), "is_usable", lambda self: tests.append(self) or True)
+    for _ in range(3):
+        assert call(app, "GET", "/status")[0] == 200
+    assert tests == []  # no round trip per request
+    assert kept_connections._test_after < math.inf
 
 
 def _params() -> dict[str, Any]:
