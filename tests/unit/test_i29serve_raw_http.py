@@ -56,7 +56,8 @@ class Server:
                     )
                     while len(body) < length:
                         body += sock.recv(65536)
-                    self.received.append(data if len(body) == length else head + b"\r\n\r\n" + body)
+                    # As sent: the head and the whole body (which may have come in later reads than the head).
+                    self.received.append(head + b"\r\n\r\n" + body)
                     answer = self.answers.pop(0)
                     sock.sendall(answer)
                     if b"Connection: close" in answer:
