@@ -29,30 +29,26 @@ HEAD_LIMIT_BYTES = 32768  # a head that has not ended within this is served as i
 CLIENT_TIMEOUT = 10  # seconds (WEB_CLIENT_TIMEOUT)
 MIN_RATE_BYTES = 1024  # a second, averaged over each WEB_CLIENT_TIMEOUT of waiting on a client being served
 RETRY_AFTER_SECONDS = 1
-_UNAVAILABLE_BODY = b"The server is restarting: send the request again.\n"
-UNAVAILABLE = (
-    b"HTTP/1.1 503 Service Unavailable\r\n"
-    b"Content-Type: text/plain; charset=utf-8\r\n"
-    b"Retry-After: %d\r\n"
-    b"Connection: close\r\n"
-    b"Content-Length: %d\r\n\r\n%s" % (RETRY_AFTER_SECONDS, len(_UNAVAILABLE_BODY), _UNAVAILABLE_BODY)
+
+
+def _closing_answer(status: bytes, body: bytes, *headers: bytes) -> bytes:
+    """A whole plain-text answer, written by the process itself (not the app), that closes its connection."""
+    head = b"".join(header + b"\r\n" for header in headers)
+    return (
+        b"HTTP/1.1 %s\r\nContent-Type: text/plain; charset=utf-8\r\n%sConnection: close\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (status, head, len(body), body)
+    )
+
+
+UNAVAILABLE = _closing_answer(
+    b"503 Service Unavailable",
+    b"The server is restarting: send the request again.\n",
+    b"Retry-After: %d" % RETRY_AFTER_SECONDS,
 )
-
-
-_TIMED_OUT_BODY = b"The request did not arrive whole in time.\n"
-TIMED_OUT = (
-    b"HTTP/1.1 408 Request Timeout\r\n"
-    b"Content-Type: text/plain; charset=utf-8\r\n"
-    b"Connection: close\r\n"
-    b"Content-Length: %d\r\n\r\n%s" % (len(_TIMED_OUT_BODY), _TIMED_OUT_BODY)
-)
-
-_CUT_SHORT_BODY = b"The request took longer than the server allows; it may or may not have taken effect.\n"
-CUT_SHORT = (
-    b"HTTP/1.1 500 Internal Server Error\r\n"
-    b"Content-Type: text/plain; charset=utf-8\r\n"
-    b"Connection: close\r\n"
-    b"Content-Length: %d\r\n\r\n%s" % (len(_CUT_SHORT_BODY), _CUT_SHORT_BODY)
+TIMED_OUT = _closing_answer(b"408 Request Timeout", b"The request did not arrive whole in time.\n")
+CUT_SHORT = _closing_answer(
+    b"500 Internal Server Error",
+    b"The request took longer than the server allows; it may or may not have taken effect.\n",
 )
 
 
